@@ -1,0 +1,118 @@
+# Refute - build, tests, sanitizers, benchmarks, demo.
+#
+#   make deps    install missing Debian packages (apt-get; nothing if present)
+#   make         library and bin/refute
+#   make test    deps + build + every CUnit suite
+#   make asan    the same suites under AddressSanitizer and UBSan
+#   make bench   benchmarks (engine vs OpenBLAS, ...)
+#   make demo    the main job: a local demonstration
+#
+# Variables: CC, OPT (optimisation/debug flags), WERROR, BUILD (output dir).
+
+CC ?= cc
+OPT ?= -O2 -g
+WERROR ?= -Werror
+BUILD ?= build
+BIN ?= bin
+
+# Determinism: no -ffast-math ever, and no contraction of a*b+c into FMA
+# behind our back: kernels call fmaf explicitly where the canonical order
+# says so (docs/determinism.md).
+DETFLAGS = -ffp-contract=off -fno-fast-math -fexcess-precision=standard
+
+WARN = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+       -Wformat=2 -Wvla -Wno-unused-parameter $(WERROR)
+
+PKGS = libsodium libxxhash sqlite3
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+# NNG ships no pkg-config file (see docs/build.md).
+NNG_LIBS = $(shell pkg-config --exists nng 2>/dev/null && pkg-config --libs nng || echo -lnng)
+CUNIT_LIBS = $(shell pkg-config --libs cunit 2>/dev/null)
+BLAS_CFLAGS = $(shell pkg-config --cflags openblas 2>/dev/null)
+BLAS_LIBS = $(shell pkg-config --libs openblas 2>/dev/null)
+
+CPPFLAGS += -I. -D_DEFAULT_SOURCE -D_POSIX_C_SOURCE=200809L
+ALL_CFLAGS = -std=c11 $(OPT) $(DETFLAGS) $(WARN) -MMD -MP $(PKG_CFLAGS) $(CFLAGS)
+LIBS = $(PKG_LIBS) $(NNG_LIBS) -lpthread -lm
+
+LIB_DIRS = base engine protocol
+LIB_SRCS = $(foreach d,$(LIB_DIRS),$(wildcard $(d)/*.c))
+LIB_OBJS = $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
+LIB = $(BUILD)/librefute.a
+
+CMD_SRCS = $(wildcard cmd/*.c)
+CMD_OBJS = $(CMD_SRCS:%.c=$(BUILD)/obj/%.o)
+REFUTE = $(BIN)/refute
+
+TEST_SRCS = $(wildcard tests/*/*_test.c)
+TEST_BINS = $(TEST_SRCS:tests/%.c=$(BUILD)/tests/%)
+TESTLIB_OBJ = $(BUILD)/obj/tests/testlib.o
+
+BENCH_SRCS = $(wildcard bench/*_bench.c)
+BENCH_BINS = $(BENCH_SRCS:bench/%.c=$(BUILD)/bench/%)
+
+.PHONY: all deps test check asan bench bench-run demo clean lint
+
+all: $(LIB) $(REFUTE)
+
+deps:
+	@sh mk/deps.sh
+
+# The public entry points install what they need first, then re-enter make
+# so pkg-config sees the freshly installed packages.
+test: deps
+	@$(MAKE) --no-print-directory check
+
+check: all $(TEST_BINS)
+	@RF_REFUTE=$(abspath $(REFUTE)) sh tests/run.sh $(BUILD)/tests
+
+asan: deps
+	@$(MAKE) --no-print-directory BUILD=build-asan BIN=build-asan/bin \
+	    OPT="-O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer" \
+	    check
+
+bench: deps
+	@$(MAKE) --no-print-directory bench-run
+
+bench-run: all $(BENCH_BINS)
+	@for b in $(BENCH_BINS); do echo "== $$b"; $$b || exit 1; done
+
+demo: deps
+	@$(MAKE) --no-print-directory all
+	@sh mk/demo.sh $(REFUTE)
+
+lint:
+	@! grep -nE '\b(gets|strcpy|strcat|sprintf|vsprintf|strtok|atoi|atol)\(' \
+	    $(LIB_SRCS) $(CMD_SRCS) || (echo "lint: banned call above" && false)
+	@! grep -rn -- '-ffast-math' Makefile mk || (echo "lint: -ffast-math" && false)
+
+$(LIB): $(LIB_OBJS)
+	@mkdir -p $(@D)
+	rm -f $@
+	ar rcs $@ $(LIB_OBJS)
+
+$(REFUTE): $(CMD_OBJS) $(LIB)
+	@mkdir -p $(@D)
+	$(CC) $(OPT) -o $@ $(CMD_OBJS) $(LIB) $(LIBS) $(LDFLAGS)
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -c -o $@ $<
+
+$(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(TESTLIB_OBJ) $(LIB)
+	@mkdir -p $(@D)
+	$(CC) $(OPT) -o $@ $< $(TESTLIB_OBJ) $(LIB) $(CUNIT_LIBS) $(LIBS) $(LDFLAGS)
+
+$(BUILD)/bench/%: $(BUILD)/obj/bench/%.o $(LIB)
+	@mkdir -p $(@D)
+	$(CC) $(OPT) -o $@ $< $(LIB) $(BLAS_LIBS) $(LIBS) $(LDFLAGS)
+
+$(BUILD)/obj/bench/%.o: bench/%.c
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(BLAS_CFLAGS) $(ALL_CFLAGS) -c -o $@ $<
+
+clean:
+	rm -rf build build-asan bin
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

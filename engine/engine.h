@@ -1,0 +1,430 @@
+/*
+ * engine/engine.h - Refute's deterministic inference engine.
+ *
+ * The engine runs a model (a list of operators in one fixed topological
+ * order) and reports every trace tensor to a hook: first the job's inputs,
+ * then each operator's outputs. Every operator computes bit-identical
+ * results on every IEEE 754 platform: no libm in traced values, one
+ * canonical reduction order per operator (docs/determinism.md), and fast
+ * kernels that produce exactly the bits of the scalar reference.
+ *
+ * The engine does no file or network I/O: models and tensors are encoded
+ * to and decoded from memory buffers, and the caller moves the bytes.
+ *
+ * Ownership: a struct tensor owns its data when t->owned is set; tensor_fini
+ * frees it. A model owns everything added to it. Functions that fail leave
+ * their outputs untouched and free what they allocated.
+ */
+#ifndef RF_ENGINE_H
+#define RF_ENGINE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../base/rf.h"
+
+/* ------------------------------------------------------------------ */
+/* Tensors                                                              */
+/* ------------------------------------------------------------------ */
+
+#define TENSOR_MAX_RANK 6
+/* Limits on any one tensor: keep a hostile shape from asking for terabytes. */
+#define TENSOR_MAX_DIM ((int64_t)1 << 31)
+#define TENSOR_MAX_ELEMS ((size_t)1 << 30)
+
+/* Values are part of the model file and wire formats: never renumber. */
+enum tensor_dtype {
+	TENSOR_F32 = 1,
+	TENSOR_I8 = 2,
+	TENSOR_I32 = 3,
+	TENSOR_I64 = 4,
+};
+#define TENSOR_DTYPE_MAX 4
+
+struct tensor {
+	enum tensor_dtype dtype;
+	int rank;
+	int64_t dims[TENSOR_MAX_RANK];
+	size_t count; /* number of elements: product of dims, 1 for rank 0 */
+	void *data;   /* row-major, 64-byte aligned when allocated here */
+	bool owned;   /* data is freed by tensor_fini */
+};
+
+bool tensor_dtype_valid(int dtype);
+size_t tensor_dtype_size(enum tensor_dtype dtype);
+/* "f32", "i8", "i32", "i64"; "?" for anything else. */
+const char *tensor_dtype_name(enum tensor_dtype dtype);
+/* Parses the names above; RF_ERR_INVAL for anything else. */
+int tensor_dtype_parse(const char *name, enum tensor_dtype *out);
+
+/*
+ * Checks a shape against the limits and computes its element count.
+ * RF_ERR_RANGE names the first bad dimension in ei.
+ */
+int tensor_shape_check(int rank, const int64_t *dims, size_t *count,
+    struct rf_errinfo *ei) __attribute__((warn_unused_result));
+
+/* Allocates a zero-filled tensor. On failure *t is untouched. */
+int tensor_init(struct tensor *t, enum tensor_dtype dtype, int rank,
+    const int64_t *dims) __attribute__((warn_unused_result));
+/* Deep copy into dst (which is overwritten, not freed first). */
+int tensor_copy(struct tensor *dst, const struct tensor *src)
+    __attribute__((warn_unused_result));
+/* A non-owning view of src's data with another shape of the same count. */
+int tensor_view(struct tensor *dst, const struct tensor *src, int rank,
+    const int64_t *dims) __attribute__((warn_unused_result));
+/* Frees owned data and clears t; t may be NULL or already cleared. */
+void tensor_fini(struct tensor *t);
+/* Bytes of data: count * element size. */
+size_t tensor_nbytes(const struct tensor *t);
+/* Same dtype, shape and bytes (NaNs compare by bits). */
+bool tensor_equal(const struct tensor *a, const struct tensor *b);
+/* Writes "f32[2,3]" into buf. */
+void tensor_shape_str(const struct tensor *t, char *buf, size_t len);
+
+/*
+ * NumPy broadcasting: the shape of a op b, or RF_ERR_SHAPE naming the
+ * incompatible dimensions.
+ */
+int tensor_broadcast_shape(int ra, const int64_t *da, int rb,
+    const int64_t *db, int *rank, int64_t *dims, struct rf_errinfo *ei);
+
+/* NumPy .npy files (format 1.0 to 3.0; f4, i1, i4, i8; C order only). */
+int tensor_npy_decode(const uint8_t *buf, size_t len, struct tensor *out,
+    struct rf_errinfo *ei) __attribute__((warn_unused_result));
+/* Encodes as .npy 1.0 into a malloc'd buffer the caller frees. */
+int tensor_npy_encode(const struct tensor *t, uint8_t **buf, size_t *len)
+    __attribute__((warn_unused_result));
+
+/* ------------------------------------------------------------------ */
+/* Deterministic math                                                   */
+/* ------------------------------------------------------------------ */
+
+/*
+ * Elementary functions built only from IEEE 754 correctly rounded
+ * operations (+ - * / sqrt and conversions), evaluated in double and
+ * rounded once to float, so every platform gets the same bits. Errors
+ * against the exact value are at most 1 ulp of the float result (measured
+ * in tests/engine/detmath_test.c; see docs/determinism.md).
+ */
+float det_expf(float x);
+float det_logf(float x);
+float det_tanhf(float x);
+float det_erff(float x);
+float det_sigmoidf(float x);
+/* Gelu, exact form 0.5 x (1 + erf(x / sqrt 2)). */
+float det_geluf(float x);
+/* Gelu, tanh form 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))). */
+float det_gelu_tanhf(float x);
+/* exp in double, for the engine's own use in wider computations. */
+double det_exp(double x);
+/* Round to nearest, ties to even, of a double (|x| < 2^52 or returned). */
+double det_rint(double x);
+
+/* ------------------------------------------------------------------ */
+/* Matrix kernels                                                       */
+/* ------------------------------------------------------------------ */
+
+enum engine_kernels {
+	ENGINE_KERNELS_FAST = 0, /* blocked, vectorised; the default */
+	ENGINE_KERNELS_REF = 1,  /* plain scalar loops: the definition */
+};
+
+/*
+ * C[i][j] = sum over k of A[i][k] * B[k][j], in the canonical order:
+ * acc = +0.0f; for k = 0..K-1: acc = fmaf(A[i][k], B[k][j], acc).
+ * Row-major with leading dimensions lda, ldb, ldc (in elements). C is
+ * overwritten. Both kernel kinds produce identical bits.
+ */
+void engine_sgemm(enum engine_kernels kind, size_t m, size_t n, size_t k,
+    const float *a, size_t lda, const float *b, size_t ldb, float *c,
+    size_t ldc);
+/* Which vector path the fast kernel dispatched to: "avx512", "avx2", ... */
+const char *engine_sgemm_path(void);
+
+/* ------------------------------------------------------------------ */
+/* Operators                                                            */
+/* ------------------------------------------------------------------ */
+
+/* Names are ONNX op types; the model file stores names, not numbers. */
+enum engine_op {
+	ENGINE_OP_MATMUL,
+	ENGINE_OP_GEMM,
+	ENGINE_OP_ADD,
+	ENGINE_OP_SUB,
+	ENGINE_OP_MUL,
+	ENGINE_OP_DIV,
+	ENGINE_OP_RELU,
+	ENGINE_OP_SIGMOID,
+	ENGINE_OP_TANH,
+	ENGINE_OP_GELU,
+	ENGINE_OP_SOFTMAX,
+	ENGINE_OP_LAYERNORM,
+	ENGINE_OP_BATCHNORM,
+	ENGINE_OP_CONV,
+	ENGINE_OP_MAXPOOL,
+	ENGINE_OP_AVGPOOL,
+	ENGINE_OP_GLOBALAVGPOOL,
+	ENGINE_OP_FLATTEN,
+	ENGINE_OP_RESHAPE,
+	ENGINE_OP_TRANSPOSE,
+	ENGINE_OP_CONCAT,
+	ENGINE_OP_GATHER,
+	ENGINE_OP_MATMULINTEGER,
+	ENGINE_OP_QLINEARMATMUL,
+	ENGINE_OP_QGEMM,
+	ENGINE_OP_COUNT
+};
+
+/* "MatMul", "Gemm", ...; NULL for an out-of-range value. */
+const char *engine_op_name(enum engine_op op);
+/* RF_ERR_NOTFOUND for an unknown name. */
+int engine_op_lookup(const char *name, enum engine_op *out);
+
+#define ENGINE_ATTR_NAME_MAX 31
+#define ENGINE_ATTR_MAX_VALUES 64
+
+enum engine_attr_type {
+	ENGINE_ATTR_INT = 1,    /* one int64 */
+	ENGINE_ATTR_FLOAT = 2,  /* one float */
+	ENGINE_ATTR_INTS = 3,   /* a list of int64 */
+	ENGINE_ATTR_FLOATS = 4, /* a list of float */
+	ENGINE_ATTR_STRING = 5, /* bytes, at most ENGINE_ATTR_MAX_VALUES */
+};
+
+/* An operator attribute as in ONNX: a name and a small typed value. */
+struct engine_attr {
+	char name[ENGINE_ATTR_NAME_MAX + 1];
+	enum engine_attr_type type;
+	uint32_t count; /* values used; 1 for INT and FLOAT */
+	union {
+		int64_t ints[ENGINE_ATTR_MAX_VALUES];
+		float floats[ENGINE_ATTR_MAX_VALUES];
+		char str[ENGINE_ATTR_MAX_VALUES + 1];
+	} v;
+};
+
+/* Helpers to fill an attribute; they truncate nothing (RF_ERR_RANGE). */
+int engine_attr_int(struct engine_attr *a, const char *name, int64_t v);
+int engine_attr_float(struct engine_attr *a, const char *name, float v);
+int engine_attr_ints(struct engine_attr *a, const char *name,
+    const int64_t *v, size_t n);
+int engine_attr_floats(struct engine_attr *a, const char *name,
+    const float *v, size_t n);
+int engine_attr_string(struct engine_attr *a, const char *name,
+    const char *s);
+
+/* ------------------------------------------------------------------ */
+/* Models                                                               */
+/* ------------------------------------------------------------------ */
+
+#define ENGINE_NAME_MAX 255
+#define ENGINE_MAX_VALUES (1u << 20)
+#define ENGINE_MAX_OPS (1u << 20)
+#define ENGINE_MAX_OP_INPUTS 64
+#define ENGINE_MAX_OP_OUTPUTS 8
+#define ENGINE_MAX_OP_ATTRS 32
+#define ENGINE_MAX_GRAPH_IO 64
+
+/* Marks an absent optional operator input (ONNX's empty name). */
+#define ENGINE_NO_VALUE (-1)
+
+enum engine_value_kind {
+	ENGINE_VALUE_INPUT = 1,  /* supplied by the job */
+	ENGINE_VALUE_WEIGHT = 2, /* stored in the model */
+	ENGINE_VALUE_OP = 3,     /* produced by an operator */
+};
+
+/* Read-only description of a model value. */
+struct engine_value_info {
+	const char *name;
+	enum engine_value_kind kind;
+	enum tensor_dtype dtype;     /* inputs and weights */
+	int rank;                    /* inputs and weights */
+	const int64_t *dims;         /* -1 = any size (inputs only) */
+	const struct tensor *weight; /* weights only */
+	int producer;                /* op index for ENGINE_VALUE_OP, else -1 */
+};
+
+/* Read-only description of an operator. */
+struct engine_op_info {
+	enum engine_op op;
+	const char *name;
+	size_t n_inputs;
+	const int *inputs; /* value indices, ENGINE_NO_VALUE if absent */
+	size_t n_outputs;
+	const int *outputs;
+	size_t n_attrs;
+	const struct engine_attr *attrs; /* sorted by name */
+};
+
+struct engine_model;
+
+/* Starts an empty model. Returns NULL when out of memory. */
+struct engine_model *engine_model_alloc(const char *name);
+void engine_model_free(struct engine_model *m);
+
+/*
+ * Builders. Each adds one item and writes its value index to *idx. Names
+ * are unique within a model, 1..ENGINE_NAME_MAX bytes. add_weight takes
+ * ownership of *w's data (and clears *w) on success only.
+ */
+int engine_model_add_input(struct engine_model *m, const char *name,
+    enum tensor_dtype dtype, int rank, const int64_t *dims, int *idx,
+    struct rf_errinfo *ei);
+int engine_model_add_weight(struct engine_model *m, const char *name,
+    struct tensor *w, int *idx, struct rf_errinfo *ei);
+/*
+ * Adds an operator reading the given values (earlier values only, which
+ * keeps every model acyclic) and producing n_outputs new values named
+ * out_names. Attributes are copied and sorted by name. Attributes are
+ * checked and parsed here: a bad one is RF_ERR_INVAL naming it.
+ */
+int engine_model_add_op(struct engine_model *m, enum engine_op op,
+    const char *name, const int *inputs, size_t n_inputs,
+    const char *const *out_names, size_t n_outputs,
+    const struct engine_attr *attrs, size_t n_attrs, int *out_idx,
+    struct rf_errinfo *ei);
+int engine_model_add_output(struct engine_model *m, int value,
+    struct rf_errinfo *ei);
+
+const char *engine_model_name(const struct engine_model *m);
+size_t engine_model_value_count(const struct engine_model *m);
+size_t engine_model_op_count(const struct engine_model *m);
+size_t engine_model_input_count(const struct engine_model *m);
+size_t engine_model_output_count(const struct engine_model *m);
+/* Value index of the i-th graph input / output. */
+int engine_model_input(const struct engine_model *m, size_t i);
+int engine_model_output(const struct engine_model *m, size_t i);
+int engine_model_value(const struct engine_model *m, int idx,
+    struct engine_value_info *out);
+int engine_model_op(const struct engine_model *m, size_t op,
+    struct engine_op_info *out);
+/* Finds a value by name; RF_ERR_NOTFOUND. */
+int engine_model_find(const struct engine_model *m, const char *name,
+    int *idx);
+/* Number of scalar parameters in all weights. */
+size_t engine_model_param_count(const struct engine_model *m);
+
+/*
+ * Native model file (.rfm), format version 1: see engine/model_file.c for
+ * the byte layout and docs/model-format.md. encode is canonical: equal
+ * models give equal bytes, and decode(encode(m)) encodes to the same bytes.
+ * decode checks every length against the buffer and every count against
+ * the limits above, and says in ei what is wrong.
+ */
+int engine_model_encode(const struct engine_model *m, uint8_t **buf,
+    size_t *len) __attribute__((warn_unused_result));
+int engine_model_decode(const uint8_t *buf, size_t len,
+    struct engine_model **out, struct rf_errinfo *ei)
+    __attribute__((warn_unused_result));
+/*
+ * The canonical graph description: the model file without weight data
+ * (names, ops, attributes, shapes of inputs and weights). model_id hashes
+ * this and each weight. Caller frees *buf.
+ */
+int engine_model_encode_graph(const struct engine_model *m, uint8_t **buf,
+    size_t *len) __attribute__((warn_unused_result));
+
+/* ------------------------------------------------------------------ */
+/* Running                                                              */
+/* ------------------------------------------------------------------ */
+
+/*
+ * The trace of a job with I inputs on a model with N operators has
+ * I + N entries: entry i < I is input i, entry I + k holds the outputs of
+ * operator k. The hook sees each entry once, in order; the tensors are
+ * valid only during the call. A non-zero return stops the run with
+ * RF_ERR_ABORTED.
+ */
+typedef int (*engine_trace_fn)(void *ctx, size_t index,
+    const struct tensor *const *tensors, size_t n);
+
+struct engine_run_opts {
+	enum engine_kernels kernels;
+	engine_trace_fn trace; /* may be NULL */
+	void *trace_ctx;
+	/* Stop after this trace entry (0-based); SIZE_MAX runs it all. */
+	size_t stop_after;
+};
+
+/* Defaults: fast kernels, no hook, run to the end. */
+void engine_run_opts_init(struct engine_run_opts *o);
+
+/* Number of trace entries for model m: inputs + operators. */
+size_t engine_trace_length(const struct engine_model *m);
+
+/*
+ * Runs the model on n_inputs tensors (in graph input order; dtype and
+ * shape checked against the declared ones). On success fills outputs[0..]
+ * with engine_model_output_count(m) newly allocated tensors the caller
+ * frees with tensor_fini. A run stopped early by stop_after succeeds with
+ * the outputs left cleared.
+ */
+int engine_run(const struct engine_model *m, const struct tensor *inputs,
+    size_t n_inputs, struct tensor *outputs, const struct engine_run_opts *o,
+    struct rf_errinfo *ei) __attribute__((warn_unused_result));
+
+/*
+ * Evaluates one operator of m on the given tensors (one per op input, in
+ * order, NULL for an absent optional input) into n_outputs new tensors.
+ * This is the one-step recomputation a referee performs in a dispute.
+ */
+int engine_op_eval(const struct engine_model *m, size_t op,
+    const struct tensor *const *inputs, struct tensor *outputs,
+    enum engine_kernels kernels, struct rf_errinfo *ei)
+    __attribute__((warn_unused_result));
+
+/*
+ * Deterministic random input for every graph input, from a seed: f32
+ * uniform in [-1, 1); integers in [0, n) where n is the smallest size of a
+ * Gather axis the input indexes, else [0, 128). Dynamic dims (-1) become 1.
+ * Fills inputs[0..input_count-1].
+ */
+int engine_inputs_random(const struct engine_model *m, uint64_t seed,
+    struct tensor *inputs, struct rf_errinfo *ei)
+    __attribute__((warn_unused_result));
+
+/* ------------------------------------------------------------------ */
+/* Synthetic models                                                     */
+/* ------------------------------------------------------------------ */
+
+enum engine_gen_kind {
+	ENGINE_GEN_MLP = 1,
+	ENGINE_GEN_CNN = 2,
+	ENGINE_GEN_TRANSFORMER = 3,
+};
+
+struct engine_gen_opts {
+	enum engine_gen_kind kind;
+	uint64_t seed;
+	int64_t batch; /* rows of input (mlp, cnn); sequence length (transformer) */
+	/* mlp */
+	int64_t in_features, hidden, out_features, layers;
+	/* Exact operator count for an MLP (> 0 overrides layers): a chain of
+	 * Gemm and Relu ending in a Gemm, for dispute-depth experiments. */
+	int64_t ops;
+	/* cnn: input [batch, channels, size, size] */
+	int64_t channels, image_size, classes;
+	/* transformer: GPT-style block */
+	int64_t vocab, d_model, heads, d_ff, blocks;
+};
+
+/* Small defaults for each kind (what `refute model gen KIND` uses). */
+void engine_gen_opts_init(struct engine_gen_opts *o, enum engine_gen_kind k);
+int engine_gen_parse_kind(const char *name, enum engine_gen_kind *out);
+int engine_model_generate(const struct engine_gen_opts *o,
+    struct engine_model **out, struct rf_errinfo *ei)
+    __attribute__((warn_unused_result));
+
+/* A small deterministic PRNG (splitmix64) for weights and inputs. */
+struct engine_rng {
+	uint64_t state;
+};
+void engine_rng_seed(struct engine_rng *r, uint64_t seed);
+uint64_t engine_rng_next(struct engine_rng *r);
+/* Uniform float in [lo, hi), exactly reproducible. */
+float engine_rng_uniform(struct engine_rng *r, float lo, float hi);
+
+#endif /* RF_ENGINE_H */

@@ -1,0 +1,180 @@
+/*
+ * engine/engine_int.h - shared inside engine/ only; never include it from
+ * another component.
+ *
+ * Each operator is one entry in a table indexed by enum engine_op: its
+ * ONNX name, input and output arity, a parse function that checks the
+ * attributes once at build time and fills the operator's parameter block,
+ * and an eval function that checks shapes and computes outputs.
+ */
+#ifndef RF_ENGINE_INT_H
+#define RF_ENGINE_INT_H
+
+#include <string.h>
+
+#include "engine.h"
+
+/* Parsed attributes live inline in the op, read back with memcpy. */
+#define OP_PARAMS_SIZE 256
+
+struct op_params {
+	_Alignas(8) unsigned char bytes[OP_PARAMS_SIZE];
+};
+
+/* What an eval function sees. Absent optional inputs are NULL. */
+struct op_call {
+	const struct op_params *params;
+	const struct tensor *const *in;
+	size_t n_in;
+	struct tensor *out; /* n_out cleared tensors to fill */
+	size_t n_out;
+	enum engine_kernels kernels;
+	struct rf_errinfo *ei;
+};
+
+/* Attributes as given to parse: sorted by name, unique. */
+struct op_attrs {
+	const struct engine_attr *a;
+	size_t n;
+};
+
+typedef int (*op_parse_fn)(const struct op_attrs *attrs, size_t n_inputs,
+    struct op_params *params, struct rf_errinfo *ei);
+typedef int (*op_eval_fn)(const struct op_call *call);
+
+struct op_def {
+	const char *name;
+	unsigned min_in, max_in; /* max_in = ENGINE_MAX_OP_INPUTS: variadic */
+	unsigned min_out, max_out;
+	op_parse_fn parse;
+	op_eval_fn eval;
+};
+
+/* The table, indexed by enum engine_op (engine/ops.c). */
+const struct op_def *op_def_get(enum engine_op op);
+
+/* Attribute lookups for parse functions. Missing -> default, wrong type or
+ * out of range -> RF_ERR_INVAL naming the attribute. */
+const struct engine_attr *op_attr_find(const struct op_attrs *at,
+    const char *name);
+int op_attr_get_int(const struct op_attrs *at, const char *name, int64_t def,
+    int64_t lo, int64_t hi, int64_t *out, struct rf_errinfo *ei);
+int op_attr_get_float(const struct op_attrs *at, const char *name, float def,
+    float *out, struct rf_errinfo *ei);
+/* A list of exactly n ints (or absent: *present = false). */
+int op_attr_get_ints(const struct op_attrs *at, const char *name, size_t min,
+    size_t max, int64_t *out, size_t *n, struct rf_errinfo *ei);
+/* Rejects any attribute whose name is not in the NULL-terminated list. */
+int op_attrs_only(const struct op_attrs *at, const char *const *known,
+    const char *op, struct rf_errinfo *ei);
+
+/* Parameter block access. */
+#define OP_PARAMS_PUT(p, v)                                                \
+	do {                                                                 \
+		_Static_assert(sizeof(v) <= OP_PARAMS_SIZE, "op params");    \
+		memcpy((p)->bytes, &(v), sizeof(v));                         \
+	} while (0)
+#define OP_PARAMS_GET(p, v)                                                \
+	do {                                                                 \
+		_Static_assert(sizeof(v) <= OP_PARAMS_SIZE, "op params");    \
+		memcpy(&(v), (p)->bytes, sizeof(v));                         \
+	} while (0)
+
+/* Allocates out with the given shape, reporting the limit hit in ei. */
+int op_out_alloc(const struct op_call *c, size_t i, enum tensor_dtype dt,
+    int rank, const int64_t *dims);
+/* RF_ERR_DTYPE naming the input unless in[i] has dtype dt. */
+int op_need_dtype(const struct op_call *c, size_t i, enum tensor_dtype dt);
+/* Resolves a possibly negative axis against rank; RF_ERR_INVAL if out. */
+int op_axis(const struct op_call *c, int64_t axis, int rank, int *out);
+
+/* Operator families (one file each). */
+int op_parse_none(const struct op_attrs *at, size_t n_inputs,
+    struct op_params *p, struct rf_errinfo *ei);
+
+int op_matmul_parse(const struct op_attrs *, size_t, struct op_params *,
+    struct rf_errinfo *);
+int op_matmul_eval(const struct op_call *c);
+int op_gemm_parse(const struct op_attrs *, size_t, struct op_params *,
+    struct rf_errinfo *);
+int op_gemm_eval(const struct op_call *c);
+
+int op_add_eval(const struct op_call *c);
+int op_sub_eval(const struct op_call *c);
+int op_mul_eval(const struct op_call *c);
+int op_div_eval(const struct op_call *c);
+
+int op_relu_eval(const struct op_call *c);
+int op_sigmoid_eval(const struct op_call *c);
+int op_tanh_eval(const struct op_call *c);
+int op_gelu_parse(const struct op_attrs *, size_t, struct op_params *,
+    struct rf_errinfo *);
+int op_gelu_eval(const struct op_call *c);
+
+int op_softmax_parse(const struct op_attrs *, size_t, struct op_params *,
+    struct rf_errinfo *);
+int op_softmax_eval(const struct op_call *c);
+int op_layernorm_parse(const struct op_attrs *, size_t, struct op_params *,
+    struct rf_errinfo *);
+int op_layernorm_eval(const struct op_call *c);
+int op_batchnorm_parse(const struct op_attrs *, size_t, struct op_params *,
+    struct rf_errinfo *);
+int op_batchnorm_eval(const struct op_call *c);
+
+int op_conv_parse(const struct op_attrs *, size_t, struct op_params *,
+    struct rf_errinfo *);
+int op_conv_eval(const struct op_call *c);
+int op_pool_parse(const struct op_attrs *, size_t, struct op_params *,
+    struct rf_errinfo *);
+int op_maxpool_eval(const struct op_call *c);
+int op_avgpool_eval(const struct op_call *c);
+int op_globalavgpool_eval(const struct op_call *c);
+
+int op_flatten_parse(const struct op_attrs *, size_t, struct op_params *,
+    struct rf_errinfo *);
+int op_flatten_eval(const struct op_call *c);
+int op_reshape_parse(const struct op_attrs *, size_t, struct op_params *,
+    struct rf_errinfo *);
+int op_reshape_eval(const struct op_call *c);
+int op_transpose_parse(const struct op_attrs *, size_t, struct op_params *,
+    struct rf_errinfo *);
+int op_transpose_eval(const struct op_call *c);
+int op_concat_parse(const struct op_attrs *, size_t, struct op_params *,
+    struct rf_errinfo *);
+int op_concat_eval(const struct op_call *c);
+int op_gather_parse(const struct op_attrs *, size_t, struct op_params *,
+    struct rf_errinfo *);
+int op_gather_eval(const struct op_call *c);
+
+int op_matmulinteger_eval(const struct op_call *c);
+int op_qlinearmatmul_eval(const struct op_call *c);
+int op_qgemm_parse(const struct op_attrs *, size_t, struct op_params *,
+    struct rf_errinfo *);
+int op_qgemm_eval(const struct op_call *c);
+
+/* Direct (im2col-free) reference convolution and the fast path share this
+ * description of one 2-D convolution. */
+struct conv2d_shape {
+	int64_t n, c_in, h, w;        /* input */
+	int64_t c_out, kh, kw;        /* weight [c_out, c_in/group, kh, kw] */
+	int64_t oh, ow;               /* output */
+	int64_t stride[2], dil[2];    /* h, w */
+	int64_t pad_top, pad_left;
+	int64_t group;
+};
+void conv2d_ref(const struct conv2d_shape *s, const float *x, const float *w,
+    const float *bias, float *y);
+int conv2d_fast(const struct conv2d_shape *s, const float *x, const float *w,
+    const float *bias, float *y);
+
+/* Integer GEMM on zero-point-adjusted int8 operands, int32 wrapping sums:
+ * C[i][j] = sum_k (A[i][k] - za) * (B[k][j] - zb). */
+void engine_igemm(enum engine_kernels kind, size_t m, size_t n, size_t k,
+    const int8_t *a, size_t lda, int32_t za, const int8_t *b, size_t ldb,
+    int32_t zb, int32_t *c, size_t ldc);
+
+/* Internal aligned allocation (64 bytes) used for tensors and scratch. */
+void *engine_aligned_alloc(size_t bytes);
+void engine_aligned_free(void *p);
+
+#endif /* RF_ENGINE_INT_H */
