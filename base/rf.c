@@ -57,7 +57,11 @@ rf_errctx(struct rf_errinfo *ei, int err, const char *fmt, ...)
 		if (old[0] == '\0') {
 			snprintf(old, sizeof(old), "%s", rf_strerror(err));
 		}
-		snprintf(ei->msg, sizeof(ei->msg), "%s%s", prefix, old);
+		/* Keep the prefix whole and cut the old message if needed. */
+		int plen = (int)strnlen(prefix, sizeof(prefix));
+		int room = (int)sizeof(ei->msg) - 1 - plen;
+		snprintf(ei->msg, sizeof(ei->msg), "%.*s%.*s", plen, prefix,
+		    room > 0 ? room : 0, old);
 	}
 	return err;
 }

@@ -1,0 +1,447 @@
+/* cmd/cli.c - option parsing, help, file helpers and JSON output. */
+#include "cli.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* ------------------------------------------------------------------ */
+/* Messages                                                             */
+/* ------------------------------------------------------------------ */
+
+static void
+vmessage(const struct cli_cmd *cmd, const char *fmt, va_list ap)
+{
+	fprintf(stderr, "refute %s: ", cmd->path);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+}
+
+int
+cli_fail(const struct cli_cmd *cmd, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vmessage(cmd, fmt, ap);
+	va_end(ap);
+	return CLI_EXIT_FAIL;
+}
+
+int
+cli_usage_error(const struct cli_cmd *cmd, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "refute %s: %s (see 'refute %s --help')\n", cmd->path,
+	    msg, cmd->path);
+	return CLI_EXIT_USAGE;
+}
+
+/* ------------------------------------------------------------------ */
+/* Options                                                              */
+/* ------------------------------------------------------------------ */
+
+void
+cli_usage(const struct cli_cmd *cmd, FILE *f)
+{
+	fprintf(f, "usage: refute %s%s%s%s\n\n%s\n", cmd->path,
+	    cmd->n_opts ? " [options]" : "", cmd->args ? " " : "",
+	    cmd->args ? cmd->args : "", cmd->summary);
+	if (cmd->details != NULL) {
+		fprintf(f, "\n%s\n", cmd->details);
+	}
+	fprintf(f, "\noptions:\n");
+	for (size_t i = 0; i < cmd->n_opts; i++) {
+		const struct cli_opt *o = &cmd->opts[i];
+		char left[64];
+		int n = 0;
+		if (o->short_name) {
+			n = snprintf(left, sizeof(left), "-%c, ", o->short_name);
+		}
+		snprintf(left + n, sizeof(left) - (size_t)n, "--%s%s%s", o->name,
+		    o->type == CLI_FLAG ? "" : " ",
+		    o->type == CLI_FLAG ? "" : (o->metavar ? o->metavar : "X"));
+		fprintf(f, "  %-26s %s\n", left, o->help);
+	}
+	fprintf(f, "  %-26s %s\n", "-h, --help", "show this help");
+}
+
+static int
+parse_number(const struct cli_cmd *cmd, const struct cli_opt *o,
+    const char *v)
+{
+	char *end = NULL;
+	errno = 0;
+	if (v[0] == '-' || v[0] == '\0') {
+		return cli_usage_error(cmd, "--%s needs a non-negative integer, "
+		    "got '%s'", o->name, v);
+	}
+	unsigned long long n = strtoull(v, &end, 0);
+	if (errno != 0 || end == v || *end != '\0') {
+		return cli_usage_error(cmd, "--%s needs an integer, got '%s'",
+		    o->name, v);
+	}
+	if (o->type == CLI_U64) {
+		*(uint64_t *)o->dst = (uint64_t)n;
+	} else {
+		if (n > INT64_MAX) {
+			return cli_usage_error(cmd, "--%s is too large: '%s'",
+			    o->name, v);
+		}
+		*(int64_t *)o->dst = (int64_t)n;
+	}
+	return -1;
+}
+
+static const struct cli_opt *
+find_long(const struct cli_cmd *cmd, const char *name, size_t len)
+{
+	for (size_t i = 0; i < cmd->n_opts; i++) {
+		if (strlen(cmd->opts[i].name) == len &&
+		    strncmp(cmd->opts[i].name, name, len) == 0) {
+			return &cmd->opts[i];
+		}
+	}
+	return NULL;
+}
+
+static const struct cli_opt *
+find_short(const struct cli_cmd *cmd, char c)
+{
+	for (size_t i = 0; i < cmd->n_opts; i++) {
+		if (cmd->opts[i].short_name == c) {
+			return &cmd->opts[i];
+		}
+	}
+	return NULL;
+}
+
+static int
+apply(const struct cli_cmd *cmd, const struct cli_opt *o, const char *v)
+{
+	switch (o->type) {
+	case CLI_FLAG:
+		*(bool *)o->dst = true;
+		return -1;
+	case CLI_STR:
+		*(const char **)o->dst = v;
+		return -1;
+	case CLI_STRS: {
+		struct cli_strs *s = o->dst;
+		if (s->n >= CLI_STRS_MAX) {
+			return cli_usage_error(cmd, "--%s given more than %d times",
+			    o->name, CLI_STRS_MAX);
+		}
+		s->v[s->n++] = v;
+		return -1;
+	}
+	case CLI_U64:
+	case CLI_I64:
+		return parse_number(cmd, o, v);
+	}
+	return -1;
+}
+
+int
+cli_parse(const struct cli_cmd *cmd, int argc, char **argv,
+    const char **pos, size_t *n_pos)
+{
+	size_t np = 0;
+	bool only_pos = false;
+	for (int i = 0; i < argc; i++) {
+		const char *a = argv[i];
+		if (only_pos || a[0] != '-' || a[1] == '\0') {
+			if (np >= cmd->max_pos) {
+				return cli_usage_error(cmd,
+				    "unexpected argument '%s'", a);
+			}
+			pos[np++] = a;
+			continue;
+		}
+		if (strcmp(a, "--") == 0) {
+			only_pos = true;
+			continue;
+		}
+		if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+			cli_usage(cmd, stdout);
+			return CLI_EXIT_OK;
+		}
+		const struct cli_opt *o;
+		const char *val = NULL;
+		if (a[1] == '-') {
+			const char *eq = strchr(a + 2, '=');
+			size_t len = eq ? (size_t)(eq - (a + 2)) : strlen(a + 2);
+			o = find_long(cmd, a + 2, len);
+			if (eq != NULL) {
+				val = eq + 1;
+			}
+		} else {
+			o = a[2] == '\0' ? find_short(cmd, a[1]) : NULL;
+		}
+		if (o == NULL) {
+			return cli_usage_error(cmd, "unknown option '%s'", a);
+		}
+		if (o->type == CLI_FLAG) {
+			if (val != NULL) {
+				return cli_usage_error(cmd,
+				    "--%s takes no value", o->name);
+			}
+		} else if (val == NULL) {
+			if (i + 1 >= argc) {
+				return cli_usage_error(cmd, "--%s needs a value",
+				    o->name);
+			}
+			val = argv[++i];
+		}
+		int rc = apply(cmd, o, val);
+		if (rc >= 0) {
+			return rc;
+		}
+	}
+	if (np < cmd->min_pos) {
+		return cli_usage_error(cmd, "missing %s", cmd->args);
+	}
+	*n_pos = np;
+	return -1;
+}
+
+/* ------------------------------------------------------------------ */
+/* Files                                                                */
+/* ------------------------------------------------------------------ */
+
+int
+cli_read_file(const struct cli_cmd *cmd, const char *path, size_t max,
+    uint8_t **buf, size_t *len)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		return cli_fail(cmd, "cannot open '%s': %s", path,
+		    strerror(errno));
+	}
+	struct stat st;
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return cli_fail(cmd, "'%s' is not a regular file", path);
+	}
+	if ((uint64_t)st.st_size > max) {
+		close(fd);
+		return cli_fail(cmd, "'%s' is %lld bytes, over the limit of %zu",
+		    path, (long long)st.st_size, max);
+	}
+	size_t size = (size_t)st.st_size;
+	uint8_t *b = malloc(size ? size : 1);
+	if (b == NULL) {
+		close(fd);
+		return cli_fail(cmd, "out of memory reading '%s'", path);
+	}
+	size_t got = 0;
+	while (got < size) {
+		ssize_t r = read(fd, b + got, size - got);
+		if (r < 0 && errno == EINTR) {
+			continue;
+		}
+		if (r <= 0) {
+			free(b);
+			close(fd);
+			return cli_fail(cmd, "cannot read '%s': %s", path,
+			    r < 0 ? strerror(errno) : "file shrank");
+		}
+		got += (size_t)r;
+	}
+	close(fd);
+	*buf = b;
+	*len = size;
+	return CLI_EXIT_OK;
+}
+
+int
+cli_write_file(const struct cli_cmd *cmd, const char *path, const void *buf,
+    size_t len, int mode)
+{
+	char tmp[4096];
+	int n = snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid());
+	if (n < 0 || (size_t)n >= sizeof(tmp)) {
+		return cli_fail(cmd, "path too long: '%s'", path);
+	}
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+	if (fd < 0) {
+		return cli_fail(cmd, "cannot create '%s': %s", tmp,
+		    strerror(errno));
+	}
+	const uint8_t *p = buf;
+	size_t done = 0;
+	while (done < len) {
+		ssize_t w = write(fd, p + done, len - done);
+		if (w < 0 && errno == EINTR) {
+			continue;
+		}
+		if (w <= 0) {
+			int e = errno;
+			close(fd);
+			unlink(tmp);
+			return cli_fail(cmd, "cannot write '%s': %s", path,
+			    strerror(e));
+		}
+		done += (size_t)w;
+	}
+	if (fsync(fd) != 0 || close(fd) != 0) {
+		int e = errno;
+		unlink(tmp);
+		return cli_fail(cmd, "cannot write '%s': %s", path, strerror(e));
+	}
+	if (rename(tmp, path) != 0) {
+		int e = errno;
+		unlink(tmp);
+		return cli_fail(cmd, "cannot write '%s': %s", path, strerror(e));
+	}
+	return CLI_EXIT_OK;
+}
+
+/* ------------------------------------------------------------------ */
+/* JSON                                                                 */
+/* ------------------------------------------------------------------ */
+
+void
+json_begin(struct json_out *j, FILE *f)
+{
+	memset(j, 0, sizeof(*j));
+	j->f = f;
+	fputc('{', f);
+}
+
+static void
+json_quoted(FILE *f, const char *s)
+{
+	fputc('"', f);
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		switch (*p) {
+		case '"':
+			fputs("\\\"", f);
+			break;
+		case '\\':
+			fputs("\\\\", f);
+			break;
+		case '\n':
+			fputs("\\n", f);
+			break;
+		case '\t':
+			fputs("\\t", f);
+			break;
+		default:
+			if (*p < 0x20) {
+				fprintf(f, "\\u%04x", *p);
+			} else {
+				fputc(*p, f);
+			}
+		}
+	}
+	fputc('"', f);
+}
+
+static void
+json_key(struct json_out *j, const char *key)
+{
+	if (j->need_comma[j->depth]) {
+		fputc(',', j->f);
+	}
+	j->need_comma[j->depth] = true;
+	if (key != NULL) {
+		json_quoted(j->f, key);
+		fputc(':', j->f);
+	}
+}
+
+void
+json_obj_open(struct json_out *j, const char *key)
+{
+	json_key(j, key);
+	fputc('{', j->f);
+	if (j->depth < 31) {
+		j->depth++;
+	}
+	j->need_comma[j->depth] = false;
+}
+
+void
+json_obj_close(struct json_out *j)
+{
+	fputc('}', j->f);
+	if (j->depth > 0) {
+		j->depth--;
+	}
+}
+
+void
+json_arr_open(struct json_out *j, const char *key)
+{
+	json_key(j, key);
+	fputc('[', j->f);
+	if (j->depth < 31) {
+		j->depth++;
+	}
+	j->need_comma[j->depth] = false;
+}
+
+void
+json_arr_close(struct json_out *j)
+{
+	fputc(']', j->f);
+	if (j->depth > 0) {
+		j->depth--;
+	}
+}
+
+void
+json_str(struct json_out *j, const char *key, const char *v)
+{
+	json_key(j, key);
+	json_quoted(j->f, v);
+}
+
+void
+json_int(struct json_out *j, const char *key, long long v)
+{
+	json_key(j, key);
+	fprintf(j->f, "%lld", v);
+}
+
+void
+json_uint(struct json_out *j, const char *key, unsigned long long v)
+{
+	json_key(j, key);
+	fprintf(j->f, "%llu", v);
+}
+
+void
+json_num(struct json_out *j, const char *key, double v)
+{
+	json_key(j, key);
+	if (v != v || v > 1.7976931348623157e308 ||
+	    v < -1.7976931348623157e308) {
+		fputs("null", j->f);
+	} else {
+		/* 9 significant digits round-trip any float exactly. */
+		fprintf(j->f, "%.9g", v);
+	}
+}
+
+void
+json_bool(struct json_out *j, const char *key, bool v)
+{
+	json_key(j, key);
+	fputs(v ? "true" : "false", j->f);
+}
+
+void
+json_end(struct json_out *j)
+{
+	fputs("}\n", j->f);
+}

@@ -1,0 +1,98 @@
+/*
+ * cmd/cli.h - what every `refute` subcommand shares: a declarative option
+ * parser that prints help and one-line errors, file helpers, a tiny JSON
+ * writer and the exit-code convention.
+ *
+ * Exit codes: 0 success, 1 the command failed (bad file, run error),
+ * 2 the command line was wrong.
+ */
+#ifndef RF_CMD_CLI_H
+#define RF_CMD_CLI_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#define CLI_EXIT_OK 0
+#define CLI_EXIT_FAIL 1
+#define CLI_EXIT_USAGE 2
+
+enum cli_opt_type {
+	CLI_FLAG,   /* bool, no value */
+	CLI_STR,    /* const char * */
+	CLI_STRS,   /* repeatable: struct cli_strs */
+	CLI_U64,    /* uint64_t */
+	CLI_I64,    /* int64_t, must be >= 0 */
+};
+
+#define CLI_STRS_MAX 16
+
+struct cli_strs {
+	const char *v[CLI_STRS_MAX];
+	size_t n;
+};
+
+struct cli_opt {
+	const char *name; /* long name without "--" */
+	char short_name;  /* 0 for none */
+	enum cli_opt_type type;
+	void *dst;
+	const char *metavar; /* for help: "FILE", "N" */
+	const char *help;
+};
+
+struct cli_cmd {
+	const char *path;   /* "model run" */
+	const char *args;   /* positional synopsis: "FILE" */
+	const char *summary;
+	const char *details; /* may be NULL */
+	const struct cli_opt *opts;
+	size_t n_opts;
+	size_t min_pos, max_pos;
+};
+
+/*
+ * Parses argv (argv[0] is the first argument after the command path).
+ * Positional arguments go to pos[]. Returns -1 when the command should go
+ * on; otherwise an exit code: CLI_EXIT_OK after printing --help, or
+ * CLI_EXIT_USAGE after printing a one-line error to stderr.
+ */
+int cli_parse(const struct cli_cmd *cmd, int argc, char **argv,
+    const char **pos, size_t *n_pos);
+void cli_usage(const struct cli_cmd *cmd, FILE *f);
+
+/* "refute CMD: message" on stderr; returns CLI_EXIT_FAIL. */
+int cli_fail(const struct cli_cmd *cmd, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* Same, but returns CLI_EXIT_USAGE and points at --help. */
+int cli_usage_error(const struct cli_cmd *cmd, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* Reads a whole file (at most max bytes). On failure prints why. */
+int cli_read_file(const struct cli_cmd *cmd, const char *path, size_t max,
+    uint8_t **buf, size_t *len);
+/* Writes a file atomically (temporary file, fsync, rename). */
+int cli_write_file(const struct cli_cmd *cmd, const char *path,
+    const void *buf, size_t len, int mode);
+
+/* Minimal JSON output with correct string escaping. */
+struct json_out {
+	FILE *f;
+	int depth;
+	bool need_comma[32];
+};
+void json_begin(struct json_out *j, FILE *f);
+void json_obj_open(struct json_out *j, const char *key);
+void json_obj_close(struct json_out *j);
+void json_arr_open(struct json_out *j, const char *key);
+void json_arr_close(struct json_out *j);
+void json_str(struct json_out *j, const char *key, const char *v);
+void json_int(struct json_out *j, const char *key, long long v);
+void json_uint(struct json_out *j, const char *key, unsigned long long v);
+/* Non-finite values are written as null. */
+void json_num(struct json_out *j, const char *key, double v);
+void json_bool(struct json_out *j, const char *key, bool v);
+void json_end(struct json_out *j);
+
+#endif

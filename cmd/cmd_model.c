@@ -1,0 +1,609 @@
+/*
+ * cmd/cmd_model.c - `refute model gen | info | run`.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "../engine/engine.h"
+#include "cli.h"
+#include "cmds.h"
+
+#define MODEL_FILE_MAX ((size_t)1 << 34)
+#define NPY_FILE_MAX ((size_t)1 << 32)
+
+static int
+load_model(const struct cli_cmd *cmd, const char *path,
+    struct engine_model **m)
+{
+	uint8_t *buf;
+	size_t len;
+	int rc = cli_read_file(cmd, path, MODEL_FILE_MAX, &buf, &len);
+	if (rc != CLI_EXIT_OK) {
+		return rc;
+	}
+	struct rf_errinfo ei = { "" };
+	int err = engine_model_decode(buf, len, m, &ei);
+	free(buf);
+	if (err != RF_OK) {
+		return cli_fail(cmd, "'%s' is not a valid model: %s", path,
+		    ei.msg[0] ? ei.msg : rf_strerror(err));
+	}
+	return CLI_EXIT_OK;
+}
+
+static void
+shape_str(int rank, const int64_t *dims, char *buf, size_t len)
+{
+	size_t off = 0;
+	buf[0] = '\0';
+	for (int i = 0; i < rank && off + 1 < len; i++) {
+		int n = dims[i] < 0 ?
+		    snprintf(buf + off, len - off, "%s?", i ? "," : "") :
+		    snprintf(buf + off, len - off, "%s%lld", i ? "," : "",
+		        (long long)dims[i]);
+		if (n < 0) {
+			return;
+		}
+		off += (size_t)n;
+	}
+}
+
+/* ------------------------------------------------------------------ */
+/* model gen                                                            */
+/* ------------------------------------------------------------------ */
+
+int
+cmd_model_gen(int argc, char **argv)
+{
+	const char *out = NULL;
+	struct engine_gen_opts o;
+	engine_gen_opts_init(&o, ENGINE_GEN_MLP);
+	/* Sizes are read into a scratch copy, then applied over the kind's
+	 * defaults once the kind is known; -1 means "not given". */
+	int64_t batch = -1, in = -1, hidden = -1, outf = -1, layers = -1,
+		ops = -1, channels = -1, image = -1, classes = -1, vocab = -1,
+		dmodel = -1, heads = -1, dff = -1, blocks = -1;
+	uint64_t seed = 1;
+	const struct cli_opt opts[] = {
+		{ "output", 'o', CLI_STR, &out, "FILE", "model file to write (.rfm)" },
+		{ "seed", 's', CLI_U64, &seed, "S", "weights seed (default 1)" },
+		{ "batch", 0, CLI_I64, &batch, "N",
+		    "input rows (mlp, cnn) or sequence length (transformer)" },
+		{ "in", 0, CLI_I64, &in, "N", "mlp: input features (64)" },
+		{ "hidden", 0, CLI_I64, &hidden, "N", "mlp: hidden width (128)" },
+		{ "out", 0, CLI_I64, &outf, "N", "mlp: output classes (10)" },
+		{ "layers", 0, CLI_I64, &layers, "N", "mlp: dense layers (3)" },
+		{ "ops", 0, CLI_I64, &ops, "N",
+		    "mlp: exactly N operators (Gemm, Relu, ...)" },
+		{ "channels", 0, CLI_I64, &channels, "N", "cnn: input channels (3)" },
+		{ "image", 0, CLI_I64, &image, "N", "cnn: image size (32)" },
+		{ "classes", 0, CLI_I64, &classes, "N", "cnn: classes (10)" },
+		{ "vocab", 0, CLI_I64, &vocab, "N", "transformer: vocabulary (256)" },
+		{ "d-model", 0, CLI_I64, &dmodel, "N", "transformer: width (64)" },
+		{ "heads", 0, CLI_I64, &heads, "N", "transformer: heads (4)" },
+		{ "d-ff", 0, CLI_I64, &dff, "N", "transformer: MLP width (256)" },
+		{ "blocks", 0, CLI_I64, &blocks, "N", "transformer: blocks (1)" },
+	};
+	const struct cli_cmd cmd = {
+		.path = "model gen",
+		.args = "mlp|cnn|transformer",
+		.summary = "Generate a synthetic model with weights drawn from a "
+		    "seed. The same options\nalways give the same file, byte for "
+		    "byte.",
+		.opts = opts,
+		.n_opts = sizeof(opts) / sizeof(opts[0]),
+		.min_pos = 1,
+		.max_pos = 1,
+	};
+	const char *pos[1];
+	size_t np;
+	int rc = cli_parse(&cmd, argc, argv, pos, &np);
+	if (rc >= 0) {
+		return rc;
+	}
+	enum engine_gen_kind kind;
+	if (engine_gen_parse_kind(pos[0], &kind) != RF_OK) {
+		return cli_usage_error(&cmd,
+		    "unknown model kind '%s' (mlp, cnn or transformer)", pos[0]);
+	}
+	if (out == NULL) {
+		return cli_usage_error(&cmd, "missing --output FILE");
+	}
+	engine_gen_opts_init(&o, kind);
+	o.seed = seed;
+#define SET(field, v)                                                      \
+	if ((v) >= 0) {                                                    \
+		o.field = (v);                                             \
+	}
+	SET(batch, batch);
+	SET(in_features, in);
+	SET(hidden, hidden);
+	SET(out_features, outf);
+	SET(layers, layers);
+	SET(ops, ops);
+	SET(channels, channels);
+	SET(image_size, image);
+	SET(classes, classes);
+	SET(vocab, vocab);
+	SET(d_model, dmodel);
+	SET(heads, heads);
+	SET(d_ff, dff);
+	SET(blocks, blocks);
+#undef SET
+	struct engine_model *m;
+	struct rf_errinfo ei = { "" };
+	int err = engine_model_generate(&o, &m, &ei);
+	if (err != RF_OK) {
+		return cli_usage_error(&cmd, "%s", ei.msg[0] ? ei.msg :
+		    rf_strerror(err));
+	}
+	uint8_t *buf;
+	size_t len;
+	err = engine_model_encode(m, &buf, &len);
+	if (err != RF_OK) {
+		engine_model_free(m);
+		return cli_fail(&cmd, "encoding failed: %s", rf_strerror(err));
+	}
+	rc = cli_write_file(&cmd, out, buf, len, 0644);
+	if (rc == CLI_EXIT_OK) {
+		printf("wrote %s: %s, %zu operators, %zu parameters, %zu bytes\n",
+		    out, engine_model_name(m), engine_model_op_count(m),
+		    engine_model_param_count(m), len);
+	}
+	free(buf);
+	engine_model_free(m);
+	return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* model info                                                           */
+/* ------------------------------------------------------------------ */
+
+static void
+info_io_json(struct json_out *j, const struct engine_model *m, int v)
+{
+	struct engine_value_info vi;
+	engine_model_value(m, v, &vi);
+	json_obj_open(j, NULL);
+	json_str(j, "name", vi.name);
+	if (vi.kind == ENGINE_VALUE_INPUT) {
+		json_str(j, "dtype", tensor_dtype_name(vi.dtype));
+		json_arr_open(j, "shape");
+		for (int d = 0; d < vi.rank; d++) {
+			json_int(j, NULL, (long long)vi.dims[d]);
+		}
+		json_arr_close(j);
+	}
+	json_obj_close(j);
+}
+
+static void
+info_json(const struct engine_model *m, const char *path, size_t bytes)
+{
+	struct json_out j;
+	json_begin(&j, stdout);
+	json_str(&j, "file", path);
+	json_uint(&j, "bytes", bytes);
+	json_str(&j, "name", engine_model_name(m));
+	json_uint(&j, "operators", engine_model_op_count(m));
+	json_uint(&j, "values", engine_model_value_count(m));
+	json_uint(&j, "parameters", engine_model_param_count(m));
+	json_uint(&j, "trace_length", engine_trace_length(m));
+	json_arr_open(&j, "inputs");
+	for (size_t i = 0; i < engine_model_input_count(m); i++) {
+		info_io_json(&j, m, engine_model_input(m, i));
+	}
+	json_arr_close(&j);
+	json_arr_open(&j, "outputs");
+	for (size_t i = 0; i < engine_model_output_count(m); i++) {
+		info_io_json(&j, m, engine_model_output(m, i));
+	}
+	json_arr_close(&j);
+	json_arr_open(&j, "ops");
+	for (size_t k = 0; k < engine_model_op_count(m); k++) {
+		struct engine_op_info oi;
+		engine_model_op(m, k, &oi);
+		json_obj_open(&j, NULL);
+		json_str(&j, "type", engine_op_name(oi.op));
+		json_str(&j, "name", oi.name);
+		json_arr_open(&j, "inputs");
+		for (size_t i = 0; i < oi.n_inputs; i++) {
+			struct engine_value_info vi;
+			if (oi.inputs[i] == ENGINE_NO_VALUE) {
+				json_str(&j, NULL, "");
+				continue;
+			}
+			engine_model_value(m, oi.inputs[i], &vi);
+			json_str(&j, NULL, vi.name);
+		}
+		json_arr_close(&j);
+		json_obj_close(&j);
+	}
+	json_arr_close(&j);
+	json_end(&j);
+}
+
+static void
+info_text(const struct engine_model *m, const char *path, size_t bytes)
+{
+	char shp[128];
+	printf("model       %s (%s, %zu bytes)\n", engine_model_name(m), path,
+	    bytes);
+	printf("operators   %zu (trace length %zu)\n", engine_model_op_count(m),
+	    engine_trace_length(m));
+	printf("parameters  %zu\n", engine_model_param_count(m));
+	for (size_t i = 0; i < engine_model_input_count(m); i++) {
+		struct engine_value_info vi;
+		engine_model_value(m, engine_model_input(m, i), &vi);
+		shape_str(vi.rank, vi.dims, shp, sizeof(shp));
+		printf("input       %s %s[%s]\n", vi.name,
+		    tensor_dtype_name(vi.dtype), shp);
+	}
+	for (size_t i = 0; i < engine_model_output_count(m); i++) {
+		struct engine_value_info vi;
+		engine_model_value(m, engine_model_output(m, i), &vi);
+		printf("output      %s\n", vi.name);
+	}
+	printf("\n  #  %-20s %-24s inputs\n", "op", "name");
+	for (size_t k = 0; k < engine_model_op_count(m); k++) {
+		struct engine_op_info oi;
+		engine_model_op(m, k, &oi);
+		printf("%3zu  %-20s %-24s", k, engine_op_name(oi.op), oi.name);
+		for (size_t i = 0; i < oi.n_inputs; i++) {
+			struct engine_value_info vi;
+			const char *n = "-";
+			if (oi.inputs[i] != ENGINE_NO_VALUE) {
+				engine_model_value(m, oi.inputs[i], &vi);
+				n = vi.name;
+				if (vi.kind == ENGINE_VALUE_WEIGHT) {
+					tensor_shape_str(vi.weight, shp,
+					    sizeof(shp));
+					printf("%s%s:%s", i ? ", " : " ", n, shp);
+					continue;
+				}
+			}
+			printf("%s%s", i ? ", " : " ", n);
+		}
+		printf("\n");
+	}
+}
+
+int
+cmd_model_info(int argc, char **argv)
+{
+	bool json = false;
+	const struct cli_opt opts[] = {
+		{ "json", 0, CLI_FLAG, &json, NULL, "print a JSON object" },
+	};
+	const struct cli_cmd cmd = {
+		.path = "model info",
+		.args = "FILE",
+		.summary = "Describe a model file: inputs, outputs, operators and "
+		    "weights.",
+		.opts = opts,
+		.n_opts = 1,
+		.min_pos = 1,
+		.max_pos = 1,
+	};
+	const char *pos[1];
+	size_t np;
+	int rc = cli_parse(&cmd, argc, argv, pos, &np);
+	if (rc >= 0) {
+		return rc;
+	}
+	struct engine_model *m;
+	rc = load_model(&cmd, pos[0], &m);
+	if (rc != CLI_EXIT_OK) {
+		return rc;
+	}
+	uint8_t *buf;
+	size_t len = 0;
+	if (engine_model_encode(m, &buf, &len) == RF_OK) {
+		free(buf);
+	}
+	if (json) {
+		info_json(m, pos[0], len);
+	} else {
+		info_text(m, pos[0], len);
+	}
+	engine_model_free(m);
+	return CLI_EXIT_OK;
+}
+
+/* ------------------------------------------------------------------ */
+/* model run                                                            */
+/* ------------------------------------------------------------------ */
+
+static double
+elem_as_double(const struct tensor *t, size_t i)
+{
+	switch (t->dtype) {
+	case TENSOR_F32:
+		return ((const float *)t->data)[i];
+	case TENSOR_I8:
+		return ((const int8_t *)t->data)[i];
+	case TENSOR_I32:
+		return ((const int32_t *)t->data)[i];
+	case TENSOR_I64:
+		return (double)((const int64_t *)t->data)[i];
+	}
+	return 0.0;
+}
+
+struct summary {
+	double min, max, mean;
+	size_t nonfinite;
+};
+
+static void
+summarize(const struct tensor *t, struct summary *s)
+{
+	memset(s, 0, sizeof(*s));
+	double sum = 0.0;
+	bool first = true;
+	for (size_t i = 0; i < t->count; i++) {
+		double v = elem_as_double(t, i);
+		if (!(v - v == 0.0)) {
+			s->nonfinite++;
+			continue;
+		}
+		if (first || v < s->min) {
+			s->min = v;
+		}
+		if (first || v > s->max) {
+			s->max = v;
+		}
+		first = false;
+		sum += v;
+	}
+	size_t n = t->count - s->nonfinite;
+	s->mean = n > 0 ? sum / (double)n : 0.0;
+}
+
+#define SHOW_VALUES 8
+
+static void
+print_output_text(const char *name, const struct tensor *t)
+{
+	char shp[128];
+	struct summary s;
+	tensor_shape_str(t, shp, sizeof(shp));
+	summarize(t, &s);
+	printf("output %s %s\n", name, shp);
+	printf("  min %.6g  max %.6g  mean %.6g", s.min, s.max, s.mean);
+	if (s.nonfinite) {
+		printf("  non-finite %zu", s.nonfinite);
+	}
+	printf("\n  values");
+	for (size_t i = 0; i < t->count && i < SHOW_VALUES; i++) {
+		printf(" %.6g", elem_as_double(t, i));
+	}
+	printf("%s\n", t->count > SHOW_VALUES ? " ..." : "");
+	if (t->rank == 2 && t->dims[1] > 1) {
+		printf("  argmax per row");
+		for (int64_t r = 0; r < t->dims[0] && r < SHOW_VALUES; r++) {
+			int64_t best = 0;
+			for (int64_t c = 1; c < t->dims[1]; c++) {
+				if (elem_as_double(t, (size_t)(r * t->dims[1] + c)) >
+				    elem_as_double(t, (size_t)(r * t->dims[1] + best))) {
+					best = c;
+				}
+			}
+			printf(" %lld", (long long)best);
+		}
+		printf("%s\n", t->dims[0] > SHOW_VALUES ? " ..." : "");
+	}
+}
+
+static void
+print_output_json(struct json_out *j, const char *name,
+    const struct tensor *t)
+{
+	struct summary s;
+	summarize(t, &s);
+	json_obj_open(j, NULL);
+	json_str(j, "name", name);
+	json_str(j, "dtype", tensor_dtype_name(t->dtype));
+	json_arr_open(j, "shape");
+	for (int d = 0; d < t->rank; d++) {
+		json_int(j, NULL, (long long)t->dims[d]);
+	}
+	json_arr_close(j);
+	json_num(j, "min", s.min);
+	json_num(j, "max", s.max);
+	json_num(j, "mean", s.mean);
+	json_uint(j, "nonfinite", s.nonfinite);
+	json_arr_open(j, "values");
+	for (size_t i = 0; i < t->count && i < SHOW_VALUES; i++) {
+		json_num(j, NULL, elem_as_double(t, i));
+	}
+	json_arr_close(j);
+	json_obj_close(j);
+}
+
+static int
+read_inputs(const struct cli_cmd *cmd, const struct engine_model *m,
+    const struct cli_strs *files, uint64_t seed, struct tensor *inputs)
+{
+	size_t n = engine_model_input_count(m);
+	if (files->n == 0) {
+		struct rf_errinfo ei = { "" };
+		int err = engine_inputs_random(m, seed, inputs, &ei);
+		if (err != RF_OK) {
+			return cli_fail(cmd, "cannot make inputs: %s", ei.msg);
+		}
+		return CLI_EXIT_OK;
+	}
+	if (files->n != n) {
+		return cli_usage_error(cmd,
+		    "the model takes %zu inputs, %zu --input files given", n,
+		    files->n);
+	}
+	for (size_t i = 0; i < n; i++) {
+		uint8_t *buf;
+		size_t len;
+		int rc = cli_read_file(cmd, files->v[i], NPY_FILE_MAX, &buf, &len);
+		struct rf_errinfo ei = { "" };
+		int err = RF_OK;
+		if (rc == CLI_EXIT_OK) {
+			err = tensor_npy_decode(buf, len, &inputs[i], &ei);
+			free(buf);
+			if (err != RF_OK) {
+				rc = cli_fail(cmd, "'%s': %s", files->v[i],
+				    ei.msg[0] ? ei.msg : rf_strerror(err));
+			}
+		}
+		if (rc != CLI_EXIT_OK) {
+			for (size_t k = 0; k < i; k++) {
+				tensor_fini(&inputs[k]);
+			}
+			return rc;
+		}
+	}
+	return CLI_EXIT_OK;
+}
+
+static int
+write_outputs(const struct cli_cmd *cmd, const struct cli_strs *files,
+    const struct tensor *outputs)
+{
+	for (size_t i = 0; i < files->n; i++) {
+		uint8_t *buf;
+		size_t len;
+		if (tensor_npy_encode(&outputs[i], &buf, &len) != RF_OK) {
+			return cli_fail(cmd, "cannot encode output %zu", i);
+		}
+		int rc = cli_write_file(cmd, files->v[i], buf, len, 0644);
+		free(buf);
+		if (rc != CLI_EXIT_OK) {
+			return rc;
+		}
+	}
+	return CLI_EXIT_OK;
+}
+
+int
+cmd_model_run(int argc, char **argv)
+{
+	uint64_t seed = 1;
+	bool seed_given = false, json = false;
+	struct cli_strs in_files = { { NULL }, 0 };
+	struct cli_strs out_files = { { NULL }, 0 };
+	const char *kernels = "fast";
+	const char *seed_str = NULL;
+	const struct cli_opt opts[] = {
+		{ "seed", 's', CLI_STR, &seed_str, "S",
+		    "random input from this seed (the default, seed 1)" },
+		{ "input", 'i', CLI_STRS, &in_files, "X.npy",
+		    "input tensor file; repeat for each model input, in order" },
+		{ "output", 'o', CLI_STRS, &out_files, "Y.npy",
+		    "write an output tensor; repeat for each output" },
+		{ "kernels", 0, CLI_STR, &kernels, "fast|ref",
+		    "optimised (default) or scalar reference kernels" },
+		{ "json", 0, CLI_FLAG, &json, NULL, "print a JSON object" },
+	};
+	const struct cli_cmd cmd = {
+		.path = "model run",
+		.args = "FILE",
+		.summary = "Run a model on one input and summarise its outputs. "
+		    "Runs are deterministic:\nthe same model and input give the "
+		    "same output bytes on every machine.",
+		.opts = opts,
+		.n_opts = sizeof(opts) / sizeof(opts[0]),
+		.min_pos = 1,
+		.max_pos = 1,
+	};
+	const char *pos[1];
+	size_t np;
+	int rc = cli_parse(&cmd, argc, argv, pos, &np);
+	if (rc >= 0) {
+		return rc;
+	}
+	if (seed_str != NULL) {
+		char *end;
+		seed = strtoull(seed_str, &end, 0);
+		if (*seed_str == '\0' || *seed_str == '-' || *end != '\0') {
+			return cli_usage_error(&cmd, "--seed needs an integer, "
+			    "got '%s'", seed_str);
+		}
+		seed_given = true;
+	}
+	if (seed_given && in_files.n > 0) {
+		return cli_usage_error(&cmd, "give --seed or --input, not both");
+	}
+	struct engine_run_opts ro;
+	engine_run_opts_init(&ro);
+	if (strcmp(kernels, "ref") == 0) {
+		ro.kernels = ENGINE_KERNELS_REF;
+	} else if (strcmp(kernels, "fast") != 0) {
+		return cli_usage_error(&cmd, "--kernels must be fast or ref");
+	}
+	struct engine_model *m;
+	rc = load_model(&cmd, pos[0], &m);
+	if (rc != CLI_EXIT_OK) {
+		return rc;
+	}
+	size_t n_out = engine_model_output_count(m);
+	if (out_files.n > n_out) {
+		engine_model_free(m);
+		return cli_usage_error(&cmd, "the model has %zu outputs, %zu "
+		    "--output files given", n_out, out_files.n);
+	}
+	struct tensor inputs[ENGINE_MAX_GRAPH_IO];
+	struct tensor outputs[ENGINE_MAX_GRAPH_IO];
+	memset(inputs, 0, sizeof(inputs));
+	memset(outputs, 0, sizeof(outputs));
+	rc = read_inputs(&cmd, m, &in_files, seed, inputs);
+	if (rc != CLI_EXIT_OK) {
+		engine_model_free(m);
+		return rc;
+	}
+	size_t n_in = engine_model_input_count(m);
+	struct rf_errinfo ei = { "" };
+	int err = engine_run(m, inputs, n_in, outputs, &ro, &ei);
+	if (err != RF_OK) {
+		rc = cli_fail(&cmd, "run failed: %s", ei.msg[0] ? ei.msg :
+		    rf_strerror(err));
+		goto done;
+	}
+	rc = write_outputs(&cmd, &out_files, outputs);
+	if (rc != CLI_EXIT_OK) {
+		goto done;
+	}
+	if (json) {
+		struct json_out j;
+		json_begin(&j, stdout);
+		json_str(&j, "model", engine_model_name(m));
+		json_str(&j, "input", in_files.n ? "file" : "seed");
+		if (in_files.n == 0) {
+			json_uint(&j, "seed", seed);
+		}
+		json_str(&j, "kernels", kernels);
+		json_uint(&j, "operators", engine_model_op_count(m));
+		json_arr_open(&j, "outputs");
+		for (size_t i = 0; i < n_out; i++) {
+			struct engine_value_info vi;
+			engine_model_value(m, engine_model_output(m, i), &vi);
+			print_output_json(&j, vi.name, &outputs[i]);
+		}
+		json_arr_close(&j);
+		json_end(&j);
+	} else {
+		printf("model %s: %zu operators, input %s\n", engine_model_name(m),
+		    engine_model_op_count(m), in_files.n ? "from file" : "from seed");
+		for (size_t i = 0; i < n_out; i++) {
+			struct engine_value_info vi;
+			engine_model_value(m, engine_model_output(m, i), &vi);
+			print_output_text(vi.name, &outputs[i]);
+		}
+	}
+done:
+	for (size_t i = 0; i < n_in; i++) {
+		tensor_fini(&inputs[i]);
+	}
+	for (size_t i = 0; i < n_out; i++) {
+		tensor_fini(&outputs[i]);
+	}
+	engine_model_free(m);
+	return rc;
+}

@@ -1,0 +1,12 @@
+/*
+ * cmd/cmds.h - entry points of the `refute` subcommands. Each takes the
+ * arguments after its own name and returns an exit code (cmd/cli.h).
+ */
+#ifndef RF_CMD_CMDS_H
+#define RF_CMD_CMDS_H
+
+int cmd_model_gen(int argc, char **argv);
+int cmd_model_info(int argc, char **argv);
+int cmd_model_run(int argc, char **argv);
+
+#endif

@@ -1,0 +1,103 @@
+/*
+ * cmd/main.c - the `refute` command: one binary, subcommands in groups.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+#include "cmds.h"
+
+#define REFUTE_VERSION "0.1.0"
+
+struct subcmd {
+	const char *group; /* NULL for a top-level command */
+	const char *name;
+	int (*run)(int argc, char **argv);
+	const char *summary;
+};
+
+static const struct subcmd subcmds[] = {
+	{ "model", "gen", cmd_model_gen,
+	    "generate a synthetic model (mlp, cnn, transformer) from a seed" },
+	{ "model", "info", cmd_model_info, "describe a model file" },
+	{ "model", "run", cmd_model_run,
+	    "run a model on an input (.npy or from a seed)" },
+};
+#define N_SUBCMDS (sizeof(subcmds) / sizeof(subcmds[0]))
+
+static void
+usage(FILE *f)
+{
+	fprintf(f,
+	    "usage: refute COMMAND [options]\n\n"
+	    "Refute: optimistic verification of AI inference. Executors run\n"
+	    "models deterministically and commit to every operator's output;\n"
+	    "anyone can re-run, dispute, and prove which operator was wrong.\n\n"
+	    "commands:\n");
+	for (size_t i = 0; i < N_SUBCMDS; i++) {
+		char name[64];
+		snprintf(name, sizeof(name), "%s%s%s",
+		    subcmds[i].group ? subcmds[i].group : "",
+		    subcmds[i].group ? " " : "", subcmds[i].name);
+		fprintf(f, "  %-18s %s\n", name, subcmds[i].summary);
+	}
+	fprintf(f, "\n'refute COMMAND --help' describes each command.\n");
+}
+
+static bool
+is_help(const char *a)
+{
+	return strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0 ||
+	    strcmp(a, "help") == 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	if (argc < 2 || is_help(argv[1])) {
+		usage(argc < 2 ? stderr : stdout);
+		return argc < 2 ? CLI_EXIT_USAGE : CLI_EXIT_OK;
+	}
+	if (strcmp(argv[1], "--version") == 0) {
+		printf("refute %s\n", REFUTE_VERSION);
+		return CLI_EXIT_OK;
+	}
+	bool group_known = false;
+	for (size_t i = 0; i < N_SUBCMDS; i++) {
+		const struct subcmd *s = &subcmds[i];
+		if (s->group == NULL) {
+			if (strcmp(argv[1], s->name) == 0) {
+				return s->run(argc - 2, argv + 2);
+			}
+			continue;
+		}
+		if (strcmp(argv[1], s->group) != 0) {
+			continue;
+		}
+		group_known = true;
+		if (argc >= 3 && strcmp(argv[2], s->name) == 0) {
+			return s->run(argc - 3, argv + 3);
+		}
+	}
+	if (group_known) {
+		bool help = argc >= 3 && is_help(argv[2]);
+		FILE *f = help ? stdout : stderr;
+		if (!help) {
+			fprintf(stderr, "refute %s: %s '%s'\n", argv[1],
+			    argc >= 3 ? "unknown subcommand" : "missing subcommand",
+			    argc >= 3 ? argv[2] : "");
+		}
+		fprintf(f, "usage: refute %s SUBCOMMAND [options]\n\n", argv[1]);
+		for (size_t i = 0; i < N_SUBCMDS; i++) {
+			if (subcmds[i].group &&
+			    strcmp(subcmds[i].group, argv[1]) == 0) {
+				fprintf(f, "  %-8s %s\n", subcmds[i].name,
+				    subcmds[i].summary);
+			}
+		}
+		return help ? CLI_EXIT_OK : CLI_EXIT_USAGE;
+	}
+	fprintf(stderr, "refute: unknown command '%s' (see 'refute --help')\n",
+	    argv[1]);
+	return CLI_EXIT_USAGE;
+}

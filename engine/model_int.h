@@ -1,0 +1,48 @@
+/*
+ * engine/model_int.h - the model's in-memory layout, shared by model.c,
+ * model_file.c and run.c inside engine/ only.
+ */
+#ifndef RF_ENGINE_MODEL_INT_H
+#define RF_ENGINE_MODEL_INT_H
+
+#include "engine_int.h"
+
+struct model_value {
+	char *name;
+	enum engine_value_kind kind;
+	enum tensor_dtype dtype; /* inputs and weights */
+	int rank;
+	int64_t dims[TENSOR_MAX_RANK];
+	struct tensor weight; /* weights: owned data */
+	int producer;         /* op index, or -1 */
+	int last_use;         /* last op reading it, or -1: frees early */
+	bool is_output;
+};
+
+struct model_op {
+	enum engine_op op;
+	char *name;
+	int *inputs; /* n_inputs value indices, ENGINE_NO_VALUE if absent */
+	size_t n_inputs;
+	int outputs[ENGINE_MAX_OP_OUTPUTS];
+	size_t n_outputs;
+	struct engine_attr *attrs; /* sorted by name */
+	size_t n_attrs;
+	struct op_params params; /* parsed from attrs once */
+};
+
+struct engine_model {
+	char *name;
+	struct model_value *values;
+	size_t n_values, cap_values;
+	struct model_op *ops;
+	size_t n_ops, cap_ops;
+	int inputs[ENGINE_MAX_GRAPH_IO];
+	size_t n_inputs;
+	int outputs[ENGINE_MAX_GRAPH_IO];
+	size_t n_outputs;
+	int32_t *index; /* name -> value, open addressing, -1 = empty */
+	size_t index_cap;
+};
+
+#endif

@@ -1,0 +1,346 @@
+/*
+ * engine/op_norm.c - Softmax, LayerNormalization and BatchNormalization.
+ *
+ * Canonical orders (docs/determinism.md): every sum here is accumulated in
+ * double, sequentially in index order, and each result is rounded to float
+ * once at the end. Maxima are taken left to right.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine_int.h"
+
+/* Splits dims at axis into outer (before), n (at) and inner (after). */
+static void
+split_at(const struct tensor *x, int axis, size_t *outer, size_t *n,
+    size_t *inner)
+{
+	size_t o = 1, in = 1;
+	for (int d = 0; d < axis; d++) {
+		o *= (size_t)x->dims[d];
+	}
+	for (int d = axis + 1; d < x->rank; d++) {
+		in *= (size_t)x->dims[d];
+	}
+	*outer = o;
+	*n = (size_t)x->dims[axis];
+	*inner = in;
+}
+
+int
+op_softmax_parse(const struct op_attrs *at, size_t n_inputs,
+    struct op_params *p, struct rf_errinfo *ei)
+{
+	static const char *const known[] = { "axis", NULL };
+	int64_t axis;
+	int err = op_attrs_only(at, known, "Softmax", ei);
+	if (err == RF_OK) {
+		err = op_attr_get_int(at, "axis", -1, -TENSOR_MAX_RANK,
+		    TENSOR_MAX_RANK - 1, &axis, ei);
+	}
+	if (err == RF_OK) {
+		OP_PARAMS_PUT(p, axis);
+	}
+	return err;
+}
+
+/*
+ * y_i = exp(x_i - max) / sum_j exp(x_j - max): max left to right, the
+ * differences and exponentials in double (det_exp), their sum in double
+ * in index order, and one division rounded to float per element.
+ */
+int
+op_softmax_eval(const struct op_call *c)
+{
+	int64_t axis64;
+	OP_PARAMS_GET(c->params, axis64);
+	int err = op_need_dtype(c, 0, TENSOR_F32);
+	const struct tensor *x = c->in[0];
+	int axis;
+	if (err == RF_OK) {
+		err = op_axis(c, axis64, x->rank, &axis);
+	}
+	if (err == RF_OK) {
+		err = op_out_alloc(c, 0, TENSOR_F32, x->rank, x->dims);
+	}
+	if (err != RF_OK) {
+		return err;
+	}
+	size_t outer, n, inner;
+	split_at(x, axis, &outer, &n, &inner);
+	if (x->count == 0) {
+		return RF_OK;
+	}
+	double *e = malloc(n * sizeof(double));
+	if (e == NULL) {
+		tensor_fini(&c->out[0]);
+		return RF_ERR_NOMEM;
+	}
+	const float *xd = x->data;
+	float *yd = c->out[0].data;
+	for (size_t o = 0; o < outer; o++) {
+		for (size_t in = 0; in < inner; in++) {
+			const float *xs = xd + o * n * inner + in;
+			float *ys = yd + o * n * inner + in;
+			float m = xs[0];
+			for (size_t i = 1; i < n; i++) {
+				if (xs[i * inner] > m) {
+					m = xs[i * inner];
+				}
+			}
+			double sum = 0.0;
+			for (size_t i = 0; i < n; i++) {
+				e[i] = det_exp((double)xs[i * inner] - (double)m);
+				sum = sum + e[i];
+			}
+			for (size_t i = 0; i < n; i++) {
+				ys[i * inner] = (float)(e[i] / sum);
+			}
+		}
+	}
+	free(e);
+	return RF_OK;
+}
+
+/* ------------------------------------------------------------------ */
+/* LayerNormalization                                                   */
+/* ------------------------------------------------------------------ */
+
+struct layernorm_params {
+	int64_t axis;
+	float epsilon;
+};
+
+int
+op_layernorm_parse(const struct op_attrs *at, size_t n_inputs,
+    struct op_params *p, struct rf_errinfo *ei)
+{
+	static const char *const known[] = { "axis", "epsilon", "stash_type",
+		NULL };
+	struct layernorm_params lp;
+	int64_t stash;
+	int err = op_attrs_only(at, known, "LayerNormalization", ei);
+	if (err == RF_OK) {
+		err = op_attr_get_int(at, "axis", -1, -TENSOR_MAX_RANK,
+		    TENSOR_MAX_RANK - 1, &lp.axis, ei);
+	}
+	if (err == RF_OK) {
+		err = op_attr_get_float(at, "epsilon", 1e-5f, &lp.epsilon, ei);
+	}
+	if (err == RF_OK) {
+		/* We always accumulate in double, which is at least as wide as
+		 * any stash type; only float (1) is a valid ONNX choice. */
+		err = op_attr_get_int(at, "stash_type", 1, 1, 1, &stash, ei);
+	}
+	if (err == RF_OK && !(lp.epsilon >= 0.0f)) {
+		err = rf_errf(ei, RF_ERR_INVAL, "epsilon must be >= 0");
+	}
+	if (err == RF_OK) {
+		OP_PARAMS_PUT(p, lp);
+	}
+	return err;
+}
+
+/* Scale and bias: one value, or exactly the normalized shape (leading 1s
+ * allowed). */
+static int
+norm_param_ok(const struct op_call *c, size_t i, const struct tensor *x,
+    int axis, size_t n)
+{
+	const struct tensor *t = c->in[i];
+	int err = op_need_dtype(c, i, TENSOR_F32);
+	if (err != RF_OK) {
+		return err;
+	}
+	if (t->count == 1) {
+		return RF_OK;
+	}
+	int nr = x->rank - axis;
+	bool ok = t->count == n && t->rank >= nr;
+	for (int d = 0; ok && d < t->rank; d++) {
+		int xd = d - (t->rank - nr);
+		int64_t want = xd >= 0 ? x->dims[axis + xd] : 1;
+		ok = t->dims[d] == want;
+	}
+	if (!ok) {
+		return rf_errf(c->ei, RF_ERR_SHAPE,
+		    "input %zu does not match the normalized shape", i);
+	}
+	return RF_OK;
+}
+
+/*
+ * mean = sum(x) / n, var = sum((x - mean)^2) / n, both sums in double in
+ * index order; inv = 1 / sqrt(var + eps);
+ * y = (float)(((x - mean) * inv) * scale + bias), evaluated in double.
+ */
+int
+op_layernorm_eval(const struct op_call *c)
+{
+	struct layernorm_params lp;
+	OP_PARAMS_GET(c->params, lp);
+	int err = op_need_dtype(c, 0, TENSOR_F32);
+	const struct tensor *x = c->in[0];
+	const struct tensor *bias = c->n_in > 2 ? c->in[2] : NULL;
+	int axis = 0;
+	if (err == RF_OK) {
+		err = op_axis(c, lp.axis, x->rank, &axis);
+	}
+	size_t outer = 1, n = 1;
+	if (err == RF_OK) {
+		for (int d = 0; d < axis; d++) {
+			outer *= (size_t)x->dims[d];
+		}
+		for (int d = axis; d < x->rank; d++) {
+			n *= (size_t)x->dims[d];
+		}
+		err = norm_param_ok(c, 1, x, axis, n);
+	}
+	if (err == RF_OK && bias != NULL) {
+		err = norm_param_ok(c, 2, x, axis, n);
+	}
+	if (err == RF_OK) {
+		err = op_out_alloc(c, 0, TENSOR_F32, x->rank, x->dims);
+	}
+	int64_t sdims[TENSOR_MAX_RANK];
+	for (int d = 0; d < x->rank; d++) {
+		sdims[d] = d < axis ? x->dims[d] : 1;
+	}
+	for (size_t i = 1; err == RF_OK && i < c->n_out; i++) {
+		err = op_out_alloc(c, i, TENSOR_F32, x->rank, sdims);
+	}
+	if (err != RF_OK) {
+		for (size_t i = 0; i < c->n_out; i++) {
+			tensor_fini(&c->out[i]);
+		}
+		return err;
+	}
+	const float *xd = x->data;
+	const float *sd = c->in[1]->data;
+	const float *bd = bias != NULL ? bias->data : NULL;
+	size_t s_step = c->in[1]->count == 1 ? 0 : 1;
+	size_t b_step = bias != NULL && bias->count == 1 ? 0 : 1;
+	float *yd = c->out[0].data;
+	for (size_t o = 0; o < outer && n > 0; o++) {
+		const float *xs = xd + o * n;
+		float *ys = yd + o * n;
+		double sum = 0.0;
+		for (size_t i = 0; i < n; i++) {
+			sum = sum + (double)xs[i];
+		}
+		double mean = sum / (double)n;
+		double sq = 0.0;
+		for (size_t i = 0; i < n; i++) {
+			double d = (double)xs[i] - mean;
+			sq = sq + d * d;
+		}
+		double var = sq / (double)n;
+		double inv = 1.0 / __builtin_sqrt(var + (double)lp.epsilon);
+		for (size_t i = 0; i < n; i++) {
+			double t = ((double)xs[i] - mean) * inv;
+			t = t * (double)sd[i * s_step];
+			if (bd != NULL) {
+				t = t + (double)bd[i * b_step];
+			}
+			ys[i] = (float)t;
+		}
+		if (c->n_out > 1) {
+			((float *)c->out[1].data)[o] = (float)mean;
+		}
+		if (c->n_out > 2) {
+			((float *)c->out[2].data)[o] = (float)inv;
+		}
+	}
+	return RF_OK;
+}
+
+/* ------------------------------------------------------------------ */
+/* BatchNormalization (inference)                                        */
+/* ------------------------------------------------------------------ */
+
+int
+op_batchnorm_parse(const struct op_attrs *at, size_t n_inputs,
+    struct op_params *p, struct rf_errinfo *ei)
+{
+	static const char *const known[] = { "epsilon", "momentum", "spatial",
+		"training_mode", NULL };
+	float eps, momentum;
+	int64_t training, spatial;
+	int err = op_attrs_only(at, known, "BatchNormalization", ei);
+	if (err == RF_OK) {
+		err = op_attr_get_float(at, "epsilon", 1e-5f, &eps, ei);
+	}
+	if (err == RF_OK) {
+		/* Only used in training; accepted and ignored. */
+		err = op_attr_get_float(at, "momentum", 0.9f, &momentum, ei);
+	}
+	if (err == RF_OK) {
+		err = op_attr_get_int(at, "training_mode", 0, 0, 0, &training,
+		    ei);
+	}
+	if (err == RF_OK) {
+		err = op_attr_get_int(at, "spatial", 1, 1, 1, &spatial, ei);
+	}
+	if (err == RF_OK && !(eps >= 0.0f)) {
+		err = rf_errf(ei, RF_ERR_INVAL, "epsilon must be >= 0");
+	}
+	if (err == RF_OK) {
+		OP_PARAMS_PUT(p, eps);
+	}
+	return err;
+}
+
+/*
+ * Per channel, in double: a = scale / sqrt(var + eps);
+ * y = (float)((x - mean) * a + bias).
+ */
+int
+op_batchnorm_eval(const struct op_call *c)
+{
+	float eps;
+	OP_PARAMS_GET(c->params, eps);
+	int err = RF_OK;
+	for (size_t i = 0; err == RF_OK && i < 5; i++) {
+		err = op_need_dtype(c, i, TENSOR_F32);
+	}
+	if (err != RF_OK) {
+		return err;
+	}
+	const struct tensor *x = c->in[0];
+	if (x->rank < 2) {
+		return rf_errf(c->ei, RF_ERR_SHAPE, "X must be [N, C, ...]");
+	}
+	size_t ch = (size_t)x->dims[1];
+	for (size_t i = 1; i < 5; i++) {
+		if (c->in[i]->rank != 1 || (size_t)c->in[i]->dims[0] != ch) {
+			return rf_errf(c->ei, RF_ERR_SHAPE,
+			    "input %zu must have shape [%zu]", i, ch);
+		}
+	}
+	err = op_out_alloc(c, 0, TENSOR_F32, x->rank, x->dims);
+	if (err != RF_OK) {
+		return err;
+	}
+	size_t outer, n, inner;
+	split_at(x, 1, &outer, &n, &inner);
+	const float *scale = c->in[1]->data;
+	const float *bias = c->in[2]->data;
+	const float *mean = c->in[3]->data;
+	const float *var = c->in[4]->data;
+	const float *xd = x->data;
+	float *yd = c->out[0].data;
+	for (size_t k = 0; k < ch; k++) {
+		double a = (double)scale[k] /
+		    __builtin_sqrt((double)var[k] + (double)eps);
+		double mu = (double)mean[k];
+		double b = (double)bias[k];
+		for (size_t o = 0; o < outer; o++) {
+			size_t base = (o * ch + k) * inner;
+			for (size_t i = 0; i < inner; i++) {
+				double t = ((double)xd[base + i] - mu) * a + b;
+				yd[base + i] = (float)t;
+			}
+		}
+	}
+	return RF_OK;
+}

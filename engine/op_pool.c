@@ -1,0 +1,179 @@
+/*
+ * engine/op_pool.c - MaxPool, AveragePool (2-D) and GlobalAveragePool.
+ *
+ * Canonical orders: a window is walked row by row (i, then j). Max keeps
+ * the first NaN it meets, else the largest value; positions in the
+ * padding do not take part. Averages sum in double in that order and
+ * divide once, rounding to float at the end.
+ */
+#include <string.h>
+
+#include "pool_int.h"
+
+struct pool_params {
+	struct window_params w;
+	int64_t ceil_mode;
+	int64_t count_include_pad;
+};
+
+int
+op_pool_parse(const struct op_attrs *at, size_t n_inputs,
+    struct op_params *p, struct rf_errinfo *ei)
+{
+	static const char *const known[] = { "auto_pad", "ceil_mode",
+		"count_include_pad", "dilations", "kernel_shape", "pads",
+		"storage_order", "strides", NULL };
+	struct pool_params pp;
+	int64_t storage;
+	int err = op_attrs_only(at, known, "pooling", ei);
+	if (err == RF_OK) {
+		err = window_parse(at, true, &pp.w, ei);
+	}
+	if (err == RF_OK) {
+		err = op_attr_get_int(at, "ceil_mode", 0, 0, 1, &pp.ceil_mode,
+		    ei);
+	}
+	if (err == RF_OK) {
+		err = op_attr_get_int(at, "count_include_pad", 0, 0, 1,
+		    &pp.count_include_pad, ei);
+	}
+	if (err == RF_OK) {
+		/* Only the Indices output depends on it, and we have none. */
+		err = op_attr_get_int(at, "storage_order", 0, 0, 1, &storage,
+		    ei);
+	}
+	if (err == RF_OK) {
+		OP_PARAMS_PUT(p, pp);
+	}
+	return err;
+}
+
+enum pool_kind { POOL_MAX, POOL_AVG };
+
+static int
+pool_eval(const struct op_call *c, enum pool_kind kind)
+{
+	struct pool_params pp;
+	OP_PARAMS_GET(c->params, pp);
+	int err = op_need_dtype(c, 0, TENSOR_F32);
+	if (err != RF_OK) {
+		return err;
+	}
+	const struct tensor *x = c->in[0];
+	if (x->rank != 4) {
+		return rf_errf(c->ei, RF_ERR_NOTSUP,
+		    "only 2-D pooling ([N, C, H, W]) is supported");
+	}
+	int64_t in[2] = { x->dims[2], x->dims[3] };
+	struct window_geom g;
+	err = window_geometry(c, &pp.w, in, pp.w.kernel, pp.ceil_mode != 0,
+	    &g);
+	if (err != RF_OK) {
+		return err;
+	}
+	int64_t dims[4] = { x->dims[0], x->dims[1], g.out[0], g.out[1] };
+	err = op_out_alloc(c, 0, TENSOR_F32, 4, dims);
+	if (err != RF_OK) {
+		return err;
+	}
+	const float *xd = x->data;
+	float *yd = c->out[0].data;
+	int64_t h = in[0], w = in[1];
+	int64_t planes = x->dims[0] * x->dims[1];
+	for (int64_t p = 0; p < planes; p++) {
+		const float *xp = xd + p * h * w;
+		float *yp = yd + p * g.out[0] * g.out[1];
+		for (int64_t oy = 0; oy < g.out[0]; oy++) {
+			for (int64_t ox = 0; ox < g.out[1]; ox++) {
+				float best = -__builtin_inff();
+				double sum = 0.0;
+				int64_t valid = 0, in_pad = 0;
+				for (int64_t i = 0; i < pp.w.kernel[0]; i++) {
+					int64_t iy = oy * pp.w.strides[0] -
+					    g.pad_begin[0] + i * pp.w.dil[0];
+					for (int64_t j = 0; j < pp.w.kernel[1]; j++) {
+						int64_t ix = ox * pp.w.strides[1] -
+						    g.pad_begin[1] + j * pp.w.dil[1];
+						/* Positions inside the padded extent
+						 * count for count_include_pad. */
+						if (iy < h + g.pad_end[0] &&
+						    ix < w + g.pad_end[1]) {
+							in_pad++;
+						}
+						if (iy < 0 || iy >= h || ix < 0 ||
+						    ix >= w) {
+							continue;
+						}
+						float v = xp[iy * w + ix];
+						valid++;
+						sum = sum + (double)v;
+						if (best == best && !(v <= best)) {
+							best = v;
+						}
+					}
+				}
+				float r;
+				if (kind == POOL_MAX) {
+					r = best;
+				} else {
+					int64_t cnt = pp.count_include_pad ? in_pad :
+					    valid;
+					r = cnt > 0 ? (float)(sum / (double)cnt) :
+					    0.0f;
+				}
+				yp[oy * g.out[1] + ox] = r;
+			}
+		}
+	}
+	return RF_OK;
+}
+
+int
+op_maxpool_eval(const struct op_call *c)
+{
+	return pool_eval(c, POOL_MAX);
+}
+
+int
+op_avgpool_eval(const struct op_call *c)
+{
+	return pool_eval(c, POOL_AVG);
+}
+
+/* Mean over every spatial position: [N, C, ...] -> [N, C, 1, ...]. */
+int
+op_globalavgpool_eval(const struct op_call *c)
+{
+	int err = op_need_dtype(c, 0, TENSOR_F32);
+	if (err != RF_OK) {
+		return err;
+	}
+	const struct tensor *x = c->in[0];
+	if (x->rank < 3) {
+		return rf_errf(c->ei, RF_ERR_SHAPE,
+		    "X must be [N, C, spatial...]");
+	}
+	int64_t dims[TENSOR_MAX_RANK];
+	size_t area = 1;
+	for (int d = 0; d < x->rank; d++) {
+		dims[d] = d < 2 ? x->dims[d] : 1;
+		if (d >= 2) {
+			area *= (size_t)x->dims[d];
+		}
+	}
+	err = op_out_alloc(c, 0, TENSOR_F32, x->rank, dims);
+	if (err != RF_OK) {
+		return err;
+	}
+	size_t planes = (size_t)(x->dims[0] * x->dims[1]);
+	const float *xd = x->data;
+	float *yd = c->out[0].data;
+	for (size_t p = 0; p < planes; p++) {
+		double sum = 0.0;
+		for (size_t i = 0; i < area; i++) {
+			sum = sum + (double)xd[p * area + i];
+		}
+		yd[p] = area > 0 ? (float)(sum / (double)area) : 0.0f;
+	}
+	return RF_OK;
+}

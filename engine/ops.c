@@ -1,0 +1,332 @@
+/*
+ * engine/ops.c - the operator table and what every operator shares:
+ * attribute access for parse functions and output allocation for eval
+ * functions.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "engine_int.h"
+
+#define VARIADIC ENGINE_MAX_OP_INPUTS
+
+static const struct op_def op_table[ENGINE_OP_COUNT] = {
+	[ENGINE_OP_MATMUL] = { "MatMul", 2, 2, 1, 1, op_matmul_parse,
+	    op_matmul_eval },
+	[ENGINE_OP_GEMM] = { "Gemm", 2, 3, 1, 1, op_gemm_parse, op_gemm_eval },
+	[ENGINE_OP_ADD] = { "Add", 2, 2, 1, 1, op_parse_none, op_add_eval },
+	[ENGINE_OP_SUB] = { "Sub", 2, 2, 1, 1, op_parse_none, op_sub_eval },
+	[ENGINE_OP_MUL] = { "Mul", 2, 2, 1, 1, op_parse_none, op_mul_eval },
+	[ENGINE_OP_DIV] = { "Div", 2, 2, 1, 1, op_parse_none, op_div_eval },
+	[ENGINE_OP_RELU] = { "Relu", 1, 1, 1, 1, op_parse_none,
+	    op_relu_eval },
+	[ENGINE_OP_SIGMOID] = { "Sigmoid", 1, 1, 1, 1, op_parse_none,
+	    op_sigmoid_eval },
+	[ENGINE_OP_TANH] = { "Tanh", 1, 1, 1, 1, op_parse_none,
+	    op_tanh_eval },
+	[ENGINE_OP_GELU] = { "Gelu", 1, 1, 1, 1, op_gelu_parse,
+	    op_gelu_eval },
+	[ENGINE_OP_SOFTMAX] = { "Softmax", 1, 1, 1, 1, op_softmax_parse,
+	    op_softmax_eval },
+	[ENGINE_OP_LAYERNORM] = { "LayerNormalization", 2, 3, 1, 3,
+	    op_layernorm_parse, op_layernorm_eval },
+	[ENGINE_OP_BATCHNORM] = { "BatchNormalization", 5, 5, 1, 1,
+	    op_batchnorm_parse, op_batchnorm_eval },
+	[ENGINE_OP_CONV] = { "Conv", 2, 3, 1, 1, op_conv_parse, op_conv_eval },
+	[ENGINE_OP_MAXPOOL] = { "MaxPool", 1, 1, 1, 1, op_pool_parse,
+	    op_maxpool_eval },
+	[ENGINE_OP_AVGPOOL] = { "AveragePool", 1, 1, 1, 1, op_pool_parse,
+	    op_avgpool_eval },
+	[ENGINE_OP_GLOBALAVGPOOL] = { "GlobalAveragePool", 1, 1, 1, 1,
+	    op_parse_none, op_globalavgpool_eval },
+	[ENGINE_OP_FLATTEN] = { "Flatten", 1, 1, 1, 1, op_flatten_parse,
+	    op_flatten_eval },
+	[ENGINE_OP_RESHAPE] = { "Reshape", 2, 2, 1, 1, op_reshape_parse,
+	    op_reshape_eval },
+	[ENGINE_OP_TRANSPOSE] = { "Transpose", 1, 1, 1, 1,
+	    op_transpose_parse, op_transpose_eval },
+	[ENGINE_OP_CONCAT] = { "Concat", 1, VARIADIC, 1, 1, op_concat_parse,
+	    op_concat_eval },
+	[ENGINE_OP_GATHER] = { "Gather", 2, 2, 1, 1, op_gather_parse,
+	    op_gather_eval },
+	[ENGINE_OP_MATMULINTEGER] = { "MatMulInteger", 2, 4, 1, 1,
+	    op_parse_none, op_matmulinteger_eval },
+	[ENGINE_OP_QLINEARMATMUL] = { "QLinearMatMul", 8, 8, 1, 1,
+	    op_parse_none, op_qlinearmatmul_eval },
+	[ENGINE_OP_QGEMM] = { "QGemm", 6, 9, 1, 1, op_qgemm_parse,
+	    op_qgemm_eval },
+};
+_Static_assert(ENGINE_OP_COUNT == 25, "op table must list every op");
+
+const struct op_def *
+op_def_get(enum engine_op op)
+{
+	if ((int)op < 0 || op >= ENGINE_OP_COUNT) {
+		return NULL;
+	}
+	return &op_table[op];
+}
+
+const char *
+engine_op_name(enum engine_op op)
+{
+	const struct op_def *d = op_def_get(op);
+	return d != NULL ? d->name : NULL;
+}
+
+int
+engine_op_lookup(const char *name, enum engine_op *out)
+{
+	for (int i = 0; i < ENGINE_OP_COUNT; i++) {
+		if (strcmp(op_table[i].name, name) == 0) {
+			*out = (enum engine_op)i;
+			return RF_OK;
+		}
+	}
+	return RF_ERR_NOTFOUND;
+}
+
+/* ------------------------------------------------------------------ */
+/* Attribute construction                                               */
+/* ------------------------------------------------------------------ */
+
+static int
+attr_start(struct engine_attr *a, const char *name, enum engine_attr_type t)
+{
+	size_t len = strlen(name);
+	if (len == 0 || len > ENGINE_ATTR_NAME_MAX) {
+		return RF_ERR_RANGE;
+	}
+	memset(a, 0, sizeof(*a));
+	memcpy(a->name, name, len);
+	a->type = t;
+	return RF_OK;
+}
+
+int
+engine_attr_int(struct engine_attr *a, const char *name, int64_t v)
+{
+	int err = attr_start(a, name, ENGINE_ATTR_INT);
+	if (err == RF_OK) {
+		a->count = 1;
+		a->v.ints[0] = v;
+	}
+	return err;
+}
+
+int
+engine_attr_float(struct engine_attr *a, const char *name, float v)
+{
+	int err = attr_start(a, name, ENGINE_ATTR_FLOAT);
+	if (err == RF_OK) {
+		a->count = 1;
+		a->v.floats[0] = v;
+	}
+	return err;
+}
+
+int
+engine_attr_ints(struct engine_attr *a, const char *name, const int64_t *v,
+    size_t n)
+{
+	if (n > ENGINE_ATTR_MAX_VALUES) {
+		return RF_ERR_RANGE;
+	}
+	int err = attr_start(a, name, ENGINE_ATTR_INTS);
+	if (err == RF_OK) {
+		a->count = (uint32_t)n;
+		for (size_t i = 0; i < n; i++) {
+			a->v.ints[i] = v[i];
+		}
+	}
+	return err;
+}
+
+int
+engine_attr_floats(struct engine_attr *a, const char *name, const float *v,
+    size_t n)
+{
+	if (n > ENGINE_ATTR_MAX_VALUES) {
+		return RF_ERR_RANGE;
+	}
+	int err = attr_start(a, name, ENGINE_ATTR_FLOATS);
+	if (err == RF_OK) {
+		a->count = (uint32_t)n;
+		for (size_t i = 0; i < n; i++) {
+			a->v.floats[i] = v[i];
+		}
+	}
+	return err;
+}
+
+int
+engine_attr_string(struct engine_attr *a, const char *name, const char *s)
+{
+	size_t n = strlen(s);
+	if (n > ENGINE_ATTR_MAX_VALUES) {
+		return RF_ERR_RANGE;
+	}
+	int err = attr_start(a, name, ENGINE_ATTR_STRING);
+	if (err == RF_OK) {
+		a->count = (uint32_t)n;
+		memcpy(a->v.str, s, n);
+	}
+	return err;
+}
+
+/* ------------------------------------------------------------------ */
+/* Attribute access for parse functions                                 */
+/* ------------------------------------------------------------------ */
+
+const struct engine_attr *
+op_attr_find(const struct op_attrs *at, const char *name)
+{
+	for (size_t i = 0; i < at->n; i++) {
+		if (strcmp(at->a[i].name, name) == 0) {
+			return &at->a[i];
+		}
+	}
+	return NULL;
+}
+
+int
+op_attr_get_int(const struct op_attrs *at, const char *name, int64_t def,
+    int64_t lo, int64_t hi, int64_t *out, struct rf_errinfo *ei)
+{
+	const struct engine_attr *a = op_attr_find(at, name);
+	if (a == NULL) {
+		*out = def;
+		return RF_OK;
+	}
+	if (a->type != ENGINE_ATTR_INT) {
+		return rf_errf(ei, RF_ERR_INVAL,
+		    "attribute '%s' must be an int", name);
+	}
+	if (a->v.ints[0] < lo || a->v.ints[0] > hi) {
+		return rf_errf(ei, RF_ERR_INVAL,
+		    "attribute '%s' is %lld, outside %lld..%lld", name,
+		    (long long)a->v.ints[0], (long long)lo, (long long)hi);
+	}
+	*out = a->v.ints[0];
+	return RF_OK;
+}
+
+int
+op_attr_get_float(const struct op_attrs *at, const char *name, float def,
+    float *out, struct rf_errinfo *ei)
+{
+	const struct engine_attr *a = op_attr_find(at, name);
+	if (a == NULL) {
+		*out = def;
+		return RF_OK;
+	}
+	if (a->type != ENGINE_ATTR_FLOAT) {
+		return rf_errf(ei, RF_ERR_INVAL,
+		    "attribute '%s' must be a float", name);
+	}
+	*out = a->v.floats[0];
+	return RF_OK;
+}
+
+int
+op_attr_get_ints(const struct op_attrs *at, const char *name, size_t min,
+    size_t max, int64_t *out, size_t *n, struct rf_errinfo *ei)
+{
+	const struct engine_attr *a = op_attr_find(at, name);
+	if (a == NULL) {
+		*n = 0;
+		return RF_OK;
+	}
+	if (a->type != ENGINE_ATTR_INTS) {
+		return rf_errf(ei, RF_ERR_INVAL,
+		    "attribute '%s' must be a list of ints", name);
+	}
+	if (a->count < min || a->count > max) {
+		return rf_errf(ei, RF_ERR_INVAL,
+		    "attribute '%s' has %u values, expected %zu..%zu", name,
+		    a->count, min, max);
+	}
+	for (uint32_t i = 0; i < a->count; i++) {
+		out[i] = a->v.ints[i];
+	}
+	*n = a->count;
+	return RF_OK;
+}
+
+int
+op_attrs_only(const struct op_attrs *at, const char *const *known,
+    const char *op, struct rf_errinfo *ei)
+{
+	for (size_t i = 0; i < at->n; i++) {
+		bool ok = false;
+		for (size_t j = 0; known != NULL && known[j] != NULL; j++) {
+			if (strcmp(at->a[i].name, known[j]) == 0) {
+				ok = true;
+				break;
+			}
+		}
+		if (!ok) {
+			return rf_errf(ei, RF_ERR_NOTSUP,
+			    "%s has no supported attribute '%s'", op,
+			    at->a[i].name);
+		}
+	}
+	return RF_OK;
+}
+
+int
+op_parse_none(const struct op_attrs *at, size_t n_inputs,
+    struct op_params *p, struct rf_errinfo *ei)
+{
+	(void)n_inputs;
+	(void)p;
+	return op_attrs_only(at, NULL, "this operator", ei);
+}
+
+/* ------------------------------------------------------------------ */
+/* Helpers for eval functions                                           */
+/* ------------------------------------------------------------------ */
+
+int
+op_out_alloc(const struct op_call *c, size_t i, enum tensor_dtype dt,
+    int rank, const int64_t *dims)
+{
+	size_t count;
+	int err = tensor_shape_check(rank, dims, &count, c->ei);
+	if (err != RF_OK) {
+		return rf_errctx(c->ei, err, "output %zu: ", i);
+	}
+	err = tensor_init(&c->out[i], dt, rank, dims);
+	if (err != RF_OK) {
+		return rf_errf(c->ei, err, "output %zu: %s", i,
+		    rf_strerror(err));
+	}
+	return RF_OK;
+}
+
+int
+op_need_dtype(const struct op_call *c, size_t i, enum tensor_dtype dt)
+{
+	if (i >= c->n_in || c->in[i] == NULL) {
+		return rf_errf(c->ei, RF_ERR_INVAL, "input %zu is missing", i);
+	}
+	if (c->in[i]->dtype != dt) {
+		return rf_errf(c->ei, RF_ERR_DTYPE, "input %zu is %s, needs %s",
+		    i, tensor_dtype_name(c->in[i]->dtype),
+		    tensor_dtype_name(dt));
+	}
+	return RF_OK;
+}
+
+int
+op_axis(const struct op_call *c, int64_t axis, int rank, int *out)
+{
+	int64_t a = axis < 0 ? axis + rank : axis;
+	if (a < 0 || a >= rank) {
+		return rf_errf(c->ei, RF_ERR_INVAL,
+		    "axis %lld is out of range for rank %d", (long long)axis,
+		    rank);
+	}
+	*out = (int)a;
+	return RF_OK;
+}
