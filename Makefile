@@ -10,6 +10,8 @@
 # Variables: CC, OPT (optimisation/debug flags), WERROR, BUILD (output dir).
 
 CC ?= cc
+# V=1 shows every command.
+Q = $(if $(V),,@)
 OPT ?= -O2 -g
 WERROR ?= -Werror
 BUILD ?= build
@@ -89,28 +91,34 @@ lint:
 
 $(LIB): $(LIB_OBJS)
 	@mkdir -p $(@D)
-	rm -f $@
-	ar rcs $@ $(LIB_OBJS)
+	@rm -f $@
+	@echo "  AR      $@"
+	$(Q)ar rcs $@ $(LIB_OBJS)
 
 $(REFUTE): $(CMD_OBJS) $(LIB)
 	@mkdir -p $(@D)
-	$(CC) $(OPT) -o $@ $(CMD_OBJS) $(LIB) $(LIBS) $(LDFLAGS)
+	@echo "  LD      $@"
+	$(Q)$(CC) $(OPT) -o $@ $(CMD_OBJS) $(LIB) $(LIBS) $(LDFLAGS)
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -c -o $@ $<
+	@echo "  CC      $<"
+	$(Q)$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -c -o $@ $<
 
 $(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(TESTLIB_OBJ) $(LIB)
 	@mkdir -p $(@D)
-	$(CC) $(OPT) -o $@ $< $(TESTLIB_OBJ) $(LIB) $(CUNIT_LIBS) $(LIBS) $(LDFLAGS)
+	@echo "  LD      $@"
+	$(Q)$(CC) $(OPT) -o $@ $< $(TESTLIB_OBJ) $(LIB) $(CUNIT_LIBS) $(LIBS) $(LDFLAGS)
 
 $(BUILD)/bench/%: $(BUILD)/obj/bench/%.o $(LIB)
 	@mkdir -p $(@D)
-	$(CC) $(OPT) -o $@ $< $(LIB) $(BLAS_LIBS) $(LIBS) $(LDFLAGS)
+	@echo "  LD      $@"
+	$(Q)$(CC) $(OPT) -o $@ $< $(LIB) $(BLAS_LIBS) $(LIBS) $(LDFLAGS)
 
 $(BUILD)/obj/bench/%.o: bench/%.c
 	@mkdir -p $(@D)
-	$(CC) $(CPPFLAGS) $(BLAS_CFLAGS) $(ALL_CFLAGS) -c -o $@ $<
+	@echo "  CC      $<"
+	$(Q)$(CC) $(CPPFLAGS) $(BLAS_CFLAGS) $(ALL_CFLAGS) -c -o $@ $<
 
 clean:
 	rm -rf build build-asan bin

@@ -1,0 +1,229 @@
+/*
+ * tests/cmd/cli_test.c - the `refute` command as users meet it: help and
+ * exit codes, one-line errors for wrong flags and files, model gen/info/run
+ * end to end, .npy in and out, and byte-identical repeated runs.
+ *
+ * Runs the real binary named by RF_REFUTE (make check sets it).
+ */
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "../testlib.h"
+
+static char tmpdir[256];
+static const char *refute;
+
+/* Runs `refute ARGS`, captures stdout+stderr; returns the exit code. */
+static int
+run(char *out, size_t cap, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int
+run(char *out, size_t cap, const char *fmt, ...)
+{
+	char args[2048], cmd[4096];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(args, sizeof(args), fmt, ap);
+	va_end(ap);
+	snprintf(cmd, sizeof(cmd), "cd %s && %s %s 2>&1", tmpdir, refute, args);
+	FILE *p = popen(cmd, "r");
+	if (p == NULL) {
+		return -1;
+	}
+	size_t n = fread(out, 1, cap - 1, p);
+	out[n] = '\0';
+	int st = pclose(p);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static size_t
+count_lines(const char *s)
+{
+	size_t n = 0;
+	for (; *s; s++) {
+		n += *s == '\n';
+	}
+	return n;
+}
+
+static bool
+same_file(const char *a, const char *b)
+{
+	char pa[512], pb[512];
+	size_t la, lb;
+	snprintf(pa, sizeof(pa), "%s/%s", tmpdir, a);
+	snprintf(pb, sizeof(pb), "%s/%s", tmpdir, b);
+	uint8_t *ba = test_read_file(pa, &la);
+	uint8_t *bb = test_read_file(pb, &lb);
+	bool same = ba && bb && la == lb && memcmp(ba, bb, la) == 0;
+	free(ba);
+	free(bb);
+	return same;
+}
+
+static void
+write_file(const char *name, const void *data, size_t len)
+{
+	char p[512];
+	snprintf(p, sizeof(p), "%s/%s", tmpdir, name);
+	FILE *f = fopen(p, "wb");
+	CU_ASSERT_FATAL(f != NULL);
+	fwrite(data, 1, len, f);
+	fclose(f);
+}
+
+static int
+setup(void)
+{
+	refute = getenv("RF_REFUTE");
+	if (refute == NULL) {
+		refute = "bin/refute";
+	}
+	char abs[512];
+	if (refute[0] != '/' && realpath(refute, abs) != NULL) {
+		refute = strdup(abs);
+	}
+	snprintf(tmpdir, sizeof(tmpdir), "/tmp/rf-cli-XXXXXX");
+	return mkdtemp(tmpdir) == NULL;
+}
+
+static int
+teardown(void)
+{
+	char cmd[512];
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
+	return system(cmd) != 0;
+}
+
+static void
+test_help_and_usage_errors(void)
+{
+	char out[16384];
+	CU_ASSERT_EQUAL(run(out, sizeof(out), "--help"), 0);
+	CU_ASSERT(strstr(out, "model run") != NULL);
+	CU_ASSERT_EQUAL(run(out, sizeof(out), "model run --help"), 0);
+	CU_ASSERT(strstr(out, "--input") != NULL);
+	CU_ASSERT_EQUAL(run(out, sizeof(out), "model --help"), 0);
+	CU_ASSERT(strstr(out, "gen") != NULL);
+	CU_ASSERT_EQUAL(run(out, sizeof(out), "%s", ""), 2);
+	/* Wrong command, wrong flag, missing value: one line, exit 2. */
+	CU_ASSERT_EQUAL(run(out, sizeof(out), "frobnicate"), 2);
+	CU_ASSERT(count_lines(out) == 1 && strstr(out, "unknown command"));
+	CU_ASSERT_EQUAL(run(out, sizeof(out), "model run x.rfm --bogus"), 2);
+	CU_ASSERT(count_lines(out) == 1 && strstr(out, "'--bogus'"));
+	CU_ASSERT_EQUAL(run(out, sizeof(out), "model gen mlp --seed"), 2);
+	CU_ASSERT(count_lines(out) == 1 && strstr(out, "needs a value"));
+	CU_ASSERT_EQUAL(run(out, sizeof(out), "model gen mlp -o m.rfm "
+	    "--seed abc"), 2);
+	CU_ASSERT(count_lines(out) == 1);
+	CU_ASSERT_EQUAL(run(out, sizeof(out), "model gen rnn -o m.rfm"), 2);
+	CU_ASSERT(strstr(out, "unknown model kind 'rnn'") != NULL);
+	CU_ASSERT_EQUAL(run(out, sizeof(out), "model gen mlp"), 2);
+	CU_ASSERT(strstr(out, "--output") != NULL);
+	CU_ASSERT_EQUAL(run(out, sizeof(out), "model gen transformer "
+	    "--d-model 10 --heads 3 -o t.rfm"), 2);
+	CU_ASSERT(strstr(out, "multiple of heads") != NULL);
+}
+
+static void
+test_bad_files(void)
+{
+	char out[16384];
+	CU_ASSERT_EQUAL(run(out, sizeof(out), "model info missing.rfm"), 1);
+	CU_ASSERT(count_lines(out) == 1 &&
+	    strstr(out, "No such file") != NULL);
+	write_file("junk.rfm", "not a model at all, clearly", 27);
+	CU_ASSERT_EQUAL(run(out, sizeof(out), "model info junk.rfm"), 1);
+	CU_ASSERT(count_lines(out) == 1 && strstr(out, "bad magic"));
+	CU_ASSERT_EQUAL(run(out, sizeof(out), "model run ."), 1);
+	CU_ASSERT(strstr(out, "not a regular file") != NULL);
+}
+
+static void
+test_gen_info_run(void)
+{
+	char out[65536];
+	CU_ASSERT_EQUAL(run(out, sizeof(out),
+	    "model gen cnn --seed 5 --image 16 -o cnn.rfm"), 0);
+	CU_ASSERT_EQUAL(run(out, sizeof(out),
+	    "model gen cnn --seed 5 --image 16 -o cnn2.rfm"), 0);
+	CU_ASSERT(same_file("cnn.rfm", "cnn2.rfm"));
+	CU_ASSERT_EQUAL(run(out, sizeof(out), "model info cnn.rfm"), 0);
+	CU_ASSERT(strstr(out, "Conv") != NULL &&
+	    strstr(out, "image f32[1,3,16,16]") != NULL);
+	CU_ASSERT_EQUAL(run(out, sizeof(out), "model info --json cnn.rfm"), 0);
+	CU_ASSERT(strncmp(out, "{\"file\":\"cnn.rfm\"", 17) == 0);
+	CU_ASSERT(strstr(out, "\"operators\":11") != NULL);
+
+	/* Two runs, and a reference-kernel run: identical output bytes. */
+	CU_ASSERT_EQUAL(run(out, sizeof(out),
+	    "model run cnn.rfm --seed 3 -o y1.npy"), 0);
+	CU_ASSERT(strstr(out, "output probs f32[1,10]") != NULL);
+	CU_ASSERT_EQUAL(run(out, sizeof(out),
+	    "model run cnn.rfm --seed 3 -o y2.npy"), 0);
+	CU_ASSERT_EQUAL(run(out, sizeof(out),
+	    "model run cnn.rfm --seed 3 --kernels ref -o y3.npy"), 0);
+	CU_ASSERT(same_file("y1.npy", "y2.npy"));
+	CU_ASSERT(same_file("y1.npy", "y3.npy"));
+	char j1[8192], j2[8192];
+	CU_ASSERT_EQUAL(run(j1, sizeof(j1), "model run cnn.rfm --json"), 0);
+	CU_ASSERT_EQUAL(run(j2, sizeof(j2), "model run cnn.rfm --json"), 0);
+	CU_ASSERT(strcmp(j1, j2) == 0);
+	CU_ASSERT(strstr(j1, "\"shape\":[1,10]") != NULL);
+}
+
+static void
+test_npy_input(void)
+{
+	char out[65536];
+	CU_ASSERT_EQUAL(run(out, sizeof(out),
+	    "model gen mlp --batch 2 --in 4 --hidden 8 --out 3 -o m.rfm"), 0);
+	/* A float32 [2, 4] array in NumPy 1.0 format, written by hand. */
+	const char hdr[] = "{'descr': '<f4', 'fortran_order': False, "
+	    "'shape': (2, 4), }";
+	uint8_t file[128 + 32];
+	memset(file, ' ', 128);
+	memcpy(file, "\x93NUMPY\x01\x00", 8);
+	file[8] = 118;
+	file[9] = 0;
+	memcpy(file + 10, hdr, sizeof(hdr) - 1);
+	file[127] = '\n';
+	float x[8] = { 1, -2, 3, -4, 0.5f, 0.25f, -1, 2 };
+	memcpy(file + 128, x, sizeof(x));
+	write_file("x.npy", file, 128 + sizeof(x));
+	CU_ASSERT_EQUAL(run(out, sizeof(out),
+	    "model run m.rfm --input x.npy -o y.npy"), 0);
+	CU_ASSERT(strstr(out, "input from file") != NULL);
+	/* Feeding the output back in as an input is the wrong shape. */
+	CU_ASSERT_EQUAL(run(out, sizeof(out), "model run m.rfm -i y.npy"), 1);
+	CU_ASSERT(strstr(out, "dimension 1 must be 4") != NULL);
+	/* A truncated .npy gets a clear one-line error. */
+	write_file("bad.npy", file, 100);
+	CU_ASSERT_EQUAL(run(out, sizeof(out), "model run m.rfm -i bad.npy"), 1);
+	CU_ASSERT(count_lines(out) == 1 && strstr(out, "npy:") != NULL);
+	CU_ASSERT_EQUAL(run(out, sizeof(out),
+	    "model run m.rfm -i x.npy --seed 2"), 2);
+}
+
+int
+main(void)
+{
+	CU_TestInfo tests[] = {
+		{ "help and usage errors", test_help_and_usage_errors },
+		{ "bad files", test_bad_files },
+		{ "gen, info, run", test_gen_info_run },
+		{ "npy input and output", test_npy_input },
+		CU_TEST_INFO_NULL,
+	};
+	CU_SuiteInfo suites[] = {
+		{ "refute command", setup, teardown, NULL, NULL, tests },
+		CU_SUITE_INFO_NULL,
+	};
+	return test_main(suites);
+}

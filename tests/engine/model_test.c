@@ -1,0 +1,706 @@
+/*
+ * tests/engine/model_test.c - the model graph, the .rfm file format, the
+ * generator and whole-model runs: round trips byte for byte, hostile
+ * files rejected with the right code, fast and reference kernels bit for
+ * bit, and one-step recomputation matching the full run's trace.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "../../engine/engine.h"
+#include "../testlib.h"
+
+static struct engine_model *
+gen(enum engine_gen_kind kind, uint64_t seed)
+{
+	struct engine_gen_opts o;
+	struct engine_model *m = NULL;
+	engine_gen_opts_init(&o, kind);
+	o.seed = seed;
+	if (kind == ENGINE_GEN_CNN) {
+		o.image_size = 12; /* keep the reference conv quick */
+	}
+	CU_ASSERT_FATAL(engine_model_generate(&o, &m, NULL) == RF_OK);
+	return m;
+}
+
+static struct engine_model *
+gen_ops(int64_t ops)
+{
+	struct engine_gen_opts o;
+	struct engine_model *m = NULL;
+	engine_gen_opts_init(&o, ENGINE_GEN_MLP);
+	o.ops = ops;
+	o.hidden = 8;
+	o.in_features = 8;
+	CU_ASSERT_FATAL(engine_model_generate(&o, &m, NULL) == RF_OK);
+	return m;
+}
+
+static void
+encode(const struct engine_model *m, uint8_t **buf, size_t *len)
+{
+	CU_ASSERT_FATAL(engine_model_encode(m, buf, len) == RF_OK);
+}
+
+/* ------------------------------------------------------------------ */
+/* Builder                                                              */
+/* ------------------------------------------------------------------ */
+
+static void
+test_builder_rejects(void)
+{
+	struct engine_model *m = engine_model_alloc("t");
+	struct rf_errinfo ei;
+	int64_t dims[2] = { 2, 3 };
+	int x, y, w;
+	CU_ASSERT_FATAL(m != NULL);
+	CU_ASSERT(engine_model_add_input(m, "x", TENSOR_F32, 2, dims, &x,
+	    &ei) == RF_OK);
+	/* Duplicate name. */
+	CU_ASSERT(engine_model_add_input(m, "x", TENSOR_F32, 2, dims, &y,
+	    &ei) == RF_ERR_INVAL);
+	CU_ASSERT(strstr(ei.msg, "already used") != NULL);
+	/* Empty name, bad dtype, bad rank. */
+	CU_ASSERT(engine_model_add_input(m, "", TENSOR_F32, 2, dims, &y,
+	    &ei) == RF_ERR_INVAL);
+	CU_ASSERT(engine_model_add_input(m, "z", (enum tensor_dtype)9, 2, dims,
+	    &y, &ei) == RF_ERR_DTYPE);
+	CU_ASSERT(engine_model_add_input(m, "z", TENSOR_F32, 7, dims, &y,
+	    &ei) == RF_ERR_RANGE);
+	/* A reference to a value that does not exist yet. */
+	int in[2] = { x, 5 };
+	const char *out[1] = { "y" };
+	CU_ASSERT(engine_model_add_op(m, ENGINE_OP_ADD, "add", in, 2, out, 1,
+	    NULL, 0, &y, &ei) == RF_ERR_INVAL);
+	CU_ASSERT(strstr(ei.msg, "not defined before") != NULL);
+	/* Wrong input count. */
+	CU_ASSERT(engine_model_add_op(m, ENGINE_OP_ADD, "add", in, 1, out, 1,
+	    NULL, 0, &y, &ei) == RF_ERR_INVAL);
+	/* An output name that clashes, and two equal output names. */
+	const char *clash[1] = { "x" };
+	in[1] = x;
+	CU_ASSERT(engine_model_add_op(m, ENGINE_OP_ADD, "add", in, 2, clash, 1,
+	    NULL, 0, &y, &ei) == RF_ERR_INVAL);
+	/* A failed op leaves no trace: the same names work afterwards. */
+	CU_ASSERT(engine_model_add_op(m, ENGINE_OP_ADD, "add", in, 2, out, 1,
+	    NULL, 0, &y, &ei) == RF_OK);
+	CU_ASSERT(engine_model_op_count(m) == 1);
+	CU_ASSERT(engine_model_value_count(m) == 2);
+	/* Attributes: unknown, duplicated. */
+	struct engine_attr at[2];
+	engine_attr_int(&at[0], "axis", 1);
+	engine_attr_int(&at[1], "axis", 0);
+	const char *o2[1] = { "s" };
+	int one[1] = { y };
+	CU_ASSERT(engine_model_add_op(m, ENGINE_OP_SOFTMAX, "sm", one, 1, o2, 1,
+	    at, 2, &w, &ei) == RF_ERR_INVAL);
+	engine_attr_int(&at[1], "bogus", 0);
+	CU_ASSERT(engine_model_add_op(m, ENGINE_OP_SOFTMAX, "sm", one, 1, o2, 1,
+	    at, 2, &w, &ei) == RF_ERR_NOTSUP);
+	CU_ASSERT(strstr(ei.msg, "bogus") != NULL);
+	/* Graph outputs: only operator outputs, once each. */
+	CU_ASSERT(engine_model_add_output(m, x, &ei) == RF_ERR_INVAL);
+	CU_ASSERT(engine_model_add_output(m, y, &ei) == RF_OK);
+	CU_ASSERT(engine_model_add_output(m, y, &ei) == RF_ERR_INVAL);
+	int found = -1;
+	CU_ASSERT(engine_model_find(m, "y", &found) == RF_OK && found == y);
+	CU_ASSERT(engine_model_find(m, "nope", &found) == RF_ERR_NOTFOUND);
+	engine_model_free(m);
+}
+
+static void
+test_builder_many_names(void)
+{
+	/* The name index grows and stays correct past many rehashes. */
+	struct engine_model *m = engine_model_alloc("many");
+	int64_t d[1] = { 1 };
+	char name[32];
+	for (int i = 0; i < 5000; i++) {
+		struct tensor t;
+		int idx;
+		CU_ASSERT_FATAL(tensor_init(&t, TENSOR_F32, 1, d) == RF_OK);
+		snprintf(name, sizeof(name), "w%d", i);
+		CU_ASSERT_FATAL(engine_model_add_weight(m, name, &t, &idx,
+		    NULL) == RF_OK);
+		CU_ASSERT(idx == i);
+	}
+	for (int i = 0; i < 5000; i += 97) {
+		int idx = -1;
+		snprintf(name, sizeof(name), "w%d", i);
+		CU_ASSERT(engine_model_find(m, name, &idx) == RF_OK && idx == i);
+	}
+	engine_model_free(m);
+}
+
+/* ------------------------------------------------------------------ */
+/* File format                                                          */
+/* ------------------------------------------------------------------ */
+
+static void
+check_round_trip(struct engine_model *m)
+{
+	uint8_t *a, *b;
+	size_t la, lb;
+	struct engine_model *back = NULL;
+	struct rf_errinfo ei = { "" };
+	encode(m, &a, &la);
+	CU_ASSERT_FATAL(engine_model_decode(a, la, &back, &ei) == RF_OK);
+	encode(back, &b, &lb);
+	CU_ASSERT(la == lb && memcmp(a, b, la) == 0);
+	CU_ASSERT(engine_model_op_count(back) == engine_model_op_count(m));
+	CU_ASSERT(engine_model_param_count(back) ==
+	    engine_model_param_count(m));
+	free(a);
+	free(b);
+	engine_model_free(back);
+}
+
+static void
+test_file_round_trip(void)
+{
+	for (int k = ENGINE_GEN_MLP; k <= ENGINE_GEN_TRANSFORMER; k++) {
+		struct engine_model *m = gen((enum engine_gen_kind)k, 11);
+		check_round_trip(m);
+		engine_model_free(m);
+	}
+	int64_t sizes[] = { 1, 2, 3, 100 };
+	for (size_t i = 0; i < 4; i++) {
+		struct engine_model *m = gen_ops(sizes[i]);
+		CU_ASSERT(engine_model_op_count(m) == (size_t)sizes[i]);
+		check_round_trip(m);
+		engine_model_free(m);
+	}
+}
+
+static void
+test_generator_deterministic(void)
+{
+	uint8_t *a, *b, *c;
+	size_t la, lb, lc;
+	struct engine_model *m1 = gen(ENGINE_GEN_TRANSFORMER, 5);
+	struct engine_model *m2 = gen(ENGINE_GEN_TRANSFORMER, 5);
+	struct engine_model *m3 = gen(ENGINE_GEN_TRANSFORMER, 6);
+	encode(m1, &a, &la);
+	encode(m2, &b, &lb);
+	encode(m3, &c, &lc);
+	CU_ASSERT(la == lb && memcmp(a, b, la) == 0);
+	CU_ASSERT(la == lc && memcmp(a, c, la) != 0);
+	/* Only the weights differ: the graph descriptions are equal. */
+	uint8_t *g1, *g3;
+	size_t lg1, lg3;
+	CU_ASSERT_FATAL(engine_model_encode_graph(m1, &g1, &lg1) == RF_OK);
+	CU_ASSERT_FATAL(engine_model_encode_graph(m3, &g3, &lg3) == RF_OK);
+	CU_ASSERT(lg1 == lg3 && memcmp(g1, g3, lg1) == 0);
+	free(a);
+	free(b);
+	free(c);
+	free(g1);
+	free(g3);
+	engine_model_free(m1);
+	engine_model_free(m2);
+	engine_model_free(m3);
+}
+
+static int
+decode_code(const uint8_t *buf, size_t len, struct rf_errinfo *ei)
+{
+	struct engine_model *m = NULL;
+	int err = engine_model_decode(buf, len, &m, ei);
+	if (err == RF_OK) {
+		engine_model_free(m);
+	}
+	return err;
+}
+
+static void
+test_file_truncations(void)
+{
+	struct engine_model *m = gen(ENGINE_GEN_CNN, 3);
+	uint8_t *buf;
+	size_t len;
+	encode(m, &buf, &len);
+	CU_ASSERT(decode_code(buf, len, NULL) == RF_OK);
+	/* Every strict prefix is rejected, and says so. */
+	size_t bad = 0;
+	for (size_t n = 0; n < len; n++) {
+		uint8_t *copy = malloc(n ? n : 1);
+		memcpy(copy, buf, n);
+		struct rf_errinfo ei = { "" };
+		int err = decode_code(copy, n, &ei);
+		if (err != RF_ERR_TRUNCATED || ei.msg[0] == '\0') {
+			bad++;
+		}
+		free(copy);
+	}
+	CU_ASSERT(bad == 0);
+	free(buf);
+	engine_model_free(m);
+}
+
+static void
+test_file_corruptions(void)
+{
+	/* Every byte of the header and graph section flipped 4 ways: the
+	 * decoder must return (any code) without crashing; sanitizers watch
+	 * the memory. A decoded model must re-encode canonically. */
+	struct engine_model *m = gen(ENGINE_GEN_TRANSFORMER, 3);
+	uint8_t *buf;
+	size_t len;
+	encode(m, &buf, &len);
+	uint64_t glen = 0;
+	for (int i = 0; i < 8; i++) {
+		glen |= (uint64_t)buf[16 + i] << (8 * i);
+	}
+	size_t end = 32 + (size_t)glen;
+	static const uint8_t flips[] = { 0x01, 0x80, 0xff, 0x10 };
+	size_t ok = 0, rejected = 0;
+	uint8_t *copy = malloc(len);
+	for (size_t pos = 0; pos < end; pos++) {
+		for (size_t f = 0; f < sizeof(flips); f++) {
+			memcpy(copy, buf, len);
+			copy[pos] ^= flips[f];
+			struct engine_model *d = NULL;
+			struct rf_errinfo ei = { "" };
+			int err = engine_model_decode(copy, len, &d, &ei);
+			if (err == RF_OK) {
+				uint8_t *again;
+				size_t la;
+				encode(d, &again, &la);
+				CU_ASSERT(la == len && memcmp(again, copy, la) == 0);
+				free(again);
+				engine_model_free(d);
+				ok++;
+			} else {
+				CU_ASSERT(ei.msg[0] != '\0');
+				rejected++;
+			}
+		}
+	}
+	CU_ASSERT(rejected > ok);
+	free(copy);
+	free(buf);
+	engine_model_free(m);
+}
+
+/* A tiny model file built by hand, to corrupt one field at a time. */
+struct hand {
+	uint8_t b[512];
+	size_t n;
+};
+
+static void
+h_u8(struct hand *h, uint8_t v)
+{
+	h->b[h->n++] = v;
+}
+
+static void
+h_le(struct hand *h, uint64_t v, int bytes)
+{
+	for (int i = 0; i < bytes; i++) {
+		h_u8(h, (uint8_t)(v >> (8 * i)));
+	}
+}
+
+static void
+h_str(struct hand *h, const char *s)
+{
+	h_le(h, strlen(s), 2);
+	memcpy(h->b + h->n, s, strlen(s));
+	h->n += strlen(s);
+}
+
+enum hand_fault {
+	HF_NONE,
+	HF_MAGIC,
+	HF_VERSION,
+	HF_FLAGS,
+	HF_TRAILING,
+	HF_UNKNOWN_OP,
+	HF_FORWARD_REF,
+	HF_RANK7,
+	HF_NEG_WEIGHT_DIM,
+	HF_UNSORTED_ATTRS,
+	HF_NO_OUTPUTS,
+	HF_DUP_NAME,
+	HF_RECORD_KIND,
+	HF_HUGE_WEIGHT,
+};
+
+/* input x f32[2]; weight w f32[2] = {1, 2}; op Add(x, w) -> y; output y */
+static void
+hand_model(struct hand *h, enum hand_fault f)
+{
+	memset(h, 0, sizeof(*h));
+	const char magic[8] = "RFMODEL";
+	memcpy(h->b, magic, 8);
+	if (f == HF_MAGIC) {
+		h->b[0] = 'X';
+	}
+	h->n = 8;
+	h_le(h, f == HF_VERSION ? 2 : 1, 4);
+	h_le(h, f == HF_FLAGS ? 4 : 0, 4);
+	size_t lens = h->n;
+	h_le(h, 0, 8);
+	h_le(h, 0, 8);
+	size_t g0 = h->n;
+	h_str(h, "hand");
+	h_le(h, 3, 4);
+	/* input */
+	h_u8(h, f == HF_RECORD_KIND ? 9 : 1);
+	h_str(h, "x");
+	h_u8(h, TENSOR_F32);
+	h_u8(h, f == HF_RANK7 ? 7 : 1);
+	for (int i = 0; i < (f == HF_RANK7 ? 7 : 1); i++) {
+		h_le(h, 2, 8);
+	}
+	/* weight */
+	h_u8(h, 2);
+	h_str(h, f == HF_DUP_NAME ? "x" : "w");
+	h_u8(h, TENSOR_F32);
+	h_u8(h, 1);
+	h_le(h, f == HF_NEG_WEIGHT_DIM ? (uint64_t)-3 :
+	    f == HF_HUGE_WEIGHT ? (uint64_t)1 << 29 : 2, 8);
+	/* op */
+	h_u8(h, 3);
+	h_str(h, f == HF_UNKNOWN_OP ? "Frobnicate" : "Add");
+	h_str(h, "add");
+	h_u8(h, 2);
+	h_le(h, 0, 4);
+	h_le(h, f == HF_FORWARD_REF ? 2 : 1, 4);
+	h_u8(h, 1);
+	h_str(h, "y");
+	if (f == HF_UNSORTED_ATTRS) {
+		h_u8(h, 2);
+		h_str(h, "b");
+		h_u8(h, ENGINE_ATTR_INT);
+		h_le(h, 1, 4);
+		h_le(h, 0, 8);
+		h_str(h, "a");
+		h_u8(h, ENGINE_ATTR_INT);
+		h_le(h, 1, 4);
+		h_le(h, 0, 8);
+	} else {
+		h_u8(h, 0);
+	}
+	/* outputs */
+	if (f == HF_NO_OUTPUTS) {
+		h_u8(h, 0);
+	} else {
+		h_u8(h, 1);
+		h_le(h, 2, 4);
+	}
+	size_t glen = h->n - g0;
+	float wv[2] = { 1.0f, 2.0f };
+	memcpy(h->b + h->n, wv, 8);
+	h->n += 8;
+	if (f == HF_TRAILING) {
+		h_u8(h, 0);
+	}
+	size_t save = h->n;
+	h->n = lens;
+	h_le(h, glen, 8);
+	h_le(h, 8, 8);
+	h->n = save;
+}
+
+static void
+test_file_hand_faults(void)
+{
+	struct {
+		enum hand_fault f;
+		int code;
+		const char *needle;
+	} cases[] = {
+		{ HF_NONE, RF_OK, NULL },
+		{ HF_MAGIC, RF_ERR_FORMAT, "magic" },
+		{ HF_VERSION, RF_ERR_VERSION, "version 2" },
+		{ HF_FLAGS, RF_ERR_FORMAT, "flags" },
+		{ HF_TRAILING, RF_ERR_FORMAT, "unexpected bytes" },
+		{ HF_UNKNOWN_OP, RF_ERR_NOTSUP, "Frobnicate" },
+		{ HF_FORWARD_REF, RF_ERR_INVAL, "not defined before" },
+		{ HF_RANK7, RF_ERR_FORMAT, "rank 7" },
+		{ HF_NEG_WEIGHT_DIM, RF_ERR_FORMAT, "dimension 0" },
+		{ HF_UNSORTED_ATTRS, RF_ERR_FORMAT, "ascending" },
+		{ HF_NO_OUTPUTS, RF_ERR_FORMAT, "no outputs" },
+		{ HF_DUP_NAME, RF_ERR_INVAL, "already used" },
+		{ HF_RECORD_KIND, RF_ERR_FORMAT, "unknown kind" },
+		{ HF_HUGE_WEIGHT, RF_ERR_TRUNCATED, "data section ends" },
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct hand h;
+		struct rf_errinfo ei = { "" };
+		hand_model(&h, cases[i].f);
+		int err = decode_code(h.b, h.n, &ei);
+		CU_ASSERT_EQUAL(err, cases[i].code);
+		if (cases[i].needle != NULL) {
+			CU_ASSERT_PTR_NOT_NULL(strstr(ei.msg, cases[i].needle));
+		}
+		if (err != cases[i].code ||
+		    (cases[i].needle && !strstr(ei.msg, cases[i].needle))) {
+			printf("case %zu: got %d '%s'\n", i, err, ei.msg);
+		}
+	}
+	/* The valid hand-made model runs: y = x + {1, 2}. */
+	struct hand h;
+	struct engine_model *m = NULL;
+	hand_model(&h, HF_NONE);
+	CU_ASSERT_FATAL(engine_model_decode(h.b, h.n, &m, NULL) == RF_OK);
+	struct tensor in, out;
+	int64_t d[1] = { 2 };
+	CU_ASSERT_FATAL(tensor_init(&in, TENSOR_F32, 1, d) == RF_OK);
+	((float *)in.data)[0] = 10.0f;
+	((float *)in.data)[1] = 20.0f;
+	CU_ASSERT_FATAL(engine_run(m, &in, 1, &out, NULL, NULL) == RF_OK);
+	CU_ASSERT(((float *)out.data)[0] == 11.0f);
+	CU_ASSERT(((float *)out.data)[1] == 22.0f);
+	tensor_fini(&in);
+	tensor_fini(&out);
+	engine_model_free(m);
+}
+
+/* ------------------------------------------------------------------ */
+/* Running                                                              */
+/* ------------------------------------------------------------------ */
+
+/* Keeps a copy of every trace entry. */
+struct trace_copy {
+	struct tensor t[512][ENGINE_MAX_OP_OUTPUTS];
+	size_t n_out[512];
+	size_t n;
+	bool out_of_order;
+};
+
+static int
+trace_keep(void *ctx, size_t index, const struct tensor *const *t, size_t n)
+{
+	struct trace_copy *tc = ctx;
+	if (index != tc->n || index >= 512) {
+		tc->out_of_order = true;
+		return 1;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (tensor_copy(&tc->t[index][i], t[i]) != RF_OK) {
+			return 1;
+		}
+	}
+	tc->n_out[index] = n;
+	tc->n++;
+	return 0;
+}
+
+static void
+trace_free(struct trace_copy *tc)
+{
+	for (size_t i = 0; i < tc->n; i++) {
+		for (size_t j = 0; j < tc->n_out[i]; j++) {
+			tensor_fini(&tc->t[i][j]);
+		}
+	}
+	free(tc);
+}
+
+static struct trace_copy *
+run_traced(const struct engine_model *m, uint64_t seed,
+    enum engine_kernels k)
+{
+	struct tensor in[ENGINE_MAX_GRAPH_IO], out[ENGINE_MAX_GRAPH_IO];
+	struct trace_copy *tc = calloc(1, sizeof(*tc));
+	struct engine_run_opts o;
+	engine_run_opts_init(&o);
+	o.kernels = k;
+	o.trace = trace_keep;
+	o.trace_ctx = tc;
+	CU_ASSERT_FATAL(engine_inputs_random(m, seed, in, NULL) == RF_OK);
+	struct rf_errinfo ei = { "" };
+	int err = engine_run(m, in, engine_model_input_count(m), out, &o, &ei);
+	if (err != RF_OK) {
+		printf("run failed: %s\n", ei.msg);
+	}
+	CU_ASSERT_FATAL(err == RF_OK);
+	CU_ASSERT(!tc->out_of_order);
+	CU_ASSERT(tc->n == engine_trace_length(m));
+	/* The graph output is the last trace entry's tensor. */
+	CU_ASSERT(tensor_equal(&out[0], &tc->t[tc->n - 1][0]));
+	for (size_t i = 0; i < engine_model_input_count(m); i++) {
+		tensor_fini(&in[i]);
+	}
+	for (size_t i = 0; i < engine_model_output_count(m); i++) {
+		tensor_fini(&out[i]);
+	}
+	return tc;
+}
+
+static void
+test_fast_equals_reference(void)
+{
+	for (int k = ENGINE_GEN_MLP; k <= ENGINE_GEN_TRANSFORMER; k++) {
+		for (uint64_t seed = 1; seed <= 3; seed++) {
+			struct engine_model *m = gen((enum engine_gen_kind)k, seed);
+			struct trace_copy *fast = run_traced(m, seed,
+			    ENGINE_KERNELS_FAST);
+			struct trace_copy *ref = run_traced(m, seed,
+			    ENGINE_KERNELS_REF);
+			struct trace_copy *again = run_traced(m, seed,
+			    ENGINE_KERNELS_FAST);
+			size_t diff = 0;
+			for (size_t i = 0; i < fast->n; i++) {
+				for (size_t j = 0; j < fast->n_out[i]; j++) {
+					diff += !tensor_equal(&fast->t[i][j],
+					    &ref->t[i][j]);
+					diff += !tensor_equal(&fast->t[i][j],
+					    &again->t[i][j]);
+				}
+			}
+			CU_ASSERT_EQUAL(diff, 0);
+			trace_free(fast);
+			trace_free(ref);
+			trace_free(again);
+			engine_model_free(m);
+		}
+	}
+}
+
+/*
+ * The dispute game's last step: recomputing operator k alone from the
+ * trace tensors it reads gives exactly the trace's entry for k.
+ */
+static void
+test_one_step_matches_trace(void)
+{
+	for (int kind = ENGINE_GEN_MLP; kind <= ENGINE_GEN_TRANSFORMER; kind++) {
+		struct engine_model *m = gen((enum engine_gen_kind)kind, 9);
+		struct trace_copy *tc = run_traced(m, 4, ENGINE_KERNELS_FAST);
+		size_t n_in = engine_model_input_count(m);
+		size_t mismatches = 0;
+		for (size_t k = 0; k < engine_model_op_count(m); k++) {
+			struct engine_op_info oi;
+			engine_model_op(m, k, &oi);
+			const struct tensor *args[ENGINE_MAX_OP_INPUTS];
+			for (size_t i = 0; i < oi.n_inputs; i++) {
+				struct engine_value_info vi;
+				args[i] = NULL;
+				if (oi.inputs[i] == ENGINE_NO_VALUE) {
+					continue;
+				}
+				engine_model_value(m, oi.inputs[i], &vi);
+				if (vi.kind == ENGINE_VALUE_WEIGHT) {
+					args[i] = vi.weight;
+				} else if (vi.kind == ENGINE_VALUE_INPUT) {
+					args[i] = &tc->t[0][0];
+				} else {
+					args[i] = &tc->t[n_in + (size_t)vi.producer][0];
+				}
+			}
+			struct tensor out[ENGINE_MAX_OP_OUTPUTS];
+			CU_ASSERT_FATAL(engine_op_eval(m, k, args, out,
+			    ENGINE_KERNELS_REF, NULL) == RF_OK);
+			for (size_t j = 0; j < oi.n_outputs; j++) {
+				mismatches += !tensor_equal(&out[j],
+				    &tc->t[n_in + k][j]);
+				tensor_fini(&out[j]);
+			}
+		}
+		CU_ASSERT_EQUAL(mismatches, 0);
+		trace_free(tc);
+		engine_model_free(m);
+	}
+}
+
+static int
+count_entries(void *ctx, size_t index, const struct tensor *const *t,
+    size_t n)
+{
+	(*(size_t *)ctx)++;
+	return 0;
+}
+
+static void
+test_stop_after_and_input_checks(void)
+{
+	struct engine_model *m = gen(ENGINE_GEN_MLP, 1);
+	struct tensor in[1], out[1];
+	struct engine_run_opts o;
+	size_t seen = 0;
+	engine_run_opts_init(&o);
+	o.trace = count_entries;
+	o.trace_ctx = &seen;
+	o.stop_after = 2;
+	CU_ASSERT_FATAL(engine_inputs_random(m, 1, in, NULL) == RF_OK);
+	memset(out, 0, sizeof(out));
+	CU_ASSERT(engine_run(m, in, 1, out, &o, NULL) == RF_OK);
+	CU_ASSERT_EQUAL(seen, 3);
+	CU_ASSERT(out[0].data == NULL);
+	/* Wrong dtype, wrong shape, wrong count. */
+	struct tensor bad;
+	int64_t d[2] = { 4, 63 };
+	struct rf_errinfo ei;
+	CU_ASSERT_FATAL(tensor_init(&bad, TENSOR_F32, 2, d) == RF_OK);
+	CU_ASSERT(engine_run(m, &bad, 1, out, NULL, &ei) == RF_ERR_SHAPE);
+	CU_ASSERT(strstr(ei.msg, "dimension 1 must be 64") != NULL);
+	tensor_fini(&bad);
+	d[1] = 64;
+	CU_ASSERT_FATAL(tensor_init(&bad, TENSOR_I32, 2, d) == RF_OK);
+	CU_ASSERT(engine_run(m, &bad, 1, out, NULL, &ei) == RF_ERR_DTYPE);
+	CU_ASSERT(engine_run(m, in, 0, out, NULL, &ei) == RF_ERR_INVAL);
+	tensor_fini(&bad);
+	tensor_fini(&in[0]);
+	engine_model_free(m);
+}
+
+static void
+test_transformer_tokens_in_range(void)
+{
+	struct engine_gen_opts o;
+	struct engine_model *m;
+	engine_gen_opts_init(&o, ENGINE_GEN_TRANSFORMER);
+	o.vocab = 7;
+	CU_ASSERT_FATAL(engine_model_generate(&o, &m, NULL) == RF_OK);
+	struct tensor in[1];
+	CU_ASSERT_FATAL(engine_inputs_random(m, 42, in, NULL) == RF_OK);
+	CU_ASSERT(in[0].dtype == TENSOR_I64);
+	bool ok = true;
+	for (size_t i = 0; i < in[0].count; i++) {
+		int64_t v = ((int64_t *)in[0].data)[i];
+		ok = ok && v >= 0 && v < 7;
+	}
+	CU_ASSERT(ok);
+	tensor_fini(&in[0]);
+	engine_model_free(m);
+}
+
+int
+main(void)
+{
+	CU_TestInfo builder[] = {
+		{ "rejects bad additions", test_builder_rejects },
+		{ "name index under growth", test_builder_many_names },
+		CU_TEST_INFO_NULL,
+	};
+	CU_TestInfo file[] = {
+		{ "round trip is byte-exact", test_file_round_trip },
+		{ "generator is deterministic", test_generator_deterministic },
+		{ "every truncation rejected", test_file_truncations },
+		{ "corruptions never crash", test_file_corruptions },
+		{ "hand-made faults named", test_file_hand_faults },
+		CU_TEST_INFO_NULL,
+	};
+	CU_TestInfo run[] = {
+		{ "fast == reference, bit for bit", test_fast_equals_reference },
+		{ "one-step recompute matches trace",
+		    test_one_step_matches_trace },
+		{ "stop_after and input checks",
+		    test_stop_after_and_input_checks },
+		{ "token inputs within vocabulary",
+		    test_transformer_tokens_in_range },
+		CU_TEST_INFO_NULL,
+	};
+	CU_SuiteInfo suites[] = {
+		{ "model builder", NULL, NULL, NULL, NULL, builder },
+		{ "model file", NULL, NULL, NULL, NULL, file },
+		{ "model run", NULL, NULL, NULL, NULL, run },
+		CU_SUITE_INFO_NULL,
+	};
+	return test_main(suites);
+}
