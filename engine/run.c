@@ -58,6 +58,31 @@ check_input(const struct engine_model *m, size_t i, const struct tensor *t,
 	return RF_OK;
 }
 
+/*
+ * IEEE 754 leaves the payload of a NaN made by an invalid operation to the
+ * hardware (x86 gives 0xffc00000, ARM 0x7fc00000). NaN payloads cannot
+ * change any non-NaN result, so rewriting every NaN an operator outputs to
+ * one canonical quiet NaN makes outputs and traces identical everywhere.
+ */
+#define CANONICAL_NAN 0x7fc00000u
+
+static void
+canonicalize_nans(struct tensor *t)
+{
+	if (t->dtype != TENSOR_F32) {
+		return;
+	}
+	unsigned char *p = t->data;
+	for (size_t i = 0; i < t->count; i++) {
+		uint32_t b;
+		memcpy(&b, p + 4 * i, 4); /* bits of a float, no aliasing */
+		if ((b & 0x7fffffffu) > 0x7f800000u) {
+			b = CANONICAL_NAN;
+			memcpy(p + 4 * i, &b, 4);
+		}
+	}
+}
+
 /* Evaluates op k given its input tensors; outputs are cleared first. */
 static int
 eval_op(const struct engine_model *m, size_t k,
@@ -93,6 +118,9 @@ eval_op(const struct engine_model *m, size_t k,
 		}
 		return rf_errctx(ei, err, "op %zu (%s '%s'): ", k, def->name,
 		    o->name);
+	}
+	for (size_t i = 0; i < o->n_outputs; i++) {
+		canonicalize_nans(&out[i]);
 	}
 	return RF_OK;
 }

@@ -670,6 +670,37 @@ test_transformer_tokens_in_range(void)
 	engine_model_free(m);
 }
 
+/* 0/0 and inf - inf make hardware-specific NaNs; outputs carry one. */
+static void
+test_nans_canonical(void)
+{
+	struct engine_model *m = engine_model_alloc("nan");
+	int64_t d[1] = { 3 };
+	int x, y;
+	CU_ASSERT_FATAL(engine_model_add_input(m, "x", TENSOR_F32, 1, d, &x,
+	    NULL) == RF_OK);
+	int in[2] = { x, x };
+	const char *out[1] = { "y" };
+	CU_ASSERT_FATAL(engine_model_add_op(m, ENGINE_OP_SUB, "sub", in, 2, out,
+	    1, NULL, 0, &y, NULL) == RF_OK);
+	CU_ASSERT_FATAL(engine_model_add_output(m, y, NULL) == RF_OK);
+	struct tensor t, r;
+	CU_ASSERT_FATAL(tensor_init(&t, TENSOR_F32, 1, d) == RF_OK);
+	float *v = t.data;
+	v[0] = __builtin_inff();
+	v[1] = -__builtin_inff();
+	v[2] = 1.5f;
+	CU_ASSERT_FATAL(engine_run(m, &t, 1, &r, NULL, NULL) == RF_OK);
+	uint32_t bits[3];
+	memcpy(bits, r.data, sizeof(bits));
+	CU_ASSERT_EQUAL(bits[0], 0x7fc00000u);
+	CU_ASSERT_EQUAL(bits[1], 0x7fc00000u);
+	CU_ASSERT_EQUAL(bits[2], 0u);
+	tensor_fini(&t);
+	tensor_fini(&r);
+	engine_model_free(m);
+}
+
 int
 main(void)
 {
@@ -694,6 +725,7 @@ main(void)
 		    test_stop_after_and_input_checks },
 		{ "token inputs within vocabulary",
 		    test_transformer_tokens_in_range },
+		{ "NaNs come out canonical", test_nans_canonical },
 		CU_TEST_INFO_NULL,
 	};
 	CU_SuiteInfo suites[] = {
