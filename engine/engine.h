@@ -135,7 +135,10 @@ enum engine_kernels {
  * C[i][j] = sum over k of A[i][k] * B[k][j], in the canonical order:
  * acc = +0.0f; for k = 0..K-1: acc = fmaf(A[i][k], B[k][j], acc).
  * Row-major with leading dimensions lda, ldb, ldc (in elements). C is
- * overwritten. Both kernel kinds produce identical bits.
+ * overwritten; a NaN result is stored as the canonical quiet NaN
+ * 0x7fc00000. Both kernel kinds produce identical bits. The fast kind's
+ * vector path can be capped with RF_SGEMM_PATH=generic|avx2|avx512 (read
+ * at the first call).
  */
 void engine_sgemm(enum engine_kernels kind, size_t m, size_t n, size_t k,
     const float *a, size_t lda, const float *b, size_t ldb, float *c,

@@ -1,0 +1,956 @@
+/*
+ * engine/kern_sgemm.c - the matrix multiply kernels: engine_sgemm (f32)
+ * and engine_igemm (int8 with zero points, int32 sums).
+ *
+ * The definition (ENGINE_KERNELS_REF, sgemm_ref below) is the scalar loop
+ *
+ *	acc = +0.0f; for k = 0..K-1: acc = fmaf(A[i][k], B[k][j], acc);
+ *	C[i][j] = isnan(acc) ? SGEMM_NAN : acc;
+ *
+ * fmaf is correctly rounded (IEEE 754), so every platform computes the
+ * same value, with one gap: IEEE 754 fixes when a result is a NaN but not
+ * its sign and payload. x86 makes 0xffc00000 for inf * 0 where ARM makes
+ * 0x7fc00000, and when several operands are NaNs the one an x86 FMA
+ * passes on depends on which of the vfmadd132/213/231 forms the compiler
+ * picked: the same vector kernel built with gcc and with clang gave
+ * different NaN bits. So a NaN result is stored as the one quiet NaN
+ * SGEMM_NAN (0x7fc00000). Whether a result is a NaN does not depend on
+ * any of that, nor on the order: once acc is a NaN it stays one.
+ *
+ * The fast kernel (ENGINE_KERNELS_FAST) is a blocked GEMM in the style of
+ * GotoBLAS/BLIS: B is packed into kc x nc blocks cut into NR-column
+ * micro-panels, A into mc x kc blocks cut into MR-row micro-panels, and a
+ * register-tiled micro-kernel computes an MR x NR tile of C. It keeps one
+ * accumulator per output element, runs k strictly upwards and uses an FMA
+ * for every step; vectors run across output columns, never across k. So
+ * each element sees the exact sequence of roundings of the definition.
+ * k-blocking goes through C in memory (a float store and reload is exact);
+ * the first k block starts from +0.0f, never from C's old contents.
+ *
+ * Vector paths are chosen once, at the first call, by what the CPU
+ * supports: "avx512" (AVX-512F), "avx2" (AVX2 and FMA) or "generic" (plain
+ * C with __builtin_fmaf, for any other CPU). They are written with
+ * target attributes so the project builds without -march flags and the
+ * binary stays portable. The environment variable
+ *
+ *	RF_SGEMM_PATH=generic|avx2|avx512
+ *
+ * read at that first call, caps the choice (for tests and benchmarks
+ * comparing paths): a path the CPU lacks falls back to the best one below
+ * it, and any other value is ignored. It affects speed only, never bits.
+ *
+ * engine_igemm uses the same paths. Integer sums modulo 2^32 do not
+ * depend on order, so there any blocking gives the reference's result.
+ */
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine_int.h"
+
+/* The quiet NaN every NaN result is stored as. */
+#define SGEMM_NAN_BITS 0x7fc00000u
+
+#if defined(__x86_64__) || defined(__i386__)
+#define SGEMM_X86 1
+#include <immintrin.h>
+#else
+#define SGEMM_X86 0
+#endif
+
+/* Micro-kernel flags. */
+#define UKR_LOAD 1u  /* continue from C (a later k block), else from +0.0f */
+#define UKR_FINAL 2u /* last k block: store NaN results as SGEMM_NAN */
+
+/* Largest register tile of any path: sizes the edge-tile scratch. */
+#define TILE_MAX_MR 8
+#define TILE_MAX_NR 32
+
+enum sgemm_path {
+	PATH_GENERIC = 0,
+	PATH_AVX2 = 1,
+	PATH_AVX512 = 2,
+};
+
+static const char *const path_names[] = {"generic", "avx2", "avx512"};
+
+static size_t
+min_size(size_t a, size_t b)
+{
+	return a < b ? a : b;
+}
+
+static size_t
+round_up(size_t v, size_t to)
+{
+	return (v + to - 1) / to * to;
+}
+
+/* Splits len into equal steps of at most max (a multiple of unit), so
+ * the last block is not a sliver. */
+static size_t
+block_step(size_t len, size_t max, size_t unit)
+{
+	size_t nblocks = (len + max - 1) / max;
+	return round_up((len + nblocks - 1) / nblocks, unit);
+}
+
+/* ------------------------------------------------------------------ */
+/* Dispatch                                                             */
+/* ------------------------------------------------------------------ */
+
+/* -1 until the first call decides; afterwards never changes. Racing
+ * first calls compute the same answer, so relaxed order is enough. */
+static _Atomic int path_chosen = -1;
+
+static enum sgemm_path
+path_best_supported(void)
+{
+#if SGEMM_X86
+	__builtin_cpu_init();
+	if (__builtin_cpu_supports("avx512f")) {
+		return PATH_AVX512;
+	}
+	if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
+		return PATH_AVX2;
+	}
+#endif
+	return PATH_GENERIC;
+}
+
+static enum sgemm_path
+path_detect(void)
+{
+	enum sgemm_path best = path_best_supported();
+	const char *want = getenv("RF_SGEMM_PATH");
+	if (want == NULL) {
+		return best;
+	}
+	for (int p = PATH_GENERIC; p <= PATH_AVX512; p++) {
+		if (strcmp(want, path_names[p]) == 0) {
+			/* Never more than the CPU has: that would be SIGILL. */
+			return (enum sgemm_path)p < best ? (enum sgemm_path)p
+			                                 : best;
+		}
+	}
+	return best;
+}
+
+static enum sgemm_path
+path_get(void)
+{
+	int p = atomic_load_explicit(&path_chosen, memory_order_relaxed);
+	if (p < 0) {
+		p = (int)path_detect();
+		atomic_store_explicit(&path_chosen, p, memory_order_relaxed);
+	}
+	return (enum sgemm_path)p;
+}
+
+const char *
+engine_sgemm_path(void)
+{
+	return path_names[path_get()];
+}
+
+/* ------------------------------------------------------------------ */
+/* Reference: the definition                                            */
+/* ------------------------------------------------------------------ */
+
+static inline float
+nan_canon(float v)
+{
+	if (v != v) {
+		uint32_t bits = SGEMM_NAN_BITS;
+		memcpy(&v, &bits, sizeof(v));
+	}
+	return v;
+}
+
+/* The canonical result, in the canonical order. Everything else in this
+ * file must reproduce these bits. */
+static void
+sgemm_ref(size_t m, size_t n, size_t k, const float *a, size_t lda,
+    const float *b, size_t ldb, float *c, size_t ldc)
+{
+	for (size_t i = 0; i < m; i++) {
+		for (size_t j = 0; j < n; j++) {
+			float acc = 0.0f;
+			for (size_t p = 0; p < k; p++) {
+				acc = __builtin_fmaf(a[i * lda + p],
+				    b[p * ldb + j], acc);
+			}
+			c[i * ldc + j] = nan_canon(acc);
+		}
+	}
+}
+
+/* ------------------------------------------------------------------ */
+/* Packing                                                              */
+/* ------------------------------------------------------------------ */
+
+/*
+ * A block of rows [0, mv) x columns [0, kc) of a goes to ap as micro-panels
+ * of MR rows: panel q holds ap[q*MR*kc + p*MR + r] = a[q*MR + r][p], rows
+ * past mv zero. Each path calls it with its constant MR, and always_inline
+ * gives it a copy the compiler can unroll for that MR.
+ */
+static inline __attribute__((always_inline)) void
+pack_a_mr(size_t mr, size_t mv, size_t kc, const float *a, size_t lda,
+    float *ap)
+{
+	for (size_t i0 = 0; i0 < mv; i0 += mr) {
+		size_t rows = min_size(mr, mv - i0);
+		const float *src = a + i0 * lda;
+		if (rows == mr) {
+			for (size_t p = 0; p < kc; p++) {
+				for (size_t r = 0; r < mr; r++) {
+					ap[p * mr + r] = src[r * lda + p];
+				}
+			}
+		} else {
+			for (size_t p = 0; p < kc; p++) {
+				for (size_t r = 0; r < mr; r++) {
+					ap[p * mr + r] = r < rows
+					    ? src[r * lda + p]
+					    : 0.0f;
+				}
+			}
+		}
+		ap += mr * kc;
+	}
+}
+
+/*
+ * A block of rows [0, kc) x columns [0, nv) of b goes to bp as micro-panels
+ * of NR columns: panel q holds bp[q*NR*kc + p*NR + j] = b[p][q*NR + j],
+ * columns past nv zero.
+ */
+static inline __attribute__((always_inline)) void
+pack_b_nr(size_t nr, size_t nv, size_t kc, const float *b, size_t ldb,
+    float *bp)
+{
+	for (size_t j0 = 0; j0 < nv; j0 += nr) {
+		size_t cols = min_size(nr, nv - j0);
+		const float *src = b + j0;
+		if (cols == nr) {
+			for (size_t p = 0; p < kc; p++) {
+				memcpy(bp + p * nr, src + p * ldb,
+				    nr * sizeof(float));
+			}
+		} else {
+			for (size_t p = 0; p < kc; p++) {
+				memcpy(bp + p * nr, src + p * ldb,
+				    cols * sizeof(float));
+				memset(bp + p * nr + cols, 0,
+				    (nr - cols) * sizeof(float));
+			}
+		}
+		bp += nr * kc;
+	}
+}
+
+/* ------------------------------------------------------------------ */
+/* Micro-kernels                                                        */
+/* ------------------------------------------------------------------ */
+
+/*
+ * Each computes one MR x NR tile: c[r][j] (row stride ldc) from the packed
+ * micro-panels ap (kc x MR) and bp (kc x NR), per the UKR_* flags.
+ */
+typedef void (*sgemm_ukr_fn)(size_t kc, const float *restrict ap,
+    const float *restrict bp, float *restrict c, size_t ldc, unsigned flags);
+typedef void (*sgemm_pack_fn)(size_t mv, size_t kc, const float *src,
+    size_t ld, float *dst);
+
+#define GEN_MR 4
+#define GEN_NR 16
+
+static void
+ukr_generic(size_t kc, const float *restrict ap, const float *restrict bp,
+    float *restrict c, size_t ldc, unsigned flags)
+{
+	float acc[GEN_MR][GEN_NR];
+	for (size_t r = 0; r < GEN_MR; r++) {
+		for (size_t j = 0; j < GEN_NR; j++) {
+			acc[r][j] = (flags & UKR_LOAD) ? c[r * ldc + j] : 0.0f;
+		}
+	}
+	for (size_t p = 0; p < kc; p++) {
+		for (size_t r = 0; r < GEN_MR; r++) {
+			float av = ap[p * GEN_MR + r];
+			for (size_t j = 0; j < GEN_NR; j++) {
+				acc[r][j] = __builtin_fmaf(av,
+				    bp[p * GEN_NR + j], acc[r][j]);
+			}
+		}
+	}
+	for (size_t r = 0; r < GEN_MR; r++) {
+		for (size_t j = 0; j < GEN_NR; j++) {
+			float v = acc[r][j];
+			if (flags & UKR_FINAL) {
+				v = nan_canon(v);
+			}
+			c[r * ldc + j] = v;
+		}
+	}
+}
+
+static void
+pack_a_generic(size_t mv, size_t kc, const float *a, size_t lda, float *ap)
+{
+	pack_a_mr(GEN_MR, mv, kc, a, lda, ap);
+}
+
+static void
+pack_b_generic(size_t nv, size_t kc, const float *b, size_t ldb, float *bp)
+{
+	pack_b_nr(GEN_NR, nv, kc, b, ldb, bp);
+}
+
+#if SGEMM_X86
+
+/* AVX2: 6 x 16 (12 ymm accumulators + 2 for B + 1 broadcast of A, of 16),
+ * the classic Haswell tile. */
+#define AVX2_MR 6
+#define AVX2_NR 16
+
+__attribute__((target("avx2,fma"))) static void
+ukr_avx2(size_t kc, const float *restrict ap, const float *restrict bp,
+    float *restrict c, size_t ldc, unsigned flags)
+{
+	__m256 acc[AVX2_MR][2];
+#pragma GCC unroll 6
+	for (int r = 0; r < AVX2_MR; r++) {
+		if (flags & UKR_LOAD) {
+			acc[r][0] = _mm256_loadu_ps(c + r * ldc);
+			acc[r][1] = _mm256_loadu_ps(c + r * ldc + 8);
+		} else {
+			acc[r][0] = _mm256_setzero_ps();
+			acc[r][1] = _mm256_setzero_ps();
+		}
+	}
+#pragma GCC unroll 2
+	for (size_t p = 0; p < kc; p++) {
+		__m256 b0 = _mm256_load_ps(bp);
+		__m256 b1 = _mm256_load_ps(bp + 8);
+#pragma GCC unroll 6
+		for (int r = 0; r < AVX2_MR; r++) {
+			__m256 av = _mm256_broadcast_ss(ap + r);
+			acc[r][0] = _mm256_fmadd_ps(av, b0, acc[r][0]);
+			acc[r][1] = _mm256_fmadd_ps(av, b1, acc[r][1]);
+		}
+		ap += AVX2_MR;
+		bp += AVX2_NR;
+	}
+	if (flags & UKR_FINAL) {
+		__m256 cn = _mm256_castsi256_ps(
+		    _mm256_set1_epi32((int)SGEMM_NAN_BITS));
+#pragma GCC unroll 6
+		for (int r = 0; r < AVX2_MR; r++) {
+			for (int h = 0; h < 2; h++) {
+				__m256 un = _mm256_cmp_ps(acc[r][h], acc[r][h],
+				    _CMP_UNORD_Q);
+				acc[r][h] = _mm256_blendv_ps(acc[r][h], cn, un);
+			}
+		}
+	}
+#pragma GCC unroll 6
+	for (int r = 0; r < AVX2_MR; r++) {
+		_mm256_storeu_ps(c + r * ldc, acc[r][0]);
+		_mm256_storeu_ps(c + r * ldc + 8, acc[r][1]);
+	}
+}
+
+static void
+pack_a_avx2(size_t mv, size_t kc, const float *a, size_t lda, float *ap)
+{
+	pack_a_mr(AVX2_MR, mv, kc, a, lda, ap);
+}
+
+static void
+pack_b_avx2(size_t nv, size_t kc, const float *b, size_t ldb, float *bp)
+{
+	pack_b_nr(AVX2_NR, nv, kc, b, ldb, bp);
+}
+
+/*
+ * AVX-512: 8 x 32, two zmm per row: 16 accumulators, 2 registers for B
+ * and one broadcast of A. Each k step issues 16 FMAs against 2 vector
+ * loads and 8 broadcasts. Measured on Zen 5 against 14x32, 12x32, 10x32,
+ * 8x48, 6x64, 6x48, 6x32 and 4x64 at sizes 256 to 1536: all within a few
+ * percent (machine noise is about as large); 8x32 was the most even across
+ * shapes, and its 16 chains still cover two FMA pipes' latency. Software
+ * prefetch of C and of the packed panels measured neutral (the packed
+ * streams are sequential, which the hardware prefetchers handle), so there
+ * is none.
+ */
+#define AVX512_MR 8
+#define AVX512_NR 32
+
+__attribute__((target("avx512f"))) static void
+ukr_avx512(size_t kc, const float *restrict ap, const float *restrict bp,
+    float *restrict c, size_t ldc, unsigned flags)
+{
+	__m512 acc[AVX512_MR][2];
+#pragma GCC unroll 8
+	for (int r = 0; r < AVX512_MR; r++) {
+		acc[r][0] = _mm512_setzero_ps();
+		acc[r][1] = _mm512_setzero_ps();
+	}
+	if (flags & UKR_LOAD) {
+#pragma GCC unroll 8
+		for (int r = 0; r < AVX512_MR; r++) {
+			acc[r][0] = _mm512_loadu_ps(c + r * ldc);
+			acc[r][1] = _mm512_loadu_ps(c + r * ldc + 16);
+		}
+	}
+#pragma GCC unroll 2
+	for (size_t p = 0; p < kc; p++) {
+		__m512 b0 = _mm512_load_ps(bp);
+		__m512 b1 = _mm512_load_ps(bp + 16);
+#pragma GCC unroll 8
+		for (int r = 0; r < AVX512_MR; r++) {
+			__m512 av = _mm512_set1_ps(ap[r]);
+			acc[r][0] = _mm512_fmadd_ps(av, b0, acc[r][0]);
+			acc[r][1] = _mm512_fmadd_ps(av, b1, acc[r][1]);
+		}
+		ap += AVX512_MR;
+		bp += AVX512_NR;
+	}
+	if (flags & UKR_FINAL) {
+		__m512 cn = _mm512_castsi512_ps(
+		    _mm512_set1_epi32((int)SGEMM_NAN_BITS));
+#pragma GCC unroll 8
+		for (int r = 0; r < AVX512_MR; r++) {
+			for (int h = 0; h < 2; h++) {
+				__mmask16 un = _mm512_cmp_ps_mask(acc[r][h],
+				    acc[r][h], _CMP_UNORD_Q);
+				acc[r][h] = _mm512_mask_mov_ps(acc[r][h], un,
+				    cn);
+			}
+		}
+	}
+#pragma GCC unroll 8
+	for (int r = 0; r < AVX512_MR; r++) {
+		_mm512_storeu_ps(c + r * ldc, acc[r][0]);
+		_mm512_storeu_ps(c + r * ldc + 16, acc[r][1]);
+	}
+}
+
+static void
+pack_a_avx512(size_t mv, size_t kc, const float *a, size_t lda, float *ap)
+{
+	pack_a_mr(AVX512_MR, mv, kc, a, lda, ap);
+}
+
+static void
+pack_b_avx512(size_t nv, size_t kc, const float *b, size_t ldb, float *bp)
+{
+	pack_b_nr(AVX512_NR, nv, kc, b, ldb, bp);
+}
+
+#endif /* SGEMM_X86 */
+
+/* ------------------------------------------------------------------ */
+/* Blocked driver                                                       */
+/* ------------------------------------------------------------------ */
+
+_Static_assert(GEN_MR <= TILE_MAX_MR && GEN_NR <= TILE_MAX_NR, "tile");
+#if SGEMM_X86
+_Static_assert(AVX2_MR <= TILE_MAX_MR && AVX2_NR <= TILE_MAX_NR, "tile");
+_Static_assert(AVX512_MR <= TILE_MAX_MR && AVX512_NR <= TILE_MAX_NR,
+    "tile");
+#endif
+
+struct sgemm_impl {
+	size_t mr, nr; /* register tile */
+	size_t mc;     /* rows of A per packed block (multiple of mr) */
+	size_t kc;     /* depth of a packed block */
+	size_t nc;     /* columns of B per packed block (multiple of nr) */
+	sgemm_ukr_fn ukr;
+	sgemm_pack_fn pack_a;
+	sgemm_pack_fn pack_b;
+};
+
+/*
+ * Block sizes, measured (bench/matmul_bench.c and sweeps of mc, kc, nc).
+ * AVX-512 on Zen 5 (48 KiB L1d, 1 MiB L2): an A block of 64 x 512 (128
+ * KiB) stays in L2, each B element fetched from L3 then serves 64 rows,
+ * and a deep kc halves the C reload traffic of k-blocking; kc 256 to 768
+ * and mc 32 to 128 were all within noise, bigger mc lost up to 40% on
+ * some shapes. nc bounds the packed B block to 4 MiB. The AVX2 kernel was
+ * flat over kc 256/512 and mc 48 to 288; the generic one is not tuned.
+ */
+static const struct sgemm_impl sgemm_impls[] = {
+	[PATH_GENERIC] = {GEN_MR, GEN_NR, 64, 256, 2048, ukr_generic,
+	    pack_a_generic, pack_b_generic},
+#if SGEMM_X86
+	[PATH_AVX2] = {AVX2_MR, AVX2_NR, 72, 512, 2048, ukr_avx2, pack_a_avx2,
+	    pack_b_avx2},
+	[PATH_AVX512] = {AVX512_MR, AVX512_NR, 64, 512, 2048, ukr_avx512,
+	    pack_a_avx512, pack_b_avx512},
+#endif
+};
+
+/* One MR x NR tile whose valid part is rows x cols of c: full tiles go
+ * straight to C; edge tiles through scratch, so nothing outside the m x n
+ * region of C is read or written. */
+static void
+tile_run(const struct sgemm_impl *im, size_t kc, const float *ap,
+    const float *bp, float *c, size_t ldc, size_t rows, size_t cols,
+    unsigned flags, float *tmp)
+{
+	if (rows == im->mr && cols == im->nr) {
+		im->ukr(kc, ap, bp, c, ldc, flags);
+		return;
+	}
+	if (flags & UKR_LOAD) {
+		for (size_t r = 0; r < rows; r++) {
+			memcpy(tmp + r * im->nr, c + r * ldc,
+			    cols * sizeof(float));
+		}
+	}
+	im->ukr(kc, ap, bp, tmp, im->nr, flags);
+	for (size_t r = 0; r < rows; r++) {
+		memcpy(c + r * ldc, tmp + r * im->nr, cols * sizeof(float));
+	}
+}
+
+/*
+ * The loop nest of GotoBLAS: for each nc column block, for each kc depth
+ * block in increasing k (the order the definition needs), pack B; for each
+ * mc row block pack A, then sweep the tiles. Returns false when the
+ * packing buffers cannot be allocated.
+ */
+static bool
+sgemm_blocked(const struct sgemm_impl *im, size_t m, size_t n, size_t k,
+    const float *a, size_t lda, const float *b, size_t ldb, float *c,
+    size_t ldc)
+{
+	size_t mc = block_step(m, im->mc, im->mr);
+	size_t kc = block_step(k, im->kc, 1);
+	size_t nc = block_step(n, im->nc, im->nr);
+	float *apack = engine_aligned_alloc(mc * kc * sizeof(float));
+	float *bpack = engine_aligned_alloc(kc * nc * sizeof(float));
+	if (apack == NULL || bpack == NULL) {
+		engine_aligned_free(apack);
+		engine_aligned_free(bpack);
+		return false;
+	}
+	/* Edge-tile scratch, zeroed once: its unused lanes then only ever
+	 * feed lanes that are thrown away. */
+	_Alignas(64) float tmp[TILE_MAX_MR * TILE_MAX_NR];
+	memset(tmp, 0, sizeof(tmp));
+
+	for (size_t jc = 0; jc < n; jc += nc) {
+		size_t nv = min_size(nc, n - jc);
+		for (size_t pc = 0; pc < k; pc += kc) {
+			size_t kv = min_size(kc, k - pc);
+			unsigned flags = (pc > 0 ? UKR_LOAD : 0) |
+			    (pc + kv == k ? UKR_FINAL : 0);
+			im->pack_b(nv, kv, b + pc * ldb + jc, ldb, bpack);
+			for (size_t ic = 0; ic < m; ic += mc) {
+				size_t mv = min_size(mc, m - ic);
+				im->pack_a(mv, kv, a + ic * lda + pc, lda,
+				    apack);
+				for (size_t jr = 0; jr < nv; jr += im->nr) {
+					size_t cols = min_size(im->nr, nv - jr);
+					for (size_t ir = 0; ir < mv;
+					     ir += im->mr) {
+						size_t rows = min_size(im->mr,
+						    mv - ir);
+						float *ct = c +
+						    (ic + ir) * ldc + jc + jr;
+						tile_run(im, kv,
+						    apack + ir * kv,
+						    bpack + jr * kv, ct, ldc,
+						    rows, cols, flags, tmp);
+					}
+				}
+			}
+		}
+	}
+	engine_aligned_free(apack);
+	engine_aligned_free(bpack);
+	return true;
+}
+
+void
+engine_sgemm(enum engine_kernels kind, size_t m, size_t n, size_t k,
+    const float *a, size_t lda, const float *b, size_t ldb, float *c,
+    size_t ldc)
+{
+	if (m == 0 || n == 0) {
+		return;
+	}
+	if (k == 0) {
+		/* The empty sum: acc never leaves +0.0f (all bits zero). */
+		for (size_t i = 0; i < m; i++) {
+			memset(c + i * ldc, 0, n * sizeof(float));
+		}
+		return;
+	}
+	if (kind == ENGINE_KERNELS_FAST) {
+		const struct sgemm_impl *im = &sgemm_impls[path_get()];
+		if (sgemm_blocked(im, m, n, k, a, lda, b, ldb, c, ldc)) {
+			return;
+		}
+		/* Out of memory for packing: the definition needs none and
+		 * gives the same bits, only slower. */
+	}
+	sgemm_ref(m, n, k, a, lda, b, ldb, c, ldc);
+}
+
+/* ------------------------------------------------------------------ */
+/* Integer GEMM                                                         */
+/* ------------------------------------------------------------------ */
+
+/*
+ * Everything is computed in uint32_t, where overflow is defined to wrap:
+ * (a - za) and (b - zb) as uint32_t, their product and the sum modulo
+ * 2^32. That is int32 two's-complement wrapping arithmetic, and because
+ * addition modulo 2^32 is associative the fast kernel may sum in any order.
+ * The packed operands already have the zero points subtracted, so the
+ * micro-kernels are plain multiply-adds on 32-bit lanes.
+ */
+
+static inline int32_t
+u32_to_i32(uint32_t v)
+{
+	/* memcpy, not a cast: converting a value over INT32_MAX is
+	 * implementation-defined in C. */
+	int32_t r;
+	memcpy(&r, &v, sizeof(r));
+	return r;
+}
+
+static void
+igemm_ref(size_t m, size_t n, size_t k, const int8_t *a, size_t lda,
+    int32_t za, const int8_t *b, size_t ldb, int32_t zb, int32_t *c,
+    size_t ldc)
+{
+	uint32_t uza = (uint32_t)za;
+	uint32_t uzb = (uint32_t)zb;
+	for (size_t i = 0; i < m; i++) {
+		for (size_t j = 0; j < n; j++) {
+			uint32_t acc = 0;
+			for (size_t p = 0; p < k; p++) {
+				uint32_t av = (uint32_t)a[i * lda + p] - uza;
+				uint32_t bv = (uint32_t)b[p * ldb + j] - uzb;
+				acc += av * bv;
+			}
+			c[i * ldc + j] = u32_to_i32(acc);
+		}
+	}
+}
+
+/* Same layouts as pack_a_mr / pack_b_nr, values offset by the zero point;
+ * padding is 0 after the offset, so it adds nothing. */
+static inline __attribute__((always_inline)) void
+ipack_a_mr(size_t mr, size_t mv, size_t kc, const int8_t *a, size_t lda,
+    uint32_t za, uint32_t *ap)
+{
+	for (size_t i0 = 0; i0 < mv; i0 += mr) {
+		size_t rows = min_size(mr, mv - i0);
+		const int8_t *src = a + i0 * lda;
+		for (size_t p = 0; p < kc; p++) {
+			for (size_t r = 0; r < mr; r++) {
+				ap[p * mr + r] = r < rows
+				    ? (uint32_t)src[r * lda + p] - za
+				    : 0;
+			}
+		}
+		ap += mr * kc;
+	}
+}
+
+static inline __attribute__((always_inline)) void
+ipack_b_nr(size_t nr, size_t nv, size_t kc, const int8_t *b, size_t ldb,
+    uint32_t zb, uint32_t *bp)
+{
+	for (size_t j0 = 0; j0 < nv; j0 += nr) {
+		size_t cols = min_size(nr, nv - j0);
+		const int8_t *src = b + j0;
+		for (size_t p = 0; p < kc; p++) {
+			for (size_t j = 0; j < nr; j++) {
+				bp[p * nr + j] = j < cols
+				    ? (uint32_t)src[p * ldb + j] - zb
+				    : 0;
+			}
+		}
+		bp += nr * kc;
+	}
+}
+
+typedef void (*igemm_ukr_fn)(size_t kc, const uint32_t *restrict ap,
+    const uint32_t *restrict bp, uint32_t *restrict c, size_t ldc,
+    unsigned flags);
+typedef void (*igemm_pack_fn)(size_t mv, size_t kc, const int8_t *src,
+    size_t ld, uint32_t zero, uint32_t *dst);
+
+static void
+iukr_generic(size_t kc, const uint32_t *restrict ap,
+    const uint32_t *restrict bp, uint32_t *restrict c, size_t ldc,
+    unsigned flags)
+{
+	uint32_t acc[GEN_MR][GEN_NR];
+	for (size_t r = 0; r < GEN_MR; r++) {
+		for (size_t j = 0; j < GEN_NR; j++) {
+			acc[r][j] = (flags & UKR_LOAD) ? c[r * ldc + j] : 0;
+		}
+	}
+	for (size_t p = 0; p < kc; p++) {
+		for (size_t r = 0; r < GEN_MR; r++) {
+			uint32_t av = ap[p * GEN_MR + r];
+			for (size_t j = 0; j < GEN_NR; j++) {
+				acc[r][j] += av * bp[p * GEN_NR + j];
+			}
+		}
+	}
+	for (size_t r = 0; r < GEN_MR; r++) {
+		for (size_t j = 0; j < GEN_NR; j++) {
+			c[r * ldc + j] = acc[r][j];
+		}
+	}
+}
+
+static void
+ipack_a_generic(size_t mv, size_t kc, const int8_t *a, size_t lda,
+    uint32_t za, uint32_t *ap)
+{
+	ipack_a_mr(GEN_MR, mv, kc, a, lda, za, ap);
+}
+
+static void
+ipack_b_generic(size_t nv, size_t kc, const int8_t *b, size_t ldb,
+    uint32_t zb, uint32_t *bp)
+{
+	ipack_b_nr(GEN_NR, nv, kc, b, ldb, zb, bp);
+}
+
+#if SGEMM_X86
+
+__attribute__((target("avx2"))) static void
+iukr_avx2(size_t kc, const uint32_t *restrict ap,
+    const uint32_t *restrict bp, uint32_t *restrict c, size_t ldc,
+    unsigned flags)
+{
+	__m256i acc[AVX2_MR][2];
+#pragma GCC unroll 6
+	for (int r = 0; r < AVX2_MR; r++) {
+		if (flags & UKR_LOAD) {
+			acc[r][0] = _mm256_loadu_si256(
+			    (const __m256i *)(c + r * ldc));
+			acc[r][1] = _mm256_loadu_si256(
+			    (const __m256i *)(c + r * ldc + 8));
+		} else {
+			acc[r][0] = _mm256_setzero_si256();
+			acc[r][1] = _mm256_setzero_si256();
+		}
+	}
+	for (size_t p = 0; p < kc; p++) {
+		__m256i b0 = _mm256_load_si256((const __m256i *)bp);
+		__m256i b1 = _mm256_load_si256((const __m256i *)(bp + 8));
+#pragma GCC unroll 6
+		for (int r = 0; r < AVX2_MR; r++) {
+			__m256i av = _mm256_set1_epi32((int)ap[r]);
+			acc[r][0] = _mm256_add_epi32(acc[r][0],
+			    _mm256_mullo_epi32(av, b0));
+			acc[r][1] = _mm256_add_epi32(acc[r][1],
+			    _mm256_mullo_epi32(av, b1));
+		}
+		ap += AVX2_MR;
+		bp += AVX2_NR;
+	}
+#pragma GCC unroll 6
+	for (int r = 0; r < AVX2_MR; r++) {
+		_mm256_storeu_si256((__m256i *)(c + r * ldc), acc[r][0]);
+		_mm256_storeu_si256((__m256i *)(c + r * ldc + 8), acc[r][1]);
+	}
+}
+
+static void
+ipack_a_avx2(size_t mv, size_t kc, const int8_t *a, size_t lda, uint32_t za,
+    uint32_t *ap)
+{
+	ipack_a_mr(AVX2_MR, mv, kc, a, lda, za, ap);
+}
+
+static void
+ipack_b_avx2(size_t nv, size_t kc, const int8_t *b, size_t ldb, uint32_t zb,
+    uint32_t *bp)
+{
+	ipack_b_nr(AVX2_NR, nv, kc, b, ldb, zb, bp);
+}
+
+__attribute__((target("avx512f"))) static void
+iukr_avx512(size_t kc, const uint32_t *restrict ap,
+    const uint32_t *restrict bp, uint32_t *restrict c, size_t ldc,
+    unsigned flags)
+{
+	__m512i acc[AVX512_MR][2];
+#pragma GCC unroll 8
+	for (int r = 0; r < AVX512_MR; r++) {
+		if (flags & UKR_LOAD) {
+			acc[r][0] = _mm512_loadu_si512(c + r * ldc);
+			acc[r][1] = _mm512_loadu_si512(c + r * ldc + 16);
+		} else {
+			acc[r][0] = _mm512_setzero_si512();
+			acc[r][1] = _mm512_setzero_si512();
+		}
+	}
+	for (size_t p = 0; p < kc; p++) {
+		__m512i b0 = _mm512_load_si512(bp);
+		__m512i b1 = _mm512_load_si512(bp + 16);
+#pragma GCC unroll 8
+		for (int r = 0; r < AVX512_MR; r++) {
+			__m512i av = _mm512_set1_epi32((int)ap[r]);
+			acc[r][0] = _mm512_add_epi32(acc[r][0],
+			    _mm512_mullo_epi32(av, b0));
+			acc[r][1] = _mm512_add_epi32(acc[r][1],
+			    _mm512_mullo_epi32(av, b1));
+		}
+		ap += AVX512_MR;
+		bp += AVX512_NR;
+	}
+#pragma GCC unroll 8
+	for (int r = 0; r < AVX512_MR; r++) {
+		_mm512_storeu_si512(c + r * ldc, acc[r][0]);
+		_mm512_storeu_si512(c + r * ldc + 16, acc[r][1]);
+	}
+}
+
+static void
+ipack_a_avx512(size_t mv, size_t kc, const int8_t *a, size_t lda,
+    uint32_t za, uint32_t *ap)
+{
+	ipack_a_mr(AVX512_MR, mv, kc, a, lda, za, ap);
+}
+
+static void
+ipack_b_avx512(size_t nv, size_t kc, const int8_t *b, size_t ldb,
+    uint32_t zb, uint32_t *bp)
+{
+	ipack_b_nr(AVX512_NR, nv, kc, b, ldb, zb, bp);
+}
+
+#endif /* SGEMM_X86 */
+
+struct igemm_impl {
+	size_t mr, nr, mc, kc, nc; /* as in struct sgemm_impl */
+	igemm_ukr_fn ukr;
+	igemm_pack_fn pack_a;
+	igemm_pack_fn pack_b;
+};
+
+/* Packed operands are 4-byte lanes like the float ones, so the float
+ * kernels' cache blocking carries over. */
+static const struct igemm_impl igemm_impls[] = {
+	[PATH_GENERIC] = {GEN_MR, GEN_NR, 64, 256, 2048, iukr_generic,
+	    ipack_a_generic, ipack_b_generic},
+#if SGEMM_X86
+	[PATH_AVX2] = {AVX2_MR, AVX2_NR, 72, 512, 2048, iukr_avx2,
+	    ipack_a_avx2, ipack_b_avx2},
+	[PATH_AVX512] = {AVX512_MR, AVX512_NR, 64, 512, 2048, iukr_avx512,
+	    ipack_a_avx512, ipack_b_avx512},
+#endif
+};
+
+static void
+itile_run(const struct igemm_impl *im, size_t kc, const uint32_t *ap,
+    const uint32_t *bp, uint32_t *c, size_t ldc, size_t rows, size_t cols,
+    unsigned flags, uint32_t *tmp)
+{
+	if (rows == im->mr && cols == im->nr) {
+		im->ukr(kc, ap, bp, c, ldc, flags);
+		return;
+	}
+	if (flags & UKR_LOAD) {
+		for (size_t r = 0; r < rows; r++) {
+			memcpy(tmp + r * im->nr, c + r * ldc,
+			    cols * sizeof(uint32_t));
+		}
+	}
+	im->ukr(kc, ap, bp, tmp, im->nr, flags);
+	for (size_t r = 0; r < rows; r++) {
+		memcpy(c + r * ldc, tmp + r * im->nr, cols * sizeof(uint32_t));
+	}
+}
+
+/* sgemm_blocked for integers. */
+static bool
+igemm_blocked(const struct igemm_impl *im, size_t m, size_t n, size_t k,
+    const int8_t *a, size_t lda, uint32_t za, const int8_t *b, size_t ldb,
+    uint32_t zb, uint32_t *c, size_t ldc)
+{
+	size_t mc = block_step(m, im->mc, im->mr);
+	size_t kc = block_step(k, im->kc, 1);
+	size_t nc = block_step(n, im->nc, im->nr);
+	uint32_t *apack = engine_aligned_alloc(mc * kc * sizeof(uint32_t));
+	uint32_t *bpack = engine_aligned_alloc(kc * nc * sizeof(uint32_t));
+	if (apack == NULL || bpack == NULL) {
+		engine_aligned_free(apack);
+		engine_aligned_free(bpack);
+		return false;
+	}
+	_Alignas(64) uint32_t tmp[TILE_MAX_MR * TILE_MAX_NR];
+	memset(tmp, 0, sizeof(tmp));
+
+	for (size_t jc = 0; jc < n; jc += nc) {
+		size_t nv = min_size(nc, n - jc);
+		for (size_t pc = 0; pc < k; pc += kc) {
+			size_t kv = min_size(kc, k - pc);
+			unsigned flags = pc > 0 ? UKR_LOAD : 0;
+			im->pack_b(nv, kv, b + pc * ldb + jc, ldb, zb, bpack);
+			for (size_t ic = 0; ic < m; ic += mc) {
+				size_t mv = min_size(mc, m - ic);
+				im->pack_a(mv, kv, a + ic * lda + pc, lda, za,
+				    apack);
+				for (size_t jr = 0; jr < nv; jr += im->nr) {
+					size_t cols = min_size(im->nr, nv - jr);
+					for (size_t ir = 0; ir < mv;
+					     ir += im->mr) {
+						size_t rows = min_size(im->mr,
+						    mv - ir);
+						uint32_t *ct = c +
+						    (ic + ir) * ldc + jc + jr;
+						itile_run(im, kv,
+						    apack + ir * kv,
+						    bpack + jr * kv, ct, ldc,
+						    rows, cols, flags, tmp);
+					}
+				}
+			}
+		}
+	}
+	engine_aligned_free(apack);
+	engine_aligned_free(bpack);
+	return true;
+}
+
+void
+engine_igemm(enum engine_kernels kind, size_t m, size_t n, size_t k,
+    const int8_t *a, size_t lda, int32_t za, const int8_t *b, size_t ldb,
+    int32_t zb, int32_t *c, size_t ldc)
+{
+	if (m == 0 || n == 0) {
+		return;
+	}
+	if (k == 0) {
+		for (size_t i = 0; i < m; i++) {
+			memset(c + i * ldc, 0, n * sizeof(int32_t));
+		}
+		return;
+	}
+	if (kind == ENGINE_KERNELS_FAST) {
+		const struct igemm_impl *im = &igemm_impls[path_get()];
+		/* uint32_t may alias int32_t (C11 6.5p7), and the wrapped
+		 * bit patterns are the int32 results. */
+		if (igemm_blocked(im, m, n, k, a, lda, (uint32_t)za, b, ldb,
+		        (uint32_t)zb, (uint32_t *)c, ldc)) {
+			return;
+		}
+	}
+	igemm_ref(m, n, k, a, lda, za, b, ldb, zb, c, ldc);
+}

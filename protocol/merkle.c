@@ -1,0 +1,299 @@
+/*
+ * protocol/merkle.c - Merkle Tree Hash, inclusion and consistency proofs
+ * exactly as RFC 9162 section 2.1 defines them, over either hash suite.
+ *
+ * Proof generation follows the RFC's recursive definitions (depth is at
+ * most 64, the bits of a size_t); verification is the RFC's iterative
+ * algorithm, which never trusts the proof's length.
+ */
+#include <string.h>
+
+#include "protocol_int.h"
+
+void
+merkle_leaf_hash(enum proto_hash suite, const void *data, size_t len,
+    struct proto_digest *out)
+{
+	struct proto_hasher h;
+	static const uint8_t prefix = 0x00;
+	proto_hasher_init(&h, suite);
+	proto_hasher_update(&h, &prefix, 1);
+	proto_hasher_update(&h, data, len);
+	proto_hasher_final(&h, out);
+}
+
+void
+merkle_node_hash(enum proto_hash suite, const struct proto_digest *l,
+    const struct proto_digest *r, struct proto_digest *out)
+{
+	uint8_t buf[1 + 2 * PROTO_DIGEST_MAX];
+	size_t n = proto_hash_len(suite);
+	buf[0] = 0x01;
+	memcpy(buf + 1, l->b, n);
+	memcpy(buf + 1 + n, r->b, n);
+	proto_hash(suite, buf, 1 + 2 * n, out);
+}
+
+/* Largest power of two strictly below n (n >= 2). */
+static size_t
+split_point(size_t n)
+{
+	size_t k = 1;
+	while (k << 1 < n) {
+		k <<= 1;
+	}
+	return k;
+}
+
+void
+merkle_root(enum proto_hash suite, const struct proto_digest *leaves,
+    size_t n, struct proto_digest *root)
+{
+	if (n == 0) {
+		proto_hash(suite, NULL, 0, root);
+		return;
+	}
+	/* A stack of perfect subtree roots: merging equal heights as leaves
+	 * arrive, then folding right to left, is the RFC's recursion. */
+	struct proto_digest stack[MERKLE_MAX_PROOF + 1];
+	size_t heights[MERKLE_MAX_PROOF + 1];
+	size_t top = 0;
+	for (size_t i = 0; i < n; i++) {
+		stack[top] = leaves[i];
+		heights[top] = 0;
+		top++;
+		while (top >= 2 && heights[top - 1] == heights[top - 2]) {
+			merkle_node_hash(suite, &stack[top - 2], &stack[top - 1],
+			    &stack[top - 2]);
+			heights[top - 2]++;
+			top--;
+		}
+	}
+	struct proto_digest acc = stack[top - 1];
+	for (size_t i = top - 1; i-- > 0;) {
+		merkle_node_hash(suite, &stack[i], &acc, &acc);
+	}
+	*root = acc;
+}
+
+/* ------------------------------------------------------------------ */
+/* Inclusion                                                            */
+/* ------------------------------------------------------------------ */
+
+/* PATH(m, D[n]), appended bottom-up after what the recursion below adds. */
+static void
+path_rec(enum proto_hash suite, const struct proto_digest *leaves, size_t n,
+    size_t m, struct proto_digest *path, size_t *len)
+{
+	if (n <= 1) {
+		return;
+	}
+	size_t k = split_point(n);
+	struct proto_digest sibling;
+	if (m < k) {
+		path_rec(suite, leaves, k, m, path, len);
+		merkle_root(suite, leaves + k, n - k, &sibling);
+	} else {
+		path_rec(suite, leaves + k, n - k, m - k, path, len);
+		merkle_root(suite, leaves, k, &sibling);
+	}
+	path[(*len)++] = sibling;
+}
+
+int
+merkle_inclusion_proof(enum proto_hash suite,
+    const struct proto_digest *leaves, size_t n, size_t index,
+    struct proto_digest *path, size_t *path_len)
+{
+	if (index >= n) {
+		return RF_ERR_RANGE;
+	}
+	size_t len = 0;
+	path_rec(suite, leaves, n, index, path, &len);
+	*path_len = len;
+	return RF_OK;
+}
+
+int
+merkle_inclusion_verify(enum proto_hash suite,
+    const struct proto_digest *leaf, size_t index, size_t n,
+    const struct proto_digest *path, size_t path_len,
+    const struct proto_digest *root)
+{
+	if (index >= n || path_len > MERKLE_MAX_PROOF) {
+		return RF_ERR_CRYPTO;
+	}
+	size_t fn = index, sn = n - 1;
+	struct proto_digest r = *leaf;
+	for (size_t i = 0; i < path_len; i++) {
+		if (sn == 0) {
+			return RF_ERR_CRYPTO;
+		}
+		if ((fn & 1) || fn == sn) {
+			merkle_node_hash(suite, &path[i], &r, &r);
+			while (!(fn & 1) && fn != 0) {
+				fn >>= 1;
+				sn >>= 1;
+			}
+		} else {
+			merkle_node_hash(suite, &r, &path[i], &r);
+		}
+		fn >>= 1;
+		sn >>= 1;
+	}
+	if (sn != 0 || !proto_digest_equal(suite, &r, root)) {
+		return RF_ERR_CRYPTO;
+	}
+	return RF_OK;
+}
+
+/* ------------------------------------------------------------------ */
+/* Consistency                                                          */
+/* ------------------------------------------------------------------ */
+
+/* SUBPROOF(m, D[n], b) */
+static void
+subproof(enum proto_hash suite, const struct proto_digest *leaves, size_t n,
+    size_t m, bool b, struct proto_digest *path, size_t *len)
+{
+	if (m == n) {
+		if (!b) {
+			merkle_root(suite, leaves, n, &path[(*len)++]);
+		}
+		return;
+	}
+	size_t k = split_point(n);
+	struct proto_digest other;
+	if (m <= k) {
+		subproof(suite, leaves, k, m, b, path, len);
+		merkle_root(suite, leaves + k, n - k, &other);
+	} else {
+		subproof(suite, leaves + k, n - k, m - k, false, path, len);
+		merkle_root(suite, leaves, k, &other);
+	}
+	path[(*len)++] = other;
+}
+
+int
+merkle_consistency_proof(enum proto_hash suite,
+    const struct proto_digest *leaves, size_t n, size_t m,
+    struct proto_digest *path, size_t *path_len)
+{
+	if (m == 0 || m > n) {
+		return RF_ERR_RANGE;
+	}
+	size_t len = 0;
+	subproof(suite, leaves, n, m, true, path, &len);
+	*path_len = len;
+	return RF_OK;
+}
+
+int
+merkle_consistency_verify(enum proto_hash suite, size_t m, size_t n,
+    const struct proto_digest *root_m, const struct proto_digest *root_n,
+    const struct proto_digest *path, size_t path_len)
+{
+	if (m == 0 || m > n || path_len > MERKLE_MAX_PROOF) {
+		return RF_ERR_CRYPTO;
+	}
+	if (m == n) {
+		return path_len == 0 && proto_digest_equal(suite, root_m, root_n) ?
+		    RF_OK : RF_ERR_CRYPTO;
+	}
+	/* When m is a power of two its root is the proof's implicit first
+	 * element. */
+	struct proto_digest first;
+	const struct proto_digest *rest = path;
+	size_t rest_len = path_len;
+	if ((m & (m - 1)) == 0) {
+		first = *root_m;
+	} else {
+		if (path_len == 0) {
+			return RF_ERR_CRYPTO;
+		}
+		first = path[0];
+		rest = path + 1;
+		rest_len = path_len - 1;
+	}
+	size_t fn = m - 1, sn = n - 1;
+	while (fn & 1) {
+		fn >>= 1;
+		sn >>= 1;
+	}
+	struct proto_digest fr = first, sr = first;
+	for (size_t i = 0; i < rest_len; i++) {
+		if (sn == 0) {
+			return RF_ERR_CRYPTO;
+		}
+		if ((fn & 1) || fn == sn) {
+			merkle_node_hash(suite, &rest[i], &fr, &fr);
+			merkle_node_hash(suite, &rest[i], &sr, &sr);
+			while (!(fn & 1) && fn != 0) {
+				fn >>= 1;
+				sn >>= 1;
+			}
+		} else {
+			merkle_node_hash(suite, &sr, &rest[i], &sr);
+		}
+		fn >>= 1;
+		sn >>= 1;
+	}
+	if (sn != 0 || !proto_digest_equal(suite, &fr, root_m) ||
+	    !proto_digest_equal(suite, &sr, root_n)) {
+		return RF_ERR_CRYPTO;
+	}
+	return RF_OK;
+}
+
+/* ------------------------------------------------------------------ */
+/* Frontier                                                             */
+/* ------------------------------------------------------------------ */
+
+int
+merkle_frontier(enum proto_hash suite, const struct proto_digest *leaves,
+    size_t n, struct proto_digest *frontier, size_t *len)
+{
+	size_t count = 0;
+	size_t start = 0;
+	/* Perfect subtrees of sizes given by n's bits, largest first. */
+	for (int bit = (int)(8 * sizeof(size_t)) - 1; bit >= 0; bit--) {
+		size_t size = (size_t)1 << bit;
+		if (n & size) {
+			if (count >= MERKLE_MAX_PROOF) {
+				return RF_ERR_RANGE;
+			}
+			merkle_root(suite, leaves + start, size, &frontier[count++]);
+			start += size;
+		}
+	}
+	*len = count;
+	return RF_OK;
+}
+
+void
+merkle_frontier_root(enum proto_hash suite,
+    const struct proto_digest *frontier, size_t len,
+    struct proto_digest *root)
+{
+	if (len == 0) {
+		proto_hash(suite, NULL, 0, root);
+		return;
+	}
+	struct proto_digest acc = frontier[len - 1];
+	for (size_t i = len - 1; i-- > 0;) {
+		merkle_node_hash(suite, &frontier[i], &acc, &acc);
+	}
+	*root = acc;
+}
+
+void
+merkle_frontier_append(enum proto_hash suite,
+    const struct proto_digest *frontier, size_t len,
+    const struct proto_digest *leaf, struct proto_digest *root)
+{
+	struct proto_digest acc = *leaf;
+	for (size_t i = len; i-- > 0;) {
+		merkle_node_hash(suite, &frontier[i], &acc, &acc);
+	}
+	*root = acc;
+}
