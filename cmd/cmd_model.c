@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "../engine/engine.h"
+#include "../protocol/protocol.h"
 #include "cli.h"
 #include "cmds.h"
 
@@ -159,6 +160,20 @@ cmd_model_gen(int argc, char **argv)
 /* model info                                                           */
 /* ------------------------------------------------------------------ */
 
+/* model_id in the default suite, as hex; "?" if it cannot be computed. */
+static void
+model_id_hex(const struct engine_model *m, char *hex)
+{
+	struct proto_digest id;
+	if (proto_init() != RF_OK ||
+	    proto_model_id(PROTO_HASH_BLAKE2B, m, &id) != RF_OK) {
+		hex[0] = '?';
+		hex[1] = '\0';
+		return;
+	}
+	proto_digest_hex(PROTO_HASH_BLAKE2B, &id, hex);
+}
+
 static void
 info_io_json(struct json_out *j, const struct engine_model *m, int v)
 {
@@ -181,10 +196,13 @@ static void
 info_json(const struct engine_model *m, const char *path, size_t bytes)
 {
 	struct json_out j;
+	char id[2 * PROTO_DIGEST_MAX + 1];
+	model_id_hex(m, id);
 	json_begin(&j, stdout);
 	json_str(&j, "file", path);
 	json_uint(&j, "bytes", bytes);
 	json_str(&j, "name", engine_model_name(m));
+	json_str(&j, "model_id", id);
 	json_uint(&j, "operators", engine_model_op_count(m));
 	json_uint(&j, "values", engine_model_value_count(m));
 	json_uint(&j, "parameters", engine_model_param_count(m));
@@ -227,8 +245,11 @@ static void
 info_text(const struct engine_model *m, const char *path, size_t bytes)
 {
 	char shp[128];
+	char id[2 * PROTO_DIGEST_MAX + 1];
+	model_id_hex(m, id);
 	printf("model       %s (%s, %zu bytes)\n", engine_model_name(m), path,
 	    bytes);
+	printf("model_id    %s\n", id);
 	printf("operators   %zu (trace length %zu)\n", engine_model_op_count(m),
 	    engine_trace_length(m));
 	printf("parameters  %zu\n", engine_model_param_count(m));
@@ -421,6 +442,24 @@ print_output_json(struct json_out *j, const char *name,
 	json_obj_close(j);
 }
 
+static void
+print_trace_json(struct json_out *j, enum proto_hash suite,
+    const struct proto_digest *leaves, size_t n,
+    const struct proto_digest *root)
+{
+	char hex[2 * PROTO_DIGEST_MAX + 1];
+	json_str(j, "hash", proto_hash_name(suite));
+	proto_digest_hex(suite, root, hex);
+	json_str(j, "trace_root", hex);
+	json_uint(j, "n", n);
+	json_arr_open(j, "leaves");
+	for (size_t i = 0; i < n; i++) {
+		proto_digest_hex(suite, &leaves[i], hex);
+		json_str(j, NULL, hex);
+	}
+	json_arr_close(j);
+}
+
 static int
 read_inputs(const struct cli_cmd *cmd, const struct engine_model *m,
     const struct cli_strs *files, uint64_t seed, struct tensor *inputs)
@@ -491,6 +530,8 @@ cmd_model_run(int argc, char **argv)
 	struct cli_strs out_files = { { NULL }, 0 };
 	const char *kernels = "fast";
 	const char *seed_str = NULL;
+	const char *hash_name = "blake2b";
+	bool trace = false;
 	const struct cli_opt opts[] = {
 		{ "seed", 's', CLI_STR, &seed_str, "S",
 		    "random input from this seed (the default, seed 1)" },
@@ -500,7 +541,12 @@ cmd_model_run(int argc, char **argv)
 		    "write an output tensor; repeat for each output" },
 		{ "kernels", 0, CLI_STR, &kernels, "fast|ref",
 		    "optimised (default) or scalar reference kernels" },
-		{ "json", 0, CLI_FLAG, &json, NULL, "print a JSON object" },
+		{ "trace", 't', CLI_FLAG, &trace, NULL,
+		    "commit to the whole trace: print its Merkle root" },
+		{ "hash", 0, CLI_STR, &hash_name, "blake2b|xxh3",
+		    "hash suite of the trace commitment (default blake2b)" },
+		{ "json", 0, CLI_FLAG, &json, NULL,
+		    "print a JSON object (with --trace: every leaf hash)" },
 	};
 	const struct cli_cmd cmd = {
 		.path = "model run",
@@ -538,6 +584,13 @@ cmd_model_run(int argc, char **argv)
 	} else if (strcmp(kernels, "fast") != 0) {
 		return cli_usage_error(&cmd, "--kernels must be fast or ref");
 	}
+	enum proto_hash suite;
+	if (proto_hash_parse(hash_name, &suite) != RF_OK) {
+		return cli_usage_error(&cmd, "--hash must be blake2b or xxh3");
+	}
+	if (proto_init() != RF_OK) {
+		return cli_fail(&cmd, "cannot initialise libsodium");
+	}
 	struct engine_model *m;
 	rc = load_model(&cmd, pos[0], &m);
 	if (rc != CLI_EXIT_OK) {
@@ -560,7 +613,16 @@ cmd_model_run(int argc, char **argv)
 	}
 	size_t n_in = engine_model_input_count(m);
 	struct rf_errinfo ei = { "" };
-	int err = engine_run(m, inputs, n_in, outputs, &ro, &ei);
+	struct proto_digest *leaves = NULL;
+	struct proto_digest root;
+	size_t n_leaves = 0;
+	int err;
+	if (trace) {
+		err = proto_trace_run(suite, m, inputs, n_in, outputs, ro.kernels,
+		    &leaves, &n_leaves, &root, &ei);
+	} else {
+		err = engine_run(m, inputs, n_in, outputs, &ro, &ei);
+	}
 	if (err != RF_OK) {
 		rc = cli_fail(&cmd, "run failed: %s", ei.msg[0] ? ei.msg :
 		    rf_strerror(err));
@@ -587,6 +649,9 @@ cmd_model_run(int argc, char **argv)
 			print_output_json(&j, vi.name, &outputs[i]);
 		}
 		json_arr_close(&j);
+		if (trace) {
+			print_trace_json(&j, suite, leaves, n_leaves, &root);
+		}
 		json_end(&j);
 	} else {
 		printf("model %s: %zu operators, input %s\n", engine_model_name(m),
@@ -596,8 +661,15 @@ cmd_model_run(int argc, char **argv)
 			engine_model_value(m, engine_model_output(m, i), &vi);
 			print_output_text(vi.name, &outputs[i]);
 		}
+		if (trace) {
+			char hex[2 * PROTO_DIGEST_MAX + 1];
+			proto_digest_hex(suite, &root, hex);
+			printf("trace root %s (%s, %zu leaves)\n", hex,
+			    proto_hash_name(suite), n_leaves);
+		}
 	}
 done:
+	free(leaves);
 	for (size_t i = 0; i < n_in; i++) {
 		tensor_fini(&inputs[i]);
 	}

@@ -1,7 +1,8 @@
 #!/bin/sh
 # mk/demo.sh REFUTE - the local demonstration `make demo` runs: generate a
-# model, run a job on it twice (optimised and reference kernels) and show
-# that both give the same output, bit for bit.
+# model, run a job with a commitment to its whole trace, and show that an
+# independent re-run (another process, the scalar reference kernels)
+# reproduces the trace root bit for bit - the property disputes rest on.
 set -eu
 refute=${1:?usage: mk/demo.sh path/to/refute}
 dir=${RF_DEMO_DIR:-run/demo}
@@ -9,19 +10,23 @@ mkdir -p "$dir"
 
 echo "== generating a GPT-style transformer block (seed 7)"
 "$refute" model gen transformer --seed 7 -o "$dir/transformer.rfm"
-"$refute" model info "$dir/transformer.rfm" | head -6
+"$refute" model info "$dir/transformer.rfm" | head -7
 
 echo
-echo "== running a job (input from seed 42)"
-"$refute" model run "$dir/transformer.rfm" --seed 42 -o "$dir/out.npy"
+echo "== executor: running a job (input from seed 42), committing to the trace"
+"$refute" model run "$dir/transformer.rfm" --seed 42 --trace -o "$dir/out.npy" \
+    | tee "$dir/executor.txt"
 
 echo
-echo "== the same job on the scalar reference kernels"
-"$refute" model run "$dir/transformer.rfm" --seed 42 --kernels ref \
-    -o "$dir/out.ref.npy" >/dev/null
-if cmp -s "$dir/out.npy" "$dir/out.ref.npy"; then
-	echo "optimised and reference outputs are bit-identical"
+echo "== challenger: re-running the job on the scalar reference kernels"
+"$refute" model run "$dir/transformer.rfm" --seed 42 --trace --kernels ref \
+    -o "$dir/out.ref.npy" > "$dir/challenger.txt"
+grep '^trace root' "$dir/challenger.txt"
+if cmp -s "$dir/out.npy" "$dir/out.ref.npy" &&
+    [ "$(grep '^trace root' "$dir/executor.txt")" = \
+      "$(grep '^trace root' "$dir/challenger.txt")" ]; then
+	echo "same output bytes and same trace root: the claim checks out"
 else
-	echo "MISMATCH between optimised and reference kernels" >&2
+	echo "MISMATCH: the re-run disagrees with the claim" >&2
 	exit 1
 fi

@@ -106,4 +106,63 @@ void merkle_frontier_append(enum proto_hash suite,
     const struct proto_digest *frontier, size_t len,
     const struct proto_digest *leaf, struct proto_digest *root);
 
+/* ------------------------------------------------------------------ */
+/* Trace commitment and model identity                                  */
+/* ------------------------------------------------------------------ */
+
+/*
+ * Canonical encoding of a trace entry (one or more tensors, all of one
+ * operator's outputs): u8 count, then per tensor u8 dtype, u8 rank,
+ * u64 dims[rank] and the row-major little-endian element bytes. The leaf
+ * hash is H(0x00 || encoding), computed streaming, without a copy.
+ */
+void proto_tensor_leaf(enum proto_hash suite,
+    const struct tensor *const *tensors, size_t n, struct proto_digest *out);
+
+/*
+ * Collects the leaf hash of every trace entry of a run. Use
+ * proto_trace_hook with engine_run_opts.trace and a proto_trace as its
+ * context; entries must arrive in order (the engine guarantees it).
+ */
+struct proto_trace {
+	enum proto_hash suite;
+	struct proto_digest *leaves;
+	size_t n, cap;
+	int err; /* first error (out of memory, out of order), sticky */
+};
+
+void proto_trace_init(struct proto_trace *t, enum proto_hash suite);
+void proto_trace_fini(struct proto_trace *t);
+int proto_trace_hook(void *ctx, size_t index,
+    const struct tensor *const *tensors, size_t n);
+/* Root over the leaves collected so far; the trace's own error if any. */
+int proto_trace_root(const struct proto_trace *t, struct proto_digest *root);
+
+/*
+ * Runs the model on the inputs and commits to its whole trace: leaves
+ * (caller frees *leaves with free()), count and root. outputs as in
+ * engine_run.
+ */
+int proto_trace_run(enum proto_hash suite, const struct engine_model *m,
+    const struct tensor *inputs, size_t n_inputs, struct tensor *outputs,
+    enum engine_kernels kernels, struct proto_digest **leaves, size_t *n,
+    struct proto_digest *root, struct rf_errinfo *ei)
+    __attribute__((warn_unused_result));
+
+/*
+ * model_id: the Merkle root over leaf 0 = the canonical graph description
+ * (engine_model_encode_graph) and leaves 1..W = each weight tensor's
+ * canonical encoding, in the model's value order. A weight's leaf index
+ * is 1 + its rank among the weights.
+ */
+int proto_model_leaves(enum proto_hash suite, const struct engine_model *m,
+    struct proto_digest **leaves, size_t *n)
+    __attribute__((warn_unused_result));
+int proto_model_id(enum proto_hash suite, const struct engine_model *m,
+    struct proto_digest *id) __attribute__((warn_unused_result));
+/* Leaf index of weight value v in the model_id tree; RF_ERR_INVAL if v is
+ * not a weight. */
+int proto_model_weight_leaf(const struct engine_model *m, int value,
+    size_t *leaf_index);
+
 #endif /* RF_PROTOCOL_H */

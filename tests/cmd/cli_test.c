@@ -17,6 +17,7 @@
 
 static char tmpdir[256];
 static const char *refute;
+static char verifier[512];
 
 /* Runs `refute ARGS`, captures stdout+stderr; returns the exit code. */
 static int
@@ -88,6 +89,9 @@ setup(void)
 	char abs[512];
 	if (refute[0] != '/' && realpath(refute, abs) != NULL) {
 		refute = strdup(abs);
+	}
+	if (realpath("tests/tools/verify_trace.py", verifier) == NULL) {
+		verifier[0] = '\0';
 	}
 	snprintf(tmpdir, sizeof(tmpdir), "/tmp/rf-cli-XXXXXX");
 	return mkdtemp(tmpdir) == NULL;
@@ -211,6 +215,36 @@ test_npy_input(void)
 	    "model run m.rfm -i x.npy --seed 2"), 2);
 }
 
+static void
+test_trace_root(void)
+{
+	char a[4096], b[4096], c[4096];
+	CU_ASSERT_EQUAL(run(a, sizeof(a),
+	    "model gen transformer --seed 2 -o t.rfm"), 0);
+	/* Two processes, two kernel kinds: one root. */
+	CU_ASSERT_EQUAL(run(a, sizeof(a), "model run t.rfm --seed 9 --trace"), 0);
+	CU_ASSERT_EQUAL(run(b, sizeof(b), "model run t.rfm --seed 9 --trace "
+	    "--kernels ref"), 0);
+	const char *ra = strstr(a, "trace root ");
+	const char *rb = strstr(b, "trace root ");
+	CU_ASSERT_FATAL(ra != NULL && rb != NULL);
+	CU_ASSERT(strcmp(ra, rb) == 0);
+	CU_ASSERT(strstr(ra, "(blake2b-256, 35 leaves)") != NULL);
+	/* Another input, another root; the xxh3 suite is shorter. */
+	CU_ASSERT_EQUAL(run(c, sizeof(c), "model run t.rfm --seed 10 --trace"), 0);
+	CU_ASSERT(strcmp(ra, strstr(c, "trace root ")) != 0);
+	CU_ASSERT_EQUAL(run(c, sizeof(c), "model run t.rfm --trace --hash xxh3"),
+	    0);
+	CU_ASSERT(strstr(c, "(xxh3-128, 35 leaves)") != NULL);
+	CU_ASSERT_EQUAL(run(c, sizeof(c), "model run t.rfm --hash sha1"), 2);
+	/* An independent implementation (Python hashlib) agrees with the
+	 * root and with the output tensor's leaf. */
+	CU_ASSERT_FATAL(verifier[0] != '\0');
+	CU_ASSERT_EQUAL(run(c, sizeof(c), "model run t.rfm --seed 9 --trace "
+	    "--json -o y.npy | python3 %s y.npy", verifier), 0);
+	CU_ASSERT_STRING_EQUAL(c, "ok\n");
+}
+
 int
 main(void)
 {
@@ -219,6 +253,7 @@ main(void)
 		{ "bad files", test_bad_files },
 		{ "gen, info, run", test_gen_info_run },
 		{ "npy input and output", test_npy_input },
+		{ "trace root: processes, kernels, Python", test_trace_root },
 		CU_TEST_INFO_NULL,
 	};
 	CU_SuiteInfo suites[] = {

@@ -1,0 +1,212 @@
+/*
+ * protocol/trace.c - commitments to a run's trace and to a model.
+ *
+ * The trace root commits to every tensor a job produced (inputs, then each
+ * operator's outputs, in the model's fixed order), so two parties who
+ * disagree can bisect to the first operator whose output differs. model_id
+ * commits to the graph and to each weight separately, so one operator's
+ * weights can be proven against it without the rest of the model.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "protocol_int.h"
+
+static void
+put_u64(uint8_t *p, uint64_t v)
+{
+	for (int i = 0; i < 8; i++) {
+		p[i] = (uint8_t)(v >> (8 * i));
+	}
+}
+
+static void
+hash_tensor(struct proto_hasher *h, const struct tensor *t)
+{
+	uint8_t head[2 + 8 * TENSOR_MAX_RANK];
+	size_t n = 0;
+	head[n++] = (uint8_t)t->dtype;
+	head[n++] = (uint8_t)t->rank;
+	for (int d = 0; d < t->rank; d++) {
+		put_u64(head + n, (uint64_t)t->dims[d]);
+		n += 8;
+	}
+	proto_hasher_update(h, head, n);
+	/* Element bytes are already little-endian on every host we build
+	 * for (engine/model_file.c refuses big-endian hosts). */
+	proto_hasher_update(h, t->data, tensor_nbytes(t));
+}
+
+void
+proto_tensor_leaf(enum proto_hash suite, const struct tensor *const *tensors,
+    size_t n, struct proto_digest *out)
+{
+	struct proto_hasher h;
+	uint8_t head[2] = { 0x00, (uint8_t)n };
+	proto_hasher_init(&h, suite);
+	proto_hasher_update(&h, head, 2);
+	for (size_t i = 0; i < n; i++) {
+		hash_tensor(&h, tensors[i]);
+	}
+	proto_hasher_final(&h, out);
+}
+
+/* ------------------------------------------------------------------ */
+/* Trace collection                                                     */
+/* ------------------------------------------------------------------ */
+
+void
+proto_trace_init(struct proto_trace *t, enum proto_hash suite)
+{
+	memset(t, 0, sizeof(*t));
+	t->suite = suite;
+}
+
+void
+proto_trace_fini(struct proto_trace *t)
+{
+	free(t->leaves);
+	memset(t, 0, sizeof(*t));
+}
+
+int
+proto_trace_hook(void *ctx, size_t index, const struct tensor *const *tensors,
+    size_t n)
+{
+	struct proto_trace *t = ctx;
+	if (t->err != RF_OK) {
+		return 1;
+	}
+	if (index != t->n) {
+		t->err = RF_ERR_INVAL;
+		return 1;
+	}
+	if (t->n == t->cap) {
+		size_t cap = t->cap ? t->cap * 2 : 64;
+		struct proto_digest *nl = realloc(t->leaves, cap * sizeof(*nl));
+		if (nl == NULL) {
+			t->err = RF_ERR_NOMEM;
+			return 1;
+		}
+		t->leaves = nl;
+		t->cap = cap;
+	}
+	proto_tensor_leaf(t->suite, tensors, n, &t->leaves[t->n]);
+	t->n++;
+	return 0;
+}
+
+int
+proto_trace_root(const struct proto_trace *t, struct proto_digest *root)
+{
+	if (t->err != RF_OK) {
+		return t->err;
+	}
+	merkle_root(t->suite, t->leaves, t->n, root);
+	return RF_OK;
+}
+
+int
+proto_trace_run(enum proto_hash suite, const struct engine_model *m,
+    const struct tensor *inputs, size_t n_inputs, struct tensor *outputs,
+    enum engine_kernels kernels, struct proto_digest **leaves, size_t *n,
+    struct proto_digest *root, struct rf_errinfo *ei)
+{
+	struct proto_trace tr;
+	struct engine_run_opts o;
+	proto_trace_init(&tr, suite);
+	engine_run_opts_init(&o);
+	o.kernels = kernels;
+	o.trace = proto_trace_hook;
+	o.trace_ctx = &tr;
+	int err = engine_run(m, inputs, n_inputs, outputs, &o, ei);
+	if (err == RF_ERR_ABORTED && tr.err != RF_OK) {
+		err = rf_errf(ei, tr.err, "trace commitment: %s",
+		    rf_strerror(tr.err));
+	}
+	if (err == RF_OK) {
+		err = proto_trace_root(&tr, root);
+	}
+	if (err != RF_OK) {
+		proto_trace_fini(&tr);
+		return err;
+	}
+	*leaves = tr.leaves;
+	*n = tr.n;
+	return RF_OK;
+}
+
+/* ------------------------------------------------------------------ */
+/* Model identity                                                       */
+/* ------------------------------------------------------------------ */
+
+int
+proto_model_leaves(enum proto_hash suite, const struct engine_model *m,
+    struct proto_digest **leaves, size_t *n)
+{
+	size_t weights = 0;
+	size_t nv = engine_model_value_count(m);
+	for (size_t v = 0; v < nv; v++) {
+		struct engine_value_info vi;
+		engine_model_value(m, (int)v, &vi);
+		weights += vi.kind == ENGINE_VALUE_WEIGHT;
+	}
+	struct proto_digest *l = malloc((weights + 1) * sizeof(*l));
+	if (l == NULL) {
+		return RF_ERR_NOMEM;
+	}
+	uint8_t *graph;
+	size_t glen;
+	int err = engine_model_encode_graph(m, &graph, &glen);
+	if (err != RF_OK) {
+		free(l);
+		return err;
+	}
+	merkle_leaf_hash(suite, graph, glen, &l[0]);
+	free(graph);
+	size_t k = 1;
+	for (size_t v = 0; v < nv; v++) {
+		struct engine_value_info vi;
+		engine_model_value(m, (int)v, &vi);
+		if (vi.kind == ENGINE_VALUE_WEIGHT) {
+			const struct tensor *t = vi.weight;
+			proto_tensor_leaf(suite, &t, 1, &l[k++]);
+		}
+	}
+	*leaves = l;
+	*n = weights + 1;
+	return RF_OK;
+}
+
+int
+proto_model_id(enum proto_hash suite, const struct engine_model *m,
+    struct proto_digest *id)
+{
+	struct proto_digest *leaves;
+	size_t n;
+	int err = proto_model_leaves(suite, m, &leaves, &n);
+	if (err != RF_OK) {
+		return err;
+	}
+	merkle_root(suite, leaves, n, id);
+	free(leaves);
+	return RF_OK;
+}
+
+int
+proto_model_weight_leaf(const struct engine_model *m, int value,
+    size_t *leaf_index)
+{
+	struct engine_value_info vi;
+	if (engine_model_value(m, value, &vi) != RF_OK ||
+	    vi.kind != ENGINE_VALUE_WEIGHT) {
+		return RF_ERR_INVAL;
+	}
+	size_t rank = 0;
+	for (int v = 0; v < value; v++) {
+		engine_model_value(m, v, &vi);
+		rank += vi.kind == ENGINE_VALUE_WEIGHT;
+	}
+	*leaf_index = 1 + rank;
+	return RF_OK;
+}
