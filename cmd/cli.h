@@ -76,6 +76,11 @@ int cli_read_file(const struct cli_cmd *cmd, const char *path, size_t max,
 int cli_write_file(const struct cli_cmd *cmd, const char *path,
     const void *buf, size_t len, int mode);
 
+struct proto_identity;
+/* Loads an identity file, refusing one that group or others can access. */
+int cli_load_identity(const struct cli_cmd *cmd, const char *path,
+    struct proto_identity *id);
+
 /* Minimal JSON output with correct string escaping. */
 struct json_out {
 	FILE *f;

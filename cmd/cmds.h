@@ -8,5 +8,6 @@
 int cmd_model_gen(int argc, char **argv);
 int cmd_model_info(int argc, char **argv);
 int cmd_model_run(int argc, char **argv);
+int cmd_keygen(int argc, char **argv);
 
 #endif

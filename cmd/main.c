@@ -17,6 +17,8 @@ struct subcmd {
 };
 
 static const struct subcmd subcmds[] = {
+	{ NULL, "keygen", cmd_keygen,
+	    "create a node identity (Ed25519 key pair)" },
 	{ "model", "gen", cmd_model_gen,
 	    "generate a synthetic model (mlp, cnn, transformer) from a seed" },
 	{ "model", "info", cmd_model_info, "describe a model file" },
