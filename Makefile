@@ -20,7 +20,11 @@ BIN ?= bin
 # Determinism: no -ffast-math ever, and no contraction of a*b+c into FMA
 # behind our back: kernels call fmaf explicitly where the canonical order
 # says so (docs/determinism.md).
-DETFLAGS = -ffp-contract=off -fno-fast-math -fexcess-precision=standard
+# clang has no -fexcess-precision (it never uses excess precision on the
+# SSE/NEON targets we support).
+IS_CLANG = $(findstring clang,$(shell $(CC) --version 2>/dev/null))
+DETFLAGS = -ffp-contract=off -fno-fast-math \
+           $(if $(IS_CLANG),,-fexcess-precision=standard)
 
 WARN = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
        -Wformat=2 -Wvla -Wno-unused-parameter $(WERROR)

@@ -201,6 +201,12 @@ conv2d_ref(const struct conv2d_shape *s, const float *x, const float *w,
 							}
 						}
 					}
+					/* The same NaN rule as engine_sgemm,
+					 * so both paths agree bit for bit
+					 * even before the run canonicalises. */
+					if (acc != acc) {
+						acc = __builtin_nanf("");
+					}
 					if (bias != NULL) {
 						acc = acc + bias[m];
 					}
@@ -335,6 +341,11 @@ op_conv_eval(const struct op_call *c)
 		    "channels in %lld groups", (long long)w->dims[0],
 		    (long long)w->dims[1], (long long)s.c_in,
 		    (long long)s.group);
+	}
+	if (s.kh < 1 || s.kw < 1) {
+		return rf_errf(c->ei, RF_ERR_SHAPE,
+		    "weight has an empty kernel [%lld, %lld]", (long long)s.kh,
+		    (long long)s.kw);
 	}
 	if (cp.w.has_kernel &&
 	    (cp.w.kernel[0] != s.kh || cp.w.kernel[1] != s.kw)) {

@@ -215,7 +215,8 @@ unary_eval(const struct op_call *c, float (*f)(float))
 	return RF_OK;
 }
 
-/* Negative values become +0; NaN and -0 pass through unchanged. */
+/* Negative values become +0; -0 and NaN pass through (the run then
+ * canonicalises NaN, engine/run.c). */
 static float
 relu(float x)
 {

@@ -8,6 +8,7 @@
  * float operation. Quantized sums are exact (int32, wrapping);
  * requantisation is defined in double with round-half-even (det_rint).
  */
+#include <float.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -532,8 +533,11 @@ op_qgemm_eval(const struct op_call *c)
 	if (err == RF_OK && bias != NULL) {
 		err = op_need_dtype(c, 6, TENSOR_I32);
 	}
-	if (err == RF_OK && !(g.alpha > 0.0f)) {
-		err = rf_errf(c->ei, RF_ERR_INVAL, "alpha must be positive");
+	/* An infinite alpha would make 0 * inf = NaN, which has no int8
+	 * value. */
+	if (err == RF_OK && !(g.alpha > 0.0f && g.alpha <= FLT_MAX)) {
+		err = rf_errf(c->ei, RF_ERR_INVAL,
+		    "alpha must be positive and finite");
 	}
 	if (err != RF_OK) {
 		return err;

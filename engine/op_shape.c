@@ -10,15 +10,21 @@ static int
 copy_reshaped(const struct op_call *c, int rank, const int64_t *dims)
 {
 	const struct tensor *x = c->in[0];
+	/* Compare counts before allocating: a wrong shape must not cost a
+	 * zero-filled buffer of up to TENSOR_MAX_ELEMS elements first. */
+	size_t count = 1;
+	bool fits = true;
+	for (int d = 0; d < rank && fits; d++) {
+		fits = rf_size_mul(count, (size_t)dims[d], &count);
+	}
+	if (!fits || count != x->count) {
+		return rf_errf(c->ei, RF_ERR_SHAPE,
+		    "new shape does not hold the input's %zu elements",
+		    x->count);
+	}
 	int err = op_out_alloc(c, 0, x->dtype, rank, dims);
 	if (err != RF_OK) {
 		return err;
-	}
-	if (c->out[0].count != x->count) {
-		tensor_fini(&c->out[0]);
-		return rf_errf(c->ei, RF_ERR_SHAPE,
-		    "new shape has %zu elements, input has %zu",
-		    c->out[0].count, x->count);
 	}
 	if (x->count > 0) {
 		memcpy(c->out[0].data, x->data, tensor_nbytes(x));
@@ -289,7 +295,13 @@ op_concat_eval(const struct op_call *c)
 			return rf_errf(c->ei, RF_ERR_INVAL, "input %zu is missing",
 			    i);
 		}
-		bool ok = t->dtype == first->dtype && t->rank == first->rank;
+		if (t->dtype != first->dtype) {
+			return rf_errf(c->ei, RF_ERR_DTYPE,
+			    "input %zu is %s, input 0 is %s", i,
+			    tensor_dtype_name(t->dtype),
+			    tensor_dtype_name(first->dtype));
+		}
+		bool ok = t->rank == first->rank;
 		for (int d = 0; ok && d < t->rank; d++) {
 			ok = d == axis || t->dims[d] == first->dims[d];
 		}
