@@ -42,7 +42,7 @@ CPPFLAGS += -I. -D_DEFAULT_SOURCE -D_POSIX_C_SOURCE=200809L
 ALL_CFLAGS = -std=c11 $(OPT) $(DETFLAGS) $(WARN) -MMD -MP $(PKG_CFLAGS) $(CFLAGS)
 LIBS = $(PKG_LIBS) $(NNG_LIBS) -lpthread -lm
 
-LIB_DIRS = base engine protocol
+LIB_DIRS = base engine protocol store
 LIB_SRCS = $(foreach d,$(LIB_DIRS),$(wildcard $(d)/*.c))
 LIB_OBJS = $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
 LIB = $(BUILD)/librefute.a

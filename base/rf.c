@@ -19,6 +19,10 @@ static const char *const rf_err_text[RF_ERR_COUNT] = {
 	[RF_ERR_NOTFOUND] = "not found",
 	[RF_ERR_ABORTED] = "aborted",
 	[RF_ERR_CRYPTO] = "signature or proof check failed",
+	[RF_ERR_TIMEOUT] = "timed out",
+	[RF_ERR_CLOSED] = "closed",
+	[RF_ERR_NET] = "network error",
+	[RF_ERR_STORE] = "database error",
 };
 
 const char *

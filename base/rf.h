@@ -32,6 +32,10 @@ enum rf_err {
 	RF_ERR_NOTFOUND,  /* no such name, file or record */
 	RF_ERR_ABORTED,   /* a callback asked to stop */
 	RF_ERR_CRYPTO,    /* bad signature, key or proof */
+	RF_ERR_TIMEOUT,   /* no answer in time */
+	RF_ERR_CLOSED,    /* the socket, server or store was closed */
+	RF_ERR_NET,       /* any other network failure */
+	RF_ERR_STORE,     /* the database failed */
 	RF_ERR_COUNT
 };
 

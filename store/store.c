@@ -1,0 +1,226 @@
+/* store/store.c - SQLite connection, schema migrations and transactions. */
+#include "store.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct store {
+	sqlite3 *db;
+	pthread_mutex_t lock;
+};
+
+int
+store_fail(struct store *s, int rc, const char *what, struct rf_errinfo *ei)
+{
+	const char *msg = s != NULL && s->db != NULL ? sqlite3_errmsg(s->db) :
+	    sqlite3_errstr(rc);
+	int err = RF_ERR_STORE;
+	switch (rc & 0xff) {
+	case SQLITE_NOMEM:
+		err = RF_ERR_NOMEM;
+		break;
+	case SQLITE_CONSTRAINT:
+		err = RF_ERR_INVAL;
+		break;
+	case SQLITE_CANTOPEN:
+	case SQLITE_IOERR:
+	case SQLITE_FULL:
+		err = RF_ERR_IO;
+		break;
+	default:
+		break;
+	}
+	return rf_errf(ei, err, "%s: %s (sqlite %d)", what, msg, rc);
+}
+
+int
+store_exec(struct store *s, const char *sql, struct rf_errinfo *ei)
+{
+	char *msg = NULL;
+	int rc = sqlite3_exec(s->db, sql, NULL, NULL, &msg);
+	if (rc != SQLITE_OK) {
+		int err = rf_errf(ei, RF_ERR_STORE, "%s (sqlite %d)",
+		    msg != NULL ? msg : sqlite3_errstr(rc), rc);
+		sqlite3_free(msg);
+		return err;
+	}
+	return RF_OK;
+}
+
+int
+store_prepare(struct store *s, const char *sql, sqlite3_stmt **st,
+    struct rf_errinfo *ei)
+{
+	int rc = sqlite3_prepare_v2(s->db, sql, -1, st, NULL);
+	if (rc != SQLITE_OK) {
+		return store_fail(s, rc, "prepare", ei);
+	}
+	return RF_OK;
+}
+
+int
+store_query_int(struct store *s, const char *sql, int64_t *out, bool *found,
+    struct rf_errinfo *ei)
+{
+	sqlite3_stmt *st;
+	int err = store_prepare(s, sql, &st, ei);
+	if (err != RF_OK) {
+		return err;
+	}
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		*out = sqlite3_column_int64(st, 0);
+		*found = true;
+	} else if (rc == SQLITE_DONE) {
+		*found = false;
+	} else {
+		err = store_fail(s, rc, "query", ei);
+	}
+	sqlite3_finalize(st);
+	return err;
+}
+
+static int
+migrate(struct store *s, const char *const *migrations, size_t n,
+    struct rf_errinfo *ei)
+{
+	int64_t version = 0;
+	bool found;
+	int err = store_query_int(s, "PRAGMA user_version", &version, &found,
+	    ei);
+	if (err != RF_OK) {
+		return err;
+	}
+	if (version < 0 || (uint64_t)version > n) {
+		return rf_errf(ei, RF_ERR_VERSION,
+		    "database schema version %lld is newer than this program "
+		    "(%zu)", (long long)version, n);
+	}
+	for (size_t v = (size_t)version; v < n; v++) {
+		char bump[64];
+		snprintf(bump, sizeof(bump), "PRAGMA user_version = %zu", v + 1);
+		err = store_begin(s, ei);
+		if (err != RF_OK) {
+			return err;
+		}
+		err = store_exec(s, migrations[v], ei);
+		if (err == RF_OK) {
+			err = store_exec(s, bump, ei);
+		}
+		if (err != RF_OK) {
+			store_rollback(s);
+			return rf_errctx(ei, err, "schema migration %zu: ", v + 1);
+		}
+		err = store_commit(s, ei);
+		if (err != RF_OK) {
+			return err;
+		}
+	}
+	return RF_OK;
+}
+
+int
+store_open(const char *path, const char *const *migrations, size_t n,
+    struct store **out, struct rf_errinfo *ei)
+{
+	struct store *s = calloc(1, sizeof(*s));
+	if (s == NULL) {
+		return RF_ERR_NOMEM;
+	}
+	pthread_mutex_init(&s->lock, NULL);
+	/* FULLMUTEX keeps the connection safe across threads; our own lock
+	 * keeps whole transactions from interleaving. */
+	int rc = sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE |
+	    SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX, NULL);
+	int err = RF_OK;
+	if (rc != SQLITE_OK) {
+		err = rf_errf(ei, RF_ERR_IO, "cannot open database '%s': %s",
+		    path, s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc));
+	}
+	if (err == RF_OK) {
+		sqlite3_busy_timeout(s->db, 10000);
+		/* WAL: readers never block the writer; synchronous=NORMAL is
+		 * durable across process crashes (only an OS crash can lose the
+		 * last commits), which is what a node killed at any instant
+		 * needs. */
+		err = store_exec(s, "PRAGMA journal_mode = WAL;"
+		    "PRAGMA synchronous = NORMAL;"
+		    "PRAGMA foreign_keys = ON;", ei);
+	}
+	if (err == RF_OK) {
+		err = migrate(s, migrations, n, ei);
+	}
+	if (err != RF_OK) {
+		store_close(s);
+		return err;
+	}
+	*out = s;
+	return RF_OK;
+}
+
+void
+store_close(struct store *s)
+{
+	if (s == NULL) {
+		return;
+	}
+	if (s->db != NULL) {
+		sqlite3_close_v2(s->db);
+	}
+	pthread_mutex_destroy(&s->lock);
+	free(s);
+}
+
+sqlite3 *
+store_db(struct store *s)
+{
+	return s->db;
+}
+
+void
+store_lock(struct store *s)
+{
+	pthread_mutex_lock(&s->lock);
+}
+
+void
+store_unlock(struct store *s)
+{
+	pthread_mutex_unlock(&s->lock);
+}
+
+int
+store_begin(struct store *s, struct rf_errinfo *ei)
+{
+	pthread_mutex_lock(&s->lock);
+	int err = store_exec(s, "BEGIN IMMEDIATE", ei);
+	if (err != RF_OK) {
+		pthread_mutex_unlock(&s->lock);
+	}
+	return err;
+}
+
+int
+store_commit(struct store *s, struct rf_errinfo *ei)
+{
+	int err = store_exec(s, "COMMIT", ei);
+	if (err != RF_OK) {
+		/* A failed COMMIT may leave the transaction open. */
+		if (!sqlite3_get_autocommit(s->db)) {
+			sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+		}
+	}
+	pthread_mutex_unlock(&s->lock);
+	return err;
+}
+
+void
+store_rollback(struct store *s)
+{
+	if (!sqlite3_get_autocommit(s->db)) {
+		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+	}
+	pthread_mutex_unlock(&s->lock);
+}

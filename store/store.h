@@ -1,0 +1,64 @@
+/*
+ * store/store.h - each node's state in one SQLite file.
+ *
+ * A store is one connection in WAL mode with foreign keys on. Every state
+ * change is one transaction (BEGIN IMMEDIATE ... COMMIT), and a node sends
+ * its reply only after the commit, so a process killed at any instant
+ * restarts exactly where its last reply said it was.
+ *
+ * One connection serves all of a node's threads: store_begin takes the
+ * store's lock and store_commit/store_rollback release it, so transactions
+ * never interleave. Reads outside a transaction use store_lock/unlock.
+ * SQLite's own API is used directly for statements (sqlite3_prepare_v2 on
+ * store_db(s)); errors go through store_fail, which maps the code and
+ * copies sqlite3_errmsg at once (later calls may overwrite it).
+ */
+#ifndef RF_STORE_H
+#define RF_STORE_H
+
+#include <sqlite3.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../base/rf.h"
+
+struct store;
+
+/*
+ * Opens (creating if needed) the database at path and brings its schema
+ * up to date: migrations[i] is the SQL that takes user_version i to i + 1,
+ * each applied in its own transaction. A database newer than the code
+ * (user_version > n) is refused.
+ */
+int store_open(const char *path, const char *const *migrations, size_t n,
+    struct store **out, struct rf_errinfo *ei)
+    __attribute__((warn_unused_result));
+void store_close(struct store *s);
+sqlite3 *store_db(struct store *s);
+
+/* Takes the lock and starts a write transaction. */
+int store_begin(struct store *s, struct rf_errinfo *ei)
+    __attribute__((warn_unused_result));
+/* Commits and releases the lock; on failure rolls back (and releases). */
+int store_commit(struct store *s, struct rf_errinfo *ei)
+    __attribute__((warn_unused_result));
+void store_rollback(struct store *s);
+/* For reads outside a transaction. */
+void store_lock(struct store *s);
+void store_unlock(struct store *s);
+
+/* Runs SQL without results (schema, pragmas). */
+int store_exec(struct store *s, const char *sql, struct rf_errinfo *ei);
+/* Prepares a statement on the store's connection. */
+int store_prepare(struct store *s, const char *sql, sqlite3_stmt **st,
+    struct rf_errinfo *ei);
+/* Maps an SQLite result code to RF_ERR_* with the message in ei. */
+int store_fail(struct store *s, int rc, const char *what,
+    struct rf_errinfo *ei);
+
+/* One-row, one-column integer query; *found false when no row. */
+int store_query_int(struct store *s, const char *sql, int64_t *out,
+    bool *found, struct rf_errinfo *ei);
+
+#endif
