@@ -76,10 +76,24 @@ int cli_read_file(const struct cli_cmd *cmd, const char *path, size_t max,
 int cli_write_file(const struct cli_cmd *cmd, const char *path,
     const void *buf, size_t len, int mode);
 
+#include <signal.h>
+
+/* SIGTERM and SIGINT set *flag (returned) so a node can stop cleanly;
+ * SIGPIPE is ignored. */
+void cli_install_stop_handlers(volatile sig_atomic_t **flag);
+
 struct proto_identity;
 /* Loads an identity file, refusing one that group or others can access. */
 int cli_load_identity(const struct cli_cmd *cmd, const char *path,
     struct proto_identity *id);
+
+struct tensor;
+struct json_out;
+/* A tensor's shape, min/max/mean, first values (and argmax per row for a
+ * matrix), as text or as a JSON object. */
+void cli_print_tensor_text(const char *name, const struct tensor *t);
+void cli_print_tensor_json(struct json_out *j, const char *name,
+    const struct tensor *t);
 
 /* Minimal JSON output with correct string escaping. */
 struct json_out {

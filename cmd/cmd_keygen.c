@@ -86,8 +86,7 @@ cmd_keygen(int argc, char **argv)
 		return cli_fail(&cmd, "key generation failed");
 	}
 	char text[PROTO_IDENTITY_TEXT_MAX];
-	int n = proto_identity_format(&id, text, sizeof(text));
-	if (n < 0) {
+	if (proto_identity_format(&id, text, sizeof(text)) != RF_OK) {
 		proto_identity_wipe(&id);
 		return cli_fail(&cmd, "cannot format the identity");
 	}

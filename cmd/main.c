@@ -19,6 +19,11 @@ struct subcmd {
 static const struct subcmd subcmds[] = {
 	{ NULL, "keygen", cmd_keygen,
 	    "create a node identity (Ed25519 key pair)" },
+	{ NULL, "referee", cmd_referee,
+	    "run the referee node (ledger, jobs, windows, disputes)" },
+	{ NULL, "submit", cmd_submit,
+	    "submit a job; with --wait, follow it to finality" },
+	{ NULL, "status", cmd_status, "show the network at a glance" },
 	{ "model", "gen", cmd_model_gen,
 	    "generate a synthetic model (mlp, cnn, transformer) from a seed" },
 	{ "model", "info", cmd_model_info, "describe a model file" },

@@ -165,4 +165,445 @@ int proto_model_id(enum proto_hash suite, const struct engine_model *m,
 int proto_model_weight_leaf(const struct engine_model *m, int value,
     size_t *leaf_index);
 
+/* ------------------------------------------------------------------ */
+/* Identities and signatures (Ed25519, libsodium)                       */
+/* ------------------------------------------------------------------ */
+
+#define PROTO_KEY_LEN 32
+#define PROTO_SECRET_LEN 64
+#define PROTO_SIG_LEN 64
+
+struct proto_pubkey {
+	uint8_t b[PROTO_KEY_LEN];
+};
+
+/* A node's key pair. Wipe with proto_identity_wipe when done. */
+struct proto_identity {
+	struct proto_pubkey pk;
+	uint8_t sk[PROTO_SECRET_LEN];
+};
+
+int proto_identity_generate(struct proto_identity *id)
+    __attribute__((warn_unused_result));
+/* From a 32-byte seed (tests and simulations: reproducible keys). */
+void proto_identity_from_seed(struct proto_identity *id,
+    const uint8_t seed[32]);
+void proto_identity_wipe(struct proto_identity *id);
+
+/*
+ * The identity file, text:
+ *   refute-identity 1
+ *   public <64 hex>
+ *   secret <128 hex>
+ * format writes it into buf (PROTO_IDENTITY_TEXT_MAX bytes suffice);
+ * parse accepts exactly that (a final newline optional) and checks that
+ * the secret key's public half equals the public line.
+ */
+#define PROTO_IDENTITY_TEXT_MAX 256
+int proto_identity_format(const struct proto_identity *id, char *buf,
+    size_t len);
+int proto_identity_parse(const char *text, size_t len,
+    struct proto_identity *id, struct rf_errinfo *ei)
+    __attribute__((warn_unused_result));
+
+void proto_sign(const struct proto_identity *id, const void *msg, size_t len,
+    uint8_t sig[PROTO_SIG_LEN]);
+/* RF_OK for a valid signature, RF_ERR_CRYPTO otherwise. */
+int proto_verify(const struct proto_pubkey *pk, const void *msg, size_t len,
+    const uint8_t sig[PROTO_SIG_LEN]) __attribute__((warn_unused_result));
+/* 64 lowercase hex digits + NUL. */
+void proto_pubkey_hex(const struct proto_pubkey *pk, char out[65]);
+int proto_pubkey_parse_hex(const char *hex, struct proto_pubkey *out);
+bool proto_pubkey_is_zero(const struct proto_pubkey *pk);
+
+/* ------------------------------------------------------------------ */
+/* Messages                                                             */
+/* ------------------------------------------------------------------ */
+
+/*
+ * Every message travels in a signed envelope (all integers
+ * little-endian):
+ *
+ *   offset  size  field
+ *   0       4     magic "RFTP"
+ *   4       1     protocol version (PROTO_VERSION)
+ *   5       1     message type (enum proto_msg_type)
+ *   6       1     hash suite (enum proto_hash) for every digest inside
+ *   7       1     flags, 0
+ *   8       32    sender's Ed25519 public key
+ *   40      8     sender's sequence number (strictly increasing per sender;
+ *                 receivers reject replays)
+ *   48      4     body length L (<= PROTO_MAX_BODY)
+ *   52      L     body, laid out per type (protocol/msg.c)
+ *   52+L    64    Ed25519 signature over bytes 0 .. 52+L-1
+ *
+ * Unknown versions, types, suites and flags are rejected with a reason,
+ * never guessed at.
+ */
+#define PROTO_MAGIC "RFTP"
+#define PROTO_VERSION 1
+#define PROTO_ENVELOPE_OVERHEAD (52 + PROTO_SIG_LEN)
+#define PROTO_MAX_BODY ((size_t)64 << 20)
+#define PROTO_MAX_MESSAGE (PROTO_MAX_BODY + PROTO_ENVELOPE_OVERHEAD)
+
+/* Limits on fields; decoders reject anything larger. */
+#define PROTO_MAX_NAME 64         /* node and model names */
+#define PROTO_MAX_TEXT 256        /* error text, endpoints */
+#define PROTO_MAX_MODELS 16       /* models one executor serves */
+#define PROTO_MAX_TENSORS ENGINE_MAX_GRAPH_IO
+#define PROTO_MAX_ENTRY_TENSORS ENGINE_MAX_OP_OUTPUTS
+#define PROTO_MAX_ARITY 16        /* k of k-ary dissection */
+#define PROTO_MAX_GRAPH ((size_t)16 << 20)
+#define PROTO_MAX_TRANSCRIPT ((size_t)32 << 20)
+#define PROTO_MAX_STATUS_NODES 1024
+#define PROTO_MAX_EVENTS 256      /* events in one EVENTS reply */
+
+/* Values are on the wire: never renumber. */
+enum proto_msg_type {
+	PROTO_MSG_ERROR = 1,          /* reply: something was refused */
+	PROTO_MSG_ACK = 2,            /* reply: accepted, with an id */
+	PROTO_MSG_NODE_REGISTER = 10, /* a node announces itself */
+	PROTO_MSG_STAKE = 11,         /* move balance into stake */
+	PROTO_MSG_UNSTAKE = 12,       /* move stake back to balance */
+	PROTO_MSG_MODEL_REGISTER = 13,
+	PROTO_MSG_JOB_SUBMIT = 20,
+	PROTO_MSG_JOB_FETCH = 21,
+	PROTO_MSG_JOB_INFO = 22,      /* reply to fetch; event: assignment */
+	PROTO_MSG_CLAIM = 30,         /* an executor's signed result */
+	PROTO_MSG_CLAIM_STATUS = 31,
+	PROTO_MSG_CLAIM_INFO = 32,    /* reply to status */
+	PROTO_MSG_CHALLENGE = 40,     /* opens a dispute, posts a bond */
+	PROTO_MSG_BISECT_QUERY = 41,  /* referee asks for prefix roots */
+	PROTO_MSG_BISECT_ANSWER = 42, /* a side answers with proofs */
+	PROTO_MSG_REVEAL = 43,        /* one-step: operator inputs, proofs */
+	PROTO_MSG_VERDICT = 44,       /* signed decision with transcript */
+	PROTO_MSG_EQUIVOCATION = 45,  /* two conflicting signed claims */
+	PROTO_MSG_DISPUTE_FETCH = 46, /* current query, or the verdict */
+	PROTO_MSG_EVENT = 50,         /* referee notification */
+	PROTO_MSG_EVENTS_FETCH = 51,  /* events after a sequence number */
+	PROTO_MSG_EVENTS = 52,        /* reply: a run of events */
+	PROTO_MSG_STATUS_QUERY = 60,
+	PROTO_MSG_STATUS_INFO = 61,
+};
+
+/* "claim", "bisect_answer", ...; NULL for an unknown type. */
+const char *proto_msg_type_name(int type);
+
+/* Codes carried by PROTO_MSG_ERROR. */
+enum proto_error_code {
+	PROTO_ERR_MALFORMED = 1,  /* could not decode */
+	PROTO_ERR_SIGNATURE = 2,  /* bad signature */
+	PROTO_ERR_REPLAY = 3,     /* sequence number not above the last */
+	PROTO_ERR_VERSION = 4,    /* unknown version, type or suite */
+	PROTO_ERR_TOO_LARGE = 5,
+	PROTO_ERR_UNKNOWN = 6,    /* no such node, model, job, dispute */
+	PROTO_ERR_STAKE = 7,      /* not enough stake or balance */
+	PROTO_ERR_STATE = 8,      /* not allowed now (window closed...) */
+	PROTO_ERR_INVALID = 9,    /* well-formed but wrong (bad proof...) */
+	PROTO_ERR_INTERNAL = 10,  /* the receiver failed; try again */
+};
+
+enum proto_role {
+	PROTO_ROLE_EXECUTOR = 1,
+	PROTO_ROLE_CHALLENGER = 2,
+	PROTO_ROLE_CLIENT = 4,
+};
+
+struct proto_error {
+	uint32_t code; /* enum proto_error_code */
+	char text[PROTO_MAX_TEXT + 1];
+};
+
+struct proto_ack {
+	uint64_t ref_seq;        /* sequence number of the request */
+	struct proto_digest id;  /* what was created (job, dispute); or 0 */
+};
+
+struct proto_node_register {
+	uint8_t roles; /* enum proto_role bits */
+	char name[PROTO_MAX_NAME + 1];
+	char endpoint[PROTO_MAX_TEXT + 1]; /* where clients reach it, or "" */
+	uint8_t n_models;
+	struct proto_digest models[PROTO_MAX_MODELS];
+};
+
+struct proto_amount {
+	uint64_t amount; /* STAKE, UNSTAKE */
+};
+
+struct proto_model_register {
+	struct proto_digest model_id;
+	char name[PROTO_MAX_NAME + 1];
+	uint32_t n_ops;
+	uint32_t n_inputs;
+	uint8_t *graph; /* canonical graph description, owned */
+	size_t graph_len;
+	/* The graph is leaf 0 of model_id's tree of n_leaves leaves. */
+	uint32_t n_leaves;
+	uint8_t proof_len;
+	struct proto_digest graph_proof[MERKLE_MAX_PROOF];
+};
+
+struct proto_job_submit {
+	struct proto_digest model_id;
+	uint64_t fee;
+	uint64_t nonce;              /* client-chosen, makes job ids unique */
+	struct proto_pubkey executor; /* zero: the referee assigns one */
+	uint8_t n_inputs;
+	struct tensor inputs[PROTO_MAX_TENSORS]; /* owned */
+};
+
+struct proto_job_fetch {
+	struct proto_digest job_id;
+};
+
+enum proto_job_state {
+	PROTO_JOB_OPEN = 1,     /* waiting for a claim */
+	PROTO_JOB_CLAIMED = 2,  /* claim posted, window open */
+	PROTO_JOB_DISPUTED = 3,
+	PROTO_JOB_FINAL = 4,
+	PROTO_JOB_INVALID = 5,  /* claim lost a dispute */
+};
+
+struct proto_job_info {
+	struct proto_digest job_id;
+	struct proto_digest model_id;
+	struct proto_pubkey client;
+	struct proto_pubkey executor;
+	uint64_t fee;
+	uint8_t state; /* enum proto_job_state */
+	uint8_t n_inputs;
+	struct tensor inputs[PROTO_MAX_TENSORS]; /* owned */
+};
+
+/*
+ * An executor's claim. The output is the last trace entry (the final
+ * operator's outputs), proven to be leaf n - 1 of trace_root.
+ */
+struct proto_claim {
+	struct proto_digest job_id;
+	struct proto_digest model_id;
+	uint8_t n_inputs;
+	struct proto_digest input_leaves[PROTO_MAX_TENSORS];
+	uint32_t n; /* trace length: inputs + operators */
+	struct proto_digest trace_root;
+	uint8_t n_outputs;
+	struct tensor outputs[PROTO_MAX_ENTRY_TENSORS]; /* owned */
+	uint8_t proof_len;
+	struct proto_digest output_proof[MERKLE_MAX_PROOF];
+};
+
+struct proto_claim_status {
+	struct proto_digest job_id;
+};
+
+struct proto_claim_info {
+	struct proto_digest job_id;
+	uint8_t state; /* enum proto_job_state */
+	struct proto_pubkey executor;
+	struct proto_digest trace_root;
+	uint32_t n;
+	uint64_t window_end_ms; /* unix time the challenge window closes */
+	uint8_t n_outputs;
+	struct tensor outputs[PROTO_MAX_ENTRY_TENSORS]; /* owned */
+};
+
+struct proto_challenge {
+	struct proto_digest job_id;
+	struct proto_pubkey executor;        /* whose claim */
+	struct proto_digest executor_root;   /* the root being disputed */
+	struct proto_digest challenger_root; /* the challenger's own root */
+	uint32_t n;
+	uint64_t bond;
+};
+
+/* The referee asks both sides for the roots of these prefix sizes. */
+struct proto_bisect_query {
+	struct proto_digest dispute_id;
+	uint32_t round;
+	uint64_t lo, hi; /* agreed prefix size, first disputed size */
+	uint8_t n_sizes; /* k - 1 */
+	uint64_t sizes[PROTO_MAX_ARITY - 1];
+	uint64_t deadline_ms;
+};
+
+/* One prefix root with its consistency proof (size -> n) against the
+ * side's committed root. */
+struct proto_prefix_root {
+	uint64_t size;
+	struct proto_digest root;
+	uint8_t proof_len;
+	struct proto_digest proof[MERKLE_MAX_PROOF];
+};
+
+struct proto_bisect_answer {
+	struct proto_digest dispute_id;
+	uint32_t round;
+	uint8_t n_roots;
+	struct proto_prefix_root roots[PROTO_MAX_ARITY - 1];
+};
+
+/* Where one revealed operator input comes from. */
+enum proto_reveal_src {
+	PROTO_REVEAL_ABSENT = 0, /* optional input not given */
+	PROTO_REVEAL_TRACE = 1,  /* a trace entry, proven against the agreed
+				  * prefix root */
+	PROTO_REVEAL_WEIGHT = 2, /* a weight, proven against model_id */
+};
+
+struct proto_reveal_input {
+	uint8_t src;        /* enum proto_reveal_src */
+	uint32_t leaf;      /* leaf index in the trace or model_id tree */
+	uint8_t output;     /* which tensor of a multi-tensor trace entry */
+	uint8_t n_tensors;  /* the whole leaf's tensors (1 for weights) */
+	struct tensor tensors[PROTO_MAX_ENTRY_TENSORS]; /* owned */
+	uint8_t proof_len;
+	struct proto_digest proof[MERKLE_MAX_PROOF];
+};
+
+struct proto_reveal {
+	struct proto_digest dispute_id;
+	uint32_t op;        /* disputed operator index */
+	uint8_t n_inputs;
+	struct proto_reveal_input *inputs; /* n_inputs, owned */
+};
+
+enum proto_verdict_reason {
+	PROTO_VERDICT_RECOMPUTED = 1,  /* one-step recomputation decided */
+	PROTO_VERDICT_BAD_PROOF = 2,   /* a side answered with a bad proof */
+	PROTO_VERDICT_TIMEOUT = 3,     /* a side's clock ran out */
+	PROTO_VERDICT_EQUIVOCATION = 4,
+	PROTO_VERDICT_SETTLED = 5,     /* another dispute already decided */
+};
+
+struct proto_verdict {
+	struct proto_digest dispute_id;
+	struct proto_digest job_id;
+	struct proto_pubkey executor;
+	struct proto_pubkey challenger;
+	uint8_t executor_won; /* 1: the claim stands; 0: it was false */
+	uint8_t reason;       /* enum proto_verdict_reason */
+	uint32_t op;          /* disputed operator, when one was found */
+	uint32_t rounds;
+	uint64_t slashed;     /* stake or bond taken from the loser */
+	uint64_t reward;      /* part of it paid to the winner */
+	uint8_t *transcript;  /* the dispute's signed messages, owned */
+	size_t transcript_len;
+};
+
+/* Two envelopes (raw bytes), both signed claims by one executor for one
+ * job, with different contents. */
+struct proto_equivocation {
+	uint8_t *claim_a, *claim_b; /* owned */
+	size_t len_a, len_b;
+};
+
+enum proto_event_kind {
+	PROTO_EVENT_JOB_ASSIGNED = 1,
+	PROTO_EVENT_CLAIM_POSTED = 2,
+	PROTO_EVENT_CLAIM_FINAL = 3,
+	PROTO_EVENT_CLAIM_INVALID = 4,
+	PROTO_EVENT_DISPUTE_OPENED = 5,
+	PROTO_EVENT_DISPUTE_CLOSED = 6,
+	PROTO_EVENT_NODE_SLASHED = 7,
+};
+
+struct proto_event {
+	uint64_t seq; /* position in the referee's event log, from 1 */
+	uint8_t kind; /* enum proto_event_kind */
+	struct proto_digest job_id;
+	struct proto_digest dispute_id; /* zero when none */
+	struct proto_pubkey subject;    /* the node concerned */
+	uint64_t value;                 /* amount, window end, ... */
+	uint64_t time_ms;
+};
+
+struct proto_events_fetch {
+	uint64_t after; /* events with seq > after */
+	uint32_t max;   /* at most this many (0: PROTO_MAX_EVENTS) */
+};
+
+struct proto_events {
+	uint32_t n;
+	struct proto_event *events; /* n, owned */
+};
+
+struct proto_dispute_fetch {
+	struct proto_digest dispute_id;
+};
+
+struct proto_status_node {
+	struct proto_pubkey key;
+	uint8_t roles;
+	char name[PROTO_MAX_NAME + 1];
+	uint64_t balance, stake;
+};
+
+struct proto_status_info {
+	uint64_t time_ms;
+	uint32_t jobs_open, claims_pending, claims_final, claims_invalid;
+	uint32_t disputes_open, disputes_closed;
+	uint64_t ledger_total, burned;
+	uint32_t n_nodes;
+	struct proto_status_node *nodes; /* n_nodes, owned */
+};
+
+/* A decoded message: the envelope's fields and one body. */
+struct proto_msg {
+	uint8_t version;
+	uint8_t type;  /* enum proto_msg_type */
+	uint8_t suite; /* enum proto_hash */
+	struct proto_pubkey sender;
+	uint64_t seq;
+	union {
+		struct proto_error error;
+		struct proto_ack ack;
+		struct proto_node_register node_register;
+		struct proto_amount amount;
+		struct proto_model_register model_register;
+		struct proto_job_submit job_submit;
+		struct proto_job_fetch job_fetch;
+		struct proto_job_info job_info;
+		struct proto_claim claim;
+		struct proto_claim_status claim_status;
+		struct proto_claim_info claim_info;
+		struct proto_challenge challenge;
+		struct proto_bisect_query bisect_query;
+		struct proto_bisect_answer bisect_answer;
+		struct proto_reveal reveal;
+		struct proto_verdict verdict;
+		struct proto_equivocation equivocation;
+		struct proto_event event;
+		struct proto_events_fetch events_fetch;
+		struct proto_events events;
+		struct proto_dispute_fetch dispute_fetch;
+		struct proto_status_info status_info;
+	} u; /* STATUS_QUERY has an empty body */
+};
+
+/* Clears a message to type with zeroed fields (nothing owned yet). */
+void proto_msg_init(struct proto_msg *m, enum proto_msg_type type,
+    enum proto_hash suite);
+/* Frees what the body owns; the message may be reused after init. */
+void proto_msg_free(struct proto_msg *m);
+
+/*
+ * Encodes m (its sender and seq included) and signs it with id, whose
+ * public key must equal m->sender. *buf is malloc'd; the caller frees it.
+ */
+int proto_msg_encode(const struct proto_msg *m,
+    const struct proto_identity *id, uint8_t **buf, size_t *len)
+    __attribute__((warn_unused_result));
+
+/*
+ * Decodes and verifies one envelope: bounds, version, type, suite, body
+ * layout and limits, and the signature. On failure *m is untouched, the
+ * return code says which layer failed and ei says what was wrong
+ * (RF_ERR_TRUNCATED / RF_ERR_FORMAT / RF_ERR_VERSION / RF_ERR_RANGE /
+ * RF_ERR_CRYPTO); proto_error_code_for maps it to a reply code.
+ */
+int proto_msg_decode(const uint8_t *buf, size_t len, struct proto_msg *m,
+    struct rf_errinfo *ei) __attribute__((warn_unused_result));
+uint32_t proto_error_code_for(int rf_err);
+
 #endif /* RF_PROTOCOL_H */

@@ -1,0 +1,188 @@
+/* base/log.c - one formatted line per event, written with one write(2). */
+#include "log.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#define COMPONENT_MAX 32
+
+static const char *const level_names[LOG_LEVEL_COUNT] = {
+	[LOG_LEVEL_DEBUG] = "DEBUG",
+	[LOG_LEVEL_INFO] = "INFO",
+	[LOG_LEVEL_WARN] = "WARN",
+	[LOG_LEVEL_ERROR] = "ERROR",
+};
+
+/* The lock orders whole lines on the fd and guards the component name;
+ * the level and fd are atomics so a filtered-out call takes no lock. */
+static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
+static char log_component[COMPONENT_MAX] = "refute";
+static atomic_int log_min = LOG_LEVEL_INFO;
+static atomic_int log_fd = 2;
+static pthread_once_t log_once = PTHREAD_ONCE_INIT;
+
+int
+log_level_parse(const char *name, enum log_level *out)
+{
+	static const struct {
+		const char *name;
+		enum log_level level;
+	} names[] = {
+		{ "debug", LOG_LEVEL_DEBUG },
+		{ "info", LOG_LEVEL_INFO },
+		{ "warn", LOG_LEVEL_WARN },
+		{ "warning", LOG_LEVEL_WARN },
+		{ "error", LOG_LEVEL_ERROR },
+	};
+	if (name == NULL) {
+		return -1;
+	}
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		if (strcasecmp(name, names[i].name) == 0) {
+			*out = names[i].level;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+const char *
+log_level_name(enum log_level level)
+{
+	if ((int)level < 0 || level >= LOG_LEVEL_COUNT) {
+		return "?";
+	}
+	return level_names[level];
+}
+
+/* The environment has the last word on the level, so an operator can get
+ * debug output from any node without a new flag. */
+static void
+apply_env(void)
+{
+	enum log_level lv;
+	if (log_level_parse(getenv("RF_LOG_LEVEL"), &lv) == 0) {
+		atomic_store(&log_min, (int)lv);
+	}
+}
+
+void
+log_init(const char *component, enum log_level min_level)
+{
+	pthread_once(&log_once, apply_env);
+	if (component == NULL || component[0] == '\0') {
+		component = "refute";
+	}
+	if ((int)min_level < 0 || min_level >= LOG_LEVEL_COUNT) {
+		min_level = LOG_LEVEL_INFO;
+	}
+	pthread_mutex_lock(&log_lock);
+	snprintf(log_component, sizeof(log_component), "%s", component);
+	atomic_store(&log_min, (int)min_level);
+	apply_env();
+	pthread_mutex_unlock(&log_lock);
+}
+
+void
+log_set_fd(int fd)
+{
+	/* Taking the lock means no line is half-written to the old fd when
+	 * this returns, so the caller may close it right away. */
+	pthread_mutex_lock(&log_lock);
+	atomic_store(&log_fd, fd);
+	pthread_mutex_unlock(&log_lock);
+}
+
+int
+log_enabled(enum log_level level)
+{
+	pthread_once(&log_once, apply_env);
+	return (int)level >= atomic_load(&log_min);
+}
+
+/* "2026-11-25T13:20:00.123Z"; 25 bytes with the terminator. */
+static void
+format_time(char out[32])
+{
+	struct timespec ts;
+	struct tm tm;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	size_t n = strftime(out, 32, "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(out + n, 32 - n, ".%03ldZ", ts.tv_nsec / 1000000L);
+}
+
+/* One event must stay one line: a newline or escape sequence inside a
+ * message (often text that came from a peer) would forge extra lines. */
+static void
+sanitize(char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (c < 0x20 || c == 0x7f) {
+			s[i] = '?';
+		}
+	}
+}
+
+static void
+write_all(int fd, const char *buf, size_t len)
+{
+	while (len > 0) {
+		ssize_t w = write(fd, buf, len);
+		if (w < 0) {
+			if (errno == EINTR) {
+				continue;
+			}
+			return; /* nowhere left to report a failing log */
+		}
+		buf += w;
+		len -= (size_t)w;
+	}
+}
+
+void
+log_vmsg(enum log_level level, const char *fmt, va_list ap)
+{
+	if (!log_enabled(level)) {
+		return;
+	}
+	int saved_errno = errno;
+	char line[LOG_LINE_MAX];
+	char ts[32];
+	format_time(ts);
+
+	pthread_mutex_lock(&log_lock);
+	int head = snprintf(line, sizeof(line), "%s %-5s %s: ", ts,
+	    log_level_name(level), log_component);
+	/* The head is short (time, level, a 31-byte name): it always fits. */
+	size_t room = sizeof(line) - (size_t)head - 1; /* keep 1 for '\n' */
+	int body = vsnprintf(line + head, room + 1, fmt, ap);
+	size_t blen = body < 0 ? 0 : (size_t)body;
+	if (blen > room) {
+		blen = room;
+		memcpy(line + head + blen - 3, "...", 3);
+	}
+	sanitize(line + head, blen);
+	size_t len = (size_t)head + blen;
+	line[len++] = '\n';
+	write_all(atomic_load(&log_fd), line, len);
+	pthread_mutex_unlock(&log_lock);
+	errno = saved_errno;
+}
+
+void
+log_msg(enum log_level level, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	log_vmsg(level, fmt, ap);
+	va_end(ap);
+}

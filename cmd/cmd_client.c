@@ -1,0 +1,474 @@
+/*
+ * cmd/cmd_client.c - the client side: `refute submit` posts a job (and with
+ * --wait follows it to finality), `refute status` shows the network.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../engine/engine.h"
+#include "../node/node.h"
+#include "cli.h"
+#include "cmds.h"
+
+#define DEFAULT_REFEREE "tcp://127.0.0.1:7700"
+
+/* Common connection options of client commands. */
+struct client_opts {
+	const char *referee;
+	const char *identity;
+	const char *referee_key;
+	const char *hash;
+};
+
+static int
+client_connect(const struct cli_cmd *cmd, const struct client_opts *o,
+    struct node_rpc *rpc)
+{
+	if (proto_init() != RF_OK) {
+		return cli_fail(cmd, "cannot initialise libsodium");
+	}
+	enum proto_hash suite;
+	if (proto_hash_parse(o->hash, &suite) != RF_OK) {
+		return cli_usage_error(cmd, "--hash must be blake2b or xxh3");
+	}
+	struct proto_identity id;
+	if (o->identity != NULL) {
+		int rc = cli_load_identity(cmd, o->identity, &id);
+		if (rc != CLI_EXIT_OK) {
+			return rc;
+		}
+	} else if (proto_identity_generate(&id) != RF_OK) {
+		return cli_fail(cmd, "cannot make a key");
+	}
+	struct proto_pubkey rk;
+	bool have_rk = false;
+	if (o->referee_key != NULL) {
+		if (proto_pubkey_parse_hex(o->referee_key, &rk) != RF_OK) {
+			proto_identity_wipe(&id);
+			return cli_usage_error(cmd, "--referee-key must be 64 hex "
+			    "digits");
+		}
+		have_rk = true;
+	}
+	struct rf_errinfo ei = { "" };
+	int err = node_rpc_open(rpc, o->referee, &id, suite,
+	    have_rk ? &rk : NULL, &ei);
+	proto_identity_wipe(&id);
+	if (err != RF_OK) {
+		return cli_fail(cmd, "cannot reach the referee at %s: %s",
+		    o->referee, ei.msg);
+	}
+	return CLI_EXIT_OK;
+}
+
+/* One request; on failure prints why and returns an exit code. */
+static int
+client_call(const struct cli_cmd *cmd, struct node_rpc *rpc,
+    struct proto_msg *req, enum proto_msg_type want, struct proto_msg *reply)
+{
+	struct rf_errinfo ei = { "" };
+	int err = node_rpc_call(rpc, req, reply, &ei);
+	proto_msg_free(req);
+	if (err != RF_OK) {
+		return cli_fail(cmd, "%s: %s", proto_msg_type_name(req->type),
+		    ei.msg[0] ? ei.msg : rf_strerror(err));
+	}
+	err = node_reply_ok(reply, want, &ei);
+	if (err != RF_OK) {
+		proto_msg_free(reply);
+		return cli_fail(cmd, "%s", ei.msg);
+	}
+	return CLI_EXIT_OK;
+}
+
+#define CLIENT_OPTS(o)                                                     \
+	{ "referee", 'r', CLI_STR, &(o).referee, "URL",                    \
+	    "the referee (default " DEFAULT_REFEREE ")" },                 \
+	{ "identity", 'k', CLI_STR, &(o).identity, "FILE",                 \
+	    "sign as this identity (default: a throwaway key)" },          \
+	{ "referee-key", 0, CLI_STR, &(o).referee_key, "HEX",              \
+	    "accept replies signed by this key only" },                    \
+	{ "hash", 0, CLI_STR, &(o).hash, "blake2b|xxh3",                   \
+	    "the network's hash suite (default blake2b)" }
+
+/* ------------------------------------------------------------------ */
+/* status                                                               */
+/* ------------------------------------------------------------------ */
+
+static const char *
+roles_str(uint8_t roles, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s%s%s", roles & PROTO_ROLE_EXECUTOR ?
+	    "executor " : "", roles & PROTO_ROLE_CHALLENGER ? "challenger " :
+	    "", roles & PROTO_ROLE_CLIENT ? "client" : "");
+	return buf;
+}
+
+static void
+status_json(const struct proto_status_info *s)
+{
+	struct json_out j;
+	json_begin(&j, stdout);
+	json_uint(&j, "time_ms", s->time_ms);
+	json_uint(&j, "jobs_open", s->jobs_open);
+	json_uint(&j, "claims_pending", s->claims_pending);
+	json_uint(&j, "claims_final", s->claims_final);
+	json_uint(&j, "claims_invalid", s->claims_invalid);
+	json_uint(&j, "disputes_open", s->disputes_open);
+	json_uint(&j, "disputes_closed", s->disputes_closed);
+	json_uint(&j, "ledger_total", s->ledger_total);
+	json_uint(&j, "burned", s->burned);
+	json_arr_open(&j, "nodes");
+	for (uint32_t i = 0; i < s->n_nodes; i++) {
+		const struct proto_status_node *n = &s->nodes[i];
+		char hex[65], roles[40];
+		proto_pubkey_hex(&n->key, hex);
+		json_obj_open(&j, NULL);
+		json_str(&j, "key", hex);
+		json_str(&j, "name", n->name);
+		json_str(&j, "roles", roles_str(n->roles, roles, sizeof(roles)));
+		json_uint(&j, "balance", n->balance);
+		json_uint(&j, "stake", n->stake);
+		json_obj_close(&j);
+	}
+	json_arr_close(&j);
+	json_end(&j);
+}
+
+static void
+status_text(const char *url, const struct proto_status_info *s)
+{
+	printf("network at %s\n", url);
+	printf("jobs open %u, claims pending %u, final %u, invalid %u\n",
+	    s->jobs_open, s->claims_pending, s->claims_final, s->claims_invalid);
+	printf("disputes open %u, closed %u\n", s->disputes_open,
+	    s->disputes_closed);
+	printf("ledger total %llu (burned %llu)\n\n",
+	    (unsigned long long)s->ledger_total, (unsigned long long)s->burned);
+	printf("%-14s %-22s %-24s %12s %12s\n", "node", "roles", "name",
+	    "balance", "stake");
+	for (uint32_t i = 0; i < s->n_nodes; i++) {
+		const struct proto_status_node *n = &s->nodes[i];
+		char hex[65], roles[40];
+		proto_pubkey_hex(&n->key, hex);
+		hex[12] = '\0';
+		printf("%-14s %-22s %-24s %12llu %12llu\n", hex,
+		    roles_str(n->roles, roles, sizeof(roles)), n->name,
+		    (unsigned long long)n->balance, (unsigned long long)n->stake);
+	}
+}
+
+int
+cmd_status(int argc, char **argv)
+{
+	struct client_opts o = { DEFAULT_REFEREE, NULL, NULL, "blake2b" };
+	bool json = false;
+	const struct cli_opt opts[] = {
+		CLIENT_OPTS(o),
+		{ "json", 0, CLI_FLAG, &json, NULL, "print a JSON object" },
+	};
+	const struct cli_cmd cmd = {
+		.path = "status",
+		.summary = "Show the network at a glance: nodes, stakes, jobs, "
+		    "claims and disputes.",
+		.opts = opts,
+		.n_opts = sizeof(opts) / sizeof(opts[0]),
+	};
+	const char *pos[1];
+	size_t np;
+	int rc = cli_parse(&cmd, argc, argv, pos, &np);
+	if (rc >= 0) {
+		return rc;
+	}
+	struct node_rpc rpc;
+	rc = client_connect(&cmd, &o, &rpc);
+	if (rc != CLI_EXIT_OK) {
+		return rc;
+	}
+	rpc.retries = 1;
+	struct proto_msg req, reply;
+	proto_msg_init(&req, PROTO_MSG_STATUS_QUERY, rpc.suite);
+	rc = client_call(&cmd, &rpc, &req, PROTO_MSG_STATUS_INFO, &reply);
+	if (rc == CLI_EXIT_OK) {
+		if (json) {
+			status_json(&reply.u.status_info);
+		} else {
+			status_text(o.referee, &reply.u.status_info);
+		}
+		proto_msg_free(&reply);
+	}
+	node_rpc_close(&rpc);
+	return rc;
+}
+
+/* ------------------------------------------------------------------ */
+/* submit                                                               */
+/* ------------------------------------------------------------------ */
+
+static int
+load_inputs(const struct cli_cmd *cmd, const char *model_path,
+    const struct cli_strs *files, uint64_t seed, struct proto_job_submit *s,
+    struct proto_digest *model_id, enum proto_hash suite)
+{
+	uint8_t *buf;
+	size_t len;
+	int rc = cli_read_file(cmd, model_path, (size_t)1 << 34, &buf, &len);
+	if (rc != CLI_EXIT_OK) {
+		return rc;
+	}
+	struct engine_model *m;
+	struct rf_errinfo ei = { "" };
+	int err = engine_model_decode(buf, len, &m, &ei);
+	free(buf);
+	if (err != RF_OK) {
+		return cli_fail(cmd, "'%s' is not a valid model: %s", model_path,
+		    ei.msg);
+	}
+	err = proto_model_id(suite, m, model_id);
+	size_t n = engine_model_input_count(m);
+	if (err == RF_OK && files->n == 0) {
+		err = engine_inputs_random(m, seed, s->inputs, &ei);
+	} else if (err == RF_OK && files->n != n) {
+		engine_model_free(m);
+		return cli_usage_error(cmd, "the model takes %zu inputs, %zu "
+		    "--input files given", n, files->n);
+	}
+	for (size_t i = 0; err == RF_OK && i < files->n; i++) {
+		rc = cli_read_file(cmd, files->v[i], (size_t)1 << 32, &buf, &len);
+		if (rc != CLI_EXIT_OK) {
+			engine_model_free(m);
+			return rc;
+		}
+		err = tensor_npy_decode(buf, len, &s->inputs[i], &ei);
+		free(buf);
+		if (err != RF_OK) {
+			for (size_t k = 0; k < i; k++) {
+				tensor_fini(&s->inputs[k]);
+			}
+			engine_model_free(m);
+			return cli_fail(cmd, "'%s': %s", files->v[i], ei.msg);
+		}
+		s->n_inputs = (uint8_t)(i + 1);
+	}
+	engine_model_free(m);
+	if (err != RF_OK) {
+		return cli_fail(cmd, "%s", ei.msg[0] ? ei.msg : rf_strerror(err));
+	}
+	s->n_inputs = (uint8_t)n;
+	s->model_id = *model_id;
+	return CLI_EXIT_OK;
+}
+
+static const char *
+state_name(uint8_t state)
+{
+	switch (state) {
+	case PROTO_JOB_OPEN:
+		return "open";
+	case PROTO_JOB_CLAIMED:
+		return "claimed";
+	case PROTO_JOB_DISPUTED:
+		return "disputed";
+	case PROTO_JOB_FINAL:
+		return "final";
+	case PROTO_JOB_INVALID:
+		return "invalid";
+	}
+	return "?";
+}
+
+/* Polls the claim until it is final or invalid (or the time is up). */
+static int
+wait_final(const struct cli_cmd *cmd, struct node_rpc *rpc,
+    const struct proto_digest *job, int64_t timeout_s, bool quiet,
+    struct proto_msg *info)
+{
+	uint64_t deadline = node_now_ms() + (uint64_t)timeout_s * 1000;
+	uint8_t last = 0;
+	for (;;) {
+		struct proto_msg req;
+		proto_msg_init(&req, PROTO_MSG_CLAIM_STATUS, rpc->suite);
+		req.u.claim_status.job_id = *job;
+		int rc = client_call(cmd, rpc, &req, PROTO_MSG_CLAIM_INFO, info);
+		if (rc != CLI_EXIT_OK) {
+			return rc;
+		}
+		uint8_t st = info->u.claim_info.state;
+		if (st != last && !quiet) {
+			fprintf(stderr, "job %s\n", state_name(st));
+			last = st;
+		}
+		if (st == PROTO_JOB_FINAL || st == PROTO_JOB_INVALID) {
+			return CLI_EXIT_OK;
+		}
+		proto_msg_free(info);
+		if (node_now_ms() > deadline) {
+			return cli_fail(cmd, "the job is still %s after %llds",
+			    state_name(st), (long long)timeout_s);
+		}
+		usleep(100 * 1000);
+	}
+}
+
+int
+cmd_submit(int argc, char **argv)
+{
+	struct client_opts o = { DEFAULT_REFEREE, NULL, NULL, "blake2b" };
+	const char *model = NULL, *executor = NULL, *seed_s = NULL;
+	struct cli_strs inputs = { { NULL }, 0 };
+	struct cli_strs outputs = { { NULL }, 0 };
+	int64_t fee = 0, timeout = 60;
+	bool wait = false, json = false;
+	const struct cli_opt opts[] = {
+		CLIENT_OPTS(o),
+		{ "model", 'm', CLI_STR, &model, "FILE",
+		    "the model (its model_id is computed from the file)" },
+		{ "seed", 's', CLI_STR, &seed_s, "S", "random input from a seed" },
+		{ "input", 'i', CLI_STRS, &inputs, "X.npy",
+		    "input tensor; repeat for each model input" },
+		{ "executor", 'x', CLI_STR, &executor, "HEX",
+		    "ask for this executor (default: the referee assigns)" },
+		{ "fee", 'f', CLI_I64, &fee, "N", "fee paid on finality" },
+		{ "wait", 'w', CLI_FLAG, &wait, NULL,
+		    "wait for the claim and its finality, print the output" },
+		{ "timeout", 't', CLI_I64, &timeout, "S",
+		    "seconds to wait (default 60)" },
+		{ "output", 'o', CLI_STRS, &outputs, "Y.npy",
+		    "with --wait: write the output tensors" },
+		{ "json", 0, CLI_FLAG, &json, NULL, "print a JSON object" },
+	};
+	const struct cli_cmd cmd = {
+		.path = "submit",
+		.summary = "Submit a job to the network.",
+		.opts = opts,
+		.n_opts = sizeof(opts) / sizeof(opts[0]),
+	};
+	const char *pos[1];
+	size_t np;
+	int rc = cli_parse(&cmd, argc, argv, pos, &np);
+	if (rc >= 0) {
+		return rc;
+	}
+	if (model == NULL) {
+		return cli_usage_error(&cmd, "missing --model FILE");
+	}
+	uint64_t seed = 1;
+	if (seed_s != NULL) {
+		char *end;
+		seed = strtoull(seed_s, &end, 0);
+		if (*seed_s == '\0' || *seed_s == '-' || *end != '\0') {
+			return cli_usage_error(&cmd, "--seed needs an integer");
+		}
+		if (inputs.n > 0) {
+			return cli_usage_error(&cmd, "give --seed or --input, not "
+			    "both");
+		}
+	}
+	if (outputs.n > 0 && !wait) {
+		return cli_usage_error(&cmd, "--output needs --wait");
+	}
+	struct node_rpc rpc;
+	rc = client_connect(&cmd, &o, &rpc);
+	if (rc != CLI_EXIT_OK) {
+		return rc;
+	}
+	struct proto_msg req, reply;
+	proto_msg_init(&req, PROTO_MSG_JOB_SUBMIT, rpc.suite);
+	struct proto_digest model_id;
+	rc = load_inputs(&cmd, model, &inputs, seed, &req.u.job_submit,
+	    &model_id, rpc.suite);
+	if (rc != CLI_EXIT_OK) {
+		node_rpc_close(&rpc);
+		return rc;
+	}
+	req.u.job_submit.fee = (uint64_t)fee;
+	req.u.job_submit.nonce = ((uint64_t)getpid() << 40) ^ node_now_ms();
+	if (executor != NULL &&
+	    proto_pubkey_parse_hex(executor, &req.u.job_submit.executor) !=
+	    RF_OK) {
+		proto_msg_free(&req);
+		node_rpc_close(&rpc);
+		return cli_usage_error(&cmd, "--executor must be 64 hex digits");
+	}
+	/* A client is a node too: registering is idempotent. */
+	struct proto_msg reg;
+	proto_msg_init(&reg, PROTO_MSG_NODE_REGISTER, rpc.suite);
+	reg.u.node_register.roles = PROTO_ROLE_CLIENT;
+	snprintf(reg.u.node_register.name, sizeof(reg.u.node_register.name),
+	    "client");
+	rc = client_call(&cmd, &rpc, &reg, PROTO_MSG_ACK, &reply);
+	if (rc == CLI_EXIT_OK) {
+		proto_msg_free(&reply);
+		rc = client_call(&cmd, &rpc, &req, PROTO_MSG_ACK, &reply);
+	} else {
+		proto_msg_free(&req);
+	}
+	if (rc != CLI_EXIT_OK) {
+		node_rpc_close(&rpc);
+		return rc;
+	}
+	struct proto_digest job = reply.u.ack.id;
+	proto_msg_free(&reply);
+	char hex[2 * PROTO_DIGEST_MAX + 1];
+	proto_digest_hex(rpc.suite, &job, hex);
+	if (!wait) {
+		if (json) {
+			printf("{\"job_id\":\"%s\"}\n", hex);
+		} else {
+			printf("job %s submitted\n", hex);
+		}
+		node_rpc_close(&rpc);
+		return CLI_EXIT_OK;
+	}
+	if (!json) {
+		printf("job %s submitted\n", hex);
+	}
+	struct proto_msg info;
+	rc = wait_final(&cmd, &rpc, &job, timeout, json, &info);
+	if (rc == CLI_EXIT_OK) {
+		const struct proto_claim_info *ci = &info.u.claim_info;
+		char root[2 * PROTO_DIGEST_MAX + 1], ex[65];
+		proto_digest_hex(rpc.suite, &ci->trace_root, root);
+		proto_pubkey_hex(&ci->executor, ex);
+		for (size_t i = 0; i < outputs.n && i < ci->n_outputs; i++) {
+			uint8_t *buf;
+			size_t len;
+			if (tensor_npy_encode(&ci->outputs[i], &buf, &len) != RF_OK) {
+				rc = cli_fail(&cmd, "cannot encode an output");
+				break;
+			}
+			rc = cli_write_file(&cmd, outputs.v[i], buf, len, 0644);
+			free(buf);
+		}
+		if (json) {
+			struct json_out j;
+			json_begin(&j, stdout);
+			json_str(&j, "job_id", hex);
+			json_str(&j, "state", state_name(ci->state));
+			json_str(&j, "executor", ex);
+			json_str(&j, "trace_root", root);
+			json_uint(&j, "n", ci->n);
+			json_arr_open(&j, "outputs");
+			for (unsigned i = 0; i < ci->n_outputs; i++) {
+				cli_print_tensor_json(&j, "output", &ci->outputs[i]);
+			}
+			json_arr_close(&j);
+			json_end(&j);
+		} else {
+			ex[12] = '\0';
+			printf("job %s by executor %s, trace root %s\n",
+			    state_name(ci->state), ex, root);
+			for (unsigned i = 0; i < ci->n_outputs; i++) {
+				cli_print_tensor_text("output", &ci->outputs[i]);
+			}
+		}
+		if (ci->state != PROTO_JOB_FINAL) {
+			rc = CLI_EXIT_FAIL;
+		}
+		proto_msg_free(&info);
+	}
+	node_rpc_close(&rpc);
+	return rc;
+}

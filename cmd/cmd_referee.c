@@ -1,0 +1,105 @@
+/*
+ * cmd/cmd_referee.c - `refute referee`: runs the referee node until SIGTERM
+ * or SIGINT.
+ */
+#include <signal.h>
+#include <string.h>
+
+#include "../base/log.h"
+#include "../referee/referee.h"
+#include "cli.h"
+#include "cmds.h"
+
+static volatile sig_atomic_t stop_flag;
+
+static void
+on_signal(int sig)
+{
+	(void)sig;
+	stop_flag = 1;
+}
+
+void
+cli_install_stop_handlers(volatile sig_atomic_t **flag)
+{
+	struct sigaction sa;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	*flag = &stop_flag;
+}
+
+int
+cmd_referee(int argc, char **argv)
+{
+	const char *listen = "tcp://127.0.0.1:7700";
+	const char *events = "tcp://127.0.0.1:7701";
+	const char *db = "referee.db";
+	const char *genesis = NULL;
+	const char *identity = NULL;
+	const char *metrics = NULL;
+	int64_t workers = 4;
+	const struct cli_opt opts[] = {
+		{ "identity", 'k', CLI_STR, &identity, "FILE",
+		    "the referee's identity file (refute keygen)" },
+		{ "listen", 'l', CLI_STR, &listen, "URL",
+		    "requests (REP), default tcp://127.0.0.1:7700" },
+		{ "events", 'e', CLI_STR, &events, "URL",
+		    "events (PUB), default tcp://127.0.0.1:7701" },
+		{ "db", 'd', CLI_STR, &db, "FILE", "state (SQLite), default "
+		    "referee.db" },
+		{ "genesis", 'g', CLI_STR, &genesis, "FILE",
+		    "network parameters and balances (first start only)" },
+		{ "metrics", 'm', CLI_STR, &metrics, "ADDR",
+		    "serve Prometheus metrics on ADDR (host:port)" },
+		{ "workers", 'w', CLI_I64, &workers, "N",
+		    "requests handled at once (default 4)" },
+	};
+	const struct cli_cmd cmd = {
+		.path = "referee",
+		.summary = "Run the referee: ledger, registry, job board, "
+		    "challenge windows and disputes.",
+		.opts = opts,
+		.n_opts = sizeof(opts) / sizeof(opts[0]),
+	};
+	const char *pos[1];
+	size_t np;
+	int rc = cli_parse(&cmd, argc, argv, pos, &np);
+	if (rc >= 0) {
+		return rc;
+	}
+	if (identity == NULL) {
+		return cli_usage_error(&cmd, "missing --identity FILE");
+	}
+	if (workers < 1 || workers > 64) {
+		return cli_usage_error(&cmd, "--workers must be 1..64");
+	}
+	if (proto_init() != RF_OK) {
+		return cli_fail(&cmd, "cannot initialise libsodium");
+	}
+	struct referee_config cfg;
+	memset(&cfg, 0, sizeof(cfg));
+	rc = cli_load_identity(&cmd, identity, &cfg.identity);
+	if (rc != CLI_EXIT_OK) {
+		return rc;
+	}
+	cfg.listen_url = listen;
+	cfg.events_url = events;
+	cfg.db_path = db;
+	cfg.genesis_path = genesis;
+	cfg.metrics_addr = metrics;
+	cfg.workers = (unsigned)workers;
+	log_init("referee", LOG_LEVEL_INFO);
+	volatile sig_atomic_t *stop;
+	cli_install_stop_handlers(&stop);
+	struct rf_errinfo ei = { "" };
+	int err = referee_run(&cfg, stop, &ei);
+	proto_identity_wipe(&cfg.identity);
+	if (err != RF_OK) {
+		return cli_fail(&cmd, "%s", ei.msg[0] ? ei.msg : rf_strerror(err));
+	}
+	return CLI_EXIT_OK;
+}

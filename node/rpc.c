@@ -1,0 +1,141 @@
+/* node/rpc.c - signed requests to the referee, with safe retries. */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "node.h"
+
+uint64_t
+node_now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static uint64_t
+now_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
+int
+node_rpc_open(struct node_rpc *rpc, const char *url,
+    const struct proto_identity *id, enum proto_hash suite,
+    const struct proto_pubkey *referee, struct rf_errinfo *ei)
+{
+	memset(rpc, 0, sizeof(*rpc));
+	int err = net_client_open(url, PROTO_MAX_MESSAGE, &rpc->client, ei);
+	if (err != RF_OK) {
+		return err;
+	}
+	rpc->id = *id;
+	rpc->suite = suite;
+	if (referee != NULL) {
+		rpc->referee = *referee;
+	}
+	pthread_mutex_init(&rpc->lock, NULL);
+	rpc->timeout_ms = 5000;
+	rpc->retries = 3;
+	return RF_OK;
+}
+
+void
+node_rpc_close(struct node_rpc *rpc)
+{
+	if (rpc->client != NULL) {
+		net_client_close(rpc->client);
+		rpc->client = NULL;
+		pthread_mutex_destroy(&rpc->lock);
+	}
+	proto_identity_wipe(&rpc->id);
+}
+
+/* Call with rpc->lock held. */
+static int
+sign_locked(struct node_rpc *rpc, struct proto_msg *m, uint8_t **buf,
+    size_t *len)
+{
+	uint64_t seq = now_us();
+	if (seq <= rpc->last_seq) {
+		seq = rpc->last_seq + 1;
+	}
+	rpc->last_seq = seq;
+	m->sender = rpc->id.pk;
+	m->seq = seq;
+	m->suite = (uint8_t)rpc->suite;
+	return proto_msg_encode(m, &rpc->id, buf, len);
+}
+
+int
+node_sign(struct node_rpc *rpc, struct proto_msg *m, uint8_t **buf,
+    size_t *len)
+{
+	pthread_mutex_lock(&rpc->lock);
+	int err = sign_locked(rpc, m, buf, len);
+	pthread_mutex_unlock(&rpc->lock);
+	return err;
+}
+
+int
+node_rpc_call(struct node_rpc *rpc, struct proto_msg *req,
+    struct proto_msg *reply, struct rf_errinfo *ei)
+{
+	uint8_t *buf = NULL, *rbuf = NULL;
+	size_t len = 0, rlen = 0;
+	/* The lock keeps sequence numbers in the order the referee sees. */
+	pthread_mutex_lock(&rpc->lock);
+	int err = sign_locked(rpc, req, &buf, &len);
+	if (err != RF_OK) {
+		pthread_mutex_unlock(&rpc->lock);
+		return rf_errf(ei, err, "cannot encode %s: %s",
+		    proto_msg_type_name(req->type), rf_strerror(err));
+	}
+	for (int attempt = 0; attempt <= rpc->retries; attempt++) {
+		err = net_client_call(rpc->client, buf, len, &rbuf, &rlen,
+		    rpc->timeout_ms, ei);
+		if (err != RF_ERR_TIMEOUT && err != RF_ERR_NET) {
+			break;
+		}
+		usleep(100 * 1000 * (unsigned)(attempt + 1));
+	}
+	pthread_mutex_unlock(&rpc->lock);
+	free(buf);
+	if (err != RF_OK) {
+		return err;
+	}
+	err = proto_msg_decode(rbuf, rlen, reply, ei);
+	free(rbuf);
+	if (err != RF_OK) {
+		return rf_errctx(ei, err, "bad reply from the referee: ");
+	}
+	bool any = true;
+	for (int i = 0; i < PROTO_KEY_LEN; i++) {
+		any = any && rpc->referee.b[i] == 0;
+	}
+	if (!any && memcmp(reply->sender.b, rpc->referee.b,
+	    PROTO_KEY_LEN) != 0) {
+		proto_msg_free(reply);
+		return rf_errf(ei, RF_ERR_CRYPTO,
+		    "the reply is not signed by the referee");
+	}
+	return RF_OK;
+}
+
+int
+node_reply_ok(const struct proto_msg *reply, enum proto_msg_type want,
+    struct rf_errinfo *ei)
+{
+	if (reply->type == want) {
+		return RF_OK;
+	}
+	if (reply->type == PROTO_MSG_ERROR) {
+		return rf_errf(ei, RF_ERR_INVAL, "referee: %s",
+		    reply->u.error.text);
+	}
+	return rf_errf(ei, RF_ERR_FORMAT, "unexpected %s reply",
+	    proto_msg_type_name(reply->type));
+}

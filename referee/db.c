@@ -1,0 +1,263 @@
+/*
+ * referee/db.c - the referee's schema, parameters and statement helpers.
+ *
+ * Keys and digests are stored as BLOBs; amounts as INTEGER (SQLite's 64-bit
+ * signed integers: genesis caps the supply at 2^62, so no sum overflows).
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "referee_int.h"
+
+const char *const referee_schema[] = {
+	/* 1: ledger, registry, jobs, claims, events */
+	"CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL)"
+	"  STRICT;"
+	"CREATE TABLE accounts ("
+	"  key BLOB PRIMARY KEY,"
+	"  balance INTEGER NOT NULL DEFAULT 0 CHECK (balance >= 0),"
+	"  stake INTEGER NOT NULL DEFAULT 0 CHECK (stake >= 0),"
+	"  roles INTEGER NOT NULL DEFAULT 0,"
+	"  name TEXT NOT NULL DEFAULT '',"
+	"  endpoint TEXT NOT NULL DEFAULT '',"
+	"  registered INTEGER NOT NULL DEFAULT 0,"
+	"  last_seq INTEGER NOT NULL DEFAULT 0,"
+	"  last_req BLOB,"    /* hash of the last request applied */
+	"  last_reply BLOB"   /* and its reply: a retry gets it again */
+	") STRICT;"
+	"CREATE TABLE serves ("
+	"  key BLOB NOT NULL REFERENCES accounts(key),"
+	"  model_id BLOB NOT NULL,"
+	"  PRIMARY KEY (key, model_id)) STRICT;"
+	"CREATE TABLE models ("
+	"  model_id BLOB PRIMARY KEY,"
+	"  name TEXT NOT NULL,"
+	"  n_ops INTEGER NOT NULL,"
+	"  n_inputs INTEGER NOT NULL,"
+	"  graph BLOB NOT NULL,"
+	"  owner BLOB NOT NULL) STRICT;"
+	"CREATE TABLE jobs ("
+	"  job_id BLOB PRIMARY KEY,"
+	"  model_id BLOB NOT NULL REFERENCES models(model_id),"
+	"  client BLOB NOT NULL,"
+	"  executor BLOB NOT NULL,"
+	"  fee INTEGER NOT NULL CHECK (fee >= 0)," /* escrowed until final */
+	"  submit BLOB NOT NULL,"       /* the client's signed request */
+	"  input_leaves BLOB NOT NULL,"
+	"  state INTEGER NOT NULL,"
+	"  created_ms INTEGER NOT NULL) STRICT;"
+	"CREATE INDEX jobs_by_executor ON jobs (executor, state, created_ms);"
+	"CREATE TABLE claims ("
+	"  job_id BLOB PRIMARY KEY REFERENCES jobs(job_id),"
+	"  executor BLOB NOT NULL,"
+	"  trace_root BLOB NOT NULL,"
+	"  n INTEGER NOT NULL,"
+	"  envelope BLOB NOT NULL,"     /* the executor's signed claim */
+	"  posted_ms INTEGER NOT NULL,"
+	"  window_end_ms INTEGER NOT NULL,"
+	"  state INTEGER NOT NULL) STRICT;"
+	"CREATE INDEX claims_by_window ON claims (state, window_end_ms);"
+	"CREATE TABLE events ("
+	"  seq INTEGER PRIMARY KEY,"
+	"  body BLOB NOT NULL,"         /* the signed event envelope */
+	"  created_ms INTEGER NOT NULL) STRICT;",
+};
+const size_t referee_schema_len =
+    sizeof(referee_schema) / sizeof(referee_schema[0]);
+
+static int
+bind_args(struct referee *r, sqlite3_stmt *st, const char *fmt, va_list ap)
+{
+	size_t hl = proto_hash_len(r->params.suite);
+	int rc = SQLITE_OK;
+	for (int i = 1; *fmt != '\0' && rc == SQLITE_OK; fmt++, i++) {
+		switch (*fmt) {
+		case 'k': {
+			const struct proto_pubkey *k = va_arg(ap,
+			    const struct proto_pubkey *);
+			rc = sqlite3_bind_blob(st, i, k->b, PROTO_KEY_LEN,
+			    SQLITE_TRANSIENT);
+			break;
+		}
+		case 'd': {
+			const struct proto_digest *d = va_arg(ap,
+			    const struct proto_digest *);
+			rc = sqlite3_bind_blob(st, i, d->b, (int)hl,
+			    SQLITE_TRANSIENT);
+			break;
+		}
+		case 'b': {
+			const void *p = va_arg(ap, const void *);
+			size_t n = va_arg(ap, size_t);
+			rc = sqlite3_bind_blob64(st, i, p ? p : "", n,
+			    SQLITE_TRANSIENT);
+			break;
+		}
+		case 'i':
+			rc = sqlite3_bind_int64(st, i, va_arg(ap, int64_t));
+			break;
+		case 't':
+			rc = sqlite3_bind_text(st, i, va_arg(ap, const char *), -1,
+			    SQLITE_TRANSIENT);
+			break;
+		default:
+			rc = SQLITE_MISUSE;
+		}
+	}
+	return rc;
+}
+
+int
+db_stmt(struct referee *r, sqlite3_stmt **st, const char *sql,
+    const char *fmt, ...)
+{
+	int err = store_prepare(r->db, sql, st, NULL);
+	if (err != RF_OK) {
+		return err;
+	}
+	va_list ap;
+	va_start(ap, fmt);
+	int rc = bind_args(r, *st, fmt, ap);
+	va_end(ap);
+	if (rc != SQLITE_OK) {
+		sqlite3_finalize(*st);
+		return RF_ERR_STORE;
+	}
+	return RF_OK;
+}
+
+int
+db_run(struct referee *r, const char *sql, const char *fmt, ...)
+{
+	sqlite3_stmt *st;
+	int err = store_prepare(r->db, sql, &st, NULL);
+	if (err != RF_OK) {
+		return err;
+	}
+	va_list ap;
+	va_start(ap, fmt);
+	int rc = bind_args(r, st, fmt, ap);
+	va_end(ap);
+	if (rc == SQLITE_OK) {
+		rc = sqlite3_step(st);
+	}
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? RF_OK : RF_ERR_STORE;
+}
+
+void
+db_col_digest(struct referee *r, sqlite3_stmt *st, int col,
+    struct proto_digest *d)
+{
+	memset(d, 0, sizeof(*d));
+	size_t n = (size_t)sqlite3_column_bytes(st, col);
+	const void *p = sqlite3_column_blob(st, col);
+	if (p != NULL && n <= sizeof(d->b)) {
+		memcpy(d->b, p, n);
+	}
+	(void)r;
+}
+
+void
+db_col_key(sqlite3_stmt *st, int col, struct proto_pubkey *k)
+{
+	memset(k, 0, sizeof(*k));
+	const void *p = sqlite3_column_blob(st, col);
+	if (p != NULL && sqlite3_column_bytes(st, col) == PROTO_KEY_LEN) {
+		memcpy(k->b, p, PROTO_KEY_LEN);
+	}
+}
+
+int
+db_meta_get(struct referee *r, const char *key, int64_t *v)
+{
+	sqlite3_stmt *st;
+	int err = db_stmt(r, &st, "SELECT value FROM meta WHERE key = ?1", "t",
+	    key);
+	if (err != RF_OK) {
+		return err;
+	}
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		*v = sqlite3_column_int64(st, 0);
+	}
+	sqlite3_finalize(st);
+	return rc == SQLITE_ROW ? RF_OK :
+	    rc == SQLITE_DONE ? RF_ERR_NOTFOUND : RF_ERR_STORE;
+}
+
+int
+db_meta_add(struct referee *r, const char *key, int64_t delta)
+{
+	return db_run(r, "INSERT INTO meta (key, value) VALUES (?1, ?2) "
+	    "ON CONFLICT (key) DO UPDATE SET value = value + ?2", "ti", key,
+	    delta);
+}
+
+static const char *const param_keys[] = { "suite", "window_ms", "min_stake",
+	"min_bond", "reward_pct", "arity", "clock_ms" };
+
+int
+db_load_params(struct referee *r, struct rf_errinfo *ei)
+{
+	int64_t v[7];
+	store_lock(r->db);
+	int err = RF_OK;
+	for (int i = 0; i < 7 && err == RF_OK; i++) {
+		err = db_meta_get(r, param_keys[i], &v[i]);
+	}
+	store_unlock(r->db);
+	if (err == RF_ERR_NOTFOUND) {
+		return err;
+	}
+	if (err != RF_OK || !proto_hash_valid((int)v[0])) {
+		return rf_errf(ei, RF_ERR_STORE, "the network parameters in the "
+		    "database are unreadable");
+	}
+	struct referee_params *p = &r->params;
+	p->suite = (enum proto_hash)v[0];
+	p->window_ms = (uint64_t)v[1];
+	p->min_stake = (uint64_t)v[2];
+	p->min_bond = (uint64_t)v[3];
+	p->reward_pct = (uint32_t)v[4];
+	p->arity = (uint32_t)v[5];
+	p->clock_ms = (uint64_t)v[6];
+	return RF_OK;
+}
+
+/* First start: parameters and minted balances, in one transaction. */
+int
+db_genesis(struct referee *r, const struct referee_genesis *g,
+    struct rf_errinfo *ei)
+{
+	const struct referee_params *p = &g->params;
+	int64_t v[7] = { p->suite, (int64_t)p->window_ms,
+		(int64_t)p->min_stake, (int64_t)p->min_bond, p->reward_pct,
+		p->arity, (int64_t)p->clock_ms };
+	r->params = *p;
+	int err = store_begin(r->db, ei);
+	if (err != RF_OK) {
+		return err;
+	}
+	uint64_t minted = 0;
+	for (int i = 0; i < 7 && err == RF_OK; i++) {
+		err = db_run(r, "INSERT INTO meta (key, value) VALUES (?1, ?2)",
+		    "ti", param_keys[i], v[i]);
+	}
+	for (size_t i = 0; i < g->n_accounts && err == RF_OK; i++) {
+		err = db_run(r, "INSERT INTO accounts (key, balance) "
+		    "VALUES (?1, ?2)", "ki", &g->keys[i], (int64_t)g->balances[i]);
+		minted += g->balances[i];
+	}
+	if (err == RF_OK) {
+		err = db_run(r, "INSERT INTO meta (key, value) VALUES "
+		    "('minted', ?1), ('burned', 0)", "i", (int64_t)minted);
+	}
+	if (err != RF_OK) {
+		store_rollback(r->db);
+		return rf_errf(ei, err, "cannot write genesis: %s",
+		    rf_strerror(err));
+	}
+	return store_commit(r->db, ei);
+}

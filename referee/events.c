@@ -1,0 +1,90 @@
+/*
+ * referee/events.c - the event log. Every event is signed by the referee,
+ * stored with its sequence number in the same transaction as the change it
+ * reports, and published on the PUB socket only after that transaction
+ * commits. Subscribers treat published events as hints and catch up with
+ * EVENTS_FETCH from the last sequence number they processed.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "../base/log.h"
+#include "referee_int.h"
+
+int
+event_emit(struct request *q, enum proto_event_kind kind,
+    const struct proto_digest *job, const struct proto_digest *dispute,
+    const struct proto_pubkey *subject, uint64_t value)
+{
+	struct referee *r = q->r;
+	if (q->events.n >= OUTBOX_MAX) {
+		return RF_ERR_RANGE;
+	}
+	int64_t last = 0;
+	sqlite3_stmt *st;
+	int err = db_stmt(r, &st, "SELECT coalesce(max(seq), 0) FROM events",
+	    "");
+	if (err != RF_OK) {
+		return err;
+	}
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		last = sqlite3_column_int64(st, 0);
+	}
+	sqlite3_finalize(st);
+
+	struct proto_msg m;
+	proto_msg_init(&m, PROTO_MSG_EVENT, r->params.suite);
+	struct proto_event *e = &m.u.event;
+	e->seq = (uint64_t)last + 1;
+	e->kind = (uint8_t)kind;
+	if (job != NULL) {
+		e->job_id = *job;
+	}
+	if (dispute != NULL) {
+		e->dispute_id = *dispute;
+	}
+	if (subject != NULL) {
+		e->subject = *subject;
+	}
+	e->value = value;
+	e->time_ms = q->now_ms;
+	uint8_t *buf;
+	size_t len;
+	err = referee_encode(r, &m, &buf, &len);
+	if (err != RF_OK) {
+		return err;
+	}
+	err = db_run(r, "INSERT INTO events (seq, body, created_ms) "
+	    "VALUES (?1, ?2, ?3)", "ibi", (int64_t)e->seq, buf, len,
+	    (int64_t)q->now_ms);
+	if (err != RF_OK) {
+		free(buf);
+		return err;
+	}
+	q->events.msg[q->events.n] = buf;
+	q->events.len[q->events.n] = len;
+	q->events.n++;
+	return RF_OK;
+}
+
+void
+outbox_flush(struct referee *r, struct outbox *o)
+{
+	for (size_t i = 0; i < o->n; i++) {
+		if (r->pub != NULL &&
+		    net_pub_send(r->pub, o->msg[i], o->len[i]) != RF_OK) {
+			/* Subscribers catch up by request; a lost hint is fine. */
+			log_warn("event publish failed; subscribers will fetch it");
+		}
+	}
+	outbox_free(o);
+}
+
+void
+outbox_free(struct outbox *o)
+{
+	for (size_t i = 0; i < o->n; i++) {
+		free(o->msg[i]);
+	}
+	o->n = 0;
+}

@@ -1,0 +1,813 @@
+/*
+ * referee/handlers.c - what the referee does with each request.
+ *
+ * Write handlers run inside the caller's transaction (referee/serve.c) and
+ * either fill q->reply and return RF_OK, refuse with an ERROR reply
+ * (REFUSED: their changes are rolled back, the request's sequence number
+ * is still consumed), or fail internally (everything rolled back, the
+ * sender may retry). Read handlers run under the store lock and change
+ * nothing.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../base/log.h"
+#include "referee_int.h"
+
+enum claim_state {
+	CLAIM_PENDING = PROTO_JOB_CLAIMED,
+	CLAIM_DISPUTED = PROTO_JOB_DISPUTED,
+	CLAIM_FINAL = PROTO_JOB_FINAL,
+	CLAIM_INVALID = PROTO_JOB_INVALID,
+};
+
+int
+req_refuse(struct request *q, uint32_t code, const char *fmt, ...)
+{
+	proto_msg_free(&q->reply);
+	proto_msg_init(&q->reply, PROTO_MSG_ERROR, q->r->params.suite);
+	q->reply.u.error.code = code;
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(q->reply.u.error.text, sizeof(q->reply.u.error.text), fmt,
+	    ap);
+	va_end(ap);
+	return REFUSED;
+}
+
+void
+req_ack(struct request *q, const struct proto_digest *id)
+{
+	proto_msg_free(&q->reply);
+	proto_msg_init(&q->reply, PROTO_MSG_ACK, q->r->params.suite);
+	q->reply.u.ack.ref_seq = q->msg->seq;
+	if (id != NULL) {
+		q->reply.u.ack.id = *id;
+	}
+}
+
+static void
+short_hex(enum proto_hash suite, const struct proto_digest *d, char *out)
+{
+	char hex[2 * PROTO_DIGEST_MAX + 1];
+	proto_digest_hex(suite, d, hex);
+	memcpy(out, hex, 12);
+	out[12] = '\0';
+}
+
+static void
+short_key(const struct proto_pubkey *k, char *out)
+{
+	char hex[65];
+	proto_pubkey_hex(k, hex);
+	memcpy(out, hex, 12);
+	out[12] = '\0';
+}
+
+/* ------------------------------------------------------------------ */
+/* Nodes, stake, models                                                 */
+/* ------------------------------------------------------------------ */
+
+static int
+h_register(struct request *q)
+{
+	const struct proto_node_register *m = &q->msg->u.node_register;
+	struct referee *r = q->r;
+	if (m->roles == 0) {
+		return req_refuse(q, PROTO_ERR_INVALID, "a node needs a role");
+	}
+	int err = db_run(r, "INSERT INTO accounts (key, roles, name, endpoint, "
+	    "registered) VALUES (?1, ?2, ?3, ?4, 1) ON CONFLICT (key) DO UPDATE "
+	    "SET roles = ?2, name = ?3, endpoint = ?4, registered = 1", "kitt",
+	    &q->msg->sender, (int64_t)m->roles, m->name, m->endpoint);
+	if (err == RF_OK) {
+		err = db_run(r, "DELETE FROM serves WHERE key = ?1", "k",
+		    &q->msg->sender);
+	}
+	for (unsigned i = 0; err == RF_OK && i < m->n_models; i++) {
+		err = db_run(r, "INSERT OR IGNORE INTO serves (key, model_id) "
+		    "VALUES (?1, ?2)", "kd", &q->msg->sender, &m->models[i]);
+	}
+	if (err != RF_OK) {
+		return err;
+	}
+	char k[13];
+	short_key(&q->msg->sender, k);
+	log_info("node registered key=%s name=%s roles=%u models=%u", k,
+	    m->name, m->roles, m->n_models);
+	req_ack(q, NULL);
+	return RF_OK;
+}
+
+/* Stake locked by pending claims: an executor with claims in their
+ * window or in dispute keeps at least min_stake. */
+static int
+pending_claims(struct referee *r, const struct proto_pubkey *k, int64_t *n)
+{
+	sqlite3_stmt *st;
+	int err = db_stmt(r, &st, "SELECT count(*) FROM claims WHERE executor = "
+	    "?1 AND state IN (2, 3)", "k", k);
+	if (err != RF_OK) {
+		return err;
+	}
+	*n = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+	sqlite3_finalize(st);
+	return RF_OK;
+}
+
+static int
+h_stake(struct request *q, bool stake)
+{
+	struct referee *r = q->r;
+	uint64_t amount = q->msg->u.amount.amount;
+	struct account a;
+	int err = ledger_account(r, &q->msg->sender, &a);
+	if (err != RF_OK) {
+		return err;
+	}
+	if (amount == 0 || amount > INT64_MAX) {
+		return req_refuse(q, PROTO_ERR_INVALID, "amount must be positive");
+	}
+	if (stake) {
+		if (a.balance < amount) {
+			return req_refuse(q, PROTO_ERR_STAKE, "balance %llu is less "
+			    "than %llu", (unsigned long long)a.balance,
+			    (unsigned long long)amount);
+		}
+		err = ledger_move(r, &q->msg->sender, "balance", "stake", amount);
+	} else {
+		int64_t pending;
+		err = pending_claims(r, &q->msg->sender, &pending);
+		if (err != RF_OK) {
+			return err;
+		}
+		if (a.stake < amount) {
+			return req_refuse(q, PROTO_ERR_STAKE, "stake %llu is less "
+			    "than %llu", (unsigned long long)a.stake,
+			    (unsigned long long)amount);
+		}
+		if (pending > 0 && a.stake - amount < r->params.min_stake) {
+			return req_refuse(q, PROTO_ERR_STATE, "%lld claims are "
+			    "pending: stake must stay at least %llu",
+			    (long long)pending,
+			    (unsigned long long)r->params.min_stake);
+		}
+		err = ledger_move(r, &q->msg->sender, "stake", "balance", amount);
+	}
+	if (err != RF_OK) {
+		return err;
+	}
+	req_ack(q, NULL);
+	return RF_OK;
+}
+
+static int
+h_model(struct request *q)
+{
+	const struct proto_model_register *m = &q->msg->u.model_register;
+	struct referee *r = q->r;
+	enum proto_hash suite = r->params.suite;
+	if (m->name[0] == '\0' || m->n_ops == 0 || m->n_inputs == 0 ||
+	    m->n_inputs > PROTO_MAX_TENSORS || m->n_leaves == 0) {
+		return req_refuse(q, PROTO_ERR_INVALID, "a model needs a name, "
+		    "inputs and operators");
+	}
+	/* The graph description must be leaf 0 of model_id's tree: the
+	 * referee will recompute operators from it in disputes. */
+	struct proto_digest leaf;
+	merkle_leaf_hash(suite, m->graph, m->graph_len, &leaf);
+	if (merkle_inclusion_verify(suite, &leaf, 0, m->n_leaves,
+	    m->graph_proof, m->proof_len, &m->model_id) != RF_OK) {
+		return req_refuse(q, PROTO_ERR_INVALID, "the graph description "
+		    "is not leaf 0 of model_id (bad proof)");
+	}
+	sqlite3_stmt *st;
+	int err = db_stmt(r, &st, "SELECT n_ops, n_inputs FROM models WHERE "
+	    "model_id = ?1", "d", &m->model_id);
+	if (err != RF_OK) {
+		return err;
+	}
+	int rc = sqlite3_step(st);
+	bool exists = rc == SQLITE_ROW;
+	bool same = exists && sqlite3_column_int64(st, 0) == m->n_ops &&
+	    sqlite3_column_int64(st, 1) == m->n_inputs;
+	sqlite3_finalize(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+		return RF_ERR_STORE;
+	}
+	if (exists && !same) {
+		return req_refuse(q, PROTO_ERR_INVALID, "model_id is registered "
+		    "with other dimensions");
+	}
+	if (!exists) {
+		err = db_run(r, "INSERT INTO models (model_id, name, n_ops, "
+		    "n_inputs, graph, owner) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+		    "dtiibk", &m->model_id, m->name, (int64_t)m->n_ops,
+		    (int64_t)m->n_inputs, m->graph, m->graph_len, &q->msg->sender);
+		if (err != RF_OK) {
+			return err;
+		}
+		char id[13];
+		short_hex(suite, &m->model_id, id);
+		log_info("model registered id=%s name=%s ops=%u", id, m->name,
+		    m->n_ops);
+	}
+	req_ack(q, &m->model_id);
+	return RF_OK;
+}
+
+/* ------------------------------------------------------------------ */
+/* Jobs                                                                 */
+/* ------------------------------------------------------------------ */
+
+struct model_row {
+	uint32_t n_ops, n_inputs;
+};
+
+static int
+model_get(struct referee *r, const struct proto_digest *id,
+    struct model_row *mr, bool *found)
+{
+	sqlite3_stmt *st;
+	int err = db_stmt(r, &st, "SELECT n_ops, n_inputs FROM models WHERE "
+	    "model_id = ?1", "d", id);
+	if (err != RF_OK) {
+		return err;
+	}
+	int rc = sqlite3_step(st);
+	*found = rc == SQLITE_ROW;
+	if (*found) {
+		mr->n_ops = (uint32_t)sqlite3_column_int64(st, 0);
+		mr->n_inputs = (uint32_t)sqlite3_column_int64(st, 1);
+	}
+	sqlite3_finalize(st);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? RF_OK : RF_ERR_STORE;
+}
+
+/* job_id = H("refute-job" || model_id || client || nonce || input leaves) */
+static void
+job_id_of(enum proto_hash suite, const struct proto_job_submit *s,
+    const struct proto_pubkey *client, const struct proto_digest *leaves,
+    struct proto_digest *out)
+{
+	uint8_t buf[16 + PROTO_DIGEST_MAX * (1 + PROTO_MAX_TENSORS) +
+	    PROTO_KEY_LEN + 8];
+	size_t hl = proto_hash_len(suite);
+	size_t n = 0;
+	memcpy(buf, "refute-job", 10);
+	n += 10;
+	memcpy(buf + n, s->model_id.b, hl);
+	n += hl;
+	memcpy(buf + n, client->b, PROTO_KEY_LEN);
+	n += PROTO_KEY_LEN;
+	for (int i = 0; i < 8; i++) {
+		buf[n++] = (uint8_t)(s->nonce >> (8 * i));
+	}
+	for (unsigned i = 0; i < s->n_inputs; i++) {
+		memcpy(buf + n, leaves[i].b, hl);
+		n += hl;
+	}
+	proto_hash(suite, buf, n, out);
+}
+
+/* An executor that may take jobs for the model. */
+static int
+executor_eligible(struct referee *r, const struct proto_pubkey *k,
+    const struct proto_digest *model, bool *ok)
+{
+	sqlite3_stmt *st;
+	int err = db_stmt(r, &st, "SELECT 1 FROM accounts a JOIN serves s ON "
+	    "s.key = a.key WHERE a.key = ?1 AND s.model_id = ?2 AND "
+	    "a.registered = 1 AND (a.roles & 1) != 0 AND a.stake >= ?3", "kdi",
+	    k, model, (int64_t)r->params.min_stake);
+	if (err != RF_OK) {
+		return err;
+	}
+	int rc = sqlite3_step(st);
+	*ok = rc == SQLITE_ROW;
+	sqlite3_finalize(st);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? RF_OK : RF_ERR_STORE;
+}
+
+/* The eligible executor with the fewest unfinished jobs (ties: lowest
+ * key), so work spreads and the choice is reproducible. */
+static int
+executor_pick(struct referee *r, const struct proto_digest *model,
+    struct proto_pubkey *out, bool *found)
+{
+	sqlite3_stmt *st;
+	int err = db_stmt(r, &st, "SELECT a.key FROM accounts a JOIN serves s "
+	    "ON s.key = a.key WHERE s.model_id = ?1 AND a.registered = 1 AND "
+	    "(a.roles & 1) != 0 AND a.stake >= ?2 ORDER BY (SELECT count(*) "
+	    "FROM jobs j WHERE j.executor = a.key AND j.state IN (1, 2)), a.key "
+	    "LIMIT 1", "di", model, (int64_t)r->params.min_stake);
+	if (err != RF_OK) {
+		return err;
+	}
+	int rc = sqlite3_step(st);
+	*found = rc == SQLITE_ROW;
+	if (*found) {
+		db_col_key(st, 0, out);
+	}
+	sqlite3_finalize(st);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? RF_OK : RF_ERR_STORE;
+}
+
+static int
+h_submit(struct request *q)
+{
+	const struct proto_job_submit *s = &q->msg->u.job_submit;
+	struct referee *r = q->r;
+	enum proto_hash suite = r->params.suite;
+	struct model_row mr;
+	bool found;
+	int err = model_get(r, &s->model_id, &mr, &found);
+	if (err != RF_OK) {
+		return err;
+	}
+	if (!found) {
+		return req_refuse(q, PROTO_ERR_UNKNOWN, "unknown model");
+	}
+	if (s->n_inputs != mr.n_inputs) {
+		return req_refuse(q, PROTO_ERR_INVALID, "the model takes %u "
+		    "inputs, the job has %u", mr.n_inputs, s->n_inputs);
+	}
+	if (s->fee > INT64_MAX) {
+		return req_refuse(q, PROTO_ERR_INVALID, "fee too large");
+	}
+	struct proto_digest leaves[PROTO_MAX_TENSORS];
+	for (unsigned i = 0; i < s->n_inputs; i++) {
+		const struct tensor *t = &s->inputs[i];
+		proto_tensor_leaf(suite, &t, 1, &leaves[i]);
+	}
+	struct proto_digest job;
+	job_id_of(suite, s, &q->msg->sender, leaves, &job);
+
+	sqlite3_stmt *st;
+	err = db_stmt(r, &st, "SELECT 1 FROM jobs WHERE job_id = ?1", "d",
+	    &job);
+	if (err != RF_OK) {
+		return err;
+	}
+	bool dup = sqlite3_step(st) == SQLITE_ROW;
+	sqlite3_finalize(st);
+	if (dup) {
+		/* The id covers client, nonce and inputs: the same job. */
+		req_ack(q, &job);
+		return RF_OK;
+	}
+
+	struct proto_pubkey ex = s->executor;
+	if (!proto_pubkey_is_zero(&ex)) {
+		bool ok;
+		err = executor_eligible(r, &ex, &s->model_id, &ok);
+		if (err != RF_OK) {
+			return err;
+		}
+		if (!ok) {
+			return req_refuse(q, PROTO_ERR_UNKNOWN, "the named executor "
+			    "does not serve this model with enough stake");
+		}
+	} else {
+		err = executor_pick(r, &s->model_id, &ex, &found);
+		if (err != RF_OK) {
+			return err;
+		}
+		if (!found) {
+			return req_refuse(q, PROTO_ERR_UNKNOWN, "no staked executor "
+			    "serves this model");
+		}
+	}
+	err = ledger_debit(r, &q->msg->sender, "balance", s->fee);
+	if (err == RF_ERR_RANGE) {
+		return req_refuse(q, PROTO_ERR_STAKE, "balance is less than the "
+		    "fee %llu", (unsigned long long)s->fee);
+	}
+	if (err != RF_OK) {
+		return err;
+	}
+	size_t hl = proto_hash_len(suite);
+	uint8_t leafbuf[PROTO_DIGEST_MAX * PROTO_MAX_TENSORS];
+	for (unsigned i = 0; i < s->n_inputs; i++) {
+		memcpy(leafbuf + i * hl, leaves[i].b, hl);
+	}
+	err = db_run(r, "INSERT INTO jobs (job_id, model_id, client, executor, "
+	    "fee, submit, input_leaves, state, created_ms) VALUES "
+	    "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)", "ddkkibbii", &job,
+	    &s->model_id, &q->msg->sender, &ex, (int64_t)s->fee, q->raw,
+	    q->raw_len, leafbuf, (size_t)s->n_inputs * hl,
+	    (int64_t)PROTO_JOB_OPEN, (int64_t)q->now_ms);
+	if (err != RF_OK) {
+		return err;
+	}
+	err = event_emit(q, PROTO_EVENT_JOB_ASSIGNED, &job, NULL, &ex, s->fee);
+	if (err != RF_OK) {
+		return err;
+	}
+	net_counter_inc(r->m_jobs);
+	req_ack(q, &job);
+	return RF_OK;
+}
+
+/* ------------------------------------------------------------------ */
+/* Claims                                                               */
+/* ------------------------------------------------------------------ */
+
+struct job_row {
+	struct proto_digest model_id;
+	struct proto_pubkey executor;
+	int state;
+	uint8_t leaves[PROTO_DIGEST_MAX * PROTO_MAX_TENSORS];
+	size_t leaves_len;
+};
+
+static int
+job_get(struct referee *r, const struct proto_digest *id, struct job_row *j,
+    bool *found)
+{
+	sqlite3_stmt *st;
+	int err = db_stmt(r, &st, "SELECT model_id, executor, state, "
+	    "input_leaves FROM jobs WHERE job_id = ?1", "d", id);
+	if (err != RF_OK) {
+		return err;
+	}
+	int rc = sqlite3_step(st);
+	*found = rc == SQLITE_ROW;
+	if (*found) {
+		db_col_digest(r, st, 0, &j->model_id);
+		db_col_key(st, 1, &j->executor);
+		j->state = sqlite3_column_int(st, 2);
+		size_t n = (size_t)sqlite3_column_bytes(st, 3);
+		j->leaves_len = n <= sizeof(j->leaves) ? n : 0;
+		if (j->leaves_len > 0) {
+			memcpy(j->leaves, sqlite3_column_blob(st, 3), n);
+		}
+	}
+	sqlite3_finalize(st);
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? RF_OK : RF_ERR_STORE;
+}
+
+static int
+h_claim(struct request *q)
+{
+	const struct proto_claim *c = &q->msg->u.claim;
+	struct referee *r = q->r;
+	enum proto_hash suite = r->params.suite;
+	size_t hl = proto_hash_len(suite);
+	struct job_row j;
+	bool found;
+	int err = job_get(r, &c->job_id, &j, &found);
+	if (err != RF_OK) {
+		return err;
+	}
+	if (!found) {
+		return req_refuse(q, PROTO_ERR_UNKNOWN, "unknown job");
+	}
+	if (memcmp(j.executor.b, q->msg->sender.b, PROTO_KEY_LEN) != 0) {
+		return req_refuse(q, PROTO_ERR_INVALID, "the job is assigned to "
+		    "another executor");
+	}
+	sqlite3_stmt *st;
+	err = db_stmt(r, &st, "SELECT trace_root, n FROM claims WHERE "
+	    "job_id = ?1", "d", &c->job_id);
+	if (err != RF_OK) {
+		return err;
+	}
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		struct proto_digest root;
+		db_col_digest(r, st, 0, &root);
+		bool same = proto_digest_equal(suite, &root, &c->trace_root) &&
+		    sqlite3_column_int64(st, 1) == c->n;
+		sqlite3_finalize(st);
+		if (same) {
+			req_ack(q, &c->job_id); /* a retry of the same claim */
+			return RF_OK;
+		}
+		return req_refuse(q, PROTO_ERR_STATE, "the job is already claimed "
+		    "with another trace root");
+	}
+	sqlite3_finalize(st);
+	if (j.state != PROTO_JOB_OPEN) {
+		return req_refuse(q, PROTO_ERR_STATE, "the job is not open");
+	}
+	if (!proto_digest_equal(suite, &j.model_id, &c->model_id)) {
+		return req_refuse(q, PROTO_ERR_INVALID, "the claim names another "
+		    "model");
+	}
+	struct model_row mr;
+	err = model_get(r, &j.model_id, &mr, &found);
+	if (err != RF_OK || !found) {
+		return err != RF_OK ? err : RF_ERR_STORE;
+	}
+	if (c->n != mr.n_inputs + mr.n_ops) {
+		return req_refuse(q, PROTO_ERR_INVALID, "the trace must have %u "
+		    "entries, the claim says %u", mr.n_inputs + mr.n_ops, c->n);
+	}
+	if ((size_t)c->n_inputs * hl != j.leaves_len) {
+		return req_refuse(q, PROTO_ERR_INVALID, "wrong number of input "
+		    "leaves");
+	}
+	for (unsigned i = 0; i < c->n_inputs; i++) {
+		if (memcmp(c->input_leaves[i].b, j.leaves + i * hl, hl) != 0) {
+			return req_refuse(q, PROTO_ERR_INVALID, "input leaf %u is "
+			    "not the job's input", i);
+		}
+	}
+	struct account a;
+	err = ledger_account(r, &q->msg->sender, &a);
+	if (err != RF_OK) {
+		return err;
+	}
+	if (a.stake < r->params.min_stake) {
+		return req_refuse(q, PROTO_ERR_STAKE, "stake %llu is below the "
+		    "minimum %llu", (unsigned long long)a.stake,
+		    (unsigned long long)r->params.min_stake);
+	}
+	/* The output is the last trace entry: check it against the root. */
+	const struct tensor *outs[PROTO_MAX_ENTRY_TENSORS];
+	for (unsigned i = 0; i < c->n_outputs; i++) {
+		outs[i] = &c->outputs[i];
+	}
+	struct proto_digest leaf;
+	proto_tensor_leaf(suite, outs, c->n_outputs, &leaf);
+	if (c->n_outputs == 0 ||
+	    merkle_inclusion_verify(suite, &leaf, c->n - 1, c->n,
+	    c->output_proof, c->proof_len, &c->trace_root) != RF_OK) {
+		return req_refuse(q, PROTO_ERR_INVALID, "the output is not leaf "
+		    "n-1 of the trace root (bad proof)");
+	}
+	uint64_t window_end = q->now_ms + r->params.window_ms;
+	err = db_run(r, "INSERT INTO claims (job_id, executor, trace_root, n, "
+	    "envelope, posted_ms, window_end_ms, state) VALUES "
+	    "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)", "dkdibiii", &c->job_id,
+	    &q->msg->sender, &c->trace_root, (int64_t)c->n, q->raw, q->raw_len,
+	    (int64_t)q->now_ms, (int64_t)window_end, (int64_t)CLAIM_PENDING);
+	if (err == RF_OK) {
+		err = db_run(r, "UPDATE jobs SET state = ?2 WHERE job_id = ?1",
+		    "di", &c->job_id, (int64_t)PROTO_JOB_CLAIMED);
+	}
+	if (err == RF_OK) {
+		err = event_emit(q, PROTO_EVENT_CLAIM_POSTED, &c->job_id, NULL,
+		    &q->msg->sender, window_end);
+	}
+	if (err != RF_OK) {
+		return err;
+	}
+	net_counter_inc(r->m_claims);
+	req_ack(q, &c->job_id);
+	return RF_OK;
+}
+
+int
+handle_request(struct request *q)
+{
+	switch (q->msg->type) {
+	case PROTO_MSG_NODE_REGISTER:
+		return h_register(q);
+	case PROTO_MSG_STAKE:
+		return h_stake(q, true);
+	case PROTO_MSG_UNSTAKE:
+		return h_stake(q, false);
+	case PROTO_MSG_MODEL_REGISTER:
+		return h_model(q);
+	case PROTO_MSG_JOB_SUBMIT:
+		return h_submit(q);
+	case PROTO_MSG_CLAIM:
+		return h_claim(q);
+	default:
+		return req_refuse(q, PROTO_ERR_VERSION, "a referee does not take "
+		    "'%s' messages", proto_msg_type_name(q->msg->type));
+	}
+}
+
+/* ------------------------------------------------------------------ */
+/* Reads                                                                */
+/* ------------------------------------------------------------------ */
+
+/* Decodes a stored envelope (already verified when it arrived). */
+static int
+stored_msg(sqlite3_stmt *st, int col, struct proto_msg *m)
+{
+	const uint8_t *p = sqlite3_column_blob(st, col);
+	size_t n = (size_t)sqlite3_column_bytes(st, col);
+	if (p == NULL) {
+		return RF_ERR_STORE;
+	}
+	return proto_msg_decode(p, n, m, NULL);
+}
+
+static int
+r_job_fetch(struct request *q)
+{
+	struct referee *r = q->r;
+	const struct proto_digest *id = &q->msg->u.job_fetch.job_id;
+	struct proto_digest zero;
+	memset(&zero, 0, sizeof(zero));
+	sqlite3_stmt *st;
+	int err;
+	/* A zero id asks for the oldest open job assigned to the sender. */
+	if (proto_digest_equal(r->params.suite, id, &zero)) {
+		err = db_stmt(r, &st, "SELECT job_id, model_id, client, executor, "
+		    "fee, state, submit FROM jobs WHERE executor = ?1 AND state = "
+		    "1 ORDER BY created_ms, job_id LIMIT 1", "k", &q->msg->sender);
+	} else {
+		err = db_stmt(r, &st, "SELECT job_id, model_id, client, executor, "
+		    "fee, state, submit FROM jobs WHERE job_id = ?1", "d", id);
+	}
+	if (err != RF_OK) {
+		return err;
+	}
+	int rc = sqlite3_step(st);
+	if (rc != SQLITE_ROW) {
+		sqlite3_finalize(st);
+		return rc == SQLITE_DONE ?
+		    req_refuse(q, PROTO_ERR_UNKNOWN, "no such job") : RF_ERR_STORE;
+	}
+	struct proto_msg submit;
+	err = stored_msg(st, 6, &submit);
+	if (err != RF_OK) {
+		sqlite3_finalize(st);
+		return RF_ERR_STORE;
+	}
+	proto_msg_free(&q->reply);
+	proto_msg_init(&q->reply, PROTO_MSG_JOB_INFO, r->params.suite);
+	struct proto_job_info *ji = &q->reply.u.job_info;
+	db_col_digest(r, st, 0, &ji->job_id);
+	db_col_digest(r, st, 1, &ji->model_id);
+	db_col_key(st, 2, &ji->client);
+	db_col_key(st, 3, &ji->executor);
+	ji->fee = (uint64_t)sqlite3_column_int64(st, 4);
+	ji->state = (uint8_t)sqlite3_column_int(st, 5);
+	sqlite3_finalize(st);
+	/* Hand the inputs over from the decoded request. */
+	ji->n_inputs = submit.u.job_submit.n_inputs;
+	memcpy(ji->inputs, submit.u.job_submit.inputs,
+	    sizeof(struct tensor) * ji->n_inputs);
+	submit.u.job_submit.n_inputs = 0;
+	proto_msg_free(&submit);
+	return RF_OK;
+}
+
+static int
+r_claim_status(struct request *q)
+{
+	struct referee *r = q->r;
+	const struct proto_digest *id = &q->msg->u.claim_status.job_id;
+	struct job_row j;
+	bool found;
+	int err = job_get(r, id, &j, &found);
+	if (err != RF_OK) {
+		return err;
+	}
+	if (!found) {
+		return req_refuse(q, PROTO_ERR_UNKNOWN, "no such job");
+	}
+	proto_msg_free(&q->reply);
+	proto_msg_init(&q->reply, PROTO_MSG_CLAIM_INFO, r->params.suite);
+	struct proto_claim_info *ci = &q->reply.u.claim_info;
+	ci->job_id = *id;
+	ci->state = (uint8_t)j.state;
+	ci->executor = j.executor;
+	sqlite3_stmt *st;
+	err = db_stmt(r, &st, "SELECT trace_root, n, window_end_ms, envelope, "
+	    "state FROM claims WHERE job_id = ?1", "d", id);
+	if (err != RF_OK) {
+		return err;
+	}
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		struct proto_msg claim;
+		db_col_digest(r, st, 0, &ci->trace_root);
+		ci->n = (uint32_t)sqlite3_column_int64(st, 1);
+		ci->window_end_ms = (uint64_t)sqlite3_column_int64(st, 2);
+		if (stored_msg(st, 3, &claim) == RF_OK) {
+			ci->n_outputs = claim.u.claim.n_outputs;
+			memcpy(ci->outputs, claim.u.claim.outputs,
+			    sizeof(struct tensor) * ci->n_outputs);
+			claim.u.claim.n_outputs = 0;
+			proto_msg_free(&claim);
+		}
+	}
+	sqlite3_finalize(st);
+	return RF_OK;
+}
+
+static int
+count_where(struct referee *r, const char *sql, uint32_t *out)
+{
+	int64_t v = 0;
+	bool found;
+	int err = store_query_int(r->db, sql, &v, &found, NULL);
+	*out = (uint32_t)v;
+	return err;
+}
+
+static int
+r_status(struct request *q)
+{
+	struct referee *r = q->r;
+	proto_msg_free(&q->reply);
+	proto_msg_init(&q->reply, PROTO_MSG_STATUS_INFO, r->params.suite);
+	struct proto_status_info *si = &q->reply.u.status_info;
+	si->time_ms = q->now_ms;
+	int err = count_where(r, "SELECT count(*) FROM jobs WHERE state = 1",
+	    &si->jobs_open);
+	if (err == RF_OK) {
+		err = count_where(r, "SELECT count(*) FROM claims WHERE state = 2",
+		    &si->claims_pending);
+	}
+	if (err == RF_OK) {
+		err = count_where(r, "SELECT count(*) FROM claims WHERE state = 4",
+		    &si->claims_final);
+	}
+	if (err == RF_OK) {
+		err = count_where(r, "SELECT count(*) FROM claims WHERE state = 5",
+		    &si->claims_invalid);
+	}
+	if (err == RF_OK) {
+		err = count_where(r, "SELECT count(*) FROM claims WHERE state = 3",
+		    &si->disputes_open);
+	}
+	if (err == RF_OK) {
+		err = ledger_total(r, &si->ledger_total, &si->burned);
+	}
+	sqlite3_stmt *st;
+	if (err == RF_OK) {
+		err = db_stmt(r, &st, "SELECT key, roles, name, balance, stake "
+		    "FROM accounts WHERE registered = 1 ORDER BY key LIMIT ?1", "i",
+		    (int64_t)PROTO_MAX_STATUS_NODES);
+	}
+	if (err != RF_OK) {
+		return err;
+	}
+	si->nodes = calloc(PROTO_MAX_STATUS_NODES, sizeof(*si->nodes));
+	if (si->nodes == NULL) {
+		sqlite3_finalize(st);
+		return RF_ERR_NOMEM;
+	}
+	while (sqlite3_step(st) == SQLITE_ROW &&
+	    si->n_nodes < PROTO_MAX_STATUS_NODES) {
+		struct proto_status_node *n = &si->nodes[si->n_nodes++];
+		db_col_key(st, 0, &n->key);
+		n->roles = (uint8_t)sqlite3_column_int(st, 1);
+		const char *name = (const char *)sqlite3_column_text(st, 2);
+		snprintf(n->name, sizeof(n->name), "%s", name ? name : "");
+		n->balance = (uint64_t)sqlite3_column_int64(st, 3);
+		n->stake = (uint64_t)sqlite3_column_int64(st, 4);
+	}
+	sqlite3_finalize(st);
+	return RF_OK;
+}
+
+static int
+r_events(struct request *q)
+{
+	struct referee *r = q->r;
+	const struct proto_events_fetch *f = &q->msg->u.events_fetch;
+	uint32_t max = f->max == 0 || f->max > PROTO_MAX_EVENTS ?
+	    PROTO_MAX_EVENTS : f->max;
+	if (f->after > INT64_MAX) {
+		return req_refuse(q, PROTO_ERR_INVALID, "bad event cursor");
+	}
+	proto_msg_free(&q->reply);
+	proto_msg_init(&q->reply, PROTO_MSG_EVENTS, r->params.suite);
+	struct proto_events *ev = &q->reply.u.events;
+	ev->events = calloc(max, sizeof(*ev->events));
+	if (ev->events == NULL) {
+		return RF_ERR_NOMEM;
+	}
+	sqlite3_stmt *st;
+	int err = db_stmt(r, &st, "SELECT body FROM events WHERE seq > ?1 "
+	    "ORDER BY seq LIMIT ?2", "ii", (int64_t)f->after, (int64_t)max);
+	if (err != RF_OK) {
+		return err;
+	}
+	while (sqlite3_step(st) == SQLITE_ROW && ev->n < max) {
+		struct proto_msg e;
+		if (stored_msg(st, 0, &e) == RF_OK &&
+		    e.type == PROTO_MSG_EVENT) {
+			ev->events[ev->n++] = e.u.event;
+		}
+	}
+	sqlite3_finalize(st);
+	return RF_OK;
+}
+
+int
+handle_read(struct request *q)
+{
+	switch (q->msg->type) {
+	case PROTO_MSG_JOB_FETCH:
+		return r_job_fetch(q);
+	case PROTO_MSG_CLAIM_STATUS:
+		return r_claim_status(q);
+	case PROTO_MSG_STATUS_QUERY:
+		return r_status(q);
+	case PROTO_MSG_EVENTS_FETCH:
+		return r_events(q);
+	default:
+		return req_refuse(q, PROTO_ERR_VERSION, "'%s' is not a query",
+		    proto_msg_type_name(q->msg->type));
+	}
+}

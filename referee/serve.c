@@ -1,0 +1,384 @@
+/*
+ * referee/serve.c - the referee's request path and its life cycle.
+ *
+ * Each request: decode and verify the signature (no lock held), then
+ *  - queries run under the store lock and change nothing;
+ *  - everything else runs in one transaction: the sender must be known
+ *    (or be registering), its sequence number must be above the last one
+ *    applied, the handler runs inside a savepoint, the sequence number and
+ *    the reply are recorded, the transaction commits, and only then do the
+ *    reply and the events go out.
+ * A request repeated with the same sequence number and the same bytes
+ * (a client retrying after a lost reply) gets the recorded reply again
+ * instead of a replay error, so retries are safe and never applied twice.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../base/log.h"
+#include "referee_int.h"
+
+uint64_t
+referee_now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+uint64_t
+referee_next_seq(struct referee *r)
+{
+	return atomic_fetch_add(&r->out_seq, 1) + 1;
+}
+
+int
+referee_encode(struct referee *r, struct proto_msg *m, uint8_t **buf,
+    size_t *len)
+{
+	m->sender = r->cfg->identity.pk;
+	m->seq = referee_next_seq(r);
+	return proto_msg_encode(m, &r->cfg->identity, buf, len);
+}
+
+static bool
+is_query(uint8_t type)
+{
+	return type == PROTO_MSG_JOB_FETCH || type == PROTO_MSG_CLAIM_STATUS ||
+	    type == PROTO_MSG_STATUS_QUERY || type == PROTO_MSG_EVENTS_FETCH ||
+	    type == PROTO_MSG_DISPUTE_FETCH;
+}
+
+/* An ERROR reply built outside any handler. */
+static void
+error_reply(struct request *q, uint32_t code, const char *text)
+{
+	req_refuse(q, code, "%s", text);
+}
+
+static int
+record_seq(struct request *q, const uint8_t *reply, size_t reply_len)
+{
+	struct proto_digest h;
+	proto_hash(PROTO_HASH_BLAKE2B, q->raw, q->raw_len, &h);
+	return db_run(q->r, "UPDATE accounts SET last_seq = ?2, last_req = ?3, "
+	    "last_reply = ?4 WHERE key = ?1", "kibb", &q->msg->sender,
+	    (int64_t)q->msg->seq, h.b, (size_t)32, reply, reply_len);
+}
+
+/*
+ * Runs a state-changing request. On RF_OK *reply holds the encoded reply
+ * (and events have been published); otherwise the caller builds an error.
+ */
+static int
+handle_write(struct request *q, uint8_t **reply, size_t *reply_len)
+{
+	struct referee *r = q->r;
+	int err = store_begin(r->db, &q->ei);
+	if (err != RF_OK) {
+		return err;
+	}
+	struct account a;
+	err = ledger_account(r, &q->msg->sender, &a);
+	if (err != RF_OK) {
+		store_rollback(r->db);
+		return err;
+	}
+	if (!a.exists && q->msg->type != PROTO_MSG_NODE_REGISTER) {
+		store_rollback(r->db);
+		error_reply(q, PROTO_ERR_UNKNOWN, "unknown sender: register first");
+		return referee_encode(r, &q->reply, reply, reply_len);
+	}
+	if (a.exists && q->msg->seq <= a.last_seq) {
+		/* A retry of the last request gets its recorded reply. */
+		sqlite3_stmt *st;
+		struct proto_digest h;
+		proto_hash(PROTO_HASH_BLAKE2B, q->raw, q->raw_len, &h);
+		err = db_stmt(r, &st, "SELECT last_reply FROM accounts WHERE key "
+		    "= ?1 AND last_seq = ?2 AND last_req = ?3", "kib",
+		    &q->msg->sender, (int64_t)q->msg->seq, h.b, (size_t)32);
+		if (err == RF_OK && sqlite3_step(st) == SQLITE_ROW &&
+		    sqlite3_column_bytes(st, 0) > 0) {
+			size_t n = (size_t)sqlite3_column_bytes(st, 0);
+			*reply = malloc(n);
+			if (*reply != NULL) {
+				memcpy(*reply, sqlite3_column_blob(st, 0), n);
+				*reply_len = n;
+			}
+			sqlite3_finalize(st);
+			store_rollback(r->db);
+			return *reply != NULL ? RF_OK : RF_ERR_NOMEM;
+		}
+		if (err == RF_OK) {
+			sqlite3_finalize(st);
+		}
+		store_rollback(r->db);
+		error_reply(q, PROTO_ERR_REPLAY, "sequence number is not above "
+		    "the last one accepted");
+		return referee_encode(r, &q->reply, reply, reply_len);
+	}
+
+	err = store_exec(r->db, "SAVEPOINT handler", NULL);
+	if (err == RF_OK) {
+		err = handle_request(q);
+	}
+	if (err == REFUSED) {
+		outbox_free(&q->events);
+		err = store_exec(r->db, "ROLLBACK TO handler", NULL);
+	}
+	if (err == RF_OK) {
+		err = store_exec(r->db, "RELEASE handler", NULL);
+	}
+	if (err == RF_OK) {
+		err = referee_encode(r, &q->reply, reply, reply_len);
+	}
+	if (err == RF_OK) {
+		ledger_account(r, &q->msg->sender, &a);
+		/* A refused registration leaves no account to record in. */
+		if (a.exists) {
+			err = record_seq(q, *reply, *reply_len);
+		}
+	}
+	if (err != RF_OK) {
+		store_rollback(r->db);
+		free(*reply);
+		*reply = NULL;
+		outbox_free(&q->events);
+		return err;
+	}
+	err = store_commit(r->db, &q->ei);
+	if (err != RF_OK) {
+		free(*reply);
+		*reply = NULL;
+		outbox_free(&q->events);
+		return err;
+	}
+	outbox_flush(r, &q->events);
+	return RF_OK;
+}
+
+static double
+mono_seconds(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static void
+on_request(void *ctx, const uint8_t *req, size_t len, uint8_t **reply,
+    size_t *reply_len)
+{
+	struct referee *r = ctx;
+	double t0 = mono_seconds();
+	struct request *q = calloc(1, sizeof(*q));
+	struct proto_msg *msg = calloc(1, sizeof(*msg));
+	if (q == NULL || msg == NULL) {
+		free(q);
+		free(msg);
+		return; /* an empty reply: the client sees a malformed answer */
+	}
+	q->r = r;
+	q->msg = msg;
+	q->raw = req;
+	q->raw_len = len;
+	q->now_ms = referee_now_ms();
+	proto_msg_init(&q->reply, PROTO_MSG_ERROR, r->params.suite);
+	net_counter_inc(r->m_requests);
+
+	int err = proto_msg_decode(req, len, msg, &q->ei);
+	if (err != RF_OK) {
+		log_warn("rejected a %zu-byte request: %s", len,
+		    q->ei.msg[0] ? q->ei.msg : rf_strerror(err));
+		error_reply(q, proto_error_code_for(err), q->ei.msg[0] ?
+		    q->ei.msg : rf_strerror(err));
+		q->msg = NULL;
+	} else if (msg->suite != r->params.suite) {
+		error_reply(q, PROTO_ERR_VERSION, r->params.suite ==
+		    PROTO_HASH_XXH3 ? "this network uses xxh3-128" :
+		    "this network uses blake2b-256");
+	} else if (is_query(msg->type)) {
+		store_lock(r->db);
+		err = handle_read(q);
+		store_unlock(r->db);
+		if (err != RF_OK && err != REFUSED) {
+			log_error("query %s failed: %s",
+			    proto_msg_type_name(msg->type), rf_strerror(err));
+			error_reply(q, PROTO_ERR_INTERNAL, rf_strerror(err));
+		}
+	} else {
+		err = handle_write(q, reply, reply_len);
+		if (err != RF_OK) {
+			log_error("%s failed: %s", proto_msg_type_name(msg->type),
+			    q->ei.msg[0] ? q->ei.msg : rf_strerror(err));
+			error_reply(q, PROTO_ERR_INTERNAL, "the referee failed; "
+			    "retry");
+		}
+	}
+	if (*reply == NULL) {
+		if (referee_encode(r, &q->reply, reply, reply_len) != RF_OK) {
+			*reply = NULL;
+			*reply_len = 0;
+		}
+	}
+	if (q->reply.type == PROTO_MSG_ERROR) {
+		net_counter_inc(r->m_rejected);
+		if (q->msg != NULL) {
+			char k[65];
+			proto_pubkey_hex(&msg->sender, k);
+			k[12] = '\0';
+			log_info("refused %s from %s: %s",
+			    proto_msg_type_name(msg->type), k,
+			    q->reply.u.error.text);
+		}
+	}
+	net_histogram_observe(r->m_latency, mono_seconds() - t0);
+	proto_msg_free(&q->reply);
+	if (q->msg != NULL) {
+		proto_msg_free(msg);
+	}
+	outbox_free(&q->events);
+	free(msg);
+	free(q);
+}
+
+/* ------------------------------------------------------------------ */
+/* Life cycle                                                           */
+/* ------------------------------------------------------------------ */
+
+static int
+read_text_file(const char *path, char **out, size_t *len,
+    struct rf_errinfo *ei)
+{
+	FILE *f = fopen(path, "rb");
+	if (f == NULL) {
+		return rf_errf(ei, RF_ERR_IO, "cannot open genesis '%s'", path);
+	}
+	char *buf = malloc(1 << 20);
+	size_t n = buf ? fread(buf, 1, 1 << 20, f) : 0;
+	bool too_big = buf && n == (1 << 20);
+	fclose(f);
+	if (buf == NULL || too_big) {
+		free(buf);
+		return rf_errf(ei, RF_ERR_RANGE, "genesis '%s' is over 1 MiB",
+		    path);
+	}
+	*out = buf;
+	*len = n;
+	return RF_OK;
+}
+
+static int
+setup_state(struct referee *r, struct rf_errinfo *ei)
+{
+	int err = store_open(r->cfg->db_path, referee_schema,
+	    referee_schema_len, &r->db, ei);
+	if (err != RF_OK) {
+		return err;
+	}
+	err = db_load_params(r, ei);
+	if (err != RF_ERR_NOTFOUND) {
+		return err; /* a restart: the database is the truth */
+	}
+	if (r->cfg->genesis_path == NULL) {
+		return rf_errf(ei, RF_ERR_INVAL, "a new referee needs --genesis");
+	}
+	char *text = NULL;
+	size_t len = 0;
+	err = read_text_file(r->cfg->genesis_path, &text, &len, ei);
+	if (err != RF_OK) {
+		return err;
+	}
+	struct referee_genesis g;
+	err = referee_genesis_parse(text, len, &g, ei);
+	free(text);
+	if (err != RF_OK) {
+		return err;
+	}
+	err = db_genesis(r, &g, ei);
+	log_info("genesis: %zu accounts, suite %s, window %llu ms",
+	    g.n_accounts, proto_hash_name(g.params.suite),
+	    (unsigned long long)g.params.window_ms);
+	referee_genesis_free(&g);
+	return err;
+}
+
+static void
+setup_metrics(struct referee *r)
+{
+	r->metrics = net_metrics_alloc("refute_referee");
+	if (r->metrics == NULL) {
+		return;
+	}
+	struct net_metrics *m = r->metrics;
+	r->m_requests = net_metrics_counter(m, "requests_total", NULL,
+	    "Requests received");
+	r->m_rejected = net_metrics_counter(m, "rejected_total", NULL,
+	    "Requests answered with an error");
+	r->m_jobs = net_metrics_counter(m, "jobs_total", NULL, "Jobs accepted");
+	r->m_claims = net_metrics_counter(m, "claims_total", NULL,
+	    "Claims accepted");
+	r->m_final = net_metrics_counter(m, "claims_final_total", NULL,
+	    "Claims finalised after their window");
+	r->m_disputes = net_metrics_counter(m, "disputes_total", NULL,
+	    "Disputes opened");
+	r->m_verdicts = net_metrics_counter(m, "verdicts_total", NULL,
+	    "Disputes decided");
+	r->m_ledger = net_metrics_gauge(m, "ledger_total", NULL,
+	    "Sum of balances, stakes, escrow, bonds and burned");
+	r->m_latency = net_metrics_histogram(m, "request_seconds", NULL,
+	    "Time to handle a request", NULL, 0);
+}
+
+int
+referee_run(const struct referee_config *cfg, volatile sig_atomic_t *stop,
+    struct rf_errinfo *ei)
+{
+	struct referee r;
+	memset(&r, 0, sizeof(r));
+	r.cfg = cfg;
+	r.stop = stop;
+	/* Our sequence numbers start at the wall clock in microseconds, so a
+	 * restarted referee keeps them increasing without storing them. */
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	atomic_store(&r.out_seq, (uint64_t)ts.tv_sec * 1000000 +
+	    (uint64_t)ts.tv_nsec / 1000);
+
+	setup_metrics(&r);
+	int err = setup_state(&r, ei);
+	if (err == RF_OK && cfg->metrics_addr != NULL && r.metrics != NULL) {
+		err = net_metrics_serve(r.metrics, cfg->metrics_addr, &r.http, ei);
+	}
+	if (err == RF_OK) {
+		err = net_pub_open(cfg->events_url, &r.pub, ei);
+	}
+	if (err == RF_OK) {
+		err = net_server_start(cfg->listen_url, cfg->workers ?
+		    cfg->workers : 4, PROTO_MAX_MESSAGE, on_request, &r, &r.server,
+		    ei);
+	}
+	if (err == RF_OK) {
+		err = timers_start(&r);
+	}
+	if (err == RF_OK) {
+		char k[65];
+		proto_pubkey_hex(&cfg->identity.pk, k);
+		log_info("referee %s serving %s, events on %s", k,
+		    cfg->listen_url, cfg->events_url);
+		while (!*stop) {
+			usleep(50 * 1000);
+		}
+		log_info("referee stopping");
+	}
+	timers_stop(&r);
+	net_server_free(r.server);
+	net_pub_close(r.pub);
+	net_http_stop(r.http);
+	net_metrics_free(r.metrics);
+	store_close(r.db);
+	return err;
+}

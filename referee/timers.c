@@ -1,0 +1,141 @@
+/*
+ * referee/timers.c - the referee's clock: finalises claims whose challenge
+ * window has passed, and keeps the ledger gauge (and its invariant) in
+ * view. Windows are stored as wall-clock deadlines, so a restarted
+ * referee finalises whatever expired while it was down on its first tick.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../base/log.h"
+#include "referee_int.h"
+
+#define TICK_MS 50
+/* One event per finalised claim: a batch fits one outbox. */
+#define BATCH OUTBOX_MAX
+
+/* Finalises up to BATCH expired claims in one transaction. */
+static int
+finalize_expired(struct referee *r, size_t *done)
+{
+	struct request q;
+	memset(&q, 0, sizeof(q));
+	q.r = r;
+	q.now_ms = referee_now_ms();
+	*done = 0;
+	int err = store_begin(r->db, NULL);
+	if (err != RF_OK) {
+		return err;
+	}
+	sqlite3_stmt *st;
+	err = db_stmt(r, &st, "SELECT c.job_id, c.executor, j.fee FROM claims "
+	    "c JOIN jobs j ON j.job_id = c.job_id WHERE c.state = 2 AND "
+	    "c.window_end_ms <= ?1 ORDER BY c.window_end_ms LIMIT ?2", "ii",
+	    (int64_t)q.now_ms, (int64_t)BATCH);
+	struct proto_digest jobs[BATCH];
+	struct proto_pubkey execs[BATCH];
+	uint64_t fees[BATCH];
+	size_t n = 0;
+	while (err == RF_OK && sqlite3_step(st) == SQLITE_ROW && n < BATCH) {
+		db_col_digest(r, st, 0, &jobs[n]);
+		db_col_key(st, 1, &execs[n]);
+		fees[n] = (uint64_t)sqlite3_column_int64(st, 2);
+		n++;
+	}
+	if (err == RF_OK) {
+		sqlite3_finalize(st);
+	}
+	for (size_t i = 0; i < n && err == RF_OK; i++) {
+		/* The escrowed fee goes to the executor. */
+		err = db_run(r, "UPDATE claims SET state = 4 WHERE job_id = ?1",
+		    "d", &jobs[i]);
+		if (err == RF_OK) {
+			err = db_run(r, "UPDATE jobs SET state = 4 WHERE job_id = ?1",
+			    "d", &jobs[i]);
+		}
+		if (err == RF_OK && fees[i] > 0) {
+			err = ledger_credit(r, &execs[i], "balance", fees[i]);
+		}
+		if (err == RF_OK) {
+			err = event_emit(&q, PROTO_EVENT_CLAIM_FINAL, &jobs[i], NULL,
+			    &execs[i], fees[i]);
+		}
+	}
+	if (err != RF_OK) {
+		store_rollback(r->db);
+		outbox_free(&q.events);
+		return err;
+	}
+	err = store_commit(r->db, NULL);
+	if (err != RF_OK) {
+		outbox_free(&q.events);
+		return err;
+	}
+	outbox_flush(r, &q.events);
+	*done = n;
+	net_counter_add(r->m_final, n);
+	return RF_OK;
+}
+
+static void
+check_ledger(struct referee *r)
+{
+	uint64_t total = 0, burned = 0;
+	int64_t minted = 0;
+	store_lock(r->db);
+	int err = ledger_total(r, &total, &burned);
+	if (err == RF_OK) {
+		err = db_meta_get(r, "minted", &minted);
+	}
+	store_unlock(r->db);
+	if (err != RF_OK) {
+		return;
+	}
+	net_gauge_set(r->m_ledger, (double)total);
+	if (total != (uint64_t)minted) {
+		log_error("ledger invariant broken: total %llu, minted %lld",
+		    (unsigned long long)total, (long long)minted);
+	}
+}
+
+static void *
+timer_main(void *arg)
+{
+	struct referee *r = arg;
+	unsigned ticks = 0;
+	while (!*r->stop) {
+		size_t done = 0;
+		int err;
+		do {
+			err = finalize_expired(r, &done);
+		} while (err == RF_OK && done == BATCH);
+		if (err != RF_OK) {
+			log_error("finalising claims failed: %s", rf_strerror(err));
+		}
+		if (ticks++ % 20 == 0) {
+			check_ledger(r);
+		}
+		usleep(TICK_MS * 1000);
+	}
+	return NULL;
+}
+
+int
+timers_start(struct referee *r)
+{
+	if (pthread_create(&r->timer, NULL, timer_main, r) != 0) {
+		return RF_ERR_NOMEM;
+	}
+	r->timer_started = true;
+	return RF_OK;
+}
+
+void
+timers_stop(struct referee *r)
+{
+	if (r->timer_started) {
+		pthread_join(r->timer, NULL);
+		r->timer_started = false;
+	}
+}
