@@ -8,9 +8,12 @@
 int cmd_model_gen(int argc, char **argv);
 int cmd_model_info(int argc, char **argv);
 int cmd_model_run(int argc, char **argv);
+int cmd_model_import(int argc, char **argv);
 int cmd_keygen(int argc, char **argv);
 int cmd_referee(int argc, char **argv);
 int cmd_status(int argc, char **argv);
 int cmd_submit(int argc, char **argv);
+int cmd_executor(int argc, char **argv);
+int cmd_challenger(int argc, char **argv);
 
 #endif

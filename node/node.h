@@ -59,4 +59,94 @@ int node_sign(struct node_rpc *rpc, struct proto_msg *m, uint8_t **buf,
 /* Unix time in milliseconds. */
 uint64_t node_now_ms(void);
 
+/* Sends bytes someone else signed (a client's job relayed by an
+ * executor) and returns the raw reply, which the caller frees. */
+int node_rpc_forward(struct node_rpc *rpc, const uint8_t *req, size_t len,
+    uint8_t **reply, size_t *reply_len, struct rf_errinfo *ei)
+    __attribute__((warn_unused_result));
+
+/* ------------------------------------------------------------------ */
+/* Events                                                               */
+/* ------------------------------------------------------------------ */
+
+/*
+ * Follows the referee's event log: published events wake the reader, and
+ * every wake-up (or a timeout) fetches the log from the cursor, so nothing
+ * is missed even when PUB/SUB drops messages. The caller persists the
+ * cursor (the last seq it handled) and passes it back after a restart.
+ */
+struct node_events {
+	struct net_sub *sub;
+	struct node_rpc *rpc;
+	uint64_t cursor;
+};
+
+int node_events_open(struct node_events *ev, const char *url,
+    struct node_rpc *rpc, uint64_t cursor, struct rf_errinfo *ei)
+    __attribute__((warn_unused_result));
+void node_events_close(struct node_events *ev);
+/*
+ * Waits up to wait_ms for a published event, then fetches up to
+ * PROTO_MAX_EVENTS events after the cursor into *out (caller frees with
+ * proto_msg_free; out->u.events). Does not advance the cursor: call
+ * node_events_done(seq) after handling each one.
+ */
+int node_events_next(struct node_events *ev, int wait_ms,
+    struct proto_msg *out, struct rf_errinfo *ei)
+    __attribute__((warn_unused_result));
+void node_events_done(struct node_events *ev, uint64_t seq);
+
+/* ------------------------------------------------------------------ */
+/* Models                                                               */
+/* ------------------------------------------------------------------ */
+
+#define NODE_MAX_MODELS PROTO_MAX_MODELS
+
+struct node_model {
+	char path[256];
+	struct engine_model *model;
+	struct proto_digest id;
+	/* For MODEL_REGISTER: the graph and its proof against id. */
+	uint8_t *graph;
+	size_t graph_len;
+	uint32_t n_leaves;
+	uint8_t proof_len;
+	struct proto_digest proof[MERKLE_MAX_PROOF];
+};
+
+struct node_models {
+	size_t n;
+	struct node_model m[NODE_MAX_MODELS];
+	enum proto_hash suite;
+};
+
+/* Loads a model file, computing its model_id in the suite. */
+int node_models_load(struct node_models *ms, enum proto_hash suite,
+    const char *path, struct rf_errinfo *ei)
+    __attribute__((warn_unused_result));
+const struct node_model *node_models_find(const struct node_models *ms,
+    const struct proto_digest *id);
+void node_models_free(struct node_models *ms);
+/* Registers every model with the referee (idempotent there). */
+int node_models_register(struct node_models *ms, struct node_rpc *rpc,
+    struct rf_errinfo *ei) __attribute__((warn_unused_result));
+
+/* Registers the node with roles, name and the models it serves. */
+int node_register(struct node_rpc *rpc, uint8_t roles, const char *name,
+    const char *endpoint, const struct node_models *ms,
+    struct rf_errinfo *ei) __attribute__((warn_unused_result));
+
+/* Reads this node's balance and stake from the referee's status. */
+int node_account(struct node_rpc *rpc, uint64_t *balance, uint64_t *stake,
+    struct rf_errinfo *ei) __attribute__((warn_unused_result));
+
+/* Stakes until at least target is at stake. */
+int node_stake_to(struct node_rpc *rpc, uint64_t target,
+    struct rf_errinfo *ei) __attribute__((warn_unused_result));
+
+/* Short hex prefixes for log lines. */
+void node_short_key(const struct proto_pubkey *k, char out[13]);
+void node_short_digest(enum proto_hash suite, const struct proto_digest *d,
+    char out[13]);
+
 #endif

@@ -139,3 +139,11 @@ node_reply_ok(const struct proto_msg *reply, enum proto_msg_type want,
 	return rf_errf(ei, RF_ERR_FORMAT, "unexpected %s reply",
 	    proto_msg_type_name(reply->type));
 }
+
+int
+node_rpc_forward(struct node_rpc *rpc, const uint8_t *req, size_t len,
+    uint8_t **reply, size_t *reply_len, struct rf_errinfo *ei)
+{
+	return net_client_call(rpc->client, req, len, reply, reply_len,
+	    rpc->timeout_ms, ei);
+}

@@ -1,0 +1,380 @@
+/*
+ * challenger/challenger.c - verifies claims by re-execution.
+ *
+ * The event cursor advances only after a claim's verification is recorded,
+ * and a recorded claim is never verified again, so a restart neither skips
+ * nor repeats work.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../base/log.h"
+#include "../net/net.h"
+#include "../node/node.h"
+#include "../store/store.h"
+#include "challenger.h"
+
+enum outcome {
+	OUTCOME_MATCH = 1,
+	OUTCOME_MISMATCH = 2,
+	OUTCOME_NO_MODEL = 3,   /* we do not have the model */
+	OUTCOME_SKIPPED = 4,    /* not in the sample */
+};
+
+static const char *const schema[] = {
+	"CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL)"
+	"  STRICT;"
+	"INSERT INTO meta VALUES ('cursor', 0);"
+	"CREATE TABLE verifications ("
+	"  job_id BLOB PRIMARY KEY,"
+	"  executor BLOB NOT NULL,"
+	"  model_id BLOB,"
+	"  claimed_root BLOB,"
+	"  our_root BLOB,"
+	"  n INTEGER,"
+	"  outcome INTEGER NOT NULL,"   /* enum outcome */
+	"  seconds REAL,"
+	"  recorded_ms INTEGER NOT NULL) STRICT;",
+};
+
+struct challenger {
+	const struct challenger_config *cfg;
+	volatile sig_atomic_t *stop;
+	struct store *db;
+	struct node_rpc rpc;
+	struct node_events events;
+	struct node_models models;
+	struct net_metrics *metrics;
+	struct net_http *http;
+	struct net_counter *m_seen, *m_verified, *m_mismatch, *m_skipped;
+	struct net_histogram *m_seconds;
+};
+
+bool
+challenger_sampled(const struct challenger_config *cfg,
+    const struct proto_digest *job, const struct proto_pubkey *executor,
+    const struct proto_digest *model)
+{
+	for (size_t i = 0; i < cfg->n_always_executors; i++) {
+		if (memcmp(cfg->always_executors[i].b, executor->b,
+		    PROTO_KEY_LEN) == 0) {
+			return true;
+		}
+	}
+	for (size_t i = 0; model != NULL && i < cfg->n_always_models; i++) {
+		if (proto_digest_equal(cfg->suite, &cfg->always_models[i],
+		    model)) {
+			return true;
+		}
+	}
+	if (cfg->rate >= 1.0) {
+		return true;
+	}
+	if (cfg->rate <= 0.0) {
+		return false;
+	}
+	/* u = H(seed || job) as a number in [0, 1): unpredictable to an
+	 * executor who does not know the seed, reproducible for us. */
+	uint8_t buf[8 + PROTO_DIGEST_MAX];
+	for (int i = 0; i < 8; i++) {
+		buf[i] = (uint8_t)(cfg->seed >> (8 * i));
+	}
+	memcpy(buf + 8, job->b, PROTO_DIGEST_MAX);
+	struct proto_digest h;
+	proto_hash(PROTO_HASH_BLAKE2B, buf, sizeof(buf), &h);
+	uint64_t v = 0;
+	for (int i = 0; i < 8; i++) {
+		v |= (uint64_t)h.b[i] << (8 * i);
+	}
+	return (double)(v >> 11) * 0x1p-53 < cfg->rate;
+}
+
+static bool
+recorded(struct challenger *c, const struct proto_digest *job)
+{
+	sqlite3_stmt *st;
+	bool found = false;
+	store_lock(c->db);
+	if (store_prepare(c->db, "SELECT 1 FROM verifications WHERE job_id = ?1",
+	    &st, NULL) == RF_OK) {
+		sqlite3_bind_blob(st, 1, job->b,
+		    (int)proto_hash_len(c->cfg->suite), SQLITE_STATIC);
+		found = sqlite3_step(st) == SQLITE_ROW;
+		sqlite3_finalize(st);
+	}
+	store_unlock(c->db);
+	return found;
+}
+
+static int
+record(struct challenger *c, const struct proto_digest *job,
+    const struct proto_pubkey *executor, const struct proto_digest *model,
+    const struct proto_digest *claimed, const struct proto_digest *ours,
+    uint32_t n, enum outcome o, double seconds, uint64_t cursor)
+{
+	size_t hl = proto_hash_len(c->cfg->suite);
+	sqlite3_stmt *st;
+	int err = store_begin(c->db, NULL);
+	if (err != RF_OK) {
+		return err;
+	}
+	err = store_prepare(c->db, "INSERT OR IGNORE INTO verifications (job_id, "
+	    "executor, model_id, claimed_root, our_root, n, outcome, seconds, "
+	    "recorded_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)", &st,
+	    NULL);
+	if (err == RF_OK) {
+		sqlite3_bind_blob(st, 1, job->b, (int)hl, SQLITE_STATIC);
+		sqlite3_bind_blob(st, 2, executor->b, PROTO_KEY_LEN, SQLITE_STATIC);
+		if (model != NULL) {
+			sqlite3_bind_blob(st, 3, model->b, (int)hl, SQLITE_STATIC);
+		}
+		if (claimed != NULL) {
+			sqlite3_bind_blob(st, 4, claimed->b, (int)hl, SQLITE_STATIC);
+		}
+		if (ours != NULL) {
+			sqlite3_bind_blob(st, 5, ours->b, (int)hl, SQLITE_STATIC);
+		}
+		sqlite3_bind_int64(st, 6, n);
+		sqlite3_bind_int(st, 7, (int)o);
+		sqlite3_bind_double(st, 8, seconds);
+		sqlite3_bind_int64(st, 9, (int64_t)node_now_ms());
+		err = sqlite3_step(st) == SQLITE_DONE ? RF_OK : RF_ERR_STORE;
+		sqlite3_finalize(st);
+	}
+	if (err == RF_OK) {
+		err = store_prepare(c->db, "UPDATE meta SET value = ?1 WHERE key = "
+		    "'cursor'", &st, NULL);
+		if (err == RF_OK) {
+			sqlite3_bind_int64(st, 1, (int64_t)cursor);
+			err = sqlite3_step(st) == SQLITE_DONE ? RF_OK : RF_ERR_STORE;
+			sqlite3_finalize(st);
+		}
+	}
+	if (err != RF_OK) {
+		store_rollback(c->db);
+		return err;
+	}
+	return store_commit(c->db, NULL);
+}
+
+/* A query that must come back as want. */
+static int
+query(struct challenger *c, struct proto_msg *req, enum proto_msg_type want,
+    struct proto_msg *reply, struct rf_errinfo *ei)
+{
+	int err = node_rpc_call(&c->rpc, req, reply, ei);
+	proto_msg_free(req);
+	if (err == RF_OK) {
+		err = node_reply_ok(reply, want, ei);
+		if (err != RF_OK) {
+			proto_msg_free(reply);
+		}
+	}
+	return err;
+}
+
+static double
+mono(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* Decides about, and maybe verifies, one posted claim. */
+static int
+verify(struct challenger *c, const struct proto_event *e)
+{
+	const struct challenger_config *cfg = c->cfg;
+	enum proto_hash suite = cfg->suite;
+	char jh[13], xh[13];
+	node_short_digest(suite, &e->job_id, jh);
+	node_short_key(&e->subject, xh);
+	net_counter_inc(c->m_seen);
+	if (recorded(c, &e->job_id)) {
+		return RF_OK; /* never twice */
+	}
+	struct proto_msg req, job, claim;
+	struct rf_errinfo ei = { "" };
+	proto_msg_init(&req, PROTO_MSG_JOB_FETCH, suite);
+	req.u.job_fetch.job_id = e->job_id;
+	int err = query(c, &req, PROTO_MSG_JOB_INFO, &job, &ei);
+	if (err != RF_OK) {
+		log_warn("job %s: cannot fetch: %s", jh, ei.msg);
+		return err;
+	}
+	const struct proto_job_info *ji = &job.u.job_info;
+	if (!challenger_sampled(cfg, &e->job_id, &e->subject, &ji->model_id)) {
+		net_counter_inc(c->m_skipped);
+		err = record(c, &e->job_id, &e->subject, &ji->model_id, NULL, NULL,
+		    0, OUTCOME_SKIPPED, 0.0, e->seq);
+		proto_msg_free(&job);
+		return err;
+	}
+	const struct node_model *nm = node_models_find(&c->models,
+	    &ji->model_id);
+	if (nm == NULL) {
+		log_warn("job %s: model not held here, cannot verify", jh);
+		err = record(c, &e->job_id, &e->subject, &ji->model_id, NULL, NULL,
+		    0, OUTCOME_NO_MODEL, 0.0, e->seq);
+		proto_msg_free(&job);
+		return err;
+	}
+	proto_msg_init(&req, PROTO_MSG_CLAIM_STATUS, suite);
+	req.u.claim_status.job_id = e->job_id;
+	err = query(c, &req, PROTO_MSG_CLAIM_INFO, &claim, &ei);
+	if (err != RF_OK) {
+		proto_msg_free(&job);
+		log_warn("job %s: cannot read the claim: %s", jh, ei.msg);
+		return err;
+	}
+	double t0 = mono();
+	struct proto_digest *leaves = NULL, root;
+	size_t n = 0;
+	struct tensor outs[ENGINE_MAX_GRAPH_IO];
+	err = proto_trace_run(suite, nm->model, ji->inputs, ji->n_inputs, outs,
+	    ENGINE_KERNELS_FAST, &leaves, &n, &root, &ei);
+	double secs = mono() - t0;
+	if (err == RF_OK) {
+		for (size_t i = 0; i < engine_model_output_count(nm->model); i++) {
+			tensor_fini(&outs[i]);
+		}
+		free(leaves);
+	}
+	const struct proto_claim_info *ci = &claim.u.claim_info;
+	if (err != RF_OK) {
+		/* The job does not even run on the model: the claim cannot be
+		 * right. */
+		log_warn("job %s: re-execution failed: %s", jh, ei.msg);
+		memset(&root, 0, sizeof(root));
+	}
+	bool match = err == RF_OK && n == ci->n &&
+	    proto_digest_equal(suite, &root, &ci->trace_root);
+	net_counter_inc(c->m_verified);
+	net_histogram_observe(c->m_seconds, secs);
+	if (match) {
+		log_info("job %s by %s: verified, trace root matches", jh, xh);
+	} else {
+		char ours[13], theirs[13];
+		node_short_digest(suite, &root, ours);
+		node_short_digest(suite, &ci->trace_root, theirs);
+		net_counter_inc(c->m_mismatch);
+		log_warn("job %s by %s: MISMATCH, claimed root %s, ours %s", jh,
+		    xh, theirs, ours);
+	}
+	err = record(c, &e->job_id, &e->subject, &ji->model_id,
+	    &ci->trace_root, &root, ci->n,
+	    match ? OUTCOME_MATCH : OUTCOME_MISMATCH, secs, e->seq);
+	proto_msg_free(&claim);
+	proto_msg_free(&job);
+	return err;
+}
+
+static void
+handle_events(struct challenger *c, const struct proto_events *ev)
+{
+	for (uint32_t i = 0; i < ev->n && !*c->stop; i++) {
+		const struct proto_event *e = &ev->events[i];
+		if (e->kind == PROTO_EVENT_CLAIM_POSTED) {
+			if (verify(c, e) != RF_OK) {
+				return; /* the cursor stays: the claim comes again */
+			}
+		}
+		node_events_done(&c->events, e->seq);
+	}
+}
+
+static int
+setup(struct challenger *c, struct rf_errinfo *ei)
+{
+	const struct challenger_config *cfg = c->cfg;
+	int err = store_open(cfg->db_path, schema, 1, &c->db, ei);
+	for (size_t i = 0; err == RF_OK && i < cfg->n_models; i++) {
+		err = node_models_load(&c->models, cfg->suite, cfg->model_paths[i],
+		    ei);
+	}
+	if (err != RF_OK) {
+		return err;
+	}
+	bool any_key = proto_pubkey_is_zero(&cfg->referee_key);
+	err = node_rpc_open(&c->rpc, cfg->referee_url, &cfg->identity,
+	    cfg->suite, any_key ? NULL : &cfg->referee_key, ei);
+	if (err == RF_OK) {
+		err = node_register(&c->rpc, PROTO_ROLE_CHALLENGER, cfg->name, NULL,
+		    &c->models, ei);
+	}
+	int64_t cursor = 0;
+	bool found;
+	if (err == RF_OK) {
+		store_lock(c->db);
+		err = store_query_int(c->db, "SELECT value FROM meta WHERE key = "
+		    "'cursor'", &cursor, &found, ei);
+		store_unlock(c->db);
+	}
+	if (err == RF_OK) {
+		err = node_events_open(&c->events, cfg->events_url, &c->rpc,
+		    (uint64_t)cursor, ei);
+	}
+	c->metrics = net_metrics_alloc("refute_challenger");
+	if (c->metrics != NULL) {
+		struct net_metrics *m = c->metrics;
+		c->m_seen = net_metrics_counter(m, "claims_seen_total", NULL,
+		    "Claims posted on the network");
+		c->m_verified = net_metrics_counter(m, "verified_total", NULL,
+		    "Claims re-executed");
+		c->m_mismatch = net_metrics_counter(m, "mismatches_total", NULL,
+		    "Claims whose trace root differed");
+		c->m_skipped = net_metrics_counter(m, "skipped_total", NULL,
+		    "Claims outside the sample");
+		c->m_seconds = net_metrics_histogram(m, "verify_seconds", NULL,
+		    "Time to re-execute a job", NULL, 0);
+	}
+	if (err == RF_OK && cfg->metrics_addr != NULL && c->metrics != NULL) {
+		err = net_metrics_serve(c->metrics, cfg->metrics_addr, &c->http, ei);
+	}
+	return err;
+}
+
+int
+challenger_run(const struct challenger_config *cfg,
+    volatile sig_atomic_t *stop, struct rf_errinfo *ei)
+{
+	struct challenger *c = calloc(1, sizeof(*c));
+	if (c == NULL) {
+		return RF_ERR_NOMEM;
+	}
+	c->cfg = cfg;
+	c->stop = stop;
+	int err = setup(c, ei);
+	if (err == RF_OK) {
+		char k[13];
+		node_short_key(&cfg->identity.pk, k);
+		log_info("challenger %s (%s) watching, sample rate %.3f, %zu models",
+		    k, cfg->name, cfg->rate, c->models.n);
+	}
+	while (err == RF_OK && !*stop) {
+		struct proto_msg ev;
+		struct rf_errinfo lei = { "" };
+		int e = node_events_next(&c->events, 200, &ev, &lei);
+		if (e == RF_OK) {
+			handle_events(c, &ev.u.events);
+			proto_msg_free(&ev);
+		} else if (e == RF_ERR_CLOSED) {
+			break;
+		} else {
+			log_warn("cannot read events: %s", lei.msg);
+			usleep(500 * 1000);
+		}
+	}
+	log_info("challenger stopping");
+	node_events_close(&c->events);
+	net_http_stop(c->http);
+	net_metrics_free(c->metrics);
+	node_rpc_close(&c->rpc);
+	node_models_free(&c->models);
+	store_close(c->db);
+	free(c);
+	return err;
+}

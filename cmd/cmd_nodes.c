@@ -1,0 +1,239 @@
+/*
+ * cmd/cmd_nodes.c - `refute executor` and `refute challenger`: run a node
+ * until SIGTERM or SIGINT.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "../base/log.h"
+#include "../challenger/challenger.h"
+#include "../executor/executor.h"
+#include "cli.h"
+#include "cmds.h"
+
+/* Options every node shares. */
+struct node_opts {
+	const char *referee, *events, *identity, *db, *metrics, *name;
+	const char *referee_key, *hash;
+	struct cli_strs models;
+};
+
+#define NODE_OPTS(o, db_default)                                           \
+	{ "identity", 'k', CLI_STR, &(o).identity, "FILE",                 \
+	    "this node's identity file (refute keygen)" },                 \
+	{ "referee", 'r', CLI_STR, &(o).referee, "URL",                    \
+	    "the referee's requests (default tcp://127.0.0.1:7700)" },     \
+	{ "events", 'e', CLI_STR, &(o).events, "URL",                      \
+	    "the referee's events (default tcp://127.0.0.1:7701)" },       \
+	{ "referee-key", 0, CLI_STR, &(o).referee_key, "HEX",              \
+	    "accept replies signed by this key only" },                    \
+	{ "db", 'd', CLI_STR, &(o).db, "FILE",                             \
+	    "state (SQLite), default " db_default },                       \
+	{ "model", 'm', CLI_STRS, &(o).models, "FILE",                     \
+	    "a model file to serve or check; repeat for more" },           \
+	{ "name", 'n', CLI_STR, &(o).name, "NAME", "a name for logs" },    \
+	{ "metrics", 0, CLI_STR, &(o).metrics, "ADDR",                     \
+	    "serve Prometheus metrics on ADDR (host:port)" },              \
+	{ "hash", 0, CLI_STR, &(o).hash, "blake2b|xxh3",                   \
+	    "the network's hash suite (default blake2b)" }
+
+static int
+node_common(const struct cli_cmd *cmd, const struct node_opts *o,
+    struct proto_identity *id, struct proto_pubkey *rk,
+    enum proto_hash *suite)
+{
+	if (o->identity == NULL) {
+		return cli_usage_error(cmd, "missing --identity FILE");
+	}
+	if (proto_hash_parse(o->hash, suite) != RF_OK) {
+		return cli_usage_error(cmd, "--hash must be blake2b or xxh3");
+	}
+	memset(rk, 0, sizeof(*rk));
+	if (o->referee_key != NULL &&
+	    proto_pubkey_parse_hex(o->referee_key, rk) != RF_OK) {
+		return cli_usage_error(cmd, "--referee-key must be 64 hex digits");
+	}
+	if (proto_init() != RF_OK) {
+		return cli_fail(cmd, "cannot initialise libsodium");
+	}
+	return cli_load_identity(cmd, o->identity, id);
+}
+
+static int
+parse_rate(const struct cli_cmd *cmd, const char *opt, const char *s,
+    double *out)
+{
+	char *end;
+	double v = strtod(s, &end);
+	if (*s == '\0' || *end != '\0' || !(v >= 0.0 && v <= 1.0)) {
+		return cli_usage_error(cmd, "--%s must be a number in 0..1", opt);
+	}
+	*out = v;
+	return -1;
+}
+
+int
+cmd_executor(int argc, char **argv)
+{
+	struct node_opts o = { "tcp://127.0.0.1:7700", "tcp://127.0.0.1:7701",
+		NULL, "executor.db", NULL, "executor", NULL, "blake2b",
+		{ { NULL }, 0 } };
+	const char *listen = NULL, *fault = "none", *fault_rate = "1";
+	int64_t stake = 1000, fault_op = 0;
+	const struct cli_opt opts[] = {
+		NODE_OPTS(o, "executor.db"),
+		{ "stake", 's', CLI_I64, &stake, "N",
+		    "keep at least N at stake (default 1000)" },
+		{ "listen", 'l', CLI_STR, &listen, "URL",
+		    "take jobs straight from clients on this REP socket" },
+		{ "fault", 0, CLI_STR, &fault, "KIND",
+		    "TESTING ONLY: misbehave (lie-at-op, lie-output, random)" },
+		{ "fault-op", 0, CLI_I64, &fault_op, "K",
+		    "TESTING ONLY: the operator lie-at-op lies about" },
+		{ "fault-rate", 0, CLI_STR, &fault_rate, "R",
+		    "TESTING ONLY: share of jobs the fault hits (default 1)" },
+	};
+	const struct cli_cmd cmd = {
+		.path = "executor",
+		.summary = "Run an executor: take jobs, run them deterministically, "
+		    "post signed claims\ncommitting to the whole trace.",
+		.details = "--fault and its options make the node lie on purpose, "
+		    "to test that the\nnetwork catches it. Never use them on a real "
+		    "network.",
+		.opts = opts,
+		.n_opts = sizeof(opts) / sizeof(opts[0]),
+	};
+	const char *pos[1];
+	size_t np;
+	int rc = cli_parse(&cmd, argc, argv, pos, &np);
+	if (rc >= 0) {
+		return rc;
+	}
+	struct executor_config cfg;
+	memset(&cfg, 0, sizeof(cfg));
+	if (executor_fault_parse(fault, &cfg.fault) != RF_OK) {
+		return cli_usage_error(&cmd, "unknown --fault '%s'", fault);
+	}
+	rc = parse_rate(&cmd, "fault-rate", fault_rate, &cfg.fault_rate);
+	if (rc >= 0) {
+		return rc;
+	}
+	if (o.models.n == 0) {
+		return cli_usage_error(&cmd, "give at least one --model FILE");
+	}
+	rc = node_common(&cmd, &o, &cfg.identity, &cfg.referee_key, &cfg.suite);
+	if (rc != CLI_EXIT_OK) {
+		return rc;
+	}
+	cfg.referee_url = o.referee;
+	cfg.events_url = o.events;
+	cfg.listen_url = listen;
+	cfg.db_path = o.db;
+	cfg.metrics_addr = o.metrics;
+	cfg.name = o.name;
+	for (size_t i = 0; i < o.models.n; i++) {
+		cfg.model_paths[i] = o.models.v[i];
+	}
+	cfg.n_models = o.models.n;
+	cfg.stake = (uint64_t)stake;
+	cfg.fault_op = (uint32_t)fault_op;
+	log_init("executor", LOG_LEVEL_INFO);
+	if (cfg.fault != EXECUTOR_FAULT_NONE) {
+		log_warn("TESTING FAULT ENABLED: %s (rate %.2f): this executor "
+		    "lies on purpose", executor_fault_name(cfg.fault),
+		    cfg.fault_rate);
+	}
+	volatile sig_atomic_t *stop;
+	cli_install_stop_handlers(&stop);
+	struct rf_errinfo ei = { "" };
+	int err = executor_run(&cfg, stop, &ei);
+	proto_identity_wipe(&cfg.identity);
+	if (err != RF_OK) {
+		return cli_fail(&cmd, "%s", ei.msg[0] ? ei.msg : rf_strerror(err));
+	}
+	return CLI_EXIT_OK;
+}
+
+int
+cmd_challenger(int argc, char **argv)
+{
+	struct node_opts o = { "tcp://127.0.0.1:7700", "tcp://127.0.0.1:7701",
+		NULL, "challenger.db", NULL, "challenger", NULL, "blake2b",
+		{ { NULL }, 0 } };
+	const char *rate = "1";
+	uint64_t seed = 0;
+	struct cli_strs always_x = { { NULL }, 0 };
+	struct cli_strs always_m = { { NULL }, 0 };
+	const struct cli_opt opts[] = {
+		NODE_OPTS(o, "challenger.db"),
+		{ "rate", 'p', CLI_STR, &rate, "P",
+		    "share of claims to verify, 0..1 (default 1)" },
+		{ "seed", 0, CLI_U64, &seed, "S",
+		    "sampling seed (keep it secret from executors)" },
+		{ "always-executor", 0, CLI_STRS, &always_x, "HEX",
+		    "always verify this executor's claims; repeatable" },
+		{ "always-model", 0, CLI_STRS, &always_m, "HEX",
+		    "always verify jobs on this model_id; repeatable" },
+	};
+	const struct cli_cmd cmd = {
+		.path = "challenger",
+		.summary = "Run a challenger: sample claims, re-execute them and "
+		    "compare trace roots.",
+		.opts = opts,
+		.n_opts = sizeof(opts) / sizeof(opts[0]),
+	};
+	const char *pos[1];
+	size_t np;
+	int rc = cli_parse(&cmd, argc, argv, pos, &np);
+	if (rc >= 0) {
+		return rc;
+	}
+	struct challenger_config cfg;
+	memset(&cfg, 0, sizeof(cfg));
+	rc = parse_rate(&cmd, "rate", rate, &cfg.rate);
+	if (rc >= 0) {
+		return rc;
+	}
+	rc = node_common(&cmd, &o, &cfg.identity, &cfg.referee_key, &cfg.suite);
+	if (rc != CLI_EXIT_OK) {
+		return rc;
+	}
+	for (size_t i = 0; i < always_x.n; i++) {
+		if (proto_pubkey_parse_hex(always_x.v[i],
+		    &cfg.always_executors[i]) != RF_OK) {
+			proto_identity_wipe(&cfg.identity);
+			return cli_usage_error(&cmd, "--always-executor must be 64 "
+			    "hex digits");
+		}
+	}
+	cfg.n_always_executors = always_x.n;
+	for (size_t i = 0; i < always_m.n; i++) {
+		if (proto_digest_parse_hex(cfg.suite, always_m.v[i],
+		    &cfg.always_models[i]) != RF_OK) {
+			proto_identity_wipe(&cfg.identity);
+			return cli_usage_error(&cmd, "--always-model must be a "
+			    "model_id in hex");
+		}
+	}
+	cfg.n_always_models = always_m.n;
+	cfg.referee_url = o.referee;
+	cfg.events_url = o.events;
+	cfg.db_path = o.db;
+	cfg.metrics_addr = o.metrics;
+	cfg.name = o.name;
+	for (size_t i = 0; i < o.models.n; i++) {
+		cfg.model_paths[i] = o.models.v[i];
+	}
+	cfg.n_models = o.models.n;
+	cfg.seed = seed;
+	log_init("challenger", LOG_LEVEL_INFO);
+	volatile sig_atomic_t *stop;
+	cli_install_stop_handlers(&stop);
+	struct rf_errinfo ei = { "" };
+	int err = challenger_run(&cfg, stop, &ei);
+	proto_identity_wipe(&cfg.identity);
+	if (err != RF_OK) {
+		return cli_fail(&cmd, "%s", ei.msg[0] ? ei.msg : rf_strerror(err));
+	}
+	return CLI_EXIT_OK;
+}

@@ -1,0 +1,527 @@
+/*
+ * executor/executor.c - runs jobs and posts claims.
+ *
+ * Crash safety: a claim is signed and stored in the executor's database
+ * before it is sent, and the event cursor only advances after a job is
+ * handled. After a restart the same event is handled again, finds the
+ * stored claim and resends it; the referee answers a claim it already has
+ * (same trace root) with an ACK. So no claim is lost and none is made
+ * twice, and an honest executor can never equivocate by crashing.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../base/log.h"
+#include "../node/node.h"
+#include "../store/store.h"
+#include "executor_int.h"
+
+static const char *const schema[] = {
+	"CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL)"
+	"  STRICT;"
+	"INSERT INTO meta VALUES ('cursor', 0);"
+	"CREATE TABLE jobs ("
+	"  job_id BLOB PRIMARY KEY,"
+	"  model_id BLOB NOT NULL,"
+	"  leaves BLOB NOT NULL,"     /* the n leaf hashes we committed to */
+	"  trace_root BLOB NOT NULL,"
+	"  n INTEGER NOT NULL,"
+	"  claim BLOB,"               /* our signed claim, as sent */
+	"  state INTEGER NOT NULL,"   /* enum job_state */
+	"  error TEXT,"
+	"  updated_ms INTEGER NOT NULL) STRICT;",
+};
+
+/* ------------------------------------------------------------------ */
+/* Small database helpers                                               */
+/* ------------------------------------------------------------------ */
+
+static int
+job_state(struct executor *x, const struct proto_digest *job, int *state)
+{
+	sqlite3_stmt *st;
+	size_t hl = proto_hash_len(x->cfg->suite);
+	store_lock(x->db);
+	int err = store_prepare(x->db, "SELECT state FROM jobs WHERE job_id = ?1",
+	    &st, NULL);
+	if (err == RF_OK) {
+		sqlite3_bind_blob(st, 1, job->b, (int)hl, SQLITE_STATIC);
+		*state = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int(st, 0) :
+		    0;
+		sqlite3_finalize(st);
+	}
+	store_unlock(x->db);
+	return err;
+}
+
+static int
+set_state(struct executor *x, const struct proto_digest *job, int state,
+    const char *error)
+{
+	size_t hl = proto_hash_len(x->cfg->suite);
+	sqlite3_stmt *st;
+	int err = store_begin(x->db, NULL);
+	if (err != RF_OK) {
+		return err;
+	}
+	err = store_prepare(x->db, "UPDATE jobs SET state = ?2, error = ?3, "
+	    "updated_ms = ?4 WHERE job_id = ?1", &st, NULL);
+	if (err == RF_OK) {
+		sqlite3_bind_blob(st, 1, job->b, (int)hl, SQLITE_STATIC);
+		sqlite3_bind_int(st, 2, state);
+		if (error != NULL) {
+			sqlite3_bind_text(st, 3, error, -1, SQLITE_TRANSIENT);
+		}
+		sqlite3_bind_int64(st, 4, (int64_t)node_now_ms());
+		err = sqlite3_step(st) == SQLITE_DONE ? RF_OK : RF_ERR_STORE;
+		sqlite3_finalize(st);
+	}
+	if (err != RF_OK) {
+		store_rollback(x->db);
+		return err;
+	}
+	return store_commit(x->db, NULL);
+}
+
+/* Stores a computed job with its claim, before the claim is sent. */
+static int
+store_job(struct executor *x, const struct proto_digest *job,
+    const struct proto_digest *model, const struct proto_digest *leaves,
+    size_t n, const struct proto_digest *root, const uint8_t *claim,
+    size_t claim_len)
+{
+	size_t hl = proto_hash_len(x->cfg->suite);
+	uint8_t *flat = malloc(n * hl + 1);
+	if (flat == NULL) {
+		return RF_ERR_NOMEM;
+	}
+	for (size_t i = 0; i < n; i++) {
+		memcpy(flat + i * hl, leaves[i].b, hl);
+	}
+	sqlite3_stmt *st;
+	int err = store_begin(x->db, NULL);
+	if (err == RF_OK) {
+		err = store_prepare(x->db, "INSERT OR REPLACE INTO jobs (job_id, "
+		    "model_id, leaves, trace_root, n, claim, state, updated_ms) "
+		    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)", &st, NULL);
+		if (err == RF_OK) {
+			sqlite3_bind_blob(st, 1, job->b, (int)hl, SQLITE_STATIC);
+			sqlite3_bind_blob(st, 2, model->b, (int)hl, SQLITE_STATIC);
+			sqlite3_bind_blob64(st, 3, flat, n * hl, SQLITE_STATIC);
+			sqlite3_bind_blob(st, 4, root->b, (int)hl, SQLITE_STATIC);
+			sqlite3_bind_int64(st, 5, (int64_t)n);
+			sqlite3_bind_blob64(st, 6, claim, claim_len, SQLITE_STATIC);
+			sqlite3_bind_int(st, 7, JOB_CLAIM_PENDING);
+			sqlite3_bind_int64(st, 8, (int64_t)node_now_ms());
+			err = sqlite3_step(st) == SQLITE_DONE ? RF_OK : RF_ERR_STORE;
+			sqlite3_finalize(st);
+		}
+		if (err != RF_OK) {
+			store_rollback(x->db);
+		} else {
+			err = store_commit(x->db, NULL);
+		}
+	}
+	free(flat);
+	return err;
+}
+
+static int
+save_cursor(struct executor *x, uint64_t seq)
+{
+	int err = store_begin(x->db, NULL);
+	if (err != RF_OK) {
+		return err;
+	}
+	sqlite3_stmt *st;
+	err = store_prepare(x->db, "UPDATE meta SET value = ?1 WHERE key = "
+	    "'cursor'", &st, NULL);
+	if (err == RF_OK) {
+		sqlite3_bind_int64(st, 1, (int64_t)seq);
+		err = sqlite3_step(st) == SQLITE_DONE ? RF_OK : RF_ERR_STORE;
+		sqlite3_finalize(st);
+	}
+	if (err != RF_OK) {
+		store_rollback(x->db);
+		return err;
+	}
+	return store_commit(x->db, NULL);
+}
+
+/* ------------------------------------------------------------------ */
+/* Claims                                                               */
+/* ------------------------------------------------------------------ */
+
+/*
+ * Sends a stored claim. The stored bytes carry an old sequence number, so
+ * the claim is decoded and signed afresh; its content (and so the
+ * referee's answer) is the same.
+ */
+static int
+send_claim(struct executor *x, const struct proto_digest *job,
+    const uint8_t *claim, size_t len)
+{
+	struct proto_msg m, reply;
+	struct rf_errinfo ei = { "" };
+	char jh[13];
+	node_short_digest(x->cfg->suite, job, jh);
+	int err = proto_msg_decode(claim, len, &m, &ei);
+	if (err != RF_OK) {
+		log_error("job %s: stored claim unreadable: %s", jh, ei.msg);
+		return set_state(x, job, JOB_FAILED, "stored claim unreadable");
+	}
+	err = node_rpc_call(&x->rpc, &m, &reply, &ei);
+	proto_msg_free(&m);
+	if (err != RF_OK) {
+		log_warn("job %s: claim not delivered yet: %s", jh, ei.msg);
+		return err;
+	}
+	err = node_reply_ok(&reply, PROTO_MSG_ACK, &ei);
+	proto_msg_free(&reply);
+	if (err != RF_OK) {
+		log_warn("job %s: claim refused: %s", jh, ei.msg);
+		return set_state(x, job, JOB_FAILED, ei.msg);
+	}
+	net_counter_inc(x->m_claims);
+	log_info("job %s: claim accepted", jh);
+	return set_state(x, job, JOB_CLAIMED, NULL);
+}
+
+static int
+resend_pending(struct executor *x)
+{
+	size_t hl = proto_hash_len(x->cfg->suite);
+	struct proto_digest jobs[64];
+	size_t n = 0;
+	sqlite3_stmt *st;
+	store_lock(x->db);
+	int err = store_prepare(x->db, "SELECT job_id FROM jobs WHERE state = "
+	    "?1 LIMIT 64", &st, NULL);
+	if (err == RF_OK) {
+		sqlite3_bind_int(st, 1, JOB_CLAIM_PENDING);
+		while (sqlite3_step(st) == SQLITE_ROW && n < 64) {
+			memset(&jobs[n], 0, sizeof(jobs[n]));
+			if ((size_t)sqlite3_column_bytes(st, 0) == hl) {
+				memcpy(jobs[n].b, sqlite3_column_blob(st, 0), hl);
+				n++;
+			}
+		}
+		sqlite3_finalize(st);
+	}
+	store_unlock(x->db);
+	for (size_t i = 0; i < n && err == RF_OK; i++) {
+		uint8_t *claim = NULL;
+		size_t len = 0;
+		err = executor_load_claim(x, &jobs[i], &claim, &len);
+		if (err == RF_OK && claim != NULL) {
+			err = send_claim(x, &jobs[i], claim, len);
+		}
+		free(claim);
+	}
+	return err;
+}
+
+int
+executor_load_claim(struct executor *x, const struct proto_digest *job,
+    uint8_t **claim, size_t *len)
+{
+	size_t hl = proto_hash_len(x->cfg->suite);
+	sqlite3_stmt *st;
+	*claim = NULL;
+	store_lock(x->db);
+	int err = store_prepare(x->db, "SELECT claim FROM jobs WHERE job_id = "
+	    "?1", &st, NULL);
+	if (err == RF_OK) {
+		sqlite3_bind_blob(st, 1, job->b, (int)hl, SQLITE_STATIC);
+		if (sqlite3_step(st) == SQLITE_ROW &&
+		    sqlite3_column_bytes(st, 0) > 0) {
+			*len = (size_t)sqlite3_column_bytes(st, 0);
+			*claim = malloc(*len);
+			if (*claim != NULL) {
+				memcpy(*claim, sqlite3_column_blob(st, 0), *len);
+			} else {
+				err = RF_ERR_NOMEM;
+			}
+		}
+		sqlite3_finalize(st);
+	}
+	store_unlock(x->db);
+	return err;
+}
+
+/* ------------------------------------------------------------------ */
+/* Running a job                                                        */
+/* ------------------------------------------------------------------ */
+
+/* Fetches, runs, commits and claims one job assigned to us. */
+static int
+handle_job(struct executor *x, const struct proto_digest *job)
+{
+	char jh[13];
+	node_short_digest(x->cfg->suite, job, jh);
+	int state = 0;
+	int err = job_state(x, job, &state);
+	if (err != RF_OK || state == JOB_CLAIMED || state >= JOB_FINAL) {
+		return err;
+	}
+	if (state == JOB_CLAIM_PENDING) {
+		uint8_t *claim = NULL;
+		size_t len = 0;
+		err = executor_load_claim(x, job, &claim, &len);
+		if (err == RF_OK && claim != NULL) {
+			err = send_claim(x, job, claim, len);
+		}
+		free(claim);
+		return err;
+	}
+	struct proto_msg req, info;
+	struct rf_errinfo ei = { "" };
+	proto_msg_init(&req, PROTO_MSG_JOB_FETCH, x->cfg->suite);
+	req.u.job_fetch.job_id = *job;
+	err = node_rpc_call(&x->rpc, &req, &info, &ei);
+	if (err == RF_OK) {
+		err = node_reply_ok(&info, PROTO_MSG_JOB_INFO, &ei);
+		if (err != RF_OK) {
+			proto_msg_free(&info);
+		}
+	}
+	if (err != RF_OK) {
+		log_warn("job %s: cannot fetch: %s", jh, ei.msg);
+		return err;
+	}
+	const struct proto_job_info *ji = &info.u.job_info;
+	if (memcmp(ji->executor.b, x->cfg->identity.pk.b, PROTO_KEY_LEN) != 0 ||
+	    ji->state != PROTO_JOB_OPEN) {
+		proto_msg_free(&info);
+		return RF_OK; /* not ours, or no longer open */
+	}
+	const struct node_model *nm = node_models_find(&x->models,
+	    &ji->model_id);
+	if (nm == NULL) {
+		log_error("job %s: model not served here", jh);
+		proto_msg_free(&info);
+		return RF_OK;
+	}
+	struct executor_run run;
+	double t0 = executor_seconds();
+	err = executor_compute(x, nm, ji, &run, &ei);
+	proto_msg_free(&info);
+	if (err != RF_OK) {
+		log_error("job %s: run failed: %s", jh, ei.msg);
+		return RF_OK;
+	}
+	net_histogram_observe(x->m_run_seconds, executor_seconds() - t0);
+	net_counter_inc(x->m_jobs);
+
+	uint8_t *claim = NULL;
+	size_t claim_len = 0;
+	err = node_sign(&x->rpc, &run.claim, &claim, &claim_len);
+	if (err == RF_OK) {
+		err = store_job(x, job, &nm->id, run.leaves, run.n, &run.root,
+		    claim, claim_len);
+	}
+	if (err == RF_OK) {
+		char rh[13];
+		node_short_digest(x->cfg->suite, &run.root, rh);
+		log_info("job %s: ran %s, %zu trace entries, root %s%s", jh,
+		    engine_model_name(nm->model), run.n, rh,
+		    run.faulty ? " (FAULT INJECTED)" : "");
+		err = send_claim(x, job, claim, claim_len);
+	}
+	free(claim);
+	executor_run_free(&run);
+	return err;
+}
+
+/* ------------------------------------------------------------------ */
+/* Direct jobs from clients                                             */
+/* ------------------------------------------------------------------ */
+
+/*
+ * A client may hand its signed JOB_SUBMIT to an executor directly; the
+ * executor relays the untouched envelope to the referee (which checks the
+ * client's signature and sequence) and returns the referee's signed
+ * reply. The job then reaches us through the event log like any other.
+ */
+static void
+on_direct(void *ctx, const uint8_t *req, size_t len, uint8_t **reply,
+    size_t *reply_len)
+{
+	struct executor *x = ctx;
+	struct proto_msg m;
+	struct rf_errinfo ei = { "" };
+	const char *why = NULL;
+	int err = proto_msg_decode(req, len, &m, &ei);
+	if (err != RF_OK) {
+		why = ei.msg;
+	} else {
+		if (m.type != PROTO_MSG_JOB_SUBMIT) {
+			why = "an executor takes job_submit only";
+		} else if (memcmp(m.u.job_submit.executor.b,
+		    x->cfg->identity.pk.b, PROTO_KEY_LEN) != 0) {
+			why = "the job does not name this executor";
+		}
+		proto_msg_free(&m);
+	}
+	if (why == NULL &&
+	    node_rpc_forward(&x->rpc, req, len, reply, reply_len, &ei) ==
+	    RF_OK) {
+		net_counter_inc(x->m_direct);
+		return;
+	}
+	struct proto_msg e;
+	proto_msg_init(&e, PROTO_MSG_ERROR, x->cfg->suite);
+	e.u.error.code = why ? PROTO_ERR_INVALID : PROTO_ERR_INTERNAL;
+	snprintf(e.u.error.text, sizeof(e.u.error.text), "%s",
+	    why ? why : "the referee is unreachable");
+	if (node_sign(&x->rpc, &e, reply, reply_len) != RF_OK) {
+		*reply = NULL;
+	}
+}
+
+/* ------------------------------------------------------------------ */
+/* Main loop                                                            */
+/* ------------------------------------------------------------------ */
+
+static void
+handle_events(struct executor *x, const struct proto_events *ev)
+{
+	for (uint32_t i = 0; i < ev->n && !*x->stop; i++) {
+		const struct proto_event *e = &ev->events[i];
+		bool mine = memcmp(e->subject.b, x->cfg->identity.pk.b,
+		    PROTO_KEY_LEN) == 0;
+		int err = RF_OK;
+		if (mine && e->kind == PROTO_EVENT_JOB_ASSIGNED) {
+			err = handle_job(x, &e->job_id);
+		} else if (mine && e->kind == PROTO_EVENT_CLAIM_FINAL) {
+			err = set_state(x, &e->job_id, JOB_FINAL, NULL);
+		} else if (mine && e->kind == PROTO_EVENT_CLAIM_INVALID) {
+			err = set_state(x, &e->job_id, JOB_INVALID, NULL);
+		}
+		if (err != RF_OK) {
+			/* Not done: the cursor stays, the event comes again. */
+			return;
+		}
+		node_events_done(&x->events, e->seq);
+		if (save_cursor(x, e->seq) != RF_OK) {
+			return;
+		}
+	}
+}
+
+static int
+setup(struct executor *x, struct rf_errinfo *ei)
+{
+	const struct executor_config *c = x->cfg;
+	int err = store_open(c->db_path, schema, 1, &x->db, ei);
+	for (size_t i = 0; err == RF_OK && i < c->n_models; i++) {
+		err = node_models_load(&x->models, c->suite, c->model_paths[i], ei);
+	}
+	if (err != RF_OK) {
+		return err;
+	}
+	bool any_key = proto_pubkey_is_zero(&c->referee_key);
+	err = node_rpc_open(&x->rpc, c->referee_url, &c->identity, c->suite,
+	    any_key ? NULL : &c->referee_key, ei);
+	if (err == RF_OK) {
+		err = node_register(&x->rpc, PROTO_ROLE_EXECUTOR, c->name,
+		    c->listen_url, &x->models, ei);
+	}
+	if (err == RF_OK) {
+		err = node_models_register(&x->models, &x->rpc, ei);
+	}
+	if (err == RF_OK) {
+		err = node_stake_to(&x->rpc, c->stake, ei);
+	}
+	int64_t cursor = 0;
+	bool found;
+	if (err == RF_OK) {
+		store_lock(x->db);
+		err = store_query_int(x->db, "SELECT value FROM meta WHERE key = "
+		    "'cursor'", &cursor, &found, ei);
+		store_unlock(x->db);
+	}
+	if (err == RF_OK) {
+		err = node_events_open(&x->events, c->events_url, &x->rpc,
+		    (uint64_t)cursor, ei);
+	}
+	if (err == RF_OK && c->listen_url != NULL) {
+		err = net_server_start(c->listen_url, 2, PROTO_MAX_MESSAGE,
+		    on_direct, x, &x->server, ei);
+	}
+	if (err == RF_OK && c->metrics_addr != NULL && x->metrics != NULL) {
+		err = net_metrics_serve(x->metrics, c->metrics_addr, &x->http, ei);
+	}
+	return err;
+}
+
+static void
+setup_metrics(struct executor *x)
+{
+	x->metrics = net_metrics_alloc("refute_executor");
+	struct net_metrics *m = x->metrics;
+	if (m == NULL) {
+		return;
+	}
+	x->m_jobs = net_metrics_counter(m, "jobs_run_total", NULL,
+	    "Jobs executed");
+	x->m_claims = net_metrics_counter(m, "claims_total", NULL,
+	    "Claims accepted by the referee");
+	x->m_direct = net_metrics_counter(m, "direct_jobs_total", NULL,
+	    "Jobs relayed from clients");
+	x->m_disputes = net_metrics_counter(m, "disputes_total", NULL,
+	    "Disputes played");
+	x->m_run_seconds = net_metrics_histogram(m, "run_seconds", NULL,
+	    "Time to run a job and commit to its trace", NULL, 0);
+}
+
+int
+executor_run(const struct executor_config *cfg, volatile sig_atomic_t *stop,
+    struct rf_errinfo *ei)
+{
+	struct executor *x = calloc(1, sizeof(*x));
+	if (x == NULL) {
+		return RF_ERR_NOMEM;
+	}
+	x->cfg = cfg;
+	x->stop = stop;
+	engine_rng_seed(&x->fault_rng, (uint64_t)time(NULL));
+	setup_metrics(x);
+	int err = setup(x, ei);
+	if (err == RF_OK) {
+		char k[13];
+		node_short_key(&cfg->identity.pk, k);
+		log_info("executor %s (%s) serving %zu models, stake %llu%s%s", k,
+		    cfg->name, x->models.n, (unsigned long long)cfg->stake,
+		    cfg->fault ? ", TESTING FAULT: " : "",
+		    cfg->fault ? executor_fault_name(cfg->fault) : "");
+		resend_pending(x);
+	}
+	while (err == RF_OK && !*stop) {
+		struct proto_msg ev;
+		struct rf_errinfo lei = { "" };
+		int e = node_events_next(&x->events, 200, &ev, &lei);
+		if (e == RF_OK) {
+			handle_events(x, &ev.u.events);
+			proto_msg_free(&ev);
+		} else if (e == RF_ERR_CLOSED) {
+			break;
+		} else {
+			log_warn("cannot read events: %s", lei.msg);
+			usleep(500 * 1000);
+		}
+	}
+	log_info("executor stopping");
+	net_server_free(x->server);
+	node_events_close(&x->events);
+	net_http_stop(x->http);
+	net_metrics_free(x->metrics);
+	node_rpc_close(&x->rpc);
+	node_models_free(&x->models);
+	store_close(x->db);
+	free(x);
+	return err;
+}

@@ -1,0 +1,50 @@
+/* executor/executor_int.h - shared inside executor/ only. */
+#ifndef RF_EXECUTOR_INT_H
+#define RF_EXECUTOR_INT_H
+
+#include "../net/net.h"
+#include "../node/node.h"
+#include "../store/store.h"
+#include "executor.h"
+
+enum job_state {
+	JOB_CLAIM_PENDING = 1, /* computed, claim stored, not yet accepted */
+	JOB_CLAIMED = 2,       /* the referee accepted the claim */
+	JOB_FINAL = 3,
+	JOB_INVALID = 4,
+	JOB_FAILED = 9,        /* could not run or the claim was refused */
+};
+
+struct executor {
+	const struct executor_config *cfg;
+	volatile sig_atomic_t *stop;
+	struct store *db;
+	struct node_rpc rpc;
+	struct node_events events;
+	struct node_models models;
+	struct net_server *server;
+	struct net_metrics *metrics;
+	struct net_http *http;
+	struct engine_rng fault_rng;
+	struct net_counter *m_jobs, *m_claims, *m_direct, *m_disputes;
+	struct net_histogram *m_run_seconds;
+};
+
+/* One computed job: the trace's leaves and root and the claim to post. */
+struct executor_run {
+	struct proto_digest *leaves; /* n, owned */
+	size_t n;
+	struct proto_digest root;
+	struct proto_msg claim;      /* body filled, owned tensors */
+	bool faulty;                 /* a testing fault changed it */
+};
+
+int executor_compute(struct executor *x, const struct node_model *nm,
+    const struct proto_job_info *job, struct executor_run *run,
+    struct rf_errinfo *ei);
+void executor_run_free(struct executor_run *run);
+int executor_load_claim(struct executor *x, const struct proto_digest *job,
+    uint8_t **claim, size_t *len);
+double executor_seconds(void);
+
+#endif

@@ -1,0 +1,249 @@
+/*
+ * node/models.c - the models a node serves or checks, loaded from files
+ * (models travel out of band; the file is checked against model_id by
+ * computing it), and the registration steps every node performs.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "node.h"
+
+static int
+read_file(const char *path, uint8_t **buf, size_t *len, struct rf_errinfo *ei)
+{
+	FILE *f = fopen(path, "rb");
+	if (f == NULL) {
+		return rf_errf(ei, RF_ERR_IO, "cannot open model '%s'", path);
+	}
+	uint8_t *b = NULL;
+	size_t n = 0, cap = 0;
+	for (;;) {
+		if (n == cap) {
+			cap = cap ? cap * 2 : 1 << 16;
+			uint8_t *nb = realloc(b, cap);
+			if (nb == NULL) {
+				free(b);
+				fclose(f);
+				return RF_ERR_NOMEM;
+			}
+			b = nb;
+		}
+		size_t r = fread(b + n, 1, cap - n, f);
+		n += r;
+		if (r == 0) {
+			break;
+		}
+	}
+	bool bad = ferror(f) != 0;
+	fclose(f);
+	if (bad) {
+		free(b);
+		return rf_errf(ei, RF_ERR_IO, "cannot read model '%s'", path);
+	}
+	*buf = b;
+	*len = n;
+	return RF_OK;
+}
+
+int
+node_models_load(struct node_models *ms, enum proto_hash suite,
+    const char *path, struct rf_errinfo *ei)
+{
+	if (ms->n >= NODE_MAX_MODELS) {
+		return rf_errf(ei, RF_ERR_RANGE, "more than %d models",
+		    NODE_MAX_MODELS);
+	}
+	ms->suite = suite;
+	struct node_model *nm = &ms->m[ms->n];
+	memset(nm, 0, sizeof(*nm));
+	snprintf(nm->path, sizeof(nm->path), "%s", path);
+	uint8_t *buf = NULL;
+	size_t len = 0;
+	int err = read_file(path, &buf, &len, ei);
+	if (err != RF_OK) {
+		return err;
+	}
+	err = engine_model_decode(buf, len, &nm->model, ei);
+	free(buf);
+	if (err != RF_OK) {
+		return rf_errctx(ei, err, "model '%s': ", path);
+	}
+	struct proto_digest *leaves = NULL;
+	size_t n = 0;
+	err = proto_model_leaves(suite, nm->model, &leaves, &n);
+	if (err == RF_OK) {
+		merkle_root(suite, leaves, n, &nm->id);
+		size_t plen;
+		err = merkle_inclusion_proof(suite, leaves, n, 0, nm->proof, &plen);
+		nm->proof_len = (uint8_t)plen;
+		nm->n_leaves = (uint32_t)n;
+	}
+	free(leaves);
+	if (err == RF_OK) {
+		err = engine_model_encode_graph(nm->model, &nm->graph,
+		    &nm->graph_len);
+	}
+	if (err != RF_OK) {
+		engine_model_free(nm->model);
+		return rf_errf(ei, err, "model '%s': %s", path, rf_strerror(err));
+	}
+	ms->n++;
+	return RF_OK;
+}
+
+const struct node_model *
+node_models_find(const struct node_models *ms, const struct proto_digest *id)
+{
+	for (size_t i = 0; i < ms->n; i++) {
+		if (proto_digest_equal(ms->suite, &ms->m[i].id, id)) {
+			return &ms->m[i];
+		}
+	}
+	return NULL;
+}
+
+void
+node_models_free(struct node_models *ms)
+{
+	for (size_t i = 0; i < ms->n; i++) {
+		engine_model_free(ms->m[i].model);
+		free(ms->m[i].graph);
+	}
+	ms->n = 0;
+}
+
+/* One request that must be answered with want. */
+static int
+call_expect(struct node_rpc *rpc, struct proto_msg *req,
+    enum proto_msg_type want, struct proto_msg *reply, struct rf_errinfo *ei)
+{
+	int err = node_rpc_call(rpc, req, reply, ei);
+	proto_msg_free(req);
+	if (err != RF_OK) {
+		return err;
+	}
+	err = node_reply_ok(reply, want, ei);
+	if (err != RF_OK) {
+		proto_msg_free(reply);
+	}
+	return err;
+}
+
+int
+node_models_register(struct node_models *ms, struct node_rpc *rpc,
+    struct rf_errinfo *ei)
+{
+	for (size_t i = 0; i < ms->n; i++) {
+		const struct node_model *nm = &ms->m[i];
+		struct proto_msg req, reply;
+		proto_msg_init(&req, PROTO_MSG_MODEL_REGISTER, rpc->suite);
+		struct proto_model_register *mr = &req.u.model_register;
+		mr->model_id = nm->id;
+		snprintf(mr->name, sizeof(mr->name), "%s",
+		    engine_model_name(nm->model));
+		if (mr->name[0] == '\0') {
+			snprintf(mr->name, sizeof(mr->name), "model");
+		}
+		mr->n_ops = (uint32_t)engine_model_op_count(nm->model);
+		mr->n_inputs = (uint32_t)engine_model_input_count(nm->model);
+		mr->graph = malloc(nm->graph_len ? nm->graph_len : 1);
+		if (mr->graph == NULL) {
+			return RF_ERR_NOMEM;
+		}
+		memcpy(mr->graph, nm->graph, nm->graph_len);
+		mr->graph_len = nm->graph_len;
+		mr->n_leaves = nm->n_leaves;
+		mr->proof_len = nm->proof_len;
+		memcpy(mr->graph_proof, nm->proof,
+		    sizeof(nm->proof[0]) * nm->proof_len);
+		int err = call_expect(rpc, &req, PROTO_MSG_ACK, &reply, ei);
+		if (err != RF_OK) {
+			return rf_errctx(ei, err, "registering '%s': ", nm->path);
+		}
+		proto_msg_free(&reply);
+	}
+	return RF_OK;
+}
+
+int
+node_register(struct node_rpc *rpc, uint8_t roles, const char *name,
+    const char *endpoint, const struct node_models *ms,
+    struct rf_errinfo *ei)
+{
+	struct proto_msg req, reply;
+	proto_msg_init(&req, PROTO_MSG_NODE_REGISTER, rpc->suite);
+	struct proto_node_register *r = &req.u.node_register;
+	r->roles = roles;
+	snprintf(r->name, sizeof(r->name), "%s", name);
+	snprintf(r->endpoint, sizeof(r->endpoint), "%s",
+	    endpoint ? endpoint : "");
+	for (size_t i = 0; ms != NULL && i < ms->n; i++) {
+		r->models[r->n_models++] = ms->m[i].id;
+	}
+	int err = call_expect(rpc, &req, PROTO_MSG_ACK, &reply, ei);
+	if (err == RF_OK) {
+		proto_msg_free(&reply);
+	}
+	return err;
+}
+
+int
+node_account(struct node_rpc *rpc, uint64_t *balance, uint64_t *stake,
+    struct rf_errinfo *ei)
+{
+	struct proto_msg req, reply;
+	proto_msg_init(&req, PROTO_MSG_STATUS_QUERY, rpc->suite);
+	int err = call_expect(rpc, &req, PROTO_MSG_STATUS_INFO, &reply, ei);
+	if (err != RF_OK) {
+		return err;
+	}
+	err = rf_errf(ei, RF_ERR_NOTFOUND, "this node is not registered");
+	const struct proto_status_info *s = &reply.u.status_info;
+	for (uint32_t i = 0; i < s->n_nodes; i++) {
+		if (memcmp(s->nodes[i].key.b, rpc->id.pk.b, PROTO_KEY_LEN) == 0) {
+			*balance = s->nodes[i].balance;
+			*stake = s->nodes[i].stake;
+			err = RF_OK;
+		}
+	}
+	proto_msg_free(&reply);
+	return err;
+}
+
+int
+node_stake_to(struct node_rpc *rpc, uint64_t target, struct rf_errinfo *ei)
+{
+	uint64_t balance, stake;
+	int err = node_account(rpc, &balance, &stake, ei);
+	if (err != RF_OK || stake >= target) {
+		return err;
+	}
+	struct proto_msg req, reply;
+	proto_msg_init(&req, PROTO_MSG_STAKE, rpc->suite);
+	req.u.amount.amount = target - stake;
+	err = call_expect(rpc, &req, PROTO_MSG_ACK, &reply, ei);
+	if (err == RF_OK) {
+		proto_msg_free(&reply);
+	}
+	return err;
+}
+
+void
+node_short_key(const struct proto_pubkey *k, char out[13])
+{
+	char hex[65];
+	proto_pubkey_hex(k, hex);
+	memcpy(out, hex, 12);
+	out[12] = '\0';
+}
+
+void
+node_short_digest(enum proto_hash suite, const struct proto_digest *d,
+    char out[13])
+{
+	char hex[2 * PROTO_DIGEST_MAX + 1];
+	proto_digest_hex(suite, d, hex);
+	memcpy(out, hex, 12);
+	out[12] = '\0';
+}
