@@ -329,6 +329,17 @@ int engine_model_decode(const uint8_t *buf, size_t len,
  */
 int engine_model_encode_graph(const struct engine_model *m, uint8_t **buf,
     size_t *len) __attribute__((warn_unused_result));
+/*
+ * Decodes a canonical graph description alone (what a referee holds): the
+ * result has every operator and the weights' names and shapes but no
+ * weight data, so it cannot run or be encoded (RF_ERR_INVAL); it serves
+ * engine_op_eval with weights supplied (and proven) by the caller.
+ */
+int engine_model_decode_graph(const uint8_t *buf, size_t len,
+    struct engine_model **out, struct rf_errinfo *ei)
+    __attribute__((warn_unused_result));
+/* False for a model from engine_model_decode_graph. */
+bool engine_model_has_weights(const struct engine_model *m);
 
 /* ------------------------------------------------------------------ */
 /* Running                                                              */

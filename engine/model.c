@@ -291,6 +291,48 @@ engine_model_add_weight(struct engine_model *m, const char *name,
 	return RF_OK;
 }
 
+int
+model_add_weight_shape(struct engine_model *m, const char *name,
+    enum tensor_dtype dtype, int rank, const int64_t *dims, int *idx,
+    struct rf_errinfo *ei)
+{
+	int err = check_name(m, "weight", name, ei);
+	if (err != RF_OK) {
+		return err;
+	}
+	size_t count;
+	err = tensor_shape_check(rank, dims, &count, ei);
+	if (err != RF_OK) {
+		return rf_errctx(ei, err, "weight '%s': ", name);
+	}
+	int v;
+	err = value_push(m, name, &v);
+	if (err != RF_OK) {
+		return rf_errf(ei, err, "weight '%s': %s", name, rf_strerror(err));
+	}
+	struct model_value *mv = &m->values[v];
+	mv->kind = ENGINE_VALUE_WEIGHT;
+	mv->dtype = dtype;
+	mv->rank = rank;
+	/* The tensor describes the shape; data stays NULL and unowned. */
+	mv->weight.dtype = dtype;
+	mv->weight.rank = rank;
+	mv->weight.count = count;
+	for (int i = 0; i < rank; i++) {
+		mv->dims[i] = dims[i];
+		mv->weight.dims[i] = dims[i];
+	}
+	m->graph_only = true;
+	*idx = v;
+	return RF_OK;
+}
+
+bool
+engine_model_has_weights(const struct engine_model *m)
+{
+	return !m->graph_only;
+}
+
 static int
 attr_cmp(const void *a, const void *b)
 {

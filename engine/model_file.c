@@ -185,6 +185,9 @@ int
 engine_model_encode(const struct engine_model *m, uint8_t **buf,
     size_t *len)
 {
+	if (m->graph_only) {
+		return RF_ERR_INVAL;
+	}
 	struct rf_writer w;
 	rf_writer_init(&w, RFM_MAX_FILE);
 	rf_write_bytes(&w, RFM_MAGIC, 8); /* includes the NUL */
@@ -213,6 +216,7 @@ engine_model_encode(const struct engine_model *m, uint8_t **buf,
 struct rfm_decoder {
 	struct rf_reader g; /* graph section */
 	struct rf_reader d; /* data section */
+	bool graph_only;    /* no data section: weights by shape only */
 	struct engine_model *m;
 	struct rf_errinfo *ei;
 	uint32_t record;
@@ -319,6 +323,10 @@ decode_weight(struct rfm_decoder *dec)
 	}
 	if (err != RF_OK) {
 		return err;
+	}
+	if (dec->graph_only) {
+		return model_add_weight_shape(dec->m, name, dt, rank, dims, &idx,
+		    dec->ei);
 	}
 	/* Check the bytes are there before allocating for them. */
 	size_t bytes = count * tensor_dtype_size(dt);
@@ -577,7 +585,7 @@ decode_body(struct rfm_decoder *dec)
 		    "%zu unexpected bytes at the end of the graph section",
 		    dec->g.left);
 	}
-	if (err == RF_OK && dec->d.left != 0) {
+	if (err == RF_OK && !dec->graph_only && dec->d.left != 0) {
 		err = rf_errf(dec->ei, RF_ERR_FORMAT,
 		    "%zu unexpected bytes at the end of the data section",
 		    dec->d.left);
@@ -598,6 +606,34 @@ engine_model_decode(const uint8_t *buf, size_t len,
 	}
 	char name[ENGINE_NAME_MAX + 1];
 	err = get_str(&dec, name, ENGINE_NAME_MAX, true, "the model name");
+	if (err != RF_OK) {
+		return err;
+	}
+	dec.m = engine_model_alloc(name);
+	if (dec.m == NULL) {
+		return RF_ERR_NOMEM;
+	}
+	err = decode_body(&dec);
+	if (err != RF_OK) {
+		engine_model_free(dec.m);
+		return err;
+	}
+	*out = dec.m;
+	return RF_OK;
+}
+
+int
+engine_model_decode_graph(const uint8_t *buf, size_t len,
+    struct engine_model **out, struct rf_errinfo *ei)
+{
+	struct rfm_decoder dec;
+	memset(&dec, 0, sizeof(dec));
+	dec.ei = ei;
+	dec.graph_only = true;
+	rf_reader_init(&dec.g, buf, len);
+	rf_reader_init(&dec.d, NULL, 0);
+	char name[ENGINE_NAME_MAX + 1];
+	int err = get_str(&dec, name, ENGINE_NAME_MAX, true, "the model name");
 	if (err != RF_OK) {
 		return err;
 	}

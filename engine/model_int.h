@@ -43,6 +43,12 @@ struct engine_model {
 	size_t n_outputs;
 	int32_t *index; /* name -> value, open addressing, -1 = empty */
 	size_t index_cap;
+	bool graph_only; /* weights have shapes but no data */
 };
+
+/* A weight known by name and shape only (engine_model_decode_graph). */
+int model_add_weight_shape(struct engine_model *m, const char *name,
+    enum tensor_dtype dtype, int rank, const int64_t *dims, int *idx,
+    struct rf_errinfo *ei);
 
 #endif

@@ -161,6 +161,10 @@ engine_run(const struct engine_model *m, const struct tensor *inputs,
 		engine_run_opts_init(&defaults);
 		o = &defaults;
 	}
+	if (m->graph_only) {
+		return rf_errf(ei, RF_ERR_INVAL,
+		    "a graph without weights cannot run whole");
+	}
 	if (n_inputs != m->n_inputs) {
 		return rf_errf(ei, RF_ERR_INVAL,
 		    "model takes %zu inputs, got %zu", m->n_inputs, n_inputs);

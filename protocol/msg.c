@@ -483,6 +483,7 @@ enc_reveal(struct enc *e, const struct proto_reveal *b)
 			enc_reveal_input(e, &b->inputs[i]);
 		}
 	}
+	put_proof(e, b->frontier, b->frontier_len);
 }
 
 static void
@@ -1091,7 +1092,11 @@ dec_reveal(struct dec *d, struct proto_reveal *b)
 	get_digest(d, &b->dispute_id, "dispute_id");
 	b->op = get_u32(d, "op");
 	uint8_t n = get_count(d, ENGINE_MAX_OP_INPUTS, "inputs");
-	if (d->err != RF_OK || n == 0) {
+	if (d->err != RF_OK) {
+		return;
+	}
+	if (n == 0) {
+		b->frontier_len = get_proof(d, b->frontier, "frontier");
 		return;
 	}
 	/* Each input takes at least its src byte: a count the body cannot
@@ -1110,6 +1115,7 @@ dec_reveal(struct dec *d, struct proto_reveal *b)
 	for (unsigned i = 0; i < n && d->err == RF_OK; i++) {
 		dec_reveal_input(d, &b->inputs[i], i);
 	}
+	b->frontier_len = get_proof(d, b->frontier, "frontier");
 }
 
 static void

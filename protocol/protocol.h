@@ -466,6 +466,10 @@ struct proto_reveal {
 	uint32_t op;        /* disputed operator index */
 	uint8_t n_inputs;
 	struct proto_reveal_input *inputs; /* n_inputs, owned */
+	/* The frontier of the agreed prefix (merkle_frontier): the referee
+	 * folds the recomputed leaf onto it. */
+	uint8_t frontier_len;
+	struct proto_digest frontier[MERKLE_MAX_PROOF];
 };
 
 enum proto_verdict_reason {

@@ -151,6 +151,9 @@ proto_model_leaves(enum proto_hash suite, const struct engine_model *m,
 		engine_model_value(m, (int)v, &vi);
 		weights += vi.kind == ENGINE_VALUE_WEIGHT;
 	}
+	if (!engine_model_has_weights(m)) {
+		return RF_ERR_INVAL;
+	}
 	struct proto_digest *l = malloc((weights + 1) * sizeof(*l));
 	if (l == NULL) {
 		return RF_ERR_NOMEM;

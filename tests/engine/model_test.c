@@ -670,6 +670,67 @@ test_transformer_tokens_in_range(void)
 	engine_model_free(m);
 }
 
+/* A referee holds only the graph: it recomputes one operator from
+ * weights and inputs it is given, exactly as the full model does. */
+static void
+test_graph_only(void)
+{
+	struct engine_model *full = gen(ENGINE_GEN_TRANSFORMER, 4);
+	struct trace_copy *tc = run_traced(full, 2, ENGINE_KERNELS_FAST);
+	uint8_t *g;
+	size_t gl;
+	CU_ASSERT_FATAL(engine_model_encode_graph(full, &g, &gl) == RF_OK);
+	struct engine_model *go = NULL;
+	struct rf_errinfo ei = { "" };
+	CU_ASSERT_FATAL(engine_model_decode_graph(g, gl, &go, &ei) == RF_OK);
+	CU_ASSERT(!engine_model_has_weights(go));
+	CU_ASSERT(engine_model_has_weights(full));
+	CU_ASSERT(engine_model_op_count(go) == engine_model_op_count(full));
+	/* It re-encodes to the same graph, but cannot run or be saved. */
+	uint8_t *g2, *buf;
+	size_t gl2, bl;
+	CU_ASSERT(engine_model_encode_graph(go, &g2, &gl2) == RF_OK &&
+	    gl2 == gl && memcmp(g, g2, gl) == 0);
+	free(g2);
+	CU_ASSERT(engine_model_encode(go, &buf, &bl) == RF_ERR_INVAL);
+	struct tensor in[1], out[1];
+	CU_ASSERT_FATAL(engine_inputs_random(go, 1, in, NULL) == RF_OK);
+	CU_ASSERT(engine_run(go, in, 1, out, NULL, &ei) == RF_ERR_INVAL);
+	tensor_fini(&in[0]);
+	/* Every operator, recomputed on the graph with the full model's
+	 * weights, gives the trace's bits. */
+	size_t bad = 0;
+	for (size_t k = 0; k < engine_model_op_count(go); k++) {
+		struct engine_op_info oi;
+		engine_model_op(go, k, &oi);
+		const struct tensor *args[ENGINE_MAX_OP_INPUTS];
+		for (size_t i = 0; i < oi.n_inputs; i++) {
+			struct engine_value_info vi;
+			engine_model_value(full, oi.inputs[i], &vi);
+			args[i] = vi.kind == ENGINE_VALUE_WEIGHT ? vi.weight :
+			    vi.kind == ENGINE_VALUE_INPUT ? &tc->t[0][0] :
+			    &tc->t[1 + (size_t)vi.producer][0];
+		}
+		struct tensor o[ENGINE_MAX_OP_OUTPUTS];
+		CU_ASSERT_FATAL(engine_op_eval(go, k, args, o, ENGINE_KERNELS_FAST,
+		    NULL) == RF_OK);
+		bad += !tensor_equal(&o[0], &tc->t[1 + k][0]);
+		for (size_t j = 0; j < oi.n_outputs; j++) {
+			tensor_fini(&o[j]);
+		}
+	}
+	CU_ASSERT_EQUAL(bad, 0);
+	/* Truncated graphs are refused. */
+	for (size_t cut = 0; cut < gl; cut += 7) {
+		struct engine_model *x = NULL;
+		CU_ASSERT(engine_model_decode_graph(g, cut, &x, NULL) != RF_OK);
+	}
+	free(g);
+	trace_free(tc);
+	engine_model_free(go);
+	engine_model_free(full);
+}
+
 /* 0/0 and inf - inf make hardware-specific NaNs; outputs carry one. */
 static void
 test_nans_canonical(void)
@@ -726,6 +787,7 @@ main(void)
 		{ "token inputs within vocabulary",
 		    test_transformer_tokens_in_range },
 		{ "NaNs come out canonical", test_nans_canonical },
+		{ "graph-only model recomputes operators", test_graph_only },
 		CU_TEST_INFO_NULL,
 	};
 	CU_SuiteInfo suites[] = {

@@ -195,6 +195,7 @@ build_reveal(struct proto_reveal *b, enum proto_hash s)
 {
 	fill_digest(s, &b->dispute_id);
 	b->op = 4242;
+	fill_proof(s, b->frontier, &b->frontier_len, 6);
 	b->n_inputs = 4;
 	b->inputs = calloc(b->n_inputs, sizeof(*b->inputs));
 	need(b->inputs != NULL, "calloc");
@@ -488,8 +489,13 @@ static bool
 reveal_eq(const struct proto_reveal *a, const struct proto_reveal *b)
 {
 	if (!dig_eq(&a->dispute_id, &b->dispute_id) || a->op != b->op ||
-	    a->n_inputs != b->n_inputs) {
+	    a->n_inputs != b->n_inputs || a->frontier_len != b->frontier_len) {
 		return false;
+	}
+	for (size_t i = 0; i < a->frontier_len; i++) {
+		if (!dig_eq(&a->frontier[i], &b->frontier[i])) {
+			return false;
+		}
 	}
 	for (size_t i = 0; i < a->n_inputs; i++) {
 		const struct proto_reveal_input *x = &a->inputs[i];
@@ -1557,6 +1563,9 @@ reveal_case(uint8_t n_inputs, void (*put_input)(struct rf_writer *), int want,
 	rf_write_u32(&w, 3);
 	rf_write_u8(&w, n_inputs);
 	put_input(&w);
+	if (n_inputs == 1) {
+		rf_write_u8(&w, 0); /* an empty frontier ends the body */
+	}
 	expect_body(PROTO_MSG_REVEAL, &w, want, what, label);
 }
 
@@ -1648,8 +1657,10 @@ r_good_weight(struct rf_writer *w)
 static void
 r_absent_then_junk(struct rf_writer *w)
 {
-	/* An absent input carries nothing: what follows is left over. */
+	/* An absent input carries nothing: after the frontier, what follows
+	 * is left over. */
 	rf_write_u8(w, PROTO_REVEAL_ABSENT);
+	rf_write_u8(w, 0);
 	rf_write_u32(w, 1);
 }
 

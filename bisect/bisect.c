@@ -1,0 +1,490 @@
+/*
+ * bisect/bisect.c - the dispute game: rounds, clocks and the one step.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "bisect.h"
+
+static const char *const side_name[2] = { "executor", "challenger" };
+
+static void
+finish(struct bisect_game *g, enum bisect_side loser, uint8_t reason,
+    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+/* Ends the game with loser losing. */
+static void
+finish(struct bisect_game *g, enum bisect_side loser, uint8_t reason,
+    const char *fmt, ...)
+{
+	g->phase = BISECT_PHASE_DONE;
+	g->loser_side = loser;
+	g->executor_won = loser == BISECT_CHALLENGER;
+	g->challenger_right = loser == BISECT_EXECUTOR;
+	g->reason = reason;
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(g->why, sizeof(g->why), fmt, ap);
+	va_end(ap);
+}
+
+uint32_t
+bisect_max_rounds(uint64_t n_ops, uint32_t arity)
+{
+	uint32_t r = 0;
+	uint64_t reach = 1;
+	while (reach < n_ops && arity >= 2) {
+		reach = reach > UINT64_MAX / arity ? UINT64_MAX : reach * arity;
+		r++;
+	}
+	return r;
+}
+
+/* The k - 1 sizes that cut (lo, hi) into k parts, each of at most
+ * ceil((hi - lo) / k) leaves; fewer when the interval is short. */
+static void
+split(struct bisect_game *g)
+{
+	uint64_t len = g->hi - g->lo;
+	g->n_sizes = 0;
+	for (uint32_t i = 1; i < g->arity; i++) {
+		uint64_t m = g->lo + (i * len + g->arity - 1) / g->arity;
+		if (m <= g->lo || m >= g->hi) {
+			continue;
+		}
+		if (g->n_sizes > 0 && g->sizes[g->n_sizes - 1] == m) {
+			continue;
+		}
+		g->sizes[g->n_sizes++] = m;
+	}
+}
+
+/* Asks the next move at now_ms. */
+static void
+next_move(struct bisect_game *g, uint64_t now_ms)
+{
+	g->asked_ms = now_ms;
+	g->answered[0] = g->answered[1] = false;
+	if (g->hi - g->lo == 1) {
+		g->phase = BISECT_PHASE_REVEAL;
+		g->op = (uint32_t)(g->lo - g->n_inputs);
+		return;
+	}
+	g->phase = BISECT_PHASE_QUERY;
+	g->round++;
+	split(g);
+}
+
+int
+bisect_start(struct bisect_game *g, enum proto_hash suite, uint32_t arity,
+    uint64_t clock_ms, uint64_t n, uint32_t n_inputs,
+    const struct proto_digest *input_leaves,
+    const struct proto_digest *executor_root,
+    const struct proto_digest *challenger_root, uint64_t now_ms)
+{
+	if (arity < 2 || arity > PROTO_MAX_ARITY || n_inputs == 0 ||
+	    n_inputs > PROTO_MAX_TENSORS || n <= n_inputs ||
+	    proto_digest_equal(suite, executor_root, challenger_root)) {
+		return RF_ERR_INVAL;
+	}
+	memset(g, 0, sizeof(*g));
+	g->suite = suite;
+	g->arity = arity;
+	g->n = n;
+	g->n_inputs = n_inputs;
+	memcpy(g->input_leaves, input_leaves, n_inputs * sizeof(*input_leaves));
+	g->committed[BISECT_EXECUTOR] = *executor_root;
+	g->committed[BISECT_CHALLENGER] = *challenger_root;
+	/* The inputs are known to everyone: their prefix is agreed by
+	 * construction, whatever either side's tree says about them. */
+	g->lo = n_inputs;
+	merkle_root(suite, input_leaves, n_inputs, &g->lo_root);
+	g->hi = n;
+	g->hi_root[BISECT_EXECUTOR] = *executor_root;
+	g->hi_root[BISECT_CHALLENGER] = *challenger_root;
+	g->clock_left[0] = g->clock_left[1] = clock_ms;
+	next_move(g, now_ms);
+	return RF_OK;
+}
+
+uint64_t
+bisect_deadline(const struct bisect_game *g, enum bisect_side side)
+{
+	return g->asked_ms + g->clock_left[side];
+}
+
+bool
+bisect_waiting_for(const struct bisect_game *g, enum bisect_side side)
+{
+	if (g->phase == BISECT_PHASE_QUERY) {
+		return !g->answered[side];
+	}
+	return g->phase == BISECT_PHASE_REVEAL && side == BISECT_EXECUTOR;
+}
+
+void
+bisect_query(const struct bisect_game *g, const struct proto_digest *id,
+    struct proto_bisect_query *q)
+{
+	memset(q, 0, sizeof(*q));
+	q->dispute_id = *id;
+	q->round = g->round;
+	q->lo = g->lo;
+	q->hi = g->hi;
+	q->n_sizes = g->n_sizes;
+	memcpy(q->sizes, g->sizes, g->n_sizes * sizeof(g->sizes[0]));
+	uint64_t de = bisect_deadline(g, BISECT_EXECUTOR);
+	uint64_t dc = bisect_deadline(g, BISECT_CHALLENGER);
+	q->deadline_ms = de > dc ? de : dc;
+}
+
+/* Both answers in: move lo and hi to the first disagreement. */
+static void
+resolve_round(struct bisect_game *g, uint64_t now_ms)
+{
+	size_t j = 0;
+	while (j < g->n_sizes &&
+	    proto_digest_equal(g->suite, &g->answer[0][j], &g->answer[1][j])) {
+		j++;
+	}
+	if (j > 0) {
+		g->lo = g->sizes[j - 1];
+		g->lo_root = g->answer[0][j - 1];
+	}
+	if (j < g->n_sizes) {
+		g->hi = g->sizes[j];
+		g->hi_root[0] = g->answer[0][j];
+		g->hi_root[1] = g->answer[1][j];
+	}
+	g->rounds++;
+	next_move(g, now_ms);
+}
+
+enum bisect_result
+bisect_answer(struct bisect_game *g, enum bisect_side side,
+    const struct proto_bisect_answer *a, uint64_t now_ms,
+    struct rf_errinfo *ei)
+{
+	if (g->phase != BISECT_PHASE_QUERY || a->round != g->round) {
+		rf_errf(ei, RF_ERR_INVAL, "answer for round %u out of turn",
+		    a->round);
+		return BISECT_IGNORED;
+	}
+	if (g->answered[side]) {
+		rf_errf(ei, RF_ERR_INVAL, "round %u already answered", a->round);
+		return BISECT_IGNORED;
+	}
+	if (now_ms > bisect_deadline(g, side)) {
+		finish(g, side, PROTO_VERDICT_TIMEOUT, "the %s answered round %u "
+		    "after its clock ran out", side_name[side], g->round);
+		rf_errf(ei, RF_ERR_TIMEOUT, "%s", g->why);
+		return BISECT_LOST;
+	}
+	if (a->n_roots != g->n_sizes) {
+		finish(g, side, PROTO_VERDICT_BAD_PROOF, "the %s gave %u roots "
+		    "for %u sizes", side_name[side], a->n_roots, g->n_sizes);
+		rf_errf(ei, RF_ERR_INVAL, "%s", g->why);
+		return BISECT_LOST;
+	}
+	for (size_t i = 0; i < g->n_sizes; i++) {
+		const struct proto_prefix_root *pr = &a->roots[i];
+		if (pr->size != g->sizes[i]) {
+			finish(g, side, PROTO_VERDICT_BAD_PROOF, "the %s answered "
+			    "size %llu where %llu was asked", side_name[side],
+			    (unsigned long long)pr->size,
+			    (unsigned long long)g->sizes[i]);
+			rf_errf(ei, RF_ERR_INVAL, "%s", g->why);
+			return BISECT_LOST;
+		}
+		if (merkle_consistency_verify(g->suite, pr->size, g->n, &pr->root,
+		    &g->committed[side], pr->proof, pr->proof_len) != RF_OK) {
+			finish(g, side, PROTO_VERDICT_BAD_PROOF, "the %s's root of "
+			    "size %llu is not a prefix of its committed root",
+			    side_name[side], (unsigned long long)pr->size);
+			rf_errf(ei, RF_ERR_CRYPTO, "%s", g->why);
+			return BISECT_LOST;
+		}
+	}
+	for (size_t i = 0; i < g->n_sizes; i++) {
+		g->answer[side][i] = a->roots[i].root;
+	}
+	uint64_t used = now_ms > g->asked_ms ? now_ms - g->asked_ms : 0;
+	g->clock_left[side] -= used < g->clock_left[side] ? used :
+	    g->clock_left[side];
+	g->answered[side] = true;
+	if (g->answered[0] && g->answered[1]) {
+		resolve_round(g, now_ms);
+	}
+	return BISECT_ACCEPTED;
+}
+
+bool
+bisect_tick(struct bisect_game *g, uint64_t now_ms)
+{
+	if (g->phase == BISECT_PHASE_DONE) {
+		return false;
+	}
+	bool out_e = bisect_waiting_for(g, BISECT_EXECUTOR) &&
+	    now_ms >= bisect_deadline(g, BISECT_EXECUTOR);
+	bool out_c = bisect_waiting_for(g, BISECT_CHALLENGER) &&
+	    now_ms >= bisect_deadline(g, BISECT_CHALLENGER);
+	if (out_c) {
+		/* With both silent, the claim stands: the accuser must move. */
+		finish(g, BISECT_CHALLENGER, PROTO_VERDICT_TIMEOUT, "the "
+		    "challenger's clock ran out%s", out_e ? " (the executor's "
+		    "too)" : "");
+		return true;
+	}
+	if (out_e) {
+		finish(g, BISECT_EXECUTOR, PROTO_VERDICT_TIMEOUT, "the executor's "
+		    "clock ran out %s", g->phase == BISECT_PHASE_REVEAL ?
+		    "before it revealed the operator" : "in a round");
+		return true;
+	}
+	return false;
+}
+
+/* ------------------------------------------------------------------ */
+/* The one step                                                         */
+/* ------------------------------------------------------------------ */
+
+/* Where operator input i must come from, by the model's graph. */
+struct expected_input {
+	uint8_t src;
+	uint32_t leaf;
+	uint8_t output;
+	uint8_t n_tensors;
+};
+
+static int
+expect_input(const struct bisect_game *g, const struct engine_model *m,
+    int value, struct expected_input *x)
+{
+	memset(x, 0, sizeof(*x));
+	if (value == ENGINE_NO_VALUE) {
+		x->src = PROTO_REVEAL_ABSENT;
+		return RF_OK;
+	}
+	struct engine_value_info vi;
+	if (engine_model_value(m, value, &vi) != RF_OK) {
+		return RF_ERR_INVAL;
+	}
+	switch (vi.kind) {
+	case ENGINE_VALUE_INPUT:
+		for (size_t i = 0; i < engine_model_input_count(m); i++) {
+			if (engine_model_input(m, i) == value) {
+				x->src = PROTO_REVEAL_TRACE;
+				x->leaf = (uint32_t)i;
+				x->n_tensors = 1;
+				return RF_OK;
+			}
+		}
+		return RF_ERR_INVAL;
+	case ENGINE_VALUE_WEIGHT: {
+		size_t leaf;
+		if (proto_model_weight_leaf(m, value, &leaf) != RF_OK) {
+			return RF_ERR_INVAL;
+		}
+		x->src = PROTO_REVEAL_WEIGHT;
+		x->leaf = (uint32_t)leaf;
+		x->n_tensors = 1;
+		return RF_OK;
+	}
+	case ENGINE_VALUE_OP: {
+		struct engine_op_info oi;
+		if (engine_model_op(m, (size_t)vi.producer, &oi) != RF_OK) {
+			return RF_ERR_INVAL;
+		}
+		x->src = PROTO_REVEAL_TRACE;
+		x->leaf = g->n_inputs + (uint32_t)vi.producer;
+		x->n_tensors = (uint8_t)oi.n_outputs;
+		for (size_t j = 0; j < oi.n_outputs; j++) {
+			if (oi.outputs[j] == value) {
+				x->output = (uint8_t)j;
+			}
+		}
+		return RF_OK;
+	}
+	}
+	return RF_ERR_INVAL;
+}
+
+/* Checks one revealed input against where it must come from. */
+static bool
+check_input(const struct bisect_game *g, const struct proto_digest *model_id,
+    uint32_t model_leaves, const struct expected_input *x,
+    const struct proto_reveal_input *in, char *why, size_t why_len,
+    size_t idx)
+{
+	if (in->src != x->src) {
+		snprintf(why, why_len, "input %zu has source %u, the graph says %u",
+		    idx, in->src, x->src);
+		return false;
+	}
+	if (x->src == PROTO_REVEAL_ABSENT) {
+		return true;
+	}
+	if (in->leaf != x->leaf || in->output != x->output ||
+	    in->n_tensors != x->n_tensors) {
+		snprintf(why, why_len, "input %zu reveals leaf %u output %u of "
+		    "%u tensors, the graph says leaf %u output %u of %u", idx,
+		    in->leaf, in->output, in->n_tensors, x->leaf, x->output,
+		    x->n_tensors);
+		return false;
+	}
+	const struct tensor *ptrs[PROTO_MAX_ENTRY_TENSORS];
+	for (size_t i = 0; i < in->n_tensors; i++) {
+		ptrs[i] = &in->tensors[i];
+	}
+	struct proto_digest leaf;
+	proto_tensor_leaf(g->suite, ptrs, in->n_tensors, &leaf);
+	bool ok;
+	if (x->src == PROTO_REVEAL_WEIGHT) {
+		ok = merkle_inclusion_verify(g->suite, &leaf, in->leaf,
+		    model_leaves, in->proof, in->proof_len, model_id) == RF_OK;
+	} else if (in->leaf < g->n_inputs) {
+		/* A job input: checked against the job itself. */
+		ok = proto_digest_equal(g->suite, &leaf,
+		    &g->input_leaves[in->leaf]);
+	} else {
+		ok = in->leaf < g->lo &&
+		    merkle_inclusion_verify(g->suite, &leaf, in->leaf, g->lo,
+		    in->proof, in->proof_len, &g->lo_root) == RF_OK;
+	}
+	if (!ok) {
+		snprintf(why, why_len, "input %zu (%s leaf %u) does not match "
+		    "its proof", idx, x->src == PROTO_REVEAL_WEIGHT ? "weight" :
+		    "trace", in->leaf);
+	}
+	return ok;
+}
+
+enum bisect_result
+bisect_reveal(struct bisect_game *g, const struct engine_model *model,
+    const struct proto_digest *model_id, uint32_t model_leaves,
+    const struct proto_reveal *r, uint64_t now_ms, struct rf_errinfo *ei)
+{
+	if (g->phase != BISECT_PHASE_REVEAL || r->op != g->op) {
+		rf_errf(ei, RF_ERR_INVAL, "reveal of operator %u out of turn",
+		    r->op);
+		return BISECT_IGNORED;
+	}
+	if (now_ms > bisect_deadline(g, BISECT_EXECUTOR)) {
+		finish(g, BISECT_EXECUTOR, PROTO_VERDICT_TIMEOUT, "the executor "
+		    "revealed after its clock ran out");
+		rf_errf(ei, RF_ERR_TIMEOUT, "%s", g->why);
+		return BISECT_LOST;
+	}
+	struct engine_op_info oi;
+	char why[160] = "";
+	if (engine_model_op(model, g->op, &oi) != RF_OK ||
+	    g->lo != g->n_inputs + (uint64_t)g->op) {
+		snprintf(why, sizeof(why), "operator %u is not in the model",
+		    g->op);
+	} else if (r->n_inputs != oi.n_inputs) {
+		snprintf(why, sizeof(why), "%u inputs revealed, operator %u "
+		    "takes %zu", r->n_inputs, g->op, oi.n_inputs);
+	}
+	for (size_t i = 0; why[0] == '\0' && i < oi.n_inputs; i++) {
+		struct expected_input x;
+		if (expect_input(g, model, oi.inputs[i], &x) != RF_OK) {
+			snprintf(why, sizeof(why), "the graph is inconsistent at "
+			    "input %zu", i);
+		} else {
+			check_input(g, model_id, model_leaves, &x, &r->inputs[i],
+			    why, sizeof(why), i);
+		}
+	}
+	if (why[0] == '\0') {
+		struct proto_digest fr;
+		merkle_frontier_root(g->suite, r->frontier, r->frontier_len, &fr);
+		if (r->frontier_len != (size_t)__builtin_popcountll(g->lo) ||
+		    !proto_digest_equal(g->suite, &fr, &g->lo_root)) {
+			snprintf(why, sizeof(why), "the frontier is not the agreed "
+			    "prefix's");
+		}
+	}
+	if (why[0] != '\0') {
+		finish(g, BISECT_EXECUTOR, PROTO_VERDICT_BAD_PROOF,
+		    "bad reveal of operator %u: %s", g->op, why);
+		rf_errf(ei, RF_ERR_CRYPTO, "%s", g->why);
+		return BISECT_LOST;
+	}
+
+	/* Recompute the one operator from the proven inputs. */
+	const struct tensor *args[ENGINE_MAX_OP_INPUTS];
+	for (size_t i = 0; i < oi.n_inputs; i++) {
+		const struct proto_reveal_input *in = &r->inputs[i];
+		args[i] = in->src == PROTO_REVEAL_ABSENT ? NULL :
+		    &in->tensors[in->output];
+	}
+	struct tensor outs[ENGINE_MAX_OP_OUTPUTS];
+	struct rf_errinfo oei = { "" };
+	int err = engine_op_eval(model, g->op, args, outs, ENGINE_KERNELS_FAST,
+	    &oei);
+	if (err != RF_OK) {
+		/* The agreed inputs do not even evaluate: no honest trace
+		 * could have a leaf here. */
+		finish(g, BISECT_EXECUTOR, PROTO_VERDICT_RECOMPUTED, "operator %u "
+		    "fails on the agreed inputs: %s", g->op, oei.msg);
+		rf_errf(ei, err, "%s", g->why);
+		return BISECT_ACCEPTED;
+	}
+	const struct tensor *optrs[ENGINE_MAX_OP_OUTPUTS];
+	for (size_t i = 0; i < oi.n_outputs; i++) {
+		optrs[i] = &outs[i];
+	}
+	struct proto_digest leaf, root;
+	proto_tensor_leaf(g->suite, optrs, oi.n_outputs, &leaf);
+	for (size_t i = 0; i < oi.n_outputs; i++) {
+		tensor_fini(&outs[i]);
+	}
+	merkle_frontier_append(g->suite, r->frontier, r->frontier_len, &leaf,
+	    &root);
+	bool exec_ok = proto_digest_equal(g->suite, &root,
+	    &g->hi_root[BISECT_EXECUTOR]);
+	bool chal_ok = proto_digest_equal(g->suite, &root,
+	    &g->hi_root[BISECT_CHALLENGER]);
+	finish(g, exec_ok ? BISECT_CHALLENGER : BISECT_EXECUTOR,
+	    PROTO_VERDICT_RECOMPUTED, "operator %u recomputed: the %s's output "
+	    "is right%s", g->op, exec_ok ? "executor" : "challenger",
+	    exec_ok || chal_ok ? "" : " (neither side's was)");
+	g->challenger_right = chal_ok;
+	return BISECT_ACCEPTED;
+}
+
+/* ------------------------------------------------------------------ */
+/* The honest side's answers                                            */
+/* ------------------------------------------------------------------ */
+
+int
+bisect_answer_build(enum proto_hash suite, const struct proto_digest *leaves,
+    size_t n, const struct proto_bisect_query *q,
+    struct proto_bisect_answer *out)
+{
+	if (q->n_sizes > BISECT_MAX_SIZES) {
+		return RF_ERR_RANGE;
+	}
+	memset(out, 0, sizeof(*out));
+	out->dispute_id = q->dispute_id;
+	out->round = q->round;
+	out->n_roots = q->n_sizes;
+	for (size_t i = 0; i < q->n_sizes; i++) {
+		struct proto_prefix_root *pr = &out->roots[i];
+		uint64_t m = q->sizes[i];
+		if (m == 0 || m > n) {
+			return RF_ERR_RANGE;
+		}
+		size_t plen;
+		pr->size = m;
+		merkle_root(suite, leaves, (size_t)m, &pr->root);
+		int err = merkle_consistency_proof(suite, leaves, n, (size_t)m,
+		    pr->proof, &plen);
+		if (err != RF_OK) {
+			return err;
+		}
+		pr->proof_len = (uint8_t)plen;
+	}
+	return RF_OK;
+}

@@ -1,0 +1,144 @@
+/*
+ * bisect/bisect.h - Refute's dispute game as a pure state machine.
+ *
+ * An executor and a challenger committed to different trace roots over the
+ * same n leaves (I job inputs, then one leaf per operator). The game keeps
+ * an agreed prefix of size lo (its root known) and a first disputed size
+ * hi, starting from lo = I (the referee computes that root from the job's
+ * inputs) and hi = n. Each round asks both sides for the roots of k - 1
+ * prefix sizes splitting (lo, hi) (k is the arity: 2 for bisection), each
+ * with a consistency proof to the side's committed root; the first size
+ * where they differ becomes hi, the last one below it where they agree
+ * becomes lo. After ceil(log_k(hi - lo)) rounds hi = lo + 1: leaf lo is
+ * the output of operator lo - I, and the executor reveals that operator's
+ * inputs with proofs. The referee recomputes the operator, folds its leaf
+ * onto the agreed prefix, and the side whose root of size lo + 1 matches
+ * wins.
+ *
+ * Each side has a chess clock: a total time budget that runs while the
+ * game waits for that side. A side whose clock runs out loses. Both sides
+ * are asked at once in every round, so the game lasts at most the sum of
+ * both budgets, however slowly either side answers.
+ *
+ * No I/O, no clock of its own: the caller passes the time in. The referee
+ * (referee/), `refute audit` (cmd/) and the simulator (sim/) run this same
+ * code.
+ */
+#ifndef RF_BISECT_H
+#define RF_BISECT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "../engine/engine.h"
+#include "../protocol/protocol.h"
+
+#define BISECT_MAX_SIZES (PROTO_MAX_ARITY - 1)
+
+enum bisect_side {
+	BISECT_EXECUTOR = 0,
+	BISECT_CHALLENGER = 1,
+};
+
+enum bisect_phase {
+	BISECT_PHASE_QUERY = 1,  /* waiting for both sides' prefix roots */
+	BISECT_PHASE_REVEAL = 2, /* waiting for the executor's reveal */
+	BISECT_PHASE_DONE = 3,
+};
+
+/* What a move did. */
+enum bisect_result {
+	BISECT_ACCEPTED = 0, /* the move was valid and applied */
+	BISECT_IGNORED = 1,  /* out of turn (another round, already answered,
+			      * or no such move now): nothing changed */
+	BISECT_LOST = 2,     /* the move was invalid: its sender lost */
+};
+
+struct bisect_game {
+	enum proto_hash suite;
+	uint32_t arity;
+	uint64_t n;
+	uint32_t n_inputs;
+	struct proto_digest input_leaves[PROTO_MAX_TENSORS];
+	struct proto_digest committed[2]; /* each side's root of size n */
+
+	uint64_t lo, hi;
+	struct proto_digest lo_root;    /* agreed root of size lo */
+	struct proto_digest hi_root[2]; /* each side's root of size hi */
+
+	enum bisect_phase phase;
+	uint32_t round;                 /* current query round, from 1 */
+	uint8_t n_sizes;
+	uint64_t sizes[BISECT_MAX_SIZES];
+	bool answered[2];
+	struct proto_digest answer[2][BISECT_MAX_SIZES];
+
+	uint64_t clock_left[2];         /* ms left on each side's clock */
+	uint64_t asked_ms;              /* when the current move was asked */
+
+	/* Outcome, once phase is DONE. */
+	bool executor_won;      /* the claim stands */
+	bool challenger_right;  /* the challenger's root matched the truth */
+	uint8_t reason;         /* enum proto_verdict_reason */
+	enum bisect_side loser_side; /* who lost by proof or clock */
+	uint32_t op;            /* the disputed operator, once found */
+	uint32_t rounds;        /* query rounds completed */
+	char why[160];          /* one line for logs and the verdict */
+};
+
+/*
+ * Starts a game. Roots must differ, 2 <= arity <= PROTO_MAX_ARITY,
+ * 1 <= n_inputs < n. The first move is asked at now_ms.
+ */
+int bisect_start(struct bisect_game *g, enum proto_hash suite,
+    uint32_t arity, uint64_t clock_ms, uint64_t n, uint32_t n_inputs,
+    const struct proto_digest *input_leaves,
+    const struct proto_digest *executor_root,
+    const struct proto_digest *challenger_root, uint64_t now_ms)
+    __attribute__((warn_unused_result));
+
+/* The current query (phase QUERY) with each side's deadline folded into
+ * deadline_ms as the later of the two. */
+void bisect_query(const struct bisect_game *g,
+    const struct proto_digest *dispute_id, struct proto_bisect_query *q);
+
+/* When side's clock runs out for the current move. */
+uint64_t bisect_deadline(const struct bisect_game *g, enum bisect_side side);
+
+/* Whether side still has to move. */
+bool bisect_waiting_for(const struct bisect_game *g, enum bisect_side side);
+
+/* A side's answer to the current query. ei says why when not accepted. */
+enum bisect_result bisect_answer(struct bisect_game *g,
+    enum bisect_side side, const struct proto_bisect_answer *a,
+    uint64_t now_ms, struct rf_errinfo *ei);
+
+/*
+ * The executor's reveal for the disputed operator. model has the
+ * operator graph (engine_model_decode_graph is enough); model_id and
+ * model_leaves (the number of leaves of model_id's tree) bind the
+ * revealed weights. The operator is recomputed with engine_op_eval.
+ */
+enum bisect_result bisect_reveal(struct bisect_game *g,
+    const struct engine_model *model, const struct proto_digest *model_id,
+    uint32_t model_leaves, const struct proto_reveal *r, uint64_t now_ms,
+    struct rf_errinfo *ei);
+
+/* Applies the clocks at now_ms: true when a side ran out (game over). */
+bool bisect_tick(struct bisect_game *g, uint64_t now_ms);
+
+/* ------------------------------------------------------------------ */
+/* The honest side's moves, built from its own leaves                   */
+/* ------------------------------------------------------------------ */
+
+/* Answers a query from the side's n trace leaves. */
+int bisect_answer_build(enum proto_hash suite,
+    const struct proto_digest *leaves, size_t n,
+    const struct proto_bisect_query *q, struct proto_bisect_answer *out)
+    __attribute__((warn_unused_result));
+
+/* Number of query rounds a dispute over n_ops operators takes at most:
+ * ceil(log_arity(n_ops)). */
+uint32_t bisect_max_rounds(uint64_t n_ops, uint32_t arity);
+
+#endif

@@ -1,0 +1,525 @@
+/*
+ * tests/bisect/bisect_test.c - the dispute game on real traces of
+ * generated models: the honest side wins from every fault position, rounds
+ * are ceil(log_k N), every wrong move a cheater could make is caught with
+ * the right loser, and clocks bound the game.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "../../bisect/bisect.h"
+#include "../../node/node.h"
+#include "../testlib.h"
+
+#define SUITE PROTO_HASH_BLAKE2B
+#define CLOCK 10000
+
+/* A job on a generated deep MLP: the model, its input, honest leaves. */
+struct job {
+	struct engine_model *m;
+	struct tensor in[1];
+	struct proto_digest *leaves;
+	size_t n;
+	struct proto_digest model_id;
+	uint32_t model_leaves;
+};
+
+static void
+job_make(struct job *j, int64_t ops)
+{
+	struct engine_gen_opts o;
+	engine_gen_opts_init(&o, ENGINE_GEN_MLP);
+	o.ops = ops;
+	o.hidden = 6;
+	o.in_features = 5;
+	o.batch = 2;
+	memset(j, 0, sizeof(*j));
+	CU_ASSERT_FATAL(engine_model_generate(&o, &j->m, NULL) == RF_OK);
+	CU_ASSERT_FATAL(engine_inputs_random(j->m, 3, j->in, NULL) == RF_OK);
+	struct proto_digest root;
+	struct tensor out[1];
+	CU_ASSERT_FATAL(proto_trace_run(SUITE, j->m, j->in, 1, out,
+	    ENGINE_KERNELS_FAST, &j->leaves, &j->n, &root, NULL) == RF_OK);
+	tensor_fini(&out[0]);
+	struct proto_digest *ml;
+	size_t nml;
+	CU_ASSERT_FATAL(proto_model_leaves(SUITE, j->m, &ml, &nml) == RF_OK);
+	merkle_root(SUITE, ml, nml, &j->model_id);
+	j->model_leaves = (uint32_t)nml;
+	free(ml);
+}
+
+static void
+job_free(struct job *j)
+{
+	free(j->leaves);
+	tensor_fini(&j->in[0]);
+	engine_model_free(j->m);
+}
+
+/* A copy of the honest leaves with leaf at changed (and, if cascade,
+ * every later one) replaced: a lie at that trace entry. */
+static struct proto_digest *
+lie(const struct job *j, size_t at, bool cascade)
+{
+	struct proto_digest *l = malloc(j->n * sizeof(*l));
+	memcpy(l, j->leaves, j->n * sizeof(*l));
+	for (size_t i = at; i < j->n; i++) {
+		if (i == at || cascade) {
+			l[i].b[0] ^= 0x5a;
+			l[i].b[1] ^= (uint8_t)i;
+		}
+	}
+	return l;
+}
+
+static void
+root_of(const struct proto_digest *l, size_t n, struct proto_digest *r)
+{
+	merkle_root(SUITE, l, n, r);
+}
+
+static int
+start(struct bisect_game *g, const struct job *j,
+    const struct proto_digest *exl, const struct proto_digest *chl,
+    uint32_t arity, uint64_t now)
+{
+	struct proto_digest re, rc;
+	root_of(exl, j->n, &re);
+	root_of(chl, j->n, &rc);
+	return bisect_start(g, SUITE, arity, CLOCK, j->n, 1, j->leaves, &re, &rc,
+	    now);
+}
+
+static const struct proto_digest dispute_id;
+
+/* Both sides answer every round from their leaves; then the executor
+ * reveals from the real model. Returns the game's final state. */
+static void
+play(struct bisect_game *g, const struct job *j,
+    const struct proto_digest *exl, const struct proto_digest *chl,
+    uint64_t *now)
+{
+	while (g->phase == BISECT_PHASE_QUERY) {
+		struct proto_bisect_query q;
+		struct proto_bisect_answer a;
+		bisect_query(g, &dispute_id, &q);
+		CU_ASSERT_FATAL(bisect_answer_build(SUITE, exl, j->n, &q, &a) ==
+		    RF_OK);
+		*now += 3;
+		CU_ASSERT_EQUAL_FATAL(bisect_answer(g, BISECT_EXECUTOR, &a, *now,
+		    NULL), BISECT_ACCEPTED);
+		CU_ASSERT_FATAL(bisect_answer_build(SUITE, chl, j->n, &q, &a) ==
+		    RF_OK);
+		*now += 5;
+		CU_ASSERT_EQUAL_FATAL(bisect_answer(g, BISECT_CHALLENGER, &a, *now,
+		    NULL), BISECT_ACCEPTED);
+	}
+	if (g->phase == BISECT_PHASE_REVEAL) {
+		struct proto_msg rv;
+		proto_msg_init(&rv, PROTO_MSG_REVEAL, SUITE);
+		struct rf_errinfo ei = { "" };
+		CU_ASSERT_FATAL(node_reveal_build(SUITE, j->m, j->in, exl, j->n,
+		    g->op, &rv.u.reveal, &ei) == RF_OK);
+		*now += 7;
+		CU_ASSERT_EQUAL(bisect_reveal(g, j->m, &j->model_id,
+		    j->model_leaves, &rv.u.reveal, *now, &ei), BISECT_ACCEPTED);
+		proto_msg_free(&rv);
+	}
+	CU_ASSERT_EQUAL(g->phase, BISECT_PHASE_DONE);
+}
+
+/* ------------------------------------------------------------------ */
+
+static void
+test_honest_wins_everywhere(void)
+{
+	struct job j;
+	job_make(&j, 13);
+	for (size_t k = 0; k < 13; k++) {
+		for (int cascade = 0; cascade < 2; cascade++) {
+			uint64_t now = 1000;
+			struct bisect_game g;
+			/* The executor lies at operator k: it loses, at k. */
+			struct proto_digest *bad = lie(&j, 1 + k, cascade);
+			CU_ASSERT_FATAL(start(&g, &j, bad, j.leaves, 2, now) == RF_OK);
+			play(&g, &j, bad, j.leaves, &now);
+			CU_ASSERT(!g.executor_won && g.challenger_right);
+			CU_ASSERT_EQUAL(g.op, k);
+			CU_ASSERT_EQUAL(g.reason, PROTO_VERDICT_RECOMPUTED);
+			/* The challenger lies at k about a correct claim: it
+			 * loses. */
+			CU_ASSERT_FATAL(start(&g, &j, j.leaves, bad, 2, now) == RF_OK);
+			play(&g, &j, j.leaves, bad, &now);
+			CU_ASSERT(g.executor_won && !g.challenger_right);
+			CU_ASSERT_EQUAL(g.op, k);
+			free(bad);
+		}
+	}
+	/* Both wrong, differently: the claim falls, the challenger is not
+	 * right either. */
+	struct proto_digest *a = lie(&j, 5, false);
+	struct proto_digest *b = lie(&j, 5, false);
+	b[5].b[3] ^= 1;
+	struct bisect_game g;
+	uint64_t now = 1;
+	CU_ASSERT_FATAL(start(&g, &j, a, b, 2, now) == RF_OK);
+	play(&g, &j, a, b, &now);
+	CU_ASSERT(!g.executor_won && !g.challenger_right);
+	free(a);
+	free(b);
+	/* Equal roots are no dispute. */
+	struct proto_digest r;
+	root_of(j.leaves, j.n, &r);
+	CU_ASSERT(bisect_start(&g, SUITE, 2, CLOCK, j.n, 1, j.leaves, &r, &r,
+	    0) == RF_ERR_INVAL);
+	job_free(&j);
+}
+
+static uint32_t
+ceil_log(uint64_t n, uint32_t k)
+{
+	uint32_t r = 0;
+	uint64_t x = 1;
+	while (x < n) {
+		x *= k;
+		r++;
+	}
+	return r;
+}
+
+static void
+test_rounds(void)
+{
+	static const int64_t sizes[] = { 1, 2, 3, 100, 1000 };
+	static const uint32_t arities[] = { 2, 4, 16 };
+	for (size_t s = 0; s < 5; s++) {
+		struct job j;
+		job_make(&j, sizes[s]);
+		for (size_t a = 0; a < 3; a++) {
+			uint32_t k = arities[a];
+			uint32_t want = ceil_log((uint64_t)sizes[s], k);
+			CU_ASSERT_EQUAL(bisect_max_rounds((uint64_t)sizes[s], k), want);
+			/* A lie at the first operator takes the longest path; any
+			 * other never takes longer. */
+			for (size_t pos = 0; pos < (size_t)sizes[s];
+			    pos += (size_t)sizes[s] / 7 + 1) {
+				struct bisect_game g;
+				uint64_t now = 0;
+				struct proto_digest *bad = lie(&j, 1 + pos, true);
+				CU_ASSERT_FATAL(start(&g, &j, bad, j.leaves, k, now) ==
+				    RF_OK);
+				play(&g, &j, bad, j.leaves, &now);
+				if (pos == 0) {
+					CU_ASSERT_EQUAL(g.rounds, want);
+					if (g.rounds != want) {
+						printf("N=%lld k=%u: %u rounds, want %u\n",
+						    (long long)sizes[s], k, g.rounds, want);
+					}
+				}
+				CU_ASSERT(g.rounds <= want);
+				CU_ASSERT_EQUAL(g.op, pos);
+				CU_ASSERT(!g.executor_won);
+				free(bad);
+			}
+		}
+		job_free(&j);
+	}
+}
+
+/* A game at its first query, executor lying at operator 6 of 20. */
+static void
+game_at_query(struct bisect_game *g, struct job *j,
+    struct proto_digest **bad, struct proto_bisect_query *q,
+    struct proto_bisect_answer *honest)
+{
+	job_make(j, 20);
+	*bad = lie(j, 7, true);
+	CU_ASSERT_FATAL(start(g, j, *bad, j->leaves, 2, 100) == RF_OK);
+	bisect_query(g, &dispute_id, q);
+	CU_ASSERT_FATAL(bisect_answer_build(SUITE, *bad, j->n, q, honest) ==
+	    RF_OK);
+}
+
+static void
+test_wrong_answers(void)
+{
+	struct bisect_game g;
+	struct job j;
+	struct proto_digest *bad;
+	struct proto_bisect_query q;
+	struct proto_bisect_answer a, x;
+	struct rf_errinfo ei;
+
+	/* A flipped bit in a consistency proof: the executor loses. */
+	game_at_query(&g, &j, &bad, &q, &a);
+	x = a;
+	x.roots[0].proof[0].b[4] ^= 0x10;
+	CU_ASSERT_EQUAL(bisect_answer(&g, BISECT_EXECUTOR, &x, 101, &ei),
+	    BISECT_LOST);
+	CU_ASSERT(g.phase == BISECT_PHASE_DONE && !g.executor_won &&
+	    g.reason == PROTO_VERDICT_BAD_PROOF);
+	free(bad);
+	job_free(&j);
+
+	/* A root of another size than asked. */
+	game_at_query(&g, &j, &bad, &q, &a);
+	x = a;
+	x.roots[0].size += 1;
+	CU_ASSERT_EQUAL(bisect_answer(&g, BISECT_CHALLENGER, &x, 101, &ei),
+	    BISECT_LOST);
+	CU_ASSERT(g.executor_won && g.loser_side == BISECT_CHALLENGER);
+	free(bad);
+	job_free(&j);
+
+	/* A real prefix root of the wrong size, with a valid proof for that
+	 * size: still not what was asked. */
+	game_at_query(&g, &j, &bad, &q, &a);
+	struct proto_bisect_query q2 = q;
+	q2.sizes[0] = q.sizes[0] - 1;
+	CU_ASSERT_FATAL(bisect_answer_build(SUITE, bad, j.n, &q2, &x) == RF_OK);
+	CU_ASSERT_EQUAL(bisect_answer(&g, BISECT_EXECUTOR, &x, 101, &ei),
+	    BISECT_LOST);
+	free(bad);
+	job_free(&j);
+
+	/* A root that is not a prefix of the side's committed root (the
+	 * other side's, say). */
+	game_at_query(&g, &j, &bad, &q, &a);
+	CU_ASSERT_FATAL(bisect_answer_build(SUITE, j.leaves, j.n, &q, &x) ==
+	    RF_OK);
+	x.roots[0].root.b[0] ^= 1;
+	CU_ASSERT_EQUAL(bisect_answer(&g, BISECT_EXECUTOR, &x, 101, &ei),
+	    BISECT_LOST);
+	free(bad);
+	job_free(&j);
+
+	/* Too many or too few roots. */
+	game_at_query(&g, &j, &bad, &q, &a);
+	x = a;
+	x.n_roots = 0;
+	CU_ASSERT_EQUAL(bisect_answer(&g, BISECT_EXECUTOR, &x, 101, &ei),
+	    BISECT_LOST);
+	free(bad);
+	job_free(&j);
+
+	/* Out of turn: another round, or the same answer twice: ignored,
+	 * nothing changes; the game goes on. */
+	game_at_query(&g, &j, &bad, &q, &a);
+	x = a;
+	x.round = q.round + 1;
+	CU_ASSERT_EQUAL(bisect_answer(&g, BISECT_EXECUTOR, &x, 101, &ei),
+	    BISECT_IGNORED);
+	CU_ASSERT_EQUAL(g.phase, BISECT_PHASE_QUERY);
+	CU_ASSERT_EQUAL(bisect_answer(&g, BISECT_EXECUTOR, &a, 102, &ei),
+	    BISECT_ACCEPTED);
+	CU_ASSERT_EQUAL(bisect_answer(&g, BISECT_EXECUTOR, &a, 103, &ei),
+	    BISECT_IGNORED);
+	struct proto_msg rv;
+	proto_msg_init(&rv, PROTO_MSG_REVEAL, SUITE);
+	CU_ASSERT_EQUAL(bisect_reveal(&g, j.m, &j.model_id, j.model_leaves,
+	    &rv.u.reveal, 104, &ei), BISECT_IGNORED);
+	CU_ASSERT_EQUAL(g.phase, BISECT_PHASE_QUERY);
+	free(bad);
+	job_free(&j);
+}
+
+/* Plays to the reveal phase with the executor lying at operator k. */
+static void
+game_at_reveal(struct bisect_game *g, struct job *j,
+    struct proto_digest **bad, struct proto_msg *rv, size_t k)
+{
+	job_make(j, 12);
+	*bad = lie(j, 1 + k, true);
+	CU_ASSERT_FATAL(start(g, j, *bad, j->leaves, 2, 0) == RF_OK);
+	while (g->phase == BISECT_PHASE_QUERY) {
+		struct proto_bisect_query q;
+		struct proto_bisect_answer a;
+		bisect_query(g, &dispute_id, &q);
+		CU_ASSERT_FATAL(bisect_answer_build(SUITE, *bad, j->n, &q, &a) ==
+		    RF_OK);
+		bisect_answer(g, BISECT_EXECUTOR, &a, 1, NULL);
+		CU_ASSERT_FATAL(bisect_answer_build(SUITE, j->leaves, j->n, &q,
+		    &a) == RF_OK);
+		bisect_answer(g, BISECT_CHALLENGER, &a, 1, NULL);
+	}
+	CU_ASSERT_FATAL(g->phase == BISECT_PHASE_REVEAL && g->op == k);
+	proto_msg_init(rv, PROTO_MSG_REVEAL, SUITE);
+	CU_ASSERT_FATAL(node_reveal_build(SUITE, j->m, j->in, *bad, j->n,
+	    (uint32_t)k, &rv->u.reveal, NULL) == RF_OK);
+}
+
+static void
+test_wrong_reveals(void)
+{
+	struct bisect_game g;
+	struct job j;
+	struct proto_digest *bad;
+	struct proto_msg rv;
+	struct rf_errinfo ei;
+	/* Operator 4 is a Gemm: input 0 an activation, 1 and 2 weights. */
+	enum { FLIP_TENSOR, FLIP_WEIGHT, WRONG_LEAF, WRONG_OUTPUT, FLIP_PROOF,
+		BAD_FRONTIER, MISSING, WRONG_OP, NONE };
+	for (int fault = FLIP_TENSOR; fault <= NONE; fault++) {
+		game_at_reveal(&g, &j, &bad, &rv, 4);
+		struct proto_reveal *r = &rv.u.reveal;
+		enum bisect_result want = BISECT_LOST;
+		switch (fault) {
+		case FLIP_TENSOR:
+			((float *)r->inputs[0].tensors[0].data)[1] += 1.0f;
+			break;
+		case FLIP_WEIGHT:
+			((float *)r->inputs[1].tensors[0].data)[0] *= 2.0f;
+			break;
+		case WRONG_LEAF:
+			r->inputs[0].leaf -= 1;
+			break;
+		case WRONG_OUTPUT:
+			r->inputs[0].output = 1;
+			break;
+		case FLIP_PROOF:
+			r->inputs[2].proof[0].b[7] ^= 0x80;
+			break;
+		case BAD_FRONTIER:
+			r->frontier[0].b[0] ^= 1;
+			break;
+		case MISSING:
+			r->n_inputs = 2;
+			break;
+		case WRONG_OP:
+			r->op = 3;
+			want = BISECT_IGNORED;
+			break;
+		case NONE:
+			/* The honest reveal: the liar still loses on the
+			 * recomputation, not on a proof. */
+			want = BISECT_ACCEPTED;
+			break;
+		}
+		CU_ASSERT_EQUAL(bisect_reveal(&g, j.m, &j.model_id, j.model_leaves,
+		    r, 5, &ei), want);
+		if (want == BISECT_LOST) {
+			CU_ASSERT(!g.executor_won &&
+			    g.reason == PROTO_VERDICT_BAD_PROOF);
+		} else if (want == BISECT_ACCEPTED) {
+			CU_ASSERT(!g.executor_won &&
+			    g.reason == PROTO_VERDICT_RECOMPUTED);
+		} else {
+			CU_ASSERT_EQUAL(g.phase, BISECT_PHASE_REVEAL);
+		}
+		if (fault == MISSING) {
+			r->n_inputs = 3;
+		}
+		proto_msg_free(&rv);
+		free(bad);
+		job_free(&j);
+	}
+}
+
+static void
+test_clocks(void)
+{
+	struct job j;
+	job_make(&j, 64);
+	struct proto_digest *bad = lie(&j, 40, true);
+	uint64_t start_ms = 5000;
+
+	/* Both sides wait until the last instant of every move: the game
+	 * still ends within the sum of both clocks, and the honest side
+	 * still wins. */
+	struct bisect_game g;
+	CU_ASSERT_FATAL(start(&g, &j, bad, j.leaves, 2, start_ms) == RF_OK);
+	uint64_t now = start_ms;
+	while (g.phase == BISECT_PHASE_QUERY) {
+		struct proto_bisect_query q;
+		struct proto_bisect_answer a;
+		bisect_query(&g, &dispute_id, &q);
+		uint64_t de = bisect_deadline(&g, BISECT_EXECUTOR);
+		uint64_t dc = bisect_deadline(&g, BISECT_CHALLENGER);
+		CU_ASSERT_FATAL(bisect_answer_build(SUITE, bad, j.n, &q, &a) ==
+		    RF_OK);
+		CU_ASSERT(!bisect_tick(&g, de - 1));
+		CU_ASSERT_EQUAL(bisect_answer(&g, BISECT_EXECUTOR, &a, de, NULL),
+		    BISECT_ACCEPTED);
+		CU_ASSERT_FATAL(bisect_answer_build(SUITE, j.leaves, j.n, &q, &a) ==
+		    RF_OK);
+		now = dc > de ? dc : de;
+		CU_ASSERT_EQUAL(bisect_answer(&g, BISECT_CHALLENGER, &a, now,
+		    NULL), BISECT_ACCEPTED);
+	}
+	CU_ASSERT_EQUAL(g.phase, BISECT_PHASE_REVEAL);
+	now = bisect_deadline(&g, BISECT_EXECUTOR);
+	struct proto_msg rv;
+	proto_msg_init(&rv, PROTO_MSG_REVEAL, SUITE);
+	CU_ASSERT_FATAL(node_reveal_build(SUITE, j.m, j.in, bad, j.n, g.op,
+	    &rv.u.reveal, NULL) == RF_OK);
+	CU_ASSERT_EQUAL(bisect_reveal(&g, j.m, &j.model_id, j.model_leaves,
+	    &rv.u.reveal, now, NULL), BISECT_ACCEPTED);
+	proto_msg_free(&rv);
+	CU_ASSERT(!g.executor_won);
+	CU_ASSERT(now - start_ms <= 2 * CLOCK);
+
+	/* One millisecond late: the late side loses, on the clock. */
+	CU_ASSERT_FATAL(start(&g, &j, bad, j.leaves, 2, start_ms) == RF_OK);
+	struct proto_bisect_query q;
+	struct proto_bisect_answer a;
+	bisect_query(&g, &dispute_id, &q);
+	CU_ASSERT_FATAL(bisect_answer_build(SUITE, j.leaves, j.n, &q, &a) ==
+	    RF_OK);
+	CU_ASSERT_EQUAL(bisect_answer(&g, BISECT_CHALLENGER, &a,
+	    start_ms + CLOCK + 1, NULL), BISECT_LOST);
+	CU_ASSERT(g.executor_won && g.reason == PROTO_VERDICT_TIMEOUT);
+
+	/* Silence: the tick decides. The executor silent loses; the
+	 * challenger silent loses; both silent, the claim stands. */
+	for (int who = 0; who < 3; who++) {
+		CU_ASSERT_FATAL(start(&g, &j, bad, j.leaves, 2, start_ms) == RF_OK);
+		bisect_query(&g, &dispute_id, &q);
+		if (who != 0) {
+			CU_ASSERT_FATAL(bisect_answer_build(SUITE, bad, j.n, &q, &a) ==
+			    RF_OK);
+			bisect_answer(&g, BISECT_EXECUTOR, &a, start_ms + 1, NULL);
+		}
+		if (who != 1) {
+			CU_ASSERT_FATAL(bisect_answer_build(SUITE, j.leaves, j.n, &q,
+			    &a) == RF_OK);
+			bisect_answer(&g, BISECT_CHALLENGER, &a, start_ms + 1, NULL);
+		}
+		if (who == 2) {
+			/* Both answered round 1; now both go quiet. */
+			CU_ASSERT(bisect_tick(&g, start_ms + 2 * CLOCK + 2));
+			CU_ASSERT(g.executor_won);
+			continue;
+		}
+		CU_ASSERT(!bisect_tick(&g, start_ms + CLOCK - 1));
+		CU_ASSERT(bisect_tick(&g, start_ms + CLOCK));
+		CU_ASSERT_EQUAL(g.executor_won, who == 1);
+		CU_ASSERT_EQUAL(g.reason, PROTO_VERDICT_TIMEOUT);
+	}
+	free(bad);
+	job_free(&j);
+}
+
+static int
+init(void)
+{
+	return proto_init() != RF_OK;
+}
+
+int
+main(void)
+{
+	CU_TestInfo tests[] = {
+		{ "the honest side wins from every fault", test_honest_wins_everywhere },
+		{ "rounds are ceil(log_k N)", test_rounds },
+		{ "wrong answers lose or are ignored", test_wrong_answers },
+		{ "wrong reveals lose", test_wrong_reveals },
+		{ "clocks bound the game", test_clocks },
+		CU_TEST_INFO_NULL,
+	};
+	CU_SuiteInfo suites[] = {
+		{ "bisect", init, NULL, NULL, NULL, tests },
+		CU_SUITE_INFO_NULL,
+	};
+	return test_main(suites);
+}
