@@ -67,8 +67,10 @@ next_move(struct bisect_game *g, uint64_t now_ms)
 	g->asked_ms = now_ms;
 	g->answered[0] = g->answered[1] = false;
 	if (g->hi - g->lo == 1) {
+		/* No sizes left to ask: the query now means "reveal". */
 		g->phase = BISECT_PHASE_REVEAL;
 		g->op = (uint32_t)(g->lo - g->n_inputs);
+		g->n_sizes = 0;
 		return;
 	}
 	g->phase = BISECT_PHASE_QUERY;

@@ -128,6 +128,30 @@ enum bisect_result bisect_reveal(struct bisect_game *g,
 bool bisect_tick(struct bisect_game *g, uint64_t now_ms);
 
 /* ------------------------------------------------------------------ */
+/* Audit                                                                */
+/* ------------------------------------------------------------------ */
+
+struct bisect_audit_result {
+	bool confirmed;              /* the replay reaches the verdict */
+	bool executor_won;           /* what the replay found */
+	uint32_t rounds, op;
+	struct proto_verdict verdict; /* the verdict's fields (no transcript) */
+	char why[160];
+};
+
+/*
+ * Replays a signed verdict envelope's transcript (every signature checked,
+ * every move through this game, the operator recomputed from the
+ * registered graph and the revealed tensors) and says whether it reaches
+ * the verdict. Returns an error for a transcript that is malformed or
+ * does not hang together; RF_OK with confirmed false when it replays to
+ * another outcome.
+ */
+int bisect_audit(const uint8_t *verdict, size_t len,
+    struct bisect_audit_result *out, struct rf_errinfo *ei)
+    __attribute__((warn_unused_result));
+
+/* ------------------------------------------------------------------ */
 /* The honest side's moves, built from its own leaves                   */
 /* ------------------------------------------------------------------ */
 

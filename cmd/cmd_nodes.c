@@ -87,7 +87,8 @@ cmd_executor(int argc, char **argv)
 		{ "listen", 'l', CLI_STR, &listen, "URL",
 		    "take jobs straight from clients on this REP socket" },
 		{ "fault", 0, CLI_STR, &fault, "KIND",
-		    "TESTING ONLY: misbehave (lie-at-op, lie-output, random)" },
+		    "TESTING ONLY: misbehave (lie-at-op, lie-output, random,\n"
+		    "                             bad-proof, silent, equivocate)" },
 		{ "fault-op", 0, CLI_I64, &fault_op, "K",
 		    "TESTING ONLY: the operator lie-at-op lies about" },
 		{ "fault-rate", 0, CLI_STR, &fault_rate, "R",
@@ -160,8 +161,10 @@ cmd_challenger(int argc, char **argv)
 	struct node_opts o = { "tcp://127.0.0.1:7700", "tcp://127.0.0.1:7701",
 		NULL, "challenger.db", NULL, "challenger", NULL, "blake2b",
 		{ { NULL }, 0 } };
-	const char *rate = "1";
+	const char *rate = "1", *fault = "none";
 	uint64_t seed = 0;
+	int64_t bond = 100;
+	bool no_dispute = false;
 	struct cli_strs always_x = { { NULL }, 0 };
 	struct cli_strs always_m = { { NULL }, 0 };
 	const struct cli_opt opts[] = {
@@ -174,11 +177,20 @@ cmd_challenger(int argc, char **argv)
 		    "always verify this executor's claims; repeatable" },
 		{ "always-model", 0, CLI_STRS, &always_m, "HEX",
 		    "always verify jobs on this model_id; repeatable" },
+		{ "bond", 'b', CLI_I64, &bond, "N",
+		    "bond posted with each dispute (default 100)" },
+		{ "no-dispute", 0, CLI_FLAG, &no_dispute, NULL,
+		    "only report mismatches, never dispute" },
+		{ "fault", 0, CLI_STR, &fault, "KIND",
+		    "TESTING ONLY: misbehave (false-challenge, silent)" },
 	};
 	const struct cli_cmd cmd = {
 		.path = "challenger",
-		.summary = "Run a challenger: sample claims, re-execute them and "
-		    "compare trace roots.",
+		.summary = "Run a challenger: sample claims, re-execute them, "
+		    "compare trace roots, and\ndispute (with a bond) every claim "
+		    "whose root differs.",
+		.details = "--fault makes the node misbehave on purpose, to test "
+		    "that the network\ncatches it. Never use it on a real network.",
 		.opts = opts,
 		.n_opts = sizeof(opts) / sizeof(opts[0]),
 	};
@@ -190,6 +202,11 @@ cmd_challenger(int argc, char **argv)
 	}
 	struct challenger_config cfg;
 	memset(&cfg, 0, sizeof(cfg));
+	if (challenger_fault_parse(fault, &cfg.fault) != RF_OK) {
+		return cli_usage_error(&cmd, "unknown --fault '%s'", fault);
+	}
+	cfg.bond = (uint64_t)bond;
+	cfg.dispute = !no_dispute;
 	rc = parse_rate(&cmd, "rate", rate, &cfg.rate);
 	if (rc >= 0) {
 		return rc;
@@ -227,6 +244,10 @@ cmd_challenger(int argc, char **argv)
 	cfg.n_models = o.models.n;
 	cfg.seed = seed;
 	log_init("challenger", LOG_LEVEL_INFO);
+	if (cfg.fault != CHALLENGER_FAULT_NONE) {
+		log_warn("TESTING FAULT ENABLED: %s: this challenger misbehaves on "
+		    "purpose", challenger_fault_name(cfg.fault));
+	}
 	volatile sig_atomic_t *stop;
 	cli_install_stop_handlers(&stop);
 	struct rf_errinfo ei = { "" };

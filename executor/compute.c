@@ -31,6 +31,9 @@ executor_fault_parse(const char *name, enum executor_fault *out)
 		{ "lie-at-op", EXECUTOR_FAULT_LIE_AT_OP },
 		{ "lie-output", EXECUTOR_FAULT_LIE_OUTPUT },
 		{ "random", EXECUTOR_FAULT_RANDOM },
+		{ "bad-proof", EXECUTOR_FAULT_BAD_PROOF },
+		{ "silent", EXECUTOR_FAULT_SILENT },
+		{ "equivocate", EXECUTOR_FAULT_EQUIVOCATE },
 	};
 	for (size_t i = 0; i < sizeof(faults) / sizeof(faults[0]); i++) {
 		if (strcmp(name, faults[i].name) == 0) {
@@ -53,6 +56,12 @@ executor_fault_name(enum executor_fault f)
 		return "lie-output";
 	case EXECUTOR_FAULT_RANDOM:
 		return "random";
+	case EXECUTOR_FAULT_BAD_PROOF:
+		return "bad-proof";
+	case EXECUTOR_FAULT_SILENT:
+		return "silent";
+	case EXECUTOR_FAULT_EQUIVOCATE:
+		return "equivocate";
 	}
 	return "?";
 }
@@ -201,11 +210,14 @@ executor_compute(struct executor *x, const struct node_model *nm,
 	c.last = n - 1;
 	c.lie_at = SIZE_MAX;
 	run->faulty = fault_applies(x);
+	/* An equivocating executor computes honestly; its lie is the second
+	 * claim (executor.c). */
+	bool lie = run->faulty && x->cfg->fault != EXECUTOR_FAULT_EQUIVOCATE;
 	int err = RF_OK;
-	if (run->faulty && x->cfg->fault == EXECUTOR_FAULT_RANDOM) {
+	if (lie && x->cfg->fault == EXECUTOR_FAULT_RANDOM) {
 		err = fabricate(x, job, n, &c);
 	} else {
-		if (run->faulty) {
+		if (lie) {
 			c.lie_at = x->cfg->fault == EXECUTOR_FAULT_LIE_OUTPUT ? n - 1 :
 			    n_in + (x->cfg->fault_op < n - n_in ? x->cfg->fault_op :
 			    n - n_in - 1);

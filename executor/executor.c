@@ -39,8 +39,9 @@ static const char *const schema[] = {
 /* Small database helpers                                               */
 /* ------------------------------------------------------------------ */
 
-static int
-job_state(struct executor *x, const struct proto_digest *job, int *state)
+int
+executor_job_state(struct executor *x, const struct proto_digest *job,
+    int *state)
 {
 	sqlite3_stmt *st;
 	size_t hl = proto_hash_len(x->cfg->suite);
@@ -263,7 +264,7 @@ handle_job(struct executor *x, const struct proto_digest *job)
 	char jh[13];
 	node_short_digest(x->cfg->suite, job, jh);
 	int state = 0;
-	int err = job_state(x, job, &state);
+	int err = executor_job_state(x, job, &state);
 	if (err != RF_OK || state == JOB_CLAIMED || state >= JOB_FINAL) {
 		return err;
 	}
@@ -331,6 +332,10 @@ handle_job(struct executor *x, const struct proto_digest *job)
 		    run.faulty ? " (FAULT INJECTED)" : "");
 		err = send_claim(x, job, claim, claim_len);
 	}
+	if (err == RF_OK && run.faulty &&
+	    x->cfg->fault == EXECUTOR_FAULT_EQUIVOCATE) {
+		executor_equivocate(x, &run);
+	}
 	free(claim);
 	executor_run_free(&run);
 	return err;
@@ -354,9 +359,14 @@ on_direct(void *ctx, const uint8_t *req, size_t len, uint8_t **reply,
 	struct proto_msg m;
 	struct rf_errinfo ei = { "" };
 	const char *why = NULL;
+	/* A request that does not decode is answered with the code its
+	 * decoding failure maps to (signature, too large, malformed...), as
+	 * the referee would answer it. */
+	uint32_t code = PROTO_ERR_INVALID;
 	int err = proto_msg_decode(req, len, &m, &ei);
 	if (err != RF_OK) {
-		why = ei.msg;
+		why = ei.msg[0] ? ei.msg : rf_strerror(err);
+		code = proto_error_code_for(err);
 	} else {
 		if (m.type != PROTO_MSG_JOB_SUBMIT) {
 			why = "an executor takes job_submit only";
@@ -374,7 +384,7 @@ on_direct(void *ctx, const uint8_t *req, size_t len, uint8_t **reply,
 	}
 	struct proto_msg e;
 	proto_msg_init(&e, PROTO_MSG_ERROR, x->cfg->suite);
-	e.u.error.code = why ? PROTO_ERR_INVALID : PROTO_ERR_INTERNAL;
+	e.u.error.code = why ? code : PROTO_ERR_INTERNAL;
 	snprintf(e.u.error.text, sizeof(e.u.error.text), "%s",
 	    why ? why : "the referee is unreachable");
 	if (node_sign(&x->rpc, &e, reply, reply_len) != RF_OK) {
@@ -400,6 +410,8 @@ handle_events(struct executor *x, const struct proto_events *ev)
 			err = set_state(x, &e->job_id, JOB_FINAL, NULL);
 		} else if (mine && e->kind == PROTO_EVENT_CLAIM_INVALID) {
 			err = set_state(x, &e->job_id, JOB_INVALID, NULL);
+		} else {
+			err = executor_dispute_event(x, e);
 		}
 		if (err != RF_OK) {
 			/* Not done: the cursor stays, the event comes again. */

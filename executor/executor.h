@@ -22,6 +22,10 @@ enum executor_fault {
 	EXECUTOR_FAULT_LIE_AT_OP,     /* perturb one element of op K's output */
 	EXECUTOR_FAULT_LIE_OUTPUT,    /* perturb only the final output */
 	EXECUTOR_FAULT_RANDOM,        /* random output, nothing computed */
+	EXECUTOR_FAULT_BAD_PROOF,     /* lie at op K, then answer the dispute
+				       * with a wrong proof */
+	EXECUTOR_FAULT_SILENT,        /* lie at op K, then never answer */
+	EXECUTOR_FAULT_EQUIVOCATE,    /* post a second, different claim */
 };
 
 struct executor_config {

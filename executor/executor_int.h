@@ -4,6 +4,7 @@
 
 #include "../net/net.h"
 #include "../node/node.h"
+#include "../bisect/bisect.h"
 #include "../store/store.h"
 #include "executor.h"
 
@@ -46,5 +47,11 @@ void executor_run_free(struct executor_run *run);
 int executor_load_claim(struct executor *x, const struct proto_digest *job,
     uint8_t **claim, size_t *len);
 double executor_seconds(void);
+int executor_job_state(struct executor *x, const struct proto_digest *job,
+    int *state);
+
+/* Disputes (executor/dispute.c). */
+int executor_dispute_event(struct executor *x, const struct proto_event *e);
+void executor_equivocate(struct executor *x, const struct executor_run *run);
 
 #endif

@@ -425,7 +425,7 @@ static void
 enc_event(struct enc *e, const struct proto_event *b)
 {
 	rf_write_u64(&e->w, b->seq);
-	put_enum(e, b->kind, PROTO_EVENT_JOB_ASSIGNED, PROTO_EVENT_NODE_SLASHED);
+	put_enum(e, b->kind, PROTO_EVENT_JOB_ASSIGNED, PROTO_EVENT_DISPUTE_MOVE);
 	put_digest(e, &b->job_id);
 	put_digest(e, &b->dispute_id);
 	put_key(e, &b->subject);
@@ -1140,7 +1140,7 @@ static void
 dec_event(struct dec *d, struct proto_event *b)
 {
 	b->seq = get_u64(d, "seq");
-	b->kind = get_enum(d, PROTO_EVENT_JOB_ASSIGNED, PROTO_EVENT_NODE_SLASHED,
+	b->kind = get_enum(d, PROTO_EVENT_JOB_ASSIGNED, PROTO_EVENT_DISPUTE_MOVE,
 	    "kind");
 	get_digest(d, &b->job_id, "job_id");
 	get_digest(d, &b->dispute_id, "dispute_id");

@@ -510,6 +510,8 @@ enum proto_event_kind {
 	PROTO_EVENT_DISPUTE_OPENED = 5,
 	PROTO_EVENT_DISPUTE_CLOSED = 6,
 	PROTO_EVENT_NODE_SLASHED = 7,
+	PROTO_EVENT_DISPUTE_MOVE = 8, /* a dispute waits for moves (value:
+				       * round, 0 for the reveal) */
 };
 
 struct proto_event {

@@ -62,6 +62,22 @@ const char *const referee_schema[] = {
 	"  seq INTEGER PRIMARY KEY,"
 	"  body BLOB NOT NULL,"         /* the signed event envelope */
 	"  created_ms INTEGER NOT NULL) STRICT;",
+	/* 2: disputes */
+	"ALTER TABLE models ADD COLUMN n_leaves INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE models ADD COLUMN envelope BLOB;" /* the registration */
+	"CREATE TABLE disputes ("
+	"  dispute_id BLOB PRIMARY KEY,"
+	"  job_id BLOB NOT NULL REFERENCES jobs(job_id),"
+	"  executor BLOB NOT NULL,"
+	"  challenger BLOB NOT NULL,"
+	"  bond INTEGER NOT NULL CHECK (bond >= 0)," /* held while open */
+	"  state INTEGER NOT NULL,"    /* 1 open, 2 decided */
+	"  game BLOB NOT NULL,"        /* struct bisect_game, this build's */
+	"  transcript BLOB NOT NULL,"  /* u32-length-prefixed envelopes */
+	"  verdict BLOB,"              /* the signed verdict */
+	"  opened_ms INTEGER NOT NULL) STRICT;"
+	"CREATE INDEX disputes_by_job ON disputes (job_id, state);"
+	"CREATE INDEX disputes_by_state ON disputes (state);",
 };
 const size_t referee_schema_len =
     sizeof(referee_schema) / sizeof(referee_schema[0]);
@@ -260,4 +276,23 @@ db_genesis(struct referee *r, const struct referee_genesis *g,
 		    rf_strerror(err));
 	}
 	return store_commit(r->db, ei);
+}
+
+void
+referee_hex12(enum proto_hash suite, const struct proto_digest *d,
+    char out[13])
+{
+	char hex[2 * PROTO_DIGEST_MAX + 1];
+	proto_digest_hex(suite, d, hex);
+	memcpy(out, hex, 12);
+	out[12] = '\0';
+}
+
+void
+referee_key12(const struct proto_pubkey *k, char out[13])
+{
+	char hex[65];
+	proto_pubkey_hex(k, hex);
+	memcpy(out, hex, 12);
+	out[12] = '\0';
 }

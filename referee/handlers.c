@@ -48,24 +48,6 @@ req_ack(struct request *q, const struct proto_digest *id)
 	}
 }
 
-static void
-short_hex(enum proto_hash suite, const struct proto_digest *d, char *out)
-{
-	char hex[2 * PROTO_DIGEST_MAX + 1];
-	proto_digest_hex(suite, d, hex);
-	memcpy(out, hex, 12);
-	out[12] = '\0';
-}
-
-static void
-short_key(const struct proto_pubkey *k, char *out)
-{
-	char hex[65];
-	proto_pubkey_hex(k, hex);
-	memcpy(out, hex, 12);
-	out[12] = '\0';
-}
-
 /* ------------------------------------------------------------------ */
 /* Nodes, stake, models                                                 */
 /* ------------------------------------------------------------------ */
@@ -94,7 +76,7 @@ h_register(struct request *q)
 		return err;
 	}
 	char k[13];
-	short_key(&q->msg->sender, k);
+	referee_key12(&q->msg->sender, k);
 	log_info("node registered key=%s name=%s roles=%u models=%u", k,
 	    m->name, m->roles, m->n_models);
 	req_ack(q, NULL);
@@ -202,15 +184,20 @@ h_model(struct request *q)
 		    "with other dimensions");
 	}
 	if (!exists) {
+		/* The signed registration is kept: dispute transcripts
+		 * carry it, so an audit can check the graph it recomputes
+		 * from. */
 		err = db_run(r, "INSERT INTO models (model_id, name, n_ops, "
-		    "n_inputs, graph, owner) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-		    "dtiibk", &m->model_id, m->name, (int64_t)m->n_ops,
-		    (int64_t)m->n_inputs, m->graph, m->graph_len, &q->msg->sender);
+		    "n_inputs, graph, owner, n_leaves, envelope) VALUES "
+		    "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)", "dtiibkib", &m->model_id,
+		    m->name, (int64_t)m->n_ops, (int64_t)m->n_inputs, m->graph,
+		    m->graph_len, &q->msg->sender, (int64_t)m->n_leaves, q->raw,
+		    q->raw_len);
 		if (err != RF_OK) {
 			return err;
 		}
 		char id[13];
-		short_hex(suite, &m->model_id, id);
+		referee_hex12(suite, &m->model_id, id);
 		log_info("model registered id=%s name=%s ops=%u", id, m->name,
 		    m->n_ops);
 	}
@@ -450,6 +437,37 @@ job_get(struct referee *r, const struct proto_digest *id, struct job_row *j,
 }
 
 static int
+claim_equivocates(struct request *q, const struct proto_digest *job)
+{
+	sqlite3_stmt *st;
+	int err = db_stmt(q->r, &st, "SELECT envelope FROM claims WHERE job_id "
+	    "= ?1", "d", job);
+	if (err != RF_OK) {
+		return err;
+	}
+	if (sqlite3_step(st) != SQLITE_ROW) {
+		sqlite3_finalize(st);
+		return RF_ERR_STORE;
+	}
+	size_t len = (size_t)sqlite3_column_bytes(st, 0);
+	uint8_t *first = malloc(len ? len : 1);
+	if (first != NULL) {
+		memcpy(first, sqlite3_column_blob(st, 0), len);
+	}
+	sqlite3_finalize(st);
+	if (first == NULL) {
+		return RF_ERR_NOMEM;
+	}
+	err = equivocation_apply(q, first, len, q->raw, q->raw_len, NULL);
+	free(first);
+	if (err == RF_OK) {
+		req_refuse(q, PROTO_ERR_STATE, "equivocation: a different claim "
+		    "for this job is on record; the stake is slashed");
+	}
+	return err;
+}
+
+static int
 h_claim(struct request *q)
 {
 	const struct proto_claim *c = &q->msg->u.claim;
@@ -485,8 +503,10 @@ h_claim(struct request *q)
 			req_ack(q, &c->job_id); /* a retry of the same claim */
 			return RF_OK;
 		}
-		return req_refuse(q, PROTO_ERR_STATE, "the job is already claimed "
-		    "with another trace root");
+		/* A second, different claim signed by the same executor for
+		 * the same job: the referee now holds the proof of
+		 * equivocation. The slash is committed; the claim refused. */
+		return claim_equivocates(q, &c->job_id);
 	}
 	sqlite3_finalize(st);
 	if (j.state != PROTO_JOB_OPEN) {
@@ -576,6 +596,14 @@ handle_request(struct request *q)
 		return h_submit(q);
 	case PROTO_MSG_CLAIM:
 		return h_claim(q);
+	case PROTO_MSG_CHALLENGE:
+		return h_challenge(q);
+	case PROTO_MSG_BISECT_ANSWER:
+		return h_answer(q);
+	case PROTO_MSG_REVEAL:
+		return h_reveal(q);
+	case PROTO_MSG_EQUIVOCATION:
+		return h_equivocation(q);
 	default:
 		return req_refuse(q, PROTO_ERR_VERSION, "a referee does not take "
 		    "'%s' messages", proto_msg_type_name(q->msg->type));
@@ -726,8 +754,12 @@ r_status(struct request *q)
 		    &si->claims_invalid);
 	}
 	if (err == RF_OK) {
-		err = count_where(r, "SELECT count(*) FROM claims WHERE state = 3",
+		err = count_where(r, "SELECT count(*) FROM disputes WHERE state = 1",
 		    &si->disputes_open);
+	}
+	if (err == RF_OK) {
+		err = count_where(r, "SELECT count(*) FROM disputes WHERE state = 2",
+		    &si->disputes_closed);
 	}
 	if (err == RF_OK) {
 		err = ledger_total(r, &si->ledger_total, &si->burned);
@@ -806,6 +838,8 @@ handle_read(struct request *q)
 		return r_status(q);
 	case PROTO_MSG_EVENTS_FETCH:
 		return r_events(q);
+	case PROTO_MSG_DISPUTE_FETCH:
+		return r_dispute_fetch(q);
 	default:
 		return req_refuse(q, PROTO_ERR_VERSION, "'%s' is not a query",
 		    proto_msg_type_name(q->msg->type));

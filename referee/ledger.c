@@ -1,9 +1,10 @@
 /*
- * referee/ledger.c - balances, stakes, escrowed fees and burned tokens
- * (bonds join them with disputes). Money only moves between these places, inside the caller's
+ * referee/ledger.c - balances, stakes, escrowed fees, challengers' bonds
+ * and burned tokens. Money only moves between these places, inside the caller's
  * transaction; only genesis mints it. The invariant every test checks:
  *
- *   sum(balance) + sum(stake) + escrowed fees + burned = minted
+ *   sum(balance) + sum(stake) + escrowed fees + open bonds + burned
+ *     = minted
  */
 #include <string.h>
 
@@ -96,7 +97,8 @@ ledger_total(struct referee *r, uint64_t *total, uint64_t *burned)
 	int err = db_stmt(r, &st,
 	    "SELECT (SELECT coalesce(sum(balance) + sum(stake), 0) FROM accounts)"
 	    " + (SELECT coalesce(sum(fee), 0) FROM jobs WHERE state IN (1, 2, 3))"
-	    " + (SELECT coalesce(sum(value), 0) FROM meta WHERE key = 'burned'),"
+	    " + (SELECT coalesce(sum(value), 0) FROM meta WHERE key = 'burned')"
+	    " + (SELECT coalesce(sum(bond), 0) FROM disputes WHERE state = 1),"
 	    " (SELECT coalesce(sum(value), 0) FROM meta WHERE key = 'burned')",
 	    "");
 	if (err != RF_OK) {

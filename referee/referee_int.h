@@ -31,7 +31,7 @@ struct referee {
 };
 
 /* Signed events waiting for their transaction to commit. */
-#define OUTBOX_MAX 16
+#define OUTBOX_MAX 64
 
 struct outbox {
 	uint8_t *msg[OUTBOX_MAX];
@@ -120,6 +120,24 @@ void outbox_free(struct outbox *o);
  * REFUSED with an ERROR reply, or an internal error code. */
 int handle_request(struct request *q);
 int handle_read(struct request *q);
+
+/* Disputes (referee/disputes.c). */
+int h_challenge(struct request *q);
+int h_answer(struct request *q);
+int h_reveal(struct request *q);
+int h_equivocation(struct request *q);
+int r_dispute_fetch(struct request *q);
+/* Slashes an executor shown to have signed claims a and b (envelopes)
+ * for one job; reporter (may be NULL) gets the reward. */
+int equivocation_apply(struct request *q, const uint8_t *a, size_t la,
+    const uint8_t *b, size_t lb, const struct proto_pubkey *reporter);
+/* Applies the clocks of open disputes; decides those that ran out. */
+int disputes_tick(struct referee *r);
+
+/* First 12 hex digits, for log lines. */
+void referee_hex12(enum proto_hash suite, const struct proto_digest *d,
+    char out[13]);
+void referee_key12(const struct proto_pubkey *k, char out[13]);
 
 /* The window timer (referee/timers.c). */
 int timers_start(struct referee *r);

@@ -113,6 +113,10 @@ timer_main(void *arg)
 		if (err != RF_OK) {
 			log_error("finalising claims failed: %s", rf_strerror(err));
 		}
+		err = disputes_tick(r);
+		if (err != RF_OK) {
+			log_error("dispute clocks failed: %s", rf_strerror(err));
+		}
 		if (ticks++ % 20 == 0) {
 			check_ledger(r);
 		}

@@ -344,6 +344,10 @@ game_at_reveal(struct bisect_game *g, struct job *j,
 		bisect_answer(g, BISECT_CHALLENGER, &a, 1, NULL);
 	}
 	CU_ASSERT_FATAL(g->phase == BISECT_PHASE_REVEAL && g->op == k);
+	/* The reveal's query asks for no sizes, only operator k. */
+	struct proto_bisect_query rq;
+	bisect_query(g, &dispute_id, &rq);
+	CU_ASSERT(rq.n_sizes == 0 && rq.hi == rq.lo + 1 && rq.lo == 1 + k);
 	proto_msg_init(rv, PROTO_MSG_REVEAL, SUITE);
 	CU_ASSERT_FATAL(node_reveal_build(SUITE, j->m, j->in, *bad, j->n,
 	    (uint32_t)k, &rv->u.reveal, NULL) == RF_OK);

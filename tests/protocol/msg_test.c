@@ -1306,8 +1306,10 @@ test_decode_limits_small(void)
 		expect_body(PROTO_MSG_JOB_INFO, &w, RF_ERR_FORMAT, "state",
 		    "job state");
 	}
-	for (int kind = 0; kind <= 8; kind += 8) {
+	for (int kind = 0; kind <= PROTO_EVENT_DISPUTE_MOVE + 1;
+	    kind += PROTO_EVENT_DISPUTE_MOVE + 1) {
 		w = body_start();
+		rf_write_u64(&w, 7); /* seq */
 		rf_write_u8(&w, (uint8_t)kind);
 		w_digest(&w);
 		w_digest(&w);
@@ -1900,7 +1902,7 @@ test_encode_limits(void)
 	proto_msg_free(&m);
 
 	build_example(&m, PROTO_MSG_EVENT, s);
-	m.u.event.kind = 8;
+	m.u.event.kind = PROTO_EVENT_DISPUTE_MOVE + 1;
 	CU_ASSERT(try_encode(&m) == RF_ERR_INVAL);
 
 	build_example(&m, PROTO_MSG_STATUS_INFO, s);
