@@ -6,6 +6,7 @@
 #   make asan    the same suites under AddressSanitizer and UBSan
 #   make bench   benchmarks (engine vs OpenBLAS, ...)
 #   make demo    the main job: a local demonstration
+#   make fuzz    libFuzzer on the message decoder (clang), FUZZ_SECONDS=60
 #
 # Variables: CC, OPT (optimisation/debug flags), WERROR, BUILD (output dir).
 
@@ -29,7 +30,7 @@ DETFLAGS = -ffp-contract=off -fno-fast-math \
 WARN = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
        -Wformat=2 -Wvla -Wno-unused-parameter $(WERROR)
 
-PKGS = libsodium libxxhash sqlite3
+PKGS = libsodium libxxhash sqlite3 libprotobuf-c
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 # NNG ships no pkg-config file (see docs/build.md).
@@ -42,9 +43,13 @@ CPPFLAGS += -I. -D_DEFAULT_SOURCE -D_POSIX_C_SOURCE=200809L
 ALL_CFLAGS = -std=c11 $(OPT) $(DETFLAGS) $(WARN) -MMD -MP $(PKG_CFLAGS) $(CFLAGS)
 LIBS = $(PKG_LIBS) $(NNG_LIBS) -lpthread -lm
 
-LIB_DIRS = base engine protocol store
+LIB_DIRS = base engine protocol bisect store net node referee executor challenger sim
 LIB_SRCS = $(foreach d,$(LIB_DIRS),$(wildcard $(d)/*.c))
-LIB_OBJS = $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
+# ONNX import: protoc-c generates the decoder from the vendored schema
+# at build time (never committed); only engine/onnx_import.c includes it.
+ONNX_GEN = $(BUILD)/gen/onnx
+ONNX_PB_OBJ = $(BUILD)/obj/gen/onnx/onnx.pb-c.o
+LIB_OBJS = $(LIB_SRCS:%.c=$(BUILD)/obj/%.o) $(ONNX_PB_OBJ)
 LIB = $(BUILD)/librefute.a
 
 CMD_SRCS = $(wildcard cmd/*.c)
@@ -58,7 +63,7 @@ TESTLIB_OBJ = $(BUILD)/obj/tests/testlib.o
 BENCH_SRCS = $(wildcard bench/*_bench.c)
 BENCH_BINS = $(BENCH_SRCS:bench/%.c=$(BUILD)/bench/%)
 
-.PHONY: all deps test check asan bench bench-run demo clean lint
+.PHONY: all deps test check asan bench bench-run demo clean lint fuzz
 
 all: $(LIB) $(REFUTE)
 
@@ -88,6 +93,28 @@ demo: deps
 	@$(MAKE) --no-print-directory all
 	@sh mk/demo.sh $(REFUTE)
 
+# The library is rebuilt by clang with coverage instrumentation in
+# build-fuzz/; the fuzzer runs on a copy of the seed corpus there, so what
+# it adds never lands in fuzz/corpus. Crashes go to build-fuzz/crash-*.
+# (clang lacks -fexcess-precision; it only matters for gcc on x87.)
+FUZZ_SECONDS ?= 60
+FUZZ_OPT = -g -O1 -fsanitize=fuzzer-no-link,address,undefined \
+	-fno-sanitize-recover=all -fno-omit-frame-pointer
+
+fuzz: deps
+	@$(MAKE) --no-print-directory CC=clang BUILD=build-fuzz \
+	    BIN=build-fuzz/bin OPT="$(FUZZ_OPT)" \
+	    DETFLAGS="$(filter-out -fexcess-precision=%,$(DETFLAGS))" \
+	    build-fuzz/fuzz/msg_fuzz build-fuzz/fuzz/onnx_fuzz
+	@mkdir -p build-fuzz/corpus build-fuzz/corpus-onnx
+	@cp fuzz/corpus/msg/* build-fuzz/corpus/
+	@cp tests/data/onnx/*.onnx build-fuzz/corpus-onnx/
+	build-fuzz/fuzz/msg_fuzz -max_total_time=$(FUZZ_SECONDS) \
+	    -print_final_stats=1 -artifact_prefix=build-fuzz/ build-fuzz/corpus
+	build-fuzz/fuzz/onnx_fuzz -max_total_time=$(FUZZ_SECONDS) \
+	    -print_final_stats=1 -artifact_prefix=build-fuzz/onnx- \
+	    build-fuzz/corpus-onnx
+
 lint:
 	@! grep -nE '\b(gets|strcpy|strcat|sprintf|vsprintf|strtok|atoi|atol)\(' \
 	    $(LIB_SRCS) $(CMD_SRCS) || (echo "lint: banned call above" && false)
@@ -109,10 +136,30 @@ $(BUILD)/obj/%.o: %.c
 	@echo "  CC      $<"
 	$(Q)$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -c -o $@ $<
 
+$(ONNX_GEN)/onnx.pb-c.c: engine/onnx/onnx.proto
+	@mkdir -p $(@D)
+	@echo "  PROTOC  $<"
+	$(Q)protoc-c --proto_path=engine/onnx --c_out=$(@D) onnx.proto
+$(ONNX_GEN)/onnx.pb-c.h: $(ONNX_GEN)/onnx.pb-c.c ;
+
+# Generated code: our flags, but its warnings are not ours to fail on.
+$(ONNX_PB_OBJ): $(ONNX_GEN)/onnx.pb-c.c
+	@mkdir -p $(@D)
+	@echo "  CC      $<"
+	$(Q)$(CC) $(CPPFLAGS) -I$(ONNX_GEN) $(filter-out $(WERROR),$(ALL_CFLAGS)) -c -o $@ $<
+
+$(BUILD)/obj/engine/onnx_import.o: $(ONNX_GEN)/onnx.pb-c.h
+$(BUILD)/obj/engine/onnx_import.o: CPPFLAGS += -I$(ONNX_GEN)
+
 $(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(TESTLIB_OBJ) $(LIB)
 	@mkdir -p $(@D)
 	@echo "  LD      $@"
 	$(Q)$(CC) $(OPT) -o $@ $< $(TESTLIB_OBJ) $(LIB) $(CUNIT_LIBS) $(LIBS) $(LDFLAGS)
+
+$(BUILD)/fuzz/%: $(BUILD)/obj/fuzz/%.o $(LIB)
+	@mkdir -p $(@D)
+	@echo "  LD      $@"
+	$(Q)$(CC) $(subst fuzzer-no-link,fuzzer,$(OPT)) -o $@ $< $(LIB) $(LIBS) $(LDFLAGS)
 
 $(BUILD)/bench/%: $(BUILD)/obj/bench/%.o $(LIB)
 	@mkdir -p $(@D)
@@ -125,6 +172,6 @@ $(BUILD)/obj/bench/%.o: bench/%.c
 	$(Q)$(CC) $(CPPFLAGS) $(BLAS_CFLAGS) $(ALL_CFLAGS) -c -o $@ $<
 
 clean:
-	rm -rf build build-asan bin
+	rm -rf build build-asan build-fuzz bin
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -14,14 +14,8 @@
 #include "../net/net.h"
 #include "../node/node.h"
 #include "../store/store.h"
+#include "../bisect/bisect.h"
 #include "challenger.h"
-
-enum outcome {
-	OUTCOME_MATCH = 1,
-	OUTCOME_MISMATCH = 2,
-	OUTCOME_NO_MODEL = 3,   /* we do not have the model */
-	OUTCOME_SKIPPED = 4,    /* not in the sample */
-};
 
 static const char *const schema[] = {
 	"CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL)"
@@ -34,9 +28,16 @@ static const char *const schema[] = {
 	"  claimed_root BLOB,"
 	"  our_root BLOB,"
 	"  n INTEGER,"
-	"  outcome INTEGER NOT NULL,"   /* enum outcome */
+	"  outcome INTEGER NOT NULL,"   /* enum challenger_outcome */
 	"  seconds REAL,"
 	"  recorded_ms INTEGER NOT NULL) STRICT;",
+	"CREATE TABLE disputes ("
+	"  dispute_id BLOB PRIMARY KEY,"
+	"  job_id BLOB NOT NULL,"
+	"  leaves BLOB NOT NULL,"   /* our trace, to answer every round */
+	"  state INTEGER NOT NULL," /* 1 open, 2 decided */
+	"  won INTEGER,"
+	"  opened_ms INTEGER NOT NULL) STRICT;",
 };
 
 struct challenger {
@@ -49,8 +50,14 @@ struct challenger {
 	struct net_metrics *metrics;
 	struct net_http *http;
 	struct net_counter *m_seen, *m_verified, *m_mismatch, *m_skipped;
+	struct net_counter *m_disputes, *m_won, *m_lost;
 	struct net_histogram *m_seconds;
 };
+
+static void open_dispute(struct challenger *c, const struct proto_digest *job,
+    const struct proto_claim_info *ci, const struct proto_digest *leaves,
+    size_t n, const struct proto_digest *root);
+static void dispute_act(struct challenger *c, const struct proto_digest *id);
 
 bool
 challenger_sampled(const struct challenger_config *cfg,
@@ -91,6 +98,45 @@ challenger_sampled(const struct challenger_config *cfg,
 	return (double)(v >> 11) * 0x1p-53 < cfg->rate;
 }
 
+int
+challenger_records_read(const char *db_path, enum proto_hash suite,
+    int (*fn)(void *ctx, const struct challenger_record *rec), void *ctx,
+    struct rf_errinfo *ei)
+{
+	struct store *db;
+	int err = store_open_readonly(db_path, &db, ei);
+	if (err != RF_OK) {
+		return err;
+	}
+	sqlite3_stmt *st = NULL;
+	size_t hl = proto_hash_len(suite);
+	err = store_prepare(db, "SELECT job_id, executor, outcome FROM "
+	    "verifications ORDER BY rowid", &st, ei);
+	int rc = SQLITE_DONE;
+	while (err == RF_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct challenger_record rec;
+		memset(&rec, 0, sizeof(rec));
+		if ((size_t)sqlite3_column_bytes(st, 0) != hl ||
+		    sqlite3_column_bytes(st, 1) != PROTO_KEY_LEN) {
+			err = rf_errf(ei, RF_ERR_STORE, "'%s': a record has a "
+			    "malformed key", db_path);
+			break;
+		}
+		memcpy(rec.job_id.b, sqlite3_column_blob(st, 0), hl);
+		memcpy(rec.executor.b, sqlite3_column_blob(st, 1), PROTO_KEY_LEN);
+		rec.outcome = (enum challenger_outcome)sqlite3_column_int(st, 2);
+		err = fn(ctx, &rec);
+	}
+	if (err == RF_OK && rc != SQLITE_DONE) {
+		err = store_fail(db, rc, "reading verifications", ei);
+	}
+	if (st != NULL) {
+		sqlite3_finalize(st);
+	}
+	store_close(db);
+	return err;
+}
+
 static bool
 recorded(struct challenger *c, const struct proto_digest *job)
 {
@@ -112,7 +158,7 @@ static int
 record(struct challenger *c, const struct proto_digest *job,
     const struct proto_pubkey *executor, const struct proto_digest *model,
     const struct proto_digest *claimed, const struct proto_digest *ours,
-    uint32_t n, enum outcome o, double seconds, uint64_t cursor)
+    uint32_t n, enum challenger_outcome o, double seconds, uint64_t cursor)
 {
 	size_t hl = proto_hash_len(c->cfg->suite);
 	sqlite3_stmt *st;
@@ -209,7 +255,7 @@ verify(struct challenger *c, const struct proto_event *e)
 	if (!challenger_sampled(cfg, &e->job_id, &e->subject, &ji->model_id)) {
 		net_counter_inc(c->m_skipped);
 		err = record(c, &e->job_id, &e->subject, &ji->model_id, NULL, NULL,
-		    0, OUTCOME_SKIPPED, 0.0, e->seq);
+		    0, CHALLENGER_SKIPPED, 0.0, e->seq);
 		proto_msg_free(&job);
 		return err;
 	}
@@ -218,7 +264,7 @@ verify(struct challenger *c, const struct proto_event *e)
 	if (nm == NULL) {
 		log_warn("job %s: model not held here, cannot verify", jh);
 		err = record(c, &e->job_id, &e->subject, &ji->model_id, NULL, NULL,
-		    0, OUTCOME_NO_MODEL, 0.0, e->seq);
+		    0, CHALLENGER_NO_MODEL, 0.0, e->seq);
 		proto_msg_free(&job);
 		return err;
 	}
@@ -241,7 +287,6 @@ verify(struct challenger *c, const struct proto_event *e)
 		for (size_t i = 0; i < engine_model_output_count(nm->model); i++) {
 			tensor_fini(&outs[i]);
 		}
-		free(leaves);
 	}
 	const struct proto_claim_info *ci = &claim.u.claim_info;
 	if (err != RF_OK) {
@@ -266,10 +311,224 @@ verify(struct challenger *c, const struct proto_event *e)
 	}
 	err = record(c, &e->job_id, &e->subject, &ji->model_id,
 	    &ci->trace_root, &root, ci->n,
-	    match ? OUTCOME_MATCH : OUTCOME_MISMATCH, secs, e->seq);
+	    match ? CHALLENGER_MATCH : CHALLENGER_MISMATCH, secs, e->seq);
+	/* A testing fault disputes correct claims with a made-up trace. */
+	bool fake = match && leaves != NULL && n > ji->n_inputs &&
+	    cfg->fault != CHALLENGER_FAULT_NONE;
+	if (fake) {
+		leaves[n - 1].b[0] ^= 0x01;
+		merkle_root(suite, leaves, n, &root);
+		log_warn("job %s: TESTING FAULT %s: disputing a correct claim", jh,
+		    challenger_fault_name(cfg->fault));
+	}
+	if (err == RF_OK && cfg->dispute && leaves != NULL && n == ci->n &&
+	    (!match || fake) && ci->state == PROTO_JOB_CLAIMED) {
+		open_dispute(c, &e->job_id, ci, leaves, n, &root);
+	}
+	free(leaves);
 	proto_msg_free(&claim);
 	proto_msg_free(&job);
 	return err;
+}
+
+/* ------------------------------------------------------------------ */
+/* Disputes                                                             */
+/* ------------------------------------------------------------------ */
+
+int
+challenger_fault_parse(const char *name, enum challenger_fault *out)
+{
+	if (strcmp(name, "none") == 0) {
+		*out = CHALLENGER_FAULT_NONE;
+	} else if (strcmp(name, "false-challenge") == 0) {
+		*out = CHALLENGER_FAULT_FALSE_CHALLENGE;
+	} else if (strcmp(name, "silent") == 0) {
+		*out = CHALLENGER_FAULT_SILENT;
+	} else {
+		return RF_ERR_INVAL;
+	}
+	return RF_OK;
+}
+
+const char *
+challenger_fault_name(enum challenger_fault f)
+{
+	switch (f) {
+	case CHALLENGER_FAULT_NONE:
+		return "none";
+	case CHALLENGER_FAULT_FALSE_CHALLENGE:
+		return "false-challenge";
+	case CHALLENGER_FAULT_SILENT:
+		return "silent";
+	}
+	return "?";
+}
+
+/* Posts the challenge and stores our leaves to answer the rounds. */
+static void
+open_dispute(struct challenger *c, const struct proto_digest *job,
+    const struct proto_claim_info *ci, const struct proto_digest *leaves,
+    size_t n, const struct proto_digest *root)
+{
+	enum proto_hash suite = c->cfg->suite;
+	size_t hl = proto_hash_len(suite);
+	char jh[13];
+	node_short_digest(suite, job, jh);
+	struct proto_msg req, reply;
+	struct rf_errinfo ei = { "" };
+	proto_msg_init(&req, PROTO_MSG_CHALLENGE, suite);
+	struct proto_challenge *ch = &req.u.challenge;
+	ch->job_id = *job;
+	ch->executor = ci->executor;
+	ch->executor_root = ci->trace_root;
+	ch->challenger_root = *root;
+	ch->n = ci->n;
+	ch->bond = c->cfg->bond;
+	if (query(c, &req, PROTO_MSG_ACK, &reply, &ei) != RF_OK) {
+		log_warn("job %s: cannot open a dispute: %s", jh, ei.msg);
+		return;
+	}
+	struct proto_digest id = reply.u.ack.id;
+	proto_msg_free(&reply);
+	uint8_t *flat = malloc(n * hl);
+	if (flat == NULL) {
+		return;
+	}
+	for (size_t i = 0; i < n; i++) {
+		memcpy(flat + i * hl, leaves[i].b, hl);
+	}
+	sqlite3_stmt *st;
+	if (store_begin(c->db, NULL) == RF_OK) {
+		int err = store_prepare(c->db, "INSERT OR IGNORE INTO disputes "
+		    "(dispute_id, job_id, leaves, state, opened_ms) VALUES (?1, ?2, "
+		    "?3, 1, ?4)", &st, NULL);
+		if (err == RF_OK) {
+			sqlite3_bind_blob(st, 1, id.b, (int)hl, SQLITE_STATIC);
+			sqlite3_bind_blob(st, 2, job->b, (int)hl, SQLITE_STATIC);
+			sqlite3_bind_blob64(st, 3, flat, n * hl, SQLITE_STATIC);
+			sqlite3_bind_int64(st, 4, (int64_t)node_now_ms());
+			err = sqlite3_step(st) == SQLITE_DONE ? RF_OK : RF_ERR_STORE;
+			sqlite3_finalize(st);
+		}
+		if (err == RF_OK) {
+			err = store_commit(c->db, NULL);
+		} else {
+			store_rollback(c->db);
+		}
+	}
+	free(flat);
+	char dh[13];
+	node_short_digest(suite, &id, dh);
+	net_counter_inc(c->m_disputes);
+	log_info("job %s: dispute %s opened, bond %llu", jh, dh,
+	    (unsigned long long)c->cfg->bond);
+	/* The first round is already asked: answer it now. */
+	dispute_act(c, &id);
+}
+
+/* Our stored leaves for a dispute we opened; RF_ERR_NOTFOUND if none. */
+static int
+dispute_leaves(struct challenger *c, const struct proto_digest *id,
+    struct proto_digest **leaves, size_t *n)
+{
+	size_t hl = proto_hash_len(c->cfg->suite);
+	sqlite3_stmt *st;
+	*leaves = NULL;
+	store_lock(c->db);
+	int err = store_prepare(c->db, "SELECT leaves FROM disputes WHERE "
+	    "dispute_id = ?1 AND state = 1", &st, NULL);
+	if (err == RF_OK) {
+		sqlite3_bind_blob(st, 1, id->b, (int)hl, SQLITE_STATIC);
+		err = RF_ERR_NOTFOUND;
+		if (sqlite3_step(st) == SQLITE_ROW) {
+			size_t bytes = (size_t)sqlite3_column_bytes(st, 0);
+			size_t count = bytes / hl;
+			*leaves = calloc(count ? count : 1, sizeof(**leaves));
+			err = *leaves ? RF_OK : RF_ERR_NOMEM;
+			const uint8_t *p = sqlite3_column_blob(st, 0);
+			for (size_t i = 0; err == RF_OK && i < count; i++) {
+				memcpy((*leaves)[i].b, p + i * hl, hl);
+			}
+			*n = count;
+		}
+		sqlite3_finalize(st);
+	}
+	store_unlock(c->db);
+	return err;
+}
+
+static void
+dispute_closed(struct challenger *c, const struct proto_digest *id,
+    bool won)
+{
+	size_t hl = proto_hash_len(c->cfg->suite);
+	sqlite3_stmt *st;
+	if (store_begin(c->db, NULL) != RF_OK) {
+		return;
+	}
+	int err = store_prepare(c->db, "UPDATE disputes SET state = 2, won = ?2 "
+	    "WHERE dispute_id = ?1", &st, NULL);
+	if (err == RF_OK) {
+		sqlite3_bind_blob(st, 1, id->b, (int)hl, SQLITE_STATIC);
+		sqlite3_bind_int(st, 2, won ? 1 : 0);
+		err = sqlite3_step(st) == SQLITE_DONE ? RF_OK : RF_ERR_STORE;
+		sqlite3_finalize(st);
+	}
+	if (err == RF_OK) {
+		err = store_commit(c->db, NULL);
+	} else {
+		store_rollback(c->db);
+	}
+	net_counter_inc(won ? c->m_won : c->m_lost);
+}
+
+/* Looks at a dispute we opened and answers the current round. */
+static void
+dispute_act(struct challenger *c, const struct proto_digest *id)
+{
+	enum proto_hash suite = c->cfg->suite;
+	struct proto_digest *leaves;
+	size_t n;
+	if (dispute_leaves(c, id, &leaves, &n) != RF_OK) {
+		return; /* not ours, or already decided */
+	}
+	char dh[13];
+	node_short_digest(suite, id, dh);
+	struct proto_msg req, view, reply;
+	struct rf_errinfo ei = { "" };
+	proto_msg_init(&req, PROTO_MSG_DISPUTE_FETCH, suite);
+	req.u.dispute_fetch.dispute_id = *id;
+	if (node_rpc_call(&c->rpc, &req, &view, &ei) != RF_OK) {
+		free(leaves);
+		return;
+	}
+	if (view.type == PROTO_MSG_VERDICT) {
+		bool won = !view.u.verdict.executor_won;
+		log_info("dispute %s: %s (operator %u, %u rounds)", dh,
+		    won ? "won" : "lost", view.u.verdict.op,
+		    view.u.verdict.rounds);
+		dispute_closed(c, id, won);
+	} else if (view.type == PROTO_MSG_BISECT_QUERY &&
+	    view.u.bisect_query.n_sizes > 0) {
+		if (c->cfg->fault == CHALLENGER_FAULT_SILENT) {
+			log_warn("dispute %s: TESTING FAULT silent: not answering",
+			    dh);
+		} else {
+			proto_msg_init(&req, PROTO_MSG_BISECT_ANSWER, suite);
+			if (bisect_answer_build(suite, leaves, n, &view.u.bisect_query,
+			    &req.u.bisect_answer) == RF_OK &&
+			    node_rpc_call(&c->rpc, &req, &reply, &ei) == RF_OK) {
+				if (reply.type == PROTO_MSG_ERROR) {
+					log_info("dispute %s: round %u: %s", dh,
+					    view.u.bisect_query.round, reply.u.error.text);
+				}
+				proto_msg_free(&reply);
+			}
+			proto_msg_free(&req);
+		}
+	}
+	proto_msg_free(&view);
+	free(leaves);
 }
 
 static void
@@ -281,6 +540,9 @@ handle_events(struct challenger *c, const struct proto_events *ev)
 			if (verify(c, e) != RF_OK) {
 				return; /* the cursor stays: the claim comes again */
 			}
+		} else if (e->kind == PROTO_EVENT_DISPUTE_MOVE ||
+		    e->kind == PROTO_EVENT_DISPUTE_CLOSED) {
+			dispute_act(c, &e->dispute_id);
 		}
 		node_events_done(&c->events, e->seq);
 	}
@@ -290,7 +552,8 @@ static int
 setup(struct challenger *c, struct rf_errinfo *ei)
 {
 	const struct challenger_config *cfg = c->cfg;
-	int err = store_open(cfg->db_path, schema, 1, &c->db, ei);
+	int err = store_open(cfg->db_path, schema,
+	    sizeof(schema) / sizeof(schema[0]), &c->db, ei);
 	for (size_t i = 0; err == RF_OK && i < cfg->n_models; i++) {
 		err = node_models_load(&c->models, cfg->suite, cfg->model_paths[i],
 		    ei);
@@ -330,6 +593,12 @@ setup(struct challenger *c, struct rf_errinfo *ei)
 		    "Claims outside the sample");
 		c->m_seconds = net_metrics_histogram(m, "verify_seconds", NULL,
 		    "Time to re-execute a job", NULL, 0);
+		c->m_disputes = net_metrics_counter(m, "disputes_total", NULL,
+		    "Disputes opened");
+		c->m_won = net_metrics_counter(m, "disputes_won_total", NULL,
+		    "Disputes won");
+		c->m_lost = net_metrics_counter(m, "disputes_lost_total", NULL,
+		    "Disputes lost");
 	}
 	if (err == RF_OK && cfg->metrics_addr != NULL && c->metrics != NULL) {
 		err = net_metrics_serve(c->metrics, cfg->metrics_addr, &c->http, ei);

@@ -16,6 +16,13 @@
 
 #define CHALLENGER_MAX_ALWAYS 16
 
+/* Deliberate misbehaviour, for tests and experiments only. */
+enum challenger_fault {
+	CHALLENGER_FAULT_NONE = 0,
+	CHALLENGER_FAULT_FALSE_CHALLENGE, /* dispute correct claims */
+	CHALLENGER_FAULT_SILENT,          /* dispute them, then never answer */
+};
+
 struct challenger_config {
 	const char *referee_url;
 	const char *events_url;
@@ -33,10 +40,41 @@ struct challenger_config {
 	size_t n_always_executors;
 	struct proto_digest always_models[CHALLENGER_MAX_ALWAYS];
 	size_t n_always_models;
+	uint64_t bond;              /* posted with each dispute */
+	bool dispute;               /* open disputes on mismatches */
+	enum challenger_fault fault;
 };
+
+int challenger_fault_parse(const char *name, enum challenger_fault *out);
+const char *challenger_fault_name(enum challenger_fault f);
 
 int challenger_run(const struct challenger_config *cfg,
     volatile sig_atomic_t *stop, struct rf_errinfo *ei);
+
+/* What a challenger recorded about one claim. Values are stored in its
+ * database: never renumber. */
+enum challenger_outcome {
+	CHALLENGER_MATCH = 1,    /* re-executed, same trace root */
+	CHALLENGER_MISMATCH = 2, /* re-executed, another root */
+	CHALLENGER_NO_MODEL = 3, /* the model is not held here */
+	CHALLENGER_SKIPPED = 4,  /* not in the sample */
+};
+
+struct challenger_record {
+	struct proto_digest job_id;
+	struct proto_pubkey executor;
+	enum challenger_outcome outcome;
+};
+
+/*
+ * Reads every record of a challenger's database (the challenger may still
+ * be running), calling fn for each; a non-zero return from fn stops the
+ * walk and is returned. suite is the network's (it fixes digest lengths).
+ * Returns RF_OK, RF_ERR_IO (no such database) or RF_ERR_STORE.
+ */
+int challenger_records_read(const char *db_path, enum proto_hash suite,
+    int (*fn)(void *ctx, const struct challenger_record *rec), void *ctx,
+    struct rf_errinfo *ei) __attribute__((warn_unused_result));
 
 /* The sampling decision for one claim, exposed for tests: true when the
  * claim is verified. Deterministic in (seed, job). */

@@ -15,5 +15,7 @@ int cmd_status(int argc, char **argv);
 int cmd_submit(int argc, char **argv);
 int cmd_executor(int argc, char **argv);
 int cmd_challenger(int argc, char **argv);
+int cmd_audit(int argc, char **argv);
+int cmd_devnet(int argc, char **argv);
 
 #endif

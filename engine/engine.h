@@ -177,6 +177,20 @@ enum engine_op {
 	ENGINE_OP_MATMULINTEGER,
 	ENGINE_OP_QLINEARMATMUL,
 	ENGINE_OP_QGEMM,
+	/* Added for ONNX import (engine/op_extra.c, engine/op_math.c). */
+	ENGINE_OP_IDENTITY,
+	ENGINE_OP_SQUEEZE,
+	ENGINE_OP_UNSQUEEZE,
+	ENGINE_OP_SPLIT,
+	ENGINE_OP_SLICE,
+	ENGINE_OP_PAD,
+	ENGINE_OP_WHERE,
+	ENGINE_OP_EXPAND,
+	ENGINE_OP_CAST,
+	ENGINE_OP_REDUCEMEAN,
+	ENGINE_OP_POW,
+	ENGINE_OP_SQRT,
+	ENGINE_OP_ERF,
 	ENGINE_OP_COUNT
 };
 
@@ -340,6 +354,52 @@ int engine_model_decode_graph(const uint8_t *buf, size_t len,
     __attribute__((warn_unused_result));
 /* False for a model from engine_model_decode_graph. */
 bool engine_model_has_weights(const struct engine_model *m);
+
+/* ------------------------------------------------------------------ */
+/* ONNX import                                                          */
+/* ------------------------------------------------------------------ */
+
+/* protobuf's own ceiling for one message (2 GiB - 1). */
+#define ENGINE_ONNX_MAX_BYTES ((size_t)0x7fffffff)
+
+/* A value for a symbolic input dimension (ONNX dim_param "batch"). */
+struct engine_onnx_dim {
+	const char *name;
+	int64_t value;
+};
+
+struct engine_onnx_opts {
+	const char *name; /* model name; NULL: the ONNX graph's name */
+	const struct engine_onnx_dim *dims;
+	size_t n_dims;
+	/* Largest tensor the importer may compute while it folds constants
+	 * or infers a shape, in bytes; 0 means 256 MiB. */
+	size_t fold_max_bytes;
+};
+
+/* No name, no dims, default limits. */
+void engine_onnx_opts_init(struct engine_onnx_opts *o);
+
+/*
+ * Converts an ONNX model (IR 3 to 10, default-domain opsets 11 to 17)
+ * held in buf into a new engine model (docs/onnx.md lists the operators
+ * and rules). Constant subgraphs, shape arithmetic included, are folded
+ * into weights; the graph output must come from one final operator (an
+ * Identity is appended when it is a constant or an input). The same bytes
+ * always give the same model, so its model_id is stable. o may be NULL.
+ *
+ * Returns RF_ERR_FORMAT for bytes that are not a well-formed ONNX model
+ * (protobuf errors, cycles, undefined values, tensor data that does not
+ * match its dims, negative dims), RF_ERR_RANGE for anything over a limit
+ * (file size, nesting, counts, dims, memory), RF_ERR_VERSION for an IR
+ * version or opset outside the range, RF_ERR_NOTSUP for an operator,
+ * attribute, data type or feature the engine lacks, and the engine's
+ * codes (RF_ERR_SHAPE, ...) for a node that cannot run on its inputs. ei
+ * names the node and what is wrong; *out is written only on success.
+ */
+int engine_model_import_onnx(const uint8_t *buf, size_t len,
+    const struct engine_onnx_opts *o, struct engine_model **out,
+    struct rf_errinfo *ei) __attribute__((warn_unused_result));
 
 /* ------------------------------------------------------------------ */
 /* Running                                                              */

@@ -152,6 +152,73 @@ int op_qgemm_parse(const struct op_attrs *, size_t, struct op_params *,
     struct rf_errinfo *);
 int op_qgemm_eval(const struct op_call *c);
 
+/* Operators added for ONNX import: data movement (engine/op_extra.c). */
+int op_identity_eval(const struct op_call *c);
+int op_squeeze_parse(const struct op_attrs *, size_t, struct op_params *,
+    struct rf_errinfo *);
+int op_squeeze_eval(const struct op_call *c);
+int op_unsqueeze_parse(const struct op_attrs *, size_t, struct op_params *,
+    struct rf_errinfo *);
+int op_unsqueeze_eval(const struct op_call *c);
+int op_split_parse(const struct op_attrs *, size_t, struct op_params *,
+    struct rf_errinfo *);
+int op_split_eval(const struct op_call *c);
+int op_slice_parse(const struct op_attrs *, size_t, struct op_params *,
+    struct rf_errinfo *);
+int op_slice_eval(const struct op_call *c);
+int op_pad_parse(const struct op_attrs *, size_t, struct op_params *,
+    struct rf_errinfo *);
+int op_pad_eval(const struct op_call *c);
+int op_where_eval(const struct op_call *c);
+int op_expand_parse(const struct op_attrs *, size_t, struct op_params *,
+    struct rf_errinfo *);
+int op_expand_eval(const struct op_call *c);
+int op_cast_parse(const struct op_attrs *, size_t, struct op_params *,
+    struct rf_errinfo *);
+int op_cast_eval(const struct op_call *c);
+
+/* ... and arithmetic (engine/op_math.c). */
+int op_reducemean_parse(const struct op_attrs *, size_t, struct op_params *,
+    struct rf_errinfo *);
+int op_reducemean_eval(const struct op_call *c);
+int op_pow_eval(const struct op_call *c);
+int op_sqrt_eval(const struct op_call *c);
+int op_erf_eval(const struct op_call *c);
+
+/*
+ * Walks the elements of a broadcast result in row-major order and keeps,
+ * for up to three operands (NumPy broadcasting, shapes aligned on the
+ * right), the element offset each one contributes: off[i]. A size-1 or
+ * missing dimension has stride 0. The caller has checked that the shapes
+ * broadcast to dims.
+ */
+#define BCAST_MAX_OPERANDS 3
+struct bcast_iter {
+	int rank;
+	int64_t dims[TENSOR_MAX_RANK];
+	int64_t idx[TENSOR_MAX_RANK];
+	size_t n;
+	size_t stride[BCAST_MAX_OPERANDS][TENSOR_MAX_RANK];
+	size_t off[BCAST_MAX_OPERANDS];
+};
+void bcast_iter_init(struct bcast_iter *it, int rank, const int64_t *dims,
+    const struct tensor *const *operands, size_t n);
+void bcast_iter_next(struct bcast_iter *it);
+
+/* ONNX TensorProto.DataType codes that Cast's 'to' accepts. */
+#define ONNX_DT_FLOAT 1
+#define ONNX_DT_INT8 3
+#define ONNX_DT_INT32 6
+#define ONNX_DT_INT64 7
+
+/*
+ * Caps any single engine allocation made by the calling thread (tensors
+ * and kernel scratch) at bytes; 0 removes the cap. The ONNX importer sets
+ * it while it folds constants, so a tiny hostile file cannot make it
+ * compute gigabytes. Returns the previous cap.
+ */
+size_t engine_alloc_cap_set(size_t bytes);
+
 /* Direct (im2col-free) reference convolution and the fast path share this
  * description of one 2-D convolution. */
 struct conv2d_shape {

@@ -55,8 +55,30 @@ static const struct op_def op_table[ENGINE_OP_COUNT] = {
 	    op_parse_none, op_qlinearmatmul_eval },
 	[ENGINE_OP_QGEMM] = { "QGemm", 6, 9, 1, 1, op_qgemm_parse,
 	    op_qgemm_eval },
+	[ENGINE_OP_IDENTITY] = { "Identity", 1, 1, 1, 1, op_parse_none,
+	    op_identity_eval },
+	[ENGINE_OP_SQUEEZE] = { "Squeeze", 1, 1, 1, 1, op_squeeze_parse,
+	    op_squeeze_eval },
+	[ENGINE_OP_UNSQUEEZE] = { "Unsqueeze", 1, 1, 1, 1,
+	    op_unsqueeze_parse, op_unsqueeze_eval },
+	[ENGINE_OP_SPLIT] = { "Split", 1, 1, 1, ENGINE_MAX_OP_OUTPUTS,
+	    op_split_parse, op_split_eval },
+	[ENGINE_OP_SLICE] = { "Slice", 1, 1, 1, 1, op_slice_parse,
+	    op_slice_eval },
+	[ENGINE_OP_PAD] = { "Pad", 1, 1, 1, 1, op_pad_parse, op_pad_eval },
+	[ENGINE_OP_WHERE] = { "Where", 3, 3, 1, 1, op_parse_none,
+	    op_where_eval },
+	[ENGINE_OP_EXPAND] = { "Expand", 1, 1, 1, 1, op_expand_parse,
+	    op_expand_eval },
+	[ENGINE_OP_CAST] = { "Cast", 1, 1, 1, 1, op_cast_parse, op_cast_eval },
+	[ENGINE_OP_REDUCEMEAN] = { "ReduceMean", 1, 1, 1, 1,
+	    op_reducemean_parse, op_reducemean_eval },
+	[ENGINE_OP_POW] = { "Pow", 2, 2, 1, 1, op_parse_none, op_pow_eval },
+	[ENGINE_OP_SQRT] = { "Sqrt", 1, 1, 1, 1, op_parse_none,
+	    op_sqrt_eval },
+	[ENGINE_OP_ERF] = { "Erf", 1, 1, 1, 1, op_parse_none, op_erf_eval },
 };
-_Static_assert(ENGINE_OP_COUNT == 25, "op table must list every op");
+_Static_assert(ENGINE_OP_COUNT == 38, "op table must list every op");
 
 const struct op_def *
 op_def_get(enum engine_op op)

@@ -5,9 +5,23 @@
 
 #include "engine_int.h"
 
+/* Per-thread, so an import on one thread never limits a run on another. */
+static _Thread_local size_t alloc_cap;
+
+size_t
+engine_alloc_cap_set(size_t bytes)
+{
+	size_t old = alloc_cap;
+	alloc_cap = bytes;
+	return old;
+}
+
 void *
 engine_aligned_alloc(size_t bytes)
 {
+	if (alloc_cap != 0 && bytes > alloc_cap) {
+		return NULL;
+	}
 	/* aligned_alloc wants a multiple of the alignment, and at least 1. */
 	size_t rounded;
 	if (!rf_size_add(bytes, 63, &rounded)) {

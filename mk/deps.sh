@@ -4,7 +4,8 @@
 set -eu
 
 PACKAGES="build-essential pkg-config libnng-dev libxxhash-dev libsqlite3-dev
-libcunit1-dev libsodium-dev libopenblas-dev clang python3"
+libcunit1-dev libsodium-dev libopenblas-dev clang python3
+libprotobuf-c-dev protobuf-c-compiler"
 
 missing=""
 for p in $PACKAGES; do

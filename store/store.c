@@ -160,6 +160,29 @@ store_open(const char *path, const char *const *migrations, size_t n,
 	return RF_OK;
 }
 
+int
+store_open_readonly(const char *path, struct store **out,
+    struct rf_errinfo *ei)
+{
+	struct store *s = calloc(1, sizeof(*s));
+	if (s == NULL) {
+		return RF_ERR_NOMEM;
+	}
+	pthread_mutex_init(&s->lock, NULL);
+	int rc = sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READONLY |
+	    SQLITE_OPEN_FULLMUTEX, NULL);
+	if (rc != SQLITE_OK) {
+		int err = rf_errf(ei, RF_ERR_IO, "cannot open database '%s': %s",
+		    path, s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(rc));
+		store_close(s);
+		return err;
+	}
+	/* The writer may hold its lock for a moment. */
+	sqlite3_busy_timeout(s->db, 10000);
+	*out = s;
+	return RF_OK;
+}
+
 void
 store_close(struct store *s)
 {

@@ -34,6 +34,13 @@ struct store;
 int store_open(const char *path, const char *const *migrations, size_t n,
     struct store **out, struct rf_errinfo *ei)
     __attribute__((warn_unused_result));
+/*
+ * Opens an existing database read-only, without touching its schema: for
+ * a tool that reads another process's records (WAL lets it read while that
+ * process writes). RF_ERR_IO when the file cannot be opened.
+ */
+int store_open_readonly(const char *path, struct store **out,
+    struct rf_errinfo *ei) __attribute__((warn_unused_result));
 void store_close(struct store *s);
 sqlite3 *store_db(struct store *s);
 

@@ -2,8 +2,20 @@
 #include "testlib.h"
 
 #include <CUnit/Basic.h>
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
 
 int
 test_main(CU_SuiteInfo *suites)
@@ -70,4 +82,215 @@ test_data_dir(void)
 {
 	const char *d = getenv("RF_TEST_DATA");
 	return d != NULL ? d : "tests/data";
+}
+
+/* ------------------------------------------------------------------ */
+/* Processes                                                            */
+/* ------------------------------------------------------------------ */
+
+#define MAX_CHILDREN 64
+
+static pid_t children[MAX_CHILDREN];
+
+const char *
+test_refute(void)
+{
+	static char path[4096];
+	if (path[0] != '\0') {
+		return path;
+	}
+	const char *r = getenv("RF_REFUTE");
+	if (r == NULL) {
+		r = "bin/refute";
+	}
+	if (r[0] == '/' || realpath(r, path) == NULL) {
+		snprintf(path, sizeof(path), "%s", r);
+	}
+	return path;
+}
+
+static void
+remember(pid_t pid)
+{
+	for (int i = 0; i < MAX_CHILDREN; i++) {
+		if (children[i] == 0) {
+			children[i] = pid;
+			return;
+		}
+	}
+}
+
+static void
+forget(pid_t pid)
+{
+	for (int i = 0; i < MAX_CHILDREN; i++) {
+		if (children[i] == pid) {
+			children[i] = 0;
+		}
+	}
+}
+
+pid_t
+test_spawn(const char *log, const char *const *args)
+{
+	const char *argv[64];
+	int n = 0;
+	argv[n++] = test_refute();
+	for (; args[n - 1] != NULL && n < 63; n++) {
+		argv[n] = args[n - 1];
+	}
+	argv[n] = NULL;
+	pid_t parent = getpid();
+	pid_t pid = fork();
+	if (pid < 0) {
+		return -1;
+	}
+	if (pid == 0) {
+		/* A test that crashes or is killed takes its nodes along. */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (getppid() != parent) {
+			_exit(126);
+		}
+		int in = open("/dev/null", O_RDONLY);
+		int out = open(log, O_WRONLY | O_CREAT | O_APPEND, 0600);
+		if (in < 0 || out < 0 || dup2(in, 0) < 0 || dup2(out, 1) < 0 ||
+		    dup2(out, 2) < 0) {
+			_exit(127);
+		}
+		for (int fd = 3; fd < 1024; fd++) {
+			close(fd);
+		}
+		execv(argv[0], (char *const *)argv);
+		_exit(127);
+	}
+	remember(pid);
+	return pid;
+}
+
+static int
+exit_code(int status)
+{
+	if (WIFEXITED(status)) {
+		return WEXITSTATUS(status);
+	}
+	return WIFSIGNALED(status) ? 128 + WTERMSIG(status) : -1;
+}
+
+int
+test_running(pid_t pid)
+{
+	int status;
+	pid_t r = waitpid(pid, &status, WNOHANG);
+	if (r == 0) {
+		return 1;
+	}
+	forget(pid);
+	return 0;
+}
+
+int
+test_stop(pid_t pid, int timeout_ms)
+{
+	int status;
+	if (pid <= 0) {
+		return -1;
+	}
+	kill(pid, SIGTERM);
+	for (int waited = 0; waited < timeout_ms; waited += 10) {
+		pid_t r = waitpid(pid, &status, WNOHANG);
+		if (r == pid) {
+			forget(pid);
+			return exit_code(status);
+		}
+		if (r < 0) {
+			forget(pid);
+			return -1;
+		}
+		test_sleep_ms(10);
+	}
+	kill(pid, SIGKILL);
+	pid_t r = waitpid(pid, &status, 0);
+	forget(pid);
+	return r == pid ? exit_code(status) : -1;
+}
+
+void
+test_kill(pid_t pid)
+{
+	int status;
+	if (pid <= 0) {
+		return;
+	}
+	kill(pid, SIGKILL);
+	waitpid(pid, &status, 0);
+	forget(pid);
+}
+
+void
+test_kill_children(void)
+{
+	for (int i = 0; i < MAX_CHILDREN; i++) {
+		if (children[i] != 0) {
+			test_kill(children[i]);
+		}
+	}
+}
+
+int
+test_free_port(void)
+{
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	if (fd < 0) {
+		return -1;
+	}
+	struct sockaddr_in a;
+	memset(&a, 0, sizeof(a));
+	a.sin_family = AF_INET;
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	socklen_t len = sizeof(a);
+	int port = -1;
+	if (bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0 &&
+	    getsockname(fd, (struct sockaddr *)&a, &len) == 0) {
+		port = ntohs(a.sin_port);
+	}
+	close(fd);
+	return port;
+}
+
+int
+test_write_file(const char *path, const void *buf, size_t len, int mode)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, mode);
+	if (fd < 0) {
+		return -1;
+	}
+	const char *p = buf;
+	while (len > 0) {
+		ssize_t w = write(fd, p, len);
+		if (w <= 0) {
+			close(fd);
+			return -1;
+		}
+		p += w;
+		len -= (size_t)w;
+	}
+	/* O_CREAT's mode is masked by umask; identities must be 0600. */
+	fchmod(fd, (mode_t)mode);
+	return close(fd);
+}
+
+double
+test_seconds(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+void
+test_sleep_ms(int ms)
+{
+	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
+	while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+	}
 }

@@ -8,6 +8,7 @@
 #include <CUnit/CUnit.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 /*
  * Registers the suites, runs them verbosely, prints CUnit's run summary and
@@ -21,5 +22,44 @@ uint8_t *test_read_file(const char *path, size_t *len);
 /* The directory holding test data (tests/data), from RF_TEST_DATA or the
  * source tree. */
 const char *test_data_dir(void);
+
+/* ---- Processes, for tests that run the real binary ---------------- */
+
+/* The refute binary under test: RF_REFUTE (make check sets it), else
+ * bin/refute; made absolute so tests may change directory. */
+const char *test_refute(void);
+
+/*
+ * Starts `refute ARGS...` (args NULL-terminated, without the program)
+ * with stdin from /dev/null and stdout and stderr appended to log. The
+ * child dies with the test process (parent-death signal) and is
+ * remembered for test_kill_children. Returns its pid, or -1.
+ */
+pid_t test_spawn(const char *log, const char *const *args);
+
+/* SIGTERM, then SIGKILL after timeout_ms; returns the exit code (128 +
+ * the signal when one ended it), or -1 when pid is not our child. */
+int test_stop(pid_t pid, int timeout_ms);
+
+/* SIGKILL and reap: a crash, as far as the child can tell. */
+void test_kill(pid_t pid);
+
+/* True while pid runs (it is reaped when it has exited). */
+int test_running(pid_t pid);
+
+/* SIGKILLs every child test_spawn started that still runs: for suite
+ * teardowns, so a failed test leaves no process behind. */
+void test_kill_children(void);
+
+/* A TCP port on 127.0.0.1 that nobody listened on a moment ago. */
+int test_free_port(void);
+
+/* Writes a file with the given mode (creating or replacing it); 0 on
+ * success. */
+int test_write_file(const char *path, const void *buf, size_t len,
+    int mode);
+
+double test_seconds(void);
+void test_sleep_ms(int ms);
 
 #endif

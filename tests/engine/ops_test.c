@@ -2678,6 +2678,423 @@ test_run_model(void)
 }
 
 /* ------------------------------------------------------------------ */
+/* Operators added for ONNX import                                      */
+/* ------------------------------------------------------------------ */
+
+static void
+test_identity(void)
+{
+	struct tensor *y;
+	EXPECT_CODE(RUN(ENGINE_OP_IDENTITY, &y, 1, F32(D(2), -0.0f, 3)), RF_OK);
+	EXPECT_F32(y, D(2), 0, -0.0f, 3);
+	EXPECT_CODE(RUN(ENGINE_OP_IDENTITY, &y, 1, I64S(INT64_MIN)), RF_OK);
+	EXPECT_INTS(y, TENSOR_I64, INT64_MIN);
+	at_int("axis", 0);
+	EXPECT_CODE(BUILD(ENGINE_OP_IDENTITY, 1, F32S(1)), RF_ERR_NOTSUP);
+}
+
+static void
+test_squeeze_unsqueeze(void)
+{
+	const struct tensor *x = F32(D(1, 3, 1, 2), 1, 2, 3, 4, 5, 6);
+	struct tensor *y;
+	/* No axes: every size-1 dimension goes. */
+	EXPECT_CODE(RUN(ENGINE_OP_SQUEEZE, &y, 1, x), RF_OK);
+	EXPECT_F32(y, D(3, 2), 0, 1, 2, 3, 4, 5, 6);
+	AT_INTS("axes", 0);
+	EXPECT_CODE(RUN(ENGINE_OP_SQUEEZE, &y, 1, x), RF_OK);
+	EXPECT_F32(y, D(3, 1, 2), 0, 1, 2, 3, 4, 5, 6);
+	AT_INTS("axes", -2);
+	EXPECT_CODE(RUN(ENGINE_OP_SQUEEZE, &y, 1, x), RF_OK);
+	EXPECT_F32(y, D(1, 3, 2), 0, 1, 2, 3, 4, 5, 6);
+	/* Axis 1 has size 3; duplicates; past the rank. */
+	AT_INTS("axes", 1);
+	EXPECT_CODE(RUN(ENGINE_OP_SQUEEZE, NULL, 1, x), RF_ERR_SHAPE);
+	AT_INTS("axes", 0, -4);
+	EXPECT_CODE(RUN(ENGINE_OP_SQUEEZE, NULL, 1, x), RF_ERR_INVAL);
+	AT_INTS("axes", 4);
+	EXPECT_CODE(RUN(ENGINE_OP_SQUEEZE, NULL, 1, x), RF_ERR_INVAL);
+	AT_INTS("axes", 6);
+	EXPECT_CODE(BUILD(ENGINE_OP_SQUEEZE, 1, x), RF_ERR_INVAL);
+
+	const struct tensor *v = I32(D(3, 2), 1, 2, 3, 4, 5, 6);
+	AT_INTS("axes", 0, 3);
+	EXPECT_CODE(RUN(ENGINE_OP_UNSQUEEZE, &y, 1, v), RF_OK);
+	EXPECT_I32(y, D(1, 3, 2, 1), 1, 2, 3, 4, 5, 6);
+	AT_INTS("axes", -1);
+	EXPECT_CODE(RUN(ENGINE_OP_UNSQUEEZE, &y, 1, v), RF_OK);
+	EXPECT_I32(y, D(3, 2, 1), 1, 2, 3, 4, 5, 6);
+	AT_INTS("axes", 0);
+	EXPECT_CODE(RUN(ENGINE_OP_UNSQUEEZE, &y, 1, I64S(7)), RF_OK);
+	EXPECT_I64(y, D(1), 7);
+	EXPECT_CODE(BUILD(ENGINE_OP_UNSQUEEZE, 1, v), RF_ERR_INVAL);
+	AT_INTS("axes", 1, 1);
+	EXPECT_CODE(RUN(ENGINE_OP_UNSQUEEZE, NULL, 1, v), RF_ERR_INVAL);
+	AT_INTS("axes", 0, 1, 2, 3, 4);
+	EXPECT_CODE(RUN(ENGINE_OP_UNSQUEEZE, NULL, 1, v), RF_ERR_RANGE);
+}
+
+static void
+test_split(void)
+{
+	const struct tensor *x = F32(D(2, 4), 0, 1, 2, 3, 4, 5, 6, 7);
+	struct tensor *y[3];
+	at_int("axis", 1);
+	EXPECT_CODE(RUN(ENGINE_OP_SPLIT, y, 2, x), RF_OK);
+	EXPECT_F32(y[0], D(2, 2), 0, 0, 1, 4, 5);
+	EXPECT_F32(y[1], D(2, 2), 0, 2, 3, 6, 7);
+	at_int("axis", -1);
+	AT_INTS("split", 1, 0, 3);
+	EXPECT_CODE(RUN(ENGINE_OP_SPLIT, y, 3, x), RF_OK);
+	EXPECT_F32(y[0], D(2, 1), 0, 0, 4);
+	CU_ASSERT(y[1]->count == 0 && y[1]->dims[1] == 0);
+	EXPECT_F32(y[2], D(2, 3), 0, 1, 2, 3, 5, 6, 7);
+	/* Axis 0 by default. */
+	EXPECT_CODE(RUN(ENGINE_OP_SPLIT, y, 2, x), RF_OK);
+	EXPECT_F32(y[1], D(1, 4), 0, 4, 5, 6, 7);
+	/* 4 does not split in 3; sizes that do not add up; a size per
+	 * output. */
+	at_int("axis", 1);
+	EXPECT_CODE(RUN(ENGINE_OP_SPLIT, NULL, 3, x), RF_ERR_SHAPE);
+	at_int("axis", 1);
+	AT_INTS("split", 1, 2);
+	EXPECT_CODE(RUN(ENGINE_OP_SPLIT, NULL, 2, x), RF_ERR_SHAPE);
+	AT_INTS("split", 1, 1);
+	EXPECT_CODE(RUN(ENGINE_OP_SPLIT, NULL, 3, x), RF_ERR_INVAL);
+	AT_INTS("split", 3, -1);
+	EXPECT_CODE(BUILD(ENGINE_OP_SPLIT, 2, x), RF_ERR_INVAL);
+	at_int("axis", 2);
+	EXPECT_CODE(RUN(ENGINE_OP_SPLIT, NULL, 2, x), RF_ERR_INVAL);
+	EXPECT_CODE(BUILD(ENGINE_OP_SPLIT, 9, x), RF_ERR_INVAL);
+}
+
+static void
+test_slice(void)
+{
+	const struct tensor *x = F32(D(3, 4), 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10,
+	    11);
+	struct tensor *y;
+	AT_INTS("starts", 1);
+	AT_INTS("ends", 3);
+	AT_INTS("axes", 1);
+	EXPECT_CODE(RUN(ENGINE_OP_SLICE, &y, 1, x), RF_OK);
+	EXPECT_F32(y, D(3, 2), 0, 1, 2, 5, 6, 9, 10);
+	/* From the last column backwards in steps of 2, to the very start
+	 * (PyTorch writes INT64_MIN for "past the beginning"). */
+	AT_INTS("starts", -1);
+	AT_INTS("ends", INT64_MIN);
+	AT_INTS("axes", -1);
+	AT_INTS("steps", -2);
+	EXPECT_CODE(RUN(ENGINE_OP_SLICE, &y, 1, x), RF_OK);
+	EXPECT_F32(y, D(3, 2), 0, 3, 1, 7, 5, 11, 9);
+	/* Without axes, starts/ends apply to axes 0, 1, ...; INT64_MAX is
+	 * "to the end". */
+	AT_INTS("starts", -2, 0);
+	AT_INTS("ends", INT64_MAX, 1);
+	EXPECT_CODE(RUN(ENGINE_OP_SLICE, &y, 1, x), RF_OK);
+	EXPECT_F32(y, D(2, 1), 0, 4, 8);
+	/* Empty and oversized ranges clamp. */
+	AT_INTS("starts", 2);
+	AT_INTS("ends", 1);
+	EXPECT_CODE(RUN(ENGINE_OP_SLICE, &y, 1, x), RF_OK);
+	CU_ASSERT(y->count == 0 && y->dims[0] == 0 && y->dims[1] == 4);
+	AT_INTS("starts", -100);
+	AT_INTS("ends", 100);
+	AT_INTS("steps", INT64_MAX);
+	EXPECT_CODE(RUN(ENGINE_OP_SLICE, &y, 1, I64(D(3), 7, 8, 9)), RF_OK);
+	EXPECT_I64(y, D(1), 7);
+	/* An empty axis stays empty, whatever the step. */
+	AT_INTS("starts", -1);
+	AT_INTS("ends", INT64_MIN);
+	AT_INTS("steps", -1);
+	EXPECT_CODE(RUN(ENGINE_OP_SLICE, &y, 1, mk(TENSOR_F32, 2, D(0, 3),
+	    NULL, 0)), RF_OK);
+	CU_ASSERT(y->count == 0 && y->dims[0] == 0 && y->dims[1] == 3);
+	/* Errors. */
+	AT_INTS("starts", 0);
+	EXPECT_CODE(BUILD(ENGINE_OP_SLICE, 1, x), RF_ERR_INVAL);
+	AT_INTS("starts", 0);
+	AT_INTS("ends", 1);
+	AT_INTS("steps", 0);
+	EXPECT_CODE(BUILD(ENGINE_OP_SLICE, 1, x), RF_ERR_INVAL);
+	AT_INTS("starts", 0);
+	AT_INTS("ends", 1);
+	AT_INTS("steps", INT64_MIN);
+	EXPECT_CODE(BUILD(ENGINE_OP_SLICE, 1, x), RF_ERR_INVAL);
+	AT_INTS("starts", 0, 0);
+	AT_INTS("ends", 1, 1);
+	AT_INTS("axes", 1, -1);
+	EXPECT_CODE(RUN(ENGINE_OP_SLICE, NULL, 1, x), RF_ERR_INVAL);
+	AT_INTS("starts", 0);
+	AT_INTS("ends", 1);
+	AT_INTS("axes", 2);
+	EXPECT_CODE(RUN(ENGINE_OP_SLICE, NULL, 1, x), RF_ERR_INVAL);
+}
+
+static void
+test_pad(void)
+{
+	const struct tensor *x = F32(D(2, 3), 1, 2, 3, 4, 5, 6);
+	struct tensor *y;
+	/* pads = [begin0, begin1, end0, end1]. */
+	AT_INTS("pads", 0, 1, 1, 0);
+	at_float("value", 9);
+	EXPECT_CODE(RUN(ENGINE_OP_PAD, &y, 1, x), RF_OK);
+	EXPECT_F32(y, D(3, 4), 0, 9, 1, 2, 3, 9, 4, 5, 6, 9, 9, 9, 9);
+	AT_INTS("pads", 1, 1, 0, 1);
+	at_str("mode", "edge");
+	EXPECT_CODE(RUN(ENGINE_OP_PAD, &y, 1, x), RF_OK);
+	EXPECT_F32(y, D(3, 5), 0, 1, 1, 2, 3, 3, 1, 1, 2, 3, 3, 4, 4, 5, 6, 6);
+	AT_INTS("pads", 0, 2, 0, 1);
+	at_str("mode", "reflect");
+	EXPECT_CODE(RUN(ENGINE_OP_PAD, &y, 1, x), RF_OK);
+	EXPECT_F32(y, D(2, 6), 0, 3, 2, 1, 2, 3, 2, 6, 5, 4, 5, 6, 5);
+	/* Negative pads crop; integers pad with an integer value, 0 by
+	 * default. */
+	AT_INTS("pads", 0, -1, 0, 0);
+	EXPECT_CODE(RUN(ENGINE_OP_PAD, &y, 1, x), RF_OK);
+	EXPECT_F32(y, D(2, 2), 0, 2, 3, 5, 6);
+	AT_INTS("pads", 1, 0);
+	at_int("value", -7);
+	EXPECT_CODE(RUN(ENGINE_OP_PAD, &y, 1, I32(D(2), 1, 2)), RF_OK);
+	EXPECT_I32(y, D(3), -7, 1, 2);
+	AT_INTS("pads", 0, 1);
+	EXPECT_CODE(RUN(ENGINE_OP_PAD, &y, 1, I8(D(1), 5)), RF_OK);
+	EXPECT_I8(y, D(2), 5, 0);
+	/* Errors. */
+	AT_INTS("pads", 0, 1);
+	EXPECT_CODE(RUN(ENGINE_OP_PAD, NULL, 1, x), RF_ERR_SHAPE);
+	AT_INTS("pads", 0, 3, 0, 0);
+	at_str("mode", "reflect");
+	EXPECT_CODE(RUN(ENGINE_OP_PAD, NULL, 1, x), RF_ERR_SHAPE);
+	AT_INTS("pads", 0, -4, 0, 0);
+	EXPECT_CODE(RUN(ENGINE_OP_PAD, NULL, 1, x), RF_ERR_SHAPE);
+	AT_INTS("pads", 0, 0, 0, 0);
+	at_int("value", 1);
+	EXPECT_CODE(RUN(ENGINE_OP_PAD, NULL, 1, x), RF_ERR_DTYPE);
+	AT_INTS("pads", 0, 1);
+	at_int("value", 300);
+	EXPECT_CODE(RUN(ENGINE_OP_PAD, NULL, 1, I8(D(1), 5)), RF_ERR_RANGE);
+	AT_INTS("pads", 0, 0, 0, 0);
+	at_str("mode", "wrap");
+	EXPECT_CODE(BUILD(ENGINE_OP_PAD, 1, x), RF_ERR_NOTSUP);
+	EXPECT_CODE(BUILD(ENGINE_OP_PAD, 1, x), RF_ERR_INVAL);
+}
+
+static void
+test_where(void)
+{
+	struct tensor *y;
+	const struct tensor *c = I8(D(2, 1), 1, 0);
+	const struct tensor *x = F32(D(2, 2), 1, 2, 3, 4);
+	/* Any non-zero condition is true. */
+	EXPECT_CODE(RUN(ENGINE_OP_WHERE, &y, 1, c, x, F32S(9)), RF_OK);
+	EXPECT_F32(y, D(2, 2), 0, 1, 2, 9, 9);
+	EXPECT_CODE(RUN(ENGINE_OP_WHERE, &y, 1, I8(D(3), -1, 0, 2),
+	    I64(D(3), 1, 2, 3), I64S(0)), RF_OK);
+	EXPECT_I64(y, D(3), 1, 0, 3);
+	EXPECT_CODE(RUN(ENGINE_OP_WHERE, NULL, 1, F32(D(2, 1), 1, 0), x, x),
+	    RF_ERR_DTYPE);
+	EXPECT_CODE(RUN(ENGINE_OP_WHERE, NULL, 1, c, x, I64S(0)),
+	    RF_ERR_DTYPE);
+	EXPECT_CODE(RUN(ENGINE_OP_WHERE, NULL, 1, I8(D(3), 1, 0, 1), x, x),
+	    RF_ERR_SHAPE);
+}
+
+static void
+test_expand(void)
+{
+	struct tensor *y;
+	AT_INTS("shape", 2, 1, 2);
+	EXPECT_CODE(RUN(ENGINE_OP_EXPAND, &y, 1, F32(D(3, 1), 1, 2, 3)),
+	    RF_OK);
+	EXPECT_F32(y, D(2, 3, 2), 0, 1, 1, 2, 2, 3, 3, 1, 1, 2, 2, 3, 3);
+	/* A 1 in the shape keeps the input's size (bidirectional). */
+	AT_INTS("shape", 1);
+	EXPECT_CODE(RUN(ENGINE_OP_EXPAND, &y, 1, I32(D(3), 4, 5, 6)), RF_OK);
+	EXPECT_I32(y, D(3), 4, 5, 6);
+	AT_INTS("shape", 2);
+	EXPECT_CODE(RUN(ENGINE_OP_EXPAND, NULL, 1, I32(D(3), 4, 5, 6)),
+	    RF_ERR_SHAPE);
+	EXPECT_CODE(BUILD(ENGINE_OP_EXPAND, 1, F32S(1)), RF_ERR_INVAL);
+	AT_INTS("shape", -1);
+	EXPECT_CODE(BUILD(ENGINE_OP_EXPAND, 1, F32S(1)), RF_ERR_INVAL);
+}
+
+static void
+test_cast(void)
+{
+	struct tensor *y;
+	const struct tensor *f = F32(D(5), 1.9f, -1.9f, 0.5f, -0.0f,
+	    -128.9f);
+	at_int("to", 6);
+	EXPECT_CODE(RUN(ENGINE_OP_CAST, &y, 1, f), RF_OK);
+	EXPECT_I32(y, D(5), 1, -1, 0, 0, -128);
+	at_int("to", 3);
+	EXPECT_CODE(RUN(ENGINE_OP_CAST, &y, 1, f), RF_OK);
+	EXPECT_I8(y, D(5), 1, -1, 0, 0, -128);
+	/* Integers wrap modulo 2^bits, as NumPy's astype. */
+	at_int("to", 3);
+	EXPECT_CODE(RUN(ENGINE_OP_CAST, &y, 1, I64(D(2), 300, -129)), RF_OK);
+	EXPECT_I8(y, D(2), 44, 127);
+	at_int("to", 7);
+	EXPECT_CODE(RUN(ENGINE_OP_CAST, &y, 1, I8(D(2), -5, 7)), RF_OK);
+	EXPECT_I64(y, D(2), -5, 7);
+	/* 2^24 + 1 rounds to even. */
+	at_int("to", 1);
+	EXPECT_CODE(RUN(ENGINE_OP_CAST, &y, 1, I64(D(2), 16777217, -3)),
+	    RF_OK);
+	EXPECT_F32(y, D(2), 0, 16777216.0f, -3.0f);
+	at_int("to", 1);
+	EXPECT_CODE(RUN(ENGINE_OP_CAST, &y, 1, f), RF_OK);
+	EXPECT_F32(y, D(5), 0, 1.9f, -1.9f, 0.5f, -0.0f, -128.9f);
+	/* NaN and out-of-range values have no integer. */
+	at_int("to", 6);
+	EXPECT_CODE(RUN(ENGINE_OP_CAST, NULL, 1, F32S(NAN)), RF_ERR_RANGE);
+	at_int("to", 3);
+	EXPECT_CODE(RUN(ENGINE_OP_CAST, NULL, 1, F32S(128.0f)), RF_ERR_RANGE);
+	at_int("to", 6);
+	EXPECT_CODE(RUN(ENGINE_OP_CAST, NULL, 1, F32S(2147483648.0f)),
+	    RF_ERR_RANGE);
+	at_int("to", 7);
+	EXPECT_CODE(RUN(ENGINE_OP_CAST, NULL, 1, F32S(INFINITY)),
+	    RF_ERR_RANGE);
+	at_int("to", 7);
+	EXPECT_CODE(RUN(ENGINE_OP_CAST, &y, 1, F32S(-9223372036854775808.0f)),
+	    RF_OK);
+	EXPECT_INTS(y, TENSOR_I64, INT64_MIN);
+	at_int("to", 9);
+	EXPECT_CODE(BUILD(ENGINE_OP_CAST, 1, f), RF_ERR_NOTSUP);
+	EXPECT_CODE(BUILD(ENGINE_OP_CAST, 1, f), RF_ERR_INVAL);
+}
+
+static void
+test_reducemean(void)
+{
+	const struct tensor *x = F32(D(2, 3), 1, 2, 3, 4, 5, 6);
+	struct tensor *y;
+	AT_INTS("axes", 1);
+	EXPECT_CODE(RUN(ENGINE_OP_REDUCEMEAN, &y, 1, x), RF_OK);
+	EXPECT_F32(y, D(2, 1), 0, 2, 5);
+	AT_INTS("axes", 0);
+	at_int("keepdims", 0);
+	EXPECT_CODE(RUN(ENGINE_OP_REDUCEMEAN, &y, 1, x), RF_OK);
+	EXPECT_F32(y, D(3), 0, 2.5f, 3.5f, 4.5f);
+	EXPECT_CODE(RUN(ENGINE_OP_REDUCEMEAN, &y, 1, x), RF_OK);
+	EXPECT_F32(y, D(1, 1), 0, 3.5f);
+	at_int("keepdims", 0);
+	AT_INTS("axes", 1, -2);
+	EXPECT_CODE(RUN(ENGINE_OP_REDUCEMEAN, &y, 1, x), RF_OK);
+	EXPECT_F32S(y, 0, 3.5f);
+	/* The middle axis of x[i][j][k] = 4i + 2j + k: 4i + k + 1. */
+	AT_INTS("axes", 1);
+	EXPECT_CODE(RUN(ENGINE_OP_REDUCEMEAN, &y, 1, F32(D(2, 2, 2), 0, 1, 2,
+	    3, 4, 5, 6, 7)), RF_OK);
+	EXPECT_F32(y, D(2, 1, 2), 0, 1, 2, 5, 6);
+	/* The sum is in double: 1e8 + 1 - 1e8 + 1 = 2, where a float sum
+	 * would lose both ones. */
+	EXPECT_CODE(RUN(ENGINE_OP_REDUCEMEAN, &y, 1, F32(D(4), 1e8f, 1,
+	    -1e8f, 1)), RF_OK);
+	EXPECT_F32(y, D(1), 0, 0.5f);
+	/* Nothing to average: 0 / 0. */
+	AT_INTS("axes", 1);
+	EXPECT_CODE(RUN(ENGINE_OP_REDUCEMEAN, &y, 1, mk(TENSOR_F32, 2,
+	    D(2, 0), NULL, 0)), RF_OK);
+	EXPECT_F32(y, D(2, 1), 1, NAN, NAN);
+	AT_INTS("axes", 0, 0);
+	EXPECT_CODE(RUN(ENGINE_OP_REDUCEMEAN, NULL, 1, x), RF_ERR_INVAL);
+	EXPECT_CODE(RUN(ENGINE_OP_REDUCEMEAN, NULL, 1, I64(D(2), 1, 2)),
+	    RF_ERR_DTYPE);
+	at_int("keepdims", 2);
+	EXPECT_CODE(BUILD(ENGINE_OP_REDUCEMEAN, 1, x), RF_ERR_INVAL);
+}
+
+static void
+test_pow(void)
+{
+	struct tensor *y;
+	/* Squares are one exact double product rounded once: x * x. */
+	EXPECT_CODE(RUN(ENGINE_OP_POW, &y, 1, F32(D(5), 2, -2, 0.5f, -0.0f,
+	    3), F32S(2)), RF_OK);
+	EXPECT_F32(y, D(5), 0, 4, 4, 0.25f, 0.0f, 9);
+	EXPECT_CODE(RUN(ENGINE_OP_POW, &y, 1, F32(D(3), -2, 4, 10),
+	    F32(D(3), 3, -1, -2)), RF_OK);
+	EXPECT_F32(y, D(3), 0, -8, 0.25f, 0.01f);
+	/* Integer exponents of any width. */
+	EXPECT_CODE(RUN(ENGINE_OP_POW, &y, 1, F32(D(2), 2, -3), I64S(3)),
+	    RF_OK);
+	EXPECT_F32(y, D(2), 0, 8, -27);
+	EXPECT_CODE(RUN(ENGINE_OP_POW, &y, 1, F32S(2), I32S(-2)), RF_OK);
+	EXPECT_F32S(y, 0, 0.25f);
+	/* Other exponents go through exp and log: within an ulp. */
+	EXPECT_CODE(RUN(ENGINE_OP_POW, &y, 1, F32(D(3), 4, 4, 2), F32(D(3),
+	    0.5f, 1.5f, 0.1f)), RF_OK);
+	EXPECT_F32(y, D(3), 1e-6f, 2, 8, 1.07177346f);
+	/* 1.0001f is 1.000100016594..., and its 10000th power rounds to
+	 * 0x402dfd7e (50-digit decimal arithmetic): exact here. */
+	EXPECT_CODE(RUN(ENGINE_OP_POW, &y, 1, F32S(1.0001f), F32S(10000)),
+	    RF_OK);
+	EXPECT_F32S(y, 0, ffrom(0x402dfd7e));
+	/* C99 special cases. */
+	EXPECT_CODE(RUN(ENGINE_OP_POW, &y, 1,
+	    F32(D(10), -8, 0, -0.0f, -INFINITY, 1, NAN, 2, 0.5f, -1, -0.0f),
+	    F32(D(10), 0.33333334f, -1, -1, 3, NAN, 0, INFINITY, INFINITY,
+	    -INFINITY, 2)), RF_OK);
+	EXPECT_F32(y, D(10), 1e-30f, NAN, INFINITY, -INFINITY, -INFINITY, 1,
+	    1, INFINITY, 0, 1, 0);
+	/* Broadcasting. */
+	EXPECT_CODE(RUN(ENGINE_OP_POW, &y, 1, F32(D(2, 1), 2, 3),
+	    F32(D(1, 2), 1, 2)), RF_OK);
+	EXPECT_F32(y, D(2, 2), 0, 2, 4, 3, 9);
+	EXPECT_CODE(RUN(ENGINE_OP_POW, NULL, 1, I32(D(1), 2), F32S(2)),
+	    RF_ERR_DTYPE);
+	EXPECT_CODE(RUN(ENGINE_OP_POW, NULL, 1, F32(D(1), 2), I8S(2)),
+	    RF_ERR_DTYPE);
+	EXPECT_CODE(RUN(ENGINE_OP_POW, NULL, 1, F32(D(2), 2, 3),
+	    F32(D(3), 1, 2, 3)), RF_ERR_SHAPE);
+}
+
+/* Pow(x, 2) is exactly x * x for any float, as PyTorch computes it. */
+static void
+test_pow_square_exact(void)
+{
+	struct engine_rng r;
+	engine_rng_seed(&r, 5);
+	struct tensor *x = pool_new();
+	CU_ASSERT_FATAL(tensor_init(x, TENSOR_F32, 1, D(4096)) == RF_OK);
+	float *xd = x->data;
+	for (size_t i = 0; i < x->count; i++) {
+		/* Random bits, NaNs and infinities included. */
+		xd[i] = ffrom((uint32_t)engine_rng_next(&r));
+	}
+	struct tensor *y;
+	EXPECT_CODE(RUN(ENGINE_OP_POW, &y, 1, x, F32S(2)), RF_OK);
+	size_t diff = 0;
+	for (size_t i = 0; i < x->count; i++) {
+		float want = xd[i] * xd[i];
+		float got = ((const float *)y->data)[i];
+		diff += isnan(want) ? !isnan(got) : fbits(got) != fbits(want);
+	}
+	CU_ASSERT_EQUAL(diff, 0);
+}
+
+static void
+test_sqrt_erf(void)
+{
+	struct tensor *y;
+	EXPECT_CODE(RUN(ENGINE_OP_SQRT, &y, 1, F32(D(6), 4, 2, 0, -0.0f, -1,
+	    INFINITY)), RF_OK);
+	EXPECT_F32(y, D(6), 0, 2, ffrom(0x3fb504f3), 0, -0.0f, ffrom(0x7fc00000),
+	    INFINITY);
+	EXPECT_CODE(RUN(ENGINE_OP_ERF, &y, 1, F32(D(5), 0, 1, -1, 3,
+	    -INFINITY)), RF_OK);
+	EXPECT_F32(y, D(5), TOL_ULP2, 0, 0.842700793f, -0.842700793f,
+	    0.999977910f, -1);
+	EXPECT_CODE(RUN(ENGINE_OP_SQRT, NULL, 1, I64S(4)), RF_ERR_DTYPE);
+	EXPECT_CODE(RUN(ENGINE_OP_ERF, NULL, 1, I32S(4)), RF_ERR_DTYPE);
+}
+
+/* ------------------------------------------------------------------ */
 /* Registration                                                         */
 /* ------------------------------------------------------------------ */
 
@@ -2762,12 +3179,30 @@ static CU_TestInfo builder_tests[] = {
 	CU_TEST_INFO_NULL,
 };
 
+static CU_TestInfo import_tests[] = {
+	{ "Identity", test_identity },
+	{ "Squeeze, Unsqueeze", test_squeeze_unsqueeze },
+	{ "Split", test_split },
+	{ "Slice: negative steps, clamping", test_slice },
+	{ "Pad: constant, edge, reflect, crop", test_pad },
+	{ "Where: i8 condition, broadcasting", test_where },
+	{ "Expand", test_expand },
+	{ "Cast: truncation, wrapping, range errors", test_cast },
+	{ "ReduceMean: axes, keepdims, double sum", test_reducemean },
+	{ "Pow: integer and real exponents, C99 cases", test_pow },
+	{ "Pow(x, 2) == x * x bit for bit", test_pow_square_exact },
+	{ "Sqrt, Erf", test_sqrt_erf },
+	CU_TEST_INFO_NULL,
+};
+
 static CU_SuiteInfo suites[] = {
 	{ "ops: matmul family", NULL, NULL, NULL, teardown, matmul_tests },
 	{ "ops: elementwise", NULL, NULL, NULL, teardown, elementwise_tests },
 	{ "ops: normalization", NULL, NULL, NULL, teardown, norm_tests },
 	{ "ops: conv and pooling", NULL, NULL, NULL, teardown, conv_tests },
 	{ "ops: shape", NULL, NULL, NULL, teardown, shape_tests },
+	{ "ops: added for ONNX import", NULL, NULL, NULL, teardown,
+	    import_tests },
 	{ "ops: builder", NULL, NULL, NULL, teardown, builder_tests },
 	CU_SUITE_INFO_NULL,
 };

@@ -1,0 +1,381 @@
+/*
+ * cmd/cmd_devnet.c - `refute devnet`: a local network of real processes
+ * (sim/devnet.h), a progress line while it runs, and a summary (or JSON)
+ * of what every node did.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../sim/devnet.h"
+#include "cli.h"
+#include "cmds.h"
+
+#define TAIL_LINES 15
+
+struct progress_out {
+	bool tty;
+	enum devnet_phase last_phase;
+	double last_line;
+	size_t width; /* of the last \r line, to blank it out */
+};
+
+static void
+on_progress(void *ctx, const struct devnet_progress *p)
+{
+	struct progress_out *o = ctx;
+	char line[160];
+	int n = snprintf(line, sizeof(line), "devnet: %-10s jobs %u/%u, "
+	    "claimed %u, final %u%s  %.1f s", devnet_phase_name(p->phase),
+	    p->submitted, p->jobs, p->claimed, p->final,
+	    p->invalid ? ", INVALID" : "", p->elapsed_s);
+	if (n < 0) {
+		return;
+	}
+	if (o->tty) {
+		/* One line rewritten in place; pad over a longer old one. */
+		size_t len = (size_t)n;
+		fprintf(stderr, "\r%s%*s", line,
+		    o->width > len ? (int)(o->width - len) : 0, "");
+		o->width = len;
+		fflush(stderr);
+		return;
+	}
+	/* A log or a pipe: a line per phase and one every few seconds. */
+	if (p->phase != o->last_phase || p->elapsed_s - o->last_line >= 2.0) {
+		fprintf(stderr, "%s\n", line);
+		o->last_phase = p->phase;
+		o->last_line = p->elapsed_s;
+	}
+}
+
+static const char *
+state_name(uint8_t state)
+{
+	switch (state) {
+	case PROTO_JOB_OPEN:
+		return "open";
+	case PROTO_JOB_CLAIMED:
+		return "claimed";
+	case PROTO_JOB_DISPUTED:
+		return "disputed";
+	case PROTO_JOB_FINAL:
+		return "final";
+	case PROTO_JOB_INVALID:
+		return "invalid";
+	}
+	return "unknown";
+}
+
+static double
+per_second(unsigned n, double s)
+{
+	return s > 0.0 ? n / s : 0.0;
+}
+
+static void
+print_json(const struct devnet_config *c, const struct devnet_report *r,
+    bool ok, const char *reason, const char *error)
+{
+	struct json_out j;
+	char hex[2 * PROTO_DIGEST_MAX + 1], key[65];
+	json_begin(&j, stdout);
+	json_bool(&j, "ok", ok);
+	json_str(&j, "reason", ok ? "" : reason);
+	json_str(&j, "error", error);
+	json_uint(&j, "executors", c->executors);
+	json_uint(&j, "challengers", c->challengers);
+	json_uint(&j, "jobs_wanted", r->jobs_wanted);
+	json_str(&j, "model", r->model_name);
+	json_str(&j, "model_file", r->model_file);
+	proto_digest_hex(r->suite, &r->model_id, hex);
+	json_str(&j, "model_id", hex);
+	json_str(&j, "hash", proto_hash_name(r->suite));
+	json_uint(&j, "window_ms", r->window_ms);
+	json_uint(&j, "seed", r->seed);
+	json_uint(&j, "fee", r->fee);
+	json_num(&j, "sample_rate", c->sample_rate);
+	json_str(&j, "dir", r->dir);
+	json_bool(&j, "kept", r->kept);
+	json_str(&j, "referee_url", r->referee_url);
+	json_str(&j, "events_url", r->events_url);
+	json_uint(&j, "submitted", r->submitted);
+	json_uint(&j, "claimed", r->claimed);
+	json_uint(&j, "final", r->final);
+	json_uint(&j, "invalid", r->invalid);
+	json_uint(&j, "verified_jobs", r->verified_jobs);
+	json_uint(&j, "verifications", r->verifications);
+	json_uint(&j, "mismatches", r->mismatches);
+	json_uint(&j, "skipped", r->skipped);
+	json_uint(&j, "minted", r->minted);
+	json_uint(&j, "ledger_before", r->ledger_before);
+	json_uint(&j, "ledger_after", r->ledger_after);
+	json_num(&j, "elapsed_s", r->elapsed_s);
+	json_num(&j, "submit_s", r->submit_s);
+	json_num(&j, "final_s", r->final_s);
+	json_num(&j, "jobs_per_s", per_second(r->final, r->final_s));
+	json_bool(&j, "interrupted", r->interrupted);
+	json_arr_open(&j, "nodes");
+	for (size_t i = 0; i < r->n_nodes; i++) {
+		const struct devnet_node *n = &r->nodes[i];
+		proto_pubkey_hex(&n->key, key);
+		json_obj_open(&j, NULL);
+		json_str(&j, "name", n->name);
+		json_str(&j, "role", devnet_role_name(n->role));
+		json_str(&j, "key", key);
+		json_uint(&j, "balance", n->balance);
+		json_uint(&j, "stake", n->stake);
+		json_uint(&j, "claims", n->claims);
+		json_uint(&j, "verified", n->verified);
+		json_uint(&j, "mismatches", n->mismatches);
+		json_uint(&j, "skipped", n->skipped);
+		json_int(&j, "exit_code", n->exit_code);
+		json_bool(&j, "failed", n->failed);
+		json_str(&j, "log", n->log);
+		json_obj_close(&j);
+	}
+	json_arr_close(&j);
+	json_arr_open(&j, "jobs");
+	for (size_t i = 0; i < r->n_jobs; i++) {
+		const struct devnet_job *jb = &r->jobs[i];
+		json_obj_open(&j, NULL);
+		proto_digest_hex(r->suite, &jb->job_id, hex);
+		json_str(&j, "job_id", hex);
+		json_uint(&j, "seed", jb->seed);
+		proto_pubkey_hex(&jb->executor, key);
+		json_str(&j, "executor", key);
+		proto_digest_hex(r->suite, &jb->trace_root, hex);
+		json_str(&j, "trace_root", hex);
+		json_uint(&j, "n", jb->n);
+		json_str(&j, "state", state_name(jb->state));
+		json_uint(&j, "claim_events", jb->claim_events);
+		json_uint(&j, "final_events", jb->final_events);
+		json_uint(&j, "verified", jb->verified);
+		json_uint(&j, "mismatches", jb->mismatches);
+		json_obj_close(&j);
+	}
+	json_arr_close(&j);
+	json_end(&j);
+}
+
+static void
+print_text(const struct devnet_config *c, const struct devnet_report *r,
+    bool ok, const char *reason)
+{
+	char hex[2 * PROTO_DIGEST_MAX + 1], key[65];
+	proto_digest_hex(r->suite, &r->model_id, hex);
+	hex[12] = '\0';
+	printf("devnet: %u executor%s, %u challenger%s, model %s (model_id %s),"
+	    " window %llu ms\n", c->executors, c->executors == 1 ? "" : "s",
+	    c->challengers, c->challengers == 1 ? "" : "s", r->model_name, hex,
+	    (unsigned long long)r->window_ms);
+	printf("run folder %s (%s)\n\n", r->dir, r->kept ? "kept" : "removed");
+	printf("  jobs submitted   %u of %u (inputs from seeds %llu..%llu, fee "
+	    "%llu)\n", r->submitted, r->jobs_wanted, (unsigned long long)r->seed,
+	    (unsigned long long)(r->seed + (r->jobs_wanted ? r->jobs_wanted - 1 :
+	    0)), (unsigned long long)r->fee);
+	printf("  claims posted    %u\n", r->claimed);
+	printf("  final            %u (invalid %u)\n", r->final, r->invalid);
+	printf("  verified         %u jobs by challengers (%u re-executions, %u "
+	    "skipped)\n", r->verified_jobs, r->verifications, r->skipped);
+	printf("  mismatches       %u\n", r->mismatches);
+	printf("  ledger total     %llu before, %llu after (minted %llu)%s\n",
+	    (unsigned long long)r->ledger_before,
+	    (unsigned long long)r->ledger_after, (unsigned long long)r->minted,
+	    r->have_before && r->have_after &&
+	    r->ledger_before == r->ledger_after ? ", unchanged" : "");
+	printf("  elapsed          %.2f s in all; jobs submitted in %.2f s "
+	    "(%.0f/s),\n                   all final %.2f s after the first "
+	    "(%.1f jobs/s)\n\n", r->elapsed_s, r->submit_s,
+	    per_second(r->submitted, r->submit_s), r->final_s,
+	    per_second(r->final, r->final_s));
+	printf("  %-14s %-11s %-13s %12s %8s %7s %9s %5s\n", "node", "role",
+	    "key", "balance", "stake", "claims", "verified", "exit");
+	for (size_t i = 0; i < r->n_nodes; i++) {
+		const struct devnet_node *n = &r->nodes[i];
+		proto_pubkey_hex(&n->key, key);
+		key[12] = '\0';
+		char claims[16] = "", verified[24] = "", exitc[16] = "";
+		if (n->role == DEVNET_EXECUTOR) {
+			snprintf(claims, sizeof(claims), "%u", n->claims);
+		}
+		if (n->role == DEVNET_CHALLENGER) {
+			snprintf(verified, sizeof(verified), "%u", n->verified);
+		}
+		if (n->role != DEVNET_CLIENT) {
+			snprintf(exitc, sizeof(exitc), "%d", n->exit_code);
+		}
+		if (n->role == DEVNET_REFEREE) {
+			printf("  %-14s %-11s %-13s %12s %8s %7s %9s %5s\n", n->name,
+			    devnet_role_name(n->role), key, "-", "-", claims,
+			    verified, exitc);
+			continue;
+		}
+		printf("  %-14s %-11s %-13s %12llu %8llu %7s %9s %5s\n", n->name,
+		    devnet_role_name(n->role), key,
+		    (unsigned long long)n->balance, (unsigned long long)n->stake,
+		    claims, verified, exitc);
+	}
+	printf("\nresult: %s%s\n", ok ? "ok" : "FAILED: ", ok ? "" : reason);
+}
+
+/* The end of every log worth reading, on stderr. */
+static void
+print_tails(const struct devnet_report *r)
+{
+	for (size_t i = 0; i < r->n_nodes; i++) {
+		const struct devnet_node *n = &r->nodes[i];
+		if (!n->failed || n->log[0] == '\0') {
+			continue;
+		}
+		char *buf = malloc(8192);
+		if (buf == NULL) {
+			return;
+		}
+		if (devnet_log_tail(n->log, TAIL_LINES, buf, 8192) == RF_OK) {
+			fprintf(stderr, "---- %s (last lines of %s)\n%s", n->name,
+			    n->log, buf);
+			if (buf[0] != '\0' && buf[strlen(buf) - 1] != '\n') {
+				fputc('\n', stderr);
+			}
+		}
+		free(buf);
+	}
+}
+
+int
+cmd_devnet(int argc, char **argv)
+{
+	struct devnet_config c;
+	devnet_config_init(&c);
+	int64_t executors = c.executors, challengers = c.challengers;
+	int64_t jobs = c.jobs, window = (int64_t)c.window_ms;
+	int64_t fee = (int64_t)c.fee, port_base = 0, timeout = c.timeout_s;
+	const char *rate = "1";
+	bool json = false;
+	const struct cli_opt opts[] = {
+		{ "executors", 'x', CLI_I64, &executors, "N",
+		    "executor processes (default 2)" },
+		{ "challengers", 'c', CLI_I64, &challengers, "M",
+		    "challenger processes (default 1)" },
+		{ "jobs", 'j', CLI_I64, &jobs, "J", "jobs to submit (default 50)" },
+		{ "model", 'm', CLI_STR, &c.model_kind, "KIND",
+		    "generate mlp, cnn or transformer (seed 1; default mlp)" },
+		{ "model-file", 0, CLI_STR, &c.model_file, "FILE",
+		    "serve this .rfm model instead" },
+		{ "window-ms", 'w', CLI_I64, &window, "MS",
+		    "challenge window (default 1000)" },
+		{ "seed", 's', CLI_U64, &c.seed, "S",
+		    "job i's input comes from seed S + i (default 1)" },
+		{ "fee", 'f', CLI_I64, &fee, "N", "fee per job (default 10)" },
+		{ "rate", 'p', CLI_STR, &rate, "P",
+		    "share of claims each challenger verifies (default 1)" },
+		{ "dir", 'd', CLI_STR, &c.dir, "DIR",
+		    "run folder, absent or empty (default run/devnet-PID)" },
+		{ "keep", 'k', CLI_FLAG, &c.keep, NULL,
+		    "keep the run folder (it is always kept after a failure)" },
+		{ "port-base", 'P', CLI_I64, &port_base, "PORT",
+		    "referee on PORT and PORT+1 (default: free ports)" },
+		{ "timeout", 't', CLI_I64, &timeout, "S",
+		    "seconds allowed for start-up, and again for finality "
+		    "(default 120)" },
+		{ "json", 0, CLI_FLAG, &json, NULL,
+		    "print a JSON object, with every job's seed and trace root" },
+	};
+	const struct cli_cmd cmd = {
+		.path = "devnet",
+		.summary = "Run a local network: a referee, executors and "
+		    "challengers as separate\nprocesses on loopback, with a "
+		    "generated genesis and keys; submit jobs, wait\nfor "
+		    "finality and print what happened.",
+		.details = "Exits 0 only when every job became final exactly once, "
+		    "no challenger found a\nmismatch, the ledger total did not "
+		    "change and every node stopped cleanly.\nCtrl-C stops the "
+		    "network cleanly. Each node logs to NAME.log in the run "
+		    "folder;\nafter a failure the folder is kept and the ends of "
+		    "the relevant logs printed.",
+		.opts = opts,
+		.n_opts = sizeof(opts) / sizeof(opts[0]),
+	};
+	const char *pos[1];
+	size_t np;
+	int rc = cli_parse(&cmd, argc, argv, pos, &np);
+	if (rc >= 0) {
+		return rc;
+	}
+	if (executors < 1 || executors > DEVNET_MAX_EXECUTORS) {
+		return cli_usage_error(&cmd, "--executors must be 1..%d",
+		    DEVNET_MAX_EXECUTORS);
+	}
+	if (challengers > DEVNET_MAX_CHALLENGERS) {
+		return cli_usage_error(&cmd, "--challengers must be 0..%d",
+		    DEVNET_MAX_CHALLENGERS);
+	}
+	if (jobs < 1 || jobs > DEVNET_MAX_JOBS) {
+		return cli_usage_error(&cmd, "--jobs must be 1..%d",
+		    DEVNET_MAX_JOBS);
+	}
+	if (window < 1 || window > 86400000) {
+		return cli_usage_error(&cmd, "--window-ms must be 1..86400000");
+	}
+	if (fee < 1 || fee > ((int64_t)1 << 40) / jobs) {
+		return cli_usage_error(&cmd, "--fee must be positive (and fee * "
+		    "jobs below 2^40)");
+	}
+	if (port_base > 65534 || timeout < 1 || timeout > 86400) {
+		return cli_usage_error(&cmd, "--port-base must be 1..65534 and "
+		    "--timeout 1..86400");
+	}
+	char *end;
+	c.sample_rate = strtod(rate, &end);
+	if (*rate == '\0' || *end != '\0' ||
+	    !(c.sample_rate >= 0.0 && c.sample_rate <= 1.0)) {
+		return cli_usage_error(&cmd, "--rate must be a number in 0..1");
+	}
+	if (c.model_file != NULL && strcmp(c.model_kind, "mlp") != 0) {
+		/* --model has a default, so only a changed one conflicts. */
+		return cli_usage_error(&cmd, "give --model or --model-file, not "
+		    "both");
+	}
+	c.executors = (unsigned)executors;
+	c.challengers = (unsigned)challengers;
+	c.jobs = (unsigned)jobs;
+	c.window_ms = (uint64_t)window;
+	c.fee = (uint64_t)fee;
+	c.port_base = (int)port_base;
+	c.timeout_s = (unsigned)timeout;
+	if (proto_init() != RF_OK) {
+		return cli_fail(&cmd, "cannot initialise libsodium");
+	}
+	struct progress_out po = { isatty(2) != 0, 0, 0.0, 0 };
+	c.progress = on_progress;
+	c.progress_ctx = &po;
+	volatile sig_atomic_t *stop;
+	cli_install_stop_handlers(&stop);
+	c.stop = stop;
+
+	struct devnet_report r;
+	struct rf_errinfo ei = { "" };
+	int err = devnet_run(&c, &r, &ei);
+	if (po.tty) {
+		fputc('\n', stderr);
+	}
+	char reason[256] = "";
+	bool ok = err == RF_OK && devnet_report_ok(&r, reason, sizeof(reason));
+	if (err != RF_OK) {
+		snprintf(reason, sizeof(reason), "%s",
+		    ei.msg[0] ? ei.msg : rf_strerror(err));
+	}
+	if (json) {
+		print_json(&c, &r, ok, reason, err != RF_OK ? reason : "");
+	} else if (r.n_nodes > 0) {
+		print_text(&c, &r, ok, reason);
+	}
+	if (!ok) {
+		print_tails(&r);
+		cli_fail(&cmd, "%s%s%s", reason, r.kept ? "; logs in " : "",
+		    r.kept ? r.dir : "");
+	}
+	devnet_report_free(&r);
+	return ok ? CLI_EXIT_OK : CLI_EXIT_FAIL;
+}

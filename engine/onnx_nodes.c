@@ -1,0 +1,1116 @@
+/*
+ * engine/onnx_nodes.c - how each ONNX operator maps onto the engine: the
+ * table of supported op types and one function per kind of node.
+ *
+ * Most operators map one to one, their attributes passed through for the
+ * engine operator's parse function to judge (so an unknown attribute is
+ * refused by name). Where ONNX takes shapes and axes as tensor inputs
+ * (Squeeze and Unsqueeze from opset 13, Split, Slice, Pad, Expand), they
+ * must be constants and become attributes. Constant, Shape,
+ * ConstantOfShape, Equal, Range and Cast to bool exist only at import:
+ * they fold constants and are refused on run-time values, since the
+ * engine has no bool tensors (docs/onnx.md).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "onnx_int.h"
+
+/* ------------------------------------------------------------------ */
+/* Attributes                                                           */
+/* ------------------------------------------------------------------ */
+
+static const struct onnx_attr *
+attr_find(const struct onnx_node *n, const char *name)
+{
+	for (size_t i = 0; i < n->n_attrs; i++) {
+		if (strcmp(n->attrs[i].name, name) == 0) {
+			return &n->attrs[i];
+		}
+	}
+	return NULL;
+}
+
+/* Refuses, by name, any attribute not in known (NULL-terminated). */
+static int
+attrs_only(struct onnx_mapper *mp, const struct onnx_node *n,
+    const char *const *known)
+{
+	for (size_t i = 0; i < n->n_attrs; i++) {
+		bool ok = false;
+		for (size_t j = 0; known != NULL && known[j] != NULL; j++) {
+			ok = ok || strcmp(n->attrs[i].name, known[j]) == 0;
+		}
+		if (!ok) {
+			return onnx_err(mp, RF_ERR_NOTSUP,
+			    "attribute '%.40s' is not supported",
+			    n->attrs[i].name);
+		}
+	}
+	return RF_OK;
+}
+
+static int
+attr_int(struct onnx_mapper *mp, const struct onnx_node *n, const char *name,
+    int64_t def, int64_t *out)
+{
+	const struct onnx_attr *a = attr_find(n, name);
+	if (a == NULL) {
+		*out = def;
+		return RF_OK;
+	}
+	if (a->type != ONNX_AT_INT) {
+		return onnx_err(
+		    mp, RF_ERR_INVAL, "attribute '%s' must be an int", name);
+	}
+	*out = a->i;
+	return RF_OK;
+}
+
+/* A list of ints (absent: *present false). */
+static int
+attr_ints(struct onnx_mapper *mp, const struct onnx_node *n, const char *name,
+    const int64_t **v, size_t *count, bool *present)
+{
+	const struct onnx_attr *a = attr_find(n, name);
+	*present = a != NULL;
+	*count = 0;
+	*v = NULL;
+	if (a == NULL) {
+		return RF_OK;
+	}
+	if (a->type != ONNX_AT_INTS) {
+		return onnx_err(mp, RF_ERR_INVAL,
+		    "attribute '%s' must be a list of ints", name);
+	}
+	*v = a->ints;
+	*count = a->n;
+	return RF_OK;
+}
+
+/* Copies the ONNX attributes of a node that maps one to one onto an
+ * engine operator; the operator's parse function judges them. */
+static int
+attrs_to_engine(struct onnx_mapper *mp, const struct onnx_node *n,
+    struct engine_attr *out, size_t *count)
+{
+	size_t k = 0;
+	for (size_t i = 0; i < n->n_attrs; i++) {
+		const struct onnx_attr *a = &n->attrs[i];
+		struct engine_attr *e = &out[k++];
+		int err;
+		switch (a->type) {
+		case ONNX_AT_INT:
+			err = engine_attr_int(e, a->name, a->i);
+			break;
+		case ONNX_AT_FLOAT:
+			err = engine_attr_float(e, a->name, a->f);
+			break;
+		case ONNX_AT_INTS:
+			err = engine_attr_ints(e, a->name, a->ints, a->n);
+			break;
+		case ONNX_AT_FLOATS:
+			err = engine_attr_floats(e, a->name, a->floats, a->n);
+			break;
+		case ONNX_AT_STRING: {
+			char s[ENGINE_ATTR_MAX_VALUES + 1];
+			err = RF_ERR_RANGE;
+			if (a->s_len <= ENGINE_ATTR_MAX_VALUES &&
+			    (a->s_len == 0 ||
+			        memchr(a->s, 0, a->s_len) == NULL)) {
+				if (a->s_len > 0) {
+					memcpy(s, a->s, a->s_len);
+				}
+				s[a->s_len] = '\0';
+				err = engine_attr_string(e, a->name, s);
+			}
+			break;
+		}
+		default:
+			err = RF_ERR_NOTSUP;
+			break;
+		}
+		if (err != RF_OK) {
+			return onnx_err(mp, RF_ERR_NOTSUP,
+			    "attribute '%.40s' (type %d) is not supported "
+			    "with this value",
+			    a->name, a->type);
+		}
+	}
+	*count = k;
+	return RF_OK;
+}
+
+/*
+ * Input i as a list of at most max integers: it must be a constant
+ * (int32 or int64, rank 0 or 1), since the engine takes shapes and axes
+ * as attributes. Absent: *present false.
+ */
+static int
+const_ints(struct onnx_mapper *mp, const struct onnx_node *n, size_t i,
+    const char *what, int64_t *v, size_t max, size_t *count, bool *present)
+{
+	*count = 0;
+	*present = onnx_in_present(n, i);
+	if (!*present) {
+		return RF_OK;
+	}
+	const struct onnx_const *c = onnx_in_const(mp, n, i);
+	if (c == NULL) {
+		return onnx_err(mp, RF_ERR_NOTSUP,
+		    "input %zu ('%.60s', the %s) must be a constant: the "
+		    "engine takes it as an attribute",
+		    i, onnx_in_name(mp, n, i), what);
+	}
+	const struct tensor *t = &c->t;
+	if ((t->dtype != TENSOR_I64 && t->dtype != TENSOR_I32) || c->is_bool ||
+	    t->rank > 1) {
+		return onnx_err(mp, RF_ERR_INVAL,
+		    "input %zu (the %s) must be a 1-D int64 tensor", i, what);
+	}
+	if (t->count > max) {
+		return onnx_err(mp, RF_ERR_RANGE,
+		    "input %zu (the %s) has %zu values, over %zu", i, what,
+		    t->count, max);
+	}
+	for (size_t k = 0; k < t->count; k++) {
+		v[k] = t->dtype == TENSOR_I64 ? ((const int64_t *)t->data)[k] :
+		    ((const int32_t *)t->data)[k];
+	}
+	*count = t->count;
+	return RF_OK;
+}
+
+static int
+need_inputs(struct onnx_mapper *mp, const struct onnx_node *n, size_t min,
+    size_t max)
+{
+	if (n->n_in < min || n->n_in > max) {
+		return onnx_err(mp, RF_ERR_INVAL,
+		    "has %zu inputs, expected %zu..%zu", n->n_in, min, max);
+	}
+	for (size_t i = 0; i < min; i++) {
+		if (!onnx_in_present(n, i)) {
+			return onnx_err(
+			    mp, RF_ERR_INVAL, "input %zu is missing", i);
+		}
+	}
+	return RF_OK;
+}
+
+/* ------------------------------------------------------------------ */
+/* Node mappings                                                        */
+/* ------------------------------------------------------------------ */
+
+
+/* Operators whose ONNX attributes are the engine's. */
+static int
+map_direct(
+    struct onnx_mapper *mp, const struct onnx_node *n, enum engine_op op)
+{
+	struct engine_attr attrs[ENGINE_MAX_OP_ATTRS];
+	size_t na = 0;
+	int err = attrs_to_engine(mp, n, attrs, &na);
+	if (err != RF_OK) {
+		return err;
+	}
+	/* Data movement keeps a bool constant bool (Concat, Gather, ...). */
+	bool moves = op == ENGINE_OP_RESHAPE || op == ENGINE_OP_FLATTEN ||
+	    op == ENGINE_OP_TRANSPOSE || op == ENGINE_OP_CONCAT ||
+	    op == ENGINE_OP_GATHER;
+	return onnx_emit_node(mp, n, op, attrs, na, moves ? 0 : -1);
+}
+
+static int
+map_alias(struct onnx_mapper *mp, int out, int in)
+{
+	if (out < 0) {
+		return RF_OK;
+	}
+	mp->iv[out].kind = ONNX_IV_ALIAS;
+	mp->iv[out].alias = in;
+	return RF_OK;
+}
+
+static int
+map_identity(
+    struct onnx_mapper *mp, const struct onnx_node *n, enum engine_op op)
+{
+	int err = need_inputs(mp, n, 1, 1);
+	if (err == RF_OK) {
+		err = attrs_only(mp, n, NULL);
+	}
+	if (err == RF_OK) {
+		err = map_alias(mp, onnx_out_id(n, 0), n->in[0]);
+	}
+	return err;
+}
+
+/* Inference mode only: the identity, and the mask output unused. */
+static int
+map_dropout(
+    struct onnx_mapper *mp, const struct onnx_node *n, enum engine_op op)
+{
+	static const char *const known[] = { "ratio", "seed", NULL };
+	int err = need_inputs(mp, n, 1, 3);
+	if (err == RF_OK) {
+		err = attrs_only(mp, n, known);
+	}
+	if (err != RF_OK) {
+		return err;
+	}
+	if (onnx_in_present(n, 2)) {
+		const struct onnx_const *t = onnx_in_const(mp, n, 2);
+		if (t == NULL || t->t.count != 1 || t->t.dtype != TENSOR_I8) {
+			return onnx_err(mp, RF_ERR_NOTSUP,
+			    "training_mode must be a constant bool");
+		}
+		if (*(const int8_t *)t->t.data != 0) {
+			return onnx_err(mp, RF_ERR_NOTSUP,
+			    "training_mode=1 is not supported (inference "
+			    "only)");
+		}
+	}
+	if (onnx_used(mp, onnx_out_id(n, 1))) {
+		return onnx_err(mp, RF_ERR_NOTSUP,
+		    "the mask output is not supported (inference only)");
+	}
+	return map_alias(mp, onnx_out_id(n, 0), n->in[0]);
+}
+
+/* A scalar or 1-D constant tensor built by the importer. */
+static int
+make_tensor(struct onnx_mapper *mp, enum tensor_dtype dt, int rank, size_t n,
+    const void *vals, struct tensor *t)
+{
+	int64_t dims[1] = { (int64_t)n };
+	int err = onnx_fold_room(mp, n, tensor_dtype_size(dt));
+	if (err == RF_OK) {
+		err = tensor_init(t, dt, rank, dims);
+	}
+	if (err == RF_OK && n > 0) {
+		memcpy(t->data, vals, n * tensor_dtype_size(dt));
+	}
+	return err;
+}
+
+static int
+map_constant(struct onnx_mapper *mp, const struct onnx_node *n,
+    enum engine_op op)
+{
+	static const char *const known[] = { "value", "value_float",
+		"value_floats", "value_int", "value_ints", NULL };
+	int err = attrs_only(mp, n, known);
+	if (err == RF_OK) {
+		err = need_inputs(mp, n, 0, 0);
+	}
+	if (err != RF_OK) {
+		return err;
+	}
+	if (n->n_attrs != 1) {
+		return onnx_err(
+		    mp, RF_ERR_FORMAT, "needs exactly one value attribute");
+	}
+	struct onnx_attr *a = &n->attrs[0];
+	int out = onnx_out_id(n, 0);
+	struct tensor t;
+	bool is_bool = false;
+	memset(&t, 0, sizeof(t));
+	if (strcmp(a->name, "value") == 0 && a->has_t) {
+		t = a->t.t;
+		is_bool = a->t.is_bool;
+		memset(&a->t.t, 0, sizeof(a->t.t));
+	} else if (strcmp(a->name, "value_float") == 0 &&
+	    a->type == ONNX_AT_FLOAT) {
+		err = make_tensor(mp, TENSOR_F32, 0, 1, &a->f, &t);
+	} else if (strcmp(a->name, "value_int") == 0 &&
+	    a->type == ONNX_AT_INT) {
+		err = make_tensor(mp, TENSOR_I64, 0, 1, &a->i, &t);
+	} else if (strcmp(a->name, "value_floats") == 0 &&
+	    a->type == ONNX_AT_FLOATS) {
+		err = make_tensor(mp, TENSOR_F32, 1, a->n, a->floats, &t);
+	} else if (strcmp(a->name, "value_ints") == 0 &&
+	    a->type == ONNX_AT_INTS) {
+		err = make_tensor(mp, TENSOR_I64, 1, a->n, a->ints, &t);
+	} else {
+		return onnx_err(mp, RF_ERR_INVAL,
+		    "attribute '%s' has the wrong type", a->name);
+	}
+	if (err != RF_OK) {
+		return err == RF_ERR_RANGE ? err : onnx_err(mp, err, "%s",
+		    rf_strerror(err));
+	}
+	if (out < 0) {
+		tensor_fini(&t);
+		return RF_OK;
+	}
+	return onnx_set_const(mp, out, &t, is_bool);
+}
+
+/* Squeeze and Unsqueeze: axes from the attribute (opset <= 12) or the
+ * second input (opset 13). */
+static int
+map_axes_op(
+    struct onnx_mapper *mp, const struct onnx_node *n, enum engine_op op)
+{
+	static const char *const known11[] = { "axes", NULL };
+	bool attr_form = mp->g->opset < 13;
+	int err = need_inputs(mp, n, 1, attr_form ? 1 : 2);
+	if (err == RF_OK) {
+		err = attrs_only(mp, n, attr_form ? known11 : NULL);
+	}
+	if (err != RF_OK) {
+		return err;
+	}
+	int64_t axes[TENSOR_MAX_RANK];
+	size_t na = 0;
+	bool present;
+	if (attr_form) {
+		const int64_t *v;
+		err = attr_ints(mp, n, "axes", &v, &na, &present);
+		if (err == RF_OK && na > TENSOR_MAX_RANK) {
+			err = onnx_err(mp, RF_ERR_RANGE, "too many axes");
+		}
+		for (size_t i = 0; err == RF_OK && i < na; i++) {
+			axes[i] = v[i];
+		}
+	} else {
+		err = const_ints(mp, n, 1, "axes", axes, TENSOR_MAX_RANK, &na,
+		    &present);
+	}
+	if (err != RF_OK) {
+		return err;
+	}
+	struct engine_attr a;
+	size_t n_attrs = 0;
+	if (present && na > 0) {
+		err = engine_attr_ints(&a, "axes", axes, na);
+		n_attrs = 1;
+	}
+	if (err != RF_OK) {
+		return onnx_errctx(mp, err);
+	}
+	struct onnx_emit_args e = { op, n->in, 1, n->out, n->n_out, &a,
+		n_attrs, "", 0, false };
+	return onnx_emit(mp, &e);
+}
+
+static int
+map_split(struct onnx_mapper *mp, const struct onnx_node *n, enum engine_op op)
+{
+	static const char *const known11[] = { "axis", "split", NULL };
+	static const char *const known13[] = { "axis", NULL };
+	bool attr_form = mp->g->opset < 13;
+	int err = need_inputs(mp, n, 1, attr_form ? 1 : 2);
+	if (err == RF_OK) {
+		err = attrs_only(mp, n, attr_form ? known11 : known13);
+	}
+	if (err != RF_OK) {
+		return err;
+	}
+	if (n->n_out > ENGINE_MAX_OP_OUTPUTS) {
+		return onnx_err(mp, RF_ERR_NOTSUP,
+		    "%zu outputs, the engine's Split has at most %d",
+		    n->n_out, ENGINE_MAX_OP_OUTPUTS);
+	}
+	int64_t axis;
+	int64_t split[ENGINE_MAX_OP_OUTPUTS];
+	size_t ns = 0;
+	bool present;
+	err = attr_int(mp, n, "axis", 0, &axis);
+	if (err == RF_OK && attr_form) {
+		const int64_t *v;
+		err = attr_ints(mp, n, "split", &v, &ns, &present);
+		if (err == RF_OK && ns > ENGINE_MAX_OP_OUTPUTS) {
+			err = onnx_err(mp, RF_ERR_NOTSUP, "too many parts");
+		}
+		for (size_t i = 0; err == RF_OK && i < ns; i++) {
+			split[i] = v[i];
+		}
+	} else if (err == RF_OK) {
+		err = const_ints(mp, n, 1, "split", split,
+		    ENGINE_MAX_OP_OUTPUTS, &ns, &present);
+	}
+	if (err != RF_OK) {
+		return err;
+	}
+	struct engine_attr a[2];
+	size_t na = 1;
+	err = engine_attr_int(&a[0], "axis", axis);
+	if (err == RF_OK && ns > 0) {
+		err = engine_attr_ints(&a[1], "split", split, ns);
+		na = 2;
+	}
+	if (err != RF_OK) {
+		return onnx_errctx(mp, err);
+	}
+	/* All outputs stay, even unused ones: they fix the part count. */
+	int outs[ENGINE_MAX_OP_OUTPUTS];
+	for (size_t j = 0; j < n->n_out; j++) {
+		outs[j] = n->out[j];
+		if (outs[j] < 0) {
+			char sfx[32];
+			snprintf(sfx, sizeof(sfx), "/out%zu", j);
+			err = onnx_value_new(
+			    mp, n->name[0] ? n->name : "split", sfx, &outs[j]);
+			if (err != RF_OK) {
+				return err;
+			}
+		}
+	}
+	struct onnx_emit_args e = { op, n->in, 1, outs, n->n_out, a, na, "", 0,
+		false };
+	return onnx_emit(mp, &e);
+}
+
+static int
+map_slice(struct onnx_mapper *mp, const struct onnx_node *n, enum engine_op op)
+{
+	static const char *const what[] = { "starts", "ends", "axes",
+		"steps" };
+	int err = need_inputs(mp, n, 3, 5);
+	if (err == RF_OK) {
+		err = attrs_only(mp, n, NULL);
+	}
+	struct engine_attr a[4];
+	size_t na = 0;
+	for (size_t i = 1; err == RF_OK && i < 5; i++) {
+		int64_t v[TENSOR_MAX_RANK];
+		size_t nv;
+		bool present;
+		err = const_ints(
+		    mp, n, i, what[i - 1], v, TENSOR_MAX_RANK, &nv, &present);
+		if (err == RF_OK && present) {
+			err = engine_attr_ints(&a[na++], what[i - 1], v, nv);
+			if (err != RF_OK) {
+				err = onnx_errctx(mp, err);
+			}
+		}
+	}
+	if (err != RF_OK) {
+		return err;
+	}
+	struct onnx_emit_args e = { op, n->in, 1, n->out, n->n_out, a, na, "",
+		0, false };
+	return onnx_emit(mp, &e);
+}
+
+static int
+map_pad(struct onnx_mapper *mp, const struct onnx_node *n, enum engine_op op)
+{
+	static const char *const known[] = { "mode", NULL };
+	int err = need_inputs(mp, n, 2, 3);
+	if (err == RF_OK) {
+		err = attrs_only(mp, n, known);
+	}
+	int64_t pads[2 * TENSOR_MAX_RANK];
+	size_t np = 0;
+	bool present;
+	if (err == RF_OK) {
+		err = const_ints(mp, n, 1, "pads", pads, 2 * TENSOR_MAX_RANK,
+		    &np, &present);
+	}
+	if (err != RF_OK) {
+		return err;
+	}
+	struct engine_attr a[3];
+	size_t na = 0;
+	err = engine_attr_ints(&a[na++], "pads", pads, np);
+	const struct onnx_attr *m = attr_find(n, "mode");
+	if (err == RF_OK && m != NULL) {
+		char s[ENGINE_ATTR_MAX_VALUES + 1];
+		if (m->type != ONNX_AT_STRING || m->s_len > 16 ||
+		    (m->s_len > 0 && memchr(m->s, 0, m->s_len) != NULL)) {
+			return onnx_err(mp, RF_ERR_INVAL,
+			    "attribute 'mode' must be a short string");
+		}
+		if (m->s_len > 0) {
+			memcpy(s, m->s, m->s_len);
+		}
+		s[m->s_len] = '\0';
+		err = engine_attr_string(&a[na++], "mode", s);
+	}
+	if (err == RF_OK && onnx_in_present(n, 2)) {
+		const struct onnx_const *c = onnx_in_const(mp, n, 2);
+		if (c == NULL || c->t.count != 1 || c->is_bool) {
+			return onnx_err(mp, RF_ERR_NOTSUP,
+			    "constant_value must be a constant scalar");
+		}
+		switch (c->t.dtype) {
+		case TENSOR_F32:
+			err = engine_attr_float(&a[na++], "value",
+			    *(const float *)c->t.data);
+			break;
+		case TENSOR_I8:
+			err = engine_attr_int(&a[na++], "value",
+			    *(const int8_t *)c->t.data);
+			break;
+		case TENSOR_I32:
+			err = engine_attr_int(&a[na++], "value",
+			    *(const int32_t *)c->t.data);
+			break;
+		case TENSOR_I64:
+			err = engine_attr_int(&a[na++], "value",
+			    *(const int64_t *)c->t.data);
+			break;
+		}
+	}
+	if (err != RF_OK) {
+		return onnx_errctx(mp, err);
+	}
+	struct onnx_emit_args e = { op, n->in, 1, n->out, n->n_out, a, na, "",
+		0, false };
+	return onnx_emit(mp, &e);
+}
+
+static int
+map_expand(
+    struct onnx_mapper *mp, const struct onnx_node *n, enum engine_op op)
+{
+	int err = need_inputs(mp, n, 2, 2);
+	if (err == RF_OK) {
+		err = attrs_only(mp, n, NULL);
+	}
+	int64_t shape[TENSOR_MAX_RANK];
+	size_t ns = 0;
+	bool present;
+	if (err == RF_OK) {
+		err = const_ints(
+		    mp, n, 1, "shape", shape, TENSOR_MAX_RANK, &ns, &present);
+	}
+	if (err != RF_OK) {
+		return err;
+	}
+	struct engine_attr a;
+	err = engine_attr_ints(&a, "shape", shape, ns);
+	if (err != RF_OK) {
+		return onnx_errctx(mp, err);
+	}
+	struct onnx_emit_args e = { op, n->in, 1, n->out, n->n_out, &a, 1, "",
+		0, false };
+	return onnx_emit(mp, &e);
+}
+
+/* The condition must be a bool constant: the engine has no bool tensors
+ * at run time, and takes the condition as i8 (0 false, else true). */
+static int
+map_where(struct onnx_mapper *mp, const struct onnx_node *n, enum engine_op op)
+{
+	int err = need_inputs(mp, n, 3, 3);
+	if (err == RF_OK) {
+		err = attrs_only(mp, n, NULL);
+	}
+	if (err != RF_OK) {
+		return err;
+	}
+	const struct onnx_const *c = onnx_in_const(mp, n, 0);
+	if (c == NULL) {
+		return onnx_err(mp, RF_ERR_NOTSUP,
+		    "the condition '%.60s' must be a constant: the engine has "
+		    "no bool tensors at run time", onnx_in_name(mp, n, 0));
+	}
+	if (!c->is_bool) {
+		return onnx_err(
+		    mp, RF_ERR_INVAL, "the condition must be bool");
+	}
+	return onnx_emit_node(mp, n, op, NULL, 0, 1);
+}
+
+/* Cast to FLOAT, INT8, INT32, INT64 is an engine operator; to and from
+ * BOOL only folds constants (bool is i8 0/1 here). */
+static int
+map_cast(struct onnx_mapper *mp, const struct onnx_node *n, enum engine_op op)
+{
+	static const char *const known[] = { "saturate", "to", NULL };
+	int64_t to;
+	int err = need_inputs(mp, n, 1, 1);
+	if (err == RF_OK) {
+		err = attrs_only(mp, n, known);
+	}
+	if (err == RF_OK && attr_find(n, "to") == NULL) {
+		err = onnx_err(mp, RF_ERR_INVAL, "attribute 'to' is required");
+	}
+	if (err == RF_OK) {
+		err = attr_int(mp, n, "to", -1, &to);
+	}
+	if (err != RF_OK) {
+		return err;
+	}
+	if (to != ONNX_DT_BOOL) {
+		struct engine_attr a;
+		engine_attr_int(&a, "to", to);
+		return onnx_emit_node(mp, n, op, &a, 1, -1);
+	}
+	const struct onnx_const *c = onnx_in_const(mp, n, 0);
+	if (c == NULL) {
+		return onnx_err(mp, RF_ERR_NOTSUP,
+		    "Cast to BOOL of a run-time value is not supported (the "
+		    "engine has no bool tensors)");
+	}
+	struct tensor t;
+	const struct tensor *x = &c->t;
+	err = tensor_init(&t, TENSOR_I8, x->rank, x->dims);
+	if (err != RF_OK) {
+		return onnx_err(mp, err, "%s", rf_strerror(err));
+	}
+	for (size_t i = 0; i < x->count; i++) {
+		bool nz;
+		switch (x->dtype) {
+		case TENSOR_F32:
+			nz = ((const float *)x->data)[i] != 0.0f;
+			break;
+		case TENSOR_I8:
+			nz = ((const int8_t *)x->data)[i] != 0;
+			break;
+		case TENSOR_I32:
+			nz = ((const int32_t *)x->data)[i] != 0;
+			break;
+		default:
+			nz = ((const int64_t *)x->data)[i] != 0;
+			break;
+		}
+		((int8_t *)t.data)[i] = nz ? 1 : 0;
+	}
+	int out = onnx_out_id(n, 0);
+	if (out < 0) {
+		tensor_fini(&t);
+		return RF_OK;
+	}
+	return onnx_set_const(mp, out, &t, true);
+}
+
+/* Softmax: opset 13 normalizes along one axis (the engine's operator);
+ * opsets 11 and 12 flatten to 2-D at the axis and normalize each row, which
+ * is Flatten, Softmax(axis 1) and a Reshape back unless the axis is the
+ * last one. */
+static int
+map_softmax(
+    struct onnx_mapper *mp, const struct onnx_node *n, enum engine_op op)
+{
+	static const char *const known[] = { "axis", NULL };
+	int err = need_inputs(mp, n, 1, 1);
+	if (err == RF_OK) {
+		err = attrs_only(mp, n, known);
+	}
+	int64_t axis;
+	if (err == RF_OK) {
+		err =
+		    attr_int(mp, n, "axis", mp->g->opset < 13 ? 1 : -1, &axis);
+	}
+	if (err != RF_OK) {
+		return err;
+	}
+	struct engine_attr a;
+	if (mp->g->opset >= 13) {
+		engine_attr_int(&a, "axis", axis);
+		return onnx_emit_node(mp, n, op, &a, 1, -1);
+	}
+	int x = onnx_resolve(mp, n->in[0]);
+	const struct onnx_ival *v = &mp->iv[x];
+	int rank;
+	const int64_t *dims;
+	if (v->kind == ONNX_IV_CONST) {
+		rank = v->c.t.rank;
+		dims = v->c.t.dims;
+	} else if (v->shape_known) {
+		rank = v->rank;
+		dims = v->dims;
+	} else {
+		return onnx_err(mp, RF_ERR_NOTSUP,
+		    "opset %lld Softmax needs the static shape of its input "
+		    "'%.60s' (give dynamic dimensions a value)",
+		    (long long)mp->g->opset, onnx_in_name(mp, n, 0));
+	}
+	int64_t ax = axis < 0 ? axis + rank : axis;
+	if (ax < 0 || ax >= rank) {
+		return onnx_err(mp, RF_ERR_INVAL,
+		    "axis %lld is out of range for rank %d",
+		    (long long)axis, rank);
+	}
+	if (ax == rank - 1) {
+		engine_attr_int(&a, "axis", -1);
+		return onnx_emit_node(mp, n, op, &a, 1, -1);
+	}
+	int64_t shape_v[TENSOR_MAX_RANK];
+	memcpy(shape_v, dims, sizeof(int64_t) * (size_t)rank);
+	int y = onnx_out_id(n, 0);
+	const char *base = y >= 0 ? onnx_value_name(mp, y) : "softmax";
+	int flat, sm, shp;
+	struct tensor st;
+	err = onnx_value_new(mp, base, "/flat", &flat);
+	if (err == RF_OK) {
+		err = onnx_value_new(mp, base, "/softmax2d", &sm);
+	}
+	if (err == RF_OK) {
+		err = onnx_value_new(mp, base, "/shape", &shp);
+	}
+	if (err == RF_OK) {
+		err =
+		    make_tensor(mp, TENSOR_I64, 1, (size_t)rank, shape_v, &st);
+	}
+	if (err == RF_OK) {
+		err = onnx_set_const(mp, shp, &st, false);
+	}
+	if (err != RF_OK) {
+		return err;
+	}
+	bool need = y >= 0 && mp->iv[y].need_shape;
+	mp->iv[flat].need_shape = need;
+	mp->iv[sm].need_shape = need;
+	struct engine_attr fa;
+	engine_attr_int(&fa, "axis", ax);
+	struct onnx_emit_args e1 = { ENGINE_OP_FLATTEN, &x, 1, &flat, 1, &fa,
+		1, "/flatten", -1, false };
+	err = onnx_emit(mp, &e1);
+	engine_attr_int(&a, "axis", 1);
+	struct onnx_emit_args e2 = { ENGINE_OP_SOFTMAX, &flat, 1, &sm, 1, &a,
+		1, "", -1, false };
+	if (err == RF_OK) {
+		err = onnx_emit(mp, &e2);
+	}
+	int rin[2] = { sm, shp };
+	struct onnx_emit_args e3 = { ENGINE_OP_RESHAPE, rin, 2, n->out,
+		n->n_out, NULL, 0, "/reshape", -1, false };
+	if (err == RF_OK) {
+		err = onnx_emit(mp, &e3);
+	}
+	return err;
+}
+
+/* ------------------------------------------------------------------ */
+/* Import-time only: shape arithmetic on constants                      */
+/* ------------------------------------------------------------------ */
+
+static int
+map_shape(struct onnx_mapper *mp, const struct onnx_node *n, enum engine_op op)
+{
+	static const char *const known[] = { "end", "start", NULL };
+	int err = need_inputs(mp, n, 1, 1);
+	if (err == RF_OK) {
+		err = attrs_only(mp, n, known);
+	}
+	int64_t start, end;
+	if (err == RF_OK) {
+		err = attr_int(mp, n, "start", 0, &start);
+	}
+	if (err == RF_OK) {
+		err = attr_int(mp, n, "end", INT64_MAX, &end);
+	}
+	if (err != RF_OK) {
+		return err;
+	}
+	const struct onnx_ival *v = &mp->iv[onnx_resolve(mp, n->in[0])];
+	int rank;
+	const int64_t *dims;
+	if (v->kind == ONNX_IV_CONST) {
+		rank = v->c.t.rank;
+		dims = v->c.t.dims;
+	} else if (v->shape_known) {
+		rank = v->rank;
+		dims = v->dims;
+	} else {
+		return onnx_err(mp, RF_ERR_NOTSUP,
+		    "the shape of '%.60s' is not known at import: it depends "
+		    "on a dynamic input dimension (give it a value, e.g. "
+		    "refute model import --dim NAME=N)",
+		    onnx_in_name(mp, n, 0));
+	}
+	/* Opset 15 start/end: clamped like Python slicing. */
+	start = start < 0 ? start + rank : start;
+	end = end < 0 ? end + rank : end;
+	start = start < 0 ? 0 : (start > rank ? rank : start);
+	end = end < 0 ? 0 : (end > rank ? rank : end);
+	size_t cnt = end > start ? (size_t)(end - start) : 0;
+	struct tensor t;
+	err = make_tensor(mp, TENSOR_I64, 1, cnt, dims + start, &t);
+	if (err != RF_OK) {
+		return err;
+	}
+	int out = onnx_out_id(n, 0);
+	if (out < 0) {
+		tensor_fini(&t);
+		return RF_OK;
+	}
+	return onnx_set_const(mp, out, &t, false);
+}
+
+static int
+map_constant_of_shape(struct onnx_mapper *mp, const struct onnx_node *n,
+    enum engine_op op)
+{
+	static const char *const known[] = { "value", NULL };
+	int err = need_inputs(mp, n, 1, 1);
+	if (err == RF_OK) {
+		err = attrs_only(mp, n, known);
+	}
+	int64_t dims[TENSOR_MAX_RANK];
+	size_t rank = 0;
+	bool present;
+	if (err == RF_OK) {
+		err = const_ints(
+		    mp, n, 0, "shape", dims, TENSOR_MAX_RANK, &rank, &present);
+	}
+	if (err != RF_OK) {
+		return err;
+	}
+	const struct onnx_attr *a = attr_find(n, "value");
+	enum tensor_dtype dt = TENSOR_F32;
+	bool is_bool = false;
+	const void *val = NULL;
+	if (a != NULL) {
+		if (!a->has_t || a->t.t.count != 1) {
+			return onnx_err(mp, RF_ERR_INVAL,
+			    "attribute 'value' must be a one-element tensor");
+		}
+		dt = a->t.t.dtype;
+		is_bool = a->t.is_bool;
+		val = a->t.t.data;
+	}
+	size_t count;
+	err = tensor_shape_check((int)rank, dims, &count, mp->ei);
+	if (err != RF_OK) {
+		return onnx_errctx(mp, err);
+	}
+	size_t esz = tensor_dtype_size(dt);
+	err = onnx_fold_room(mp, count, esz);
+	struct tensor t;
+	if (err == RF_OK) {
+		err = tensor_init(&t, dt, (int)rank, dims);
+		if (err != RF_OK) {
+			return onnx_err(mp, err, "%s", rf_strerror(err));
+		}
+	}
+	if (err != RF_OK) {
+		return err;
+	}
+	for (size_t i = 0; val != NULL && i < count; i++) {
+		memcpy((unsigned char *)t.data + i * esz, val, esz);
+	}
+	int out = onnx_out_id(n, 0);
+	if (out < 0) {
+		tensor_fini(&t);
+		return RF_OK;
+	}
+	return onnx_set_const(mp, out, &t, is_bool);
+}
+
+static bool
+elem_equal(const struct tensor *a, size_t i, const struct tensor *b,
+    size_t j)
+{
+	switch (a->dtype) {
+	case TENSOR_F32:
+		return ((const float *)a->data)[i] ==
+		    ((const float *)b->data)[j];
+	case TENSOR_I8:
+		return ((const int8_t *)a->data)[i] ==
+		    ((const int8_t *)b->data)[j];
+	case TENSOR_I32:
+		return ((const int32_t *)a->data)[i] ==
+		    ((const int32_t *)b->data)[j];
+	case TENSOR_I64:
+		return ((const int64_t *)a->data)[i] ==
+		    ((const int64_t *)b->data)[j];
+	}
+	return false;
+}
+
+static int
+map_equal(struct onnx_mapper *mp, const struct onnx_node *n, enum engine_op op)
+{
+	int err = need_inputs(mp, n, 2, 2);
+	if (err == RF_OK) {
+		err = attrs_only(mp, n, NULL);
+	}
+	if (err != RF_OK) {
+		return err;
+	}
+	const struct onnx_const *a = onnx_in_const(mp, n, 0);
+	const struct onnx_const *b = onnx_in_const(mp, n, 1);
+	if (a == NULL || b == NULL) {
+		return onnx_err(mp, RF_ERR_NOTSUP,
+		    "Equal is only supported on constants (folded at import): "
+		    "the engine has no bool tensors at run time");
+	}
+	if (a->t.dtype != b->t.dtype || a->is_bool != b->is_bool) {
+		return onnx_err(
+		    mp, RF_ERR_DTYPE, "operands have different types");
+	}
+	int r;
+	int64_t dims[TENSOR_MAX_RANK];
+	err = tensor_broadcast_shape(
+	    a->t.rank, a->t.dims, b->t.rank, b->t.dims, &r, dims, mp->ei);
+	if (err != RF_OK) {
+		return onnx_errctx(mp, err);
+	}
+	size_t count;
+	err = tensor_shape_check(r, dims, &count, mp->ei);
+	if (err != RF_OK) {
+		return onnx_errctx(mp, err);
+	}
+	err = onnx_fold_room(mp, count, 1);
+	struct tensor t;
+	if (err == RF_OK) {
+		err = tensor_init(&t, TENSOR_I8, r, dims);
+		if (err != RF_OK) {
+			return onnx_err(mp, err, "%s", rf_strerror(err));
+		}
+	}
+	if (err != RF_OK) {
+		return err;
+	}
+	struct bcast_iter it;
+	const struct tensor *ops[2] = { &a->t, &b->t };
+	bcast_iter_init(&it, r, dims, ops, 2);
+	for (size_t i = 0; i < count; i++) {
+		((int8_t *)t.data)[i] = elem_equal(&a->t, it.off[0], &b->t,
+		    it.off[1]) ? 1 : 0;
+		bcast_iter_next(&it);
+	}
+	int out = onnx_out_id(n, 0);
+	if (out < 0) {
+		tensor_fini(&t);
+		return RF_OK;
+	}
+	return onnx_set_const(mp, out, &t, true);
+}
+
+static int
+scalar_int(const struct onnx_const *c, int64_t *v)
+{
+	if (c == NULL || c->t.count != 1 || c->is_bool ||
+	    (c->t.dtype != TENSOR_I64 && c->t.dtype != TENSOR_I32)) {
+		return RF_ERR_NOTSUP;
+	}
+	*v = c->t.dtype == TENSOR_I64 ? *(const int64_t *)c->t.data :
+	    *(const int32_t *)c->t.data;
+	return RF_OK;
+}
+
+/* Range on integer constants: start, start + delta, ... before limit. */
+static int
+map_range(struct onnx_mapper *mp, const struct onnx_node *n, enum engine_op op)
+{
+	int err = need_inputs(mp, n, 3, 3);
+	if (err == RF_OK) {
+		err = attrs_only(mp, n, NULL);
+	}
+	if (err != RF_OK) {
+		return err;
+	}
+	int64_t s, l, d;
+	const struct onnx_const *cs = onnx_in_const(mp, n, 0);
+	if (scalar_int(cs, &s) != RF_OK ||
+	    scalar_int(onnx_in_const(mp, n, 1), &l) != RF_OK ||
+	    scalar_int(onnx_in_const(mp, n, 2), &d) != RF_OK) {
+		return onnx_err(mp, RF_ERR_NOTSUP,
+		    "Range is only supported on int32/int64 constant scalars");
+	}
+	if (d == 0) {
+		return onnx_err(mp, RF_ERR_INVAL, "delta is 0");
+	}
+	/* The count in 128 bits: limit - start can overflow int64. */
+	__int128 span = (__int128)l - (__int128)s;
+	__int128 cnt = 0;
+	if ((d > 0 && span > 0) || (d < 0 && span < 0)) {
+		__int128 ad = d > 0 ? (__int128)d : -(__int128)d;
+		__int128 as = span > 0 ? span : -span;
+		cnt = (as + ad - 1) / ad;
+	}
+	if (cnt > (__int128)TENSOR_MAX_ELEMS) {
+		return onnx_err(mp, RF_ERR_RANGE,
+		    "Range of more than %zu elements",
+		    (size_t)TENSOR_MAX_ELEMS);
+	}
+	enum tensor_dtype dt = cs->t.dtype;
+	int64_t dims[1] = { (int64_t)cnt };
+	err = onnx_fold_room(mp, (size_t)cnt, tensor_dtype_size(dt));
+	struct tensor t;
+	if (err == RF_OK) {
+		err = tensor_init(&t, dt, 1, dims);
+		if (err != RF_OK) {
+			return onnx_err(mp, err, "%s", rf_strerror(err));
+		}
+	}
+	if (err != RF_OK) {
+		return err;
+	}
+	for (int64_t i = 0; i < (int64_t)cnt; i++) {
+		/* Inside [start, limit), so it fits the type. */
+		int64_t v = (int64_t)((__int128)s + (__int128)i * d);
+		if (dt == TENSOR_I64) {
+			((int64_t *)t.data)[i] = v;
+		} else {
+			((int32_t *)t.data)[i] = (int32_t)v;
+		}
+	}
+	int out = onnx_out_id(n, 0);
+	if (out < 0) {
+		tensor_fini(&t);
+		return RF_OK;
+	}
+	return onnx_set_const(mp, out, &t, false);
+}
+
+/* ------------------------------------------------------------------ */
+/* The table                                                            */
+/* ------------------------------------------------------------------ */
+
+
+static const struct onnx_map_entry map_table[] = {
+	{ "Add", map_direct, ENGINE_OP_ADD },
+	{ "AveragePool", map_direct, ENGINE_OP_AVGPOOL },
+	{ "BatchNormalization", map_direct, ENGINE_OP_BATCHNORM },
+	{ "Cast", map_cast, ENGINE_OP_CAST },
+	{ "Concat", map_direct, ENGINE_OP_CONCAT },
+	{ "Constant", map_constant, ENGINE_OP_IDENTITY },
+	{ "ConstantOfShape", map_constant_of_shape, ENGINE_OP_IDENTITY },
+	{ "Conv", map_direct, ENGINE_OP_CONV },
+	{ "Div", map_direct, ENGINE_OP_DIV },
+	{ "Dropout", map_dropout, ENGINE_OP_IDENTITY },
+	{ "Equal", map_equal, ENGINE_OP_IDENTITY },
+	{ "Erf", map_direct, ENGINE_OP_ERF },
+	{ "Expand", map_expand, ENGINE_OP_EXPAND },
+	{ "Flatten", map_direct, ENGINE_OP_FLATTEN },
+	{ "Gather", map_direct, ENGINE_OP_GATHER },
+	{ "Gelu", map_direct, ENGINE_OP_GELU },
+	{ "Gemm", map_direct, ENGINE_OP_GEMM },
+	{ "GlobalAveragePool", map_direct, ENGINE_OP_GLOBALAVGPOOL },
+	{ "Identity", map_identity, ENGINE_OP_IDENTITY },
+	{ "LayerNormalization", map_direct, ENGINE_OP_LAYERNORM },
+	{ "MatMul", map_direct, ENGINE_OP_MATMUL },
+	{ "MatMulInteger", map_direct, ENGINE_OP_MATMULINTEGER },
+	{ "MaxPool", map_direct, ENGINE_OP_MAXPOOL },
+	{ "Mul", map_direct, ENGINE_OP_MUL },
+	{ "Pad", map_pad, ENGINE_OP_PAD },
+	{ "Pow", map_direct, ENGINE_OP_POW },
+	{ "QLinearMatMul", map_direct, ENGINE_OP_QLINEARMATMUL },
+	{ "Range", map_range, ENGINE_OP_IDENTITY },
+	{ "ReduceMean", map_direct, ENGINE_OP_REDUCEMEAN },
+	{ "Relu", map_direct, ENGINE_OP_RELU },
+	{ "Reshape", map_direct, ENGINE_OP_RESHAPE },
+	{ "Shape", map_shape, ENGINE_OP_IDENTITY },
+	{ "Sigmoid", map_direct, ENGINE_OP_SIGMOID },
+	{ "Slice", map_slice, ENGINE_OP_SLICE },
+	{ "Softmax", map_softmax, ENGINE_OP_SOFTMAX },
+	{ "Split", map_split, ENGINE_OP_SPLIT },
+	{ "Sqrt", map_direct, ENGINE_OP_SQRT },
+	{ "Squeeze", map_axes_op, ENGINE_OP_SQUEEZE },
+	{ "Sub", map_direct, ENGINE_OP_SUB },
+	{ "Tanh", map_direct, ENGINE_OP_TANH },
+	{ "Transpose", map_direct, ENGINE_OP_TRANSPOSE },
+	{ "Unsqueeze", map_axes_op, ENGINE_OP_UNSQUEEZE },
+	{ "Where", map_where, ENGINE_OP_WHERE },
+};
+
+const struct onnx_map_entry *
+onnx_map_lookup(const char *op_type)
+{
+	for (size_t i = 0; i < sizeof(map_table) / sizeof(map_table[0]); i++) {
+		if (strcmp(map_table[i].op_type, op_type) == 0) {
+			return &map_table[i];
+		}
+	}
+	return NULL;
+}

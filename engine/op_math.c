@@ -1,0 +1,444 @@
+/*
+ * engine/op_math.c - arithmetic operators added for ONNX import:
+ * ReduceMean, Pow, Sqrt and Erf (all f32).
+ *
+ * PyTorch exports LayerNorm as ReduceMean, Sub, Pow(x, 2), ReduceMean,
+ * Add, Sqrt, Div and exact Gelu as Div, Erf, Add, Mul, Mul, so these are
+ * what a transformer imported from ONNX spends its time in. Canonical
+ * orders (docs/determinism.md):
+ *
+ *   ReduceMean  for each output element, the reduced elements in
+ *               increasing index order summed in double from +0.0,
+ *               divided once by their count, rounded to float.
+ *   Pow         in double: an integer exponent |n| <= 64 by binary
+ *               powering (below), any other by det_exp(y * log|x|) with
+ *               the log here; special cases as C99 pow (Annex F); one
+ *               rounding to float at the end.
+ *   Sqrt        sqrtf, correctly rounded by IEEE 754.
+ *   Erf         det_erff.
+ *
+ * The log in double is built here from + - * / only, like engine/
+ * detmath.c (which owns the float functions): nothing from libm.
+ */
+#include <float.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine_int.h"
+
+#ifdef __clang__
+#pragma STDC FP_CONTRACT OFF
+#endif
+
+/* ------------------------------------------------------------------ */
+/* ReduceMean                                                           */
+/* ------------------------------------------------------------------ */
+
+struct reduce_params {
+	int64_t axes[TENSOR_MAX_RANK];
+	int64_t n; /* 0: every axis */
+	int64_t keepdims;
+};
+
+int
+op_reducemean_parse(const struct op_attrs *at, size_t n_inputs,
+    struct op_params *p, struct rf_errinfo *ei)
+{
+	static const char *const known[] = { "axes", "keepdims", NULL };
+	struct reduce_params rp;
+	memset(&rp, 0, sizeof(rp));
+	size_t n = 0;
+	int err = op_attrs_only(at, known, "ReduceMean", ei);
+	if (err == RF_OK) {
+		err = op_attr_get_ints(at, "axes", 0, TENSOR_MAX_RANK, rp.axes,
+		    &n, ei);
+	}
+	if (err == RF_OK) {
+		err =
+		    op_attr_get_int(at, "keepdims", 1, 0, 1, &rp.keepdims, ei);
+	}
+	if (err != RF_OK) {
+		return err;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (rp.axes[i] < -TENSOR_MAX_RANK ||
+		    rp.axes[i] >= TENSOR_MAX_RANK) {
+			return rf_errf(ei, RF_ERR_INVAL,
+			    "attribute 'axes' value %lld is out of range",
+			    (long long)rp.axes[i]);
+		}
+	}
+	rp.n = (int64_t)n;
+	OP_PARAMS_PUT(p, rp);
+	return RF_OK;
+}
+
+int
+op_reducemean_eval(const struct op_call *c)
+{
+	struct reduce_params rp;
+	OP_PARAMS_GET(c->params, rp);
+	int err = op_need_dtype(c, 0, TENSOR_F32);
+	if (err != RF_OK) {
+		return err;
+	}
+	const struct tensor *x = c->in[0];
+	int r = x->rank;
+	bool red[TENSOR_MAX_RANK];
+	for (int d = 0; d < r; d++) {
+		red[d] = rp.n == 0;
+	}
+	for (int64_t i = 0; i < rp.n; i++) {
+		int a;
+		err = op_axis(c, rp.axes[i], r, &a);
+		if (err != RF_OK) {
+			return err;
+		}
+		if (red[a]) {
+			return rf_errf(c->ei, RF_ERR_INVAL,
+			    "axis %d is listed twice", a);
+		}
+		red[a] = true;
+	}
+	/* The kept axes index output elements, the reduced ones the terms of
+	 * each sum; both walk the input's row-major strides. */
+	int64_t dims[TENSOR_MAX_RANK];
+	int64_t kdims[TENSOR_MAX_RANK], rdims[TENSOR_MAX_RANK];
+	size_t kst[TENSOR_MAX_RANK], rst[TENSOR_MAX_RANK];
+	int nk = 0, nr = 0, ro = 0;
+	size_t s = 1, terms = 1;
+	size_t st[TENSOR_MAX_RANK];
+	for (int d = r - 1; d >= 0; d--) {
+		st[d] = s;
+		s *= (size_t)x->dims[d];
+	}
+	for (int d = 0; d < r; d++) {
+		if (red[d]) {
+			rdims[nr] = x->dims[d];
+			rst[nr++] = st[d];
+			terms *= (size_t)x->dims[d];
+			if (rp.keepdims) {
+				dims[ro++] = 1;
+			}
+		} else {
+			kdims[nk] = x->dims[d];
+			kst[nk++] = st[d];
+			dims[ro++] = x->dims[d];
+		}
+	}
+	err = op_out_alloc(c, 0, TENSOR_F32, ro, dims);
+	if (err != RF_OK) {
+		return err;
+	}
+	const float *xd = x->data;
+	float *yd = c->out[0].data;
+	int64_t ki[TENSOR_MAX_RANK] = { 0 };
+	size_t base = 0;
+	for (size_t o = 0; o < c->out[0].count; o++) {
+		int64_t ri[TENSOR_MAX_RANK] = { 0 };
+		size_t off = base;
+		double sum = 0.0;
+		for (size_t t = 0; t < terms; t++) {
+			sum = sum + (double)xd[off];
+			for (int d = nr - 1; d >= 0; d--) {
+				off += rst[d];
+				if (++ri[d] < rdims[d]) {
+					break;
+				}
+				off -= rst[d] * (size_t)rdims[d];
+				ri[d] = 0;
+			}
+		}
+		/* An empty reduction is 0 / 0: NaN, made canonical by the
+		 * run. */
+		yd[o] = (float)(sum / (double)terms);
+		for (int d = nk - 1; d >= 0; d--) {
+			base += kst[d];
+			if (++ki[d] < kdims[d]) {
+				break;
+			}
+			base -= kst[d] * (size_t)kdims[d];
+			ki[d] = 0;
+		}
+	}
+	return RF_OK;
+}
+
+/* ------------------------------------------------------------------ */
+/* Deterministic log and pow in double                                  */
+/* ------------------------------------------------------------------ */
+
+static uint64_t
+dbits(double x)
+{
+	uint64_t u;
+	memcpy(&u, &x, sizeof(u));
+	return u;
+}
+
+static double
+dfrom(uint64_t u)
+{
+	double x;
+	memcpy(&x, &u, sizeof(x));
+	return x;
+}
+
+/* ln 2 split so that k * LN2_HI is exact for |k| < 2^24 (the constants
+ * of engine/detmath.c). */
+#define LN2_HI 0x1.62e42ffp-1
+#define LN2_LO -0x1.718432a1b0e26p-35
+#define SQRT2 0x1.6a09e667f3bcdp+0
+
+/*
+ * ln x for a positive, finite, normal double x: x = 2^k m with m in
+ * [sqrt(1/2), sqrt(2)), and ln m = 2 atanh(s) = 2 (s + s^3/3 + s^5/5 +
+ * ...) with s = (m - 1) / (m + 1), |s| < 0.1716. Twelve terms leave out
+ * less than s^25 / 25 < 2^-66 of the result, so the error is a few
+ * double ulps: far below the float ulp that Pow finally rounds to.
+ */
+static double
+log_pos(double x)
+{
+	uint64_t b = dbits(x);
+	int k = (int)((b >> 52) & 0x7ff) - 1023;
+	double m = dfrom((b & UINT64_C(0x000fffffffffffff)) |
+	    UINT64_C(0x3ff0000000000000));
+	if (m > SQRT2) {
+		m = m * 0.5;
+		k++;
+	}
+	double s = (m - 1.0) / (m + 1.0);
+	double s2 = s * s;
+	double q = 1.0 / 23.0;
+	q = 1.0 / 21.0 + s2 * q;
+	q = 1.0 / 19.0 + s2 * q;
+	q = 1.0 / 17.0 + s2 * q;
+	q = 1.0 / 15.0 + s2 * q;
+	q = 1.0 / 13.0 + s2 * q;
+	q = 1.0 / 11.0 + s2 * q;
+	q = 1.0 / 9.0 + s2 * q;
+	q = 1.0 / 7.0 + s2 * q;
+	q = 1.0 / 5.0 + s2 * q;
+	q = 1.0 / 3.0 + s2 * q;
+	double lm = 2.0 * s + (2.0 * s) * (s2 * q);
+	double kk = (double)k;
+	return kk * LN2_HI + (lm + kk * LN2_LO);
+}
+
+/*
+ * b^n for n >= 0 by binary powering in double, squaring from the right:
+ * r = 1; while n: if n odd r = r * b; n >>= 1; if n: b = b * b. For
+ * n = 2 that is one exact product (24 + 24 bits fit a double), so
+ * Pow(x, 2) is x * x correctly rounded to float, as PyTorch computes it.
+ */
+static double
+powi(double b, uint64_t n)
+{
+	double r = 1.0;
+	while (n != 0) {
+		if ((n & 1) != 0) {
+			r = r * b;
+		}
+		n >>= 1;
+		if (n != 0) {
+			b = b * b;
+		}
+	}
+	return r;
+}
+
+enum exp_class { EXP_FRACTION, EXP_EVEN, EXP_ODD };
+
+/* An exponent: its value as a double, whether it is an (odd) integer,
+ * and, for small integers, the integer. */
+struct exponent {
+	double v;
+	enum exp_class cls;
+	bool small; /* an integer with |n| <= 64 */
+	int64_t n;
+};
+
+#define POW_SMALL 64
+
+static struct exponent
+exponent_f32(float y)
+{
+	struct exponent e = { (double)y, EXP_FRACTION, false, 0 };
+	double a = e.v < 0 ? -e.v : e.v;
+	if (!(a - a == 0.0)) {
+		return e; /* inf or NaN: handled before the class matters */
+	}
+	if (a >= 0x1p24) {
+		e.cls =
+		    EXP_EVEN; /* every float this large is an even integer */
+		return e;
+	}
+	int64_t n = (int64_t)e.v;
+	if ((double)n != e.v) {
+		return e;
+	}
+	e.cls = (n & 1) != 0 ? EXP_ODD : EXP_EVEN;
+	e.small = n >= -POW_SMALL && n <= POW_SMALL;
+	e.n = n;
+	return e;
+}
+
+static struct exponent
+exponent_int(int64_t n)
+{
+	struct exponent e = { (double)n, (n & 1) != 0 ? EXP_ODD : EXP_EVEN,
+		n >= -POW_SMALL && n <= POW_SMALL, n };
+	return e;
+}
+
+static float
+fl_inf(bool neg)
+{
+	return neg ? -FLT_MAX * 2.0f : FLT_MAX * 2.0f;
+}
+
+/* x^y as C99 pow (Annex F.9.4.4) rounded to float; see the file head. */
+static float
+pow_f32(float xf, const struct exponent *e)
+{
+	double x = (double)xf, y = e->v;
+	if (y == 0.0 || x == 1.0) {
+		return 1.0f; /* even for a NaN in the other operand */
+	}
+	if (x != x || y != y) {
+		return xf != xf ? xf : (float)y;
+	}
+	bool odd = e->cls == EXP_ODD;
+	bool xneg = (dbits(x) >> 63) != 0;
+	double ax = xneg ? -x : x;
+	bool yinf = !(y - y == 0.0);
+	if (x == 0.0) {
+		bool neg = xneg && odd;
+		if (y < 0.0) {
+			return fl_inf(neg);
+		}
+		return neg ? -0.0f : 0.0f;
+	}
+	if (yinf) {
+		if (ax == 1.0) {
+			return 1.0f; /* (-1)^(+-inf) */
+		}
+		return (ax < 1.0) == (y < 0.0) ? fl_inf(false) : 0.0f;
+	}
+	if (!(x - x == 0.0)) {
+		bool neg = xneg && odd;
+		if (y < 0.0) {
+			return neg ? -0.0f : 0.0f;
+		}
+		return fl_inf(neg);
+	}
+	if (xneg && e->cls == EXP_FRACTION) {
+		return __builtin_nanf(""); /* canonicalized by the run */
+	}
+	double r;
+	if (e->small) {
+		uint64_t n = e->n < 0 ? (uint64_t)(-e->n) : (uint64_t)e->n;
+		r = powi(ax, n);
+		if (e->n < 0) {
+			r = 1.0 / r;
+		}
+	} else {
+		r = det_exp(y * log_pos(ax));
+	}
+	float f = (float)r;
+	return xneg && odd ? -f : f;
+}
+
+/* ------------------------------------------------------------------ */
+/* Pow, Sqrt, Erf                                                       */
+/* ------------------------------------------------------------------ */
+
+/* f32 base; the exponent may be f32, i32 or i64 (ONNX Pow, opset 12+);
+ * NumPy broadcasting. */
+int
+op_pow_eval(const struct op_call *c)
+{
+	int err = op_need_dtype(c, 0, TENSOR_F32);
+	if (err != RF_OK) {
+		return err;
+	}
+	const struct tensor *x = c->in[0], *y = c->in[1];
+	if (y->dtype == TENSOR_I8) {
+		return rf_errf(c->ei, RF_ERR_DTYPE,
+		    "the exponent must be f32, i32 or i64, got i8");
+	}
+	int r;
+	int64_t dims[TENSOR_MAX_RANK];
+	err = tensor_broadcast_shape(x->rank, x->dims, y->rank, y->dims, &r,
+	    dims, c->ei);
+	if (err == RF_OK) {
+		err = op_out_alloc(c, 0, TENSOR_F32, r, dims);
+	}
+	if (err != RF_OK || c->out[0].count == 0) {
+		return err;
+	}
+	struct bcast_iter it;
+	const struct tensor *ops[2] = { x, y };
+	bcast_iter_init(&it, r, dims, ops, 2);
+	const float *xd = x->data;
+	float *yd = c->out[0].data;
+	for (size_t o = 0; o < c->out[0].count; o++) {
+		struct exponent e;
+		size_t j = it.off[1];
+		switch (y->dtype) {
+		case TENSOR_F32:
+			e = exponent_f32(((const float *)y->data)[j]);
+			break;
+		case TENSOR_I32:
+			e = exponent_int(((const int32_t *)y->data)[j]);
+			break;
+		default:
+			e = exponent_int(((const int64_t *)y->data)[j]);
+			break;
+		}
+		yd[o] = pow_f32(xd[it.off[0]], &e);
+		bcast_iter_next(&it);
+	}
+	return RF_OK;
+}
+
+static float
+sqrt_f32(float x)
+{
+	/* IEEE 754 correctly rounded; a negative x gives NaN, which the
+	 * run makes canonical. */
+	return __builtin_sqrtf(x);
+}
+
+static int
+unary_f32(const struct op_call *c, float (*f)(float))
+{
+	int err = op_need_dtype(c, 0, TENSOR_F32);
+	if (err != RF_OK) {
+		return err;
+	}
+	const struct tensor *x = c->in[0];
+	err = op_out_alloc(c, 0, TENSOR_F32, x->rank, x->dims);
+	if (err != RF_OK) {
+		return err;
+	}
+	const float *xd = x->data;
+	float *yd = c->out[0].data;
+	for (size_t i = 0; i < x->count; i++) {
+		yd[i] = f(xd[i]);
+	}
+	return RF_OK;
+}
+
+int
+op_sqrt_eval(const struct op_call *c)
+{
+	return unary_f32(c, sqrt_f32);
+}
+
+int
+op_erf_eval(const struct op_call *c)
+{
+	return unary_f32(c, det_erff);
+}

@@ -1,0 +1,230 @@
+/*
+ * sim/proc.c - child processes of the local network launcher: spawning
+ * with a log file, polling, stopping with an escalation to SIGKILL, and
+ * picking free loopback ports.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#ifdef __linux__
+#include <sys/prctl.h>
+#endif
+
+#include "sim_int.h"
+
+double
+sim_seconds(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+void
+sim_sleep_ms(int ms)
+{
+	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
+	while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+	}
+}
+
+/* write(2) all of s, for the child after fork (no stdio there). */
+static void
+child_say(int fd, const char *s)
+{
+	size_t n = strlen(s);
+	while (n > 0) {
+		ssize_t w = write(fd, s, n);
+		if (w <= 0) {
+			return;
+		}
+		s += w;
+		n -= (size_t)w;
+	}
+}
+
+/* The child's side of sim_proc_spawn: only async-signal-safe calls. */
+static void __attribute__((noreturn))
+child_exec(const char *exe, char *const *argv, const char *log, int max_fd,
+    pid_t parent)
+{
+	/* Our own group: a terminal's Ctrl-C goes to the launcher only, and
+	 * the launcher decides the order of shutdown. */
+	setpgid(0, 0);
+#ifdef __linux__
+	/* Die with the launcher, even when it is SIGKILLed. */
+	prctl(PR_SET_PDEATHSIG, SIGTERM);
+	if (getppid() != parent) {
+		_exit(126); /* the launcher died before the line above */
+	}
+#else
+	(void)parent;
+#endif
+	int in = open("/dev/null", O_RDONLY);
+	int out = open(log, O_WRONLY | O_CREAT | O_APPEND, 0600);
+	if (in < 0 || out < 0) {
+		_exit(127);
+	}
+	if (dup2(in, 0) < 0 || dup2(out, 1) < 0 || dup2(out, 2) < 0) {
+		_exit(127);
+	}
+	/* The launcher's sockets and files are not the child's business. */
+	for (int fd = 3; fd < max_fd; fd++) {
+		close(fd);
+	}
+	execv(exe, argv);
+	child_say(2, "sim: cannot execute ");
+	child_say(2, exe);
+	child_say(2, "\n");
+	_exit(127);
+}
+
+int
+sim_proc_spawn(const char *exe, char *const *argv, const char *log,
+    pid_t *pid, struct rf_errinfo *ei)
+{
+	/* Computed before fork: sysconf and getrlimit are not on the list of
+	 * async-signal-safe calls. */
+	struct rlimit rl;
+	int max_fd = 1024;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY) {
+		max_fd = rl.rlim_cur > 65536 ? 65536 : (int)rl.rlim_cur;
+	}
+	pid_t parent = getpid();
+	pid_t p = fork();
+	if (p < 0) {
+		return rf_errf(ei, RF_ERR_NOMEM, "cannot fork: %s",
+		    strerror(errno));
+	}
+	if (p == 0) {
+		child_exec(exe, argv, log, max_fd, parent);
+	}
+	/* Also from this side, so the group exists before anyone signals
+	 * it (the two calls race; either one suffices). */
+	setpgid(p, p);
+	*pid = p;
+	return RF_OK;
+}
+
+static int
+code_of(int status)
+{
+	if (WIFEXITED(status)) {
+		return WEXITSTATUS(status);
+	}
+	if (WIFSIGNALED(status)) {
+		return 128 + WTERMSIG(status);
+	}
+	return 255;
+}
+
+bool
+sim_proc_exited(pid_t pid, int *code)
+{
+	int status;
+	pid_t r = waitpid(pid, &status, WNOHANG);
+	if (r == pid) {
+		*code = code_of(status);
+		return true;
+	}
+	if (r < 0 && errno == ECHILD) {
+		*code = 255; /* someone else reaped it: treat as gone */
+		return true;
+	}
+	return false;
+}
+
+void
+sim_proc_stop(const pid_t *pids, size_t n, int timeout_ms, int *codes,
+    bool *killed)
+{
+	bool *done = calloc(n ? n : 1, sizeof(*done));
+	for (size_t i = 0; i < n; i++) {
+		killed[i] = false;
+		codes[i] = 0;
+		if (pids[i] > 0) {
+			kill(pids[i], SIGTERM);
+		} else if (done != NULL) {
+			done[i] = true;
+		}
+	}
+	double deadline = sim_seconds() + timeout_ms / 1000.0;
+	for (;;) {
+		size_t left = 0;
+		for (size_t i = 0; i < n; i++) {
+			if (pids[i] <= 0 || (done != NULL && done[i])) {
+				continue;
+			}
+			if (sim_proc_exited(pids[i], &codes[i])) {
+				if (done != NULL) {
+					done[i] = true;
+				}
+			} else {
+				left++;
+			}
+		}
+		if (left == 0 || sim_seconds() > deadline || done == NULL) {
+			break;
+		}
+		sim_sleep_ms(20);
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (pids[i] <= 0 || (done != NULL && done[i])) {
+			continue;
+		}
+		kill(pids[i], SIGKILL);
+		int status;
+		while (waitpid(pids[i], &status, 0) < 0 && errno == EINTR) {
+		}
+		codes[i] = code_of(status);
+		killed[i] = true;
+	}
+	free(done);
+}
+
+int
+sim_free_ports(int *ports, size_t n, struct rf_errinfo *ei)
+{
+	int fds[8];
+	if (n > 8) {
+		return rf_errf(ei, RF_ERR_RANGE, "too many ports");
+	}
+	int err = RF_OK;
+	size_t opened = 0;
+	/* All bound at once, so the kernel hands out n different ports. */
+	for (; opened < n; opened++) {
+		int fd = socket(AF_INET, SOCK_STREAM, 0);
+		if (fd < 0) {
+			err = rf_errf(ei, RF_ERR_NET, "socket: %s", strerror(errno));
+			break;
+		}
+		fds[opened] = fd;
+		struct sockaddr_in a;
+		memset(&a, 0, sizeof(a));
+		a.sin_family = AF_INET;
+		a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		socklen_t len = sizeof(a);
+		if (bind(fd, (struct sockaddr *)&a, sizeof(a)) != 0 ||
+		    getsockname(fd, (struct sockaddr *)&a, &len) != 0) {
+			err = rf_errf(ei, RF_ERR_NET, "cannot find a free port: %s",
+			    strerror(errno));
+			opened++;
+			break;
+		}
+		ports[opened] = ntohs(a.sin_port);
+	}
+	for (size_t i = 0; i < opened; i++) {
+		close(fds[i]);
+	}
+	return err;
+}

@@ -1,0 +1,495 @@
+#!/usr/bin/python3
+"""Builds the ONNX fixtures of tests/engine/onnx_test.c.
+
+Run with Debian's interpreter from the repository root (the pyenv python3
+on PATH lacks these packages):
+
+    apt-get install python3-onnx python3-numpy python3-torch python3-sklearn
+    /usr/bin/python3 tests/data/onnx/make_fixtures.py
+
+It writes, next to itself:
+
+  real models, exported by torch.onnx.export as users produce them, with
+  an input and the output PyTorch computes for it (float32):
+    mlp_digits        MLP trained briefly on sklearn's digits (opset 13)
+    mlp_dynbatch      the same with a symbolic batch dimension
+    lenet_digits      LeNet-style CNN trained on the same 8x8 digits
+                      (Conv, Relu, MaxPool, Flatten, Gemm; opset 11)
+    gpt_op13          GPT-style block: token and position embeddings,
+                      causal self-attention, LayerNorm and exact Gelu,
+                      which opset 13 spells as ReduceMean, Pow, Sqrt, Erf
+    gpt_op17          the same at opset 17 (LayerNormalization)
+    gpt_op11          the same at opset 11 (Split and Squeeze attributes)
+    gpt_nofold        opset 13 without PyTorch's constant folding, so the
+                      importer must fold Constant/Slice/Equal/Cast/Unsqueeze
+    gpt_dyn           dynamic batch and sequence axes: Shape, Gather,
+                      Range, Cast, ... which import with --dim batch=1
+                      --dim seq=8
+  small hand-made graphs (onnx.helper) with numpy expectations:
+    softmax_op11      opset-11 Softmax, axis 1 of a rank-3 tensor
+    misc_ops          Pad, Slice, Squeeze, Unsqueeze, ReduceMean, Expand,
+                      Pow, Sqrt, Erf, Where, Dropout, Cast, Split, Identity
+    const_out         the graph output is a constant (an Identity is added)
+  hostile files, each rejected with an exact code (see onnx_test.c):
+    bad_*.onnx
+
+NAME.in0.npy is the input, NAME.out0.npy the expected output. Everything is
+seeded; PyTorch training is run single-threaded so the weights come out
+the same on every run of the same versions.
+"""
+import math
+import os
+import sys
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def path(name):
+    return os.path.join(HERE, name)
+
+
+def save_case(name, inputs, outputs):
+    for i, a in enumerate(inputs):
+        np.save(path("%s.in%d.npy" % (name, i)), a)
+    for i, a in enumerate(outputs):
+        np.save(path("%s.out%d.npy" % (name, i)), a)
+
+
+# --------------------------------------------------------------------------
+# Real models (PyTorch)
+# --------------------------------------------------------------------------
+
+def digits():
+    from sklearn.datasets import load_digits
+    d = load_digits()
+    x = (d.data / 16.0).astype(np.float32)
+    y = d.target.astype(np.int64)
+    return x, y
+
+
+def train(torch, model, x, y, epochs, lr):
+    opt = torch.optim.Adam(model.parameters(), lr=lr)
+    lossf = torch.nn.CrossEntropyLoss()
+    xt = torch.from_numpy(x)
+    yt = torch.from_numpy(y)
+    for _ in range(epochs):
+        for i in range(0, len(x), 64):
+            opt.zero_grad()
+            loss = lossf(model(xt[i:i + 64]), yt[i:i + 64])
+            loss.backward()
+            opt.step()
+    model.eval()
+    with torch.no_grad():
+        acc = (model(xt).argmax(1) == yt).float().mean().item()
+    return acc
+
+
+def export(torch, model, args, name, opset, **kw):
+    torch.onnx.export(model, args, path(name + ".onnx"), opset_version=opset,
+                      **kw)
+    with torch.no_grad():
+        out = model(*args)
+    ins = [a.numpy() for a in args]
+    save_case(name, ins, [out.numpy().astype(np.float32)])
+
+
+def real_models():
+    import torch
+    import torch.nn as nn
+    import torch.nn.functional as F
+    torch.set_num_threads(1)
+    torch.manual_seed(7)
+    x, y = digits()
+    train_x, train_y = x[:1500], y[:1500]
+    test_x = x[1500:1516]
+
+    mlp = nn.Sequential(nn.Linear(64, 48), nn.ReLU(), nn.Linear(48, 32),
+                        nn.ReLU(), nn.Linear(32, 10))
+    acc = train(torch, mlp, train_x, train_y, 20, 3e-3)
+    print("mlp_digits: train accuracy %.3f" % acc)
+    export(torch, mlp, (torch.from_numpy(test_x),), "mlp_digits", 13,
+           input_names=["x"], output_names=["logits"])
+    # The same weights with a symbolic batch size: imports as a model
+    # that takes any number of rows.
+    export(torch, mlp, (torch.from_numpy(test_x),), "mlp_dynbatch", 13,
+           input_names=["x"], output_names=["logits"],
+           dynamic_axes={"x": {0: "batch"}, "logits": {0: "batch"}})
+
+    class LeNet(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.c1 = nn.Conv2d(1, 6, 3, padding=1)
+            self.c2 = nn.Conv2d(6, 16, 3, padding=1)
+            self.f1 = nn.Linear(16 * 2 * 2, 32)
+            self.f2 = nn.Linear(32, 10)
+
+        def forward(self, t):
+            t = F.max_pool2d(F.relu(self.c1(t)), 2)
+            t = F.max_pool2d(F.relu(self.c2(t)), 2)
+            t = torch.flatten(t, 1)
+            return self.f2(F.relu(self.f1(t)))
+
+    class Images(nn.Module):
+        """Trains LeNet on flat rows by viewing them as 1x8x8 images."""
+        def __init__(self, net):
+            super().__init__()
+            self.net = net
+
+        def forward(self, t):
+            return self.net(t.view(-1, 1, 8, 8))
+
+    lenet = LeNet()
+    acc = train(torch, Images(lenet), train_x, train_y, 20, 3e-3)
+    print("lenet_digits: train accuracy %.3f" % acc)
+    export(torch, lenet, (torch.from_numpy(test_x.reshape(16, 1, 8, 8)),),
+           "lenet_digits", 11, input_names=["image"],
+           output_names=["logits"])
+
+    class Attention(nn.Module):
+        def __init__(self, c, heads, t):
+            super().__init__()
+            self.heads = heads
+            self.qkv = nn.Linear(c, 3 * c)
+            self.proj = nn.Linear(c, c)
+            self.register_buffer("mask",
+                                 torch.tril(torch.ones(t, t)).view(1, 1, t, t))
+
+        def forward(self, t):
+            b, n, c = t.size()
+            q, k, v = self.qkv(t).split(c, dim=2)
+            h = self.heads
+            q = q.view(b, n, h, c // h).transpose(1, 2)
+            k = k.view(b, n, h, c // h).transpose(1, 2)
+            v = v.view(b, n, h, c // h).transpose(1, 2)
+            att = (q @ k.transpose(-2, -1)) * (1.0 / math.sqrt(k.size(-1)))
+            att = att.masked_fill(self.mask[:, :, :n, :n] == 0, float("-inf"))
+            att = F.softmax(att, dim=-1)
+            out = (att @ v).transpose(1, 2).contiguous().view(b, n, c)
+            return self.proj(out)
+
+    class Block(nn.Module):
+        def __init__(self, c, heads, t):
+            super().__init__()
+            self.ln1 = nn.LayerNorm(c)
+            self.attn = Attention(c, heads, t)
+            self.ln2 = nn.LayerNorm(c)
+            self.fc = nn.Linear(c, 4 * c)
+            self.out = nn.Linear(4 * c, c)
+            self.drop = nn.Dropout(0.1)
+
+        def forward(self, t):
+            t = t + self.attn(self.ln1(t))
+            return t + self.drop(self.out(F.gelu(self.fc(self.ln2(t)))))
+
+    class GPT(nn.Module):
+        def __init__(self, vocab=64, c=32, heads=4, t=8):
+            super().__init__()
+            self.wte = nn.Embedding(vocab, c)
+            self.wpe = nn.Embedding(t, c)
+            self.block = Block(c, heads, t)
+            self.ln_f = nn.LayerNorm(c)
+            self.head = nn.Linear(c, vocab, bias=False)
+
+        def forward(self, idx):
+            b, n = idx.size()
+            pos = torch.arange(0, n, dtype=torch.long).unsqueeze(0)
+            return self.head(self.ln_f(self.block(self.wte(idx) +
+                                                  self.wpe(pos))))
+
+    torch.manual_seed(11)
+    gpt = GPT().eval()
+    # Fresh LayerNorms are all ones and zeros, which the exporter would
+    # deduplicate; real trained ones are not.
+    with torch.no_grad():
+        for ln in (gpt.block.ln1, gpt.block.ln2, gpt.ln_f):
+            ln.weight.uniform_(0.5, 1.5)
+            ln.bias.uniform_(-0.2, 0.2)
+    idx = torch.randint(0, 64, (1, 8))
+    kw = dict(input_names=["idx"], output_names=["logits"])
+    export(torch, gpt, (idx,), "gpt_op13", 13, **kw)
+    export(torch, gpt, (idx,), "gpt_op17", 17, **kw)
+    export(torch, gpt, (idx,), "gpt_op11", 11, **kw)
+    export(torch, gpt, (idx,), "gpt_nofold", 13, do_constant_folding=False,
+           **kw)
+    export(torch, gpt, (idx,), "gpt_dyn", 13,
+           dynamic_axes={"idx": {0: "batch", 1: "seq"},
+                         "logits": {0: "batch", 1: "seq"}}, **kw)
+
+
+# --------------------------------------------------------------------------
+# Hand-made graphs (onnx.helper, numpy expectations)
+# --------------------------------------------------------------------------
+
+def model(nodes, inputs, outputs, inits=(), opset=13, name="g", ir=8):
+    g = helper.make_graph(nodes, name, inputs, outputs, list(inits))
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", opset)],
+                          producer_name="make_fixtures.py")
+    m.ir_version = ir
+    return m
+
+
+def vi(name, elem, shape):
+    return helper.make_tensor_value_info(name, elem, shape)
+
+
+def c_i64(name, vals):
+    return numpy_helper.from_array(np.array(vals, dtype=np.int64), name)
+
+
+def c_f32(name, vals):
+    return numpy_helper.from_array(np.array(vals, dtype=np.float32), name)
+
+
+def write(m, name):
+    with open(path(name + ".onnx"), "wb") as f:
+        f.write(m.SerializeToString())
+
+
+def softmax_op11():
+    x = (np.arange(24, dtype=np.float32).reshape(2, 3, 4) - 11.5) / 4.0
+    node = helper.make_node("Softmax", ["x"], ["y"], name="sm", axis=1)
+    m = model([node], [vi("x", TensorProto.FLOAT, [2, 3, 4])],
+              [vi("y", TensorProto.FLOAT, [2, 3, 4])], opset=11)
+    onnx.checker.check_model(m)
+    write(m, "softmax_op11")
+    # Opset 11 coerces to 2-D at the axis: softmax over 3 * 4 values.
+    f = x.reshape(2, 12).astype(np.float64)
+    e = np.exp(f - f.max(axis=1, keepdims=True))
+    y = (e / e.sum(axis=1, keepdims=True)).reshape(2, 3, 4)
+    save_case("softmax_op11", [x], [y.astype(np.float32)])
+
+
+def erf(v):
+    import math
+    return np.vectorize(math.erf)(v)
+
+
+def misc_ops():
+    """One chain through most of the operators added for import."""
+    x = ((np.arange(24, dtype=np.float32).reshape(2, 3, 4) - 10.0) / 4.0)
+    n = helper.make_node
+    cond = np.array([[[True, False, True]], [[False, True, True]]])
+    inits = [
+        c_i64("pads", [0, 0, 1, 0, 0, 1]),
+        c_i64("starts", [-1]), c_i64("ends", [-(2 ** 63)]),
+        c_i64("axes2", [2]), c_i64("steps", [-2]),
+        c_i64("axes0", [0]), c_i64("eshape", [2, 2, 3]),
+        c_f32("p15", 1.5), c_f32("m1", -1.0), c_f32("four", 4.0),
+        numpy_helper.from_array(cond, "cond"),
+        c_i64("split", [1, 1]), c_f32("ratio", 0.25),
+    ]
+    nodes = [
+        n("Pad", ["x", "pads"], ["p"], name="pad", mode="reflect"),
+        n("Slice", ["p", "starts", "ends", "axes2", "steps"], ["s"],
+          name="slice"),
+        n("Unsqueeze", ["s", "axes0"], ["u"], name="unsq"),
+        n("Squeeze", ["u", "axes0"], ["q"], name="sq"),
+        n("ReduceMean", ["q"], ["m"], name="mean", axes=[1], keepdims=0),
+        n("Expand", ["m", "eshape"], ["e"], name="expand"),
+        n("Mul", ["e", "e"], ["e2"], name="square"),
+        n("Sqrt", ["e2"], ["a"], name="sqrt"),
+        n("Pow", ["a", "p15"], ["pw"], name="pow"),
+        n("Erf", ["pw"], ["er"], name="erf"),
+        n("Mul", ["pw", "m1"], ["neg"], name="negate"),
+        n("Where", ["cond", "er", "neg"], ["w"], name="where"),
+        n("Dropout", ["w", "ratio"], ["d"], name="dropout"),
+        n("Mul", ["d", "four"], ["d4"], name="times4"),
+        n("Cast", ["x"], ["xi"], name="to_int", to=TensorProto.INT32),
+        n("Cast", ["xi"], ["xf"], name="to_float", to=TensorProto.FLOAT),
+        n("ReduceMean", ["xf"], ["xm"], name="mean_all", keepdims=1),
+        n("Add", ["d4", "xm"], ["t"], name="add"),
+        n("Split", ["t", "split"], ["t0", "t1"], name="split", axis=1),
+        n("Sub", ["t0", "t1"], ["diff"], name="diff"),
+        n("Identity", ["diff"], ["y"], name="ident"),
+    ]
+    m = model(nodes, [vi("x", TensorProto.FLOAT, [2, 3, 4])],
+              [vi("y", TensorProto.FLOAT, [2, 1, 3])], inits)
+    onnx.checker.check_model(m)
+    write(m, "misc_ops")
+    f = x.astype(np.float64)
+    p = np.pad(f, ((0, 0), (0, 0), (1, 1)), mode="reflect")
+    s = p[:, :, ::-1][:, :, ::2]
+    mm = s.mean(axis=1)
+    e = np.broadcast_to(mm, (2, 2, 3))
+    a = np.sqrt(e * e)
+    pw = a ** 1.5
+    w = np.where(cond, erf(pw), -pw)
+    xf = np.trunc(x).astype(np.float64)
+    t = w * 4.0 + xf.mean()
+    y = t[:, 0:1, :] - t[:, 1:2, :]
+    save_case("misc_ops", [x], [y.astype(np.float32)])
+
+
+def const_out():
+    n = helper.make_node
+    nodes = [
+        n("Relu", ["x"], ["r"], name="relu"),
+        n("Constant", [], ["c"], name="const",
+          value=numpy_helper.from_array(np.array([1.5, -2.0], np.float32))),
+    ]
+    m = model(nodes, [vi("x", TensorProto.FLOAT, [2])],
+              [vi("c", TensorProto.FLOAT, [2])])
+    onnx.checker.check_model(m)
+    write(m, "const_out")
+    save_case("const_out", [np.array([1, -1], np.float32)],
+              [np.array([1.5, -2.0], np.float32)])
+
+
+# --------------------------------------------------------------------------
+# Hostile files
+# --------------------------------------------------------------------------
+
+def gemm_model(inits, extra_nodes=(), opset=13, w_name="W", attrs=None):
+    n = helper.make_node("Gemm", ["x", w_name], ["y"], name="fc",
+                         **(attrs or {}))
+    return model([n] + list(extra_nodes), [vi("x", TensorProto.FLOAT, [1, 4])],
+                 [vi("y", TensorProto.FLOAT, [1, 2])], inits, opset=opset)
+
+
+def hostile():
+    w = c_f32("W", np.ones((4, 2)))
+    n = helper.make_node
+
+    # A 2^40-element initializer that declares no data at all.
+    big = TensorProto(name="W", data_type=TensorProto.FLOAT,
+                      dims=[1 << 20, 1 << 20])
+    write(gemm_model([big]), "bad_huge_dims")
+
+    neg = TensorProto(name="W", data_type=TensorProto.FLOAT, dims=[-4, 2])
+    neg.raw_data = b"\0" * 32
+    write(gemm_model([neg]), "bad_neg_dims")
+
+    m = gemm_model([w])
+    m.graph.input[0].type.tensor_type.shape.dim[1].dim_value = -3
+    write(m, "bad_neg_input_dim")
+
+    short = TensorProto(name="W", data_type=TensorProto.FLOAT, dims=[4, 2])
+    short.raw_data = b"\0" * 12
+    write(gemm_model([short]), "bad_raw_short")
+
+    # a and b read each other's outputs: a cycle, so no order exists.
+    cyc = model([n("Add", ["x", "b"], ["a"], name="node_a"),
+                 n("Relu", ["a"], ["b"], name="node_b")],
+                [vi("x", TensorProto.FLOAT, [2])],
+                [vi("b", TensorProto.FLOAT, [2])])
+    write(cyc, "bad_cycle")
+
+    undef = model([n("Relu", ["nowhere"], ["y"], name="relu")],
+                  [vi("x", TensorProto.FLOAT, [2])],
+                  [vi("y", TensorProto.FLOAT, [2])])
+    write(undef, "bad_undefined")
+
+    # The weight the Gemm reads was never stored.
+    write(gemm_model([], w_name="fc.weight"), "bad_missing_init")
+
+    lstm = model([n("LSTM", ["x", "W", "R"], ["y"], name="my_lstm",
+                    hidden_size=2)],
+                 [vi("x", TensorProto.FLOAT, [1, 1, 4])],
+                 [vi("y", TensorProto.FLOAT, None)],
+                 [c_f32("W", np.ones((1, 8, 4))), c_f32("R", np.ones((1, 8, 2)))])
+    write(lstm, "bad_unsupported_op")
+
+    write(gemm_model([w], attrs={"foo": 1}), "bad_unsupported_attr")
+    write(gemm_model([w], opset=9), "bad_opset9")
+    write(gemm_model([w], opset=18), "bad_opset18")
+
+    h = numpy_helper.from_array(np.ones((4, 2), np.float16), "W")
+    write(gemm_model([h]), "bad_fp16")
+
+    two = model([n("Relu", ["x"], ["a"], name="relu"),
+                 n("Sigmoid", ["x"], ["b"], name="sigmoid")],
+                [vi("x", TensorProto.FLOAT, [2])],
+                [vi("a", TensorProto.FLOAT, [2]),
+                 vi("b", TensorProto.FLOAT, [2])])
+    write(two, "bad_two_outputs")
+
+    drop = model([n("Dropout", ["x", "r", "t"], ["y"], name="drop")],
+                 [vi("x", TensorProto.FLOAT, [2])],
+                 [vi("y", TensorProto.FLOAT, [2])],
+                 [c_f32("r", 0.5),
+                  numpy_helper.from_array(np.array(True), "t")])
+    write(drop, "bad_dropout_training")
+
+    # Shape of an input whose batch size is symbolic and not given.
+    dyn = model([n("Shape", ["x"], ["s"], name="shape"),
+                 n("Reshape", ["x", "s"], ["y"], name="reshape")],
+                [vi("x", TensorProto.FLOAT, ["batch", 4])],
+                [vi("y", TensorProto.FLOAT, None)])
+    write(dyn, "bad_dynamic_shape")
+
+    dup = model([n("Relu", ["x"], ["y"], name="r1"),
+                 n("Sigmoid", ["x"], ["y"], name="r2")],
+                [vi("x", TensorProto.FLOAT, [2])],
+                [vi("y", TensorProto.FLOAT, [2])])
+    write(dup, "bad_duplicate_value")
+
+    ext = TensorProto(name="W", data_type=TensorProto.FLOAT, dims=[4, 2])
+    ext.data_location = TensorProto.EXTERNAL
+    e = ext.external_data.add()
+    e.key = "location"
+    e.value = "weights.bin"
+    write(gemm_model([ext]), "bad_external_data")
+
+    # A MatMul whose inner dimensions differ, found while inferring the
+    # shape a later Shape node needs.
+    mm = model([n("MatMul", ["x", "W"], ["h"], name="mm"),
+                n("Shape", ["h"], ["s"], name="shape"),
+                n("Reshape", ["h", "s"], ["y"], name="reshape")],
+               [vi("x", TensorProto.FLOAT, [1, 3])],
+               [vi("y", TensorProto.FLOAT, None)], [w])
+    write(mm, "bad_shape_mismatch")
+
+    # Tiny files that ask the importer to compute gigabytes.
+    bomb = model([n("ConstantOfShape", ["s"], ["c"], name="bomb"),
+                  n("Add", ["x", "c"], ["y"], name="add")],
+                 [vi("x", TensorProto.FLOAT, [1])],
+                 [vi("y", TensorProto.FLOAT, None)],
+                 [c_i64("s", [32768, 32768])])
+    write(bomb, "bad_fold_bomb")
+    bomb = model([n("Expand", ["one", "s"], ["c"], name="bomb"),
+                  n("Add", ["x", "c"], ["y"], name="add")],
+                 [vi("x", TensorProto.FLOAT, [1])],
+                 [vi("y", TensorProto.FLOAT, None)],
+                 [c_f32("one", [1.0]), c_i64("s", [16384, 16384])])
+    write(bomb, "bad_expand_bomb")
+
+    m = gemm_model([w])
+    m.ir_version = 2
+    write(m, "bad_ir2")
+
+    eq = model([n("Equal", ["x", "x"], ["e"], name="eq"),
+                n("Where", ["e", "x", "x"], ["y"], name="where")],
+               [vi("x", TensorProto.FLOAT, [2])],
+               [vi("y", TensorProto.FLOAT, [2])])
+    write(eq, "bad_equal_runtime")
+
+    nine = ["o%d" % i for i in range(9)]
+    sp = model([n("Split", ["x"], nine, name="split9", axis=0)],
+               [vi("x", TensorProto.FLOAT, [9])],
+               [vi(o, TensorProto.FLOAT, [1]) for o in nine])
+    write(sp, "bad_split_many")
+
+    ms = gemm_model([w])
+    ms.graph.node[0].domain = "com.microsoft"
+    write(ms, "bad_domain")
+
+
+def main():
+    if sys.version_info < (3, 9):
+        sys.exit("needs Python 3.9+")
+    real_models()
+    softmax_op11()
+    misc_ops()
+    const_out()
+    hostile()
+    total = sum(os.path.getsize(path(f)) for f in os.listdir(HERE)
+                if f.endswith((".onnx", ".npy")))
+    print("fixtures: %d bytes" % total)
+
+
+if __name__ == "__main__":
+    main()

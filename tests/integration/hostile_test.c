@@ -1,0 +1,614 @@
+/*
+ * tests/integration/hostile_test.c - what a hostile peer can send to the
+ * referee's and an executor's request sockets, and that both nodes go on
+ * serving afterwards.
+ *
+ * The test starts a real referee and a real executor (the binary named by
+ * RF_REFUTE) with its own keys, genesis and model, and talks to their
+ * sockets byte for byte through net/'s client:
+ *   - a forged signature gets ERROR 2 (signature);
+ *   - a replayed sequence number with other content gets ERROR 3 (replay),
+ *     while the very same bytes again (a retry after a lost reply) get the
+ *     recorded reply, byte for byte;
+ *   - a message over PROTO_MAX_MESSAGE never reaches a handler: NNG closes
+ *     the connection at the frame header and our client sees RF_ERR_NET;
+ *     one whose header merely declares too large a body gets ERROR 5;
+ *   - random bytes and truncated messages get the code their decoding
+ *     failure maps to (1, malformed, for truncations).
+ * After every single hostile message the referee must answer a status
+ * query and the executor must take a valid direct job that becomes final.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../../net/net.h"
+#include "../../node/node.h"
+#include "../testlib.h"
+
+#define CALL_MS 20000  /* "forever" for a call that must be answered */
+#define FINAL_S 30     /* for a job to become final */
+#define WINDOW_MS 200
+
+static char dir[256];
+static char ref_url[64], ev_url[64], ex_url[64];
+static pid_t ref_pid = -1, ex_pid = -1;
+static struct proto_identity ref_id, ex_id, client_id, raw_id;
+static struct node_rpc rpc; /* the well-behaved client */
+static bool rpc_open;
+static struct engine_model *model;
+static struct proto_digest model_id;
+static uint64_t raw_seq;   /* the raw identity's last sequence number */
+static uint64_t nonce = 1; /* keeps every job distinct */
+static unsigned checks;    /* valid jobs run after hostile messages */
+
+/* ------------------------------------------------------------------ */
+/* Set-up                                                               */
+/* ------------------------------------------------------------------ */
+
+static int
+write_identity(const char *name, struct proto_identity *id)
+{
+	char path[512], text[PROTO_IDENTITY_TEXT_MAX];
+	if (proto_identity_generate(id) != RF_OK ||
+	    proto_identity_format(id, text, sizeof(text)) != RF_OK) {
+		return -1;
+	}
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	return test_write_file(path, text, strlen(text), 0600);
+}
+
+static int
+write_model(void)
+{
+	struct engine_gen_opts o;
+	engine_gen_opts_init(&o, ENGINE_GEN_MLP);
+	uint8_t *buf;
+	size_t len;
+	char path[512];
+	if (engine_model_generate(&o, &model, NULL) != RF_OK ||
+	    engine_model_encode(model, &buf, &len) != RF_OK) {
+		return -1;
+	}
+	snprintf(path, sizeof(path), "%s/model.rfm", dir);
+	int rc = test_write_file(path, buf, len, 0644);
+	free(buf);
+	if (rc == 0 && proto_model_id(PROTO_HASH_BLAKE2B, model, &model_id) !=
+	    RF_OK) {
+		rc = -1;
+	}
+	return rc;
+}
+
+static int
+write_genesis(void)
+{
+	char text[2048], path[512], a[65], b[65], c[65];
+	proto_pubkey_hex(&ex_id.pk, a);
+	proto_pubkey_hex(&client_id.pk, b);
+	proto_pubkey_hex(&raw_id.pk, c);
+	int n = snprintf(text, sizeof(text), "window_ms %d\n"
+	    "account %s 1000000\naccount %s 1000000\naccount %s 1000000\n",
+	    WINDOW_MS, a, b, c);
+	snprintf(path, sizeof(path), "%s/genesis", dir);
+	return test_write_file(path, text, (size_t)n, 0644);
+}
+
+static int
+call_ok(struct proto_msg *req, enum proto_msg_type want,
+    struct proto_msg *reply)
+{
+	struct rf_errinfo ei = { "" };
+	int err = node_rpc_call(&rpc, req, reply, &ei);
+	proto_msg_free(req);
+	if (err == RF_OK) {
+		err = node_reply_ok(reply, want, &ei);
+		if (err != RF_OK) {
+			proto_msg_free(reply);
+		}
+	}
+	if (err != RF_OK) {
+		fprintf(stderr, "call failed: %s\n", ei.msg);
+	}
+	return err;
+}
+
+/* Until the executor is registered and staked. */
+static int
+wait_executor(void)
+{
+	double deadline = test_seconds() + 30;
+	while (test_seconds() < deadline) {
+		struct proto_msg req, reply;
+		proto_msg_init(&req, PROTO_MSG_STATUS_QUERY, PROTO_HASH_BLAKE2B);
+		if (call_ok(&req, PROTO_MSG_STATUS_INFO, &reply) == RF_OK) {
+			const struct proto_status_info *s = &reply.u.status_info;
+			bool staked = false;
+			for (uint32_t i = 0; i < s->n_nodes; i++) {
+				staked = staked || (memcmp(s->nodes[i].key.b, ex_id.pk.b,
+				    PROTO_KEY_LEN) == 0 && s->nodes[i].stake >= 1000);
+			}
+			proto_msg_free(&reply);
+			if (staked) {
+				return 0;
+			}
+		}
+		test_sleep_ms(50);
+	}
+	return -1;
+}
+
+static int
+setup(void)
+{
+	if (proto_init() != RF_OK) {
+		return 1;
+	}
+	snprintf(dir, sizeof(dir), "/tmp/rf-hostile-XXXXXX");
+	if (mkdtemp(dir) == NULL) {
+		return 1;
+	}
+	if (write_identity("referee.key", &ref_id) != 0 ||
+	    write_identity("executor.key", &ex_id) != 0 ||
+	    write_identity("client.key", &client_id) != 0 ||
+	    write_identity("raw.key", &raw_id) != 0 || write_model() != 0 ||
+	    write_genesis() != 0) {
+		return 1;
+	}
+	snprintf(ref_url, sizeof(ref_url), "tcp://127.0.0.1:%d",
+	    test_free_port());
+	snprintf(ev_url, sizeof(ev_url), "tcp://127.0.0.1:%d", test_free_port());
+	snprintf(ex_url, sizeof(ex_url), "tcp://127.0.0.1:%d", test_free_port());
+	char k[512], g[512], d[512], log[512], m[512], rk[65];
+	snprintf(k, sizeof(k), "%s/referee.key", dir);
+	snprintf(g, sizeof(g), "%s/genesis", dir);
+	snprintf(d, sizeof(d), "%s/referee.db", dir);
+	snprintf(log, sizeof(log), "%s/referee.log", dir);
+	const char *ra[] = { "referee", "-k", k, "-g", g, "-d", d, "-l",
+		ref_url, "-e", ev_url, NULL };
+	ref_pid = test_spawn(log, ra);
+	proto_pubkey_hex(&ref_id.pk, rk);
+	snprintf(k, sizeof(k), "%s/executor.key", dir);
+	snprintf(d, sizeof(d), "%s/executor.db", dir);
+	snprintf(log, sizeof(log), "%s/executor.log", dir);
+	snprintf(m, sizeof(m), "%s/model.rfm", dir);
+	const char *xa[] = { "executor", "-k", k, "-m", m, "-d", d, "-r",
+		ref_url, "-e", ev_url, "--referee-key", rk, "--listen", ex_url,
+		NULL };
+	ex_pid = test_spawn(log, xa);
+	if (ref_pid < 0 || ex_pid < 0) {
+		return 1;
+	}
+	if (node_rpc_open(&rpc, ref_url, &client_id, PROTO_HASH_BLAKE2B,
+	    &ref_id.pk, NULL) != RF_OK) {
+		return 1;
+	}
+	rpc_open = true;
+	if (wait_executor() != 0) {
+		fprintf(stderr, "the executor never staked (see %s)\n", dir);
+		return 1;
+	}
+	struct proto_msg reg, reply;
+	proto_msg_init(&reg, PROTO_MSG_NODE_REGISTER, PROTO_HASH_BLAKE2B);
+	reg.u.node_register.roles = PROTO_ROLE_CLIENT;
+	snprintf(reg.u.node_register.name, sizeof(reg.u.node_register.name),
+	    "client");
+	if (call_ok(&reg, PROTO_MSG_ACK, &reply) != RF_OK) {
+		return 1;
+	}
+	proto_msg_free(&reply);
+	/* The raw identity's sequence numbers start from the clock too, so
+	 * they stay above anything it could have sent before. */
+	raw_seq = (uint64_t)time(NULL) * 1000000;
+	return 0;
+}
+
+static int
+teardown(void)
+{
+	if (rpc_open) {
+		node_rpc_close(&rpc);
+	}
+	test_kill_children();
+	engine_model_free(model);
+	proto_identity_wipe(&ref_id);
+	proto_identity_wipe(&ex_id);
+	proto_identity_wipe(&client_id);
+	proto_identity_wipe(&raw_id);
+	char cmd[512];
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	return system(cmd) != 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* Raw traffic                                                          */
+/* ------------------------------------------------------------------ */
+
+/* One request on a fresh connection; the raw reply (caller frees). */
+static int
+send_raw(const char *url, const uint8_t *buf, size_t len, uint8_t **reply,
+    size_t *reply_len)
+{
+	struct net_client *c;
+	struct rf_errinfo ei = { "" };
+	int err = net_client_open(url, PROTO_MAX_MESSAGE, &c, &ei);
+	if (err != RF_OK) {
+		return err;
+	}
+	err = net_client_call(c, buf, len, reply, reply_len, CALL_MS, &ei);
+	net_client_close(c);
+	return err;
+}
+
+/* Sends and expects a signed ERROR reply with code; returns the code
+ * seen (0 when none). */
+static uint32_t
+expect_error(const char *url, const uint8_t *buf, size_t len, uint32_t code)
+{
+	uint8_t *rb = NULL;
+	size_t rl = 0;
+	int err = send_raw(url, buf, len, &rb, &rl);
+	CU_ASSERT_EQUAL_FATAL(err, RF_OK);
+	struct proto_msg m;
+	err = proto_msg_decode(rb, rl, &m, NULL);
+	free(rb);
+	CU_ASSERT_EQUAL_FATAL(err, RF_OK);
+	uint32_t seen = 0;
+	CU_ASSERT_EQUAL(m.type, PROTO_MSG_ERROR);
+	if (m.type == PROTO_MSG_ERROR) {
+		seen = m.u.error.code;
+		CU_ASSERT_EQUAL(seen, code);
+		if (seen != code) {
+			fprintf(stderr, "%s: code %u (%s), expected %u\n", url, seen,
+			    m.u.error.text, code);
+		}
+	}
+	proto_msg_free(&m);
+	return seen;
+}
+
+/* A job for the executor, signed by id with seq (0: the rpc's next). */
+static int
+job_bytes(const struct proto_identity *id, uint64_t seq, uint8_t **buf,
+    size_t *len)
+{
+	struct proto_msg m;
+	proto_msg_init(&m, PROTO_MSG_JOB_SUBMIT, PROTO_HASH_BLAKE2B);
+	struct proto_job_submit *s = &m.u.job_submit;
+	s->model_id = model_id;
+	s->fee = 1;
+	s->nonce = nonce++;
+	s->executor = ex_id.pk;
+	s->n_inputs = (uint8_t)engine_model_input_count(model);
+	if (engine_inputs_random(model, s->nonce, s->inputs, NULL) != RF_OK) {
+		return RF_ERR_NOMEM;
+	}
+	int err;
+	if (seq == 0) {
+		err = node_sign(&rpc, &m, buf, len);
+	} else {
+		m.sender = id->pk;
+		m.seq = seq;
+		err = proto_msg_encode(&m, id, buf, len);
+	}
+	proto_msg_free(&m);
+	return err;
+}
+
+static int
+status_bytes(const struct proto_identity *id, uint64_t seq, uint8_t **buf,
+    size_t *len)
+{
+	struct proto_msg m;
+	proto_msg_init(&m, PROTO_MSG_STATUS_QUERY, PROTO_HASH_BLAKE2B);
+	m.sender = id->pk;
+	m.seq = seq;
+	return proto_msg_encode(&m, id, buf, len);
+}
+
+static int
+register_bytes(const char *name, uint64_t seq, uint8_t **buf, size_t *len)
+{
+	struct proto_msg m;
+	proto_msg_init(&m, PROTO_MSG_NODE_REGISTER, PROTO_HASH_BLAKE2B);
+	m.u.node_register.roles = PROTO_ROLE_CLIENT;
+	snprintf(m.u.node_register.name, sizeof(m.u.node_register.name), "%s",
+	    name);
+	m.sender = raw_id.pk;
+	m.seq = seq;
+	return proto_msg_encode(&m, &raw_id, buf, len);
+}
+
+/* Polls the claim until the job is final. */
+static bool
+wait_final(const struct proto_digest *job)
+{
+	double deadline = test_seconds() + FINAL_S;
+	while (test_seconds() < deadline) {
+		struct proto_msg req, reply;
+		proto_msg_init(&req, PROTO_MSG_CLAIM_STATUS, PROTO_HASH_BLAKE2B);
+		req.u.claim_status.job_id = *job;
+		if (call_ok(&req, PROTO_MSG_CLAIM_INFO, &reply) == RF_OK) {
+			uint8_t st = reply.u.claim_info.state;
+			proto_msg_free(&reply);
+			if (st == PROTO_JOB_FINAL) {
+				return true;
+			}
+			if (st == PROTO_JOB_INVALID) {
+				return false;
+			}
+		}
+		test_sleep_ms(20);
+	}
+	return false;
+}
+
+/* Sends a job's bytes to the executor; its id from the ACK. */
+static bool
+direct_job(const uint8_t *buf, size_t len, struct proto_digest *job,
+    uint8_t **reply, size_t *reply_len)
+{
+	uint8_t *rb = NULL;
+	size_t rl = 0;
+	if (send_raw(ex_url, buf, len, &rb, &rl) != RF_OK) {
+		return false;
+	}
+	struct proto_msg m;
+	bool ok = proto_msg_decode(rb, rl, &m, NULL) == RF_OK;
+	if (ok) {
+		if (m.type == PROTO_MSG_ACK) {
+			*job = m.u.ack.id;
+		} else {
+			ok = false;
+			fprintf(stderr, "direct job refused: %s\n",
+			    m.type == PROTO_MSG_ERROR ? m.u.error.text : "?");
+		}
+		proto_msg_free(&m);
+	}
+	if (reply != NULL) {
+		*reply = rb;
+		*reply_len = rl;
+	} else {
+		free(rb);
+	}
+	return ok;
+}
+
+/* Both nodes still serve: a status query to the referee, and a valid
+ * direct job to the executor that becomes final. */
+static void
+check_alive(void)
+{
+	struct proto_msg req, reply;
+	proto_msg_init(&req, PROTO_MSG_STATUS_QUERY, PROTO_HASH_BLAKE2B);
+	CU_ASSERT_EQUAL_FATAL(call_ok(&req, PROTO_MSG_STATUS_INFO, &reply),
+	    RF_OK);
+	proto_msg_free(&reply);
+	uint8_t *buf;
+	size_t len;
+	CU_ASSERT_EQUAL_FATAL(job_bytes(&client_id, 0, &buf, &len), RF_OK);
+	struct proto_digest job;
+	bool sent = direct_job(buf, len, &job, NULL, NULL);
+	free(buf);
+	CU_ASSERT_FATAL(sent);
+	CU_ASSERT_FATAL(wait_final(&job));
+	CU_ASSERT(test_running(ref_pid));
+	CU_ASSERT(test_running(ex_pid));
+	checks++;
+}
+
+/* ------------------------------------------------------------------ */
+/* Tests                                                                */
+/* ------------------------------------------------------------------ */
+
+static void
+test_forged_signature(void)
+{
+	uint8_t *buf;
+	size_t len;
+	/* A query: the last signature byte changed. */
+	CU_ASSERT_EQUAL_FATAL(status_bytes(&client_id, ++raw_seq, &buf, &len),
+	    RF_OK);
+	buf[len - 1] ^= 0x01;
+	expect_error(ref_url, buf, len, PROTO_ERR_SIGNATURE);
+	check_alive();
+	/* A write whose signed header was altered after signing (another
+	 * sequence number): the signature no longer covers it. */
+	free(buf);
+	CU_ASSERT_EQUAL_FATAL(register_bytes("forger", ++raw_seq, &buf, &len),
+	    RF_OK);
+	buf[40] ^= 0x01;
+	expect_error(ref_url, buf, len, PROTO_ERR_SIGNATURE);
+	check_alive();
+	/* Someone else's key in the sender field. */
+	memcpy(buf + 8, client_id.pk.b, PROTO_KEY_LEN);
+	expect_error(ref_url, buf, len, PROTO_ERR_SIGNATURE);
+	check_alive();
+	free(buf);
+	/* The executor checks before relaying anything. */
+	CU_ASSERT_EQUAL_FATAL(job_bytes(&raw_id, ++raw_seq, &buf, &len), RF_OK);
+	buf[len - 10] ^= 0x80;
+	expect_error(ex_url, buf, len, PROTO_ERR_SIGNATURE);
+	check_alive();
+	buf[len - 10] ^= 0x80;
+	buf[60] ^= 0x01; /* the body now, signature intact */
+	expect_error(ex_url, buf, len, PROTO_ERR_SIGNATURE);
+	check_alive();
+	free(buf);
+}
+
+static void
+test_replay(void)
+{
+	uint8_t *a, *b, *ra = NULL, *rb2 = NULL;
+	size_t la, lb, rla = 0, rlb = 0;
+	/* Referee: a write request applied once... */
+	uint64_t seq = ++raw_seq;
+	CU_ASSERT_EQUAL_FATAL(register_bytes("raw-1", seq, &a, &la), RF_OK);
+	CU_ASSERT_EQUAL_FATAL(send_raw(ref_url, a, la, &ra, &rla), RF_OK);
+	struct proto_msg m;
+	CU_ASSERT_EQUAL_FATAL(proto_msg_decode(ra, rla, &m, NULL), RF_OK);
+	CU_ASSERT_EQUAL(m.type, PROTO_MSG_ACK);
+	CU_ASSERT_EQUAL(m.u.ack.ref_seq, seq);
+	proto_msg_free(&m);
+	/* ...the same bytes again are a retry: the recorded reply... */
+	CU_ASSERT_EQUAL_FATAL(send_raw(ref_url, a, la, &rb2, &rlb), RF_OK);
+	CU_ASSERT(rla == rlb && memcmp(ra, rb2, rla) == 0);
+	free(rb2);
+	check_alive();
+	/* ...the same sequence number with other content is a replay... */
+	CU_ASSERT_EQUAL_FATAL(register_bytes("raw-2", seq, &b, &lb), RF_OK);
+	expect_error(ref_url, b, lb, PROTO_ERR_REPLAY);
+	check_alive();
+	free(b);
+	/* ...and so is an older one. */
+	CU_ASSERT_EQUAL_FATAL(register_bytes("raw-3", seq - 1, &b, &lb), RF_OK);
+	expect_error(ref_url, b, lb, PROTO_ERR_REPLAY);
+	check_alive();
+	free(b);
+	free(a);
+	free(ra);
+
+	/* Executor: a direct job relayed once, a retry gets the same
+	 * reply (one job), the same sequence number reused is refused. */
+	seq = ++raw_seq;
+	CU_ASSERT_EQUAL_FATAL(job_bytes(&raw_id, seq, &a, &la), RF_OK);
+	struct proto_digest j1, j2;
+	CU_ASSERT_FATAL(direct_job(a, la, &j1, &ra, &rla));
+	CU_ASSERT_FATAL(direct_job(a, la, &j2, &rb2, &rlb));
+	CU_ASSERT(rla == rlb && memcmp(ra, rb2, rla) == 0);
+	CU_ASSERT(proto_digest_equal(PROTO_HASH_BLAKE2B, &j1, &j2));
+	free(ra);
+	free(rb2);
+	CU_ASSERT_EQUAL_FATAL(job_bytes(&raw_id, seq, &b, &lb), RF_OK);
+	expect_error(ex_url, b, lb, PROTO_ERR_REPLAY);
+	free(a);
+	free(b);
+	CU_ASSERT(wait_final(&j1));
+	check_alive();
+}
+
+static void
+test_oversized(void)
+{
+	/* Over the frame limit: cut off by NNG, no reply at all. */
+	size_t big = PROTO_MAX_MESSAGE + 1;
+	uint8_t *buf = malloc(big);
+	CU_ASSERT_FATAL(buf != NULL);
+	memset(buf, 0x5a, big);
+	memcpy(buf, PROTO_MAGIC, 4);
+	const char *urls[2] = { ref_url, ex_url };
+	for (int i = 0; i < 2; i++) {
+		uint8_t *reply = NULL;
+		size_t rl = 0;
+		CU_ASSERT_EQUAL(send_raw(urls[i], buf, big, &reply, &rl),
+		    RF_ERR_NET);
+		free(reply);
+		check_alive();
+	}
+	free(buf);
+	/* Small, but the header declares a body over PROTO_MAX_BODY. */
+	size_t len;
+	for (int i = 0; i < 2; i++) {
+		CU_ASSERT_EQUAL_FATAL(status_bytes(&raw_id, ++raw_seq, &buf, &len),
+		    RF_OK);
+		uint32_t body = (uint32_t)PROTO_MAX_BODY + 1;
+		for (int k = 0; k < 4; k++) {
+			buf[48 + k] = (uint8_t)(body >> (8 * k));
+		}
+		expect_error(urls[i], buf, len, PROTO_ERR_TOO_LARGE);
+		free(buf);
+		check_alive();
+	}
+}
+
+/* The code a receiver must answer bytes with: their decoding failure's. */
+static uint32_t
+code_for(const uint8_t *buf, size_t len)
+{
+	struct proto_msg m;
+	int err = proto_msg_decode(buf, len, &m, NULL);
+	CU_ASSERT_NOT_EQUAL_FATAL(err, RF_OK);
+	return proto_error_code_for(err);
+}
+
+static void
+test_random_bytes(void)
+{
+	struct engine_rng rng;
+	engine_rng_seed(&rng, 20261125);
+	static const size_t sizes[] = { 0, 1, 3, 51, 52, 200, 5000 };
+	const char *urls[2] = { ref_url, ex_url };
+	uint8_t *buf = malloc(5000);
+	CU_ASSERT_FATAL(buf != NULL);
+	for (size_t s = 0; s < sizeof(sizes) / sizeof(sizes[0]); s++) {
+		for (int i = 0; i < 2; i++) {
+			for (size_t k = 0; k < sizes[s]; k++) {
+				buf[k] = (uint8_t)engine_rng_next(&rng);
+			}
+			/* Half of them pass the magic check, to reach the
+			 * header checks behind it. */
+			if (i == 1 && sizes[s] >= 4) {
+				memcpy(buf, PROTO_MAGIC, 4);
+			}
+			uint32_t code = code_for(buf, sizes[s]);
+			CU_ASSERT(code != 0);
+			expect_error(urls[i], buf, sizes[s], code);
+		}
+		check_alive();
+	}
+	free(buf);
+}
+
+static void
+test_truncated(void)
+{
+	uint8_t *q, *j;
+	size_t ql, jl;
+	CU_ASSERT_EQUAL_FATAL(status_bytes(&raw_id, ++raw_seq, &q, &ql), RF_OK);
+	CU_ASSERT_EQUAL_FATAL(job_bytes(&raw_id, ++raw_seq, &j, &jl), RF_OK);
+	const size_t cuts[] = { 2, 30, 52, 100 };
+	for (size_t c = 0; c < sizeof(cuts) / sizeof(cuts[0]); c++) {
+		expect_error(ref_url, q, cuts[c] < ql ? cuts[c] : ql - 1,
+		    PROTO_ERR_MALFORMED);
+		expect_error(ex_url, j, cuts[c], PROTO_ERR_MALFORMED);
+		check_alive();
+	}
+	expect_error(ref_url, q, ql - 1, PROTO_ERR_MALFORMED);
+	expect_error(ex_url, j, jl / 2, PROTO_ERR_MALFORMED);
+	expect_error(ex_url, j, jl - 1, PROTO_ERR_MALFORMED);
+	check_alive();
+	free(q);
+	free(j);
+}
+
+static void
+test_clean_stop(void)
+{
+	CU_ASSERT(checks > 0);
+	/* Still running after all of it, and they stop cleanly. */
+	CU_ASSERT_FATAL(test_running(ex_pid) && test_running(ref_pid));
+	CU_ASSERT_EQUAL(test_stop(ex_pid, 10000), 0);
+	CU_ASSERT_EQUAL(test_stop(ref_pid, 10000), 0);
+}
+
+int
+main(void)
+{
+	CU_TestInfo tests[] = {
+		{ "forged signatures", test_forged_signature },
+		{ "replayed sequence numbers, idempotent retries", test_replay },
+		{ "oversized messages", test_oversized },
+		{ "random bytes", test_random_bytes },
+		{ "truncated messages", test_truncated },
+		{ "both nodes still serve and stop cleanly", test_clean_stop },
+		CU_TEST_INFO_NULL,
+	};
+	CU_SuiteInfo suites[] = {
+		{ "hostile peers", setup, teardown, NULL, NULL, tests },
+		CU_SUITE_INFO_NULL,
+	};
+	return test_main(suites);
+}
