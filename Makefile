@@ -6,6 +6,8 @@
 #   make asan    the same suites under AddressSanitizer and UBSan
 #   make bench   benchmarks (engine vs OpenBLAS, ...)
 #   make demo    the main job: a local demonstration
+#   make sim     every experiment in experiments/; plots and tables into
+#                docs/sim/ (docs/simulation.md)
 #   make fuzz    libFuzzer on the message decoder (clang), FUZZ_SECONDS=60
 #
 # Variables: CC, OPT (optimisation/debug flags), WERROR, BUILD (output dir).
@@ -63,7 +65,7 @@ TESTLIB_OBJ = $(BUILD)/obj/tests/testlib.o
 BENCH_SRCS = $(wildcard bench/*_bench.c)
 BENCH_BINS = $(BENCH_SRCS:bench/%.c=$(BUILD)/bench/%)
 
-.PHONY: all deps test check asan bench bench-run demo clean lint fuzz
+.PHONY: all deps test check asan bench bench-run demo clean lint fuzz sim
 
 all: $(LIB) $(REFUTE)
 
@@ -92,6 +94,11 @@ bench-run: all $(BENCH_BINS)
 demo: deps
 	@$(MAKE) --no-print-directory all
 	@sh mk/demo.sh $(REFUTE)
+
+# Reproduces docs/sim/ (same seeds, same tables; gnuplot draws the plots).
+sim: deps
+	@$(MAKE) --no-print-directory all
+	@sh mk/sim.sh $(REFUTE)
 
 # The library is rebuilt by clang with coverage instrumentation in
 # build-fuzz/; the fuzzer runs on a copy of the seed corpus there, so what

@@ -362,6 +362,39 @@ check_input(const struct bisect_game *g, const struct proto_digest *model_id,
 	return ok;
 }
 
+/* Whether a revealed frontier is the agreed prefix's: one root per set
+ * bit of lo, folding to lo_root. */
+static bool
+frontier_ok(const struct bisect_game *g, const struct proto_digest *frontier,
+    size_t len)
+{
+	struct proto_digest fr;
+	if (len != (size_t)__builtin_popcountll(g->lo)) {
+		return false;
+	}
+	merkle_frontier_root(g->suite, frontier, len, &fr);
+	return proto_digest_equal(g->suite, &fr, &g->lo_root);
+}
+
+/* The one step's verdict: fold the recomputed leaf onto the agreed
+ * prefix; the side whose root of size lo + 1 matches wins. */
+static void
+decide_leaf(struct bisect_game *g, const struct proto_digest *frontier,
+    size_t len, const struct proto_digest *leaf)
+{
+	struct proto_digest root;
+	merkle_frontier_append(g->suite, frontier, len, leaf, &root);
+	bool exec_ok = proto_digest_equal(g->suite, &root,
+	    &g->hi_root[BISECT_EXECUTOR]);
+	bool chal_ok = proto_digest_equal(g->suite, &root,
+	    &g->hi_root[BISECT_CHALLENGER]);
+	finish(g, exec_ok ? BISECT_CHALLENGER : BISECT_EXECUTOR,
+	    PROTO_VERDICT_RECOMPUTED, "operator %u recomputed: the %s's output "
+	    "is right%s", g->op, exec_ok ? "executor" : "challenger",
+	    exec_ok || chal_ok ? "" : " (neither side's was)");
+	g->challenger_right = chal_ok;
+}
+
 enum bisect_result
 bisect_reveal(struct bisect_game *g, const struct engine_model *model,
     const struct proto_digest *model_id, uint32_t model_leaves,
@@ -398,14 +431,9 @@ bisect_reveal(struct bisect_game *g, const struct engine_model *model,
 			    why, sizeof(why), i);
 		}
 	}
-	if (why[0] == '\0') {
-		struct proto_digest fr;
-		merkle_frontier_root(g->suite, r->frontier, r->frontier_len, &fr);
-		if (r->frontier_len != (size_t)__builtin_popcountll(g->lo) ||
-		    !proto_digest_equal(g->suite, &fr, &g->lo_root)) {
-			snprintf(why, sizeof(why), "the frontier is not the agreed "
-			    "prefix's");
-		}
+	if (why[0] == '\0' && !frontier_ok(g, r->frontier, r->frontier_len)) {
+		snprintf(why, sizeof(why), "the frontier is not the agreed "
+		    "prefix's");
 	}
 	if (why[0] != '\0') {
 		finish(g, BISECT_EXECUTOR, PROTO_VERDICT_BAD_PROOF,
@@ -437,22 +465,38 @@ bisect_reveal(struct bisect_game *g, const struct engine_model *model,
 	for (size_t i = 0; i < oi.n_outputs; i++) {
 		optrs[i] = &outs[i];
 	}
-	struct proto_digest leaf, root;
+	struct proto_digest leaf;
 	proto_tensor_leaf(g->suite, optrs, oi.n_outputs, &leaf);
 	for (size_t i = 0; i < oi.n_outputs; i++) {
 		tensor_fini(&outs[i]);
 	}
-	merkle_frontier_append(g->suite, r->frontier, r->frontier_len, &leaf,
-	    &root);
-	bool exec_ok = proto_digest_equal(g->suite, &root,
-	    &g->hi_root[BISECT_EXECUTOR]);
-	bool chal_ok = proto_digest_equal(g->suite, &root,
-	    &g->hi_root[BISECT_CHALLENGER]);
-	finish(g, exec_ok ? BISECT_CHALLENGER : BISECT_EXECUTOR,
-	    PROTO_VERDICT_RECOMPUTED, "operator %u recomputed: the %s's output "
-	    "is right%s", g->op, exec_ok ? "executor" : "challenger",
-	    exec_ok || chal_ok ? "" : " (neither side's was)");
-	g->challenger_right = chal_ok;
+	decide_leaf(g, r->frontier, r->frontier_len, &leaf);
+	return BISECT_ACCEPTED;
+}
+
+enum bisect_result
+bisect_reveal_leaf(struct bisect_game *g, uint32_t op,
+    const struct proto_digest *frontier, size_t frontier_len,
+    const struct proto_digest *leaf, uint64_t now_ms, struct rf_errinfo *ei)
+{
+	if (g->phase != BISECT_PHASE_REVEAL || op != g->op) {
+		rf_errf(ei, RF_ERR_INVAL, "reveal of operator %u out of turn", op);
+		return BISECT_IGNORED;
+	}
+	if (now_ms > bisect_deadline(g, BISECT_EXECUTOR)) {
+		finish(g, BISECT_EXECUTOR, PROTO_VERDICT_TIMEOUT, "the executor "
+		    "revealed after its clock ran out");
+		rf_errf(ei, RF_ERR_TIMEOUT, "%s", g->why);
+		return BISECT_LOST;
+	}
+	if (!frontier_ok(g, frontier, frontier_len)) {
+		finish(g, BISECT_EXECUTOR, PROTO_VERDICT_BAD_PROOF,
+		    "bad reveal of operator %u: the frontier is not the agreed "
+		    "prefix's", g->op);
+		rf_errf(ei, RF_ERR_CRYPTO, "%s", g->why);
+		return BISECT_LOST;
+	}
+	decide_leaf(g, frontier, frontier_len, leaf);
 	return BISECT_ACCEPTED;
 }
 

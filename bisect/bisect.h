@@ -124,6 +124,17 @@ enum bisect_result bisect_reveal(struct bisect_game *g,
     uint32_t model_leaves, const struct proto_reveal *r, uint64_t now_ms,
     struct rf_errinfo *ei);
 
+/*
+ * The one step when the caller already holds the recomputed leaf (the
+ * simulator, whose synthetic traces have no tensors to recompute): checks
+ * the frontier of the agreed prefix (as bisect_reveal does), folds leaf
+ * onto it and decides by the very comparison bisect_reveal makes after
+ * running the operator.
+ */
+enum bisect_result bisect_reveal_leaf(struct bisect_game *g, uint32_t op,
+    const struct proto_digest *frontier, size_t frontier_len,
+    const struct proto_digest *leaf, uint64_t now_ms, struct rf_errinfo *ei);
+
 /* Applies the clocks at now_ms: true when a side ran out (game over). */
 bool bisect_tick(struct bisect_game *g, uint64_t now_ms);
 

@@ -17,5 +17,6 @@ int cmd_executor(int argc, char **argv);
 int cmd_challenger(int argc, char **argv);
 int cmd_audit(int argc, char **argv);
 int cmd_devnet(int argc, char **argv);
+int cmd_sim(int argc, char **argv);
 
 #endif

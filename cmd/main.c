@@ -32,6 +32,8 @@ static const struct subcmd subcmds[] = {
 	{ NULL, "status", cmd_status, "show the network at a glance" },
 	{ NULL, "devnet", cmd_devnet,
 	    "run a local network of real processes and submit jobs to it" },
+	{ NULL, "sim", cmd_sim,
+	    "simulate a large network: detection, cost, disputes, load" },
 	{ "model", "gen", cmd_model_gen,
 	    "generate a synthetic model (mlp, cnn, transformer) from a seed" },
 	{ "model", "info", cmd_model_info, "describe a model file" },
