@@ -321,8 +321,12 @@ verify(struct challenger *c, const struct proto_event *e)
 		log_warn("job %s: TESTING FAULT %s: disputing a correct claim", jh,
 		    challenger_fault_name(cfg->fault));
 	}
+	/* A claim already in dispute is disputed again: each challenger
+	 * plays its own game, so one that opens a dispute and then goes
+	 * silent cannot shield a false claim from the rest. */
 	if (err == RF_OK && cfg->dispute && leaves != NULL && n == ci->n &&
-	    (!match || fake) && ci->state == PROTO_JOB_CLAIMED) {
+	    (!match || fake) && (ci->state == PROTO_JOB_CLAIMED ||
+	    ci->state == PROTO_JOB_DISPUTED)) {
 		open_dispute(c, &e->job_id, ci, leaves, n, &root);
 	}
 	free(leaves);
