@@ -88,8 +88,10 @@ asan: deps
 bench: deps
 	@$(MAKE) --no-print-directory bench-run
 
+# network_bench starts the referee from $(REFUTE), named by RF_REFUTE.
 bench-run: all $(BENCH_BINS)
-	@for b in $(BENCH_BINS); do echo "== $$b"; $$b || exit 1; done
+	@for b in $(BENCH_BINS); do echo "== $$b"; \
+	    RF_REFUTE=$(abspath $(REFUTE)) $$b || exit 1; done
 
 demo: deps
 	@$(MAKE) --no-print-directory all

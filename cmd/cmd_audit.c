@@ -76,24 +76,6 @@ fetch_verdict(const struct cli_cmd *cmd, const char *url, const char *hex,
 	return CLI_EXIT_OK;
 }
 
-static const char *
-reason_name(uint8_t r)
-{
-	switch (r) {
-	case PROTO_VERDICT_RECOMPUTED:
-		return "recomputed";
-	case PROTO_VERDICT_BAD_PROOF:
-		return "bad proof";
-	case PROTO_VERDICT_TIMEOUT:
-		return "timeout";
-	case PROTO_VERDICT_EQUIVOCATION:
-		return "equivocation";
-	case PROTO_VERDICT_SETTLED:
-		return "settled";
-	}
-	return "?";
-}
-
 int
 cmd_audit(int argc, char **argv)
 {
@@ -171,7 +153,7 @@ cmd_audit(int argc, char **argv)
 		json_str(&j, "dispute_id", id);
 		json_bool(&j, "confirmed", res.confirmed);
 		json_str(&j, "winner", v->executor_won ? "executor" : "challenger");
-		json_str(&j, "reason", reason_name(v->reason));
+		json_str(&j, "reason", proto_verdict_reason_name(v->reason));
 		json_uint(&j, "op", v->op);
 		json_uint(&j, "rounds", v->rounds);
 		json_uint(&j, "slashed", v->slashed);
@@ -182,7 +164,7 @@ cmd_audit(int argc, char **argv)
 		printf("dispute %s\n", id);
 		printf("verdict: the %s wins (%s), operator %u, %u rounds, slashed "
 		    "%llu, reward %llu\n", v->executor_won ? "executor" :
-		    "challenger", reason_name(v->reason), v->op, v->rounds,
+		    "challenger", proto_verdict_reason_name(v->reason), v->op, v->rounds,
 		    (unsigned long long)v->slashed, (unsigned long long)v->reward);
 		printf("replay:  %s\n", res.why);
 		printf("%s\n", res.confirmed ? "CONFIRMED" : "REFUTED");

@@ -115,6 +115,32 @@ print_json(const struct devnet_config *c, const struct devnet_report *r,
 	json_num(&j, "final_s", r->final_s);
 	json_num(&j, "jobs_per_s", per_second(r->final, r->final_s));
 	json_bool(&j, "interrupted", r->interrupted);
+	json_uint(&j, "slashed", r->slashed);
+	json_uint(&j, "executor_wins", r->executor_wins);
+	json_uint(&j, "challenger_wins", r->challenger_wins);
+	json_uint(&j, "faulty_jobs", r->faulty_jobs);
+	json_uint(&j, "faulty_caught", r->faulty_caught);
+	json_arr_open(&j, "disputes");
+	for (size_t i = 0; i < r->n_disputes; i++) {
+		const struct devnet_dispute *dp = &r->disputes[i];
+		json_obj_open(&j, NULL);
+		proto_digest_hex(r->suite, &dp->id, hex);
+		json_str(&j, "dispute_id", hex);
+		proto_digest_hex(r->suite, &dp->job, hex);
+		json_str(&j, "job_id", hex);
+		json_bool(&j, "decided", dp->decided);
+		json_str(&j, "winner", dp->executor_won ? "executor" : "challenger");
+		json_str(&j, "reason", proto_verdict_reason_name(dp->reason));
+		json_bool(&j, "faulty_executor", dp->faulty_executor);
+		json_uint(&j, "op", dp->op);
+		json_uint(&j, "rounds", dp->rounds);
+		json_uint(&j, "slashed", dp->slashed);
+		json_uint(&j, "reward", dp->reward);
+		json_uint(&j, "duration_ms", dp->closed_ms > dp->opened_ms ?
+		    dp->closed_ms - dp->opened_ms : 0);
+		json_obj_close(&j);
+	}
+	json_arr_close(&j);
 	json_arr_open(&j, "nodes");
 	for (size_t i = 0; i < r->n_nodes; i++) {
 		const struct devnet_node *n = &r->nodes[i];
@@ -122,6 +148,8 @@ print_json(const struct devnet_config *c, const struct devnet_report *r,
 		json_obj_open(&j, NULL);
 		json_str(&j, "name", n->name);
 		json_str(&j, "role", devnet_role_name(n->role));
+		json_bool(&j, "faulty", n->faulty);
+		json_uint(&j, "slashed", n->slashed);
 		json_str(&j, "key", key);
 		json_uint(&j, "balance", n->balance);
 		json_uint(&j, "stake", n->stake);
@@ -179,18 +207,55 @@ print_text(const struct devnet_config *c, const struct devnet_report *r,
 	printf("  verified         %u jobs by challengers (%u re-executions, %u "
 	    "skipped)\n", r->verified_jobs, r->verifications, r->skipped);
 	printf("  mismatches       %u\n", r->mismatches);
+	if (r->n_disputes > 0 || r->slashed > 0) {
+		uint32_t rmin = UINT32_MAX, rmax = 0;
+		uint64_t rsum = 0, dmax = 0;
+		unsigned counted = 0;
+		for (size_t i = 0; i < r->n_disputes; i++) {
+			const struct devnet_dispute *dp = &r->disputes[i];
+			if (dp->reason == PROTO_VERDICT_SETTLED || !dp->decided) {
+				continue;
+			}
+			rmin = dp->rounds < rmin ? dp->rounds : rmin;
+			rmax = dp->rounds > rmax ? dp->rounds : rmax;
+			rsum += dp->rounds;
+			uint64_t dur = dp->closed_ms > dp->opened_ms ?
+			    dp->closed_ms - dp->opened_ms : 0;
+			dmax = dur > dmax ? dur : dmax;
+			counted++;
+		}
+		printf("  disputes         %zu (verdicts: executor won %u, "
+		    "challenger won %u)\n", r->n_disputes, r->executor_wins,
+		    r->challenger_wins);
+		if (counted > 0) {
+			printf("  rounds           %u..%u (mean %.1f); longest dispute "
+			    "%llu ms\n", rmin, rmax, (double)rsum / counted,
+			    (unsigned long long)dmax);
+		}
+		printf("  stake slashed    %llu\n", (unsigned long long)r->slashed);
+		if (r->faulty_jobs > 0) {
+			printf("  faulty claims    %u, caught %u\n", r->faulty_jobs,
+			    r->faulty_caught);
+		}
+	}
 	printf("  ledger total     %llu before, %llu after (minted %llu)%s\n",
 	    (unsigned long long)r->ledger_before,
 	    (unsigned long long)r->ledger_after, (unsigned long long)r->minted,
 	    r->have_before && r->have_after &&
 	    r->ledger_before == r->ledger_after ? ", unchanged" : "");
-	printf("  elapsed          %.2f s in all; jobs submitted in %.2f s "
-	    "(%.0f/s),\n                   all final %.2f s after the first "
-	    "(%.1f jobs/s)\n\n", r->elapsed_s, r->submit_s,
-	    per_second(r->submitted, r->submit_s), r->final_s,
-	    per_second(r->final, r->final_s));
+	if (r->final_s > 0.0) {
+		printf("  elapsed          %.2f s in all; jobs submitted in %.2f s "
+		    "(%.0f/s),\n                   all final %.2f s after the "
+		    "first (%.1f jobs/s)\n\n", r->elapsed_s, r->submit_s,
+		    per_second(r->submitted, r->submit_s), r->final_s,
+		    per_second(r->final, r->final_s));
+	} else {
+		/* Cut short: there is no throughput to speak of. */
+		printf("  elapsed          %.2f s\n\n", r->elapsed_s);
+	}
 	printf("  %-14s %-11s %-13s %12s %8s %7s %9s %5s\n", "node", "role",
 	    "key", "balance", "stake", "claims", "verified", "exit");
+	/* A faulty node is marked with a star after its name. */
 	for (size_t i = 0; i < r->n_nodes; i++) {
 		const struct devnet_node *n = &r->nodes[i];
 		proto_pubkey_hex(&n->key, key);
@@ -211,10 +276,17 @@ print_text(const struct devnet_config *c, const struct devnet_report *r,
 			    verified, exitc);
 			continue;
 		}
-		printf("  %-14s %-11s %-13s %12llu %8llu %7s %9s %5s\n", n->name,
+		char name[40];
+		snprintf(name, sizeof(name), "%s%s", n->name, n->faulty ? "*" : "");
+		printf("  %-14s %-11s %-13s %12llu %8llu %7s %9s %5s\n", name,
 		    devnet_role_name(n->role), key,
 		    (unsigned long long)n->balance, (unsigned long long)n->stake,
 		    claims, verified, exitc);
+	}
+	if (c->faulty > 0 || c->faulty_challengers > 0) {
+		printf("\n  * runs a TESTING fault: executors %s, challengers %s\n",
+		    c->faulty > 0 ? c->fault : "-",
+		    c->faulty_challengers > 0 ? c->challenger_fault : "-");
 	}
 	printf("\nresult: %s%s\n", ok ? "ok" : "FAILED: ", ok ? "" : reason);
 }
@@ -253,6 +325,8 @@ cmd_devnet(int argc, char **argv)
 	int64_t fee = (int64_t)c.fee, port_base = 0, timeout = c.timeout_s;
 	const char *rate = "1";
 	bool json = false;
+	int64_t faulty = 0, faulty_chal = 0, fault_op = 1;
+	int64_t clock = (int64_t)c.clock_ms;
 	const struct cli_opt opts[] = {
 		{ "executors", 'x', CLI_I64, &executors, "N",
 		    "executor processes (default 2)" },
@@ -279,6 +353,18 @@ cmd_devnet(int argc, char **argv)
 		{ "timeout", 't', CLI_I64, &timeout, "S",
 		    "seconds allowed for start-up, and again for finality "
 		    "(default 120)" },
+		{ "clock-ms", 0, CLI_I64, &clock, "MS",
+		    "each side's dispute clock (default 5000)" },
+		{ "faulty", 0, CLI_I64, &faulty, "K",
+		    "TESTING: K executors misbehave with --fault" },
+		{ "fault", 0, CLI_STR, &c.fault, "KIND",
+		    "lie-at-op, lie-output, random, bad-proof, silent, equivocate" },
+		{ "fault-op", 0, CLI_I64, &fault_op, "K",
+		    "the operator lie-at-op, bad-proof and silent lie at (1)" },
+		{ "faulty-challengers", 0, CLI_I64, &faulty_chal, "K",
+		    "TESTING: K challengers misbehave with --challenger-fault" },
+		{ "challenger-fault", 0, CLI_STR, &c.challenger_fault, "KIND",
+		    "false-challenge or silent" },
 		{ "json", 0, CLI_FLAG, &json, NULL,
 		    "print a JSON object, with every job's seed and trace root" },
 	};
@@ -290,7 +376,10 @@ cmd_devnet(int argc, char **argv)
 		    "finality and print what happened.",
 		.details = "Exits 0 only when every job became final exactly once, "
 		    "no challenger found a\nmismatch, the ledger total did not "
-		    "change and every node stopped cleanly.\nCtrl-C stops the "
+		    "change and every node stopped cleanly.\nWith --faulty: the "
+		    "honest side must win every dispute and, with honest\n"
+		    "challengers verifying everything, every faulty claim must be "
+		    "caught.\nCtrl-C stops the "
 		    "network cleanly. Each node logs to NAME.log in the run "
 		    "folder;\nafter a failure the folder is kept and the ends of "
 		    "the relevant logs printed.",
@@ -344,6 +433,21 @@ cmd_devnet(int argc, char **argv)
 	c.fee = (uint64_t)fee;
 	c.port_base = (int)port_base;
 	c.timeout_s = (unsigned)timeout;
+	if (faulty < 0 || faulty > executors || faulty_chal < 0 ||
+	    faulty_chal > challengers || fault_op < 0 || fault_op > UINT32_MAX ||
+	    clock < 1 || clock > 86400000) {
+		return cli_usage_error(&cmd, "--faulty, --faulty-challengers, "
+		    "--fault-op or --clock-ms out of range");
+	}
+	if ((faulty > 0) != (c.fault != NULL) ||
+	    (faulty_chal > 0) != (c.challenger_fault != NULL)) {
+		return cli_usage_error(&cmd, "--faulty goes with --fault, "
+		    "--faulty-challengers with --challenger-fault");
+	}
+	c.faulty = (unsigned)faulty;
+	c.faulty_challengers = (unsigned)faulty_chal;
+	c.fault_op = (uint32_t)fault_op;
+	c.clock_ms = (uint64_t)clock;
 	if (proto_init() != RF_OK) {
 		return cli_fail(&cmd, "cannot initialise libsodium");
 	}

@@ -1515,8 +1515,33 @@ proto_msg_decode(const uint8_t *buf, size_t len, struct proto_msg *m,
 }
 
 int
+proto_msg_decode_stored(const uint8_t *buf, size_t len, struct proto_msg *m,
+    struct rf_errinfo *ei)
+{
+	return decode(buf, len, false, m, ei);
+}
+
+int
 proto_msg_decode_unverified(const uint8_t *buf, size_t len,
     struct proto_msg *m, struct rf_errinfo *ei)
 {
 	return decode(buf, len, false, m, ei);
+}
+
+const char *
+proto_verdict_reason_name(uint8_t reason)
+{
+	switch (reason) {
+	case PROTO_VERDICT_RECOMPUTED:
+		return "recomputed";
+	case PROTO_VERDICT_BAD_PROOF:
+		return "bad-proof";
+	case PROTO_VERDICT_TIMEOUT:
+		return "timeout";
+	case PROTO_VERDICT_EQUIVOCATION:
+		return "equivocation";
+	case PROTO_VERDICT_SETTLED:
+		return "settled";
+	}
+	return "?";
 }

@@ -480,6 +480,10 @@ enum proto_verdict_reason {
 	PROTO_VERDICT_SETTLED = 5,     /* another dispute already decided */
 };
 
+/* "recomputed", "bad-proof", "timeout", "equivocation", "settled";
+ * "?" for an unknown value. */
+const char *proto_verdict_reason_name(uint8_t reason);
+
 struct proto_verdict {
 	struct proto_digest dispute_id;
 	struct proto_digest job_id;
@@ -610,6 +614,17 @@ int proto_msg_encode(const struct proto_msg *m,
  */
 int proto_msg_decode(const uint8_t *buf, size_t len, struct proto_msg *m,
     struct rf_errinfo *ei) __attribute__((warn_unused_result));
+
+/*
+ * proto_msg_decode for an envelope this process verified (or signed)
+ * itself and kept in its own storage, such as the requests and events in
+ * a referee's database: every check but the signature's, which is what
+ * decoding costs (an Ed25519 verification, about 30 us). Never for bytes
+ * from the network or from a file another party could have written.
+ */
+int proto_msg_decode_stored(const uint8_t *buf, size_t len,
+    struct proto_msg *m, struct rf_errinfo *ei)
+    __attribute__((warn_unused_result));
 uint32_t proto_error_code_for(int rf_err);
 
 #endif /* RF_PROTOCOL_H */

@@ -5,6 +5,7 @@
  * signed integers: genesis caps the supply at 2^62, so no sum overflows).
  */
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -78,6 +79,9 @@ const char *const referee_schema[] = {
 	"  opened_ms INTEGER NOT NULL) STRICT;"
 	"CREATE INDEX disputes_by_job ON disputes (job_id, state);"
 	"CREATE INDEX disputes_by_state ON disputes (state);",
+	/* 3: escrowed fees and open jobs without a scan of every job (the
+	 * ledger check runs every second under the store lock) */
+	"CREATE INDEX jobs_by_state ON jobs (state, fee);",
 };
 const size_t referee_schema_len =
     sizeof(referee_schema) / sizeof(referee_schema[0]);
@@ -143,13 +147,104 @@ db_stmt(struct referee *r, sqlite3_stmt **st, const char *sql,
 	return RF_OK;
 }
 
+/* ------------------------------------------------------------------ */
+/* The statement cache                                                  */
+/* ------------------------------------------------------------------ */
+
+/*
+ * Keyed by the SQL text's address (our SQL is string literals), checked
+ * against the statement's own copy of the text, so SQL built in a reused
+ * buffer is never confused with another. Nothing is evicted: the referee
+ * has fewer distinct statements than slots, and beyond that statements
+ * are simply not cached.
+ */
+static sqlite3_stmt *
+cache_take(struct referee *r, const char *sql)
+{
+	uintptr_t a = (uintptr_t)sql;
+	size_t h = (size_t)((a >> 3) * 0x9e3779b97f4a7c15ULL >> 57);
+	for (size_t k = 0; k < DB_CACHE_SLOTS; k++) {
+		struct db_cached *c = &r->stmt_cache[(h + k) % DB_CACHE_SLOTS];
+		if (c->sql == NULL) {
+			sqlite3_stmt *st;
+			if (store_prepare(r->db, sql, &st, NULL) != RF_OK) {
+				return NULL;
+			}
+			c->sql = sql;
+			c->st = st;
+			c->busy = true;
+			return st;
+		}
+		if (c->sql == sql) {
+			if (c->busy || strcmp(sqlite3_sql(c->st), sql) != 0) {
+				break; /* nested use, or other text at this address */
+			}
+			c->busy = true;
+			return c->st;
+		}
+	}
+	sqlite3_stmt *st;
+	return store_prepare(r->db, sql, &st, NULL) == RF_OK ? st : NULL;
+}
+
+void
+db_done(struct referee *r, sqlite3_stmt *st)
+{
+	if (st == NULL) {
+		return;
+	}
+	for (size_t k = 0; k < DB_CACHE_SLOTS; k++) {
+		struct db_cached *c = &r->stmt_cache[k];
+		if (c->st == st) {
+			/* Ends the statement's read of the database and drops the
+			 * bound values (blobs are copies). */
+			sqlite3_reset(st);
+			sqlite3_clear_bindings(st);
+			c->busy = false;
+			return;
+		}
+	}
+	sqlite3_finalize(st);
+}
+
+void
+db_cache_free(struct referee *r)
+{
+	for (size_t k = 0; k < DB_CACHE_SLOTS; k++) {
+		struct db_cached *c = &r->stmt_cache[k];
+		if (c->st != NULL) {
+			sqlite3_finalize(c->st);
+		}
+		memset(c, 0, sizeof(*c));
+	}
+}
+
+int
+db_query(struct referee *r, sqlite3_stmt **st, const char *sql,
+    const char *fmt, ...)
+{
+	*st = cache_take(r, sql);
+	if (*st == NULL) {
+		return RF_ERR_STORE;
+	}
+	va_list ap;
+	va_start(ap, fmt);
+	int rc = bind_args(r, *st, fmt, ap);
+	va_end(ap);
+	if (rc != SQLITE_OK) {
+		db_done(r, *st);
+		*st = NULL;
+		return RF_ERR_STORE;
+	}
+	return RF_OK;
+}
+
 int
 db_run(struct referee *r, const char *sql, const char *fmt, ...)
 {
-	sqlite3_stmt *st;
-	int err = store_prepare(r->db, sql, &st, NULL);
-	if (err != RF_OK) {
-		return err;
+	sqlite3_stmt *st = cache_take(r, sql);
+	if (st == NULL) {
+		return RF_ERR_STORE;
 	}
 	va_list ap;
 	va_start(ap, fmt);
@@ -158,7 +253,7 @@ db_run(struct referee *r, const char *sql, const char *fmt, ...)
 	if (rc == SQLITE_OK) {
 		rc = sqlite3_step(st);
 	}
-	sqlite3_finalize(st);
+	db_done(r, st);
 	return rc == SQLITE_DONE ? RF_OK : RF_ERR_STORE;
 }
 

@@ -219,14 +219,13 @@ store_verdict(struct request *q, struct dispute *d, uint64_t slashed,
 	}
 	err = db_run(r, "UPDATE disputes SET verdict = ?2 WHERE dispute_id = ?1",
 	    "db", &d->id, buf, len);
-	if (err != RF_OK || q->events.n >= OUTBOX_MAX) {
-		free(buf);
-		return err;
+	if (err == RF_OK) {
+		err = outbox_push(&q->events, buf, len);
 	}
-	q->events.msg[q->events.n] = buf;
-	q->events.len[q->events.n] = len;
-	q->events.n++;
-	return RF_OK;
+	if (err != RF_OK) {
+		free(buf);
+	}
+	return err;
 }
 
 /* Closes another dispute on a claim already proven false: the bond goes
@@ -259,6 +258,64 @@ settle(struct request *q, const struct proto_digest *id)
 	}
 	dispute_free(&d);
 	return err;
+}
+
+/*
+ * A slashed executor has no stake left to claim with: every job still
+ * waiting on it goes to another eligible executor (JOB_ASSIGNED), or, when
+ * none serves the model, fails with the client's fee refunded.
+ */
+static int
+reassign_jobs(struct request *q, const struct proto_pubkey *from)
+{
+	struct referee *r = q->r;
+	for (;;) {
+		sqlite3_stmt *st;
+		struct proto_digest job, model;
+		struct proto_pubkey client;
+		uint64_t fee = 0;
+		int err = db_stmt(r, &st, "SELECT job_id, model_id, client, fee "
+		    "FROM jobs WHERE executor = ?1 AND state = 1 LIMIT 1", "k",
+		    from);
+		if (err != RF_OK) {
+			return err;
+		}
+		int rc = sqlite3_step(st);
+		if (rc == SQLITE_ROW) {
+			db_col_digest(r, st, 0, &job);
+			db_col_digest(r, st, 1, &model);
+			db_col_key(st, 2, &client);
+			fee = (uint64_t)sqlite3_column_int64(st, 3);
+		}
+		sqlite3_finalize(st);
+		if (rc != SQLITE_ROW) {
+			return rc == SQLITE_DONE ? RF_OK : RF_ERR_STORE;
+		}
+		struct proto_pubkey to;
+		bool found = false;
+		err = referee_pick_executor(r, &model, &to, &found);
+		if (err == RF_OK && found) {
+			err = db_run(r, "UPDATE jobs SET executor = ?2 WHERE job_id = "
+			    "?1", "dk", &job, &to);
+			if (err == RF_OK) {
+				err = event_emit(q, PROTO_EVENT_JOB_ASSIGNED, &job, NULL,
+				    &to, fee);
+			}
+		} else if (err == RF_OK) {
+			err = db_run(r, "UPDATE jobs SET state = ?2 WHERE job_id = ?1",
+			    "di", &job, (int64_t)PROTO_JOB_INVALID);
+			if (err == RF_OK && fee > 0) {
+				err = ledger_credit(r, &client, "balance", fee);
+			}
+			if (err == RF_OK) {
+				err = event_emit(q, PROTO_EVENT_CLAIM_INVALID, &job, NULL,
+				    from, 0);
+			}
+		}
+		if (err != RF_OK) {
+			return err;
+		}
+	}
 }
 
 /* The claim on job is false: slash, refund, invalidate, settle the rest.
@@ -310,15 +367,19 @@ claim_falls(struct request *q, const struct proto_digest *job,
 	if (err == RF_OK) {
 		err = set_claim_state(r, job, PROTO_JOB_INVALID);
 	}
-	/* Settle every other open dispute on this claim. */
-	struct proto_digest others[8];
-	size_t n_others = 0;
-	if (err == RF_OK) {
+	/* Settle every other open dispute on this claim: settling closes
+	 * them, so each pass finds the ones left. */
+	for (bool more = true; err == RF_OK && more;) {
+		struct proto_digest others[16];
+		size_t n_others = 0;
 		err = db_stmt(r, &st, "SELECT dispute_id FROM disputes WHERE "
-		    "job_id = ?1 AND state = 1 LIMIT 8", "d", job);
-	}
-	if (err == RF_OK) {
-		while (sqlite3_step(st) == SQLITE_ROW && n_others < 8) {
+		    "job_id = ?1 AND state = 1 LIMIT 17", "d", job);
+		if (err != RF_OK) {
+			break;
+		}
+		size_t rows = 0;
+		while (sqlite3_step(st) == SQLITE_ROW && n_others < 16) {
+			rows++;
 			db_col_digest(r, st, 0, &others[n_others]);
 			if (except == NULL || !proto_digest_equal(r->params.suite,
 			    &others[n_others], except)) {
@@ -326,9 +387,13 @@ claim_falls(struct request *q, const struct proto_digest *job,
 			}
 		}
 		sqlite3_finalize(st);
+		more = rows == 17;
+		for (size_t i = 0; err == RF_OK && i < n_others; i++) {
+			err = settle(q, &others[i]);
+		}
 	}
-	for (size_t i = 0; err == RF_OK && i < n_others; i++) {
-		err = settle(q, &others[i]);
+	if (err == RF_OK) {
+		err = reassign_jobs(q, executor);
 	}
 	if (err == RF_OK) {
 		err = event_emit(q, PROTO_EVENT_CLAIM_INVALID, job, NULL, executor,

@@ -17,12 +17,12 @@ event_emit(struct request *q, enum proto_event_kind kind,
     const struct proto_pubkey *subject, uint64_t value)
 {
 	struct referee *r = q->r;
-	if (q->events.n >= OUTBOX_MAX) {
+	if (q->events.n >= OUTBOX_LIMIT) {
 		return RF_ERR_RANGE;
 	}
 	int64_t last = 0;
 	sqlite3_stmt *st;
-	int err = db_stmt(r, &st, "SELECT coalesce(max(seq), 0) FROM events",
+	int err = db_query(r, &st, "SELECT coalesce(max(seq), 0) FROM events",
 	    "");
 	if (err != RF_OK) {
 		return err;
@@ -30,7 +30,7 @@ event_emit(struct request *q, enum proto_event_kind kind,
 	if (sqlite3_step(st) == SQLITE_ROW) {
 		last = sqlite3_column_int64(st, 0);
 	}
-	sqlite3_finalize(st);
+	db_done(r, st);
 
 	struct proto_msg m;
 	proto_msg_init(&m, PROTO_MSG_EVENT, r->params.suite);
@@ -61,9 +61,36 @@ event_emit(struct request *q, enum proto_event_kind kind,
 		free(buf);
 		return err;
 	}
-	q->events.msg[q->events.n] = buf;
-	q->events.len[q->events.n] = len;
-	q->events.n++;
+	err = outbox_push(&q->events, buf, len);
+	if (err != RF_OK) {
+		free(buf);
+	}
+	return err;
+}
+
+int
+outbox_push(struct outbox *o, uint8_t *msg, size_t len)
+{
+	if (o->n == o->cap) {
+		size_t cap = o->cap ? o->cap * 2 : 8;
+		if (o->n >= OUTBOX_LIMIT) {
+			return RF_ERR_RANGE;
+		}
+		uint8_t **nm = realloc(o->msg, cap * sizeof(*nm));
+		if (nm == NULL) {
+			return RF_ERR_NOMEM;
+		}
+		o->msg = nm;
+		size_t *nl = realloc(o->len, cap * sizeof(*nl));
+		if (nl == NULL) {
+			return RF_ERR_NOMEM;
+		}
+		o->len = nl;
+		o->cap = cap;
+	}
+	o->msg[o->n] = msg;
+	o->len[o->n] = len;
+	o->n++;
 	return RF_OK;
 }
 
@@ -86,5 +113,7 @@ outbox_free(struct outbox *o)
 	for (size_t i = 0; i < o->n; i++) {
 		free(o->msg[i]);
 	}
-	o->n = 0;
+	free(o->msg);
+	free(o->len);
+	memset(o, 0, sizeof(*o));
 }

@@ -83,14 +83,15 @@ h_register(struct request *q)
 	return RF_OK;
 }
 
-/* Stake locked by pending claims: an executor with claims in their
- * window or in dispute keeps at least min_stake. */
+/* Stake locked by pending work: an executor with jobs assigned to it, or
+ * claims in their window or in dispute, keeps at least min_stake. */
 static int
 pending_claims(struct referee *r, const struct proto_pubkey *k, int64_t *n)
 {
 	sqlite3_stmt *st;
-	int err = db_stmt(r, &st, "SELECT count(*) FROM claims WHERE executor = "
-	    "?1 AND state IN (2, 3)", "k", k);
+	int err = db_stmt(r, &st, "SELECT (SELECT count(*) FROM claims WHERE "
+	    "executor = ?1 AND state IN (2, 3)) + (SELECT count(*) FROM jobs "
+	    "WHERE executor = ?1 AND state = 1)", "k", k);
 	if (err != RF_OK) {
 		return err;
 	}
@@ -131,8 +132,8 @@ h_stake(struct request *q, bool stake)
 			    (unsigned long long)amount);
 		}
 		if (pending > 0 && a.stake - amount < r->params.min_stake) {
-			return req_refuse(q, PROTO_ERR_STATE, "%lld claims are "
-			    "pending: stake must stay at least %llu",
+			return req_refuse(q, PROTO_ERR_STATE, "%lld jobs or claims "
+			    "are pending: stake must stay at least %llu",
 			    (long long)pending,
 			    (unsigned long long)r->params.min_stake);
 		}
@@ -218,7 +219,7 @@ model_get(struct referee *r, const struct proto_digest *id,
     struct model_row *mr, bool *found)
 {
 	sqlite3_stmt *st;
-	int err = db_stmt(r, &st, "SELECT n_ops, n_inputs FROM models WHERE "
+	int err = db_query(r, &st, "SELECT n_ops, n_inputs FROM models WHERE "
 	    "model_id = ?1", "d", id);
 	if (err != RF_OK) {
 		return err;
@@ -229,7 +230,7 @@ model_get(struct referee *r, const struct proto_digest *id,
 		mr->n_ops = (uint32_t)sqlite3_column_int64(st, 0);
 		mr->n_inputs = (uint32_t)sqlite3_column_int64(st, 1);
 	}
-	sqlite3_finalize(st);
+	db_done(r, st);
 	return rc == SQLITE_ROW || rc == SQLITE_DONE ? RF_OK : RF_ERR_STORE;
 }
 
@@ -265,7 +266,7 @@ executor_eligible(struct referee *r, const struct proto_pubkey *k,
     const struct proto_digest *model, bool *ok)
 {
 	sqlite3_stmt *st;
-	int err = db_stmt(r, &st, "SELECT 1 FROM accounts a JOIN serves s ON "
+	int err = db_query(r, &st, "SELECT 1 FROM accounts a JOIN serves s ON "
 	    "s.key = a.key WHERE a.key = ?1 AND s.model_id = ?2 AND "
 	    "a.registered = 1 AND (a.roles & 1) != 0 AND a.stake >= ?3", "kdi",
 	    k, model, (int64_t)r->params.min_stake);
@@ -274,21 +275,21 @@ executor_eligible(struct referee *r, const struct proto_pubkey *k,
 	}
 	int rc = sqlite3_step(st);
 	*ok = rc == SQLITE_ROW;
-	sqlite3_finalize(st);
+	db_done(r, st);
 	return rc == SQLITE_ROW || rc == SQLITE_DONE ? RF_OK : RF_ERR_STORE;
 }
 
 /* The eligible executor with the fewest unfinished jobs (ties: lowest
  * key), so work spreads and the choice is reproducible. */
-static int
-executor_pick(struct referee *r, const struct proto_digest *model,
+int
+referee_pick_executor(struct referee *r, const struct proto_digest *model,
     struct proto_pubkey *out, bool *found)
 {
 	sqlite3_stmt *st;
-	int err = db_stmt(r, &st, "SELECT a.key FROM accounts a JOIN serves s "
+	int err = db_query(r, &st, "SELECT a.key FROM accounts a JOIN serves s "
 	    "ON s.key = a.key WHERE s.model_id = ?1 AND a.registered = 1 AND "
 	    "(a.roles & 1) != 0 AND a.stake >= ?2 ORDER BY (SELECT count(*) "
-	    "FROM jobs j WHERE j.executor = a.key AND j.state IN (1, 2)), a.key "
+	    "FROM jobs j WHERE j.executor = a.key AND j.state IN (1, 2, 3)), a.key "
 	    "LIMIT 1", "di", model, (int64_t)r->params.min_stake);
 	if (err != RF_OK) {
 		return err;
@@ -298,7 +299,7 @@ executor_pick(struct referee *r, const struct proto_digest *model,
 	if (*found) {
 		db_col_key(st, 0, out);
 	}
-	sqlite3_finalize(st);
+	db_done(r, st);
 	return rc == SQLITE_ROW || rc == SQLITE_DONE ? RF_OK : RF_ERR_STORE;
 }
 
@@ -333,13 +334,13 @@ h_submit(struct request *q)
 	job_id_of(suite, s, &q->msg->sender, leaves, &job);
 
 	sqlite3_stmt *st;
-	err = db_stmt(r, &st, "SELECT 1 FROM jobs WHERE job_id = ?1", "d",
+	err = db_query(r, &st, "SELECT 1 FROM jobs WHERE job_id = ?1", "d",
 	    &job);
 	if (err != RF_OK) {
 		return err;
 	}
 	bool dup = sqlite3_step(st) == SQLITE_ROW;
-	sqlite3_finalize(st);
+	db_done(r, st);
 	if (dup) {
 		/* The id covers client, nonce and inputs: the same job. */
 		req_ack(q, &job);
@@ -358,7 +359,7 @@ h_submit(struct request *q)
 			    "does not serve this model with enough stake");
 		}
 	} else {
-		err = executor_pick(r, &s->model_id, &ex, &found);
+		err = referee_pick_executor(r, &s->model_id, &ex, &found);
 		if (err != RF_OK) {
 			return err;
 		}
@@ -415,7 +416,7 @@ job_get(struct referee *r, const struct proto_digest *id, struct job_row *j,
     bool *found)
 {
 	sqlite3_stmt *st;
-	int err = db_stmt(r, &st, "SELECT model_id, executor, state, "
+	int err = db_query(r, &st, "SELECT model_id, executor, state, "
 	    "input_leaves FROM jobs WHERE job_id = ?1", "d", id);
 	if (err != RF_OK) {
 		return err;
@@ -432,7 +433,7 @@ job_get(struct referee *r, const struct proto_digest *id, struct job_row *j,
 			memcpy(j->leaves, sqlite3_column_blob(st, 3), n);
 		}
 	}
-	sqlite3_finalize(st);
+	db_done(r, st);
 	return rc == SQLITE_ROW || rc == SQLITE_DONE ? RF_OK : RF_ERR_STORE;
 }
 
@@ -488,7 +489,7 @@ h_claim(struct request *q)
 		    "another executor");
 	}
 	sqlite3_stmt *st;
-	err = db_stmt(r, &st, "SELECT trace_root, n FROM claims WHERE "
+	err = db_query(r, &st, "SELECT trace_root, n FROM claims WHERE "
 	    "job_id = ?1", "d", &c->job_id);
 	if (err != RF_OK) {
 		return err;
@@ -498,7 +499,7 @@ h_claim(struct request *q)
 		db_col_digest(r, st, 0, &root);
 		bool same = proto_digest_equal(suite, &root, &c->trace_root) &&
 		    sqlite3_column_int64(st, 1) == c->n;
-		sqlite3_finalize(st);
+		db_done(r, st);
 		if (same) {
 			req_ack(q, &c->job_id); /* a retry of the same claim */
 			return RF_OK;
@@ -508,7 +509,7 @@ h_claim(struct request *q)
 		 * equivocation. The slash is committed; the claim refused. */
 		return claim_equivocates(q, &c->job_id);
 	}
-	sqlite3_finalize(st);
+	db_done(r, st);
 	if (j.state != PROTO_JOB_OPEN) {
 		return req_refuse(q, PROTO_ERR_STATE, "the job is not open");
 	}
@@ -623,7 +624,10 @@ stored_msg(sqlite3_stmt *st, int col, struct proto_msg *m)
 	if (p == NULL) {
 		return RF_ERR_STORE;
 	}
-	return proto_msg_decode(p, n, m, NULL);
+	/* Verified when it arrived (or signed by us): checking the
+	 * signature again would cost an Ed25519 verification per stored
+	 * envelope, under the store lock (256 of them per EVENTS reply). */
+	return proto_msg_decode_stored(p, n, m, NULL);
 }
 
 static int
@@ -637,11 +641,11 @@ r_job_fetch(struct request *q)
 	int err;
 	/* A zero id asks for the oldest open job assigned to the sender. */
 	if (proto_digest_equal(r->params.suite, id, &zero)) {
-		err = db_stmt(r, &st, "SELECT job_id, model_id, client, executor, "
+		err = db_query(r, &st, "SELECT job_id, model_id, client, executor, "
 		    "fee, state, submit FROM jobs WHERE executor = ?1 AND state = "
 		    "1 ORDER BY created_ms, job_id LIMIT 1", "k", &q->msg->sender);
 	} else {
-		err = db_stmt(r, &st, "SELECT job_id, model_id, client, executor, "
+		err = db_query(r, &st, "SELECT job_id, model_id, client, executor, "
 		    "fee, state, submit FROM jobs WHERE job_id = ?1", "d", id);
 	}
 	if (err != RF_OK) {
@@ -649,14 +653,14 @@ r_job_fetch(struct request *q)
 	}
 	int rc = sqlite3_step(st);
 	if (rc != SQLITE_ROW) {
-		sqlite3_finalize(st);
+		db_done(r, st);
 		return rc == SQLITE_DONE ?
 		    req_refuse(q, PROTO_ERR_UNKNOWN, "no such job") : RF_ERR_STORE;
 	}
 	struct proto_msg submit;
 	err = stored_msg(st, 6, &submit);
 	if (err != RF_OK) {
-		sqlite3_finalize(st);
+		db_done(r, st);
 		return RF_ERR_STORE;
 	}
 	proto_msg_free(&q->reply);
@@ -668,7 +672,7 @@ r_job_fetch(struct request *q)
 	db_col_key(st, 3, &ji->executor);
 	ji->fee = (uint64_t)sqlite3_column_int64(st, 4);
 	ji->state = (uint8_t)sqlite3_column_int(st, 5);
-	sqlite3_finalize(st);
+	db_done(r, st);
 	/* Hand the inputs over from the decoded request. */
 	ji->n_inputs = submit.u.job_submit.n_inputs;
 	memcpy(ji->inputs, submit.u.job_submit.inputs,
@@ -699,7 +703,7 @@ r_claim_status(struct request *q)
 	ci->state = (uint8_t)j.state;
 	ci->executor = j.executor;
 	sqlite3_stmt *st;
-	err = db_stmt(r, &st, "SELECT trace_root, n, window_end_ms, envelope, "
+	err = db_query(r, &st, "SELECT trace_root, n, window_end_ms, envelope, "
 	    "state FROM claims WHERE job_id = ?1", "d", id);
 	if (err != RF_OK) {
 		return err;
@@ -717,7 +721,7 @@ r_claim_status(struct request *q)
 			proto_msg_free(&claim);
 		}
 	}
-	sqlite3_finalize(st);
+	db_done(r, st);
 	return RF_OK;
 }
 
@@ -810,7 +814,7 @@ r_events(struct request *q)
 		return RF_ERR_NOMEM;
 	}
 	sqlite3_stmt *st;
-	int err = db_stmt(r, &st, "SELECT body FROM events WHERE seq > ?1 "
+	int err = db_query(r, &st, "SELECT body FROM events WHERE seq > ?1 "
 	    "ORDER BY seq LIMIT ?2", "ii", (int64_t)f->after, (int64_t)max);
 	if (err != RF_OK) {
 		return err;
@@ -822,7 +826,7 @@ r_events(struct request *q)
 			ev->events[ev->n++] = e.u.event;
 		}
 	}
-	sqlite3_finalize(st);
+	db_done(r, st);
 	return RF_OK;
 }
 

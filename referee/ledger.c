@@ -16,7 +16,7 @@ ledger_account(struct referee *r, const struct proto_pubkey *k,
 {
 	sqlite3_stmt *st;
 	memset(a, 0, sizeof(*a));
-	int err = db_stmt(r, &st, "SELECT registered, roles, balance, stake, "
+	int err = db_query(r, &st, "SELECT registered, roles, balance, stake, "
 	    "last_seq FROM accounts WHERE key = ?1", "k", k);
 	if (err != RF_OK) {
 		return err;
@@ -30,7 +30,7 @@ ledger_account(struct referee *r, const struct proto_pubkey *k,
 		a->stake = (uint64_t)sqlite3_column_int64(st, 3);
 		a->last_seq = (uint64_t)sqlite3_column_int64(st, 4);
 	}
-	sqlite3_finalize(st);
+	db_done(r, st);
 	return rc == SQLITE_ROW || rc == SQLITE_DONE ? RF_OK : RF_ERR_STORE;
 }
 
@@ -94,7 +94,7 @@ ledger_total(struct referee *r, uint64_t *total, uint64_t *burned)
 {
 	sqlite3_stmt *st;
 	/* Fees are escrowed while a job is open, claimed or disputed. */
-	int err = db_stmt(r, &st,
+	int err = db_query(r, &st,
 	    "SELECT (SELECT coalesce(sum(balance) + sum(stake), 0) FROM accounts)"
 	    " + (SELECT coalesce(sum(fee), 0) FROM jobs WHERE state IN (1, 2, 3))"
 	    " + (SELECT coalesce(sum(value), 0) FROM meta WHERE key = 'burned')"
@@ -109,6 +109,6 @@ ledger_total(struct referee *r, uint64_t *total, uint64_t *burned)
 		*total = (uint64_t)sqlite3_column_int64(st, 0);
 		*burned = (uint64_t)sqlite3_column_int64(st, 1);
 	}
-	sqlite3_finalize(st);
+	db_done(r, st);
 	return rc == SQLITE_ROW ? RF_OK : RF_ERR_STORE;
 }

@@ -11,6 +11,15 @@
 #include "../store/store.h"
 #include "referee.h"
 
+/* Prepared statements kept for reuse, one per SQL text (referee/db.c). */
+#define DB_CACHE_SLOTS 128
+
+struct db_cached {
+	const char *sql; /* the caller's text, by address */
+	sqlite3_stmt *st;
+	bool busy;       /* handed out and not yet given back */
+};
+
 struct referee {
 	const struct referee_config *cfg;
 	struct referee_params params;
@@ -28,16 +37,24 @@ struct referee {
 	struct net_counter *m_jobs, *m_disputes, *m_verdicts;
 	struct net_gauge *m_ledger;
 	struct net_histogram *m_latency;
+	/* Used under the store lock only, like the connection itself. */
+	struct db_cached stmt_cache[DB_CACHE_SLOTS];
 };
 
-/* Signed events waiting for their transaction to commit. */
+/* Signed events waiting for their transaction to commit. OUTBOX_MAX is
+ * the batch size of work that emits one event per item (finalising
+ * claims); OUTBOX_LIMIT bounds what one transaction may publish. */
 #define OUTBOX_MAX 64
+#define OUTBOX_LIMIT 4096
 
 struct outbox {
-	uint8_t *msg[OUTBOX_MAX];
-	size_t len[OUTBOX_MAX];
-	size_t n;
+	uint8_t **msg;
+	size_t *len;
+	size_t n, cap;
 };
+
+/* Takes ownership of msg on success; RF_ERR_RANGE past OUTBOX_LIMIT. */
+int outbox_push(struct outbox *o, uint8_t *msg, size_t len);
 
 /* One request being handled. */
 struct request {
@@ -74,8 +91,23 @@ int referee_encode(struct referee *r, struct proto_msg *m, uint8_t **buf,
  * size_t), 'i' int64, 't' text (const char *). */
 int db_stmt(struct referee *r, sqlite3_stmt **st, const char *sql,
     const char *fmt, ...);
-/* Runs a statement that returns no rows; RF_OK or RF_ERR_STORE. */
+/* Runs a statement that returns no rows; RF_OK or RF_ERR_STORE. Its
+ * prepared form is cached. */
 int db_run(struct referee *r, const char *sql, const char *fmt, ...);
+/*
+ * db_stmt for the hot paths: the statement comes from the cache
+ * (prepared on first use; parsing SQL costs more than running these
+ * one-row lookups) and must be given back with db_done, never finalised.
+ * Call with the store lock held. A statement still handed out is never
+ * handed out twice: a nested use of the same SQL gets a fresh one.
+ */
+int db_query(struct referee *r, sqlite3_stmt **st, const char *sql,
+    const char *fmt, ...);
+/* Resets a statement from db_query (or finalises one the cache had no
+ * room for). NULL is ignored. */
+void db_done(struct referee *r, sqlite3_stmt *st);
+/* Finalises every cached statement: before the store is closed. */
+void db_cache_free(struct referee *r);
 /* Copies a digest column. */
 void db_col_digest(struct referee *r, sqlite3_stmt *st, int col,
     struct proto_digest *d);
@@ -120,6 +152,11 @@ void outbox_free(struct outbox *o);
  * REFUSED with an ERROR reply, or an internal error code. */
 int handle_request(struct request *q);
 int handle_read(struct request *q);
+
+/* The eligible executor with the fewest unfinished jobs (ties: lowest
+ * key) for a model; *found false when none (referee/handlers.c). */
+int referee_pick_executor(struct referee *r, const struct proto_digest *model,
+    struct proto_pubkey *out, bool *found);
 
 /* Disputes (referee/disputes.c). */
 int h_challenge(struct request *q);

@@ -21,6 +21,9 @@
 #include "../base/log.h"
 #include "referee_int.h"
 
+/* WAL pages after which a commit checkpoints (SQLite's default: 1000). */
+#define WAL_CHECKPOINT_PAGES "250"
+
 uint64_t
 referee_now_ms(void)
 {
@@ -110,6 +113,15 @@ handle_write(struct request *q, uint8_t **reply, size_t *reply_len)
 			}
 			sqlite3_finalize(st);
 			store_rollback(r->db);
+			/* Not a refusal of this request (a refusal recorded then
+			 * was counted then): q->reply only tells the caller
+			 * which it was, the recorded bytes are what goes out. */
+			proto_msg_free(&q->reply);
+			proto_msg_init(&q->reply, PROTO_MSG_ACK, r->params.suite);
+			char k[13];
+			referee_key12(&q->msg->sender, k);
+			log_info("retry of %s from %s: the recorded reply sent "
+			    "again", proto_msg_type_name(q->msg->type), k);
 			return *reply != NULL ? RF_OK : RF_ERR_NOMEM;
 		}
 		if (err == RF_OK) {
@@ -136,9 +148,12 @@ handle_write(struct request *q, uint8_t **reply, size_t *reply_len)
 		err = referee_encode(r, &q->reply, reply, reply_len);
 	}
 	if (err == RF_OK) {
-		ledger_account(r, &q->msg->sender, &a);
-		/* A refused registration leaves no account to record in. */
-		if (a.exists) {
+		/* A refused registration leaves no account to record in; an
+		 * account that existed before still does (none is deleted). */
+		if (!a.exists) {
+			err = ledger_account(r, &q->msg->sender, &a);
+		}
+		if (err == RF_OK && a.exists) {
 			err = record_seq(q, *reply, *reply_len);
 		}
 	}
@@ -350,6 +365,19 @@ referee_run(const struct referee_config *cfg, volatile sig_atomic_t *stop,
 
 	setup_metrics(&r);
 	int err = setup_state(&r, ei);
+	if (err == RF_OK) {
+		/* SQLite copies the WAL back into the database inside the
+		 * commit that takes it past the threshold, holding the store
+		 * lock: at the default 1000 pages that is a 5-7 ms stall every
+		 * ~90 claims, which sets the p99 latency. A quarter of it makes
+		 * four stalls as short, each below 2 ms; the total work and
+		 * durability are the same. */
+		store_lock(r.db);
+		err = store_exec(r.db, "PRAGMA wal_autocheckpoint = "
+		    WAL_CHECKPOINT_PAGES, ei);
+		store_unlock(r.db);
+	}
+
 	if (err == RF_OK && cfg->metrics_addr != NULL && r.metrics != NULL) {
 		err = net_metrics_serve(r.metrics, cfg->metrics_addr, &r.http, ei);
 	}
@@ -379,6 +407,7 @@ referee_run(const struct referee_config *cfg, volatile sig_atomic_t *stop,
 	net_pub_close(r.pub);
 	net_http_stop(r.http);
 	net_metrics_free(r.metrics);
+	db_cache_free(&r);
 	store_close(r.db);
 	return err;
 }

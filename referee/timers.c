@@ -29,7 +29,7 @@ finalize_expired(struct referee *r, size_t *done)
 		return err;
 	}
 	sqlite3_stmt *st;
-	err = db_stmt(r, &st, "SELECT c.job_id, c.executor, j.fee FROM claims "
+	err = db_query(r, &st, "SELECT c.job_id, c.executor, j.fee FROM claims "
 	    "c JOIN jobs j ON j.job_id = c.job_id WHERE c.state = 2 AND "
 	    "c.window_end_ms <= ?1 ORDER BY c.window_end_ms LIMIT ?2", "ii",
 	    (int64_t)q.now_ms, (int64_t)BATCH);
@@ -44,7 +44,7 @@ finalize_expired(struct referee *r, size_t *done)
 		n++;
 	}
 	if (err == RF_OK) {
-		sqlite3_finalize(st);
+		db_done(r, st);
 	}
 	for (size_t i = 0; i < n && err == RF_OK; i++) {
 		/* The escrowed fee goes to the executor. */

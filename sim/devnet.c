@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "../challenger/challenger.h"
+#include "../executor/executor.h"
 #include "../node/node.h"
 #include "devnet.h"
 #include "sim_int.h"
@@ -111,6 +112,8 @@ devnet_config_init(struct devnet_config *c)
 	c->fee = 10;
 	c->sample_rate = 1.0;
 	c->timeout_s = 120;
+	c->fault_op = 1;
+	c->clock_ms = 5000;
 }
 
 void
@@ -119,6 +122,79 @@ devnet_report_free(struct devnet_report *rep)
 	free(rep->jobs);
 	rep->jobs = NULL;
 	rep->n_jobs = 0;
+	free(rep->disputes);
+	rep->disputes = NULL;
+	rep->n_disputes = 0;
+}
+
+/* Whether the node with key k runs a testing fault. */
+static bool
+key_faulty(const struct devnet_report *rep, const struct proto_pubkey *k)
+{
+	for (size_t i = 0; i < rep->n_nodes; i++) {
+		if (memcmp(rep->nodes[i].key.b, k->b, PROTO_KEY_LEN) == 0) {
+			return rep->nodes[i].faulty;
+		}
+	}
+	return false;
+}
+
+static bool
+any_faulty(const struct devnet_report *rep, enum devnet_role role)
+{
+	for (size_t i = 0; i < rep->n_nodes; i++) {
+		if (rep->nodes[i].role == role && rep->nodes[i].faulty) {
+			return true;
+		}
+	}
+	return false;
+}
+
+/* With faults: the honest side won every dispute, no honest executor's
+ * job fell, and (when honest challengers verify everything) every
+ * faulty claim was caught. */
+static bool
+faults_ok(const struct devnet_report *rep, double rate, char *why,
+    size_t len)
+{
+	for (size_t i = 0; i < rep->n_disputes; i++) {
+		const struct devnet_dispute *dp = &rep->disputes[i];
+		if (!dp->decided) {
+			snprintf(why, len, "dispute %zu was never decided", i);
+			return false;
+		}
+		if (dp->reason != PROTO_VERDICT_SETTLED &&
+		    dp->executor_won == dp->faulty_executor) {
+			snprintf(why, len, "dispute %zu was won by the %s side", i,
+			    dp->faulty_executor ? "lying executor's" :
+			    "false challenger's");
+			return false;
+		}
+	}
+	for (size_t i = 0; i < rep->n_jobs; i++) {
+		const struct devnet_job *j = &rep->jobs[i];
+		bool bad = key_faulty(rep, &j->executor);
+		if (j->state == PROTO_JOB_INVALID && !bad) {
+			snprintf(why, len, "job %zu of an honest executor fell", i);
+			return false;
+		}
+		if (j->state != PROTO_JOB_FINAL && j->state != PROTO_JOB_INVALID) {
+			snprintf(why, len, "job %zu ended in state %u", i, j->state);
+			return false;
+		}
+		if (j->state == PROTO_JOB_FINAL && j->final_events != 1) {
+			snprintf(why, len, "job %zu was finalised %u times", i,
+			    j->final_events);
+			return false;
+		}
+	}
+	bool watched = rate >= 1.0 && !any_faulty(rep, DEVNET_CHALLENGER);
+	if (watched && rep->faulty_caught < rep->faulty_jobs) {
+		snprintf(why, len, "only %u of %u faulty claims were caught",
+		    rep->faulty_caught, rep->faulty_jobs);
+		return false;
+	}
+	return true;
 }
 
 bool
@@ -133,7 +209,12 @@ devnet_report_ok(const struct devnet_report *rep, char *why, size_t len)
 		    rep->submitted, rep->jobs_wanted);
 		return false;
 	}
-	for (size_t i = 0; i < rep->n_jobs; i++) {
+	bool faults = any_faulty(rep, DEVNET_EXECUTOR) ||
+	    any_faulty(rep, DEVNET_CHALLENGER);
+	if (faults && !faults_ok(rep, rep->sample_rate, why, len)) {
+		return false;
+	}
+	for (size_t i = 0; !faults && i < rep->n_jobs; i++) {
 		const struct devnet_job *j = &rep->jobs[i];
 		if (j->state != PROTO_JOB_FINAL || j->final_events != 1) {
 			char hex[2 * PROTO_DIGEST_MAX + 1];
@@ -144,7 +225,7 @@ devnet_report_ok(const struct devnet_report *rep, char *why, size_t len)
 			return false;
 		}
 	}
-	if (rep->mismatches > 0) {
+	if (!faults && rep->mismatches > 0) {
 		snprintf(why, len, "challengers found %u mismatches",
 		    rep->mismatches);
 		return false;
@@ -359,7 +440,9 @@ prepare_dir(struct devnet *d, struct rf_errinfo *ei)
 	/* Absolute from here on: the report's paths work from anywhere. */
 	char abs[PATH_MAX];
 	if (realpath(d->dir, abs) != NULL && strlen(abs) + 32 < sizeof(d->dir)) {
-		snprintf(d->dir, sizeof(d->dir), "%s", abs);
+		/* Fits: checked above (snprintf would draw a truncation
+		 * warning from PATH_MAX). */
+		memcpy(d->dir, abs, strlen(abs) + 1);
 	}
 	snprintf(d->rep->dir, sizeof(d->rep->dir), "%s", d->dir);
 	return RF_OK;
@@ -441,7 +524,7 @@ prepare_model(struct devnet *d, struct rf_errinfo *ei)
 			return rf_errf(ei, RF_ERR_IO, "model '%s': %s", c->model_file,
 			    strerror(errno ? errno : ENAMETOOLONG));
 		}
-		snprintf(rep->model_file, sizeof(rep->model_file), "%s", abs);
+		memcpy(rep->model_file, abs, strlen(abs) + 1); /* fits */
 		err = read_whole(rep->model_file, &buf, &len, ei);
 		if (err == RF_OK) {
 			err = engine_model_decode(buf, len, &d->model, ei);
@@ -490,8 +573,9 @@ prepare_keys(struct devnet *d, struct rf_errinfo *ei)
 	size_t g = 0;
 	g += (size_t)snprintf(genesis + g, sizeof(genesis) - g,
 	    "# refute devnet genesis\nsuite %s\nwindow_ms %llu\n"
-	    "min_stake %d\nmin_bond %d\n", proto_hash_name(rep->suite),
-	    (unsigned long long)d->cfg->window_ms, MIN_STAKE, MIN_BOND);
+	    "min_stake %d\nmin_bond %d\nreward_pct 50\nclock_ms %llu\n",
+	    proto_hash_name(rep->suite), (unsigned long long)d->cfg->window_ms,
+	    MIN_STAKE, MIN_BOND, (unsigned long long)d->cfg->clock_ms);
 	rep->minted = 0;
 	for (size_t i = 0; i < rep->n_nodes; i++) {
 		struct devnet_node *n = &rep->nodes[i];
@@ -624,10 +708,22 @@ spawn_node(struct devnet *d, size_t idx, struct rf_errinfo *ei)
 		snprintf(extra2, sizeof(extra2), "%llu",
 		    (unsigned long long)(d->cfg->seed + idx));
 	}
+	char fault_op[16];
+	snprintf(fault_op, sizeof(fault_op), "%u", d->cfg->fault_op);
 	char *argv[] = { "refute", role, "-k", key, "-m", d->rep->model_file,
 		"-d", db, "-n", n->name, "-r", d->rep->referee_url, "-e",
 		d->rep->events_url, "--referee-key", rk, opt1, extra1, opt2,
-		extra2, NULL };
+		extra2, NULL, NULL, NULL, NULL, NULL };
+	size_t at = 20;
+	if (n->faulty && n->role == DEVNET_EXECUTOR) {
+		argv[at++] = "--fault";
+		argv[at++] = (char *)d->cfg->fault;
+		argv[at++] = "--fault-op";
+		argv[at++] = fault_op;
+	} else if (n->faulty) {
+		argv[at++] = "--fault";
+		argv[at++] = (char *)d->cfg->challenger_fault;
+	}
 	return spawn(d, n, argv, ei);
 }
 
@@ -905,9 +1001,79 @@ apply_event(struct devnet *d, const struct proto_event *e)
 		}
 		j->state = PROTO_JOB_INVALID;
 		break;
+	case PROTO_EVENT_DISPUTE_OPENED:
+		if (rep->n_disputes < DEVNET_MAX_DISPUTES) {
+			struct devnet_dispute *dp = &rep->disputes[rep->n_disputes++];
+			memset(dp, 0, sizeof(*dp));
+			dp->id = e->dispute_id;
+			dp->job = e->job_id;
+			dp->opened_ms = e->time_ms;
+			dp->faulty_executor = key_faulty(rep, &j->executor);
+		}
+		break;
+	case PROTO_EVENT_DISPUTE_CLOSED:
+		for (size_t i = 0; i < rep->n_disputes; i++) {
+			if (proto_digest_equal(rep->suite, &rep->disputes[i].id,
+			    &e->dispute_id)) {
+				rep->disputes[i].closed_ms = e->time_ms;
+			}
+		}
+		break;
+	case PROTO_EVENT_NODE_SLASHED:
+		rep->slashed += e->value;
+		for (size_t i = 0; i < rep->n_nodes; i++) {
+			if (memcmp(rep->nodes[i].key.b, e->subject.b,
+			    PROTO_KEY_LEN) == 0) {
+				rep->nodes[i].slashed += e->value;
+			}
+		}
+		break;
 	default:
 		break;
 	}
+}
+
+/* Each dispute's verdict, from the referee. */
+static int
+read_verdicts(struct devnet *d, struct rf_errinfo *ei)
+{
+	struct devnet_report *rep = d->rep;
+	for (size_t i = 0; i < rep->n_disputes; i++) {
+		struct devnet_dispute *dp = &rep->disputes[i];
+		struct proto_msg req, reply;
+		proto_msg_init(&req, PROTO_MSG_DISPUTE_FETCH, rep->suite);
+		req.u.dispute_fetch.dispute_id = dp->id;
+		int err = node_rpc_call(&d->rpc, &req, &reply, ei);
+		if (err != RF_OK) {
+			return err;
+		}
+		if (reply.type == PROTO_MSG_VERDICT) {
+			const struct proto_verdict *v = &reply.u.verdict;
+			dp->decided = true;
+			dp->executor_won = v->executor_won != 0;
+			dp->reason = v->reason;
+			dp->op = v->op;
+			dp->rounds = v->rounds;
+			dp->slashed = v->slashed;
+			dp->reward = v->reward;
+			if (v->reason != PROTO_VERDICT_SETTLED) {
+				if (dp->executor_won) {
+					rep->executor_wins++;
+				} else {
+					rep->challenger_wins++;
+				}
+			}
+		}
+		proto_msg_free(&reply);
+	}
+	for (size_t k = 0; k < rep->n_jobs; k++) {
+		const struct devnet_job *j = &rep->jobs[k];
+		if (key_faulty(rep, &j->executor) && j->claim_events > 0) {
+			rep->faulty_jobs++;
+			rep->faulty_caught += j->state == PROTO_JOB_INVALID;
+		}
+	}
+	return RF_OK;
 }
 
 /* Fetches what the event log holds past our cursor (waiting up to wait_ms
@@ -1246,6 +1412,23 @@ check_config(const struct devnet_config *c, struct rf_errinfo *ei)
 	if (c->timeout_s < 1) {
 		return rf_errf(ei, RF_ERR_INVAL, "timeout must be positive");
 	}
+	enum executor_fault ef;
+	enum challenger_fault cf;
+	if (c->faulty > c->executors ||
+	    (c->faulty > 0 && (c->fault == NULL ||
+	    executor_fault_parse(c->fault, &ef) != RF_OK))) {
+		return rf_errf(ei, RF_ERR_INVAL, "faulty executors need a known "
+		    "--fault and at most --executors of them");
+	}
+	if (c->faulty_challengers > c->challengers ||
+	    (c->faulty_challengers > 0 && (c->challenger_fault == NULL ||
+	    challenger_fault_parse(c->challenger_fault, &cf) != RF_OK))) {
+		return rf_errf(ei, RF_ERR_INVAL, "faulty challengers need a known "
+		    "--challenger-fault and at most --challengers of them");
+	}
+	if (c->clock_ms < 1 || c->clock_ms > 86400000) {
+		return rf_errf(ei, RF_ERR_INVAL, "clock must be 1..86400000 ms");
+	}
 	return RF_OK;
 }
 
@@ -1259,15 +1442,19 @@ plan_nodes(struct devnet *d, struct rf_errinfo *ei)
 	}
 	for (unsigned i = 1; i <= d->cfg->executors; i++) {
 		snprintf(name, sizeof(name), "executor-%u", i);
-		if (add_node(d, DEVNET_EXECUTOR, name, ei) == NULL) {
+		struct devnet_node *n = add_node(d, DEVNET_EXECUTOR, name, ei);
+		if (n == NULL) {
 			return RF_ERR_RANGE;
 		}
+		n->faulty = i <= d->cfg->faulty;
 	}
 	for (unsigned i = 1; i <= d->cfg->challengers; i++) {
 		snprintf(name, sizeof(name), "challenger-%u", i);
-		if (add_node(d, DEVNET_CHALLENGER, name, ei) == NULL) {
+		struct devnet_node *n = add_node(d, DEVNET_CHALLENGER, name, ei);
+		if (n == NULL) {
 			return RF_ERR_RANGE;
 		}
+		n->faulty = i <= d->cfg->faulty_challengers;
 	}
 	d->client = d->rep->n_nodes;
 	return add_node(d, DEVNET_CLIENT, "client", ei) != NULL ? RF_OK :
@@ -1301,7 +1488,10 @@ run_setup(struct devnet *d, struct rf_errinfo *ei)
 	}
 	if (err == RF_OK) {
 		d->rep->jobs = calloc(c->jobs, sizeof(*d->rep->jobs));
-		if (d->rep->jobs == NULL || index_alloc(d, c->jobs) != RF_OK) {
+		d->rep->disputes = calloc(DEVNET_MAX_DISPUTES,
+		    sizeof(*d->rep->disputes));
+		if (d->rep->jobs == NULL || d->rep->disputes == NULL ||
+		    index_alloc(d, c->jobs) != RF_OK) {
 			err = rf_errf(ei, RF_ERR_NOMEM, "out of memory for %u jobs",
 			    c->jobs);
 		}
@@ -1331,6 +1521,9 @@ run_jobs(struct devnet *d, struct rf_errinfo *ei)
 	}
 	if (err == RF_OK) {
 		err = read_claims(d, ei);
+	}
+	if (err == RF_OK) {
+		err = read_verdicts(d, ei);
 	}
 	if (err == RF_OK && d->cfg->challengers > 0) {
 		err = wait_verified(d, ei);
@@ -1380,6 +1573,7 @@ devnet_run(const struct devnet_config *cfg, struct devnet_report *rep,
 	rep->seed = cfg->seed;
 	rep->fee = cfg->fee;
 	rep->jobs_wanted = cfg->jobs;
+	rep->sample_rate = cfg->sample_rate;
 	int err = check_config(cfg, ei);
 	if (err != RF_OK) {
 		return err;

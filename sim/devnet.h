@@ -30,6 +30,7 @@
 /* How long a child has to exit after SIGTERM before it gets SIGKILL. */
 #define DEVNET_STOP_MS 10000
 #define DEVNET_PATH_MAX 512
+#define DEVNET_MAX_DISPUTES 4096
 
 enum devnet_phase {
 	DEVNET_STARTING = 1,   /* processes starting, registering, staking */
@@ -73,6 +74,15 @@ struct devnet_config {
 	int port_base;          /* referee requests on P, events on P + 1;
 				 * 0: free ports picked at start */
 	unsigned timeout_s;     /* for start-up, and again for finality */
+	/* Testing faults: executors 1..faulty run with --fault fault
+	 * (--fault-op fault_op); challengers 1..faulty_challengers with
+	 * --fault challenger_fault. */
+	unsigned faulty;
+	const char *fault;
+	uint32_t fault_op;
+	unsigned faulty_challengers;
+	const char *challenger_fault;
+	uint64_t clock_ms;      /* each side's dispute clock */
 	/* Set from a signal handler to wind down early; may be NULL. */
 	volatile sig_atomic_t *stop;
 	/* Called on every phase change and at most every 100 ms in between;
@@ -111,6 +121,20 @@ struct devnet_node {
 	unsigned verified;   /* challengers: re-executions that matched */
 	unsigned mismatches; /* challengers: re-executions that did not */
 	unsigned skipped;    /* challengers: not sampled, or no model */
+	bool faulty;         /* runs a testing fault */
+	uint64_t slashed;    /* executors: stake slashed */
+};
+
+/* One dispute seen in the event log, with its verdict once decided. */
+struct devnet_dispute {
+	struct proto_digest id, job;
+	bool decided;
+	bool executor_won;
+	bool faulty_executor;  /* the claim was a faulty executor's */
+	uint8_t reason;        /* enum proto_verdict_reason */
+	uint32_t op, rounds;
+	uint64_t slashed, reward;
+	uint64_t opened_ms, closed_ms; /* the referee's event times */
 };
 
 struct devnet_job {
@@ -133,6 +157,7 @@ struct devnet_report {
 	struct proto_digest model_id;
 	enum proto_hash suite;
 	uint64_t window_ms, seed, fee;
+	double sample_rate;
 	char referee_url[64], events_url[64];
 	unsigned jobs_wanted;    /* asked for */
 	unsigned submitted, claimed, final, invalid;
@@ -149,6 +174,12 @@ struct devnet_report {
 	struct devnet_node nodes[DEVNET_MAX_NODES];
 	size_t n_jobs;
 	struct devnet_job *jobs; /* n_jobs, in submission order, owned */
+	size_t n_disputes;
+	struct devnet_dispute *disputes; /* n_disputes, owned */
+	uint64_t slashed;        /* stake slashed in all */
+	unsigned executor_wins, challenger_wins;
+	unsigned faulty_jobs;    /* jobs claimed by faulty executors */
+	unsigned faulty_caught;  /* of those, made invalid */
 };
 
 /*
@@ -174,10 +205,13 @@ int devnet_run(const struct devnet_config *cfg, struct devnet_report *rep,
 void devnet_report_free(struct devnet_report *rep);
 
 /*
- * True when every job was submitted and became final exactly once, every
- * challenger's record is a match (no mismatch), the ledger total was the
- * same before and after, and every node stopped cleanly. Otherwise false
- * with the first reason in why.
+ * True when every job was submitted and became final exactly once (or,
+ * with faults, invalid), the ledger total was the same before and after,
+ * and every node stopped cleanly; without faults every challenger's
+ * record must be a match; with faults, every dispute must have been won
+ * by the honest side, no honest executor's job may be invalid, and with
+ * honest challengers sampling everything every faulty claim must have
+ * been caught. Otherwise false with the first reason in why.
  */
 bool devnet_report_ok(const struct devnet_report *rep, char *why,
     size_t len);

@@ -14,6 +14,8 @@
  * per job; one JOB_ASSIGNED, CLAIM_POSTED and CLAIM_FINAL event per job
  * in an event log numbered without gaps; the ledger total unchanged; and
  * the challenger's record of every claim, all matches.
+ *
+ * RF_TEST_KEEP=1 keeps the run's folder (keys, databases, logs).
  */
 #include <pthread.h>
 #include <sqlite3.h>
@@ -224,6 +226,10 @@ teardown(void)
 	engine_model_free(model);
 	for (int i = 0; i < N_IDS; i++) {
 		proto_identity_wipe(&ids[i]);
+	}
+	if (getenv("RF_TEST_KEEP") != NULL) {
+		fprintf(stderr, "kept %s\n", dir);
+		return 0;
 	}
 	char cmd[512];
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
