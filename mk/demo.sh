@@ -4,9 +4,13 @@
 # 1. Determinism, the property disputes rest on: a job's trace root from
 #    the fast kernels and from an independent re-run on the scalar
 #    reference kernels (another process) agree bit for bit.
-# 2. The optimistic path with real processes: `refute devnet` starts a
-#    referee, 2 executors and a challenger on loopback, submits 50 jobs,
-#    waits for every claim to be final and prints the summary.
+# 2. The network with real processes: `refute devnet` starts a referee,
+#    3 executors and a challenger on loopback. One executor lies on purpose
+#    (a testing fault: it perturbs operator 20's output); the challenger
+#    re-executes every claim, disputes the lies, the bisection finds
+#    operator 20, the referee recomputes it and slashes the liar. Every
+#    honest job becomes final, and the summary shows it all.
+# 3. An independent audit of one verdict, replayed from its transcript.
 set -eu
 refute=${1:?usage: mk/demo.sh path/to/refute}
 dir=${RF_DEMO_DIR:-run/demo}
@@ -30,6 +34,46 @@ else
 fi
 
 echo
-echo "== devnet: referee, 2 executors, 1 challenger (separate processes), 50 jobs"
-"$refute" devnet --executors 2 --challengers 1 --jobs 50 --model transformer \
-    --dir "$dir/devnet"
+echo "== devnet: referee, 3 executors (executor-1 lies at operator 20),"
+echo "   1 challenger, 60 jobs; separate processes on loopback"
+"$refute" devnet --executors 3 --challengers 1 --jobs 60 --model transformer \
+    --faulty 1 --fault lie-at-op --fault-op 20 --window-ms 1500 \
+    --dir "$dir/devnet" --keep --json > "$dir/devnet.json" || {
+	echo "devnet failed; its report is in $dir/devnet.json" >&2
+	exit 1
+}
+# The same report, for people.
+python3 - "$dir/devnet.json" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+print("jobs %d: final %d, invalid %d (the liar's claims)" %
+      (r["submitted"], r["final"], r["invalid"]))
+print("disputes %d: challenger won %d, executor won %d; stake slashed %d" %
+      (len(r["disputes"]), r["challenger_wins"], r["executor_wins"],
+       r["slashed"]))
+for d in r["disputes"][:3]:
+    print("  dispute %s: %s wins (%s), operator %d, %d rounds, %d ms" %
+          (d["dispute_id"][:12], d["winner"], d["reason"], d["op"],
+           d["rounds"], d["duration_ms"]))
+print("ledger total %d before, %d after" %
+      (r["ledger_before"], r["ledger_after"]))
+for n in r["nodes"]:
+    if n["role"] != "referee":
+        print("  %-13s %-10s balance %8d stake %5d%s" %
+              (n["name"], n["role"], n["balance"], n["stake"],
+               "  <- lied, slashed %d" % n["slashed"] if n["faulty"] else ""))
+print("result:", "ok" if r["ok"] else "FAILED: " + r["reason"])
+PY
+
+echo
+echo "== audit: the first verdict, replayed independently from its transcript"
+# The network is down; the signed verdict is in the referee's database.
+python3 - "$dir/devnet/referee.db" "$dir/verdict.bin" <<'PY'
+import sqlite3, sys
+db = sqlite3.connect(sys.argv[1])
+row = db.execute("SELECT verdict FROM disputes WHERE verdict IS NOT NULL "
+                 "ORDER BY opened_ms LIMIT 1").fetchone()
+open(sys.argv[2], "wb").write(row[0])
+PY
+"$refute" audit "$dir/verdict.bin"
+
