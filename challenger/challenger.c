@@ -190,13 +190,7 @@ record(struct challenger *c, const struct proto_digest *job,
 		sqlite3_finalize(st);
 	}
 	if (err == RF_OK) {
-		err = store_prepare(c->db, "UPDATE meta SET value = ?1 WHERE key = "
-		    "'cursor'", &st, NULL);
-		if (err == RF_OK) {
-			sqlite3_bind_int64(st, 1, (int64_t)cursor);
-			err = sqlite3_step(st) == SQLITE_DONE ? RF_OK : RF_ERR_STORE;
-			sqlite3_finalize(st);
-		}
+		err = store_meta_set(c->db, "cursor", (int64_t)cursor);
 	}
 	if (err != RF_OK) {
 		store_rollback(c->db);
@@ -573,12 +567,8 @@ setup(struct challenger *c, struct rf_errinfo *ei)
 		    &c->models, ei);
 	}
 	int64_t cursor = 0;
-	bool found;
 	if (err == RF_OK) {
-		store_lock(c->db);
-		err = store_query_int(c->db, "SELECT value FROM meta WHERE key = "
-		    "'cursor'", &cursor, &found, ei);
-		store_unlock(c->db);
+		err = store_meta_get(c->db, "cursor", 0, &cursor);
 	}
 	if (err == RF_OK) {
 		err = node_events_open(&c->events, cfg->events_url, &c->rpc,

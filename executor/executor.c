@@ -137,14 +137,7 @@ save_cursor(struct executor *x, uint64_t seq)
 	if (err != RF_OK) {
 		return err;
 	}
-	sqlite3_stmt *st;
-	err = store_prepare(x->db, "UPDATE meta SET value = ?1 WHERE key = "
-	    "'cursor'", &st, NULL);
-	if (err == RF_OK) {
-		sqlite3_bind_int64(st, 1, (int64_t)seq);
-		err = sqlite3_step(st) == SQLITE_DONE ? RF_OK : RF_ERR_STORE;
-		sqlite3_finalize(st);
-	}
+	err = store_meta_set(x->db, "cursor", (int64_t)seq);
 	if (err != RF_OK) {
 		store_rollback(x->db);
 		return err;
@@ -449,12 +442,8 @@ setup(struct executor *x, struct rf_errinfo *ei)
 		err = node_stake_to(&x->rpc, c->stake, ei);
 	}
 	int64_t cursor = 0;
-	bool found;
 	if (err == RF_OK) {
-		store_lock(x->db);
-		err = store_query_int(x->db, "SELECT value FROM meta WHERE key = "
-		    "'cursor'", &cursor, &found, ei);
-		store_unlock(x->db);
+		err = store_meta_get(x->db, "cursor", 0, &cursor);
 	}
 	if (err == RF_OK) {
 		err = node_events_open(&x->events, c->events_url, &x->rpc,

@@ -247,3 +247,37 @@ store_rollback(struct store *s)
 	}
 	pthread_mutex_unlock(&s->lock);
 }
+
+int
+store_meta_set(struct store *s, const char *key, int64_t value)
+{
+	sqlite3_stmt *st;
+	int err = store_prepare(s, "INSERT INTO meta (key, value) VALUES (?1, "
+	    "?2) ON CONFLICT (key) DO UPDATE SET value = ?2", &st, NULL);
+	if (err != RF_OK) {
+		return err;
+	}
+	sqlite3_bind_text(st, 1, key, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(st, 2, value);
+	err = sqlite3_step(st) == SQLITE_DONE ? RF_OK : RF_ERR_STORE;
+	sqlite3_finalize(st);
+	return err;
+}
+
+int
+store_meta_get(struct store *s, const char *key, int64_t def, int64_t *out)
+{
+	sqlite3_stmt *st;
+	store_lock(s);
+	int err = store_prepare(s, "SELECT value FROM meta WHERE key = ?1", &st,
+	    NULL);
+	if (err == RF_OK) {
+		sqlite3_bind_text(st, 1, key, -1, SQLITE_TRANSIENT);
+		int rc = sqlite3_step(st);
+		*out = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : def;
+		err = rc == SQLITE_ROW || rc == SQLITE_DONE ? RF_OK : RF_ERR_STORE;
+		sqlite3_finalize(st);
+	}
+	store_unlock(s);
+	return err;
+}

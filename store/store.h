@@ -68,4 +68,14 @@ int store_fail(struct store *s, int rc, const char *what,
 int store_query_int(struct store *s, const char *sql, int64_t *out,
     bool *found, struct rf_errinfo *ei);
 
+/*
+ * Nodes keep small counters (an event cursor) in a table
+ * meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL). set runs inside
+ * the caller's transaction and creates the key if needed; get takes the
+ * lock itself and gives def for a missing key.
+ */
+int store_meta_set(struct store *s, const char *key, int64_t value);
+int store_meta_get(struct store *s, const char *key, int64_t def,
+    int64_t *out);
+
 #endif

@@ -217,6 +217,31 @@ test_killed_process(void)
 }
 
 static void
+test_meta(void)
+{
+	static const char *const with_meta[] = {
+		"CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);",
+	};
+	struct store *s;
+	int64_t v = 0;
+	remove_db();
+	CU_ASSERT_FATAL(store_open(path, with_meta, 1, &s, NULL) == RF_OK);
+	CU_ASSERT(store_meta_get(s, "cursor", 7, &v) == RF_OK && v == 7);
+	CU_ASSERT_FATAL(store_begin(s, NULL) == RF_OK);
+	CU_ASSERT(store_meta_set(s, "cursor", 41) == RF_OK);
+	CU_ASSERT(store_meta_set(s, "cursor", 42) == RF_OK);
+	CU_ASSERT(store_commit(s, NULL) == RF_OK);
+	CU_ASSERT(store_meta_get(s, "cursor", 7, &v) == RF_OK && v == 42);
+	/* A rolled-back set leaves the value. */
+	CU_ASSERT_FATAL(store_begin(s, NULL) == RF_OK);
+	CU_ASSERT(store_meta_set(s, "cursor", 99) == RF_OK);
+	store_rollback(s);
+	CU_ASSERT(store_meta_get(s, "cursor", 7, &v) == RF_OK && v == 42);
+	store_close(s);
+	remove_db();
+}
+
+static void
 test_open_errors(void)
 {
 	struct store *s;
@@ -240,6 +265,7 @@ main(void)
 		{ "rollback is all or nothing", test_rollback },
 		{ "threads never interleave", test_threads_serialized },
 		{ "killed process loses nothing committed", test_killed_process },
+		{ "meta counters", test_meta },
 		{ "open errors", test_open_errors },
 		CU_TEST_INFO_NULL,
 	};
