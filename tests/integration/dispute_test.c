@@ -31,6 +31,7 @@ static int
 run_devnet(const char *extra)
 {
 	char cmd[4096];
+	/* Flags given later (extra) override the defaults before them. */
 	snprintf(cmd, sizeof(cmd), "cd %s && %s devnet --executors 2 "
 	    "--challengers 1 --jobs 6 --window-ms 1500 --clock-ms 1500 "
 	    "--timeout 90 --json %s 2>/dev/null", tmpdir, refute, extra);
@@ -196,6 +197,38 @@ test_silent_challenger(void)
 	check(&x);
 }
 
+/* Three challengers dispute each false claim at once: the first verdict
+ * against the claim settles the other two (bonds back), the liar is
+ * slashed once. */
+static void
+test_several_challengers(void)
+{
+	struct expect x = { "--challengers 3 --faulty 1 --fault lie-at-op "
+		"--fault-op 2", "challenger", NULL, -1, true, true };
+	check(&x);
+	long long claims = num(out, "faulty_jobs");
+	long long recomputed = 0, settled = 0, all = 0;
+	for (const char *p = strstr(out, "{\"dispute_id\""); p != NULL;
+	    p = strstr(p + 1, "{\"dispute_id\"")) {
+		all++;
+		recomputed += str_is(p, "reason", "recomputed");
+		settled += str_is(p, "reason", "settled");
+	}
+	/* Each false claim is decided once; every other dispute on it (a
+	 * challenger that came later may also be refused, the claim having
+	 * fallen) is settled. */
+	CU_ASSERT_EQUAL(recomputed, claims);
+	CU_ASSERT_EQUAL(recomputed + settled, all);
+	CU_ASSERT(settled <= 2 * claims);
+	/* No honest challenger lost its bond. */
+	for (const char *c = strstr(out, "\"role\":\"challenger\""); c != NULL;
+	    c = strstr(c + 1, "\"role\":\"challenger\"")) {
+		CU_ASSERT(num(c, "balance") >= 1000000);
+	}
+	/* One whole stake, whatever the number of verdicts. */
+	CU_ASSERT_EQUAL(num(out, "slashed"), 1000);
+}
+
 static int
 setup(void)
 {
@@ -233,6 +266,8 @@ main(void)
 		{ "executor equivocates", test_equivocate },
 		{ "challenger disputes correct claims", test_false_challenge },
 		{ "challenger goes silent", test_silent_challenger },
+		{ "several challengers, one verdict settles",
+		    test_several_challengers },
 		CU_TEST_INFO_NULL,
 	};
 	CU_SuiteInfo suites[] = {
