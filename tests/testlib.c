@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -293,4 +294,28 @@ test_sleep_ms(int ms)
 	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
 	while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
 	}
+}
+
+int
+test_shell(char *out, size_t cap, const char *dir, int merge_stderr,
+    const char *fmt, ...)
+{
+	char cmdline[4096], full[4608];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(cmdline, sizeof(cmdline), fmt, ap);
+	va_end(ap);
+	snprintf(full, sizeof(full), "cd %s && %s%s", dir, cmdline,
+	    merge_stderr ? " 2>&1" : "");
+	FILE *p = popen(full, "r");
+	if (p == NULL) {
+		return -1;
+	}
+	size_t n = 0, r;
+	while (n < cap - 1 && (r = fread(out + n, 1, cap - 1 - n, p)) > 0) {
+		n += r;
+	}
+	out[n] = '\0';
+	int st = pclose(p);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }

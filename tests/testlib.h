@@ -25,6 +25,15 @@ const char *test_data_dir(void);
 
 /* ---- Processes, for tests that run the real binary ---------------- */
 
+/*
+ * Runs a shell command (printf-style) in dir, capturing its standard
+ * output (and standard error too when merge_stderr) into out, at most
+ * cap - 1 bytes, NUL-terminated. Returns the exit code, or -1 when it
+ * could not run or was killed by a signal.
+ */
+int test_shell(char *out, size_t cap, const char *dir, int merge_stderr,
+    const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+
 /* The refute binary under test: RF_REFUTE (make check sets it), else
  * bin/refute; made absolute so tests may change directory. */
 const char *test_refute(void);

@@ -27,20 +27,12 @@ run(char *out, size_t cap, const char *fmt, ...)
 static int
 run(char *out, size_t cap, const char *fmt, ...)
 {
-	char args[2048], cmd[4096];
+	char args[2048];
 	va_list ap;
 	va_start(ap, fmt);
 	vsnprintf(args, sizeof(args), fmt, ap);
 	va_end(ap);
-	snprintf(cmd, sizeof(cmd), "cd %s && %s %s 2>&1", tmpdir, refute, args);
-	FILE *p = popen(cmd, "r");
-	if (p == NULL) {
-		return -1;
-	}
-	size_t n = fread(out, 1, cap - 1, p);
-	out[n] = '\0';
-	int st = pclose(p);
-	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+	return test_shell(out, cap, tmpdir, 1, "%s %s", refute, args);
 }
 
 static size_t

@@ -36,23 +36,12 @@ run(char *buf, size_t cap, const char *fmt, ...)
 static int
 run(char *buf, size_t cap, const char *fmt, ...)
 {
-	char args[2048], cmd[4096];
+	char args[2048];
 	va_list ap;
 	va_start(ap, fmt);
 	vsnprintf(args, sizeof(args), fmt, ap);
 	va_end(ap);
-	snprintf(cmd, sizeof(cmd), "cd %s && %s", tmpdir, args);
-	FILE *p = popen(cmd, "r");
-	if (p == NULL) {
-		return -1;
-	}
-	size_t n = 0, r;
-	while (n < cap - 1 && (r = fread(buf + n, 1, cap - 1 - n, p)) > 0) {
-		n += r;
-	}
-	buf[n] = '\0';
-	int st = pclose(p);
-	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+	return test_shell(buf, cap, tmpdir, 0, "%s", args);
 }
 
 /* ---- A little JSON reading: the report's layout is ours ------------ */

@@ -30,23 +30,10 @@ static char *out;
 static int
 run_devnet(const char *extra)
 {
-	char cmd[4096];
 	/* Flags given later (extra) override the defaults before them. */
-	snprintf(cmd, sizeof(cmd), "cd %s && %s devnet --executors 2 "
+	return test_shell(out, OUT_MAX, tmpdir, 0, "%s devnet --executors 2 "
 	    "--challengers 1 --jobs 6 --window-ms 1500 --clock-ms 1500 "
-	    "--timeout 90 --json %s 2>/dev/null", tmpdir, refute, extra);
-	FILE *p = popen(cmd, "r");
-	if (p == NULL) {
-		return -1;
-	}
-	size_t n = 0, r;
-	while (n < OUT_MAX - 1 && (r = fread(out + n, 1, OUT_MAX - 1 - n,
-	    p)) > 0) {
-		n += r;
-	}
-	out[n] = '\0';
-	int st = pclose(p);
-	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+	    "--timeout 90 --json %s 2>/dev/null", refute, extra);
 }
 
 /* The number after "key": at or after from (NULL if absent). */
