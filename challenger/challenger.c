@@ -4,7 +4,18 @@
  * The event cursor advances only after a claim's verification is recorded,
  * and a recorded claim is never verified again, so a restart neither skips
  * nor repeats work.
+ *
+ * A dispute is written down before the challenge is sent, in the same
+ * transaction as the verification that found the lie: the referee may
+ * apply a challenge whose reply never arrives (the challenger killed, the
+ * reply lost), and a challenger that learnt of its dispute only from that
+ * reply would never play it and would lose its bond to the liar. Open
+ * disputes are then driven from this database, not from events alone: at
+ * start and every second the challenger looks at each one and moves if a
+ * move is due, so a restart, a missed event or a failed request costs
+ * time on the clock, never the game.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -38,7 +49,21 @@ static const char *const schema[] = {
 	"  state INTEGER NOT NULL," /* 1 open, 2 decided */
 	"  won INTEGER,"
 	"  opened_ms INTEGER NOT NULL) STRICT;",
+	/* The last round we answered, so that looking again does not send
+	 * the same answer twice. */
+	"ALTER TABLE disputes ADD COLUMN answered INTEGER NOT NULL DEFAULT 0;",
 };
+
+/* disputes.state: stored, never renumber. */
+enum dispute_state {
+	DISPUTE_CHALLENGING = 0, /* written; the challenge may not have arrived */
+	DISPUTE_OPEN = 1,
+	DISPUTE_DECIDED = 2,
+	DISPUTE_REFUSED = 3,     /* the referee refused the challenge */
+};
+
+/* How often open disputes are looked at without an event (ms). */
+#define POLL_MS 1000
 
 struct challenger {
 	const struct challenger_config *cfg;
@@ -52,11 +77,11 @@ struct challenger {
 	struct net_counter *m_seen, *m_verified, *m_mismatch, *m_skipped;
 	struct net_counter *m_disputes, *m_won, *m_lost;
 	struct net_histogram *m_seconds;
+	double last_poll;
 };
 
-static void open_dispute(struct challenger *c, const struct proto_digest *job,
-    const struct proto_claim_info *ci, const struct proto_digest *leaves,
-    size_t n, const struct proto_digest *root);
+static void challenge_send(struct challenger *c,
+    const struct proto_digest *id, const struct proto_digest *job);
 static void dispute_act(struct challenger *c, const struct proto_digest *id);
 
 bool
@@ -154,11 +179,64 @@ recorded(struct challenger *c, const struct proto_digest *job)
 	return found;
 }
 
+/* dispute_id = H("refute-dispute" || job_id || challenger), as the referee
+ * names a dispute (docs/protocol.md): known before the challenge is sent,
+ * so a challenge whose reply was lost can still be found. */
+static void
+dispute_id_of(enum proto_hash suite, const struct proto_digest *job,
+    const struct proto_pubkey *challenger, struct proto_digest *out)
+{
+	uint8_t buf[14 + PROTO_DIGEST_MAX + PROTO_KEY_LEN];
+	size_t hl = proto_hash_len(suite);
+	memcpy(buf, "refute-dispute", 14);
+	memcpy(buf + 14, job->b, hl);
+	memcpy(buf + 14 + hl, challenger->b, PROTO_KEY_LEN);
+	proto_hash(suite, buf, 14 + hl + PROTO_KEY_LEN, out);
+}
+
+/* Writes a dispute about to be opened: our leaves, to answer every round
+ * and to rebuild the challenge after a restart. Inside a transaction. */
+static int
+dispute_insert(struct challenger *c, const struct proto_digest *id,
+    const struct proto_digest *job, const struct proto_digest *leaves,
+    size_t n)
+{
+	size_t hl = proto_hash_len(c->cfg->suite);
+	if (n == 0 || n > SIZE_MAX / hl) {
+		return RF_ERR_RANGE;
+	}
+	uint8_t *flat = malloc(n * hl);
+	if (flat == NULL) {
+		return RF_ERR_NOMEM;
+	}
+	for (size_t i = 0; i < n; i++) {
+		memcpy(flat + i * hl, leaves[i].b, hl);
+	}
+	sqlite3_stmt *st;
+	int err = store_prepare(c->db, "INSERT OR IGNORE INTO disputes "
+	    "(dispute_id, job_id, leaves, state, opened_ms) VALUES (?1, ?2, ?3, "
+	    "?4, ?5)", &st, NULL);
+	if (err == RF_OK) {
+		sqlite3_bind_blob(st, 1, id->b, (int)hl, SQLITE_STATIC);
+		sqlite3_bind_blob(st, 2, job->b, (int)hl, SQLITE_STATIC);
+		sqlite3_bind_blob64(st, 3, flat, n * hl, SQLITE_STATIC);
+		sqlite3_bind_int(st, 4, DISPUTE_CHALLENGING);
+		sqlite3_bind_int64(st, 5, (int64_t)node_now_ms());
+		err = sqlite3_step(st) == SQLITE_DONE ? RF_OK : RF_ERR_STORE;
+		sqlite3_finalize(st);
+	}
+	free(flat);
+	return err;
+}
+
+/* Records a verification and advances the cursor; with dispute_leaves,
+ * also writes the dispute to open, in the same transaction. */
 static int
 record(struct challenger *c, const struct proto_digest *job,
     const struct proto_pubkey *executor, const struct proto_digest *model,
     const struct proto_digest *claimed, const struct proto_digest *ours,
-    uint32_t n, enum challenger_outcome o, double seconds, uint64_t cursor)
+    uint32_t n, enum challenger_outcome o, double seconds, uint64_t cursor,
+    const struct proto_digest *dispute_leaves)
 {
 	size_t hl = proto_hash_len(c->cfg->suite);
 	sqlite3_stmt *st;
@@ -188,6 +266,11 @@ record(struct challenger *c, const struct proto_digest *job,
 		sqlite3_bind_int64(st, 9, (int64_t)node_now_ms());
 		err = sqlite3_step(st) == SQLITE_DONE ? RF_OK : RF_ERR_STORE;
 		sqlite3_finalize(st);
+	}
+	if (err == RF_OK && dispute_leaves != NULL) {
+		struct proto_digest id;
+		dispute_id_of(c->cfg->suite, job, &c->cfg->identity.pk, &id);
+		err = dispute_insert(c, &id, job, dispute_leaves, n);
 	}
 	if (err == RF_OK) {
 		err = store_meta_set(c->db, "cursor", (int64_t)cursor);
@@ -249,7 +332,7 @@ verify(struct challenger *c, const struct proto_event *e)
 	if (!challenger_sampled(cfg, &e->job_id, &e->subject, &ji->model_id)) {
 		net_counter_inc(c->m_skipped);
 		err = record(c, &e->job_id, &e->subject, &ji->model_id, NULL, NULL,
-		    0, CHALLENGER_SKIPPED, 0.0, e->seq);
+		    0, CHALLENGER_SKIPPED, 0.0, e->seq, NULL);
 		proto_msg_free(&job);
 		return err;
 	}
@@ -258,7 +341,7 @@ verify(struct challenger *c, const struct proto_event *e)
 	if (nm == NULL) {
 		log_warn("job %s: model not held here, cannot verify", jh);
 		err = record(c, &e->job_id, &e->subject, &ji->model_id, NULL, NULL,
-		    0, CHALLENGER_NO_MODEL, 0.0, e->seq);
+		    0, CHALLENGER_NO_MODEL, 0.0, e->seq, NULL);
 		proto_msg_free(&job);
 		return err;
 	}
@@ -303,25 +386,30 @@ verify(struct challenger *c, const struct proto_event *e)
 		log_warn("job %s by %s: MISMATCH, claimed root %s, ours %s", jh,
 		    xh, theirs, ours);
 	}
-	err = record(c, &e->job_id, &e->subject, &ji->model_id,
-	    &ci->trace_root, &root, ci->n,
-	    match ? CHALLENGER_MATCH : CHALLENGER_MISMATCH, secs, e->seq);
 	/* A testing fault disputes correct claims with a made-up trace. */
 	bool fake = match && leaves != NULL && n > ji->n_inputs &&
 	    cfg->fault != CHALLENGER_FAULT_NONE;
 	if (fake) {
 		leaves[n - 1].b[0] ^= 0x01;
-		merkle_root(suite, leaves, n, &root);
 		log_warn("job %s: TESTING FAULT %s: disputing a correct claim", jh,
 		    challenger_fault_name(cfg->fault));
 	}
 	/* A claim already in dispute is disputed again: each challenger
 	 * plays its own game, so one that opens a dispute and then goes
 	 * silent cannot shield a false claim from the rest. */
-	if (err == RF_OK && cfg->dispute && leaves != NULL && n == ci->n &&
-	    (!match || fake) && (ci->state == PROTO_JOB_CLAIMED ||
-	    ci->state == PROTO_JOB_DISPUTED)) {
-		open_dispute(c, &e->job_id, ci, leaves, n, &root);
+	bool dispute = err == RF_OK && cfg->dispute && leaves != NULL &&
+	    n == ci->n && (!match || fake) && (ci->state == PROTO_JOB_CLAIMED ||
+	    ci->state == PROTO_JOB_DISPUTED);
+	/* The dispute is written with the verification, before the
+	 * challenge goes out (see the top of this file). */
+	err = record(c, &e->job_id, &e->subject, &ji->model_id,
+	    &ci->trace_root, &root, ci->n,
+	    match ? CHALLENGER_MATCH : CHALLENGER_MISMATCH, secs, e->seq,
+	    dispute ? leaves : NULL);
+	if (err == RF_OK && dispute) {
+		struct proto_digest id;
+		dispute_id_of(suite, &e->job_id, &cfg->identity.pk, &id);
+		challenge_send(c, &id, &e->job_id);
 	}
 	free(leaves);
 	proto_msg_free(&claim);
@@ -362,92 +450,35 @@ challenger_fault_name(enum challenger_fault f)
 	return "?";
 }
 
-/* Posts the challenge and stores our leaves to answer the rounds. */
-static void
-open_dispute(struct challenger *c, const struct proto_digest *job,
-    const struct proto_claim_info *ci, const struct proto_digest *leaves,
-    size_t n, const struct proto_digest *root)
-{
-	enum proto_hash suite = c->cfg->suite;
-	size_t hl = proto_hash_len(suite);
-	char jh[13];
-	node_short_digest(suite, job, jh);
-	struct proto_msg req, reply;
-	struct rf_errinfo ei = { "" };
-	proto_msg_init(&req, PROTO_MSG_CHALLENGE, suite);
-	struct proto_challenge *ch = &req.u.challenge;
-	ch->job_id = *job;
-	ch->executor = ci->executor;
-	ch->executor_root = ci->trace_root;
-	ch->challenger_root = *root;
-	ch->n = ci->n;
-	ch->bond = c->cfg->bond;
-	if (query(c, &req, PROTO_MSG_ACK, &reply, &ei) != RF_OK) {
-		log_warn("job %s: cannot open a dispute: %s", jh, ei.msg);
-		return;
-	}
-	struct proto_digest id = reply.u.ack.id;
-	proto_msg_free(&reply);
-	uint8_t *flat = malloc(n * hl);
-	if (flat == NULL) {
-		return;
-	}
-	for (size_t i = 0; i < n; i++) {
-		memcpy(flat + i * hl, leaves[i].b, hl);
-	}
-	sqlite3_stmt *st;
-	if (store_begin(c->db, NULL) == RF_OK) {
-		int err = store_prepare(c->db, "INSERT OR IGNORE INTO disputes "
-		    "(dispute_id, job_id, leaves, state, opened_ms) VALUES (?1, ?2, "
-		    "?3, 1, ?4)", &st, NULL);
-		if (err == RF_OK) {
-			sqlite3_bind_blob(st, 1, id.b, (int)hl, SQLITE_STATIC);
-			sqlite3_bind_blob(st, 2, job->b, (int)hl, SQLITE_STATIC);
-			sqlite3_bind_blob64(st, 3, flat, n * hl, SQLITE_STATIC);
-			sqlite3_bind_int64(st, 4, (int64_t)node_now_ms());
-			err = sqlite3_step(st) == SQLITE_DONE ? RF_OK : RF_ERR_STORE;
-			sqlite3_finalize(st);
-		}
-		if (err == RF_OK) {
-			err = store_commit(c->db, NULL);
-		} else {
-			store_rollback(c->db);
-		}
-	}
-	free(flat);
-	char dh[13];
-	node_short_digest(suite, &id, dh);
-	net_counter_inc(c->m_disputes);
-	log_info("job %s: dispute %s opened, bond %llu", jh, dh,
-	    (unsigned long long)c->cfg->bond);
-	/* The first round is already asked: answer it now. */
-	dispute_act(c, &id);
-}
-
-/* Our stored leaves for a dispute we opened; RF_ERR_NOTFOUND if none. */
+/* Our stored leaves and state for a dispute; RF_ERR_NOTFOUND if none. */
 static int
-dispute_leaves(struct challenger *c, const struct proto_digest *id,
-    struct proto_digest **leaves, size_t *n)
+dispute_row(struct challenger *c, const struct proto_digest *id,
+    struct proto_digest **leaves, size_t *n, int *state, uint32_t *answered)
 {
 	size_t hl = proto_hash_len(c->cfg->suite);
 	sqlite3_stmt *st;
 	*leaves = NULL;
 	store_lock(c->db);
-	int err = store_prepare(c->db, "SELECT leaves FROM disputes WHERE "
-	    "dispute_id = ?1 AND state = 1", &st, NULL);
+	int err = store_prepare(c->db, "SELECT leaves, state, answered FROM "
+	    "disputes WHERE dispute_id = ?1", &st, NULL);
 	if (err == RF_OK) {
 		sqlite3_bind_blob(st, 1, id->b, (int)hl, SQLITE_STATIC);
 		err = RF_ERR_NOTFOUND;
 		if (sqlite3_step(st) == SQLITE_ROW) {
 			size_t bytes = (size_t)sqlite3_column_bytes(st, 0);
 			size_t count = bytes / hl;
-			*leaves = calloc(count ? count : 1, sizeof(**leaves));
-			err = *leaves ? RF_OK : RF_ERR_NOMEM;
+			err = count > 0 && bytes % hl == 0 ? RF_OK : RF_ERR_STORE;
+			if (err == RF_OK) {
+				*leaves = calloc(count, sizeof(**leaves));
+				err = *leaves ? RF_OK : RF_ERR_NOMEM;
+			}
 			const uint8_t *p = sqlite3_column_blob(st, 0);
 			for (size_t i = 0; err == RF_OK && i < count; i++) {
 				memcpy((*leaves)[i].b, p + i * hl, hl);
 			}
 			*n = count;
+			*state = sqlite3_column_int(st, 1);
+			*answered = (uint32_t)sqlite3_column_int64(st, 2);
 		}
 		sqlite3_finalize(st);
 	}
@@ -455,20 +486,21 @@ dispute_leaves(struct challenger *c, const struct proto_digest *id,
 	return err;
 }
 
+/* Sets a dispute's state (and won, for a decided one) or the round it
+ * answered last, in one transaction. */
 static void
-dispute_closed(struct challenger *c, const struct proto_digest *id,
-    bool won)
+dispute_update(struct challenger *c, const struct proto_digest *id,
+    const char *sql, int64_t value)
 {
 	size_t hl = proto_hash_len(c->cfg->suite);
 	sqlite3_stmt *st;
 	if (store_begin(c->db, NULL) != RF_OK) {
 		return;
 	}
-	int err = store_prepare(c->db, "UPDATE disputes SET state = 2, won = ?2 "
-	    "WHERE dispute_id = ?1", &st, NULL);
+	int err = store_prepare(c->db, sql, &st, NULL);
 	if (err == RF_OK) {
 		sqlite3_bind_blob(st, 1, id->b, (int)hl, SQLITE_STATIC);
-		sqlite3_bind_int(st, 2, won ? 1 : 0);
+		sqlite3_bind_int64(st, 2, value);
 		err = sqlite3_step(st) == SQLITE_DONE ? RF_OK : RF_ERR_STORE;
 		sqlite3_finalize(st);
 	}
@@ -477,7 +509,127 @@ dispute_closed(struct challenger *c, const struct proto_digest *id,
 	} else {
 		store_rollback(c->db);
 	}
-	net_counter_inc(won ? c->m_won : c->m_lost);
+	if (err != RF_OK) {
+		log_warn("cannot update a dispute in the database");
+	}
+}
+
+static void
+dispute_set_state(struct challenger *c, const struct proto_digest *id,
+    enum dispute_state state)
+{
+	dispute_update(c, id, "UPDATE disputes SET state = ?2 WHERE "
+	    "dispute_id = ?1", state);
+}
+
+/* Whether the referee knows dispute id: 1 yes, 0 no, -1 cannot tell. */
+static int
+dispute_known(struct challenger *c, const struct proto_digest *id)
+{
+	struct proto_msg req, view;
+	struct rf_errinfo ei = { "" };
+	proto_msg_init(&req, PROTO_MSG_DISPUTE_FETCH, c->cfg->suite);
+	req.u.dispute_fetch.dispute_id = *id;
+	if (node_rpc_call(&c->rpc, &req, &view, &ei) != RF_OK) {
+		return -1;
+	}
+	int known = -1;
+	if (view.type == PROTO_MSG_VERDICT ||
+	    view.type == PROTO_MSG_BISECT_QUERY) {
+		known = 1;
+	} else if (view.type == PROTO_MSG_ERROR &&
+	    view.u.error.code == PROTO_ERR_UNKNOWN) {
+		known = 0;
+	}
+	proto_msg_free(&view);
+	return known;
+}
+
+/*
+ * Posts the challenge for a dispute written down in DISPUTE_CHALLENGING
+ * (again, after a restart or a failed request: the dispute id is ours and
+ * the job's, so a challenge that did arrive is found, not doubled). The
+ * claim is read again for what the challenge must name.
+ */
+static void
+challenge_send(struct challenger *c, const struct proto_digest *id,
+    const struct proto_digest *job)
+{
+	enum proto_hash suite = c->cfg->suite;
+	char jh[13], dh[13];
+	node_short_digest(suite, job, jh);
+	node_short_digest(suite, id, dh);
+	struct proto_digest *leaves;
+	size_t n;
+	int state;
+	uint32_t answered;
+	if (dispute_row(c, id, &leaves, &n, &state, &answered) != RF_OK) {
+		return;
+	}
+	struct proto_digest root;
+	merkle_root(suite, leaves, n, &root);
+	free(leaves);
+	if (state != DISPUTE_CHALLENGING) {
+		return;
+	}
+	int known = dispute_known(c, id);
+	if (known < 0) {
+		return; /* the referee is unreachable: try again later */
+	}
+	if (known == 0) {
+		struct proto_msg req, claim, reply;
+		struct rf_errinfo ei = { "" };
+		proto_msg_init(&req, PROTO_MSG_CLAIM_STATUS, suite);
+		req.u.claim_status.job_id = *job;
+		if (query(c, &req, PROTO_MSG_CLAIM_INFO, &claim, &ei) != RF_OK) {
+			log_warn("job %s: cannot read the claim: %s", jh, ei.msg);
+			return;
+		}
+		const struct proto_claim_info *ci = &claim.u.claim_info;
+		proto_msg_init(&req, PROTO_MSG_CHALLENGE, suite);
+		struct proto_challenge *ch = &req.u.challenge;
+		ch->job_id = *job;
+		ch->executor = ci->executor;
+		ch->executor_root = ci->trace_root;
+		ch->challenger_root = root;
+		ch->n = ci->n;
+		ch->bond = c->cfg->bond;
+		proto_msg_free(&claim);
+		int err = node_rpc_call(&c->rpc, &req, &reply, &ei);
+		proto_msg_free(&req);
+		if (err != RF_OK) {
+			log_warn("job %s: challenge not confirmed (%s): will look "
+			    "again", jh, ei.msg);
+			return;
+		}
+		bool refused = reply.type == PROTO_MSG_ERROR;
+		char why[sizeof(reply.u.error.text)] = "";
+		if (refused) {
+			memcpy(why, reply.u.error.text, sizeof(why));
+			why[sizeof(why) - 1] = '\0';
+		} else if (reply.type != PROTO_MSG_ACK ||
+		    !proto_digest_equal(suite, &reply.u.ack.id, id)) {
+			log_error("job %s: the referee named the dispute otherwise",
+			    jh);
+		}
+		proto_msg_free(&reply);
+		/* A refusal may also mean it arrived before: look. */
+		known = refused ? dispute_known(c, id) : 1;
+		if (known < 0) {
+			return;
+		}
+		if (known == 0) {
+			log_warn("job %s: cannot open a dispute: %s", jh, why);
+			dispute_set_state(c, id, DISPUTE_REFUSED);
+			return;
+		}
+	}
+	dispute_set_state(c, id, DISPUTE_OPEN);
+	net_counter_inc(c->m_disputes);
+	log_info("job %s: dispute %s opened, bond %llu", jh, dh,
+	    (unsigned long long)c->cfg->bond);
+	/* The first round is already asked: answer it now. */
+	dispute_act(c, id);
 }
 
 /* Looks at a dispute we opened and answers the current round. */
@@ -487,8 +639,14 @@ dispute_act(struct challenger *c, const struct proto_digest *id)
 	enum proto_hash suite = c->cfg->suite;
 	struct proto_digest *leaves;
 	size_t n;
-	if (dispute_leaves(c, id, &leaves, &n) != RF_OK) {
-		return; /* not ours, or already decided */
+	int state;
+	uint32_t answered;
+	if (dispute_row(c, id, &leaves, &n, &state, &answered) != RF_OK) {
+		return; /* not ours */
+	}
+	if (state != DISPUTE_OPEN) {
+		free(leaves);
+		return;
 	}
 	char dh[13];
 	node_short_digest(suite, id, dh);
@@ -505,9 +663,13 @@ dispute_act(struct challenger *c, const struct proto_digest *id)
 		log_info("dispute %s: %s (operator %u, %u rounds)", dh,
 		    won ? "won" : "lost", view.u.verdict.op,
 		    view.u.verdict.rounds);
-		dispute_closed(c, id, won);
+		dispute_update(c, id, "UPDATE disputes SET state = 2, won = ?2 "
+		    "WHERE dispute_id = ?1", won ? 1 : 0);
+		net_counter_inc(won ? c->m_won : c->m_lost);
 	} else if (view.type == PROTO_MSG_BISECT_QUERY &&
-	    view.u.bisect_query.n_sizes > 0) {
+	    view.u.bisect_query.n_sizes > 0 &&
+	    view.u.bisect_query.round != answered) {
+		uint32_t round = view.u.bisect_query.round;
 		if (c->cfg->fault == CHALLENGER_FAULT_SILENT) {
 			log_warn("dispute %s: TESTING FAULT silent: not answering",
 			    dh);
@@ -517,16 +679,69 @@ dispute_act(struct challenger *c, const struct proto_digest *id)
 			    &req.u.bisect_answer) == RF_OK &&
 			    node_rpc_call(&c->rpc, &req, &reply, &ei) == RF_OK) {
 				if (reply.type == PROTO_MSG_ERROR) {
-					log_info("dispute %s: round %u: %s", dh,
-					    view.u.bisect_query.round, reply.u.error.text);
+					log_info("dispute %s: round %u: %s", dh, round,
+					    reply.u.error.text);
 				}
 				proto_msg_free(&reply);
+				/* Applied or refused, it was heard: do not repeat
+				 * it. A failed request is repeated at the next look. */
+				dispute_update(c, id, "UPDATE disputes SET answered = ?2 "
+				    "WHERE dispute_id = ?1", round);
+			} else {
+				log_warn("dispute %s: round %u: answer not delivered "
+				    "(%s): will look again", dh, round, ei.msg);
 			}
 			proto_msg_free(&req);
 		}
 	}
 	proto_msg_free(&view);
 	free(leaves);
+}
+
+/* Looks at every dispute not yet decided: at start (resume after a
+ * restart) and then every POLL_MS, so that nothing depends on an event
+ * arriving or a request succeeding the first time. */
+static void
+disputes_poll(struct challenger *c)
+{
+	enum { BATCH = 256 };
+	size_t hl = proto_hash_len(c->cfg->suite);
+	struct proto_digest *ids = calloc(BATCH, sizeof(*ids));
+	struct proto_digest *jobs = calloc(BATCH, sizeof(*jobs));
+	int *states = calloc(BATCH, sizeof(*states));
+	size_t n = 0;
+	sqlite3_stmt *st;
+	store_lock(c->db);
+	if (ids != NULL && jobs != NULL && states != NULL &&
+	    store_prepare(c->db, "SELECT dispute_id, job_id, state FROM disputes "
+	    "WHERE state IN (0, 1) ORDER BY opened_ms LIMIT 256", &st,
+	    NULL) == RF_OK) {
+		while (n < BATCH && sqlite3_step(st) == SQLITE_ROW) {
+			if ((size_t)sqlite3_column_bytes(st, 0) != hl ||
+			    (size_t)sqlite3_column_bytes(st, 1) != hl) {
+				continue;
+			}
+			memset(&ids[n], 0, sizeof(ids[n]));
+			memset(&jobs[n], 0, sizeof(jobs[n]));
+			memcpy(ids[n].b, sqlite3_column_blob(st, 0), hl);
+			memcpy(jobs[n].b, sqlite3_column_blob(st, 1), hl);
+			states[n] = sqlite3_column_int(st, 2);
+			n++;
+		}
+		sqlite3_finalize(st);
+	}
+	store_unlock(c->db);
+	for (size_t i = 0; i < n && !*c->stop; i++) {
+		if (states[i] == DISPUTE_CHALLENGING) {
+			challenge_send(c, &ids[i], &jobs[i]);
+		} else {
+			dispute_act(c, &ids[i]);
+		}
+	}
+	free(ids);
+	free(jobs);
+	free(states);
+	c->last_poll = mono();
 }
 
 static void
@@ -617,7 +832,13 @@ challenger_run(const struct challenger_config *cfg,
 		log_info("challenger %s (%s) watching, sample rate %.3f, %zu models",
 		    k, cfg->name, cfg->rate, c->models.n);
 	}
+	if (err == RF_OK) {
+		disputes_poll(c); /* resume what a previous run left open */
+	}
 	while (err == RF_OK && !*stop) {
+		if (mono() - c->last_poll >= POLL_MS / 1000.0) {
+			disputes_poll(c);
+		}
 		struct proto_msg ev;
 		struct rf_errinfo lei = { "" };
 		int e = node_events_next(&c->events, 200, &ev, &lei);

@@ -14,6 +14,14 @@
  * its moves late but in time, and the dispute ends as it must: the
  * recomputation of operator 3 against the liar, who is slashed; the
  * ledger total is unchanged; and `refute audit` confirms the verdict.
+ *
+ * Then the moment that test hits only sometimes, made certain: a
+ * challenge the referee applied but whose reply the challenger never saw
+ * (killed, or the reply lost). The test sends a second challenger's
+ * challenge itself, with that challenger's key, before the challenger
+ * ever runs; the challenger then starts, finds the same lie, and must
+ * find and play the dispute opened in its name instead of leaving it to
+ * its clock.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,9 +34,9 @@
 #define WAIT_S 60
 #define LIE_AT 3
 
-enum { REFEREE, EXECUTOR, CHALLENGER, CLIENT, N_IDS };
+enum { REFEREE, EXECUTOR, CHALLENGER, CHALLENGER2, CLIENT, N_IDS };
 static const char *const names[N_IDS] = { "referee", "executor",
-	"challenger", "client" };
+	"challenger", "challenger2", "client" };
 
 static char dir[256];
 static char ref_url[64], ev_url[64];
@@ -67,17 +75,19 @@ start(int who)
 			"lie-at-op", "--fault-op", op, NULL };
 		return test_spawn(log, a);
 	}
+	/* CHALLENGER or CHALLENGER2 */
 	const char *a[] = { "challenger", "-k", key, "-m", m, "-d", db, "-r",
 		ref_url, "-e", ev_url, "--referee-key", rk, NULL };
 	return test_spawn(log, a);
 }
 
+
 static int
-call(struct proto_msg *req, enum proto_msg_type want,
+call_as(struct node_rpc *r, struct proto_msg *req, enum proto_msg_type want,
     struct proto_msg *reply)
 {
 	struct rf_errinfo ei = { "" };
-	int err = node_rpc_call(&rpc, req, reply, &ei);
+	int err = node_rpc_call(r, req, reply, &ei);
 	proto_msg_free(req);
 	if (err == RF_OK) {
 		err = node_reply_ok(reply, want, &ei);
@@ -86,6 +96,13 @@ call(struct proto_msg *req, enum proto_msg_type want,
 		}
 	}
 	return err;
+}
+
+static int
+call(struct proto_msg *req, enum proto_msg_type want,
+    struct proto_msg *reply)
+{
+	return call_as(&rpc, req, want, reply);
 }
 
 static uint64_t
@@ -99,6 +116,26 @@ ledger_total(void)
 	uint64_t t = reply.u.status_info.ledger_total;
 	proto_msg_free(&reply);
 	return t;
+}
+
+/* The one stake of the node with key k, from the referee's status. */
+static uint64_t
+stake_of(const struct proto_pubkey *k)
+{
+	struct proto_msg req, reply;
+	proto_msg_init(&req, PROTO_MSG_STATUS_QUERY, PROTO_HASH_BLAKE2B);
+	if (call(&req, PROTO_MSG_STATUS_INFO, &reply) != RF_OK) {
+		return 0;
+	}
+	uint64_t s = 0;
+	for (uint32_t i = 0; i < reply.u.status_info.n_nodes; i++) {
+		if (memcmp(reply.u.status_info.nodes[i].key.b, k->b,
+		    PROTO_KEY_LEN) == 0) {
+			s = reply.u.status_info.nodes[i].stake;
+		}
+	}
+	proto_msg_free(&reply);
+	return s;
 }
 
 /* Waits for an event of kind; returns it in *out. */
@@ -306,12 +343,116 @@ test_dispute_survives_restarts(void)
 	CU_ASSERT_EQUAL(system(cmd), 0);
 }
 
+/* Polls the referee until dispute id has a verdict; *v holds it. */
+static int
+wait_verdict(const struct proto_digest *id, struct proto_msg *v)
+{
+	double deadline = test_seconds() + WAIT_S;
+	while (test_seconds() < deadline) {
+		struct proto_msg req;
+		proto_msg_init(&req, PROTO_MSG_DISPUTE_FETCH, PROTO_HASH_BLAKE2B);
+		req.u.dispute_fetch.dispute_id = *id;
+		if (node_rpc_call(&rpc, &req, v, NULL) == RF_OK) {
+			if (v->type == PROTO_MSG_VERDICT) {
+				return 0;
+			}
+			proto_msg_free(v);
+		}
+		test_sleep_ms(100);
+	}
+	return -1;
+}
+
+static void
+test_challenge_reply_lost(void)
+{
+	/* Only the second challenger may play: the first one is stopped,
+	 * and the executor (slashed above) restarts to stake again. */
+	test_kill(pids[CHALLENGER]);
+	test_kill(pids[EXECUTOR]);
+	pids[EXECUTOR] = start(EXECUTOR);
+	double deadline = test_seconds() + WAIT_S;
+	while (test_seconds() < deadline && stake_of(&ids[EXECUTOR].pk) == 0) {
+		test_sleep_ms(50);
+	}
+	CU_ASSERT_FATAL(stake_of(&ids[EXECUTOR].pk) > 0);
+
+	struct proto_msg job, reply;
+	proto_msg_init(&job, PROTO_MSG_JOB_SUBMIT, PROTO_HASH_BLAKE2B);
+	CU_ASSERT_FATAL(engine_inputs_random(model, 6, job.u.job_submit.inputs,
+	    NULL) == RF_OK);
+	job.u.job_submit.n_inputs = 1;
+	job.u.job_submit.fee = 10;
+	job.u.job_submit.nonce = 2;
+	CU_ASSERT_FATAL(proto_model_id(PROTO_HASH_BLAKE2B, model,
+	    &job.u.job_submit.model_id) == RF_OK);
+	CU_ASSERT_FATAL(call(&job, PROTO_MSG_ACK, &reply) == RF_OK);
+	struct proto_digest job_id = reply.u.ack.id;
+	proto_msg_free(&reply);
+	struct proto_event e;
+	do {
+		CU_ASSERT_FATAL(wait_event(PROTO_EVENT_CLAIM_POSTED, &e) == 0);
+	} while (!proto_digest_equal(PROTO_HASH_BLAKE2B, &e.job_id, &job_id));
+
+	/* The honest trace, and the claim as posted. */
+	struct tensor in[PROTO_MAX_TENSORS], outs[ENGINE_MAX_GRAPH_IO];
+	CU_ASSERT_FATAL(engine_inputs_random(model, 6, in, NULL) == RF_OK);
+	struct proto_digest *leaves = NULL, root;
+	size_t n = 0;
+	CU_ASSERT_FATAL(proto_trace_run(PROTO_HASH_BLAKE2B, model, in, 1, outs,
+	    ENGINE_KERNELS_FAST, &leaves, &n, &root, NULL) == RF_OK);
+	tensor_fini(&in[0]);
+	for (size_t i = 0; i < engine_model_output_count(model); i++) {
+		tensor_fini(&outs[i]);
+	}
+	free(leaves);
+	struct proto_msg req, claim;
+	proto_msg_init(&req, PROTO_MSG_CLAIM_STATUS, PROTO_HASH_BLAKE2B);
+	req.u.claim_status.job_id = job_id;
+	CU_ASSERT_FATAL(call(&req, PROTO_MSG_CLAIM_INFO, &claim) == RF_OK);
+
+	/* The challenge goes out in the second challenger's name; its
+	 * process is not running, so the reply reaches nobody there. */
+	struct node_rpc as2;
+	CU_ASSERT_FATAL(node_rpc_open(&as2, ref_url, &ids[CHALLENGER2],
+	    PROTO_HASH_BLAKE2B, &ids[REFEREE].pk, NULL) == RF_OK);
+	proto_msg_init(&req, PROTO_MSG_NODE_REGISTER, PROTO_HASH_BLAKE2B);
+	req.u.node_register.roles = PROTO_ROLE_CHALLENGER;
+	CU_ASSERT_FATAL(call_as(&as2, &req, PROTO_MSG_ACK, &reply) == RF_OK);
+	proto_msg_free(&reply);
+	proto_msg_init(&req, PROTO_MSG_CHALLENGE, PROTO_HASH_BLAKE2B);
+	req.u.challenge.job_id = job_id;
+	req.u.challenge.executor = claim.u.claim_info.executor;
+	req.u.challenge.executor_root = claim.u.claim_info.trace_root;
+	req.u.challenge.challenger_root = root;
+	req.u.challenge.n = claim.u.claim_info.n;
+	req.u.challenge.bond = 100;
+	proto_msg_free(&claim);
+	CU_ASSERT_FATAL(call_as(&as2, &req, PROTO_MSG_ACK, &reply) == RF_OK);
+	struct proto_digest dispute = reply.u.ack.id;
+	proto_msg_free(&reply);
+	node_rpc_close(&as2);
+
+	/* Now the challenger starts, on a database that never heard of it. */
+	pids[CHALLENGER2] = start(CHALLENGER2);
+	struct proto_msg v;
+	CU_ASSERT_FATAL(wait_verdict(&dispute, &v) == 0);
+	CU_ASSERT_EQUAL(v.u.verdict.executor_won, 0);
+	CU_ASSERT_EQUAL(v.u.verdict.reason, PROTO_VERDICT_RECOMPUTED);
+	CU_ASSERT_EQUAL(v.u.verdict.op, LIE_AT);
+	CU_ASSERT(v.u.verdict.slashed > 0);
+	proto_msg_free(&v);
+	CU_ASSERT_EQUAL(ledger_total(), minted);
+}
+
 int
 main(void)
 {
 	CU_TestInfo tests[] = {
 		{ "a dispute survives killing every node",
 		    test_dispute_survives_restarts },
+		{ "a challenger plays a dispute whose opening reply it never saw",
+		    test_challenge_reply_lost },
 		CU_TEST_INFO_NULL,
 	};
 	CU_SuiteInfo suites[] = {
