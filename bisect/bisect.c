@@ -5,7 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "bisect.h"
+#include "bisect_int.h"
 
 static const char *const side_name[2] = { "executor", "challenger" };
 
@@ -43,8 +43,8 @@ bisect_max_rounds(uint64_t n_ops, uint32_t arity)
 
 /* The k - 1 sizes that cut (lo, hi) into k parts, each of at most
  * ceil((hi - lo) / k) leaves; fewer when the interval is short. */
-static void
-split(struct bisect_game *g)
+void
+bisect_split(struct bisect_game *g)
 {
 	uint64_t len = g->hi - g->lo;
 	g->n_sizes = 0;
@@ -75,7 +75,7 @@ next_move(struct bisect_game *g, uint64_t now_ms)
 	}
 	g->phase = BISECT_PHASE_QUERY;
 	g->round++;
-	split(g);
+	bisect_split(g);
 }
 
 int

@@ -139,6 +139,41 @@ enum bisect_result bisect_reveal_leaf(struct bisect_game *g, uint32_t op,
 bool bisect_tick(struct bisect_game *g, uint64_t now_ms);
 
 /* ------------------------------------------------------------------ */
+/* The stored form (bisect/codec.c has the byte layout)                 */
+/* ------------------------------------------------------------------ */
+
+#define BISECT_GAME_VERSION 1
+/* Header, sizes, digests and the why text at their largest. */
+#define BISECT_GAME_MAX_ENCODED (72 + 8 * BISECT_MAX_SIZES + \
+	PROTO_DIGEST_MAX * (PROTO_MAX_TENSORS + 5 + 2 * BISECT_MAX_SIZES) + 159)
+
+/*
+ * Whether g is a state the game can be in: sizes in range, n_inputs <= lo
+ * < hi <= n, the sizes of a query round the ones the game asks, a reveal
+ * of operator lo - n_inputs at hi = lo + 1, an outcome only when done.
+ * RF_OK or RF_ERR_FORMAT.
+ */
+int bisect_game_check(const struct bisect_game *g)
+    __attribute__((warn_unused_result));
+
+/* Writes g's version-1 encoding into buf; RF_ERR_INVAL when g fails
+ * bisect_game_check. */
+int bisect_game_encode(const struct bisect_game *g,
+    uint8_t buf[BISECT_GAME_MAX_ENCODED], size_t *len)
+    __attribute__((warn_unused_result));
+
+/*
+ * Decodes a stored game: version 1, or version 0 (the struct as older
+ * referees stored it), whose number goes to *version (may be NULL).
+ * Every field is checked (bisect_game_check); on error (RF_ERR_TRUNCATED,
+ * RF_ERR_FORMAT, RF_ERR_VERSION for an unknown version) *out is
+ * untouched.
+ */
+int bisect_game_decode(const uint8_t *buf, size_t len,
+    struct bisect_game *out, int *version)
+    __attribute__((warn_unused_result));
+
+/* ------------------------------------------------------------------ */
 /* Audit                                                                */
 /* ------------------------------------------------------------------ */
 

@@ -73,7 +73,7 @@ const char *const referee_schema[] = {
 	"  challenger BLOB NOT NULL,"
 	"  bond INTEGER NOT NULL CHECK (bond >= 0)," /* held while open */
 	"  state INTEGER NOT NULL,"    /* 1 open, 2 decided */
-	"  game BLOB NOT NULL,"        /* struct bisect_game, this build's */
+	"  game BLOB NOT NULL,"        /* bisect_game_encode (bisect/codec.c) */
 	"  transcript BLOB NOT NULL,"  /* u32-length-prefixed envelopes */
 	"  verdict BLOB,"              /* the signed verdict */
 	"  opened_ms INTEGER NOT NULL) STRICT;"

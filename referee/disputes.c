@@ -3,8 +3,8 @@
  * playing the bisect/ game move by move, the one-step recomputation,
  * clocks, verdicts, slashing and equivocation.
  *
- * A dispute's state is the bisect_game struct itself, stored as a blob in
- * the same transaction as every move, so a restarted referee resumes each
+ * A dispute's state is the bisect_game, stored in its versioned encoding
+ * (bisect_game_encode) in the same transaction as every move, so a restarted referee resumes each
  * game, and its clocks, exactly where it was (the clocks are wall-clock
  * deadlines). The transcript holds every signed message of the dispute:
  * the claim, the challenge, the model's registration, each query the
@@ -68,11 +68,10 @@ dispute_load(struct referee *r, const struct proto_digest *id,
 		db_col_key(st, 2, &d->challenger);
 		d->bond = (uint64_t)sqlite3_column_int64(st, 3);
 		d->state = sqlite3_column_int(st, 4);
-		/* The game blob is this build's struct: refuse any other. */
-		if ((size_t)sqlite3_column_bytes(st, 5) != sizeof(d->game)) {
+		/* Any version bisect/codec.c knows; a damaged row is an error. */
+		if (bisect_game_decode(sqlite3_column_blob(st, 5),
+		    (size_t)sqlite3_column_bytes(st, 5), &d->game, NULL) != RF_OK) {
 			err = RF_ERR_STORE;
-		} else {
-			memcpy(&d->game, sqlite3_column_blob(st, 5), sizeof(d->game));
 		}
 		size_t tl = (size_t)sqlite3_column_bytes(st, 6);
 		d->transcript = malloc(tl ? tl : 1);
@@ -96,9 +95,15 @@ dispute_load(struct referee *r, const struct proto_digest *id,
 static int
 dispute_save(struct referee *r, const struct dispute *d)
 {
+	uint8_t game[BISECT_GAME_MAX_ENCODED];
+	size_t game_len;
+	int err = bisect_game_encode(&d->game, game, &game_len);
+	if (err != RF_OK) {
+		return err;
+	}
 	return db_run(r, "UPDATE disputes SET state = ?2, game = ?3, "
 	    "transcript = ?4 WHERE dispute_id = ?1", "dibb", &d->id,
-	    (int64_t)d->state, &d->game, sizeof(d->game), d->transcript,
+	    (int64_t)d->state, game, game_len, d->transcript,
 	    d->transcript_len);
 }
 
@@ -603,7 +608,8 @@ h_challenge(struct request *q)
 		    "executor, challenger, bond, state, game, transcript, "
 		    "opened_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
 		    "ddkkiibbi", &d.id, &d.job, &d.executor, &d.challenger,
-		    (int64_t)d.bond, (int64_t)d.state, &d.game, sizeof(d.game),
+		    (int64_t)d.bond, (int64_t)d.state, "", (size_t)0, /* the
+		    game is written by dispute_save below */
 		    d.transcript, d.transcript_len, (int64_t)q->now_ms);
 	}
 	if (err == RF_OK) {
