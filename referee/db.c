@@ -334,6 +334,8 @@ db_load_params(struct referee *r, struct rf_errinfo *ei)
 	p->reward_pct = (uint32_t)v[4];
 	p->arity = (uint32_t)v[5];
 	p->clock_ms = (uint64_t)v[6];
+	/* Stored apart (restart_resume), with a default for older databases. */
+	p->grace_ms = REFEREE_DEFAULT_GRACE_MS;
 	return RF_OK;
 }
 

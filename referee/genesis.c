@@ -21,6 +21,7 @@ default_params(struct referee_params *p)
 	p->reward_pct = 50;
 	p->arity = 2;
 	p->clock_ms = 10000;
+	p->grace_ms = REFEREE_DEFAULT_GRACE_MS;
 }
 
 static int
@@ -69,7 +70,7 @@ genesis_line(struct referee_genesis *g, char **w, int nw, unsigned *seen,
     size_t line, uint64_t *minted, struct rf_errinfo *ei)
 {
 	static const char *const keys[] = { "suite", "window_ms", "min_stake",
-		"min_bond", "reward_pct", "arity", "clock_ms" };
+		"min_bond", "reward_pct", "arity", "clock_ms", "grace_ms" };
 	struct referee_params *p = &g->params;
 	if (strcmp(w[0], "account") == 0) {
 		struct proto_pubkey k;
@@ -95,7 +96,7 @@ genesis_line(struct referee_genesis *g, char **w, int nw, unsigned *seen,
 		    "genesis line %zu: %s", line, rf_strerror(err));
 	}
 	int which = -1;
-	for (int i = 0; i < 7; i++) {
+	for (int i = 0; i < (int)(sizeof(keys) / sizeof(keys[0])); i++) {
 		if (strcmp(w[0], keys[i]) == 0) {
 			which = i;
 		}
@@ -124,8 +125,8 @@ genesis_line(struct referee_genesis *g, char **w, int nw, unsigned *seen,
 		return RF_OK;
 	}
 	static const uint64_t max[] = { 0, 86400000ULL * 30, UINT64_MAX / 4,
-		UINT64_MAX / 4, 100, PROTO_MAX_ARITY, 86400000ULL };
-	static const uint64_t min[] = { 0, 1, 0, 0, 0, 2, 1 };
+		UINT64_MAX / 4, 100, PROTO_MAX_ARITY, 86400000ULL, 86400000ULL };
+	static const uint64_t min[] = { 0, 1, 0, 0, 0, 2, 1, 0 };
 	if (parse_u64(w[1], max[which], &v) != RF_OK || v < min[which]) {
 		return rf_errf(ei, RF_ERR_FORMAT, "genesis line %zu: '%s' must "
 		    "be a whole number in %llu..%llu", line, w[0],
@@ -150,6 +151,9 @@ genesis_line(struct referee_genesis *g, char **w, int nw, unsigned *seen,
 		break;
 	case 6:
 		p->clock_ms = v;
+		break;
+	case 7:
+		p->grace_ms = v;
 		break;
 	}
 	return RF_OK;

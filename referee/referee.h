@@ -43,7 +43,11 @@ struct referee_params {
 	uint32_t reward_pct;  /* share of a slashed stake paid to the winner */
 	uint32_t arity;       /* bisection arity k (2 = binary) */
 	uint64_t clock_ms;    /* each side's total time budget in a dispute */
+	uint64_t grace_ms;    /* added to every open clock and window after a
+			       * referee restart (referee/restart.c) */
 };
+
+#define REFEREE_DEFAULT_GRACE_MS 10000
 
 /*
  * The genesis file, text, one item per line ('#' starts a comment):
@@ -54,6 +58,7 @@ struct referee_params {
  *   reward_pct N          (0..100)
  *   arity N               (2..16)
  *   clock_ms N
+ *   grace_ms N            (default 10000; 0..86400000)
  *   account <64-hex public key> <balance>
  * Unknown keys, duplicates and malformed numbers are errors naming the
  * line. Parsing is pure (no I/O): the caller reads the file.

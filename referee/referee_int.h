@@ -176,6 +176,13 @@ void referee_hex12(enum proto_hash suite, const struct proto_digest *d,
     char out[13]);
 void referee_key12(const struct proto_pubkey *k, char out[13]);
 
+/* Clocks across restarts (referee/restart.c). The timer records a
+ * heartbeat every tick; before serving, restart_resume shifts every open
+ * dispute's clocks and every open challenge window by the downtime plus
+ * grace_ms, in one transaction. */
+int restart_heartbeat(struct referee *r, uint64_t now_ms);
+int restart_resume(struct referee *r, struct rf_errinfo *ei);
+
 /* The window timer (referee/timers.c). */
 int timers_start(struct referee *r);
 void timers_stop(struct referee *r);

@@ -366,6 +366,9 @@ referee_run(const struct referee_config *cfg, volatile sig_atomic_t *stop,
 	setup_metrics(&r);
 	int err = setup_state(&r, ei);
 	if (err == RF_OK) {
+		err = restart_resume(&r, ei); /* before anything is served */
+	}
+	if (err == RF_OK) {
 		/* SQLite copies the WAL back into the database inside the
 		 * commit that takes it past the threshold, holding the store
 		 * lock: at the default 1000 pages that is a 5-7 ms stall every

@@ -120,6 +120,11 @@ timer_main(void *arg)
 		if (ticks++ % 20 == 0) {
 			check_ledger(r);
 		}
+		/* Lets a restart tell how long the referee was down. */
+		err = restart_heartbeat(r, referee_now_ms());
+		if (err != RF_OK) {
+			log_error("heartbeat failed: %s", rf_strerror(err));
+		}
 		usleep(TICK_MS * 1000);
 	}
 	return NULL;
