@@ -60,7 +60,9 @@ REFUTE = $(BIN)/refute
 
 TEST_SRCS = $(wildcard tests/*/*_test.c)
 TEST_BINS = $(TEST_SRCS:tests/%.c=$(BUILD)/tests/%)
-TESTLIB_OBJ = $(BUILD)/obj/tests/testlib.o
+# Linked into every test binary: the runner, and the adversary library
+# (malicious nodes against a real referee, tests/adversary/adv.h).
+TESTLIB_OBJ = $(BUILD)/obj/tests/testlib.o $(BUILD)/obj/tests/adversary/adv.o
 
 BENCH_SRCS = $(wildcard bench/*_bench.c)
 BENCH_BINS = $(BENCH_SRCS:bench/%.c=$(BUILD)/bench/%)
