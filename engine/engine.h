@@ -355,6 +355,31 @@ int engine_model_decode_graph(const uint8_t *buf, size_t len,
 /* False for a model from engine_model_decode_graph. */
 bool engine_model_has_weights(const struct engine_model *m);
 
+/* A value's shape as far as the graph alone determines it. */
+struct engine_shape {
+	bool known; /* false: depends on a dynamic input dimension or on
+	             * run-time data (a Reshape target computed by the graph) */
+	enum tensor_dtype dtype;
+	int rank;
+	int64_t dims[TENSOR_MAX_RANK];
+};
+
+/*
+ * Checks that every operator can run on what the graph feeds it: each
+ * operator's checks (dtypes, ranks, axes in range, windows within their
+ * input, shapes that chain) are made on stand-ins of the shapes the graph
+ * determines, computing nothing. Operators whose inputs depend on a
+ * dynamic dimension (-1) or on run-time data are skipped (their checks
+ * happen when they run). engine_model_decode and engine_model_decode_graph
+ * call this, so a decoded model that passes will not fail at run time for
+ * its shapes. When shapes is not NULL it receives one entry per value
+ * (engine_model_value_count). Errors name the operator ("op 3 (MaxPool
+ * 'pool'): ..."), with the operator's own code (RF_ERR_SHAPE, ...).
+ */
+int engine_model_check(const struct engine_model *m,
+    struct engine_shape *shapes, struct rf_errinfo *ei)
+    __attribute__((warn_unused_result));
+
 /* ------------------------------------------------------------------ */
 /* ONNX import                                                          */
 /* ------------------------------------------------------------------ */

@@ -80,6 +80,17 @@ int op_attrs_only(const struct op_attrs *at, const char *const *known,
 		memcpy(&(v), (p)->bytes, sizeof(v));                         \
 	} while (0)
 
+/*
+ * While a probe is set (engine/check.c), op_out_alloc records each output's
+ * shape in it and, at the last output, returns RF_ERR_ABORTED instead of
+ * allocating: an eval then stops after all its checks and before any
+ * work. Returns the previous probe.
+ */
+struct op_probe {
+	struct engine_shape out[ENGINE_MAX_OP_OUTPUTS];
+};
+struct op_probe *op_probe_set(struct op_probe *p);
+
 /* Allocates out with the given shape, reporting the limit hit in ei. */
 int op_out_alloc(const struct op_call *c, size_t i, enum tensor_dtype dt,
     int rank, const int64_t *dims);

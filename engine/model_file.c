@@ -590,6 +590,12 @@ decode_body(struct rfm_decoder *dec)
 		    "%zu unexpected bytes at the end of the data section",
 		    dec->d.left);
 	}
+	/* A file can describe a graph that cannot run (an axis out of
+	 * range, a window larger than its input): refuse it here, not
+	 * when a job fails. */
+	if (err == RF_OK) {
+		err = engine_model_check(dec->m, NULL, dec->ei);
+	}
 	return err;
 }
 

@@ -1089,7 +1089,18 @@ engine_model_import_onnx(const uint8_t *buf, size_t len,
 		err = build_graph(&im);
 	}
 	if (err == RF_OK) {
-		err = onnx_map_graph(&im.g, o, out, ei);
+		struct engine_model *m = NULL;
+		err = onnx_map_graph(&im.g, o, &m, ei);
+		/* The decoder would refuse a model that cannot run: so
+		 * does the importer. */
+		if (err == RF_OK) {
+			err = engine_model_check(m, NULL, ei);
+		}
+		if (err == RF_OK) {
+			*out = m;
+		} else {
+			engine_model_free(m);
+		}
 	}
 	if (err == RF_ERR_NOMEM && ei != NULL && ei->msg[0] == '\0') {
 		rf_errf(ei, err, "out of memory");

@@ -1,0 +1,210 @@
+/*
+ * engine/check.c - a model's static check: can every operator run on what
+ * the graph feeds it?
+ *
+ * Each operator's eval function already checks everything about its
+ * inputs (dtypes, ranks, axes, windows, broadcastable shapes) before it
+ * allocates its outputs. The check calls the eval functions on stand-in
+ * tensors of the shapes the graph determines, with a probe set
+ * (engine_int.h) that records each output's shape and stops the eval at
+ * its last output, so no operator computes anything and the checks are
+ * exactly the ones a run makes.
+ *
+ * Stand-ins are calloc'd: a large one costs address space, not memory,
+ * because nothing reads it. Small f32 stand-ins hold 1.0 so checks that
+ * look at a scalar (a quantization scale must be positive) see a value a
+ * real model could hold. Where a shape depends on a dynamic input
+ * dimension or on run-time data (a Reshape whose target is computed, or
+ * a weight the graph-only decode has no bytes for) the value is unknown
+ * and the operators reading it are left to run time.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "model_int.h"
+
+/* Small enough that filling it is free. */
+#define ONES_MAX 64
+/* What one probe may allocate for real (the outputs before the last of a
+ * multi-output operator). */
+#define PROBE_CAP ((size_t)64 << 20)
+
+struct standin {
+	struct tensor t;
+	void *base;
+};
+
+static int
+standin_make(const struct engine_shape *s, struct standin *out)
+{
+	size_t count;
+	if (tensor_shape_check(s->rank, s->dims, &count, NULL) != RF_OK) {
+		return RF_ERR_RANGE;
+	}
+	size_t bytes;
+	if (!rf_size_mul(count, tensor_dtype_size(s->dtype), &bytes) ||
+	    !rf_size_add(bytes, 64, &bytes)) {
+		return RF_ERR_RANGE;
+	}
+	void *base = calloc(1, bytes);
+	if (base == NULL) {
+		return RF_ERR_NOMEM;
+	}
+	memset(out, 0, sizeof(*out));
+	out->base = base;
+	out->t.dtype = s->dtype;
+	out->t.rank = s->rank;
+	memcpy(out->t.dims, s->dims, sizeof(out->t.dims));
+	out->t.count = count;
+	out->t.data = (void *)(((uintptr_t)base + 63) & ~(uintptr_t)63);
+	if (s->dtype == TENSOR_F32 && count <= ONES_MAX) {
+		float *f = out->t.data;
+		for (size_t i = 0; i < count; i++) {
+			f[i] = 1.0f;
+		}
+	}
+	return RF_OK;
+}
+
+static void
+value_shape(const struct model_value *v, struct engine_shape *s)
+{
+	memset(s, 0, sizeof(*s));
+	s->dtype = v->dtype;
+	s->rank = v->rank;
+	s->known = true;
+	for (int d = 0; d < v->rank; d++) {
+		s->dims[d] = v->dims[d];
+		s->known = s->known && v->dims[d] >= 0;
+	}
+}
+
+/* Probes op k: its outputs' shapes into sh, or an error naming it. */
+static int
+probe_op(const struct engine_model *m, size_t k, struct engine_shape *sh,
+    struct rf_errinfo *ei)
+{
+	const struct model_op *o = &m->ops[k];
+	const struct op_def *def = op_def_get(o->op);
+	const struct tensor *in[ENGINE_MAX_OP_INPUTS];
+	struct standin st[ENGINE_MAX_OP_INPUTS];
+	size_t n_st = 0;
+	bool known = true;
+	int err = RF_OK;
+	for (size_t i = 0; i < o->n_inputs && known; i++) {
+		int v = o->inputs[i];
+		in[i] = NULL;
+		if (v == ENGINE_NO_VALUE) {
+			continue;
+		}
+		const struct model_value *mv = &m->values[v];
+		bool real = mv->kind == ENGINE_VALUE_WEIGHT && !m->graph_only;
+		/* A Reshape target is data: only a weight's bytes give it. */
+		if (o->op == ENGINE_OP_RESHAPE && i == 1 && !real) {
+			known = false;
+			break;
+		}
+		if (real) {
+			in[i] = &mv->weight;
+			continue;
+		}
+		if (!sh[v].known) {
+			known = false;
+			break;
+		}
+		int e = standin_make(&sh[v], &st[n_st]);
+		if (e != RF_OK) {
+			known = false; /* too large to stand in for: run time */
+			break;
+		}
+		in[i] = &st[n_st++].t;
+	}
+	for (size_t i = 0; known && i < def->min_in; i++) {
+		if (in[i] == NULL) {
+			err = rf_errf(ei, RF_ERR_INVAL, "op %zu (%s '%s'): input %zu "
+			    "is missing", k, def->name, o->name, i);
+		}
+	}
+	if (known && err == RF_OK) {
+		struct tensor out[ENGINE_MAX_OP_OUTPUTS];
+		struct op_probe p;
+		memset(out, 0, sizeof(out));
+		memset(&p, 0, sizeof(p));
+		struct op_call call = {
+			.params = &o->params,
+			.in = in,
+			.n_in = o->n_inputs,
+			.out = out,
+			.n_out = o->n_outputs,
+			.kernels = ENGINE_KERNELS_REF,
+			.ei = ei,
+		};
+		if (ei != NULL) {
+			ei->msg[0] = '\0';
+		}
+		struct op_probe *old = op_probe_set(&p);
+		size_t old_cap = engine_alloc_cap_set(PROBE_CAP);
+		err = def->eval(&call);
+		engine_alloc_cap_set(old_cap);
+		op_probe_set(old);
+		for (size_t j = 0; j < o->n_outputs; j++) {
+			tensor_fini(&out[j]);
+		}
+		if (err == RF_ERR_ABORTED) {
+			err = RF_OK;
+			for (size_t j = 0; j < o->n_outputs; j++) {
+				known = known && p.out[j].known;
+			}
+			/* QLinearMatMul requantizes its int32 product to int8
+			 * after the probe stopped it. */
+			if (o->op == ENGINE_OP_QLINEARMATMUL) {
+				p.out[0].dtype = TENSOR_I8;
+			}
+			for (size_t j = 0; known && j < o->n_outputs; j++) {
+				sh[o->outputs[j]] = p.out[j];
+			}
+		} else if (err == RF_ERR_NOMEM) {
+			err = RF_OK; /* over the probe's cap: run time */
+			known = false;
+		} else if (err == RF_OK) {
+			known = false; /* an eval that allocates otherwise */
+		} else {
+			err = rf_errctx(ei, err, "op %zu (%s '%s'): ", k, def->name,
+			    o->name);
+		}
+	}
+	for (size_t i = 0; i < n_st; i++) {
+		free(st[i].base);
+	}
+	if (!known) {
+		for (size_t j = 0; j < o->n_outputs; j++) {
+			sh[o->outputs[j]].known = false;
+		}
+	}
+	return err;
+}
+
+int
+engine_model_check(const struct engine_model *m, struct engine_shape *shapes,
+    struct rf_errinfo *ei)
+{
+	struct engine_shape *sh = calloc(m->n_values ? m->n_values : 1,
+	    sizeof(*sh));
+	if (sh == NULL) {
+		return RF_ERR_NOMEM;
+	}
+	for (size_t v = 0; v < m->n_values; v++) {
+		if (m->values[v].kind != ENGINE_VALUE_OP) {
+			value_shape(&m->values[v], &sh[v]);
+		}
+	}
+	int err = RF_OK;
+	for (size_t k = 0; k < m->n_ops && err == RF_OK; k++) {
+		err = probe_op(m, k, sh, ei);
+	}
+	if (err == RF_OK && shapes != NULL) {
+		memcpy(shapes, sh, m->n_values * sizeof(*sh));
+	}
+	free(sh);
+	return err;
+}
