@@ -306,6 +306,51 @@ mono(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
+/* Our leaves cut or padded with zero leaves to n entries. */
+static int
+trace_resize(struct proto_digest **leaves, size_t have, size_t want)
+{
+	if (want == 0) {
+		return RF_ERR_INVAL;
+	}
+	struct proto_digest *l = realloc(*leaves, want * sizeof(*l));
+	if (l == NULL) {
+		return RF_ERR_NOMEM;
+	}
+	for (size_t i = have; i < want; i++) {
+		memset(&l[i], 0, sizeof(l[i]));
+	}
+	*leaves = l;
+	return RF_OK;
+}
+
+/* With the roots equal, the claimed output must be our output entry:
+ * the referee checks it against the model's output leaf, so a
+ * difference here means a referee that does not. */
+static void
+output_check(struct challenger *c, const struct node_model *nm,
+    const struct proto_claim_info *ci, const struct proto_digest *leaves,
+    const char *jh)
+{
+	enum proto_hash suite = c->cfg->suite;
+	size_t op;
+	if (proto_model_output_op(nm->model, &op, NULL) != RF_OK) {
+		return;
+	}
+	size_t at = engine_model_input_count(nm->model) + op;
+	const struct tensor *outs[PROTO_MAX_ENTRY_TENSORS];
+	for (unsigned i = 0; i < ci->n_outputs; i++) {
+		outs[i] = &ci->outputs[i];
+	}
+	struct proto_digest leaf;
+	proto_tensor_leaf(suite, outs, ci->n_outputs, &leaf);
+	if (at >= ci->n || !proto_digest_equal(suite, &leaf, &leaves[at])) {
+		log_error("job %s: the root matches but the output delivered is "
+		    "not the model's output entry %zu: the referee did not bind "
+		    "the claim's output", jh, at);
+	}
+}
+
 /* Decides about, and maybe verifies, one posted claim. */
 static int
 verify(struct challenger *c, const struct proto_event *e)
@@ -367,17 +412,43 @@ verify(struct challenger *c, const struct proto_event *e)
 	}
 	const struct proto_claim_info *ci = &claim.u.claim_info;
 	if (err != RF_OK) {
-		/* The job does not even run on the model: the claim cannot be
-		 * right. */
-		log_warn("job %s: re-execution failed: %s", jh, ei.msg);
-		memset(&root, 0, sizeof(root));
+		/* The referee checks a job's inputs against the model, so
+		 * this is our fault (memory, a model that differs): say so,
+		 * and never count the claim as verified. */
+		log_error("job %s by %s: cannot re-run the claim, it is NOT "
+		    "verified: %s", jh, xh, ei.msg);
+		err = record(c, &e->job_id, &e->subject, &ji->model_id,
+		    &ci->trace_root, NULL, ci->n, CHALLENGER_FAILED, secs, e->seq,
+		    NULL);
+		proto_msg_free(&claim);
+		proto_msg_free(&job);
+		return err;
 	}
-	bool match = err == RF_OK && n == ci->n &&
-	    proto_digest_equal(suite, &root, &ci->trace_root);
+	if (n != ci->n) {
+		/* The referee refuses a claim whose length is not the
+		 * graph's; if one got through anyway it is still a trace
+		 * that differs from ours: dispute it with our trace cut or
+		 * padded (zero leaves: nothing there) to the claimed length,
+		 * so the game can find where the claim goes wrong. */
+		log_error("job %s by %s: the claim's trace has %u entries, the "
+		    "model's has %zu: disputing it at the claimed length", jh,
+		    xh, ci->n, n);
+		err = trace_resize(&leaves, n, ci->n);
+		if (err != RF_OK) {
+			free(leaves);
+			proto_msg_free(&claim);
+			proto_msg_free(&job);
+			return err;
+		}
+		n = ci->n;
+		merkle_root(suite, leaves, n, &root);
+	}
+	bool match = proto_digest_equal(suite, &root, &ci->trace_root);
 	net_counter_inc(c->m_verified);
 	net_histogram_observe(c->m_seconds, secs);
 	if (match) {
 		log_info("job %s by %s: verified, trace root matches", jh, xh);
+		output_check(c, nm, ci, leaves, jh);
 	} else {
 		char ours[13], theirs[13];
 		node_short_digest(suite, &root, ours);
@@ -398,7 +469,7 @@ verify(struct challenger *c, const struct proto_event *e)
 	 * plays its own game, so one that opens a dispute and then goes
 	 * silent cannot shield a false claim from the rest. */
 	bool dispute = err == RF_OK && cfg->dispute && leaves != NULL &&
-	    n == ci->n && (!match || fake) && (ci->state == PROTO_JOB_CLAIMED ||
+	    n > 0 && (!match || fake) && (ci->state == PROTO_JOB_CLAIMED ||
 	    ci->state == PROTO_JOB_DISPUTED);
 	/* The dispute is written with the verification, before the
 	 * challenge goes out (see the top of this file). */

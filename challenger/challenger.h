@@ -58,6 +58,7 @@ enum challenger_outcome {
 	CHALLENGER_MISMATCH = 2, /* re-executed, another root */
 	CHALLENGER_NO_MODEL = 3, /* the model is not held here */
 	CHALLENGER_SKIPPED = 4,  /* not in the sample */
+	CHALLENGER_FAILED = 5,   /* could not re-run it: NOT verified */
 };
 
 struct challenger_record {

@@ -106,6 +106,12 @@ cmd_model_import(int argc, char **argv)
 		return cli_fail(&cmd, "'%s': %s", pos[0],
 		    ei.msg[0] ? ei.msg : rf_strerror(err));
 	}
+	err = cmd_model_servable(m, &ei);
+	if (err != RF_OK) {
+		engine_model_free(m);
+		return cli_fail(&cmd, "'%s' cannot be served: %s", pos[0],
+		    ei.msg[0] ? ei.msg : rf_strerror(err));
+	}
 	uint8_t *enc;
 	size_t enc_len;
 	err = engine_model_encode(m, &enc, &enc_len);

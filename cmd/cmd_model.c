@@ -138,6 +138,12 @@ cmd_model_gen(int argc, char **argv)
 		return cli_usage_error(&cmd, "%s", ei.msg[0] ? ei.msg :
 		    rf_strerror(err));
 	}
+	err = cmd_model_servable(m, &ei);
+	if (err != RF_OK) {
+		engine_model_free(m);
+		return cli_fail(&cmd, "this model cannot be served: %s", ei.msg[0] ?
+		    ei.msg : rf_strerror(err));
+	}
 	uint8_t *buf;
 	size_t len;
 	err = engine_model_encode(m, &buf, &len);
@@ -159,6 +165,24 @@ cmd_model_gen(int argc, char **argv)
 /* ------------------------------------------------------------------ */
 /* model info                                                           */
 /* ------------------------------------------------------------------ */
+
+int
+cmd_model_servable(const struct engine_model *m, struct rf_errinfo *ei)
+{
+	uint8_t *graph;
+	size_t glen;
+	if (proto_init() != RF_OK) {
+		return RF_ERR_CRYPTO;
+	}
+	int err = engine_model_encode_graph(m, &graph, &glen);
+	if (err != RF_OK) {
+		return err;
+	}
+	free(graph);
+	/* blake2b: its digests are the longer ones, so its bound holds for
+	 * both suites. */
+	return proto_model_dispute_check(PROTO_HASH_BLAKE2B, m, glen, ei);
+}
 
 /* model_id in the default suite, as hex; "?" if it cannot be computed. */
 static void

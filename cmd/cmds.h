@@ -19,4 +19,12 @@ int cmd_audit(int argc, char **argv);
 int cmd_devnet(int argc, char **argv);
 int cmd_sim(int argc, char **argv);
 
+struct engine_model;
+struct rf_errinfo;
+/* Whether a network could serve m: its outputs are one operator's and a
+ * dispute over any operator fits a verdict (proto_model_dispute_check).
+ * `model import` and `model gen` refuse what fails, with ei naming the
+ * operator. */
+int cmd_model_servable(const struct engine_model *m, struct rf_errinfo *ei);
+
 #endif

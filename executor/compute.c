@@ -66,11 +66,13 @@ executor_fault_name(enum executor_fault f)
 	return "?";
 }
 
-/* Trace collection that also keeps the last entry (the claimed output)
- * and can perturb one entry before it is hashed. */
+/* Trace collection that also keeps the output entry (the claimed
+ * output: the entry of the operator producing the graph's declared
+ * outputs, not necessarily the last) and can perturb one entry before it
+ * is hashed. */
 struct capture {
 	struct proto_trace tr;
-	size_t last;            /* index of the last entry */
+	size_t out_at;          /* index of the output entry */
 	size_t lie_at;          /* entry to perturb, SIZE_MAX for none */
 	struct tensor out[PROTO_MAX_ENTRY_TENSORS];
 	size_t n_out;
@@ -95,7 +97,7 @@ capture_hook(void *ctx, size_t index, const struct tensor *const *t,
 {
 	struct capture *c = ctx;
 	bool lie = index == c->lie_at;
-	if (!lie && index != c->last) {
+	if (!lie && index != c->out_at) {
 		return proto_trace_hook(&c->tr, index, t, n);
 	}
 	/* Keep a copy (the claimed output, or the entry we lie about). */
@@ -119,7 +121,7 @@ capture_hook(void *ctx, size_t index, const struct tensor *const *t,
 		perturb(&copy[0]);
 	}
 	int rc = proto_trace_hook(&c->tr, index, ptrs, n);
-	if (index == c->last) {
+	if (index == c->out_at) {
 		memcpy(c->out, copy, sizeof(copy[0]) * n);
 		c->n_out = n;
 	} else {
@@ -150,7 +152,7 @@ fabricate(struct executor *x, const struct proto_job_info *job, size_t n,
 			memset(&d, 0, sizeof(d));
 			memcpy(d.b, r, proto_hash_len(suite));
 		}
-		if (i == n - 1) {
+		if (i == c->out_at) {
 			int64_t dims[1] = { 1 };
 			if (tensor_init(&c->out[0], TENSOR_F32, 1, dims) != RF_OK) {
 				return RF_ERR_NOMEM;
@@ -204,21 +206,25 @@ executor_compute(struct executor *x, const struct node_model *nm,
 		return rf_errf(ei, RF_ERR_INVAL, "the job has %u inputs, the "
 		    "model takes %zu", job->n_inputs, n_in);
 	}
+	size_t out_op;
+	int err = proto_model_output_op(m, &out_op, ei);
+	if (err != RF_OK) {
+		return err;
+	}
 	struct capture c;
 	memset(&c, 0, sizeof(c));
 	proto_trace_init(&c.tr, suite);
-	c.last = n - 1;
+	c.out_at = n_in + out_op;
 	c.lie_at = SIZE_MAX;
 	run->faulty = fault_applies(x);
 	/* An equivocating executor computes honestly; its lie is the second
 	 * claim (executor.c). */
 	bool lie = run->faulty && x->cfg->fault != EXECUTOR_FAULT_EQUIVOCATE;
-	int err = RF_OK;
 	if (lie && x->cfg->fault == EXECUTOR_FAULT_RANDOM) {
 		err = fabricate(x, job, n, &c);
 	} else {
 		if (lie) {
-			c.lie_at = x->cfg->fault == EXECUTOR_FAULT_LIE_OUTPUT ? n - 1 :
+			c.lie_at = x->cfg->fault == EXECUTOR_FAULT_LIE_OUTPUT ? c.out_at :
 			    n_in + (x->cfg->fault_op < n - n_in ? x->cfg->fault_op :
 			    n - n_in - 1);
 		}
@@ -262,7 +268,7 @@ executor_compute(struct executor *x, const struct node_model *nm,
 	cl->n_outputs = (uint8_t)c.n_out;
 	memcpy(cl->outputs, c.out, c.n_out * sizeof(c.out[0]));
 	size_t plen = 0;
-	err = merkle_inclusion_proof(suite, run->leaves, run->n, run->n - 1,
+	err = merkle_inclusion_proof(suite, run->leaves, run->n, c.out_at,
 	    cl->output_proof, &plen);
 	cl->proof_len = (uint8_t)plen;
 	if (err != RF_OK) {

@@ -127,7 +127,8 @@ reveal(struct executor *x, const struct proto_digest *id,
 	}
 	if (err != RF_OK) {
 		free(leaves);
-		log_warn("dispute %s: cannot reveal: %s", dh, ei.msg);
+		log_error("dispute %s: cannot reveal: %s", dh,
+		    nm == NULL ? "the model is not loaded" : ei.msg);
 		return err;
 	}
 	size_t n_in = engine_model_input_count(nm->model);
@@ -146,9 +147,15 @@ reveal(struct executor *x, const struct proto_digest *id,
 	}
 	log_info("dispute %s: revealing operator %u", dh, op);
 	err = call(x, &req, &reply, &ei);
-	if (err == RF_OK) {
+	/* A reveal that does not arrive loses the dispute on the clock:
+	 * never let that pass quietly. */
+	if (err != RF_OK) {
+		log_error("dispute %s: the reveal of operator %u could not be "
+		    "sent: %s", dh, op, ei.msg[0] ? ei.msg : rf_strerror(err));
+	} else {
 		if (reply.type == PROTO_MSG_ERROR) {
-			log_info("dispute %s: reveal: %s", dh, reply.u.error.text);
+			log_error("dispute %s: the referee refused the reveal of "
+			    "operator %u: %s", dh, op, reply.u.error.text);
 		}
 		proto_msg_free(&reply);
 	}

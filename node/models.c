@@ -88,6 +88,14 @@ node_models_load(struct node_models *ms, enum proto_hash suite,
 		engine_model_free(nm->model);
 		return rf_errf(ei, err, "model '%s': %s", path, rf_strerror(err));
 	}
+	/* A model the network would refuse (or that an honest executor
+	 * could not defend in a dispute) is refused here, by name. */
+	err = proto_model_dispute_check(suite, nm->model, nm->graph_len, ei);
+	if (err != RF_OK) {
+		engine_model_free(nm->model);
+		free(nm->graph);
+		return rf_errctx(ei, err, "model '%s': ", path);
+	}
 	ms->n++;
 	return RF_OK;
 }

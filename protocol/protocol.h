@@ -165,6 +165,30 @@ int proto_model_id(enum proto_hash suite, const struct engine_model *m,
 int proto_model_weight_leaf(const struct engine_model *m, int value,
     size_t *leaf_index);
 
+/*
+ * What a model must satisfy to be served (protocol/servable.c).
+ *
+ * proto_model_output_op: the operator whose trace entry a claim carries
+ * and proves. The graph's declared outputs must be exactly that
+ * operator's outputs, in order (then the entry's tensors are the graph's
+ * outputs); otherwise RF_ERR_NOTSUP saying so. Its leaf index in the
+ * trace is input count + *op.
+ *
+ * proto_model_dispute_check: runs engine_model_check, the output rule,
+ * and checks that revealing any operator's inputs and weights in a
+ * dispute fits a verdict's transcript (PROTO_MAX_TRANSCRIPT, less what
+ * else the transcript holds: the registration with a graph of graph_len
+ * bytes, the claim with its output, the challenge, every round).
+ * RF_ERR_RANGE names the first operator that does not fit and its bytes.
+ * Operators whose input shapes depend on a dynamic dimension are not
+ * bounded here.
+ */
+int proto_model_output_op(const struct engine_model *m, size_t *op,
+    struct rf_errinfo *ei) __attribute__((warn_unused_result));
+int proto_model_dispute_check(enum proto_hash suite,
+    const struct engine_model *m, size_t graph_len, struct rf_errinfo *ei)
+    __attribute__((warn_unused_result));
+
 /* ------------------------------------------------------------------ */
 /* Identities and signatures (Ed25519, libsodium)                       */
 /* ------------------------------------------------------------------ */

@@ -82,6 +82,10 @@ const char *const referee_schema[] = {
 	/* 3: escrowed fees and open jobs without a scan of every job (the
 	 * ledger check runs every second under the store lock) */
 	"CREATE INDEX jobs_by_state ON jobs (state, fee);",
+	/* 4: what the referee derives from a model's graph (validate.c);
+	 * NULL for a model registered before: derived when next used */
+	"ALTER TABLE models ADD COLUMN out_leaf INTEGER;"
+	"ALTER TABLE models ADD COLUMN inputs BLOB;",
 };
 const size_t referee_schema_len =
     sizeof(referee_schema) / sizeof(referee_schema[0]);

@@ -152,55 +152,71 @@ h_model(struct request *q)
 	const struct proto_model_register *m = &q->msg->u.model_register;
 	struct referee *r = q->r;
 	enum proto_hash suite = r->params.suite;
-	if (m->name[0] == '\0' || m->n_ops == 0 || m->n_inputs == 0 ||
-	    m->n_inputs > PROTO_MAX_TENSORS || m->n_leaves == 0) {
-		return req_refuse(q, PROTO_ERR_INVALID, "a model needs a name, "
-		    "inputs and operators");
+	if (m->name[0] == '\0') {
+		return req_refuse(q, PROTO_ERR_INVALID, "a model needs a name");
 	}
-	/* The graph description must be leaf 0 of model_id's tree: the
-	 * referee will recompute operators from it in disputes. */
+	/* Every dimension comes from the graph, never from the registrant
+	 * (referee/validate.c). */
+	struct model_spec s;
+	struct rf_errinfo ei = { "" };
+	int err = referee_model_derive(suite, m->graph, m->graph_len, &s, &ei);
+	if (err == RF_ERR_NOMEM) {
+		return err;
+	}
+	if (err != RF_OK) {
+		return req_refuse(q, PROTO_ERR_INVALID, "the model cannot be "
+		    "served: %s", ei.msg);
+	}
+	if (m->n_ops != s.n_ops || m->n_inputs != s.n_inputs ||
+	    m->n_leaves != s.n_leaves) {
+		return req_refuse(q, PROTO_ERR_INVALID, "the registration says "
+		    "%u operators, %u inputs, %u leaves; the graph has %u, %u, "
+		    "%u", m->n_ops, m->n_inputs, m->n_leaves, s.n_ops,
+		    s.n_inputs, s.n_leaves);
+	}
+	/* The graph must be leaf 0 of model_id's tree of exactly that size:
+	 * the referee will recompute operators from it, and check weights
+	 * against that tree, in disputes. */
 	struct proto_digest leaf;
 	merkle_leaf_hash(suite, m->graph, m->graph_len, &leaf);
-	if (merkle_inclusion_verify(suite, &leaf, 0, m->n_leaves,
+	if (merkle_inclusion_verify(suite, &leaf, 0, s.n_leaves,
 	    m->graph_proof, m->proof_len, &m->model_id) != RF_OK) {
 		return req_refuse(q, PROTO_ERR_INVALID, "the graph description "
 		    "is not leaf 0 of model_id (bad proof)");
 	}
 	sqlite3_stmt *st;
-	int err = db_stmt(r, &st, "SELECT n_ops, n_inputs FROM models WHERE "
-	    "model_id = ?1", "d", &m->model_id);
+	err = db_stmt(r, &st, "SELECT 1 FROM models WHERE model_id = ?1", "d",
+	    &m->model_id);
 	if (err != RF_OK) {
 		return err;
 	}
 	int rc = sqlite3_step(st);
-	bool exists = rc == SQLITE_ROW;
-	bool same = exists && sqlite3_column_int64(st, 0) == m->n_ops &&
-	    sqlite3_column_int64(st, 1) == m->n_inputs;
 	sqlite3_finalize(st);
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
 		return RF_ERR_STORE;
 	}
-	if (exists && !same) {
-		return req_refuse(q, PROTO_ERR_INVALID, "model_id is registered "
-		    "with other dimensions");
-	}
-	if (!exists) {
+	/* An existing row was derived from this very graph (a model_id
+	 * has one leaf 0): registering again changes nothing. */
+	if (rc == SQLITE_DONE) {
+		uint8_t inputs[SPEC_INPUTS_MAX];
+		size_t ilen = referee_spec_inputs_encode(&s, inputs);
 		/* The signed registration is kept: dispute transcripts
 		 * carry it, so an audit can check the graph it recomputes
 		 * from. */
 		err = db_run(r, "INSERT INTO models (model_id, name, n_ops, "
-		    "n_inputs, graph, owner, n_leaves, envelope) VALUES "
-		    "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)", "dtiibkib", &m->model_id,
-		    m->name, (int64_t)m->n_ops, (int64_t)m->n_inputs, m->graph,
-		    m->graph_len, &q->msg->sender, (int64_t)m->n_leaves, q->raw,
-		    q->raw_len);
+		    "n_inputs, graph, owner, n_leaves, envelope, out_leaf, "
+		    "inputs) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+		    "dtiibkibib", &m->model_id, m->name, (int64_t)s.n_ops,
+		    (int64_t)s.n_inputs, m->graph, m->graph_len, &q->msg->sender,
+		    (int64_t)s.n_leaves, q->raw, q->raw_len, (int64_t)s.out_leaf,
+		    inputs, ilen);
 		if (err != RF_OK) {
 			return err;
 		}
 		char id[13];
 		referee_hex12(suite, &m->model_id, id);
 		log_info("model registered id=%s name=%s ops=%u", id, m->name,
-		    m->n_ops);
+		    s.n_ops);
 	}
 	req_ack(q, &m->model_id);
 	return RF_OK;
@@ -209,30 +225,6 @@ h_model(struct request *q)
 /* ------------------------------------------------------------------ */
 /* Jobs                                                                 */
 /* ------------------------------------------------------------------ */
-
-struct model_row {
-	uint32_t n_ops, n_inputs;
-};
-
-static int
-model_get(struct referee *r, const struct proto_digest *id,
-    struct model_row *mr, bool *found)
-{
-	sqlite3_stmt *st;
-	int err = db_query(r, &st, "SELECT n_ops, n_inputs FROM models WHERE "
-	    "model_id = ?1", "d", id);
-	if (err != RF_OK) {
-		return err;
-	}
-	int rc = sqlite3_step(st);
-	*found = rc == SQLITE_ROW;
-	if (*found) {
-		mr->n_ops = (uint32_t)sqlite3_column_int64(st, 0);
-		mr->n_inputs = (uint32_t)sqlite3_column_int64(st, 1);
-	}
-	db_done(r, st);
-	return rc == SQLITE_ROW || rc == SQLITE_DONE ? RF_OK : RF_ERR_STORE;
-}
 
 /* job_id = H("refute-job" || model_id || client || nonce || input leaves) */
 static void
@@ -309,18 +301,21 @@ h_submit(struct request *q)
 	const struct proto_job_submit *s = &q->msg->u.job_submit;
 	struct referee *r = q->r;
 	enum proto_hash suite = r->params.suite;
-	struct model_row mr;
+	struct model_spec ms;
 	bool found;
-	int err = model_get(r, &s->model_id, &mr, &found);
+	int err = referee_model_spec(r, &s->model_id, &ms, &found);
 	if (err != RF_OK) {
 		return err;
 	}
 	if (!found) {
 		return req_refuse(q, PROTO_ERR_UNKNOWN, "unknown model");
 	}
-	if (s->n_inputs != mr.n_inputs) {
-		return req_refuse(q, PROTO_ERR_INVALID, "the model takes %u "
-		    "inputs, the job has %u", mr.n_inputs, s->n_inputs);
+	/* A job the model cannot run would never end: refuse it before
+	 * anything is escrowed. */
+	char why[256];
+	if (referee_job_inputs_check(&ms, s->inputs, s->n_inputs, why,
+	    sizeof(why)) != RF_OK) {
+		return req_refuse(q, PROTO_ERR_INVALID, "%s", why);
 	}
 	if (s->fee > INT64_MAX) {
 		return req_refuse(q, PROTO_ERR_INVALID, "fee too large");
@@ -517,14 +512,16 @@ h_claim(struct request *q)
 		return req_refuse(q, PROTO_ERR_INVALID, "the claim names another "
 		    "model");
 	}
-	struct model_row mr;
-	err = model_get(r, &j.model_id, &mr, &found);
+	struct model_spec ms;
+	err = referee_model_spec(r, &j.model_id, &ms, &found);
 	if (err != RF_OK || !found) {
 		return err != RF_OK ? err : RF_ERR_STORE;
 	}
-	if (c->n != mr.n_inputs + mr.n_ops) {
+	/* The graph fixes the trace's length: a longer trace could end
+	 * in an entry no operator produced. */
+	if (c->n != ms.n_inputs + ms.n_ops) {
 		return req_refuse(q, PROTO_ERR_INVALID, "the trace must have %u "
-		    "entries, the claim says %u", mr.n_inputs + mr.n_ops, c->n);
+		    "entries, the claim says %u", ms.n_inputs + ms.n_ops, c->n);
 	}
 	if ((size_t)c->n_inputs * hl != j.leaves_len) {
 		return req_refuse(q, PROTO_ERR_INVALID, "wrong number of input "
@@ -546,7 +543,8 @@ h_claim(struct request *q)
 		    "minimum %llu", (unsigned long long)a.stake,
 		    (unsigned long long)r->params.min_stake);
 	}
-	/* The output is the last trace entry: check it against the root. */
+	/* The output is the trace entry of the operator that produces the
+	 * graph's declared outputs, not necessarily the last one. */
 	const struct tensor *outs[PROTO_MAX_ENTRY_TENSORS];
 	for (unsigned i = 0; i < c->n_outputs; i++) {
 		outs[i] = &c->outputs[i];
@@ -554,10 +552,11 @@ h_claim(struct request *q)
 	struct proto_digest leaf;
 	proto_tensor_leaf(suite, outs, c->n_outputs, &leaf);
 	if (c->n_outputs == 0 ||
-	    merkle_inclusion_verify(suite, &leaf, c->n - 1, c->n,
+	    merkle_inclusion_verify(suite, &leaf, ms.out_leaf, c->n,
 	    c->output_proof, c->proof_len, &c->trace_root) != RF_OK) {
 		return req_refuse(q, PROTO_ERR_INVALID, "the output is not leaf "
-		    "n-1 of the trace root (bad proof)");
+		    "%u of the trace root, the model's output (bad proof)",
+		    ms.out_leaf);
 	}
 	uint64_t window_end = q->now_ms + r->params.window_ms;
 	err = db_run(r, "INSERT INTO claims (job_id, executor, trace_root, n, "

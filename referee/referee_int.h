@@ -159,6 +159,34 @@ int referee_pick_executor(struct referee *r, const struct proto_digest *model,
     struct proto_pubkey *out, bool *found);
 
 /* Disputes (referee/disputes.c). */
+/* What a registered graph determines (referee/validate.c). */
+struct model_spec {
+	uint32_t n_ops, n_inputs;
+	uint32_t n_leaves; /* model_id's tree: the graph and each weight */
+	uint32_t out_leaf; /* the trace entry a claim's output must be */
+	struct {
+		uint8_t dtype, rank;
+		int64_t dims[TENSOR_MAX_RANK]; /* -1: any size */
+	} in[PROTO_MAX_TENSORS];
+};
+/* Decodes the graph (engine_model_decode_graph checks every operator),
+ * derives the spec and checks the model can be served and disputed
+ * (proto_model_dispute_check); ei says why not. */
+int referee_model_derive(enum proto_hash suite, const uint8_t *graph,
+    size_t len, struct model_spec *s, struct rf_errinfo *ei);
+/* Stored form of the input specs; buf holds at least
+ * PROTO_MAX_TENSORS * (2 + 8 * TENSOR_MAX_RANK) bytes. */
+#define SPEC_INPUTS_MAX (PROTO_MAX_TENSORS * (2 + 8 * TENSOR_MAX_RANK))
+size_t referee_spec_inputs_encode(const struct model_spec *s, uint8_t *buf);
+/* The spec of a registered model (derived from its graph when the row
+ * predates derivation). */
+int referee_model_spec(struct referee *r, const struct proto_digest *id,
+    struct model_spec *s, bool *found);
+/* A job's inputs against the model: RF_ERR_DTYPE or RF_ERR_SHAPE with a
+ * sentence in why. */
+int referee_job_inputs_check(const struct model_spec *s,
+    const struct tensor *in, size_t n, char *why, size_t why_len);
+
 int h_challenge(struct request *q);
 int h_answer(struct request *q);
 int h_reveal(struct request *q);
