@@ -207,10 +207,64 @@ cmd_status(int argc, char **argv)
 /* submit                                                               */
 /* ------------------------------------------------------------------ */
 
+/* The model's declared outputs, to check what is delivered against. */
+struct expect_out {
+	size_t n;
+	struct engine_shape s[ENGINE_MAX_GRAPH_IO];
+};
+
+static int
+expect_outputs(const struct engine_model *m, struct expect_out *x,
+    struct rf_errinfo *ei)
+{
+	size_t nv = engine_model_value_count(m);
+	struct engine_shape *sh = calloc(nv ? nv : 1, sizeof(*sh));
+	if (sh == NULL) {
+		return RF_ERR_NOMEM;
+	}
+	int err = engine_model_check(m, sh, ei);
+	x->n = engine_model_output_count(m);
+	for (size_t i = 0; err == RF_OK && i < x->n; i++) {
+		x->s[i] = sh[engine_model_output(m, (size_t)i)];
+	}
+	free(sh);
+	return err;
+}
+
+/* The claim's outputs must be the model's declared outputs: their
+ * number, dtypes and (where the graph fixes them) shapes. The referee
+ * binds them to the declared output's trace entry; this catches a
+ * referee that does not. */
+static int
+check_outputs(const struct cli_cmd *cmd, const struct expect_out *x,
+    const struct proto_claim_info *ci)
+{
+	if (ci->n_outputs != x->n) {
+		return cli_fail(cmd, "the claim delivers %u outputs, the model "
+		    "declares %zu", ci->n_outputs, x->n);
+	}
+	for (unsigned i = 0; i < ci->n_outputs; i++) {
+		const struct tensor *t = &ci->outputs[i];
+		const struct engine_shape *e = &x->s[i];
+		bool ok = t->dtype == e->dtype && (!e->known ||
+		    (t->rank == e->rank && memcmp(t->dims, e->dims,
+		    (size_t)e->rank * sizeof(e->dims[0])) == 0));
+		if (!ok) {
+			char got[96];
+			tensor_shape_str(t, got, sizeof(got));
+			return cli_fail(cmd, "output %u delivered is %s, not the "
+			    "model's declared output (%s, rank %d): refusing it", i,
+			    got, tensor_dtype_name(e->dtype), e->rank);
+		}
+	}
+	return CLI_EXIT_OK;
+}
+
 static int
 load_inputs(const struct cli_cmd *cmd, const char *model_path,
     const struct cli_strs *files, uint64_t seed, struct proto_job_submit *s,
-    struct proto_digest *model_id, enum proto_hash suite)
+    struct proto_digest *model_id, enum proto_hash suite,
+    struct expect_out *x)
 {
 	uint8_t *buf;
 	size_t len;
@@ -227,6 +281,9 @@ load_inputs(const struct cli_cmd *cmd, const char *model_path,
 		    ei.msg);
 	}
 	err = proto_model_id(suite, m, model_id);
+	if (err == RF_OK) {
+		err = expect_outputs(m, x, &ei);
+	}
 	size_t n = engine_model_input_count(m);
 	if (err == RF_OK && files->n == 0) {
 		err = engine_inputs_random(m, seed, s->inputs, &ei);
@@ -377,8 +434,9 @@ cmd_submit(int argc, char **argv)
 	struct proto_msg req, reply;
 	proto_msg_init(&req, PROTO_MSG_JOB_SUBMIT, rpc.suite);
 	struct proto_digest model_id;
+	struct expect_out expect;
 	rc = load_inputs(&cmd, model, &inputs, seed, &req.u.job_submit,
-	    &model_id, rpc.suite);
+	    &model_id, rpc.suite, &expect);
 	if (rc != CLI_EXIT_OK) {
 		node_rpc_close(&rpc);
 		return rc;
@@ -432,7 +490,9 @@ cmd_submit(int argc, char **argv)
 		char root[2 * PROTO_DIGEST_MAX + 1], ex[65];
 		proto_digest_hex(rpc.suite, &ci->trace_root, root);
 		proto_pubkey_hex(&ci->executor, ex);
-		for (size_t i = 0; i < outputs.n && i < ci->n_outputs; i++) {
+		rc = check_outputs(&cmd, &expect, ci);
+		for (size_t i = 0; rc == CLI_EXIT_OK && i < outputs.n &&
+		    i < ci->n_outputs; i++) {
 			uint8_t *buf;
 			size_t len;
 			if (tensor_npy_encode(&ci->outputs[i], &buf, &len) != RF_OK) {
@@ -442,7 +502,9 @@ cmd_submit(int argc, char **argv)
 			rc = cli_write_file(&cmd, outputs.v[i], buf, len, 0644);
 			free(buf);
 		}
-		if (json) {
+		if (rc != CLI_EXIT_OK) {
+			/* Nothing is printed as a result that is not one. */
+		} else if (json) {
 			struct json_out j;
 			json_begin(&j, stdout);
 			json_str(&j, "job_id", hex);
