@@ -125,6 +125,15 @@ test_help_and_usage_errors(void)
 	CU_ASSERT_EQUAL(run(out, sizeof(out), "model gen transformer "
 	    "--d-model 10 --heads 3 -o t.rfm"), 2);
 	CU_ASSERT(strstr(out, "multiple of heads") != NULL);
+	/* A 3000x3000 layer could not be defended in a dispute (its
+	 * reveal exceeds a verdict's transcript): refused, by name, and
+	 * nothing written. */
+	CU_ASSERT_EQUAL(run(out, sizeof(out), "model gen mlp --in 3000 "
+	    "--hidden 3000 -o big.rfm"), 1);
+	CU_ASSERT(count_lines(out) == 1 &&
+	    strstr(out, "operator 0 ('fc0', Gemm)") != NULL &&
+	    strstr(out, "transcript") != NULL);
+	CU_ASSERT_NOT_EQUAL(run(out, sizeof(out), "model info big.rfm"), 0);
 }
 
 static void

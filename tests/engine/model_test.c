@@ -762,6 +762,122 @@ test_nans_canonical(void)
 	engine_model_free(m);
 }
 
+/* ------------------------------------------------------------------ */
+/* The static check: a file that decodes but cannot run                 */
+/* ------------------------------------------------------------------ */
+
+/* x (given shape) -> op (one attribute or none) -> y; encoded. */
+static struct engine_model *
+one_op(enum engine_op op, int rank, const int64_t *xd,
+    const struct engine_attr *a, const struct tensor *w)
+{
+	struct engine_model *m = engine_model_alloc("one");
+	int in[2], y;
+	CU_ASSERT_FATAL(m != NULL);
+	CU_ASSERT_FATAL(engine_model_add_input(m, "x", TENSOR_F32, rank, xd,
+	    &in[0], NULL) == RF_OK);
+	size_t n_in = 1;
+	if (w != NULL) {
+		struct tensor copy;
+		CU_ASSERT_FATAL(tensor_copy(&copy, w) == RF_OK);
+		CU_ASSERT_FATAL(engine_model_add_weight(m, "w", &copy, &in[1],
+		    NULL) == RF_OK);
+		n_in = 2;
+	}
+	const char *out[1] = { "y" };
+	CU_ASSERT_FATAL(engine_model_add_op(m, op, "op", in, n_in, out, 1, a,
+	    a != NULL ? 1 : 0, &y, NULL) == RF_OK);
+	CU_ASSERT_FATAL(engine_model_add_output(m, y, NULL) == RF_OK);
+	return m;
+}
+
+/* The model encodes (its builder took it) but neither decode accepts
+ * it, and the error names the operator. */
+static void
+refused_at_load(struct engine_model *m, int code, const char *what)
+{
+	uint8_t *buf, *graph;
+	size_t len, glen;
+	encode(m, &buf, &len);
+	CU_ASSERT_FATAL(engine_model_encode_graph(m, &graph, &glen) == RF_OK);
+	struct engine_model *d = NULL;
+	struct rf_errinfo ei = { "" };
+	CU_ASSERT_EQUAL(engine_model_decode(buf, len, &d, &ei), code);
+	CU_ASSERT(d == NULL);
+	CU_ASSERT(strstr(ei.msg, "op 0 (") != NULL);
+	CU_ASSERT(strstr(ei.msg, what) != NULL);
+	if (strstr(ei.msg, what) == NULL) {
+		printf("\n  got: %s\n", ei.msg);
+	}
+	ei.msg[0] = '\0';
+	CU_ASSERT_EQUAL(engine_model_decode_graph(graph, glen, &d, &ei), code);
+	CU_ASSERT(strstr(ei.msg, what) != NULL);
+	CU_ASSERT_EQUAL(engine_model_check(m, NULL, NULL), code);
+	free(buf);
+	free(graph);
+	engine_model_free(m);
+}
+
+static void
+test_check_refuses(void)
+{
+	struct engine_attr a;
+	/* A pooling window larger than its input. */
+	int64_t img[4] = { 1, 1, 3, 3 }, k[2] = { 5, 5 };
+	CU_ASSERT_FATAL(engine_attr_ints(&a, "kernel_shape", k, 2) == RF_OK);
+	refused_at_load(one_op(ENGINE_OP_MAXPOOL, 4, img, &a, NULL),
+	    RF_ERR_SHAPE, "MaxPool");
+	/* An axis out of range for the input's rank. */
+	int64_t xd[2] = { 2, 3 };
+	CU_ASSERT_FATAL(engine_attr_int(&a, "axis", 5) == RF_OK);
+	refused_at_load(one_op(ENGINE_OP_SOFTMAX, 2, xd, &a, NULL),
+	    RF_ERR_INVAL, "axis 5");
+	/* Shapes that do not chain: [2,3] x [4,2]. */
+	int64_t wd[2] = { 4, 2 };
+	struct tensor w;
+	CU_ASSERT_FATAL(tensor_init(&w, TENSOR_F32, 2, wd) == RF_OK);
+	refused_at_load(one_op(ENGINE_OP_MATMUL, 2, xd, NULL, &w),
+	    RF_ERR_SHAPE, "MatMul");
+	tensor_fini(&w);
+}
+
+static void
+test_check_shapes(void)
+{
+	/* Every value of a generated model is known, and the output's
+	 * shape is what a run gives. */
+	struct engine_model *m = gen(ENGINE_GEN_CNN, 3);
+	size_t nv = engine_model_value_count(m);
+	struct engine_shape *sh = calloc(nv, sizeof(*sh));
+	CU_ASSERT_FATAL(sh != NULL);
+	CU_ASSERT_EQUAL_FATAL(engine_model_check(m, sh, NULL), RF_OK);
+	for (size_t v = 0; v < nv; v++) {
+		CU_ASSERT(sh[v].known);
+	}
+	struct tensor in[ENGINE_MAX_GRAPH_IO], out[ENGINE_MAX_GRAPH_IO];
+	CU_ASSERT_FATAL(engine_inputs_random(m, 1, in, NULL) == RF_OK);
+	CU_ASSERT_FATAL(engine_run(m, in, engine_model_input_count(m), out,
+	    NULL, NULL) == RF_OK);
+	const struct engine_shape *o = &sh[engine_model_output(m, 0)];
+	CU_ASSERT_EQUAL(o->dtype, out[0].dtype);
+	CU_ASSERT_EQUAL(o->rank, out[0].rank);
+	CU_ASSERT(memcmp(o->dims, out[0].dims, (size_t)o->rank * 8) == 0);
+	tensor_fini(&in[0]);
+	tensor_fini(&out[0]);
+	free(sh);
+	engine_model_free(m);
+	/* A dynamic dimension leaves what depends on it unchecked, so a
+	 * model valid for some size is not refused. */
+	int64_t dyn[4] = { 1, 1, -1, -1 }, k[2] = { 5, 5 };
+	struct engine_attr a;
+	CU_ASSERT_FATAL(engine_attr_ints(&a, "kernel_shape", k, 2) == RF_OK);
+	m = one_op(ENGINE_OP_MAXPOOL, 4, dyn, &a, NULL);
+	struct engine_shape s2[2];
+	CU_ASSERT_EQUAL(engine_model_check(m, s2, NULL), RF_OK);
+	CU_ASSERT(!s2[1].known);
+	engine_model_free(m);
+}
+
 int
 main(void)
 {
@@ -788,6 +904,9 @@ main(void)
 		    test_transformer_tokens_in_range },
 		{ "NaNs come out canonical", test_nans_canonical },
 		{ "graph-only model recomputes operators", test_graph_only },
+		{ "a model that cannot run is refused at load",
+		    test_check_refuses },
+		{ "the check's shapes are a run's shapes", test_check_shapes },
 		CU_TEST_INFO_NULL,
 	};
 	CU_SuiteInfo suites[] = {
