@@ -27,6 +27,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../../challenger/challenger.h"
 #include "../../net/net.h"
 #include "../../node/node.h"
 #include "../testlib.h"
@@ -273,13 +274,15 @@ wait_staked(const struct proto_pubkey *key)
 	return -1;
 }
 
+/* `refute ROLE` with key KEY.key, database and log NAME.db, NAME.log. */
 static pid_t
-spawn_node(const char *role, const char *key, const char *const *extra)
+spawn_node(const char *role, const char *key, const char *name,
+    const char *const *extra)
 {
 	char k[512], d[512], log[512];
 	snprintf(k, sizeof(k), "%s/%s.key", dir, key);
-	snprintf(d, sizeof(d), "%s/%s.db", dir, key);
-	snprintf(log, sizeof(log), "%s/%s.log", dir, key);
+	snprintf(d, sizeof(d), "%s/%s.db", dir, name);
+	snprintf(log, sizeof(log), "%s/%s.log", dir, name);
 	const char *args[32] = { role, "-k", k, "-d", d, "-r", ref_url, "-e",
 		ev_url, "--referee-key", rk_hex };
 	size_t n = 11;
@@ -352,7 +355,7 @@ setup(void)
 	snprintf(ma, sizeof(ma), "%s/a.rfm", dir);
 	snprintf(mo, sizeof(mo), "%s/o.rfm", dir);
 	const char *xa[] = { "-m", ma, "-m", mo, NULL };
-	ex_pid = spawn_node("executor", "executor", xa);
+	ex_pid = spawn_node("executor", "executor", "executor", xa);
 	if (ex_pid < 0 || wait_staked(&ex_id.pk) != 0) {
 		fprintf(stderr, "the executor never staked (see %s)\n", dir);
 		return 1;
@@ -560,7 +563,7 @@ test_poisoned_leaves(void)
 	snprintf(bond, sizeof(bond), "%d", 500);
 	const char *ca[] = { "-m", mc, "--rate", "1", "--bond", bond,
 		"--fault", "false-challenge", NULL };
-	pid_t ch = spawn_node("challenger", "challenger", ca);
+	pid_t ch = spawn_node("challenger", "challenger", "challenger", ca);
 	CU_ASSERT_FATAL(ch > 0);
 	uint64_t stake_before = 0;
 	balance_of(&cli, NULL);
@@ -806,6 +809,114 @@ test_declared_output(void)
 	free_inputs(model_o, in);
 }
 
+struct find_outcome {
+	struct proto_digest job;
+	int outcome;
+};
+
+static int
+on_record(void *ctx, const struct challenger_record *rec)
+{
+	struct find_outcome *f = ctx;
+	if (proto_digest_equal(SUITE, &rec->job_id, &f->job)) {
+		f->outcome = (int)rec->outcome;
+	}
+	return RF_OK;
+}
+
+/* Finding 8: a claim the challenger cannot re-run (a model with a
+ * dynamic dimension takes a job of a size its MatMul cannot use; a liar
+ * claims it anyway) is logged as an error and never counted as
+ * verified. */
+static void
+test_claim_not_rerunnable(void)
+{
+	struct engine_model *m = engine_model_alloc("dyn");
+	CU_ASSERT_FATAL(m != NULL);
+	int64_t xd[2] = { 1, -1 }, wd[2] = { 4, 3 };
+	int x, w, y;
+	CU_ASSERT_FATAL(engine_model_add_input(m, "x", TENSOR_F32, 2, xd, &x,
+	    NULL) == RF_OK);
+	struct tensor wt;
+	CU_ASSERT_FATAL(tensor_init(&wt, TENSOR_F32, 2, wd) == RF_OK);
+	CU_ASSERT_FATAL(engine_model_add_weight(m, "w", &wt, &w, NULL) ==
+	    RF_OK);
+	int in[2] = { x, w };
+	const char *yn[1] = { "y" };
+	CU_ASSERT_FATAL(engine_model_add_op(m, ENGINE_OP_MATMUL, "mm", in, 2,
+	    yn, 1, NULL, 0, &y, NULL) == RF_OK);
+	CU_ASSERT_FATAL(engine_model_add_output(m, y, NULL) == RF_OK);
+	struct proto_digest id;
+	CU_ASSERT_FATAL(save_model("d.rfm", m, &id) == 0);
+	char text[300];
+	CU_ASSERT_EQUAL_FATAL(register_model(&att, m, 0, 0, text, sizeof(text)),
+	    PROTO_MSG_ACK);
+	char md[512];
+	snprintf(md, sizeof(md), "%s/d.rfm", dir);
+	const char *ca[] = { "-m", md, "--rate", "1", NULL };
+	pid_t ch = spawn_node("challenger", "challenger", "challenger2", ca);
+	CU_ASSERT_FATAL(ch > 0);
+	CU_ASSERT_EQUAL_FATAL(register_node(&att, PROTO_ROLE_EXECUTOR |
+	    PROTO_ROLE_CLIENT, "attacker", &id), 0);
+	struct rf_errinfo ei = { "" };
+	CU_ASSERT_EQUAL_FATAL(node_stake_to(&att, 5000, &ei), RF_OK);
+	/* x[1,5]: the declared shape allows it, the MatMul cannot take it. */
+	int64_t jd[2] = { 1, 5 };
+	struct tensor job_in;
+	CU_ASSERT_FATAL(tensor_init(&job_in, TENSOR_F32, 2, jd) == RF_OK);
+	struct proto_digest job;
+	CU_ASSERT_EQUAL_FATAL(submit(&id, &att_id.pk, &job_in, 1, &job, text,
+	    sizeof(text)), PROTO_MSG_ACK);
+	/* A made-up claim: the real input leaf, an invented output. */
+	struct proto_msg req, reply;
+	proto_msg_init(&req, PROTO_MSG_CLAIM, SUITE);
+	struct proto_claim *c = &req.u.claim;
+	struct proto_digest leaves[2];
+	const struct tensor *t = &job_in;
+	proto_tensor_leaf(SUITE, &t, 1, &leaves[0]);
+	int64_t od[2] = { 1, 3 };
+	CU_ASSERT_FATAL(tensor_init(&c->outputs[0], TENSOR_F32, 2, od) ==
+	    RF_OK);
+	c->n_outputs = 1;
+	t = &c->outputs[0];
+	proto_tensor_leaf(SUITE, &t, 1, &leaves[1]);
+	c->job_id = job;
+	c->model_id = id;
+	c->n_inputs = 1;
+	c->input_leaves[0] = leaves[0];
+	c->n = 2;
+	merkle_root(SUITE, leaves, 2, &c->trace_root);
+	size_t plen = 0;
+	CU_ASSERT_FATAL(merkle_inclusion_proof(SUITE, leaves, 2, 1,
+	    c->output_proof, &plen) == RF_OK);
+	c->proof_len = (uint8_t)plen;
+	CU_ASSERT_EQUAL_FATAL(call(&att, &req, &reply), RF_OK);
+	CU_ASSERT_EQUAL(reply.type, PROTO_MSG_ACK);
+	proto_msg_free(&reply);
+	tensor_fini(&job_in);
+	/* The challenger's log says why it could not verify it. */
+	char log[512], out[4096];
+	snprintf(log, sizeof(log), "%s/challenger2.log", dir);
+	double deadline = test_seconds() + WAIT_S;
+	bool logged = false;
+	while (!logged && test_seconds() < deadline) {
+		logged = test_shell(out, sizeof(out), dir, 0, "grep -c 'NOT "
+		    "verified' %s", log) == 0;
+		if (!logged) {
+			test_sleep_ms(100);
+		}
+	}
+	CU_ASSERT(logged);
+	CU_ASSERT_EQUAL(test_stop(ch, 10000), 0);
+	struct find_outcome f = { job, 0 };
+	char db[512];
+	snprintf(db, sizeof(db), "%s/challenger2.db", dir);
+	CU_ASSERT_EQUAL(challenger_records_read(db, SUITE, on_record, &f, NULL),
+	    RF_OK);
+	CU_ASSERT_EQUAL(f.outcome, CHALLENGER_FAILED);
+	engine_model_free(m);
+}
+
 static void
 test_alive(void)
 {
@@ -826,6 +937,8 @@ main(void)
 		{ "an operator too large to dispute: refused",
 		    test_indefensible_model },
 		{ "the output is the declared one", test_declared_output },
+		{ "a claim the challenger cannot re-run: an error",
+		    test_claim_not_rerunnable },
 		{ "nodes still serve", test_alive },
 		CU_TEST_INFO_NULL,
 	};
