@@ -26,8 +26,14 @@
 /* Small enough that filling it is free. */
 #define ONES_MAX 64
 /* What one probe may allocate for real (the outputs before the last of a
- * multi-output operator). */
-#define PROBE_CAP ((size_t)64 << 20)
+ * multi-output operator, which its eval fills as it goes), and what all
+ * the stand-ins and probes of one check may add up to: an eval may read
+ * a stand-in before it allocates (Gather checks every index), so a
+ * hostile graph of many wide operators must not make a referee touch
+ * gigabytes at registration. Past the budget, operators are left to run
+ * time. */
+#define PROBE_CAP ((size_t)16 << 20)
+#define PROBE_BUDGET ((size_t)2 << 30)
 
 struct standin {
 	struct tensor t;
@@ -35,7 +41,8 @@ struct standin {
 };
 
 static int
-standin_make(const struct engine_shape *s, struct standin *out)
+standin_make(const struct engine_shape *s, struct standin *out,
+    size_t *budget)
 {
 	size_t count;
 	if (tensor_shape_check(s->rank, s->dims, &count, NULL) != RF_OK) {
@@ -43,9 +50,10 @@ standin_make(const struct engine_shape *s, struct standin *out)
 	}
 	size_t bytes;
 	if (!rf_size_mul(count, tensor_dtype_size(s->dtype), &bytes) ||
-	    !rf_size_add(bytes, 64, &bytes)) {
+	    !rf_size_add(bytes, 64, &bytes) || bytes > *budget) {
 		return RF_ERR_RANGE;
 	}
+	*budget -= bytes;
 	void *base = calloc(1, bytes);
 	if (base == NULL) {
 		return RF_ERR_NOMEM;
@@ -82,14 +90,14 @@ value_shape(const struct model_value *v, struct engine_shape *s)
 /* Probes op k: its outputs' shapes into sh, or an error naming it. */
 static int
 probe_op(const struct engine_model *m, size_t k, struct engine_shape *sh,
-    struct rf_errinfo *ei)
+    size_t *budget, struct rf_errinfo *ei)
 {
 	const struct model_op *o = &m->ops[k];
 	const struct op_def *def = op_def_get(o->op);
 	const struct tensor *in[ENGINE_MAX_OP_INPUTS];
 	struct standin st[ENGINE_MAX_OP_INPUTS];
 	size_t n_st = 0;
-	bool known = true;
+	bool known = o->n_outputs == 1 || *budget > 0;
 	int err = RF_OK;
 	for (size_t i = 0; i < o->n_inputs && known; i++) {
 		int v = o->inputs[i];
@@ -112,7 +120,7 @@ probe_op(const struct engine_model *m, size_t k, struct engine_shape *sh,
 			known = false;
 			break;
 		}
-		int e = standin_make(&sh[v], &st[n_st]);
+		int e = standin_make(&sh[v], &st[n_st], budget);
 		if (e != RF_OK) {
 			known = false; /* too large to stand in for: run time */
 			break;
@@ -154,6 +162,15 @@ probe_op(const struct engine_model *m, size_t k, struct engine_shape *sh,
 			err = RF_OK;
 			for (size_t j = 0; j < o->n_outputs; j++) {
 				known = known && p.out[j].known;
+			}
+			/* What the outputs before the last cost for real. */
+			for (size_t j = 0; known && j + 1 < o->n_outputs; j++) {
+				size_t c = 1;
+				for (int d = 0; d < p.out[j].rank; d++) {
+					c *= (size_t)p.out[j].dims[d];
+				}
+				c *= tensor_dtype_size(p.out[j].dtype);
+				*budget = c < *budget ? *budget - c : 0;
 			}
 			/* QLinearMatMul requantizes its int32 product to int8
 			 * after the probe stopped it. */
@@ -199,8 +216,9 @@ engine_model_check(const struct engine_model *m, struct engine_shape *shapes,
 		}
 	}
 	int err = RF_OK;
+	size_t budget = PROBE_BUDGET;
 	for (size_t k = 0; k < m->n_ops && err == RF_OK; k++) {
-		err = probe_op(m, k, sh, ei);
+		err = probe_op(m, k, sh, &budget, ei);
 	}
 	if (err == RF_OK && shapes != NULL) {
 		memcpy(shapes, sh, m->n_values * sizeof(*sh));

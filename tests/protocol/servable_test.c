@@ -9,12 +9,14 @@
 #include "../../protocol/protocol.h"
 #include "../testlib.h"
 
+static bool dynamic_x; /* x[1,-1] instead of x[1,n] */
+
 /* x[1,n] -> MatMul w[n,m] -> y (output) -> Relu -> z. */
 static struct engine_model *
 matmul_model(int64_t n, int64_t m, bool output_last)
 {
 	struct engine_model *md = engine_model_alloc("mm");
-	int64_t xd[2] = { 1, n }, wd[2] = { n, m };
+	int64_t xd[2] = { 1, dynamic_x ? -1 : n }, wd[2] = { n, m };
 	int x, w, y, z;
 	struct tensor wt;
 	CU_ASSERT_FATAL(md != NULL);
@@ -91,6 +93,14 @@ test_dispute_bound(void)
 	CU_ASSERT_EQUAL(proto_model_dispute_check(PROTO_HASH_XXH3, m,
 	    graph_len(m), NULL), RF_ERR_RANGE);
 	engine_model_free(m);
+	/* An input of dynamic shape is not bounded, but the weight alone
+	 * is too large already. */
+	dynamic_x = true;
+	m = matmul_model(3000, 3000, true);
+	CU_ASSERT_EQUAL(proto_model_dispute_check(PROTO_HASH_BLAKE2B, m,
+	    graph_len(m), NULL), RF_ERR_RANGE);
+	engine_model_free(m);
+	dynamic_x = false;
 	/* 2100 x 2100 is 17.6 MB: it fits, with room for a small graph... */
 	m = matmul_model(2100, 2100, true);
 	CU_ASSERT_EQUAL(proto_model_dispute_check(PROTO_HASH_BLAKE2B, m,
