@@ -794,6 +794,32 @@ test_declared_output(void)
 	CU_ASSERT_EQUAL(ci.u.claim_info.n_outputs, 1);
 	CU_ASSERT(tensor_equal(&ci.u.claim_info.outputs[0], &want[0]));
 	proto_msg_free(&ci);
+	/* The command-line client gets and writes the declared output. */
+	char out[8192], ex_hex[65];
+	proto_pubkey_hex(&ex_id.pk, ex_hex);
+	int rc = test_shell(out, sizeof(out), dir, 1, "%s submit -r %s -k "
+	    "client.key --referee-key %s -m o.rfm -s 7 -x %s -f 5 --wait "
+	    "--json -o y.npy", test_refute(), ref_url, rk_hex, ex_hex);
+	if (rc != 0) {
+		fprintf(stderr, "\n  refute submit: %s\n", out);
+	}
+	CU_ASSERT_EQUAL(rc, 0);
+	struct tensor in7[ENGINE_MAX_GRAPH_IO], want7[ENGINE_MAX_GRAPH_IO];
+	CU_ASSERT_FATAL(engine_inputs_random(model_o, 7, in7, NULL) == RF_OK);
+	CU_ASSERT_FATAL(engine_run(model_o, in7, 1, want7, NULL, NULL) ==
+	    RF_OK);
+	char ypath[512];
+	snprintf(ypath, sizeof(ypath), "%s/y.npy", dir);
+	size_t ylen = 0;
+	uint8_t *ybuf = test_read_file(ypath, &ylen);
+	struct tensor got;
+	CU_ASSERT_FATAL(ybuf != NULL);
+	CU_ASSERT_FATAL(tensor_npy_decode(ybuf, ylen, &got, NULL) == RF_OK);
+	CU_ASSERT(tensor_equal(&got, &want7[0]));
+	free(ybuf);
+	tensor_fini(&got);
+	tensor_fini(&in7[0]);
+	tensor_fini(&want7[0]);
 	/* The same model served by the attacker, claiming the last entry. */
 	CU_ASSERT_EQUAL_FATAL(register_node(&att, PROTO_ROLE_EXECUTOR |
 	    PROTO_ROLE_CLIENT, "attacker", &id_o), 0);
