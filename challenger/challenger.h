@@ -5,7 +5,9 @@
  * sampling policy (a rate p, always for chosen executors or models, never
  * the same claim twice), fetches the job, re-executes it with the engine
  * and compares trace roots. Every decision and verification is recorded
- * in the challenger's own SQLite file.
+ * in the challenger's own SQLite file, and so is every dispute, before its
+ * challenge is sent: a restarted challenger resumes each open dispute from
+ * there (challenger.c says why).
  */
 #ifndef RF_CHALLENGER_H
 #define RF_CHALLENGER_H
