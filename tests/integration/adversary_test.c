@@ -373,9 +373,19 @@ liar_move(struct duel *d, const struct proto_bisect_query *q, enum attack a)
 			send_move(d, me, &m);
 		}
 		return 0;
-	case ATK_THIRD_ACCOUNT:
+	case ATK_THIRD_ACCOUNT: {
+		/* An outsider's losing move (a bad proof), then the liar's own
+		 * answer under the outsider's name: neither may count for
+		 * anyone. */
+		struct proto_msg bad;
+		CU_ASSERT_FATAL(adv_answer_msg(&d->lie, q, &bad) == RF_OK);
+		bad.u.bisect_answer.roots[0].root.b[0] ^= 0x01;
+		CU_ASSERT_EQUAL(send_move(d, d->third, &bad), PROTO_ERR_INVALID);
 		CU_ASSERT_EQUAL(send_move(d, d->third, &m), PROTO_ERR_INVALID);
+		dispute_state(d, &r1, &lo1, &hi1, &dec1);
+		CU_ASSERT(!dec1 && r1 == q->round);
 		return 0;
+	}
 	case ATK_WRONG_SIZES:
 		pr->size = pr->size + 1 < d->lie.n ? pr->size + 1 : pr->size - 1;
 		break;
