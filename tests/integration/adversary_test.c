@@ -627,6 +627,122 @@ test_challenger_reveals(void)
 }
 
 /* ------------------------------------------------------------------ */
+/* Floods and false reports                                             */
+/* ------------------------------------------------------------------ */
+
+struct flood_ctx {
+	struct duel *d;
+	struct proto_bisect_query q;
+};
+
+/* Answers for rounds that are never asked. */
+static void
+make_stale(void *ctx, size_t i, struct proto_msg *m)
+{
+	struct flood_ctx *f = ctx;
+	proto_msg_free(m);
+	CU_ASSERT_FATAL(adv_answer_msg(&f->d->lie, &f->q, m) == RF_OK);
+	m->u.bisect_answer.round = f->q.round + 2 + (uint32_t)i;
+}
+
+static void
+duel_start(struct duel *d, struct adv_net *net, struct adv_node *nodes,
+    bool liar_exec)
+{
+	net_open(net, nodes);
+	memset(d, 0, sizeof(*d));
+	d->net = net;
+	d->ex = &nodes[0];
+	d->ch = &nodes[1];
+	d->cl = &nodes[2];
+	d->third = &nodes[3];
+	d->liar_exec = liar_exec;
+}
+
+static void
+duel_end(struct duel *d, struct adv_node *nodes)
+{
+	CU_ASSERT(adv_ledger_conserved(d->ch, d->net->minted));
+	duel_close(d);
+	for (int i = 0; i < 4; i++) {
+		adv_node_close(&nodes[i]);
+	}
+	adv_net_stop(d->net);
+}
+
+/* A liar floods the dispute with hundreds of out-of-turn answers: none
+ * counts, the referee keeps serving, the honest side wins. */
+static void
+test_flood(void)
+{
+	for (int le = 0; le < 2; le++) {
+		struct adv_net net;
+		struct adv_node nodes[4];
+		struct duel d;
+		duel_start(&d, &net, nodes, le == 0);
+		duel_open(&d, 11, LIE_AT);
+		struct proto_msg view;
+		CU_ASSERT_FATAL(adv_dispute_view(d.ch, &d.dispute, &view) == RF_OK);
+		CU_ASSERT_FATAL(view.type == PROTO_MSG_BISECT_QUERY);
+		struct flood_ctx f = { &d, view.u.bisect_query };
+		proto_msg_free(&view);
+		size_t acked = 99;
+		CU_ASSERT_EQUAL(adv_flood(liar(&d), 300, make_stale, &f, &acked),
+		    ADV_ACK);
+		CU_ASSERT_EQUAL(acked, 0);
+		uint32_t r;
+		uint64_t lo, hi;
+		bool dec;
+		dispute_state(&d, &r, &lo, &hi, &dec);
+		CU_ASSERT(!dec && r == f.q.round && lo == f.q.lo && hi == f.q.hi);
+		the_attack = ATK_PLAY;
+		struct proto_verdict v;
+		duel_play(&d, pick_attack, &v);
+		CU_ASSERT_EQUAL(v.executor_won, d.liar_exec ? 0 : 1);
+		CU_ASSERT_EQUAL(v.reason, PROTO_VERDICT_RECOMPUTED);
+		duel_end(&d, nodes);
+	}
+}
+
+/* A challenger reports an honest executor for equivocation with the
+ * executor's one real claim twice, and with that claim and a copy it
+ * altered: both refused, nobody slashed. */
+static void
+test_false_equivocation(void)
+{
+	struct adv_net net;
+	struct adv_node nodes[4];
+	struct duel d;
+	duel_start(&d, &net, nodes, false);
+	restake(&d);
+	CU_ASSERT_FATAL(adv_submit(d.cl, model, 12, 10, 12, &d.ex->id.pk,
+	    &d.job) == ADV_ACK);
+	CU_ASSERT_FATAL(adv_trace_run(model, 12, &d.honest) == RF_OK);
+	CU_ASSERT_FATAL(adv_trace_run(model, 12, &d.lie) == RF_OK);
+	struct proto_msg m;
+	uint8_t *claim;
+	size_t len;
+	CU_ASSERT_FATAL(adv_claim_msg(&d.honest, &d.job, model, &m) == RF_OK);
+	CU_ASSERT_FATAL(adv_sign(d.ex, &m, &claim, &len) == RF_OK);
+	CU_ASSERT_EQUAL(adv_send_bytes(d.ex, claim, len), ADV_ACK);
+	uint64_t b0, s0, b1, s1;
+	CU_ASSERT_FATAL(adv_account(d.ch, &d.ex->id.pk, &b0, &s0) == RF_OK);
+	CU_ASSERT_EQUAL(adv_equivocation(d.ch, claim, len, claim, len),
+	    PROTO_ERR_INVALID);
+	uint8_t *forged = malloc(len);
+	CU_ASSERT_FATAL(forged != NULL);
+	memcpy(forged, claim, len);
+	forged[len / 2] ^= 0x01; /* no longer the executor's signature */
+	CU_ASSERT_EQUAL(adv_equivocation(d.ch, claim, len, forged, len),
+	    PROTO_ERR_INVALID);
+	CU_ASSERT_FATAL(adv_account(d.ch, &d.ex->id.pk, &b1, &s1) == RF_OK);
+	CU_ASSERT(b1 == b0 && s1 == s0 && s1 == STAKE);
+	free(forged);
+	free(claim);
+	duel_end(&d, nodes);
+}
+
+/* ------------------------------------------------------------------ */
 /* Random games                                                         */
 /* ------------------------------------------------------------------ */
 
@@ -716,6 +832,9 @@ main(void)
 		{ "a reveal of another operator is ignored",
 		    test_reveal_other_op },
 		{ "a challenger cannot reveal", test_challenger_reveals },
+		{ "a flood of out-of-turn moves changes nothing", test_flood },
+		{ "a false equivocation report slashes nobody",
+		    test_false_equivocation },
 		{ "random games: the honest side wins each, the ledger holds",
 		    test_random_games },
 		CU_TEST_INFO_NULL,
