@@ -14,6 +14,9 @@
 /* Messages                                                             */
 /* ------------------------------------------------------------------ */
 
+static void vmessage(const struct cli_cmd *cmd, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
+
 static void
 vmessage(const struct cli_cmd *cmd, const char *fmt, va_list ap)
 {

@@ -414,7 +414,7 @@ map_split(struct onnx_mapper *mp, const struct onnx_node *n, enum engine_op op)
 		    "%zu outputs, the engine's Split has at most %d",
 		    n->n_out, ENGINE_MAX_OP_OUTPUTS);
 	}
-	int64_t axis;
+	int64_t axis = 0;
 	int64_t split[ENGINE_MAX_OP_OUTPUTS];
 	size_t ns = 0;
 	bool present;
@@ -623,7 +623,7 @@ static int
 map_cast(struct onnx_mapper *mp, const struct onnx_node *n, enum engine_op op)
 {
 	static const char *const known[] = { "saturate", "to", NULL };
-	int64_t to;
+	int64_t to = -1;
 	int err = need_inputs(mp, n, 1, 1);
 	if (err == RF_OK) {
 		err = attrs_only(mp, n, known);
@@ -693,7 +693,7 @@ map_softmax(
 	if (err == RF_OK) {
 		err = attrs_only(mp, n, known);
 	}
-	int64_t axis;
+	int64_t axis = 0;
 	if (err == RF_OK) {
 		err =
 		    attr_int(mp, n, "axis", mp->g->opset < 13 ? 1 : -1, &axis);
@@ -790,7 +790,7 @@ map_shape(struct onnx_mapper *mp, const struct onnx_node *n, enum engine_op op)
 	if (err == RF_OK) {
 		err = attrs_only(mp, n, known);
 	}
-	int64_t start, end;
+	int64_t start = 0, end = 0;
 	if (err == RF_OK) {
 		err = attr_int(mp, n, "start", 0, &start);
 	}

@@ -418,7 +418,7 @@ int
 op_qlinearmatmul_eval(const struct op_call *c)
 {
 	/* a, a_scale, a_zp, b, b_scale, b_zp, y_scale, y_zp */
-	double sa, za, sb, zb, sy, zy;
+	double sa = 0.0, za = 0.0, sb = 0.0, zb = 0.0, sy = 0.0, zy = 0.0;
 	int err = op_need_dtype(c, 0, TENSOR_I8);
 	if (err == RF_OK) {
 		err = op_need_dtype(c, 3, TENSOR_I8);

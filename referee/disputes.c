@@ -703,7 +703,7 @@ h_answer(struct request *q)
 {
 	const struct proto_bisect_answer *a = &q->msg->u.bisect_answer;
 	struct dispute d;
-	enum bisect_side side;
+	enum bisect_side side = BISECT_EXECUTOR;
 	int err = load_for_move(q, &a->dispute_id, &d, &side);
 	if (err != RF_OK) {
 		return err;
@@ -729,7 +729,7 @@ h_reveal(struct request *q)
 	struct referee *r = q->r;
 	const struct proto_reveal *rv = &q->msg->u.reveal;
 	struct dispute d;
-	enum bisect_side side;
+	enum bisect_side side = BISECT_EXECUTOR;
 	int err = load_for_move(q, &rv->dispute_id, &d, &side);
 	if (err != RF_OK) {
 		return err;

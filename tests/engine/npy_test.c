@@ -668,7 +668,7 @@ test_header_cases(void)
 		const struct hcase *c = &header_cases[i];
 		/* The same dict in every version's framing. */
 		for (int major = 1; major <= 3; major++) {
-			size_t len;
+			size_t len = 0;
 			uint8_t *b = mk_dict(major, c->dict, zeros, c->ndata,
 			    &len);
 			CU_ASSERT_PTR_NOT_NULL_FATAL(b);
@@ -765,7 +765,7 @@ test_messages(void)
 		    "needs a trailing comma" },
 	};
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		size_t len;
+		size_t len = 0;
 		uint8_t *b = mk_dict(1, cases[i].dict, zeros, cases[i].ndata,
 		    &len);
 		CU_ASSERT_PTR_NOT_NULL_FATAL(b);

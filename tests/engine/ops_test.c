@@ -1582,7 +1582,7 @@ test_conv_random(void)
 				"SAME_LOWER", "VALID" };
 			at_str("auto_pad", modes[mode - 5]);
 		}
-		struct engine_model *m;
+		struct engine_model *m = NULL;
 		CU_ASSERT_FATAL(build(ENGINE_OP_CONV,
 		    (const struct tensor *const[]){ x, w, b }, 3, 1, &m) ==
 		    RF_OK);
@@ -2600,7 +2600,7 @@ static void
 test_eval_errors(void)
 {
 	const struct tensor *f = F32(D(2, 2), 1, 2, 3, 4);
-	struct engine_model *m;
+	struct engine_model *m = NULL;
 	CU_ASSERT_FATAL(build(ENGINE_OP_ADD, IN(f, f), 1, &m) == RF_OK);
 	struct tensor out[1];
 	struct rf_errinfo ei;
