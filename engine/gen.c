@@ -333,6 +333,8 @@ gen_block(struct gen *g, int64_t b, int x, const struct engine_gen_opts *o,
 	char p[32], n[64];
 	int64_t d = o->d_model;
 	snprintf(p, sizeof(p), "h%lld", (long long)b);
+/* NAME() writes one buffer: at most one NAME() per statement, since the
+ * order in which a call's arguments are evaluated is unspecified. */
 #define NAME(s) (snprintf(n, sizeof(n), "%s.%s", p, (s)), n)
 	int ln1 = gen_layernorm(g, NAME("ln1"), x, d);
 	int q = gen_linear(g, NAME("q"), ln1, d, d);
@@ -341,15 +343,15 @@ gen_block(struct gen *g, int64_t b, int x, const struct engine_gen_opts *o,
 	/* [seq, d] -> [seq, heads, dh] -> per head [heads, seq, dh]. */
 	static const int64_t to_heads[3] = { 1, 0, 2 };
 	static const int64_t to_keys[3] = { 1, 2, 0 };
-	int qh = gen_transpose(g, NAME("q.heads"),
-	    gen_op2(g, ENGINE_OP_RESHAPE, NAME("q.split"), q, shape_heads),
-	    to_heads, 3);
-	int kt = gen_transpose(g, NAME("k.heads"),
-	    gen_op2(g, ENGINE_OP_RESHAPE, NAME("k.split"), k, shape_heads),
-	    to_keys, 3);
-	int vh = gen_transpose(g, NAME("v.heads"),
-	    gen_op2(g, ENGINE_OP_RESHAPE, NAME("v.split"), v, shape_heads),
-	    to_heads, 3);
+	int qs = gen_op2(g, ENGINE_OP_RESHAPE, NAME("q.split"), q,
+	    shape_heads);
+	int qh = gen_transpose(g, NAME("q.heads"), qs, to_heads, 3);
+	int ks = gen_op2(g, ENGINE_OP_RESHAPE, NAME("k.split"), k,
+	    shape_heads);
+	int kt = gen_transpose(g, NAME("k.heads"), ks, to_keys, 3);
+	int vs = gen_op2(g, ENGINE_OP_RESHAPE, NAME("v.split"), v,
+	    shape_heads);
+	int vh = gen_transpose(g, NAME("v.heads"), vs, to_heads, 3);
 	int s = gen_op2(g, ENGINE_OP_MATMUL, NAME("scores"), qh, kt);
 	s = gen_op2(g, ENGINE_OP_MUL, NAME("scaled"), s, scale);
 	s = gen_op2(g, ENGINE_OP_ADD, NAME("masked"), s, mask);
