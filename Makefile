@@ -9,6 +9,8 @@
 #   make sim     every experiment in experiments/; plots and tables into
 #                docs/sim/ (docs/simulation.md)
 #   make fuzz    libFuzzer on the message decoder (clang), FUZZ_SECONDS=60
+#   make detmatrix  gcc and clang at -O0 and -O3, every GEMM path: the
+#                same trace roots everywhere (.ci/detmatrix; CI runs it)
 #
 # Variables: CC, OPT (optimisation/debug flags), WERROR, BUILD (output dir).
 
@@ -67,7 +69,8 @@ TESTLIB_OBJ = $(BUILD)/obj/tests/testlib.o $(BUILD)/obj/tests/adversary/adv.o
 BENCH_SRCS = $(wildcard bench/*_bench.c)
 BENCH_BINS = $(BENCH_SRCS:bench/%.c=$(BUILD)/bench/%)
 
-.PHONY: all deps test check asan bench bench-run demo clean lint fuzz sim
+.PHONY: all deps test check asan bench bench-run demo clean lint fuzz sim \
+	detmatrix
 
 all: $(LIB) $(REFUTE)
 
@@ -125,6 +128,9 @@ fuzz: deps
 	build-fuzz/fuzz/onnx_fuzz -max_total_time=$(FUZZ_SECONDS) \
 	    -print_final_stats=1 -artifact_prefix=build-fuzz/onnx- \
 	    build-fuzz/corpus-onnx
+
+detmatrix: deps
+	@sh .ci/detmatrix
 
 lint:
 	@! grep -nE '\b(gets|strcpy|strcat|sprintf|vsprintf|strtok|atoi|atol)\(' \
@@ -184,6 +190,7 @@ $(BUILD)/obj/bench/%.o: bench/%.c
 	$(Q)$(CC) $(CPPFLAGS) $(BLAS_CFLAGS) $(ALL_CFLAGS) -c -o $@ $<
 
 clean:
-	rm -rf build build-asan build-fuzz bin
+	rm -rf build build-asan build-fuzz build-detmatrix build-gcc-* \
+	    build-clang-* bin
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

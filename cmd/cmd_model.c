@@ -558,6 +558,9 @@ cmd_model_run(int argc, char **argv)
 			json_uint(&j, "seed", seed);
 		}
 		json_str(&j, "kernels", kernels);
+		if (ro.kernels == ENGINE_KERNELS_FAST) {
+			json_str(&j, "sgemm_path", engine_sgemm_path());
+		}
 		json_uint(&j, "operators", engine_model_op_count(m));
 		json_arr_open(&j, "outputs");
 		for (size_t i = 0; i < n_out; i++) {
