@@ -137,8 +137,8 @@ enum engine_kernels {
  * Row-major with leading dimensions lda, ldb, ldc (in elements). C is
  * overwritten; a NaN result is stored as the canonical quiet NaN
  * 0x7fc00000. Both kernel kinds produce identical bits. The fast kind's
- * vector path can be capped with RF_SGEMM_PATH=generic|avx2|avx512 (read
- * at the first call).
+ * vector path can be capped with RF_SGEMM_PATH=generic|fma|avx2|avx512
+ * (read at the first call).
  */
 void engine_sgemm(enum engine_kernels kind, size_t m, size_t n, size_t k,
     const float *a, size_t lda, const float *b, size_t ldb, float *c,

@@ -28,12 +28,18 @@
  * the first k block starts from +0.0f, never from C's old contents.
  *
  * Vector paths are chosen once, at the first call, by what the CPU
- * supports: "avx512" (AVX-512F), "avx2" (AVX2 and FMA) or "generic" (plain
- * C with __builtin_fmaf, for any other CPU). They are written with
- * target attributes so the project builds without -march flags and the
- * binary stays portable. The environment variable
+ * supports: "avx512" (AVX-512F), "avx2" (AVX2 and FMA), "fma" (AVX and FMA
+ * without AVX2: the AVX2 float kernel only needs those; the integer GEMM
+ * runs generic there) or "generic" for any other CPU. They are written
+ * with target attributes so the project builds without -march flags and
+ * the binary stays portable. The generic path on x86-64 has no FMA
+ * instruction to rely on, and libm's fmaf through the PLT ran at 0.8
+ * GFLOP/s, so it emulates fmaf exactly with SSE2 doubles (soft_fmaf and
+ * ukr_sse2 below); elsewhere it is plain C with __builtin_fmaf, which is
+ * an instruction on every FMA-capable target and a call otherwise. The
+ * environment variable
  *
- *	RF_SGEMM_PATH=generic|avx2|avx512
+ *	RF_SGEMM_PATH=generic|fma|avx2|avx512
  *
  * read at that first call, caps the choice (for tests and benchmarks
  * comparing paths): a path the CPU lacks falls back to the best one below
@@ -57,6 +63,12 @@
 #else
 #define SGEMM_X86 0
 #endif
+/* x86-64 always has SSE2; 32-bit x86 builds need it anyway (no x87). */
+#if SGEMM_X86 && defined(__SSE2__)
+#define SGEMM_SSE2 1
+#else
+#define SGEMM_SSE2 0
+#endif
 
 /* Micro-kernel flags. */
 #define UKR_LOAD 1u  /* continue from C (a later k block), else from +0.0f */
@@ -68,11 +80,13 @@
 
 enum sgemm_path {
 	PATH_GENERIC = 0,
-	PATH_AVX2 = 1,
-	PATH_AVX512 = 2,
+	PATH_FMA = 1,
+	PATH_AVX2 = 2,
+	PATH_AVX512 = 3,
 };
 
-static const char *const path_names[] = {"generic", "avx2", "avx512"};
+static const char *const path_names[] = {"generic", "fma", "avx2",
+    "avx512"};
 
 static size_t
 min_size(size_t a, size_t b)
@@ -113,6 +127,9 @@ path_best_supported(void)
 	}
 	if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
 		return PATH_AVX2;
+	}
+	if (__builtin_cpu_supports("avx") && __builtin_cpu_supports("fma")) {
+		return PATH_FMA;
 	}
 #endif
 	return PATH_GENERIC;
@@ -263,8 +280,56 @@ typedef void (*sgemm_ukr_fn)(size_t kc, const float *restrict ap,
 typedef void (*sgemm_pack_fn)(size_t mv, size_t kc, const float *src,
     size_t ld, float *dst);
 
+/* ------------------------------------------------------------------ */
+/* fmaf without an FMA instruction                                      */
+/* ------------------------------------------------------------------ */
+
+/*
+ * fmaf(a, b, c) exactly, from IEEE double operations (Boldo and
+ * Melquiond's round-to-odd): the product of two floats fits a double's 53
+ * bits (48 at most), so p = a * b is exact. s = p + c rounded to nearest
+ * double may then be rounded twice on the way to float; rounding the sum
+ * to odd instead (the neighbour with an odd last bit when s is inexact)
+ * keeps enough information for one correct rounding to float, since a
+ * double has more than 2 * 24 + 2 bits. TwoSum gives the exact error e of
+ * s (no overflow: |p| <= 2^256). A non-zero exact sum is at least 2^-298
+ * in magnitude, so s is never 0 when e is not. Infinities and NaNs skip
+ * the adjustment (e is NaN there), and whether the result is a NaN is what
+ * fmaf says; NaN bits are canonicalised at the end anyway.
+ */
+static inline float
+soft_fmaf(float a, float b, float c)
+{
+	double p = (double)a * (double)b;
+	double cd = c;
+	double s = p + cd;
+	double bv = s - p;
+	double e = (p - (s - bv)) + (cd - bv);
+	if (e != 0.0 && s - s == 0.0) {
+		uint64_t bits;
+		memcpy(&bits, &s, sizeof(bits));
+		if ((bits & 1u) == 0) {
+			/* Towards e: away from zero when e has s's sign. */
+			bits = (e > 0.0) == (s > 0.0) ? bits + 1 : bits - 1;
+			memcpy(&s, &bits, sizeof(s));
+		}
+	}
+	return (float)s;
+}
+
+/* The portable kernel: where the target has an FMA instruction
+ * (__FP_FAST_FMAF) __builtin_fmaf is that instruction; elsewhere the
+ * emulation above beats a call into libm. */
+#ifdef __FP_FAST_FMAF
+#define GEN_FMAF(a, b, c) __builtin_fmaf((a), (b), (c))
+#else
+#define GEN_FMAF(a, b, c) soft_fmaf((a), (b), (c))
+#endif
+
 #define GEN_MR 4
 #define GEN_NR 16
+
+#if !SGEMM_SSE2
 
 static void
 ukr_generic(size_t kc, const float *restrict ap, const float *restrict bp,
@@ -280,7 +345,7 @@ ukr_generic(size_t kc, const float *restrict ap, const float *restrict bp,
 		for (size_t r = 0; r < GEN_MR; r++) {
 			float av = ap[p * GEN_MR + r];
 			for (size_t j = 0; j < GEN_NR; j++) {
-				acc[r][j] = __builtin_fmaf(av,
+				acc[r][j] = GEN_FMAF(av,
 				    bp[p * GEN_NR + j], acc[r][j]);
 			}
 		}
@@ -307,6 +372,123 @@ pack_b_generic(size_t nv, size_t kc, const float *b, size_t ldb, float *bp)
 {
 	pack_b_nr(GEN_NR, nv, kc, b, ldb, bp);
 }
+#endif /* !SGEMM_SSE2 */
+
+#if SGEMM_SSE2
+
+/*
+ * The generic path on x86-64: fmaf in SSE2 doubles, two lanes a vector.
+ * The common case needs no TwoSum: s = p + c rounded to double, then to
+ * float, is already fmaf's result unless s lies exactly halfway between
+ * two floats (its 29 low bits are 1 followed by zeros) or in the float
+ * subnormal range (where the halfway point sits higher), the only places
+ * a second rounding can differ from one (Goldberg; Figueroa, "When is
+ * double rounding innocuous?"). A k step that meets either in any lane of
+ * the tile is redone with soft_fmaf, which is rare on real data and always
+ * right. The accumulators are doubles that always hold float values.
+ */
+#define SSE2_MR 4
+#define SSE2_NR 4
+
+static void
+ukr_sse2(size_t kc, const float *restrict ap, const float *restrict bp,
+    float *restrict c, size_t ldc, unsigned flags)
+{
+	const __m128i low29 = _mm_set1_epi32(0x1fffffff);
+	const __m128i half29 = _mm_set1_epi32(0x10000000);
+	const __m128 absmask = _mm_castsi128_ps(_mm_set1_epi32(0x7fffffff));
+	const __m128 flt_min = _mm_set1_ps(0x1p-126f);
+	const __m128d zero = _mm_setzero_pd();
+	__m128d acc[SSE2_MR][2];
+#pragma GCC unroll 4
+	for (int r = 0; r < SSE2_MR; r++) {
+		if (flags & UKR_LOAD) {
+			acc[r][0] = _mm_cvtps_pd(_mm_castsi128_ps(
+			    _mm_loadl_epi64((const __m128i *)(c + r * ldc))));
+			acc[r][1] = _mm_cvtps_pd(_mm_castsi128_ps(
+			    _mm_loadl_epi64(
+			        (const __m128i *)(c + r * ldc + 2))));
+		} else {
+			acc[r][0] = zero;
+			acc[r][1] = zero;
+		}
+	}
+	for (size_t p = 0; p < kc; p++) {
+		__m128 bf = _mm_load_ps(bp);
+		__m128d b0 = _mm_cvtps_pd(bf);
+		__m128d b1 = _mm_cvtps_pd(_mm_movehl_ps(bf, bf));
+		__m128d next[SSE2_MR][2];
+		__m128 hazard = _mm_setzero_ps();
+#pragma GCC unroll 4
+		for (int r = 0; r < SSE2_MR; r++) {
+			__m128d av = _mm_set1_pd((double)ap[r]);
+			__m128d s0 = _mm_add_pd(_mm_mul_pd(av, b0), acc[r][0]);
+			__m128d s1 = _mm_add_pd(_mm_mul_pd(av, b1), acc[r][1]);
+			__m128 f0 = _mm_cvtpd_ps(s0);
+			__m128 f1 = _mm_cvtpd_ps(s1);
+			next[r][0] = _mm_cvtps_pd(f0);
+			next[r][1] = _mm_cvtps_pd(f1);
+			/* The four sums' low words, and their float values. */
+			__m128i lo = _mm_castps_si128(_mm_shuffle_ps(
+			    _mm_castpd_ps(s0), _mm_castpd_ps(s1),
+			    _MM_SHUFFLE(2, 0, 2, 0)));
+			__m128 mid = _mm_castsi128_ps(_mm_cmpeq_epi32(
+			    _mm_and_si128(lo, low29), half29));
+			/* |s| < FLT_MIN implies |f| <= FLT_MIN. */
+			__m128 tiny = _mm_cmple_ps(_mm_and_ps(
+			    _mm_movelh_ps(f0, f1), absmask), flt_min);
+			hazard = _mm_or_ps(hazard, _mm_or_ps(mid, tiny));
+		}
+		if (__builtin_expect(_mm_movemask_ps(hazard) != 0, 0)) {
+#pragma GCC unroll 4
+			for (int r = 0; r < SSE2_MR; r++) {
+				float old[4];
+				_mm_storeu_ps(old, _mm_movelh_ps(
+				    _mm_cvtpd_ps(acc[r][0]),
+				    _mm_cvtpd_ps(acc[r][1])));
+				for (int j = 0; j < 4; j++) {
+					old[j] = soft_fmaf(ap[r], bp[j], old[j]);
+				}
+				__m128 v = _mm_loadu_ps(old);
+				next[r][0] = _mm_cvtps_pd(v);
+				next[r][1] = _mm_cvtps_pd(_mm_movehl_ps(v, v));
+			}
+		}
+#pragma GCC unroll 4
+		for (int r = 0; r < SSE2_MR; r++) {
+			acc[r][0] = next[r][0];
+			acc[r][1] = next[r][1];
+		}
+		ap += SSE2_MR;
+		bp += SSE2_NR;
+	}
+#pragma GCC unroll 4
+	for (int r = 0; r < SSE2_MR; r++) {
+		__m128 v = _mm_movelh_ps(_mm_cvtpd_ps(acc[r][0]),
+		    _mm_cvtpd_ps(acc[r][1]));
+		if (flags & UKR_FINAL) {
+			__m128 un = _mm_cmpunord_ps(v, v);
+			__m128 cn = _mm_castsi128_ps(
+			    _mm_set1_epi32((int)SGEMM_NAN_BITS));
+			v = _mm_or_ps(_mm_and_ps(un, cn), _mm_andnot_ps(un, v));
+		}
+		_mm_storeu_ps(c + r * ldc, v);
+	}
+}
+
+static void
+pack_a_sse2(size_t mv, size_t kc, const float *a, size_t lda, float *ap)
+{
+	pack_a_mr(SSE2_MR, mv, kc, a, lda, ap);
+}
+
+static void
+pack_b_sse2(size_t nv, size_t kc, const float *b, size_t ldb, float *bp)
+{
+	pack_b_nr(SSE2_NR, nv, kc, b, ldb, bp);
+}
+
+#endif /* SGEMM_SSE2 */
 
 #if SGEMM_X86
 
@@ -315,7 +497,8 @@ pack_b_generic(size_t nv, size_t kc, const float *b, size_t ldb, float *bp)
 #define AVX2_MR 6
 #define AVX2_NR 16
 
-__attribute__((target("avx2,fma"))) static void
+/* Only AVX and FMA instructions: the "fma" path runs it too. */
+__attribute__((target("avx,fma"))) static void
 ukr_avx2(size_t kc, const float *restrict ap, const float *restrict bp,
     float *restrict c, size_t ldc, unsigned flags)
 {
@@ -483,9 +666,16 @@ struct sgemm_impl {
  * flat over kc 256/512 and mc 48 to 288; the generic one is not tuned.
  */
 static const struct sgemm_impl sgemm_impls[] = {
+#if SGEMM_SSE2
+	[PATH_GENERIC] = {SSE2_MR, SSE2_NR, 64, 256, 2048, ukr_sse2,
+	    pack_a_sse2, pack_b_sse2},
+#else
 	[PATH_GENERIC] = {GEN_MR, GEN_NR, 64, 256, 2048, ukr_generic,
 	    pack_a_generic, pack_b_generic},
+#endif
 #if SGEMM_X86
+	[PATH_FMA] = {AVX2_MR, AVX2_NR, 72, 512, 2048, ukr_avx2, pack_a_avx2,
+	    pack_b_avx2},
 	[PATH_AVX2] = {AVX2_MR, AVX2_NR, 72, 512, 2048, ukr_avx2, pack_a_avx2,
 	    pack_b_avx2},
 	[PATH_AVX512] = {AVX512_MR, AVX512_NR, 64, 512, 2048, ukr_avx512,
@@ -850,6 +1040,9 @@ static const struct igemm_impl igemm_impls[] = {
 	[PATH_GENERIC] = {GEN_MR, GEN_NR, 64, 256, 2048, iukr_generic,
 	    ipack_a_generic, ipack_b_generic},
 #if SGEMM_X86
+	/* AVX without AVX2 has no 256-bit integer multiply. */
+	[PATH_FMA] = {GEN_MR, GEN_NR, 64, 256, 2048, iukr_generic,
+	    ipack_a_generic, ipack_b_generic},
 	[PATH_AVX2] = {AVX2_MR, AVX2_NR, 72, 512, 2048, iukr_avx2,
 	    ipack_a_avx2, ipack_b_avx2},
 	[PATH_AVX512] = {AVX512_MR, AVX512_NR, 64, 512, 2048, iukr_avx512,

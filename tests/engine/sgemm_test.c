@@ -264,6 +264,105 @@ test_sgemm_large_shapes(void)
 	CU_ASSERT_EQUAL(bad, 0);
 }
 
+/*
+ * fmaf(a, b, c) where a * b + c rounded to double lands exactly halfway
+ * between two floats though the exact value does not: rounding to double
+ * and then to float picks the wrong float there. For c with an odd last
+ * bit and exponent e, (1 + 2^-23) * (1 - 2^-23) * 2^(e-25) = 2^(e-25) -
+ * 2^(e-71) is just under half an ulp of c. Columns hold such c (normal,
+ * subnormal, +-FLT_MAX, where the halfway point is the overflow
+ * threshold) at k0 and the matching factor at k1 > k0, in a later k block
+ * when k is large; rows scale the factor so that some rows hit the
+ * halfway cases and others miss them narrowly. Every path must give
+ * fmaf's result (REF) bit for bit.
+ */
+static int
+sgemm_halfway_case(size_t m, size_t n, size_t k)
+{
+	float *a = calloc(m * k, sizeof(float));
+	float *b = malloc(k * n * sizeof(float));
+	float *cr = malloc(m * n * sizeof(float));
+	float *cf = malloc(m * n * sizeof(float));
+	int bad = 0;
+	if (a == NULL || b == NULL || cr == NULL || cf == NULL) {
+		bad = 1;
+		goto out;
+	}
+	for (size_t i = 0; i < k * n; i++) {
+		b[i] = rand_float(FILL_WIDE);
+	}
+	size_t k0 = rng_below((uint32_t)(k / 2));
+	size_t k1 = k / 2 + rng_below((uint32_t)(k - k / 2));
+	static const int row_scale[] = {0, -100, 0, 3, -100, 1};
+	for (size_t i = 0; i < m; i++) {
+		int u = row_scale[i % 6];
+		float sign = rng_below(2) ? -1.0f : 1.0f;
+		a[i * k + k0] = 1.0f;
+		a[i * k + k1] = sign * ldexpf(1.0f + 0x1p-23f, u);
+	}
+	for (size_t j = 0; j < n; j++) {
+		uint32_t kind = rng_below(8);
+		uint32_t sign = rng_below(2) ? 0x80000000u : 0;
+		uint32_t mant = (uint32_t)rng_next() & 0x7fffffu;
+		float c;
+		int w;
+		if (kind < 5) {
+			uint32_t e = 60 + rng_below(140);
+			c = bits_float(sign | e << 23 | mant | 1u);
+			w = (int)e - 127 - 25; /* for row scale 0 */
+		} else if (kind < 7) {
+			c = bits_float(sign | mant | 1u); /* subnormal */
+			w = -150 + 100; /* for row scale -100 */
+		} else {
+			c = bits_float(sign | 0x7f7fffffu); /* +-FLT_MAX */
+			w = 127 - 25;
+		}
+		b[k0 * n + j] = c;
+		b[k1 * n + j] = ldexpf(1.0f - 0x1p-23f, w);
+	}
+	engine_sgemm(ENGINE_KERNELS_REF, m, n, k, a, k, b, n, cr, n);
+	engine_sgemm(ENGINE_KERNELS_FAST, m, n, k, a, k, b, n, cf, n);
+	for (size_t i = 0; i < m * n; i++) {
+		uint32_t x;
+		uint32_t y;
+		memcpy(&x, &cr[i], sizeof(x));
+		memcpy(&y, &cf[i], sizeof(y));
+		if (x != y) {
+			fprintf(stderr, "sgemm %s halfway m=%zu n=%zu k=%zu: "
+			    "element %zu ref %08x fast %08x\n",
+			    engine_sgemm_path(), m, n, k, i, (unsigned)x,
+			    (unsigned)y);
+			bad = 1;
+			break;
+		}
+	}
+out:
+	free(a);
+	free(b);
+	free(cr);
+	free(cf);
+	return bad;
+}
+
+static void
+test_sgemm_halfway(void)
+{
+	static const size_t shapes[][3] = {
+		{6, 40, 2}, {13, 37, 7}, {24, 64, 33}, {17, 50, 600},
+		{9, 300, 1100},
+	};
+	rng_state = 5;
+	int bad = 0;
+	for (int rep = 0; rep < 20; rep++) {
+		for (size_t s = 0; s < sizeof(shapes) / sizeof(shapes[0]);
+		     s++) {
+			bad += sgemm_halfway_case(shapes[s][0], shapes[s][1],
+			    shapes[s][2]);
+		}
+	}
+	CU_ASSERT_EQUAL(bad, 0);
+}
+
 static void
 test_sgemm_specials_dense(void)
 {
@@ -450,6 +549,10 @@ path_supported(const char *path)
 	if (strcmp(path, "avx512") == 0) {
 		return __builtin_cpu_supports("avx512f");
 	}
+	if (strcmp(path, "fma") == 0) {
+		return __builtin_cpu_supports("avx") &&
+		    __builtin_cpu_supports("fma");
+	}
 #endif
 	return false;
 }
@@ -471,7 +574,8 @@ test_child_path(void)
 static void
 test_every_path(void)
 {
-	static const char *const paths[] = {"generic", "avx2", "avx512"};
+	static const char *const paths[] = {"generic", "fma", "avx2",
+		"avx512"};
 	int ran = 0;
 	for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
 		if (!path_supported(paths[i])) {
@@ -653,14 +757,16 @@ test_path_name(void)
 {
 	const char *p = engine_sgemm_path();
 	CU_ASSERT_PTR_NOT_NULL_FATAL(p);
-	CU_ASSERT(strcmp(p, "generic") == 0 || strcmp(p, "avx2") == 0 ||
-	    strcmp(p, "avx512") == 0);
+	CU_ASSERT(strcmp(p, "generic") == 0 || strcmp(p, "fma") == 0 ||
+	    strcmp(p, "avx2") == 0 || strcmp(p, "avx512") == 0);
 	/* Without RF_SGEMM_PATH the best the CPU has is used. */
 	if (getenv("RF_SGEMM_PATH") == NULL) {
 		if (path_supported("avx512")) {
 			CU_ASSERT_STRING_EQUAL(p, "avx512");
 		} else if (path_supported("avx2")) {
 			CU_ASSERT_STRING_EQUAL(p, "avx2");
+		} else if (path_supported("fma")) {
+			CU_ASSERT_STRING_EQUAL(p, "fma");
 		}
 	}
 }
@@ -735,6 +841,7 @@ static CU_TestInfo path_tests[] = {
 	{ "sgemm: 400 random shapes up to 70", test_sgemm_random_shapes },
 	{ "sgemm: large and odd shapes", test_sgemm_large_shapes },
 	{ "sgemm: dense NaN and infinity", test_sgemm_specials_dense },
+	{ "sgemm: fmaf halfway cases", test_sgemm_halfway },
 	{ "igemm: random shapes and zero points", test_igemm_random_shapes },
 	CU_TEST_INFO_NULL,
 };
