@@ -1,16 +1,27 @@
 /*
  * bisect/audit.c - replaying a verdict's transcript, independently of the
- * referee that signed it.
+ * referee that signed it, against the network's own rules.
  *
  * A verdict carries every signed message of its dispute: the executor's
  * claim, the challenger's challenge, the model's registration (the graph,
- * proven to be leaf 0 of model_id), then each query the referee asked and
- * each answer and reveal in the order the referee applied them. The audit
- * checks every signature, replays the moves through the same bisect/ game
- * the referee runs, recomputes the disputed operator, and compares the
- * outcome with the verdict. Timing is the one thing a transcript cannot
- * prove: for a verdict decided by a clock, the audit confirms that the
- * loser was the side the game was waiting for.
+ * proven to be leaf 0 of model_id), the client's signed job (its inputs),
+ * then each query the referee asked and each answer and reveal in the
+ * order the referee applied them. The audit
+ *  - accepts only a verdict signed by the network's referee (the key the
+ *    auditor pins; any other signer is an error);
+ *  - checks every signature and that the opening messages name one job:
+ *    the job id is recomputed from the client's job, the claim's input
+ *    leaves from its inputs, the dispute id from the job and challenger;
+ *  - replays every move through the same bisect/ game the referee runs,
+ *    at the network's arity, recomputing the disputed operator, and
+ *    requires every move to answer a query the referee recorded;
+ *  - recomputes every field of the verdict: winner, reason, operator,
+ *    rounds, and the amounts by the network's rules (audit_money);
+ *  - refuses a transcript that ends before the outcome it claims.
+ * Timing is the one thing a transcript cannot prove: for a verdict decided
+ * by a clock, the audit confirms that the loser was the side the game was
+ * waiting for, that the referee had asked for that move, and that a side
+ * was not timed out while the other one was silent too.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -53,14 +64,179 @@ key_eq(const struct proto_pubkey *a, const struct proto_pubkey *b)
 	return memcmp(a->b, b->b, PROTO_KEY_LEN) == 0;
 }
 
+/* ------------------------------------------------------------------ */
+/* The money rules                                                      */
+/* ------------------------------------------------------------------ */
+
+/* reward_pct of an amount, rounded down, without overflow. */
+static uint64_t
+share(uint64_t amount, uint32_t pct)
+{
+	return amount / 100 * pct + amount % 100 * pct / 100;
+}
+
+/*
+ * Whether the verdict's amounts are the rules' for this outcome
+ * (docs/disputes.md, "Money"): a false challenge pays the bond to the
+ * executor (slashed = reward = the bond); a dispute settled by another
+ * verdict moves nothing; a claim that falls slashes the executor's stake
+ * and pays reward_pct of it to a challenger whose own root was right. The
+ * stake at that moment is ledger state, not in the transcript: it is
+ * taken from the verdict (*from_ledger set) and the reward is checked
+ * against it. One function, so that the rules' own implementation can
+ * replace it.
+ */
+static bool
+audit_money(const struct bisect_audit_rules *ru, const struct proto_verdict *vd,
+    bool executor_won, bool challenger_right, uint64_t bond,
+    bool *from_ledger, char *why, size_t cap)
+{
+	uint64_t slashed = vd->slashed, reward = vd->reward;
+	*from_ledger = false;
+	if (vd->reason == PROTO_VERDICT_SETTLED) {
+		slashed = reward = 0;
+	} else if (executor_won) {
+		slashed = reward = bond;
+	} else {
+		*from_ledger = true;
+		reward = challenger_right ? share(vd->slashed, ru->reward_pct) : 0;
+	}
+	if (slashed != vd->slashed || reward != vd->reward) {
+		snprintf(why, cap, "the rules give slashed %llu, reward %llu; the "
+		    "verdict says %llu, %llu", (unsigned long long)slashed,
+		    (unsigned long long)reward, (unsigned long long)vd->slashed,
+		    (unsigned long long)vd->reward);
+		return false;
+	}
+	return true;
+}
+
+/* ------------------------------------------------------------------ */
+/* The opening: claim, challenge, registration, job                     */
+/* ------------------------------------------------------------------ */
+
+struct opening {
+	struct proto_msg claim, chal, reg, job;
+	int n; /* how many of them are decoded (and must be freed) */
+	struct proto_digest leaves[PROTO_MAX_TENSORS]; /* the job's inputs */
+};
+
+static void
+opening_free(struct opening *o)
+{
+	struct proto_msg *m[4] = { &o->claim, &o->chal, &o->reg, &o->job };
+	for (int i = 0; i < o->n; i++) {
+		proto_msg_free(m[i]);
+	}
+	o->n = 0;
+}
+
 static int
-check_query(const struct bisect_game *g, const struct proto_bisect_query *q,
+read_opening(struct cursor *c, const struct proto_msg *v,
+    const struct bisect_audit_rules *ru, struct opening *o,
+    struct rf_errinfo *ei)
+{
+	static const uint8_t want[4] = { PROTO_MSG_CLAIM, PROTO_MSG_CHALLENGE,
+		PROTO_MSG_MODEL_REGISTER, PROTO_MSG_JOB_SUBMIT };
+	static const char *const what[4] = { "the executor's claim",
+		"the challenge", "the model's registration", "the client's job" };
+	struct proto_msg *m[4] = { &o->claim, &o->chal, &o->reg, &o->job };
+	for (int i = 0; i < 4; i++) {
+		int err = next_msg(c, m[i], ei, (size_t)i);
+		if (err != RF_OK) {
+			return rf_errctx(ei, err, "expected %s: ", what[i]);
+		}
+		o->n++;
+		if (m[i]->type != want[i]) {
+			return rf_errf(ei, RF_ERR_INVAL, "transcript entry %d must be "
+			    "%s, not a %s", i, what[i], proto_msg_type_name(m[i]->type));
+		}
+	}
+	enum proto_hash suite = ru->suite;
+	const struct proto_verdict *vd = &v->u.verdict;
+	const struct proto_claim *cl = &o->claim.u.claim;
+	const struct proto_challenge *ch = &o->chal.u.challenge;
+	const struct proto_model_register *mr = &o->reg.u.model_register;
+	const struct proto_job_submit *js = &o->job.u.job_submit;
+	if (!key_eq(&o->claim.sender, &vd->executor) ||
+	    !key_eq(&o->chal.sender, &vd->challenger) ||
+	    !proto_digest_equal(suite, &cl->job_id, &vd->job_id) ||
+	    !proto_digest_equal(suite, &ch->job_id, &vd->job_id) ||
+	    !key_eq(&ch->executor, &o->claim.sender) ||
+	    !proto_digest_equal(suite, &ch->executor_root, &cl->trace_root) ||
+	    ch->n != cl->n) {
+		return rf_errf(ei, RF_ERR_INVAL, "the claim, the challenge and "
+		    "the verdict do not name the same job and parties");
+	}
+	struct proto_digest id;
+	proto_dispute_id(suite, &vd->job_id, &vd->challenger, &id);
+	if (!proto_digest_equal(suite, &id, &vd->dispute_id)) {
+		return rf_errf(ei, RF_ERR_INVAL, "the dispute id is not the one "
+		    "of this job and challenger");
+	}
+	/* The job's inputs, as the client signed them, are what the game's
+	 * agreed prefix starts from. */
+	if (!proto_digest_equal(suite, &js->model_id, &cl->model_id) ||
+	    js->n_inputs != cl->n_inputs || js->n_inputs == 0) {
+		return rf_errf(ei, RF_ERR_INVAL, "the client's job is not for the "
+		    "claimed model and inputs");
+	}
+	for (size_t i = 0; i < js->n_inputs; i++) {
+		const struct tensor *t = &js->inputs[i];
+		proto_tensor_leaf(suite, &t, 1, &o->leaves[i]);
+		if (!proto_digest_equal(suite, &o->leaves[i],
+		    &cl->input_leaves[i])) {
+			return rf_errf(ei, RF_ERR_INVAL, "the claim's input leaf %zu "
+			    "is not the client's input", i);
+		}
+	}
+	proto_job_id(suite, &js->model_id, &o->job.sender, js->nonce, o->leaves,
+	    js->n_inputs, &id);
+	if (!proto_digest_equal(suite, &id, &vd->job_id)) {
+		return rf_errf(ei, RF_ERR_INVAL, "the client's job has another id "
+		    "than the claim's");
+	}
+	if (ch->bond < ru->min_bond) {
+		return rf_errf(ei, RF_ERR_INVAL, "the bond %llu is below the "
+		    "network's minimum %llu", (unsigned long long)ch->bond,
+		    (unsigned long long)ru->min_bond);
+	}
+	if (!proto_digest_equal(suite, &mr->model_id, &cl->model_id)) {
+		return rf_errf(ei, RF_ERR_INVAL, "the registration is of another "
+		    "model");
+	}
+	struct proto_digest leaf;
+	merkle_leaf_hash(suite, mr->graph, mr->graph_len, &leaf);
+	if (merkle_inclusion_verify(suite, &leaf, 0, mr->n_leaves,
+	    mr->graph_proof, mr->proof_len, &mr->model_id) != RF_OK) {
+		return rf_errf(ei, RF_ERR_CRYPTO, "the graph is not leaf 0 of "
+		    "model_id");
+	}
+	return RF_OK;
+}
+
+/* ------------------------------------------------------------------ */
+/* The moves                                                            */
+/* ------------------------------------------------------------------ */
+
+struct replay {
+	struct bisect_game g;
+	bool asked;          /* the referee asked for the current move */
+	uint32_t asked_round;
+	enum bisect_phase asked_phase;
+};
+
+static int
+check_query(struct replay *rp, const struct proto_bisect_query *q,
+    const struct proto_digest *dispute, enum proto_hash suite,
     struct rf_errinfo *ei, size_t index)
 {
+	const struct bisect_game *g = &rp->g;
 	struct proto_bisect_query want;
-	bisect_query(g, &q->dispute_id, &want);
+	bisect_query(g, dispute, &want);
 	bool reveal = g->phase == BISECT_PHASE_REVEAL;
-	if (q->round != want.round || q->lo != want.lo || q->hi != want.hi ||
+	if (!proto_digest_equal(suite, &q->dispute_id, dispute) ||
+	    q->round != want.round || q->lo != want.lo || q->hi != want.hi ||
 	    q->n_sizes != (reveal ? 0 : want.n_sizes) ||
 	    (!reveal && memcmp(q->sizes, want.sizes,
 	    want.n_sizes * sizeof(want.sizes[0])) != 0)) {
@@ -70,191 +246,242 @@ check_query(const struct bisect_game *g, const struct proto_bisect_query *q,
 		    q->round, (unsigned long long)want.lo,
 		    (unsigned long long)want.hi, want.round);
 	}
+	rp->asked = true;
+	rp->asked_round = g->round;
+	rp->asked_phase = g->phase;
+	return RF_OK;
+}
+
+/* Whether the current move is the one the referee last asked for. */
+static bool
+move_asked(const struct replay *rp)
+{
+	return rp->asked && rp->asked_round == rp->g.round &&
+	    rp->asked_phase == rp->g.phase;
+}
+
+/*
+ * Applies one move. A move that is the transcript's last, from the side a
+ * timeout verdict says lost, is the move that came after its clock ran
+ * out: the referee recorded it and decided by the clock, which a
+ * transcript cannot show, so it is not applied.
+ */
+static int
+apply_move(struct replay *rp, const struct proto_msg *m,
+    const struct proto_msg *v, const struct opening *o, bool last,
+    const struct engine_model *model, enum proto_hash suite,
+    struct rf_errinfo *ei, size_t idx)
+{
+	const struct proto_verdict *vd = &v->u.verdict;
+	enum bisect_side loser = vd->executor_won ? BISECT_CHALLENGER :
+	    BISECT_EXECUTOR;
+	bool late_ok = last && vd->reason == PROTO_VERDICT_TIMEOUT;
+	enum bisect_result res = BISECT_ACCEPTED;
+	if (m->type == PROTO_MSG_BISECT_QUERY) {
+		if (!key_eq(&m->sender, &v->sender)) {
+			return rf_errf(ei, RF_ERR_CRYPTO, "entry %zu: a query not "
+			    "signed by the referee", idx);
+		}
+		return check_query(rp, &m->u.bisect_query, &vd->dispute_id, suite,
+		    ei, idx);
+	}
+	if (!move_asked(rp)) {
+		return rf_errf(ei, RF_ERR_INVAL, "entry %zu: a %s before the "
+		    "referee asked for it", idx, proto_msg_type_name(m->type));
+	}
+	if (m->type == PROTO_MSG_BISECT_ANSWER) {
+		bool ex = key_eq(&m->sender, &vd->executor);
+		if (!ex && !key_eq(&m->sender, &vd->challenger)) {
+			return rf_errf(ei, RF_ERR_CRYPTO, "entry %zu: an answer from "
+			    "a stranger", idx);
+		}
+		if (!proto_digest_equal(suite, &m->u.bisect_answer.dispute_id,
+		    &vd->dispute_id)) {
+			return rf_errf(ei, RF_ERR_INVAL, "entry %zu: an answer in "
+			    "another dispute", idx);
+		}
+		enum bisect_side side = ex ? BISECT_EXECUTOR : BISECT_CHALLENGER;
+		if (late_ok && side == loser && bisect_waiting_for(&rp->g, side)) {
+			return RF_OK;
+		}
+		res = bisect_answer(&rp->g, side, &m->u.bisect_answer, 0, NULL);
+	} else if (m->type == PROTO_MSG_REVEAL &&
+	    key_eq(&m->sender, &vd->executor)) {
+		if (!proto_digest_equal(suite, &m->u.reveal.dispute_id,
+		    &vd->dispute_id)) {
+			return rf_errf(ei, RF_ERR_INVAL, "entry %zu: a reveal in "
+			    "another dispute", idx);
+		}
+		if (late_ok && loser == BISECT_EXECUTOR &&
+		    bisect_waiting_for(&rp->g, BISECT_EXECUTOR)) {
+			return RF_OK;
+		}
+		res = bisect_reveal(&rp->g, model, &o->claim.u.claim.model_id,
+		    o->reg.u.model_register.n_leaves, &m->u.reveal, 0, NULL);
+	} else {
+		return rf_errf(ei, RF_ERR_INVAL, "entry %zu: an unexpected %s",
+		    idx, proto_msg_type_name(m->type));
+	}
+	if (res == BISECT_IGNORED) {
+		return rf_errf(ei, RF_ERR_INVAL, "entry %zu: a move the game "
+		    "would not take", idx);
+	}
+	return RF_OK;
+}
+
+/* ------------------------------------------------------------------ */
+/* The outcome                                                          */
+/* ------------------------------------------------------------------ */
+
+/* Compares the replay's end with the verdict; RF_ERR_TRUNCATED when the
+ * transcript stops before the outcome the verdict claims. */
+static int
+judge(const struct replay *rp, const struct proto_verdict *vd,
+    const struct bisect_audit_rules *ru, const struct opening *o,
+    struct bisect_audit_result *out, struct rf_errinfo *ei, size_t entries)
+{
+	const struct bisect_game *g = &rp->g;
+	bool executor_won, challenger_right;
+	char why[160];
+	snprintf(why, sizeof(why), "%s", g->why);
+	if (g->phase == BISECT_PHASE_DONE) {
+		executor_won = g->executor_won;
+		challenger_right = g->challenger_right;
+		out->confirmed = g->reason == vd->reason;
+		if (!out->confirmed) {
+			snprintf(why, sizeof(why), "the replay ends by %s (%.90s), the "
+			    "verdict says %s", proto_verdict_reason_name(g->reason),
+			    g->why, proto_verdict_reason_name(vd->reason));
+		}
+	} else if (vd->reason == PROTO_VERDICT_TIMEOUT) {
+		/* The loser must be a side the game was still waiting for, on
+		 * a move the referee had asked. (With both awaited, whose clock
+		 * ran out first depends on times the transcript does not
+		 * hold.) */
+		enum bisect_side loser = vd->executor_won ? BISECT_CHALLENGER :
+		    BISECT_EXECUTOR;
+		executor_won = loser == BISECT_CHALLENGER;
+		challenger_right = loser == BISECT_EXECUTOR;
+		out->confirmed = move_asked(rp) && bisect_waiting_for(g, loser);
+		snprintf(why, sizeof(why), "the %s's clock ran out while the game "
+		    "waited for it", loser == BISECT_EXECUTOR ? "executor" :
+		    "challenger");
+		if (!out->confirmed) {
+			snprintf(why, sizeof(why), "the game was not waiting for the "
+			    "%s when its clock is said to have run out",
+			    loser == BISECT_EXECUTOR ? "executor" : "challenger");
+		}
+	} else if (vd->reason == PROTO_VERDICT_SETTLED) {
+		/* Closed because another dispute proved the claim false; that
+		 * verdict, not this transcript, shows it. */
+		executor_won = false;
+		challenger_right = true;
+		out->confirmed = true;
+		snprintf(why, sizeof(why), "settled by another dispute's verdict "
+		    "against the claim");
+	} else {
+		return rf_errf(ei, RF_ERR_TRUNCATED, "the transcript ends after %zu "
+		    "entries, in round %u, before the game does: moves are "
+		    "missing", entries, g->round);
+	}
+	out->executor_won = executor_won;
+	out->rounds = g->rounds;
+	out->op = g->op;
+	if (out->confirmed && (executor_won != (vd->executor_won != 0) ||
+	    g->rounds != vd->rounds || g->op != vd->op)) {
+		out->confirmed = false;
+		snprintf(why, sizeof(why), "the replay gives: the %s wins after %u "
+		    "rounds, operator %u", executor_won ? "executor" : "challenger",
+		    g->rounds, g->op);
+	} else if (out->confirmed && !audit_money(ru, vd, executor_won,
+	    challenger_right, o->chal.u.challenge.bond,
+	    &out->slashed_from_ledger, why, sizeof(why))) {
+		out->confirmed = false;
+	}
+	snprintf(out->why, sizeof(out->why), "%s", why);
 	return RF_OK;
 }
 
 int
 bisect_audit(const uint8_t *verdict, size_t len,
-    struct bisect_audit_result *out, struct rf_errinfo *ei)
+    const struct bisect_audit_rules *ru, struct bisect_audit_result *out,
+    struct rf_errinfo *ei)
 {
-	struct proto_msg v, claim, chal, reg;
+	struct proto_msg v;
 	memset(out, 0, sizeof(*out));
 	int err = proto_msg_decode(verdict, len, &v, ei);
 	if (err != RF_OK) {
 		return err;
 	}
 	if (v.type != PROTO_MSG_VERDICT) {
-		proto_msg_free(&v);
-		return rf_errf(ei, RF_ERR_INVAL, "not a verdict but a %s",
+		err = rf_errf(ei, RF_ERR_INVAL, "not a verdict but a %s",
 		    proto_msg_type_name(v.type));
+		proto_msg_free(&v);
+		return err;
+	}
+	if (!key_eq(&v.sender, &ru->referee)) {
+		char got[65], want[65];
+		proto_pubkey_hex(&v.sender, got);
+		proto_pubkey_hex(&ru->referee, want);
+		proto_msg_free(&v);
+		return rf_errf(ei, RF_ERR_CRYPTO, "the verdict is signed by %.16s..., "
+		    "not by the network's referee %.16s...", got, want);
+	}
+	if (v.suite != ru->suite) {
+		proto_msg_free(&v);
+		return rf_errf(ei, RF_ERR_INVAL, "the verdict uses another hash "
+		    "suite than the network");
 	}
 	const struct proto_verdict *vd = &v.u.verdict;
-	enum proto_hash suite = (enum proto_hash)v.suite;
-	struct proto_pubkey referee = v.sender;
 	out->verdict = *vd;
 	out->verdict.transcript = NULL;
 	out->verdict.transcript_len = 0;
 	struct cursor c = { vd->transcript, vd->transcript_len };
+	struct opening o;
+	memset(&o, 0, sizeof(o));
 	struct engine_model *model = NULL;
-	struct bisect_game g;
-	size_t idx = 0;
-	bool have_claim = false, have_chal = false, have_reg = false;
+	struct replay rp;
+	memset(&rp, 0, sizeof(rp));
+	size_t idx = 4;
 
-	err = next_msg(&c, &claim, ei, idx++);
-	have_claim = err == RF_OK;
+	err = read_opening(&c, &v, ru, &o, ei);
 	if (err == RF_OK) {
-		err = next_msg(&c, &chal, ei, idx++);
-		have_chal = err == RF_OK;
-	}
-	if (err == RF_OK) {
-		err = next_msg(&c, &reg, ei, idx++);
-		have_reg = err == RF_OK;
-	}
-	const struct proto_claim *cl = have_claim ? &claim.u.claim : NULL;
-	const struct proto_challenge *ch = have_chal ? &chal.u.challenge : NULL;
-	const struct proto_model_register *mr = have_reg ?
-	    &reg.u.model_register : NULL;
-	if (err == RF_OK && (claim.type != PROTO_MSG_CLAIM ||
-	    chal.type != PROTO_MSG_CHALLENGE ||
-	    reg.type != PROTO_MSG_MODEL_REGISTER)) {
-		err = rf_errf(ei, RF_ERR_INVAL, "the transcript must open with a "
-		    "claim, a challenge and a model registration");
-	}
-	if (err == RF_OK && (!key_eq(&claim.sender, &vd->executor) ||
-	    !key_eq(&chal.sender, &vd->challenger) ||
-	    !proto_digest_equal(suite, &cl->job_id, &vd->job_id) ||
-	    !proto_digest_equal(suite, &ch->job_id, &vd->job_id) ||
-	    !key_eq(&ch->executor, &claim.sender) ||
-	    !proto_digest_equal(suite, &ch->executor_root, &cl->trace_root) ||
-	    ch->n != cl->n)) {
-		err = rf_errf(ei, RF_ERR_INVAL, "the claim, the challenge and "
-		    "the verdict do not name the same job and parties");
-	}
-	if (err == RF_OK &&
-	    !proto_digest_equal(suite, &mr->model_id, &cl->model_id)) {
-		err = rf_errf(ei, RF_ERR_INVAL, "the registration is of another "
-		    "model");
-	}
-	if (err == RF_OK) {
-		struct proto_digest leaf;
-		merkle_leaf_hash(suite, mr->graph, mr->graph_len, &leaf);
-		if (merkle_inclusion_verify(suite, &leaf, 0, mr->n_leaves,
-		    mr->graph_proof, mr->proof_len, &mr->model_id) != RF_OK) {
-			err = rf_errf(ei, RF_ERR_CRYPTO, "the graph is not leaf 0 of "
-			    "model_id");
-		}
-	}
-	if (err == RF_OK) {
+		const struct proto_model_register *mr = &o.reg.u.model_register;
 		err = engine_model_decode_graph(mr->graph, mr->graph_len, &model,
 		    ei);
-	}
-	/* The arity shows in the first query: its sizes plus one. */
-	uint32_t arity = 2;
-	if (err == RF_OK && c.left >= 4) {
-		struct cursor peek = c;
-		struct proto_msg q;
-		if (next_msg(&peek, &q, NULL, idx) == RF_OK) {
-			if (q.type == PROTO_MSG_BISECT_QUERY &&
-			    q.u.bisect_query.n_sizes > 0) {
-				arity = q.u.bisect_query.n_sizes + 1u;
-			}
-			proto_msg_free(&q);
-		}
 	}
 	if (err == RF_OK) {
 		/* Clocks cannot be replayed: give the audit's game all the time
 		 * in the world and check timeouts by who was awaited. */
-		err = bisect_start(&g, suite, arity, UINT64_MAX / 4, cl->n,
-		    cl->n_inputs, cl->input_leaves, &cl->trace_root,
-		    &ch->challenger_root, 0);
+		const struct proto_claim *cl = &o.claim.u.claim;
+		err = bisect_start(&rp.g, ru->suite, ru->arity, UINT64_MAX / 4,
+		    cl->n, cl->n_inputs, o.leaves, &cl->trace_root,
+		    &o.chal.u.challenge.challenger_root, 0);
 		if (err != RF_OK) {
 			rf_errf(ei, err, "the claim and challenge do not start a game");
 		}
 	}
 	/* Moves, in the order the referee applied them. */
-	while (err == RF_OK && c.left > 0 && g.phase != BISECT_PHASE_DONE) {
+	while (err == RF_OK && c.left > 0 && rp.g.phase != BISECT_PHASE_DONE) {
 		struct proto_msg m;
 		err = next_msg(&c, &m, ei, idx);
 		if (err != RF_OK) {
 			break;
 		}
-		enum bisect_result res = BISECT_ACCEPTED;
-		if (m.type == PROTO_MSG_BISECT_QUERY) {
-			if (!key_eq(&m.sender, &referee)) {
-				err = rf_errf(ei, RF_ERR_CRYPTO, "entry %zu: a query not "
-				    "signed by the referee", idx);
-			} else {
-				err = check_query(&g, &m.u.bisect_query, ei, idx);
-			}
-		} else if (m.type == PROTO_MSG_BISECT_ANSWER) {
-			enum bisect_side side = key_eq(&m.sender, &vd->executor) ?
-			    BISECT_EXECUTOR : BISECT_CHALLENGER;
-			if (side == BISECT_CHALLENGER &&
-			    !key_eq(&m.sender, &vd->challenger)) {
-				err = rf_errf(ei, RF_ERR_CRYPTO, "entry %zu: an answer "
-				    "from a stranger", idx);
-			} else {
-				res = bisect_answer(&g, side, &m.u.bisect_answer, 0, NULL);
-			}
-		} else if (m.type == PROTO_MSG_REVEAL &&
-		    key_eq(&m.sender, &vd->executor)) {
-			res = bisect_reveal(&g, model, &cl->model_id, mr->n_leaves,
-			    &m.u.reveal, 0, NULL);
-		} else {
-			err = rf_errf(ei, RF_ERR_INVAL, "entry %zu: an unexpected %s",
-			    idx, proto_msg_type_name(m.type));
-		}
-		if (err == RF_OK && res == BISECT_IGNORED) {
-			err = rf_errf(ei, RF_ERR_INVAL, "entry %zu: a move the game "
-			    "would not take", idx);
-		}
+		err = apply_move(&rp, &m, &v, &o, c.left == 0, model, ru->suite, ei,
+		    idx);
 		proto_msg_free(&m);
 		idx++;
 	}
+	if (err == RF_OK && c.left != 0) {
+		err = rf_errf(ei, RF_ERR_INVAL, "entries after the end of the game "
+		    "(from entry %zu)", idx);
+	}
 	if (err == RF_OK) {
-		out->rounds = g.rounds;
-		out->op = g.op;
-		out->executor_won = g.executor_won;
-		if (g.phase == BISECT_PHASE_DONE) {
-			out->confirmed = g.executor_won == (vd->executor_won != 0) &&
-			    g.reason == vd->reason && g.rounds == vd->rounds &&
-			    (g.reason != PROTO_VERDICT_RECOMPUTED || g.op == vd->op);
-			snprintf(out->why, sizeof(out->why), "%s", g.why);
-		} else if (vd->reason == PROTO_VERDICT_TIMEOUT) {
-			/* The loser must be a side the game was still waiting
-			 * for, and the other one not (unless both were). */
-			enum bisect_side loser = vd->executor_won ? BISECT_CHALLENGER :
-			    BISECT_EXECUTOR;
-			out->confirmed = bisect_waiting_for(&g, loser) &&
-			    g.rounds == vd->rounds;
-			snprintf(out->why, sizeof(out->why), "the %s's clock ran out "
-			    "while the game waited for it",
-			    loser == BISECT_EXECUTOR ? "executor" : "challenger");
-		} else if (vd->reason == PROTO_VERDICT_SETTLED) {
-			out->confirmed = !vd->executor_won;
-			snprintf(out->why, sizeof(out->why), "settled by another "
-			    "dispute's verdict against the claim");
-		} else {
-			out->confirmed = false;
-			snprintf(out->why, sizeof(out->why), "the transcript ends "
-			    "before the game does");
-		}
-		if (c.left != 0 && out->confirmed) {
-			out->confirmed = false;
-			snprintf(out->why, sizeof(out->why), "moves after the end of "
-			    "the game");
-		}
+		err = judge(&rp, vd, ru, &o, out, ei, idx);
 	}
 	engine_model_free(model);
-	if (have_reg) {
-		proto_msg_free(&reg);
-	}
-	if (have_chal) {
-		proto_msg_free(&chal);
-	}
-	if (have_claim) {
-		proto_msg_free(&claim);
-	}
+	opening_free(&o);
 	proto_msg_free(&v);
 	return err;
 }

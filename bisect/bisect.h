@@ -177,24 +177,43 @@ int bisect_game_decode(const uint8_t *buf, size_t len,
 /* Audit                                                                */
 /* ------------------------------------------------------------------ */
 
+/* What a verdict is audited against: the network's genesis. */
+struct bisect_audit_rules {
+	struct proto_pubkey referee; /* the only key a verdict may carry */
+	enum proto_hash suite;
+	uint32_t arity;
+	uint64_t min_bond;
+	uint32_t reward_pct;
+};
+
 struct bisect_audit_result {
 	bool confirmed;              /* the replay reaches the verdict */
 	bool executor_won;           /* what the replay found */
 	uint32_t rounds, op;
+	/* The claim fell: slashed is the executor's stake then, which only
+	 * the ledger knows; the reward was checked against it. */
+	bool slashed_from_ledger;
 	struct proto_verdict verdict; /* the verdict's fields (no transcript) */
 	char why[160];
 };
 
 /*
- * Replays a signed verdict envelope's transcript (every signature checked,
- * every move through this game, the operator recomputed from the
- * registered graph and the revealed tensors) and says whether it reaches
- * the verdict. Returns an error for a transcript that is malformed or
- * does not hang together; RF_OK with confirmed false when it replays to
- * another outcome.
+ * Audits a signed verdict envelope against rules: it must be signed by
+ * rules->referee (else RF_ERR_CRYPTO); its transcript must open with the
+ * claim, the challenge, the model registration and the client's job, all
+ * naming one job (job id, input leaves and dispute id recomputed); every
+ * signature is checked, every move replayed through this game at the
+ * network's arity (each one answering a query the referee recorded), the
+ * operator recomputed from the registered graph and the revealed tensors;
+ * then every field of the verdict is recomputed: winner, reason, operator,
+ * rounds, and slashed and reward by the money rules. Returns an error for
+ * a transcript that is malformed, does not hang together, or ends before
+ * the outcome the verdict claims (RF_ERR_TRUNCATED); RF_OK with confirmed
+ * false when it replays to another outcome or other amounts.
  */
 int bisect_audit(const uint8_t *verdict, size_t len,
-    struct bisect_audit_result *out, struct rf_errinfo *ei)
+    const struct bisect_audit_rules *rules, struct bisect_audit_result *out,
+    struct rf_errinfo *ei)
     __attribute__((warn_unused_result));
 
 /* ------------------------------------------------------------------ */

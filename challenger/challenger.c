@@ -186,12 +186,7 @@ static void
 dispute_id_of(enum proto_hash suite, const struct proto_digest *job,
     const struct proto_pubkey *challenger, struct proto_digest *out)
 {
-	uint8_t buf[14 + PROTO_DIGEST_MAX + PROTO_KEY_LEN];
-	size_t hl = proto_hash_len(suite);
-	memcpy(buf, "refute-dispute", 14);
-	memcpy(buf + 14, job->b, hl);
-	memcpy(buf + 14 + hl, challenger->b, PROTO_KEY_LEN);
-	proto_hash(suite, buf, 14 + hl + PROTO_KEY_LEN, out);
+	proto_dispute_id(suite, job, challenger, out);
 }
 
 /* Writes a dispute about to be opened: our leaves, to answer every round

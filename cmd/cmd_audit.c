@@ -1,13 +1,16 @@
 /*
  * cmd/cmd_audit.c - `refute audit`: replays a dispute's verdict from its
- * transcript and confirms or refutes it, trusting no one: every signature
- * is checked and the disputed operator is recomputed locally.
+ * transcript and confirms or refutes it against the network's genesis,
+ * trusting no one but the referee key it pins: every signature is checked,
+ * the disputed operator is recomputed locally, and every field of the
+ * verdict is recomputed by the network's rules.
  */
 #include <stdlib.h>
 #include <string.h>
 
 #include "../bisect/bisect.h"
 #include "../node/node.h"
+#include "../referee/referee.h"
 #include "cli.h"
 #include "cmds.h"
 
@@ -15,7 +18,8 @@
  * sent (the audit checks that signature itself). */
 static int
 fetch_verdict(const struct cli_cmd *cmd, const char *url, const char *hex,
-    enum proto_hash suite, uint8_t **buf, size_t *len)
+    enum proto_hash suite, const struct proto_pubkey *referee, uint8_t **buf,
+    size_t *len)
 {
 	struct proto_identity id;
 	struct node_rpc rpc;
@@ -24,7 +28,7 @@ fetch_verdict(const struct cli_cmd *cmd, const char *url, const char *hex,
 	if (proto_identity_generate(&id) != RF_OK) {
 		return cli_fail(cmd, "cannot make a key");
 	}
-	int err = node_rpc_open(&rpc, url, &id, suite, NULL, &ei);
+	int err = node_rpc_open(&rpc, url, &id, suite, referee, &ei);
 	proto_identity_wipe(&id);
 	if (err != RF_OK) {
 		return cli_fail(cmd, "cannot reach %s: %s", url, ei.msg);
@@ -76,18 +80,71 @@ fetch_verdict(const struct cli_cmd *cmd, const char *url, const char *hex,
 	return CLI_EXIT_OK;
 }
 
+/*
+ * The rules to audit by: the network's parameters from its genesis, and
+ * the referee's key from --referee-key or the genesis's `referee` line
+ * (both given: they must agree).
+ */
+static int
+load_rules(const struct cli_cmd *cmd, const char *genesis, const char *key,
+    struct bisect_audit_rules *ru)
+{
+	uint8_t *text;
+	size_t len;
+	int rc = cli_read_file(cmd, genesis, (size_t)1 << 20, &text, &len);
+	if (rc != CLI_EXIT_OK) {
+		return rc;
+	}
+	struct referee_genesis g;
+	struct rf_errinfo ei = { "" };
+	int err = referee_genesis_parse((const char *)text, len, &g, &ei);
+	free(text);
+	if (err != RF_OK) {
+		return cli_fail(cmd, "%s: %s", genesis, ei.msg);
+	}
+	memset(ru, 0, sizeof(*ru));
+	ru->suite = g.params.suite;
+	ru->arity = g.params.arity;
+	ru->min_bond = g.params.min_bond;
+	ru->reward_pct = g.params.reward_pct;
+	ru->referee = g.referee;
+	bool have = g.has_referee;
+	referee_genesis_free(&g);
+	if (key != NULL) {
+		struct proto_pubkey k;
+		if (proto_pubkey_parse_hex(key, &k) != RF_OK) {
+			return cli_usage_error(cmd, "--referee-key must be 64 hex "
+			    "digits");
+		}
+		if (have && memcmp(k.b, ru->referee.b, PROTO_KEY_LEN) != 0) {
+			return cli_fail(cmd, "--referee-key is not the referee %s "
+			    "names", genesis);
+		}
+		ru->referee = k;
+		have = true;
+	}
+	if (!have) {
+		return cli_usage_error(cmd, "%s names no referee: give "
+		    "--referee-key", genesis);
+	}
+	return CLI_EXIT_OK;
+}
+
 int
 cmd_audit(int argc, char **argv)
 {
 	const char *referee = NULL, *dispute = NULL, *save = NULL;
-	const char *hash = "blake2b";
+	const char *genesis = NULL, *key = NULL;
 	bool json = false;
 	const struct cli_opt opts[] = {
+		{ "genesis", 'g', CLI_STR, &genesis, "FILE",
+		    "the network's genesis (required): its parameters, and the "
+		    "referee\nit names" },
+		{ "referee-key", 'k', CLI_STR, &key, "HEX",
+		    "the referee's public key (when the genesis names none)" },
 		{ "referee", 'r', CLI_STR, &referee, "URL",
 		    "fetch the verdict from this referee (with --dispute)" },
 		{ "dispute", 'd', CLI_STR, &dispute, "HEX", "the dispute id" },
-		{ "hash", 0, CLI_STR, &hash, "blake2b|xxh3",
-		    "the network's hash suite (default blake2b)" },
 		{ "save", 0, CLI_STR, &save, "FILE",
 		    "keep the fetched verdict in FILE" },
 		{ "json", 0, CLI_FLAG, &json, NULL, "print a JSON object" },
@@ -95,12 +152,15 @@ cmd_audit(int argc, char **argv)
 	const struct cli_cmd cmd = {
 		.path = "audit",
 		.args = "[VERDICT]",
-		.summary = "Replay a dispute's verdict from its transcript: check "
-		    "every signature,\nreplay every move, recompute the operator, "
-		    "and confirm or refute the verdict.",
+		.summary = "Replay a dispute's verdict from its transcript against "
+		    "the network's rules:\ncheck every signature, replay every "
+		    "move, recompute the operator and every\nfield of the verdict, "
+		    "and confirm or refute it.",
 		.details = "Give a verdict file (the signed VERDICT message), or "
-		    "--referee and --dispute\nto fetch it. Exit code 0: confirmed; "
-		    "1: refuted or unreadable.",
+		    "--referee and --dispute\nto fetch it, and the network's "
+		    "--genesis. A verdict signed by any key but the\nreferee's "
+		    "(--referee-key, or the genesis's `referee` line) is refused. "
+		    "Exit\ncode 0: confirmed; 1: refuted, refused or unreadable.",
 		.opts = opts,
 		.n_opts = sizeof(opts) / sizeof(opts[0]),
 		.max_pos = 1,
@@ -116,17 +176,24 @@ cmd_audit(int argc, char **argv)
 		return cli_usage_error(&cmd, "give a verdict file, or --referee "
 		    "and --dispute");
 	}
-	enum proto_hash suite;
-	if (proto_hash_parse(hash, &suite) != RF_OK) {
-		return cli_usage_error(&cmd, "--hash must be blake2b or xxh3");
+	if (genesis == NULL) {
+		return cli_usage_error(&cmd, "give --genesis FILE: the verdict is "
+		    "checked against the network's parameters and referee");
 	}
 	if (proto_init() != RF_OK) {
 		return cli_fail(&cmd, "cannot initialise libsodium");
 	}
+	struct bisect_audit_rules rules;
+	rc = load_rules(&cmd, genesis, key, &rules);
+	if (rc != CLI_EXIT_OK) {
+		return rc;
+	}
+	enum proto_hash suite = rules.suite;
 	uint8_t *buf;
 	size_t len;
 	rc = np == 1 ? cli_read_file(&cmd, pos[0], PROTO_MAX_MESSAGE, &buf, &len) :
-	    fetch_verdict(&cmd, referee, dispute, suite, &buf, &len);
+	    fetch_verdict(&cmd, referee, dispute, suite, &rules.referee, &buf,
+	    &len);
 	if (rc != CLI_EXIT_OK) {
 		return rc;
 	}
@@ -139,7 +206,7 @@ cmd_audit(int argc, char **argv)
 	}
 	struct bisect_audit_result res;
 	struct rf_errinfo ei = { "" };
-	int err = bisect_audit(buf, len, &res, &ei);
+	int err = bisect_audit(buf, len, &rules, &res, &ei);
 	free(buf);
 	if (err != RF_OK) {
 		return cli_fail(&cmd, "the verdict does not replay: %s", ei.msg);
@@ -158,6 +225,7 @@ cmd_audit(int argc, char **argv)
 		json_uint(&j, "rounds", v->rounds);
 		json_uint(&j, "slashed", v->slashed);
 		json_uint(&j, "reward", v->reward);
+		json_bool(&j, "slashed_from_ledger", res.slashed_from_ledger);
 		json_str(&j, "replay", res.why);
 		json_end(&j);
 	} else {
@@ -167,6 +235,11 @@ cmd_audit(int argc, char **argv)
 		    "challenger", proto_verdict_reason_name(v->reason), v->op, v->rounds,
 		    (unsigned long long)v->slashed, (unsigned long long)v->reward);
 		printf("replay:  %s\n", res.why);
+		if (res.slashed_from_ledger) {
+			printf("slashed: the executor's stake when the claim fell (the "
+			    "ledger's; a\n         transcript cannot show it); the "
+			    "reward is checked against it\n");
+		}
 		printf("%s\n", res.confirmed ? "CONFIRMED" : "REFUTED");
 	}
 	return res.confirmed ? CLI_EXIT_OK : CLI_EXIT_FAIL;

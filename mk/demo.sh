@@ -75,5 +75,5 @@ row = db.execute("SELECT verdict FROM disputes WHERE verdict IS NOT NULL "
                  "ORDER BY opened_ms LIMIT 1").fetchone()
 open(sys.argv[2], "wb").write(row[0])
 PY
-"$refute" audit "$dir/verdict.bin"
+"$refute" audit --genesis "$dir/devnet/genesis" "$dir/verdict.bin"
 

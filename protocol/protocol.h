@@ -240,6 +240,19 @@ void proto_pubkey_hex(const struct proto_pubkey *pk, char out[65]);
 int proto_pubkey_parse_hex(const char *hex, struct proto_pubkey *out);
 bool proto_pubkey_is_zero(const struct proto_pubkey *pk);
 
+/*
+ * A job's id: H("refute-job" || model_id || client || nonce (u64 LE) ||
+ * the leaf of each input), so it binds the client's signed JOB_SUBMIT.
+ * n_inputs is at most PROTO_MAX_TENSORS (more are ignored).
+ */
+void proto_job_id(enum proto_hash suite, const struct proto_digest *model_id,
+    const struct proto_pubkey *client, uint64_t nonce,
+    const struct proto_digest *input_leaves, size_t n_inputs,
+    struct proto_digest *out);
+/* A dispute's id: H("refute-dispute" || job_id || challenger). */
+void proto_dispute_id(enum proto_hash suite, const struct proto_digest *job,
+    const struct proto_pubkey *challenger, struct proto_digest *out);
+
 /* ------------------------------------------------------------------ */
 /* Messages                                                             */
 /* ------------------------------------------------------------------ */

@@ -213,3 +213,40 @@ proto_model_weight_leaf(const struct engine_model *m, int value,
 	*leaf_index = 1 + rank;
 	return RF_OK;
 }
+
+void
+proto_job_id(enum proto_hash suite, const struct proto_digest *model_id,
+    const struct proto_pubkey *client, uint64_t nonce,
+    const struct proto_digest *input_leaves, size_t n_inputs,
+    struct proto_digest *out)
+{
+	uint8_t buf[16 + PROTO_DIGEST_MAX * (1 + PROTO_MAX_TENSORS) +
+	    PROTO_KEY_LEN + 8];
+	size_t hl = proto_hash_len(suite);
+	size_t n = 0;
+	memcpy(buf, "refute-job", 10);
+	n += 10;
+	memcpy(buf + n, model_id->b, hl);
+	n += hl;
+	memcpy(buf + n, client->b, PROTO_KEY_LEN);
+	n += PROTO_KEY_LEN;
+	put_u64(buf + n, nonce);
+	n += 8;
+	for (size_t i = 0; i < n_inputs && i < PROTO_MAX_TENSORS; i++) {
+		memcpy(buf + n, input_leaves[i].b, hl);
+		n += hl;
+	}
+	proto_hash(suite, buf, n, out);
+}
+
+void
+proto_dispute_id(enum proto_hash suite, const struct proto_digest *job,
+    const struct proto_pubkey *challenger, struct proto_digest *out)
+{
+	uint8_t buf[14 + PROTO_DIGEST_MAX + PROTO_KEY_LEN];
+	size_t hl = proto_hash_len(suite);
+	memcpy(buf, "refute-dispute", 14);
+	memcpy(buf + 14, job->b, hl);
+	memcpy(buf + 14 + hl, challenger->b, PROTO_KEY_LEN);
+	proto_hash(suite, buf, 14 + hl + PROTO_KEY_LEN, out);
+}

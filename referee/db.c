@@ -349,6 +349,11 @@ db_genesis(struct referee *r, const struct referee_genesis *g,
     struct rf_errinfo *ei)
 {
 	const struct referee_params *p = &g->params;
+	if (g->has_referee && memcmp(g->referee.b, r->cfg->identity.pk.b,
+	    PROTO_KEY_LEN) != 0) {
+		return rf_errf(ei, RF_ERR_INVAL, "the genesis names another "
+		    "referee than this node's key");
+	}
 	int64_t v[7] = { p->suite, (int64_t)p->window_ms,
 		(int64_t)p->min_stake, (int64_t)p->min_bond, p->reward_pct,
 		p->arity, (int64_t)p->clock_ms };

@@ -4,11 +4,12 @@
  * clocks, verdicts, slashing and equivocation.
  *
  * A dispute's state is the bisect_game, stored in its versioned encoding
- * (bisect_game_encode) in the same transaction as every move, so a restarted referee resumes each
- * game, and its clocks, exactly where it was (the clocks are wall-clock
- * deadlines). The transcript holds every signed message of the dispute:
- * the claim, the challenge, the model's registration, each query the
- * referee asked, each answer and the reveal; the verdict carries it, so
+ * (bisect_game_encode) in the same transaction as every move, so a
+ * restarted referee resumes each game where it was (referee/restart.c
+ * gives back the clock time it was down). The transcript holds every
+ * signed message of the dispute: the claim, the challenge, the model's
+ * registration, the client's job, each query the referee asked, each
+ * answer and the reveal; the verdict carries it, so
  * anyone can replay the game (`refute audit`).
  *
  * Money: opening moves the bond from the challenger's balance into the
@@ -484,12 +485,7 @@ static void
 dispute_id_of(enum proto_hash suite, const struct proto_digest *job,
     const struct proto_pubkey *challenger, struct proto_digest *out)
 {
-	uint8_t buf[14 + PROTO_DIGEST_MAX + PROTO_KEY_LEN];
-	size_t hl = proto_hash_len(suite);
-	memcpy(buf, "refute-dispute", 14);
-	memcpy(buf + 14, job->b, hl);
-	memcpy(buf + 14 + hl, challenger->b, PROTO_KEY_LEN);
-	proto_hash(suite, buf, 14 + hl + PROTO_KEY_LEN, out);
+	proto_dispute_id(suite, job, challenger, out);
 }
 
 int
@@ -513,8 +509,8 @@ h_challenge(struct request *q)
 	}
 	sqlite3_stmt *st;
 	err = db_stmt(r, &st, "SELECT c.executor, c.trace_root, c.n, "
-	    "c.window_end_ms, c.state, c.envelope, j.input_leaves, m.envelope "
-	    "FROM claims c JOIN jobs j ON j.job_id = c.job_id JOIN models m ON "
+	    "c.window_end_ms, c.state, c.envelope, j.input_leaves, m.envelope, "
+	    "j.submit FROM claims c JOIN jobs j ON j.job_id = c.job_id JOIN models m ON "
 	    "m.model_id = j.model_id WHERE c.job_id = ?1", "d", &c->job_id);
 	if (err != RF_OK) {
 		return err;
@@ -541,7 +537,8 @@ h_challenge(struct request *q)
 	struct dispute d;
 	memset(&d, 0, sizeof(d));
 	/* The transcript starts with what binds the game: the claim, the
-	 * challenge, and the model registration (the graph). */
+	 * challenge, the model registration (the graph) and the client's
+	 * signed job (its inputs). */
 	err = transcript_add(&d, sqlite3_column_blob(st, 5),
 	    (size_t)sqlite3_column_bytes(st, 5));
 	if (err == RF_OK) {
@@ -550,6 +547,10 @@ h_challenge(struct request *q)
 	if (err == RF_OK) {
 		err = transcript_add(&d, sqlite3_column_blob(st, 7),
 		    (size_t)sqlite3_column_bytes(st, 7));
+	}
+	if (err == RF_OK) {
+		err = transcript_add(&d, sqlite3_column_blob(st, 8),
+		    (size_t)sqlite3_column_bytes(st, 8));
 	}
 	sqlite3_finalize(st);
 	if (err != RF_OK) {

@@ -72,6 +72,18 @@ genesis_line(struct referee_genesis *g, char **w, int nw, unsigned *seen,
 	static const char *const keys[] = { "suite", "window_ms", "min_stake",
 		"min_bond", "reward_pct", "arity", "clock_ms", "grace_ms" };
 	struct referee_params *p = &g->params;
+	if (strcmp(w[0], "referee") == 0) {
+		if (nw != 2 || proto_pubkey_parse_hex(w[1], &g->referee) != RF_OK) {
+			return rf_errf(ei, RF_ERR_FORMAT, "genesis line %zu: "
+			    "expected 'referee <64 hex digits>'", line);
+		}
+		if (g->has_referee) {
+			return rf_errf(ei, RF_ERR_FORMAT, "genesis line %zu: "
+			    "'referee' is given twice", line);
+		}
+		g->has_referee = true;
+		return RF_OK;
+	}
 	if (strcmp(w[0], "account") == 0) {
 		struct proto_pubkey k;
 		uint64_t bal;

@@ -232,24 +232,8 @@ job_id_of(enum proto_hash suite, const struct proto_job_submit *s,
     const struct proto_pubkey *client, const struct proto_digest *leaves,
     struct proto_digest *out)
 {
-	uint8_t buf[16 + PROTO_DIGEST_MAX * (1 + PROTO_MAX_TENSORS) +
-	    PROTO_KEY_LEN + 8];
-	size_t hl = proto_hash_len(suite);
-	size_t n = 0;
-	memcpy(buf, "refute-job", 10);
-	n += 10;
-	memcpy(buf + n, s->model_id.b, hl);
-	n += hl;
-	memcpy(buf + n, client->b, PROTO_KEY_LEN);
-	n += PROTO_KEY_LEN;
-	for (int i = 0; i < 8; i++) {
-		buf[n++] = (uint8_t)(s->nonce >> (8 * i));
-	}
-	for (unsigned i = 0; i < s->n_inputs; i++) {
-		memcpy(buf + n, leaves[i].b, hl);
-		n += hl;
-	}
-	proto_hash(suite, buf, n, out);
+	proto_job_id(suite, &s->model_id, client, s->nonce, leaves, s->n_inputs,
+	    out);
 }
 
 /* An executor that may take jobs for the model. */

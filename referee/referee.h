@@ -12,6 +12,7 @@
 #define RF_REFEREE_H
 
 #include <signal.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "../protocol/protocol.h"
@@ -59,6 +60,8 @@ struct referee_params {
  *   arity N               (2..16)
  *   clock_ms N
  *   grace_ms N            (default 10000; 0..86400000)
+ *   referee <64-hex public key>   (optional: the only key the referee may
+ *                         run with, and the key `refute audit` pins)
  *   account <64-hex public key> <balance>
  * Unknown keys, duplicates and malformed numbers are errors naming the
  * line. Parsing is pure (no I/O): the caller reads the file.
@@ -67,6 +70,8 @@ struct referee_params {
 
 struct referee_genesis {
 	struct referee_params params;
+	bool has_referee;
+	struct proto_pubkey referee;
 	size_t n_accounts;
 	struct proto_pubkey *keys; /* owned */
 	uint64_t *balances;        /* owned */

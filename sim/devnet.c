@@ -597,15 +597,18 @@ prepare_keys(struct devnet *d, struct rf_errinfo *ei)
 		if (err != RF_OK) {
 			return err;
 		}
+		char hex[65];
+		proto_pubkey_hex(&n->key, hex);
 		if (n->role == DEVNET_REFEREE) {
-			continue; /* the referee holds no money */
+			/* The referee holds no money; audits pin its key. */
+			g += (size_t)snprintf(genesis + g, sizeof(genesis) - g,
+			    "referee %s\n", hex);
+			continue;
 		}
 		uint64_t bal = NODE_BALANCE;
 		if (n->role == DEVNET_CLIENT) {
 			bal += (uint64_t)d->cfg->jobs * d->cfg->fee;
 		}
-		char hex[65];
-		proto_pubkey_hex(&n->key, hex);
 		g += (size_t)snprintf(genesis + g, sizeof(genesis) - g,
 		    "account %s %llu # %s\n", hex, (unsigned long long)bal, n->name);
 		rep->minted += bal;

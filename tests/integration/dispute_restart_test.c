@@ -338,8 +338,11 @@ test_dispute_survives_restarts(void)
 	/* An independent audit of the verdict, from the restarted referee. */
 	char hex[2 * PROTO_DIGEST_MAX + 1], cmd[1024];
 	proto_digest_hex(PROTO_HASH_BLAKE2B, &dispute, hex);
-	snprintf(cmd, sizeof(cmd), "%s audit -r %s -d %s >/dev/null",
-	    test_refute(), ref_url, hex);
+	char g[512], rk[65];
+	path(g, sizeof(g), "genesis", "");
+	proto_pubkey_hex(&ids[REFEREE].pk, rk);
+	snprintf(cmd, sizeof(cmd), "%s audit --genesis %s --referee-key %s "
+	    "-r %s -d %s >/dev/null", test_refute(), g, rk, ref_url, hex);
 	CU_ASSERT_EQUAL(system(cmd), 0);
 }
 
