@@ -10,7 +10,9 @@
  * fresh one) edits verdicts and signs them again. Refused, every time:
  * a verdict signed by any other key; altered slashed or reward; another
  * winner, reason, operator or round count; a transcript cut short; a
- * transcript without the client's job, or with another job's.
+ * transcript without the client's job, or with another job's. And the key
+ * the audit pins from the genesis is the only one a referee may start
+ * with on that genesis.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -459,6 +461,19 @@ test_job_refused(void)
 	refuse_edit(E_OTHER_JOB, NULL);
 }
 
+/* The key an audit pins is the key the referee must run with: a referee
+ * refuses to start on a genesis that names another one. */
+static void
+test_genesis_names_referee(void)
+{
+	int rc = test_shell(out, OUT_MAX, tmpdir, 1, "%s keygen -o other.key && "
+	    "timeout 30 %s referee -k other.key -g lie/genesis -d other.db "
+	    "-l tcp://127.0.0.1:%d -e tcp://127.0.0.1:%d", test_refute(),
+	    test_refute(), test_free_port(), test_free_port());
+	CU_ASSERT(rc != 0 && rc != 124);
+	CU_ASSERT(strstr(out, "names another referee") != NULL);
+}
+
 int
 main(void)
 {
@@ -472,6 +487,8 @@ main(void)
 		{ "a transcript cut short is refused", test_truncated_refused },
 		{ "a transcript without the client's job is refused",
 		    test_job_refused },
+		{ "a referee refuses a genesis naming another key",
+		    test_genesis_names_referee },
 		CU_TEST_INFO_NULL,
 	};
 	CU_SuiteInfo suites[] = {
