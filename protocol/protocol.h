@@ -292,6 +292,9 @@ void proto_dispute_id(enum proto_hash suite, const struct proto_digest *job,
 #define PROTO_MAX_ARITY 16        /* k of k-ary dissection */
 #define PROTO_MAX_GRAPH ((size_t)16 << 20)
 #define PROTO_MAX_TRANSCRIPT ((size_t)32 << 20)
+/* A job's signed JOB_SUBMIT opens every transcript of a dispute on it:
+ * the referee takes no job it could not put there with room to spare. */
+#define PROTO_MAX_DISPUTABLE_JOB (PROTO_MAX_TRANSCRIPT / 4)
 #define PROTO_MAX_STATUS_NODES 1024
 #define PROTO_MAX_EVENTS 256      /* events in one EVENTS reply */
 

@@ -287,6 +287,11 @@ h_submit(struct request *q)
 	enum proto_hash suite = r->params.suite;
 	struct model_spec ms;
 	bool found;
+	if (q->raw_len > PROTO_MAX_DISPUTABLE_JOB) {
+		return req_refuse(q, PROTO_ERR_INVALID, "the job is %zu bytes; a "
+		    "job must fit a dispute's transcript (%zu bytes at most)",
+		    q->raw_len, (size_t)PROTO_MAX_DISPUTABLE_JOB);
+	}
 	int err = referee_model_spec(r, &s->model_id, &ms, &found);
 	if (err != RF_OK) {
 		return err;

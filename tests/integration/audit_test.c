@@ -20,7 +20,7 @@
 
 #include <sqlite3.h>
 
-#include "../../protocol/protocol.h"
+#include "../../node/node.h"
 #include "../testlib.h"
 
 #define OUT_MAX (1 << 16)
@@ -474,6 +474,75 @@ test_genesis_names_referee(void)
 	CU_ASSERT(strstr(out, "names another referee") != NULL);
 }
 
+/* Submits a job with one f32 input of n elements; the reply's error text
+ * (empty for an ACK) goes to text. */
+static int
+submit(struct node_rpc *rpc, int64_t n, uint64_t nonce, char *text,
+    size_t cap)
+{
+	struct proto_msg req, reply;
+	proto_msg_init(&req, PROTO_MSG_JOB_SUBMIT, PROTO_HASH_BLAKE2B);
+	struct proto_job_submit *js = &req.u.job_submit;
+	js->n_inputs = 1;
+	js->nonce = nonce;
+	int64_t dims[1] = { n };
+	CU_ASSERT_FATAL(tensor_init(&js->inputs[0], TENSOR_F32, 1, dims) ==
+	    RF_OK);
+	int err = node_rpc_call(rpc, &req, &reply, NULL);
+	proto_msg_free(&req);
+	text[0] = '\0';
+	if (err == RF_OK && reply.type == PROTO_MSG_ERROR) {
+		snprintf(text, cap, "%s", reply.u.error.text);
+	}
+	if (err == RF_OK) {
+		proto_msg_free(&reply);
+	}
+	return err;
+}
+
+/* A job's signed request opens every transcript of a dispute on it, so
+ * the referee takes none too large to fit one. */
+static void
+test_job_fits_transcript(void)
+{
+	char url[64], ev[64], key[512], gen[512], db[512], log[512];
+	snprintf(url, sizeof(url), "tcp://127.0.0.1:%d", test_free_port());
+	snprintf(ev, sizeof(ev), "tcp://127.0.0.1:%d", test_free_port());
+	snprintf(key, sizeof(key), "%s/lie/referee.key", tmpdir);
+	snprintf(gen, sizeof(gen), "%s/lie/genesis", tmpdir);
+	snprintf(db, sizeof(db), "%s/big.db", tmpdir);
+	snprintf(log, sizeof(log), "%s/big.log", tmpdir);
+	const char *a[] = { "referee", "-k", key, "-g", gen, "-d", db, "-l", url,
+		"-e", ev, NULL };
+	pid_t pid = test_spawn(log, a);
+	CU_ASSERT_FATAL(pid > 0);
+	struct proto_identity client, ref;
+	CU_ASSERT_FATAL(proto_identity_generate(&client) == RF_OK);
+	load_key("lie", &ref);
+	struct node_rpc rpc;
+	CU_ASSERT_FATAL(node_rpc_open(&rpc, url, &client, PROTO_HASH_BLAKE2B,
+	    &ref.pk, NULL) == RF_OK);
+	rpc.timeout_ms = 1000;
+	rpc.retries = 30;
+	struct proto_msg reg, reply;
+	proto_msg_init(&reg, PROTO_MSG_NODE_REGISTER, PROTO_HASH_BLAKE2B);
+	reg.u.node_register.roles = PROTO_ROLE_CLIENT;
+	CU_ASSERT_FATAL(node_rpc_call(&rpc, &reg, &reply, NULL) == RF_OK);
+	CU_ASSERT_EQUAL(reply.type, PROTO_MSG_ACK);
+	proto_msg_free(&reply);
+	char text[PROTO_MAX_TEXT + 1];
+	/* 9 MiB of input: refused for its size. */
+	CU_ASSERT(submit(&rpc, 9 << 18, 1, text, sizeof(text)) == RF_OK);
+	CU_ASSERT(strstr(text, "must fit a dispute's transcript") != NULL);
+	/* 7 MiB: past the size check (refused for its unknown model). */
+	CU_ASSERT(submit(&rpc, 7 << 18, 2, text, sizeof(text)) == RF_OK);
+	CU_ASSERT(strstr(text, "unknown model") != NULL);
+	node_rpc_close(&rpc);
+	proto_identity_wipe(&client);
+	proto_identity_wipe(&ref);
+	CU_ASSERT_EQUAL(test_stop(pid, 10000), 0);
+}
+
 int
 main(void)
 {
@@ -489,6 +558,8 @@ main(void)
 		    test_job_refused },
 		{ "a referee refuses a genesis naming another key",
 		    test_genesis_names_referee },
+		{ "a job too large for a transcript is refused",
+		    test_job_fits_transcript },
 		CU_TEST_INFO_NULL,
 	};
 	CU_SuiteInfo suites[] = {
