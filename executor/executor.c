@@ -173,8 +173,17 @@ send_claim(struct executor *x, const struct proto_digest *job,
 		log_warn("job %s: claim not delivered yet: %s", jh, ei.msg);
 		return err;
 	}
+	/* Too little free stake: the collateral of our open claims comes
+	 * back at their finality, so the claim stays pending and the main
+	 * loop sends it again (chain_claim). */
+	bool wait = reply.type == PROTO_MSG_ERROR &&
+	    reply.u.error.code == PROTO_ERR_STAKE;
 	err = node_reply_ok(&reply, PROTO_MSG_ACK, &ei);
 	proto_msg_free(&reply);
+	if (err != RF_OK && wait) {
+		log_info("job %s: claim waits for free stake: %s", jh, ei.msg);
+		return RF_OK;
+	}
 	if (err != RF_OK) {
 		log_warn("job %s: claim refused: %s", jh, ei.msg);
 		return set_state(x, job, JOB_FAILED, ei.msg);
@@ -501,6 +510,7 @@ executor_run(const struct executor_config *cfg, volatile sig_atomic_t *stop,
 		    cfg->fault ? executor_fault_name(cfg->fault) : "");
 		resend_pending(x);
 	}
+	uint64_t last_resend = node_now_ms();
 	while (err == RF_OK && !*stop) {
 		struct proto_msg ev;
 		struct rf_errinfo lei = { "" };
@@ -508,9 +518,16 @@ executor_run(const struct executor_config *cfg, volatile sig_atomic_t *stop,
 		if (e == RF_OK) {
 			handle_events(x, &ev.u.events);
 			proto_msg_free(&ev);
-		} else if (e == RF_ERR_CLOSED) {
+		}
+		/* Claims waiting for free stake (or not delivered yet). */
+		uint64_t now = node_now_ms();
+		if (now - last_resend >= 250) {
+			last_resend = now;
+			resend_pending(x);
+		}
+		if (e == RF_ERR_CLOSED) {
 			break;
-		} else {
+		} else if (e != RF_OK) {
 			log_warn("cannot read events: %s", lei.msg);
 			usleep(500 * 1000);
 		}

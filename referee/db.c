@@ -86,6 +86,24 @@ const char *const referee_schema[] = {
 	 * NULL for a model registered before: derived when next used */
 	"ALTER TABLE models ADD COLUMN out_leaf INTEGER;"
 	"ALTER TABLE models ADD COLUMN inputs BLOB;",
+	/* 5: the chain/ rules' records: stake locked by open claims, each
+	 * claim's collateral, job deadlines (jobs from before get the
+	 * default deadline from their creation), slashed executors whose
+	 * open jobs are still to be given away, and each dispute's next
+	 * clock deadline (the timer takes the most urgent first) */
+	"ALTER TABLE accounts ADD COLUMN locked INTEGER NOT NULL DEFAULT 0 "
+	"  CHECK (locked >= 0);"
+	"ALTER TABLE claims ADD COLUMN collateral INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE jobs ADD COLUMN deadline_ms INTEGER NOT NULL DEFAULT 0;"
+	"UPDATE jobs SET deadline_ms = created_ms + 600000;"
+	"CREATE INDEX jobs_by_deadline ON jobs (state, deadline_ms);"
+	"CREATE INDEX jobs_by_client ON jobs (client, state);"
+	"CREATE TABLE reassign ("
+	"  executor BLOB PRIMARY KEY,"
+	"  since_ms INTEGER NOT NULL) STRICT;"
+	"ALTER TABLE disputes ADD COLUMN deadline_ms INTEGER NOT NULL "
+	"  DEFAULT 0;"
+	"CREATE INDEX disputes_by_deadline ON disputes (state, deadline_ms);",
 };
 const size_t referee_schema_len =
     sizeof(referee_schema) / sizeof(referee_schema[0]);
@@ -311,16 +329,26 @@ db_meta_add(struct referee *r, const char *key, int64_t delta)
 }
 
 static const char *const param_keys[] = { "suite", "window_ms", "min_stake",
-	"min_bond", "reward_pct", "arity", "clock_ms" };
+	"min_bond", "reward_pct", "arity", "clock_ms", "claim_collateral",
+	"job_deadline_ms", "deadline_penalty", "min_fee", "max_open_jobs" };
+/* The first seven are in every database; the rest came with chain/ and
+ * take their genesis defaults in a database from before. */
+#define PARAMS_REQUIRED 7
+#define PARAMS_ALL 12
 
 int
 db_load_params(struct referee *r, struct rf_errinfo *ei)
 {
-	int64_t v[7];
+	int64_t v[PARAMS_ALL];
+	bool have[PARAMS_ALL];
 	store_lock(r->db);
 	int err = RF_OK;
-	for (int i = 0; i < 7 && err == RF_OK; i++) {
+	for (int i = 0; i < PARAMS_ALL && err == RF_OK; i++) {
 		err = db_meta_get(r, param_keys[i], &v[i]);
+		have[i] = err == RF_OK;
+		if (err == RF_ERR_NOTFOUND && i >= PARAMS_REQUIRED) {
+			err = RF_OK;
+		}
 	}
 	store_unlock(r->db);
 	if (err == RF_ERR_NOTFOUND) {
@@ -340,7 +368,28 @@ db_load_params(struct referee *r, struct rf_errinfo *ei)
 	p->clock_ms = (uint64_t)v[6];
 	/* Stored apart (restart_resume), with a default for older databases. */
 	p->grace_ms = REFEREE_DEFAULT_GRACE_MS;
+	p->claim_collateral = have[7] ? (uint64_t)v[7] : p->min_stake;
+	p->job_deadline_ms = have[8] ? (uint64_t)v[8] : 600000;
+	p->deadline_penalty = have[9] ? (uint64_t)v[9] : p->min_bond;
+	p->min_fee = have[10] ? (uint64_t)v[10] : 1;
+	p->max_open_jobs = have[11] ? (uint64_t)v[11] : 1024;
 	return RF_OK;
+}
+
+void
+referee_chain_params(const struct referee *r, struct chain_params *c)
+{
+	const struct referee_params *p = &r->params;
+	chain_params_default(c);
+	c->window_ms = p->window_ms;
+	c->min_stake = p->min_stake;
+	c->min_bond = p->min_bond;
+	c->reward_pct = p->reward_pct;
+	c->claim_collateral = p->claim_collateral;
+	c->job_deadline_ms = p->job_deadline_ms;
+	c->deadline_penalty = p->deadline_penalty;
+	c->min_fee = p->min_fee;
+	c->max_open_jobs = p->max_open_jobs;
 }
 
 /* First start: parameters and minted balances, in one transaction. */
@@ -354,16 +403,18 @@ db_genesis(struct referee *r, const struct referee_genesis *g,
 		return rf_errf(ei, RF_ERR_INVAL, "the genesis names another "
 		    "referee than this node's key");
 	}
-	int64_t v[7] = { p->suite, (int64_t)p->window_ms,
+	int64_t v[PARAMS_ALL] = { p->suite, (int64_t)p->window_ms,
 		(int64_t)p->min_stake, (int64_t)p->min_bond, p->reward_pct,
-		p->arity, (int64_t)p->clock_ms };
+		p->arity, (int64_t)p->clock_ms, (int64_t)p->claim_collateral,
+		(int64_t)p->job_deadline_ms, (int64_t)p->deadline_penalty,
+		(int64_t)p->min_fee, (int64_t)p->max_open_jobs };
 	r->params = *p;
 	int err = store_begin(r->db, ei);
 	if (err != RF_OK) {
 		return err;
 	}
 	uint64_t minted = 0;
-	for (int i = 0; i < 7 && err == RF_OK; i++) {
+	for (int i = 0; i < PARAMS_ALL && err == RF_OK; i++) {
 		err = db_run(r, "INSERT INTO meta (key, value) VALUES (?1, ?2)",
 		    "ti", param_keys[i], v[i]);
 	}

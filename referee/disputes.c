@@ -12,12 +12,10 @@
  * answer and the reveal; the verdict carries it, so
  * anyone can replay the game (`refute audit`).
  *
- * Money: opening moves the bond from the challenger's balance into the
- * dispute. A lost challenge pays the bond to the executor. A lost claim
- * slashes the executor's whole stake: reward_pct of it to the challenger
- * (when the challenger's own root was the right one), the rest burned; the
- * bond goes back; the client's fee is refunded; the other disputes on the
- * same claim are settled with their bonds returned.
+ * Money: every amount comes from chain/'s rules (chain_challenge,
+ * chain_verdict, chain_dispute_settle, chain_equivocation,
+ * chain_job_reassign); this file loads their records and applies their
+ * effects (ledger_apply) in the request's transaction.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -165,31 +163,56 @@ announce_move(struct request *q, struct dispute *d)
 	return err;
 }
 
-static int
-set_claim_state(struct referee *r, const struct proto_digest *job, int state)
-{
-	int err = db_run(r, "UPDATE claims SET state = ?2 WHERE job_id = ?1",
-	    "di", job, (int64_t)state);
-	if (err == RF_OK) {
-		err = db_run(r, "UPDATE jobs SET state = ?2 WHERE job_id = ?1",
-		    "di", job, (int64_t)state);
-	}
-	return err;
-}
-
+/* Open disputes on the job other than except (NULL: all). */
 static int
 open_disputes_on(struct referee *r, const struct proto_digest *job,
-    int64_t *n)
+    const struct proto_digest *except, int64_t *n)
 {
 	sqlite3_stmt *st;
+	struct proto_digest none;
+	memset(&none, 0, sizeof(none));
 	int err = db_stmt(r, &st, "SELECT count(*) FROM disputes WHERE job_id "
-	    "= ?1 AND state = 1", "d", job);
+	    "= ?1 AND state = 1 AND dispute_id != ?2", "dd", job,
+	    except != NULL ? except : &none);
 	if (err != RF_OK) {
 		return err;
 	}
 	*n = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
 	sqlite3_finalize(st);
 	return RF_OK;
+}
+
+static void
+chain_dispute_of(const struct dispute *d, struct chain_dispute *cd)
+{
+	cd->state = d->state == DISPUTE_OPEN ? CHAIN_DISPUTE_OPEN :
+	    CHAIN_DISPUTE_DECIDED;
+	cd->bond = d->bond;
+}
+
+/* The job, its client and the accounts a rule on a dispute reads. */
+static int
+load_parties(struct referee *r, const struct proto_digest *job,
+    const struct proto_pubkey *executor, const struct proto_pubkey *chal,
+    struct chain_job *cj, struct proto_pubkey *client, struct chain_before *b)
+{
+	bool found;
+	memset(b, 0, sizeof(*b));
+	int err = ledger_job(r, job, cj, client, NULL, &found);
+	if (err == RF_OK && !found) {
+		err = RF_ERR_STORE;
+	}
+	if (err == RF_OK) {
+		err = ledger_chain_account(r, client, &b->acc[CHAIN_CLIENT]);
+	}
+	if (err == RF_OK) {
+		err = ledger_chain_account(r, executor, &b->acc[CHAIN_EXECUTOR]);
+	}
+	if (err == RF_OK && chal != NULL) {
+		err = ledger_chain_account(r, chal, &b->acc[CHAIN_CHALLENGER]);
+	}
+	b->job = cj;
+	return err;
 }
 
 /* Signs the verdict, stores it with the dispute, queues it for the PUB
@@ -234,8 +257,8 @@ store_verdict(struct request *q, struct dispute *d, uint64_t slashed,
 	return err;
 }
 
-/* Closes another dispute on a claim already proven false: the bond goes
- * back, nobody is slashed twice. */
+/* Closes another dispute on a claim already proven false (chain/'s
+ * settlement: the bond goes back, nobody is slashed twice). */
 static int
 settle(struct request *q, const struct proto_digest *id)
 {
@@ -246,12 +269,25 @@ settle(struct request *q, const struct proto_digest *id)
 	if (err != RF_OK || !found) {
 		return err;
 	}
+	struct chain_params cp;
+	struct chain_before b;
+	struct chain_dispute cd;
+	struct chain_effects e;
+	referee_chain_params(r, &cp);
+	memset(&b, 0, sizeof(b));
+	chain_dispute_of(&d, &cd);
+	chain_dispute_settle(&cp, &cd, &e);
+	if (e.refused != 0) {
+		dispute_free(&d);
+		return RF_OK; /* already decided */
+	}
+	b.dispute = &cd;
+	err = ledger_chain_account(r, &d.challenger, &b.acc[CHAIN_CHALLENGER]);
 	d.game.phase = BISECT_PHASE_DONE;
 	d.game.executor_won = false;
 	d.game.challenger_right = true;
-	d.game.reason = PROTO_VERDICT_SETTLED;
-	d.state = DISPUTE_DECIDED;
-	err = ledger_credit(r, &d.challenger, "balance", d.bond);
+	d.game.reason = e.reason;
+	d.state = e.dispute_state;
 	if (err == RF_OK) {
 		err = dispute_save(r, &d);
 	}
@@ -259,28 +295,66 @@ settle(struct request *q, const struct proto_digest *id)
 		err = store_verdict(q, &d, 0, 0);
 	}
 	if (err == RF_OK) {
-		err = event_emit(q, PROTO_EVENT_DISPUTE_CLOSED, &d.job, &d.id,
-		    &d.executor, 0);
+		struct ledger_roles roles = { { NULL }, &d.job, &d.id };
+		roles.key[CHAIN_CHALLENGER] = &d.challenger;
+		roles.key[CHAIN_EXECUTOR] = &d.executor;
+		err = ledger_apply(q, &b, &e, &roles);
 	}
 	dispute_free(&d);
 	return err;
 }
 
+/* Settles every open dispute on the job but except (NULL: all). */
+static int
+settle_others(struct request *q, const struct proto_digest *job,
+    const struct proto_digest *except)
+{
+	struct referee *r = q->r;
+	/* Settling closes them, so each pass finds the ones left. */
+	for (;;) {
+		struct proto_digest ids[16];
+		size_t n = 0;
+		sqlite3_stmt *st;
+		struct proto_digest none;
+		memset(&none, 0, sizeof(none));
+		int err = db_stmt(r, &st, "SELECT dispute_id FROM disputes WHERE "
+		    "job_id = ?1 AND state = 1 AND dispute_id != ?2 LIMIT 16", "dd",
+		    job, except != NULL ? except : &none);
+		if (err != RF_OK) {
+			return err;
+		}
+		while (sqlite3_step(st) == SQLITE_ROW && n < 16) {
+			db_col_digest(r, st, 0, &ids[n++]);
+		}
+		sqlite3_finalize(st);
+		if (n == 0) {
+			return RF_OK;
+		}
+		for (size_t i = 0; i < n; i++) {
+			err = settle(q, &ids[i]);
+			if (err != RF_OK) {
+				return err;
+			}
+		}
+	}
+}
+
 /*
  * A slashed executor has no stake left to claim with: every job still
- * waiting on it goes to another eligible executor (JOB_ASSIGNED), or, when
- * none serves the model, fails with the client's fee refunded.
+ * waiting on it goes to another eligible executor, or, when none serves
+ * the model, fails with the client's fee refunded (chain_job_reassign).
  */
 static int
 reassign_jobs(struct request *q, const struct proto_pubkey *from)
 {
 	struct referee *r = q->r;
+	struct chain_params cp;
+	referee_chain_params(r, &cp);
 	for (;;) {
 		sqlite3_stmt *st;
 		struct proto_digest job, model;
 		struct proto_pubkey client;
-		uint64_t fee = 0;
-		int err = db_stmt(r, &st, "SELECT job_id, model_id, client, fee "
+		int err = db_stmt(r, &st, "SELECT job_id, model_id, client "
 		    "FROM jobs WHERE executor = ?1 AND state = 1 LIMIT 1", "k",
 		    from);
 		if (err != RF_OK) {
@@ -291,177 +365,106 @@ reassign_jobs(struct request *q, const struct proto_pubkey *from)
 			db_col_digest(r, st, 0, &job);
 			db_col_digest(r, st, 1, &model);
 			db_col_key(st, 2, &client);
-			fee = (uint64_t)sqlite3_column_int64(st, 3);
 		}
 		sqlite3_finalize(st);
 		if (rc != SQLITE_ROW) {
 			return rc == SQLITE_DONE ? RF_OK : RF_ERR_STORE;
 		}
 		struct proto_pubkey to;
-		bool found = false;
+		bool found = false, jf;
+		struct chain_before b;
+		struct chain_job cj;
+		struct chain_effects e;
+		memset(&b, 0, sizeof(b));
 		err = referee_pick_executor(r, &model, &to, &found);
-		if (err == RF_OK && found) {
-			err = db_run(r, "UPDATE jobs SET executor = ?2 WHERE job_id = "
-			    "?1", "dk", &job, &to);
-			if (err == RF_OK) {
-				err = event_emit(q, PROTO_EVENT_JOB_ASSIGNED, &job, NULL,
-				    &to, fee);
-			}
-		} else if (err == RF_OK) {
-			err = db_run(r, "UPDATE jobs SET state = ?2 WHERE job_id = ?1",
-			    "di", &job, (int64_t)PROTO_JOB_INVALID);
-			if (err == RF_OK && fee > 0) {
-				err = ledger_credit(r, &client, "balance", fee);
-			}
-			if (err == RF_OK) {
-				err = event_emit(q, PROTO_EVENT_CLAIM_INVALID, &job, NULL,
-				    from, 0);
-			}
+		if (err == RF_OK) {
+			err = ledger_job(r, &job, &cj, NULL, NULL, &jf);
 		}
+		if (err != RF_OK) {
+			return err;
+		}
+		b.job = &cj;
+		chain_job_reassign(&cp, &cj, found, q->now_ms, &e);
+		if (e.refused != 0) {
+			return RF_ERR_STORE; /* selected as open: cannot happen */
+		}
+		struct ledger_roles roles = { { NULL }, &job, NULL };
+		roles.key[CHAIN_CLIENT] = &client;
+		roles.key[CHAIN_EXECUTOR] = from;
+		roles.key[CHAIN_NEW_EXECUTOR] = found ? &to : NULL;
+		err = ledger_apply(q, &b, &e, &roles);
 		if (err != RF_OK) {
 			return err;
 		}
 	}
 }
 
-/* The claim on job is false: slash, refund, invalidate, settle the rest.
- * Returns the amounts. */
+/* The per-record work a fallen claim asks for (chain_effects). */
 static int
-claim_falls(struct request *q, const struct proto_digest *job,
-    const struct proto_pubkey *executor, const struct proto_pubkey *winner,
-    const struct proto_digest *except, uint64_t *slashed, uint64_t *reward)
+after_fall(struct request *q, const struct proto_digest *job,
+    const struct proto_pubkey *executor, const struct proto_digest *except,
+    const struct chain_effects *e)
 {
-	struct referee *r = q->r;
-	struct account a;
-	int err = ledger_account(r, executor, &a);
-	if (err != RF_OK) {
-		return err;
+	int err = RF_OK;
+	if (e->claims_uncovered) {
+		/* The executor's locked stake is gone: its other open claims
+		 * hold no collateral any more. */
+		err = db_run(q->r, "UPDATE claims SET collateral = 0 WHERE "
+		    "executor = ?1 AND state IN (2, 3)", "k", executor);
 	}
-	*slashed = a.stake;
-	*reward = winner != NULL ? a.stake / 100 * r->params.reward_pct +
-	    a.stake % 100 * r->params.reward_pct / 100 : 0;
-	if (*slashed > 0) {
-		err = ledger_debit(r, executor, "stake", *slashed);
+	if (err == RF_OK && e->settle_others) {
+		err = settle_others(q, job, except);
 	}
-	if (err == RF_OK && *reward > 0) {
-		err = ledger_credit(r, winner, "balance", *reward);
-	}
-	if (err == RF_OK) {
-		err = db_meta_add(r, "burned", (int64_t)(*slashed - *reward));
-	}
-	/* The client gets its escrowed fee back. */
-	sqlite3_stmt *st;
-	if (err == RF_OK) {
-		err = db_stmt(r, &st, "SELECT client, fee, state FROM jobs WHERE "
-		    "job_id = ?1", "d", job);
-	}
-	if (err == RF_OK) {
-		if (sqlite3_step(st) == SQLITE_ROW) {
-			struct proto_pubkey client;
-			db_col_key(st, 0, &client);
-			uint64_t fee = (uint64_t)sqlite3_column_int64(st, 1);
-			int state = sqlite3_column_int(st, 2);
-			sqlite3_finalize(st);
-			if (fee > 0 && state != PROTO_JOB_FINAL &&
-			    state != PROTO_JOB_INVALID) {
-				err = ledger_credit(r, &client, "balance", fee);
-			}
-		} else {
-			sqlite3_finalize(st);
-		}
-	}
-	if (err == RF_OK) {
-		err = set_claim_state(r, job, PROTO_JOB_INVALID);
-	}
-	/* Settle every other open dispute on this claim: settling closes
-	 * them, so each pass finds the ones left. */
-	for (bool more = true; err == RF_OK && more;) {
-		struct proto_digest others[16];
-		size_t n_others = 0;
-		err = db_stmt(r, &st, "SELECT dispute_id FROM disputes WHERE "
-		    "job_id = ?1 AND state = 1 LIMIT 17", "d", job);
-		if (err != RF_OK) {
-			break;
-		}
-		size_t rows = 0;
-		while (sqlite3_step(st) == SQLITE_ROW && n_others < 16) {
-			rows++;
-			db_col_digest(r, st, 0, &others[n_others]);
-			if (except == NULL || !proto_digest_equal(r->params.suite,
-			    &others[n_others], except)) {
-				n_others++;
-			}
-		}
-		sqlite3_finalize(st);
-		more = rows == 17;
-		for (size_t i = 0; err == RF_OK && i < n_others; i++) {
-			err = settle(q, &others[i]);
-		}
-	}
-	if (err == RF_OK) {
+	if (err == RF_OK && e->reassign_jobs) {
 		err = reassign_jobs(q, executor);
-	}
-	if (err == RF_OK) {
-		err = event_emit(q, PROTO_EVENT_CLAIM_INVALID, job, NULL, executor,
-		    0);
-	}
-	if (err == RF_OK) {
-		err = event_emit(q, PROTO_EVENT_NODE_SLASHED, job, except, executor,
-		    *slashed);
 	}
 	return err;
 }
 
-/* The game is over: move the money and publish the verdict. */
+/* The game is over: chain/'s verdict rule moves the money; the verdict
+ * is signed and published. */
 static int
 decide(struct request *q, struct dispute *d)
 {
 	struct referee *r = q->r;
 	const struct bisect_game *g = &d->game;
-	uint64_t slashed = 0, reward = 0;
-	int err;
-	d->state = DISPUTE_DECIDED;
-	if (g->executor_won) {
-		/* A false challenge: the bond goes to the executor. */
-		err = ledger_credit(r, &d->executor, "balance", d->bond);
-		slashed = d->bond;
-		reward = d->bond;
-		int64_t still_open = 0;
-		if (err == RF_OK) {
-			err = dispute_save(r, d); /* not open any more */
-		}
-		if (err == RF_OK) {
-			err = open_disputes_on(r, &d->job, &still_open);
-		}
-		if (err == RF_OK && still_open == 0) {
-			/* Back in its window; the timer finalises it. */
-			err = set_claim_state(r, &d->job, PROTO_JOB_CLAIMED);
-		}
-	} else {
-		/* The claim was false. The bond comes back to a challenger
-		 * whose own root was right; a challenger who was wrong too
-		 * loses it. */
-		err = dispute_save(r, d);
-		if (err == RF_OK) {
-			err = claim_falls(q, &d->job, &d->executor,
-			    g->challenger_right ? &d->challenger : NULL, &d->id,
-			    &slashed, &reward);
-		}
-		if (err == RF_OK) {
-			err = g->challenger_right ?
-			    ledger_credit(r, &d->challenger, "balance", d->bond) :
-			    db_meta_add(r, "burned", (int64_t)d->bond);
-		}
+	struct chain_params cp;
+	struct chain_before b;
+	struct chain_job cj;
+	struct chain_dispute cd;
+	struct chain_effects e;
+	struct proto_pubkey client;
+	int64_t others = 0;
+	referee_chain_params(r, &cp);
+	int err = load_parties(r, &d->job, &d->executor, &d->challenger, &cj,
+	    &client, &b);
+	if (err == RF_OK) {
+		err = open_disputes_on(r, &d->job, &d->id, &others);
+	}
+	if (err != RF_OK) {
+		return err;
+	}
+	chain_dispute_of(d, &cd);
+	b.dispute = &cd;
+	chain_verdict(&cp, &cj, &b.acc[CHAIN_EXECUTOR], &cd, g->executor_won,
+	    g->challenger_right, (uint64_t)others, &e);
+	if (e.refused != 0) {
+		return RF_ERR_INVAL; /* only open disputes are decided */
+	}
+	d->state = e.dispute_state;
+	err = dispute_save(r, d);
+	if (err == RF_OK) {
+		err = store_verdict(q, d, e.slashed, e.reward);
 	}
 	if (err == RF_OK) {
-		err = dispute_save(r, d);
+		struct ledger_roles roles = { { NULL }, &d->job, &d->id };
+		roles.key[CHAIN_CLIENT] = &client;
+		roles.key[CHAIN_EXECUTOR] = &d->executor;
+		roles.key[CHAIN_CHALLENGER] = &d->challenger;
+		err = ledger_apply(q, &b, &e, &roles);
 	}
-	if (err == RF_OK) {
-		err = store_verdict(q, d, slashed, reward);
-	}
-	if (err == RF_OK) {
-		err = event_emit(q, PROTO_EVENT_DISPUTE_CLOSED, &d->job, &d->id,
-		    g->executor_won ? &d->challenger : &d->executor, slashed);
+	if (err == RF_OK && !g->executor_won) {
+		err = after_fall(q, &d->job, &d->executor, &d->id, &e);
 	}
 	if (err == RF_OK) {
 		char id[13];
@@ -470,8 +473,8 @@ decide(struct request *q, struct dispute *d)
 		log_info("dispute %s decided: %s wins after %u rounds (%s); "
 		    "operator %u; slashed %llu, reward %llu", id,
 		    g->executor_won ? "executor" : "challenger", g->rounds, g->why,
-		    g->op, (unsigned long long)slashed,
-		    (unsigned long long)reward);
+		    g->op, (unsigned long long)e.slashed,
+		    (unsigned long long)e.reward);
 	}
 	return err;
 }
@@ -503,10 +506,6 @@ h_challenge(struct request *q)
 		return req_refuse(q, PROTO_ERR_INVALID, "only a challenger can "
 		    "open a dispute");
 	}
-	if (c->bond < r->params.min_bond || c->bond > INT64_MAX) {
-		return req_refuse(q, PROTO_ERR_STAKE, "the bond must be at least "
-		    "%llu", (unsigned long long)r->params.min_bond);
-	}
 	sqlite3_stmt *st;
 	err = db_stmt(r, &st, "SELECT c.executor, c.trace_root, c.n, "
 	    "c.window_end_ms, c.state, c.envelope, j.input_leaves, m.envelope, "
@@ -524,8 +523,6 @@ h_challenge(struct request *q)
 	db_col_key(st, 0, &ex);
 	db_col_digest(r, st, 1, &root);
 	uint64_t n = (uint64_t)sqlite3_column_int64(st, 2);
-	uint64_t window_end = (uint64_t)sqlite3_column_int64(st, 3);
-	int state = sqlite3_column_int(st, 4);
 	struct proto_digest leaves[PROTO_MAX_TENSORS];
 	size_t hl = proto_hash_len(suite);
 	size_t n_in = (size_t)sqlite3_column_bytes(st, 6) / hl;
@@ -558,11 +555,7 @@ h_challenge(struct request *q)
 		return err;
 	}
 	const char *why = NULL;
-	if (state != PROTO_JOB_CLAIMED && state != PROTO_JOB_DISPUTED) {
-		why = "the claim is not open to challenge";
-	} else if (q->now_ms >= window_end) {
-		why = "the challenge window has closed";
-	} else if (memcmp(ex.b, c->executor.b, PROTO_KEY_LEN) != 0 ||
+	if (memcmp(ex.b, c->executor.b, PROTO_KEY_LEN) != 0 ||
 	    !proto_digest_equal(suite, &root, &c->executor_root) || n != c->n) {
 		why = "the challenge does not name the claim as posted";
 	} else if (proto_digest_equal(suite, &root, &c->challenger_root)) {
@@ -586,12 +579,26 @@ h_challenge(struct request *q)
 			    "disputes that claim");
 		}
 	}
+	/* The money: chain/'s rule for opening a dispute (the bond, the
+	 * claim's state and window). */
+	struct chain_params cp;
+	struct chain_before b;
+	struct chain_job cj;
+	struct chain_dispute cd = { 0, c->bond };
+	struct chain_effects e;
+	struct proto_pubkey client;
+	referee_chain_params(r, &cp);
 	if (err == RF_OK) {
-		err = ledger_debit(r, &q->msg->sender, "balance", c->bond);
-		if (err == RF_ERR_RANGE) {
+		err = load_parties(r, &c->job_id, &ex, &q->msg->sender, &cj,
+		    &client, &b);
+	}
+	if (err == RF_OK) {
+		b.dispute = &cd;
+		chain_challenge(&cp, &cj, &b.acc[CHAIN_CHALLENGER], c->bond,
+		    q->now_ms, &e);
+		if (e.refused != 0) {
 			dispute_free(&d);
-			return req_refuse(q, PROTO_ERR_STAKE, "balance is less than "
-			    "the bond");
+			return req_refuse(q, e.refused, "%s", e.why);
 		}
 	}
 	if (err == RF_OK) {
@@ -604,7 +611,7 @@ h_challenge(struct request *q)
 		d.executor = ex;
 		d.challenger = q->msg->sender;
 		d.bond = c->bond;
-		d.state = DISPUTE_OPEN;
+		d.state = e.dispute_state;
 		err = db_run(r, "INSERT INTO disputes (dispute_id, job_id, "
 		    "executor, challenger, bond, state, game, transcript, "
 		    "opened_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
@@ -614,11 +621,11 @@ h_challenge(struct request *q)
 		    d.transcript, d.transcript_len, (int64_t)q->now_ms);
 	}
 	if (err == RF_OK) {
-		err = set_claim_state(r, &d.job, PROTO_JOB_DISPUTED);
-	}
-	if (err == RF_OK) {
-		err = event_emit(q, PROTO_EVENT_DISPUTE_OPENED, &d.job, &d.id,
-		    &d.challenger, d.bond);
+		struct ledger_roles roles = { { NULL }, &d.job, &d.id };
+		roles.key[CHAIN_CLIENT] = &client;
+		roles.key[CHAIN_EXECUTOR] = &d.executor;
+		roles.key[CHAIN_CHALLENGER] = &d.challenger;
+		err = ledger_apply(q, &b, &e, &roles);
 	}
 	if (err == RF_OK) {
 		err = d.game.phase == BISECT_PHASE_DONE ? decide(q, &d) :
@@ -784,7 +791,7 @@ h_reveal(struct request *q)
  */
 int
 equivocation_apply(struct request *q, const uint8_t *a, size_t la,
-    const uint8_t *b, size_t lb, const struct proto_pubkey *reporter)
+    const uint8_t *b, size_t lb)
 {
 	struct referee *r = q->r;
 	enum proto_hash suite = r->params.suite;
@@ -817,29 +824,66 @@ equivocation_apply(struct request *q, const uint8_t *a, size_t la,
 	if (why != NULL) {
 		return req_refuse(q, PROTO_ERR_INVALID, "%s", why);
 	}
-	sqlite3_stmt *st;
-	err = db_stmt(r, &st, "SELECT state FROM jobs WHERE job_id = ?1 AND "
-	    "executor = ?2", "dk", &job, &ex);
+	struct chain_job cj;
+	struct proto_pubkey client, jex;
+	bool found;
+	err = ledger_job(r, &job, &cj, &client, &jex, &found);
 	if (err != RF_OK) {
 		return err;
 	}
-	int rc = sqlite3_step(st);
-	int state = rc == SQLITE_ROW ? sqlite3_column_int(st, 0) : 0;
-	sqlite3_finalize(st);
-	if (rc != SQLITE_ROW) {
+	if (!found || memcmp(jex.b, ex.b, PROTO_KEY_LEN) != 0) {
 		return req_refuse(q, PROTO_ERR_UNKNOWN, "no such job for that "
 		    "executor");
 	}
-	if (state == PROTO_JOB_INVALID) {
-		return req_refuse(q, PROTO_ERR_STATE, "the claim is already void");
+	/* The reward goes to whoever caught the liar first: the challenger
+	 * of the earliest open dispute on the claim. The reporter is not a
+	 * party, so reporting one's own lie from a second account pays
+	 * nothing (docs/disputes.md). */
+	sqlite3_stmt *st;
+	err = db_stmt(r, &st, "SELECT dispute_id, challenger, bond FROM "
+	    "disputes WHERE job_id = ?1 AND state = 1 ORDER BY opened_ms, "
+	    "rowid LIMIT 1", "d", &job);
+	if (err != RF_OK) {
+		return err;
 	}
-	uint64_t slashed, reward;
-	err = claim_falls(q, &job, &ex, reporter, NULL, &slashed, &reward);
+	struct chain_dispute first = { 0, 0 };
+	struct proto_digest first_id;
+	struct proto_pubkey catcher;
+	bool caught = sqlite3_step(st) == SQLITE_ROW;
+	if (caught) {
+		db_col_digest(r, st, 0, &first_id);
+		db_col_key(st, 1, &catcher);
+		first.state = CHAIN_DISPUTE_OPEN;
+		first.bond = (uint64_t)sqlite3_column_int64(st, 2);
+	}
+	sqlite3_finalize(st);
+	struct chain_params cp;
+	struct chain_before before;
+	struct chain_effects e;
+	referee_chain_params(r, &cp);
+	err = load_parties(r, &job, &ex, caught ? &catcher : NULL, &cj, &client,
+	    &before);
+	if (err != RF_OK) {
+		return err;
+	}
+	chain_equivocation(&cp, &cj, &before.acc[CHAIN_EXECUTOR],
+	    caught ? &first : NULL, &e);
+	if (e.refused != 0) {
+		return req_refuse(q, e.refused, "%s", e.why);
+	}
+	struct ledger_roles roles = { { NULL }, &job, NULL };
+	roles.key[CHAIN_CLIENT] = &client;
+	roles.key[CHAIN_EXECUTOR] = &ex;
+	roles.key[CHAIN_CHALLENGER] = caught ? &catcher : NULL;
+	err = ledger_apply(q, &before, &e, &roles);
+	if (err == RF_OK) {
+		err = after_fall(q, &job, &ex, NULL, &e);
+	}
 	if (err == RF_OK) {
 		char k[13];
 		referee_key12(&ex, k);
 		log_info("executor %s equivocated: slashed %llu, reward %llu", k,
-		    (unsigned long long)slashed, (unsigned long long)reward);
+		    (unsigned long long)e.slashed, (unsigned long long)e.reward);
 	}
 	return err;
 }
@@ -849,7 +893,7 @@ h_equivocation(struct request *q)
 {
 	const struct proto_equivocation *e = &q->msg->u.equivocation;
 	int err = equivocation_apply(q, e->claim_a, e->len_a, e->claim_b,
-	    e->len_b, &q->msg->sender);
+	    e->len_b);
 	if (err == RF_OK) {
 		req_ack(q, NULL);
 	}

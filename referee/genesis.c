@@ -22,6 +22,11 @@ default_params(struct referee_params *p)
 	p->arity = 2;
 	p->clock_ms = 10000;
 	p->grace_ms = REFEREE_DEFAULT_GRACE_MS;
+	/* claim_collateral and deadline_penalty follow min_stake and
+	 * min_bond unless given (referee_genesis_parse). */
+	p->job_deadline_ms = 600000;
+	p->min_fee = 1;
+	p->max_open_jobs = 1024;
 }
 
 static int
@@ -70,7 +75,9 @@ genesis_line(struct referee_genesis *g, char **w, int nw, unsigned *seen,
     size_t line, uint64_t *minted, struct rf_errinfo *ei)
 {
 	static const char *const keys[] = { "suite", "window_ms", "min_stake",
-		"min_bond", "reward_pct", "arity", "clock_ms", "grace_ms" };
+		"min_bond", "reward_pct", "arity", "clock_ms", "grace_ms",
+		"claim_collateral", "job_deadline_ms", "deadline_penalty",
+		"min_fee", "max_open_jobs" };
 	struct referee_params *p = &g->params;
 	if (strcmp(w[0], "referee") == 0) {
 		if (nw != 2 || proto_pubkey_parse_hex(w[1], &g->referee) != RF_OK) {
@@ -137,8 +144,10 @@ genesis_line(struct referee_genesis *g, char **w, int nw, unsigned *seen,
 		return RF_OK;
 	}
 	static const uint64_t max[] = { 0, 86400000ULL * 30, UINT64_MAX / 4,
-		UINT64_MAX / 4, 100, PROTO_MAX_ARITY, 86400000ULL, 86400000ULL };
-	static const uint64_t min[] = { 0, 1, 0, 0, 0, 2, 1, 0 };
+		UINT64_MAX / 4, 100, PROTO_MAX_ARITY, 86400000ULL, 86400000ULL,
+		UINT64_MAX / 4, 86400000ULL * 30, UINT64_MAX / 4, UINT64_MAX / 4,
+		1u << 30 };
+	static const uint64_t min[] = { 0, 1, 0, 0, 0, 2, 1, 0, 0, 1, 0, 0, 0 };
 	if (parse_u64(w[1], max[which], &v) != RF_OK || v < min[which]) {
 		return rf_errf(ei, RF_ERR_FORMAT, "genesis line %zu: '%s' must "
 		    "be a whole number in %llu..%llu", line, w[0],
@@ -166,6 +175,21 @@ genesis_line(struct referee_genesis *g, char **w, int nw, unsigned *seen,
 		break;
 	case 7:
 		p->grace_ms = v;
+		break;
+	case 8:
+		p->claim_collateral = v;
+		break;
+	case 9:
+		p->job_deadline_ms = v;
+		break;
+	case 10:
+		p->deadline_penalty = v;
+		break;
+	case 11:
+		p->min_fee = v;
+		break;
+	case 12:
+		p->max_open_jobs = v;
 		break;
 	}
 	return RF_OK;
@@ -228,6 +252,12 @@ referee_genesis_parse(const char *text, size_t len,
 			break;
 		}
 		err = genesis_line(&g, w, nw, &seen, line, &minted, ei);
+	}
+	if (err == RF_OK && !(seen & (1u << 8))) {
+		g.params.claim_collateral = g.params.min_stake;
+	}
+	if (err == RF_OK && !(seen & (1u << 10))) {
+		g.params.deadline_penalty = g.params.min_bond;
 	}
 	if (err == RF_OK && g.n_accounts == 0) {
 		err = rf_errf(ei, RF_ERR_FORMAT, "genesis has no accounts");

@@ -105,40 +105,33 @@ h_stake(struct request *q, bool stake)
 {
 	struct referee *r = q->r;
 	uint64_t amount = q->msg->u.amount.amount;
-	struct account a;
-	int err = ledger_account(r, &q->msg->sender, &a);
+	struct chain_params cp;
+	struct chain_before b;
+	struct chain_effects e;
+	memset(&b, 0, sizeof(b));
+	referee_chain_params(r, &cp);
+	int err = ledger_chain_account(r, &q->msg->sender,
+	    &b.acc[CHAIN_EXECUTOR]);
 	if (err != RF_OK) {
 		return err;
 	}
-	if (amount == 0 || amount > INT64_MAX) {
-		return req_refuse(q, PROTO_ERR_INVALID, "amount must be positive");
-	}
 	if (stake) {
-		if (a.balance < amount) {
-			return req_refuse(q, PROTO_ERR_STAKE, "balance %llu is less "
-			    "than %llu", (unsigned long long)a.balance,
-			    (unsigned long long)amount);
-		}
-		err = ledger_move(r, &q->msg->sender, "balance", "stake", amount);
+		chain_stake(&cp, &b.acc[CHAIN_EXECUTOR], amount, &e);
 	} else {
 		int64_t pending;
 		err = pending_claims(r, &q->msg->sender, &pending);
 		if (err != RF_OK) {
 			return err;
 		}
-		if (a.stake < amount) {
-			return req_refuse(q, PROTO_ERR_STAKE, "stake %llu is less "
-			    "than %llu", (unsigned long long)a.stake,
-			    (unsigned long long)amount);
-		}
-		if (pending > 0 && a.stake - amount < r->params.min_stake) {
-			return req_refuse(q, PROTO_ERR_STATE, "%lld jobs or claims "
-			    "are pending: stake must stay at least %llu",
-			    (long long)pending,
-			    (unsigned long long)r->params.min_stake);
-		}
-		err = ledger_move(r, &q->msg->sender, "stake", "balance", amount);
+		chain_unstake(&cp, &b.acc[CHAIN_EXECUTOR], amount,
+		    (uint64_t)pending, &e);
 	}
+	if (e.refused != 0) {
+		return req_refuse(q, e.refused, "%s", e.why);
+	}
+	struct ledger_roles roles = { { NULL }, NULL, NULL };
+	roles.key[CHAIN_EXECUTOR] = &q->msg->sender;
+	err = ledger_apply(q, &b, &e, &roles);
 	if (err != RF_OK) {
 		return err;
 	}
@@ -244,7 +237,8 @@ executor_eligible(struct referee *r, const struct proto_pubkey *k,
 	sqlite3_stmt *st;
 	int err = db_query(r, &st, "SELECT 1 FROM accounts a JOIN serves s ON "
 	    "s.key = a.key WHERE a.key = ?1 AND s.model_id = ?2 AND "
-	    "a.registered = 1 AND (a.roles & 1) != 0 AND a.stake >= ?3", "kdi",
+	    "a.registered = 1 AND (a.roles & 1) != 0 AND a.stake + a.locked >= ?3",
+	    "kdi",
 	    k, model, (int64_t)r->params.min_stake);
 	if (err != RF_OK) {
 		return err;
@@ -264,7 +258,8 @@ referee_pick_executor(struct referee *r, const struct proto_digest *model,
 	sqlite3_stmt *st;
 	int err = db_query(r, &st, "SELECT a.key FROM accounts a JOIN serves s "
 	    "ON s.key = a.key WHERE s.model_id = ?1 AND a.registered = 1 AND "
-	    "(a.roles & 1) != 0 AND a.stake >= ?2 ORDER BY (SELECT count(*) "
+	    "(a.roles & 1) != 0 AND a.stake + a.locked >= ?2 ORDER BY (SELECT "
+	    "count(*) "
 	    "FROM jobs j WHERE j.executor = a.key AND j.state IN (1, 2, 3)), a.key "
 	    "LIMIT 1", "di", model, (int64_t)r->params.min_stake);
 	if (err != RF_OK) {
@@ -305,9 +300,6 @@ h_submit(struct request *q)
 	if (referee_job_inputs_check(&ms, s->inputs, s->n_inputs, why,
 	    sizeof(why)) != RF_OK) {
 		return req_refuse(q, PROTO_ERR_INVALID, "%s", why);
-	}
-	if (s->fee > INT64_MAX) {
-		return req_refuse(q, PROTO_ERR_INVALID, "fee too large");
 	}
 	struct proto_digest leaves[PROTO_MAX_TENSORS];
 	for (unsigned i = 0; i < s->n_inputs; i++) {
@@ -352,13 +344,35 @@ h_submit(struct request *q)
 			    "serves this model");
 		}
 	}
-	err = ledger_debit(r, &q->msg->sender, "balance", s->fee);
-	if (err == RF_ERR_RANGE) {
-		return req_refuse(q, PROTO_ERR_STAKE, "balance is less than the "
-		    "fee %llu", (unsigned long long)s->fee);
+	/* The money: chain/'s rule for a submission. */
+	struct chain_params cp;
+	struct chain_before b;
+	struct chain_effects e;
+	struct chain_job cj;
+	memset(&b, 0, sizeof(b));
+	memset(&cj, 0, sizeof(cj));
+	cj.fee = s->fee;
+	b.job = &cj;
+	referee_chain_params(r, &cp);
+	int64_t open_jobs = 0;
+	err = ledger_chain_account(r, &q->msg->sender, &b.acc[CHAIN_CLIENT]);
+	if (err == RF_OK) {
+		err = db_query(r, &st, "SELECT count(*) FROM jobs WHERE client = "
+		    "?1 AND state IN (1, 2, 3)", "k", &q->msg->sender);
+		if (err == RF_OK) {
+			if (sqlite3_step(st) == SQLITE_ROW) {
+				open_jobs = sqlite3_column_int64(st, 0);
+			}
+			db_done(r, st);
+		}
 	}
 	if (err != RF_OK) {
 		return err;
+	}
+	chain_submit(&cp, &b.acc[CHAIN_CLIENT], s->fee, (uint64_t)open_jobs,
+	    q->now_ms, &e);
+	if (e.refused != 0) {
+		return req_refuse(q, e.refused, "%s", e.why);
 	}
 	size_t hl = proto_hash_len(suite);
 	uint8_t leafbuf[PROTO_DIGEST_MAX * PROTO_MAX_TENSORS];
@@ -366,15 +380,19 @@ h_submit(struct request *q)
 		memcpy(leafbuf + i * hl, leaves[i].b, hl);
 	}
 	err = db_run(r, "INSERT INTO jobs (job_id, model_id, client, executor, "
-	    "fee, submit, input_leaves, state, created_ms) VALUES "
-	    "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)", "ddkkibbii", &job,
+	    "fee, submit, input_leaves, state, created_ms, deadline_ms) VALUES "
+	    "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)", "ddkkibbiii", &job,
 	    &s->model_id, &q->msg->sender, &ex, (int64_t)s->fee, q->raw,
 	    q->raw_len, leafbuf, (size_t)s->n_inputs * hl,
-	    (int64_t)PROTO_JOB_OPEN, (int64_t)q->now_ms);
+	    (int64_t)PROTO_JOB_OPEN, (int64_t)q->now_ms,
+	    (int64_t)e.deadline_ms);
 	if (err != RF_OK) {
 		return err;
 	}
-	err = event_emit(q, PROTO_EVENT_JOB_ASSIGNED, &job, NULL, &ex, s->fee);
+	struct ledger_roles roles = { { NULL }, &job, NULL };
+	roles.key[CHAIN_CLIENT] = &q->msg->sender;
+	roles.key[CHAIN_EXECUTOR] = &ex;
+	err = ledger_apply(q, &b, &e, &roles);
 	if (err != RF_OK) {
 		return err;
 	}
@@ -443,7 +461,7 @@ claim_equivocates(struct request *q, const struct proto_digest *job)
 	if (first == NULL) {
 		return RF_ERR_NOMEM;
 	}
-	err = equivocation_apply(q, first, len, q->raw, q->raw_len, NULL);
+	err = equivocation_apply(q, first, len, q->raw, q->raw_len);
 	free(first);
 	if (err == RF_OK) {
 		req_refuse(q, PROTO_ERR_STATE, "equivocation: a different claim "
@@ -522,16 +540,6 @@ h_claim(struct request *q)
 			    "not the job's input", i);
 		}
 	}
-	struct account a;
-	err = ledger_account(r, &q->msg->sender, &a);
-	if (err != RF_OK) {
-		return err;
-	}
-	if (a.stake < r->params.min_stake) {
-		return req_refuse(q, PROTO_ERR_STAKE, "stake %llu is below the "
-		    "minimum %llu", (unsigned long long)a.stake,
-		    (unsigned long long)r->params.min_stake);
-	}
 	/* The output is the trace entry of the operator that produces the
 	 * graph's declared outputs, not necessarily the last one. */
 	const struct tensor *outs[PROTO_MAX_ENTRY_TENSORS];
@@ -547,19 +555,37 @@ h_claim(struct request *q)
 		    "%u of the trace root, the model's output (bad proof)",
 		    ms.out_leaf);
 	}
-	uint64_t window_end = q->now_ms + r->params.window_ms;
-	err = db_run(r, "INSERT INTO claims (job_id, executor, trace_root, n, "
-	    "envelope, posted_ms, window_end_ms, state) VALUES "
-	    "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)", "dkdibiii", &c->job_id,
-	    &q->msg->sender, &c->trace_root, (int64_t)c->n, q->raw, q->raw_len,
-	    (int64_t)q->now_ms, (int64_t)window_end, (int64_t)CLAIM_PENDING);
+	/* The money: chain/'s rule for a claim (stake, collateral, the
+	 * job's deadline). */
+	struct chain_params cp;
+	struct chain_before b;
+	struct chain_effects e;
+	struct chain_job cj;
+	memset(&b, 0, sizeof(b));
+	referee_chain_params(r, &cp);
+	err = ledger_job(r, &c->job_id, &cj, NULL, NULL, &found);
 	if (err == RF_OK) {
-		err = db_run(r, "UPDATE jobs SET state = ?2 WHERE job_id = ?1",
-		    "di", &c->job_id, (int64_t)PROTO_JOB_CLAIMED);
+		err = ledger_chain_account(r, &q->msg->sender,
+		    &b.acc[CHAIN_EXECUTOR]);
 	}
+	if (err != RF_OK || !found) {
+		return err != RF_OK ? err : RF_ERR_STORE;
+	}
+	b.job = &cj;
+	chain_claim(&cp, &cj, &b.acc[CHAIN_EXECUTOR], q->now_ms, &e);
+	if (e.refused != 0) {
+		return req_refuse(q, e.refused, "%s", e.why);
+	}
+	err = db_run(r, "INSERT INTO claims (job_id, executor, trace_root, n, "
+	    "envelope, posted_ms, window_end_ms, state, collateral) VALUES "
+	    "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)", "dkdibiiii", &c->job_id,
+	    &q->msg->sender, &c->trace_root, (int64_t)c->n, q->raw, q->raw_len,
+	    (int64_t)q->now_ms, (int64_t)e.window_end_ms,
+	    (int64_t)CLAIM_PENDING, (int64_t)e.collateral);
 	if (err == RF_OK) {
-		err = event_emit(q, PROTO_EVENT_CLAIM_POSTED, &c->job_id, NULL,
-		    &q->msg->sender, window_end);
+		struct ledger_roles roles = { { NULL }, &c->job_id, NULL };
+		roles.key[CHAIN_EXECUTOR] = &q->msg->sender;
+		err = ledger_apply(q, &b, &e, &roles);
 	}
 	if (err != RF_OK) {
 		return err;
@@ -758,7 +784,8 @@ r_status(struct request *q)
 	}
 	sqlite3_stmt *st;
 	if (err == RF_OK) {
-		err = db_stmt(r, &st, "SELECT key, roles, name, balance, stake "
+		err = db_stmt(r, &st, "SELECT key, roles, name, balance, stake + "
+		    "locked "
 		    "FROM accounts WHERE registered = 1 ORDER BY key LIMIT ?1", "i",
 		    (int64_t)PROTO_MAX_STATUS_NODES);
 	}

@@ -46,6 +46,12 @@ struct referee_params {
 	uint64_t clock_ms;    /* each side's total time budget in a dispute */
 	uint64_t grace_ms;    /* added to every open clock and window after a
 			       * referee restart (referee/restart.c) */
+	/* The money and job rules' parameters (chain/chain.h). */
+	uint64_t claim_collateral; /* stake each open claim locks */
+	uint64_t job_deadline_ms;  /* an unclaimed job expires after this */
+	uint64_t deadline_penalty; /* burned from an executor whose job expired */
+	uint64_t min_fee;          /* the smallest fee a job may carry */
+	uint64_t max_open_jobs;    /* a client's unfinished jobs; 0: no cap */
 };
 
 #define REFEREE_DEFAULT_GRACE_MS 10000
@@ -60,6 +66,11 @@ struct referee_params {
  *   arity N               (2..16)
  *   clock_ms N
  *   grace_ms N            (default 10000; 0..86400000)
+ *   claim_collateral N    (default: min_stake)
+ *   job_deadline_ms N     (default 600000)
+ *   deadline_penalty N    (default: min_bond)
+ *   min_fee N             (default 1)
+ *   max_open_jobs N       (default 1024; 0: no cap)
  *   referee <64-hex public key>   (optional: the only key the referee may
  *                         run with, and the key `refute audit` pins)
  *   account <64-hex public key> <balance>

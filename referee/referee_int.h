@@ -7,6 +7,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
+#include "../chain/chain.h"
 #include "../net/net.h"
 #include "../store/store.h"
 #include "referee.h"
@@ -120,6 +121,8 @@ int db_load_params(struct referee *r, struct rf_errinfo *ei);
 int db_genesis(struct referee *r, const struct referee_genesis *g,
     struct rf_errinfo *ei);
 int db_meta_get(struct referee *r, const char *key, int64_t *v);
+/* The parameters chain/ rules read. */
+void referee_chain_params(const struct referee *r, struct chain_params *c);
 int db_meta_add(struct referee *r, const char *key, int64_t delta);
 
 /* Ledger (referee/ledger.c), inside a transaction. */
@@ -127,7 +130,7 @@ struct account {
 	bool exists;
 	bool registered;
 	uint8_t roles;
-	uint64_t balance, stake;
+	uint64_t balance, stake, locked; /* stake: free; locked: by claims */
 	uint64_t last_seq;
 };
 int ledger_account(struct referee *r, const struct proto_pubkey *k,
@@ -139,6 +142,37 @@ int ledger_credit(struct referee *r, const struct proto_pubkey *k,
 int ledger_debit(struct referee *r, const struct proto_pubkey *k,
     const char *column, uint64_t amount);
 int ledger_total(struct referee *r, uint64_t *total, uint64_t *burned);
+
+/* An account as chain/ rules read it (zero when absent). */
+int ledger_chain_account(struct referee *r, const struct proto_pubkey *k,
+    struct chain_account *a);
+
+/* A job and its claim as chain/ rules read them; *found false when there
+ * is no such job. client and executor may be NULL. */
+int ledger_job(struct referee *r, const struct proto_digest *id,
+    struct chain_job *j, struct proto_pubkey *client,
+    struct proto_pubkey *executor, bool *found);
+
+/* Who plays each role of a chain/ rule (NULL: nobody), and the records
+ * its state changes and events name. */
+struct ledger_roles {
+	const struct proto_pubkey *key[CHAIN_PARTY_MAX + 1];
+	const struct proto_digest *job;     /* may be NULL */
+	const struct proto_digest *dispute; /* may be NULL */
+};
+
+/*
+ * Applies a chain/ rule's effects in the caller's transaction: checks
+ * them against the records they came from (chain_effects_check: a broken
+ * invariant is RF_ERR_INVAL and nothing is applied), moves the tokens
+ * (escrow and bonds are held by the job's and the dispute's state, burned
+ * in meta), writes the job's state, times and new executor, and emits the
+ * events. The dispute's state, verdicts and the per-record work the
+ * effects ask for (settle_others, reassign_jobs, claims_uncovered) are
+ * the caller's.
+ */
+int ledger_apply(struct request *q, const struct chain_before *b,
+    const struct chain_effects *e, const struct ledger_roles *roles);
 
 /* Events (referee/events.c): appends to the log and the outbox. */
 int event_emit(struct request *q, enum proto_event_kind kind,
@@ -193,9 +227,9 @@ int h_reveal(struct request *q);
 int h_equivocation(struct request *q);
 int r_dispute_fetch(struct request *q);
 /* Slashes an executor shown to have signed claims a and b (envelopes)
- * for one job; reporter (may be NULL) gets the reward. */
+ * for one job (chain_equivocation: whoever reports it is paid nothing). */
 int equivocation_apply(struct request *q, const uint8_t *a, size_t la,
-    const uint8_t *b, size_t lb, const struct proto_pubkey *reporter);
+    const uint8_t *b, size_t lb);
 /* Applies the clocks of open disputes; decides those that ran out. */
 int disputes_tick(struct referee *r);
 

@@ -29,38 +29,44 @@ finalize_expired(struct referee *r, size_t *done)
 		return err;
 	}
 	sqlite3_stmt *st;
-	err = db_query(r, &st, "SELECT c.job_id, c.executor, j.fee FROM claims "
-	    "c JOIN jobs j ON j.job_id = c.job_id WHERE c.state = 2 AND "
-	    "c.window_end_ms <= ?1 ORDER BY c.window_end_ms LIMIT ?2", "ii",
+	err = db_query(r, &st, "SELECT c.job_id FROM claims c WHERE c.state = 2 "
+	    "AND c.window_end_ms <= ?1 ORDER BY c.window_end_ms LIMIT ?2", "ii",
 	    (int64_t)q.now_ms, (int64_t)BATCH);
 	struct proto_digest jobs[BATCH];
-	struct proto_pubkey execs[BATCH];
-	uint64_t fees[BATCH];
 	size_t n = 0;
 	while (err == RF_OK && sqlite3_step(st) == SQLITE_ROW && n < BATCH) {
 		db_col_digest(r, st, 0, &jobs[n]);
-		db_col_key(st, 1, &execs[n]);
-		fees[n] = (uint64_t)sqlite3_column_int64(st, 2);
 		n++;
 	}
 	if (err == RF_OK) {
 		db_done(r, st);
 	}
+	struct chain_params cp;
+	referee_chain_params(r, &cp);
 	for (size_t i = 0; i < n && err == RF_OK; i++) {
-		/* The escrowed fee goes to the executor. */
-		err = db_run(r, "UPDATE claims SET state = 4 WHERE job_id = ?1",
-		    "d", &jobs[i]);
-		if (err == RF_OK) {
-			err = db_run(r, "UPDATE jobs SET state = 4 WHERE job_id = ?1",
-			    "d", &jobs[i]);
+		/* chain/'s rule: the escrowed fee to the executor, its
+		 * collateral unlocked. */
+		struct chain_before b;
+		struct chain_effects e;
+		struct chain_job cj;
+		struct proto_pubkey ex;
+		bool found;
+		memset(&b, 0, sizeof(b));
+		err = ledger_job(r, &jobs[i], &cj, NULL, &ex, &found);
+		if (err == RF_OK && found) {
+			err = ledger_chain_account(r, &ex, &b.acc[CHAIN_EXECUTOR]);
 		}
-		if (err == RF_OK && fees[i] > 0) {
-			err = ledger_credit(r, &execs[i], "balance", fees[i]);
+		if (err != RF_OK || !found) {
+			break;
 		}
-		if (err == RF_OK) {
-			err = event_emit(&q, PROTO_EVENT_CLAIM_FINAL, &jobs[i], NULL,
-			    &execs[i], fees[i]);
+		b.job = &cj;
+		chain_finalize(&cp, &cj, &b.acc[CHAIN_EXECUTOR], q.now_ms, &e);
+		if (e.refused != 0) {
+			continue;
 		}
+		struct ledger_roles roles = { { NULL }, &jobs[i], NULL };
+		roles.key[CHAIN_EXECUTOR] = &ex;
+		err = ledger_apply(&q, &b, &e, &roles);
 	}
 	if (err != RF_OK) {
 		store_rollback(r->db);

@@ -34,6 +34,9 @@
 #define NODE_BALANCE 1000000
 #define MIN_STAKE 1000
 #define MIN_BOND 100
+/* Each stake covers ten claims at risk at once (chain_claim): a devnet
+ * executor keeps claiming while earlier claims sit in their windows. */
+#define CLAIM_COLLATERAL (MIN_STAKE / 10)
 /* A referee that cannot bind its auto-picked ports gets new ones. */
 #define PORT_ATTEMPTS 3
 #define PROGRESS_EVERY_S 0.1
@@ -573,9 +576,11 @@ prepare_keys(struct devnet *d, struct rf_errinfo *ei)
 	size_t g = 0;
 	g += (size_t)snprintf(genesis + g, sizeof(genesis) - g,
 	    "# refute devnet genesis\nsuite %s\nwindow_ms %llu\n"
-	    "min_stake %d\nmin_bond %d\nreward_pct 50\nclock_ms %llu\n",
+	    "min_stake %d\nmin_bond %d\nreward_pct 50\nclock_ms %llu\n"
+	    "claim_collateral %d\n",
 	    proto_hash_name(rep->suite), (unsigned long long)d->cfg->window_ms,
-	    MIN_STAKE, MIN_BOND, (unsigned long long)d->cfg->clock_ms);
+	    MIN_STAKE, MIN_BOND, (unsigned long long)d->cfg->clock_ms,
+	    CLAIM_COLLATERAL);
 	rep->minted = 0;
 	for (size_t i = 0; i < rep->n_nodes; i++) {
 		struct devnet_node *n = &rep->nodes[i];
