@@ -13,6 +13,7 @@
 #include <stdio.h>
 
 #include "../bisect/bisect.h"
+#include "../chain/chain.h"
 #include "../challenger/challenger.h"
 #include "sim.h"
 
@@ -32,6 +33,7 @@ enum ev_kind {
 	EV_VERIFY_DONE,  /* ... and it finished re-executing (c: the state
 			  * it read) */
 	EV_CHALLENGE,    /* a challenge reaches the referee */
+	EV_DEADLINE,     /* an open job's deadline */
 	EV_QUERY,        /* a side receives the referee's query (b: side) */
 	EV_ANSWER,       /* a side's answer reaches the referee (b: side) */
 	EV_REVEAL,       /* the executor's reveal reaches the referee */
@@ -105,10 +107,13 @@ enum rnd_tag {
 struct job {
 	uint64_t id;          /* arrival order, from 0 */
 	uint64_t t_arrive, window_end, fee;
+	uint64_t deadline;    /* an unclaimed job expires (chain/) */
+	uint64_t collateral;  /* stake its claim locks */
 	uint32_t client, exec, model;
 	uint32_t lie_at;      /* first wrong leaf of the recorded claim */
 	uint32_t lie_second;  /* the equivocator's other claim's */
 	uint32_t qnext;       /* executor queue link */
+	uint32_t epoch;       /* its executor's epoch when it claimed */
 	uint32_t disputes;    /* first dispute on it, a list */
 	uint32_t refs;        /* pending events and open disputes */
 	uint8_t state;        /* enum proto_job_state; 0 before submit */
@@ -144,6 +149,8 @@ struct executor {
 	bool busy;
 	uint32_t claims_seen; /* public: claims posted since (re)staking */
 	bool flagged;         /* public: lost a dispute */
+	uint32_t epoch;       /* bumps when a slash takes the collateral of
+			       * its open claims */
 	uint64_t work, fees, bonds, slashed, jobs;
 };
 
@@ -166,9 +173,12 @@ struct world {
 
 	/* Accounts: executors, then challengers, then clients. */
 	uint32_t n_acc;
-	uint64_t *bal, *stk;
+	uint64_t *bal, *stk, *lck; /* balance, free stake, locked stake */
 	uint32_t *lat;        /* one-way latency to the referee, us */
 	uint64_t escrow, bonds, burned, minted;
+	/* chain/'s parameters, with every time in microseconds: the rules
+	 * only add and compare times, so any one unit serves. */
+	struct chain_params cp;
 
 	struct executor *ex;
 	struct challenger *ch;

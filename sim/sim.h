@@ -7,9 +7,10 @@
  * is a bisect/ game (bisect_start, bisect_answer with bisect_answer_build's
  * RFC 9162 consistency proofs, bisect_tick for the chess clocks, and the
  * one step through bisect_reveal_leaf or, for --real-model disputes,
- * bisect_reveal itself); the money follows referee/'s rules (fee escrow,
- * whole stake slashed, reward_pct to a right challenger, the rest burned,
- * the bond to the executor when a challenge fails); challengers sample
+ * bisect_reveal itself); the money follows chain/'s rules, the very
+ * functions the referee calls (fee escrow, claim collateral, whole stake
+ * slashed, reward_pct to a right challenger, the rest burned, the bond to
+ * the executor when a challenge fails); challengers sample
  * with challenger_sampled(), the real challenger's function. What it
  * replaces is the cost: traces are synthetic leaf hashes derived from the
  * seed and the job, built only for disputed jobs, and messages are
@@ -107,6 +108,12 @@ struct sim_config {
 	uint32_t arity;
 	uint64_t min_stake, bond;
 	uint32_t reward_pct;
+	/* Stake each open claim locks (chain_claim; 0: none, the default
+	 * here, so a stake covers every claim at risk), and job deadlines
+	 * (0: none) with the penalty an executor pays for a job it let
+	 * expire. */
+	uint64_t claim_collateral;
+	uint64_t job_deadline_us, deadline_penalty;
 
 	/* Money. fee is per job (uniform in [fee, fee_max] when fee_max is
 	 * larger); stake is what each executor stakes at genesis. */
@@ -199,6 +206,7 @@ const char *sim_req_name(enum sim_req r);
 struct sim_result {
 	/* Jobs. */
 	uint64_t jobs, refused, claims, final, invalid, orphaned;
+	uint64_t expired; /* open jobs past their deadline (fee refunded) */
 	uint64_t frauds[SIM_EX_COUNT]; /* decided claims that lied */
 	uint64_t caught[SIM_EX_COUNT]; /* ... of them invalidated */
 	uint64_t honest_invalid;       /* correct claims invalidated (0) */

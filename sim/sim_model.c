@@ -164,6 +164,12 @@ static const struct key keys[] = {
 	{ "bond", K_U64, F(bond), "challenger's bond per dispute" },
 	{ "reward_pct", K_U32, F(reward_pct),
 	    "share of a slashed stake paid to a right challenger" },
+	{ "claim_collateral", K_U64, F(claim_collateral),
+	    "stake each open claim locks (0: none)" },
+	{ "job_deadline", K_US, F(job_deadline_us),
+	    "an unclaimed job expires after this (0: never)" },
+	{ "deadline_penalty", K_U64, F(deadline_penalty),
+	    "burned from an executor whose job expired" },
 	{ "fee", K_U64, F(fee), "fee per job (lowest)" },
 	{ "fee_max", K_U64, F(fee_max), "fee per job (highest; uniform)" },
 	{ "stake", K_U64, F(stake), "each executor's stake at genesis" },
@@ -459,6 +465,11 @@ sim_config_check(const struct sim_config *c, struct rf_errinfo *ei)
 	}
 	/* Keep every sum of money far below 2^63 (the referee's int64). */
 	const uint64_t lim = (uint64_t)1 << 40;
+	if (c->claim_collateral > lim || c->deadline_penalty > lim ||
+	    c->job_deadline_us > lim) {
+		return rf_errf(ei, RF_ERR_INVAL, "collateral, deadline or penalty "
+		    "too large");
+	}
 	if (c->fee_max > lim || c->stake > lim || c->exec_balance > lim ||
 	    c->chal_balance > lim || c->client_balance > lim || c->bond > lim ||
 	    c->work_cost > lim || c->cheat_gain > lim || c->min_stake > lim) {
@@ -643,7 +654,9 @@ world_populate(struct world *w)
 	w->watch = calloc(c->models, sizeof(*w->watch));
 	w->n_watch = calloc(c->models, sizeof(*w->n_watch));
 	uint8_t *kinds = malloc(E > C ? E : (C ? C : 1));
-	if (w->bal == NULL || w->stk == NULL || w->lat == NULL ||
+	w->lck = calloc(w->n_acc, sizeof(*w->lck));
+	if (w->bal == NULL || w->stk == NULL || w->lck == NULL ||
+	    w->lat == NULL ||
 	    w->ex == NULL || w->ch == NULL || w->load == NULL ||
 	    w->pick == NULL || w->watch == NULL || w->n_watch == NULL ||
 	    kinds == NULL) {

@@ -2,11 +2,14 @@
  * sim/sim_run.c - one simulation: the event loop and what each node and
  * the referee do on each event.
  *
- * The referee's side mirrors referee/ rule for rule (handlers.c h_submit
- * and h_claim, disputes.c h_challenge, decide, claim_falls and settle,
- * timers.c finalize_expired), with the ledger held in arrays instead of
- * SQLite. Disputes run through bisect/. Where the simulator simplifies,
- * the comment says so; docs/simulation.md lists every simplification.
+ * The referee's side calls the very rules the referee calls: chain/
+ * decides every amount and state change (chain_submit, chain_claim,
+ * chain_finalize, chain_challenge, chain_verdict, chain_dispute_settle,
+ * chain_equivocation, chain_job_expire) and apply() carries the effects
+ * out on the arrays, as the referee's ledger_apply does on SQLite, after
+ * the same invariant check. Disputes run through bisect/. Where the
+ * simulator simplifies, the comment says so; docs/simulation.md lists
+ * every simplification.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -61,7 +64,7 @@ now_ms(const struct world *w)
 static bool
 job_event(uint8_t k)
 {
-	return k >= EV_SUBMIT && k <= EV_CHALLENGE;
+	return k >= EV_SUBMIT && k <= EV_DEADLINE;
 }
 
 static bool
@@ -289,6 +292,115 @@ push_fin(struct world *w, uint64_t us)
 }
 
 /* ------------------------------------------------------------------ */
+/* chain/ records and effects on the arrays                             */
+/* ------------------------------------------------------------------ */
+
+/* A claim refused for want of free stake is sent again this much later
+ * (the executor's resend loop). */
+#define CLAIM_RESEND_US 250000
+
+static struct chain_account
+acct(const struct world *w, uint32_t a)
+{
+	struct chain_account c = { w->bal[a], w->stk[a], w->lck[a] };
+	return c;
+}
+
+static struct chain_job
+cjob(const struct world *w, const struct job *j)
+{
+	struct chain_job c;
+	c.state = j->state == JOB_REFUSED ? 0 : j->state;
+	c.fee = j->fee;
+	c.deadline_ms = j->deadline;
+	c.window_end_ms = j->window_end;
+	/* A slash since the claim took its collateral with the stake. */
+	c.collateral = j->exec != NONE && j->epoch == w->ex[j->exec].epoch ?
+	    j->collateral : 0;
+	return c;
+}
+
+/* The accounts playing each role for job j (chal: a challenger or
+ * NONE). */
+static void
+roles_of(const struct world *w, const struct job *j, uint32_t chal,
+    uint32_t roles[CHAIN_PARTY_MAX + 1])
+{
+	for (int i = 0; i <= CHAIN_PARTY_MAX; i++) {
+		roles[i] = NONE;
+	}
+	roles[CHAIN_CLIENT] = acc_client(w, j->client);
+	roles[CHAIN_EXECUTOR] = j->exec != NONE ? acc_exec(j->exec) : NONE;
+	roles[CHAIN_CHALLENGER] = chal != NONE ? acc_chal(w, chal) : NONE;
+}
+
+static uint64_t *
+place(struct world *w, const uint32_t *roles, uint8_t party, uint8_t pl)
+{
+	switch (pl) {
+	case CHAIN_BALANCE:
+		return &w->bal[roles[party]];
+	case CHAIN_STAKE:
+		return &w->stk[roles[party]];
+	case CHAIN_LOCKED:
+		return &w->lck[roles[party]];
+	case CHAIN_ESCROW:
+		return &w->escrow;
+	case CHAIN_BOND:
+		return &w->bonds;
+	default:
+		return &w->burned;
+	}
+}
+
+static bool
+account_place(uint8_t pl)
+{
+	return pl == CHAIN_BALANCE || pl == CHAIN_STAKE || pl == CHAIN_LOCKED;
+}
+
+/* Checks a rule's effects against the records (chain_effects_check, as
+ * the referee does) and moves the tokens; false (and the run fails) when
+ * the invariant would break. */
+static bool
+apply(struct world *w, const uint32_t *roles, const struct chain_job *cj,
+    const struct chain_dispute *cd, const struct chain_effects *e)
+{
+	struct chain_before b;
+	memset(&b, 0, sizeof(b));
+	for (int i = 1; i <= CHAIN_PARTY_MAX; i++) {
+		if (roles[i] != NONE) {
+			b.acc[i] = acct(w, roles[i]);
+		}
+	}
+	b.job = cj;
+	b.dispute = cd;
+	struct rf_errinfo ei = { "" };
+	if (chain_effects_check(&b, e, &ei) != RF_OK) {
+		fail(w, RF_ERR_INVAL, "ledger invariant: %s", ei.msg);
+		return false;
+	}
+	for (size_t i = 0; i < e->n_moves; i++) {
+		const struct chain_move *m = &e->moves[i];
+		if ((account_place(m->from) && roles[m->from_party] == NONE) ||
+		    (account_place(m->to) && roles[m->to_party] == NONE)) {
+			fail(w, RF_ERR_INVAL, "a move names an absent party");
+			return false;
+		}
+		*place(w, roles, m->from_party, m->from) -= m->amount;
+		*place(w, roles, m->to_party, m->to) += m->amount;
+	}
+	return true;
+}
+
+static bool
+escrowed(uint8_t s)
+{
+	return s == PROTO_JOB_OPEN || s == PROTO_JOB_CLAIMED ||
+	    s == PROTO_JOB_DISPUTED;
+}
+
+/* ------------------------------------------------------------------ */
 /* Arrivals                                                             */
 /* ------------------------------------------------------------------ */
 
@@ -397,7 +509,9 @@ on_arrive(struct world *w)
 /* Jobs and claims                                                      */
 /* ------------------------------------------------------------------ */
 
-/* h_submit: pick the least loaded eligible executor, escrow the fee. */
+/* h_submit: pick the least loaded eligible executor; chain_submit
+ * escrows the fee. The simulator keeps no per-client job count: its
+ * max_open_jobs is 0 (no cap). */
 static void
 on_submit(struct world *w, uint32_t ji)
 {
@@ -405,19 +519,30 @@ on_submit(struct world *w, uint32_t ji)
 	count_req(w, SIM_REQ_SUBMIT);
 	uint32_t cl = acc_client(w, j->client);
 	struct xheap *x = &w->pick[j->model];
-	if (x->n == 0 || w->bal[cl] < j->fee) {
+	struct chain_account ca = acct(w, cl);
+	struct chain_job cj = cjob(w, j);
+	struct chain_effects e;
+	chain_submit(&w->cp, &ca, j->fee, 0, w->now, &e);
+	if (x->n == 0 || e.refused != 0) {
 		j->state = JOB_REFUSED;
 		w->res->refused++;
 		w->done++;
 		return;
 	}
-	uint32_t e = x->h[0];
-	w->bal[cl] -= j->fee;
-	w->escrow += j->fee;
-	j->exec = e;
+	uint32_t ex = x->h[0];
+	j->exec = ex;
+	uint32_t roles[CHAIN_PARTY_MAX + 1];
+	roles_of(w, j, NONE, roles);
+	if (!apply(w, roles, &cj, NULL, &e)) {
+		return;
+	}
+	j->deadline = e.deadline_ms;
 	job_state(w, j, PROTO_JOB_OPEN);
+	if (w->cfg->job_deadline_us > 0) {
+		at(w, j->deadline, EV_DEADLINE, ji, 0, 0);
+	}
 	/* The assignment event, then the executor's fetch of the job. */
-	uint32_t a = acc_exec(e);
+	uint32_t a = acc_exec(ex);
 	uint64_t t = delay(w, a);
 	t += delay(w, a);
 	t += delay(w, a);
@@ -486,14 +611,22 @@ on_exec_done(struct world *w, uint32_t ji, uint32_t e)
 	start_exec(w, e);
 }
 
-/* timers.c finalize_expired: the escrowed fee goes to the executor. */
+/* timers.c finalize_expired: chain_finalize pays the escrowed fee to
+ * the executor and unlocks its collateral. */
 static void
 finalize(struct world *w, struct job *j)
 {
 	struct executor *x = &w->ex[j->exec];
+	struct chain_job cj = cjob(w, j);
+	struct chain_account xa = acct(w, acc_exec(j->exec));
+	struct chain_effects e;
+	chain_finalize(&w->cp, &cj, &xa, w->now, &e);
+	uint32_t roles[CHAIN_PARTY_MAX + 1];
+	roles_of(w, j, NONE, roles);
+	if (e.refused != 0 || !apply(w, roles, &cj, NULL, &e)) {
+		return;
+	}
 	job_state(w, j, PROTO_JOB_FINAL);
-	w->escrow -= j->fee;
-	w->bal[acc_exec(j->exec)] += j->fee;
 	x->fees += j->fee;
 	x->jobs++;
 	w->res->final++;
@@ -511,36 +644,36 @@ static void record(struct world *w, const struct dispute *d, uint64_t slashed,
     uint64_t reward);
 
 /*
- * disputes.c claim_falls: the executor's whole stake is slashed,
- * reward_pct of it to winner (an account, or NONE), the rest burned; the
- * client's fee comes back unless the job was already final; the claim is
- * invalid; every other open dispute on it is settled.
+ * A claim fell (chain_verdict or chain_equivocation computed e): apply
+ * the money, then what the referee does per record: the claim is
+ * invalid, every other open dispute on it is settled, the executor's
+ * other open claims lose their collateral. The referee also gives the
+ * slashed executor's open jobs to others (chain_job_reassign); the
+ * simulator does not: with restake the executor keeps its queue as a
+ * fresh identity, without it its open jobs are counted as orphaned.
  */
 static void
-claim_falls(struct world *w, uint32_t ji, uint32_t winner, uint32_t except,
-    uint64_t *slashed, uint64_t *reward)
+falls(struct world *w, uint32_t ji, const uint32_t *roles,
+    const struct chain_job *cj, const struct chain_dispute *cd,
+    const struct chain_effects *e, uint32_t except)
 {
 	const struct sim_config *c = w->cfg;
 	struct job *j = &w->jobs[ji];
 	struct executor *x = &w->ex[j->exec];
 	uint32_t ea = acc_exec(j->exec);
-	uint64_t s = w->stk[ea];
-	uint64_t r = winner != NONE ? s / 100 * c->reward_pct +
-	    s % 100 * c->reward_pct / 100 : 0;
-	w->stk[ea] -= s;
-	if (winner != NONE) {
-		w->bal[winner] += r;
-	}
-	w->burned += s - r;
-	w->res->slashed += s;
-	w->res->rewards += r;
-	x->slashed += s;
 	bool was_final = j->state == PROTO_JOB_FINAL;
-	if (j->fee > 0 && j->state != PROTO_JOB_FINAL &&
-	    j->state != PROTO_JOB_INVALID) {
-		w->bal[acc_client(w, j->client)] += j->fee;
-		w->escrow -= j->fee;
+	bool refund = escrowed(j->state);
+	if (!apply(w, roles, cj, cd, e)) {
+		return;
+	}
+	w->res->slashed += e->slashed;
+	w->res->rewards += e->reward;
+	x->slashed += e->slashed;
+	if (refund) {
 		w->res->fees_refunded += j->fee;
+	}
+	if (e->claims_uncovered) {
+		x->epoch++;
 	}
 	job_state(w, j, PROTO_JOB_INVALID);
 	for (uint32_t di = j->disputes; di != NONE; di = w->ds[di]->next) {
@@ -565,17 +698,22 @@ claim_falls(struct world *w, uint32_t ji, uint32_t winner, uint32_t except,
 		x->jobs++;
 		w->done++;
 	}
-	*slashed = s;
-	*reward = r;
 	/* Public record: a verdict against it. Below the minimum stake it
-	 * can take no jobs; with restake it comes back as a new identity. */
+	 * can take no jobs; with restake it comes back as a new identity,
+	 * staking through chain_stake. */
 	x->flagged = true;
-	if (w->stk[ea] < c->min_stake) {
+	struct chain_account xa = acct(w, ea);
+	if (!chain_executor_eligible(&w->cp, &xa)) {
 		xheap_remove(&w->pick[x->model], j->exec);
-		if (c->restake && s > 0 && w->bal[ea] >= c->stake &&
+		struct chain_effects st;
+		chain_stake(&w->cp, &xa, c->stake, &st);
+		if (c->restake && e->slashed > 0 && st.refused == 0 &&
 		    c->stake >= c->min_stake) {
-			w->bal[ea] -= c->stake;
-			w->stk[ea] += c->stake;
+			uint32_t sr[CHAIN_PARTY_MAX + 1];
+			roles_of(w, j, NONE, sr);
+			if (!apply(w, sr, NULL, NULL, &st)) {
+				return;
+			}
 			x->claims_seen = 0;
 			x->flagged = false;
 			xheap_insert(&w->pick[x->model], j->exec);
@@ -583,34 +721,75 @@ claim_falls(struct world *w, uint32_t ji, uint32_t winner, uint32_t except,
 	}
 }
 
-/* h_claim. A claim from an executor below the minimum stake is refused
- * and the job stays open with its fee escrowed: the referee has no
- * reassignment (docs/simulation.md, "What the simulation found"). */
+/* The earliest open dispute on j (the one that caught the liar first),
+ * or NONE. */
+static uint32_t
+earliest_open(const struct world *w, const struct job *j)
+{
+	uint32_t best = NONE;
+	for (uint32_t di = j->disputes; di != NONE; di = w->ds[di]->next) {
+		const struct dispute *d = w->ds[di];
+		if (d->open && (best == NONE || d->t_open < w->ds[best]->t_open ||
+		    (d->t_open == w->ds[best]->t_open && di < best))) {
+			best = di;
+		}
+	}
+	return best;
+}
+
+/* h_claim through chain_claim. A claim refused for want of free stake
+ * (its collateral is locked by open claims) is sent again later, as the
+ * executor does; other refusals leave the job open. */
 static void
 on_claim(struct world *w, uint32_t ji, uint32_t which)
 {
-	const struct sim_config *c = w->cfg;
 	struct job *j = &w->jobs[ji];
 	count_req(w, SIM_REQ_CLAIM);
+	struct chain_job cj = cjob(w, j);
+	struct chain_account xa = acct(w, acc_exec(j->exec));
+	struct chain_effects e;
 	if (j->n_claims > 0) {
 		if (which == j->rec || j->state == PROTO_JOB_INVALID) {
 			return; /* a retry, or the claim is already void */
 		}
 		/* Two different signed claims: the referee holds the proof of
-		 * equivocation itself, and nobody is rewarded. */
-		uint64_t s, r;
+		 * equivocation itself; the challenger that disputed the claim
+		 * first, if any, is paid (chain_equivocation). */
 		w->res->equivocations++;
-		claim_falls(w, ji, NONE, NONE, &s, &r);
+		uint32_t first = earliest_open(w, j);
+		struct chain_dispute cd = { CHAIN_DISPUTE_OPEN, 0 };
+		if (first != NONE) {
+			cd.bond = w->ds[first]->bond;
+		}
+		chain_equivocation(&w->cp, &cj, &xa, first != NONE ? &cd : NULL,
+		    &e);
+		if (e.refused != 0) {
+			return;
+		}
+		uint32_t roles[CHAIN_PARTY_MAX + 1];
+		roles_of(w, j, first != NONE ? w->ds[first]->chal : NONE, roles);
+		falls(w, ji, roles, &cj, NULL, &e, NONE);
 		return;
 	}
-	if (j->state != PROTO_JOB_OPEN ||
-	    w->stk[acc_exec(j->exec)] < c->min_stake) {
+	chain_claim(&w->cp, &cj, &xa, w->now, &e);
+	if (e.refused != 0) {
+		if (e.refused == PROTO_ERR_STAKE && j->state == PROTO_JOB_OPEN &&
+		    chain_executor_eligible(&w->cp, &xa)) {
+			at(w, w->now + CLAIM_RESEND_US, EV_CLAIM, ji, which, 0);
+		}
+		return;
+	}
+	uint32_t roles[CHAIN_PARTY_MAX + 1];
+	roles_of(w, j, NONE, roles);
+	if (!apply(w, roles, &cj, NULL, &e)) {
 		return;
 	}
 	j->n_claims = 1;
 	j->rec = (uint8_t)which;
 	job_state(w, j, PROTO_JOB_CLAIMED);
-	j->window_end = w->now + c->window_us;
+	j->window_end = e.window_end_ms;
+	j->collateral = e.collateral;
+	j->epoch = w->ex[j->exec].epoch;
 	at(w, j->window_end, EV_WINDOW, ji, 0, 0);
 	w->res->claims++;
 	/* CLAIM_POSTED reaches every challenger holding the model; each
@@ -626,6 +805,32 @@ on_claim(struct world *w, uint32_t ji, uint32_t which)
 		}
 	}
 	w->ex[j->exec].claims_seen++;
+}
+
+/* An open job past its deadline: chain_job_expire refunds the fee and
+ * burns the penalty from the executor that never claimed it. */
+static void
+on_deadline(struct world *w, uint32_t ji)
+{
+	struct job *j = &w->jobs[ji];
+	struct chain_job cj = cjob(w, j);
+	struct chain_account xa = acct(w, acc_exec(j->exec));
+	struct chain_effects e;
+	chain_job_expire(&w->cp, &cj, &xa, w->now, &e);
+	if (e.refused != 0) {
+		return; /* claimed in time */
+	}
+	uint32_t roles[CHAIN_PARTY_MAX + 1];
+	roles_of(w, j, NONE, roles);
+	if (!apply(w, roles, &cj, NULL, &e)) {
+		return;
+	}
+	job_state(w, j, PROTO_JOB_INVALID);
+	w->ex[j->exec].slashed += e.slashed;
+	w->res->slashed += e.slashed;
+	w->res->fees_refunded += j->fee;
+	w->res->expired++;
+	w->done++;
 }
 
 static void
@@ -895,19 +1100,20 @@ on_challenge(struct world *w, uint32_t ji, uint32_t ch, bool fake)
 	struct job *j = &w->jobs[ji];
 	uint32_t ca = acc_chal(w, ch);
 	count_req(w, SIM_REQ_CHALLENGE);
-	if (j->state != PROTO_JOB_CLAIMED && j->state != PROTO_JOB_DISPUTED) {
-		return;
-	}
-	if (w->now >= j->window_end) {
+	/* The money: chain_challenge (the claim's state and window, the
+	 * bond). */
+	struct chain_job cj = cjob(w, j);
+	struct chain_account cha = acct(w, ca);
+	struct chain_dispute cd = { 0, c->bond };
+	struct chain_effects e;
+	chain_challenge(&w->cp, &cj, &cha, c->bond, w->now, &e);
+	if (e.refused != 0) {
 		return;
 	}
 	for (uint32_t di = j->disputes; di != NONE; di = w->ds[di]->next) {
 		if (w->ds[di]->chal == ch) {
 			return; /* this challenger already disputes it */
 		}
-	}
-	if (w->bal[ca] < c->bond) {
-		return;
 	}
 	uint32_t di = dispute_new(w);
 	if (di == NONE) {
@@ -962,11 +1168,16 @@ on_challenge(struct world *w, uint32_t ji, uint32_t ch, bool fake)
 		fail(w, err, "bisect_start refused a simulated dispute");
 		return;
 	}
-	w->bal[ca] -= c->bond;
-	w->bonds += c->bond;
+	uint32_t roles[CHAIN_PARTY_MAX + 1];
+	roles_of(w, j, ch, roles);
+	if (!apply(w, roles, &cj, &cd, &e)) {
+		d->released = true;
+		j->refs--;
+		return;
+	}
 	d->open = true;
 	j->open++;
-	job_state(w, j, PROTO_JOB_DISPUTED);
+	job_state(w, j, e.job_state);
 	w->res->disputes++;
 	announce(w, di);
 }
@@ -1177,24 +1388,31 @@ dispute_closed(struct world *w, uint32_t di)
 	dispute_unhold(w, di);
 }
 
-/* disputes.c settle: another dispute proved the claim false first; the
- * bond goes back and nobody is slashed twice. */
+/* disputes.c settle through chain_dispute_settle: another dispute
+ * proved the claim false first; the bond goes back and nobody is
+ * slashed twice. */
 static void
 settle(struct world *w, uint32_t di)
 {
 	struct dispute *d = w->ds[di];
+	struct chain_dispute cd = { CHAIN_DISPUTE_OPEN, d->bond };
+	struct chain_effects e;
+	chain_dispute_settle(&w->cp, &cd, &e);
+	uint32_t roles[CHAIN_PARTY_MAX + 1];
+	roles_of(w, &w->jobs[d->job], d->chal, roles);
+	if (e.refused != 0 || !apply(w, roles, NULL, &cd, &e)) {
+		return;
+	}
 	d->g.phase = BISECT_PHASE_DONE;
 	d->g.executor_won = false;
 	d->g.challenger_right = true;
-	d->g.reason = PROTO_VERDICT_SETTLED;
-	w->bal[acc_chal(w, d->chal)] += d->bond;
-	w->bonds -= d->bond;
+	d->g.reason = e.reason;
 	w->res->settled++;
 	record(w, d, 0, 0);
 	dispute_closed(w, di);
 }
 
-/* disputes.c decide: the game is over; move the money. */
+/* disputes.c decide: chain_verdict moves the money. */
 static void
 decide(struct world *w, uint32_t di)
 {
@@ -1202,16 +1420,25 @@ decide(struct world *w, uint32_t di)
 	uint32_t ji = d->job;
 	struct job *j = &w->jobs[ji];
 	const struct bisect_game *g = &d->g;
-	uint32_t ca = acc_chal(w, d->chal);
-	uint64_t slashed = 0, reward = 0;
+	struct chain_job cj = cjob(w, j);
+	struct chain_account xa = acct(w, acc_exec(j->exec));
+	struct chain_dispute cd = { CHAIN_DISPUTE_OPEN, d->bond };
+	struct chain_effects e;
+	chain_verdict(&w->cp, &cj, &xa, &cd, g->executor_won,
+	    g->challenger_right, j->open - 1u, &e);
+	if (e.refused != 0) {
+		fail(w, RF_ERR_INVAL, "a verdict on a decided dispute");
+		return;
+	}
+	uint32_t roles[CHAIN_PARTY_MAX + 1];
+	roles_of(w, j, d->chal, roles);
 	if (g->executor_won) {
-		/* A false challenge: the bond goes to the executor. */
-		w->bal[acc_exec(j->exec)] += d->bond;
-		w->bonds -= d->bond;
+		if (!apply(w, roles, &cj, &cd, &e)) {
+			return;
+		}
 		w->ex[j->exec].bonds += d->bond;
 		w->res->disputes_won_exec++;
-		slashed = reward = d->bond;
-		if (j->open == 1 && j->state == PROTO_JOB_DISPUTED) {
+		if (e.job_state == PROTO_JOB_CLAIMED) {
 			/* Back in its window; once it has passed, the referee's
 			 * next timer tick finalises it (here: at once). */
 			job_state(w, j, PROTO_JOB_CLAIMED);
@@ -1220,17 +1447,14 @@ decide(struct world *w, uint32_t di)
 			}
 		}
 	} else {
-		claim_falls(w, ji, g->challenger_right ? ca : NONE, di, &slashed,
-		    &reward);
-		w->bonds -= d->bond;
-		if (g->challenger_right) {
-			w->bal[ca] += d->bond;
-		} else {
-			w->burned += d->bond;
+		/* The dispute is closed before the others are settled, as the
+		 * referee saves it first. */
+		falls(w, ji, roles, &cj, &cd, &e, di);
+		if (!g->challenger_right) {
 			w->res->bonds_lost += d->bond;
 		}
 	}
-	record(w, d, slashed, reward);
+	record(w, d, e.slashed, e.reward);
 	dispute_closed(w, di);
 }
 
@@ -1243,7 +1467,7 @@ world_ledger_ok(const struct world *w, uint64_t *total)
 {
 	uint64_t t = 0, escrow = 0, bonds = 0;
 	for (uint32_t i = 0; i < w->n_acc; i++) {
-		t += w->bal[i] + w->stk[i];
+		t += w->bal[i] + w->stk[i] + w->lck[i];
 	}
 	/* Escrow and bonds recounted from the jobs and disputes themselves,
 	 * not from the running totals. */
@@ -1366,6 +1590,7 @@ world_free(struct world *w)
 	evq_fini(&w->q);
 	free(w->bal);
 	free(w->stk);
+	free(w->lck);
 	free(w->lat);
 	if (w->ch != NULL) {
 		for (uint32_t i = 0; i < w->cfg->challengers; i++) {
@@ -1445,6 +1670,9 @@ dispatch(struct world *w, const struct event *e)
 	case EV_TICK:
 		on_tick(w, e->a, e->c);
 		break;
+	case EV_DEADLINE:
+		on_deadline(w, e->a);
+		break;
 	}
 	if (job_event(e->kind)) {
 		job_unref(w, e->a);
@@ -1484,6 +1712,18 @@ sim_run_jobs(const struct sim_config *c, struct sim_result *out,
 	w->n_leaves = c->inputs + c->ops;
 	w->free_jobs = NONE;
 	r->ledger_ok = true;
+	/* chain/'s parameters; every time in microseconds. */
+	chain_params_default(&w->cp);
+	w->cp.window_ms = c->window_us;
+	w->cp.min_stake = c->min_stake;
+	w->cp.min_bond = c->bond;
+	w->cp.reward_pct = c->reward_pct;
+	w->cp.claim_collateral = c->claim_collateral;
+	w->cp.job_deadline_ms = c->job_deadline_us > 0 ? c->job_deadline_us :
+	    UINT64_MAX / 4; /* never, within any run */
+	w->cp.deadline_penalty = c->deadline_penalty;
+	w->cp.min_fee = 0;
+	w->cp.max_open_jobs = 0;
 	evq_init(&w->q);
 	w->answer = malloc(sizeof(*w->answer));
 	err = w->answer != NULL ? world_populate(w) : RF_ERR_NOMEM;
