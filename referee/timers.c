@@ -1,6 +1,7 @@
 /*
  * referee/timers.c - the referee's clock: finalises claims whose challenge
- * window has passed, and keeps the ledger gauge (and its invariant) in
+ * window has passed, ends open jobs whose deadline has passed (both by
+ * chain/'s rules), and keeps the ledger gauge (and its invariant) in
  * view. Windows are stored as wall-clock deadlines, so a restarted
  * referee finalises whatever expired while it was down on its first tick.
  */
@@ -12,12 +13,76 @@
 #include "referee_int.h"
 
 #define TICK_MS 50
-/* One event per finalised claim: a batch fits one outbox. */
+/* Jobs per transaction: a few events each, well inside one outbox. */
 #define BATCH OUTBOX_MAX
 
-/* Finalises up to BATCH expired claims in one transaction. */
+/* Selects up to BATCH job ids with sql (bound: now, BATCH). */
 static int
-finalize_expired(struct referee *r, size_t *done)
+select_jobs(struct referee *r, const char *sql, uint64_t now_ms,
+    struct proto_digest *jobs, size_t *n)
+{
+	sqlite3_stmt *st;
+	*n = 0;
+	int err = db_query(r, &st, sql, "ii", (int64_t)now_ms, (int64_t)BATCH);
+	if (err != RF_OK) {
+		return err;
+	}
+	while (sqlite3_step(st) == SQLITE_ROW && *n < BATCH) {
+		db_col_digest(r, st, 0, &jobs[*n]);
+		(*n)++;
+	}
+	db_done(r, st);
+	return RF_OK;
+}
+
+/* One rule on one due job: the job's records in, its effects applied.
+ * A job no longer due (refused) is skipped. */
+static int
+job_rule(struct request *q, const struct proto_digest *job,
+    void (*rule)(const struct chain_params *, const struct chain_job *,
+    const struct chain_account *, uint64_t, struct chain_effects *))
+{
+	struct referee *r = q->r;
+	struct chain_params cp;
+	struct chain_before b;
+	struct chain_effects e;
+	struct chain_job cj;
+	struct proto_pubkey client, ex;
+	bool found;
+	referee_chain_params(r, &cp);
+	memset(&b, 0, sizeof(b));
+	int err = ledger_job(r, job, &cj, &client, &ex, &found);
+	if (err == RF_OK && found) {
+		err = ledger_chain_account(r, &ex, &b.acc[CHAIN_EXECUTOR]);
+	}
+	if (err == RF_OK && found) {
+		err = ledger_chain_account(r, &client, &b.acc[CHAIN_CLIENT]);
+	}
+	if (err != RF_OK || !found) {
+		return err;
+	}
+	b.job = &cj;
+	rule(&cp, &cj, &b.acc[CHAIN_EXECUTOR], q->now_ms, &e);
+	if (e.refused != 0) {
+		return RF_OK;
+	}
+	struct ledger_roles roles = { { NULL }, job, NULL };
+	roles.key[CHAIN_CLIENT] = &client;
+	roles.key[CHAIN_EXECUTOR] = &ex;
+	return ledger_apply(q, &b, &e, &roles);
+}
+
+/*
+ * Applies rule to up to BATCH jobs that sql selects as due, in one
+ * transaction: claims whose window has ended (chain_finalize) or open
+ * jobs past their deadline (chain_job_expire). A few events per job: a
+ * batch fits one outbox.
+ */
+static int
+due_jobs(struct referee *r, const char *sql,
+    void (*rule)(const struct chain_params *, const struct chain_job *,
+    const struct chain_account *, uint64_t, struct chain_effects *),
+    size_t *done)
 {
 	struct request q;
 	memset(&q, 0, sizeof(q));
@@ -28,45 +93,11 @@ finalize_expired(struct referee *r, size_t *done)
 	if (err != RF_OK) {
 		return err;
 	}
-	sqlite3_stmt *st;
-	err = db_query(r, &st, "SELECT c.job_id FROM claims c WHERE c.state = 2 "
-	    "AND c.window_end_ms <= ?1 ORDER BY c.window_end_ms LIMIT ?2", "ii",
-	    (int64_t)q.now_ms, (int64_t)BATCH);
 	struct proto_digest jobs[BATCH];
 	size_t n = 0;
-	while (err == RF_OK && sqlite3_step(st) == SQLITE_ROW && n < BATCH) {
-		db_col_digest(r, st, 0, &jobs[n]);
-		n++;
-	}
-	if (err == RF_OK) {
-		db_done(r, st);
-	}
-	struct chain_params cp;
-	referee_chain_params(r, &cp);
+	err = select_jobs(r, sql, q.now_ms, jobs, &n);
 	for (size_t i = 0; i < n && err == RF_OK; i++) {
-		/* chain/'s rule: the escrowed fee to the executor, its
-		 * collateral unlocked. */
-		struct chain_before b;
-		struct chain_effects e;
-		struct chain_job cj;
-		struct proto_pubkey ex;
-		bool found;
-		memset(&b, 0, sizeof(b));
-		err = ledger_job(r, &jobs[i], &cj, NULL, &ex, &found);
-		if (err == RF_OK && found) {
-			err = ledger_chain_account(r, &ex, &b.acc[CHAIN_EXECUTOR]);
-		}
-		if (err != RF_OK || !found) {
-			break;
-		}
-		b.job = &cj;
-		chain_finalize(&cp, &cj, &b.acc[CHAIN_EXECUTOR], q.now_ms, &e);
-		if (e.refused != 0) {
-			continue;
-		}
-		struct ledger_roles roles = { { NULL }, &jobs[i], NULL };
-		roles.key[CHAIN_EXECUTOR] = &ex;
-		err = ledger_apply(&q, &b, &e, &roles);
+		err = job_rule(&q, &jobs[i], rule);
 	}
 	if (err != RF_OK) {
 		store_rollback(r->db);
@@ -80,9 +111,15 @@ finalize_expired(struct referee *r, size_t *done)
 	}
 	outbox_flush(r, &q.events);
 	*done = n;
-	net_counter_add(r->m_final, n);
 	return RF_OK;
 }
+
+static const char *const due_claims =
+    "SELECT job_id FROM claims WHERE state = 2 AND window_end_ms <= ?1 "
+    "ORDER BY window_end_ms LIMIT ?2";
+static const char *const due_deadlines =
+    "SELECT job_id FROM jobs WHERE state = 1 AND deadline_ms <= ?1 "
+    "ORDER BY deadline_ms LIMIT ?2";
 
 static void
 check_ledger(struct referee *r)
@@ -114,10 +151,17 @@ timer_main(void *arg)
 		size_t done = 0;
 		int err;
 		do {
-			err = finalize_expired(r, &done);
+			err = due_jobs(r, due_claims, chain_finalize, &done);
+			net_counter_add(r->m_final, done);
 		} while (err == RF_OK && done == BATCH);
 		if (err != RF_OK) {
 			log_error("finalising claims failed: %s", rf_strerror(err));
+		}
+		do {
+			err = due_jobs(r, due_deadlines, chain_job_expire, &done);
+		} while (err == RF_OK && done == BATCH);
+		if (err != RF_OK) {
+			log_error("expiring jobs failed: %s", rf_strerror(err));
 		}
 		err = disputes_tick(r);
 		if (err != RF_OK) {

@@ -26,6 +26,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "../chain/chain.h"
 #include "../protocol/protocol.h"
 
 /* Executor strategies. */
@@ -275,6 +276,26 @@ typedef void (*sim_progress_fn)(void *ctx, const struct sim_progress *p);
 int sim_run(const struct sim_config *c, struct sim_result *r,
     sim_progress_fn progress, void *ctx, struct rf_errinfo *ei)
     __attribute__((warn_unused_result));
+
+/*
+ * The simulator's ledger: per-account arrays and the shared places.
+ * sim_ledger_apply is how a simulation carries out every chain/ rule's
+ * effects (roles[party] is an account index, SIM_NOBODY for nobody):
+ * checked against the records first (chain_effects_check, as the
+ * referee's ledger_apply does), then the tokens move. RF_ERR_INVAL, with
+ * nothing moved, when the invariant would break.
+ */
+#define SIM_NOBODY UINT32_MAX
+
+struct sim_ledger {
+	uint64_t *bal, *stk, *lck; /* balance, free stake, locked stake */
+	uint64_t escrow, bonds, burned;
+};
+
+int sim_ledger_apply(struct sim_ledger *l,
+    const uint32_t roles[CHAIN_PARTY_MAX + 1], const struct chain_job *j,
+    const struct chain_dispute *d, const struct chain_effects *e,
+    struct rf_errinfo *ei) __attribute__((warn_unused_result));
 
 /* P(at least one of c samplers at rate p picks a claim) = 1 - (1 - p)^c,
  * for a real c (computed without libm: the same bits everywhere). */

@@ -335,21 +335,21 @@ roles_of(const struct world *w, const struct job *j, uint32_t chal,
 }
 
 static uint64_t *
-place(struct world *w, const uint32_t *roles, uint8_t party, uint8_t pl)
+place(struct sim_ledger *l, const uint32_t *roles, uint8_t party, uint8_t pl)
 {
 	switch (pl) {
 	case CHAIN_BALANCE:
-		return &w->bal[roles[party]];
+		return &l->bal[roles[party]];
 	case CHAIN_STAKE:
-		return &w->stk[roles[party]];
+		return &l->stk[roles[party]];
 	case CHAIN_LOCKED:
-		return &w->lck[roles[party]];
+		return &l->lck[roles[party]];
 	case CHAIN_ESCROW:
-		return &w->escrow;
+		return &l->escrow;
 	case CHAIN_BOND:
-		return &w->bonds;
+		return &l->bonds;
 	default:
-		return &w->burned;
+		return &l->burned;
 	}
 }
 
@@ -359,37 +359,59 @@ account_place(uint8_t pl)
 	return pl == CHAIN_BALANCE || pl == CHAIN_STAKE || pl == CHAIN_LOCKED;
 }
 
-/* Checks a rule's effects against the records (chain_effects_check, as
- * the referee does) and moves the tokens; false (and the run fails) when
- * the invariant would break. */
-static bool
-apply(struct world *w, const uint32_t *roles, const struct chain_job *cj,
-    const struct chain_dispute *cd, const struct chain_effects *e)
+int
+sim_ledger_apply(struct sim_ledger *l,
+    const uint32_t roles[CHAIN_PARTY_MAX + 1], const struct chain_job *j,
+    const struct chain_dispute *d, const struct chain_effects *e,
+    struct rf_errinfo *ei)
 {
 	struct chain_before b;
 	memset(&b, 0, sizeof(b));
 	for (int i = 1; i <= CHAIN_PARTY_MAX; i++) {
-		if (roles[i] != NONE) {
-			b.acc[i] = acct(w, roles[i]);
+		if (roles[i] != SIM_NOBODY) {
+			b.acc[i].balance = l->bal[roles[i]];
+			b.acc[i].stake = l->stk[roles[i]];
+			b.acc[i].locked = l->lck[roles[i]];
 		}
 	}
-	b.job = cj;
-	b.dispute = cd;
-	struct rf_errinfo ei = { "" };
-	if (chain_effects_check(&b, e, &ei) != RF_OK) {
-		fail(w, RF_ERR_INVAL, "ledger invariant: %s", ei.msg);
-		return false;
+	b.job = j;
+	b.dispute = d;
+	int err = chain_effects_check(&b, e, ei);
+	if (err != RF_OK) {
+		return err;
 	}
 	for (size_t i = 0; i < e->n_moves; i++) {
 		const struct chain_move *m = &e->moves[i];
-		if ((account_place(m->from) && roles[m->from_party] == NONE) ||
-		    (account_place(m->to) && roles[m->to_party] == NONE)) {
-			fail(w, RF_ERR_INVAL, "a move names an absent party");
-			return false;
+		if ((account_place(m->from) && roles[m->from_party] == SIM_NOBODY) ||
+		    (account_place(m->to) && roles[m->to_party] == SIM_NOBODY)) {
+			return rf_errf(ei, RF_ERR_INVAL, "move %zu names an absent "
+			    "party", i);
 		}
-		*place(w, roles, m->from_party, m->from) -= m->amount;
-		*place(w, roles, m->to_party, m->to) += m->amount;
 	}
+	for (size_t i = 0; i < e->n_moves; i++) {
+		const struct chain_move *m = &e->moves[i];
+		*place(l, roles, m->from_party, m->from) -= m->amount;
+		*place(l, roles, m->to_party, m->to) += m->amount;
+	}
+	return RF_OK;
+}
+
+/* A rule's effects on the world's ledger; false (and the run fails)
+ * when the invariant would break. */
+static bool
+apply(struct world *w, const uint32_t *roles, const struct chain_job *cj,
+    const struct chain_dispute *cd, const struct chain_effects *e)
+{
+	struct sim_ledger l = { w->bal, w->stk, w->lck, w->escrow, w->bonds,
+		w->burned };
+	struct rf_errinfo ei = { "" };
+	if (sim_ledger_apply(&l, roles, cj, cd, e, &ei) != RF_OK) {
+		fail(w, RF_ERR_INVAL, "ledger invariant: %s", ei.msg);
+		return false;
+	}
+	w->escrow = l.escrow;
+	w->bonds = l.bonds;
+	w->burned = l.burned;
 	return true;
 }
 
