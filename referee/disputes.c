@@ -106,6 +106,39 @@ dispute_save(struct referee *r, const struct dispute *d)
 	    d->transcript_len);
 }
 
+/* When the game next needs the timer: the earliest clock deadline of the
+ * sides it waits for (0 once decided). */
+static uint64_t
+next_deadline(const struct dispute *d)
+{
+	uint64_t t = 0;
+	for (int s = 0; d->state == DISPUTE_OPEN && s < 2; s++) {
+		if (bisect_waiting_for(&d->game, (enum bisect_side)s)) {
+			uint64_t dl = bisect_deadline(&d->game, (enum bisect_side)s);
+			t = t == 0 || dl < t ? dl : t;
+		}
+	}
+	return t;
+}
+
+static int
+set_deadline(struct referee *r, const struct proto_digest *id, uint64_t t)
+{
+	return db_run(r, "UPDATE disputes SET deadline_ms = ?2 WHERE "
+	    "dispute_id = ?1", "di", id, (int64_t)(t > INT64_MAX ? INT64_MAX : t));
+}
+
+/* dispute_save, and the deadline disputes_tick orders by. */
+static int
+dispute_store(struct referee *r, const struct dispute *d)
+{
+	int err = dispute_save(r, d);
+	if (err == RF_OK) {
+		err = set_deadline(r, &d->id, next_deadline(d));
+	}
+	return err;
+}
+
 /* Appends one envelope (u32 length, bytes) to the transcript. */
 static int
 transcript_add(struct dispute *d, const uint8_t *msg, size_t len)
@@ -289,7 +322,7 @@ settle(struct request *q, const struct proto_digest *id)
 	d.game.reason = e.reason;
 	d.state = e.dispute_state;
 	if (err == RF_OK) {
-		err = dispute_save(r, &d);
+		err = dispute_store(r, &d);
 	}
 	if (err == RF_OK) {
 		err = store_verdict(q, &d, 0, 0);
@@ -343,32 +376,67 @@ settle_others(struct request *q, const struct proto_digest *job,
  * A slashed executor has no stake left to claim with: every job still
  * waiting on it goes to another eligible executor, or, when none serves
  * the model, fails with the client's fee refunded (chain_job_reassign).
+ * There may be any number of them, so the verdict's transaction only
+ * leaves a durable marker; the timer gives them away in bounded batches
+ * (referee_reassign_batch), each its own transaction.
  */
 static int
 reassign_jobs(struct request *q, const struct proto_pubkey *from)
 {
+	return db_run(q->r, "INSERT INTO reassign (executor, since_ms) VALUES "
+	    "(?1, ?2) ON CONFLICT (executor) DO UPDATE SET since_ms = ?2", "ki",
+	    from, (int64_t)q->now_ms);
+}
+
+int
+referee_reassign_batch(struct request *q, size_t max, size_t *done)
+{
 	struct referee *r = q->r;
 	struct chain_params cp;
 	referee_chain_params(r, &cp);
-	for (;;) {
-		sqlite3_stmt *st;
+	*done = 0;
+	sqlite3_stmt *st;
+	int err = db_stmt(r, &st, "SELECT executor, since_ms FROM reassign "
+	    "ORDER BY since_ms LIMIT 1", "");
+	if (err != RF_OK) {
+		return err;
+	}
+	struct proto_pubkey from;
+	int64_t since = 0;
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		db_col_key(st, 0, &from);
+		since = sqlite3_column_int64(st, 1);
+	}
+	sqlite3_finalize(st);
+	if (rc != SQLITE_ROW) {
+		return rc == SQLITE_DONE ? RF_OK : RF_ERR_STORE;
+	}
+	/* Jobs submitted after the slash went to the executor after it
+	 * staked again: they are its own. */
+	while (*done < max) {
 		struct proto_digest job, model;
 		struct proto_pubkey client;
-		int err = db_stmt(r, &st, "SELECT job_id, model_id, client "
-		    "FROM jobs WHERE executor = ?1 AND state = 1 LIMIT 1", "k",
-		    from);
+		err = db_stmt(r, &st, "SELECT job_id, model_id, client FROM jobs "
+		    "WHERE executor = ?1 AND state = 1 AND created_ms <= ?2 "
+		    "LIMIT 1", "ki", &from, since);
 		if (err != RF_OK) {
 			return err;
 		}
-		int rc = sqlite3_step(st);
+		rc = sqlite3_step(st);
 		if (rc == SQLITE_ROW) {
 			db_col_digest(r, st, 0, &job);
 			db_col_digest(r, st, 1, &model);
 			db_col_key(st, 2, &client);
 		}
 		sqlite3_finalize(st);
+		if (rc == SQLITE_DONE) {
+			/* All given away: the marker goes. */
+			return db_run(r, "DELETE FROM reassign WHERE executor = ?1",
+			    "k", &from);
+		}
 		if (rc != SQLITE_ROW) {
-			return rc == SQLITE_DONE ? RF_OK : RF_ERR_STORE;
+			return RF_ERR_STORE;
 		}
 		struct proto_pubkey to;
 		bool found = false, jf;
@@ -377,6 +445,10 @@ reassign_jobs(struct request *q, const struct proto_pubkey *from)
 		struct chain_effects e;
 		memset(&b, 0, sizeof(b));
 		err = referee_pick_executor(r, &model, &to, &found);
+		if (err == RF_OK && found &&
+		    memcmp(to.b, from.b, PROTO_KEY_LEN) == 0) {
+			found = false; /* staked again: still not its job */
+		}
 		if (err == RF_OK) {
 			err = ledger_job(r, &job, &cj, NULL, NULL, &jf);
 		}
@@ -390,13 +462,15 @@ reassign_jobs(struct request *q, const struct proto_pubkey *from)
 		}
 		struct ledger_roles roles = { { NULL }, &job, NULL };
 		roles.key[CHAIN_CLIENT] = &client;
-		roles.key[CHAIN_EXECUTOR] = from;
+		roles.key[CHAIN_EXECUTOR] = &from;
 		roles.key[CHAIN_NEW_EXECUTOR] = found ? &to : NULL;
 		err = ledger_apply(q, &b, &e, &roles);
 		if (err != RF_OK) {
 			return err;
 		}
+		(*done)++;
 	}
+	return RF_OK;
 }
 
 /* The per-record work a fallen claim asks for (chain_effects). */
@@ -452,7 +526,7 @@ decide(struct request *q, struct dispute *d)
 		return RF_ERR_INVAL; /* only open disputes are decided */
 	}
 	d->state = e.dispute_state;
-	err = dispute_save(r, d);
+	err = dispute_store(r, d);
 	if (err == RF_OK) {
 		err = store_verdict(q, d, e.slashed, e.reward);
 	}
@@ -632,7 +706,7 @@ h_challenge(struct request *q)
 		    announce_move(q, &d);
 	}
 	if (err == RF_OK) {
-		err = dispute_save(r, &d);
+		err = dispute_store(r, &d);
 	}
 	if (err == RF_OK) {
 		char id[13];
@@ -694,7 +768,7 @@ after_move(struct request *q, struct dispute *d, enum bisect_result res,
 		err = announce_move(q, d);
 	}
 	if (err == RF_OK) {
-		err = dispute_save(q->r, d);
+		err = dispute_store(q->r, d);
 	}
 	if (err == RF_OK) {
 		req_ack(q, &d->id);
@@ -943,15 +1017,61 @@ r_dispute_fetch(struct request *q)
 	return err;
 }
 
+/* One due dispute in its own transaction: decided when a clock ran out,
+ * else its next deadline stored (a database from before the column holds
+ * 0 there). */
+static int
+tick_one(struct referee *r, const struct proto_digest *id)
+{
+	struct request q;
+	memset(&q, 0, sizeof(q));
+	q.r = r;
+	q.now_ms = referee_now_ms();
+	int err = store_begin(r->db, NULL);
+	if (err != RF_OK) {
+		return err;
+	}
+	struct dispute d;
+	bool found;
+	err = dispute_load(r, id, &d, &found);
+	if (err == RF_OK && found) {
+		if (d.state == DISPUTE_OPEN && bisect_tick(&d.game, q.now_ms)) {
+			err = decide(&q, &d);
+		} else {
+			err = set_deadline(r, &d.id, next_deadline(&d));
+		}
+		dispute_free(&d);
+	}
+	if (err != RF_OK) {
+		store_rollback(r->db);
+		outbox_free(&q.events);
+		return err;
+	}
+	err = store_commit(r->db, NULL);
+	if (err != RF_OK) {
+		outbox_free(&q.events);
+		return err;
+	}
+	outbox_flush(r, &q.events);
+	return RF_OK;
+}
+
+/* How long a dispute whose tick failed waits before it is tried again:
+ * it goes behind the others instead of blocking them. */
+#define TICK_RETRY_MS 1000
+
 int
 disputes_tick(struct referee *r)
 {
 	struct proto_digest ids[32];
 	size_t n = 0;
 	sqlite3_stmt *st;
+	uint64_t now = referee_now_ms();
 	store_lock(r->db);
+	/* The most urgent first: disputes whose clock deadline has come. */
 	int err = db_stmt(r, &st, "SELECT dispute_id FROM disputes WHERE state "
-	    "= 1 LIMIT 32", "");
+	    "= 1 AND deadline_ms <= ?1 ORDER BY deadline_ms LIMIT 32", "i",
+	    (int64_t)now);
 	if (err == RF_OK) {
 		while (sqlite3_step(st) == SQLITE_ROW && n < 32) {
 			db_col_digest(r, st, 0, &ids[n++]);
@@ -959,36 +1079,31 @@ disputes_tick(struct referee *r)
 		sqlite3_finalize(st);
 	}
 	store_unlock(r->db);
-	for (size_t i = 0; err == RF_OK && i < n; i++) {
-		struct request q;
-		memset(&q, 0, sizeof(q));
-		q.r = r;
-		q.now_ms = referee_now_ms();
-		err = store_begin(r->db, NULL);
-		if (err != RF_OK) {
-			break;
+	int first = err;
+	for (size_t i = 0; i < n; i++) {
+		err = tick_one(r, &ids[i]);
+		if (err == RF_OK) {
+			continue;
 		}
-		struct dispute d;
-		bool found;
-		err = dispute_load(r, &ids[i], &d, &found);
-		if (err == RF_OK && found && d.state == DISPUTE_OPEN &&
-		    bisect_tick(&d.game, q.now_ms)) {
-			err = decide(&q, &d);
+		/* Logged and put back behind the others: one dispute that
+		 * cannot be decided never stops another's clock. */
+		char hex[13];
+		referee_hex12(r->params.suite, &ids[i], hex);
+		log_error("dispute %s: tick failed (%s); retried in %d ms", hex,
+		    rf_strerror(err), TICK_RETRY_MS);
+		if (first == RF_OK) {
+			first = err;
 		}
-		if (err == RF_OK && found) {
-			dispute_free(&d);
+		if (store_begin(r->db, NULL) == RF_OK) {
+			if (set_deadline(r, &ids[i], now + TICK_RETRY_MS) == RF_OK) {
+				/* Unlocks either way; a failure only means it is
+				 * retried sooner. */
+				int cerr = store_commit(r->db, NULL);
+				(void)cerr;
+			} else {
+				store_rollback(r->db);
+			}
 		}
-		if (err != RF_OK) {
-			store_rollback(r->db);
-			outbox_free(&q.events);
-			break;
-		}
-		err = store_commit(r->db, NULL);
-		if (err != RF_OK) {
-			outbox_free(&q.events);
-			break;
-		}
-		outbox_flush(r, &q.events);
 	}
-	return err;
+	return first;
 }

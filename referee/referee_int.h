@@ -230,8 +230,15 @@ int r_dispute_fetch(struct request *q);
  * for one job (chain_equivocation: whoever reports it is paid nothing). */
 int equivocation_apply(struct request *q, const uint8_t *a, size_t la,
     const uint8_t *b, size_t lb);
-/* Applies the clocks of open disputes; decides those that ran out. */
+/* Applies the clocks of open disputes whose deadline has come, most
+ * urgent first, each in its own transaction; decides those that ran out.
+ * One that fails is logged and retried later behind the others. Returns
+ * the first error. */
 int disputes_tick(struct referee *r);
+/* Gives away up to max open jobs of the executor slashed earliest (its
+ * marker in the reassign table), inside q's transaction; the marker goes
+ * when none is left. *done: jobs handled (< max: nothing left for it). */
+int referee_reassign_batch(struct request *q, size_t max, size_t *done);
 
 /* First 12 hex digits, for log lines. */
 void referee_hex12(enum proto_hash suite, const struct proto_digest *d,

@@ -15,6 +15,7 @@
 #define TICK_MS 50
 /* Jobs per transaction: a few events each, well inside one outbox. */
 #define BATCH OUTBOX_MAX
+#define REASSIGN_ROUNDS 16
 
 /* Selects up to BATCH job ids with sql (bound: now, BATCH). */
 static int
@@ -121,6 +122,35 @@ static const char *const due_deadlines =
     "SELECT job_id FROM jobs WHERE state = 1 AND deadline_ms <= ?1 "
     "ORDER BY deadline_ms LIMIT ?2";
 
+/* Gives away up to BATCH open jobs of a slashed executor, in one
+ * transaction (referee_reassign_batch). */
+static int
+reassign_some(struct referee *r, size_t *done)
+{
+	struct request q;
+	memset(&q, 0, sizeof(q));
+	q.r = r;
+	q.now_ms = referee_now_ms();
+	*done = 0;
+	int err = store_begin(r->db, NULL);
+	if (err != RF_OK) {
+		return err;
+	}
+	err = referee_reassign_batch(&q, BATCH, done);
+	if (err != RF_OK) {
+		store_rollback(r->db);
+		outbox_free(&q.events);
+		return err;
+	}
+	err = store_commit(r->db, NULL);
+	if (err != RF_OK) {
+		outbox_free(&q.events);
+		return err;
+	}
+	outbox_flush(r, &q.events);
+	return RF_OK;
+}
+
 static void
 check_ledger(struct referee *r)
 {
@@ -162,6 +192,18 @@ timer_main(void *arg)
 		} while (err == RF_OK && done == BATCH);
 		if (err != RF_OK) {
 			log_error("expiring jobs failed: %s", rf_strerror(err));
+		}
+		/* Work proportional to a slashed executor's open jobs, in
+		 * bounded batches: at most REASSIGN_ROUNDS of them a tick, so
+		 * the clocks below keep running. */
+		for (int k = 0; k < REASSIGN_ROUNDS; k++) {
+			err = reassign_some(r, &done);
+			if (err != RF_OK || done == 0) {
+				break;
+			}
+		}
+		if (err != RF_OK) {
+			log_error("reassigning jobs failed: %s", rf_strerror(err));
 		}
 		err = disputes_tick(r);
 		if (err != RF_OK) {
