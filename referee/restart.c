@@ -17,7 +17,7 @@
  * new heartbeat are one transaction. Shifted: each open dispute's
  * asked_ms (its clocks count from there), and the challenge window of
  * every claim not yet final or void (challengers cannot challenge a
- * referee that is down either).
+ * referee that is down either), and the deadline of every open job.
  */
 #include <string.h>
 
@@ -140,6 +140,12 @@ restart_resume(struct referee *r, struct rf_errinfo *ei)
 		shift = shift < SHIFT_MAX ? shift : SHIFT_MAX;
 		err = db_run(r, "UPDATE claims SET window_end_ms = window_end_ms + "
 		    "?1 WHERE state IN (2, 3)", "i", (int64_t)shift);
+		if (err == RF_OK) {
+			/* Nor does an open job's deadline (chain_job_expire):
+			 * an executor cannot claim while the referee is down. */
+			err = db_run(r, "UPDATE jobs SET deadline_ms = deadline_ms + "
+			    "?1 WHERE state = 1", "i", (int64_t)shift);
+		}
 		int64_t last = 0;
 		for (size_t n = RESUME_BATCH; err == RF_OK && n == RESUME_BATCH;) {
 			err = resume_batch(r, shift, &last, &n, &damaged);
