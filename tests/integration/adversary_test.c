@@ -27,7 +27,10 @@
 #include "../adversary/adv.h"
 #include "../testlib.h"
 
-#define CLOCK "clock_ms 3000\nwindow_ms 600000\n"
+/* Duels follow each other on one executor while earlier claims sit in
+ * their (long) windows: each claim locks only 1 of the stake as
+ * collateral, so the stake covers them all (chain_claim). */
+#define CLOCK "clock_ms 3000\nwindow_ms 600000\nclaim_collateral 1\n"
 #define BALANCE 100000
 #define STAKE 1000
 #define BOND 100
