@@ -12,7 +12,11 @@
  * the honest executor plays the game out and wins by recomputation, and
  * the ledger total is unchanged. (Before restart_resume the restarted
  * referee's first tick found the executor's clock run out and slashed it.)
+ * While the referee is down its open game is rewritten in the layout older
+ * referees stored (a memcpy of the struct): the rebuilt referee loads it,
+ * and the game plays on.
  */
+#include <assert.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -159,6 +163,37 @@ stored_game(struct bisect_game *g)
 	return rc;
 }
 
+/*
+ * Rewrites the (only) stored game as the referee stored games before the
+ * versioned encoding: a memcpy of struct bisect_game, whose layout is still
+ * version 0's (bisect/bisect_int.h pins it; tests/bisect/codec_test.c holds
+ * a blob written by that code). Call with the referee down.
+ */
+static int
+store_legacy_game(void)
+{
+	static_assert(sizeof(struct bisect_game) == 3552, "version 0 layout");
+	struct bisect_game g;
+	if (stored_game(&g) != 0) {
+		return -1;
+	}
+	char db[512];
+	path(db, sizeof(db), names[REFEREE], ".db");
+	sqlite3 *h;
+	int rc = -1;
+	if (sqlite3_open_v2(db, &h, SQLITE_OPEN_READWRITE, NULL) == SQLITE_OK) {
+		sqlite3_stmt *st;
+		if (sqlite3_prepare_v2(h, "UPDATE disputes SET game = ?1", -1, &st,
+		    NULL) == SQLITE_OK) {
+			sqlite3_bind_blob(st, 1, &g, (int)sizeof(g), SQLITE_TRANSIENT);
+			rc = sqlite3_step(st) == SQLITE_DONE ? 0 : -1;
+			sqlite3_finalize(st);
+		}
+	}
+	sqlite3_close(h);
+	return rc;
+}
+
 static int
 setup(void)
 {
@@ -295,6 +330,9 @@ test_downtime_not_charged(void)
 	/* The referee dies and stays down longer than the executor's whole
 	 * clock; then it restarts, and so does the executor. */
 	test_kill(pids[REFEREE]);
+	/* It comes back as a newer build on a database written by older
+	 * code: the open game is in the old struct layout. */
+	CU_ASSERT_FATAL(store_legacy_game() == 0);
 	test_sleep_ms(DOWN_MS);
 	pids[REFEREE] = start(REFEREE);
 	pids[EXECUTOR] = start(EXECUTOR);
