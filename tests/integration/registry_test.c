@@ -613,6 +613,13 @@ test_poisoned_leaves(void)
 	}
 	CU_ASSERT(ch_bal < 1000000);
 	test_stop(ch, 10000);
+	/* It verified the claim (roots equal) and found the delivered
+	 * output to be the model's output entry: no alarm raised. */
+	char out[4096];
+	CU_ASSERT(test_shell(out, sizeof(out), dir, 0, "grep -c 'verified, "
+	    "trace root matches' challenger.log") == 0);
+	CU_ASSERT(test_shell(out, sizeof(out), dir, 0, "grep -c 'did not bind' "
+	    "challenger.log") == 1);
 }
 
 /* What a referee that took the poisoned registration lets through: the
