@@ -84,8 +84,8 @@ const char *const referee_schema[] = {
 	"CREATE INDEX jobs_by_state ON jobs (state, fee);",
 	/* 4: what the referee derives from a model's graph (validate.c);
 	 * NULL for a model registered before: derived when next used */
-	"ALTER TABLE models ADD COLUMN out_leaf INTEGER;"
-	"ALTER TABLE models ADD COLUMN inputs BLOB;",
+	("ALTER TABLE models ADD COLUMN out_leaf INTEGER;"
+	 "ALTER TABLE models ADD COLUMN inputs BLOB;"),
 	/* 5: the chain/ rules' records: stake locked by open claims, each
 	 * claim's collateral, job deadlines (jobs from before get the
 	 * default deadline from their creation), slashed executors whose
