@@ -3,6 +3,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "../engine/engine.h"
 #include "../protocol/protocol.h"
@@ -11,6 +12,8 @@
 
 #define MODEL_FILE_MAX ((size_t)1 << 34)
 #define NPY_FILE_MAX ((size_t)1 << 32)
+/* --repeat: enough for any benchmark, small enough to allocate. */
+#define RUN_REPEAT_MAX 1000000
 
 static int
 load_model(const struct cli_cmd *cmd, const char *path,
@@ -438,6 +441,101 @@ write_outputs(const struct cli_cmd *cmd, const struct cli_strs *files,
 	return CLI_EXIT_OK;
 }
 
+/* One run: traced (leaves and root) or plain. */
+static int
+run_model(const struct engine_model *m, const struct tensor *inputs,
+    size_t n_in, struct tensor *outputs, const struct engine_run_opts *ro,
+    bool trace, enum proto_hash suite, struct proto_digest **leaves,
+    size_t *n_leaves, struct proto_digest *root, struct rf_errinfo *ei)
+{
+	if (trace) {
+		return proto_trace_run(suite, m, inputs, n_in, outputs,
+		    ro->kernels, leaves, n_leaves, root, ei);
+	}
+	return engine_run(m, inputs, n_in, outputs, ro, ei);
+}
+
+static double
+now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec * 1e-6;
+}
+
+static int
+cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a;
+	double y = *(const double *)b;
+	return (x > y) - (x < y);
+}
+
+struct run_timing {
+	int64_t runs;
+	double min_ms, median_ms;
+};
+
+/*
+ * --repeat: runs the model n more times after the first (the warm-up),
+ * timing each run alone, and checks every run gives the outputs (and
+ * trace root) of the first: a difference is an engine bug, reported as
+ * an error (RF_ERR_INVAL with the run named), never hidden in a timing.
+ */
+static int
+time_runs(const struct engine_model *m, const struct tensor *inputs,
+    size_t n_in, const struct tensor *first, size_t n_out,
+    const struct engine_run_opts *ro, bool trace, enum proto_hash suite,
+    const struct proto_digest *first_root, int64_t n,
+    struct run_timing *t, struct rf_errinfo *ei)
+{
+	double *ms = malloc((size_t)n * sizeof(double));
+	if (ms == NULL) {
+		return RF_ERR_NOMEM;
+	}
+	int err = RF_OK;
+	for (int64_t r = 0; r < n && err == RF_OK; r++) {
+		struct tensor out[ENGINE_MAX_GRAPH_IO];
+		memset(out, 0, sizeof(out));
+		struct proto_digest *leaves = NULL;
+		struct proto_digest root;
+		size_t n_leaves = 0;
+		double t0 = now_ms();
+		err = run_model(m, inputs, n_in, out, ro, trace, suite, &leaves,
+		    &n_leaves, &root, ei);
+		ms[r] = now_ms() - t0;
+		for (size_t i = 0; err == RF_OK && i < n_out; i++) {
+			size_t nb = tensor_nbytes(&first[i]);
+			if (out[i].dtype != first[i].dtype ||
+			    tensor_nbytes(&out[i]) != nb ||
+			    memcmp(out[i].data, first[i].data, nb) != 0) {
+				err = rf_errf(ei, RF_ERR_INVAL, "run %lld "
+				    "gave other outputs than the first",
+				    (long long)r + 2);
+			}
+		}
+		if (err == RF_OK && trace &&
+		    memcmp(&root, first_root, sizeof(root)) != 0) {
+			err = rf_errf(ei, RF_ERR_INVAL, "run %lld gave "
+			    "another trace root than the first",
+			    (long long)r + 2);
+		}
+		free(leaves);
+		for (size_t i = 0; i < n_out; i++) {
+			tensor_fini(&out[i]);
+		}
+	}
+	if (err == RF_OK) {
+		qsort(ms, (size_t)n, sizeof(double), cmp_double);
+		t->runs = n;
+		t->min_ms = ms[0];
+		t->median_ms = n % 2 ? ms[n / 2]
+		                     : (ms[n / 2 - 1] + ms[n / 2]) / 2.0;
+	}
+	free(ms);
+	return err;
+}
+
 int
 cmd_model_run(int argc, char **argv)
 {
@@ -449,6 +547,7 @@ cmd_model_run(int argc, char **argv)
 	const char *seed_str = NULL;
 	const char *hash_name = "blake2b";
 	bool trace = false;
+	int64_t repeat = 0;
 	const struct cli_opt opts[] = {
 		{ "seed", 's', CLI_STR, &seed_str, "S",
 		    "random input from this seed (the default, seed 1)" },
@@ -464,6 +563,9 @@ cmd_model_run(int argc, char **argv)
 		    "hash suite of the trace commitment (default blake2b)" },
 		{ "json", 0, CLI_FLAG, &json, NULL,
 		    "print a JSON object (with --trace: every leaf hash)" },
+		{ "repeat", 0, CLI_I64, &repeat, "N",
+		    "after the run, time N more in this process; print the "
+		    "min and median ms per run" },
 	};
 	const struct cli_cmd cmd = {
 		.path = "model run",
@@ -493,6 +595,10 @@ cmd_model_run(int argc, char **argv)
 	}
 	if (seed_given && in_files.n > 0) {
 		return cli_usage_error(&cmd, "give --seed or --input, not both");
+	}
+	if (repeat > RUN_REPEAT_MAX) {
+		return cli_usage_error(&cmd, "--repeat is at most %d",
+		    RUN_REPEAT_MAX);
 	}
 	struct engine_run_opts ro;
 	engine_run_opts_init(&ro);
@@ -533,12 +639,12 @@ cmd_model_run(int argc, char **argv)
 	struct proto_digest *leaves = NULL;
 	struct proto_digest root;
 	size_t n_leaves = 0;
-	int err;
-	if (trace) {
-		err = proto_trace_run(suite, m, inputs, n_in, outputs, ro.kernels,
-		    &leaves, &n_leaves, &root, &ei);
-	} else {
-		err = engine_run(m, inputs, n_in, outputs, &ro, &ei);
+	struct run_timing timing = { 0, 0.0, 0.0 };
+	int err = run_model(m, inputs, n_in, outputs, &ro, trace, suite,
+	    &leaves, &n_leaves, &root, &ei);
+	if (err == RF_OK && repeat > 0) {
+		err = time_runs(m, inputs, n_in, outputs, n_out, &ro, trace,
+		    suite, &root, repeat, &timing, &ei);
 	}
 	if (err != RF_OK) {
 		rc = cli_fail(&cmd, "run failed: %s", ei.msg[0] ? ei.msg :
@@ -569,6 +675,13 @@ cmd_model_run(int argc, char **argv)
 			cli_print_tensor_json(&j, vi.name, &outputs[i]);
 		}
 		json_arr_close(&j);
+		if (timing.runs > 0) {
+			json_uint(&j, "repeat", (unsigned long long)timing.runs);
+			json_obj_open(&j, "run_ms");
+			json_num(&j, "min", timing.min_ms);
+			json_num(&j, "median", timing.median_ms);
+			json_obj_close(&j);
+		}
 		if (trace) {
 			print_trace_json(&j, suite, leaves, n_leaves, &root);
 		}
@@ -586,6 +699,12 @@ cmd_model_run(int argc, char **argv)
 			proto_digest_hex(suite, &root, hex);
 			printf("trace root %s (%s, %zu leaves)\n", hex,
 			    proto_hash_name(suite), n_leaves);
+		}
+		if (timing.runs > 0) {
+			printf("time per run: min %.3f ms, median %.3f ms "
+			    "(%lld runs after a warm-up%s)\n", timing.min_ms,
+			    timing.median_ms, (long long)timing.runs,
+			    trace ? ", trace included" : "");
 		}
 	}
 done:

@@ -183,6 +183,57 @@ test_gen_info_run(void)
 	CU_ASSERT(strstr(j1, "\"shape\":[1,10]") != NULL);
 }
 
+/* --repeat times runs in-process: the format of what it prints (never
+ * the times themselves), and the outputs are those of a plain run. */
+static void
+test_run_repeat(void)
+{
+	char out[65536];
+	CU_ASSERT_EQUAL(run(out, sizeof(out),
+	    "model gen mlp --seed 2 -o rep.rfm"), 0);
+	CU_ASSERT_EQUAL(run(out, sizeof(out),
+	    "model run rep.rfm --seed 4 -o rep0.npy"), 0);
+	CU_ASSERT(strstr(out, "time per run") == NULL);
+	CU_ASSERT_EQUAL(run(out, sizeof(out),
+	    "model run rep.rfm --seed 4 --repeat 3 -o rep1.npy"), 0);
+	CU_ASSERT(same_file("rep0.npy", "rep1.npy"));
+	double mn = -1.0, med = -1.0;
+	long long n = 0;
+	const char *line = strstr(out, "time per run: ");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(line);
+	CU_ASSERT_EQUAL(sscanf(line, "time per run: min %lf ms, median %lf ms "
+	    "(%lld runs after a warm-up)", &mn, &med, &n), 3);
+	CU_ASSERT(n == 3 && mn >= 0.0 && med >= mn);
+
+	/* JSON: "repeat" and "run_ms": {"min", "median"}; with --trace the
+	 * root is the one a plain traced run prints. */
+	char j0[65536];
+	CU_ASSERT_EQUAL(run(j0, sizeof(j0),
+	    "model run rep.rfm --seed 4 --trace --json"), 0);
+	CU_ASSERT(strstr(j0, "run_ms") == NULL);
+	CU_ASSERT_EQUAL(run(out, sizeof(out),
+	    "model run rep.rfm --seed 4 --trace --json --repeat 4"), 0);
+	CU_ASSERT(strstr(out, "\"repeat\":4,") != NULL);
+	const char *rm = strstr(out, "\"run_ms\":{\"min\":");
+	CU_ASSERT_PTR_NOT_NULL_FATAL(rm);
+	CU_ASSERT_EQUAL(sscanf(rm, "\"run_ms\":{\"min\":%lf,\"median\":%lf}",
+	    &mn, &med), 2);
+	CU_ASSERT(mn >= 0.0 && med >= mn);
+	const char *r0 = strstr(j0, "\"trace_root\":\"");
+	const char *r1 = strstr(out, "\"trace_root\":\"");
+	CU_ASSERT_FATAL(r0 != NULL && r1 != NULL);
+	CU_ASSERT(strncmp(r0, r1, 15 + 64) == 0);
+
+	/* Bad counts are usage errors. */
+	CU_ASSERT_EQUAL(run(out, sizeof(out),
+	    "model run rep.rfm --repeat -2"), 2);
+	CU_ASSERT_EQUAL(run(out, sizeof(out),
+	    "model run rep.rfm --repeat 1000001"), 2);
+	CU_ASSERT(strstr(out, "--repeat is at most 1000000") != NULL);
+	CU_ASSERT_EQUAL(run(out, sizeof(out),
+	    "model run rep.rfm --repeat many"), 2);
+}
+
 static void
 test_npy_input(void)
 {
@@ -254,6 +305,7 @@ main(void)
 		{ "bad files", test_bad_files },
 		{ "gen, info, run", test_gen_info_run },
 		{ "npy input and output", test_npy_input },
+		{ "model run --repeat", test_run_repeat },
 		{ "trace root: processes, kernels, Python", test_trace_root },
 		CU_TEST_INFO_NULL,
 	};
