@@ -143,6 +143,16 @@ enum engine_kernels {
 void engine_sgemm(enum engine_kernels kind, size_t m, size_t n, size_t k,
     const float *a, size_t lda, const float *b, size_t ldb, float *c,
     size_t ldc);
+/*
+ * engine_sgemm on operands stored transposed, read in place: with trans_a
+ * A is stored K x M (element (i, p) at a[p*lda + i]), with trans_b B is
+ * stored N x K (element (p, j) at b[j*ldb + p], as a PyTorch Linear's
+ * weight). The same canonical order and the same bits as engine_sgemm on
+ * transposed copies.
+ */
+void engine_sgemm_t(enum engine_kernels kind, bool trans_a, bool trans_b,
+    size_t m, size_t n, size_t k, const float *a, size_t lda,
+    const float *b, size_t ldb, float *c, size_t ldc);
 /* Which vector path the fast kernel dispatched to: "avx512", "avx2", ... */
 const char *engine_sgemm_path(void);
 

@@ -187,15 +187,15 @@ nan_canon(float v)
 /* The canonical result, in the canonical order. Everything else in this
  * file must reproduce these bits. */
 static void
-sgemm_ref(size_t m, size_t n, size_t k, const float *a, size_t lda,
-    const float *b, size_t ldb, float *c, size_t ldc)
+sgemm_ref(size_t m, size_t n, size_t k, const float *a, size_t ars,
+    size_t acs, const float *b, size_t brs, size_t bcs, float *c, size_t ldc)
 {
 	for (size_t i = 0; i < m; i++) {
 		for (size_t j = 0; j < n; j++) {
 			float acc = 0.0f;
 			for (size_t p = 0; p < k; p++) {
-				acc = __builtin_fmaf(a[i * lda + p],
-				    b[p * ldb + j], acc);
+				acc = __builtin_fmaf(a[i * ars + p * acs],
+				    b[p * brs + j * bcs], acc);
 			}
 			c[i * ldc + j] = nan_canon(acc);
 		}
@@ -207,6 +207,12 @@ sgemm_ref(size_t m, size_t n, size_t k, const float *a, size_t lda,
 /* ------------------------------------------------------------------ */
 
 /*
+ * Operands are read through strides: element (i, p) of A is a[i*rs + p*cs]
+ * and element (p, j) of B is b[p*rs + j*cs], so a transposed operand (a
+ * Gemm with transA or transB, such as every PyTorch Linear's weight) is
+ * packed straight from where it lies instead of being copied transposed
+ * first. Packing only moves values: the products are the same.
+ *
  * A block of rows [0, mv) x columns [0, kc) of a goes to ap as micro-panels
  * of MR rows: panel q holds ap[q*MR*kc + p*MR + r] = a[q*MR + r][p], rows
  * past mv zero. Each path calls it with its constant MR, and always_inline
@@ -214,8 +220,25 @@ sgemm_ref(size_t m, size_t n, size_t k, const float *a, size_t lda,
  */
 static inline __attribute__((always_inline)) void
 pack_a_mr(size_t mr, size_t mv, size_t kc, const float *a, size_t lda,
-    float *ap)
+    size_t cs, float *ap)
 {
+	if (cs != 1) {
+		/* A stored transposed (lda == 1): each k step's MR values
+		 * are contiguous. */
+		for (size_t i0 = 0; i0 < mv; i0 += mr) {
+			size_t rows = min_size(mr, mv - i0);
+			const float *src = a + i0 * lda;
+			for (size_t p = 0; p < kc; p++) {
+				for (size_t r = 0; r < mr; r++) {
+					ap[p * mr + r] = r < rows
+					    ? src[r * lda + p * cs]
+					    : 0.0f;
+				}
+			}
+			ap += mr * kc;
+		}
+		return;
+	}
 	for (size_t i0 = 0; i0 < mv; i0 += mr) {
 		size_t rows = min_size(mr, mv - i0);
 		const float *src = a + i0 * lda;
@@ -239,14 +262,56 @@ pack_a_mr(size_t mr, size_t mv, size_t kc, const float *a, size_t lda,
 }
 
 /*
+ * pack_b_nr for B stored transposed (element (p, j) at b[p*rs + j*cs], rs
+ * 1 for a Gemm with transB): column j of the block is contiguous in
+ * memory. Eight columns at a time are read along k together, so each
+ * cache line of the weight is used whole while it is in L1.
+ */
+static void
+pack_b_strided(size_t nr, size_t nv, size_t kc, const float *b, size_t rs,
+    size_t cs, float *bp)
+{
+	for (size_t j0 = 0; j0 < nv; j0 += nr) {
+		size_t cols = min_size(nr, nv - j0);
+		const float *src = b + j0 * cs;
+		size_t j = 0;
+		for (; j + 8 <= cols; j += 8) {
+			const float *c0 = src + j * cs;
+			for (size_t p = 0; p < kc; p++) {
+				float *d = bp + p * nr + j;
+				for (size_t q = 0; q < 8; q++) {
+					d[q] = c0[q * cs + p * rs];
+				}
+			}
+		}
+		for (; j < cols; j++) {
+			const float *cj = src + j * cs;
+			for (size_t p = 0; p < kc; p++) {
+				bp[p * nr + j] = cj[p * rs];
+			}
+		}
+		for (; j < nr; j++) {
+			for (size_t p = 0; p < kc; p++) {
+				bp[p * nr + j] = 0.0f;
+			}
+		}
+		bp += nr * kc;
+	}
+}
+
+/*
  * A block of rows [0, kc) x columns [0, nv) of b goes to bp as micro-panels
  * of NR columns: panel q holds bp[q*NR*kc + p*NR + j] = b[p][q*NR + j],
  * columns past nv zero.
  */
 static inline __attribute__((always_inline)) void
 pack_b_nr(size_t nr, size_t nv, size_t kc, const float *b, size_t ldb,
-    float *bp)
+    size_t cs, float *bp)
 {
+	if (cs != 1) {
+		pack_b_strided(nr, nv, kc, b, ldb, cs, bp);
+		return;
+	}
 	for (size_t j0 = 0; j0 < nv; j0 += nr) {
 		size_t cols = min_size(nr, nv - j0);
 		const float *src = b + j0;
@@ -278,7 +343,7 @@ pack_b_nr(size_t nr, size_t nv, size_t kc, const float *b, size_t ldb,
 typedef void (*sgemm_ukr_fn)(size_t kc, const float *restrict ap,
     const float *restrict bp, float *restrict c, size_t ldc, unsigned flags);
 typedef void (*sgemm_pack_fn)(size_t mv, size_t kc, const float *src,
-    size_t ld, float *dst);
+    size_t rs, size_t cs, float *dst);
 
 /* ------------------------------------------------------------------ */
 /* fmaf without an FMA instruction                                      */
@@ -362,15 +427,17 @@ ukr_generic(size_t kc, const float *restrict ap, const float *restrict bp,
 }
 
 static void
-pack_a_generic(size_t mv, size_t kc, const float *a, size_t lda, float *ap)
+pack_a_generic(size_t mv, size_t kc, const float *a, size_t lda, size_t cs,
+    float *ap)
 {
-	pack_a_mr(GEN_MR, mv, kc, a, lda, ap);
+	pack_a_mr(GEN_MR, mv, kc, a, lda, cs, ap);
 }
 
 static void
-pack_b_generic(size_t nv, size_t kc, const float *b, size_t ldb, float *bp)
+pack_b_generic(size_t nv, size_t kc, const float *b, size_t ldb, size_t cs,
+    float *bp)
 {
-	pack_b_nr(GEN_NR, nv, kc, b, ldb, bp);
+	pack_b_nr(GEN_NR, nv, kc, b, ldb, cs, bp);
 }
 #endif /* !SGEMM_SSE2 */
 
@@ -477,15 +544,17 @@ ukr_sse2(size_t kc, const float *restrict ap, const float *restrict bp,
 }
 
 static void
-pack_a_sse2(size_t mv, size_t kc, const float *a, size_t lda, float *ap)
+pack_a_sse2(size_t mv, size_t kc, const float *a, size_t lda, size_t cs,
+    float *ap)
 {
-	pack_a_mr(SSE2_MR, mv, kc, a, lda, ap);
+	pack_a_mr(SSE2_MR, mv, kc, a, lda, cs, ap);
 }
 
 static void
-pack_b_sse2(size_t nv, size_t kc, const float *b, size_t ldb, float *bp)
+pack_b_sse2(size_t nv, size_t kc, const float *b, size_t ldb, size_t cs,
+    float *bp)
 {
-	pack_b_nr(SSE2_NR, nv, kc, b, ldb, bp);
+	pack_b_nr(SSE2_NR, nv, kc, b, ldb, cs, bp);
 }
 
 #endif /* SGEMM_SSE2 */
@@ -546,15 +615,17 @@ ukr_avx2(size_t kc, const float *restrict ap, const float *restrict bp,
 }
 
 static void
-pack_a_avx2(size_t mv, size_t kc, const float *a, size_t lda, float *ap)
+pack_a_avx2(size_t mv, size_t kc, const float *a, size_t lda, size_t cs,
+    float *ap)
 {
-	pack_a_mr(AVX2_MR, mv, kc, a, lda, ap);
+	pack_a_mr(AVX2_MR, mv, kc, a, lda, cs, ap);
 }
 
 static void
-pack_b_avx2(size_t nv, size_t kc, const float *b, size_t ldb, float *bp)
+pack_b_avx2(size_t nv, size_t kc, const float *b, size_t ldb, size_t cs,
+    float *bp)
 {
-	pack_b_nr(AVX2_NR, nv, kc, b, ldb, bp);
+	pack_b_nr(AVX2_NR, nv, kc, b, ldb, cs, bp);
 }
 
 /*
@@ -622,15 +693,17 @@ ukr_avx512(size_t kc, const float *restrict ap, const float *restrict bp,
 }
 
 static void
-pack_a_avx512(size_t mv, size_t kc, const float *a, size_t lda, float *ap)
+pack_a_avx512(size_t mv, size_t kc, const float *a, size_t lda, size_t cs,
+    float *ap)
 {
-	pack_a_mr(AVX512_MR, mv, kc, a, lda, ap);
+	pack_a_mr(AVX512_MR, mv, kc, a, lda, cs, ap);
 }
 
 static void
-pack_b_avx512(size_t nv, size_t kc, const float *b, size_t ldb, float *bp)
+pack_b_avx512(size_t nv, size_t kc, const float *b, size_t ldb, size_t cs,
+    float *bp)
 {
-	pack_b_nr(AVX512_NR, nv, kc, b, ldb, bp);
+	pack_b_nr(AVX512_NR, nv, kc, b, ldb, cs, bp);
 }
 
 #endif /* SGEMM_X86 */
@@ -715,8 +788,8 @@ tile_run(const struct sgemm_impl *im, size_t kc, const float *ap,
  */
 static bool
 sgemm_blocked(const struct sgemm_impl *im, size_t m, size_t n, size_t k,
-    const float *a, size_t lda, const float *b, size_t ldb, float *c,
-    size_t ldc)
+    const float *a, size_t ars, size_t acs, const float *b, size_t brs,
+    size_t bcs, float *c, size_t ldc)
 {
 	size_t mc = block_step(m, im->mc, im->mr);
 	size_t kc = block_step(k, im->kc, 1);
@@ -739,11 +812,12 @@ sgemm_blocked(const struct sgemm_impl *im, size_t m, size_t n, size_t k,
 			size_t kv = min_size(kc, k - pc);
 			unsigned flags = (pc > 0 ? UKR_LOAD : 0) |
 			    (pc + kv == k ? UKR_FINAL : 0);
-			im->pack_b(nv, kv, b + pc * ldb + jc, ldb, bpack);
+			im->pack_b(nv, kv, b + pc * brs + jc * bcs, brs, bcs,
+			    bpack);
 			for (size_t ic = 0; ic < m; ic += mc) {
 				size_t mv = min_size(mc, m - ic);
-				im->pack_a(mv, kv, a + ic * lda + pc, lda,
-				    apack);
+				im->pack_a(mv, kv, a + ic * ars + pc * acs, ars,
+				    acs, apack);
 				for (size_t jr = 0; jr < nv; jr += im->nr) {
 					size_t cols = min_size(im->nr, nv - jr);
 					for (size_t ir = 0; ir < mv;
@@ -771,6 +845,16 @@ engine_sgemm(enum engine_kernels kind, size_t m, size_t n, size_t k,
     const float *a, size_t lda, const float *b, size_t ldb, float *c,
     size_t ldc)
 {
+	engine_sgemm_t(kind, false, false, m, n, k, a, lda, b, ldb, c, ldc);
+}
+
+void
+engine_sgemm_t(enum engine_kernels kind, bool trans_a, bool trans_b,
+    size_t m, size_t n, size_t k, const float *a, size_t lda,
+    const float *b, size_t ldb, float *c, size_t ldc)
+{
+	size_t ars = trans_a ? 1 : lda, acs = trans_a ? lda : 1;
+	size_t brs = trans_b ? 1 : ldb, bcs = trans_b ? ldb : 1;
 	if (m == 0 || n == 0) {
 		return;
 	}
@@ -783,13 +867,14 @@ engine_sgemm(enum engine_kernels kind, size_t m, size_t n, size_t k,
 	}
 	if (kind == ENGINE_KERNELS_FAST) {
 		const struct sgemm_impl *im = &sgemm_impls[path_get()];
-		if (sgemm_blocked(im, m, n, k, a, lda, b, ldb, c, ldc)) {
+		if (sgemm_blocked(im, m, n, k, a, ars, acs, b, brs, bcs, c,
+		        ldc)) {
 			return;
 		}
 		/* Out of memory for packing: the definition needs none and
 		 * gives the same bits, only slower. */
 	}
-	sgemm_ref(m, n, k, a, lda, b, ldb, c, ldc);
+	sgemm_ref(m, n, k, a, ars, acs, b, brs, bcs, c, ldc);
 }
 
 /* ------------------------------------------------------------------ */

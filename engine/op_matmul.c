@@ -271,46 +271,67 @@ op_gemm_eval(const struct op_call *c)
 	if (err != RF_OK) {
 		return err;
 	}
-	struct mat_operand a, b;
-	err = mat_operand_init(c, c->in[0], g.trans_a, "A", &a);
-	if (err != RF_OK) {
-		return err;
+	/* Transposed operands are read in place by engine_sgemm_t: a
+	 * PyTorch Linear (transB=1) costs no copy of its weight. */
+	const struct tensor *ta = c->in[0];
+	const struct tensor *tb = c->in[1];
+	if (ta->rank != 2) {
+		return rf_errf(c->ei, RF_ERR_SHAPE, "A must be 2-D, got rank %d",
+		    ta->rank);
 	}
-	err = mat_operand_init(c, c->in[1], g.trans_b, "B", &b);
-	if (err != RF_OK) {
-		engine_aligned_free(a.scratch);
-		return err;
+	if (tb->rank != 2) {
+		return rf_errf(c->ei, RF_ERR_SHAPE, "B must be 2-D, got rank %d",
+		    tb->rank);
 	}
+	size_t m = (size_t)ta->dims[g.trans_a ? 1 : 0];
+	size_t ka = (size_t)ta->dims[g.trans_a ? 0 : 1];
+	size_t kb = (size_t)tb->dims[g.trans_b ? 1 : 0];
+	size_t n = (size_t)tb->dims[g.trans_b ? 0 : 1];
 	size_t rs = 0, cs = 0;
-	if (a.cols != b.rows) {
-		err = rf_errf(c->ei, RF_ERR_SHAPE,
-		    "inner dimensions differ: %zu vs %zu", a.cols, b.rows);
-	} else if (bias != NULL) {
-		err = bias_strides(c, bias, a.rows, b.cols, &rs, &cs);
+	if (ka != kb) {
+		return rf_errf(c->ei, RF_ERR_SHAPE,
+		    "inner dimensions differ: %zu vs %zu", ka, kb);
 	}
-	if (err == RF_OK) {
-		int64_t dims[2] = { (int64_t)a.rows, (int64_t)b.cols };
-		err = op_out_alloc(c, 0, TENSOR_F32, 2, dims);
+	if (bias != NULL) {
+		err = bias_strides(c, bias, m, n, &rs, &cs);
+		if (err != RF_OK) {
+			return err;
+		}
 	}
-	if (err == RF_OK) {
-		float *y = c->out[0].data;
-		size_t m = a.rows, n = b.cols;
-		engine_sgemm(c->kernels, m, n, a.cols, a.data, a.cols, b.data,
-		    n, y, n);
-		const float *cd = bias != NULL ? bias->data : NULL;
-		for (size_t i = 0; i < m; i++) {
+	int64_t dims[2] = { (int64_t)m, (int64_t)n };
+	err = op_out_alloc(c, 0, TENSOR_F32, 2, dims);
+	if (err != RF_OK) {
+		return err;
+	}
+	float *y = c->out[0].data;
+	engine_sgemm_t(c->kernels, g.trans_a != 0, g.trans_b != 0, m, n, ka,
+	    ta->data, (size_t)ta->dims[1], tb->data, (size_t)tb->dims[1], y, n);
+	/* y = alpha * acc (+ beta * c). Multiplying by 1 returns its operand
+	 * (a NaN stays a NaN, canonicalised after the operator), so the
+	 * common alpha = beta = 1 skips those products, bit for bit. */
+	const float *cd = bias != NULL ? bias->data : NULL;
+	for (size_t i = 0; i < m; i++) {
+		float *yr = y + i * n;
+		if (g.alpha != 1.0f) {
 			for (size_t j = 0; j < n; j++) {
-				float t = g.alpha * y[i * n + j];
-				if (cd != NULL) {
-					t = t + g.beta * cd[i * rs + j * cs];
-				}
-				y[i * n + j] = t;
+				yr[j] = g.alpha * yr[j];
+			}
+		}
+		if (cd == NULL) {
+			continue;
+		}
+		const float *cr = cd + i * rs;
+		if (g.beta == 1.0f && cs == 1) {
+			for (size_t j = 0; j < n; j++) {
+				yr[j] = yr[j] + cr[j];
+			}
+		} else {
+			for (size_t j = 0; j < n; j++) {
+				yr[j] = yr[j] + g.beta * cr[j * cs];
 			}
 		}
 	}
-	engine_aligned_free(a.scratch);
-	engine_aligned_free(b.scratch);
-	return err;
+	return RF_OK;
 }
 
 /* ------------------------------------------------------------------ */

@@ -363,6 +363,97 @@ test_sgemm_halfway(void)
 	CU_ASSERT_EQUAL(bad, 0);
 }
 
+/*
+ * engine_sgemm_t reads A stored K x M and B stored N x K in place (Gemm's
+ * transA and transB): its result must be the reference's on transposed
+ * copies, bit for bit, on both kernel kinds, without touching C outside
+ * the m x n region.
+ */
+static int
+sgemm_trans_check(size_t m, size_t n, size_t k, bool ta, bool tb,
+    enum fill_mode mode)
+{
+	size_t lda_s = (ta ? m : k) + pad(); /* stored leading dimensions */
+	size_t ldb_s = (tb ? k : n) + pad();
+	size_t ldc = n + pad();
+	float *as = rand_matrix(ta ? k : m, ta ? m : k, lda_s, mode);
+	float *bs = rand_matrix(tb ? n : k, tb ? k : n, ldb_s, mode);
+	float *a = malloc((m * k + 1) * sizeof(float));
+	float *b = malloc((k * n + 1) * sizeof(float));
+	size_t csize = m * ldc + 1;
+	uint32_t *cref = malloc(csize * sizeof(uint32_t));
+	uint32_t *cfast = malloc(csize * sizeof(uint32_t));
+	uint32_t *cslow = malloc(csize * sizeof(uint32_t));
+	int bad = 0;
+	if (as == NULL || bs == NULL || a == NULL || b == NULL ||
+	    cref == NULL || cfast == NULL || cslow == NULL) {
+		bad = 1;
+		goto out;
+	}
+	for (size_t i = 0; i < m; i++) {
+		for (size_t p = 0; p < k; p++) {
+			a[i * k + p] = ta ? as[p * lda_s + i] : as[i * lda_s + p];
+		}
+	}
+	for (size_t p = 0; p < k; p++) {
+		for (size_t j = 0; j < n; j++) {
+			b[p * n + j] = tb ? bs[j * ldb_s + p] : bs[p * ldb_s + j];
+		}
+	}
+	fill_garbage(cref, csize);
+	memcpy(cfast, cref, csize * sizeof(uint32_t));
+	memcpy(cslow, cref, csize * sizeof(uint32_t));
+	engine_sgemm(ENGINE_KERNELS_REF, m, n, k, a, k, b, n, (float *)cref,
+	    ldc);
+	engine_sgemm_t(ENGINE_KERNELS_FAST, ta, tb, m, n, k, as, lda_s, bs,
+	    ldb_s, (float *)cfast, ldc);
+	engine_sgemm_t(ENGINE_KERNELS_REF, ta, tb, m, n, k, as, lda_s, bs,
+	    ldb_s, (float *)cslow, ldc);
+	for (size_t i = 0; i < csize; i++) {
+		if (cfast[i] != cref[i] || cslow[i] != cref[i]) {
+			fprintf(stderr, "sgemm_t %s ta=%d tb=%d m=%zu n=%zu "
+			    "k=%zu: word %zu ref %08x fast %08x ref_t %08x\n",
+			    engine_sgemm_path(), ta, tb, m, n, k, i,
+			    (unsigned)cref[i], (unsigned)cfast[i],
+			    (unsigned)cslow[i]);
+			bad = 1;
+			break;
+		}
+	}
+out:
+	free(as);
+	free(bs);
+	free(a);
+	free(b);
+	free(cref);
+	free(cfast);
+	free(cslow);
+	return bad;
+}
+
+static void
+test_sgemm_transposed(void)
+{
+	static const size_t shapes[][3] = {
+		{64, 1024, 784}, {129, 257, 600}, {3, 2100, 9}, {70, 5, 1100},
+		{1, 1, 1}, {17, 33, 0},
+	};
+	rng_state = 6;
+	int bad = 0;
+	for (int t = 0; t < 200; t++) {
+		bad += sgemm_trans_check(rng_below(40), rng_below(40),
+		    rng_below(40), rng_below(2), rng_below(2), rand_mode());
+	}
+	for (size_t s = 0; s < sizeof(shapes) / sizeof(shapes[0]); s++) {
+		for (int f = 0; f < 4; f++) {
+			bad += sgemm_trans_check(shapes[s][0], shapes[s][1],
+			    shapes[s][2], f & 1, f >> 1,
+			    s % 2 ? FILL_WIDE : FILL_SPECIALS);
+		}
+	}
+	CU_ASSERT_EQUAL(bad, 0);
+}
+
 static void
 test_sgemm_specials_dense(void)
 {
@@ -842,6 +933,7 @@ static CU_TestInfo path_tests[] = {
 	{ "sgemm: large and odd shapes", test_sgemm_large_shapes },
 	{ "sgemm: dense NaN and infinity", test_sgemm_specials_dense },
 	{ "sgemm: fmaf halfway cases", test_sgemm_halfway },
+	{ "sgemm: transposed operands read in place", test_sgemm_transposed },
 	{ "igemm: random shapes and zero points", test_igemm_random_shapes },
 	CU_TEST_INFO_NULL,
 };
