@@ -16,30 +16,54 @@ enum binop { BIN_ADD, BIN_SUB, BIN_MUL, BIN_DIV };
 
 static const char *const binop_name[] = { "Add", "Sub", "Mul", "Div" };
 
+/*
+ * One loop per operator and stride pattern (both operands contiguous, or
+ * one of them a broadcast scalar), so the compiler vectorises the common
+ * cases; each element is still the one IEEE operation of the definition.
+ */
+#define BIN_F32_LOOPS(EXPR)                                                 \
+	do {                                                                \
+		if (sa == 1 && sb == 1) {                                   \
+			for (size_t i = 0; i < n; i++) {                    \
+				float x = a[i], z = b[i];                   \
+				y[i] = EXPR;                                \
+			}                                                   \
+		} else if (sa == 1 && sb == 0) {                            \
+			float z = b[0];                                     \
+			for (size_t i = 0; i < n; i++) {                    \
+				float x = a[i];                             \
+				y[i] = EXPR;                                \
+			}                                                   \
+		} else if (sa == 0 && sb == 1) {                            \
+			float x = a[0];                                     \
+			for (size_t i = 0; i < n; i++) {                    \
+				float z = b[i];                             \
+				y[i] = EXPR;                                \
+			}                                                   \
+		} else {                                                    \
+			for (size_t i = 0; i < n; i++) {                    \
+				float x = a[i * sa], z = b[i * sb];         \
+				y[i] = EXPR;                                \
+			}                                                   \
+		}                                                           \
+	} while (0)
+
 static void
-bin_f32(enum binop op, const float *a, size_t sa, const float *b, size_t sb,
-    float *y, size_t n)
+bin_f32(enum binop op, const float *restrict a, size_t sa,
+    const float *restrict b, size_t sb, float *restrict y, size_t n)
 {
 	switch (op) {
 	case BIN_ADD:
-		for (size_t i = 0; i < n; i++) {
-			y[i] = a[i * sa] + b[i * sb];
-		}
+		BIN_F32_LOOPS(x + z);
 		break;
 	case BIN_SUB:
-		for (size_t i = 0; i < n; i++) {
-			y[i] = a[i * sa] - b[i * sb];
-		}
+		BIN_F32_LOOPS(x - z);
 		break;
 	case BIN_MUL:
-		for (size_t i = 0; i < n; i++) {
-			y[i] = a[i * sa] * b[i * sb];
-		}
+		BIN_F32_LOOPS(x * z);
 		break;
 	case BIN_DIV:
-		for (size_t i = 0; i < n; i++) {
-			y[i] = a[i * sa] / b[i * sb];
-		}
+		BIN_F32_LOOPS(x / z);
 		break;
 	}
 }
@@ -195,8 +219,47 @@ op_div_eval(const struct op_call *c)
 /* Unary activations (f32)                                              */
 /* ------------------------------------------------------------------ */
 
+enum unop { UN_RELU, UN_SIGMOID, UN_TANH, UN_GELU, UN_GELU_TANH };
+
+/* One loop per function, each calling it directly (no pointer per
+ * element); Relu's loop is plain enough to vectorise. */
+static void
+unary_f32(enum unop op, const float *restrict x, float *restrict y,
+    size_t n)
+{
+	switch (op) {
+	case UN_RELU:
+		/* Negative values become +0; -0 and NaN pass through (the run
+		 * then canonicalises NaN, engine/run.c). */
+		for (size_t i = 0; i < n; i++) {
+			y[i] = x[i] < 0.0f ? 0.0f : x[i];
+		}
+		break;
+	case UN_SIGMOID:
+		for (size_t i = 0; i < n; i++) {
+			y[i] = det_sigmoidf(x[i]);
+		}
+		break;
+	case UN_TANH:
+		for (size_t i = 0; i < n; i++) {
+			y[i] = det_tanhf(x[i]);
+		}
+		break;
+	case UN_GELU:
+		for (size_t i = 0; i < n; i++) {
+			y[i] = det_geluf(x[i]);
+		}
+		break;
+	case UN_GELU_TANH:
+		for (size_t i = 0; i < n; i++) {
+			y[i] = det_gelu_tanhf(x[i]);
+		}
+		break;
+	}
+}
+
 static int
-unary_eval(const struct op_call *c, float (*f)(float))
+unary_eval(const struct op_call *c, enum unop op)
 {
 	int err = op_need_dtype(c, 0, TENSOR_F32);
 	if (err != RF_OK) {
@@ -207,38 +270,26 @@ unary_eval(const struct op_call *c, float (*f)(float))
 	if (err != RF_OK) {
 		return err;
 	}
-	const float *xd = x->data;
-	float *yd = c->out[0].data;
-	for (size_t i = 0; i < x->count; i++) {
-		yd[i] = f(xd[i]);
-	}
+	unary_f32(op, x->data, c->out[0].data, x->count);
 	return RF_OK;
-}
-
-/* Negative values become +0; -0 and NaN pass through (the run then
- * canonicalises NaN, engine/run.c). */
-static float
-relu(float x)
-{
-	return x < 0.0f ? 0.0f : x;
 }
 
 int
 op_relu_eval(const struct op_call *c)
 {
-	return unary_eval(c, relu);
+	return unary_eval(c, UN_RELU);
 }
 
 int
 op_sigmoid_eval(const struct op_call *c)
 {
-	return unary_eval(c, det_sigmoidf);
+	return unary_eval(c, UN_SIGMOID);
 }
 
 int
 op_tanh_eval(const struct op_call *c)
 {
-	return unary_eval(c, det_tanhf);
+	return unary_eval(c, UN_TANH);
 }
 
 int
@@ -273,5 +324,5 @@ op_gelu_eval(const struct op_call *c)
 {
 	int64_t tanh_form;
 	OP_PARAMS_GET(c->params, tanh_form);
-	return unary_eval(c, tanh_form ? det_gelu_tanhf : det_geluf);
+	return unary_eval(c, tanh_form ? UN_GELU_TANH : UN_GELU);
 }

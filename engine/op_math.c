@@ -403,16 +403,10 @@ op_pow_eval(const struct op_call *c)
 	return RF_OK;
 }
 
-static float
-sqrt_f32(float x)
-{
-	/* IEEE 754 correctly rounded; a negative x gives NaN, which the
-	 * run makes canonical. */
-	return __builtin_sqrtf(x);
-}
-
+/* Sqrt or Erf over the input, each element's function called directly
+ * (no pointer per element). */
 static int
-unary_f32(const struct op_call *c, float (*f)(float))
+unary_f32(const struct op_call *c, bool erf)
 {
 	int err = op_need_dtype(c, 0, TENSOR_F32);
 	if (err != RF_OK) {
@@ -423,10 +417,18 @@ unary_f32(const struct op_call *c, float (*f)(float))
 	if (err != RF_OK) {
 		return err;
 	}
-	const float *xd = x->data;
-	float *yd = c->out[0].data;
-	for (size_t i = 0; i < x->count; i++) {
-		yd[i] = f(xd[i]);
+	const float *restrict xd = x->data;
+	float *restrict yd = c->out[0].data;
+	if (erf) {
+		for (size_t i = 0; i < x->count; i++) {
+			yd[i] = det_erff(xd[i]);
+		}
+	} else {
+		/* IEEE 754 correctly rounded; a negative x gives NaN, which
+		 * the run makes canonical. */
+		for (size_t i = 0; i < x->count; i++) {
+			yd[i] = __builtin_sqrtf(xd[i]);
+		}
 	}
 	return RF_OK;
 }
@@ -434,11 +436,11 @@ unary_f32(const struct op_call *c, float (*f)(float))
 int
 op_sqrt_eval(const struct op_call *c)
 {
-	return unary_f32(c, sqrt_f32);
+	return unary_f32(c, false);
 }
 
 int
 op_erf_eval(const struct op_call *c)
 {
-	return unary_f32(c, det_erff);
+	return unary_f32(c, true);
 }

@@ -7,6 +7,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 #include "model_int.h"
 
 void
@@ -66,16 +70,50 @@ check_input(const struct engine_model *m, size_t i, const struct tensor *t,
  */
 #define CANONICAL_NAN 0x7fc00000u
 
+/* Whether any of the n floats at p is a NaN (read-only: most outputs have
+ * none, and then the pass writes nothing). The bits are compared as
+ * integers, which is exact and order-free. */
+static bool
+any_nan(const unsigned char *p, size_t n)
+{
+	size_t i = 0;
+#if defined(__SSE2__)
+	const __m128i absmask = _mm_set1_epi32(0x7fffffff);
+	const __m128i inf = _mm_set1_epi32(0x7f800000);
+	__m128i acc = _mm_setzero_si128();
+	for (; i + 16 <= n; i += 16) {
+		/* |bits| > inf as signed ints: both are non-negative. */
+		for (size_t q = 0; q < 16; q += 4) {
+			__m128i v = _mm_loadu_si128(
+			    (const __m128i *)(p + 4 * (i + q)));
+			acc = _mm_or_si128(acc, _mm_cmpgt_epi32(
+			    _mm_and_si128(v, absmask), inf));
+		}
+	}
+	if (_mm_movemask_epi8(acc) != 0) {
+		return true;
+	}
+#endif
+	for (; i < n; i++) {
+		uint32_t b;
+		memcpy(&b, p + 4 * i, 4); /* bits of a float, no aliasing */
+		if ((b & 0x7fffffffu) > 0x7f800000u) {
+			return true;
+		}
+	}
+	return false;
+}
+
 static void
 canonicalize_nans(struct tensor *t)
 {
-	if (t->dtype != TENSOR_F32) {
+	if (t->dtype != TENSOR_F32 || !any_nan(t->data, t->count)) {
 		return;
 	}
 	unsigned char *p = t->data;
 	for (size_t i = 0; i < t->count; i++) {
 		uint32_t b;
-		memcpy(&b, p + 4 * i, 4); /* bits of a float, no aliasing */
+		memcpy(&b, p + 4 * i, 4);
 		if ((b & 0x7fffffffu) > 0x7f800000u) {
 			b = CANONICAL_NAN;
 			memcpy(p + 4 * i, &b, 4);

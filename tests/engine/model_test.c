@@ -762,6 +762,56 @@ test_nans_canonical(void)
 	engine_model_free(m);
 }
 
+/* The canonicalising pass over long outputs: a NaN of any sign and
+ * payload at any position (vector body or tail) comes out as 0x7fc00000,
+ * and infinities and every other value are left alone. Relu passes NaNs
+ * through unchanged, so its input's NaNs reach the pass. */
+static void
+test_nans_canonical_long(void)
+{
+	enum { N = 1031 };
+	struct engine_model *m = engine_model_alloc("nanlong");
+	int64_t d[1] = { N };
+	int x, y;
+	CU_ASSERT_FATAL(engine_model_add_input(m, "x", TENSOR_F32, 1, d, &x,
+	    NULL) == RF_OK);
+	const char *out[1] = { "y" };
+	CU_ASSERT_FATAL(engine_model_add_op(m, ENGINE_OP_RELU, "relu", &x, 1,
+	    out, 1, NULL, 0, &y, NULL) == RF_OK);
+	CU_ASSERT_FATAL(engine_model_add_output(m, y, NULL) == RF_OK);
+	static const uint32_t nans[] = { 0x7f800001u, 0xff800001u, 0x7fc00000u,
+		0xffc00000u, 0x7fffffffu, 0xffffffffu, 0x7fa00005u };
+	struct engine_rng rng;
+	engine_rng_seed(&rng, 9);
+	int bad = 0;
+	for (size_t pos = 0; pos < N; pos += (pos < 40 || pos > N - 40) ? 1 : 37) {
+		struct tensor t, r;
+		CU_ASSERT_FATAL(tensor_init(&t, TENSOR_F32, 1, d) == RF_OK);
+		uint32_t *bits = malloc(N * sizeof(uint32_t));
+		CU_ASSERT_FATAL(bits != NULL);
+		for (size_t i = 0; i < N; i++) {
+			bits[i] = (uint32_t)engine_rng_next(&rng) & 0x7f7fffffu;
+		}
+		bits[(pos + 1) % N] = 0x7f800000u; /* +inf: not a NaN */
+		bits[(pos + 2) % N] = 0x7f7fffffu; /* FLT_MAX */
+		bits[pos] = nans[pos % (sizeof(nans) / sizeof(nans[0]))];
+		memcpy(t.data, bits, N * sizeof(uint32_t));
+		CU_ASSERT_FATAL(engine_run(m, &t, 1, &r, NULL, NULL) == RF_OK);
+		const uint32_t *got = r.data;
+		for (size_t i = 0; i < N; i++) {
+			uint32_t want = i == pos ? 0x7fc00000u : bits[i];
+			if (got[i] != want) {
+				bad++;
+			}
+		}
+		free(bits);
+		tensor_fini(&t);
+		tensor_fini(&r);
+	}
+	CU_ASSERT_EQUAL(bad, 0);
+	engine_model_free(m);
+}
+
 /* ------------------------------------------------------------------ */
 /* The static check: a file that decodes but cannot run                 */
 /* ------------------------------------------------------------------ */
@@ -903,6 +953,8 @@ main(void)
 		{ "token inputs within vocabulary",
 		    test_transformer_tokens_in_range },
 		{ "NaNs come out canonical", test_nans_canonical },
+		{ "NaNs come out canonical: long outputs, every position",
+		    test_nans_canonical_long },
 		{ "graph-only model recomputes operators", test_graph_only },
 		{ "a model that cannot run is refused at load",
 		    test_check_refuses },
