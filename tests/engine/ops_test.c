@@ -579,6 +579,90 @@ test_gemm_trans(void)
 	EXPECT_F32(y, D(1, 1), 0, 15);
 }
 
+/* A pooled f32 tensor of random values; every 7th a special value (signed
+ * zeros, infinities, NaNs, subnormals) when specials is set. */
+static struct tensor *
+rand_f32(int rank, const int64_t *dims, struct engine_rng *r, bool specials)
+{
+	static const uint32_t sp[] = { 0x80000000u, 0x00000000u, 0x7f800000u,
+		0xff800000u, 0x7fc00000u, 0xffa00001u, 0x00000001u };
+	struct tensor *t = pool_new();
+	CU_ASSERT_FATAL(tensor_init(t, TENSOR_F32, rank, dims) == RF_OK);
+	float *d = t->data;
+	for (size_t i = 0; i < t->count; i++) {
+		uint64_t u = engine_rng_next(r);
+		if (specials && u % 7 == 0) {
+			uint32_t b = sp[(u >> 8) % (sizeof(sp) / sizeof(sp[0]))];
+			memcpy(&d[i], &b, sizeof(b));
+		} else {
+			d[i] = engine_rng_uniform(r, -2.0f, 2.0f);
+		}
+	}
+	return t;
+}
+
+static struct tensor *
+transposed(const struct tensor *t)
+{
+	int64_t d[2] = { t->dims[1], t->dims[0] };
+	struct tensor *u = pool_new();
+	CU_ASSERT_FATAL(tensor_init(u, TENSOR_F32, 2, d) == RF_OK);
+	const float *s = t->data;
+	float *o = u->data;
+	for (int64_t i = 0; i < t->dims[0]; i++) {
+		for (int64_t j = 0; j < t->dims[1]; j++) {
+			o[j * t->dims[0] + i] = s[i * t->dims[1] + j];
+		}
+	}
+	return u;
+}
+
+/*
+ * Gemm reads transposed operands in place: transA/transB on stored
+ * transposes must give the bits of the plain product on the transposed
+ * copies, on both kernel kinds (run() compares REF and FAST), for shapes
+ * over several GEMM blocks, alpha/beta 1 (the fast path) and others, and
+ * each bias broadcast.
+ */
+static void
+test_gemm_trans_random(void)
+{
+	static const int64_t shapes[][3] = { { 64, 70, 300 }, { 5, 1030, 9 },
+		{ 33, 17, 700 }, { 1, 1, 1 } };
+	static const float ab[][2] = { { 1.0f, 1.0f }, { 0.5f, 2.0f },
+		{ -1.0f, 1.0f }, { 1.0f, 0.0f } };
+	struct engine_rng r;
+	engine_rng_seed(&r, 77);
+	for (size_t s = 0; s < sizeof(shapes) / sizeof(shapes[0]); s++) {
+		int64_t m = shapes[s][0], n = shapes[s][1], k = shapes[s][2];
+		bool sp = s % 2 == 1;
+		struct tensor *a = rand_f32(2, D(m, k), &r, sp);
+		struct tensor *b = rand_f32(2, D(k, n), &r, sp);
+		struct tensor *at = transposed(a);
+		struct tensor *bt = transposed(b);
+		const struct tensor *biases[3] = { rand_f32(1, D(n), &r, sp),
+			rand_f32(2, D(m, 1), &r, sp), rand_f32(2, D(m, n), &r,
+			sp) };
+		for (size_t v = 0; v < 4 * 3; v++) {
+			const float *g = ab[v % 4];
+			const struct tensor *c = biases[v / 4];
+			struct tensor *y0, *y1;
+			at_float("alpha", g[0]);
+			at_float("beta", g[1]);
+			EXPECT_CODE(RUN(ENGINE_OP_GEMM, &y0, 1, a, b, c), RF_OK);
+			for (int f = 1; f < 4; f++) {
+				at_float("alpha", g[0]);
+				at_float("beta", g[1]);
+				at_int("transA", f & 1);
+				at_int("transB", f >> 1);
+				EXPECT_CODE(RUN(ENGINE_OP_GEMM, &y1, 1,
+				    f & 1 ? at : a, f >> 1 ? bt : b, c), RF_OK);
+				CU_ASSERT(tensor_equal(y0, y1));
+			}
+		}
+	}
+}
+
 static void
 test_gemm_bias(void)
 {
@@ -3106,6 +3190,8 @@ static CU_TestInfo matmul_tests[] = {
 	{ "MatMul errors", test_matmul_errors },
 	{ "Gemm transA, transB", test_gemm_trans },
 	{ "Gemm alpha, beta, C broadcast", test_gemm_bias },
+	{ "Gemm transA/transB read in place, random, FAST == REF",
+	    test_gemm_trans_random },
 	{ "Gemm errors", test_gemm_errors },
 	{ "MatMulInteger", test_matmul_integer },
 	{ "QLinearMatMul rounding, saturation", test_qlinear_matmul },
