@@ -5,9 +5,21 @@
  * inputs by re-running the job up to that operator.
  *
  * Every move is decided from the referee's current view of the dispute
- * (DISPUTE_FETCH), so a restarted executor, or one that missed an event,
- * simply looks again and moves.
+ * (DISPUTE_FETCH), never from an event alone. The referee announces a
+ * move only when the game moves on: once the challenger has answered a
+ * round, an answer of ours that is lost (the request dropped, the referee
+ * restarting, this process killed) is followed by no event at all, and an
+ * executor waiting for one would lose an honest claim on the clock. So a
+ * dispute is written down when its first event is handled, and every
+ * dispute not yet decided is looked at again at start and every second
+ * (executor_disputes_poll): a move that failed is made again. Moves are
+ * idempotent at the referee (a move for a round already answered is
+ * refused and changes nothing), and the last round whose answer the
+ * referee heard, and whether it heard the reveal, are recorded, so looking
+ * again sends nothing twice. A failure is logged once, with its reason.
  */
+#include <assert.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -59,15 +71,179 @@ call(struct executor *x, struct proto_msg *req, struct proto_msg *reply,
 	return err;
 }
 
+/* ------------------------------------------------------------------ */
+/* The disputes table                                                   */
+/* ------------------------------------------------------------------ */
+
+/* One row of the disputes table. */
+struct dispute_row {
+	struct proto_digest job;
+	int state;          /* enum executor_dispute_state */
+	uint32_t answered;  /* the last round whose answer the referee heard */
+	bool revealed;      /* the referee heard our reveal */
+	char failure[512];  /* the last failure logged, "" if none */
+};
+
+/* Writes down a dispute on one of our claims (known: nothing changes). */
+static int
+dispute_record(struct executor *x, const struct proto_digest *id,
+    const struct proto_digest *job)
+{
+	size_t hl = proto_hash_len(x->cfg->suite);
+	sqlite3_stmt *st;
+	int err = store_begin(x->db, NULL);
+	if (err != RF_OK) {
+		return err;
+	}
+	err = store_prepare(x->db, "INSERT OR IGNORE INTO disputes (dispute_id, "
+	    "job_id, state, opened_ms) VALUES (?1, ?2, ?3, ?4)", &st, NULL);
+	if (err == RF_OK) {
+		sqlite3_bind_blob(st, 1, id->b, (int)hl, SQLITE_STATIC);
+		sqlite3_bind_blob(st, 2, job->b, (int)hl, SQLITE_STATIC);
+		sqlite3_bind_int(st, 3, EXECUTOR_DISPUTE_OPEN);
+		sqlite3_bind_int64(st, 4, (int64_t)node_now_ms());
+		err = sqlite3_step(st) == SQLITE_DONE ? RF_OK : RF_ERR_STORE;
+		sqlite3_finalize(st);
+	}
+	if (err != RF_OK) {
+		store_rollback(x->db);
+		return err;
+	}
+	return store_commit(x->db, NULL);
+}
+
+static int
+dispute_load(struct executor *x, const struct proto_digest *id,
+    struct dispute_row *row)
+{
+	size_t hl = proto_hash_len(x->cfg->suite);
+	sqlite3_stmt *st;
+	memset(row, 0, sizeof(*row));
+	store_lock(x->db);
+	int err = store_prepare(x->db, "SELECT job_id, state, answered, "
+	    "revealed, failure FROM disputes WHERE dispute_id = ?1", &st, NULL);
+	if (err == RF_OK) {
+		sqlite3_bind_blob(st, 1, id->b, (int)hl, SQLITE_STATIC);
+		err = RF_ERR_NOTFOUND;
+		if (sqlite3_step(st) == SQLITE_ROW) {
+			err = (size_t)sqlite3_column_bytes(st, 0) == hl ? RF_OK :
+			    RF_ERR_STORE;
+			if (err == RF_OK) {
+				memcpy(row->job.b, sqlite3_column_blob(st, 0), hl);
+			}
+			row->state = sqlite3_column_int(st, 1);
+			row->answered = (uint32_t)sqlite3_column_int64(st, 2);
+			row->revealed = sqlite3_column_int(st, 3) != 0;
+			const unsigned char *f = sqlite3_column_text(st, 4);
+			snprintf(row->failure, sizeof(row->failure), "%s",
+			    f ? (const char *)f : "");
+		}
+		sqlite3_finalize(st);
+	}
+	store_unlock(x->db);
+	return err;
+}
+
+/* Runs one UPDATE of a dispute (?1 its id, ?2 an integer, ?3 a text or
+ * NULL) in its own transaction. */
+static void
+dispute_update(struct executor *x, const struct proto_digest *id,
+    const char *sql, int64_t value, const char *text)
+{
+	size_t hl = proto_hash_len(x->cfg->suite);
+	sqlite3_stmt *st;
+	int err = store_begin(x->db, NULL);
+	if (err != RF_OK) {
+		log_warn("cannot update a dispute in the database: %s",
+		    rf_strerror(err));
+		return;
+	}
+	err = store_prepare(x->db, sql, &st, NULL);
+	if (err == RF_OK) {
+		sqlite3_bind_blob(st, 1, id->b, (int)hl, SQLITE_STATIC);
+		sqlite3_bind_int64(st, 2, value);
+		if (text != NULL) {
+			sqlite3_bind_text(st, 3, text, -1, SQLITE_TRANSIENT);
+		}
+		err = sqlite3_step(st) == SQLITE_DONE ? RF_OK : RF_ERR_STORE;
+		sqlite3_finalize(st);
+	}
+	if (err == RF_OK) {
+		err = store_commit(x->db, NULL);
+	} else {
+		store_rollback(x->db);
+	}
+	if (err != RF_OK) {
+		/* Harmless: the move is looked at again and the referee
+		 * ignores what it has already heard. */
+		log_warn("cannot update a dispute in the database: %s",
+		    rf_strerror(err));
+	}
+}
+
+/* A move failed: logged once per reason (the same failure at every look
+ * would flood the log), at error level for a reveal, the move that ends
+ * the game. The move is made again at the next look. */
+static void
+move_failed(struct executor *x, const struct proto_digest *id,
+    const struct dispute_row *row, const char *dh, bool is_reveal,
+    const char *why)
+{
+	if (strncmp(row->failure, why, sizeof(row->failure) - 1) == 0) {
+		return;
+	}
+	if (is_reveal) {
+		log_error("dispute %s: %s; will try again", dh, why);
+	} else {
+		log_warn("dispute %s: %s; will try again", dh, why);
+	}
+	dispute_update(x, id, "UPDATE disputes SET failure = ?3 WHERE "
+	    "dispute_id = ?1", 0, why);
+}
+
+/* ------------------------------------------------------------------ */
+/* Moves                                                                */
+/* ------------------------------------------------------------------ */
+
+/*
+ * Whether the referee heard a move: it applied it, or refused it for a
+ * reason that sending it again cannot change (already answered, decided,
+ * a losing move). A move with no verified reply, or one the referee
+ * failed to handle (PROTO_ERR_INTERNAL), is made again at the next look;
+ * then why says what went wrong. On RF_OK the caller frees reply.
+ */
+static int
+move_heard(int err, struct proto_msg *reply, const struct rf_errinfo *ei,
+    const char *what, char *why, size_t cap)
+{
+	if (err != RF_OK) {
+		snprintf(why, cap, "%s not delivered: %s", what,
+		    ei->msg[0] ? ei->msg : rf_strerror(err));
+		return err;
+	}
+	if (reply->type == PROTO_MSG_ERROR &&
+	    reply->u.error.code == PROTO_ERR_INTERNAL) {
+		snprintf(why, cap, "%s not taken, the referee failed: %s", what,
+		    reply->u.error.text);
+		proto_msg_free(reply);
+		return RF_ERR_NET;
+	}
+	return RF_OK;
+}
+
 static int
 answer_round(struct executor *x, const struct proto_digest *job,
-    const struct proto_bisect_query *q, const char *dh)
+    const struct proto_bisect_query *q, const char *dh, char *why, size_t cap)
 {
 	struct proto_digest *leaves;
 	struct proto_digest model;
 	size_t n;
+	char what[48];
+	snprintf(what, sizeof(what), "the answer to round %u", q->round);
 	int err = load_leaves(x, job, &leaves, &n, &model);
 	if (err != RF_OK) {
+		snprintf(why, cap, "%s cannot be built: our trace is not in the "
+		    "database (%s)", what, rf_strerror(err));
 		return err;
 	}
 	struct proto_msg req, reply;
@@ -78,6 +254,8 @@ answer_round(struct executor *x, const struct proto_digest *job,
 	free(leaves);
 	if (err != RF_OK) {
 		proto_msg_free(&req);
+		snprintf(why, cap, "%s cannot be built: %s", what,
+		    rf_strerror(err));
 		return err;
 	}
 	if (x->cfg->fault == EXECUTOR_FAULT_BAD_PROOF &&
@@ -88,8 +266,10 @@ answer_round(struct executor *x, const struct proto_digest *job,
 		    "with a wrong proof", dh, q->round);
 	}
 	err = call(x, &req, &reply, &ei);
+	err = move_heard(err, &reply, &ei, what, why, cap);
 	if (err == RF_OK) {
 		if (reply.type == PROTO_MSG_ERROR) {
+			/* Mostly an answer the referee had heard already. */
 			log_info("dispute %s: round %u answer: %s", dh, q->round,
 			    reply.u.error.text);
 		}
@@ -101,13 +281,15 @@ answer_round(struct executor *x, const struct proto_digest *job,
 static int
 reveal(struct executor *x, const struct proto_digest *id,
     const struct proto_digest *job, const struct proto_bisect_query *q,
-    const char *dh)
+    const char *dh, char *why, size_t cap)
 {
 	struct proto_digest *leaves;
 	struct proto_digest model_id;
 	size_t n;
 	int err = load_leaves(x, job, &leaves, &n, &model_id);
 	if (err != RF_OK) {
+		snprintf(why, cap, "cannot reveal: our trace is not in the "
+		    "database (%s)", rf_strerror(err));
 		return err;
 	}
 	const struct node_model *nm = node_models_find(&x->models, &model_id);
@@ -127,8 +309,9 @@ reveal(struct executor *x, const struct proto_digest *id,
 	}
 	if (err != RF_OK) {
 		free(leaves);
-		log_error("dispute %s: cannot reveal: %s", dh,
-		    nm == NULL ? "the model is not loaded" : ei.msg);
+		snprintf(why, cap, "cannot reveal: %s", nm == NULL ?
+		    "the model is not loaded" : ei.msg[0] ? ei.msg :
+		    rf_strerror(err));
 		return err;
 	}
 	size_t n_in = engine_model_input_count(nm->model);
@@ -142,18 +325,17 @@ reveal(struct executor *x, const struct proto_digest *id,
 	free(leaves);
 	if (err != RF_OK) {
 		proto_msg_free(&req);
-		log_error("dispute %s: %s", dh, ei.msg);
+		snprintf(why, cap, "cannot reveal operator %u: %s", op, ei.msg);
 		return err;
 	}
 	log_info("dispute %s: revealing operator %u", dh, op);
+	char what[48];
+	snprintf(what, sizeof(what), "the reveal of operator %u", op);
 	err = call(x, &req, &reply, &ei);
-	/* A reveal that does not arrive loses the dispute on the clock:
-	 * never let that pass quietly. */
-	if (err != RF_OK) {
-		log_error("dispute %s: the reveal of operator %u could not be "
-		    "sent: %s", dh, op, ei.msg[0] ? ei.msg : rf_strerror(err));
-	} else {
+	err = move_heard(err, &reply, &ei, what, why, cap);
+	if (err == RF_OK) {
 		if (reply.type == PROTO_MSG_ERROR) {
+			/* A reveal refused loses the game: never quietly. */
 			log_error("dispute %s: the referee refused the reveal of "
 			    "operator %u: %s", dh, op, reply.u.error.text);
 		}
@@ -162,36 +344,73 @@ reveal(struct executor *x, const struct proto_digest *id,
 	return err;
 }
 
-/* Looks at one dispute and makes our move if one is due. */
+/* Looks at one dispute of ours and makes our move if one is due. */
 static int
-act(struct executor *x, const struct proto_digest *id,
-    const struct proto_digest *job)
+act(struct executor *x, const struct proto_digest *id)
 {
 	char dh[13];
 	node_short_digest(x->cfg->suite, id, dh);
+	struct dispute_row row;
+	int err = dispute_load(x, id, &row);
+	if (err != RF_OK || row.state != EXECUTOR_DISPUTE_OPEN) {
+		return err == RF_ERR_NOTFOUND ? RF_OK : err;
+	}
 	if (x->cfg->fault == EXECUTOR_FAULT_SILENT) {
-		log_warn("dispute %s: TESTING FAULT silent: not answering", dh);
-		return RF_OK;
+		return RF_OK; /* said once, when the dispute opened */
 	}
 	struct proto_msg req, view;
 	struct rf_errinfo ei = { "" };
+	char why[sizeof(row.failure)];
 	proto_msg_init(&req, PROTO_MSG_DISPUTE_FETCH, x->cfg->suite);
 	req.u.dispute_fetch.dispute_id = *id;
-	int err = call(x, &req, &view, &ei);
+	err = call(x, &req, &view, &ei);
 	if (err != RF_OK) {
+		snprintf(why, sizeof(why), "cannot read the dispute: %s",
+		    ei.msg[0] ? ei.msg : rf_strerror(err));
+		move_failed(x, id, &row, dh, false, why);
 		return err;
 	}
 	if (view.type == PROTO_MSG_VERDICT) {
 		const struct proto_verdict *v = &view.u.verdict;
 		log_info("dispute %s: %s (operator %u, %u rounds)", dh,
 		    v->executor_won ? "won" : "lost", v->op, v->rounds);
+		static_assert(EXECUTOR_DISPUTE_DECIDED == 2, "stored state");
+		dispute_update(x, id, "UPDATE disputes SET state = 2, won = ?2, "
+		    "failure = NULL WHERE dispute_id = ?1", v->executor_won ? 1 : 0,
+		    NULL);
 		proto_msg_free(&view);
 		return RF_OK;
 	}
-	if (view.type == PROTO_MSG_BISECT_QUERY) {
-		const struct proto_bisect_query *q = &view.u.bisect_query;
-		err = q->hi - q->lo == 1 ? reveal(x, id, job, q, dh) :
-		    answer_round(x, job, q, dh);
+	if (view.type != PROTO_MSG_BISECT_QUERY) {
+		snprintf(why, sizeof(why), "cannot read the dispute: %s",
+		    view.type == PROTO_MSG_ERROR ? view.u.error.text :
+		    "an unexpected reply");
+		move_failed(x, id, &row, dh, false, why);
+		proto_msg_free(&view);
+		return RF_OK;
+	}
+	const struct proto_bisect_query *q = &view.u.bisect_query;
+	bool is_reveal = q->n_sizes == 0 && q->hi - q->lo == 1;
+	why[0] = '\0';
+	if (is_reveal && !row.revealed) {
+		err = reveal(x, id, &row.job, q, dh, why, sizeof(why));
+		if (err == RF_OK) {
+			dispute_update(x, id, "UPDATE disputes SET revealed = ?2, "
+			    "failure = NULL WHERE dispute_id = ?1", 1, NULL);
+		}
+	} else if (!is_reveal && q->n_sizes > 0 && q->round > row.answered) {
+		err = answer_round(x, &row.job, q, dh, why, sizeof(why));
+		if (err == RF_OK) {
+			dispute_update(x, id, "UPDATE disputes SET answered = ?2, "
+			    "failure = NULL WHERE dispute_id = ?1", q->round, NULL);
+		}
+	}
+	if (err != RF_OK) {
+		move_failed(x, id, &row, dh, is_reveal, why);
+	} else if (row.failure[0] != '\0' && why[0] == '\0' &&
+	    (is_reveal ? !row.revealed : q->round > row.answered)) {
+		log_info("dispute %s: %s made after all", dh, is_reveal ?
+		    "the reveal" : "the answer");
 	}
 	proto_msg_free(&view);
 	return err;
@@ -215,16 +434,65 @@ executor_dispute_event(struct executor *x, const struct proto_event *e)
 	if (!ours(x, &e->job_id)) {
 		return RF_OK;
 	}
+	/* Written down before the event counts as handled: from here on
+	 * the dispute is looked at until it is decided, whatever happens
+	 * to the move below. */
+	int err = dispute_record(x, &e->dispute_id, &e->job_id);
+	if (err != RF_OK) {
+		log_warn("cannot record a dispute: %s", rf_strerror(err));
+		return err; /* the event comes again */
+	}
 	if (e->kind == PROTO_EVENT_DISPUTE_OPENED) {
 		char dh[13];
 		node_short_digest(x->cfg->suite, &e->dispute_id, dh);
 		log_info("dispute %s opened against our claim", dh);
 		net_counter_inc(x->m_disputes);
+		if (x->cfg->fault == EXECUTOR_FAULT_SILENT) {
+			log_warn("dispute %s: TESTING FAULT silent: not answering",
+			    dh);
+		}
 	}
-	/* A failed move is retried when the next event comes; the clock is
-	 * the only thing that forgives nothing. */
-	act(x, &e->dispute_id, &e->job_id);
+	/* A failed move is made again by executor_disputes_poll. */
+	act(x, &e->dispute_id);
 	return RF_OK;
+}
+
+void
+executor_disputes_poll(struct executor *x)
+{
+	enum { BATCH = 64 };
+	size_t hl = proto_hash_len(x->cfg->suite);
+	struct proto_digest ids[BATCH];
+	int64_t last = x->poll_after;
+	size_t n = 0;
+	sqlite3_stmt *st;
+	/* In rowid order from where the last look stopped, a batch at a
+	 * time, so that many open disputes bound the work per look and
+	 * none waits behind the others for ever. */
+	store_lock(x->db);
+	if (store_prepare(x->db, "SELECT rowid, dispute_id FROM disputes WHERE "
+	    "state = ?1 AND rowid > ?2 ORDER BY rowid LIMIT ?3", &st,
+	    NULL) == RF_OK) {
+		sqlite3_bind_int(st, 1, EXECUTOR_DISPUTE_OPEN);
+		sqlite3_bind_int64(st, 2, x->poll_after);
+		sqlite3_bind_int(st, 3, BATCH);
+		while (n < BATCH && sqlite3_step(st) == SQLITE_ROW) {
+			last = sqlite3_column_int64(st, 0);
+			if ((size_t)sqlite3_column_bytes(st, 1) != hl) {
+				continue;
+			}
+			memset(&ids[n], 0, sizeof(ids[n]));
+			memcpy(ids[n].b, sqlite3_column_blob(st, 1), hl);
+			n++;
+		}
+		sqlite3_finalize(st);
+	}
+	store_unlock(x->db);
+	x->poll_after = n < BATCH ? 0 : last;
+	for (size_t i = 0; i < n && !*x->stop; i++) {
+		act(x, &ids[i]);
+	}
+	x->last_poll = executor_seconds();
 }
 
 /* Posts a second claim for the same job with another trace root: the

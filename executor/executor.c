@@ -33,6 +33,16 @@ static const char *const schema[] = {
 	"  state INTEGER NOT NULL,"   /* enum job_state */
 	"  error TEXT,"
 	"  updated_ms INTEGER NOT NULL) STRICT;",
+	/* Disputes on our claims, looked at until decided (dispute.c). */
+	"CREATE TABLE disputes ("
+	"  dispute_id BLOB PRIMARY KEY,"
+	"  job_id BLOB NOT NULL,"
+	"  state INTEGER NOT NULL,"               /* executor_dispute_state */
+	"  won INTEGER,"
+	"  answered INTEGER NOT NULL DEFAULT 0,"  /* last round heard */
+	"  revealed INTEGER NOT NULL DEFAULT 0,"  /* the reveal was heard */
+	"  failure TEXT,"                         /* last failure logged */
+	"  opened_ms INTEGER NOT NULL) STRICT;",
 };
 
 /* ------------------------------------------------------------------ */
@@ -430,7 +440,8 @@ static int
 setup(struct executor *x, struct rf_errinfo *ei)
 {
 	const struct executor_config *c = x->cfg;
-	int err = store_open(c->db_path, schema, 1, &x->db, ei);
+	int err = store_open(c->db_path, schema,
+	    sizeof(schema) / sizeof(schema[0]), &x->db, ei);
 	for (size_t i = 0; err == RF_OK && i < c->n_models; i++) {
 		err = node_models_load(&x->models, c->suite, c->model_paths[i], ei);
 	}
@@ -509,9 +520,14 @@ executor_run(const struct executor_config *cfg, volatile sig_atomic_t *stop,
 		    cfg->fault ? ", TESTING FAULT: " : "",
 		    cfg->fault ? executor_fault_name(cfg->fault) : "");
 		resend_pending(x);
+		executor_disputes_poll(x); /* resume what a previous run left */
 	}
 	uint64_t last_resend = node_now_ms();
 	while (err == RF_OK && !*stop) {
+		if (executor_seconds() - x->last_poll >=
+		    EXECUTOR_POLL_MS / 1000.0) {
+			executor_disputes_poll(x);
+		}
 		struct proto_msg ev;
 		struct rf_errinfo lei = { "" };
 		int e = node_events_next(&x->events, 200, &ev, &lei);

@@ -16,6 +16,12 @@ enum job_state {
 	JOB_FAILED = 9,        /* could not run or the claim was refused */
 };
 
+/* disputes.state: stored, never renumber. */
+enum executor_dispute_state {
+	EXECUTOR_DISPUTE_OPEN = 1,
+	EXECUTOR_DISPUTE_DECIDED = 2,
+};
+
 struct executor {
 	const struct executor_config *cfg;
 	volatile sig_atomic_t *stop;
@@ -29,6 +35,8 @@ struct executor {
 	struct engine_rng fault_rng;
 	struct net_counter *m_jobs, *m_claims, *m_direct, *m_disputes;
 	struct net_histogram *m_run_seconds;
+	double last_poll;    /* executor_seconds() of the last look at disputes */
+	int64_t poll_after;  /* the disputes rowid the next look starts after */
 };
 
 /* One computed job: the trace's leaves and root and the claim to post. */
@@ -52,6 +60,10 @@ int executor_job_state(struct executor *x, const struct proto_digest *job,
 
 /* Disputes (executor/dispute.c). */
 int executor_dispute_event(struct executor *x, const struct proto_event *e);
+/* Looks at every dispute of ours not yet decided (a batch per call) and
+ * makes each move that is due: at start, and every EXECUTOR_POLL_MS. */
+void executor_disputes_poll(struct executor *x);
+#define EXECUTOR_POLL_MS 1000
 void executor_equivocate(struct executor *x, const struct executor_run *run);
 
 #endif
