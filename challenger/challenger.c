@@ -179,16 +179,6 @@ recorded(struct challenger *c, const struct proto_digest *job)
 	return found;
 }
 
-/* dispute_id = H("refute-dispute" || job_id || challenger), as the referee
- * names a dispute (docs/protocol.md): known before the challenge is sent,
- * so a challenge whose reply was lost can still be found. */
-static void
-dispute_id_of(enum proto_hash suite, const struct proto_digest *job,
-    const struct proto_pubkey *challenger, struct proto_digest *out)
-{
-	proto_dispute_id(suite, job, challenger, out);
-}
-
 /* Writes a dispute about to be opened: our leaves, to answer every round
  * and to rebuild the challenge after a restart. Inside a transaction. */
 static int
@@ -264,7 +254,10 @@ record(struct challenger *c, const struct proto_digest *job,
 	}
 	if (err == RF_OK && dispute_leaves != NULL) {
 		struct proto_digest id;
-		dispute_id_of(c->cfg->suite, job, &c->cfg->identity.pk, &id);
+		/* The referee's name for it (proto_dispute_id), known before
+		 * the challenge is sent, so a challenge whose reply was lost
+		 * can still be found. */
+		proto_dispute_id(c->cfg->suite, job, &c->cfg->identity.pk, &id);
 		err = dispute_insert(c, &id, job, dispute_leaves, n);
 	}
 	if (err == RF_OK) {
@@ -474,7 +467,7 @@ verify(struct challenger *c, const struct proto_event *e)
 	    dispute ? leaves : NULL);
 	if (err == RF_OK && dispute) {
 		struct proto_digest id;
-		dispute_id_of(suite, &e->job_id, &cfg->identity.pk, &id);
+		proto_dispute_id(suite, &e->job_id, &cfg->identity.pk, &id);
 		challenge_send(c, &id, &e->job_id);
 	}
 	free(leaves);
