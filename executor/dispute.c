@@ -355,9 +355,6 @@ act(struct executor *x, const struct proto_digest *id)
 	if (err != RF_OK || row.state != EXECUTOR_DISPUTE_OPEN) {
 		return err == RF_ERR_NOTFOUND ? RF_OK : err;
 	}
-	if (x->cfg->fault == EXECUTOR_FAULT_SILENT) {
-		return RF_OK; /* said once, when the dispute opened */
-	}
 	struct proto_msg req, view;
 	struct rf_errinfo ei = { "" };
 	char why[sizeof(row.failure)];
@@ -379,6 +376,10 @@ act(struct executor *x, const struct proto_digest *id)
 		    "failure = NULL WHERE dispute_id = ?1", v->executor_won ? 1 : 0,
 		    NULL);
 		proto_msg_free(&view);
+		return RF_OK;
+	}
+	if (x->cfg->fault == EXECUTOR_FAULT_SILENT) {
+		proto_msg_free(&view); /* said once, when the dispute opened */
 		return RF_OK;
 	}
 	if (view.type != PROTO_MSG_BISECT_QUERY) {
