@@ -16,7 +16,7 @@
  *    at the network's arity, recomputing the disputed operator, and
  *    requires every move to answer a query the referee recorded;
  *  - recomputes every field of the verdict: winner, reason, operator,
- *    rounds, and the amounts by the network's rules (audit_money);
+ *    rounds, and the amounts by chain/'s rules (audit_money);
  *  - refuses a transcript that ends before the outcome it claims.
  * Timing is the one thing a transcript cannot prove: for a verdict decided
  * by a clock, the audit confirms that the loser was the side the game was
@@ -68,43 +68,40 @@ key_eq(const struct proto_pubkey *a, const struct proto_pubkey *b)
 /* The money rules                                                      */
 /* ------------------------------------------------------------------ */
 
-/* reward_pct of an amount, rounded down, without overflow. */
-static uint64_t
-share(uint64_t amount, uint32_t pct)
-{
-	return amount / 100 * pct + amount % 100 * pct / 100;
-}
-
 /*
- * Whether the verdict's amounts are the rules' for this outcome
- * (docs/disputes.md, "Money"): a false challenge pays the bond to the
- * executor (slashed = reward = the bond); a dispute settled by another
- * verdict moves nothing; a claim that falls slashes the executor's stake
- * and pays reward_pct of it to a challenger whose own root was right. The
- * stake at that moment is ledger state, not in the transcript: it is
- * taken from the verdict (*from_ledger set) and the reward is checked
- * against it. One function, so that the rules' own implementation can
- * replace it.
+ * Whether the verdict's amounts are the ones chain/'s rules give for this
+ * outcome: a false challenge pays the bond to the executor (slashed =
+ * reward = the bond); a dispute settled by another verdict moves nothing;
+ * a claim that falls slashes the executor's whole stake and pays
+ * reward_pct of it to a challenger whose own root was right. The stake at
+ * that moment is ledger state, in no signed message of the dispute: it is
+ * taken from the verdict (*from_ledger set), and the reward must be what
+ * the rules make of it.
  */
 static bool
 audit_money(const struct bisect_audit_rules *ru, const struct proto_verdict *vd,
     bool executor_won, bool challenger_right, uint64_t bond,
     bool *from_ledger, char *why, size_t cap)
 {
-	uint64_t slashed = vd->slashed, reward = vd->reward;
+	struct chain_dispute d = { CHAIN_DISPUTE_OPEN, bond };
+	struct chain_effects e;
 	*from_ledger = false;
 	if (vd->reason == PROTO_VERDICT_SETTLED) {
-		slashed = reward = 0;
-	} else if (executor_won) {
-		slashed = reward = bond;
+		chain_dispute_settle(&ru->money, &d, &e);
 	} else {
-		*from_ledger = true;
-		reward = challenger_right ? share(vd->slashed, ru->reward_pct) : 0;
+		/* Free or locked, the stake is slashed whole: the split changes
+		 * the moves, not the figures. */
+		struct chain_job j = { .state = PROTO_JOB_DISPUTED };
+		struct chain_account x = { .stake = vd->slashed };
+		*from_ledger = !executor_won;
+		chain_verdict(&ru->money, &j, &x, &d, executor_won,
+		    challenger_right, 0, &e);
 	}
-	if (slashed != vd->slashed || reward != vd->reward) {
+	if (e.refused != 0 || e.slashed != vd->slashed ||
+	    e.reward != vd->reward) {
 		snprintf(why, cap, "the rules give slashed %llu, reward %llu; the "
-		    "verdict says %llu, %llu", (unsigned long long)slashed,
-		    (unsigned long long)reward, (unsigned long long)vd->slashed,
+		    "verdict says %llu, %llu", (unsigned long long)e.slashed,
+		    (unsigned long long)e.reward, (unsigned long long)vd->slashed,
 		    (unsigned long long)vd->reward);
 		return false;
 	}
@@ -196,10 +193,10 @@ read_opening(struct cursor *c, const struct proto_msg *v,
 		return rf_errf(ei, RF_ERR_INVAL, "the client's job has another id "
 		    "than the claim's");
 	}
-	if (ch->bond < ru->min_bond) {
+	if (ch->bond < ru->money.min_bond) {
 		return rf_errf(ei, RF_ERR_INVAL, "the bond %llu is below the "
 		    "network's minimum %llu", (unsigned long long)ch->bond,
-		    (unsigned long long)ru->min_bond);
+		    (unsigned long long)ru->money.min_bond);
 	}
 	if (!proto_digest_equal(suite, &mr->model_id, &cl->model_id)) {
 		return rf_errf(ei, RF_ERR_INVAL, "the registration is of another "

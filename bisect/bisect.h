@@ -30,6 +30,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "../chain/chain.h"
 #include "../engine/engine.h"
 #include "../protocol/protocol.h"
 
@@ -182,8 +183,7 @@ struct bisect_audit_rules {
 	struct proto_pubkey referee; /* the only key a verdict may carry */
 	enum proto_hash suite;
 	uint32_t arity;
-	uint64_t min_bond;
-	uint32_t reward_pct;
+	struct chain_params money; /* the rules' parameters (chain/) */
 };
 
 struct bisect_audit_result {
@@ -206,7 +206,7 @@ struct bisect_audit_result {
  * network's arity (each one answering a query the referee recorded), the
  * operator recomputed from the registered graph and the revealed tensors;
  * then every field of the verdict is recomputed: winner, reason, operator,
- * rounds, and slashed and reward by the money rules. Returns an error for
+ * rounds, and slashed and reward by chain/'s verdict rules. Returns an error for
  * a transcript that is malformed, does not hang together, or ends before
  * the outcome the verdict claims (RF_ERR_TRUNCATED); RF_OK with confirmed
  * false when it replays to another outcome or other amounts.
