@@ -178,7 +178,9 @@ int proto_model_weight_leaf(const struct engine_model *m, int value,
  * and checks that revealing any operator's inputs and weights in a
  * dispute fits a verdict's transcript (PROTO_MAX_TRANSCRIPT, less what
  * else the transcript holds: the registration with a graph of graph_len
- * bytes, the claim with its output, the challenge, every round).
+ * bytes, the job with its inputs (PROTO_MAX_DISPUTABLE_JOB when an input
+ * shape is dynamic), the claim with its output, the challenge, every
+ * round).
  * RF_ERR_RANGE names the first operator that does not fit and its bytes.
  * Operators whose input shapes depend on a dynamic dimension are not
  * bounded here.

@@ -134,10 +134,24 @@ proto_model_dispute_check(enum proto_hash suite,
 	    &out_bytes)) {
 		out_bytes = 0; /* dynamic: bounded by the claim's own limits */
 	}
+	/* The client's job (its inputs): as large as the inputs' fixed
+	 * shapes say, or as large as the referee takes one when a shape is
+	 * dynamic. */
+	uint64_t job = hl + 8 + 8 + PROTO_KEY_LEN + 1;
+	for (size_t i = 0; err == RF_OK && i < n_in; i++) {
+		int v = engine_model_input(m, i);
+		if (!sh[v].known) {
+			job = PROTO_MAX_DISPUTABLE_JOB;
+			break;
+		}
+		job += tensor_wire(&sh[v]);
+	}
+	job = job < PROTO_MAX_DISPUTABLE_JOB ? framed(job) :
+	    4 + PROTO_MAX_DISPUTABLE_JOB;
 	/* Everything in the transcript besides the reveal, over-estimated:
-	 * the registration (with the graph), the claim (with its output),
-	 * the challenge, and every round's query and both answers at the
-	 * widest arity with the longest proofs. */
+	 * the registration (with the graph), the job, the claim (with its
+	 * output), the challenge, and every round's query and both answers
+	 * at the widest arity with the longest proofs. */
 	uint64_t reg = framed(hl + 2 + PROTO_MAX_NAME + 4 + 4 + 4 + graph_len +
 	    4 + proof);
 	uint64_t claim = framed(2 * hl + 1 + n_in * hl + 4 + hl + 1 +
@@ -148,7 +162,8 @@ proto_model_dispute_check(enum proto_hash suite,
 	uint64_t answer = framed(hl + 4 + 1 + (PROTO_MAX_ARITY - 1) *
 	    (8 + hl + proof));
 	uint64_t rounds = ceil_log2(n_ops) + 1;
-	uint64_t fixed = reg + claim + challenge + rounds * (query + 2 * answer);
+	uint64_t fixed = reg + job + claim + challenge + rounds * (query +
+	    2 * answer);
 	uint64_t budget = fixed < PROTO_MAX_TRANSCRIPT ?
 	    PROTO_MAX_TRANSCRIPT - fixed : 0;
 	for (size_t k = 0; err == RF_OK && k < n_ops; k++) {

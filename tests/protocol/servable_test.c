@@ -100,7 +100,21 @@ test_dispute_bound(void)
 	CU_ASSERT_EQUAL(proto_model_dispute_check(PROTO_HASH_BLAKE2B, m,
 	    graph_len(m), NULL), RF_ERR_RANGE);
 	engine_model_free(m);
+	/* Every transcript opens with the client's job: a fixed input is
+	 * counted as it is, a dynamic one as the largest job the referee
+	 * takes. 2600 x 2600 (27 MB) fits next to a small job, not next
+	 * to an 8 MiB one. */
+	m = matmul_model(2600, 2600, true);
+	ei.msg[0] = '\0';
+	CU_ASSERT_EQUAL(proto_model_dispute_check(PROTO_HASH_BLAKE2B, m,
+	    graph_len(m), &ei), RF_ERR_RANGE);
+	CU_ASSERT(strstr(ei.msg, "operator 0 ('head', MatMul)") != NULL);
+	engine_model_free(m);
 	dynamic_x = false;
+	m = matmul_model(2600, 2600, true);
+	CU_ASSERT_EQUAL(proto_model_dispute_check(PROTO_HASH_BLAKE2B, m,
+	    graph_len(m), NULL), RF_OK);
+	engine_model_free(m);
 	/* 2100 x 2100 is 17.6 MB: it fits, with room for a small graph... */
 	m = matmul_model(2100, 2100, true);
 	CU_ASSERT_EQUAL(proto_model_dispute_check(PROTO_HASH_BLAKE2B, m,
