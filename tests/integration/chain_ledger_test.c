@@ -9,7 +9,8 @@
  * free stake (collateral, finding 7), finality, a false challenge, a true
  * challenge the liar loses by its clock, equivocation reported by the
  * liar's own second account while an honest challenger disputes the claim
- * (finding 6), and a job that passes its deadline unclaimed. Beside it
+ * (finding 6), and a job that passes its deadline unclaimed, after which
+ * its executor may unstake (finding 8). Beside it
  * the simulator's ledger (sim_ledger_apply, what sim_run applies every
  * rule with) follows the same steps through chain/'s rules, with the
  * outcomes the referee reached; at the end the two ledgers must agree
@@ -527,6 +528,7 @@ test_same_ledger(void)
 	sim_claim(X1, &ca);
 	struct proto_msg claim_b;
 	make_claim(&jb, &ib, SIZE_MAX, &claim_b, &lb, &n);
+	free(lb);
 	struct proto_msg copy;
 	make_claim(&jb, &ib, SIZE_MAX, &copy, &lb, &n);
 	free(lb);
@@ -652,10 +654,24 @@ test_same_ledger(void)
 	struct chain_job cg;
 	submit(X1, &jg, &ig);
 	sim_submit(X1, &cg);
+	/* While G is open X1 keeps min_stake: the unstake is refused. */
+	proto_msg_init(&m, PROTO_MSG_UNSTAKE, SUITE);
+	m.u.amount.amount = STAKE - BOND;
+	CU_ASSERT_FATAL(call(X1, &m, &reply, &code) == RF_OK);
+	CU_ASSERT_EQUAL(code, PROTO_ERR_STATE);
+	proto_msg_free(&reply);
 	wait_state(&jg, PROTO_JOB_INVALID);
 	a = account_of(X1);
 	chain_job_expire(&cp, &cg, &a, cg.deadline_ms, &e);
 	sim(C, X1, -1, NULL, &cg, &e);
+	/* G has ended: nothing pending blocks the unstake any more (a job
+	 * nobody claims no longer holds an executor's stake forever). */
+	proto_msg_init(&m, PROTO_MSG_UNSTAKE, SUITE);
+	m.u.amount.amount = STAKE - BOND;
+	ack(X1, &m, NULL);
+	a = account_of(X1);
+	chain_unstake(&cp, &a, STAKE - BOND, 0, &e);
+	sim(-1, X1, -1, NULL, NULL, &e);
 
 	compare();
 	/* What each party ended with, by the rules. */
@@ -664,8 +680,8 @@ test_same_ledger(void)
 	CU_ASSERT_EQUAL(bal[F], START - BOND);
 	CU_ASSERT_EQUAL(stk[X2] + lck[X2], 0);
 	CU_ASSERT_EQUAL(stk[X3] + lck[X3], 0);
-	CU_ASSERT_EQUAL(bal[X1], START - STAKE + 2 * FEE + BOND);
-	CU_ASSERT_EQUAL(stk[X1], STAKE - BOND);
+	CU_ASSERT_EQUAL(bal[X1], START - STAKE + 2 * FEE + BOND + STAKE - BOND);
+	CU_ASSERT_EQUAL(stk[X1], 0);
 	tensor_fini(&ia);
 	tensor_fini(&ib);
 	tensor_fini(&id);
