@@ -272,17 +272,17 @@ challenge(int ch, int x, const struct proto_digest *job,
 	ack(ch, &m, dispute);
 }
 
-/* Plays two challengers' sides at once (each from its leaves) until
- * both verdicts are in; returns them (caller frees). */
+/* Plays count (1 or 2) challengers' sides at once (each from its
+ * leaves) until their verdicts are in; returns them (caller frees). */
 static void
-play2(const int ch[2], const struct proto_digest *dispute[2],
+play2(int count, const int ch[2], const struct proto_digest *dispute[2],
     struct proto_digest *leaves[2], size_t n, struct proto_msg verdict[2])
 {
 	double deadline = test_seconds() + WAIT_S;
 	uint32_t answered[2] = { 0, 0 };
-	bool done[2] = { false, false };
+	bool done[2] = { false, count < 2 };
 	while (!done[0] || !done[1]) {
-		for (int k = 0; k < 2; k++) {
+		for (int k = 0; k < count; k++) {
 			if (done[k]) {
 				continue;
 			}
@@ -410,7 +410,7 @@ test_flood(void)
 	const int chs[2] = { H, F };
 	const struct proto_digest *ds[2] = { &dd, &dk };
 	struct proto_digest *ls[2] = { td, tk };
-	play2(chs, ds, ls, n, v);
+	play2(2, chs, ds, ls, n, v);
 	for (int k = 0; k < 2; k++) {
 		CU_ASSERT_EQUAL(v[k].u.verdict.executor_won, 0);
 		CU_ASSERT_EQUAL(v[k].u.verdict.slashed, STAKE);
@@ -437,11 +437,84 @@ test_flood(void)
 	tensor_fini(&ik);
 }
 
+/* Writes the referee's database from outside (it runs: WAL). */
+static int
+db_exec(const char *sql, const struct proto_digest *id)
+{
+	char path[512];
+	snprintf(path, sizeof(path), "%s/referee.db", dir);
+	sqlite3 *db;
+	sqlite3_stmt *st;
+	int rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL);
+	if (rc == SQLITE_OK) {
+		sqlite3_busy_timeout(db, 10000);
+		rc = sqlite3_prepare_v2(db, sql, -1, &st, NULL);
+	}
+	if (rc == SQLITE_OK) {
+		sqlite3_bind_blob(st, 1, id->b, (int)proto_hash_len(SUITE),
+		    SQLITE_STATIC);
+		rc = sqlite3_step(st) == SQLITE_DONE ? SQLITE_OK : SQLITE_ERROR;
+		sqlite3_finalize(st);
+	}
+	sqlite3_close(db);
+	return rc;
+}
+
+/*
+ * One dispute the referee cannot tick (its stored game damaged, and the
+ * most urgent deadline) must not stop another dispute's clock: the other
+ * is decided, the damaged one stays open, the ledger holds. Before, the
+ * timer stopped at the first failing dispute on every tick.
+ */
+static void
+test_stuck_dispute(void)
+{
+	struct proto_msg m;
+	/* Both liars stake again after the flood's verdicts. */
+	for (int x = X1; x <= X2; x++) {
+		proto_msg_init(&m, PROTO_MSG_STAKE, SUITE);
+		m.u.amount.amount = STAKE;
+		ack(x, &m, NULL);
+	}
+	struct proto_digest j1, j2, d1, d2, *t1, *t2;
+	struct tensor i1, i2;
+	size_t n;
+	CU_ASSERT_EQUAL_FATAL(submit_as(C2, X1, FEE, &j1, &i1), 0);
+	CU_ASSERT_EQUAL_FATAL(submit_as(C3, X2, FEE, &j2, &i2), 0);
+	lie_and_dispute(X1, H, &j1, &i1, &d1, &t1, &n);
+	CU_ASSERT_EQUAL_FATAL(db_exec("UPDATE disputes SET game = x'00', "
+	    "deadline_ms = 0 WHERE dispute_id = ?1", &d1), SQLITE_OK);
+	lie_and_dispute(X2, F, &j2, &i2, &d2, &t2, &n);
+	struct proto_msg v[2];
+	const int chs[2] = { F, F };
+	const struct proto_digest *ds[2] = { &d2, &d2 };
+	struct proto_digest *ls[2] = { t2, t2 };
+	play2(1, chs, ds, ls, n, v);
+	CU_ASSERT_EQUAL(v[0].u.verdict.executor_won, 0);
+	CU_ASSERT_EQUAL(v[0].u.verdict.slashed, STAKE);
+	proto_msg_free(&v[0]);
+	/* The damaged one is still open, and money is where it was. */
+	struct proto_msg req, reply;
+	uint32_t code;
+	proto_msg_init(&req, PROTO_MSG_STATUS_QUERY, SUITE);
+	CU_ASSERT_FATAL(call(C, &req, &reply, &code) == RF_OK);
+	CU_ASSERT_EQUAL(reply.u.status_info.disputes_open, 1);
+	CU_ASSERT_EQUAL(reply.u.status_info.ledger_total,
+	    (uint64_t)START * N_PARTIES);
+	proto_msg_free(&reply);
+	free(t1);
+	free(t2);
+	tensor_fini(&i1);
+	tensor_fini(&i2);
+}
+
 int
 main(void)
 {
 	CU_TestInfo tests[] = {
 		{ "a flood of jobs does not stop verdicts", test_flood },
+		{ "a dispute that cannot be ticked does not stop the others",
+		    test_stuck_dispute },
 		CU_TEST_INFO_NULL,
 	};
 	CU_SuiteInfo suites[] = {
