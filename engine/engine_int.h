@@ -91,6 +91,32 @@ struct op_probe {
 };
 struct op_probe *op_probe_set(struct op_probe *p);
 
+/*
+ * Buffers of the intermediate tensors one engine_run has finished with,
+ * handed to later operators' outputs (op_out_alloc) instead of going back
+ * to the allocator: a run's big activations then cost no fresh allocation
+ * and no page faults after the first operators. A buffer comes back
+ * zeroed, exactly as tensor_init's. Per thread, like the probe; NULL (no
+ * pool) outside engine_run.
+ */
+#define OP_BUFPOOL_MAX 16
+struct op_bufpool {
+	void *buf[OP_BUFPOOL_MAX];
+	size_t cap[OP_BUFPOOL_MAX]; /* bytes usable in buf[i] */
+	size_t n;
+};
+struct op_bufpool *op_bufpool_set(struct op_bufpool *p);
+/* Releases t: its buffer into the current pool when t owns it and there
+ * is room, else tensor_fini. */
+void op_tensor_release(struct tensor *t);
+/* Frees every buffer left in p. */
+void op_bufpool_drain(struct op_bufpool *p);
+/* Scratch memory of a kernel (GEMM packing, im2col): from the current
+ * pool when one is set and holds a fitting buffer, else allocated; free
+ * with op_scratch_free and the same size. Contents are undefined. */
+void *op_scratch_alloc(size_t bytes);
+void op_scratch_free(void *buf, size_t bytes);
+
 /* Allocates out with the given shape, reporting the limit hit in ei. */
 int op_out_alloc(const struct op_call *c, size_t i, enum tensor_dtype dt,
     int rank, const int64_t *dims);

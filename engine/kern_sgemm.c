@@ -264,8 +264,9 @@ pack_a_mr(size_t mr, size_t mv, size_t kc, const float *a, size_t lda,
 /*
  * pack_b_nr for B stored transposed (element (p, j) at b[p*rs + j*cs], rs
  * 1 for a Gemm with transB): column j of the block is contiguous in
- * memory. Eight columns at a time are read along k together, so each
- * cache line of the weight is used whole while it is in L1.
+ * memory. Columns are read along k several at a time (four with an SSE
+ * transpose on x86), so each cache line of the weight is used whole while
+ * it is in L1.
  */
 static void
 pack_b_strided(size_t nr, size_t nv, size_t kc, const float *b, size_t rs,
@@ -275,6 +276,34 @@ pack_b_strided(size_t nr, size_t nv, size_t kc, const float *b, size_t rs,
 		size_t cols = min_size(nr, nv - j0);
 		const float *src = b + j0 * cs;
 		size_t j = 0;
+#if SGEMM_SSE2
+		/* Four columns by four k steps at a time: four contiguous
+		 * loads, one 4x4 transpose in registers, four stores. */
+		if (rs == 1) {
+			for (; j + 4 <= cols; j += 4) {
+				const float *c0 = src + j * cs;
+				size_t p = 0;
+				for (; p + 4 <= kc; p += 4) {
+					__m128 r0 = _mm_loadu_ps(c0 + p);
+					__m128 r1 = _mm_loadu_ps(c0 + cs + p);
+					__m128 r2 = _mm_loadu_ps(c0 + 2 * cs + p);
+					__m128 r3 = _mm_loadu_ps(c0 + 3 * cs + p);
+					_MM_TRANSPOSE4_PS(r0, r1, r2, r3);
+					float *d = bp + p * nr + j;
+					_mm_storeu_ps(d, r0);
+					_mm_storeu_ps(d + nr, r1);
+					_mm_storeu_ps(d + 2 * nr, r2);
+					_mm_storeu_ps(d + 3 * nr, r3);
+				}
+				for (; p < kc; p++) {
+					for (size_t q = 0; q < 4; q++) {
+						bp[p * nr + j + q] =
+						    c0[q * cs + p];
+					}
+				}
+			}
+		}
+#endif
 		for (; j + 8 <= cols; j += 8) {
 			const float *c0 = src + j * cs;
 			for (size_t p = 0; p < kc; p++) {
@@ -794,11 +823,16 @@ sgemm_blocked(const struct sgemm_impl *im, size_t m, size_t n, size_t k,
 	size_t mc = block_step(m, im->mc, im->mr);
 	size_t kc = block_step(k, im->kc, 1);
 	size_t nc = block_step(n, im->nc, im->nr);
-	float *apack = engine_aligned_alloc(mc * kc * sizeof(float));
-	float *bpack = engine_aligned_alloc(kc * nc * sizeof(float));
+	/* Inside a run the packing buffers come from the run's pool: the
+	 * same sizes recur for every layer, and fresh megabytes from the
+	 * allocator cost page faults on each call. */
+	size_t abytes = mc * kc * sizeof(float);
+	size_t bbytes = kc * nc * sizeof(float);
+	float *apack = op_scratch_alloc(abytes);
+	float *bpack = op_scratch_alloc(bbytes);
 	if (apack == NULL || bpack == NULL) {
-		engine_aligned_free(apack);
-		engine_aligned_free(bpack);
+		op_scratch_free(apack, abytes);
+		op_scratch_free(bpack, bbytes);
 		return false;
 	}
 	/* Edge-tile scratch, zeroed once: its unused lanes then only ever
@@ -835,8 +869,8 @@ sgemm_blocked(const struct sgemm_impl *im, size_t m, size_t n, size_t k,
 			}
 		}
 	}
-	engine_aligned_free(apack);
-	engine_aligned_free(bpack);
+	op_scratch_free(apack, abytes);
+	op_scratch_free(bpack, bbytes);
 	return true;
 }
 

@@ -264,14 +264,15 @@ conv2d_fast(const struct conv2d_shape *s, const float *x, const float *w,
 	    s->stride[1] == 1 && s->pad_top == 0 && s->pad_left == 0 &&
 	    s->oh == s->h && s->ow == s->w;
 	float *col = NULL;
+	size_t bytes = 0;
 	if (!direct) {
-		size_t bytes;
 		if (!rf_size_mul(k, cols, &bytes) ||
 		    !rf_size_mul(bytes, sizeof(float), &bytes) ||
 		    bytes > ((size_t)1 << 34)) {
 			return RF_ERR_RANGE;
 		}
-		col = engine_aligned_alloc(bytes);
+		/* im2col writes every element, padding zeros included. */
+		col = op_scratch_alloc(bytes);
 		if (col == NULL) {
 			return RF_ERR_NOMEM;
 		}
@@ -298,7 +299,7 @@ conv2d_fast(const struct conv2d_shape *s, const float *x, const float *w,
 			}
 		}
 	}
-	engine_aligned_free(col);
+	op_scratch_free(col, bytes);
 	return RF_OK;
 }
 

@@ -6,6 +6,7 @@
  * padding do not take part. Averages sum in double in that order and
  * divide once, rounding to float at the end.
  */
+#include <stdbool.h>
 #include <string.h>
 
 #include "pool_int.h"
@@ -50,6 +51,45 @@ op_pool_parse(const struct op_attrs *at, size_t n_inputs,
 
 enum pool_kind { POOL_MAX, POOL_AVG };
 
+/* One plane of MaxPool: the loop below without the sums and counts only
+ * AveragePool needs, and without bounds checks for windows that lie
+ * inside the plane. Same window order, same rule: the first NaN met
+ * wins, else the largest value (the first of equal ones). */
+static void
+maxpool_plane(const struct window_params *wp, const struct window_geom *g,
+    const float *xp, int64_t h, int64_t w, float *yp)
+{
+	int64_t kh = wp->kernel[0], kw = wp->kernel[1];
+	for (int64_t oy = 0; oy < g->out[0]; oy++) {
+		int64_t y0 = oy * wp->strides[0] - g->pad_begin[0];
+		bool rows_in = y0 >= 0 && y0 + (kh - 1) * wp->dil[0] < h;
+		for (int64_t ox = 0; ox < g->out[1]; ox++) {
+			int64_t x0 = ox * wp->strides[1] - g->pad_begin[1];
+			bool inside = rows_in && x0 >= 0 &&
+			    x0 + (kw - 1) * wp->dil[1] < w;
+			float best = -__builtin_inff();
+			for (int64_t i = 0; i < kh; i++) {
+				int64_t iy = y0 + i * wp->dil[0];
+				if (!inside && (iy < 0 || iy >= h)) {
+					continue;
+				}
+				const float *row = xp + iy * w;
+				for (int64_t j = 0; j < kw; j++) {
+					int64_t ix = x0 + j * wp->dil[1];
+					if (!inside && (ix < 0 || ix >= w)) {
+						continue;
+					}
+					float v = row[ix];
+					if (best == best && !(v <= best)) {
+						best = v;
+					}
+				}
+			}
+			yp[oy * g->out[1] + ox] = best;
+		}
+	}
+}
+
 static int
 pool_eval(const struct op_call *c, enum pool_kind kind)
 {
@@ -80,6 +120,13 @@ pool_eval(const struct op_call *c, enum pool_kind kind)
 	float *yd = c->out[0].data;
 	int64_t h = in[0], w = in[1];
 	int64_t planes = x->dims[0] * x->dims[1];
+	if (kind == POOL_MAX) {
+		for (int64_t p = 0; p < planes; p++) {
+			maxpool_plane(&pp.w, &g, xd + p * h * w, h, w,
+			    yd + p * g.out[0] * g.out[1]);
+		}
+		return RF_OK;
+	}
 	for (int64_t p = 0; p < planes; p++) {
 		const float *xp = xd + p * h * w;
 		float *yp = yd + p * g.out[0] * g.out[1];

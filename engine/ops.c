@@ -320,6 +320,87 @@ op_probe_set(struct op_probe *p)
 	return old;
 }
 
+static _Thread_local struct op_bufpool *bufpool;
+
+struct op_bufpool *
+op_bufpool_set(struct op_bufpool *p)
+{
+	struct op_bufpool *old = bufpool;
+	bufpool = p;
+	return old;
+}
+
+void
+op_tensor_release(struct tensor *t)
+{
+	size_t bytes = t->owned && t->data != NULL ? tensor_nbytes(t) : 0;
+	if (bufpool == NULL || bytes == 0 || bufpool->n >= OP_BUFPOOL_MAX) {
+		tensor_fini(t);
+		return;
+	}
+	bufpool->buf[bufpool->n] = t->data;
+	bufpool->cap[bufpool->n] = bytes;
+	bufpool->n++;
+	memset(t, 0, sizeof(*t));
+}
+
+void
+op_bufpool_drain(struct op_bufpool *p)
+{
+	for (size_t i = 0; i < p->n; i++) {
+		engine_aligned_free(p->buf[i]);
+	}
+	p->n = 0;
+}
+
+/* The smallest pooled buffer that holds bytes without wasting more than
+ * it needs (a big buffer stays for a big tensor); NULL when none fits. */
+static void *
+bufpool_take(size_t bytes)
+{
+	if (bufpool == NULL || bytes == 0) {
+		return NULL;
+	}
+	size_t best = OP_BUFPOOL_MAX;
+	for (size_t i = 0; i < bufpool->n; i++) {
+		size_t cap = bufpool->cap[i];
+		if (cap >= bytes && cap / 2 <= bytes &&
+		    (best == OP_BUFPOOL_MAX || cap < bufpool->cap[best])) {
+			best = i;
+		}
+	}
+	if (best == OP_BUFPOOL_MAX) {
+		return NULL;
+	}
+	void *b = bufpool->buf[best];
+	bufpool->n--;
+	bufpool->buf[best] = bufpool->buf[bufpool->n];
+	bufpool->cap[best] = bufpool->cap[bufpool->n];
+	return b;
+}
+
+void *
+op_scratch_alloc(size_t bytes)
+{
+	void *b = bufpool_take(bytes);
+	return b != NULL ? b : engine_aligned_alloc(bytes);
+}
+
+void
+op_scratch_free(void *buf, size_t bytes)
+{
+	if (buf == NULL) {
+		return;
+	}
+	if (bufpool == NULL || bytes == 0 || bufpool->n >= OP_BUFPOOL_MAX) {
+		engine_aligned_free(buf);
+		return;
+	}
+	bufpool->buf[bufpool->n] = buf;
+	bufpool->cap[bufpool->n] = bytes;
+	bufpool->n++;
+}
+
 int
 op_out_alloc(const struct op_call *c, size_t i, enum tensor_dtype dt,
     int rank, const int64_t *dims)
@@ -341,6 +422,20 @@ op_out_alloc(const struct op_call *c, size_t i, enum tensor_dtype dt,
 		if (i + 1 >= c->n_out) {
 			return RF_ERR_ABORTED;
 		}
+	}
+	size_t bytes = count * tensor_dtype_size(dt);
+	void *reuse = tensor_dtype_valid((int)dt) ? bufpool_take(bytes) : NULL;
+	if (reuse != NULL) {
+		struct tensor *t = &c->out[i];
+		memset(reuse, 0, bytes);
+		memset(t, 0, sizeof(*t));
+		t->dtype = dt;
+		t->rank = rank;
+		memcpy(t->dims, dims, (size_t)rank * sizeof(dims[0]));
+		t->count = count;
+		t->data = reuse;
+		t->owned = true;
+		return RF_OK;
 	}
 	err = tensor_init(&c->out[i], dt, rank, dims);
 	if (err != RF_OK) {

@@ -243,6 +243,8 @@ engine_run(const struct engine_model *m, const struct tensor *inputs,
 	int err = RF_OK;
 	size_t entry = 0;
 	bool stopped = false;
+	struct op_bufpool pool = { { NULL }, { 0 }, 0 };
+	struct op_bufpool *outer_pool = op_bufpool_set(&pool);
 	for (size_t i = 0; i < n_inputs && !stopped; i++, entry++) {
 		slot[m->inputs[i]] = inputs[i];
 		slot[m->inputs[i]].owned = false;
@@ -278,14 +280,14 @@ engine_run(const struct engine_model *m, const struct tensor *inputs,
 			int v = op->inputs[i];
 			if (v != ENGINE_NO_VALUE && m->values[v].last_use == (int)k &&
 			    !m->values[v].is_output) {
-				tensor_fini(&slot[v]);
+				op_tensor_release(&slot[v]);
 			}
 		}
 		/* An output nobody reads is dead at once. */
 		for (size_t i = 0; i < op->n_outputs; i++) {
 			int v = op->outputs[i];
 			if (m->values[v].last_use < 0 && !m->values[v].is_output) {
-				tensor_fini(&slot[v]);
+				op_tensor_release(&slot[v]);
 			}
 		}
 	}
@@ -298,6 +300,8 @@ engine_run(const struct engine_model *m, const struct tensor *inputs,
 		}
 	}
 done:
+	op_bufpool_set(outer_pool);
+	op_bufpool_drain(&pool);
 	for (size_t v = 0; v < m->n_values; v++) {
 		tensor_fini(&slot[v]); /* borrowed views are not freed */
 	}

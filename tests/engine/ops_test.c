@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "engine/engine.h"
+#include "engine/engine_int.h"
 #include "tests/testlib.h"
 
 /* ------------------------------------------------------------------ */
@@ -661,6 +662,57 @@ test_gemm_trans_random(void)
 			}
 		}
 	}
+}
+
+/*
+ * The run's buffer pool (engine/run.c hands finished intermediates to
+ * later outputs): a reused buffer comes back zeroed like a fresh one, a
+ * small tensor does not take a much bigger buffer, and scratch memory
+ * goes round the same way.
+ */
+static void
+test_bufpool(void)
+{
+	struct op_bufpool bp = { { NULL }, { 0 }, 0 };
+	struct op_bufpool *outer = op_bufpool_set(&bp);
+	struct tensor t;
+	CU_ASSERT_FATAL(tensor_init(&t, TENSOR_F32, 1, D(1000)) == RF_OK);
+	memset(t.data, 0xab, 4000);
+	void *p = t.data;
+	op_tensor_release(&t);
+	CU_ASSERT(bp.n == 1 && t.data == NULL);
+
+	struct tensor out[1];
+	memset(out, 0, sizeof(out));
+	struct rf_errinfo ei = { "" };
+	struct op_call c = { .out = out, .n_out = 1, .ei = &ei };
+	/* 400 bytes: too small for the 4000-byte buffer, freshly made. */
+	CU_ASSERT_FATAL(op_out_alloc(&c, 0, TENSOR_F32, 1, D(100)) == RF_OK);
+	CU_ASSERT(out[0].data != p && bp.n == 1);
+	tensor_fini(&out[0]);
+	/* 3600 bytes: the pooled buffer, all zeros again. */
+	CU_ASSERT_FATAL(op_out_alloc(&c, 0, TENSOR_F32, 2, D(30, 30)) ==
+	    RF_OK);
+	CU_ASSERT(out[0].data == p && bp.n == 0);
+	CU_ASSERT(out[0].count == 900 && out[0].owned);
+	size_t nonzero = 0;
+	for (size_t i = 0; i < 3600; i++) {
+		nonzero += ((const unsigned char *)out[0].data)[i] != 0;
+	}
+	CU_ASSERT_EQUAL(nonzero, 0);
+	op_tensor_release(&out[0]);
+	/* Scratch of a fitting size takes it back; its free returns it. */
+	void *s = op_scratch_alloc(3000);
+	CU_ASSERT(s == p && bp.n == 0);
+	op_scratch_free(s, 3000);
+	CU_ASSERT(bp.n == 1);
+	op_bufpool_set(outer);
+	op_bufpool_drain(&bp);
+	CU_ASSERT(bp.n == 0);
+	/* Without a pool, release is tensor_fini. */
+	CU_ASSERT_FATAL(tensor_init(&t, TENSOR_F32, 1, D(10)) == RF_OK);
+	op_tensor_release(&t);
+	CU_ASSERT(t.data == NULL);
 }
 
 static void
@@ -1768,6 +1820,19 @@ test_pool_basic(void)
 	EXPECT_CODE(RUN(ENGINE_OP_MAXPOOL, &y, 1,
 	    F32(D(1, 1, 2, 3), 1, nan_in, 2, 3, 4, 5)), RF_OK);
 	EXPECT_F32(y, D(1, 1, 1, 2), 0, qnan, qnan);
+	/* Equal values: the first one met stays (-0 before +0 and the
+	 * other way round), also next to the padding. */
+	AT_INTS("kernel_shape", 1, 2);
+	AT_INTS("strides", 1, 2);
+	EXPECT_CODE(RUN(ENGINE_OP_MAXPOOL, &y, 1,
+	    F32(D(1, 1, 1, 4), -0.0f, 0.0f, 0.0f, -0.0f)), RF_OK);
+	EXPECT_F32(y, D(1, 1, 1, 2), 0, -0.0f, 0.0f);
+	AT_INTS("kernel_shape", 1, 2);
+	AT_INTS("strides", 1, 2);
+	AT_INTS("pads", 0, 1, 0, 1);
+	EXPECT_CODE(RUN(ENGINE_OP_MAXPOOL, &y, 1,
+	    F32(D(1, 1, 1, 4), -0.0f, 0.0f, 0.0f, -0.0f)), RF_OK);
+	EXPECT_F32(y, D(1, 1, 1, 3), 0, -0.0f, 0.0f, -0.0f);
 }
 
 static void
@@ -3190,6 +3255,7 @@ static CU_TestInfo matmul_tests[] = {
 	{ "MatMul errors", test_matmul_errors },
 	{ "Gemm transA, transB", test_gemm_trans },
 	{ "Gemm alpha, beta, C broadcast", test_gemm_bias },
+	{ "run buffer pool: reused outputs come back zeroed", test_bufpool },
 	{ "Gemm transA/transB read in place, random, FAST == REF",
 	    test_gemm_trans_random },
 	{ "Gemm errors", test_gemm_errors },
