@@ -4,7 +4,8 @@
 #   make         library and bin/refute
 #   make test    deps + build + every CUnit suite
 #   make asan    the same suites under AddressSanitizer and UBSan
-#   make bench   benchmarks (engine vs OpenBLAS, ...)
+#   make bench   benchmarks (engine vs OpenBLAS, whole models vs onnxruntime
+#                when node is installed, ...)
 #   make demo    the main job: a local demonstration
 #   make sim     every experiment in experiments/; plots and tables into
 #                docs/sim/ (docs/simulation.md)
@@ -100,9 +101,13 @@ bench: deps
 	@$(MAKE) --no-print-directory bench-run
 
 # network_bench starts the referee from $(REFUTE), named by RF_REFUTE.
+# ort_bench compares whole models with onnxruntime when node is installed
+# (and says so when it is not).
 bench-run: all $(BENCH_BINS)
 	@for b in $(BENCH_BINS); do echo "== $$b"; \
 	    RF_REFUTE=$(abspath $(REFUTE)) $$b || exit 1; done
+	@echo "== bench/ort_bench.sh"
+	@ORT_WORK=$(BUILD)/ort sh bench/ort_bench.sh $(abspath $(REFUTE))
 
 demo: deps
 	@$(MAKE) --no-print-directory all
