@@ -98,7 +98,7 @@ build_mlp(bool trans_b, int64_t batch, const int64_t *width, size_t n_width,
 		int64_t wd[2] = { trans_b ? o : in, trans_b ? in : o };
 		int64_t bd[1] = { o };
 		float bound = 1.0f / (float)in;
-		int w, b;
+		int w = -1, b = -1;
 		err = add_weight(m, &rng, wn, 2, wd, bound, &w);
 		if (err == RF_OK) {
 			err = add_weight(m, &rng, bn, 1, bd, bound, &b);
