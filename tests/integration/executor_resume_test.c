@@ -21,7 +21,11 @@
  * is being lost and started again on its database. Each time the
  * executor must still move, the game must end by recomputing the
  * disputed operator in the executor's favour, and the ledger must be
- * conserved.
+ * conserved. Every move must also reach the referee once (one answer per
+ * round, one reveal, counted at the link), though the executor looks at
+ * its disputes every second: the reveal case makes the executor wait for
+ * the challenger in the first round long enough to look again; the lost
+ * move must be logged once, with its reason.
  */
 #include <stdatomic.h>
 #include <stdio.h>
@@ -45,7 +49,20 @@ struct link {
 	atomic_int drop;       /* a message type dropped, 0 for none */
 	atomic_uint dropped;   /* how many were */
 	atomic_ullong after;   /* the highest EVENTS_FETCH cursor seen */
+	/* Moves passed on to the referee, a retry of the same signed bytes
+	 * (same sequence number) counted once. */
+	atomic_uint answers, reveals;
+	atomic_ullong answer_seq, reveal_seq;
 };
+
+/* Counts a move passed on, unless it is a retry of the last one. */
+static void
+count_move(atomic_uint *count, atomic_ullong *last, uint64_t seq)
+{
+	if (atomic_exchange(last, seq) != seq) {
+		atomic_fetch_add(count, 1);
+	}
+}
 
 static void
 on_request(void *ctx, const uint8_t *req, size_t len, uint8_t **reply,
@@ -56,6 +73,7 @@ on_request(void *ctx, const uint8_t *req, size_t len, uint8_t **reply,
 	struct rf_errinfo ei = { "" };
 	if (proto_msg_decode(req, len, &m, &ei) == RF_OK) {
 		int type = m.type;
+		uint64_t seq = m.seq;
 		if (type == PROTO_MSG_EVENTS_FETCH) {
 			unsigned long long a = m.u.events_fetch.after;
 			unsigned long long seen = atomic_load(&l->after);
@@ -69,6 +87,11 @@ on_request(void *ctx, const uint8_t *req, size_t len, uint8_t **reply,
 			 * executor gets an empty reply at once. */
 			atomic_fetch_add(&l->dropped, 1);
 			return;
+		}
+		if (type == PROTO_MSG_BISECT_ANSWER) {
+			count_move(&l->answers, &l->answer_seq, seq);
+		} else if (type == PROTO_MSG_REVEAL) {
+			count_move(&l->reveals, &l->reveal_seq, seq);
 		}
 	}
 	uint8_t *r = NULL;
@@ -260,8 +283,16 @@ run(enum lost what)
 	CU_ASSERT_FATAL(adv_challenge(&g.ch, &g.job, &g.lie, 100, &g.dispute) ==
 	    ADV_ACK);
 	if (what == LOST_REVEAL) {
-		/* Both sides play every round; the reveal is what is lost. */
+		/* Both sides play every round; the reveal is what is lost. The
+		 * challenger lets the executor wait for it in the first round
+		 * long enough for the executor to look again: it must not
+		 * answer again a round whose answer the referee heard. */
 		double deadline = test_seconds() + WAIT_S;
+		while (atomic_load(&g.link.answers) == 0 &&
+		    test_seconds() < deadline) {
+			test_sleep_ms(20);
+		}
+		test_sleep_ms(2 * 1000);
 		while (atomic_load(&g.link.dropped) == 0 &&
 		    test_seconds() < deadline) {
 			int r = adv_play(&g.ch, &g.dispute, &g.lie, g.model,
@@ -314,6 +345,9 @@ run(enum lost what)
 	CU_ASSERT_EQUAL(v.executor_won, 1);
 	CU_ASSERT_EQUAL(v.reason, PROTO_VERDICT_RECOMPUTED);
 	CU_ASSERT_EQUAL(v.op, LIE_AT);
+	/* Every move arrived once: an answer per round, one reveal. */
+	CU_ASSERT_EQUAL(atomic_load(&g.link.answers), v.rounds);
+	CU_ASSERT_EQUAL(atomic_load(&g.link.reveals), 1);
 	CU_ASSERT(adv_ledger_conserved(&g.cl, g.net.minted));
 	/* The lost move was said once, with its reason, by either run. */
 	char p[320];
