@@ -30,6 +30,12 @@ struct op_call {
 	size_t n_out;
 	enum engine_kernels kernels;
 	struct rf_errinfo *ei;
+	/* In a whole run: returns input i packed as a GEMM B operand when
+	 * it is one of the model's weights (NULL otherwise or on failure);
+	 * the pack stays with the model. NULL outside engine_run. */
+	const struct engine_packed_b *(*packed_b)(const struct op_call *c,
+	    size_t i, bool trans_b, size_t k, size_t n, size_t ldb);
+	void *run_ctx;
 };
 
 /* Attributes as given to parse: sorted by name, unique. */
@@ -111,6 +117,25 @@ struct op_bufpool *op_bufpool_set(struct op_bufpool *p);
 void op_tensor_release(struct tensor *t);
 /* Frees every buffer left in p. */
 void op_bufpool_drain(struct op_bufpool *p);
+/*
+ * A constant B operand of engine_sgemm_t packed once for the fast path
+ * (a model's weight: engine/run.c keeps one per weight). pack_b fails
+ * only for want of memory (or k, n 0); engine_sgemm_packed computes
+ * engine_sgemm_t(FAST, trans_a, pb's trans_b, ...) with B taken from the
+ * panels, bit for bit the same, and returns false only when its scratch
+ * cannot be allocated (nothing is written then). fits says whether pb
+ * was packed for that layout.
+ */
+struct engine_packed_b;
+int engine_sgemm_pack_b(bool trans_b, size_t k, size_t n, const float *b,
+    size_t ldb, struct engine_packed_b **out);
+void engine_packed_b_free(struct engine_packed_b *pb);
+bool engine_packed_b_fits(const struct engine_packed_b *pb, bool trans_b,
+    size_t k, size_t n, size_t ldb);
+bool engine_sgemm_packed(bool trans_a, size_t m, size_t n, size_t k,
+    const float *a, size_t lda, const struct engine_packed_b *pb, float *c,
+    size_t ldc);
+
 /* Scratch memory of a kernel (GEMM packing, im2col): from the current
  * pool when one is set and holds a fitting buffer, else allocated; free
  * with op_scratch_free and the same size. Contents are undefined. */

@@ -818,19 +818,20 @@ tile_run(const struct sgemm_impl *im, size_t kc, const float *ap,
 static bool
 sgemm_blocked(const struct sgemm_impl *im, size_t m, size_t n, size_t k,
     const float *a, size_t ars, size_t acs, const float *b, size_t brs,
-    size_t bcs, float *c, size_t ldc)
+    size_t bcs, const float *bpre, float *c, size_t ldc)
 {
 	size_t mc = block_step(m, im->mc, im->mr);
 	size_t kc = block_step(k, im->kc, 1);
 	size_t nc = block_step(n, im->nc, im->nr);
 	/* Inside a run the packing buffers come from the run's pool: the
 	 * same sizes recur for every layer, and fresh megabytes from the
-	 * allocator cost page faults on each call. */
+	 * allocator cost page faults on each call. With bpre (B packed
+	 * once, engine_sgemm_pack_b) there is no B to pack. */
 	size_t abytes = mc * kc * sizeof(float);
-	size_t bbytes = kc * nc * sizeof(float);
+	size_t bbytes = bpre != NULL ? 0 : kc * nc * sizeof(float);
 	float *apack = op_scratch_alloc(abytes);
-	float *bpack = op_scratch_alloc(bbytes);
-	if (apack == NULL || bpack == NULL) {
+	float *bpack = bpre != NULL ? NULL : op_scratch_alloc(bbytes);
+	if (apack == NULL || (bpack == NULL && bpre == NULL)) {
 		op_scratch_free(apack, abytes);
 		op_scratch_free(bpack, bbytes);
 		return false;
@@ -846,8 +847,14 @@ sgemm_blocked(const struct sgemm_impl *im, size_t m, size_t n, size_t k,
 			size_t kv = min_size(kc, k - pc);
 			unsigned flags = (pc > 0 ? UKR_LOAD : 0) |
 			    (pc + kv == k ? UKR_FINAL : 0);
-			im->pack_b(nv, kv, b + pc * brs + jc * bcs, brs, bcs,
-			    bpack);
+			const float *bblk = bpack;
+			if (bpre != NULL) {
+				bblk = bpre;
+				bpre += kv * round_up(nv, im->nr);
+			} else {
+				im->pack_b(nv, kv, b + pc * brs + jc * bcs, brs,
+				    bcs, bpack);
+			}
 			for (size_t ic = 0; ic < m; ic += mc) {
 				size_t mv = min_size(mc, m - ic);
 				im->pack_a(mv, kv, a + ic * ars + pc * acs, ars,
@@ -862,7 +869,7 @@ sgemm_blocked(const struct sgemm_impl *im, size_t m, size_t n, size_t k,
 						    (ic + ir) * ldc + jc + jr;
 						tile_run(im, kv,
 						    apack + ir * kv,
-						    bpack + jr * kv, ct, ldc,
+						    bblk + jr * kv, ct, ldc,
 						    rows, cols, flags, tmp);
 					}
 				}
@@ -901,14 +908,111 @@ engine_sgemm_t(enum engine_kernels kind, bool trans_a, bool trans_b,
 	}
 	if (kind == ENGINE_KERNELS_FAST) {
 		const struct sgemm_impl *im = &sgemm_impls[path_get()];
-		if (sgemm_blocked(im, m, n, k, a, ars, acs, b, brs, bcs, c,
-		        ldc)) {
+		if (sgemm_blocked(im, m, n, k, a, ars, acs, b, brs, bcs, NULL,
+		        c, ldc)) {
 			return;
 		}
 		/* Out of memory for packing: the definition needs none and
 		 * gives the same bits, only slower. */
 	}
 	sgemm_ref(m, n, k, a, ars, acs, b, brs, bcs, c, ldc);
+}
+
+/* ------------------------------------------------------------------ */
+/* B packed once                                                        */
+/* ------------------------------------------------------------------ */
+
+/*
+ * A constant B (a model's weight) packed once into the panels the fast
+ * path's driver would make on every call, block after block in the
+ * driver's order (nc column blocks, kc depth blocks inside). Packing only
+ * moves values, so a product from it has the bits of one packed on the
+ * fly.
+ */
+struct engine_packed_b {
+	int path;
+	bool trans_b;
+	size_t k, n, ldb;
+	float *data;
+};
+
+int
+engine_sgemm_pack_b(bool trans_b, size_t k, size_t n, const float *b,
+    size_t ldb, struct engine_packed_b **out)
+{
+	enum sgemm_path path = path_get();
+	const struct sgemm_impl *im = &sgemm_impls[path];
+	if (k == 0 || n == 0) {
+		return RF_ERR_INVAL;
+	}
+	size_t brs = trans_b ? 1 : ldb, bcs = trans_b ? ldb : 1;
+	size_t kc = block_step(k, im->kc, 1);
+	size_t nc = block_step(n, im->nc, im->nr);
+	size_t cols = 0;
+	for (size_t jc = 0; jc < n; jc += nc) {
+		cols += round_up(min_size(nc, n - jc), im->nr);
+	}
+	size_t count;
+	struct engine_packed_b *pb = calloc(1, sizeof(*pb));
+	if (pb == NULL || !rf_size_mul(cols, k, &count) ||
+	    !rf_size_mul(count, sizeof(float), &count)) {
+		free(pb);
+		return RF_ERR_NOMEM;
+	}
+	pb->data = engine_aligned_alloc(count);
+	if (pb->data == NULL) {
+		free(pb);
+		return RF_ERR_NOMEM;
+	}
+	float *dst = pb->data;
+	for (size_t jc = 0; jc < n; jc += nc) {
+		size_t nv = min_size(nc, n - jc);
+		for (size_t pc = 0; pc < k; pc += kc) {
+			size_t kv = min_size(kc, k - pc);
+			im->pack_b(nv, kv, b + pc * brs + jc * bcs, brs, bcs,
+			    dst);
+			dst += kv * round_up(nv, im->nr);
+		}
+	}
+	pb->path = (int)path;
+	pb->trans_b = trans_b;
+	pb->k = k;
+	pb->n = n;
+	pb->ldb = ldb;
+	*out = pb;
+	return RF_OK;
+}
+
+void
+engine_packed_b_free(struct engine_packed_b *pb)
+{
+	if (pb != NULL) {
+		engine_aligned_free(pb->data);
+		free(pb);
+	}
+}
+
+bool
+engine_packed_b_fits(const struct engine_packed_b *pb, bool trans_b,
+    size_t k, size_t n, size_t ldb)
+{
+	return pb != NULL && pb->trans_b == trans_b && pb->k == k &&
+	    pb->n == n && pb->ldb == ldb;
+}
+
+bool
+engine_sgemm_packed(bool trans_a, size_t m, size_t n, size_t k,
+    const float *a, size_t lda, const struct engine_packed_b *pb, float *c,
+    size_t ldc)
+{
+	if (m == 0) {
+		return true;
+	}
+	size_t ars = trans_a ? 1 : lda, acs = trans_a ? lda : 1;
+	/* False when A's panel cannot be allocated: the caller still has
+	 * B and computes the product the ordinary way. */
+	return sgemm_blocked(&sgemm_impls[pb->path], m, n, k, a, ars, acs,
+	    NULL, 0, 0, pb->data, c, ldc);
 }
 
 /* ------------------------------------------------------------------ */

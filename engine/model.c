@@ -171,7 +171,8 @@ engine_model_alloc(const char *name)
 		return NULL;
 	}
 	m->name = strdup(name != NULL ? name : "");
-	if (m->name == NULL) {
+	if (m->name == NULL || pthread_mutex_init(&m->pack_mu, NULL) != 0) {
+		free(m->name);
 		free(m);
 		return NULL;
 	}
@@ -187,7 +188,9 @@ engine_model_free(struct engine_model *m)
 	for (size_t i = 0; i < m->n_values; i++) {
 		free(m->values[i].name);
 		tensor_fini(&m->values[i].weight);
+		engine_packed_b_free(m->values[i].packed);
 	}
+	pthread_mutex_destroy(&m->pack_mu);
 	for (size_t i = 0; i < m->n_ops; i++) {
 		free(m->ops[i].name);
 		free(m->ops[i].inputs);

@@ -5,6 +5,8 @@
 #ifndef RF_ENGINE_MODEL_INT_H
 #define RF_ENGINE_MODEL_INT_H
 
+#include <pthread.h>
+
 #include "engine_int.h"
 
 struct model_value {
@@ -17,6 +19,9 @@ struct model_value {
 	int producer;         /* op index, or -1 */
 	int last_use;         /* last op reading it, or -1: frees early */
 	bool is_output;
+	/* weights: packed once as a GEMM B operand, at its first use in a
+	 * run (engine/run.c); under the model's pack_mu */
+	struct engine_packed_b *packed;
 };
 
 struct model_op {
@@ -44,6 +49,9 @@ struct engine_model {
 	int32_t *index; /* name -> value, open addressing, -1 = empty */
 	size_t index_cap;
 	bool graph_only; /* weights have shapes but no data */
+	/* Guards the values' packed weights, which runs fill in lazily: a
+	 * memo, so a const model may still gain one. */
+	pthread_mutex_t pack_mu;
 };
 
 /* A weight known by name and shape only (engine_model_decode_graph). */

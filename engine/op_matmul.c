@@ -136,11 +136,22 @@ op_matmul_eval(const struct op_call *c)
 	const float *ad = a->data;
 	const float *bd = b->data;
 	float *yd = c->out[0].data;
+	/* A 2-D weight B is packed once for the run's life (engine/run.c). */
+	const struct engine_packed_b *pb = NULL;
+	if (c->kernels == ENGINE_KERNELS_FAST && c->packed_b != NULL &&
+	    b->rank == 2 && s.m > 0) {
+		pb = c->packed_b(c, 1, false, s.k, s.n, s.n);
+	}
 	for (size_t t = 0; t < s.batches; t++) {
 		size_t ia = bcast_index(t, s.batch_rank, s.out, s.a_batch_rank,
 		    s.a_batch);
 		size_t ib = bcast_index(t, s.batch_rank, s.out, s.b_batch_rank,
 		    s.b_batch);
+		if (pb != NULL && engine_sgemm_packed(false, s.m, s.n, s.k,
+		                      ad + ia * s.m * s.k, s.k, pb,
+		                      yd + t * s.m * s.n, s.n)) {
+			continue;
+		}
 		engine_sgemm(c->kernels, s.m, s.n, s.k, ad + ia * s.m * s.k,
 		    s.k, bd + ib * s.k * s.n, s.n, yd + t * s.m * s.n, s.n);
 	}
@@ -304,8 +315,19 @@ op_gemm_eval(const struct op_call *c)
 		return err;
 	}
 	float *y = c->out[0].data;
-	engine_sgemm_t(c->kernels, g.trans_a != 0, g.trans_b != 0, m, n, ka,
-	    ta->data, (size_t)ta->dims[1], tb->data, (size_t)tb->dims[1], y, n);
+	/* A weight is packed once for the whole run's life (engine/run.c);
+	 * the product is the same, bit for bit. */
+	const struct engine_packed_b *pb = NULL;
+	if (c->kernels == ENGINE_KERNELS_FAST && c->packed_b != NULL && m > 0) {
+		pb = c->packed_b(c, 1, g.trans_b != 0, ka, n,
+		    (size_t)tb->dims[1]);
+	}
+	if (pb == NULL || !engine_sgemm_packed(g.trans_a != 0, m, n, ka,
+	                      ta->data, (size_t)ta->dims[1], pb, y, n)) {
+		engine_sgemm_t(c->kernels, g.trans_a != 0, g.trans_b != 0, m, n,
+		    ka, ta->data, (size_t)ta->dims[1], tb->data,
+		    (size_t)tb->dims[1], y, n);
+	}
 	/* y = alpha * acc (+ beta * c). Multiplying by 1 returns its operand
 	 * (a NaN stays a NaN, canonicalised after the operator), so the
 	 * common alpha = beta = 1 skips those products, bit for bit. */

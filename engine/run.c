@@ -121,11 +121,54 @@ canonicalize_nans(struct tensor *t)
 	}
 }
 
+/*
+ * op_call.packed_b inside a run: input i of the op, when it is the model's
+ * own weight (the very buffer, not a caller's copy), packed once and kept
+ * with the model, so a Gemm or MatMul on a constant weight does not pack
+ * it again on every call. A weight used with another layout than the
+ * first gets NULL (packed per call as before).
+ */
+struct run_op {
+	const struct engine_model *m;
+	size_t k; /* the op */
+};
+
+static const struct engine_packed_b *
+run_packed_b(const struct op_call *c, size_t i, bool trans_b, size_t k,
+    size_t n, size_t ldb)
+{
+	const struct run_op *ro = c->run_ctx;
+	const struct model_op *o = &ro->m->ops[ro->k];
+	if (i >= o->n_inputs || o->inputs[i] == ENGINE_NO_VALUE) {
+		return NULL;
+	}
+	struct engine_model *m = (struct engine_model *)ro->m; /* the memo */
+	struct model_value *v = &m->values[o->inputs[i]];
+	if (v->kind != ENGINE_VALUE_WEIGHT || v->weight.data == NULL ||
+	    c->in[i]->data != v->weight.data) {
+		return NULL;
+	}
+	const struct engine_packed_b *pb = NULL;
+	pthread_mutex_lock(&m->pack_mu);
+	if (v->packed == NULL) {
+		struct engine_packed_b *fresh;
+		if (engine_sgemm_pack_b(trans_b, k, n, v->weight.data, ldb,
+		        &fresh) == RF_OK) {
+			v->packed = fresh;
+		}
+	}
+	if (engine_packed_b_fits(v->packed, trans_b, k, n, ldb)) {
+		pb = v->packed;
+	}
+	pthread_mutex_unlock(&m->pack_mu);
+	return pb;
+}
+
 /* Evaluates op k given its input tensors; outputs are cleared first. */
 static int
 eval_op(const struct engine_model *m, size_t k,
     const struct tensor *const *in, struct tensor *out,
-    enum engine_kernels kernels, struct rf_errinfo *ei)
+    enum engine_kernels kernels, bool in_run, struct rf_errinfo *ei)
 {
 	const struct model_op *o = &m->ops[k];
 	const struct op_def *def = op_def_get(o->op);
@@ -137,6 +180,7 @@ eval_op(const struct engine_model *m, size_t k,
 		}
 	}
 	memset(out, 0, o->n_outputs * sizeof(*out));
+	struct run_op rop = { m, k };
 	struct op_call call = {
 		.params = &o->params,
 		.in = in,
@@ -145,6 +189,8 @@ eval_op(const struct engine_model *m, size_t k,
 		.n_out = o->n_outputs,
 		.kernels = kernels,
 		.ei = ei,
+		.packed_b = in_run ? run_packed_b : NULL,
+		.run_ctx = &rop,
 	};
 	if (ei != NULL) {
 		ei->msg[0] = '\0';
@@ -172,7 +218,7 @@ engine_op_eval(const struct engine_model *m, size_t op,
 		return rf_errf(ei, RF_ERR_RANGE, "no operator %zu (model has %zu)",
 		    op, m->n_ops);
 	}
-	return eval_op(m, op, inputs, outputs, kernels, ei);
+	return eval_op(m, op, inputs, outputs, kernels, false, ei);
 }
 
 static int
@@ -262,7 +308,7 @@ engine_run(const struct engine_model *m, const struct tensor *inputs,
 			int v = op->inputs[i];
 			in[i] = v == ENGINE_NO_VALUE ? NULL : &slot[v];
 		}
-		err = eval_op(m, k, in, out, o->kernels, ei);
+		err = eval_op(m, k, in, out, o->kernels, true, ei);
 		if (err != RF_OK) {
 			goto done;
 		}

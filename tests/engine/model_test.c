@@ -812,6 +812,94 @@ test_nans_canonical_long(void)
 	engine_model_free(m);
 }
 
+/*
+ * Weights packed once per model (engine/run.c, engine_sgemm_pack_b): a
+ * Gemm with transB=1 and a MatMul on 2-D weights, over several GEMM
+ * blocks in k and n, give on the fast kernels (first run packs, second
+ * reuses) exactly the reference kernels' bits, and the operators alone
+ * (engine_op_eval, which never uses the packs) agree too.
+ */
+static void
+test_packed_weights(void)
+{
+	struct engine_model *m = engine_model_alloc("packed");
+	struct engine_rng r;
+	engine_rng_seed(&r, 31);
+	int64_t xd[2] = { 37, 600 };
+	int x, w1, b1, w2, y1, y2;
+	CU_ASSERT_FATAL(engine_model_add_input(m, "x", TENSOR_F32, 2, xd, &x,
+	    NULL) == RF_OK);
+	struct tensor t;
+	int64_t wd1[2] = { 2100, 600 }; /* [out, in]: transB=1 */
+	CU_ASSERT_FATAL(tensor_init(&t, TENSOR_F32, 2, wd1) == RF_OK);
+	for (size_t i = 0; i < t.count; i++) {
+		((float *)t.data)[i] = engine_rng_uniform(&r, -0.05f, 0.05f);
+	}
+	CU_ASSERT_FATAL(engine_model_add_weight(m, "w1", &t, &w1, NULL) ==
+	    RF_OK);
+	int64_t bd1[1] = { 2100 };
+	CU_ASSERT_FATAL(tensor_init(&t, TENSOR_F32, 1, bd1) == RF_OK);
+	for (size_t i = 0; i < t.count; i++) {
+		((float *)t.data)[i] = engine_rng_uniform(&r, -1.0f, 1.0f);
+	}
+	CU_ASSERT_FATAL(engine_model_add_weight(m, "b1", &t, &b1, NULL) ==
+	    RF_OK);
+	int64_t wd2[2] = { 2100, 70 };
+	CU_ASSERT_FATAL(tensor_init(&t, TENSOR_F32, 2, wd2) == RF_OK);
+	for (size_t i = 0; i < t.count; i++) {
+		((float *)t.data)[i] = engine_rng_uniform(&r, -0.05f, 0.05f);
+	}
+	CU_ASSERT_FATAL(engine_model_add_weight(m, "w2", &t, &w2, NULL) ==
+	    RF_OK);
+	struct engine_attr at;
+	CU_ASSERT_FATAL(engine_attr_int(&at, "transB", 1) == RF_OK);
+	int in1[3] = { x, w1, b1 };
+	const char *o1[1] = { "h" };
+	CU_ASSERT_FATAL(engine_model_add_op(m, ENGINE_OP_GEMM, "fc1", in1, 3,
+	    o1, 1, &at, 1, &y1, NULL) == RF_OK);
+	int in2[2] = { y1, w2 };
+	const char *o2[1] = { "y" };
+	CU_ASSERT_FATAL(engine_model_add_op(m, ENGINE_OP_MATMUL, "fc2", in2, 2,
+	    o2, 1, NULL, 0, &y2, NULL) == RF_OK);
+	CU_ASSERT_FATAL(engine_model_add_output(m, y2, NULL) == RF_OK);
+
+	struct tensor in;
+	CU_ASSERT_FATAL(engine_inputs_random(m, 5, &in, NULL) == RF_OK);
+	struct engine_run_opts ref;
+	engine_run_opts_init(&ref);
+	ref.kernels = ENGINE_KERNELS_REF;
+	struct tensor want, got1, got2;
+	CU_ASSERT_FATAL(engine_run(m, &in, 1, &want, &ref, NULL) == RF_OK);
+	CU_ASSERT_FATAL(engine_run(m, &in, 1, &got1, NULL, NULL) == RF_OK);
+	CU_ASSERT_FATAL(engine_run(m, &in, 1, &got2, NULL, NULL) == RF_OK);
+	CU_ASSERT(tensor_nbytes(&want) == 37 * 70 * sizeof(float));
+	CU_ASSERT(memcmp(want.data, got1.data, tensor_nbytes(&want)) == 0);
+	CU_ASSERT(memcmp(want.data, got2.data, tensor_nbytes(&want)) == 0);
+
+	/* Operator by operator, from the caller's tensors. */
+	struct engine_value_info wi1, bi1, wi2;
+	CU_ASSERT_FATAL(engine_model_value(m, w1, &wi1) == RF_OK);
+	CU_ASSERT_FATAL(engine_model_value(m, b1, &bi1) == RF_OK);
+	CU_ASSERT_FATAL(engine_model_value(m, w2, &wi2) == RF_OK);
+	const struct tensor *ins1[3] = { &in, wi1.weight, bi1.weight };
+	struct tensor h, y;
+	memset(&h, 0, sizeof(h));
+	memset(&y, 0, sizeof(y));
+	CU_ASSERT_FATAL(engine_op_eval(m, 0, ins1, &h, ENGINE_KERNELS_FAST,
+	    NULL) == RF_OK);
+	const struct tensor *ins2[2] = { &h, wi2.weight };
+	CU_ASSERT_FATAL(engine_op_eval(m, 1, ins2, &y, ENGINE_KERNELS_FAST,
+	    NULL) == RF_OK);
+	CU_ASSERT(memcmp(want.data, y.data, tensor_nbytes(&want)) == 0);
+	tensor_fini(&h);
+	tensor_fini(&y);
+	tensor_fini(&want);
+	tensor_fini(&got1);
+	tensor_fini(&got2);
+	tensor_fini(&in);
+	engine_model_free(m);
+}
+
 /* ------------------------------------------------------------------ */
 /* The static check: a file that decodes but cannot run                 */
 /* ------------------------------------------------------------------ */
@@ -955,6 +1043,8 @@ main(void)
 		{ "NaNs come out canonical", test_nans_canonical },
 		{ "NaNs come out canonical: long outputs, every position",
 		    test_nans_canonical_long },
+		{ "weights packed once: FAST == REF, run after run",
+		    test_packed_weights },
 		{ "graph-only model recomputes operators", test_graph_only },
 		{ "a model that cannot run is refused at load",
 		    test_check_refuses },
