@@ -66,7 +66,8 @@ enum dispute_state {
 #define POLL_MS 1000
 
 struct challenger {
-	const struct challenger_config *cfg;
+	const struct challenger_config *cfg; /* &own_cfg */
+	struct challenger_config own_cfg;    /* the caller's, seed resolved */
 	volatile sig_atomic_t *stop;
 	struct store *db;
 	struct node_rpc rpc;
@@ -820,12 +821,61 @@ handle_events(struct challenger *c, const struct proto_events *ev)
 	}
 }
 
+/* Key of the secret sampling seed in the meta table. */
+#define SEED_KEY "sample_seed"
+
+/*
+ * The sampling seed: the operator's --seed, else the secret one stored
+ * at the first start (drawn from the OS), so restarts keep the sample and
+ * nobody outside this machine can compute it.
+ */
+static int
+seed_resolve(struct challenger *c, struct rf_errinfo *ei)
+{
+	struct challenger_config *cfg = &c->own_cfg;
+	if (cfg->seed_set) {
+		log_info("sampling seed given on the command line");
+		return RF_OK;
+	}
+	int64_t v = 0;
+	bool found = false;
+	int err = store_meta_find(c->db, SEED_KEY, &v, &found);
+	if (err == RF_OK && !found) {
+		proto_random(&v, sizeof(v));
+		err = store_begin(c->db, ei);
+		if (err == RF_OK) {
+			err = store_meta_set(c->db, SEED_KEY, v);
+			if (err == RF_OK) {
+				err = store_commit(c->db, ei);
+			} else {
+				store_rollback(c->db);
+			}
+		}
+		if (err == RF_OK) {
+			log_info("new secret sampling seed stored in %s",
+			    cfg->db_path);
+		}
+	}
+	if (err != RF_OK) {
+		return rf_errf(ei, err, "cannot keep the sampling seed in %s: %s",
+		    cfg->db_path, rf_strerror(err));
+	}
+	if (found) {
+		log_info("secret sampling seed loaded from %s", cfg->db_path);
+	}
+	cfg->seed = (uint64_t)v;
+	return RF_OK;
+}
+
 static int
 setup(struct challenger *c, struct rf_errinfo *ei)
 {
 	const struct challenger_config *cfg = c->cfg;
 	int err = store_open(cfg->db_path, schema,
 	    sizeof(schema) / sizeof(schema[0]), &c->db, ei);
+	if (err == RF_OK) {
+		err = seed_resolve(c, ei);
+	}
 	for (size_t i = 0; err == RF_OK && i < cfg->n_models; i++) {
 		err = node_models_load(&c->models, cfg->suite, cfg->model_paths[i],
 		    ei);
@@ -882,7 +932,8 @@ challenger_run(const struct challenger_config *cfg,
 	if (c == NULL) {
 		return RF_ERR_NOMEM;
 	}
-	c->cfg = cfg;
+	c->own_cfg = *cfg;
+	c->cfg = &c->own_cfg;
 	c->stop = stop;
 	int err = setup(c, ei);
 	if (err == RF_OK) {

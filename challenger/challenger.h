@@ -13,6 +13,7 @@
 #define RF_CHALLENGER_H
 
 #include <signal.h>
+#include <stdbool.h>
 
 #include "../protocol/protocol.h"
 
@@ -37,7 +38,15 @@ struct challenger_config {
 	struct proto_pubkey referee_key; /* zero: accept any */
 	enum proto_hash suite;
 	double rate;    /* share of claims verified, 0..1 */
-	uint64_t seed;  /* makes the sample reproducible */
+	/*
+	 * The sampling seed. Unless seed_set (an experiment that wants a
+	 * reproducible sample), the challenger ignores seed and uses a
+	 * secret one drawn from the OS on its first start and kept in its
+	 * database, so executors cannot predict which claims are checked and
+	 * a restart keeps the same sample.
+	 */
+	uint64_t seed;
+	bool seed_set;
 	struct proto_pubkey always_executors[CHALLENGER_MAX_ALWAYS];
 	size_t n_always_executors;
 	struct proto_digest always_models[CHALLENGER_MAX_ALWAYS];

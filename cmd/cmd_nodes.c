@@ -2,6 +2,7 @@
  * cmd/cmd_nodes.c - `refute executor` and `refute challenger`: run a node
  * until SIGTERM or SIGINT.
  */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -161,8 +162,7 @@ cmd_challenger(int argc, char **argv)
 	struct node_opts o = { "tcp://127.0.0.1:7700", "tcp://127.0.0.1:7701",
 		NULL, "challenger.db", NULL, "challenger", NULL, "blake2b",
 		{ { NULL }, 0 } };
-	const char *rate = "1", *fault = "none";
-	uint64_t seed = 0;
+	const char *rate = "1", *fault = "none", *seed_s = NULL;
 	int64_t bond = 100;
 	bool no_dispute = false;
 	struct cli_strs always_x = { { NULL }, 0 };
@@ -171,8 +171,9 @@ cmd_challenger(int argc, char **argv)
 		NODE_OPTS(o, "challenger.db"),
 		{ "rate", 'p', CLI_STR, &rate, "P",
 		    "share of claims to verify, 0..1 (default 1)" },
-		{ "seed", 0, CLI_U64, &seed, "S",
-		    "sampling seed (keep it secret from executors)" },
+		{ "seed", 0, CLI_STR, &seed_s, "S",
+		    "sampling seed, for reproducible experiments (default: a "
+		    "secret\nrandom seed kept in the database)" },
 		{ "always-executor", 0, CLI_STRS, &always_x, "HEX",
 		    "always verify this executor's claims; repeatable" },
 		{ "always-model", 0, CLI_STRS, &always_m, "HEX",
@@ -204,6 +205,16 @@ cmd_challenger(int argc, char **argv)
 	memset(&cfg, 0, sizeof(cfg));
 	if (challenger_fault_parse(fault, &cfg.fault) != RF_OK) {
 		return cli_usage_error(&cmd, "unknown --fault '%s'", fault);
+	}
+	if (seed_s != NULL) {
+		char *end;
+		errno = 0;
+		cfg.seed = strtoull(seed_s, &end, 0);
+		if (*seed_s == '\0' || *seed_s == '-' || *end != '\0' ||
+		    errno != 0) {
+			return cli_usage_error(&cmd, "--seed needs an integer");
+		}
+		cfg.seed_set = true;
 	}
 	cfg.bond = (uint64_t)bond;
 	cfg.dispute = !no_dispute;
@@ -242,7 +253,6 @@ cmd_challenger(int argc, char **argv)
 		cfg.model_paths[i] = o.models.v[i];
 	}
 	cfg.n_models = o.models.n;
-	cfg.seed = seed;
 	log_init("challenger", LOG_LEVEL_INFO);
 	if (cfg.fault != CHALLENGER_FAULT_NONE) {
 		log_warn("TESTING FAULT ENABLED: %s: this challenger misbehaves on "

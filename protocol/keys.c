@@ -39,6 +39,12 @@ proto_identity_generate(struct proto_identity *id)
 }
 
 void
+proto_random(void *buf, size_t n)
+{
+	randombytes_buf(buf, n);
+}
+
+void
 proto_identity_from_seed(struct proto_identity *id, const uint8_t seed[32])
 {
 	crypto_sign_seed_keypair(id->pk.b, id->sk, seed);

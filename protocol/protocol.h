@@ -216,6 +216,11 @@ void proto_identity_from_seed(struct proto_identity *id,
     const uint8_t seed[32]);
 void proto_identity_wipe(struct proto_identity *id);
 
+/* n bytes from the operating system's secure random source (libsodium's
+ * randombytes; proto_init must have succeeded). For secrets such as a
+ * challenger's sampling seed. */
+void proto_random(void *buf, size_t n);
+
 /*
  * The identity file, text:
  *   refute-identity 1

@@ -281,3 +281,24 @@ store_meta_get(struct store *s, const char *key, int64_t def, int64_t *out)
 	store_unlock(s);
 	return err;
 }
+
+int
+store_meta_find(struct store *s, const char *key, int64_t *out, bool *found)
+{
+	sqlite3_stmt *st;
+	store_lock(s);
+	int err = store_prepare(s, "SELECT value FROM meta WHERE key = ?1", &st,
+	    NULL);
+	if (err == RF_OK) {
+		sqlite3_bind_text(st, 1, key, -1, SQLITE_TRANSIENT);
+		int rc = sqlite3_step(st);
+		*found = rc == SQLITE_ROW;
+		if (rc == SQLITE_ROW) {
+			*out = sqlite3_column_int64(st, 0);
+		}
+		err = rc == SQLITE_ROW || rc == SQLITE_DONE ? RF_OK : RF_ERR_STORE;
+		sqlite3_finalize(st);
+	}
+	store_unlock(s);
+	return err;
+}

@@ -77,5 +77,9 @@ int store_query_int(struct store *s, const char *sql, int64_t *out,
 int store_meta_set(struct store *s, const char *key, int64_t value);
 int store_meta_get(struct store *s, const char *key, int64_t def,
     int64_t *out);
+/* Like store_meta_get, but says whether the key exists (*found) instead
+ * of substituting a default; *out is written only when found. */
+int store_meta_find(struct store *s, const char *key, int64_t *out,
+    bool *found);
 
 #endif

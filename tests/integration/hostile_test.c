@@ -24,6 +24,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <sqlite3.h>
+
 #include "../../net/net.h"
 #include "../../node/node.h"
 #include "../testlib.h"
@@ -584,6 +586,96 @@ test_truncated(void)
 	free(j);
 }
 
+/* ------------------------------------------------------------------ */
+/* Finding 14: the challenger's sampling seed                           */
+/* ------------------------------------------------------------------ */
+
+/* The challenger's stored seed, or false while there is none. */
+static bool
+stored_seed(const char *db, int64_t *seed)
+{
+	sqlite3 *h;
+	bool found = false;
+	if (sqlite3_open_v2(db, &h, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK) {
+		sqlite3_busy_timeout(h, 5000);
+		sqlite3_stmt *st;
+		if (sqlite3_prepare_v2(h, "SELECT value FROM meta WHERE key = "
+		    "'sample_seed'", -1, &st, NULL) == SQLITE_OK) {
+			if (sqlite3_step(st) == SQLITE_ROW) {
+				*seed = sqlite3_column_int64(st, 0);
+				found = true;
+			}
+			sqlite3_finalize(st);
+		}
+	}
+	sqlite3_close(h);
+	return found;
+}
+
+/* Runs a challenger on db (extra: more arguments, NULL-terminated) until
+ * its seed is stored, then stops it; its log says how it started. */
+static bool
+challenger_seed(const char *name, const char *extra, int64_t *seed)
+{
+	static unsigned runs;
+	char k[512], d[512], log[512], rk[65];
+	snprintf(k, sizeof(k), "%s/%s.key", dir, name);
+	snprintf(d, sizeof(d), "%s/%s.db", dir, name);
+	snprintf(log, sizeof(log), "%s/%s.%u.log", dir, name, ++runs);
+	struct proto_identity id;
+	if (access(k, F_OK) != 0) {
+		char kn[64];
+		snprintf(kn, sizeof(kn), "%s.key", name);
+		CU_ASSERT_FATAL(write_identity(kn, &id) == 0);
+		proto_identity_wipe(&id);
+	}
+	proto_pubkey_hex(&ref_id.pk, rk);
+	const char *a[] = { "challenger", "-k", k, "-d", d, "-r", ref_url, "-e",
+		ev_url, "--referee-key", rk, extra, extra ? "7" : NULL, NULL };
+	pid_t pid = test_spawn(log, a);
+	CU_ASSERT_FATAL(pid > 0);
+	/* Started means: the log says how the seed was chosen (a restart
+	 * finds the stored seed at once, before it logged anything). */
+	bool found = false;
+	char out[256];
+	double deadline = test_seconds() + CALL_MS / 1000;
+	while (!found && test_seconds() < deadline) {
+		found = test_shell(out, sizeof(out), dir, 1, "grep -q 'sampling "
+		    "seed' %s", log) == 0 && stored_seed(d, seed);
+		if (!found) {
+			test_sleep_ms(20);
+		}
+	}
+	test_stop(pid, 10000);
+	return found;
+}
+
+/* Finding 14: without --seed a challenger samples with a secret seed from
+ * the OS, the same across restarts, different for every challenger; an
+ * executor cannot compute which claims are checked. */
+static void
+test_secret_seed(void)
+{
+	int64_t a = 0, a2 = 0, b = 0, c = 0;
+	CU_ASSERT_FATAL(challenger_seed("chal-a", NULL, &a));
+	CU_ASSERT_FATAL(challenger_seed("chal-a", NULL, &a2));
+	CU_ASSERT_FATAL(challenger_seed("chal-b", NULL, &b));
+	CU_ASSERT_EQUAL(a, a2); /* a restart keeps the sample */
+	CU_ASSERT_NOT_EQUAL(a, b);
+	CU_ASSERT_NOT_EQUAL(a, 0);
+	CU_ASSERT_NOT_EQUAL(b, 0);
+	/* --seed overrides for one run and leaves the secret alone. */
+	CU_ASSERT_FATAL(challenger_seed("chal-a", "--seed", &c));
+	CU_ASSERT_EQUAL(c, a);
+	char out[4096];
+	CU_ASSERT(test_shell(out, sizeof(out), dir, 1, "cat chal-a.1.log "
+	    "chal-a.2.log chal-a.4.log | grep -o 'seed [a-z ]*' | tr '\\n' '|'")
+	    == 0);
+	CU_ASSERT_STRING_EQUAL(out, "seed stored in |seed loaded from |"
+	    "seed given on the command line|");
+	check_alive();
+}
+
 static void
 test_clean_stop(void)
 {
@@ -603,6 +695,8 @@ main(void)
 		{ "oversized messages", test_oversized },
 		{ "random bytes", test_random_bytes },
 		{ "truncated messages", test_truncated },
+		{ "a challenger's sampling seed is secret and kept",
+		    test_secret_seed },
 		{ "both nodes still serve and stop cleanly", test_clean_stop },
 		CU_TEST_INFO_NULL,
 	};
