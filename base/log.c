@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdbool.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -185,4 +186,64 @@ log_msg(enum log_level level, const char *fmt, ...)
 	va_start(ap, fmt);
 	log_vmsg(level, fmt, ap);
 	va_end(ap);
+}
+
+/* ------------------------------------------------------------------ */
+/* Rate-limited lines                                                   */
+/* ------------------------------------------------------------------ */
+
+static pthread_mutex_t limit_lock = PTHREAD_MUTEX_INITIALIZER;
+static atomic_ullong limit_total;
+
+static unsigned long long
+mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (unsigned long long)ts.tv_sec * 1000ULL +
+	    (unsigned long long)ts.tv_nsec / 1000000ULL;
+}
+
+void
+log_limited(struct log_limit *l, enum log_level level, const char *fmt, ...)
+{
+	if (!log_enabled(level)) {
+		return;
+	}
+	unsigned long long now = mono_ms(), pending = 0;
+	unsigned window = l->window_ms ? l->window_ms : LOG_LIMIT_WINDOW_MS;
+	unsigned burst = l->burst ? l->burst : LOG_LIMIT_BURST;
+	bool write_it;
+	pthread_mutex_lock(&limit_lock);
+	if (!l->started || now - l->start_ms >= window) {
+		pending = l->suppressed;
+		l->suppressed = 0;
+		l->in_window = 0;
+		l->start_ms = now;
+		l->started = 1;
+	}
+	write_it = l->in_window < burst;
+	if (write_it) {
+		l->in_window++;
+	} else {
+		l->suppressed++;
+		atomic_fetch_add(&limit_total, 1);
+	}
+	pthread_mutex_unlock(&limit_lock);
+	if (pending > 0) {
+		log_msg(level, "... %llu similar lines suppressed (%s)", pending,
+		    l->site != NULL ? l->site : "?");
+	}
+	if (write_it) {
+		va_list ap;
+		va_start(ap, fmt);
+		log_vmsg(level, fmt, ap);
+		va_end(ap);
+	}
+}
+
+unsigned long long
+log_suppressed_total(void)
+{
+	return atomic_load(&limit_total);
 }

@@ -64,6 +64,47 @@ void log_msg(enum log_level level, const char *fmt, ...)
 void log_vmsg(enum log_level level, const char *fmt, va_list ap)
     __attribute__((format(printf, 2, 0)));
 
+/*
+ * Rate-limited lines, for call sites a peer can trigger at will (a
+ * rejected message, a refused request, a failing disk retried every
+ * tick): without a limit, a flood of bad messages writes a line each and
+ * fills the disk with log. Each call site has its own budget: at most
+ * LOG_LIMIT_BURST lines per LOG_LIMIT_WINDOW_MS; the rest are counted,
+ * and the first line written in a later window is preceded by one line
+ *   "... 1234 similar lines suppressed (referee/serve.c:250)"
+ * Use the macros below (each expands to a static struct log_limit for its
+ * call site); log_limited takes an explicit one (tests, or one budget
+ * shared by several sites).
+ */
+#define LOG_LIMIT_BURST 10
+#define LOG_LIMIT_WINDOW_MS 10000
+
+struct log_limit {
+	const char *site;       /* "file:line", for the summary line */
+	unsigned window_ms;     /* 0: LOG_LIMIT_WINDOW_MS */
+	unsigned burst;         /* 0: LOG_LIMIT_BURST */
+	unsigned long long start_ms, in_window, suppressed; /* under a lock */
+	int started;
+};
+
+void log_limited(struct log_limit *l, enum log_level level, const char *fmt,
+    ...) __attribute__((format(printf, 3, 4)));
+
+/* Lines suppressed by every limit so far (for tests and metrics). */
+unsigned long long log_suppressed_total(void);
+
+#define LOG_STR2_(x) #x
+#define LOG_STR_(x) LOG_STR2_(x)
+#define log_limited_at_(level, ...) do {                                 \
+		static struct log_limit log_site_ = {                    \
+			__FILE__ ":" LOG_STR_(__LINE__), 0, 0, 0, 0, 0, 0 \
+		};                                                       \
+		log_limited(&log_site_, level, __VA_ARGS__);             \
+	} while (0)
+#define log_info_limited(...) log_limited_at_(LOG_LEVEL_INFO, __VA_ARGS__)
+#define log_warn_limited(...) log_limited_at_(LOG_LEVEL_WARN, __VA_ARGS__)
+#define log_error_limited(...) log_limited_at_(LOG_LEVEL_ERROR, __VA_ARGS__)
+
 #define log_debug(...) log_msg(LOG_LEVEL_DEBUG, __VA_ARGS__)
 #define log_info(...) log_msg(LOG_LEVEL_INFO, __VA_ARGS__)
 #define log_warn(...) log_msg(LOG_LEVEL_WARN, __VA_ARGS__)

@@ -120,8 +120,8 @@ handle_write(struct request *q, uint8_t **reply, size_t *reply_len)
 			proto_msg_init(&q->reply, PROTO_MSG_ACK, r->params.suite);
 			char k[13];
 			referee_key12(&q->msg->sender, k);
-			log_info("retry of %s from %s: the recorded reply sent "
-			    "again", proto_msg_type_name(q->msg->type), k);
+			log_info_limited("retry of %s from %s: the recorded reply "
+			    "sent again", proto_msg_type_name(q->msg->type), k);
 			return *reply != NULL ? RF_OK : RF_ERR_NOMEM;
 		}
 		if (err == RF_OK) {
@@ -206,7 +206,7 @@ on_request(void *ctx, const uint8_t *req, size_t len, uint8_t **reply,
 
 	int err = proto_msg_decode(req, len, msg, &q->ei);
 	if (err != RF_OK) {
-		log_warn("rejected a %zu-byte request: %s", len,
+		log_warn_limited("rejected a %zu-byte request: %s", len,
 		    q->ei.msg[0] ? q->ei.msg : rf_strerror(err));
 		error_reply(q, proto_error_code_for(err), q->ei.msg[0] ?
 		    q->ei.msg : rf_strerror(err));
@@ -220,14 +220,14 @@ on_request(void *ctx, const uint8_t *req, size_t len, uint8_t **reply,
 		err = handle_read(q);
 		store_unlock(r->db);
 		if (err != RF_OK && err != REFUSED) {
-			log_error("query %s failed: %s",
+			log_error_limited("query %s failed: %s",
 			    proto_msg_type_name(msg->type), rf_strerror(err));
 			error_reply(q, PROTO_ERR_INTERNAL, rf_strerror(err));
 		}
 	} else {
 		err = handle_write(q, reply, reply_len);
 		if (err != RF_OK) {
-			log_error("%s failed: %s", proto_msg_type_name(msg->type),
+			log_error_limited("%s failed: %s", proto_msg_type_name(msg->type),
 			    q->ei.msg[0] ? q->ei.msg : rf_strerror(err));
 			error_reply(q, PROTO_ERR_INTERNAL, "the referee failed; "
 			    "retry");
@@ -245,7 +245,7 @@ on_request(void *ctx, const uint8_t *req, size_t len, uint8_t **reply,
 			char k[65];
 			proto_pubkey_hex(&msg->sender, k);
 			k[12] = '\0';
-			log_info("refused %s from %s: %s",
+			log_info_limited("refused %s from %s: %s",
 			    proto_msg_type_name(msg->type), k,
 			    q->reply.u.error.text);
 		}

@@ -26,6 +26,7 @@
 
 #include <sqlite3.h>
 
+#include "../../base/log.h"
 #include "../../net/net.h"
 #include "../../node/node.h"
 #include "../testlib.h"
@@ -586,6 +587,76 @@ test_truncated(void)
 	free(j);
 }
 
+/* Lines of the referee's log that contain text. */
+static long
+ref_log_count(const char *text)
+{
+	char out[64];
+	if (test_shell(out, sizeof(out), dir, 0, "grep -c '%s' referee.log",
+	    text) < 0) {
+		return -1;
+	}
+	return atol(out);
+}
+
+/* Finding 11c: a flood of rejected messages (bad bytes, refused
+ * requests) writes a bounded number of log lines, plus a summary of how
+ * many were left out. */
+static void
+test_log_flood(void)
+{
+	enum { FLOOD = 3000 };
+	long rejected0 = ref_log_count("rejected a ");
+	long refused0 = ref_log_count("refused ");
+	struct net_client *c;
+	struct rf_errinfo ei = { "" };
+	CU_ASSERT_EQUAL_FATAL(net_client_open(ref_url, PROTO_MAX_MESSAGE, &c,
+	    &ei), RF_OK);
+	uint8_t junk[64];
+	memset(junk, 0xa5, sizeof(junk));
+	uint8_t *q;
+	size_t ql;
+	double t0 = test_seconds();
+	for (int i = 0; i < FLOOD; i++) {
+		uint8_t *rb = NULL;
+		size_t rl = 0;
+		if (i % 2 == 0) {
+			CU_ASSERT_EQUAL_FATAL(net_client_call(c, junk, sizeof(junk),
+			    &rb, &rl, CALL_MS, &ei), RF_OK);
+		} else {
+			/* A registration with a sequence number already used:
+			 * refused as a replay. */
+			char name[32];
+			snprintf(name, sizeof(name), "flood-%d", i);
+			CU_ASSERT_EQUAL_FATAL(register_bytes(name, raw_seq, &q,
+			    &ql), RF_OK);
+			CU_ASSERT_EQUAL_FATAL(net_client_call(c, q, ql, &rb, &rl,
+			    CALL_MS, &ei), RF_OK);
+			free(q);
+		}
+		free(rb);
+	}
+	double secs = test_seconds() - t0;
+	net_client_close(c);
+	/* A window is LOG_LIMIT_WINDOW_MS: at most a burst and a summary
+	 * per window that the flood touched, per call site. */
+	long windows = (long)(secs * 1000 / LOG_LIMIT_WINDOW_MS) + 2;
+	long bound = windows * (LOG_LIMIT_BURST + 1);
+	long rejected = ref_log_count("rejected a ") - rejected0;
+	long refused = ref_log_count("refused ") - refused0;
+	fprintf(stderr, "flood of %d in %.1f s: %ld + %ld lines (bound %ld "
+	    "each)\n", FLOOD, secs, rejected, refused, bound);
+	/* Earlier tests may have used part of this window's budget. */
+	CU_ASSERT(rejected >= 0 && rejected <= bound);
+	CU_ASSERT(refused >= 0 && refused <= bound);
+	check_alive();
+	/* The next line after a window says how many were left out: only
+	 * checked when the flood outlasted a window (no waiting here). */
+	if (secs * 1000 > LOG_LIMIT_WINDOW_MS) {
+		CU_ASSERT(ref_log_count("similar lines suppressed") > 0);
+	}
+}
+
 /* ------------------------------------------------------------------ */
 /* Finding 14: the challenger's sampling seed                           */
 /* ------------------------------------------------------------------ */
@@ -695,6 +766,8 @@ main(void)
 		{ "oversized messages", test_oversized },
 		{ "random bytes", test_random_bytes },
 		{ "truncated messages", test_truncated },
+		{ "a flood of rejected messages writes little log",
+		    test_log_flood },
 		{ "a challenger's sampling seed is secret and kept",
 		    test_secret_seed },
 		{ "both nodes still serve and stop cleanly", test_clean_stop },

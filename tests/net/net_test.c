@@ -924,6 +924,87 @@ log_spam_main(void *arg)
 	return NULL;
 }
 
+static struct log_limit spam_limit = { "t:1", 3600000, 5, 0, 0, 0, 0 };
+
+static void *
+log_limited_main(void *arg)
+{
+	for (int i = 0; i < 250; i++) {
+		log_limited(&spam_limit, LOG_LEVEL_WARN, "rejected %d", i);
+	}
+	(void)arg;
+	return NULL;
+}
+
+static int
+count_substr(const char *all, const char *needle)
+{
+	int n = 0;
+	for (const char *p = strstr(all, needle); p != NULL;
+	    p = strstr(p + 1, needle)) {
+		n++;
+	}
+	return n;
+}
+
+/* Finding 11c: a flood at one call site writes a bounded number of lines
+ * and one summary saying how many were left out. The window's end is
+ * simulated by moving its start back, so nothing here depends on time. */
+static void
+test_log_limited(void)
+{
+	char path[] = "/tmp/rf-log-XXXXXX";
+	int fd = mkstemp(path);
+	CU_ASSERT_FATAL(fd >= 0);
+	unlink(path);
+	unsetenv("RF_LOG_LEVEL");
+	log_set_fd(fd);
+	log_init("referee", LOG_LEVEL_INFO);
+	unsigned long long before = log_suppressed_total();
+
+	pthread_t t[4];
+	for (int i = 0; i < 4; i++) {
+		CU_ASSERT_EQUAL_FATAL(
+		    pthread_create(&t[i], NULL, log_limited_main, NULL), 0);
+	}
+	for (int i = 0; i < 4; i++) {
+		pthread_join(t[i], NULL);
+	}
+	CU_ASSERT_EQUAL(log_suppressed_total() - before, 995);
+	spam_limit.start_ms -= 3600000; /* the window is over */
+	log_limited(&spam_limit, LOG_LEVEL_WARN, "after the flood");
+	/* Every call site has its own budget (LOG_LIMIT_BURST lines). */
+	for (int i = 0; i < 100; i++) {
+		log_warn_limited("site two %d", i);
+	}
+	for (int i = 0; i < 3; i++) {
+		log_error_limited("site three %d", i);
+	}
+	/* Below the level: neither written nor counted. */
+	log_init("referee", LOG_LEVEL_ERROR);
+	for (int i = 0; i < 20; i++) {
+		log_info_limited("hidden %d", i);
+	}
+	log_init("referee", LOG_LEVEL_INFO);
+	log_set_fd(2);
+
+	char *all = read_fd_all(fd);
+	close(fd);
+	CU_ASSERT_PTR_NOT_NULL_FATAL(all);
+	CU_ASSERT_EQUAL(count_substr(all, "WARN  referee: rejected "), 5);
+	CU_ASSERT_EQUAL(count_substr(all, "WARN  referee: ... 995 similar "
+	    "lines suppressed (t:1)\n"), 1);
+	CU_ASSERT(strstr(all, "suppressed (t:1)\n") <
+	    strstr(all, "after the flood"));
+	CU_ASSERT_EQUAL(count_substr(all, "site two "), LOG_LIMIT_BURST);
+	CU_ASSERT_EQUAL(count_substr(all, "site three "), 3);
+	CU_ASSERT_EQUAL(count_substr(all, "hidden"), 0);
+	CU_ASSERT_EQUAL(count_substr(all, "\n"), 5 + 1 + 1 +
+	    LOG_LIMIT_BURST + 3);
+	CU_ASSERT_EQUAL(log_suppressed_total() - before, 995 + 90);
+	free(all);
+}
+
 static void
 test_log_format(void)
 {
@@ -1052,6 +1133,7 @@ main(void)
 	};
 	CU_TestInfo log_tests[] = {
 		{ "format", test_log_format },
+		{ "rate-limited lines", test_log_limited },
 		CU_TEST_INFO_NULL,
 	};
 	CU_SuiteInfo suites[] = {
