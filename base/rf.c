@@ -23,6 +23,7 @@ static const char *const rf_err_text[RF_ERR_COUNT] = {
 	[RF_ERR_CLOSED] = "closed",
 	[RF_ERR_NET] = "network error",
 	[RF_ERR_STORE] = "database error",
+	[RF_ERR_FULL] = "disk full",
 };
 
 const char *

@@ -248,7 +248,7 @@ spawn_referee(const char *exe)
 	snprintf(db, sizeof(db), "%s/referee.db", dir);
 	snprintf(log, sizeof(log), "%s/referee.log", dir);
 	char *argv[] = { "refute", "referee", "-k", key, "-g", gen, "-d", db,
-		"-l", url, "-e", ev_url, "--workers", workers, NULL };
+		"-l", url, "-e", ev_url, "--workers", workers, "--init", NULL };
 	pid_t parent = getpid();
 	pid_t pid = fork();
 	if (pid == 0) {

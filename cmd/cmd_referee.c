@@ -3,6 +3,7 @@
  * or SIGINT.
  */
 #include <signal.h>
+#include <stdbool.h>
 #include <string.h>
 
 #include "../base/log.h"
@@ -42,6 +43,7 @@ cmd_referee(int argc, char **argv)
 	const char *identity = NULL;
 	const char *metrics = NULL;
 	int64_t workers = 4;
+	bool init = false;
 	const struct cli_opt opts[] = {
 		{ "identity", 'k', CLI_STR, &identity, "FILE",
 		    "the referee's identity file (refute keygen)" },
@@ -52,7 +54,11 @@ cmd_referee(int argc, char **argv)
 		{ "db", 'd', CLI_STR, &db, "FILE", "state (SQLite), default "
 		    "referee.db" },
 		{ "genesis", 'g', CLI_STR, &genesis, "FILE",
-		    "network parameters and balances (first start only)" },
+		    "network parameters and balances (with --init)" },
+		{ "init", 0, CLI_FLAG, &init, NULL,
+		    "create a new ledger in a new or empty --db from --genesis "
+		    "(first\nstart only; without it a missing, empty or foreign "
+		    "database is refused)" },
 		{ "metrics", 'm', CLI_STR, &metrics, "ADDR",
 		    "serve Prometheus metrics on ADDR (host:port)" },
 		{ "workers", 'w', CLI_I64, &workers, "N",
@@ -90,6 +96,7 @@ cmd_referee(int argc, char **argv)
 	cfg.events_url = events;
 	cfg.db_path = db;
 	cfg.genesis_path = genesis;
+	cfg.init = init;
 	cfg.metrics_addr = metrics;
 	cfg.workers = (unsigned)workers;
 	log_init("referee", LOG_LEVEL_INFO);

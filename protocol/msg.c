@@ -15,7 +15,7 @@
  *   proof   u8 length (<= MERKLE_MAX_PROOF = 64) + D[length]
  *
  *   type                body
- *   1  error            u32 code (enum proto_error_code, 1..10),
+ *   1  error            u32 code (enum proto_error_code, 1..12),
  *                       str text (<= 256)
  *   2  ack              u64 ref_seq, D id
  *   10 node_register    u8 roles (enum proto_role bits, <= 7),
@@ -168,6 +168,8 @@ proto_error_code_for(int rf_err)
 	case RF_ERR_INVAL:
 	case RF_ERR_NOTSUP:
 		return PROTO_ERR_INVALID;
+	case RF_ERR_FULL:
+		return PROTO_ERR_DISK_FULL;
 	default:
 		/* Out of memory, I/O, aborted: the receiver's trouble, not
 		 * the sender's, so worth a retry. */
@@ -542,7 +544,7 @@ enc_body(struct enc *e, const struct proto_msg *m)
 	switch (m->type) {
 	case PROTO_MSG_ERROR:
 		if (m->u.error.code < PROTO_ERR_MALFORMED ||
-		    m->u.error.code > PROTO_ERR_INTERNAL) {
+		    m->u.error.code > PROTO_ERR_LAST) {
 			enc_fail(e, RF_ERR_INVAL);
 		}
 		rf_write_u32(&e->w, m->u.error.code);
@@ -1234,10 +1236,9 @@ dec_body(struct dec *d, struct proto_msg *m)
 	case PROTO_MSG_ERROR:
 		m->u.error.code = get_u32(d, "code");
 		if (d->err == RF_OK && (m->u.error.code < PROTO_ERR_MALFORMED ||
-		    m->u.error.code > PROTO_ERR_INTERNAL)) {
+		    m->u.error.code > PROTO_ERR_LAST)) {
 			dec_fail(d, RF_ERR_FORMAT, "code %u is not one of %d..%d",
-			    m->u.error.code, PROTO_ERR_MALFORMED,
-			    PROTO_ERR_INTERNAL);
+			    m->u.error.code, PROTO_ERR_MALFORMED, PROTO_ERR_LAST);
 		}
 		get_str(d, m->u.error.text, PROTO_MAX_TEXT, "text");
 		break;

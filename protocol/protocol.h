@@ -348,7 +348,12 @@ enum proto_error_code {
 	PROTO_ERR_STATE = 8,      /* not allowed now (window closed...) */
 	PROTO_ERR_INVALID = 9,    /* well-formed but wrong (bad proof...) */
 	PROTO_ERR_INTERNAL = 10,  /* the receiver failed; try again */
+	PROTO_ERR_DISK_FULL = 11, /* the receiver's disk is full; retry later */
+	PROTO_ERR_HALTED = 12,    /* the referee's ledger failed its check:
+	                           * writes suspended until an operator acts */
 };
+/* The highest code a decoder accepts. */
+#define PROTO_ERR_LAST PROTO_ERR_HALTED
 
 enum proto_role {
 	PROTO_ROLE_EXECUTOR = 1,

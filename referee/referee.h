@@ -21,7 +21,10 @@ struct referee_config {
 	const char *listen_url;   /* REP, e.g. tcp://127.0.0.1:7000 */
 	const char *events_url;   /* PUB */
 	const char *db_path;
-	const char *genesis_path; /* read on first start only */
+	const char *genesis_path; /* read with init only */
+	bool init;                /* create a new ledger (first start only):
+	                           * without it, a missing, empty or foreign
+	                           * database is refused */
 	const char *metrics_addr; /* NULL: no metrics endpoint */
 	struct proto_identity identity;
 	unsigned workers;         /* request handler threads */

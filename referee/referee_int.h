@@ -33,10 +33,13 @@ struct referee {
 	volatile sig_atomic_t *stop;
 	pthread_t timer;
 	bool timer_started;
+	/* The ledger failed its check: state-changing requests and timers
+	 * stop, reads go on (serve.c). Never cleared while running. */
+	atomic_bool halted;
 	/* metrics */
 	struct net_counter *m_requests, *m_rejected, *m_claims, *m_final;
 	struct net_counter *m_jobs, *m_disputes, *m_verdicts;
-	struct net_gauge *m_ledger;
+	struct net_gauge *m_ledger, *m_halted;
 	struct net_histogram *m_latency;
 	/* Used under the store lock only, like the connection itself. */
 	struct db_cached stmt_cache[DB_CACHE_SLOTS];
@@ -77,6 +80,16 @@ int req_refuse(struct request *q, uint32_t code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /* Replies ACK with an id (may be NULL). */
 void req_ack(struct request *q, const struct proto_digest *id);
+
+/* Enters the halted state (once; later calls do nothing): one ERROR line
+ * saying why, the halted gauge set to 1. Thread-safe. */
+void referee_halt(struct referee *r, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+bool referee_halted(struct referee *r);
+/* Checks balances + stakes + escrow + bonds + burned against what genesis
+ * minted, updates the ledger gauge and halts when they differ. Takes the
+ * store lock. */
+void referee_ledger_check(struct referee *r);
 
 /* Time in unix milliseconds. */
 uint64_t referee_now_ms(void);

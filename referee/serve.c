@@ -12,9 +12,11 @@
  * (a client retrying after a lost reply) gets the recorded reply again
  * instead of a replay error, so retries are safe and never applied twice.
  */
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -72,6 +74,51 @@ record_seq(struct request *q, const uint8_t *reply, size_t reply_len)
 	    (int64_t)q->msg->seq, h.b, (size_t)32, reply, reply_len);
 }
 
+void
+referee_halt(struct referee *r, const char *fmt, ...)
+{
+	if (atomic_exchange(&r->halted, true)) {
+		return;
+	}
+	char why[256];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	log_error("%s: HALTED: requests that change state are refused and "
+	    "timers stop; reads are still served. Repair or restore the "
+	    "database, then restart", why);
+	net_gauge_set(r->m_halted, 1);
+}
+
+bool
+referee_halted(struct referee *r)
+{
+	return atomic_load(&r->halted);
+}
+
+void
+referee_ledger_check(struct referee *r)
+{
+	uint64_t total = 0, burned = 0;
+	int64_t minted = 0;
+	store_lock(r->db);
+	int err = ledger_total(r, &total, &burned);
+	if (err == RF_OK) {
+		err = db_meta_get(r, "minted", &minted);
+	}
+	store_unlock(r->db);
+	if (err != RF_OK) {
+		return; /* a failing read is no proof of damage; next time */
+	}
+	net_gauge_set(r->m_ledger, (double)total);
+	if (total != (uint64_t)minted) {
+		referee_halt(r, "ledger invariant broken: balances, stakes, escrow, "
+		    "bonds and burned add up to %llu, genesis minted %lld",
+		    (unsigned long long)total, (long long)minted);
+	}
+}
+
 /*
  * Runs a state-changing request. On RF_OK *reply holds the encoded reply
  * (and events have been published); otherwise the caller builds an error.
@@ -80,6 +127,12 @@ static int
 handle_write(struct request *q, uint8_t **reply, size_t *reply_len)
 {
 	struct referee *r = q->r;
+	if (referee_halted(r)) {
+		error_reply(q, PROTO_ERR_HALTED, "the referee's ledger failed its "
+		    "integrity check: requests that change state are refused "
+		    "until an operator repairs it (queries still work)");
+		return referee_encode(r, &q->reply, reply, reply_len);
+	}
 	int err = store_begin(r->db, &q->ei);
 	if (err != RF_OK) {
 		return err;
@@ -286,24 +339,30 @@ read_text_file(const char *path, char **out, size_t *len,
 	return RF_OK;
 }
 
-static int
-setup_state(struct referee *r, struct rf_errinfo *ei)
+/* True when path (or its write-ahead log) holds any byte: an existing
+ * database, whatever state it is in. */
+static bool
+db_has_data(const char *path)
 {
-	int err = store_open(r->cfg->db_path, referee_schema,
-	    referee_schema_len, &r->db, ei);
-	if (err != RF_OK) {
-		return err;
+	struct stat st;
+	if (stat(path, &st) == 0 && st.st_size > 0) {
+		return true;
 	}
-	err = db_load_params(r, ei);
-	if (err != RF_ERR_NOTFOUND) {
-		return err; /* a restart: the database is the truth */
-	}
+	char wal[4096];
+	snprintf(wal, sizeof(wal), "%s-wal", path);
+	return stat(wal, &st) == 0 && st.st_size > 0;
+}
+
+/* Makes a new ledger from the genesis file: --init only. */
+static int
+init_ledger(struct referee *r, struct rf_errinfo *ei)
+{
 	if (r->cfg->genesis_path == NULL) {
-		return rf_errf(ei, RF_ERR_INVAL, "a new referee needs --genesis");
+		return rf_errf(ei, RF_ERR_INVAL, "--init needs --genesis FILE");
 	}
 	char *text = NULL;
 	size_t len = 0;
-	err = read_text_file(r->cfg->genesis_path, &text, &len, ei);
+	int err = read_text_file(r->cfg->genesis_path, &text, &len, ei);
 	if (err != RF_OK) {
 		return err;
 	}
@@ -313,11 +372,70 @@ setup_state(struct referee *r, struct rf_errinfo *ei)
 	if (err != RF_OK) {
 		return err;
 	}
-	err = db_genesis(r, &g, ei);
-	log_info("genesis: %zu accounts, suite %s, window %llu ms",
-	    g.n_accounts, proto_hash_name(g.params.suite),
-	    (unsigned long long)g.params.window_ms);
+	/* The key first: a crash before the genesis commits leaves a
+	 * database that --init may complete, and nothing else accepts. */
+	err = store_owner_bind(r->db, r->cfg->identity.pk.b, true, ei);
+	if (err == RF_OK) {
+		err = db_genesis(r, &g, ei);
+	}
+	if (err == RF_OK) {
+		log_info("genesis: %zu accounts, suite %s, window %llu ms",
+		    g.n_accounts, proto_hash_name(g.params.suite),
+		    (unsigned long long)g.params.window_ms);
+	}
 	referee_genesis_free(&g);
+	return err;
+}
+
+/*
+ * Opens the database and decides whether this referee may run on it:
+ * a new ledger only when told to (--init), never on a database that
+ * another key wrote, never on a damaged one (store_open checks it).
+ */
+static int
+setup_state(struct referee *r, struct rf_errinfo *ei)
+{
+	const char *path = r->cfg->db_path;
+	bool init = r->cfg->init;
+	if (!init && !db_has_data(path)) {
+		return rf_errf(ei, RF_ERR_NOTFOUND, "database '%s' is missing or "
+		    "empty: refusing to start a new ledger (the history would be "
+		    "lost). For a new network, start once with --init --genesis "
+		    "FILE; otherwise restore the database", path);
+	}
+	int err = store_open(path, referee_schema, referee_schema_len, &r->db,
+	    ei);
+	if (err != RF_OK) {
+		return err;
+	}
+	err = db_load_params(r, ei);
+	if (err == RF_ERR_NOTFOUND) {
+		if (!init) {
+			return rf_errf(ei, RF_ERR_NOTFOUND, "database '%s' holds no "
+			    "ledger: refusing to start a new one without --init",
+			    path);
+		}
+		return init_ledger(r, ei);
+	}
+	if (err != RF_OK) {
+		return err;
+	}
+	if (init) {
+		return rf_errf(ei, RF_ERR_INVAL, "database '%s' already holds a "
+		    "ledger: --init is for a new one; start without it", path);
+	}
+	/* A restart: the database is the truth, and it must be ours. */
+	err = store_owner_bind(r->db, r->cfg->identity.pk.b, false, ei);
+	if (err == RF_ERR_NOTFOUND) {
+		/* Written before referees recorded their key. */
+		log_warn("database '%s' records no referee key: recording this "
+		    "one", path);
+		err = store_owner_bind(r->db, r->cfg->identity.pk.b, true, ei);
+	}
+	if (err == RF_ERR_CRYPTO) {
+		rf_errctx(ei, err, "database '%s': wrong --identity, or another "
+		    "node's database: ", path);
+	}
 	return err;
 }
 
@@ -344,6 +462,8 @@ setup_metrics(struct referee *r)
 	    "Disputes decided");
 	r->m_ledger = net_metrics_gauge(m, "ledger_total", NULL,
 	    "Sum of balances, stakes, escrow, bonds and burned");
+	r->m_halted = net_metrics_gauge(m, "halted", NULL,
+	    "1 when the ledger failed its check and writes are refused");
 	r->m_latency = net_metrics_histogram(m, "request_seconds", NULL,
 	    "Time to handle a request", NULL, 0);
 }
@@ -369,6 +489,9 @@ referee_run(const struct referee_config *cfg, volatile sig_atomic_t *stop,
 		err = restart_resume(&r, ei); /* before anything is served */
 	}
 	if (err == RF_OK) {
+		/* Before serving: a ledger damaged while the referee was down
+		 * is served read-only from the first request on. */
+		referee_ledger_check(&r);
 		/* SQLite copies the WAL back into the database inside the
 		 * commit that takes it past the threshold, holding the store
 		 * lock: at the default 1000 pages that is a 5-7 ms stall every

@@ -151,33 +151,19 @@ reassign_some(struct referee *r, size_t *done)
 	return RF_OK;
 }
 
-static void
-check_ledger(struct referee *r)
-{
-	uint64_t total = 0, burned = 0;
-	int64_t minted = 0;
-	store_lock(r->db);
-	int err = ledger_total(r, &total, &burned);
-	if (err == RF_OK) {
-		err = db_meta_get(r, "minted", &minted);
-	}
-	store_unlock(r->db);
-	if (err != RF_OK) {
-		return;
-	}
-	net_gauge_set(r->m_ledger, (double)total);
-	if (total != (uint64_t)minted) {
-		log_error("ledger invariant broken: total %llu, minted %lld",
-		    (unsigned long long)total, (long long)minted);
-	}
-}
-
 static void *
 timer_main(void *arg)
 {
 	struct referee *r = arg;
 	unsigned ticks = 0;
 	while (!*r->stop) {
+		if (referee_halted(r)) {
+			/* The ledger failed its check (serve.c): no timer moves
+			 * money, and no heartbeat either, so a restart counts the
+			 * halt as downtime and charges it to no clock. */
+			usleep(TICK_MS * 1000);
+			continue;
+		}
 		size_t done = 0;
 		int err;
 		do {
@@ -210,7 +196,7 @@ timer_main(void *arg)
 			log_error("dispute clocks failed: %s", rf_strerror(err));
 		}
 		if (ticks++ % 20 == 0) {
-			check_ledger(r);
+			referee_ledger_check(r);
 		}
 		/* Lets a restart tell how long the referee was down. */
 		err = restart_heartbeat(r, referee_now_ms());

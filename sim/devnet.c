@@ -676,8 +676,10 @@ spawn_referee(struct devnet *d, struct devnet_node *n, struct rf_errinfo *ei)
 	if (err != RF_OK) {
 		return err;
 	}
+	/* A new ledger when the folder has none yet (a fresh devnet). */
 	char *argv[] = { "refute", "referee", "-k", key, "-g", gen, "-d", db,
-		"-l", d->rep->referee_url, "-e", d->rep->events_url, NULL };
+		"-l", d->rep->referee_url, "-e", d->rep->events_url,
+		access(db, F_OK) != 0 ? "--init" : NULL, NULL };
 	return spawn(d, n, argv, ei);
 }
 

@@ -150,6 +150,12 @@ store_open(const char *path, const char *const *migrations, size_t n,
 		    "PRAGMA foreign_keys = ON;", ei);
 	}
 	if (err == RF_OK) {
+		err = store_check(s, ei);
+		if (err != RF_OK) {
+			rf_errctx(ei, err, "database '%s' is damaged: ", path);
+		}
+	}
+	if (err == RF_OK) {
 		err = migrate(s, migrations, n, ei);
 	}
 	if (err != RF_OK) {
@@ -158,6 +164,107 @@ store_open(const char *path, const char *const *migrations, size_t n,
 	}
 	*out = s;
 	return RF_OK;
+}
+
+int
+store_check(struct store *s, struct rf_errinfo *ei)
+{
+	sqlite3_stmt *st;
+	store_lock(s);
+	int err = store_prepare(s, "PRAGMA quick_check(1)", &st, ei);
+	if (err == RF_OK) {
+		int rc = sqlite3_step(st);
+		if (rc == SQLITE_ROW) {
+			const char *t = (const char *)sqlite3_column_text(st, 0);
+			if (t == NULL || strcmp(t, "ok") != 0) {
+				err = rf_errf(ei, RF_ERR_STORE, "integrity check: %s",
+				    t != NULL ? t : "no answer");
+			}
+		} else {
+			err = store_fail(s, rc, "integrity check", ei);
+		}
+		sqlite3_finalize(st);
+	} else {
+		err = rf_errf(ei, RF_ERR_STORE, "integrity check: %s",
+		    sqlite3_errmsg(s->db));
+	}
+	store_unlock(s);
+	return err;
+}
+
+static void
+hex8(const uint8_t *k, char out[17])
+{
+	static const char digits[] = "0123456789abcdef";
+	for (int i = 0; i < 8; i++) {
+		out[2 * i] = digits[k[i] >> 4];
+		out[2 * i + 1] = digits[k[i] & 15];
+	}
+	out[16] = '\0';
+}
+
+int
+store_owner_bind(struct store *s, const uint8_t key[32], bool adopt,
+    struct rf_errinfo *ei)
+{
+	/* Outside the migrations, so every node's schema gets it the same
+	 * way without renumbering anyone's versions. */
+	int err = store_begin(s, ei);
+	if (err != RF_OK) {
+		return err;
+	}
+	err = store_exec(s, "CREATE TABLE IF NOT EXISTS store_owner ("
+	    "  id INTEGER PRIMARY KEY CHECK (id = 1),"
+	    "  key BLOB NOT NULL CHECK (length(key) = 32)) STRICT", ei);
+	sqlite3_stmt *st = NULL;
+	if (err == RF_OK) {
+		err = store_prepare(s, "SELECT key FROM store_owner WHERE id = 1",
+		    &st, ei);
+	}
+	if (err != RF_OK) {
+		store_rollback(s);
+		return err;
+	}
+	int rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		const void *have = sqlite3_column_blob(st, 0);
+		bool same = have != NULL && sqlite3_column_bytes(st, 0) == 32 &&
+		    memcmp(have, key, 32) == 0;
+		char a[17] = "?", b[17];
+		if (have != NULL && sqlite3_column_bytes(st, 0) == 32) {
+			hex8(have, a);
+		}
+		hex8(key, b);
+		sqlite3_finalize(st);
+		store_rollback(s);
+		return same ? RF_OK : rf_errf(ei, RF_ERR_CRYPTO, "this database "
+		    "belongs to key %s..., not to %s...", a, b);
+	}
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE) {
+		err = store_fail(s, rc, "reading the owner", ei);
+		store_rollback(s);
+		return err;
+	}
+	if (!adopt) {
+		store_rollback(s);
+		return rf_errf(ei, RF_ERR_NOTFOUND, "this database has no owner");
+	}
+	err = store_prepare(s, "INSERT INTO store_owner (id, key) VALUES "
+	    "(1, ?1)", &st, ei);
+	if (err == RF_OK) {
+		sqlite3_bind_blob(st, 1, key, 32, SQLITE_TRANSIENT);
+		rc = sqlite3_step(st);
+		sqlite3_finalize(st);
+		if (rc != SQLITE_DONE) {
+			err = store_fail(s, rc, "recording the owner", ei);
+		}
+	}
+	if (err != RF_OK) {
+		store_rollback(s);
+		return err;
+	}
+	return store_commit(s, ei);
 }
 
 int

@@ -26,10 +26,12 @@
 struct store;
 
 /*
- * Opens (creating if needed) the database at path and brings its schema
- * up to date: migrations[i] is the SQL that takes user_version i to i + 1,
- * each applied in its own transaction. A database newer than the code
- * (user_version > n) is refused.
+ * Opens (creating if needed) the database at path, checks it
+ * (store_check) and brings its schema up to date: migrations[i] is the SQL
+ * that takes user_version i to i + 1, each applied in its own
+ * transaction. A database newer than the code (user_version > n) is
+ * refused, and so is a damaged one (RF_ERR_STORE, saying what SQLite
+ * found).
  */
 int store_open(const char *path, const char *const *migrations, size_t n,
     struct store **out, struct rf_errinfo *ei)
@@ -42,6 +44,27 @@ int store_open(const char *path, const char *const *migrations, size_t n,
 int store_open_readonly(const char *path, struct store **out,
     struct rf_errinfo *ei) __attribute__((warn_unused_result));
 void store_close(struct store *s);
+
+/*
+ * PRAGMA quick_check: every page and record readable, b-tree structure
+ * and record formats intact (not index contents: that is integrity_check,
+ * much slower). It reads the whole file, about a second per GB. Catches a
+ * truncated file and most flipped bits in structure; a bit flipped inside
+ * a stored value goes unseen (nodes check their own invariants on top).
+ * RF_OK, or RF_ERR_STORE with SQLite's first complaint in ei.
+ */
+int store_check(struct store *s, struct rf_errinfo *ei)
+    __attribute__((warn_unused_result));
+
+/*
+ * Binds the database to one node's public key (32 bytes), kept in a table
+ * of its own (store_owner), so a node never runs on another node's state.
+ * When the database has no owner yet it is recorded if adopt is true, and
+ * RF_ERR_NOTFOUND is returned otherwise. A different owner gives
+ * RF_ERR_CRYPTO with both keys' first hex digits in ei.
+ */
+int store_owner_bind(struct store *s, const uint8_t key[32], bool adopt,
+    struct rf_errinfo *ei) __attribute__((warn_unused_result));
 sqlite3 *store_db(struct store *s);
 
 /* Takes the lock and starts a write transaction. */

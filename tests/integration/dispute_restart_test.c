@@ -26,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "../../node/node.h"
 #include "../testlib.h"
@@ -65,8 +66,10 @@ start(int who)
 	proto_pubkey_hex(&ids[REFEREE].pk, rk);
 	snprintf(op, sizeof(op), "%d", LIE_AT);
 	if (who == REFEREE) {
+		/* A new ledger on the first start only. */
 		const char *a[] = { "referee", "-k", key, "-g", g, "-d", db, "-l",
-			ref_url, "-e", ev_url, NULL };
+			ref_url, "-e", ev_url, access(db, F_OK) != 0 ? "--init" :
+			NULL, NULL };
 		return test_spawn(log, a);
 	}
 	if (who == EXECUTOR) {

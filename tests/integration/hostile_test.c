@@ -170,7 +170,7 @@ setup(void)
 	snprintf(d, sizeof(d), "%s/referee.db", dir);
 	snprintf(log, sizeof(log), "%s/referee.log", dir);
 	const char *ra[] = { "referee", "-k", k, "-g", g, "-d", d, "-l",
-		ref_url, "-e", ev_url, NULL };
+		ref_url, "-e", ev_url, "--init", NULL };
 	ref_pid = test_spawn(log, ra);
 	proto_pubkey_hex(&ref_id.pk, rk);
 	snprintf(k, sizeof(k), "%s/executor.key", dir);
@@ -658,6 +658,253 @@ test_log_flood(void)
 }
 
 /* ------------------------------------------------------------------ */
+/* Finding 12: state damage                                             */
+/* ------------------------------------------------------------------ */
+
+static char side_url[64], side_ev[64];
+
+/* Runs `refute referee` on side.db (in dir) with key and extra options
+ * in the foreground and returns its exit code (124: it did not stop by
+ * itself, i.e. it started serving), its output in out. */
+static int
+side_referee_exit(const char *key, const char *extra, char *out,
+    size_t cap)
+{
+	snprintf(side_url, sizeof(side_url), "tcp://127.0.0.1:%d",
+	    test_free_port());
+	snprintf(side_ev, sizeof(side_ev), "tcp://127.0.0.1:%d",
+	    test_free_port());
+	return test_shell(out, cap, dir, 1, "timeout 20 %s referee -k %s -d "
+	    "side.db -l %s -e %s %s", test_refute(), key, side_url, side_ev,
+	    extra);
+}
+
+/* Starts a referee on side.db in the background; once it serves. */
+static pid_t
+side_referee_start(const char *extra)
+{
+	snprintf(side_url, sizeof(side_url), "tcp://127.0.0.1:%d",
+	    test_free_port());
+	snprintf(side_ev, sizeof(side_ev), "tcp://127.0.0.1:%d",
+	    test_free_port());
+	char k[512], d[512], log[512];
+	snprintf(k, sizeof(k), "%s/referee.key", dir);
+	snprintf(d, sizeof(d), "%s/side.db", dir);
+	snprintf(log, sizeof(log), "%s/side.log", dir);
+	unlink(log);
+	char g[512];
+	snprintf(g, sizeof(g), "%s/genesis", dir);
+	const char *a[] = { "referee", "-k", k, "-d", d, "-l", side_url, "-e",
+		side_ev, "-g", g, extra, NULL };
+	pid_t pid = test_spawn(log, a);
+	char out[64];
+	double deadline = test_seconds() + CALL_MS / 1000;
+	while (pid > 0 && test_running(pid) && test_seconds() < deadline &&
+	    test_shell(out, sizeof(out), dir, 1, "grep -q ' serving ' side.log")
+	    != 0) {
+		test_sleep_ms(20);
+	}
+	return pid > 0 && test_running(pid) ? pid : -1;
+}
+
+static long
+side_log_count(const char *text)
+{
+	char out[64];
+	if (test_shell(out, sizeof(out), dir, 0, "grep -c '%s' side.log",
+	    text) < 0) {
+		return -1;
+	}
+	return atol(out);
+}
+
+/* Sends bytes to the side referee; the ERROR code of the reply, 0 for
+ * any other reply, -1 when there was none. */
+static long
+side_call(const uint8_t *buf, size_t len)
+{
+	uint8_t *rb = NULL;
+	size_t rl = 0;
+	if (send_raw(side_url, buf, len, &rb, &rl) != RF_OK) {
+		return -1;
+	}
+	struct proto_msg m;
+	long code = -1;
+	if (proto_msg_decode(rb, rl, &m, NULL) == RF_OK) {
+		code = m.type == PROTO_MSG_ERROR ? (long)m.u.error.code : 0;
+		proto_msg_free(&m);
+	}
+	free(rb);
+	return code;
+}
+
+static int
+sql_on(const char *path, const char *sql)
+{
+	sqlite3 *h;
+	int rc = sqlite3_open(path, &h);
+	if (rc == SQLITE_OK) {
+		sqlite3_busy_timeout(h, 10000);
+		rc = sqlite3_exec(h, sql, NULL, NULL, NULL);
+	}
+	sqlite3_close(h);
+	return rc;
+}
+
+/* A missing or empty database is never silently made a new ledger; the
+ * first start says so with --init. */
+static void
+test_db_missing_or_empty(void)
+{
+	char out[4096], path[512];
+	snprintf(path, sizeof(path), "%s/side.db", dir);
+	unlink(path);
+	CU_ASSERT_EQUAL(side_referee_exit("referee.key", "-g genesis", out,
+	    sizeof(out)), 1);
+	CU_ASSERT(strstr(out, "missing or empty") != NULL);
+	CU_ASSERT(access(path, F_OK) != 0); /* nothing created */
+	CU_ASSERT_EQUAL_FATAL(test_write_file(path, "", 0, 0644), 0);
+	CU_ASSERT_EQUAL(side_referee_exit("referee.key", "-g genesis", out,
+	    sizeof(out)), 1);
+	CU_ASSERT(strstr(out, "missing or empty") != NULL);
+	size_t len = 99;
+	free(test_read_file(path, &len));
+	CU_ASSERT_EQUAL(len, 0); /* left as it was */
+	CU_ASSERT_EQUAL(side_referee_exit("referee.key", "--init", out,
+	    sizeof(out)), 1);
+	CU_ASSERT(strstr(out, "--init needs --genesis") != NULL);
+	unlink(path);
+}
+
+/* A ledger belongs to the key that made it; --init never overwrites one. */
+static void
+test_db_foreign_key(void)
+{
+	char out[4096], path[512];
+	snprintf(path, sizeof(path), "%s/side.db", dir);
+	unlink(path);
+	pid_t pid = side_referee_start("--init");
+	CU_ASSERT_FATAL(pid > 0);
+	CU_ASSERT_EQUAL(test_stop(pid, 10000), 0);
+	struct proto_identity other;
+	CU_ASSERT_FATAL(write_identity("other.key", &other) == 0);
+	proto_identity_wipe(&other);
+	CU_ASSERT_EQUAL(side_referee_exit("other.key", "", out, sizeof(out)),
+	    1);
+	CU_ASSERT(strstr(out, "belongs to key") != NULL);
+	CU_ASSERT_EQUAL(side_referee_exit("referee.key", "--init -g genesis",
+	    out, sizeof(out)), 1);
+	CU_ASSERT(strstr(out, "already holds a ledger") != NULL);
+	/* Its own key restarts it. */
+	pid = side_referee_start(NULL);
+	CU_ASSERT(pid > 0);
+	CU_ASSERT_EQUAL(test_stop(pid, 10000), 0);
+}
+
+/* Damaged pages are found at start: the referee refuses to run. */
+static void
+test_db_bit_flips(void)
+{
+	char path[512], out[4096];
+	snprintf(path, sizeof(path), "%s/side.db", dir);
+	unlink(path);
+	pid_t pid = side_referee_start("--init");
+	CU_ASSERT_FATAL(pid > 0);
+	CU_ASSERT_EQUAL(test_stop(pid, 10000), 0);
+	/* The stopped referee left everything in the main file. */
+	int64_t page = 0, size = 0;
+	sqlite3 *h;
+	CU_ASSERT_FATAL(sqlite3_open(path, &h) == SQLITE_OK);
+	sqlite3_stmt *st;
+	CU_ASSERT_FATAL(sqlite3_prepare_v2(h, "SELECT (SELECT rootpage FROM "
+	    "sqlite_master WHERE name = 'accounts'), (SELECT page_size FROM "
+	    "pragma_page_size)", -1, &st, NULL) == SQLITE_OK);
+	if (sqlite3_step(st) == SQLITE_ROW) {
+		page = sqlite3_column_int64(st, 0);
+		size = sqlite3_column_int64(st, 1);
+	}
+	sqlite3_finalize(st);
+	sqlite3_close(h);
+	CU_ASSERT_FATAL(page > 1 && size > 0);
+	size_t len;
+	uint8_t *db = test_read_file(path, &len);
+	CU_ASSERT_FATAL(db != NULL && len >= (size_t)(page * size));
+	/* Bits flipped in the accounts table's page header: its cell count
+	 * and first free block. */
+	size_t at = (size_t)((page - 1) * size);
+	db[at + 1] ^= 0x40;
+	db[at + 3] ^= 0x21;
+	CU_ASSERT_EQUAL_FATAL(test_write_file(path, db, len, 0644), 0);
+	free(db);
+	CU_ASSERT_EQUAL(side_referee_exit("referee.key", "", out, sizeof(out)),
+	    1);
+	CU_ASSERT(strstr(out, "damaged") != NULL || strstr(out, "malformed")
+	    != NULL);
+	if (strstr(out, "damaged") == NULL) {
+		fprintf(stderr, "refused with: %s\n", out);
+	}
+	unlink(path);
+}
+
+/* A ledger that does not add up: found at start or while running, it
+ * stops every request that changes state (one log line, a metric), and
+ * queries go on. */
+static void
+test_ledger_broken(void)
+{
+	char path[512];
+	snprintf(path, sizeof(path), "%s/side.db", dir);
+	unlink(path);
+	uint8_t *q, *w;
+	size_t ql, wl;
+	/* While running. */
+	pid_t pid = side_referee_start("--init");
+	CU_ASSERT_FATAL(pid > 0);
+	CU_ASSERT_EQUAL_FATAL(register_bytes("before", ++raw_seq, &w, &wl),
+	    RF_OK);
+	CU_ASSERT_EQUAL(side_call(w, wl), 0);
+	free(w);
+	CU_ASSERT_EQUAL_FATAL(sql_on(path, "UPDATE accounts SET balance = "
+	    "balance + 7 WHERE rowid = 1"), SQLITE_OK);
+	long code = 0;
+	double deadline = test_seconds() + 30;
+	while (code != PROTO_ERR_HALTED && test_seconds() < deadline) {
+		CU_ASSERT_EQUAL_FATAL(register_bytes("during", ++raw_seq, &w, &wl),
+		    RF_OK);
+		code = side_call(w, wl);
+		free(w);
+		if (code != PROTO_ERR_HALTED) {
+			test_sleep_ms(50);
+		}
+	}
+	CU_ASSERT_EQUAL(code, PROTO_ERR_HALTED);
+	CU_ASSERT_EQUAL_FATAL(status_bytes(&raw_id, ++raw_seq, &q, &ql), RF_OK);
+	CU_ASSERT_EQUAL(side_call(q, ql), 0); /* reads still served */
+	free(q);
+	CU_ASSERT_EQUAL(test_stop(pid, 10000), 0);
+	CU_ASSERT_EQUAL(side_log_count("ledger invariant broken"), 1);
+
+	/* At start: refused from the first request on. */
+	pid = side_referee_start(NULL);
+	CU_ASSERT_FATAL(pid > 0);
+	CU_ASSERT_EQUAL_FATAL(register_bytes("after", ++raw_seq, &w, &wl),
+	    RF_OK);
+	CU_ASSERT_EQUAL(side_call(w, wl), PROTO_ERR_HALTED);
+	free(w);
+	/* The check runs every second: still one line after a few. */
+	for (int i = 0; i < 30; i++) {
+		CU_ASSERT_EQUAL_FATAL(status_bytes(&raw_id, ++raw_seq, &q, &ql),
+		    RF_OK);
+		CU_ASSERT_EQUAL(side_call(q, ql), 0);
+		free(q);
+		test_sleep_ms(100);
+	}
+	CU_ASSERT_EQUAL(side_log_count("ledger invariant broken"), 1);
+	CU_ASSERT_EQUAL(test_stop(pid, 10000), 0);
+	unlink(path);
+}
+
+/* ------------------------------------------------------------------ */
 /* Finding 14: the challenger's sampling seed                           */
 /* ------------------------------------------------------------------ */
 
@@ -768,6 +1015,13 @@ main(void)
 		{ "truncated messages", test_truncated },
 		{ "a flood of rejected messages writes little log",
 		    test_log_flood },
+		{ "a missing or empty database is not a new ledger",
+		    test_db_missing_or_empty },
+		{ "a database belongs to its referee's key",
+		    test_db_foreign_key },
+		{ "damaged pages stop the start", test_db_bit_flips },
+		{ "a broken ledger stops the money, not the reads",
+		    test_ledger_broken },
 		{ "a challenger's sampling seed is secret and kept",
 		    test_secret_seed },
 		{ "both nodes still serve and stop cleanly", test_clean_stop },

@@ -1201,9 +1201,13 @@ test_decode_limits_small(void)
 	w_str(&w, 3, 'x');
 	expect_body(PROTO_MSG_ERROR, &w, RF_ERR_FORMAT, "code 0", "code 0");
 	w = body_start();
-	rf_write_u32(&w, 11);
+	rf_write_u32(&w, 13);
 	w_str(&w, 3, 'x');
-	expect_body(PROTO_MSG_ERROR, &w, RF_ERR_FORMAT, "code 11", "code 11");
+	expect_body(PROTO_MSG_ERROR, &w, RF_ERR_FORMAT, "code 13", "code 13");
+	w = body_start();
+	rf_write_u32(&w, PROTO_ERR_HALTED);
+	w_str(&w, 3, 'x');
+	expect_body(PROTO_MSG_ERROR, &w, RF_OK, "", "code 12 (halted)");
 	w = body_start();
 	rf_write_u32(&w, 1);
 	w_str(&w, PROTO_MAX_TEXT + 1, 'x');
@@ -1792,7 +1796,7 @@ test_encode_limits(void)
 	m.u.error.text[0] = '\0';
 	m.u.error.code = 0;
 	CU_ASSERT(try_encode(&m) == RF_ERR_INVAL);
-	m.u.error.code = 11;
+	m.u.error.code = PROTO_ERR_LAST + 1;
 	CU_ASSERT(try_encode(&m) == RF_ERR_INVAL);
 
 	build_example(&m, PROTO_MSG_NODE_REGISTER, s);
@@ -1989,6 +1993,8 @@ test_names_and_codes(void)
 	CU_ASSERT_EQUAL(proto_error_code_for(RF_ERR_NOTSUP), PROTO_ERR_INVALID);
 	CU_ASSERT_EQUAL(proto_error_code_for(RF_ERR_NOMEM), PROTO_ERR_INTERNAL);
 	CU_ASSERT_EQUAL(proto_error_code_for(RF_ERR_IO), PROTO_ERR_INTERNAL);
+	CU_ASSERT_EQUAL(proto_error_code_for(RF_ERR_FULL),
+	    PROTO_ERR_DISK_FULL);
 	CU_ASSERT_EQUAL(proto_error_code_for(RF_OK), 0);
 	CU_ASSERT_EQUAL(proto_error_code_for(-5), PROTO_ERR_INTERNAL);
 
