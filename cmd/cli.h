@@ -82,6 +82,18 @@ int cli_write_file(const struct cli_cmd *cmd, const char *path,
  * SIGPIPE is ignored. */
 void cli_install_stop_handlers(volatile sig_atomic_t **flag);
 
+/* --max-conns and --idle-ms for a node that listens (net/net.h's
+ * limits): the option table entries and the check that applies them
+ * (-1 when all is well, else the exit code of a usage error). */
+#define CLI_NET_LIMIT_OPTS(conns, idle)                                    \
+	{ "max-conns", 0, CLI_I64, &(conns), "N",                          \
+	    "connections accepted at once per socket (default 64)" },      \
+	{ "idle-ms", 0, CLI_I64, &(idle), "MS",                            \
+	    "close a connection with no complete message for MS\n"         \
+	    "                             (a stalled or idle peer; default 30000)" }
+int cli_net_limits(const struct cli_cmd *cmd, int64_t max_conns,
+    int64_t idle_ms);
+
 struct proto_identity;
 /* Loads an identity file, refusing one that group or others can access. */
 int cli_load_identity(const struct cli_cmd *cmd, const char *path,

@@ -9,6 +9,7 @@
 #include "../base/log.h"
 #include "../challenger/challenger.h"
 #include "../executor/executor.h"
+#include "../net/net.h"
 #include "cli.h"
 #include "cmds.h"
 
@@ -81,8 +82,10 @@ cmd_executor(int argc, char **argv)
 		{ { NULL }, 0 } };
 	const char *listen = NULL, *fault = "none", *fault_rate = "1";
 	int64_t stake = 1000, fault_op = 0;
+	int64_t max_conns = NET_MAX_CONNS_DEFAULT, idle_ms = NET_IDLE_MS_DEFAULT;
 	const struct cli_opt opts[] = {
 		NODE_OPTS(o, "executor.db"),
+		CLI_NET_LIMIT_OPTS(max_conns, idle_ms),
 		{ "stake", 's', CLI_I64, &stake, "N",
 		    "keep at least N at stake (default 1000)" },
 		{ "listen", 'l', CLI_STR, &listen, "URL",
@@ -122,6 +125,10 @@ cmd_executor(int argc, char **argv)
 	}
 	if (o.models.n == 0) {
 		return cli_usage_error(&cmd, "give at least one --model FILE");
+	}
+	rc = cli_net_limits(&cmd, max_conns, idle_ms);
+	if (rc >= 0) {
+		return rc;
 	}
 	rc = node_common(&cmd, &o, &cfg.identity, &cfg.referee_key, &cfg.suite);
 	if (rc != CLI_EXIT_OK) {

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "../base/log.h"
+#include "../net/net.h"
 #include "../referee/referee.h"
 #include "cli.h"
 #include "cmds.h"
@@ -34,6 +35,20 @@ cli_install_stop_handlers(volatile sig_atomic_t **flag)
 }
 
 int
+cli_net_limits(const struct cli_cmd *cmd, int64_t max_conns, int64_t idle_ms)
+{
+	if (max_conns < 1 || max_conns > 65536) {
+		return cli_usage_error(cmd, "--max-conns must be 1..65536");
+	}
+	if (idle_ms < 100 || idle_ms > 86400000) {
+		return cli_usage_error(cmd, "--idle-ms must be 100..86400000");
+	}
+	struct net_limits l = { (unsigned)max_conns, (unsigned)idle_ms };
+	return net_limits_set(&l) == RF_OK ? -1 :
+	    cli_usage_error(cmd, "bad connection limits");
+}
+
+int
 cmd_referee(int argc, char **argv)
 {
 	const char *listen = "tcp://127.0.0.1:7700";
@@ -44,6 +59,7 @@ cmd_referee(int argc, char **argv)
 	const char *metrics = NULL;
 	int64_t workers = 4;
 	bool init = false;
+	int64_t max_conns = NET_MAX_CONNS_DEFAULT, idle_ms = NET_IDLE_MS_DEFAULT;
 	const struct cli_opt opts[] = {
 		{ "identity", 'k', CLI_STR, &identity, "FILE",
 		    "the referee's identity file (refute keygen)" },
@@ -63,6 +79,7 @@ cmd_referee(int argc, char **argv)
 		    "serve Prometheus metrics on ADDR (host:port)" },
 		{ "workers", 'w', CLI_I64, &workers, "N",
 		    "requests handled at once (default 4)" },
+		CLI_NET_LIMIT_OPTS(max_conns, idle_ms),
 	};
 	const struct cli_cmd cmd = {
 		.path = "referee",
@@ -82,6 +99,10 @@ cmd_referee(int argc, char **argv)
 	}
 	if (workers < 1 || workers > 64) {
 		return cli_usage_error(&cmd, "--workers must be 1..64");
+	}
+	rc = cli_net_limits(&cmd, max_conns, idle_ms);
+	if (rc >= 0) {
+		return rc;
 	}
 	if (proto_init() != RF_OK) {
 		return cli_fail(&cmd, "cannot initialise libsodium");

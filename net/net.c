@@ -5,10 +5,51 @@
  */
 #include "net_int.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "../base/log.h"
+
+static pthread_mutex_t limits_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct net_limits limits = { NET_MAX_CONNS_DEFAULT,
+	NET_IDLE_MS_DEFAULT };
+
+int
+net_limits_set(const struct net_limits *l)
+{
+	if (l == NULL || l->max_conns < 1 || l->max_conns > 65536 ||
+	    l->idle_ms < 100) {
+		return RF_ERR_INVAL;
+	}
+	pthread_mutex_lock(&limits_lock);
+	limits = *l;
+	pthread_mutex_unlock(&limits_lock);
+	return RF_OK;
+}
+
+void
+net_limits_get(struct net_limits *out)
+{
+	net_limits_current(out);
+}
+
+void
+net_limits_current(struct net_limits *out)
+{
+	pthread_mutex_lock(&limits_lock);
+	*out = limits;
+	pthread_mutex_unlock(&limits_lock);
+}
+
+uint64_t
+net_now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
 
 const char *
 net_nng_text(int nng_rv)

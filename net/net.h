@@ -28,6 +28,37 @@
 
 #include "../base/rf.h"
 
+/* ---- Connection limits (process-wide) -------------------------------- */
+
+/*
+ * What one hostile peer can hold. NNG reads a frame's 8-byte length, then
+ * allocates that much and waits for the body; memory is committed as the
+ * bytes arrive, so a peer that sends most of a large request and stalls
+ * keeps it, and NNG 1.5.2 has no timeout for a partly received message.
+ * So every listening socket here:
+ *  - refuses frames over its largest legitimate message (max_msg for a
+ *    server; 1 byte for a publisher, whose subscribers never send);
+ *  - accepts at most max_conns connections at once (more are closed as
+ *    soon as they have connected, before they can send anything);
+ *  - for a server, closes a connection on which no complete request
+ *    arrived and no reply left for idle_ms: a stalled partial message,
+ *    or an idle client (ours re-dial on their next call, transparently).
+ * A server's memory for requests in flight is thus at most max_conns *
+ * max_msg, and held for at most idle_ms by a peer that stops sending.
+ */
+#define NET_MAX_CONNS_DEFAULT 64
+#define NET_IDLE_MS_DEFAULT 30000
+
+struct net_limits {
+	unsigned max_conns; /* 1..65536 */
+	unsigned idle_ms;   /* 100.. */
+};
+
+/* Sets the limits for servers and publishers opened afterwards. Returns
+ * RF_ERR_INVAL (nothing changed) for values outside the ranges above. */
+int net_limits_set(const struct net_limits *l);
+void net_limits_get(struct net_limits *out);
+
 /* ---- Request/reply server ------------------------------------------- */
 
 /*
@@ -67,6 +98,14 @@ int net_server_start(const char *url, unsigned workers, size_t max_msg,
 /* The TCP port the server is bound to (useful after binding port 0), or
  * 0 for other transports. */
 int net_server_port(const struct net_server *s);
+
+/* Connections now open, refused at the limit, and closed for idling or
+ * stalling, since the start. */
+struct net_server_stats {
+	unsigned open;
+	uint64_t refused, reaped;
+};
+void net_server_stats(struct net_server *s, struct net_server_stats *out);
 
 /*
  * Stops the workers, waiting for handlers still running to return (their

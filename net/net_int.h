@@ -6,6 +6,7 @@
 #define RF_NET_INT_H
 
 #include <nng/nng.h>
+#include <pthread.h>
 
 #include "net.h"
 
@@ -41,6 +42,39 @@ const char *net_nng_text(int nng_rv);
 
 /* The bound TCP port of a listener, or 0 (not TCP, or not known). */
 int net_listener_port(nng_listener l);
+
+/* The open connections of a listening socket (net/conns.c). */
+struct net_conn {
+	uint32_t id; /* 0: free slot */
+	nng_pipe pipe;
+	uint64_t last_ms; /* connected, or last complete message either way */
+};
+
+struct net_conns {
+	pthread_mutex_t lock;
+	struct net_conn *slots;
+	unsigned max, n;
+	uint64_t refused, reaped;
+	const char *what; /* for log lines: "server tcp://..." */
+};
+
+int net_conns_init(struct net_conns *c, const char *what, unsigned max);
+/* Registers the pipe callbacks: from now on at most max pipes are open;
+ * a pipe over the limit is closed as soon as it is connected. Before the
+ * socket listens. Returns an NNG code. */
+int net_conns_attach(struct net_conns *c, nng_socket sock);
+/* A complete message came from, or went to, pipe p. */
+void net_conns_touch(struct net_conns *c, nng_pipe p);
+/* Closes the pipes without a complete message for idle_ms; how many. */
+unsigned net_conns_reap(struct net_conns *c, unsigned idle_ms);
+void net_conns_stats(struct net_conns *c, unsigned *open, uint64_t *refused,
+    uint64_t *reaped);
+/* After the socket is closed (NNG runs no callback after nng_close). */
+void net_conns_fini(struct net_conns *c);
+
+/* The limits in force (net.c). */
+void net_limits_current(struct net_limits *out);
+uint64_t net_now_ms(void);
 
 /* Sets the reconnect interval options on a socket before it dials. */
 int net_set_reconnect(nng_socket s);

@@ -6,13 +6,21 @@
 
 #include <nng/protocol/pubsub0/pub.h>
 #include <nng/protocol/pubsub0/sub.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 struct net_pub {
 	nng_socket sock;
 	int port;
+	struct net_conns conns; /* subscribers: at most max_conns */
+	char what[96];
 };
+
+/* Subscribers send nothing: anything a peer sends to a PUB socket is
+ * refused at its length (NNG then closes that connection). 0 would mean
+ * no limit. */
+#define PUB_RECV_MAX 1
 
 struct net_sub {
 	nng_socket sock;
@@ -29,19 +37,37 @@ net_pub_open(const char *url, struct net_pub **out, struct rf_errinfo *ei)
 		return rf_errf(ei, RF_ERR_NOMEM, "pub: out of memory");
 	}
 	int err;
+	struct net_limits lim;
+	net_limits_current(&lim);
+	snprintf(p->what, sizeof(p->what), "publisher %s", url);
+	if (net_conns_init(&p->conns, p->what, lim.max_conns) != RF_OK) {
+		free(p);
+		return rf_errf(ei, RF_ERR_NOMEM, "pub: out of memory");
+	}
 	int rv = nng_pub0_open(&p->sock);
 	if (rv != 0) {
 		err = net_err(rv, ei, "pub: opening a PUB socket");
+		net_conns_fini(&p->conns);
 		free(p);
 		return err;
 	}
 	/* PUB queues 16 messages per subscriber by default and then drops
 	 * the oldest: a burst of claims would lose events on a healthy
 	 * loopback link. */
+	const char *what = "pub: setting the queue length";
 	rv = nng_socket_set_int(p->sock, NNG_OPT_SENDBUF, NET_PUB_QUEUE);
+	if (rv == 0) {
+		what = "pub: setting the message limit";
+		rv = nng_socket_set_size(p->sock, NNG_OPT_RECVMAXSZ, PUB_RECV_MAX);
+	}
+	if (rv == 0) {
+		what = "pub: watching connections";
+		rv = net_conns_attach(&p->conns, p->sock);
+	}
 	if (rv != 0) {
-		err = net_err(rv, ei, "pub: setting the queue length");
+		err = net_err(rv, ei, what);
 		nng_close(p->sock);
+		net_conns_fini(&p->conns);
 		free(p);
 		return err;
 	}
@@ -51,6 +77,7 @@ net_pub_open(const char *url, struct net_pub **out, struct rf_errinfo *ei)
 		err = net_err(rv, ei, "pub: listening");
 		rf_errctx(ei, err, "%s: ", url);
 		nng_close(p->sock);
+		net_conns_fini(&p->conns);
 		free(p);
 		return err;
 	}
@@ -97,6 +124,7 @@ net_pub_close(struct net_pub *p)
 		return;
 	}
 	nng_close(p->sock);
+	net_conns_fini(&p->conns);
 	free(p);
 }
 

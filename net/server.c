@@ -15,7 +15,10 @@
 #include <nng/supplemental/util/platform.h>
 #include <pthread.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <time.h>
 
 #include "../base/log.h"
 
@@ -42,6 +45,14 @@ struct net_server {
 	struct worker *workers;
 	pthread_mutex_t stop_lock; /* makes stop idempotent across threads */
 	bool stopped;
+	/* Connection cap and the reaper of stalled connections (conns.c). */
+	struct net_conns conns;
+	char what[96];
+	unsigned idle_ms;
+	pthread_t reaper;
+	bool reaper_running, reaper_stop;
+	pthread_mutex_t reaper_lock;
+	pthread_cond_t reaper_cv;
 };
 
 /* Runs the handler on one request and sends its reply. */
@@ -50,6 +61,8 @@ serve_one(struct worker *w, nng_msg *msg)
 {
 	struct net_server *s = w->srv;
 	size_t len = nng_msg_len(msg);
+	nng_pipe pipe = nng_msg_get_pipe(msg);
+	net_conns_touch(&s->conns, pipe);
 	/* NNG's frame limit already keeps bigger payloads out; this only
 	 * guards the handler's contract. No reply, as for an oversized
 	 * frame. */
@@ -84,6 +97,9 @@ serve_one(struct worker *w, nng_msg *msg)
 	nng_ctx_send(w->ctx, w->aio);
 	nng_aio_wait(w->aio);
 	rv = nng_aio_result(w->aio);
+	/* The idle clock of this connection starts again after the reply,
+	 * however long the handler took. */
+	net_conns_touch(&s->conns, pipe);
 	if (rv != 0) {
 		/* NNG's contract: a message that was not sent still belongs to
 		 * us and must be freed here; after success it was the
@@ -122,6 +138,34 @@ worker_main(void *arg)
 	return NULL;
 }
 
+/* Closes stalled connections a few times per idle period. */
+static void *
+reaper_main(void *arg)
+{
+	struct net_server *s = arg;
+	unsigned period = s->idle_ms / 4 < 1000 ? s->idle_ms / 4 : 1000;
+	pthread_mutex_lock(&s->reaper_lock);
+	while (!s->reaper_stop) {
+		struct timespec ts;
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		ts.tv_sec += period / 1000;
+		ts.tv_nsec += (long)(period % 1000) * 1000000L;
+		if (ts.tv_nsec >= 1000000000L) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000L;
+		}
+		pthread_cond_timedwait(&s->reaper_cv, &s->reaper_lock, &ts);
+		if (s->reaper_stop) {
+			break;
+		}
+		pthread_mutex_unlock(&s->reaper_lock);
+		net_conns_reap(&s->conns, s->idle_ms);
+		pthread_mutex_lock(&s->reaper_lock);
+	}
+	pthread_mutex_unlock(&s->reaper_lock);
+	return NULL;
+}
+
 /* Opens the socket, its options and the workers' contexts. */
 static int
 server_open(struct net_server *s, size_t max_msg, struct rf_errinfo *ei)
@@ -136,6 +180,10 @@ server_open(struct net_server *s, size_t max_msg, struct rf_errinfo *ei)
 	    max_msg + NET_HEADER_ROOM);
 	if (rv != 0) {
 		return net_err(rv, ei, "server: setting the message limit");
+	}
+	rv = net_conns_attach(&s->conns, s->sock);
+	if (rv != 0) {
+		return net_err(rv, ei, "server: watching connections");
 	}
 	for (unsigned i = 0; i < s->nworkers; i++) {
 		struct worker *w = &s->workers[i];
@@ -181,6 +229,20 @@ net_server_start(const char *url, unsigned workers, size_t max_msg,
 	s->fn = fn;
 	s->fn_ctx = ctx;
 	pthread_mutex_init(&s->stop_lock, NULL);
+	pthread_mutex_init(&s->reaper_lock, NULL);
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&s->reaper_cv, &ca);
+	pthread_condattr_destroy(&ca);
+	struct net_limits lim;
+	net_limits_current(&lim);
+	s->idle_ms = lim.idle_ms;
+	snprintf(s->what, sizeof(s->what), "server %s", url);
+	if (net_conns_init(&s->conns, s->what, lim.max_conns) != RF_OK) {
+		net_server_free(s);
+		return rf_errf(ei, RF_ERR_NOMEM, "server: out of memory");
+	}
 
 	int err = server_open(s, max_msg, ei);
 	if (err != RF_OK) {
@@ -194,6 +256,11 @@ net_server_start(const char *url, unsigned workers, size_t max_msg,
 		goto fail;
 	}
 	s->port = net_listener_port(l);
+	if (pthread_create(&s->reaper, NULL, reaper_main, s) != 0) {
+		err = rf_errf(ei, RF_ERR_NOMEM, "server: cannot start its reaper");
+		goto fail;
+	}
+	s->reaper_running = true;
 	for (unsigned i = 0; i < workers; i++) {
 		struct worker *w = &s->workers[i];
 		if (pthread_create(&w->thread, NULL, worker_main, w) != 0) {
@@ -203,8 +270,9 @@ net_server_start(const char *url, unsigned workers, size_t max_msg,
 		}
 		w->running = true;
 	}
-	log_debug("net: server on %s (port %d), %u workers", url, s->port,
-	    workers);
+	log_debug("net: server on %s (port %d), %u workers, at most %u "
+	    "connections, idle after %u ms", url, s->port, workers,
+	    lim.max_conns, lim.idle_ms);
 	*out = s;
 	return RF_OK;
 
@@ -222,6 +290,16 @@ net_server_port(const struct net_server *s)
 }
 
 void
+net_server_stats(struct net_server *s, struct net_server_stats *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (s != NULL && s->conns.slots != NULL) {
+		net_conns_stats(&s->conns, &out->open, &out->refused,
+		    &out->reaped);
+	}
+}
+
+void
 net_server_stop(struct net_server *s)
 {
 	if (s == NULL) {
@@ -230,6 +308,14 @@ net_server_stop(struct net_server *s)
 	pthread_mutex_lock(&s->stop_lock);
 	if (!s->stopped) {
 		s->stopped = true;
+		if (s->reaper_running) {
+			pthread_mutex_lock(&s->reaper_lock);
+			s->reaper_stop = true;
+			pthread_cond_signal(&s->reaper_cv);
+			pthread_mutex_unlock(&s->reaper_lock);
+			pthread_join(s->reaper, NULL);
+			s->reaper_running = false;
+		}
 		/*
 		 * The workers must be out of NNG before the socket closes.
 		 * NNG 1.5.2 has a use-after-free when nng_close races a call
@@ -274,7 +360,11 @@ net_server_free(struct net_server *s)
 			nng_aio_free(s->workers[i].aio);
 		}
 	}
+	/* nng_close ran every pipe callback to its end. */
+	net_conns_fini(&s->conns);
 	pthread_mutex_destroy(&s->stop_lock);
+	pthread_mutex_destroy(&s->reaper_lock);
+	pthread_cond_destroy(&s->reaper_cv);
 	free(s->workers);
 	free(s);
 }

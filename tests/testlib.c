@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -14,6 +15,7 @@
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -318,4 +320,95 @@ test_shell(char *out, size_t cap, const char *dir, int merge_stderr,
 	out[n] = '\0';
 	int st = pclose(p);
 	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+/* ---- Hostile peers --------------------------------------------------- */
+
+int
+test_sp_stall(int port, uint16_t proto, uint64_t declared, size_t body)
+{
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	if (fd < 0) {
+		return -1;
+	}
+	struct sockaddr_in a;
+	memset(&a, 0, sizeof(a));
+	a.sin_family = AF_INET;
+	a.sin_port = htons((uint16_t)port);
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	/* A peer that closed us must not block the test in send. */
+	struct timeval tv = { 5, 0 };
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	uint8_t hs[8] = { 0, 'S', 'P', 0, (uint8_t)(proto >> 8),
+		(uint8_t)proto, 0, 0 };
+	uint8_t peer[8];
+	if (connect(fd, (struct sockaddr *)&a, sizeof(a)) != 0 ||
+	    send(fd, hs, sizeof(hs), MSG_NOSIGNAL) != (ssize_t)sizeof(hs) ||
+	    recv(fd, peer, sizeof(peer), MSG_WAITALL) != (ssize_t)sizeof(peer)) {
+		close(fd);
+		return -1;
+	}
+	uint8_t len[8];
+	for (int i = 0; i < 8; i++) {
+		len[i] = (uint8_t)(declared >> (56 - 8 * i));
+	}
+	if (send(fd, len, sizeof(len), MSG_NOSIGNAL) != (ssize_t)sizeof(len)) {
+		return fd; /* already cut off */
+	}
+	static const uint8_t zeros[65536];
+	while (body > 0) {
+		size_t n = body < sizeof(zeros) ? body : sizeof(zeros);
+		ssize_t w = send(fd, zeros, n, MSG_NOSIGNAL);
+		if (w <= 0) {
+			break;
+		}
+		body -= (size_t)w;
+	}
+	return fd;
+}
+
+int
+test_fd_closed(int fd, int timeout_ms)
+{
+	double deadline = test_seconds() + timeout_ms / 1000.0;
+	for (;;) {
+		struct pollfd p = { fd, POLLIN, 0 };
+		int left = (int)((deadline - test_seconds()) * 1000);
+		if (left < 0) {
+			return 0;
+		}
+		if (poll(&p, 1, left) > 0) {
+			uint8_t b[4096];
+			ssize_t r = recv(fd, b, sizeof(b), MSG_DONTWAIT);
+			if (r == 0 || (r < 0 && errno != EAGAIN &&
+			    errno != EWOULDBLOCK && errno != EINTR)) {
+				return 1;
+			}
+		}
+	}
+}
+
+long
+test_rss_kb(pid_t pid)
+{
+	char path[64], line[256];
+	if (pid == 0) {
+		snprintf(path, sizeof(path), "/proc/self/status");
+	} else {
+		snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	}
+	FILE *f = fopen(path, "r");
+	if (f == NULL) {
+		return -1;
+	}
+	long kb = -1;
+	while (fgets(line, sizeof(line), f) != NULL) {
+		if (strncmp(line, "VmRSS:", 6) == 0) {
+			kb = atol(line + 6);
+			break;
+		}
+	}
+	fclose(f);
+	return kb;
 }

@@ -68,6 +68,25 @@ int test_free_port(void);
 int test_write_file(const char *path, const void *buf, size_t len,
     int mode);
 
+/* ---- Hostile peers --------------------------------------------------- */
+
+/*
+ * Opens a raw TCP connection to 127.0.0.1:port, does the SP handshake as
+ * protocol proto (0x30 REQ, 0x21 SUB, ...), sends a frame header that
+ * declares `declared` bytes and then `body` bytes of it (zeros), and
+ * stalls: the connection stays open. Sends that the peer refuses (it
+ * closed us) stop early without error. Returns the socket, or -1 when the
+ * connection or the handshake failed.
+ */
+int test_sp_stall(int port, uint16_t proto, uint64_t declared, size_t body);
+
+/* True once the peer closed fd (reading gives end of file or an error);
+ * waits up to timeout_ms. */
+int test_fd_closed(int fd, int timeout_ms);
+
+/* VmRSS of a process in KiB (0: self), or -1. */
+long test_rss_kb(pid_t pid);
+
 double test_seconds(void);
 void test_sleep_ms(int ms);
 

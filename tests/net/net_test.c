@@ -152,6 +152,87 @@ start_tcp_server(unsigned workers, size_t max_msg, char url[64])
 
 /* ---- Request/reply ---------------------------------------------------- */
 
+/*
+ * Finding 11a: peers that announce a 64 MiB request, send part of it and
+ * stall. Before connection limits each held its part forever: 40 of them
+ * with 4 MiB each kept 160 MiB. Now at most max_conns are let in, and
+ * those are closed after idle_ms without a complete message.
+ */
+static void
+test_stalled_partial_messages(void)
+{
+	enum { PEERS = 40, CAP = 4 };
+	const size_t part = (size_t)4 << 20;
+	struct net_limits saved, lim = { CAP, 500 };
+	net_limits_get(&saved);
+	CU_ASSERT_EQUAL_FATAL(net_limits_set(&lim), RF_OK);
+	char url[64];
+	struct net_server *s = start_tcp_server(2, (size_t)64 << 20, url);
+	CU_ASSERT_EQUAL_FATAL(net_limits_set(&saved), RF_OK);
+	int port = net_server_port(s);
+	long rss0 = test_rss_kb(0);
+	int fds[PEERS];
+	for (int i = 0; i < PEERS; i++) {
+		fds[i] = test_sp_stall(port, 0x30, (uint64_t)64 << 20, part);
+	}
+	long grown = test_rss_kb(0) - rss0;
+	struct net_server_stats st;
+	net_server_stats(s, &st);
+	fprintf(stderr, "%d stalled peers: RSS +%ld KiB, %u open, %llu "
+	    "refused, %llu reaped\n", PEERS, grown, st.open,
+	    (unsigned long long)st.refused, (unsigned long long)st.reaped);
+	/* Generous: CAP * 4 MiB of data, plus ASan's shadow of CAP 64 MiB
+	 * buffers, is under 64 MiB; without the cap it was 160 MiB. */
+	CU_ASSERT(grown < 100 * 1024);
+	CU_ASSERT(st.open <= CAP);
+	CU_ASSERT(st.refused + st.reaped >= PEERS - CAP);
+	/* Every stalled peer is cut off in the end... */
+	int closed = 0;
+	for (int i = 0; i < PEERS; i++) {
+		closed += fds[i] >= 0 && test_fd_closed(fds[i], LONG_MS);
+		if (fds[i] >= 0) {
+			close(fds[i]);
+		}
+	}
+	CU_ASSERT_EQUAL(closed, PEERS);
+	/* ... and an honest client is served. */
+	struct net_client *c = NULL;
+	struct rf_errinfo ei = { "" };
+	CU_ASSERT_EQUAL_FATAL(net_client_open(url, MAX_MSG, &c, &ei), RF_OK);
+	CU_ASSERT(call_ok(c, "after the stall"));
+	net_client_close(c);
+	net_server_free(s);
+}
+
+/* The cap and the reaper also hold for the publisher: subscribers never
+ * send, so whatever a peer sends closes its connection at once. */
+static void
+test_pub_refuses_input(void)
+{
+	struct net_pub *p = NULL;
+	struct rf_errinfo ei = { "" };
+	CU_ASSERT_EQUAL_FATAL(net_pub_open("tcp://127.0.0.1:0", &p, &ei),
+	    RF_OK);
+	long rss0 = test_rss_kb(0);
+	int fds[20];
+	for (int i = 0; i < 20; i++) {
+		/* SUB is 0x21. */
+		fds[i] = test_sp_stall(net_pub_port(p), 0x21, (uint64_t)1 << 20,
+		    (size_t)1 << 19);
+	}
+	long grown = test_rss_kb(0) - rss0;
+	int closed = 0;
+	for (int i = 0; i < 20; i++) {
+		closed += fds[i] >= 0 && test_fd_closed(fds[i], 5000);
+		if (fds[i] >= 0) {
+			close(fds[i]);
+		}
+	}
+	CU_ASSERT_EQUAL(closed, 20);
+	CU_ASSERT(grown < 8 * 1024);
+	net_pub_close(p);
+}
+
 static void
 test_echo(void)
 {
@@ -1122,6 +1203,9 @@ main(void)
 		{ "stop with clients", test_stop_with_clients },
 		{ "ipc", test_ipc },
 		{ "bad arguments", test_bad_arguments },
+		{ "stalled partial messages are bounded",
+		    test_stalled_partial_messages },
+		{ "a publisher takes no input", test_pub_refuses_input },
 		{ "pub/sub", test_pubsub },
 		CU_TEST_INFO_NULL,
 	};
