@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "../../bisect/bisect.h"
 #include "../testlib.h"
@@ -89,8 +90,10 @@ referee_spawn(const struct adv_net *net)
 	net_path(net, g, sizeof(g), "genesis");
 	net_path(net, db, sizeof(db), "referee.db");
 	net_path(net, log, sizeof(log), "referee.log");
+	/* A new ledger on the first start only. */
 	const char *a[] = { "referee", "-k", key, "-g", g, "-d", db, "-l",
-		net->ref_url, "-e", net->ev_url, NULL };
+		net->ref_url, "-e", net->ev_url, access(db, F_OK) != 0 ?
+		"--init" : NULL, NULL };
 	return test_spawn(log, a);
 }
 

@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "../../bisect/bisect.h"
 #include "../../node/node.h"
@@ -61,8 +62,10 @@ start(int who)
 	path(g, sizeof(g), "genesis", "");
 	proto_pubkey_hex(&ids[REFEREE].pk, rk);
 	if (who == REFEREE) {
+		/* A new ledger on the first start only. */
 		const char *a[] = { "referee", "-k", key, "-g", g, "-d", db, "-l",
-			ref_url, "-e", ev_url, NULL };
+			ref_url, "-e", ev_url, access(db, F_OK) != 0 ? "--init" :
+			NULL, NULL };
 		return test_spawn(log, a);
 	}
 	if (who == EXECUTOR) {

@@ -328,7 +328,7 @@ setup(void)
 	snprintf(d, sizeof(d), "%s/referee.db", dir);
 	snprintf(log, sizeof(log), "%s/referee.log", dir);
 	const char *ra[] = { "referee", "-k", k, "-g", g, "-d", d, "-l",
-		ref_url, "-e", ev_url, NULL };
+		ref_url, "-e", ev_url, "--init", NULL };
 	ref_pid = test_spawn(log, ra);
 	proto_pubkey_hex(&ref_id.pk, rk_hex);
 	if (ref_pid < 0 || node_rpc_open(&att, ref_url, &att_id, SUITE,
