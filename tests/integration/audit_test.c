@@ -513,7 +513,7 @@ test_job_fits_transcript(void)
 	snprintf(db, sizeof(db), "%s/big.db", tmpdir);
 	snprintf(log, sizeof(log), "%s/big.log", tmpdir);
 	const char *a[] = { "referee", "-k", key, "-g", gen, "-d", db, "-l", url,
-		"-e", ev, NULL };
+		"-e", ev, "--init", NULL };
 	pid_t pid = test_spawn(log, a);
 	CU_ASSERT_FATAL(pid > 0);
 	struct proto_identity client, ref;

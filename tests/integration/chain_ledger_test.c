@@ -137,7 +137,7 @@ setup(void)
 	snprintf(d, sizeof(d), "%s/referee.db", dir);
 	snprintf(log, sizeof(log), "%s/referee.log", dir);
 	const char *ra[] = { "referee", "-k", k, "-g", gp, "-d", d, "-l",
-		ref_url, "-e", ev_url, NULL };
+		ref_url, "-e", ev_url, "--init", NULL };
 	if (test_spawn(log, ra) < 0) {
 		return 1;
 	}
