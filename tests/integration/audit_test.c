@@ -467,7 +467,7 @@ static void
 test_genesis_names_referee(void)
 {
 	int rc = test_shell(out, OUT_MAX, tmpdir, 1, "%s keygen -o other.key && "
-	    "timeout 30 %s referee -k other.key -g lie/genesis -d other.db "
+	    "timeout 30 %s referee -k other.key -g lie/genesis -d other.db --init "
 	    "-l tcp://127.0.0.1:%d -e tcp://127.0.0.1:%d", test_refute(),
 	    test_refute(), test_free_port(), test_free_port());
 	CU_ASSERT(rc != 0 && rc != 124);
