@@ -496,22 +496,22 @@ test_replay(void)
 static void
 test_oversized(void)
 {
-	/* Over the frame limit: cut off by NNG, no reply at all. */
-	size_t big = PROTO_MAX_MESSAGE + 1;
-	uint8_t *buf = malloc(big);
-	CU_ASSERT_FATAL(buf != NULL);
-	memset(buf, 0x5a, big);
-	memcpy(buf, PROTO_MAGIC, 4);
+	/* Over the frame limit: cut off by NNG at the frame's length, no
+	 * reply at all. Sent over a raw connection: NNG 1.5.2's own client
+	 * sometimes hangs in nng_close after the server cut such a send
+	 * short (seen under load), which is not what this test is about. */
 	const char *urls[2] = { ref_url, ex_url };
 	for (int i = 0; i < 2; i++) {
-		uint8_t *reply = NULL;
-		size_t rl = 0;
-		CU_ASSERT_EQUAL(send_raw(urls[i], buf, big, &reply, &rl),
-		    RF_ERR_NET);
-		free(reply);
+		int port = atoi(strrchr(urls[i], ':') + 1);
+		/* REQ's 4-byte request id is inside the frame. */
+		int fd = test_sp_stall(port, 0x30,
+		    (uint64_t)PROTO_MAX_MESSAGE + 1 + 4, 4096);
+		CU_ASSERT_FATAL(fd >= 0);
+		CU_ASSERT(test_fd_closed(fd, CALL_MS));
+		close(fd);
 		check_alive();
 	}
-	free(buf);
+	uint8_t *buf;
 	/* Small, but the header declares a body over PROTO_MAX_BODY. */
 	size_t len;
 	for (int i = 0; i < 2; i++) {
