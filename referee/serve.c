@@ -279,7 +279,12 @@ on_request(void *ctx, const uint8_t *req, size_t len, uint8_t **reply,
 		}
 	} else {
 		err = handle_write(q, reply, reply_len);
-		if (err != RF_OK) {
+		if (err != RF_OK && (err == RF_ERR_FULL || store_full(r->db))) {
+			/* Said once in the log by the store; the client learns
+			 * that nothing was applied and why. */
+			error_reply(q, PROTO_ERR_DISK_FULL, "the referee's disk is "
+			    "full: nothing was applied; retry later");
+		} else if (err != RF_OK) {
 			log_error_limited("%s failed: %s", proto_msg_type_name(msg->type),
 			    q->ei.msg[0] ? q->ei.msg : rf_strerror(err));
 			error_reply(q, PROTO_ERR_INTERNAL, "the referee failed; "

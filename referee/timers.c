@@ -13,6 +13,7 @@
 #include "referee_int.h"
 
 #define TICK_MS 50
+#define FULL_BACKOFF_MS 1000
 /* Jobs per transaction: a few events each, well inside one outbox. */
 #define BATCH OUTBOX_MAX
 #define REASSIGN_ROUNDS 16
@@ -170,13 +171,14 @@ timer_main(void *arg)
 			err = due_jobs(r, due_claims, chain_finalize, &done);
 			net_counter_add(r->m_final, done);
 		} while (err == RF_OK && done == BATCH);
-		if (err != RF_OK) {
+		if (err != RF_OK && !store_full(r->db)) {
+			/* A full disk is said once, by the store. */
 			log_error("finalising claims failed: %s", rf_strerror(err));
 		}
 		do {
 			err = due_jobs(r, due_deadlines, chain_job_expire, &done);
 		} while (err == RF_OK && done == BATCH);
-		if (err != RF_OK) {
+		if (err != RF_OK && !store_full(r->db)) {
 			log_error("expiring jobs failed: %s", rf_strerror(err));
 		}
 		/* Work proportional to a slashed executor's open jobs, in
@@ -188,11 +190,11 @@ timer_main(void *arg)
 				break;
 			}
 		}
-		if (err != RF_OK) {
+		if (err != RF_OK && !store_full(r->db)) {
 			log_error("reassigning jobs failed: %s", rf_strerror(err));
 		}
 		err = disputes_tick(r);
-		if (err != RF_OK) {
+		if (err != RF_OK && !store_full(r->db)) {
 			log_error("dispute clocks failed: %s", rf_strerror(err));
 		}
 		if (ticks++ % 20 == 0) {
@@ -200,10 +202,11 @@ timer_main(void *arg)
 		}
 		/* Lets a restart tell how long the referee was down. */
 		err = restart_heartbeat(r, referee_now_ms());
-		if (err != RF_OK) {
+		if (err != RF_OK && !store_full(r->db)) {
 			log_error("heartbeat failed: %s", rf_strerror(err));
 		}
-		usleep(TICK_MS * 1000);
+		/* While the disk is full, try again once a second. */
+		usleep(store_full(r->db) ? FULL_BACKOFF_MS * 1000 : TICK_MS * 1000);
 	}
 	return NULL;
 }

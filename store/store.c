@@ -1,15 +1,84 @@
 /* store/store.c - SQLite connection, schema migrations and transactions. */
 #include "store.h"
 
+#include "../base/log.h"
+
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 struct store {
 	sqlite3 *db;
 	pthread_mutex_t lock;
+	atomic_bool full; /* the last write failed for lack of space */
+	atomic_bool announced;        /* "disk full" was said */
+	_Atomic uint64_t full_ms;     /* when the last such failure was */
+	char path[256];   /* for the log lines */
 };
+
+/* A full disk is announced once, and its end once: a commit that
+ * succeeds less than FULL_QUIET_MS after the last failure (space freed by
+ * a checkpoint, then taken again) does not count as the end. */
+#define FULL_QUIET_MS 2000
+
+static uint64_t
+mono_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* Records a failure with SQLite code rc; says "disk full" on the first. */
+static void
+note_failure(struct store *s, int rc)
+{
+	if (s == NULL || (rc & 0xff) != SQLITE_FULL) {
+		return;
+	}
+	atomic_store(&s->full, true);
+	atomic_store(&s->full_ms, mono_ms());
+	if (!atomic_exchange(&s->announced, true)) {
+		log_error("database %s: disk full: writes fail (nothing is lost; "
+		    "they are retried) until space is freed", s->path);
+	}
+}
+
+/* A write succeeded: once writes have kept succeeding for a while, say
+ * that the disk full state is over. */
+static void
+note_success(struct store *s)
+{
+	atomic_store(&s->full, false);
+	if (atomic_load(&s->announced) &&
+	    mono_ms() - atomic_load(&s->full_ms) >= FULL_QUIET_MS &&
+	    atomic_exchange(&s->announced, false)) {
+		log_info("database %s: space available again, writes succeed",
+		    s->path);
+	}
+}
+
+bool
+store_full(struct store *s)
+{
+	return s != NULL && atomic_load(&s->full);
+}
+
+int
+store_classify(struct store *s, int err)
+{
+	if (err == RF_OK || s == NULL || s->db == NULL) {
+		return err;
+	}
+	if ((sqlite3_errcode(s->db) & 0xff) == SQLITE_FULL) {
+		note_failure(s, SQLITE_FULL);
+		return RF_ERR_FULL;
+	}
+	return err;
+}
 
 int
 store_fail(struct store *s, int rc, const char *what, struct rf_errinfo *ei)
@@ -26,8 +95,11 @@ store_fail(struct store *s, int rc, const char *what, struct rf_errinfo *ei)
 		break;
 	case SQLITE_CANTOPEN:
 	case SQLITE_IOERR:
-	case SQLITE_FULL:
 		err = RF_ERR_IO;
+		break;
+	case SQLITE_FULL:
+		note_failure(s, rc);
+		err = RF_ERR_FULL;
 		break;
 	default:
 		break;
@@ -41,7 +113,9 @@ store_exec(struct store *s, const char *sql, struct rf_errinfo *ei)
 	char *msg = NULL;
 	int rc = sqlite3_exec(s->db, sql, NULL, NULL, &msg);
 	if (rc != SQLITE_OK) {
-		int err = rf_errf(ei, RF_ERR_STORE, "%s (sqlite %d)",
+		note_failure(s, rc);
+		int err = rf_errf(ei, (rc & 0xff) == SQLITE_FULL ? RF_ERR_FULL :
+		    RF_ERR_STORE, "%s (sqlite %d)",
 		    msg != NULL ? msg : sqlite3_errstr(rc), rc);
 		sqlite3_free(msg);
 		return err;
@@ -130,6 +204,7 @@ store_open(const char *path, const char *const *migrations, size_t n,
 		return RF_ERR_NOMEM;
 	}
 	pthread_mutex_init(&s->lock, NULL);
+	snprintf(s->path, sizeof(s->path), "%s", path);
 	/* FULLMUTEX keeps the connection safe across threads; our own lock
 	 * keeps whole transactions from interleaving. */
 	int rc = sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE |
@@ -341,6 +416,8 @@ store_commit(struct store *s, struct rf_errinfo *ei)
 		if (!sqlite3_get_autocommit(s->db)) {
 			sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
 		}
+	} else {
+		note_success(s);
 	}
 	pthread_mutex_unlock(&s->lock);
 	return err;
@@ -349,6 +426,9 @@ store_commit(struct store *s, struct rf_errinfo *ei)
 void
 store_rollback(struct store *s)
 {
+	/* A statement that failed for lack of space is why we roll back:
+	 * its code is still the connection's last. */
+	note_failure(s, sqlite3_errcode(s->db));
 	if (!sqlite3_get_autocommit(s->db)) {
 		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
 	}

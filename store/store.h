@@ -83,6 +83,20 @@ int store_exec(struct store *s, const char *sql, struct rf_errinfo *ei);
 /* Prepares a statement on the store's connection. */
 int store_prepare(struct store *s, const char *sql, sqlite3_stmt **st,
     struct rf_errinfo *ei);
+/*
+ * A full disk (SQLITE_FULL: no space for the database or its log, or the
+ * database at its size limit) is RF_ERR_FULL from every store call. The
+ * store says "disk full" once in the log when the first write fails that
+ * way, and once again when a transaction commits after it: a node that
+ * retries every tick writes two lines, not one per retry. store_full
+ * tells whether the last write failed for lack of space (callers back off
+ * and answer peers with PROTO_ERR_DISK_FULL).
+ */
+bool store_full(struct store *s);
+/* err, or RF_ERR_FULL when the connection's last failure was a full
+ * disk: for errors reported by direct sqlite3_step calls. */
+int store_classify(struct store *s, int err);
+
 /* Maps an SQLite result code to RF_ERR_* with the message in ei. */
 int store_fail(struct store *s, int rc, const char *what,
     struct rf_errinfo *ei);

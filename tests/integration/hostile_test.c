@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -220,8 +221,10 @@ teardown(void)
 	proto_identity_wipe(&ex_id);
 	proto_identity_wipe(&client_id);
 	proto_identity_wipe(&raw_id);
-	char cmd[512];
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	char cmd[600];
+	/* A failed disk test may have left its small filesystem mounted. */
+	snprintf(cmd, sizeof(cmd), "umount %s/small 2>/dev/null; rm -rf %s",
+	    dir, dir);
 	return system(cmd) != 0;
 }
 
@@ -662,6 +665,7 @@ test_log_flood(void)
 /* ------------------------------------------------------------------ */
 
 static char side_url[64], side_ev[64];
+static const char *side_db = "side.db"; /* in dir */
 
 /* Runs `refute referee` on side.db (in dir) with key and extra options
  * in the foreground and returns its exit code (124: it did not stop by
@@ -675,7 +679,7 @@ side_referee_exit(const char *key, const char *extra, char *out,
 	snprintf(side_ev, sizeof(side_ev), "tcp://127.0.0.1:%d",
 	    test_free_port());
 	return test_shell(out, cap, dir, 1, "timeout 20 %s referee -k %s -d "
-	    "side.db -l %s -e %s %s", test_refute(), key, side_url, side_ev,
+	    "%s -l %s -e %s %s", test_refute(), key, side_db, side_url, side_ev,
 	    extra);
 }
 
@@ -689,7 +693,7 @@ side_referee_start(const char *extra)
 	    test_free_port());
 	char k[512], d[512], log[512];
 	snprintf(k, sizeof(k), "%s/referee.key", dir);
-	snprintf(d, sizeof(d), "%s/side.db", dir);
+	snprintf(d, sizeof(d), "%s/%s", dir, side_db);
 	snprintf(log, sizeof(log), "%s/side.log", dir);
 	unlink(log);
 	char g[512];
@@ -964,6 +968,112 @@ test_stalled_peers(void)
 }
 
 /* ------------------------------------------------------------------ */
+/* Finding 13: a full disk                                              */
+/* ------------------------------------------------------------------ */
+
+/* A write request from the raw identity (a re-registration under a new
+ * name: it rewrites its account row, so every one writes pages). */
+static long
+side_write(void)
+{
+	uint8_t *w;
+	size_t wl;
+	char name[64];
+	snprintf(name, sizeof(name), "disk-%llu-%s", (unsigned long long)raw_seq,
+	    "................................................");
+	if (register_bytes(name, ++raw_seq, &w, &wl) != RF_OK) {
+		return -2;
+	}
+	long code = side_call(w, wl);
+	free(w);
+	return code;
+}
+
+/* Fills the filesystem of path's folder with one file; 0 when full. */
+static int
+fill_disk(const char *path)
+{
+	FILE *f = fopen(path, "wb");
+	if (f == NULL) {
+		return -1;
+	}
+	static char chunk[65536];
+	while (fwrite(chunk, 1, sizeof(chunk), f) == sizeof(chunk)) {
+	}
+	while (fwrite(chunk, 1, 512, f) == 512) {
+	}
+	fclose(f);
+	return 0;
+}
+
+/* The referee's disk fills up: clients get "disk full" (error 11), not
+ * "retry"; the log says so once, not every tick; queries go on; when
+ * space comes back, writes succeed again, by themselves. Needs a small
+ * filesystem: a 3 MiB tmpfs mounted for the test (skipped when this
+ * process may not mount). */
+static void
+test_disk_full(void)
+{
+	char small[512], out[512], filler[600];
+	snprintf(small, sizeof(small), "%s/small", dir);
+	CU_ASSERT_FATAL(mkdir(small, 0700) == 0);
+	if (test_shell(out, sizeof(out), dir, 1, "mount -t tmpfs -o size=3m "
+	    "tmpfs small") != 0) {
+		fprintf(stderr, "SKIPPED: cannot mount a small tmpfs here (%s)\n",
+		    out);
+		rmdir(small);
+		return;
+	}
+	side_db = "small/side.db";
+	pid_t pid = side_referee_start("--init");
+	CU_ASSERT(pid > 0);
+	long code = -1;
+	int writes = 0;
+	if (pid > 0) {
+		CU_ASSERT_EQUAL(side_write(), 0);
+		snprintf(filler, sizeof(filler), "%s/filler", small);
+		CU_ASSERT(fill_disk(filler) == 0);
+		/* The log grows into the space that is left, then fails. */
+		while (code != PROTO_ERR_DISK_FULL && writes < 5000) {
+			code = side_write();
+			writes++;
+		}
+		fprintf(stderr, "disk full after %d writes\n", writes);
+		CU_ASSERT_EQUAL(code, PROTO_ERR_DISK_FULL);
+		/* More writes, a few ticks of the timer: all refused as such,
+		 * one log line. */
+		for (int i = 0; i < 100; i++) {
+			CU_ASSERT_EQUAL(side_write(), PROTO_ERR_DISK_FULL);
+		}
+		test_sleep_ms(1500);
+		CU_ASSERT_EQUAL(side_log_count("disk full"), 1);
+		CU_ASSERT_EQUAL(side_log_count("database error"), 0);
+		uint8_t *q;
+		size_t ql;
+		CU_ASSERT_EQUAL_FATAL(status_bytes(&raw_id, ++raw_seq, &q, &ql),
+		    RF_OK);
+		CU_ASSERT_EQUAL(side_call(q, ql), 0); /* reads go on */
+		free(q);
+		/* Space again: the next write succeeds, and once writes have
+		 * kept succeeding for a moment the log says so, once. */
+		unlink(filler);
+		CU_ASSERT_EQUAL(side_write(), 0);
+		double deadline = test_seconds() + 30;
+		while (side_log_count("space available again") < 1 &&
+		    test_seconds() < deadline) {
+			CU_ASSERT_EQUAL(side_write(), 0);
+			test_sleep_ms(100);
+		}
+		CU_ASSERT_EQUAL(side_log_count("space available again"), 1);
+		CU_ASSERT_EQUAL(side_log_count("disk full"), 1);
+		CU_ASSERT_EQUAL(test_stop(pid, 10000), 0);
+	}
+	side_db = "side.db";
+	CU_ASSERT(test_shell(out, sizeof(out), dir, 1, "umount small") == 0);
+	rmdir(small);
+}
+
+/* ------------------------------------------------------------------ */
 /* Finding 14: the challenger's sampling seed                           */
 /* ------------------------------------------------------------------ */
 
@@ -1082,6 +1192,8 @@ main(void)
 		{ "damaged pages stop the start", test_db_bit_flips },
 		{ "a broken ledger stops the money, not the reads",
 		    test_ledger_broken },
+		{ "a full disk: one line, a clear error, recovery",
+		    test_disk_full },
 		{ "a challenger's sampling seed is secret and kept",
 		    test_secret_seed },
 		{ "both nodes still serve and stop cleanly", test_clean_stop },
