@@ -218,6 +218,20 @@ conv2d_ref(const struct conv2d_shape *s, const float *x, const float *w,
 	}
 }
 
+/* One im2col row at stride 1: r[ox] = xr[ox + shift] inside the image
+ * row, 0 outside; the same values as the general loop, moved in blocks. */
+static void
+im2col_row(float *r, const float *xr, int64_t ow, int64_t w, int64_t shift)
+{
+	int64_t lo = shift < 0 ? -shift : 0;
+	int64_t hi = w - shift;
+	lo = lo < ow ? lo : ow;
+	hi = hi < lo ? lo : (hi > ow ? ow : hi);
+	memset(r, 0, sizeof(float) * (size_t)lo);
+	memcpy(r + lo, xr + lo + shift, sizeof(float) * (size_t)(hi - lo));
+	memset(r + hi, 0, sizeof(float) * (size_t)(ow - hi));
+}
+
 /* Lays out one group of one image as a [K, oh * ow] matrix. */
 static void
 im2col(const struct conv2d_shape *s, const float *x, int64_t cg,
@@ -239,6 +253,11 @@ im2col(const struct conv2d_shape *s, const float *x, int64_t cg,
 						continue;
 					}
 					const float *xr = x + (ci * s->h + iy) * s->w;
+					if (s->stride[1] == 1) {
+						im2col_row(r, xr, s->ow, s->w,
+						    j * s->dil[1] - s->pad_left);
+						continue;
+					}
 					for (int64_t ox = 0; ox < s->ow; ox++) {
 						int64_t ix = ox * s->stride[1] -
 						    s->pad_left + j * s->dil[1];

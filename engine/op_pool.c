@@ -68,6 +68,20 @@ maxpool_plane(const struct window_params *wp, const struct window_geom *g,
 			bool inside = rows_in && x0 >= 0 &&
 			    x0 + (kw - 1) * wp->dil[1] < w;
 			float best = -__builtin_inff();
+			if (inside && kh == 2 && kw == 2 && wp->dil[0] == 1 &&
+			    wp->dil[1] == 1) {
+				/* The common 2x2 window, unrolled. */
+				const float *r0 = xp + y0 * w + x0;
+				const float v[4] = { r0[0], r0[1], r0[w],
+					r0[w + 1] };
+				for (int q = 0; q < 4; q++) {
+					if (best == best && !(v[q] <= best)) {
+						best = v[q];
+					}
+				}
+				yp[oy * g->out[1] + ox] = best;
+				continue;
+			}
 			for (int64_t i = 0; i < kh; i++) {
 				int64_t iy = y0 + i * wp->dil[0];
 				if (!inside && (iy < 0 || iy >= h)) {
