@@ -120,6 +120,8 @@ status_json(const struct proto_status_info *s)
 	json_uint(&j, "disputes_closed", s->disputes_closed);
 	json_uint(&j, "ledger_total", s->ledger_total);
 	json_uint(&j, "burned", s->burned);
+	/* A full list may have been cut (staked nodes come first). */
+	json_bool(&j, "nodes_cut", s->n_nodes >= PROTO_MAX_STATUS_NODES);
 	json_arr_open(&j, "nodes");
 	for (uint32_t i = 0; i < s->n_nodes; i++) {
 		const struct proto_status_node *n = &s->nodes[i];
@@ -157,6 +159,11 @@ status_text(const char *url, const struct proto_status_info *s)
 		printf("%-14s %-22s %-24s %12llu %12llu\n", hex,
 		    roles_str(n->roles, roles, sizeof(roles)), n->name,
 		    (unsigned long long)n->balance, (unsigned long long)n->stake);
+	}	/* The referee sends at most this many, staked nodes first: a full
+	 * list may have been cut. */
+	if (s->n_nodes >= PROTO_MAX_STATUS_NODES) {
+		printf("(list cut at %u nodes: the referee lists staked nodes "
+		    "first, then by balance)\n", s->n_nodes);
 	}
 }
 

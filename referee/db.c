@@ -330,11 +330,12 @@ db_meta_add(struct referee *r, const char *key, int64_t delta)
 
 static const char *const param_keys[] = { "suite", "window_ms", "min_stake",
 	"min_bond", "reward_pct", "arity", "clock_ms", "claim_collateral",
-	"job_deadline_ms", "deadline_penalty", "min_fee", "max_open_jobs" };
+	"job_deadline_ms", "deadline_penalty", "min_fee", "max_open_jobs",
+	"register_fee" };
 /* The first seven are in every database; the rest came with chain/ and
  * take their genesis defaults in a database from before. */
 #define PARAMS_REQUIRED 7
-#define PARAMS_ALL 12
+#define PARAMS_ALL 13
 
 int
 db_load_params(struct referee *r, struct rf_errinfo *ei)
@@ -373,6 +374,8 @@ db_load_params(struct referee *r, struct rf_errinfo *ei)
 	p->deadline_penalty = have[9] ? (uint64_t)v[9] : p->min_bond;
 	p->min_fee = have[10] ? (uint64_t)v[10] : 1;
 	p->max_open_jobs = have[11] ? (uint64_t)v[11] : 1024;
+	p->register_fee = have[12] ? (uint64_t)v[12] :
+	    REFEREE_DEFAULT_REGISTER_FEE;
 	return RF_OK;
 }
 
@@ -407,7 +410,8 @@ db_genesis(struct referee *r, const struct referee_genesis *g,
 		(int64_t)p->min_stake, (int64_t)p->min_bond, p->reward_pct,
 		p->arity, (int64_t)p->clock_ms, (int64_t)p->claim_collateral,
 		(int64_t)p->job_deadline_ms, (int64_t)p->deadline_penalty,
-		(int64_t)p->min_fee, (int64_t)p->max_open_jobs };
+		(int64_t)p->min_fee, (int64_t)p->max_open_jobs,
+		(int64_t)p->register_fee };
 	r->params = *p;
 	int err = store_begin(r->db, ei);
 	if (err != RF_OK) {

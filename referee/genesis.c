@@ -27,6 +27,7 @@ default_params(struct referee_params *p)
 	p->job_deadline_ms = 600000;
 	p->min_fee = 1;
 	p->max_open_jobs = 1024;
+	p->register_fee = REFEREE_DEFAULT_REGISTER_FEE;
 }
 
 static int
@@ -77,7 +78,7 @@ genesis_line(struct referee_genesis *g, char **w, int nw, unsigned *seen,
 	static const char *const keys[] = { "suite", "window_ms", "min_stake",
 		"min_bond", "reward_pct", "arity", "clock_ms", "grace_ms",
 		"claim_collateral", "job_deadline_ms", "deadline_penalty",
-		"min_fee", "max_open_jobs" };
+		"min_fee", "max_open_jobs", "register_fee" };
 	struct referee_params *p = &g->params;
 	if (strcmp(w[0], "referee") == 0) {
 		if (nw != 2 || proto_pubkey_parse_hex(w[1], &g->referee) != RF_OK) {
@@ -146,8 +147,9 @@ genesis_line(struct referee_genesis *g, char **w, int nw, unsigned *seen,
 	static const uint64_t max[] = { 0, 86400000ULL * 30, UINT64_MAX / 4,
 		UINT64_MAX / 4, 100, PROTO_MAX_ARITY, 86400000ULL, 86400000ULL,
 		UINT64_MAX / 4, 86400000ULL * 30, UINT64_MAX / 4, UINT64_MAX / 4,
-		1u << 30 };
-	static const uint64_t min[] = { 0, 1, 0, 0, 0, 2, 1, 0, 0, 1, 0, 0, 0 };
+		1u << 30, UINT64_MAX / 4 };
+	static const uint64_t min[] = { 0, 1, 0, 0, 0, 2, 1, 0, 0, 1, 0, 0, 0,
+		0 };
 	if (parse_u64(w[1], max[which], &v) != RF_OK || v < min[which]) {
 		return rf_errf(ei, RF_ERR_FORMAT, "genesis line %zu: '%s' must "
 		    "be a whole number in %llu..%llu", line, w[0],
@@ -190,6 +192,9 @@ genesis_line(struct referee_genesis *g, char **w, int nw, unsigned *seen,
 		break;
 	case 12:
 		p->max_open_jobs = v;
+		break;
+	case 13:
+		p->register_fee = v;
 		break;
 	}
 	return RF_OK;

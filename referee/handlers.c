@@ -60,7 +60,31 @@ h_register(struct request *q)
 	if (m->roles == 0) {
 		return req_refuse(q, PROTO_ERR_INVALID, "a node needs a role");
 	}
-	int err = db_run(r, "INSERT INTO accounts (key, roles, name, endpoint, "
+	/* Registering costs register_fee, burned, the first time: free
+	 * registrations let anyone fill the registry (and `status`) with
+	 * made-up nodes. Updating one's own registration is free. */
+	struct account a;
+	int err = ledger_account(r, &q->msg->sender, &a);
+	if (err != RF_OK) {
+		return err;
+	}
+	uint64_t fee = r->params.register_fee;
+	if (!a.registered && fee > 0) {
+		if (!a.exists || a.balance < fee) {
+			return req_refuse(q, PROTO_ERR_STAKE, "registering costs %llu "
+			    "(burned); the balance is %llu",
+			    (unsigned long long)fee,
+			    (unsigned long long)(a.exists ? a.balance : 0));
+		}
+		err = ledger_debit(r, &q->msg->sender, "balance", fee);
+		if (err == RF_OK) {
+			err = db_meta_add(r, "burned", (int64_t)fee);
+		}
+		if (err != RF_OK) {
+			return err;
+		}
+	}
+	err = db_run(r, "INSERT INTO accounts (key, roles, name, endpoint, "
 	    "registered) VALUES (?1, ?2, ?3, ?4, 1) ON CONFLICT (key) DO UPDATE "
 	    "SET roles = ?2, name = ?3, endpoint = ?4, registered = 1", "kitt",
 	    &q->msg->sender, (int64_t)m->roles, m->name, m->endpoint);
@@ -786,7 +810,8 @@ r_status(struct request *q)
 	if (err == RF_OK) {
 		err = db_stmt(r, &st, "SELECT key, roles, name, balance, stake + "
 		    "locked "
-		    "FROM accounts WHERE registered = 1 ORDER BY key LIMIT ?1", "i",
+		    "FROM accounts WHERE registered = 1 ORDER BY stake + locked "
+		    "DESC, balance DESC, key LIMIT ?1", "i",
 		    (int64_t)PROTO_MAX_STATUS_NODES);
 	}
 	if (err != RF_OK) {

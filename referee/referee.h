@@ -55,7 +55,11 @@ struct referee_params {
 	uint64_t deadline_penalty; /* burned from an executor whose job expired */
 	uint64_t min_fee;          /* the smallest fee a job may carry */
 	uint64_t max_open_jobs;    /* a client's unfinished jobs; 0: no cap */
+	uint64_t register_fee;     /* burned from a node's balance when it
+	                            * first registers */
 };
+
+#define REFEREE_DEFAULT_REGISTER_FEE 10
 
 #define REFEREE_DEFAULT_GRACE_MS 10000
 
@@ -74,6 +78,8 @@ struct referee_params {
  *   deadline_penalty N    (default: min_bond)
  *   min_fee N             (default 1)
  *   max_open_jobs N       (default 1024; 0: no cap)
+ *   register_fee N        (default 10; burned at a node's first
+ *                         registration, so registering costs something)
  *   referee <64-hex public key>   (optional: the only key the referee may
  *                         run with, and the key `refute audit` pins)
  *   account <64-hex public key> <balance>

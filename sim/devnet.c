@@ -577,7 +577,10 @@ prepare_keys(struct devnet *d, struct rf_errinfo *ei)
 	g += (size_t)snprintf(genesis + g, sizeof(genesis) - g,
 	    "# refute devnet genesis\nsuite %s\nwindow_ms %llu\n"
 	    "min_stake %d\nmin_bond %d\nreward_pct 50\nclock_ms %llu\n"
-	    "claim_collateral %d\n",
+	    "claim_collateral %d\n"
+	    /* Every devnet node is funded at genesis; free registration
+	     * keeps its balances round in the report. */
+	    "register_fee 0\n",
 	    proto_hash_name(rep->suite), (unsigned long long)d->cfg->window_ms,
 	    MIN_STAKE, MIN_BOND, (unsigned long long)d->cfg->clock_ms,
 	    CLAIM_COLLATERAL);

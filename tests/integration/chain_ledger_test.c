@@ -88,7 +88,8 @@ setup(void)
 	char genesis[4096];
 	size_t g = (size_t)snprintf(genesis, sizeof(genesis), "window_ms %d\n"
 	    "clock_ms %d\nmin_stake %d\nmin_bond %d\nreward_pct 50\n"
-	    "job_deadline_ms %d\n", WINDOW_MS, CLOCK_MS, STAKE, BOND,
+	    "job_deadline_ms %d\nregister_fee 0\n", WINDOW_MS, CLOCK_MS, STAKE,
+	    BOND,
 	    DEADLINE_MS);
 	for (int i = 0; i < N_PARTIES; i++) {
 		char hex[65];

@@ -666,6 +666,7 @@ test_log_flood(void)
 
 static char side_url[64], side_ev[64];
 static const char *side_db = "side.db"; /* in dir */
+static const char *side_genesis = "genesis"; /* in dir */
 
 /* Runs `refute referee` on side.db (in dir) with key and extra options
  * in the foreground and returns its exit code (124: it did not stop by
@@ -697,7 +698,7 @@ side_referee_start(const char *extra)
 	snprintf(log, sizeof(log), "%s/side.log", dir);
 	unlink(log);
 	char g[512];
-	snprintf(g, sizeof(g), "%s/genesis", dir);
+	snprintf(g, sizeof(g), "%s/%s", dir, side_genesis);
 	/* extra: options separated by single spaces. */
 	char opts[256];
 	snprintf(opts, sizeof(opts), "%s", extra ? extra : "");
@@ -968,6 +969,135 @@ test_stalled_peers(void)
 }
 
 /* ------------------------------------------------------------------ */
+/* Finding 11b: registration costs something; status lists stake first */
+/* ------------------------------------------------------------------ */
+
+/* Signs m as id with seq and sends it to the side referee; the reply
+ * decoded into *reply (the caller frees it). */
+static int
+side_request(struct proto_msg *m, const struct proto_identity *id,
+    uint64_t seq, struct proto_msg *reply)
+{
+	uint8_t *buf, *rb = NULL;
+	size_t len, rl = 0;
+	m->sender = id->pk;
+	m->seq = seq;
+	int err = proto_msg_encode(m, id, &buf, &len);
+	proto_msg_free(m);
+	if (err != RF_OK) {
+		return err;
+	}
+	err = send_raw(side_url, buf, len, &rb, &rl);
+	free(buf);
+	if (err == RF_OK) {
+		err = proto_msg_decode(rb, rl, reply, NULL);
+	}
+	free(rb);
+	return err;
+}
+
+/* The ERROR code of a registration by id (0: accepted). */
+static long
+side_register(const struct proto_identity *id, uint64_t seq)
+{
+	struct proto_msg m, reply;
+	proto_msg_init(&m, PROTO_MSG_NODE_REGISTER, PROTO_HASH_BLAKE2B);
+	m.u.node_register.roles = PROTO_ROLE_CLIENT;
+	snprintf(m.u.node_register.name, sizeof(m.u.node_register.name),
+	    "node-%llu", (unsigned long long)seq);
+	if (side_request(&m, id, seq, &reply) != RF_OK) {
+		return -1;
+	}
+	long code = reply.type == PROTO_MSG_ERROR ? (long)reply.u.error.code :
+	    0;
+	proto_msg_free(&reply);
+	return code;
+}
+
+/* Finding 11b: registering used to be free, so anyone could push the
+ * real nodes out of `status` (1,024 rows, ordered by key) with made-up
+ * ones. Now the first registration burns register_fee from the balance
+ * (none: refused), and status lists staked nodes first. */
+static void
+test_registration_cost(void)
+{
+	enum { FUNDED = 1100, FEE = 10 };
+	struct proto_identity *ids = calloc(FUNDED, sizeof(*ids));
+	char *gen = malloc((size_t)FUNDED * 100 + 256);
+	CU_ASSERT_FATAL(ids != NULL && gen != NULL);
+	size_t g = (size_t)sprintf(gen, "window_ms 200\nregister_fee %d\n",
+	    FEE);
+	int top = 0; /* the largest key: listed last by key */
+	for (int i = 0; i < FUNDED; i++) {
+		uint8_t seed[32] = { 0x11, (uint8_t)i, (uint8_t)(i >> 8) };
+		proto_identity_from_seed(&ids[i], seed);
+		if (memcmp(ids[i].pk.b, ids[top].pk.b, PROTO_KEY_LEN) > 0) {
+			top = i;
+		}
+		char hex[65];
+		proto_pubkey_hex(&ids[i].pk, hex);
+		g += (size_t)sprintf(gen + g, "account %s 100000\n", hex);
+	}
+	char path[512];
+	snprintf(path, sizeof(path), "%s/genesis-many", dir);
+	CU_ASSERT_FATAL(test_write_file(path, gen, g, 0644) == 0);
+	free(gen);
+	snprintf(path, sizeof(path), "%s/side.db", dir);
+	unlink(path);
+	side_genesis = "genesis-many";
+	pid_t pid = side_referee_start("--init");
+	side_genesis = "genesis";
+	CU_ASSERT_FATAL(pid > 0);
+
+	/* No balance, no registration: an outsider's key is refused. */
+	struct proto_identity outsider;
+	CU_ASSERT_FATAL(proto_identity_generate(&outsider) == RF_OK);
+	CU_ASSERT_EQUAL(side_register(&outsider, 1), PROTO_ERR_STAKE);
+	/* The top key stakes; then everyone registers, each at a cost. */
+	CU_ASSERT_EQUAL(side_register(&ids[top], 1), 0);
+	struct proto_msg m, reply;
+	proto_msg_init(&m, PROTO_MSG_STAKE, PROTO_HASH_BLAKE2B);
+	m.u.amount.amount = 1000;
+	CU_ASSERT_EQUAL_FATAL(side_request(&m, &ids[top], 2, &reply), RF_OK);
+	CU_ASSERT_EQUAL(reply.type, PROTO_MSG_ACK);
+	proto_msg_free(&reply);
+	int refused = 0;
+	for (int i = 0; i < FUNDED; i++) {
+		if (i != top) {
+			refused += side_register(&ids[i], 1) != 0;
+		}
+	}
+	CU_ASSERT_EQUAL(refused, 0);
+	/* Updating one's registration is free. */
+	CU_ASSERT_EQUAL(side_register(&ids[top], 3), 0);
+
+	proto_msg_init(&m, PROTO_MSG_STATUS_QUERY, PROTO_HASH_BLAKE2B);
+	CU_ASSERT_EQUAL_FATAL(side_request(&m, &outsider, 2, &reply), RF_OK);
+	CU_ASSERT_EQUAL_FATAL(reply.type, PROTO_MSG_STATUS_INFO);
+	const struct proto_status_info *s = &reply.u.status_info;
+	CU_ASSERT_EQUAL(s->burned, (uint64_t)FUNDED * FEE);
+	CU_ASSERT_EQUAL(s->n_nodes, PROTO_MAX_STATUS_NODES);
+	CU_ASSERT_FATAL(s->n_nodes > 0);
+	/* The staked node comes first, though its key sorts last. */
+	CU_ASSERT(memcmp(s->nodes[0].key.b, ids[top].pk.b, PROTO_KEY_LEN) ==
+	    0);
+	CU_ASSERT(s->nodes[0].stake >= 1000);
+	proto_msg_free(&reply);
+	/* The command-line client says the list was cut. */
+	char out[4096];
+	CU_ASSERT(test_shell(out, sizeof(out), dir, 1, "%s status -r %s | "
+	    "tail -1", test_refute(), side_url) == 0);
+	CU_ASSERT(strstr(out, "(list cut at 1024 nodes") != NULL);
+	CU_ASSERT_EQUAL(test_stop(pid, 10000), 0);
+	for (int i = 0; i < FUNDED; i++) {
+		proto_identity_wipe(&ids[i]);
+	}
+	proto_identity_wipe(&outsider);
+	free(ids);
+	unlink(path);
+}
+
+/* ------------------------------------------------------------------ */
 /* Finding 13: a full disk                                              */
 /* ------------------------------------------------------------------ */
 
@@ -1192,6 +1322,8 @@ main(void)
 		{ "damaged pages stop the start", test_db_bit_flips },
 		{ "a broken ledger stops the money, not the reads",
 		    test_ledger_broken },
+		{ "registering costs a fee; status lists stake first",
+		    test_registration_cost },
 		{ "a full disk: one line, a clear error, recovery",
 		    test_disk_full },
 		{ "a challenger's sampling seed is secret and kept",
