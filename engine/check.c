@@ -17,6 +17,9 @@
  * dimension or on run-time data (a Reshape whose target is computed, or
  * a weight the graph-only decode has no bytes for) the value is unknown
  * and the operators reading it are left to run time.
+ * engine_model_check_inputs makes the same check with concrete input
+ * shapes in place of the declared ones, so a job's sizes for a dynamic
+ * dimension can be checked before it runs.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -201,9 +204,44 @@ probe_op(const struct engine_model *m, size_t k, struct engine_shape *sh,
 	return err;
 }
 
-int
-engine_model_check(const struct engine_model *m, struct engine_shape *shapes,
-    struct rf_errinfo *ei)
+/* Sets the inputs' shapes from in (n of them) over the declared ones: a
+ * shape the declaration does not allow is refused, naming the input. */
+static int
+inputs_set(const struct engine_model *m, const struct engine_shape *in,
+    size_t n, struct engine_shape *sh, struct rf_errinfo *ei)
+{
+	if (n != m->n_inputs) {
+		return rf_errf(ei, RF_ERR_SHAPE, "the model takes %zu inputs, "
+		    "not %zu", m->n_inputs, n);
+	}
+	for (size_t i = 0; i < n; i++) {
+		const struct model_value *mv = &m->values[m->inputs[i]];
+		bool ok = in[i].dtype == mv->dtype && in[i].rank == mv->rank;
+		for (int d = 0; ok && d < mv->rank; d++) {
+			ok = in[i].dims[d] >= 0 && (mv->dims[d] < 0 ||
+			    in[i].dims[d] == mv->dims[d]);
+		}
+		if (!ok) {
+			return rf_errf(ei, in[i].dtype != mv->dtype ? RF_ERR_DTYPE :
+			    RF_ERR_SHAPE, "input %zu ('%s') has a dtype, rank or "
+			    "size its declaration does not allow", i, mv->name);
+		}
+		struct engine_shape *s = &sh[m->inputs[i]];
+		memset(s, 0, sizeof(*s));
+		s->dtype = in[i].dtype;
+		s->rank = in[i].rank;
+		s->known = true;
+		memcpy(s->dims, in[i].dims, (size_t)in[i].rank *
+		    sizeof(s->dims[0]));
+	}
+	return RF_OK;
+}
+
+/* The check, on the declared input shapes or (in not NULL) on n given
+ * ones: the same probes under the same budget. */
+static int
+check_run(const struct engine_model *m, const struct engine_shape *in,
+    size_t n, struct engine_shape *shapes, struct rf_errinfo *ei)
 {
 	struct engine_shape *sh = calloc(m->n_values ? m->n_values : 1,
 	    sizeof(*sh));
@@ -215,7 +253,7 @@ engine_model_check(const struct engine_model *m, struct engine_shape *shapes,
 			value_shape(&m->values[v], &sh[v]);
 		}
 	}
-	int err = RF_OK;
+	int err = in != NULL ? inputs_set(m, in, n, sh, ei) : RF_OK;
 	size_t budget = PROBE_BUDGET;
 	for (size_t k = 0; k < m->n_ops && err == RF_OK; k++) {
 		err = probe_op(m, k, sh, &budget, ei);
@@ -225,4 +263,19 @@ engine_model_check(const struct engine_model *m, struct engine_shape *shapes,
 	}
 	free(sh);
 	return err;
+}
+
+int
+engine_model_check(const struct engine_model *m, struct engine_shape *shapes,
+    struct rf_errinfo *ei)
+{
+	return check_run(m, NULL, 0, shapes, ei);
+}
+
+int
+engine_model_check_inputs(const struct engine_model *m,
+    const struct engine_shape *inputs, size_t n, struct engine_shape *shapes,
+    struct rf_errinfo *ei)
+{
+	return check_run(m, inputs, n, shapes, ei);
 }

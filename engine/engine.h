@@ -389,6 +389,18 @@ struct engine_shape {
 int engine_model_check(const struct engine_model *m,
     struct engine_shape *shapes, struct rf_errinfo *ei)
     __attribute__((warn_unused_result));
+/*
+ * The same check with concrete shapes for the model's n inputs (in input
+ * order; known is ignored) in place of the declared ones, so what a
+ * dynamic dimension left unchecked is checked for one job's sizes. Each
+ * must have the declared dtype and rank, and the declared size wherever
+ * that is not -1: otherwise RF_ERR_DTYPE or RF_ERR_SHAPE naming the
+ * input. What depends on run-time data (a computed Reshape target, the
+ * values of a graph-only model's weights) is still left to run time.
+ */
+int engine_model_check_inputs(const struct engine_model *m,
+    const struct engine_shape *inputs, size_t n, struct engine_shape *shapes,
+    struct rf_errinfo *ei) __attribute__((warn_unused_result));
 
 /* ------------------------------------------------------------------ */
 /* ONNX import                                                          */

@@ -325,6 +325,14 @@ h_submit(struct request *q)
 	    sizeof(why)) != RF_OK) {
 		return req_refuse(q, PROTO_ERR_INVALID, "%s", why);
 	}
+	err = referee_job_graph_check(r, &s->model_id, &ms, s->inputs,
+	    s->n_inputs, why, sizeof(why));
+	if (err == RF_ERR_SHAPE) {
+		return req_refuse(q, PROTO_ERR_INVALID, "%s", why);
+	}
+	if (err != RF_OK) {
+		return err;
+	}
 	struct proto_digest leaves[PROTO_MAX_TENSORS];
 	for (unsigned i = 0; i < s->n_inputs; i++) {
 		const struct tensor *t = &s->inputs[i];

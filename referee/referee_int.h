@@ -233,6 +233,14 @@ int referee_model_spec(struct referee *r, const struct proto_digest *id,
  * sentence in why. */
 int referee_job_inputs_check(const struct model_spec *s,
     const struct tensor *in, size_t n, char *why, size_t why_len);
+/* For a model with a dynamic input dimension, the static check of its
+ * graph on the job's concrete input shapes (engine_model_check_inputs):
+ * RF_ERR_SHAPE with a sentence naming the operator in why, or another
+ * code for the referee's own failure (store, memory). Call it after
+ * referee_job_inputs_check passed. */
+int referee_job_graph_check(struct referee *r, const struct proto_digest *id,
+    const struct model_spec *s, const struct tensor *in, size_t n,
+    char *why, size_t why_len);
 
 int h_challenge(struct request *q);
 int h_answer(struct request *q);

@@ -190,3 +190,62 @@ referee_job_inputs_check(const struct model_spec *s,
 	}
 	return RF_OK;
 }
+
+int
+referee_job_graph_check(struct referee *r, const struct proto_digest *id,
+    const struct model_spec *s, const struct tensor *in, size_t n,
+    char *why, size_t why_len)
+{
+	bool dynamic = false;
+	for (uint32_t i = 0; i < s->n_inputs && !dynamic; i++) {
+		for (int d = 0; d < s->in[i].rank; d++) {
+			dynamic = dynamic || s->in[i].dims[d] < 0;
+		}
+	}
+	if (!dynamic || n != s->n_inputs) {
+		/* Fixed shapes were checked at registration. */
+		return RF_OK;
+	}
+	sqlite3_stmt *st;
+	int err = db_query(r, &st, "SELECT graph FROM models WHERE model_id = "
+	    "?1", "d", id);
+	if (err != RF_OK) {
+		return err;
+	}
+	if (sqlite3_step(st) != SQLITE_ROW) {
+		db_done(r, st);
+		return RF_ERR_STORE;
+	}
+	struct rf_errinfo ei = { "" };
+	struct engine_model *m = NULL;
+	err = engine_model_decode_graph(sqlite3_column_blob(st, 0),
+	    (size_t)sqlite3_column_bytes(st, 0), &m, &ei);
+	db_done(r, st);
+	if (err == RF_OK) {
+		struct engine_shape sh[PROTO_MAX_TENSORS];
+		memset(sh, 0, sizeof(sh));
+		for (size_t i = 0; i < n; i++) {
+			sh[i].dtype = in[i].dtype;
+			sh[i].rank = in[i].rank;
+			memcpy(sh[i].dims, in[i].dims, (size_t)in[i].rank *
+			    sizeof(sh[i].dims[0]));
+		}
+		ei.msg[0] = '\0';
+		err = engine_model_check_inputs(m, sh, n, NULL, &ei);
+		engine_model_free(m);
+		if (err != RF_OK && err != RF_ERR_NOMEM) {
+			snprintf(why, why_len, "the model cannot run on these "
+			    "inputs: %s", ei.msg);
+			return RF_ERR_SHAPE;
+		}
+		return err;
+	}
+	/* It decoded at registration: only an engine that changed since
+	 * refuses it now, and the job cannot run either way. */
+	if (err != RF_ERR_NOMEM) {
+		snprintf(why, why_len, "the registered model no longer loads: "
+		    "%s", ei.msg);
+		return RF_ERR_SHAPE;
+	}
+	return err;
+}

@@ -1016,6 +1016,78 @@ test_check_shapes(void)
 	engine_model_free(m);
 }
 
+/* The check on a job's sizes: x[1,-1] into MatMul with w[4,3] passes
+ * on its declared shapes, fails for x[1,5] naming the MatMul, passes for
+ * x[1,4] with the output's shape known; the same on the graph alone
+ * (what a referee holds). Shapes the declaration does not allow are
+ * refused as such. */
+static void
+test_check_inputs(void)
+{
+	int64_t xd[2] = { 1, -1 }, wd[2] = { 4, 3 };
+	struct tensor w;
+	CU_ASSERT_FATAL(tensor_init(&w, TENSOR_F32, 2, wd) == RF_OK);
+	struct engine_model *m = one_op(ENGINE_OP_MATMUL, 2, xd, NULL, &w);
+	tensor_fini(&w);
+	uint8_t *graph;
+	size_t glen;
+	CU_ASSERT_FATAL(engine_model_encode_graph(m, &graph, &glen) == RF_OK);
+	struct engine_model *g = NULL;
+	CU_ASSERT_FATAL(engine_model_decode_graph(graph, glen, &g, NULL) ==
+	    RF_OK);
+	free(graph);
+	CU_ASSERT_EQUAL(engine_model_check(m, NULL, NULL), RF_OK);
+	struct engine_model *both[2] = { m, g };
+	for (int b = 0; b < 2; b++) {
+		struct engine_model *t = both[b];
+		struct engine_shape in;
+		memset(&in, 0, sizeof(in));
+		in.dtype = TENSOR_F32;
+		in.rank = 2;
+		in.dims[0] = 1;
+		in.dims[1] = 5;
+		struct rf_errinfo ei = { "" };
+		CU_ASSERT_EQUAL(engine_model_check_inputs(t, &in, 1, NULL, &ei),
+		    RF_ERR_SHAPE);
+		CU_ASSERT(strstr(ei.msg, "op 0 (MatMul") != NULL);
+		in.dims[1] = 4;
+		struct engine_shape sh[3];
+		CU_ASSERT_EQUAL(engine_model_check_inputs(t, &in, 1, sh, NULL),
+		    RF_OK);
+		int y = engine_model_output(t, 0);
+		CU_ASSERT(sh[y].known);
+		CU_ASSERT_EQUAL(sh[y].rank, 2);
+		CU_ASSERT_EQUAL(sh[y].dims[0], 1);
+		CU_ASSERT_EQUAL(sh[y].dims[1], 3);
+		/* A fixed dimension changed, a negative size, another rank or
+		 * dtype, a wrong count: not this model's inputs. */
+		in.dims[0] = 2;
+		CU_ASSERT_EQUAL(engine_model_check_inputs(t, &in, 1, NULL, &ei),
+		    RF_ERR_SHAPE);
+		CU_ASSERT(strstr(ei.msg, "input 0 ('x')") != NULL);
+		in.dims[0] = 1;
+		in.dims[1] = -1;
+		CU_ASSERT_EQUAL(engine_model_check_inputs(t, &in, 1, NULL, NULL),
+		    RF_ERR_SHAPE);
+		in.dims[1] = 4;
+		in.rank = 3;
+		in.dims[2] = 1;
+		CU_ASSERT_EQUAL(engine_model_check_inputs(t, &in, 1, NULL, NULL),
+		    RF_ERR_SHAPE);
+		in.rank = 2;
+		in.dtype = TENSOR_I8;
+		CU_ASSERT_EQUAL(engine_model_check_inputs(t, &in, 1, NULL, NULL),
+		    RF_ERR_DTYPE);
+		in.dtype = TENSOR_F32;
+		CU_ASSERT_EQUAL(engine_model_check_inputs(t, &in, 0, NULL, NULL),
+		    RF_ERR_SHAPE);
+		CU_ASSERT_EQUAL(engine_model_check_inputs(t, &in, 1, NULL, NULL),
+		    RF_OK);
+	}
+	engine_model_free(g);
+	engine_model_free(m);
+}
+
 int
 main(void)
 {
@@ -1049,6 +1121,7 @@ main(void)
 		{ "a model that cannot run is refused at load",
 		    test_check_refuses },
 		{ "the check's shapes are a run's shapes", test_check_shapes },
+		{ "the check on a job's input sizes", test_check_inputs },
 		CU_TEST_INFO_NULL,
 	};
 	CU_SuiteInfo suites[] = {
