@@ -857,28 +857,39 @@ on_record(void *ctx, const struct challenger_record *rec)
 	return RF_OK;
 }
 
-/* Finding 8: a claim the challenger cannot re-run (a model with a
- * dynamic dimension takes a job of a size its MatMul cannot use; a liar
- * claims it anyway) is logged as an error and never counted as
- * verified. */
+/* Finding 8: a model with a dynamic dimension, x[1,-1] -> MatMul with
+ * w[4,3] -> y[1,3] -> Gather(axis 1) by idx i64[1] -> z[1,1]. A job whose
+ * size the declaration allows but the MatMul cannot take (x[1,5]) is
+ * refused at submit naming the operator, nothing escrowed. A job whose
+ * shapes chain but whose data the graph cannot check (idx 7, out of
+ * range for y's 3 columns) is accepted; a liar claims it anyway, and
+ * the challenger, unable to re-run it, logs an error and never counts
+ * it as verified. */
 static void
 test_claim_not_rerunnable(void)
 {
 	struct engine_model *m = engine_model_alloc("dyn");
 	CU_ASSERT_FATAL(m != NULL);
-	int64_t xd[2] = { 1, -1 }, wd[2] = { 4, 3 };
-	int x, w, y;
+	int64_t xd[2] = { 1, -1 }, wd[2] = { 4, 3 }, id1[1] = { 1 };
+	int x, ix, w, y, z;
 	CU_ASSERT_FATAL(engine_model_add_input(m, "x", TENSOR_F32, 2, xd, &x,
 	    NULL) == RF_OK);
+	CU_ASSERT_FATAL(engine_model_add_input(m, "idx", TENSOR_I64, 1, id1,
+	    &ix, NULL) == RF_OK);
 	struct tensor wt;
 	CU_ASSERT_FATAL(tensor_init(&wt, TENSOR_F32, 2, wd) == RF_OK);
 	CU_ASSERT_FATAL(engine_model_add_weight(m, "w", &wt, &w, NULL) ==
 	    RF_OK);
 	int in[2] = { x, w };
-	const char *yn[1] = { "y" };
+	const char *yn[1] = { "y" }, *zn[1] = { "z" };
 	CU_ASSERT_FATAL(engine_model_add_op(m, ENGINE_OP_MATMUL, "mm", in, 2,
 	    yn, 1, NULL, 0, &y, NULL) == RF_OK);
-	CU_ASSERT_FATAL(engine_model_add_output(m, y, NULL) == RF_OK);
+	struct engine_attr ax;
+	CU_ASSERT_FATAL(engine_attr_int(&ax, "axis", 1) == RF_OK);
+	int gin[2] = { y, ix };
+	CU_ASSERT_FATAL(engine_model_add_op(m, ENGINE_OP_GATHER, "pick", gin,
+	    2, zn, 1, &ax, 1, &z, NULL) == RF_OK);
+	CU_ASSERT_FATAL(engine_model_add_output(m, z, NULL) == RF_OK);
 	struct proto_digest id;
 	CU_ASSERT_FATAL(save_model("d.rfm", m, &id) == 0);
 	char text[300];
@@ -893,40 +904,64 @@ test_claim_not_rerunnable(void)
 	    PROTO_ROLE_CLIENT, "attacker", &id), 0);
 	struct rf_errinfo ei = { "" };
 	CU_ASSERT_EQUAL_FATAL(node_stake_to(&att, 5000, &ei), RF_OK);
-	/* x[1,5]: the declared shape allows it, the MatMul cannot take it. */
+	struct tensor job_in[2];
 	int64_t jd[2] = { 1, 5 };
-	struct tensor job_in;
-	CU_ASSERT_FATAL(tensor_init(&job_in, TENSOR_F32, 2, jd) == RF_OK);
+	CU_ASSERT_FATAL(tensor_init(&job_in[0], TENSOR_F32, 2, jd) == RF_OK);
+	CU_ASSERT_FATAL(tensor_init(&job_in[1], TENSOR_I64, 1, id1) == RF_OK);
+	((int64_t *)job_in[1].data)[0] = 7;
+	/* x[1,5]: the declared shape allows it, the MatMul cannot take it:
+	 * refused at submit, naming the MatMul; the client pays nothing. */
+	uint64_t before = balance_of(&cli, NULL);
+	CU_ASSERT_EQUAL(submit(&id, &att_id.pk, job_in, 2, NULL, text,
+	    sizeof(text)), PROTO_MSG_ERROR);
+	CU_ASSERT(strstr(text, "op 0 (MatMul 'mm')") != NULL);
+	if (strstr(text, "op 0 (MatMul 'mm')") == NULL) {
+		printf("\n  got: %s\n", text);
+	}
+	CU_ASSERT_EQUAL(balance_of(&cli, NULL), before);
+	tensor_fini(&job_in[0]);
+	/* x[1,4] chains; idx 7 is data the referee does not check. */
+	jd[1] = 4;
+	CU_ASSERT_FATAL(tensor_init(&job_in[0], TENSOR_F32, 2, jd) == RF_OK);
 	struct proto_digest job;
-	CU_ASSERT_EQUAL_FATAL(submit(&id, &att_id.pk, &job_in, 1, &job, text,
+	CU_ASSERT_EQUAL_FATAL(submit(&id, &att_id.pk, job_in, 2, &job, text,
 	    sizeof(text)), PROTO_MSG_ACK);
-	/* A made-up claim: the real input leaf, an invented output. */
+	/* A made-up claim: the real input leaves, invented y and z. */
 	struct proto_msg req, reply;
 	proto_msg_init(&req, PROTO_MSG_CLAIM, SUITE);
 	struct proto_claim *c = &req.u.claim;
-	struct proto_digest leaves[2];
-	const struct tensor *t = &job_in;
-	proto_tensor_leaf(SUITE, &t, 1, &leaves[0]);
-	int64_t od[2] = { 1, 3 };
+	struct proto_digest leaves[4];
+	for (int i = 0; i < 2; i++) {
+		const struct tensor *t = &job_in[i];
+		proto_tensor_leaf(SUITE, &t, 1, &leaves[i]);
+	}
+	int64_t yd[2] = { 1, 3 }, od[2] = { 1, 1 };
+	struct tensor ym;
+	CU_ASSERT_FATAL(tensor_init(&ym, TENSOR_F32, 2, yd) == RF_OK);
+	const struct tensor *t = &ym;
+	proto_tensor_leaf(SUITE, &t, 1, &leaves[2]);
+	tensor_fini(&ym);
 	CU_ASSERT_FATAL(tensor_init(&c->outputs[0], TENSOR_F32, 2, od) ==
 	    RF_OK);
 	c->n_outputs = 1;
 	t = &c->outputs[0];
-	proto_tensor_leaf(SUITE, &t, 1, &leaves[1]);
+	proto_tensor_leaf(SUITE, &t, 1, &leaves[3]);
 	c->job_id = job;
 	c->model_id = id;
-	c->n_inputs = 1;
+	c->n_inputs = 2;
 	c->input_leaves[0] = leaves[0];
-	c->n = 2;
-	merkle_root(SUITE, leaves, 2, &c->trace_root);
+	c->input_leaves[1] = leaves[1];
+	c->n = 4;
+	merkle_root(SUITE, leaves, 4, &c->trace_root);
 	size_t plen = 0;
-	CU_ASSERT_FATAL(merkle_inclusion_proof(SUITE, leaves, 2, 1,
+	CU_ASSERT_FATAL(merkle_inclusion_proof(SUITE, leaves, 4, 3,
 	    c->output_proof, &plen) == RF_OK);
 	c->proof_len = (uint8_t)plen;
 	CU_ASSERT_EQUAL_FATAL(call(&att, &req, &reply), RF_OK);
 	CU_ASSERT_EQUAL(reply.type, PROTO_MSG_ACK);
 	proto_msg_free(&reply);
-	tensor_fini(&job_in);
+	tensor_fini(&job_in[0]);
+	tensor_fini(&job_in[1]);
 	/* The challenger's log says why it could not verify it. */
 	char log[512], out[4096];
 	snprintf(log, sizeof(log), "%s/challenger2.log", dir);
@@ -970,7 +1005,8 @@ main(void)
 		{ "an operator too large to dispute: refused",
 		    test_indefensible_model },
 		{ "the output is the declared one", test_declared_output },
-		{ "a claim the challenger cannot re-run: an error",
+		{ "a size the graph cannot take refused; a claim the "
+		    "challenger cannot re-run: an error",
 		    test_claim_not_rerunnable },
 		{ "nodes still serve", test_alive },
 		CU_TEST_INFO_NULL,
