@@ -201,6 +201,26 @@ adv_net_stop(struct adv_net *net)
 	net->dir[0] = '\0';
 }
 
+int
+adv_net_models(const struct adv_net *net, const struct engine_model *model,
+    struct node_models *ms)
+{
+	uint8_t *mb;
+	size_t ml;
+	int err = engine_model_encode(model, &mb, &ml);
+	if (err != RF_OK) {
+		return err;
+	}
+	char p[320];
+	net_path(net, p, sizeof(p), "model.rfm");
+	int rc = test_write_file(p, mb, ml, 0600);
+	free(mb);
+	if (rc != 0) {
+		return RF_ERR_IO;
+	}
+	return node_models_load(ms, SUITE, p, NULL);
+}
+
 /* ------------------------------------------------------------------ */
 /* Sending anything                                                     */
 /* ------------------------------------------------------------------ */

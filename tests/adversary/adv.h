@@ -108,6 +108,12 @@ int adv_net_restart(struct adv_net *net) __attribute__((warn_unused_result));
 /* Kills the referee and removes the directory (kept with RF_TEST_KEEP). */
 void adv_net_stop(struct adv_net *net);
 
+/* Writes model into the network's directory (model.rfm) and loads it
+ * from there as a node does, for tests that register or serve it through
+ * node_models_* (a model's id is the one node_models computes). */
+int adv_net_models(const struct adv_net *net, const struct engine_model *model,
+    struct node_models *ms) __attribute__((warn_unused_result));
+
 /* ---- Sending anything ------------------------------------------- */
 
 /* Signs req as a (sender, seq and suite filled in), sends it, returns

@@ -19,6 +19,7 @@
 
 #include "../../bisect/bisect.h"
 #include "../../node/node.h"
+#include "../adversary/adv.h"
 #include "../testlib.h"
 
 #define SUITE PROTO_HASH_BLAKE2B
@@ -39,10 +40,8 @@ enum who { C, C2, C3, C4, C5, X1, X2, H, F, R, N_PARTIES };
 static const char *const names[N_PARTIES] = { "c1", "c2", "c3", "c4", "c5",
 	"liar", "liar2", "honest", "honest2", "unused" };
 
-static char dir[256], ref_url[64], ev_url[64];
-static struct proto_identity ref_id, ids[N_PARTIES];
-static struct node_rpc rpc[N_PARTIES];
-static bool rpc_open[N_PARTIES];
+static struct adv_net net;
+static struct adv_node party[N_PARTIES];
 static struct node_models models;
 static struct engine_model *model;
 static struct proto_digest model_id;
@@ -54,82 +53,29 @@ static bool verbose = true;
 /* ------------------------------------------------------------------ */
 
 static int
-write_file(const char *name, const void *buf, size_t len)
-{
-	char path[512];
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	return test_write_file(path, buf, len, 0600);
-}
-
-static int
 setup(void)
 {
-	if (proto_init() != RF_OK) {
-		return 1;
-	}
-	snprintf(dir, sizeof(dir), "/tmp/rf-chainflood-XXXXXX");
-	if (mkdtemp(dir) == NULL) {
-		return 1;
-	}
-	char text[PROTO_IDENTITY_TEXT_MAX];
-	if (proto_identity_generate(&ref_id) != RF_OK ||
-	    proto_identity_format(&ref_id, text, sizeof(text)) != RF_OK ||
-	    write_file("referee.key", text, strlen(text)) != 0) {
-		return 1;
+	struct adv_node *all[N_PARTIES];
+	for (int i = 0; i < N_PARTIES; i++) {
+		adv_node_init(&party[i], 0);
+		all[i] = &party[i];
 	}
 	/* Only keys every referee version reads: this scenario ran against
 	 * the referee from before chain/ too (where it failed). */
-	char genesis[4096];
-	size_t g = (size_t)snprintf(genesis, sizeof(genesis), "window_ms %d\n"
-	    "clock_ms %d\nmin_stake %d\nmin_bond %d\nreward_pct 50\n",
-	    WINDOW_MS, CLOCK_MS, STAKE, BOND);
-	for (int i = 0; i < N_PARTIES; i++) {
-		char hex[65];
-		if (proto_identity_generate(&ids[i]) != RF_OK) {
-			return 1;
-		}
-		proto_pubkey_hex(&ids[i].pk, hex);
-		g += (size_t)snprintf(genesis + g, sizeof(genesis) - g,
-		    "account %s %d\n", hex, START);
+	char genesis[256];
+	snprintf(genesis, sizeof(genesis), "window_ms %d\nclock_ms %d\n"
+	    "min_stake %d\nmin_bond %d\nreward_pct 50\n", WINDOW_MS, CLOCK_MS,
+	    STAKE, BOND);
+	if (adv_net_start(&net, genesis, all, N_PARTIES, START) != RF_OK) {
+		return 1;
 	}
 	struct engine_gen_opts o;
 	engine_gen_opts_init(&o, ENGINE_GEN_MLP);
-	uint8_t *mb;
-	size_t ml;
-	if (write_file("genesis", genesis, g) != 0 ||
-	    engine_model_generate(&o, &model, NULL) != RF_OK ||
-	    engine_model_encode(model, &mb, &ml) != RF_OK) {
-		return 1;
-	}
-	int rc = write_file("model.rfm", mb, ml);
-	free(mb);
-	char mp[512];
-	snprintf(mp, sizeof(mp), "%s/model.rfm", dir);
-	if (rc != 0 || node_models_load(&models, SUITE, mp, NULL) != RF_OK) {
+	if (engine_model_generate(&o, &model, NULL) != RF_OK ||
+	    adv_net_models(&net, model, &models) != RF_OK) {
 		return 1;
 	}
 	model_id = models.m[0].id;
-
-	snprintf(ref_url, sizeof(ref_url), "tcp://127.0.0.1:%d",
-	    test_free_port());
-	snprintf(ev_url, sizeof(ev_url), "tcp://127.0.0.1:%d", test_free_port());
-	char k[512], gp[512], d[512], log[512];
-	snprintf(k, sizeof(k), "%s/referee.key", dir);
-	snprintf(gp, sizeof(gp), "%s/genesis", dir);
-	snprintf(d, sizeof(d), "%s/referee.db", dir);
-	snprintf(log, sizeof(log), "%s/referee.log", dir);
-	const char *ra[] = { "referee", "-k", k, "-g", gp, "-d", d, "-l",
-		ref_url, "-e", ev_url, "--init", NULL };
-	if (test_spawn(log, ra) < 0) {
-		return 1;
-	}
-	for (int i = 0; i < N_PARTIES; i++) {
-		if (node_rpc_open(&rpc[i], ref_url, &ids[i], SUITE, &ref_id.pk,
-		    NULL) != RF_OK) {
-			return 1;
-		}
-		rpc_open[i] = true;
-	}
 	return 0;
 }
 
@@ -137,17 +83,13 @@ static int
 teardown(void)
 {
 	for (int i = 0; i < N_PARTIES; i++) {
-		if (rpc_open[i]) {
-			node_rpc_close(&rpc[i]);
-		}
-		proto_identity_wipe(&ids[i]);
+		adv_node_close(&party[i]);
+		proto_identity_wipe(&party[i].id);
 	}
-	test_kill_children();
+	adv_net_stop(&net);
 	node_models_free(&models);
 	engine_model_free(model);
-	char cmd[512];
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	return system(cmd) != 0;
+	return 0;
 }
 
 /* ------------------------------------------------------------------ */
@@ -159,7 +101,7 @@ static int
 call(int p, struct proto_msg *req, struct proto_msg *reply, uint32_t *code)
 {
 	struct rf_errinfo ei = { "" };
-	int err = node_rpc_call(&rpc[p], req, reply, &ei);
+	int err = node_rpc_call(&party[p].rpc, req, reply, &ei);
 	proto_msg_free(req);
 	*code = 0;
 	if (err != RF_OK) {
@@ -203,7 +145,7 @@ submit_as(int c, int x, uint64_t fee, struct proto_digest *job,
 	s->model_id = model_id;
 	s->fee = fee;
 	s->nonce = nonce++;
-	s->executor = ids[x].pk;
+	s->executor = party[x].id.pk;
 	s->n_inputs = 1;
 	/* The flood's inputs may all be the same: the nonce keeps the jobs
 	 * apart. */
@@ -264,7 +206,7 @@ challenge(int ch, int x, const struct proto_digest *job,
 	proto_msg_init(&m, PROTO_MSG_CHALLENGE, SUITE);
 	struct proto_challenge *c = &m.u.challenge;
 	c->job_id = *job;
-	c->executor = ids[x].pk;
+	c->executor = party[x].id.pk;
 	c->executor_root = claim->u.claim.trace_root;
 	c->challenger_root = *own;
 	c->n = claim->u.claim.n;
@@ -371,10 +313,10 @@ test_flood(void)
 	for (int i = 0; i < N_PARTIES; i++) {
 		uint8_t roles = i <= C5 ? PROTO_ROLE_CLIENT : i <= X2 ?
 		    PROTO_ROLE_EXECUTOR : PROTO_ROLE_CHALLENGER;
-		CU_ASSERT_FATAL(node_register(&rpc[i], roles, names[i], "",
+		CU_ASSERT_FATAL(node_register(&party[i].rpc, roles, names[i], "",
 		    i == X1 || i == X2 ? &models : NULL, &ei) == RF_OK);
 	}
-	CU_ASSERT_FATAL(node_models_register(&models, &rpc[X1], &ei) == RF_OK);
+	CU_ASSERT_FATAL(node_models_register(&models, &party[X1].rpc, &ei) == RF_OK);
 	for (int x = X1; x <= X2; x++) {
 		proto_msg_init(&m, PROTO_MSG_STAKE, SUITE);
 		m.u.amount.amount = STAKE;
@@ -442,7 +384,7 @@ static int
 db_exec(const char *sql, const struct proto_digest *id)
 {
 	char path[512];
-	snprintf(path, sizeof(path), "%s/referee.db", dir);
+	snprintf(path, sizeof(path), "%s/referee.db", net.dir);
 	sqlite3 *db;
 	sqlite3_stmt *st;
 	int rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL);

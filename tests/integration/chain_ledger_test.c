@@ -27,6 +27,7 @@
 #include "../../chain/chain.h"
 #include "../../node/node.h"
 #include "../../sim/sim.h"
+#include "../adversary/adv.h"
 #include "../testlib.h"
 
 #define SUITE PROTO_HASH_BLAKE2B
@@ -43,10 +44,8 @@ enum who { C, X1, X2, X3, H, F, R, N_PARTIES };
 static const char *const names[N_PARTIES] = { "client", "x1", "x2", "x3",
 	"honest", "false", "second" };
 
-static char dir[256], ref_url[64], ev_url[64];
-static struct proto_identity ref_id, ids[N_PARTIES];
-static struct node_rpc rpc[N_PARTIES];
-static bool rpc_open[N_PARTIES];
+static struct adv_net net;
+static struct adv_node party[N_PARTIES];
 static struct node_models models;
 static struct engine_model *model;
 static struct proto_digest model_id;
@@ -62,59 +61,25 @@ static struct chain_params cp;
 /* ------------------------------------------------------------------ */
 
 static int
-write_file(const char *name, const void *buf, size_t len)
-{
-	char path[512];
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	return test_write_file(path, buf, len, 0600);
-}
-
-static int
 setup(void)
 {
-	if (proto_init() != RF_OK) {
-		return 1;
-	}
-	snprintf(dir, sizeof(dir), "/tmp/rf-chainledger-XXXXXX");
-	if (mkdtemp(dir) == NULL) {
-		return 1;
-	}
-	char text[PROTO_IDENTITY_TEXT_MAX];
-	if (proto_identity_generate(&ref_id) != RF_OK ||
-	    proto_identity_format(&ref_id, text, sizeof(text)) != RF_OK ||
-	    write_file("referee.key", text, strlen(text)) != 0) {
-		return 1;
-	}
-	char genesis[4096];
-	size_t g = (size_t)snprintf(genesis, sizeof(genesis), "window_ms %d\n"
-	    "clock_ms %d\nmin_stake %d\nmin_bond %d\nreward_pct 50\n"
-	    "job_deadline_ms %d\nregister_fee 0\n", WINDOW_MS, CLOCK_MS, STAKE,
-	    BOND,
-	    DEADLINE_MS);
+	struct adv_node *all[N_PARTIES];
 	for (int i = 0; i < N_PARTIES; i++) {
-		char hex[65];
-		if (proto_identity_generate(&ids[i]) != RF_OK) {
-			return 1;
-		}
-		proto_pubkey_hex(&ids[i].pk, hex);
-		g += (size_t)snprintf(genesis + g, sizeof(genesis) - g,
-		    "account %s %d\n", hex, START);
+		adv_node_init(&party[i], 0);
+		all[i] = &party[i];
 		bal[i] = START;
+	}
+	char genesis[256];
+	snprintf(genesis, sizeof(genesis), "window_ms %d\nclock_ms %d\n"
+	    "min_stake %d\nmin_bond %d\nreward_pct 50\njob_deadline_ms %d\n"
+	    "register_fee 0\n", WINDOW_MS, CLOCK_MS, STAKE, BOND, DEADLINE_MS);
+	if (adv_net_start(&net, genesis, all, N_PARTIES, START) != RF_OK) {
+		return 1;
 	}
 	struct engine_gen_opts o;
 	engine_gen_opts_init(&o, ENGINE_GEN_MLP);
-	uint8_t *mb;
-	size_t ml;
-	if (write_file("genesis", genesis, g) != 0 ||
-	    engine_model_generate(&o, &model, NULL) != RF_OK ||
-	    engine_model_encode(model, &mb, &ml) != RF_OK) {
-		return 1;
-	}
-	int rc = write_file("model.rfm", mb, ml);
-	free(mb);
-	char mp[512];
-	snprintf(mp, sizeof(mp), "%s/model.rfm", dir);
-	if (rc != 0 || node_models_load(&models, SUITE, mp, NULL) != RF_OK) {
+	if (engine_model_generate(&o, &model, NULL) != RF_OK ||
+	    adv_net_models(&net, model, &models) != RF_OK) {
 		return 1;
 	}
 	model_id = models.m[0].id;
@@ -128,27 +93,6 @@ setup(void)
 	cp.reward_pct = 50;
 	cp.job_deadline_ms = DEADLINE_MS;
 	cp.deadline_penalty = BOND;
-
-	snprintf(ref_url, sizeof(ref_url), "tcp://127.0.0.1:%d",
-	    test_free_port());
-	snprintf(ev_url, sizeof(ev_url), "tcp://127.0.0.1:%d", test_free_port());
-	char k[512], gp[512], d[512], log[512];
-	snprintf(k, sizeof(k), "%s/referee.key", dir);
-	snprintf(gp, sizeof(gp), "%s/genesis", dir);
-	snprintf(d, sizeof(d), "%s/referee.db", dir);
-	snprintf(log, sizeof(log), "%s/referee.log", dir);
-	const char *ra[] = { "referee", "-k", k, "-g", gp, "-d", d, "-l",
-		ref_url, "-e", ev_url, "--init", NULL };
-	if (test_spawn(log, ra) < 0) {
-		return 1;
-	}
-	for (int i = 0; i < N_PARTIES; i++) {
-		if (node_rpc_open(&rpc[i], ref_url, &ids[i], SUITE, &ref_id.pk,
-		    NULL) != RF_OK) {
-			return 1;
-		}
-		rpc_open[i] = true;
-	}
 	return 0;
 }
 
@@ -156,17 +100,13 @@ static int
 teardown(void)
 {
 	for (int i = 0; i < N_PARTIES; i++) {
-		if (rpc_open[i]) {
-			node_rpc_close(&rpc[i]);
-		}
-		proto_identity_wipe(&ids[i]);
+		adv_node_close(&party[i]);
+		proto_identity_wipe(&party[i].id);
 	}
-	test_kill_children();
+	adv_net_stop(&net);
 	node_models_free(&models);
 	engine_model_free(model);
-	char cmd[512];
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
-	return system(cmd) != 0;
+	return 0;
 }
 
 /* ------------------------------------------------------------------ */
@@ -178,7 +118,7 @@ static int
 call(int p, struct proto_msg *req, struct proto_msg *reply, uint32_t *code)
 {
 	struct rf_errinfo ei = { "" };
-	int err = node_rpc_call(&rpc[p], req, reply, &ei);
+	int err = node_rpc_call(&party[p].rpc, req, reply, &ei);
 	proto_msg_free(req);
 	*code = 0;
 	if (err != RF_OK) {
@@ -244,7 +184,7 @@ submit(int x, struct proto_digest *job, struct tensor *in)
 	s->model_id = model_id;
 	s->fee = FEE;
 	s->nonce = nonce++;
-	s->executor = ids[x].pk;
+	s->executor = party[x].id.pk;
 	s->n_inputs = 1;
 	CU_ASSERT_FATAL(engine_inputs_random(model, s->nonce, s->inputs, NULL) ==
 	    RF_OK);
@@ -296,7 +236,7 @@ challenge(int ch, int x, const struct proto_digest *job,
 	proto_msg_init(&m, PROTO_MSG_CHALLENGE, SUITE);
 	struct proto_challenge *c = &m.u.challenge;
 	c->job_id = *job;
-	c->executor = ids[x].pk;
+	c->executor = party[x].id.pk;
 	c->executor_root = claim->u.claim.trace_root;
 	c->challenger_root = *own;
 	c->n = claim->u.claim.n;
@@ -444,7 +384,7 @@ static void
 compare(void)
 {
 	char path[512];
-	snprintf(path, sizeof(path), "%s/referee.db", dir);
+	snprintf(path, sizeof(path), "%s/referee.db", net.dir);
 	sqlite3 *db;
 	CU_ASSERT_FATAL(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) ==
 	    SQLITE_OK);
@@ -455,7 +395,7 @@ compare(void)
 		CU_ASSERT_FATAL(sqlite3_prepare_v2(db, "SELECT balance, stake, "
 		    "locked FROM accounts WHERE key = ?1", -1, &st, NULL) ==
 		    SQLITE_OK);
-		sqlite3_bind_blob(st, 1, ids[i].pk.b, PROTO_KEY_LEN, SQLITE_STATIC);
+		sqlite3_bind_blob(st, 1, party[i].id.pk.b, PROTO_KEY_LEN, SQLITE_STATIC);
 		CU_ASSERT_FATAL(sqlite3_step(st) == SQLITE_ROW);
 		uint64_t b = (uint64_t)sqlite3_column_int64(st, 0);
 		uint64_t s = (uint64_t)sqlite3_column_int64(st, 1);
@@ -499,10 +439,10 @@ test_same_ledger(void)
 	for (int i = 0; i < N_PARTIES; i++) {
 		uint8_t roles = i == C ? PROTO_ROLE_CLIENT : i <= X3 ?
 		    PROTO_ROLE_EXECUTOR : PROTO_ROLE_CHALLENGER;
-		CU_ASSERT_FATAL(node_register(&rpc[i], roles, names[i], "",
+		CU_ASSERT_FATAL(node_register(&party[i].rpc, roles, names[i], "",
 		    i >= X1 && i <= X3 ? &models : NULL, &ei) == RF_OK);
 	}
-	CU_ASSERT_FATAL(node_models_register(&models, &rpc[X1], &ei) == RF_OK);
+	CU_ASSERT_FATAL(node_models_register(&models, &party[X1].rpc, &ei) == RF_OK);
 	for (int x = X1; x <= X3; x++) {
 		proto_msg_init(&m, PROTO_MSG_STAKE, SUITE);
 		m.u.amount.amount = STAKE;
@@ -619,11 +559,11 @@ test_same_ledger(void)
 	free(le);
 	uint8_t *b1, *b2, *rb;
 	size_t l1, l2, rl;
-	CU_ASSERT_FATAL(node_sign(&rpc[X3], &c1, &b1, &l1) == RF_OK);
-	CU_ASSERT_FATAL(node_sign(&rpc[X3], &c2, &b2, &l2) == RF_OK);
+	CU_ASSERT_FATAL(node_sign(&party[X3].rpc, &c1, &b1, &l1) == RF_OK);
+	CU_ASSERT_FATAL(node_sign(&party[X3].rpc, &c2, &b2, &l2) == RF_OK);
 	proto_msg_free(&c1);
 	proto_msg_free(&c2);
-	CU_ASSERT_FATAL(node_rpc_forward(&rpc[X3], b1, l1, &rb, &rl, &ei) ==
+	CU_ASSERT_FATAL(node_rpc_forward(&party[X3].rpc, b1, l1, &rb, &rl, &ei) ==
 	    RF_OK);
 	free(rb);
 	sim_claim(X3, &ce);
