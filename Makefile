@@ -35,7 +35,7 @@ DETFLAGS = -ffp-contract=off -fno-fast-math \
 # gcc's -O2 vectorises only loops that need no runtime checks or epilogue
 # ("very cheap"), which leaves the engine's element-wise loops scalar.
 # Vectorising never changes a result here: gcc reorders no floating-point
-# operation without -ffast-math (the determinism matrix checks -O3 too).
+# operation unless fast-math is asked for (the determinism matrix checks -O3 too).
 VECFLAGS = $(if $(IS_CLANG),,-fvect-cost-model=cheap)
 
 WARN = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \

@@ -1042,18 +1042,7 @@ tick_one(struct referee *r, const struct proto_digest *id)
 		}
 		dispute_free(&d);
 	}
-	if (err != RF_OK) {
-		store_rollback(r->db);
-		outbox_free(&q.events);
-		return err;
-	}
-	err = store_commit(r->db, NULL);
-	if (err != RF_OK) {
-		outbox_free(&q.events);
-		return err;
-	}
-	outbox_flush(r, &q.events);
-	return RF_OK;
+	return referee_txn_end(r, &q.events, err);
 }
 
 /* How long a dispute whose tick failed waits before it is tried again:

@@ -117,3 +117,20 @@ outbox_free(struct outbox *o)
 	free(o->len);
 	memset(o, 0, sizeof(*o));
 }
+
+int
+referee_txn_end(struct referee *r, struct outbox *o, int err)
+{
+	if (err != RF_OK) {
+		store_rollback(r->db);
+		outbox_free(o);
+		return err;
+	}
+	err = store_commit(r->db, NULL);
+	if (err != RF_OK) {
+		outbox_free(o);
+		return err;
+	}
+	outbox_flush(r, o);
+	return RF_OK;
+}

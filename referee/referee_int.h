@@ -194,6 +194,12 @@ int event_emit(struct request *q, enum proto_event_kind kind,
 /* Publishes and frees the outbox (after commit). */
 void outbox_flush(struct referee *r, struct outbox *o);
 void outbox_free(struct outbox *o);
+/*
+ * Ends the transaction a timer task began: rolls it back and drops the
+ * outbox when err is not RF_OK, else commits and publishes the outbox
+ * (dropping it when the commit fails). Returns err or the commit's error.
+ */
+int referee_txn_end(struct referee *r, struct outbox *o, int err);
 
 /* Handlers (referee/handlers.c). Each returns RF_OK with q->reply set,
  * REFUSED with an ERROR reply, or an internal error code. */

@@ -101,19 +101,11 @@ due_jobs(struct referee *r, const char *sql,
 	for (size_t i = 0; i < n && err == RF_OK; i++) {
 		err = job_rule(&q, &jobs[i], rule);
 	}
-	if (err != RF_OK) {
-		store_rollback(r->db);
-		outbox_free(&q.events);
-		return err;
+	err = referee_txn_end(r, &q.events, err);
+	if (err == RF_OK) {
+		*done = n;
 	}
-	err = store_commit(r->db, NULL);
-	if (err != RF_OK) {
-		outbox_free(&q.events);
-		return err;
-	}
-	outbox_flush(r, &q.events);
-	*done = n;
-	return RF_OK;
+	return err;
 }
 
 static const char *const due_claims =
@@ -138,18 +130,7 @@ reassign_some(struct referee *r, size_t *done)
 		return err;
 	}
 	err = referee_reassign_batch(&q, BATCH, done);
-	if (err != RF_OK) {
-		store_rollback(r->db);
-		outbox_free(&q.events);
-		return err;
-	}
-	err = store_commit(r->db, NULL);
-	if (err != RF_OK) {
-		outbox_free(&q.events);
-		return err;
-	}
-	outbox_flush(r, &q.events);
-	return RF_OK;
+	return referee_txn_end(r, &q.events, err);
 }
 
 static void *
