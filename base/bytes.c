@@ -1,5 +1,5 @@
 /* base/bytes.c - bounded little-endian reader and growing writer. */
-#include "bytes.h"
+#include "base/bytes.h"
 
 #include <stdlib.h>
 #include <string.h>

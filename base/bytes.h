@@ -15,7 +15,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "rf.h"
+#include "base/rf.h"
 
 struct rf_reader {
 	const uint8_t *p;

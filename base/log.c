@@ -1,5 +1,5 @@
 /* base/log.c - one formatted line per event, written with one write(2). */
-#include "log.h"
+#include "base/log.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -30,7 +30,7 @@ static atomic_int log_fd = 2;
 static pthread_once_t log_once = PTHREAD_ONCE_INIT;
 
 int
-log_level_parse(const char *name, enum log_level *out)
+rf_log_level_parse(const char *name, enum log_level *out)
 {
 	static const struct {
 		const char *name;
@@ -55,7 +55,7 @@ log_level_parse(const char *name, enum log_level *out)
 }
 
 const char *
-log_level_name(enum log_level level)
+rf_log_level_name(enum log_level level)
 {
 	if ((int)level < 0 || level >= LOG_LEVEL_COUNT) {
 		return "?";
@@ -69,13 +69,13 @@ static void
 apply_env(void)
 {
 	enum log_level lv;
-	if (log_level_parse(getenv("RF_LOG_LEVEL"), &lv) == 0) {
+	if (rf_log_level_parse(getenv("RF_LOG_LEVEL"), &lv) == 0) {
 		atomic_store(&log_min, (int)lv);
 	}
 }
 
 void
-log_init(const char *component, enum log_level min_level)
+rf_log_init(const char *component, enum log_level min_level)
 {
 	pthread_once(&log_once, apply_env);
 	if (component == NULL || component[0] == '\0') {
@@ -92,7 +92,7 @@ log_init(const char *component, enum log_level min_level)
 }
 
 void
-log_set_fd(int fd)
+rf_log_set_fd(int fd)
 {
 	/* Taking the lock means no line is half-written to the old fd when
 	 * this returns, so the caller may close it right away. */
@@ -102,7 +102,7 @@ log_set_fd(int fd)
 }
 
 int
-log_enabled(enum log_level level)
+rf_log_enabled(enum log_level level)
 {
 	pthread_once(&log_once, apply_env);
 	return (int)level >= atomic_load(&log_min);
@@ -150,9 +150,9 @@ write_all(int fd, const char *buf, size_t len)
 }
 
 void
-log_vmsg(enum log_level level, const char *fmt, va_list ap)
+rf_log_vmsg(enum log_level level, const char *fmt, va_list ap)
 {
-	if (!log_enabled(level)) {
+	if (!rf_log_enabled(level)) {
 		return;
 	}
 	int saved_errno = errno;
@@ -162,7 +162,7 @@ log_vmsg(enum log_level level, const char *fmt, va_list ap)
 
 	pthread_mutex_lock(&log_lock);
 	int head = snprintf(line, sizeof(line), "%s %-5s %s: ", ts,
-	    log_level_name(level), log_component);
+	    rf_log_level_name(level), log_component);
 	/* The head is short (time, level, a 31-byte name): it always fits. */
 	size_t room = sizeof(line) - (size_t)head - 1; /* keep 1 for '\n' */
 	int body = vsnprintf(line + head, room + 1, fmt, ap);
@@ -180,11 +180,11 @@ log_vmsg(enum log_level level, const char *fmt, va_list ap)
 }
 
 void
-log_msg(enum log_level level, const char *fmt, ...)
+rf_log_msg(enum log_level level, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
-	log_vmsg(level, fmt, ap);
+	rf_log_vmsg(level, fmt, ap);
 	va_end(ap);
 }
 
@@ -205,9 +205,9 @@ mono_ms(void)
 }
 
 void
-log_limited(struct log_limit *l, enum log_level level, const char *fmt, ...)
+rf_log_limited(struct log_limit *l, enum log_level level, const char *fmt, ...)
 {
-	if (!log_enabled(level)) {
+	if (!rf_log_enabled(level)) {
 		return;
 	}
 	unsigned long long now = mono_ms(), pending = 0;
@@ -231,19 +231,19 @@ log_limited(struct log_limit *l, enum log_level level, const char *fmt, ...)
 	}
 	pthread_mutex_unlock(&limit_lock);
 	if (pending > 0) {
-		log_msg(level, "... %llu similar lines suppressed (%s)", pending,
+		rf_log_msg(level, "... %llu similar lines suppressed (%s)", pending,
 		    l->site != NULL ? l->site : "?");
 	}
 	if (write_it) {
 		va_list ap;
 		va_start(ap, fmt);
-		log_vmsg(level, fmt, ap);
+		rf_log_vmsg(level, fmt, ap);
 		va_end(ap);
 	}
 }
 
 unsigned long long
-log_suppressed_total(void)
+rf_log_suppressed_total(void)
 {
 	return atomic_load(&limit_total);
 }

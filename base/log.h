@@ -12,7 +12,7 @@
  * are replaced by '?', and a message longer than LOG_LINE_MAX is cut and
  * ends in "...".
  *
- * Settings are process-wide. Before log_init the component is "refute" and
+ * Settings are process-wide. Before rf_log_init the component is "refute" and
  * the level INFO; the environment variable RF_LOG_LEVEL (debug, info, warn
  * or error) overrides whatever level the program asks for, so an operator
  * can turn on debug output without a new flag.
@@ -38,30 +38,30 @@ enum log_level {
  * the lowest level written. RF_LOG_LEVEL, when set to a valid name, wins
  * over min_level. May be called again (a child process after fork).
  */
-void log_init(const char *component, enum log_level min_level);
+void rf_log_init(const char *component, enum log_level min_level);
 
 /*
  * Sends log lines to fd instead of standard error (2). The caller keeps
  * ownership of fd and must keep it open while logging may happen. For
  * tests and for a node that logs to a file.
  */
-void log_set_fd(int fd);
+void rf_log_set_fd(int fd);
 
 /* Parses "debug", "info", "warn" (or "warning") or "error", any case.
  * Returns 0 and sets *out, or -1 for anything else (*out untouched). */
-int log_level_parse(const char *name, enum log_level *out);
+int rf_log_level_parse(const char *name, enum log_level *out);
 
 /* The level's name in upper case ("INFO"); "?" for out-of-range values. */
-const char *log_level_name(enum log_level level);
+const char *rf_log_level_name(enum log_level level);
 
 /* True when a message at level would be written (to skip costly
  * formatting of debug detail). */
-int log_enabled(enum log_level level);
+int rf_log_enabled(enum log_level level);
 
 /* Writes one line at level if level is at least the minimum. */
-void log_msg(enum log_level level, const char *fmt, ...)
+void rf_log_msg(enum log_level level, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
-void log_vmsg(enum log_level level, const char *fmt, va_list ap)
+void rf_log_vmsg(enum log_level level, const char *fmt, va_list ap)
     __attribute__((format(printf, 2, 0)));
 
 /*
@@ -73,7 +73,7 @@ void log_vmsg(enum log_level level, const char *fmt, va_list ap)
  * and the first line written in a later window is preceded by one line
  *   "... 1234 similar lines suppressed (referee/serve.c:250)"
  * Use the macros below (each expands to a static struct log_limit for its
- * call site); log_limited takes an explicit one (tests, or one budget
+ * call site); rf_log_limited takes an explicit one (tests, or one budget
  * shared by several sites).
  */
 #define LOG_LIMIT_BURST 10
@@ -87,11 +87,11 @@ struct log_limit {
 	int started;
 };
 
-void log_limited(struct log_limit *l, enum log_level level, const char *fmt,
+void rf_log_limited(struct log_limit *l, enum log_level level, const char *fmt,
     ...) __attribute__((format(printf, 3, 4)));
 
 /* Lines suppressed by every limit so far (for tests and metrics). */
-unsigned long long log_suppressed_total(void);
+unsigned long long rf_log_suppressed_total(void);
 
 #define LOG_STR2_(x) #x
 #define LOG_STR_(x) LOG_STR2_(x)
@@ -99,15 +99,15 @@ unsigned long long log_suppressed_total(void);
 		static struct log_limit log_site_ = {                    \
 			__FILE__ ":" LOG_STR_(__LINE__), 0, 0, 0, 0, 0, 0 \
 		};                                                       \
-		log_limited(&log_site_, level, __VA_ARGS__);             \
+		rf_log_limited(&log_site_, level, __VA_ARGS__);             \
 	} while (0)
 #define log_info_limited(...) log_limited_at_(LOG_LEVEL_INFO, __VA_ARGS__)
 #define log_warn_limited(...) log_limited_at_(LOG_LEVEL_WARN, __VA_ARGS__)
 #define log_error_limited(...) log_limited_at_(LOG_LEVEL_ERROR, __VA_ARGS__)
 
-#define log_debug(...) log_msg(LOG_LEVEL_DEBUG, __VA_ARGS__)
-#define log_info(...) log_msg(LOG_LEVEL_INFO, __VA_ARGS__)
-#define log_warn(...) log_msg(LOG_LEVEL_WARN, __VA_ARGS__)
-#define log_error(...) log_msg(LOG_LEVEL_ERROR, __VA_ARGS__)
+#define log_debug(...) rf_log_msg(LOG_LEVEL_DEBUG, __VA_ARGS__)
+#define log_info(...) rf_log_msg(LOG_LEVEL_INFO, __VA_ARGS__)
+#define log_warn(...) rf_log_msg(LOG_LEVEL_WARN, __VA_ARGS__)
+#define log_error(...) rf_log_msg(LOG_LEVEL_ERROR, __VA_ARGS__)
 
 #endif /* RF_BASE_LOG_H */

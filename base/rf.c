@@ -1,5 +1,5 @@
 /* base/rf.c - error strings and error detail formatting. */
-#include "rf.h"
+#include "base/rf.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -24,6 +24,7 @@ static const char *const rf_err_text[RF_ERR_COUNT] = {
 	[RF_ERR_NET] = "network error",
 	[RF_ERR_STORE] = "database error",
 	[RF_ERR_FULL] = "disk full",
+	[RF_ERR_REFUSED] = "refused",
 };
 
 const char *

@@ -37,6 +37,7 @@ enum rf_err {
 	RF_ERR_NET,       /* any other network failure */
 	RF_ERR_STORE,     /* the database failed */
 	RF_ERR_FULL,      /* the disk (or the database's size limit) is full */
+	RF_ERR_REFUSED,   /* a rule refused the request (the reply says which) */
 	RF_ERR_COUNT
 };
 

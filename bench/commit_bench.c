@@ -10,7 +10,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "../protocol/protocol.h"
+#include "protocol/protocol.h"
 
 static double
 now(void)
@@ -60,7 +60,7 @@ static int
 count_bytes(void *ctx, size_t index, const struct tensor *const *t, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
-		*(size_t *)ctx += tensor_nbytes(t[i]);
+		*(size_t *)ctx += engine_tensor_nbytes(t[i]);
 	}
 	return 0;
 }
@@ -87,7 +87,7 @@ bench_model(const struct variant *v)
 	if (engine_run(m, in, n_in, out, &ro, NULL) != RF_OK) {
 		return 1;
 	}
-	tensor_fini(&out[0]);
+	engine_tensor_fini(&out[0]);
 
 	/* Interleave the three modes so drift on a shared machine hits all
 	 * of them alike; keep each mode's best time. */
@@ -116,7 +116,7 @@ bench_model(const struct variant *v)
 				return 1;
 			}
 			for (size_t i = 0; i < engine_model_output_count(m); i++) {
-				tensor_fini(&out[i]);
+				engine_tensor_fini(&out[i]);
 			}
 			if (t < best[mode]) {
 				best[mode] = t;
@@ -131,7 +131,7 @@ bench_model(const struct variant *v)
 	    b2 > 0 ? (double)bytes / b2 / 1e9 : 0.0, 100.0 * x3 / best[0],
 	    x3 > 0 ? (double)bytes / x3 / 1e9 : 0.0);
 	for (size_t i = 0; i < n_in; i++) {
-		tensor_fini(&in[i]);
+		engine_tensor_fini(&in[i]);
 	}
 	engine_model_free(m);
 	return 0;

@@ -58,7 +58,7 @@ add_weight(struct engine_model *m, struct engine_rng *rng, const char *name,
     int rank, const int64_t *dims, float bound, int *idx)
 {
 	struct tensor t;
-	int err = tensor_init(&t, TENSOR_F32, rank, dims);
+	int err = engine_tensor_init(&t, TENSOR_F32, rank, dims);
 	if (err != RF_OK) {
 		return err;
 	}
@@ -68,7 +68,7 @@ add_weight(struct engine_model *m, struct engine_rng *rng, const char *name,
 	}
 	err = engine_model_add_weight(m, name, &t, idx, NULL);
 	if (err != RF_OK) {
-		tensor_fini(&t);
+		engine_tensor_fini(&t);
 	}
 	return err;
 }
@@ -145,7 +145,7 @@ static void
 free_outputs(struct tensor *t, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
-		tensor_fini(&t[i]);
+		engine_tensor_fini(&t[i]);
 	}
 }
 
@@ -204,8 +204,8 @@ bench_model(const char *label, struct engine_model *m, double budget_ms,
 		}
 		same = "yes";
 		for (size_t i = 0; i < n_out; i++) {
-			size_t nb = tensor_nbytes(&out[i]);
-			if (tensor_nbytes(&ref[i]) != nb ||
+			size_t nb = engine_tensor_nbytes(&out[i]);
+			if (engine_tensor_nbytes(&ref[i]) != nb ||
 			    memcmp(out[i].data, ref[i].data, nb) != 0) {
 				same = "NO";
 				rc = 1;

@@ -50,8 +50,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../net/net.h"
-#include "../node/node.h"
+#include "net/net.h"
+#include "node/node.h"
 
 #define EXECUTORS 16
 #define CLIENTS 4
@@ -391,7 +391,7 @@ build_claim(int i)
 	}
 	int err = proto_trace_run(PROTO_HASH_BLAKE2B, nm->model, in, 1, outs,
 	    ENGINE_KERNELS_FAST, &leaves, &n, &root, &ei);
-	tensor_fini(&in[0]);
+	engine_tensor_fini(&in[0]);
 	if (err != RF_OK) {
 		return fail("trace", &ei);
 	}
@@ -407,7 +407,7 @@ build_claim(int i)
 	c->n_outputs = 1;
 	c->outputs[0] = outs[0]; /* the last entry is the model's output */
 	size_t plen = 0;
-	err = merkle_inclusion_proof(PROTO_HASH_BLAKE2B, leaves, n, n - 1,
+	err = proto_merkle_inclusion_proof(PROTO_HASH_BLAKE2B, leaves, n, n - 1,
 	    c->output_proof, &plen);
 	c->proof_len = (uint8_t)plen;
 	free(leaves);

@@ -11,8 +11,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "../bisect/bisect.h"
-#include "../node/node.h"
+#include "bisect/bisect.h"
+#include "node/node.h"
 
 
 static double
@@ -71,9 +71,9 @@ bench(const struct variant *v, enum proto_hash SUITE)
 	    proto_model_leaves(SUITE, m, &ml, &nml) != RF_OK) {
 		return 1;
 	}
-	tensor_fini(&out[0]);
+	engine_tensor_fini(&out[0]);
 	struct proto_digest model_id;
-	merkle_root(SUITE, ml, nml, &model_id);
+	proto_merkle_root(SUITE, ml, nml, &model_id);
 	free(ml);
 
 	/* A lie at the middle operator; play to the reveal. */
@@ -82,7 +82,7 @@ bench(const struct variant *v, enum proto_hash SUITE)
 	memcpy(bad, leaves, n * sizeof(*bad));
 	bad[n_in + op].b[0] ^= 1;
 	struct proto_digest bad_root;
-	merkle_root(SUITE, bad, n, &bad_root);
+	proto_merkle_root(SUITE, bad, n, &bad_root);
 	struct bisect_game g, g0;
 	if (bisect_start(&g, SUITE, 2, 1000000, n, (uint32_t)n_in, leaves,
 	    &bad_root, &root, 0) != RF_OK) {
@@ -122,7 +122,7 @@ bench(const struct variant *v, enum proto_hash SUITE)
 	int bad_outcome = 0;
 	BEST_OF(1.0, t_full, {
 		if (engine_run(m, in, n_in, out, NULL, NULL) == RF_OK) {
-			tensor_fini(&out[0]);
+			engine_tensor_fini(&out[0]);
 		}
 	});
 	BEST_OF(1.0, t_step, {
@@ -144,7 +144,7 @@ bench(const struct variant *v, enum proto_hash SUITE)
 	free(bad);
 	free(leaves);
 	for (size_t i = 0; i < n_in; i++) {
-		tensor_fini(&in[i]);
+		engine_tensor_fini(&in[i]);
 	}
 	return bad_outcome != 0;
 }

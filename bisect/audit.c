@@ -27,7 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "bisect.h"
+#include "bisect/bisect.h"
 
 struct cursor {
 	const uint8_t *p;
@@ -203,8 +203,8 @@ read_opening(struct cursor *c, const struct proto_msg *v,
 		    "model");
 	}
 	struct proto_digest leaf;
-	merkle_leaf_hash(suite, mr->graph, mr->graph_len, &leaf);
-	if (merkle_inclusion_verify(suite, &leaf, 0, mr->n_leaves,
+	proto_merkle_leaf_hash(suite, mr->graph, mr->graph_len, &leaf);
+	if (proto_merkle_inclusion_verify(suite, &leaf, 0, mr->n_leaves,
 	    mr->graph_proof, mr->proof_len, &mr->model_id) != RF_OK) {
 		return rf_errf(ei, RF_ERR_CRYPTO, "the graph is not leaf 0 of "
 		    "model_id");

@@ -5,7 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "bisect_int.h"
+#include "bisect/bisect_int.h"
 
 static const char *const side_name[2] = { "executor", "challenger" };
 
@@ -101,7 +101,7 @@ bisect_start(struct bisect_game *g, enum proto_hash suite, uint32_t arity,
 	/* The inputs are known to everyone: their prefix is agreed by
 	 * construction, whatever either side's tree says about them. */
 	g->lo = n_inputs;
-	merkle_root(suite, input_leaves, n_inputs, &g->lo_root);
+	proto_merkle_root(suite, input_leaves, n_inputs, &g->lo_root);
 	g->hi = n;
 	g->hi_root[BISECT_EXECUTOR] = *executor_root;
 	g->hi_root[BISECT_CHALLENGER] = *challenger_root;
@@ -199,7 +199,7 @@ bisect_answer(struct bisect_game *g, enum bisect_side side,
 			rf_errf(ei, RF_ERR_INVAL, "%s", g->why);
 			return BISECT_LOST;
 		}
-		if (merkle_consistency_verify(g->suite, pr->size, g->n, &pr->root,
+		if (proto_merkle_consistency_verify(g->suite, pr->size, g->n, &pr->root,
 		    &g->committed[side], pr->proof, pr->proof_len) != RF_OK) {
 			finish(g, side, PROTO_VERDICT_BAD_PROOF, "the %s's root of "
 			    "size %llu is not a prefix of its committed root",
@@ -343,7 +343,7 @@ check_input(const struct bisect_game *g, const struct proto_digest *model_id,
 	proto_tensor_leaf(g->suite, ptrs, in->n_tensors, &leaf);
 	bool ok;
 	if (x->src == PROTO_REVEAL_WEIGHT) {
-		ok = merkle_inclusion_verify(g->suite, &leaf, in->leaf,
+		ok = proto_merkle_inclusion_verify(g->suite, &leaf, in->leaf,
 		    model_leaves, in->proof, in->proof_len, model_id) == RF_OK;
 	} else if (in->leaf < g->n_inputs) {
 		/* A job input: checked against the job itself. */
@@ -351,7 +351,7 @@ check_input(const struct bisect_game *g, const struct proto_digest *model_id,
 		    &g->input_leaves[in->leaf]);
 	} else {
 		ok = in->leaf < g->lo &&
-		    merkle_inclusion_verify(g->suite, &leaf, in->leaf, g->lo,
+		    proto_merkle_inclusion_verify(g->suite, &leaf, in->leaf, g->lo,
 		    in->proof, in->proof_len, &g->lo_root) == RF_OK;
 	}
 	if (!ok) {
@@ -372,7 +372,7 @@ frontier_ok(const struct bisect_game *g, const struct proto_digest *frontier,
 	if (len != (size_t)__builtin_popcountll(g->lo)) {
 		return false;
 	}
-	merkle_frontier_root(g->suite, frontier, len, &fr);
+	proto_merkle_frontier_root(g->suite, frontier, len, &fr);
 	return proto_digest_equal(g->suite, &fr, &g->lo_root);
 }
 
@@ -383,7 +383,7 @@ decide_leaf(struct bisect_game *g, const struct proto_digest *frontier,
     size_t len, const struct proto_digest *leaf)
 {
 	struct proto_digest root;
-	merkle_frontier_append(g->suite, frontier, len, leaf, &root);
+	proto_merkle_frontier_append(g->suite, frontier, len, leaf, &root);
 	bool exec_ok = proto_digest_equal(g->suite, &root,
 	    &g->hi_root[BISECT_EXECUTOR]);
 	bool chal_ok = proto_digest_equal(g->suite, &root,
@@ -468,7 +468,7 @@ bisect_reveal(struct bisect_game *g, const struct engine_model *model,
 	struct proto_digest leaf;
 	proto_tensor_leaf(g->suite, optrs, oi.n_outputs, &leaf);
 	for (size_t i = 0; i < oi.n_outputs; i++) {
-		tensor_fini(&outs[i]);
+		engine_tensor_fini(&outs[i]);
 	}
 	decide_leaf(g, r->frontier, r->frontier_len, &leaf);
 	return BISECT_ACCEPTED;
@@ -524,8 +524,8 @@ bisect_answer_build(enum proto_hash suite, const struct proto_digest *leaves,
 		}
 		size_t plen;
 		pr->size = m;
-		merkle_root(suite, leaves, (size_t)m, &pr->root);
-		int err = merkle_consistency_proof(suite, leaves, n, (size_t)m,
+		proto_merkle_root(suite, leaves, (size_t)m, &pr->root);
+		int err = proto_merkle_consistency_proof(suite, leaves, n, (size_t)m,
 		    pr->proof, &plen);
 		if (err != RF_OK) {
 			return err;

@@ -30,9 +30,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "../chain/chain.h"
-#include "../engine/engine.h"
-#include "../protocol/protocol.h"
+#include "chain/chain.h"
+#include "engine/engine.h"
+#include "protocol/protocol.h"
 
 #define BISECT_MAX_SIZES (PROTO_MAX_ARITY - 1)
 

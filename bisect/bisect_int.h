@@ -7,7 +7,7 @@
 #include <assert.h>
 #include <stddef.h>
 
-#include "bisect.h"
+#include "bisect/bisect.h"
 
 /* Cuts (lo, hi) into the sizes the current round asks (bisect.c). */
 void bisect_split(struct bisect_game *g);

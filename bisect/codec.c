@@ -59,8 +59,8 @@
 #include <stddef.h>
 #include <string.h>
 
-#include "../base/bytes.h"
-#include "bisect_int.h"
+#include "base/bytes.h"
+#include "bisect/bisect_int.h"
 
 #define MAGIC "rfg"
 #define HEAD 72

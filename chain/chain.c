@@ -7,7 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "chain.h"
+#include "chain/chain.h"
 
 void
 chain_params_default(struct chain_params *p)

@@ -30,7 +30,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../protocol/protocol.h"
+#include "protocol/protocol.h"
 
 /* Network parameters the rules read (the referee's genesis). */
 struct chain_params {

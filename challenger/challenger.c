@@ -21,12 +21,12 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../base/log.h"
-#include "../net/net.h"
-#include "../node/node.h"
-#include "../store/store.h"
-#include "../bisect/bisect.h"
-#include "challenger.h"
+#include "base/log.h"
+#include "net/net.h"
+#include "node/node.h"
+#include "store/store.h"
+#include "bisect/bisect.h"
+#include "challenger/challenger.h"
 
 static const char *const schema[] = {
 	"CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL)"
@@ -396,7 +396,7 @@ verify(struct challenger *c, const struct proto_event *e)
 	double secs = mono() - t0;
 	if (err == RF_OK) {
 		for (size_t i = 0; i < engine_model_output_count(nm->model); i++) {
-			tensor_fini(&outs[i]);
+			engine_tensor_fini(&outs[i]);
 		}
 	}
 	const struct proto_claim_info *ci = &claim.u.claim_info;
@@ -430,7 +430,7 @@ verify(struct challenger *c, const struct proto_event *e)
 			return err;
 		}
 		n = ci->n;
-		merkle_root(suite, leaves, n, &root);
+		proto_merkle_root(suite, leaves, n, &root);
 	}
 	bool match = proto_digest_equal(suite, &root, &ci->trace_root);
 	net_counter_inc(c->m_verified);
@@ -627,7 +627,7 @@ challenge_send(struct challenger *c, const struct proto_digest *id,
 		return;
 	}
 	struct proto_digest root;
-	merkle_root(suite, leaves, n, &root);
+	proto_merkle_root(suite, leaves, n, &root);
 	free(leaves);
 	if (state != DISPUTE_CHALLENGING) {
 		return;

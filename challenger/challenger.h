@@ -15,7 +15,7 @@
 #include <signal.h>
 #include <stdbool.h>
 
-#include "../protocol/protocol.h"
+#include "protocol/protocol.h"
 
 #define CHALLENGER_MAX_ALWAYS 16
 

@@ -1,5 +1,5 @@
 /* cmd/cli.c - option parsing, help, file helpers and JSON output. */
-#include "cli.h"
+#include "cmd/cli.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -26,7 +26,7 @@ vmessage(const struct cli_cmd *cmd, const char *fmt, va_list ap)
 }
 
 int
-cli_fail(const struct cli_cmd *cmd, const char *fmt, ...)
+cmd_fail(const struct cli_cmd *cmd, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
@@ -36,7 +36,7 @@ cli_fail(const struct cli_cmd *cmd, const char *fmt, ...)
 }
 
 int
-cli_usage_error(const struct cli_cmd *cmd, const char *fmt, ...)
+cmd_usage_error(const struct cli_cmd *cmd, const char *fmt, ...)
 {
 	char msg[512];
 	va_list ap;
@@ -53,7 +53,7 @@ cli_usage_error(const struct cli_cmd *cmd, const char *fmt, ...)
 /* ------------------------------------------------------------------ */
 
 void
-cli_usage(const struct cli_cmd *cmd, FILE *f)
+cmd_usage(const struct cli_cmd *cmd, FILE *f)
 {
 	fprintf(f, "usage: refute %s%s%s%s\n\n%s\n", cmd->path,
 	    cmd->n_opts ? " [options]" : "", cmd->args ? " " : "",
@@ -84,19 +84,19 @@ parse_number(const struct cli_cmd *cmd, const struct cli_opt *o,
 	char *end = NULL;
 	errno = 0;
 	if (v[0] == '-' || v[0] == '\0') {
-		return cli_usage_error(cmd, "--%s needs a non-negative integer, "
+		return cmd_usage_error(cmd, "--%s needs a non-negative integer, "
 		    "got '%s'", o->name, v);
 	}
 	unsigned long long n = strtoull(v, &end, 0);
 	if (errno != 0 || end == v || *end != '\0') {
-		return cli_usage_error(cmd, "--%s needs an integer, got '%s'",
+		return cmd_usage_error(cmd, "--%s needs an integer, got '%s'",
 		    o->name, v);
 	}
 	if (o->type == CLI_U64) {
 		*(uint64_t *)o->dst = (uint64_t)n;
 	} else {
 		if (n > INT64_MAX) {
-			return cli_usage_error(cmd, "--%s is too large: '%s'",
+			return cmd_usage_error(cmd, "--%s is too large: '%s'",
 			    o->name, v);
 		}
 		*(int64_t *)o->dst = (int64_t)n;
@@ -140,7 +140,7 @@ apply(const struct cli_cmd *cmd, const struct cli_opt *o, const char *v)
 	case CLI_STRS: {
 		struct cli_strs *s = o->dst;
 		if (s->n >= CLI_STRS_MAX) {
-			return cli_usage_error(cmd, "--%s given more than %d times",
+			return cmd_usage_error(cmd, "--%s given more than %d times",
 			    o->name, CLI_STRS_MAX);
 		}
 		s->v[s->n++] = v;
@@ -154,7 +154,7 @@ apply(const struct cli_cmd *cmd, const struct cli_opt *o, const char *v)
 }
 
 int
-cli_parse(const struct cli_cmd *cmd, int argc, char **argv,
+cmd_parse(const struct cli_cmd *cmd, int argc, char **argv,
     const char **pos, size_t *n_pos)
 {
 	size_t np = 0;
@@ -163,7 +163,7 @@ cli_parse(const struct cli_cmd *cmd, int argc, char **argv,
 		const char *a = argv[i];
 		if (only_pos || a[0] != '-' || a[1] == '\0') {
 			if (np >= cmd->max_pos) {
-				return cli_usage_error(cmd,
+				return cmd_usage_error(cmd,
 				    "unexpected argument '%s'", a);
 			}
 			pos[np++] = a;
@@ -174,7 +174,7 @@ cli_parse(const struct cli_cmd *cmd, int argc, char **argv,
 			continue;
 		}
 		if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
-			cli_usage(cmd, stdout);
+			cmd_usage(cmd, stdout);
 			return CLI_EXIT_OK;
 		}
 		const struct cli_opt *o;
@@ -190,16 +190,16 @@ cli_parse(const struct cli_cmd *cmd, int argc, char **argv,
 			o = a[2] == '\0' ? find_short(cmd, a[1]) : NULL;
 		}
 		if (o == NULL) {
-			return cli_usage_error(cmd, "unknown option '%s'", a);
+			return cmd_usage_error(cmd, "unknown option '%s'", a);
 		}
 		if (o->type == CLI_FLAG) {
 			if (val != NULL) {
-				return cli_usage_error(cmd,
+				return cmd_usage_error(cmd,
 				    "--%s takes no value", o->name);
 			}
 		} else if (val == NULL) {
 			if (i + 1 >= argc) {
-				return cli_usage_error(cmd, "--%s needs a value",
+				return cmd_usage_error(cmd, "--%s needs a value",
 				    o->name);
 			}
 			val = argv[++i];
@@ -210,7 +210,7 @@ cli_parse(const struct cli_cmd *cmd, int argc, char **argv,
 		}
 	}
 	if (np < cmd->min_pos) {
-		return cli_usage_error(cmd, "missing %s", cmd->args);
+		return cmd_usage_error(cmd, "missing %s", cmd->args);
 	}
 	*n_pos = np;
 	return -1;
@@ -221,29 +221,29 @@ cli_parse(const struct cli_cmd *cmd, int argc, char **argv,
 /* ------------------------------------------------------------------ */
 
 int
-cli_read_file(const struct cli_cmd *cmd, const char *path, size_t max,
+cmd_read_file(const struct cli_cmd *cmd, const char *path, size_t max,
     uint8_t **buf, size_t *len)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0) {
-		return cli_fail(cmd, "cannot open '%s': %s", path,
+		return cmd_fail(cmd, "cannot open '%s': %s", path,
 		    strerror(errno));
 	}
 	struct stat st;
 	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
 		close(fd);
-		return cli_fail(cmd, "'%s' is not a regular file", path);
+		return cmd_fail(cmd, "'%s' is not a regular file", path);
 	}
 	if ((uint64_t)st.st_size > max) {
 		close(fd);
-		return cli_fail(cmd, "'%s' is %lld bytes, over the limit of %zu",
+		return cmd_fail(cmd, "'%s' is %lld bytes, over the limit of %zu",
 		    path, (long long)st.st_size, max);
 	}
 	size_t size = (size_t)st.st_size;
 	uint8_t *b = malloc(size ? size : 1);
 	if (b == NULL) {
 		close(fd);
-		return cli_fail(cmd, "out of memory reading '%s'", path);
+		return cmd_fail(cmd, "out of memory reading '%s'", path);
 	}
 	size_t got = 0;
 	while (got < size) {
@@ -254,7 +254,7 @@ cli_read_file(const struct cli_cmd *cmd, const char *path, size_t max,
 		if (r <= 0) {
 			free(b);
 			close(fd);
-			return cli_fail(cmd, "cannot read '%s': %s", path,
+			return cmd_fail(cmd, "cannot read '%s': %s", path,
 			    r < 0 ? strerror(errno) : "file shrank");
 		}
 		got += (size_t)r;
@@ -266,17 +266,17 @@ cli_read_file(const struct cli_cmd *cmd, const char *path, size_t max,
 }
 
 int
-cli_write_file(const struct cli_cmd *cmd, const char *path, const void *buf,
+cmd_write_file(const struct cli_cmd *cmd, const char *path, const void *buf,
     size_t len, int mode)
 {
 	char tmp[4096];
 	int n = snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid());
 	if (n < 0 || (size_t)n >= sizeof(tmp)) {
-		return cli_fail(cmd, "path too long: '%s'", path);
+		return cmd_fail(cmd, "path too long: '%s'", path);
 	}
 	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
 	if (fd < 0) {
-		return cli_fail(cmd, "cannot create '%s': %s", tmp,
+		return cmd_fail(cmd, "cannot create '%s': %s", tmp,
 		    strerror(errno));
 	}
 	const uint8_t *p = buf;
@@ -290,7 +290,7 @@ cli_write_file(const struct cli_cmd *cmd, const char *path, const void *buf,
 			int e = errno;
 			close(fd);
 			unlink(tmp);
-			return cli_fail(cmd, "cannot write '%s': %s", path,
+			return cmd_fail(cmd, "cannot write '%s': %s", path,
 			    strerror(e));
 		}
 		done += (size_t)w;
@@ -298,12 +298,12 @@ cli_write_file(const struct cli_cmd *cmd, const char *path, const void *buf,
 	if (fsync(fd) != 0 || close(fd) != 0) {
 		int e = errno;
 		unlink(tmp);
-		return cli_fail(cmd, "cannot write '%s': %s", path, strerror(e));
+		return cmd_fail(cmd, "cannot write '%s': %s", path, strerror(e));
 	}
 	if (rename(tmp, path) != 0) {
 		int e = errno;
 		unlink(tmp);
-		return cli_fail(cmd, "cannot write '%s': %s", path, strerror(e));
+		return cmd_fail(cmd, "cannot write '%s': %s", path, strerror(e));
 	}
 	return CLI_EXIT_OK;
 }
@@ -313,7 +313,7 @@ cli_write_file(const struct cli_cmd *cmd, const char *path, const void *buf,
 /* ------------------------------------------------------------------ */
 
 void
-json_begin(struct json_out *j, FILE *f)
+cmd_json_begin(struct json_out *j, FILE *f)
 {
 	memset(j, 0, sizeof(*j));
 	j->f = f;
@@ -363,7 +363,7 @@ json_key(struct json_out *j, const char *key)
 }
 
 void
-json_obj_open(struct json_out *j, const char *key)
+cmd_json_obj_open(struct json_out *j, const char *key)
 {
 	json_key(j, key);
 	fputc('{', j->f);
@@ -374,7 +374,7 @@ json_obj_open(struct json_out *j, const char *key)
 }
 
 void
-json_obj_close(struct json_out *j)
+cmd_json_obj_close(struct json_out *j)
 {
 	fputc('}', j->f);
 	if (j->depth > 0) {
@@ -383,7 +383,7 @@ json_obj_close(struct json_out *j)
 }
 
 void
-json_arr_open(struct json_out *j, const char *key)
+cmd_json_arr_open(struct json_out *j, const char *key)
 {
 	json_key(j, key);
 	fputc('[', j->f);
@@ -394,7 +394,7 @@ json_arr_open(struct json_out *j, const char *key)
 }
 
 void
-json_arr_close(struct json_out *j)
+cmd_json_arr_close(struct json_out *j)
 {
 	fputc(']', j->f);
 	if (j->depth > 0) {
@@ -403,28 +403,28 @@ json_arr_close(struct json_out *j)
 }
 
 void
-json_str(struct json_out *j, const char *key, const char *v)
+cmd_json_str(struct json_out *j, const char *key, const char *v)
 {
 	json_key(j, key);
 	json_quoted(j->f, v);
 }
 
 void
-json_int(struct json_out *j, const char *key, long long v)
+cmd_json_int(struct json_out *j, const char *key, long long v)
 {
 	json_key(j, key);
 	fprintf(j->f, "%lld", v);
 }
 
 void
-json_uint(struct json_out *j, const char *key, unsigned long long v)
+cmd_json_uint(struct json_out *j, const char *key, unsigned long long v)
 {
 	json_key(j, key);
 	fprintf(j->f, "%llu", v);
 }
 
 void
-json_num(struct json_out *j, const char *key, double v)
+cmd_json_num(struct json_out *j, const char *key, double v)
 {
 	json_key(j, key);
 	if (v != v || v > 1.7976931348623157e308 ||
@@ -437,14 +437,14 @@ json_num(struct json_out *j, const char *key, double v)
 }
 
 void
-json_bool(struct json_out *j, const char *key, bool v)
+cmd_json_bool(struct json_out *j, const char *key, bool v)
 {
 	json_key(j, key);
 	fputs(v ? "true" : "false", j->f);
 }
 
 void
-json_end(struct json_out *j)
+cmd_json_end(struct json_out *j)
 {
 	fputs("}\n", j->f);
 }

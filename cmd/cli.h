@@ -58,29 +58,29 @@ struct cli_cmd {
  * on; otherwise an exit code: CLI_EXIT_OK after printing --help, or
  * CLI_EXIT_USAGE after printing a one-line error to stderr.
  */
-int cli_parse(const struct cli_cmd *cmd, int argc, char **argv,
+int cmd_parse(const struct cli_cmd *cmd, int argc, char **argv,
     const char **pos, size_t *n_pos);
-void cli_usage(const struct cli_cmd *cmd, FILE *f);
+void cmd_usage(const struct cli_cmd *cmd, FILE *f);
 
 /* "refute CMD: message" on stderr; returns CLI_EXIT_FAIL. */
-int cli_fail(const struct cli_cmd *cmd, const char *fmt, ...)
+int cmd_fail(const struct cli_cmd *cmd, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 /* Same, but returns CLI_EXIT_USAGE and points at --help. */
-int cli_usage_error(const struct cli_cmd *cmd, const char *fmt, ...)
+int cmd_usage_error(const struct cli_cmd *cmd, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 
 /* Reads a whole file (at most max bytes). On failure prints why. */
-int cli_read_file(const struct cli_cmd *cmd, const char *path, size_t max,
+int cmd_read_file(const struct cli_cmd *cmd, const char *path, size_t max,
     uint8_t **buf, size_t *len);
 /* Writes a file atomically (temporary file, fsync, rename). */
-int cli_write_file(const struct cli_cmd *cmd, const char *path,
+int cmd_write_file(const struct cli_cmd *cmd, const char *path,
     const void *buf, size_t len, int mode);
 
 #include <signal.h>
 
 /* SIGTERM and SIGINT set *flag (returned) so a node can stop cleanly;
  * SIGPIPE is ignored. */
-void cli_install_stop_handlers(volatile sig_atomic_t **flag);
+void cmd_install_stop_handlers(volatile sig_atomic_t **flag);
 
 /* --max-conns and --idle-ms for a node that listens (net/net.h's
  * limits): the option table entries and the check that applies them
@@ -91,20 +91,20 @@ void cli_install_stop_handlers(volatile sig_atomic_t **flag);
 	{ "idle-ms", 0, CLI_I64, &(idle), "MS",                            \
 	    "close a connection with no complete message for MS\n"         \
 	    "                             (a stalled or idle peer; default 30000)" }
-int cli_net_limits(const struct cli_cmd *cmd, int64_t max_conns,
+int cmd_net_limits(const struct cli_cmd *cmd, int64_t max_conns,
     int64_t idle_ms);
 
 struct proto_identity;
 /* Loads an identity file, refusing one that group or others can access. */
-int cli_load_identity(const struct cli_cmd *cmd, const char *path,
+int cmd_load_identity(const struct cli_cmd *cmd, const char *path,
     struct proto_identity *id);
 
 struct tensor;
 struct json_out;
 /* A tensor's shape, min/max/mean, first values (and argmax per row for a
  * matrix), as text or as a JSON object. */
-void cli_print_tensor_text(const char *name, const struct tensor *t);
-void cli_print_tensor_json(struct json_out *j, const char *name,
+void cmd_print_tensor_text(const char *name, const struct tensor *t);
+void cmd_print_tensor_json(struct json_out *j, const char *name,
     const struct tensor *t);
 
 /* Minimal JSON output with correct string escaping. */
@@ -113,17 +113,17 @@ struct json_out {
 	int depth;
 	bool need_comma[32];
 };
-void json_begin(struct json_out *j, FILE *f);
-void json_obj_open(struct json_out *j, const char *key);
-void json_obj_close(struct json_out *j);
-void json_arr_open(struct json_out *j, const char *key);
-void json_arr_close(struct json_out *j);
-void json_str(struct json_out *j, const char *key, const char *v);
-void json_int(struct json_out *j, const char *key, long long v);
-void json_uint(struct json_out *j, const char *key, unsigned long long v);
+void cmd_json_begin(struct json_out *j, FILE *f);
+void cmd_json_obj_open(struct json_out *j, const char *key);
+void cmd_json_obj_close(struct json_out *j);
+void cmd_json_arr_open(struct json_out *j, const char *key);
+void cmd_json_arr_close(struct json_out *j);
+void cmd_json_str(struct json_out *j, const char *key, const char *v);
+void cmd_json_int(struct json_out *j, const char *key, long long v);
+void cmd_json_uint(struct json_out *j, const char *key, unsigned long long v);
 /* Non-finite values are written as null. */
-void json_num(struct json_out *j, const char *key, double v);
-void json_bool(struct json_out *j, const char *key, bool v);
-void json_end(struct json_out *j);
+void cmd_json_num(struct json_out *j, const char *key, double v);
+void cmd_json_bool(struct json_out *j, const char *key, bool v);
+void cmd_json_end(struct json_out *j);
 
 #endif

@@ -8,11 +8,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../bisect/bisect.h"
-#include "../node/node.h"
-#include "../referee/referee.h"
-#include "cli.h"
-#include "cmds.h"
+#include "bisect/bisect.h"
+#include "node/node.h"
+#include "referee/referee.h"
+#include "cmd/cli.h"
+#include "cmd/cmds.h"
 
 /* Fetches a dispute's verdict from the referee as the signed bytes it
  * sent (the audit checks that signature itself). */
@@ -26,18 +26,18 @@ fetch_verdict(const struct cli_cmd *cmd, const char *url, const char *hex,
 	struct rf_errinfo ei = { "" };
 	struct proto_msg req;
 	if (proto_identity_generate(&id) != RF_OK) {
-		return cli_fail(cmd, "cannot make a key");
+		return cmd_fail(cmd, "cannot make a key");
 	}
 	int err = node_rpc_open(&rpc, url, &id, suite, referee, &ei);
 	proto_identity_wipe(&id);
 	if (err != RF_OK) {
-		return cli_fail(cmd, "cannot reach %s: %s", url, ei.msg);
+		return cmd_fail(cmd, "cannot reach %s: %s", url, ei.msg);
 	}
 	proto_msg_init(&req, PROTO_MSG_DISPUTE_FETCH, suite);
 	if (proto_digest_parse_hex(suite, hex,
 	    &req.u.dispute_fetch.dispute_id) != RF_OK) {
 		node_rpc_close(&rpc);
-		return cli_usage_error(cmd, "--dispute must be a dispute id in hex");
+		return cmd_usage_error(cmd, "--dispute must be a dispute id in hex");
 	}
 	uint8_t *rb = NULL;
 	size_t rl = 0;
@@ -52,22 +52,22 @@ fetch_verdict(const struct cli_cmd *cmd, const char *url, const char *hex,
 	}
 	node_rpc_close(&rpc);
 	if (err != RF_OK) {
-		return cli_fail(cmd, "cannot fetch the dispute: %s", ei.msg);
+		return cmd_fail(cmd, "cannot fetch the dispute: %s", ei.msg);
 	}
 	struct proto_msg m;
 	err = proto_msg_decode(rb, rl, &m, &ei);
 	if (err != RF_OK) {
 		free(rb);
-		return cli_fail(cmd, "bad reply: %s", ei.msg);
+		return cmd_fail(cmd, "bad reply: %s", ei.msg);
 	}
 	int rc = CLI_EXIT_OK;
 	if (m.type == PROTO_MSG_BISECT_QUERY) {
-		rc = cli_fail(cmd, "the dispute is still open (round %u)",
+		rc = cmd_fail(cmd, "the dispute is still open (round %u)",
 		    m.u.bisect_query.round);
 	} else if (m.type == PROTO_MSG_ERROR) {
-		rc = cli_fail(cmd, "referee: %s", m.u.error.text);
+		rc = cmd_fail(cmd, "referee: %s", m.u.error.text);
 	} else if (m.type != PROTO_MSG_VERDICT) {
-		rc = cli_fail(cmd, "unexpected %s reply",
+		rc = cmd_fail(cmd, "unexpected %s reply",
 		    proto_msg_type_name(m.type));
 	}
 	proto_msg_free(&m);
@@ -91,7 +91,7 @@ load_rules(const struct cli_cmd *cmd, const char *genesis, const char *key,
 {
 	uint8_t *text;
 	size_t len;
-	int rc = cli_read_file(cmd, genesis, (size_t)1 << 20, &text, &len);
+	int rc = cmd_read_file(cmd, genesis, (size_t)1 << 20, &text, &len);
 	if (rc != CLI_EXIT_OK) {
 		return rc;
 	}
@@ -100,7 +100,7 @@ load_rules(const struct cli_cmd *cmd, const char *genesis, const char *key,
 	int err = referee_genesis_parse((const char *)text, len, &g, &ei);
 	free(text);
 	if (err != RF_OK) {
-		return cli_fail(cmd, "%s: %s", genesis, ei.msg);
+		return cmd_fail(cmd, "%s: %s", genesis, ei.msg);
 	}
 	memset(ru, 0, sizeof(*ru));
 	ru->suite = g.params.suite;
@@ -121,18 +121,18 @@ load_rules(const struct cli_cmd *cmd, const char *genesis, const char *key,
 	if (key != NULL) {
 		struct proto_pubkey k;
 		if (proto_pubkey_parse_hex(key, &k) != RF_OK) {
-			return cli_usage_error(cmd, "--referee-key must be 64 hex "
+			return cmd_usage_error(cmd, "--referee-key must be 64 hex "
 			    "digits");
 		}
 		if (have && memcmp(k.b, ru->referee.b, PROTO_KEY_LEN) != 0) {
-			return cli_fail(cmd, "--referee-key is not the referee %s "
+			return cmd_fail(cmd, "--referee-key is not the referee %s "
 			    "names", genesis);
 		}
 		ru->referee = k;
 		have = true;
 	}
 	if (!have) {
-		return cli_usage_error(cmd, "%s names no referee: give "
+		return cmd_usage_error(cmd, "%s names no referee: give "
 		    "--referee-key", genesis);
 	}
 	return CLI_EXIT_OK;
@@ -175,21 +175,21 @@ cmd_audit(int argc, char **argv)
 	};
 	const char *pos[1];
 	size_t np = 0;
-	int rc = cli_parse(&cmd, argc, argv, pos, &np);
+	int rc = cmd_parse(&cmd, argc, argv, pos, &np);
 	if (rc >= 0) {
 		return rc;
 	}
 	if ((np == 1) == (referee != NULL || dispute != NULL) ||
 	    ((referee == NULL) != (dispute == NULL))) {
-		return cli_usage_error(&cmd, "give a verdict file, or --referee "
+		return cmd_usage_error(&cmd, "give a verdict file, or --referee "
 		    "and --dispute");
 	}
 	if (genesis == NULL) {
-		return cli_usage_error(&cmd, "give --genesis FILE: the verdict is "
+		return cmd_usage_error(&cmd, "give --genesis FILE: the verdict is "
 		    "checked against the network's parameters and referee");
 	}
 	if (proto_init() != RF_OK) {
-		return cli_fail(&cmd, "cannot initialise libsodium");
+		return cmd_fail(&cmd, "cannot initialise libsodium");
 	}
 	struct bisect_audit_rules rules;
 	rc = load_rules(&cmd, genesis, key, &rules);
@@ -199,14 +199,14 @@ cmd_audit(int argc, char **argv)
 	enum proto_hash suite = rules.suite;
 	uint8_t *buf;
 	size_t len;
-	rc = np == 1 ? cli_read_file(&cmd, pos[0], PROTO_MAX_MESSAGE, &buf, &len) :
+	rc = np == 1 ? cmd_read_file(&cmd, pos[0], PROTO_MAX_MESSAGE, &buf, &len) :
 	    fetch_verdict(&cmd, referee, dispute, suite, &rules.referee, &buf,
 	    &len);
 	if (rc != CLI_EXIT_OK) {
 		return rc;
 	}
 	if (save != NULL) {
-		rc = cli_write_file(&cmd, save, buf, len, 0644);
+		rc = cmd_write_file(&cmd, save, buf, len, 0644);
 		if (rc != CLI_EXIT_OK) {
 			free(buf);
 			return rc;
@@ -217,25 +217,25 @@ cmd_audit(int argc, char **argv)
 	int err = bisect_audit(buf, len, &rules, &res, &ei);
 	free(buf);
 	if (err != RF_OK) {
-		return cli_fail(&cmd, "the verdict does not replay: %s", ei.msg);
+		return cmd_fail(&cmd, "the verdict does not replay: %s", ei.msg);
 	}
 	const struct proto_verdict *v = &res.verdict;
 	char id[2 * PROTO_DIGEST_MAX + 1];
 	proto_digest_hex(suite, &v->dispute_id, id);
 	if (json) {
 		struct json_out j;
-		json_begin(&j, stdout);
-		json_str(&j, "dispute_id", id);
-		json_bool(&j, "confirmed", res.confirmed);
-		json_str(&j, "winner", v->executor_won ? "executor" : "challenger");
-		json_str(&j, "reason", proto_verdict_reason_name(v->reason));
-		json_uint(&j, "op", v->op);
-		json_uint(&j, "rounds", v->rounds);
-		json_uint(&j, "slashed", v->slashed);
-		json_uint(&j, "reward", v->reward);
-		json_bool(&j, "slashed_from_ledger", res.slashed_from_ledger);
-		json_str(&j, "replay", res.why);
-		json_end(&j);
+		cmd_json_begin(&j, stdout);
+		cmd_json_str(&j, "dispute_id", id);
+		cmd_json_bool(&j, "confirmed", res.confirmed);
+		cmd_json_str(&j, "winner", v->executor_won ? "executor" : "challenger");
+		cmd_json_str(&j, "reason", proto_verdict_reason_name(v->reason));
+		cmd_json_uint(&j, "op", v->op);
+		cmd_json_uint(&j, "rounds", v->rounds);
+		cmd_json_uint(&j, "slashed", v->slashed);
+		cmd_json_uint(&j, "reward", v->reward);
+		cmd_json_bool(&j, "slashed_from_ledger", res.slashed_from_ledger);
+		cmd_json_str(&j, "replay", res.why);
+		cmd_json_end(&j);
 	} else {
 		printf("dispute %s\n", id);
 		printf("verdict: the %s wins (%s), operator %u, %u rounds, slashed "

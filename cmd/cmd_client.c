@@ -7,10 +7,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../engine/engine.h"
-#include "../node/node.h"
-#include "cli.h"
-#include "cmds.h"
+#include "engine/engine.h"
+#include "node/node.h"
+#include "cmd/cli.h"
+#include "cmd/cmds.h"
 
 #define DEFAULT_REFEREE "tcp://127.0.0.1:7700"
 
@@ -27,27 +27,27 @@ client_connect(const struct cli_cmd *cmd, const struct client_opts *o,
     struct node_rpc *rpc)
 {
 	if (proto_init() != RF_OK) {
-		return cli_fail(cmd, "cannot initialise libsodium");
+		return cmd_fail(cmd, "cannot initialise libsodium");
 	}
 	enum proto_hash suite;
 	if (proto_hash_parse(o->hash, &suite) != RF_OK) {
-		return cli_usage_error(cmd, "--hash must be blake2b or xxh3");
+		return cmd_usage_error(cmd, "--hash must be blake2b or xxh3");
 	}
 	struct proto_identity id;
 	if (o->identity != NULL) {
-		int rc = cli_load_identity(cmd, o->identity, &id);
+		int rc = cmd_load_identity(cmd, o->identity, &id);
 		if (rc != CLI_EXIT_OK) {
 			return rc;
 		}
 	} else if (proto_identity_generate(&id) != RF_OK) {
-		return cli_fail(cmd, "cannot make a key");
+		return cmd_fail(cmd, "cannot make a key");
 	}
 	struct proto_pubkey rk;
 	bool have_rk = false;
 	if (o->referee_key != NULL) {
 		if (proto_pubkey_parse_hex(o->referee_key, &rk) != RF_OK) {
 			proto_identity_wipe(&id);
-			return cli_usage_error(cmd, "--referee-key must be 64 hex "
+			return cmd_usage_error(cmd, "--referee-key must be 64 hex "
 			    "digits");
 		}
 		have_rk = true;
@@ -57,7 +57,7 @@ client_connect(const struct cli_cmd *cmd, const struct client_opts *o,
 	    have_rk ? &rk : NULL, &ei);
 	proto_identity_wipe(&id);
 	if (err != RF_OK) {
-		return cli_fail(cmd, "cannot reach the referee at %s: %s",
+		return cmd_fail(cmd, "cannot reach the referee at %s: %s",
 		    o->referee, ei.msg);
 	}
 	return CLI_EXIT_OK;
@@ -72,13 +72,13 @@ client_call(const struct cli_cmd *cmd, struct node_rpc *rpc,
 	int err = node_rpc_call(rpc, req, reply, &ei);
 	proto_msg_free(req);
 	if (err != RF_OK) {
-		return cli_fail(cmd, "%s: %s", proto_msg_type_name(req->type),
+		return cmd_fail(cmd, "%s: %s", proto_msg_type_name(req->type),
 		    ei.msg[0] ? ei.msg : rf_strerror(err));
 	}
 	err = node_reply_ok(reply, want, &ei);
 	if (err != RF_OK) {
 		proto_msg_free(reply);
-		return cli_fail(cmd, "%s", ei.msg);
+		return cmd_fail(cmd, "%s", ei.msg);
 	}
 	return CLI_EXIT_OK;
 }
@@ -110,33 +110,33 @@ static void
 status_json(const struct proto_status_info *s)
 {
 	struct json_out j;
-	json_begin(&j, stdout);
-	json_uint(&j, "time_ms", s->time_ms);
-	json_uint(&j, "jobs_open", s->jobs_open);
-	json_uint(&j, "claims_pending", s->claims_pending);
-	json_uint(&j, "claims_final", s->claims_final);
-	json_uint(&j, "claims_invalid", s->claims_invalid);
-	json_uint(&j, "disputes_open", s->disputes_open);
-	json_uint(&j, "disputes_closed", s->disputes_closed);
-	json_uint(&j, "ledger_total", s->ledger_total);
-	json_uint(&j, "burned", s->burned);
+	cmd_json_begin(&j, stdout);
+	cmd_json_uint(&j, "time_ms", s->time_ms);
+	cmd_json_uint(&j, "jobs_open", s->jobs_open);
+	cmd_json_uint(&j, "claims_pending", s->claims_pending);
+	cmd_json_uint(&j, "claims_final", s->claims_final);
+	cmd_json_uint(&j, "claims_invalid", s->claims_invalid);
+	cmd_json_uint(&j, "disputes_open", s->disputes_open);
+	cmd_json_uint(&j, "disputes_closed", s->disputes_closed);
+	cmd_json_uint(&j, "ledger_total", s->ledger_total);
+	cmd_json_uint(&j, "burned", s->burned);
 	/* A full list may have been cut (staked nodes come first). */
-	json_bool(&j, "nodes_cut", s->n_nodes >= PROTO_MAX_STATUS_NODES);
-	json_arr_open(&j, "nodes");
+	cmd_json_bool(&j, "nodes_cut", s->n_nodes >= PROTO_MAX_STATUS_NODES);
+	cmd_json_arr_open(&j, "nodes");
 	for (uint32_t i = 0; i < s->n_nodes; i++) {
 		const struct proto_status_node *n = &s->nodes[i];
 		char hex[65], roles[40];
 		proto_pubkey_hex(&n->key, hex);
-		json_obj_open(&j, NULL);
-		json_str(&j, "key", hex);
-		json_str(&j, "name", n->name);
-		json_str(&j, "roles", roles_str(n->roles, roles, sizeof(roles)));
-		json_uint(&j, "balance", n->balance);
-		json_uint(&j, "stake", n->stake);
-		json_obj_close(&j);
+		cmd_json_obj_open(&j, NULL);
+		cmd_json_str(&j, "key", hex);
+		cmd_json_str(&j, "name", n->name);
+		cmd_json_str(&j, "roles", roles_str(n->roles, roles, sizeof(roles)));
+		cmd_json_uint(&j, "balance", n->balance);
+		cmd_json_uint(&j, "stake", n->stake);
+		cmd_json_obj_close(&j);
 	}
-	json_arr_close(&j);
-	json_end(&j);
+	cmd_json_arr_close(&j);
+	cmd_json_end(&j);
 }
 
 static void
@@ -185,7 +185,7 @@ cmd_status(int argc, char **argv)
 	};
 	const char *pos[1];
 	size_t np;
-	int rc = cli_parse(&cmd, argc, argv, pos, &np);
+	int rc = cmd_parse(&cmd, argc, argv, pos, &np);
 	if (rc >= 0) {
 		return rc;
 	}
@@ -247,7 +247,7 @@ check_outputs(const struct cli_cmd *cmd, const struct expect_out *x,
     const struct proto_claim_info *ci)
 {
 	if (ci->n_outputs != x->n) {
-		return cli_fail(cmd, "the claim delivers %u outputs, the model "
+		return cmd_fail(cmd, "the claim delivers %u outputs, the model "
 		    "declares %zu", ci->n_outputs, x->n);
 	}
 	for (unsigned i = 0; i < ci->n_outputs; i++) {
@@ -258,10 +258,10 @@ check_outputs(const struct cli_cmd *cmd, const struct expect_out *x,
 		    (size_t)e->rank * sizeof(e->dims[0])) == 0));
 		if (!ok) {
 			char got[96];
-			tensor_shape_str(t, got, sizeof(got));
-			return cli_fail(cmd, "output %u delivered is %s, not the "
+			engine_tensor_shape_str(t, got, sizeof(got));
+			return cmd_fail(cmd, "output %u delivered is %s, not the "
 			    "model's declared output (%s, rank %d): refusing it", i,
-			    got, tensor_dtype_name(e->dtype), e->rank);
+			    got, engine_tensor_dtype_name(e->dtype), e->rank);
 		}
 	}
 	return CLI_EXIT_OK;
@@ -275,7 +275,7 @@ load_inputs(const struct cli_cmd *cmd, const char *model_path,
 {
 	uint8_t *buf;
 	size_t len;
-	int rc = cli_read_file(cmd, model_path, (size_t)1 << 34, &buf, &len);
+	int rc = cmd_read_file(cmd, model_path, (size_t)1 << 34, &buf, &len);
 	if (rc != CLI_EXIT_OK) {
 		return rc;
 	}
@@ -284,7 +284,7 @@ load_inputs(const struct cli_cmd *cmd, const char *model_path,
 	int err = engine_model_decode(buf, len, &m, &ei);
 	free(buf);
 	if (err != RF_OK) {
-		return cli_fail(cmd, "'%s' is not a valid model: %s", model_path,
+		return cmd_fail(cmd, "'%s' is not a valid model: %s", model_path,
 		    ei.msg);
 	}
 	err = proto_model_id(suite, m, model_id);
@@ -296,29 +296,29 @@ load_inputs(const struct cli_cmd *cmd, const char *model_path,
 		err = engine_inputs_random(m, seed, s->inputs, &ei);
 	} else if (err == RF_OK && files->n != n) {
 		engine_model_free(m);
-		return cli_usage_error(cmd, "the model takes %zu inputs, %zu "
+		return cmd_usage_error(cmd, "the model takes %zu inputs, %zu "
 		    "--input files given", n, files->n);
 	}
 	for (size_t i = 0; err == RF_OK && i < files->n; i++) {
-		rc = cli_read_file(cmd, files->v[i], (size_t)1 << 32, &buf, &len);
+		rc = cmd_read_file(cmd, files->v[i], (size_t)1 << 32, &buf, &len);
 		if (rc != CLI_EXIT_OK) {
 			engine_model_free(m);
 			return rc;
 		}
-		err = tensor_npy_decode(buf, len, &s->inputs[i], &ei);
+		err = engine_tensor_npy_decode(buf, len, &s->inputs[i], &ei);
 		free(buf);
 		if (err != RF_OK) {
 			for (size_t k = 0; k < i; k++) {
-				tensor_fini(&s->inputs[k]);
+				engine_tensor_fini(&s->inputs[k]);
 			}
 			engine_model_free(m);
-			return cli_fail(cmd, "'%s': %s", files->v[i], ei.msg);
+			return cmd_fail(cmd, "'%s': %s", files->v[i], ei.msg);
 		}
 		s->n_inputs = (uint8_t)(i + 1);
 	}
 	engine_model_free(m);
 	if (err != RF_OK) {
-		return cli_fail(cmd, "%s", ei.msg[0] ? ei.msg : rf_strerror(err));
+		return cmd_fail(cmd, "%s", ei.msg[0] ? ei.msg : rf_strerror(err));
 	}
 	s->n_inputs = (uint8_t)n;
 	s->model_id = *model_id;
@@ -369,7 +369,7 @@ wait_final(const struct cli_cmd *cmd, struct node_rpc *rpc,
 		}
 		proto_msg_free(info);
 		if (node_now_ms() > deadline) {
-			return cli_fail(cmd, "the job is still %s after %llds",
+			return cmd_fail(cmd, "the job is still %s after %llds",
 			    state_name(st), (long long)timeout_s);
 		}
 		usleep(100 * 1000);
@@ -411,27 +411,27 @@ cmd_submit(int argc, char **argv)
 	};
 	const char *pos[1];
 	size_t np;
-	int rc = cli_parse(&cmd, argc, argv, pos, &np);
+	int rc = cmd_parse(&cmd, argc, argv, pos, &np);
 	if (rc >= 0) {
 		return rc;
 	}
 	if (model == NULL) {
-		return cli_usage_error(&cmd, "missing --model FILE");
+		return cmd_usage_error(&cmd, "missing --model FILE");
 	}
 	uint64_t seed = 1;
 	if (seed_s != NULL) {
 		char *end;
 		seed = strtoull(seed_s, &end, 0);
 		if (*seed_s == '\0' || *seed_s == '-' || *end != '\0') {
-			return cli_usage_error(&cmd, "--seed needs an integer");
+			return cmd_usage_error(&cmd, "--seed needs an integer");
 		}
 		if (inputs.n > 0) {
-			return cli_usage_error(&cmd, "give --seed or --input, not "
+			return cmd_usage_error(&cmd, "give --seed or --input, not "
 			    "both");
 		}
 	}
 	if (outputs.n > 0 && !wait) {
-		return cli_usage_error(&cmd, "--output needs --wait");
+		return cmd_usage_error(&cmd, "--output needs --wait");
 	}
 	struct node_rpc rpc;
 	rc = client_connect(&cmd, &o, &rpc);
@@ -455,7 +455,7 @@ cmd_submit(int argc, char **argv)
 	    RF_OK) {
 		proto_msg_free(&req);
 		node_rpc_close(&rpc);
-		return cli_usage_error(&cmd, "--executor must be 64 hex digits");
+		return cmd_usage_error(&cmd, "--executor must be 64 hex digits");
 	}
 	/* A client is a node too: registering is idempotent. */
 	struct proto_msg reg;
@@ -502,35 +502,35 @@ cmd_submit(int argc, char **argv)
 		    i < ci->n_outputs; i++) {
 			uint8_t *buf;
 			size_t len;
-			if (tensor_npy_encode(&ci->outputs[i], &buf, &len) != RF_OK) {
-				rc = cli_fail(&cmd, "cannot encode an output");
+			if (engine_tensor_npy_encode(&ci->outputs[i], &buf, &len) != RF_OK) {
+				rc = cmd_fail(&cmd, "cannot encode an output");
 				break;
 			}
-			rc = cli_write_file(&cmd, outputs.v[i], buf, len, 0644);
+			rc = cmd_write_file(&cmd, outputs.v[i], buf, len, 0644);
 			free(buf);
 		}
 		if (rc != CLI_EXIT_OK) {
 			/* Nothing is printed as a result that is not one. */
 		} else if (json) {
 			struct json_out j;
-			json_begin(&j, stdout);
-			json_str(&j, "job_id", hex);
-			json_str(&j, "state", state_name(ci->state));
-			json_str(&j, "executor", ex);
-			json_str(&j, "trace_root", root);
-			json_uint(&j, "n", ci->n);
-			json_arr_open(&j, "outputs");
+			cmd_json_begin(&j, stdout);
+			cmd_json_str(&j, "job_id", hex);
+			cmd_json_str(&j, "state", state_name(ci->state));
+			cmd_json_str(&j, "executor", ex);
+			cmd_json_str(&j, "trace_root", root);
+			cmd_json_uint(&j, "n", ci->n);
+			cmd_json_arr_open(&j, "outputs");
 			for (unsigned i = 0; i < ci->n_outputs; i++) {
-				cli_print_tensor_json(&j, "output", &ci->outputs[i]);
+				cmd_print_tensor_json(&j, "output", &ci->outputs[i]);
 			}
-			json_arr_close(&j);
-			json_end(&j);
+			cmd_json_arr_close(&j);
+			cmd_json_end(&j);
 		} else {
 			ex[12] = '\0';
 			printf("job %s by executor %s, trace root %s\n",
 			    state_name(ci->state), ex, root);
 			for (unsigned i = 0; i < ci->n_outputs; i++) {
-				cli_print_tensor_text("output", &ci->outputs[i]);
+				cmd_print_tensor_text("output", &ci->outputs[i]);
 			}
 		}
 		if (ci->state != PROTO_JOB_FINAL) {

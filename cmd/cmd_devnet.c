@@ -7,9 +7,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../sim/devnet.h"
-#include "cli.h"
-#include "cmds.h"
+#include "sim/devnet.h"
+#include "cmd/cli.h"
+#include "cmd/cmds.h"
 
 #define TAIL_LINES 15
 
@@ -79,111 +79,111 @@ print_json(const struct devnet_config *c, const struct devnet_report *r,
 {
 	struct json_out j;
 	char hex[2 * PROTO_DIGEST_MAX + 1], key[65];
-	json_begin(&j, stdout);
-	json_bool(&j, "ok", ok);
-	json_str(&j, "reason", ok ? "" : reason);
-	json_str(&j, "error", error);
-	json_uint(&j, "executors", c->executors);
-	json_uint(&j, "challengers", c->challengers);
-	json_uint(&j, "jobs_wanted", r->jobs_wanted);
-	json_str(&j, "model", r->model_name);
-	json_str(&j, "model_file", r->model_file);
+	cmd_json_begin(&j, stdout);
+	cmd_json_bool(&j, "ok", ok);
+	cmd_json_str(&j, "reason", ok ? "" : reason);
+	cmd_json_str(&j, "error", error);
+	cmd_json_uint(&j, "executors", c->executors);
+	cmd_json_uint(&j, "challengers", c->challengers);
+	cmd_json_uint(&j, "jobs_wanted", r->jobs_wanted);
+	cmd_json_str(&j, "model", r->model_name);
+	cmd_json_str(&j, "model_file", r->model_file);
 	proto_digest_hex(r->suite, &r->model_id, hex);
-	json_str(&j, "model_id", hex);
-	json_str(&j, "hash", proto_hash_name(r->suite));
-	json_uint(&j, "window_ms", r->window_ms);
-	json_uint(&j, "seed", r->seed);
-	json_uint(&j, "fee", r->fee);
-	json_num(&j, "sample_rate", c->sample_rate);
-	json_str(&j, "dir", r->dir);
-	json_bool(&j, "kept", r->kept);
-	json_str(&j, "referee_url", r->referee_url);
-	json_str(&j, "events_url", r->events_url);
-	json_uint(&j, "submitted", r->submitted);
-	json_uint(&j, "claimed", r->claimed);
-	json_uint(&j, "final", r->final);
-	json_uint(&j, "invalid", r->invalid);
-	json_uint(&j, "verified_jobs", r->verified_jobs);
-	json_uint(&j, "verifications", r->verifications);
-	json_uint(&j, "mismatches", r->mismatches);
-	json_uint(&j, "skipped", r->skipped);
-	json_uint(&j, "minted", r->minted);
-	json_uint(&j, "ledger_before", r->ledger_before);
-	json_uint(&j, "ledger_after", r->ledger_after);
-	json_num(&j, "elapsed_s", r->elapsed_s);
-	json_num(&j, "submit_s", r->submit_s);
-	json_num(&j, "final_s", r->final_s);
-	json_num(&j, "jobs_per_s", per_second(r->final, r->final_s));
-	json_bool(&j, "interrupted", r->interrupted);
-	json_uint(&j, "slashed", r->slashed);
-	json_uint(&j, "executor_wins", r->executor_wins);
-	json_uint(&j, "challenger_wins", r->challenger_wins);
-	json_uint(&j, "faulty_jobs", r->faulty_jobs);
-	json_uint(&j, "faulty_caught", r->faulty_caught);
-	json_arr_open(&j, "disputes");
+	cmd_json_str(&j, "model_id", hex);
+	cmd_json_str(&j, "hash", proto_hash_name(r->suite));
+	cmd_json_uint(&j, "window_ms", r->window_ms);
+	cmd_json_uint(&j, "seed", r->seed);
+	cmd_json_uint(&j, "fee", r->fee);
+	cmd_json_num(&j, "sample_rate", c->sample_rate);
+	cmd_json_str(&j, "dir", r->dir);
+	cmd_json_bool(&j, "kept", r->kept);
+	cmd_json_str(&j, "referee_url", r->referee_url);
+	cmd_json_str(&j, "events_url", r->events_url);
+	cmd_json_uint(&j, "submitted", r->submitted);
+	cmd_json_uint(&j, "claimed", r->claimed);
+	cmd_json_uint(&j, "final", r->final);
+	cmd_json_uint(&j, "invalid", r->invalid);
+	cmd_json_uint(&j, "verified_jobs", r->verified_jobs);
+	cmd_json_uint(&j, "verifications", r->verifications);
+	cmd_json_uint(&j, "mismatches", r->mismatches);
+	cmd_json_uint(&j, "skipped", r->skipped);
+	cmd_json_uint(&j, "minted", r->minted);
+	cmd_json_uint(&j, "ledger_before", r->ledger_before);
+	cmd_json_uint(&j, "ledger_after", r->ledger_after);
+	cmd_json_num(&j, "elapsed_s", r->elapsed_s);
+	cmd_json_num(&j, "submit_s", r->submit_s);
+	cmd_json_num(&j, "final_s", r->final_s);
+	cmd_json_num(&j, "jobs_per_s", per_second(r->final, r->final_s));
+	cmd_json_bool(&j, "interrupted", r->interrupted);
+	cmd_json_uint(&j, "slashed", r->slashed);
+	cmd_json_uint(&j, "executor_wins", r->executor_wins);
+	cmd_json_uint(&j, "challenger_wins", r->challenger_wins);
+	cmd_json_uint(&j, "faulty_jobs", r->faulty_jobs);
+	cmd_json_uint(&j, "faulty_caught", r->faulty_caught);
+	cmd_json_arr_open(&j, "disputes");
 	for (size_t i = 0; i < r->n_disputes; i++) {
 		const struct devnet_dispute *dp = &r->disputes[i];
-		json_obj_open(&j, NULL);
+		cmd_json_obj_open(&j, NULL);
 		proto_digest_hex(r->suite, &dp->id, hex);
-		json_str(&j, "dispute_id", hex);
+		cmd_json_str(&j, "dispute_id", hex);
 		proto_digest_hex(r->suite, &dp->job, hex);
-		json_str(&j, "job_id", hex);
-		json_bool(&j, "decided", dp->decided);
-		json_str(&j, "winner", dp->executor_won ? "executor" : "challenger");
-		json_str(&j, "reason", proto_verdict_reason_name(dp->reason));
-		json_bool(&j, "faulty_executor", dp->faulty_executor);
-		json_uint(&j, "op", dp->op);
-		json_uint(&j, "rounds", dp->rounds);
-		json_uint(&j, "slashed", dp->slashed);
-		json_uint(&j, "reward", dp->reward);
-		json_uint(&j, "duration_ms", dp->closed_ms > dp->opened_ms ?
+		cmd_json_str(&j, "job_id", hex);
+		cmd_json_bool(&j, "decided", dp->decided);
+		cmd_json_str(&j, "winner", dp->executor_won ? "executor" : "challenger");
+		cmd_json_str(&j, "reason", proto_verdict_reason_name(dp->reason));
+		cmd_json_bool(&j, "faulty_executor", dp->faulty_executor);
+		cmd_json_uint(&j, "op", dp->op);
+		cmd_json_uint(&j, "rounds", dp->rounds);
+		cmd_json_uint(&j, "slashed", dp->slashed);
+		cmd_json_uint(&j, "reward", dp->reward);
+		cmd_json_uint(&j, "duration_ms", dp->closed_ms > dp->opened_ms ?
 		    dp->closed_ms - dp->opened_ms : 0);
-		json_obj_close(&j);
+		cmd_json_obj_close(&j);
 	}
-	json_arr_close(&j);
-	json_arr_open(&j, "nodes");
+	cmd_json_arr_close(&j);
+	cmd_json_arr_open(&j, "nodes");
 	for (size_t i = 0; i < r->n_nodes; i++) {
 		const struct devnet_node *n = &r->nodes[i];
 		proto_pubkey_hex(&n->key, key);
-		json_obj_open(&j, NULL);
-		json_str(&j, "name", n->name);
-		json_str(&j, "role", devnet_role_name(n->role));
-		json_bool(&j, "faulty", n->faulty);
-		json_uint(&j, "slashed", n->slashed);
-		json_str(&j, "key", key);
-		json_uint(&j, "balance", n->balance);
-		json_uint(&j, "stake", n->stake);
-		json_uint(&j, "claims", n->claims);
-		json_uint(&j, "verified", n->verified);
-		json_uint(&j, "mismatches", n->mismatches);
-		json_uint(&j, "skipped", n->skipped);
-		json_int(&j, "exit_code", n->exit_code);
-		json_bool(&j, "failed", n->failed);
-		json_str(&j, "log", n->log);
-		json_obj_close(&j);
+		cmd_json_obj_open(&j, NULL);
+		cmd_json_str(&j, "name", n->name);
+		cmd_json_str(&j, "role", devnet_role_name(n->role));
+		cmd_json_bool(&j, "faulty", n->faulty);
+		cmd_json_uint(&j, "slashed", n->slashed);
+		cmd_json_str(&j, "key", key);
+		cmd_json_uint(&j, "balance", n->balance);
+		cmd_json_uint(&j, "stake", n->stake);
+		cmd_json_uint(&j, "claims", n->claims);
+		cmd_json_uint(&j, "verified", n->verified);
+		cmd_json_uint(&j, "mismatches", n->mismatches);
+		cmd_json_uint(&j, "skipped", n->skipped);
+		cmd_json_int(&j, "exit_code", n->exit_code);
+		cmd_json_bool(&j, "failed", n->failed);
+		cmd_json_str(&j, "log", n->log);
+		cmd_json_obj_close(&j);
 	}
-	json_arr_close(&j);
-	json_arr_open(&j, "jobs");
+	cmd_json_arr_close(&j);
+	cmd_json_arr_open(&j, "jobs");
 	for (size_t i = 0; i < r->n_jobs; i++) {
 		const struct devnet_job *jb = &r->jobs[i];
-		json_obj_open(&j, NULL);
+		cmd_json_obj_open(&j, NULL);
 		proto_digest_hex(r->suite, &jb->job_id, hex);
-		json_str(&j, "job_id", hex);
-		json_uint(&j, "seed", jb->seed);
+		cmd_json_str(&j, "job_id", hex);
+		cmd_json_uint(&j, "seed", jb->seed);
 		proto_pubkey_hex(&jb->executor, key);
-		json_str(&j, "executor", key);
+		cmd_json_str(&j, "executor", key);
 		proto_digest_hex(r->suite, &jb->trace_root, hex);
-		json_str(&j, "trace_root", hex);
-		json_uint(&j, "n", jb->n);
-		json_str(&j, "state", state_name(jb->state));
-		json_uint(&j, "claim_events", jb->claim_events);
-		json_uint(&j, "final_events", jb->final_events);
-		json_uint(&j, "verified", jb->verified);
-		json_uint(&j, "mismatches", jb->mismatches);
-		json_obj_close(&j);
+		cmd_json_str(&j, "trace_root", hex);
+		cmd_json_uint(&j, "n", jb->n);
+		cmd_json_str(&j, "state", state_name(jb->state));
+		cmd_json_uint(&j, "claim_events", jb->claim_events);
+		cmd_json_uint(&j, "final_events", jb->final_events);
+		cmd_json_uint(&j, "verified", jb->verified);
+		cmd_json_uint(&j, "mismatches", jb->mismatches);
+		cmd_json_obj_close(&j);
 	}
-	json_arr_close(&j);
-	json_end(&j);
+	cmd_json_arr_close(&j);
+	cmd_json_end(&j);
 }
 
 static void
@@ -388,42 +388,42 @@ cmd_devnet(int argc, char **argv)
 	};
 	const char *pos[1];
 	size_t np;
-	int rc = cli_parse(&cmd, argc, argv, pos, &np);
+	int rc = cmd_parse(&cmd, argc, argv, pos, &np);
 	if (rc >= 0) {
 		return rc;
 	}
 	if (executors < 1 || executors > DEVNET_MAX_EXECUTORS) {
-		return cli_usage_error(&cmd, "--executors must be 1..%d",
+		return cmd_usage_error(&cmd, "--executors must be 1..%d",
 		    DEVNET_MAX_EXECUTORS);
 	}
 	if (challengers > DEVNET_MAX_CHALLENGERS) {
-		return cli_usage_error(&cmd, "--challengers must be 0..%d",
+		return cmd_usage_error(&cmd, "--challengers must be 0..%d",
 		    DEVNET_MAX_CHALLENGERS);
 	}
 	if (jobs < 1 || jobs > DEVNET_MAX_JOBS) {
-		return cli_usage_error(&cmd, "--jobs must be 1..%d",
+		return cmd_usage_error(&cmd, "--jobs must be 1..%d",
 		    DEVNET_MAX_JOBS);
 	}
 	if (window < 1 || window > 86400000) {
-		return cli_usage_error(&cmd, "--window-ms must be 1..86400000");
+		return cmd_usage_error(&cmd, "--window-ms must be 1..86400000");
 	}
 	if (fee < 1 || fee > ((int64_t)1 << 40) / jobs) {
-		return cli_usage_error(&cmd, "--fee must be positive (and fee * "
+		return cmd_usage_error(&cmd, "--fee must be positive (and fee * "
 		    "jobs below 2^40)");
 	}
 	if (port_base > 65534 || timeout < 1 || timeout > 86400) {
-		return cli_usage_error(&cmd, "--port-base must be 1..65534 and "
+		return cmd_usage_error(&cmd, "--port-base must be 1..65534 and "
 		    "--timeout 1..86400");
 	}
 	char *end;
 	c.sample_rate = strtod(rate, &end);
 	if (*rate == '\0' || *end != '\0' ||
 	    !(c.sample_rate >= 0.0 && c.sample_rate <= 1.0)) {
-		return cli_usage_error(&cmd, "--rate must be a number in 0..1");
+		return cmd_usage_error(&cmd, "--rate must be a number in 0..1");
 	}
 	if (c.model_file != NULL && strcmp(c.model_kind, "mlp") != 0) {
 		/* --model has a default, so only a changed one conflicts. */
-		return cli_usage_error(&cmd, "give --model or --model-file, not "
+		return cmd_usage_error(&cmd, "give --model or --model-file, not "
 		    "both");
 	}
 	c.executors = (unsigned)executors;
@@ -436,12 +436,12 @@ cmd_devnet(int argc, char **argv)
 	if (faulty < 0 || faulty > executors || faulty_chal < 0 ||
 	    faulty_chal > challengers || fault_op < 0 || fault_op > UINT32_MAX ||
 	    clock < 1 || clock > 86400000) {
-		return cli_usage_error(&cmd, "--faulty, --faulty-challengers, "
+		return cmd_usage_error(&cmd, "--faulty, --faulty-challengers, "
 		    "--fault-op or --clock-ms out of range");
 	}
 	if ((faulty > 0) != (c.fault != NULL) ||
 	    (faulty_chal > 0) != (c.challenger_fault != NULL)) {
-		return cli_usage_error(&cmd, "--faulty goes with --fault, "
+		return cmd_usage_error(&cmd, "--faulty goes with --fault, "
 		    "--faulty-challengers with --challenger-fault");
 	}
 	c.faulty = (unsigned)faulty;
@@ -449,13 +449,13 @@ cmd_devnet(int argc, char **argv)
 	c.fault_op = (uint32_t)fault_op;
 	c.clock_ms = (uint64_t)clock;
 	if (proto_init() != RF_OK) {
-		return cli_fail(&cmd, "cannot initialise libsodium");
+		return cmd_fail(&cmd, "cannot initialise libsodium");
 	}
 	struct progress_out po = { isatty(2) != 0, 0, 0.0, 0 };
 	c.progress = on_progress;
 	c.progress_ctx = &po;
 	volatile sig_atomic_t *stop;
-	cli_install_stop_handlers(&stop);
+	cmd_install_stop_handlers(&stop);
 	c.stop = stop;
 
 	struct devnet_report r;
@@ -477,7 +477,7 @@ cmd_devnet(int argc, char **argv)
 	}
 	if (!ok) {
 		print_tails(&r);
-		cli_fail(&cmd, "%s%s%s", reason, r.kept ? "; logs in " : "",
+		cmd_fail(&cmd, "%s%s%s", reason, r.kept ? "; logs in " : "",
 		    r.kept ? r.dir : "");
 	}
 	devnet_report_free(&r);

@@ -8,10 +8,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../engine/engine.h"
-#include "../protocol/protocol.h"
-#include "cli.h"
-#include "cmds.h"
+#include "engine/engine.h"
+#include "protocol/protocol.h"
+#include "cmd/cli.h"
+#include "cmd/cmds.h"
 
 /* Parses NAME=N into d; the name points into arg. */
 static bool
@@ -68,12 +68,12 @@ cmd_model_import(int argc, char **argv)
 	};
 	const char *pos[1];
 	size_t np;
-	int rc = cli_parse(&cmd, argc, argv, pos, &np);
+	int rc = cmd_parse(&cmd, argc, argv, pos, &np);
 	if (rc >= 0) {
 		return rc;
 	}
 	if (out == NULL) {
-		return cli_usage_error(&cmd, "missing --output FILE");
+		return cmd_usage_error(&cmd, "missing --output FILE");
 	}
 	struct engine_onnx_dim dv[CLI_STRS_MAX];
 	char dim_text[CLI_STRS_MAX][256];
@@ -81,7 +81,7 @@ cmd_model_import(int argc, char **argv)
 		snprintf(dim_text[i], sizeof(dim_text[i]), "%s", dims.v[i]);
 		if (strlen(dims.v[i]) >= sizeof(dim_text[i]) ||
 		    !parse_dim(dim_text[i], &dv[i])) {
-			return cli_usage_error(&cmd,
+			return cmd_usage_error(&cmd,
 			    "--dim needs NAME=N with 0 <= N <= %lld, got '%s'",
 			    (long long)TENSOR_MAX_DIM, dims.v[i]);
 		}
@@ -94,7 +94,7 @@ cmd_model_import(int argc, char **argv)
 
 	uint8_t *buf;
 	size_t len;
-	rc = cli_read_file(&cmd, pos[0], ENGINE_ONNX_MAX_BYTES, &buf, &len);
+	rc = cmd_read_file(&cmd, pos[0], ENGINE_ONNX_MAX_BYTES, &buf, &len);
 	if (rc != CLI_EXIT_OK) {
 		return rc;
 	}
@@ -103,13 +103,13 @@ cmd_model_import(int argc, char **argv)
 	int err = engine_model_import_onnx(buf, len, &o, &m, &ei);
 	free(buf);
 	if (err != RF_OK) {
-		return cli_fail(&cmd, "'%s': %s", pos[0],
+		return cmd_fail(&cmd, "'%s': %s", pos[0],
 		    ei.msg[0] ? ei.msg : rf_strerror(err));
 	}
 	err = cmd_model_servable(m, &ei);
 	if (err != RF_OK) {
 		engine_model_free(m);
-		return cli_fail(&cmd, "'%s' cannot be served: %s", pos[0],
+		return cmd_fail(&cmd, "'%s' cannot be served: %s", pos[0],
 		    ei.msg[0] ? ei.msg : rf_strerror(err));
 	}
 	uint8_t *enc;
@@ -117,9 +117,9 @@ cmd_model_import(int argc, char **argv)
 	err = engine_model_encode(m, &enc, &enc_len);
 	if (err != RF_OK) {
 		engine_model_free(m);
-		return cli_fail(&cmd, "encoding failed: %s", rf_strerror(err));
+		return cmd_fail(&cmd, "encoding failed: %s", rf_strerror(err));
 	}
-	rc = cli_write_file(&cmd, out, enc, enc_len, 0644);
+	rc = cmd_write_file(&cmd, out, enc, enc_len, 0644);
 	if (rc == CLI_EXIT_OK) {
 		char hex[2 * PROTO_DIGEST_MAX + 1] = "?";
 		struct proto_digest id;

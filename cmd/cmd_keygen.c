@@ -12,27 +12,27 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "../protocol/protocol.h"
-#include "cli.h"
-#include "cmds.h"
+#include "protocol/protocol.h"
+#include "cmd/cli.h"
+#include "cmd/cmds.h"
 
 int
-cli_load_identity(const struct cli_cmd *cmd, const char *path,
+cmd_load_identity(const struct cli_cmd *cmd, const char *path,
     struct proto_identity *id)
 {
 	struct stat st;
 	if (stat(path, &st) != 0) {
-		return cli_fail(cmd, "cannot open identity '%s': %s", path,
+		return cmd_fail(cmd, "cannot open identity '%s': %s", path,
 		    strerror(errno));
 	}
 	if ((st.st_mode & 077) != 0) {
-		return cli_fail(cmd, "identity '%s' is accessible by others "
+		return cmd_fail(cmd, "identity '%s' is accessible by others "
 		    "(mode %04o); run: chmod 600 %s", path,
 		    (unsigned)(st.st_mode & 07777), path);
 	}
 	uint8_t *buf;
 	size_t len;
-	int rc = cli_read_file(cmd, path, 4096, &buf, &len);
+	int rc = cmd_read_file(cmd, path, 4096, &buf, &len);
 	if (rc != CLI_EXIT_OK) {
 		return rc;
 	}
@@ -41,7 +41,7 @@ cli_load_identity(const struct cli_cmd *cmd, const char *path,
 	memset(buf, 0, len);
 	free(buf);
 	if (err != RF_OK) {
-		return cli_fail(cmd, "'%s' is not a valid identity: %s", path,
+		return cmd_fail(cmd, "'%s' is not a valid identity: %s", path,
 		    ei.msg[0] ? ei.msg : rf_strerror(err));
 	}
 	return CLI_EXIT_OK;
@@ -67,30 +67,30 @@ cmd_keygen(int argc, char **argv)
 	};
 	const char *pos[1];
 	size_t np;
-	int rc = cli_parse(&cmd, argc, argv, pos, &np);
+	int rc = cmd_parse(&cmd, argc, argv, pos, &np);
 	if (rc >= 0) {
 		return rc;
 	}
 	if (out == NULL) {
-		return cli_usage_error(&cmd, "missing --output FILE");
+		return cmd_usage_error(&cmd, "missing --output FILE");
 	}
 	if (!force && access(out, F_OK) == 0) {
-		return cli_fail(&cmd, "'%s' exists; use --force to replace it",
+		return cmd_fail(&cmd, "'%s' exists; use --force to replace it",
 		    out);
 	}
 	if (proto_init() != RF_OK) {
-		return cli_fail(&cmd, "cannot initialise libsodium");
+		return cmd_fail(&cmd, "cannot initialise libsodium");
 	}
 	struct proto_identity id;
 	if (proto_identity_generate(&id) != RF_OK) {
-		return cli_fail(&cmd, "key generation failed");
+		return cmd_fail(&cmd, "key generation failed");
 	}
 	char text[PROTO_IDENTITY_TEXT_MAX];
 	if (proto_identity_format(&id, text, sizeof(text)) != RF_OK) {
 		proto_identity_wipe(&id);
-		return cli_fail(&cmd, "cannot format the identity");
+		return cmd_fail(&cmd, "cannot format the identity");
 	}
-	rc = cli_write_file(&cmd, out, text, strlen(text), 0600);
+	rc = cmd_write_file(&cmd, out, text, strlen(text), 0600);
 	memset(text, 0, sizeof(text));
 	if (rc == CLI_EXIT_OK) {
 		char hex[65];

@@ -5,10 +5,10 @@
 #include <string.h>
 #include <time.h>
 
-#include "../engine/engine.h"
-#include "../protocol/protocol.h"
-#include "cli.h"
-#include "cmds.h"
+#include "engine/engine.h"
+#include "protocol/protocol.h"
+#include "cmd/cli.h"
+#include "cmd/cmds.h"
 
 #define MODEL_FILE_MAX ((size_t)1 << 34)
 #define NPY_FILE_MAX ((size_t)1 << 32)
@@ -21,7 +21,7 @@ load_model(const struct cli_cmd *cmd, const char *path,
 {
 	uint8_t *buf;
 	size_t len;
-	int rc = cli_read_file(cmd, path, MODEL_FILE_MAX, &buf, &len);
+	int rc = cmd_read_file(cmd, path, MODEL_FILE_MAX, &buf, &len);
 	if (rc != CLI_EXIT_OK) {
 		return rc;
 	}
@@ -29,7 +29,7 @@ load_model(const struct cli_cmd *cmd, const char *path,
 	int err = engine_model_decode(buf, len, m, &ei);
 	free(buf);
 	if (err != RF_OK) {
-		return cli_fail(cmd, "'%s' is not a valid model: %s", path,
+		return cmd_fail(cmd, "'%s' is not a valid model: %s", path,
 		    ei.msg[0] ? ei.msg : rf_strerror(err));
 	}
 	return CLI_EXIT_OK;
@@ -101,17 +101,17 @@ cmd_model_gen(int argc, char **argv)
 	};
 	const char *pos[1];
 	size_t np;
-	int rc = cli_parse(&cmd, argc, argv, pos, &np);
+	int rc = cmd_parse(&cmd, argc, argv, pos, &np);
 	if (rc >= 0) {
 		return rc;
 	}
 	enum engine_gen_kind kind;
 	if (engine_gen_parse_kind(pos[0], &kind) != RF_OK) {
-		return cli_usage_error(&cmd,
+		return cmd_usage_error(&cmd,
 		    "unknown model kind '%s' (mlp, cnn or transformer)", pos[0]);
 	}
 	if (out == NULL) {
-		return cli_usage_error(&cmd, "missing --output FILE");
+		return cmd_usage_error(&cmd, "missing --output FILE");
 	}
 	engine_gen_opts_init(&o, kind);
 	o.seed = seed;
@@ -138,13 +138,13 @@ cmd_model_gen(int argc, char **argv)
 	struct rf_errinfo ei = { "" };
 	int err = engine_model_generate(&o, &m, &ei);
 	if (err != RF_OK) {
-		return cli_usage_error(&cmd, "%s", ei.msg[0] ? ei.msg :
+		return cmd_usage_error(&cmd, "%s", ei.msg[0] ? ei.msg :
 		    rf_strerror(err));
 	}
 	err = cmd_model_servable(m, &ei);
 	if (err != RF_OK) {
 		engine_model_free(m);
-		return cli_fail(&cmd, "this model cannot be served: %s", ei.msg[0] ?
+		return cmd_fail(&cmd, "this model cannot be served: %s", ei.msg[0] ?
 		    ei.msg : rf_strerror(err));
 	}
 	uint8_t *buf;
@@ -152,9 +152,9 @@ cmd_model_gen(int argc, char **argv)
 	err = engine_model_encode(m, &buf, &len);
 	if (err != RF_OK) {
 		engine_model_free(m);
-		return cli_fail(&cmd, "encoding failed: %s", rf_strerror(err));
+		return cmd_fail(&cmd, "encoding failed: %s", rf_strerror(err));
 	}
-	rc = cli_write_file(&cmd, out, buf, len, 0644);
+	rc = cmd_write_file(&cmd, out, buf, len, 0644);
 	if (rc == CLI_EXIT_OK) {
 		printf("wrote %s: %s, %zu operators, %zu parameters, %zu bytes\n",
 		    out, engine_model_name(m), engine_model_op_count(m),
@@ -206,17 +206,17 @@ info_io_json(struct json_out *j, const struct engine_model *m, int v)
 {
 	struct engine_value_info vi;
 	engine_model_value(m, v, &vi);
-	json_obj_open(j, NULL);
-	json_str(j, "name", vi.name);
+	cmd_json_obj_open(j, NULL);
+	cmd_json_str(j, "name", vi.name);
 	if (vi.kind == ENGINE_VALUE_INPUT) {
-		json_str(j, "dtype", tensor_dtype_name(vi.dtype));
-		json_arr_open(j, "shape");
+		cmd_json_str(j, "dtype", engine_tensor_dtype_name(vi.dtype));
+		cmd_json_arr_open(j, "shape");
 		for (int d = 0; d < vi.rank; d++) {
-			json_int(j, NULL, (long long)vi.dims[d]);
+			cmd_json_int(j, NULL, (long long)vi.dims[d]);
 		}
-		json_arr_close(j);
+		cmd_json_arr_close(j);
 	}
-	json_obj_close(j);
+	cmd_json_obj_close(j);
 }
 
 static void
@@ -225,47 +225,47 @@ info_json(const struct engine_model *m, const char *path, size_t bytes)
 	struct json_out j;
 	char id[2 * PROTO_DIGEST_MAX + 1];
 	model_id_hex(m, id);
-	json_begin(&j, stdout);
-	json_str(&j, "file", path);
-	json_uint(&j, "bytes", bytes);
-	json_str(&j, "name", engine_model_name(m));
-	json_str(&j, "model_id", id);
-	json_uint(&j, "operators", engine_model_op_count(m));
-	json_uint(&j, "values", engine_model_value_count(m));
-	json_uint(&j, "parameters", engine_model_param_count(m));
-	json_uint(&j, "trace_length", engine_trace_length(m));
-	json_arr_open(&j, "inputs");
+	cmd_json_begin(&j, stdout);
+	cmd_json_str(&j, "file", path);
+	cmd_json_uint(&j, "bytes", bytes);
+	cmd_json_str(&j, "name", engine_model_name(m));
+	cmd_json_str(&j, "model_id", id);
+	cmd_json_uint(&j, "operators", engine_model_op_count(m));
+	cmd_json_uint(&j, "values", engine_model_value_count(m));
+	cmd_json_uint(&j, "parameters", engine_model_param_count(m));
+	cmd_json_uint(&j, "trace_length", engine_trace_length(m));
+	cmd_json_arr_open(&j, "inputs");
 	for (size_t i = 0; i < engine_model_input_count(m); i++) {
 		info_io_json(&j, m, engine_model_input(m, i));
 	}
-	json_arr_close(&j);
-	json_arr_open(&j, "outputs");
+	cmd_json_arr_close(&j);
+	cmd_json_arr_open(&j, "outputs");
 	for (size_t i = 0; i < engine_model_output_count(m); i++) {
 		info_io_json(&j, m, engine_model_output(m, i));
 	}
-	json_arr_close(&j);
-	json_arr_open(&j, "ops");
+	cmd_json_arr_close(&j);
+	cmd_json_arr_open(&j, "ops");
 	for (size_t k = 0; k < engine_model_op_count(m); k++) {
 		struct engine_op_info oi;
 		engine_model_op(m, k, &oi);
-		json_obj_open(&j, NULL);
-		json_str(&j, "type", engine_op_name(oi.op));
-		json_str(&j, "name", oi.name);
-		json_arr_open(&j, "inputs");
+		cmd_json_obj_open(&j, NULL);
+		cmd_json_str(&j, "type", engine_op_name(oi.op));
+		cmd_json_str(&j, "name", oi.name);
+		cmd_json_arr_open(&j, "inputs");
 		for (size_t i = 0; i < oi.n_inputs; i++) {
 			struct engine_value_info vi;
 			if (oi.inputs[i] == ENGINE_NO_VALUE) {
-				json_str(&j, NULL, "");
+				cmd_json_str(&j, NULL, "");
 				continue;
 			}
 			engine_model_value(m, oi.inputs[i], &vi);
-			json_str(&j, NULL, vi.name);
+			cmd_json_str(&j, NULL, vi.name);
 		}
-		json_arr_close(&j);
-		json_obj_close(&j);
+		cmd_json_arr_close(&j);
+		cmd_json_obj_close(&j);
 	}
-	json_arr_close(&j);
-	json_end(&j);
+	cmd_json_arr_close(&j);
+	cmd_json_end(&j);
 }
 
 static void
@@ -285,7 +285,7 @@ info_text(const struct engine_model *m, const char *path, size_t bytes)
 		engine_model_value(m, engine_model_input(m, i), &vi);
 		shape_str(vi.rank, vi.dims, shp, sizeof(shp));
 		printf("input       %s %s[%s]\n", vi.name,
-		    tensor_dtype_name(vi.dtype), shp);
+		    engine_tensor_dtype_name(vi.dtype), shp);
 	}
 	for (size_t i = 0; i < engine_model_output_count(m); i++) {
 		struct engine_value_info vi;
@@ -304,7 +304,7 @@ info_text(const struct engine_model *m, const char *path, size_t bytes)
 				engine_model_value(m, oi.inputs[i], &vi);
 				n = vi.name;
 				if (vi.kind == ENGINE_VALUE_WEIGHT) {
-					tensor_shape_str(vi.weight, shp,
+					engine_tensor_shape_str(vi.weight, shp,
 					    sizeof(shp));
 					printf("%s%s:%s", i ? ", " : " ", n, shp);
 					continue;
@@ -335,7 +335,7 @@ cmd_model_info(int argc, char **argv)
 	};
 	const char *pos[1];
 	size_t np;
-	int rc = cli_parse(&cmd, argc, argv, pos, &np);
+	int rc = cmd_parse(&cmd, argc, argv, pos, &np);
 	if (rc >= 0) {
 		return rc;
 	}
@@ -368,16 +368,16 @@ print_trace_json(struct json_out *j, enum proto_hash suite,
     const struct proto_digest *root)
 {
 	char hex[2 * PROTO_DIGEST_MAX + 1];
-	json_str(j, "hash", proto_hash_name(suite));
+	cmd_json_str(j, "hash", proto_hash_name(suite));
 	proto_digest_hex(suite, root, hex);
-	json_str(j, "trace_root", hex);
-	json_uint(j, "n", n);
-	json_arr_open(j, "leaves");
+	cmd_json_str(j, "trace_root", hex);
+	cmd_json_uint(j, "n", n);
+	cmd_json_arr_open(j, "leaves");
 	for (size_t i = 0; i < n; i++) {
 		proto_digest_hex(suite, &leaves[i], hex);
-		json_str(j, NULL, hex);
+		cmd_json_str(j, NULL, hex);
 	}
-	json_arr_close(j);
+	cmd_json_arr_close(j);
 }
 
 static int
@@ -389,32 +389,32 @@ read_inputs(const struct cli_cmd *cmd, const struct engine_model *m,
 		struct rf_errinfo ei = { "" };
 		int err = engine_inputs_random(m, seed, inputs, &ei);
 		if (err != RF_OK) {
-			return cli_fail(cmd, "cannot make inputs: %s", ei.msg);
+			return cmd_fail(cmd, "cannot make inputs: %s", ei.msg);
 		}
 		return CLI_EXIT_OK;
 	}
 	if (files->n != n) {
-		return cli_usage_error(cmd,
+		return cmd_usage_error(cmd,
 		    "the model takes %zu inputs, %zu --input files given", n,
 		    files->n);
 	}
 	for (size_t i = 0; i < n; i++) {
 		uint8_t *buf;
 		size_t len;
-		int rc = cli_read_file(cmd, files->v[i], NPY_FILE_MAX, &buf, &len);
+		int rc = cmd_read_file(cmd, files->v[i], NPY_FILE_MAX, &buf, &len);
 		struct rf_errinfo ei = { "" };
 		int err = RF_OK;
 		if (rc == CLI_EXIT_OK) {
-			err = tensor_npy_decode(buf, len, &inputs[i], &ei);
+			err = engine_tensor_npy_decode(buf, len, &inputs[i], &ei);
 			free(buf);
 			if (err != RF_OK) {
-				rc = cli_fail(cmd, "'%s': %s", files->v[i],
+				rc = cmd_fail(cmd, "'%s': %s", files->v[i],
 				    ei.msg[0] ? ei.msg : rf_strerror(err));
 			}
 		}
 		if (rc != CLI_EXIT_OK) {
 			for (size_t k = 0; k < i; k++) {
-				tensor_fini(&inputs[k]);
+				engine_tensor_fini(&inputs[k]);
 			}
 			return rc;
 		}
@@ -429,10 +429,10 @@ write_outputs(const struct cli_cmd *cmd, const struct cli_strs *files,
 	for (size_t i = 0; i < files->n; i++) {
 		uint8_t *buf;
 		size_t len;
-		if (tensor_npy_encode(&outputs[i], &buf, &len) != RF_OK) {
-			return cli_fail(cmd, "cannot encode output %zu", i);
+		if (engine_tensor_npy_encode(&outputs[i], &buf, &len) != RF_OK) {
+			return cmd_fail(cmd, "cannot encode output %zu", i);
 		}
-		int rc = cli_write_file(cmd, files->v[i], buf, len, 0644);
+		int rc = cmd_write_file(cmd, files->v[i], buf, len, 0644);
 		free(buf);
 		if (rc != CLI_EXIT_OK) {
 			return rc;
@@ -505,9 +505,9 @@ time_runs(const struct engine_model *m, const struct tensor *inputs,
 		    &n_leaves, &root, ei);
 		ms[r] = now_ms() - t0;
 		for (size_t i = 0; err == RF_OK && i < n_out; i++) {
-			size_t nb = tensor_nbytes(&first[i]);
+			size_t nb = engine_tensor_nbytes(&first[i]);
 			if (out[i].dtype != first[i].dtype ||
-			    tensor_nbytes(&out[i]) != nb ||
+			    engine_tensor_nbytes(&out[i]) != nb ||
 			    memcmp(out[i].data, first[i].data, nb) != 0) {
 				err = rf_errf(ei, RF_ERR_INVAL, "run %lld "
 				    "gave other outputs than the first",
@@ -522,7 +522,7 @@ time_runs(const struct engine_model *m, const struct tensor *inputs,
 		}
 		free(leaves);
 		for (size_t i = 0; i < n_out; i++) {
-			tensor_fini(&out[i]);
+			engine_tensor_fini(&out[i]);
 		}
 	}
 	if (err == RF_OK) {
@@ -580,7 +580,7 @@ cmd_model_run(int argc, char **argv)
 	};
 	const char *pos[1];
 	size_t np;
-	int rc = cli_parse(&cmd, argc, argv, pos, &np);
+	int rc = cmd_parse(&cmd, argc, argv, pos, &np);
 	if (rc >= 0) {
 		return rc;
 	}
@@ -588,16 +588,16 @@ cmd_model_run(int argc, char **argv)
 		char *end;
 		seed = strtoull(seed_str, &end, 0);
 		if (*seed_str == '\0' || *seed_str == '-' || *end != '\0') {
-			return cli_usage_error(&cmd, "--seed needs an integer, "
+			return cmd_usage_error(&cmd, "--seed needs an integer, "
 			    "got '%s'", seed_str);
 		}
 		seed_given = true;
 	}
 	if (seed_given && in_files.n > 0) {
-		return cli_usage_error(&cmd, "give --seed or --input, not both");
+		return cmd_usage_error(&cmd, "give --seed or --input, not both");
 	}
 	if (repeat > RUN_REPEAT_MAX) {
-		return cli_usage_error(&cmd, "--repeat is at most %d",
+		return cmd_usage_error(&cmd, "--repeat is at most %d",
 		    RUN_REPEAT_MAX);
 	}
 	struct engine_run_opts ro;
@@ -605,14 +605,14 @@ cmd_model_run(int argc, char **argv)
 	if (strcmp(kernels, "ref") == 0) {
 		ro.kernels = ENGINE_KERNELS_REF;
 	} else if (strcmp(kernels, "fast") != 0) {
-		return cli_usage_error(&cmd, "--kernels must be fast or ref");
+		return cmd_usage_error(&cmd, "--kernels must be fast or ref");
 	}
 	enum proto_hash suite;
 	if (proto_hash_parse(hash_name, &suite) != RF_OK) {
-		return cli_usage_error(&cmd, "--hash must be blake2b or xxh3");
+		return cmd_usage_error(&cmd, "--hash must be blake2b or xxh3");
 	}
 	if (proto_init() != RF_OK) {
-		return cli_fail(&cmd, "cannot initialise libsodium");
+		return cmd_fail(&cmd, "cannot initialise libsodium");
 	}
 	struct engine_model *m;
 	rc = load_model(&cmd, pos[0], &m);
@@ -622,7 +622,7 @@ cmd_model_run(int argc, char **argv)
 	size_t n_out = engine_model_output_count(m);
 	if (out_files.n > n_out) {
 		engine_model_free(m);
-		return cli_usage_error(&cmd, "the model has %zu outputs, %zu "
+		return cmd_usage_error(&cmd, "the model has %zu outputs, %zu "
 		    "--output files given", n_out, out_files.n);
 	}
 	struct tensor inputs[ENGINE_MAX_GRAPH_IO];
@@ -647,7 +647,7 @@ cmd_model_run(int argc, char **argv)
 		    suite, &root, repeat, &timing, &ei);
 	}
 	if (err != RF_OK) {
-		rc = cli_fail(&cmd, "run failed: %s", ei.msg[0] ? ei.msg :
+		rc = cmd_fail(&cmd, "run failed: %s", ei.msg[0] ? ei.msg :
 		    rf_strerror(err));
 		goto done;
 	}
@@ -657,42 +657,42 @@ cmd_model_run(int argc, char **argv)
 	}
 	if (json) {
 		struct json_out j;
-		json_begin(&j, stdout);
-		json_str(&j, "model", engine_model_name(m));
-		json_str(&j, "input", in_files.n ? "file" : "seed");
+		cmd_json_begin(&j, stdout);
+		cmd_json_str(&j, "model", engine_model_name(m));
+		cmd_json_str(&j, "input", in_files.n ? "file" : "seed");
 		if (in_files.n == 0) {
-			json_uint(&j, "seed", seed);
+			cmd_json_uint(&j, "seed", seed);
 		}
-		json_str(&j, "kernels", kernels);
+		cmd_json_str(&j, "kernels", kernels);
 		if (ro.kernels == ENGINE_KERNELS_FAST) {
-			json_str(&j, "sgemm_path", engine_sgemm_path());
+			cmd_json_str(&j, "sgemm_path", engine_sgemm_path());
 		}
-		json_uint(&j, "operators", engine_model_op_count(m));
-		json_arr_open(&j, "outputs");
+		cmd_json_uint(&j, "operators", engine_model_op_count(m));
+		cmd_json_arr_open(&j, "outputs");
 		for (size_t i = 0; i < n_out; i++) {
 			struct engine_value_info vi;
 			engine_model_value(m, engine_model_output(m, i), &vi);
-			cli_print_tensor_json(&j, vi.name, &outputs[i]);
+			cmd_print_tensor_json(&j, vi.name, &outputs[i]);
 		}
-		json_arr_close(&j);
+		cmd_json_arr_close(&j);
 		if (timing.runs > 0) {
-			json_uint(&j, "repeat", (unsigned long long)timing.runs);
-			json_obj_open(&j, "run_ms");
-			json_num(&j, "min", timing.min_ms);
-			json_num(&j, "median", timing.median_ms);
-			json_obj_close(&j);
+			cmd_json_uint(&j, "repeat", (unsigned long long)timing.runs);
+			cmd_json_obj_open(&j, "run_ms");
+			cmd_json_num(&j, "min", timing.min_ms);
+			cmd_json_num(&j, "median", timing.median_ms);
+			cmd_json_obj_close(&j);
 		}
 		if (trace) {
 			print_trace_json(&j, suite, leaves, n_leaves, &root);
 		}
-		json_end(&j);
+		cmd_json_end(&j);
 	} else {
 		printf("model %s: %zu operators, input %s\n", engine_model_name(m),
 		    engine_model_op_count(m), in_files.n ? "from file" : "from seed");
 		for (size_t i = 0; i < n_out; i++) {
 			struct engine_value_info vi;
 			engine_model_value(m, engine_model_output(m, i), &vi);
-			cli_print_tensor_text(vi.name, &outputs[i]);
+			cmd_print_tensor_text(vi.name, &outputs[i]);
 		}
 		if (trace) {
 			char hex[2 * PROTO_DIGEST_MAX + 1];
@@ -710,10 +710,10 @@ cmd_model_run(int argc, char **argv)
 done:
 	free(leaves);
 	for (size_t i = 0; i < n_in; i++) {
-		tensor_fini(&inputs[i]);
+		engine_tensor_fini(&inputs[i]);
 	}
 	for (size_t i = 0; i < n_out; i++) {
-		tensor_fini(&outputs[i]);
+		engine_tensor_fini(&outputs[i]);
 	}
 	engine_model_free(m);
 	return rc;

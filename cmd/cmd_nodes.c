@@ -6,12 +6,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../base/log.h"
-#include "../challenger/challenger.h"
-#include "../executor/executor.h"
-#include "../net/net.h"
-#include "cli.h"
-#include "cmds.h"
+#include "base/log.h"
+#include "challenger/challenger.h"
+#include "executor/executor.h"
+#include "net/net.h"
+#include "cmd/cli.h"
+#include "cmd/cmds.h"
 
 /* Options every node shares. */
 struct node_opts {
@@ -45,20 +45,20 @@ node_common(const struct cli_cmd *cmd, const struct node_opts *o,
     enum proto_hash *suite)
 {
 	if (o->identity == NULL) {
-		return cli_usage_error(cmd, "missing --identity FILE");
+		return cmd_usage_error(cmd, "missing --identity FILE");
 	}
 	if (proto_hash_parse(o->hash, suite) != RF_OK) {
-		return cli_usage_error(cmd, "--hash must be blake2b or xxh3");
+		return cmd_usage_error(cmd, "--hash must be blake2b or xxh3");
 	}
 	memset(rk, 0, sizeof(*rk));
 	if (o->referee_key != NULL &&
 	    proto_pubkey_parse_hex(o->referee_key, rk) != RF_OK) {
-		return cli_usage_error(cmd, "--referee-key must be 64 hex digits");
+		return cmd_usage_error(cmd, "--referee-key must be 64 hex digits");
 	}
 	if (proto_init() != RF_OK) {
-		return cli_fail(cmd, "cannot initialise libsodium");
+		return cmd_fail(cmd, "cannot initialise libsodium");
 	}
-	return cli_load_identity(cmd, o->identity, id);
+	return cmd_load_identity(cmd, o->identity, id);
 }
 
 static int
@@ -68,7 +68,7 @@ parse_rate(const struct cli_cmd *cmd, const char *opt, const char *s,
 	char *end;
 	double v = strtod(s, &end);
 	if (*s == '\0' || *end != '\0' || !(v >= 0.0 && v <= 1.0)) {
-		return cli_usage_error(cmd, "--%s must be a number in 0..1", opt);
+		return cmd_usage_error(cmd, "--%s must be a number in 0..1", opt);
 	}
 	*out = v;
 	return -1;
@@ -110,23 +110,23 @@ cmd_executor(int argc, char **argv)
 	};
 	const char *pos[1];
 	size_t np;
-	int rc = cli_parse(&cmd, argc, argv, pos, &np);
+	int rc = cmd_parse(&cmd, argc, argv, pos, &np);
 	if (rc >= 0) {
 		return rc;
 	}
 	struct executor_config cfg;
 	memset(&cfg, 0, sizeof(cfg));
 	if (executor_fault_parse(fault, &cfg.fault) != RF_OK) {
-		return cli_usage_error(&cmd, "unknown --fault '%s'", fault);
+		return cmd_usage_error(&cmd, "unknown --fault '%s'", fault);
 	}
 	rc = parse_rate(&cmd, "fault-rate", fault_rate, &cfg.fault_rate);
 	if (rc >= 0) {
 		return rc;
 	}
 	if (o.models.n == 0) {
-		return cli_usage_error(&cmd, "give at least one --model FILE");
+		return cmd_usage_error(&cmd, "give at least one --model FILE");
 	}
-	rc = cli_net_limits(&cmd, max_conns, idle_ms);
+	rc = cmd_net_limits(&cmd, max_conns, idle_ms);
 	if (rc >= 0) {
 		return rc;
 	}
@@ -146,19 +146,19 @@ cmd_executor(int argc, char **argv)
 	cfg.n_models = o.models.n;
 	cfg.stake = (uint64_t)stake;
 	cfg.fault_op = (uint32_t)fault_op;
-	log_init("executor", LOG_LEVEL_INFO);
+	rf_log_init("executor", LOG_LEVEL_INFO);
 	if (cfg.fault != EXECUTOR_FAULT_NONE) {
 		log_warn("TESTING FAULT ENABLED: %s (rate %.2f): this executor "
 		    "lies on purpose", executor_fault_name(cfg.fault),
 		    cfg.fault_rate);
 	}
 	volatile sig_atomic_t *stop;
-	cli_install_stop_handlers(&stop);
+	cmd_install_stop_handlers(&stop);
 	struct rf_errinfo ei = { "" };
 	int err = executor_run(&cfg, stop, &ei);
 	proto_identity_wipe(&cfg.identity);
 	if (err != RF_OK) {
-		return cli_fail(&cmd, "%s", ei.msg[0] ? ei.msg : rf_strerror(err));
+		return cmd_fail(&cmd, "%s", ei.msg[0] ? ei.msg : rf_strerror(err));
 	}
 	return CLI_EXIT_OK;
 }
@@ -204,14 +204,14 @@ cmd_challenger(int argc, char **argv)
 	};
 	const char *pos[1];
 	size_t np;
-	int rc = cli_parse(&cmd, argc, argv, pos, &np);
+	int rc = cmd_parse(&cmd, argc, argv, pos, &np);
 	if (rc >= 0) {
 		return rc;
 	}
 	struct challenger_config cfg;
 	memset(&cfg, 0, sizeof(cfg));
 	if (challenger_fault_parse(fault, &cfg.fault) != RF_OK) {
-		return cli_usage_error(&cmd, "unknown --fault '%s'", fault);
+		return cmd_usage_error(&cmd, "unknown --fault '%s'", fault);
 	}
 	if (seed_s != NULL) {
 		char *end;
@@ -219,7 +219,7 @@ cmd_challenger(int argc, char **argv)
 		cfg.seed = strtoull(seed_s, &end, 0);
 		if (*seed_s == '\0' || *seed_s == '-' || *end != '\0' ||
 		    errno != 0) {
-			return cli_usage_error(&cmd, "--seed needs an integer");
+			return cmd_usage_error(&cmd, "--seed needs an integer");
 		}
 		cfg.seed_set = true;
 	}
@@ -237,7 +237,7 @@ cmd_challenger(int argc, char **argv)
 		if (proto_pubkey_parse_hex(always_x.v[i],
 		    &cfg.always_executors[i]) != RF_OK) {
 			proto_identity_wipe(&cfg.identity);
-			return cli_usage_error(&cmd, "--always-executor must be 64 "
+			return cmd_usage_error(&cmd, "--always-executor must be 64 "
 			    "hex digits");
 		}
 	}
@@ -246,7 +246,7 @@ cmd_challenger(int argc, char **argv)
 		if (proto_digest_parse_hex(cfg.suite, always_m.v[i],
 		    &cfg.always_models[i]) != RF_OK) {
 			proto_identity_wipe(&cfg.identity);
-			return cli_usage_error(&cmd, "--always-model must be a "
+			return cmd_usage_error(&cmd, "--always-model must be a "
 			    "model_id in hex");
 		}
 	}
@@ -260,18 +260,18 @@ cmd_challenger(int argc, char **argv)
 		cfg.model_paths[i] = o.models.v[i];
 	}
 	cfg.n_models = o.models.n;
-	log_init("challenger", LOG_LEVEL_INFO);
+	rf_log_init("challenger", LOG_LEVEL_INFO);
 	if (cfg.fault != CHALLENGER_FAULT_NONE) {
 		log_warn("TESTING FAULT ENABLED: %s: this challenger misbehaves on "
 		    "purpose", challenger_fault_name(cfg.fault));
 	}
 	volatile sig_atomic_t *stop;
-	cli_install_stop_handlers(&stop);
+	cmd_install_stop_handlers(&stop);
 	struct rf_errinfo ei = { "" };
 	int err = challenger_run(&cfg, stop, &ei);
 	proto_identity_wipe(&cfg.identity);
 	if (err != RF_OK) {
-		return cli_fail(&cmd, "%s", ei.msg[0] ? ei.msg : rf_strerror(err));
+		return cmd_fail(&cmd, "%s", ei.msg[0] ? ei.msg : rf_strerror(err));
 	}
 	return CLI_EXIT_OK;
 }

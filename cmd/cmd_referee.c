@@ -6,11 +6,11 @@
 #include <stdbool.h>
 #include <string.h>
 
-#include "../base/log.h"
-#include "../net/net.h"
-#include "../referee/referee.h"
-#include "cli.h"
-#include "cmds.h"
+#include "base/log.h"
+#include "net/net.h"
+#include "referee/referee.h"
+#include "cmd/cli.h"
+#include "cmd/cmds.h"
 
 static volatile sig_atomic_t stop_flag;
 
@@ -22,7 +22,7 @@ on_signal(int sig)
 }
 
 void
-cli_install_stop_handlers(volatile sig_atomic_t **flag)
+cmd_install_stop_handlers(volatile sig_atomic_t **flag)
 {
 	struct sigaction sa;
 	memset(&sa, 0, sizeof(sa));
@@ -35,17 +35,17 @@ cli_install_stop_handlers(volatile sig_atomic_t **flag)
 }
 
 int
-cli_net_limits(const struct cli_cmd *cmd, int64_t max_conns, int64_t idle_ms)
+cmd_net_limits(const struct cli_cmd *cmd, int64_t max_conns, int64_t idle_ms)
 {
 	if (max_conns < 1 || max_conns > 65536) {
-		return cli_usage_error(cmd, "--max-conns must be 1..65536");
+		return cmd_usage_error(cmd, "--max-conns must be 1..65536");
 	}
 	if (idle_ms < 100 || idle_ms > 86400000) {
-		return cli_usage_error(cmd, "--idle-ms must be 100..86400000");
+		return cmd_usage_error(cmd, "--idle-ms must be 100..86400000");
 	}
 	struct net_limits l = { (unsigned)max_conns, (unsigned)idle_ms };
 	return net_limits_set(&l) == RF_OK ? -1 :
-	    cli_usage_error(cmd, "bad connection limits");
+	    cmd_usage_error(cmd, "bad connection limits");
 }
 
 int
@@ -90,26 +90,26 @@ cmd_referee(int argc, char **argv)
 	};
 	const char *pos[1];
 	size_t np;
-	int rc = cli_parse(&cmd, argc, argv, pos, &np);
+	int rc = cmd_parse(&cmd, argc, argv, pos, &np);
 	if (rc >= 0) {
 		return rc;
 	}
 	if (identity == NULL) {
-		return cli_usage_error(&cmd, "missing --identity FILE");
+		return cmd_usage_error(&cmd, "missing --identity FILE");
 	}
 	if (workers < 1 || workers > 64) {
-		return cli_usage_error(&cmd, "--workers must be 1..64");
+		return cmd_usage_error(&cmd, "--workers must be 1..64");
 	}
-	rc = cli_net_limits(&cmd, max_conns, idle_ms);
+	rc = cmd_net_limits(&cmd, max_conns, idle_ms);
 	if (rc >= 0) {
 		return rc;
 	}
 	if (proto_init() != RF_OK) {
-		return cli_fail(&cmd, "cannot initialise libsodium");
+		return cmd_fail(&cmd, "cannot initialise libsodium");
 	}
 	struct referee_config cfg;
 	memset(&cfg, 0, sizeof(cfg));
-	rc = cli_load_identity(&cmd, identity, &cfg.identity);
+	rc = cmd_load_identity(&cmd, identity, &cfg.identity);
 	if (rc != CLI_EXIT_OK) {
 		return rc;
 	}
@@ -120,14 +120,14 @@ cmd_referee(int argc, char **argv)
 	cfg.init = init;
 	cfg.metrics_addr = metrics;
 	cfg.workers = (unsigned)workers;
-	log_init("referee", LOG_LEVEL_INFO);
+	rf_log_init("referee", LOG_LEVEL_INFO);
 	volatile sig_atomic_t *stop;
-	cli_install_stop_handlers(&stop);
+	cmd_install_stop_handlers(&stop);
 	struct rf_errinfo ei = { "" };
 	int err = referee_run(&cfg, stop, &ei);
 	proto_identity_wipe(&cfg.identity);
 	if (err != RF_OK) {
-		return cli_fail(&cmd, "%s", ei.msg[0] ? ei.msg : rf_strerror(err));
+		return cmd_fail(&cmd, "%s", ei.msg[0] ? ei.msg : rf_strerror(err));
 	}
 	return CLI_EXIT_OK;
 }

@@ -7,9 +7,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../sim/sim.h"
-#include "cli.h"
-#include "cmds.h"
+#include "sim/sim.h"
+#include "cmd/cli.h"
+#include "cmd/cmds.h"
 
 #define UNSET UINT64_MAX
 
@@ -132,7 +132,7 @@ cmd_sim(int argc, char **argv)
 	};
 	const char *pos[1];
 	size_t n_pos = 0;
-	int rc = cli_parse(&cmd, argc, argv, pos, &n_pos);
+	int rc = cmd_parse(&cmd, argc, argv, pos, &n_pos);
 	if (rc >= 0) {
 		return rc;
 	}
@@ -143,11 +143,11 @@ cmd_sim(int argc, char **argv)
 		return CLI_EXIT_OK;
 	}
 	if (out == NULL) {
-		return cli_usage_error(&cmd, "--out DIR is required");
+		return cmd_usage_error(&cmd, "--out DIR is required");
 	}
 	struct sim_experiment *e = malloc(sizeof(*e));
 	if (e == NULL) {
-		return cli_fail(&cmd, "out of memory");
+		return cmd_fail(&cmd, "out of memory");
 	}
 	sim_experiment_init(e);
 	struct rf_errinfo ei = { "" };
@@ -223,7 +223,7 @@ cmd_sim(int argc, char **argv)
 		} else if (!split_kv(copy, &key, &value)) {
 			free(copy);
 			free(e);
-			return cli_usage_error(&cmd, "--%s wants KEY=VALUE, not '%s'",
+			return cmd_usage_error(&cmd, "--%s wants KEY=VALUE, not '%s'",
 			    sweep ? "sweep" : "set", arg);
 		} else {
 			err = sim_experiment_set(e, key, value, sweep, &ei);
@@ -233,8 +233,8 @@ cmd_sim(int argc, char **argv)
 	if (err != RF_OK) {
 		free(e);
 		return err == RF_ERR_NOTFOUND || err == RF_ERR_INVAL ||
-		    err == RF_ERR_RANGE ? cli_usage_error(&cmd, "%s", ei.msg) :
-		    cli_fail(&cmd, "%s", ei.msg);
+		    err == RF_ERR_RANGE ? cmd_usage_error(&cmd, "%s", ei.msg) :
+		    cmd_fail(&cmd, "%s", ei.msg);
 	}
 	struct progress_out po = { isatty(2) != 0, 0.0, 0 };
 	char *summary = NULL;
@@ -246,7 +246,7 @@ cmd_sim(int argc, char **argv)
 	free(e);
 	if (err != RF_OK) {
 		free(summary);
-		return cli_fail(&cmd, "%s", ei.msg);
+		return cmd_fail(&cmd, "%s", ei.msg);
 	}
 	fputs(summary, stdout);
 	printf("results in %s/ (runs.csv, summary.txt, plot.gp)\n", out);

@@ -4,8 +4,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "cli.h"
-#include "cmds.h"
+#include "cmd/cli.h"
+#include "cmd/cmds.h"
 
 #define REFUTE_VERSION "0.1.0"
 

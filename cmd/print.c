@@ -1,8 +1,8 @@
 /* cmd/print.c - human and JSON summaries of tensors for the commands. */
 #include <string.h>
 
-#include "../engine/engine.h"
-#include "cli.h"
+#include "engine/engine.h"
+#include "cmd/cli.h"
 
 static double
 elem_as_double(const struct tensor *t, size_t i)
@@ -53,11 +53,11 @@ summarize(const struct tensor *t, struct summary *s)
 #define SHOW_VALUES 8
 
 void
-cli_print_tensor_text(const char *name, const struct tensor *t)
+cmd_print_tensor_text(const char *name, const struct tensor *t)
 {
 	char shp[128];
 	struct summary s;
-	tensor_shape_str(t, shp, sizeof(shp));
+	engine_tensor_shape_str(t, shp, sizeof(shp));
 	summarize(t, &s);
 	printf("output %s %s\n", name, shp);
 	printf("  min %.6g  max %.6g  mean %.6g", s.min, s.max, s.mean);
@@ -86,28 +86,28 @@ cli_print_tensor_text(const char *name, const struct tensor *t)
 }
 
 void
-cli_print_tensor_json(struct json_out *j, const char *name,
+cmd_print_tensor_json(struct json_out *j, const char *name,
     const struct tensor *t)
 {
 	struct summary s;
 	summarize(t, &s);
-	json_obj_open(j, NULL);
-	json_str(j, "name", name);
-	json_str(j, "dtype", tensor_dtype_name(t->dtype));
-	json_arr_open(j, "shape");
+	cmd_json_obj_open(j, NULL);
+	cmd_json_str(j, "name", name);
+	cmd_json_str(j, "dtype", engine_tensor_dtype_name(t->dtype));
+	cmd_json_arr_open(j, "shape");
 	for (int d = 0; d < t->rank; d++) {
-		json_int(j, NULL, (long long)t->dims[d]);
+		cmd_json_int(j, NULL, (long long)t->dims[d]);
 	}
-	json_arr_close(j);
-	json_num(j, "min", s.min);
-	json_num(j, "max", s.max);
-	json_num(j, "mean", s.mean);
-	json_uint(j, "nonfinite", s.nonfinite);
-	json_arr_open(j, "values");
+	cmd_json_arr_close(j);
+	cmd_json_num(j, "min", s.min);
+	cmd_json_num(j, "max", s.max);
+	cmd_json_num(j, "mean", s.mean);
+	cmd_json_uint(j, "nonfinite", s.nonfinite);
+	cmd_json_arr_open(j, "values");
 	for (size_t i = 0; i < t->count && i < SHOW_VALUES; i++) {
-		json_num(j, NULL, elem_as_double(t, i));
+		cmd_json_num(j, NULL, elem_as_double(t, i));
 	}
-	json_arr_close(j);
-	json_obj_close(j);
+	cmd_json_arr_close(j);
+	cmd_json_obj_close(j);
 }
 

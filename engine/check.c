@@ -24,7 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "model_int.h"
+#include "engine/model_int.h"
 
 /* Small enough that filling it is free. */
 #define ONES_MAX 64
@@ -48,11 +48,11 @@ standin_make(const struct engine_shape *s, struct standin *out,
     size_t *budget)
 {
 	size_t count;
-	if (tensor_shape_check(s->rank, s->dims, &count, NULL) != RF_OK) {
+	if (engine_tensor_shape_check(s->rank, s->dims, &count, NULL) != RF_OK) {
 		return RF_ERR_RANGE;
 	}
 	size_t bytes;
-	if (!rf_size_mul(count, tensor_dtype_size(s->dtype), &bytes) ||
+	if (!rf_size_mul(count, engine_tensor_dtype_size(s->dtype), &bytes) ||
 	    !rf_size_add(bytes, 64, &bytes) || bytes > *budget) {
 		return RF_ERR_RANGE;
 	}
@@ -96,7 +96,7 @@ probe_op(const struct engine_model *m, size_t k, struct engine_shape *sh,
     size_t *budget, struct rf_errinfo *ei)
 {
 	const struct model_op *o = &m->ops[k];
-	const struct op_def *def = op_def_get(o->op);
+	const struct op_def *def = engine_op_def_get(o->op);
 	const struct tensor *in[ENGINE_MAX_OP_INPUTS];
 	struct standin st[ENGINE_MAX_OP_INPUTS];
 	size_t n_st = 0;
@@ -153,13 +153,13 @@ probe_op(const struct engine_model *m, size_t k, struct engine_shape *sh,
 		if (ei != NULL) {
 			ei->msg[0] = '\0';
 		}
-		struct op_probe *old = op_probe_set(&p);
+		struct op_probe *old = engine_op_probe_set(&p);
 		size_t old_cap = engine_alloc_cap_set(PROBE_CAP);
 		err = def->eval(&call);
 		engine_alloc_cap_set(old_cap);
-		op_probe_set(old);
+		engine_op_probe_set(old);
 		for (size_t j = 0; j < o->n_outputs; j++) {
-			tensor_fini(&out[j]);
+			engine_tensor_fini(&out[j]);
 		}
 		if (err == RF_ERR_ABORTED) {
 			err = RF_OK;
@@ -172,7 +172,7 @@ probe_op(const struct engine_model *m, size_t k, struct engine_shape *sh,
 				for (int d = 0; d < p.out[j].rank; d++) {
 					c *= (size_t)p.out[j].dims[d];
 				}
-				c *= tensor_dtype_size(p.out[j].dtype);
+				c *= engine_tensor_dtype_size(p.out[j].dtype);
 				*budget = c < *budget ? *budget - c : 0;
 			}
 			/* QLinearMatMul requantizes its int32 product to int8

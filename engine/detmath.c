@@ -25,13 +25,13 @@
  * NaN inputs come back unchanged, bit for bit (sign and payload kept): we
  * test for NaN before any arithmetic, since arithmetic on a NaN may set the
  * quiet bit or, on some targets, replace the payload. NaNs that we create
- * (det_logf of a negative number) are the positive quiet NaN 0x7fc00000.
+ * (engine_det_logf of a negative number) are the positive quiet NaN 0x7fc00000.
  */
 #include <float.h>
 #include <stdint.h>
 #include <string.h>
 
-#include "engine.h"
+#include "engine/engine.h"
 
 /* x87 evaluates in 80-bit registers and rounds twice: different bits. */
 #if !defined(FLT_EVAL_METHOD) || FLT_EVAL_METHOD != 0
@@ -121,7 +121,7 @@ pow2(int k)
 }
 
 double
-det_rint(double x)
+engine_det_rint(double x)
 {
 	uint64_t sign = dbits(x) & (UINT64_C(1) << 63);
 	double ax = dabs(x);
@@ -178,7 +178,7 @@ expm1_poly(double r)
 static double
 reduce_ln2(double x, double *k, double *r_err)
 {
-	double kk = det_rint(x * INV_LN2);
+	double kk = engine_det_rint(x * INV_LN2);
 	double a = x - kk * LN2_HI;
 	double b = kk * LN2_LO;
 	double r = a - b;
@@ -190,7 +190,7 @@ reduce_ln2(double x, double *k, double *r_err)
 }
 
 double
-det_exp(double x)
+engine_det_exp(double x)
 {
 	if (x != x) {
 		return x;
@@ -231,18 +231,18 @@ det_exp(double x)
 }
 
 float
-det_expf(float x)
+engine_det_expf(float x)
 {
 	if (x != x) {
 		return x;
 	}
 	/* Every float result, subnormals included, is a normal double, so
 	 * the conversion is the only rounding to float. */
-	return (float)det_exp((double)x);
+	return (float)engine_det_exp((double)x);
 }
 
 float
-det_logf(float x)
+engine_det_logf(float x)
 {
 	uint32_t ix = fbits(x);
 	if (x != x) {
@@ -339,7 +339,7 @@ erf_series(double z, double z2)
 			break;
 		}
 	}
-	return (TWO_OVER_SQRTPI * det_exp(-z2)) * s;
+	return (TWO_OVER_SQRTPI * engine_det_exp(-z2)) * s;
 }
 
 /*
@@ -357,7 +357,7 @@ erfc_cf(double z, double z2)
 	for (int k = n; k >= 1; k--) {
 		t = z + (0.5 * (double)k) / t;
 	}
-	return det_exp(-z2) * (INV_SQRTPI / t);
+	return engine_det_exp(-z2) * (INV_SQRTPI / t);
 }
 
 /* erf z for z >= 0, z2 = z^2 exactly. */
@@ -375,7 +375,7 @@ erf_pos(double z, double z2)
 }
 
 float
-det_erff(float x)
+engine_det_erff(float x)
 {
 	if (x != x) {
 		return x;
@@ -418,7 +418,7 @@ sum_to_float(double a, double b)
 }
 
 float
-det_sigmoidf(float x)
+engine_det_sigmoidf(float x)
 {
 	if (x != x) {
 		return x;
@@ -442,11 +442,11 @@ det_sigmoidf(float x)
 	}
 	/* e^-x overflows to inf for x < -709, and 1/inf = 0 is right:
 	 * the float result underflows from x < -104 on. */
-	return (float)(1.0 / (1.0 + det_exp(-xd)));
+	return (float)(1.0 / (1.0 + engine_det_exp(-xd)));
 }
 
 float
-det_geluf(float x)
+engine_det_geluf(float x)
 {
 	if (x != x || x == 0.0f || x == ffrom(UINT32_C(0x7f800000))) {
 		return x; /* NaN, +-0 and +inf are fixed points */
@@ -491,7 +491,7 @@ tanh_nonneg(double a)
 }
 
 float
-det_tanhf(float x)
+engine_det_tanhf(float x)
 {
 	if (x != x) {
 		return x;
@@ -510,7 +510,7 @@ det_tanhf(float x)
 }
 
 float
-det_gelu_tanhf(float x)
+engine_det_gelu_tanhf(float x)
 {
 	if (x != x || x == 0.0f || x == ffrom(UINT32_C(0x7f800000))) {
 		return x; /* NaN, +-0 and +inf are fixed points */
@@ -528,10 +528,10 @@ det_gelu_tanhf(float x)
 		 * without the cancellation in 1 + tanh u for negative u. For
 		 * large -x, e^-2u overflows and the quotient goes to -0.
 		 */
-		return (float)(xd / (1.0 + det_exp(-2.0 * u)));
+		return (float)(xd / (1.0 + engine_det_exp(-2.0 * u)));
 	}
 	/*
-	 * h + h tanh u as an unevaluated sum, as in det_geluf: for small x
+	 * h + h tanh u as an unevaluated sum, as in engine_det_geluf: for small x
 	 * the x^2 sqrt(2/pi)/2 term decides the rounding of x/2. With
 	 * u >= -0.5, 1 + tanh u >= 0.53, so nothing cancels.
 	 */

@@ -11,7 +11,7 @@
  * The engine does no file or network I/O: models and tensors are encoded
  * to and decoded from memory buffers, and the caller moves the bytes.
  *
- * Ownership: a struct tensor owns its data when t->owned is set; tensor_fini
+ * Ownership: a struct tensor owns its data when t->owned is set; engine_tensor_fini
  * frees it. A model owns everything added to it. Functions that fail leave
  * their outputs untouched and free what they allocated.
  */
@@ -22,7 +22,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../base/rf.h"
+#include "base/rf.h"
 
 /* ------------------------------------------------------------------ */
 /* Tensors                                                              */
@@ -48,53 +48,53 @@ struct tensor {
 	int64_t dims[TENSOR_MAX_RANK];
 	size_t count; /* number of elements: product of dims, 1 for rank 0 */
 	void *data;   /* row-major, 64-byte aligned when allocated here */
-	bool owned;   /* data is freed by tensor_fini */
+	bool owned;   /* data is freed by engine_tensor_fini */
 };
 
-bool tensor_dtype_valid(int dtype);
-size_t tensor_dtype_size(enum tensor_dtype dtype);
+bool engine_tensor_dtype_valid(int dtype);
+size_t engine_tensor_dtype_size(enum tensor_dtype dtype);
 /* "f32", "i8", "i32", "i64"; "?" for anything else. */
-const char *tensor_dtype_name(enum tensor_dtype dtype);
+const char *engine_tensor_dtype_name(enum tensor_dtype dtype);
 /* Parses the names above; RF_ERR_INVAL for anything else. */
-int tensor_dtype_parse(const char *name, enum tensor_dtype *out);
+int engine_tensor_dtype_parse(const char *name, enum tensor_dtype *out);
 
 /*
  * Checks a shape against the limits and computes its element count.
  * RF_ERR_RANGE names the first bad dimension in ei.
  */
-int tensor_shape_check(int rank, const int64_t *dims, size_t *count,
+int engine_tensor_shape_check(int rank, const int64_t *dims, size_t *count,
     struct rf_errinfo *ei) __attribute__((warn_unused_result));
 
 /* Allocates a zero-filled tensor. On failure *t is untouched. */
-int tensor_init(struct tensor *t, enum tensor_dtype dtype, int rank,
+int engine_tensor_init(struct tensor *t, enum tensor_dtype dtype, int rank,
     const int64_t *dims) __attribute__((warn_unused_result));
 /* Deep copy into dst (which is overwritten, not freed first). */
-int tensor_copy(struct tensor *dst, const struct tensor *src)
+int engine_tensor_copy(struct tensor *dst, const struct tensor *src)
     __attribute__((warn_unused_result));
 /* A non-owning view of src's data with another shape of the same count. */
-int tensor_view(struct tensor *dst, const struct tensor *src, int rank,
+int engine_tensor_view(struct tensor *dst, const struct tensor *src, int rank,
     const int64_t *dims) __attribute__((warn_unused_result));
 /* Frees owned data and clears t; t may be NULL or already cleared. */
-void tensor_fini(struct tensor *t);
+void engine_tensor_fini(struct tensor *t);
 /* Bytes of data: count * element size. */
-size_t tensor_nbytes(const struct tensor *t);
+size_t engine_tensor_nbytes(const struct tensor *t);
 /* Same dtype, shape and bytes (NaNs compare by bits). */
-bool tensor_equal(const struct tensor *a, const struct tensor *b);
+bool engine_tensor_equal(const struct tensor *a, const struct tensor *b);
 /* Writes "f32[2,3]" into buf. */
-void tensor_shape_str(const struct tensor *t, char *buf, size_t len);
+void engine_tensor_shape_str(const struct tensor *t, char *buf, size_t len);
 
 /*
  * NumPy broadcasting: the shape of a op b, or RF_ERR_SHAPE naming the
  * incompatible dimensions.
  */
-int tensor_broadcast_shape(int ra, const int64_t *da, int rb,
+int engine_tensor_broadcast_shape(int ra, const int64_t *da, int rb,
     const int64_t *db, int *rank, int64_t *dims, struct rf_errinfo *ei);
 
 /* NumPy .npy files (format 1.0 to 3.0; f4, i1, i4, i8; C order only). */
-int tensor_npy_decode(const uint8_t *buf, size_t len, struct tensor *out,
+int engine_tensor_npy_decode(const uint8_t *buf, size_t len, struct tensor *out,
     struct rf_errinfo *ei) __attribute__((warn_unused_result));
 /* Encodes as .npy 1.0 into a malloc'd buffer the caller frees. */
-int tensor_npy_encode(const struct tensor *t, uint8_t **buf, size_t *len)
+int engine_tensor_npy_encode(const struct tensor *t, uint8_t **buf, size_t *len)
     __attribute__((warn_unused_result));
 
 /* ------------------------------------------------------------------ */
@@ -108,19 +108,19 @@ int tensor_npy_encode(const struct tensor *t, uint8_t **buf, size_t *len)
  * against the exact value are at most 1 ulp of the float result (measured
  * in tests/engine/detmath_test.c; see docs/determinism.md).
  */
-float det_expf(float x);
-float det_logf(float x);
-float det_tanhf(float x);
-float det_erff(float x);
-float det_sigmoidf(float x);
+float engine_det_expf(float x);
+float engine_det_logf(float x);
+float engine_det_tanhf(float x);
+float engine_det_erff(float x);
+float engine_det_sigmoidf(float x);
 /* Gelu, exact form 0.5 x (1 + erf(x / sqrt 2)). */
-float det_geluf(float x);
+float engine_det_geluf(float x);
 /* Gelu, tanh form 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))). */
-float det_gelu_tanhf(float x);
+float engine_det_gelu_tanhf(float x);
 /* exp in double, for the engine's own use in wider computations. */
-double det_exp(double x);
+double engine_det_exp(double x);
 /* Round to nearest, ties to even, of a double (|x| < 2^52 or returned). */
-double det_rint(double x);
+double engine_det_rint(double x);
 
 /* ------------------------------------------------------------------ */
 /* Matrix kernels                                                       */
@@ -480,7 +480,7 @@ size_t engine_trace_length(const struct engine_model *m);
  * Runs the model on n_inputs tensors (in graph input order; dtype and
  * shape checked against the declared ones). On success fills outputs[0..]
  * with engine_model_output_count(m) newly allocated tensors the caller
- * frees with tensor_fini. A run stopped early by stop_after succeeds with
+ * frees with engine_tensor_fini. A run stopped early by stop_after succeeds with
  * the outputs left cleared.
  */
 int engine_run(const struct engine_model *m, const struct tensor *inputs,

@@ -12,7 +12,7 @@
 
 #include <string.h>
 
-#include "engine.h"
+#include "engine/engine.h"
 
 /* Parsed attributes live inline in the op, read back with memcpy. */
 #define OP_PARAMS_SIZE 256
@@ -57,21 +57,21 @@ struct op_def {
 };
 
 /* The table, indexed by enum engine_op (engine/ops.c). */
-const struct op_def *op_def_get(enum engine_op op);
+const struct op_def *engine_op_def_get(enum engine_op op);
 
 /* Attribute lookups for parse functions. Missing -> default, wrong type or
  * out of range -> RF_ERR_INVAL naming the attribute. */
-const struct engine_attr *op_attr_find(const struct op_attrs *at,
+const struct engine_attr *engine_op_attr_find(const struct op_attrs *at,
     const char *name);
-int op_attr_get_int(const struct op_attrs *at, const char *name, int64_t def,
+int engine_op_attr_get_int(const struct op_attrs *at, const char *name, int64_t def,
     int64_t lo, int64_t hi, int64_t *out, struct rf_errinfo *ei);
-int op_attr_get_float(const struct op_attrs *at, const char *name, float def,
+int engine_op_attr_get_float(const struct op_attrs *at, const char *name, float def,
     float *out, struct rf_errinfo *ei);
 /* A list of exactly n ints (or absent: *present = false). */
-int op_attr_get_ints(const struct op_attrs *at, const char *name, size_t min,
+int engine_op_attr_get_ints(const struct op_attrs *at, const char *name, size_t min,
     size_t max, int64_t *out, size_t *n, struct rf_errinfo *ei);
 /* Rejects any attribute whose name is not in the NULL-terminated list. */
-int op_attrs_only(const struct op_attrs *at, const char *const *known,
+int engine_op_attrs_only(const struct op_attrs *at, const char *const *known,
     const char *op, struct rf_errinfo *ei);
 
 /* Parameter block access. */
@@ -87,7 +87,7 @@ int op_attrs_only(const struct op_attrs *at, const char *const *known,
 	} while (0)
 
 /*
- * While a probe is set (engine/check.c), op_out_alloc records each output's
+ * While a probe is set (engine/check.c), engine_op_out_alloc records each output's
  * shape in it and, at the last output, returns RF_ERR_ABORTED instead of
  * allocating: an eval then stops after all its checks and before any
  * work. Returns the previous probe.
@@ -95,14 +95,14 @@ int op_attrs_only(const struct op_attrs *at, const char *const *known,
 struct op_probe {
 	struct engine_shape out[ENGINE_MAX_OP_OUTPUTS];
 };
-struct op_probe *op_probe_set(struct op_probe *p);
+struct op_probe *engine_op_probe_set(struct op_probe *p);
 
 /*
  * Buffers of the intermediate tensors one engine_run has finished with,
- * handed to later operators' outputs (op_out_alloc) instead of going back
+ * handed to later operators' outputs (engine_op_out_alloc) instead of going back
  * to the allocator: a run's big activations then cost no fresh allocation
  * and no page faults after the first operators. A buffer comes back
- * zeroed, exactly as tensor_init's. Per thread, like the probe; NULL (no
+ * zeroed, exactly as engine_tensor_init's. Per thread, like the probe; NULL (no
  * pool) outside engine_run.
  */
 #define OP_BUFPOOL_MAX 16
@@ -111,12 +111,12 @@ struct op_bufpool {
 	size_t cap[OP_BUFPOOL_MAX]; /* bytes usable in buf[i] */
 	size_t n;
 };
-struct op_bufpool *op_bufpool_set(struct op_bufpool *p);
+struct op_bufpool *engine_op_bufpool_set(struct op_bufpool *p);
 /* Releases t: its buffer into the current pool when t owns it and there
- * is room, else tensor_fini. */
-void op_tensor_release(struct tensor *t);
+ * is room, else engine_tensor_fini. */
+void engine_op_tensor_release(struct tensor *t);
 /* Frees every buffer left in p. */
-void op_bufpool_drain(struct op_bufpool *p);
+void engine_op_bufpool_drain(struct op_bufpool *p);
 /*
  * A constant B operand of engine_sgemm_t packed once for the fast path
  * (a model's weight: engine/run.c keeps one per weight). pack_b fails
@@ -138,114 +138,114 @@ bool engine_sgemm_packed(bool trans_a, size_t m, size_t n, size_t k,
 
 /* Scratch memory of a kernel (GEMM packing, im2col): from the current
  * pool when one is set and holds a fitting buffer, else allocated; free
- * with op_scratch_free and the same size. Contents are undefined. */
-void *op_scratch_alloc(size_t bytes);
-void op_scratch_free(void *buf, size_t bytes);
+ * with engine_op_scratch_free and the same size. Contents are undefined. */
+void *engine_op_scratch_alloc(size_t bytes);
+void engine_op_scratch_free(void *buf, size_t bytes);
 
 /* Allocates out with the given shape, reporting the limit hit in ei. */
-int op_out_alloc(const struct op_call *c, size_t i, enum tensor_dtype dt,
+int engine_op_out_alloc(const struct op_call *c, size_t i, enum tensor_dtype dt,
     int rank, const int64_t *dims);
 /* RF_ERR_DTYPE naming the input unless in[i] has dtype dt. */
-int op_need_dtype(const struct op_call *c, size_t i, enum tensor_dtype dt);
+int engine_op_need_dtype(const struct op_call *c, size_t i, enum tensor_dtype dt);
 /* Resolves a possibly negative axis against rank; RF_ERR_INVAL if out. */
-int op_axis(const struct op_call *c, int64_t axis, int rank, int *out);
+int engine_op_axis(const struct op_call *c, int64_t axis, int rank, int *out);
 
 /* Operator families (one file each). */
-int op_parse_none(const struct op_attrs *at, size_t n_inputs,
+int engine_op_parse_none(const struct op_attrs *at, size_t n_inputs,
     struct op_params *p, struct rf_errinfo *ei);
 
-int op_matmul_parse(const struct op_attrs *, size_t, struct op_params *,
+int engine_op_matmul_parse(const struct op_attrs *, size_t, struct op_params *,
     struct rf_errinfo *);
-int op_matmul_eval(const struct op_call *c);
-int op_gemm_parse(const struct op_attrs *, size_t, struct op_params *,
+int engine_op_matmul_eval(const struct op_call *c);
+int engine_op_gemm_parse(const struct op_attrs *, size_t, struct op_params *,
     struct rf_errinfo *);
-int op_gemm_eval(const struct op_call *c);
+int engine_op_gemm_eval(const struct op_call *c);
 
-int op_add_eval(const struct op_call *c);
-int op_sub_eval(const struct op_call *c);
-int op_mul_eval(const struct op_call *c);
-int op_div_eval(const struct op_call *c);
+int engine_op_add_eval(const struct op_call *c);
+int engine_op_sub_eval(const struct op_call *c);
+int engine_op_mul_eval(const struct op_call *c);
+int engine_op_div_eval(const struct op_call *c);
 
-int op_relu_eval(const struct op_call *c);
-int op_sigmoid_eval(const struct op_call *c);
-int op_tanh_eval(const struct op_call *c);
-int op_gelu_parse(const struct op_attrs *, size_t, struct op_params *,
+int engine_op_relu_eval(const struct op_call *c);
+int engine_op_sigmoid_eval(const struct op_call *c);
+int engine_op_tanh_eval(const struct op_call *c);
+int engine_op_gelu_parse(const struct op_attrs *, size_t, struct op_params *,
     struct rf_errinfo *);
-int op_gelu_eval(const struct op_call *c);
+int engine_op_gelu_eval(const struct op_call *c);
 
-int op_softmax_parse(const struct op_attrs *, size_t, struct op_params *,
+int engine_op_softmax_parse(const struct op_attrs *, size_t, struct op_params *,
     struct rf_errinfo *);
-int op_softmax_eval(const struct op_call *c);
-int op_layernorm_parse(const struct op_attrs *, size_t, struct op_params *,
+int engine_op_softmax_eval(const struct op_call *c);
+int engine_op_layernorm_parse(const struct op_attrs *, size_t, struct op_params *,
     struct rf_errinfo *);
-int op_layernorm_eval(const struct op_call *c);
-int op_batchnorm_parse(const struct op_attrs *, size_t, struct op_params *,
+int engine_op_layernorm_eval(const struct op_call *c);
+int engine_op_batchnorm_parse(const struct op_attrs *, size_t, struct op_params *,
     struct rf_errinfo *);
-int op_batchnorm_eval(const struct op_call *c);
+int engine_op_batchnorm_eval(const struct op_call *c);
 
-int op_conv_parse(const struct op_attrs *, size_t, struct op_params *,
+int engine_op_conv_parse(const struct op_attrs *, size_t, struct op_params *,
     struct rf_errinfo *);
-int op_conv_eval(const struct op_call *c);
-int op_pool_parse(const struct op_attrs *, size_t, struct op_params *,
+int engine_op_conv_eval(const struct op_call *c);
+int engine_op_pool_parse(const struct op_attrs *, size_t, struct op_params *,
     struct rf_errinfo *);
-int op_maxpool_eval(const struct op_call *c);
-int op_avgpool_eval(const struct op_call *c);
-int op_globalavgpool_eval(const struct op_call *c);
+int engine_op_maxpool_eval(const struct op_call *c);
+int engine_op_avgpool_eval(const struct op_call *c);
+int engine_op_globalavgpool_eval(const struct op_call *c);
 
-int op_flatten_parse(const struct op_attrs *, size_t, struct op_params *,
+int engine_op_flatten_parse(const struct op_attrs *, size_t, struct op_params *,
     struct rf_errinfo *);
-int op_flatten_eval(const struct op_call *c);
-int op_reshape_parse(const struct op_attrs *, size_t, struct op_params *,
+int engine_op_flatten_eval(const struct op_call *c);
+int engine_op_reshape_parse(const struct op_attrs *, size_t, struct op_params *,
     struct rf_errinfo *);
-int op_reshape_eval(const struct op_call *c);
-int op_transpose_parse(const struct op_attrs *, size_t, struct op_params *,
+int engine_op_reshape_eval(const struct op_call *c);
+int engine_op_transpose_parse(const struct op_attrs *, size_t, struct op_params *,
     struct rf_errinfo *);
-int op_transpose_eval(const struct op_call *c);
-int op_concat_parse(const struct op_attrs *, size_t, struct op_params *,
+int engine_op_transpose_eval(const struct op_call *c);
+int engine_op_concat_parse(const struct op_attrs *, size_t, struct op_params *,
     struct rf_errinfo *);
-int op_concat_eval(const struct op_call *c);
-int op_gather_parse(const struct op_attrs *, size_t, struct op_params *,
+int engine_op_concat_eval(const struct op_call *c);
+int engine_op_gather_parse(const struct op_attrs *, size_t, struct op_params *,
     struct rf_errinfo *);
-int op_gather_eval(const struct op_call *c);
+int engine_op_gather_eval(const struct op_call *c);
 
-int op_matmulinteger_eval(const struct op_call *c);
-int op_qlinearmatmul_eval(const struct op_call *c);
-int op_qgemm_parse(const struct op_attrs *, size_t, struct op_params *,
+int engine_op_matmulinteger_eval(const struct op_call *c);
+int engine_op_qlinearmatmul_eval(const struct op_call *c);
+int engine_op_qgemm_parse(const struct op_attrs *, size_t, struct op_params *,
     struct rf_errinfo *);
-int op_qgemm_eval(const struct op_call *c);
+int engine_op_qgemm_eval(const struct op_call *c);
 
 /* Operators added for ONNX import: data movement (engine/op_extra.c). */
-int op_identity_eval(const struct op_call *c);
-int op_squeeze_parse(const struct op_attrs *, size_t, struct op_params *,
+int engine_op_identity_eval(const struct op_call *c);
+int engine_op_squeeze_parse(const struct op_attrs *, size_t, struct op_params *,
     struct rf_errinfo *);
-int op_squeeze_eval(const struct op_call *c);
-int op_unsqueeze_parse(const struct op_attrs *, size_t, struct op_params *,
+int engine_op_squeeze_eval(const struct op_call *c);
+int engine_op_unsqueeze_parse(const struct op_attrs *, size_t, struct op_params *,
     struct rf_errinfo *);
-int op_unsqueeze_eval(const struct op_call *c);
-int op_split_parse(const struct op_attrs *, size_t, struct op_params *,
+int engine_op_unsqueeze_eval(const struct op_call *c);
+int engine_op_split_parse(const struct op_attrs *, size_t, struct op_params *,
     struct rf_errinfo *);
-int op_split_eval(const struct op_call *c);
-int op_slice_parse(const struct op_attrs *, size_t, struct op_params *,
+int engine_op_split_eval(const struct op_call *c);
+int engine_op_slice_parse(const struct op_attrs *, size_t, struct op_params *,
     struct rf_errinfo *);
-int op_slice_eval(const struct op_call *c);
-int op_pad_parse(const struct op_attrs *, size_t, struct op_params *,
+int engine_op_slice_eval(const struct op_call *c);
+int engine_op_pad_parse(const struct op_attrs *, size_t, struct op_params *,
     struct rf_errinfo *);
-int op_pad_eval(const struct op_call *c);
-int op_where_eval(const struct op_call *c);
-int op_expand_parse(const struct op_attrs *, size_t, struct op_params *,
+int engine_op_pad_eval(const struct op_call *c);
+int engine_op_where_eval(const struct op_call *c);
+int engine_op_expand_parse(const struct op_attrs *, size_t, struct op_params *,
     struct rf_errinfo *);
-int op_expand_eval(const struct op_call *c);
-int op_cast_parse(const struct op_attrs *, size_t, struct op_params *,
+int engine_op_expand_eval(const struct op_call *c);
+int engine_op_cast_parse(const struct op_attrs *, size_t, struct op_params *,
     struct rf_errinfo *);
-int op_cast_eval(const struct op_call *c);
+int engine_op_cast_eval(const struct op_call *c);
 
 /* ... and arithmetic (engine/op_math.c). */
-int op_reducemean_parse(const struct op_attrs *, size_t, struct op_params *,
+int engine_op_reducemean_parse(const struct op_attrs *, size_t, struct op_params *,
     struct rf_errinfo *);
-int op_reducemean_eval(const struct op_call *c);
-int op_pow_eval(const struct op_call *c);
-int op_sqrt_eval(const struct op_call *c);
-int op_erf_eval(const struct op_call *c);
+int engine_op_reducemean_eval(const struct op_call *c);
+int engine_op_pow_eval(const struct op_call *c);
+int engine_op_sqrt_eval(const struct op_call *c);
+int engine_op_erf_eval(const struct op_call *c);
 
 /*
  * Walks the elements of a broadcast result in row-major order and keeps,
@@ -263,9 +263,9 @@ struct bcast_iter {
 	size_t stride[BCAST_MAX_OPERANDS][TENSOR_MAX_RANK];
 	size_t off[BCAST_MAX_OPERANDS];
 };
-void bcast_iter_init(struct bcast_iter *it, int rank, const int64_t *dims,
+void engine_bcast_iter_init(struct bcast_iter *it, int rank, const int64_t *dims,
     const struct tensor *const *operands, size_t n);
-void bcast_iter_next(struct bcast_iter *it);
+void engine_bcast_iter_next(struct bcast_iter *it);
 
 /* ONNX TensorProto.DataType codes that Cast's 'to' accepts. */
 #define ONNX_DT_FLOAT 1
@@ -291,9 +291,9 @@ struct conv2d_shape {
 	int64_t pad_top, pad_left;
 	int64_t group;
 };
-void conv2d_ref(const struct conv2d_shape *s, const float *x, const float *w,
+void engine_conv2d_ref(const struct conv2d_shape *s, const float *x, const float *w,
     const float *bias, float *y);
-int conv2d_fast(const struct conv2d_shape *s, const float *x, const float *w,
+int engine_conv2d_fast(const struct conv2d_shape *s, const float *x, const float *w,
     const float *bias, float *y);
 
 /* Integer GEMM on zero-point-adjusted int8 operands, int32 wrapping sums:

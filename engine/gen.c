@@ -6,7 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "engine_int.h"
+#include "engine/engine_int.h"
 
 /* Builder state with a sticky error, so model code reads as a recipe. */
 struct gen {
@@ -25,7 +25,7 @@ gen_weight(struct gen *g, const char *name, int rank, const int64_t *dims,
 	}
 	struct tensor t;
 	int idx = -1;
-	g->err = tensor_init(&t, TENSOR_F32, rank, dims);
+	g->err = engine_tensor_init(&t, TENSOR_F32, rank, dims);
 	if (g->err != RF_OK) {
 		rf_errf(g->ei, g->err, "weight '%s': %s", name,
 		    rf_strerror(g->err));
@@ -37,7 +37,7 @@ gen_weight(struct gen *g, const char *name, int rank, const int64_t *dims,
 	}
 	g->err = engine_model_add_weight(g->m, name, &t, &idx, g->ei);
 	if (g->err != RF_OK) {
-		tensor_fini(&t);
+		engine_tensor_fini(&t);
 	}
 	return idx;
 }
@@ -52,7 +52,7 @@ gen_fill(struct gen *g, const char *name, int rank, const int64_t *dims,
 	}
 	struct tensor t;
 	int idx = -1;
-	g->err = tensor_init(&t, TENSOR_F32, rank, dims);
+	g->err = engine_tensor_init(&t, TENSOR_F32, rank, dims);
 	if (g->err != RF_OK) {
 		return -1;
 	}
@@ -61,7 +61,7 @@ gen_fill(struct gen *g, const char *name, int rank, const int64_t *dims,
 	}
 	g->err = engine_model_add_weight(g->m, name, &t, &idx, g->ei);
 	if (g->err != RF_OK) {
-		tensor_fini(&t);
+		engine_tensor_fini(&t);
 	}
 	return idx;
 }
@@ -75,14 +75,14 @@ gen_shape(struct gen *g, const char *name, const int64_t *v, int n)
 	struct tensor t;
 	int idx = -1;
 	int64_t dims[1] = { n };
-	g->err = tensor_init(&t, TENSOR_I64, 1, dims);
+	g->err = engine_tensor_init(&t, TENSOR_I64, 1, dims);
 	if (g->err != RF_OK) {
 		return -1;
 	}
 	memcpy(t.data, v, sizeof(int64_t) * (size_t)n);
 	g->err = engine_model_add_weight(g->m, name, &t, &idx, g->ei);
 	if (g->err != RF_OK) {
-		tensor_fini(&t);
+		engine_tensor_fini(&t);
 	}
 	return idx;
 }

@@ -52,7 +52,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine_int.h"
+#include "engine/engine_int.h"
 
 /* The quiet NaN every NaN result is stored as. */
 #define SGEMM_NAN_BITS 0x7fc00000u
@@ -829,11 +829,11 @@ sgemm_blocked(const struct sgemm_impl *im, size_t m, size_t n, size_t k,
 	 * once, engine_sgemm_pack_b) there is no B to pack. */
 	size_t abytes = mc * kc * sizeof(float);
 	size_t bbytes = bpre != NULL ? 0 : kc * nc * sizeof(float);
-	float *apack = op_scratch_alloc(abytes);
-	float *bpack = bpre != NULL ? NULL : op_scratch_alloc(bbytes);
+	float *apack = engine_op_scratch_alloc(abytes);
+	float *bpack = bpre != NULL ? NULL : engine_op_scratch_alloc(bbytes);
 	if (apack == NULL || (bpack == NULL && bpre == NULL)) {
-		op_scratch_free(apack, abytes);
-		op_scratch_free(bpack, bbytes);
+		engine_op_scratch_free(apack, abytes);
+		engine_op_scratch_free(bpack, bbytes);
 		return false;
 	}
 	/* Edge-tile scratch, zeroed once: its unused lanes then only ever
@@ -876,8 +876,8 @@ sgemm_blocked(const struct sgemm_impl *im, size_t m, size_t n, size_t k,
 			}
 		}
 	}
-	op_scratch_free(apack, abytes);
-	op_scratch_free(bpack, bbytes);
+	engine_op_scratch_free(apack, abytes);
+	engine_op_scratch_free(bpack, bbytes);
 	return true;
 }
 

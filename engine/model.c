@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "model_int.h"
+#include "engine/model_int.h"
 
 /* ------------------------------------------------------------------ */
 /* Name index: open addressing over value indices                       */
@@ -154,7 +154,7 @@ value_pop_to(struct engine_model *m, size_t n)
 			next = (next + 1) & (m->index_cap - 1);
 		}
 		free(v->name);
-		tensor_fini(&v->weight);
+		engine_tensor_fini(&v->weight);
 		m->n_values--;
 	}
 }
@@ -187,7 +187,7 @@ engine_model_free(struct engine_model *m)
 	}
 	for (size_t i = 0; i < m->n_values; i++) {
 		free(m->values[i].name);
-		tensor_fini(&m->values[i].weight);
+		engine_tensor_fini(&m->values[i].weight);
 		engine_packed_b_free(m->values[i].packed);
 	}
 	pthread_mutex_destroy(&m->pack_mu);
@@ -212,7 +212,7 @@ engine_model_add_input(struct engine_model *m, const char *name,
 		return rf_errf(ei, RF_ERR_RANGE, "more than %d graph inputs",
 		    ENGINE_MAX_GRAPH_IO);
 	}
-	if (!tensor_dtype_valid((int)dtype)) {
+	if (!engine_tensor_dtype_valid((int)dtype)) {
 		return rf_errf(ei, RF_ERR_DTYPE, "input '%s': unknown dtype %d",
 		    name, (int)dtype);
 	}
@@ -258,15 +258,15 @@ engine_model_add_weight(struct engine_model *m, const char *name,
 		return err;
 	}
 	size_t count;
-	err = tensor_shape_check(w->rank, w->dims, &count, ei);
-	if (err != RF_OK || !tensor_dtype_valid((int)w->dtype)) {
+	err = engine_tensor_shape_check(w->rank, w->dims, &count, ei);
+	if (err != RF_OK || !engine_tensor_dtype_valid((int)w->dtype)) {
 		return rf_errctx(ei, err ? err : RF_ERR_DTYPE, "weight '%s': ",
 		    name);
 	}
 	/* The model must own its weights: copy a borrowed view. */
 	struct tensor own = *w;
 	if (!w->owned) {
-		err = tensor_copy(&own, w);
+		err = engine_tensor_copy(&own, w);
 		if (err != RF_OK) {
 			return rf_errf(ei, err, "weight '%s': %s", name,
 			    rf_strerror(err));
@@ -276,7 +276,7 @@ engine_model_add_weight(struct engine_model *m, const char *name,
 	err = value_push(m, name, &v);
 	if (err != RF_OK) {
 		if (!w->owned) {
-			tensor_fini(&own);
+			engine_tensor_fini(&own);
 		}
 		return rf_errf(ei, err, "weight '%s': %s", name,
 		    rf_strerror(err));
@@ -295,7 +295,7 @@ engine_model_add_weight(struct engine_model *m, const char *name,
 }
 
 int
-model_add_weight_shape(struct engine_model *m, const char *name,
+engine_model_add_weight_shape(struct engine_model *m, const char *name,
     enum tensor_dtype dtype, int rank, const int64_t *dims, int *idx,
     struct rf_errinfo *ei)
 {
@@ -304,7 +304,7 @@ model_add_weight_shape(struct engine_model *m, const char *name,
 		return err;
 	}
 	size_t count;
-	err = tensor_shape_check(rank, dims, &count, ei);
+	err = engine_tensor_shape_check(rank, dims, &count, ei);
 	if (err != RF_OK) {
 		return rf_errctx(ei, err, "weight '%s': ", name);
 	}
@@ -444,7 +444,7 @@ engine_model_add_op(struct engine_model *m, enum engine_op op,
     const struct engine_attr *attrs, size_t n_attrs, int *out_idx,
     struct rf_errinfo *ei)
 {
-	const struct op_def *def = op_def_get(op);
+	const struct op_def *def = engine_op_def_get(op);
 	if (def == NULL) {
 		return rf_errf(ei, RF_ERR_NOTSUP, "unknown operator %d",
 		    (int)op);

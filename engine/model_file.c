@@ -40,8 +40,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../base/bytes.h"
-#include "model_int.h"
+#include "base/bytes.h"
+#include "engine/model_int.h"
 
 #if !defined(__BYTE_ORDER__) || __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
 #error "tensor data is stored little-endian; add byte swapping for this host"
@@ -201,7 +201,7 @@ engine_model_encode(const struct engine_model *m, uint8_t **buf,
 		const struct model_value *mv = &m->values[v];
 		if (mv->kind == ENGINE_VALUE_WEIGHT) {
 			rf_write_bytes(&w, mv->weight.data,
-			    tensor_nbytes(&mv->weight));
+			    engine_tensor_nbytes(&mv->weight));
 		}
 	}
 	rf_write_u64_at(&w, 16, graph_len);
@@ -259,7 +259,7 @@ get_shape(struct rfm_decoder *dec, bool allow_any, enum tensor_dtype *dtype,
 	if (dec->g.err != RF_OK) {
 		return RFM_TRUNC(dec, "a shape");
 	}
-	if (!tensor_dtype_valid(dt)) {
+	if (!engine_tensor_dtype_valid(dt)) {
 		return rf_errf(dec->ei, RF_ERR_FORMAT,
 		    "record %u: unknown dtype %u", dec->record, dt);
 	}
@@ -315,7 +315,7 @@ decode_weight(struct rfm_decoder *dec)
 		err = get_shape(dec, false, &dt, &rank, dims);
 	}
 	if (err == RF_OK) {
-		err = tensor_shape_check(rank, dims, &count, dec->ei);
+		err = engine_tensor_shape_check(rank, dims, &count, dec->ei);
 		if (err != RF_OK) {
 			return rf_errctx(dec->ei, RF_ERR_FORMAT,
 			    "record %u (weight '%s'): ", dec->record, name);
@@ -325,11 +325,11 @@ decode_weight(struct rfm_decoder *dec)
 		return err;
 	}
 	if (dec->graph_only) {
-		return model_add_weight_shape(dec->m, name, dt, rank, dims, &idx,
+		return engine_model_add_weight_shape(dec->m, name, dt, rank, dims, &idx,
 		    dec->ei);
 	}
 	/* Check the bytes are there before allocating for them. */
-	size_t bytes = count * tensor_dtype_size(dt);
+	size_t bytes = count * engine_tensor_dtype_size(dt);
 	const uint8_t *src = rf_read_bytes(&dec->d, bytes);
 	if (src == NULL) {
 		return rf_errf(dec->ei, RF_ERR_TRUNCATED,
@@ -337,7 +337,7 @@ decode_weight(struct rfm_decoder *dec)
 		    "%zu bytes", dec->record, name, bytes);
 	}
 	struct tensor t;
-	err = tensor_init(&t, dt, rank, dims);
+	err = engine_tensor_init(&t, dt, rank, dims);
 	if (err != RF_OK) {
 		return rf_errf(dec->ei, err, "record %u (weight '%s'): %s",
 		    dec->record, name, rf_strerror(err));
@@ -345,7 +345,7 @@ decode_weight(struct rfm_decoder *dec)
 	memcpy(t.data, src, bytes);
 	err = engine_model_add_weight(dec->m, name, &t, &idx, dec->ei);
 	if (err != RF_OK) {
-		tensor_fini(&t);
+		engine_tensor_fini(&t);
 	}
 	return err;
 }

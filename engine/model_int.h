@@ -7,7 +7,7 @@
 
 #include <pthread.h>
 
-#include "engine_int.h"
+#include "engine/engine_int.h"
 
 struct model_value {
 	char *name;
@@ -55,7 +55,7 @@ struct engine_model {
 };
 
 /* A weight known by name and shape only (engine_model_decode_graph). */
-int model_add_weight_shape(struct engine_model *m, const char *name,
+int engine_model_add_weight_shape(struct engine_model *m, const char *name,
     enum tensor_dtype dtype, int rank, const int64_t *dims, int *idx,
     struct rf_errinfo *ei);
 

@@ -47,7 +47,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine_int.h"
+#include "engine/engine_int.h"
 
 #define NPY_MAGIC "\x93NUMPY"
 #define NPY_MAGIC_LEN 6
@@ -253,7 +253,7 @@ is_digit(int ch)
 
 /*
  * A decimal int64. Out-of-range dimensions are caught later by
- * tensor_shape_check; here we only refuse what does not fit in int64.
+ * engine_tensor_shape_check; here we only refuse what does not fit in int64.
  */
 static int
 hp_int(struct hparse *h, int dim, int64_t *v)
@@ -686,7 +686,7 @@ npy_header_parse(const uint8_t *file, struct cur *c, uint32_t hlen,
 }
 
 int
-tensor_npy_decode(const uint8_t *buf, size_t len, struct tensor *out,
+engine_tensor_npy_decode(const uint8_t *buf, size_t len, struct tensor *out,
     struct rf_errinfo *ei)
 {
 	struct cur c = { .p = buf, .left = buf != NULL ? len : 0 };
@@ -711,20 +711,20 @@ tensor_npy_decode(const uint8_t *buf, size_t len, struct tensor *out,
 		return rf_errf(ei, RF_ERR_NOTSUP,
 		    "npy: Fortran order is not supported");
 	}
-	err = tensor_shape_check(hd.rank, hd.dims, &t.count, ei);
+	err = engine_tensor_shape_check(hd.rank, hd.dims, &t.count, ei);
 	if (err != RF_OK) {
 		return rf_errctx(ei, err, "npy: ");
 	}
 	t.rank = hd.rank;
 	memcpy(t.dims, hd.dims, sizeof(t.dims));
 
-	size_t size = tensor_dtype_size(t.dtype);
+	size_t size = engine_tensor_dtype_size(t.dtype);
 	size_t need;
 	if (!rf_size_mul(t.count, size, &need)) {
 		return rf_errf(ei, RF_ERR_RANGE, "npy: data size overflows");
 	}
 	char shape[64];
-	tensor_shape_str(&t, shape, sizeof(shape));
+	engine_tensor_shape_str(&t, shape, sizeof(shape));
 	if (c.left < need) {
 		return rf_errf(ei, RF_ERR_TRUNCATED,
 		    "npy: data is %zu bytes, %s needs %zu", c.left, shape,
@@ -802,13 +802,13 @@ npy_dict(const struct tensor *t, struct sbuf *b)
 }
 
 int
-tensor_npy_encode(const struct tensor *t, uint8_t **buf, size_t *len)
+engine_tensor_npy_encode(const struct tensor *t, uint8_t **buf, size_t *len)
 {
-	if (!tensor_dtype_valid((int)t->dtype)) {
+	if (!engine_tensor_dtype_valid((int)t->dtype)) {
 		return RF_ERR_DTYPE;
 	}
 	size_t count;
-	int err = tensor_shape_check(t->rank, t->dims, &count, NULL);
+	int err = engine_tensor_shape_check(t->rank, t->dims, &count, NULL);
 	if (err != RF_OK) {
 		return err;
 	}
@@ -837,7 +837,7 @@ tensor_npy_encode(const struct tensor *t, uint8_t **buf, size_t *len)
 		pad = NPY_ALIGN - (prefix + hlen) % NPY_ALIGN;
 	}
 	size_t head = prefix + hlen + pad;
-	size_t size = tensor_dtype_size(t->dtype);
+	size_t size = engine_tensor_dtype_size(t->dtype);
 	size_t nbytes = count * size;
 	size_t total;
 	if (!rf_size_add(head, nbytes, &total)) {

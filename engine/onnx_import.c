@@ -32,7 +32,7 @@
 #include <string.h>
 
 #include "onnx.pb-c.h"
-#include "onnx_int.h"
+#include "engine/onnx_int.h"
 
 #if !defined(__BYTE_ORDER__) || __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
 #error "ONNX raw_data is little-endian; add byte swapping for this host"
@@ -238,7 +238,7 @@ names_fini(struct onnx_names *m)
 }
 
 int
-onnx_names_find(const struct onnx_names *m, const char *name)
+engine_onnx_names_find(const struct onnx_names *m, const char *name)
 {
 	if (m->cap == 0) {
 		return -1;
@@ -353,7 +353,7 @@ dims_check(const char *what, size_t n, const int64_t *dims, size_t *count,
 			    (long long)dims[i]);
 		}
 	}
-	int err = tensor_shape_check((int)n, dims, count, ei);
+	int err = engine_tensor_shape_check((int)n, dims, count, ei);
 	if (err != RF_OK) {
 		return rf_errctx(ei, err, "%s: ", what);
 	}
@@ -397,7 +397,7 @@ tensor_from_proto(Onnx__TensorProto *tp, ProtobufCAllocator *alloc,
 	if (err != RF_OK) {
 		return err;
 	}
-	size_t esz = tensor_dtype_size(dt);
+	size_t esz = engine_tensor_dtype_size(dt);
 	size_t typed = 0;
 	bool wrong = tp->n_string_data > 0 || tp->n_double_data > 0 ||
 	    tp->n_uint64_data > 0;
@@ -431,7 +431,7 @@ tensor_from_proto(Onnx__TensorProto *tp, ProtobufCAllocator *alloc,
 	for (size_t i = 0; i < tp->n_dims; i++) {
 		dims[i] = tp->dims[i];
 	}
-	err = tensor_init(&t, dt, (int)tp->n_dims, dims);
+	err = engine_tensor_init(&t, dt, (int)tp->n_dims, dims);
 	if (err != RF_OK) {
 		return rf_errf(ei, err, "%s: %s", what, rf_strerror(err));
 	}
@@ -451,7 +451,7 @@ tensor_from_proto(Onnx__TensorProto *tp, ProtobufCAllocator *alloc,
 			bool ok = dt == TENSOR_I32 ||
 			    (v >= INT8_MIN && v <= INT8_MAX);
 			if (!ok) {
-				tensor_fini(&t);
+				engine_tensor_fini(&t);
 				return rf_errf(ei, RF_ERR_FORMAT,
 				    "%s: value %d does not fit its type", what,
 				    (int)v);
@@ -468,7 +468,7 @@ tensor_from_proto(Onnx__TensorProto *tp, ProtobufCAllocator *alloc,
 		for (size_t i = 0; i < count; i++) {
 			if (b[i] != 0 && b[i] != 1) {
 				int v = b[i];
-				tensor_fini(&t);
+				engine_tensor_fini(&t);
 				return rf_errf(ei, RF_ERR_FORMAT,
 				    "%s: bool element %zu is %d", what, i, v);
 			}
@@ -762,7 +762,7 @@ node_input(struct importer *im, size_t k, const char *label,
 		*id = -1; /* an absent optional input */
 		return RF_OK;
 	}
-	int v = onnx_names_find(&im->g.names, name);
+	int v = engine_onnx_names_find(&im->g.names, name);
 	if (v < 0) {
 		return rf_errf(im->ei, RF_ERR_FORMAT,
 		    "%s: input '%.60s' is not defined: no graph input, "
@@ -912,7 +912,7 @@ build_graph(struct importer *im)
 		const Onnx__ValueInfoProto *vi = gp->input[i];
 		const char *name = str_or_empty(vi->name);
 		int known =
-		    name[0] != '\0' ? onnx_names_find(&g->names, name) : -1;
+		    name[0] != '\0' ? engine_onnx_names_find(&g->names, name) : -1;
 		if (known >= 0 && g->values[known].kind == ONNX_VALUE_INIT) {
 			continue;
 		}
@@ -1004,7 +1004,7 @@ build_graph(struct importer *im)
 	for (size_t i = 0; i < gp->n_output; i++) {
 		const char *name = str_or_empty(gp->output[i]->name);
 		int id =
-		    name[0] != '\0' ? onnx_names_find(&g->names, name) : -1;
+		    name[0] != '\0' ? engine_onnx_names_find(&g->names, name) : -1;
 		if (id < 0) {
 			return rf_errf(ei, RF_ERR_FORMAT,
 			    "graph output '%.60s' is not defined", name);
@@ -1019,12 +1019,12 @@ importer_fini(struct importer *im)
 {
 	struct onnx_graph *g = &im->g;
 	for (size_t i = 0; g->values != NULL && i < g->n_values; i++) {
-		tensor_fini(&g->values[i].init.t);
+		engine_tensor_fini(&g->values[i].init.t);
 	}
 	for (size_t k = 0; g->nodes != NULL && k < g->n_nodes; k++) {
 		struct onnx_node *n = &g->nodes[k];
 		for (size_t i = 0; n->attrs != NULL && i < n->n_attrs; i++) {
-			tensor_fini(&n->attrs[i].t.t);
+			engine_tensor_fini(&n->attrs[i].t.t);
 		}
 		free(n->attrs);
 	}
@@ -1090,7 +1090,7 @@ engine_model_import_onnx(const uint8_t *buf, size_t len,
 	}
 	if (err == RF_OK) {
 		struct engine_model *m = NULL;
-		err = onnx_map_graph(&im.g, o, &m, ei);
+		err = engine_onnx_map_graph(&im.g, o, &m, ei);
 		/* The decoder would refuse a model that cannot run: so
 		 * does the importer. */
 		if (err == RF_OK) {

@@ -12,7 +12,7 @@
 #ifndef RF_ENGINE_ONNX_INT_H
 #define RF_ENGINE_ONNX_INT_H
 
-#include "engine_int.h"
+#include "engine/engine_int.h"
 
 /* ONNX TensorProto.DataType codes the importer handles (plus the
  * ONNX_DT_* of engine_int.h). */
@@ -103,7 +103,7 @@ struct onnx_graph {
 };
 
 /* Value id of name, or -1. */
-int onnx_names_find(const struct onnx_names *m, const char *name);
+int engine_onnx_names_find(const struct onnx_names *m, const char *name);
 
 /* Limits of the importer (docs/onnx.md). */
 #define ONNX_MIN_OPSET 11
@@ -199,50 +199,50 @@ struct onnx_map_entry {
 };
 
 /* "node 'fc' (Gemm): " + the message, for the node being mapped. */
-int onnx_err(struct onnx_mapper *mp, int err, const char *fmt, ...)
+int engine_onnx_err(struct onnx_mapper *mp, int err, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /* Prefixes ei's message (from the engine) with the node. */
-int onnx_errctx(struct onnx_mapper *mp, int err);
+int engine_onnx_errctx(struct onnx_mapper *mp, int err);
 
 /* Follows aliases to the value that holds the data. */
-int onnx_resolve(const struct onnx_mapper *mp, int id);
+int engine_onnx_resolve(const struct onnx_mapper *mp, int id);
 /* The value's name in the engine model. */
-const char *onnx_value_name(const struct onnx_mapper *mp, int id);
+const char *engine_onnx_value_name(const struct onnx_mapper *mp, int id);
 /* A new value named base + suffix, unique among all names. */
-int onnx_value_new(struct onnx_mapper *mp, const char *base,
+int engine_onnx_value_new(struct onnx_mapper *mp, const char *base,
     const char *suffix, int *id);
 /* Node input i: the constant behind it (or NULL), whether it is given,
  * its ONNX name; node output i as a value id (-1 when absent). */
-struct onnx_const *onnx_in_const(struct onnx_mapper *mp,
+struct onnx_const *engine_onnx_in_const(struct onnx_mapper *mp,
     const struct onnx_node *n, size_t i);
-bool onnx_in_present(const struct onnx_node *n, size_t i);
-const char *onnx_in_name(const struct onnx_mapper *mp,
+bool engine_onnx_in_present(const struct onnx_node *n, size_t i);
+const char *engine_onnx_in_name(const struct onnx_mapper *mp,
     const struct onnx_node *n, size_t i);
-int onnx_out_id(const struct onnx_node *n, size_t i);
+int engine_onnx_out_id(const struct onnx_node *n, size_t i);
 /* Whether any node or graph output reads an ONNX value. */
-bool onnx_used(const struct onnx_mapper *mp, int onnx_id);
+bool engine_onnx_used(const struct onnx_mapper *mp, int onnx_id);
 /* Makes value id the constant *t (moved), counting it against the
  * import's total. */
-int onnx_set_const(struct onnx_mapper *mp, int id, struct tensor *t,
+int engine_onnx_set_const(struct onnx_mapper *mp, int id, struct tensor *t,
     bool is_bool);
 /* RF_ERR_RANGE unless a tensor of count * esz bytes fits the fold cap. */
-int onnx_fold_room(struct onnx_mapper *mp, size_t count, size_t esz);
+int engine_onnx_fold_room(struct onnx_mapper *mp, size_t count, size_t esz);
 /* One engine operator: folded when its inputs are constants, else
  * planned (and its shapes inferred when something needs them). */
-int onnx_emit(struct onnx_mapper *mp, const struct onnx_emit_args *e);
+int engine_onnx_emit(struct onnx_mapper *mp, const struct onnx_emit_args *e);
 /* The same with the node's own inputs and outputs. */
-int onnx_emit_node(struct onnx_mapper *mp, const struct onnx_node *n,
+int engine_onnx_emit_node(struct onnx_mapper *mp, const struct onnx_node *n,
     enum engine_op op, const struct engine_attr *attrs, size_t n_attrs,
     int bool_from);
 /* The mapping for an ONNX op type, or NULL (engine/onnx_nodes.c). */
-const struct onnx_map_entry *onnx_map_lookup(const char *op_type);
+const struct onnx_map_entry *engine_onnx_map_lookup(const char *op_type);
 
 /*
  * Builds the engine model from a decoded graph. Owns nothing of g, but
  * moves initializer data out of it. On failure ei names the node and
  * *out is untouched.
  */
-int onnx_map_graph(struct onnx_graph *g, const struct engine_onnx_opts *o,
+int engine_onnx_map_graph(struct onnx_graph *g, const struct engine_onnx_opts *o,
     struct engine_model **out, struct rf_errinfo *ei);
 
 #endif

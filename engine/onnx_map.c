@@ -34,14 +34,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "onnx_int.h"
+#include "engine/onnx_int.h"
 
 /* ------------------------------------------------------------------ */
 /* Errors and names                                                     */
 /* ------------------------------------------------------------------ */
 
 int
-onnx_err(struct onnx_mapper *mp, int err, const char *fmt, ...)
+engine_onnx_err(struct onnx_mapper *mp, int err, const char *fmt, ...)
 {
 	char msg[256];
 	va_list ap;
@@ -52,7 +52,7 @@ onnx_err(struct onnx_mapper *mp, int err, const char *fmt, ...)
 }
 
 int
-onnx_errctx(struct onnx_mapper *mp, int err)
+engine_onnx_errctx(struct onnx_mapper *mp, int err)
 {
 	return rf_errctx(mp->ei, err, "%s: ", mp->label);
 }
@@ -138,7 +138,7 @@ gen_name(struct onnx_mapper *mp, const char *base, const char *suffix,
 			snprintf(buf, sizeof(buf), "%.*s%s_%u", bl, base,
 			    suffix, k);
 		}
-		if (onnx_names_find(&mp->g->names, buf) < 0 &&
+		if (engine_onnx_names_find(&mp->g->names, buf) < 0 &&
 		    !gen_has(&mp->gen, buf)) {
 			break;
 		}
@@ -157,7 +157,7 @@ gen_name(struct onnx_mapper *mp, const char *base, const char *suffix,
 /* ------------------------------------------------------------------ */
 
 int
-onnx_resolve(const struct onnx_mapper *mp, int id)
+engine_onnx_resolve(const struct onnx_mapper *mp, int id)
 {
 	while (id >= 0 && mp->iv[id].kind == ONNX_IV_ALIAS) {
 		id = mp->iv[id].alias;
@@ -166,7 +166,7 @@ onnx_resolve(const struct onnx_mapper *mp, int id)
 }
 
 const char *
-onnx_value_name(const struct onnx_mapper *mp, int id)
+engine_onnx_value_name(const struct onnx_mapper *mp, int id)
 {
 	const struct onnx_ival *v = &mp->iv[id];
 	if (v->ename != NULL) {
@@ -180,13 +180,13 @@ onnx_value_name(const struct onnx_mapper *mp, int id)
 
 /* A made-up value named after base + suffix. */
 int
-onnx_value_new(
+engine_onnx_value_new(
     struct onnx_mapper *mp, const char *base, const char *suffix, int *id)
 {
 	if (mp->n_iv == mp->cap_iv) {
 		size_t cap = mp->cap_iv * 2;
 		if (cap > (size_t)ENGINE_MAX_VALUES * 4) {
-			return onnx_err(mp, RF_ERR_RANGE, "too many values");
+			return engine_onnx_err(mp, RF_ERR_RANGE, "too many values");
 		}
 		struct onnx_ival *nv = realloc(mp->iv, cap * sizeof(*nv));
 		if (nv == NULL) {
@@ -211,41 +211,41 @@ onnx_value_new(
 
 /* The constant behind input i of the current node, or NULL. */
 struct onnx_const *
-onnx_in_const(struct onnx_mapper *mp, const struct onnx_node *n, size_t i)
+engine_onnx_in_const(struct onnx_mapper *mp, const struct onnx_node *n, size_t i)
 {
 	if (i >= n->n_in || n->in[i] < 0) {
 		return NULL;
 	}
-	int id = onnx_resolve(mp, n->in[i]);
+	int id = engine_onnx_resolve(mp, n->in[i]);
 	return mp->iv[id].kind == ONNX_IV_CONST ? &mp->iv[id].c : NULL;
 }
 
 bool
-onnx_in_present(const struct onnx_node *n, size_t i)
+engine_onnx_in_present(const struct onnx_node *n, size_t i)
 {
 	return i < n->n_in && n->in[i] >= 0;
 }
 
 const char *
-onnx_in_name(const struct onnx_mapper *mp, const struct onnx_node *n, size_t i)
+engine_onnx_in_name(const struct onnx_mapper *mp, const struct onnx_node *n, size_t i)
 {
-	return onnx_in_present(n, i) ? mp->g->values[n->in[i]].name : "";
+	return engine_onnx_in_present(n, i) ? mp->g->values[n->in[i]].name : "";
 }
 
 /* Output i of the current node as an ONNX id, -1 when absent. */
 int
-onnx_out_id(const struct onnx_node *n, size_t i)
+engine_onnx_out_id(const struct onnx_node *n, size_t i)
 {
 	return i < n->n_out ? n->out[i] : -1;
 }
 
 int
-onnx_set_const(struct onnx_mapper *mp, int id, struct tensor *t, bool is_bool)
+engine_onnx_set_const(struct onnx_mapper *mp, int id, struct tensor *t, bool is_bool)
 {
-	size_t bytes = tensor_nbytes(t);
+	size_t bytes = engine_tensor_nbytes(t);
 	if (bytes > mp->fold_limit - mp->fold_total) {
-		tensor_fini(t);
-		return onnx_err(mp, RF_ERR_RANGE,
+		engine_tensor_fini(t);
+		return engine_onnx_err(mp, RF_ERR_RANGE,
 		    "constants computed at import exceed %zu bytes in all",
 		    mp->fold_limit);
 	}
@@ -261,12 +261,12 @@ onnx_set_const(struct onnx_mapper *mp, int id, struct tensor *t, bool is_bool)
 /* Claims an output tensor of count elements of esz bytes under the
  * fold cap, before allocating it. */
 int
-onnx_fold_room(struct onnx_mapper *mp, size_t count, size_t esz)
+engine_onnx_fold_room(struct onnx_mapper *mp, size_t count, size_t esz)
 {
 	size_t bytes;
 	if (!rf_size_mul(count, esz, &bytes) || bytes > mp->fold_max ||
 	    count > TENSOR_MAX_ELEMS) {
-		return onnx_err(mp, RF_ERR_RANGE,
+		return engine_onnx_err(mp, RF_ERR_RANGE,
 		    "its result (%zu elements) is over the import limit of "
 		    "%zu bytes",
 		    count, mp->fold_max);
@@ -306,7 +306,7 @@ eval_engine(struct onnx_mapper *mp, const struct op_def *def,
 	memset(out, 0, n_out * sizeof(*out));
 	for (size_t i = 0; i < def->min_in; i++) {
 		if (in[i] == NULL) {
-			return onnx_err(
+			return engine_onnx_err(
 			    mp, RF_ERR_INVAL, "input %zu is missing", i);
 		}
 	}
@@ -327,7 +327,7 @@ eval_engine(struct onnx_mapper *mp, const struct op_def *def,
 	engine_alloc_cap_set(old);
 	if (err != RF_OK) {
 		for (size_t i = 0; i < n_out; i++) {
-			tensor_fini(&out[i]);
+			engine_tensor_fini(&out[i]);
 		}
 		return err;
 	}
@@ -370,7 +370,7 @@ infer_shapes(struct onnx_mapper *mp, const struct op_def *def,
 		if (known) {
 			size_t old = engine_alloc_cap_set(mp->fold_max);
 			int e =
-			    tensor_init(&zeros[i], v->dtype, v->rank, v->dims);
+			    engine_tensor_init(&zeros[i], v->dtype, v->rank, v->dims);
 			engine_alloc_cap_set(old);
 			known = e == RF_OK;
 			in[i] = &zeros[i];
@@ -385,17 +385,17 @@ infer_shapes(struct onnx_mapper *mp, const struct op_def *def,
 				v->dtype = out[j].dtype;
 				v->rank = out[j].rank;
 				memcpy(v->dims, out[j].dims, sizeof(v->dims));
-				tensor_fini(&out[j]);
+				engine_tensor_fini(&out[j]);
 			}
 		} else if (err == RF_ERR_RANGE || err == RF_ERR_NOMEM) {
 			/* Zeros do not fit: the shape stays unknown. */
 			err = RF_OK;
 		} else {
-			err = onnx_errctx(mp, err);
+			err = engine_onnx_errctx(mp, err);
 		}
 	}
 	for (size_t i = 0; i < p->n_in; i++) {
-		tensor_fini(&zeros[i]);
+		engine_tensor_fini(&zeros[i]);
 	}
 	return err;
 }
@@ -409,7 +409,7 @@ static int
 pop_push(struct onnx_mapper *mp, struct onnx_pop **out)
 {
 	if (mp->n_pops >= ENGINE_MAX_OPS) {
-		return onnx_err(mp, RF_ERR_RANGE, "more than %u operators",
+		return engine_onnx_err(mp, RF_ERR_RANGE, "more than %u operators",
 		    ENGINE_MAX_OPS);
 	}
 	if (mp->n_pops == mp->cap_pops) {
@@ -444,7 +444,7 @@ op_name(const struct onnx_mapper *mp, const char *suffix)
 }
 
 bool
-onnx_used(const struct onnx_mapper *mp, int onnx_id)
+engine_onnx_used(const struct onnx_mapper *mp, int onnx_id)
 {
 	return onnx_id >= 0 && (size_t)onnx_id < mp->g->n_values &&
 	    mp->uses[onnx_id] > 0;
@@ -462,10 +462,10 @@ emit_outputs(struct onnx_mapper *mp, const struct op_def *def,
 		k--;
 	}
 	for (size_t j = def->max_out; j < k; j++) {
-		if (onnx_used(mp, e->out[j])) {
-			return onnx_err(mp, RF_ERR_NOTSUP,
+		if (engine_onnx_used(mp, e->out[j])) {
+			return engine_onnx_err(mp, RF_ERR_NOTSUP,
 			    "output %zu ('%.60s') is not supported", j,
-			    onnx_value_name(mp, e->out[j]));
+			    engine_onnx_value_name(mp, e->out[j]));
 		}
 	}
 	if (k > def->max_out) {
@@ -491,7 +491,7 @@ emit_outputs(struct onnx_mapper *mp, const struct op_def *def,
 			    mp->node != NULL && mp->node->name[0] != '\0'
 			    ? mp->node->name
 			    : "value";
-			int err = onnx_value_new(mp, base, sfx, &out[j]);
+			int err = engine_onnx_value_new(mp, base, sfx, &out[j]);
 			if (err != RF_OK) {
 				return err;
 			}
@@ -503,11 +503,11 @@ emit_outputs(struct onnx_mapper *mp, const struct op_def *def,
 }
 
 int
-onnx_emit(struct onnx_mapper *mp, const struct onnx_emit_args *e)
+engine_onnx_emit(struct onnx_mapper *mp, const struct onnx_emit_args *e)
 {
-	const struct op_def *def = op_def_get(e->op);
+	const struct op_def *def = engine_op_def_get(e->op);
 	if (e->n_in < def->min_in || e->n_in > def->max_in) {
-		return onnx_err(mp, RF_ERR_INVAL,
+		return engine_onnx_err(mp, RF_ERR_INVAL,
 		    "%zu inputs, %s takes %u..%u", e->n_in, def->name,
 		    def->min_in, def->max_in);
 	}
@@ -519,7 +519,7 @@ onnx_emit(struct onnx_mapper *mp, const struct onnx_emit_args *e)
 	}
 	int err = def->parse(&at, e->n_in, &params, mp->ei);
 	if (err != RF_OK) {
-		return onnx_errctx(mp, err);
+		return engine_onnx_errctx(mp, err);
 	}
 	int out[ENGINE_MAX_OP_OUTPUTS];
 	size_t n_out = 0;
@@ -530,7 +530,7 @@ onnx_emit(struct onnx_mapper *mp, const struct onnx_emit_args *e)
 	int in[ENGINE_MAX_OP_INPUTS];
 	bool all_const = true;
 	for (size_t i = 0; i < e->n_in; i++) {
-		in[i] = onnx_resolve(mp, e->in[i]);
+		in[i] = engine_onnx_resolve(mp, e->in[i]);
 		if (in[i] >= 0 && mp->iv[in[i]].kind != ONNX_IV_CONST) {
 			all_const = false;
 		}
@@ -544,21 +544,21 @@ onnx_emit(struct onnx_mapper *mp, const struct onnx_emit_args *e)
 		err = eval_engine(mp, def, &params, ct, e->n_in, res, n_out);
 		if (err != RF_OK) {
 			if (err == RF_ERR_NOMEM) {
-				return onnx_err(mp, RF_ERR_RANGE,
+				return engine_onnx_err(mp, RF_ERR_RANGE,
 				    "folding it at import needs a tensor over "
 				    "%zu bytes",
 				    mp->fold_max);
 			}
-			return onnx_errctx(mp, err);
+			return engine_onnx_errctx(mp, err);
 		}
 		bool is_bool = e->bool_from >= 0 && in[e->bool_from] >= 0 &&
 		    mp->iv[in[e->bool_from]].c.is_bool;
 		for (size_t j = 0; j < n_out; j++) {
 			if (err == RF_OK) {
-				err = onnx_set_const(
+				err = engine_onnx_set_const(
 				    mp, out[j], &res[j], is_bool);
 			} else {
-				tensor_fini(&res[j]);
+				engine_tensor_fini(&res[j]);
 			}
 		}
 		return err;
@@ -600,13 +600,13 @@ onnx_emit(struct onnx_mapper *mp, const struct onnx_emit_args *e)
 
 /* The common case: one engine operator, the node's inputs and outputs. */
 int
-onnx_emit_node(struct onnx_mapper *mp, const struct onnx_node *n,
+engine_onnx_emit_node(struct onnx_mapper *mp, const struct onnx_node *n,
     enum engine_op op, const struct engine_attr *attrs, size_t n_attrs,
     int bool_from)
 {
 	struct onnx_emit_args e = { op, n->in, n->n_in, n->out, n->n_out,
 		attrs, n_attrs, "", bool_from, false };
-	return onnx_emit(mp, &e);
+	return engine_onnx_emit(mp, &e);
 }
 
 /* ------------------------------------------------------------------ */
@@ -650,11 +650,11 @@ mapper_init(struct onnx_mapper *mp, struct onnx_graph *g,
 	 * transposes and such is normal. */
 	size_t file_bytes = 0;
 	for (size_t i = 0; i < g->n_values; i++) {
-		file_bytes += tensor_nbytes(&g->values[i].init.t);
+		file_bytes += engine_tensor_nbytes(&g->values[i].init.t);
 	}
 	for (size_t k = 0; k < g->n_nodes; k++) {
 		for (size_t i = 0; i < g->nodes[k].n_attrs; i++) {
-			file_bytes += tensor_nbytes(&g->nodes[k].attrs[i].t.t);
+			file_bytes += engine_tensor_nbytes(&g->nodes[k].attrs[i].t.t);
 		}
 	}
 	mp->fold_limit = mp->fold_max * 4 + file_bytes * 2;
@@ -704,7 +704,7 @@ static void
 mapper_fini(struct onnx_mapper *mp)
 {
 	for (size_t i = 0; mp->iv != NULL && i < mp->n_iv; i++) {
-		tensor_fini(&mp->iv[i].c.t);
+		engine_tensor_fini(&mp->iv[i].c.t);
 	}
 	for (size_t k = 0; k < mp->n_pops; k++) {
 		free(mp->pops[k].name);
@@ -733,16 +733,16 @@ map_nodes(struct onnx_mapper *mp)
 			snprintf(mp->label, sizeof(mp->label),
 			    "node #%zu (%.40s)", k, n->op_type);
 		}
-		const struct onnx_map_entry *me = onnx_map_lookup(n->op_type);
+		const struct onnx_map_entry *me = engine_onnx_map_lookup(n->op_type);
 		if (me == NULL) {
-			return onnx_err(mp, RF_ERR_NOTSUP,
+			return engine_onnx_err(mp, RF_ERR_NOTSUP,
 			    "operator '%.40s' is not supported", n->op_type);
 		}
 		int err = me->fn(mp, n, me->op);
 		if (err != RF_OK) {
 			if (err == RF_ERR_NOMEM && mp->ei != NULL &&
 			    mp->ei->msg[0] == '\0') {
-				onnx_err(mp, err, "out of memory");
+				engine_onnx_err(mp, err, "out of memory");
 			}
 			return err;
 		}
@@ -762,7 +762,7 @@ plan_outputs(struct onnx_mapper *mp, int *res)
 {
 	const struct onnx_graph *g = mp->g;
 	for (size_t i = 0; i < g->n_outputs; i++) {
-		res[i] = onnx_resolve(mp, g->outputs[i]);
+		res[i] = engine_onnx_resolve(mp, g->outputs[i]);
 		for (size_t j = 0; j < i; j++) {
 			if (res[j] == res[i]) {
 				return rf_errf(mp->ei, RF_ERR_NOTSUP,
@@ -794,7 +794,7 @@ plan_outputs(struct onnx_mapper *mp, int *res)
 			err = gen_name(mp, oname, "/value", &wn);
 			if (err == RF_OK) {
 				mp->iv[o].ename = wn;
-				err = onnx_value_new(
+				err = engine_onnx_value_new(
 				    mp, oname, "/output", &target);
 			}
 			if (err == RF_OK) {
@@ -802,7 +802,7 @@ plan_outputs(struct onnx_mapper *mp, int *res)
 			}
 		} else {
 			/* A graph input keeps its name; the output is new. */
-			err = onnx_value_new(mp, oname, "/output", &target);
+			err = engine_onnx_value_new(mp, oname, "/output", &target);
 		}
 		if (err != RF_OK) {
 			return err;
@@ -812,7 +812,7 @@ plan_outputs(struct onnx_mapper *mp, int *res)
 		mp->node = &fake;
 		struct onnx_emit_args e = { ENGINE_OP_IDENTITY, &res[0], 1,
 			&target, 1, NULL, 0, "/identity", -1, true };
-		err = onnx_emit(mp, &e);
+		err = engine_onnx_emit(mp, &e);
 		mp->node = NULL;
 		if (err != RF_OK) {
 			return err;
@@ -863,7 +863,7 @@ add_weight(struct onnx_mapper *mp, struct engine_model *m, int id)
 	if (v->eidx >= 0) {
 		return RF_OK;
 	}
-	int err = engine_model_add_weight(m, onnx_value_name(mp, id), &v->c.t,
+	int err = engine_model_add_weight(m, engine_onnx_value_name(mp, id), &v->c.t,
 	    &v->eidx, mp->ei);
 	return err != RF_OK ? rf_errctx(mp->ei, err, "weight: ") : RF_OK;
 }
@@ -920,7 +920,7 @@ build_model(struct onnx_mapper *mp, const int *res, struct engine_model **out)
 			                      : ENGINE_NO_VALUE;
 		}
 		for (size_t j = 0; j < p->n_out; j++) {
-			names[j] = onnx_value_name(mp, p->out[j]);
+			names[j] = engine_onnx_value_name(mp, p->out[j]);
 		}
 		err = engine_model_add_op(m, p->op, p->name, in, p->n_in,
 		    names, p->n_out, p->attrs, p->n_attrs, outs, mp->ei);
@@ -940,7 +940,7 @@ build_model(struct onnx_mapper *mp, const int *res, struct engine_model **out)
 }
 
 int
-onnx_map_graph(struct onnx_graph *g, const struct engine_onnx_opts *o,
+engine_onnx_map_graph(struct onnx_graph *g, const struct engine_onnx_opts *o,
     struct engine_model **out, struct rf_errinfo *ei)
 {
 	struct onnx_mapper mp;

@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "onnx_int.h"
+#include "engine/onnx_int.h"
 
 /* ------------------------------------------------------------------ */
 /* Attributes                                                           */
@@ -43,7 +43,7 @@ attrs_only(struct onnx_mapper *mp, const struct onnx_node *n,
 			ok = ok || strcmp(n->attrs[i].name, known[j]) == 0;
 		}
 		if (!ok) {
-			return onnx_err(mp, RF_ERR_NOTSUP,
+			return engine_onnx_err(mp, RF_ERR_NOTSUP,
 			    "attribute '%.40s' is not supported",
 			    n->attrs[i].name);
 		}
@@ -61,7 +61,7 @@ attr_int(struct onnx_mapper *mp, const struct onnx_node *n, const char *name,
 		return RF_OK;
 	}
 	if (a->type != ONNX_AT_INT) {
-		return onnx_err(
+		return engine_onnx_err(
 		    mp, RF_ERR_INVAL, "attribute '%s' must be an int", name);
 	}
 	*out = a->i;
@@ -81,7 +81,7 @@ attr_ints(struct onnx_mapper *mp, const struct onnx_node *n, const char *name,
 		return RF_OK;
 	}
 	if (a->type != ONNX_AT_INTS) {
-		return onnx_err(mp, RF_ERR_INVAL,
+		return engine_onnx_err(mp, RF_ERR_INVAL,
 		    "attribute '%s' must be a list of ints", name);
 	}
 	*v = a->ints;
@@ -132,7 +132,7 @@ attrs_to_engine(struct onnx_mapper *mp, const struct onnx_node *n,
 			break;
 		}
 		if (err != RF_OK) {
-			return onnx_err(mp, RF_ERR_NOTSUP,
+			return engine_onnx_err(mp, RF_ERR_NOTSUP,
 			    "attribute '%.40s' (type %d) is not supported "
 			    "with this value",
 			    a->name, a->type);
@@ -152,25 +152,25 @@ const_ints(struct onnx_mapper *mp, const struct onnx_node *n, size_t i,
     const char *what, int64_t *v, size_t max, size_t *count, bool *present)
 {
 	*count = 0;
-	*present = onnx_in_present(n, i);
+	*present = engine_onnx_in_present(n, i);
 	if (!*present) {
 		return RF_OK;
 	}
-	const struct onnx_const *c = onnx_in_const(mp, n, i);
+	const struct onnx_const *c = engine_onnx_in_const(mp, n, i);
 	if (c == NULL) {
-		return onnx_err(mp, RF_ERR_NOTSUP,
+		return engine_onnx_err(mp, RF_ERR_NOTSUP,
 		    "input %zu ('%.60s', the %s) must be a constant: the "
 		    "engine takes it as an attribute",
-		    i, onnx_in_name(mp, n, i), what);
+		    i, engine_onnx_in_name(mp, n, i), what);
 	}
 	const struct tensor *t = &c->t;
 	if ((t->dtype != TENSOR_I64 && t->dtype != TENSOR_I32) || c->is_bool ||
 	    t->rank > 1) {
-		return onnx_err(mp, RF_ERR_INVAL,
+		return engine_onnx_err(mp, RF_ERR_INVAL,
 		    "input %zu (the %s) must be a 1-D int64 tensor", i, what);
 	}
 	if (t->count > max) {
-		return onnx_err(mp, RF_ERR_RANGE,
+		return engine_onnx_err(mp, RF_ERR_RANGE,
 		    "input %zu (the %s) has %zu values, over %zu", i, what,
 		    t->count, max);
 	}
@@ -187,12 +187,12 @@ need_inputs(struct onnx_mapper *mp, const struct onnx_node *n, size_t min,
     size_t max)
 {
 	if (n->n_in < min || n->n_in > max) {
-		return onnx_err(mp, RF_ERR_INVAL,
+		return engine_onnx_err(mp, RF_ERR_INVAL,
 		    "has %zu inputs, expected %zu..%zu", n->n_in, min, max);
 	}
 	for (size_t i = 0; i < min; i++) {
-		if (!onnx_in_present(n, i)) {
-			return onnx_err(
+		if (!engine_onnx_in_present(n, i)) {
+			return engine_onnx_err(
 			    mp, RF_ERR_INVAL, "input %zu is missing", i);
 		}
 	}
@@ -219,7 +219,7 @@ map_direct(
 	bool moves = op == ENGINE_OP_RESHAPE || op == ENGINE_OP_FLATTEN ||
 	    op == ENGINE_OP_TRANSPOSE || op == ENGINE_OP_CONCAT ||
 	    op == ENGINE_OP_GATHER;
-	return onnx_emit_node(mp, n, op, attrs, na, moves ? 0 : -1);
+	return engine_onnx_emit_node(mp, n, op, attrs, na, moves ? 0 : -1);
 }
 
 static int
@@ -242,7 +242,7 @@ map_identity(
 		err = attrs_only(mp, n, NULL);
 	}
 	if (err == RF_OK) {
-		err = map_alias(mp, onnx_out_id(n, 0), n->in[0]);
+		err = map_alias(mp, engine_onnx_out_id(n, 0), n->in[0]);
 	}
 	return err;
 }
@@ -260,23 +260,23 @@ map_dropout(
 	if (err != RF_OK) {
 		return err;
 	}
-	if (onnx_in_present(n, 2)) {
-		const struct onnx_const *t = onnx_in_const(mp, n, 2);
+	if (engine_onnx_in_present(n, 2)) {
+		const struct onnx_const *t = engine_onnx_in_const(mp, n, 2);
 		if (t == NULL || t->t.count != 1 || t->t.dtype != TENSOR_I8) {
-			return onnx_err(mp, RF_ERR_NOTSUP,
+			return engine_onnx_err(mp, RF_ERR_NOTSUP,
 			    "training_mode must be a constant bool");
 		}
 		if (*(const int8_t *)t->t.data != 0) {
-			return onnx_err(mp, RF_ERR_NOTSUP,
+			return engine_onnx_err(mp, RF_ERR_NOTSUP,
 			    "training_mode=1 is not supported (inference "
 			    "only)");
 		}
 	}
-	if (onnx_used(mp, onnx_out_id(n, 1))) {
-		return onnx_err(mp, RF_ERR_NOTSUP,
+	if (engine_onnx_used(mp, engine_onnx_out_id(n, 1))) {
+		return engine_onnx_err(mp, RF_ERR_NOTSUP,
 		    "the mask output is not supported (inference only)");
 	}
-	return map_alias(mp, onnx_out_id(n, 0), n->in[0]);
+	return map_alias(mp, engine_onnx_out_id(n, 0), n->in[0]);
 }
 
 /* A scalar or 1-D constant tensor built by the importer. */
@@ -285,12 +285,12 @@ make_tensor(struct onnx_mapper *mp, enum tensor_dtype dt, int rank, size_t n,
     const void *vals, struct tensor *t)
 {
 	int64_t dims[1] = { (int64_t)n };
-	int err = onnx_fold_room(mp, n, tensor_dtype_size(dt));
+	int err = engine_onnx_fold_room(mp, n, engine_tensor_dtype_size(dt));
 	if (err == RF_OK) {
-		err = tensor_init(t, dt, rank, dims);
+		err = engine_tensor_init(t, dt, rank, dims);
 	}
 	if (err == RF_OK && n > 0) {
-		memcpy(t->data, vals, n * tensor_dtype_size(dt));
+		memcpy(t->data, vals, n * engine_tensor_dtype_size(dt));
 	}
 	return err;
 }
@@ -309,11 +309,11 @@ map_constant(struct onnx_mapper *mp, const struct onnx_node *n,
 		return err;
 	}
 	if (n->n_attrs != 1) {
-		return onnx_err(
+		return engine_onnx_err(
 		    mp, RF_ERR_FORMAT, "needs exactly one value attribute");
 	}
 	struct onnx_attr *a = &n->attrs[0];
-	int out = onnx_out_id(n, 0);
+	int out = engine_onnx_out_id(n, 0);
 	struct tensor t;
 	bool is_bool = false;
 	memset(&t, 0, sizeof(t));
@@ -334,18 +334,18 @@ map_constant(struct onnx_mapper *mp, const struct onnx_node *n,
 	    a->type == ONNX_AT_INTS) {
 		err = make_tensor(mp, TENSOR_I64, 1, a->n, a->ints, &t);
 	} else {
-		return onnx_err(mp, RF_ERR_INVAL,
+		return engine_onnx_err(mp, RF_ERR_INVAL,
 		    "attribute '%s' has the wrong type", a->name);
 	}
 	if (err != RF_OK) {
-		return err == RF_ERR_RANGE ? err : onnx_err(mp, err, "%s",
+		return err == RF_ERR_RANGE ? err : engine_onnx_err(mp, err, "%s",
 		    rf_strerror(err));
 	}
 	if (out < 0) {
-		tensor_fini(&t);
+		engine_tensor_fini(&t);
 		return RF_OK;
 	}
-	return onnx_set_const(mp, out, &t, is_bool);
+	return engine_onnx_set_const(mp, out, &t, is_bool);
 }
 
 /* Squeeze and Unsqueeze: axes from the attribute (opset <= 12) or the
@@ -370,7 +370,7 @@ map_axes_op(
 		const int64_t *v;
 		err = attr_ints(mp, n, "axes", &v, &na, &present);
 		if (err == RF_OK && na > TENSOR_MAX_RANK) {
-			err = onnx_err(mp, RF_ERR_RANGE, "too many axes");
+			err = engine_onnx_err(mp, RF_ERR_RANGE, "too many axes");
 		}
 		for (size_t i = 0; err == RF_OK && i < na; i++) {
 			axes[i] = v[i];
@@ -389,11 +389,11 @@ map_axes_op(
 		n_attrs = 1;
 	}
 	if (err != RF_OK) {
-		return onnx_errctx(mp, err);
+		return engine_onnx_errctx(mp, err);
 	}
 	struct onnx_emit_args e = { op, n->in, 1, n->out, n->n_out, &a,
 		n_attrs, "", 0, false };
-	return onnx_emit(mp, &e);
+	return engine_onnx_emit(mp, &e);
 }
 
 static int
@@ -410,7 +410,7 @@ map_split(struct onnx_mapper *mp, const struct onnx_node *n, enum engine_op op)
 		return err;
 	}
 	if (n->n_out > ENGINE_MAX_OP_OUTPUTS) {
-		return onnx_err(mp, RF_ERR_NOTSUP,
+		return engine_onnx_err(mp, RF_ERR_NOTSUP,
 		    "%zu outputs, the engine's Split has at most %d",
 		    n->n_out, ENGINE_MAX_OP_OUTPUTS);
 	}
@@ -423,7 +423,7 @@ map_split(struct onnx_mapper *mp, const struct onnx_node *n, enum engine_op op)
 		const int64_t *v;
 		err = attr_ints(mp, n, "split", &v, &ns, &present);
 		if (err == RF_OK && ns > ENGINE_MAX_OP_OUTPUTS) {
-			err = onnx_err(mp, RF_ERR_NOTSUP, "too many parts");
+			err = engine_onnx_err(mp, RF_ERR_NOTSUP, "too many parts");
 		}
 		for (size_t i = 0; err == RF_OK && i < ns; i++) {
 			split[i] = v[i];
@@ -443,7 +443,7 @@ map_split(struct onnx_mapper *mp, const struct onnx_node *n, enum engine_op op)
 		na = 2;
 	}
 	if (err != RF_OK) {
-		return onnx_errctx(mp, err);
+		return engine_onnx_errctx(mp, err);
 	}
 	/* All outputs stay, even unused ones: they fix the part count. */
 	int outs[ENGINE_MAX_OP_OUTPUTS];
@@ -452,7 +452,7 @@ map_split(struct onnx_mapper *mp, const struct onnx_node *n, enum engine_op op)
 		if (outs[j] < 0) {
 			char sfx[32];
 			snprintf(sfx, sizeof(sfx), "/out%zu", j);
-			err = onnx_value_new(
+			err = engine_onnx_value_new(
 			    mp, n->name[0] ? n->name : "split", sfx, &outs[j]);
 			if (err != RF_OK) {
 				return err;
@@ -461,7 +461,7 @@ map_split(struct onnx_mapper *mp, const struct onnx_node *n, enum engine_op op)
 	}
 	struct onnx_emit_args e = { op, n->in, 1, outs, n->n_out, a, na, "", 0,
 		false };
-	return onnx_emit(mp, &e);
+	return engine_onnx_emit(mp, &e);
 }
 
 static int
@@ -484,7 +484,7 @@ map_slice(struct onnx_mapper *mp, const struct onnx_node *n, enum engine_op op)
 		if (err == RF_OK && present) {
 			err = engine_attr_ints(&a[na++], what[i - 1], v, nv);
 			if (err != RF_OK) {
-				err = onnx_errctx(mp, err);
+				err = engine_onnx_errctx(mp, err);
 			}
 		}
 	}
@@ -493,7 +493,7 @@ map_slice(struct onnx_mapper *mp, const struct onnx_node *n, enum engine_op op)
 	}
 	struct onnx_emit_args e = { op, n->in, 1, n->out, n->n_out, a, na, "",
 		0, false };
-	return onnx_emit(mp, &e);
+	return engine_onnx_emit(mp, &e);
 }
 
 static int
@@ -522,7 +522,7 @@ map_pad(struct onnx_mapper *mp, const struct onnx_node *n, enum engine_op op)
 		char s[ENGINE_ATTR_MAX_VALUES + 1];
 		if (m->type != ONNX_AT_STRING || m->s_len > 16 ||
 		    (m->s_len > 0 && memchr(m->s, 0, m->s_len) != NULL)) {
-			return onnx_err(mp, RF_ERR_INVAL,
+			return engine_onnx_err(mp, RF_ERR_INVAL,
 			    "attribute 'mode' must be a short string");
 		}
 		if (m->s_len > 0) {
@@ -531,10 +531,10 @@ map_pad(struct onnx_mapper *mp, const struct onnx_node *n, enum engine_op op)
 		s[m->s_len] = '\0';
 		err = engine_attr_string(&a[na++], "mode", s);
 	}
-	if (err == RF_OK && onnx_in_present(n, 2)) {
-		const struct onnx_const *c = onnx_in_const(mp, n, 2);
+	if (err == RF_OK && engine_onnx_in_present(n, 2)) {
+		const struct onnx_const *c = engine_onnx_in_const(mp, n, 2);
 		if (c == NULL || c->t.count != 1 || c->is_bool) {
-			return onnx_err(mp, RF_ERR_NOTSUP,
+			return engine_onnx_err(mp, RF_ERR_NOTSUP,
 			    "constant_value must be a constant scalar");
 		}
 		switch (c->t.dtype) {
@@ -557,11 +557,11 @@ map_pad(struct onnx_mapper *mp, const struct onnx_node *n, enum engine_op op)
 		}
 	}
 	if (err != RF_OK) {
-		return onnx_errctx(mp, err);
+		return engine_onnx_errctx(mp, err);
 	}
 	struct onnx_emit_args e = { op, n->in, 1, n->out, n->n_out, a, na, "",
 		0, false };
-	return onnx_emit(mp, &e);
+	return engine_onnx_emit(mp, &e);
 }
 
 static int
@@ -585,11 +585,11 @@ map_expand(
 	struct engine_attr a;
 	err = engine_attr_ints(&a, "shape", shape, ns);
 	if (err != RF_OK) {
-		return onnx_errctx(mp, err);
+		return engine_onnx_errctx(mp, err);
 	}
 	struct onnx_emit_args e = { op, n->in, 1, n->out, n->n_out, &a, 1, "",
 		0, false };
-	return onnx_emit(mp, &e);
+	return engine_onnx_emit(mp, &e);
 }
 
 /* The condition must be a bool constant: the engine has no bool tensors
@@ -604,17 +604,17 @@ map_where(struct onnx_mapper *mp, const struct onnx_node *n, enum engine_op op)
 	if (err != RF_OK) {
 		return err;
 	}
-	const struct onnx_const *c = onnx_in_const(mp, n, 0);
+	const struct onnx_const *c = engine_onnx_in_const(mp, n, 0);
 	if (c == NULL) {
-		return onnx_err(mp, RF_ERR_NOTSUP,
+		return engine_onnx_err(mp, RF_ERR_NOTSUP,
 		    "the condition '%.60s' must be a constant: the engine has "
-		    "no bool tensors at run time", onnx_in_name(mp, n, 0));
+		    "no bool tensors at run time", engine_onnx_in_name(mp, n, 0));
 	}
 	if (!c->is_bool) {
-		return onnx_err(
+		return engine_onnx_err(
 		    mp, RF_ERR_INVAL, "the condition must be bool");
 	}
-	return onnx_emit_node(mp, n, op, NULL, 0, 1);
+	return engine_onnx_emit_node(mp, n, op, NULL, 0, 1);
 }
 
 /* Cast to FLOAT, INT8, INT32, INT64 is an engine operator; to and from
@@ -629,7 +629,7 @@ map_cast(struct onnx_mapper *mp, const struct onnx_node *n, enum engine_op op)
 		err = attrs_only(mp, n, known);
 	}
 	if (err == RF_OK && attr_find(n, "to") == NULL) {
-		err = onnx_err(mp, RF_ERR_INVAL, "attribute 'to' is required");
+		err = engine_onnx_err(mp, RF_ERR_INVAL, "attribute 'to' is required");
 	}
 	if (err == RF_OK) {
 		err = attr_int(mp, n, "to", -1, &to);
@@ -640,19 +640,19 @@ map_cast(struct onnx_mapper *mp, const struct onnx_node *n, enum engine_op op)
 	if (to != ONNX_DT_BOOL) {
 		struct engine_attr a;
 		engine_attr_int(&a, "to", to);
-		return onnx_emit_node(mp, n, op, &a, 1, -1);
+		return engine_onnx_emit_node(mp, n, op, &a, 1, -1);
 	}
-	const struct onnx_const *c = onnx_in_const(mp, n, 0);
+	const struct onnx_const *c = engine_onnx_in_const(mp, n, 0);
 	if (c == NULL) {
-		return onnx_err(mp, RF_ERR_NOTSUP,
+		return engine_onnx_err(mp, RF_ERR_NOTSUP,
 		    "Cast to BOOL of a run-time value is not supported (the "
 		    "engine has no bool tensors)");
 	}
 	struct tensor t;
 	const struct tensor *x = &c->t;
-	err = tensor_init(&t, TENSOR_I8, x->rank, x->dims);
+	err = engine_tensor_init(&t, TENSOR_I8, x->rank, x->dims);
 	if (err != RF_OK) {
-		return onnx_err(mp, err, "%s", rf_strerror(err));
+		return engine_onnx_err(mp, err, "%s", rf_strerror(err));
 	}
 	for (size_t i = 0; i < x->count; i++) {
 		bool nz;
@@ -672,12 +672,12 @@ map_cast(struct onnx_mapper *mp, const struct onnx_node *n, enum engine_op op)
 		}
 		((int8_t *)t.data)[i] = nz ? 1 : 0;
 	}
-	int out = onnx_out_id(n, 0);
+	int out = engine_onnx_out_id(n, 0);
 	if (out < 0) {
-		tensor_fini(&t);
+		engine_tensor_fini(&t);
 		return RF_OK;
 	}
-	return onnx_set_const(mp, out, &t, true);
+	return engine_onnx_set_const(mp, out, &t, true);
 }
 
 /* Softmax: opset 13 normalizes along one axis (the engine's operator);
@@ -704,9 +704,9 @@ map_softmax(
 	struct engine_attr a;
 	if (mp->g->opset >= 13) {
 		engine_attr_int(&a, "axis", axis);
-		return onnx_emit_node(mp, n, op, &a, 1, -1);
+		return engine_onnx_emit_node(mp, n, op, &a, 1, -1);
 	}
-	int x = onnx_resolve(mp, n->in[0]);
+	int x = engine_onnx_resolve(mp, n->in[0]);
 	const struct onnx_ival *v = &mp->iv[x];
 	int rank;
 	const int64_t *dims;
@@ -717,40 +717,40 @@ map_softmax(
 		rank = v->rank;
 		dims = v->dims;
 	} else {
-		return onnx_err(mp, RF_ERR_NOTSUP,
+		return engine_onnx_err(mp, RF_ERR_NOTSUP,
 		    "opset %lld Softmax needs the static shape of its input "
 		    "'%.60s' (give dynamic dimensions a value)",
-		    (long long)mp->g->opset, onnx_in_name(mp, n, 0));
+		    (long long)mp->g->opset, engine_onnx_in_name(mp, n, 0));
 	}
 	int64_t ax = axis < 0 ? axis + rank : axis;
 	if (ax < 0 || ax >= rank) {
-		return onnx_err(mp, RF_ERR_INVAL,
+		return engine_onnx_err(mp, RF_ERR_INVAL,
 		    "axis %lld is out of range for rank %d",
 		    (long long)axis, rank);
 	}
 	if (ax == rank - 1) {
 		engine_attr_int(&a, "axis", -1);
-		return onnx_emit_node(mp, n, op, &a, 1, -1);
+		return engine_onnx_emit_node(mp, n, op, &a, 1, -1);
 	}
 	int64_t shape_v[TENSOR_MAX_RANK];
 	memcpy(shape_v, dims, sizeof(int64_t) * (size_t)rank);
-	int y = onnx_out_id(n, 0);
-	const char *base = y >= 0 ? onnx_value_name(mp, y) : "softmax";
+	int y = engine_onnx_out_id(n, 0);
+	const char *base = y >= 0 ? engine_onnx_value_name(mp, y) : "softmax";
 	int flat, sm, shp;
 	struct tensor st;
-	err = onnx_value_new(mp, base, "/flat", &flat);
+	err = engine_onnx_value_new(mp, base, "/flat", &flat);
 	if (err == RF_OK) {
-		err = onnx_value_new(mp, base, "/softmax2d", &sm);
+		err = engine_onnx_value_new(mp, base, "/softmax2d", &sm);
 	}
 	if (err == RF_OK) {
-		err = onnx_value_new(mp, base, "/shape", &shp);
+		err = engine_onnx_value_new(mp, base, "/shape", &shp);
 	}
 	if (err == RF_OK) {
 		err =
 		    make_tensor(mp, TENSOR_I64, 1, (size_t)rank, shape_v, &st);
 	}
 	if (err == RF_OK) {
-		err = onnx_set_const(mp, shp, &st, false);
+		err = engine_onnx_set_const(mp, shp, &st, false);
 	}
 	if (err != RF_OK) {
 		return err;
@@ -762,18 +762,18 @@ map_softmax(
 	engine_attr_int(&fa, "axis", ax);
 	struct onnx_emit_args e1 = { ENGINE_OP_FLATTEN, &x, 1, &flat, 1, &fa,
 		1, "/flatten", -1, false };
-	err = onnx_emit(mp, &e1);
+	err = engine_onnx_emit(mp, &e1);
 	engine_attr_int(&a, "axis", 1);
 	struct onnx_emit_args e2 = { ENGINE_OP_SOFTMAX, &flat, 1, &sm, 1, &a,
 		1, "", -1, false };
 	if (err == RF_OK) {
-		err = onnx_emit(mp, &e2);
+		err = engine_onnx_emit(mp, &e2);
 	}
 	int rin[2] = { sm, shp };
 	struct onnx_emit_args e3 = { ENGINE_OP_RESHAPE, rin, 2, n->out,
 		n->n_out, NULL, 0, "/reshape", -1, false };
 	if (err == RF_OK) {
-		err = onnx_emit(mp, &e3);
+		err = engine_onnx_emit(mp, &e3);
 	}
 	return err;
 }
@@ -800,7 +800,7 @@ map_shape(struct onnx_mapper *mp, const struct onnx_node *n, enum engine_op op)
 	if (err != RF_OK) {
 		return err;
 	}
-	const struct onnx_ival *v = &mp->iv[onnx_resolve(mp, n->in[0])];
+	const struct onnx_ival *v = &mp->iv[engine_onnx_resolve(mp, n->in[0])];
 	int rank;
 	const int64_t *dims;
 	if (v->kind == ONNX_IV_CONST) {
@@ -810,11 +810,11 @@ map_shape(struct onnx_mapper *mp, const struct onnx_node *n, enum engine_op op)
 		rank = v->rank;
 		dims = v->dims;
 	} else {
-		return onnx_err(mp, RF_ERR_NOTSUP,
+		return engine_onnx_err(mp, RF_ERR_NOTSUP,
 		    "the shape of '%.60s' is not known at import: it depends "
 		    "on a dynamic input dimension (give it a value, e.g. "
 		    "refute model import --dim NAME=N)",
-		    onnx_in_name(mp, n, 0));
+		    engine_onnx_in_name(mp, n, 0));
 	}
 	/* Opset 15 start/end: clamped like Python slicing. */
 	start = start < 0 ? start + rank : start;
@@ -827,12 +827,12 @@ map_shape(struct onnx_mapper *mp, const struct onnx_node *n, enum engine_op op)
 	if (err != RF_OK) {
 		return err;
 	}
-	int out = onnx_out_id(n, 0);
+	int out = engine_onnx_out_id(n, 0);
 	if (out < 0) {
-		tensor_fini(&t);
+		engine_tensor_fini(&t);
 		return RF_OK;
 	}
-	return onnx_set_const(mp, out, &t, false);
+	return engine_onnx_set_const(mp, out, &t, false);
 }
 
 static int
@@ -860,7 +860,7 @@ map_constant_of_shape(struct onnx_mapper *mp, const struct onnx_node *n,
 	const void *val = NULL;
 	if (a != NULL) {
 		if (!a->has_t || a->t.t.count != 1) {
-			return onnx_err(mp, RF_ERR_INVAL,
+			return engine_onnx_err(mp, RF_ERR_INVAL,
 			    "attribute 'value' must be a one-element tensor");
 		}
 		dt = a->t.t.dtype;
@@ -868,17 +868,17 @@ map_constant_of_shape(struct onnx_mapper *mp, const struct onnx_node *n,
 		val = a->t.t.data;
 	}
 	size_t count;
-	err = tensor_shape_check((int)rank, dims, &count, mp->ei);
+	err = engine_tensor_shape_check((int)rank, dims, &count, mp->ei);
 	if (err != RF_OK) {
-		return onnx_errctx(mp, err);
+		return engine_onnx_errctx(mp, err);
 	}
-	size_t esz = tensor_dtype_size(dt);
-	err = onnx_fold_room(mp, count, esz);
+	size_t esz = engine_tensor_dtype_size(dt);
+	err = engine_onnx_fold_room(mp, count, esz);
 	struct tensor t;
 	if (err == RF_OK) {
-		err = tensor_init(&t, dt, (int)rank, dims);
+		err = engine_tensor_init(&t, dt, (int)rank, dims);
 		if (err != RF_OK) {
-			return onnx_err(mp, err, "%s", rf_strerror(err));
+			return engine_onnx_err(mp, err, "%s", rf_strerror(err));
 		}
 	}
 	if (err != RF_OK) {
@@ -887,12 +887,12 @@ map_constant_of_shape(struct onnx_mapper *mp, const struct onnx_node *n,
 	for (size_t i = 0; val != NULL && i < count; i++) {
 		memcpy((unsigned char *)t.data + i * esz, val, esz);
 	}
-	int out = onnx_out_id(n, 0);
+	int out = engine_onnx_out_id(n, 0);
 	if (out < 0) {
-		tensor_fini(&t);
+		engine_tensor_fini(&t);
 		return RF_OK;
 	}
-	return onnx_set_const(mp, out, &t, is_bool);
+	return engine_onnx_set_const(mp, out, &t, is_bool);
 }
 
 static bool
@@ -926,35 +926,35 @@ map_equal(struct onnx_mapper *mp, const struct onnx_node *n, enum engine_op op)
 	if (err != RF_OK) {
 		return err;
 	}
-	const struct onnx_const *a = onnx_in_const(mp, n, 0);
-	const struct onnx_const *b = onnx_in_const(mp, n, 1);
+	const struct onnx_const *a = engine_onnx_in_const(mp, n, 0);
+	const struct onnx_const *b = engine_onnx_in_const(mp, n, 1);
 	if (a == NULL || b == NULL) {
-		return onnx_err(mp, RF_ERR_NOTSUP,
+		return engine_onnx_err(mp, RF_ERR_NOTSUP,
 		    "Equal is only supported on constants (folded at import): "
 		    "the engine has no bool tensors at run time");
 	}
 	if (a->t.dtype != b->t.dtype || a->is_bool != b->is_bool) {
-		return onnx_err(
+		return engine_onnx_err(
 		    mp, RF_ERR_DTYPE, "operands have different types");
 	}
 	int r;
 	int64_t dims[TENSOR_MAX_RANK];
-	err = tensor_broadcast_shape(
+	err = engine_tensor_broadcast_shape(
 	    a->t.rank, a->t.dims, b->t.rank, b->t.dims, &r, dims, mp->ei);
 	if (err != RF_OK) {
-		return onnx_errctx(mp, err);
+		return engine_onnx_errctx(mp, err);
 	}
 	size_t count;
-	err = tensor_shape_check(r, dims, &count, mp->ei);
+	err = engine_tensor_shape_check(r, dims, &count, mp->ei);
 	if (err != RF_OK) {
-		return onnx_errctx(mp, err);
+		return engine_onnx_errctx(mp, err);
 	}
-	err = onnx_fold_room(mp, count, 1);
+	err = engine_onnx_fold_room(mp, count, 1);
 	struct tensor t;
 	if (err == RF_OK) {
-		err = tensor_init(&t, TENSOR_I8, r, dims);
+		err = engine_tensor_init(&t, TENSOR_I8, r, dims);
 		if (err != RF_OK) {
-			return onnx_err(mp, err, "%s", rf_strerror(err));
+			return engine_onnx_err(mp, err, "%s", rf_strerror(err));
 		}
 	}
 	if (err != RF_OK) {
@@ -962,18 +962,18 @@ map_equal(struct onnx_mapper *mp, const struct onnx_node *n, enum engine_op op)
 	}
 	struct bcast_iter it;
 	const struct tensor *ops[2] = { &a->t, &b->t };
-	bcast_iter_init(&it, r, dims, ops, 2);
+	engine_bcast_iter_init(&it, r, dims, ops, 2);
 	for (size_t i = 0; i < count; i++) {
 		((int8_t *)t.data)[i] = elem_equal(&a->t, it.off[0], &b->t,
 		    it.off[1]) ? 1 : 0;
-		bcast_iter_next(&it);
+		engine_bcast_iter_next(&it);
 	}
-	int out = onnx_out_id(n, 0);
+	int out = engine_onnx_out_id(n, 0);
 	if (out < 0) {
-		tensor_fini(&t);
+		engine_tensor_fini(&t);
 		return RF_OK;
 	}
-	return onnx_set_const(mp, out, &t, true);
+	return engine_onnx_set_const(mp, out, &t, true);
 }
 
 static int
@@ -1000,15 +1000,15 @@ map_range(struct onnx_mapper *mp, const struct onnx_node *n, enum engine_op op)
 		return err;
 	}
 	int64_t s, l, d;
-	const struct onnx_const *cs = onnx_in_const(mp, n, 0);
+	const struct onnx_const *cs = engine_onnx_in_const(mp, n, 0);
 	if (scalar_int(cs, &s) != RF_OK ||
-	    scalar_int(onnx_in_const(mp, n, 1), &l) != RF_OK ||
-	    scalar_int(onnx_in_const(mp, n, 2), &d) != RF_OK) {
-		return onnx_err(mp, RF_ERR_NOTSUP,
+	    scalar_int(engine_onnx_in_const(mp, n, 1), &l) != RF_OK ||
+	    scalar_int(engine_onnx_in_const(mp, n, 2), &d) != RF_OK) {
+		return engine_onnx_err(mp, RF_ERR_NOTSUP,
 		    "Range is only supported on int32/int64 constant scalars");
 	}
 	if (d == 0) {
-		return onnx_err(mp, RF_ERR_INVAL, "delta is 0");
+		return engine_onnx_err(mp, RF_ERR_INVAL, "delta is 0");
 	}
 	/* The count in 128 bits: limit - start can overflow int64. */
 	__int128 span = (__int128)l - (__int128)s;
@@ -1019,18 +1019,18 @@ map_range(struct onnx_mapper *mp, const struct onnx_node *n, enum engine_op op)
 		cnt = (as + ad - 1) / ad;
 	}
 	if (cnt > (__int128)TENSOR_MAX_ELEMS) {
-		return onnx_err(mp, RF_ERR_RANGE,
+		return engine_onnx_err(mp, RF_ERR_RANGE,
 		    "Range of more than %zu elements",
 		    (size_t)TENSOR_MAX_ELEMS);
 	}
 	enum tensor_dtype dt = cs->t.dtype;
 	int64_t dims[1] = { (int64_t)cnt };
-	err = onnx_fold_room(mp, (size_t)cnt, tensor_dtype_size(dt));
+	err = engine_onnx_fold_room(mp, (size_t)cnt, engine_tensor_dtype_size(dt));
 	struct tensor t;
 	if (err == RF_OK) {
-		err = tensor_init(&t, dt, 1, dims);
+		err = engine_tensor_init(&t, dt, 1, dims);
 		if (err != RF_OK) {
-			return onnx_err(mp, err, "%s", rf_strerror(err));
+			return engine_onnx_err(mp, err, "%s", rf_strerror(err));
 		}
 	}
 	if (err != RF_OK) {
@@ -1045,12 +1045,12 @@ map_range(struct onnx_mapper *mp, const struct onnx_node *n, enum engine_op op)
 			((int32_t *)t.data)[i] = (int32_t)v;
 		}
 	}
-	int out = onnx_out_id(n, 0);
+	int out = engine_onnx_out_id(n, 0);
 	if (out < 0) {
-		tensor_fini(&t);
+		engine_tensor_fini(&t);
 		return RF_OK;
 	}
-	return onnx_set_const(mp, out, &t, false);
+	return engine_onnx_set_const(mp, out, &t, false);
 }
 
 /* ------------------------------------------------------------------ */
@@ -1105,7 +1105,7 @@ static const struct onnx_map_entry map_table[] = {
 };
 
 const struct onnx_map_entry *
-onnx_map_lookup(const char *op_type)
+engine_onnx_map_lookup(const char *op_type)
 {
 	for (size_t i = 0; i < sizeof(map_table) / sizeof(map_table[0]); i++) {
 		if (strcmp(map_table[i].op_type, op_type) == 0) {

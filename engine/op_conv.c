@@ -13,15 +13,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "pool_int.h"
+#include "engine/pool_int.h"
 
 int
-window_parse(const struct op_attrs *at, bool need_kernel,
+engine_window_parse(const struct op_attrs *at, bool need_kernel,
     struct window_params *w, struct rf_errinfo *ei)
 {
 	size_t n;
 	memset(w, 0, sizeof(*w));
-	int err = op_attr_get_ints(at, "kernel_shape", 2, 2, w->kernel, &n,
+	int err = engine_op_attr_get_ints(at, "kernel_shape", 2, 2, w->kernel, &n,
 	    ei);
 	if (err != RF_OK) {
 		return err;
@@ -34,20 +34,20 @@ window_parse(const struct op_attrs *at, bool need_kernel,
 	w->strides[0] = w->strides[1] = 1;
 	w->dil[0] = w->dil[1] = 1;
 	int64_t tmp[4];
-	err = op_attr_get_ints(at, "strides", 2, 2, tmp, &n, ei);
+	err = engine_op_attr_get_ints(at, "strides", 2, 2, tmp, &n, ei);
 	if (err == RF_OK && n == 2) {
 		w->strides[0] = tmp[0];
 		w->strides[1] = tmp[1];
 	}
 	if (err == RF_OK) {
-		err = op_attr_get_ints(at, "dilations", 2, 2, tmp, &n, ei);
+		err = engine_op_attr_get_ints(at, "dilations", 2, 2, tmp, &n, ei);
 	}
 	if (err == RF_OK && n == 2) {
 		w->dil[0] = tmp[0];
 		w->dil[1] = tmp[1];
 	}
 	if (err == RF_OK) {
-		err = op_attr_get_ints(at, "pads", 4, 4, w->pads, &n, ei);
+		err = engine_op_attr_get_ints(at, "pads", 4, 4, w->pads, &n, ei);
 	}
 	if (err != RF_OK) {
 		return err;
@@ -68,7 +68,7 @@ window_parse(const struct op_attrs *at, bool need_kernel,
 			    "pads must be in 0..65536");
 		}
 	}
-	const struct engine_attr *ap = op_attr_find(at, "auto_pad");
+	const struct engine_attr *ap = engine_op_attr_find(at, "auto_pad");
 	w->auto_pad = WINDOW_PAD_NOTSET;
 	if (ap != NULL) {
 		static const char *const modes[] = { "NOTSET", "VALID",
@@ -87,7 +87,7 @@ window_parse(const struct op_attrs *at, bool need_kernel,
 			    "SAME_UPPER or SAME_LOWER");
 		}
 		if (w->auto_pad != WINDOW_PAD_NOTSET &&
-		    op_attr_find(at, "pads") != NULL) {
+		    engine_op_attr_find(at, "pads") != NULL) {
 			return rf_errf(ei, RF_ERR_INVAL,
 			    "'pads' and 'auto_pad' cannot both be given");
 		}
@@ -96,7 +96,7 @@ window_parse(const struct op_attrs *at, bool need_kernel,
 }
 
 int
-window_geometry(const struct op_call *c, const struct window_params *w,
+engine_window_geometry(const struct op_call *c, const struct window_params *w,
     const int64_t in[2], const int64_t kernel[2], bool ceil_mode,
     struct window_geom *g)
 {
@@ -148,18 +148,18 @@ struct conv_params {
 };
 
 int
-op_conv_parse(const struct op_attrs *at, size_t n_inputs,
+engine_op_conv_parse(const struct op_attrs *at, size_t n_inputs,
     struct op_params *p, struct rf_errinfo *ei)
 {
 	static const char *const known[] = { "auto_pad", "dilations", "group",
 		"kernel_shape", "pads", "strides", NULL };
 	struct conv_params cp;
-	int err = op_attrs_only(at, known, "Conv", ei);
+	int err = engine_op_attrs_only(at, known, "Conv", ei);
 	if (err == RF_OK) {
-		err = window_parse(at, false, &cp.w, ei);
+		err = engine_window_parse(at, false, &cp.w, ei);
 	}
 	if (err == RF_OK) {
-		err = op_attr_get_int(at, "group", 1, 1, 65536, &cp.group, ei);
+		err = engine_op_attr_get_int(at, "group", 1, 1, 65536, &cp.group, ei);
 	}
 	if (err == RF_OK) {
 		OP_PARAMS_PUT(p, cp);
@@ -168,7 +168,7 @@ op_conv_parse(const struct op_attrs *at, size_t n_inputs,
 }
 
 void
-conv2d_ref(const struct conv2d_shape *s, const float *x, const float *w,
+engine_conv2d_ref(const struct conv2d_shape *s, const float *x, const float *w,
     const float *bias, float *y)
 {
 	int64_t cg = s->c_in / s->group;
@@ -271,7 +271,7 @@ im2col(const struct conv2d_shape *s, const float *x, int64_t cg,
 }
 
 int
-conv2d_fast(const struct conv2d_shape *s, const float *x, const float *w,
+engine_conv2d_fast(const struct conv2d_shape *s, const float *x, const float *w,
     const float *bias, float *y)
 {
 	int64_t cg = s->c_in / s->group;
@@ -291,7 +291,7 @@ conv2d_fast(const struct conv2d_shape *s, const float *x, const float *w,
 			return RF_ERR_RANGE;
 		}
 		/* im2col writes every element, padding zeros included. */
-		col = op_scratch_alloc(bytes);
+		col = engine_op_scratch_alloc(bytes);
 		if (col == NULL) {
 			return RF_ERR_NOMEM;
 		}
@@ -318,22 +318,22 @@ conv2d_fast(const struct conv2d_shape *s, const float *x, const float *w,
 			}
 		}
 	}
-	op_scratch_free(col, bytes);
+	engine_op_scratch_free(col, bytes);
 	return RF_OK;
 }
 
 int
-op_conv_eval(const struct op_call *c)
+engine_op_conv_eval(const struct op_call *c)
 {
 	struct conv_params cp;
 	OP_PARAMS_GET(c->params, cp);
-	int err = op_need_dtype(c, 0, TENSOR_F32);
+	int err = engine_op_need_dtype(c, 0, TENSOR_F32);
 	if (err == RF_OK) {
-		err = op_need_dtype(c, 1, TENSOR_F32);
+		err = engine_op_need_dtype(c, 1, TENSOR_F32);
 	}
 	const struct tensor *bias = c->n_in > 2 ? c->in[2] : NULL;
 	if (err == RF_OK && bias != NULL) {
-		err = op_need_dtype(c, 2, TENSOR_F32);
+		err = engine_op_need_dtype(c, 2, TENSOR_F32);
 	}
 	if (err != RF_OK) {
 		return err;
@@ -379,7 +379,7 @@ op_conv_eval(const struct op_call *c)
 	int64_t in[2] = { s.h, s.w };
 	int64_t kern[2] = { s.kh, s.kw };
 	struct window_geom g;
-	err = window_geometry(c, &cp.w, in, kern, false, &g);
+	err = engine_window_geometry(c, &cp.w, in, kern, false, &g);
 	if (err != RF_OK) {
 		return err;
 	}
@@ -392,18 +392,18 @@ op_conv_eval(const struct op_call *c)
 	s.dil[0] = cp.w.dil[0];
 	s.dil[1] = cp.w.dil[1];
 	int64_t dims[4] = { s.n, s.c_out, s.oh, s.ow };
-	err = op_out_alloc(c, 0, TENSOR_F32, 4, dims);
+	err = engine_op_out_alloc(c, 0, TENSOR_F32, 4, dims);
 	if (err != RF_OK) {
 		return err;
 	}
 	const float *bd = bias != NULL ? bias->data : NULL;
 	if (c->kernels == ENGINE_KERNELS_REF) {
-		conv2d_ref(&s, x->data, w->data, bd, c->out[0].data);
+		engine_conv2d_ref(&s, x->data, w->data, bd, c->out[0].data);
 		return RF_OK;
 	}
-	err = conv2d_fast(&s, x->data, w->data, bd, c->out[0].data);
+	err = engine_conv2d_fast(&s, x->data, w->data, bd, c->out[0].data);
 	if (err != RF_OK) {
-		tensor_fini(&c->out[0]);
+		engine_tensor_fini(&c->out[0]);
 		return rf_errf(c->ei, err, "im2col scratch: %s",
 		    rf_strerror(err));
 	}

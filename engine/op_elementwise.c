@@ -10,7 +10,7 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "engine_int.h"
+#include "engine/engine_int.h"
 
 enum binop { BIN_ADD, BIN_SUB, BIN_MUL, BIN_DIV };
 
@@ -106,7 +106,7 @@ binary_eval(const struct op_call *c, enum binop op)
 	const struct tensor *b = c->in[1];
 	if (a->dtype != b->dtype) {
 		return rf_errf(c->ei, RF_ERR_DTYPE, "operands are %s and %s",
-		    tensor_dtype_name(a->dtype), tensor_dtype_name(b->dtype));
+		    engine_tensor_dtype_name(a->dtype), engine_tensor_dtype_name(b->dtype));
 	}
 	if (a->dtype == TENSOR_I8) {
 		return rf_errf(c->ei, RF_ERR_DTYPE, "%s does not take i8",
@@ -114,12 +114,12 @@ binary_eval(const struct op_call *c, enum binop op)
 	}
 	int r;
 	int64_t dims[TENSOR_MAX_RANK];
-	int err = tensor_broadcast_shape(a->rank, a->dims, b->rank, b->dims, &r,
+	int err = engine_tensor_broadcast_shape(a->rank, a->dims, b->rank, b->dims, &r,
 	    dims, c->ei);
 	if (err != RF_OK) {
 		return err;
 	}
-	err = op_out_alloc(c, 0, a->dtype, r, dims);
+	err = engine_op_out_alloc(c, 0, a->dtype, r, dims);
 	if (err != RF_OK) {
 		return err;
 	}
@@ -145,7 +145,7 @@ binary_eval(const struct op_call *c, enum binop op)
 	size_t ia = r > 0 ? st_a[r - 1] : 0;
 	size_t ib = r > 0 ? st_b[r - 1] : 0;
 	size_t rows = y->count / inner;
-	size_t esz = tensor_dtype_size(a->dtype);
+	size_t esz = engine_tensor_dtype_size(a->dtype);
 	int64_t idx[TENSOR_MAX_RANK] = { 0 };
 	size_t off_a = 0, off_b = 0;
 	for (size_t row = 0; row < rows; row++) {
@@ -171,7 +171,7 @@ binary_eval(const struct op_call *c, enum binop op)
 			break;
 		}
 		if (err != RF_OK) {
-			tensor_fini(y);
+			engine_tensor_fini(y);
 			return rf_errf(c->ei, err,
 			    "integer division by zero or overflow");
 		}
@@ -192,25 +192,25 @@ binary_eval(const struct op_call *c, enum binop op)
 }
 
 int
-op_add_eval(const struct op_call *c)
+engine_op_add_eval(const struct op_call *c)
 {
 	return binary_eval(c, BIN_ADD);
 }
 
 int
-op_sub_eval(const struct op_call *c)
+engine_op_sub_eval(const struct op_call *c)
 {
 	return binary_eval(c, BIN_SUB);
 }
 
 int
-op_mul_eval(const struct op_call *c)
+engine_op_mul_eval(const struct op_call *c)
 {
 	return binary_eval(c, BIN_MUL);
 }
 
 int
-op_div_eval(const struct op_call *c)
+engine_op_div_eval(const struct op_call *c)
 {
 	return binary_eval(c, BIN_DIV);
 }
@@ -237,22 +237,22 @@ unary_f32(enum unop op, const float *restrict x, float *restrict y,
 		break;
 	case UN_SIGMOID:
 		for (size_t i = 0; i < n; i++) {
-			y[i] = det_sigmoidf(x[i]);
+			y[i] = engine_det_sigmoidf(x[i]);
 		}
 		break;
 	case UN_TANH:
 		for (size_t i = 0; i < n; i++) {
-			y[i] = det_tanhf(x[i]);
+			y[i] = engine_det_tanhf(x[i]);
 		}
 		break;
 	case UN_GELU:
 		for (size_t i = 0; i < n; i++) {
-			y[i] = det_geluf(x[i]);
+			y[i] = engine_det_geluf(x[i]);
 		}
 		break;
 	case UN_GELU_TANH:
 		for (size_t i = 0; i < n; i++) {
-			y[i] = det_gelu_tanhf(x[i]);
+			y[i] = engine_det_gelu_tanhf(x[i]);
 		}
 		break;
 	}
@@ -261,12 +261,12 @@ unary_f32(enum unop op, const float *restrict x, float *restrict y,
 static int
 unary_eval(const struct op_call *c, enum unop op)
 {
-	int err = op_need_dtype(c, 0, TENSOR_F32);
+	int err = engine_op_need_dtype(c, 0, TENSOR_F32);
 	if (err != RF_OK) {
 		return err;
 	}
 	const struct tensor *x = c->in[0];
-	err = op_out_alloc(c, 0, TENSOR_F32, x->rank, x->dims);
+	err = engine_op_out_alloc(c, 0, TENSOR_F32, x->rank, x->dims);
 	if (err != RF_OK) {
 		return err;
 	}
@@ -275,34 +275,34 @@ unary_eval(const struct op_call *c, enum unop op)
 }
 
 int
-op_relu_eval(const struct op_call *c)
+engine_op_relu_eval(const struct op_call *c)
 {
 	return unary_eval(c, UN_RELU);
 }
 
 int
-op_sigmoid_eval(const struct op_call *c)
+engine_op_sigmoid_eval(const struct op_call *c)
 {
 	return unary_eval(c, UN_SIGMOID);
 }
 
 int
-op_tanh_eval(const struct op_call *c)
+engine_op_tanh_eval(const struct op_call *c)
 {
 	return unary_eval(c, UN_TANH);
 }
 
 int
-op_gelu_parse(const struct op_attrs *at, size_t n_inputs,
+engine_op_gelu_parse(const struct op_attrs *at, size_t n_inputs,
     struct op_params *p, struct rf_errinfo *ei)
 {
 	static const char *const known[] = { "approximate", NULL };
-	int err = op_attrs_only(at, known, "Gelu", ei);
+	int err = engine_op_attrs_only(at, known, "Gelu", ei);
 	if (err != RF_OK) {
 		return err;
 	}
 	int64_t tanh_form = 0;
-	const struct engine_attr *a = op_attr_find(at, "approximate");
+	const struct engine_attr *a = engine_op_attr_find(at, "approximate");
 	if (a != NULL) {
 		if (a->type != ENGINE_ATTR_STRING) {
 			return rf_errf(ei, RF_ERR_INVAL,
@@ -320,7 +320,7 @@ op_gelu_parse(const struct op_attrs *at, size_t n_inputs,
 }
 
 int
-op_gelu_eval(const struct op_call *c)
+engine_op_gelu_eval(const struct op_call *c)
 {
 	int64_t tanh_form;
 	OP_PARAMS_GET(c->params, tanh_form);

@@ -13,14 +13,14 @@
  */
 #include <string.h>
 
-#include "engine_int.h"
+#include "engine/engine_int.h"
 
 /* ------------------------------------------------------------------ */
 /* Broadcast walker                                                     */
 /* ------------------------------------------------------------------ */
 
 void
-bcast_iter_init(struct bcast_iter *it, int rank, const int64_t *dims,
+engine_bcast_iter_init(struct bcast_iter *it, int rank, const int64_t *dims,
     const struct tensor *const *operands, size_t n)
 {
 	memset(it, 0, sizeof(*it));
@@ -42,7 +42,7 @@ bcast_iter_init(struct bcast_iter *it, int rank, const int64_t *dims,
 }
 
 void
-bcast_iter_next(struct bcast_iter *it)
+engine_bcast_iter_next(struct bcast_iter *it)
 {
 	for (int d = it->rank - 1; d >= 0; d--) {
 		it->idx[d]++;
@@ -75,9 +75,9 @@ static int
 copy_as(const struct op_call *c, size_t i, int rank, const int64_t *dims)
 {
 	const struct tensor *x = c->in[0];
-	int err = op_out_alloc(c, i, x->dtype, rank, dims);
+	int err = engine_op_out_alloc(c, i, x->dtype, rank, dims);
 	if (err == RF_OK && x->count > 0) {
-		memcpy(c->out[i].data, x->data, tensor_nbytes(x));
+		memcpy(c->out[i].data, x->data, engine_tensor_nbytes(x));
 	}
 	return err;
 }
@@ -89,7 +89,7 @@ copy_as(const struct op_call *c, size_t i, int rank, const int64_t *dims)
 /* A copy: the importer emits it only where a graph output would not
  * otherwise come from the last operator (docs/onnx.md). */
 int
-op_identity_eval(const struct op_call *c)
+engine_op_identity_eval(const struct op_call *c)
 {
 	return copy_as(c, 0, c->in[0]->rank, c->in[0]->dims);
 }
@@ -111,15 +111,15 @@ axes_parse(const struct op_attrs *at, const char *op, bool required,
 	static const char *const known[] = { "axes", NULL };
 	size_t n = 0;
 	memset(ap, 0, sizeof(*ap));
-	int err = op_attrs_only(at, known, op, ei);
+	int err = engine_op_attrs_only(at, known, op, ei);
 	if (err == RF_OK) {
-		err = op_attr_get_ints(
+		err = engine_op_attr_get_ints(
 		    at, "axes", 0, TENSOR_MAX_RANK, ap->axes, &n, ei);
 	}
 	if (err != RF_OK) {
 		return err;
 	}
-	ap->given = op_attr_find(at, "axes") != NULL;
+	ap->given = engine_op_attr_find(at, "axes") != NULL;
 	if (required && n == 0) {
 		return rf_errf(ei, RF_ERR_INVAL,
 		    "attribute 'axes' is required and must not be empty");
@@ -145,7 +145,7 @@ axes_mask(const struct op_call *c, const struct axes_params *ap, int rank,
 	}
 	for (int64_t i = 0; i < ap->n; i++) {
 		int a;
-		int err = op_axis(c, ap->axes[i], rank, &a);
+		int err = engine_op_axis(c, ap->axes[i], rank, &a);
 		if (err != RF_OK) {
 			return err;
 		}
@@ -159,7 +159,7 @@ axes_mask(const struct op_call *c, const struct axes_params *ap, int rank,
 }
 
 int
-op_squeeze_parse(const struct op_attrs *at, size_t n_inputs,
+engine_op_squeeze_parse(const struct op_attrs *at, size_t n_inputs,
     struct op_params *p, struct rf_errinfo *ei)
 {
 	struct axes_params ap;
@@ -173,7 +173,7 @@ op_squeeze_parse(const struct op_attrs *at, size_t n_inputs,
 /* Removes the listed size-1 dimensions, or every size-1 dimension when
  * no axes are given. */
 int
-op_squeeze_eval(const struct op_call *c)
+engine_op_squeeze_eval(const struct op_call *c)
 {
 	struct axes_params ap;
 	OP_PARAMS_GET(c->params, ap);
@@ -201,7 +201,7 @@ op_squeeze_eval(const struct op_call *c)
 }
 
 int
-op_unsqueeze_parse(const struct op_attrs *at, size_t n_inputs,
+engine_op_unsqueeze_parse(const struct op_attrs *at, size_t n_inputs,
     struct op_params *p, struct rf_errinfo *ei)
 {
 	struct axes_params ap;
@@ -214,7 +214,7 @@ op_unsqueeze_parse(const struct op_attrs *at, size_t n_inputs,
 
 /* Inserts size-1 dimensions at the listed positions of the output. */
 int
-op_unsqueeze_eval(const struct op_call *c)
+engine_op_unsqueeze_eval(const struct op_call *c)
 {
 	struct axes_params ap;
 	OP_PARAMS_GET(c->params, ap);
@@ -248,20 +248,20 @@ struct split_params {
 };
 
 int
-op_split_parse(const struct op_attrs *at, size_t n_inputs,
+engine_op_split_parse(const struct op_attrs *at, size_t n_inputs,
     struct op_params *p, struct rf_errinfo *ei)
 {
 	static const char *const known[] = { "axis", "split", NULL };
 	struct split_params sp;
 	memset(&sp, 0, sizeof(sp));
 	size_t n = 0;
-	int err = op_attrs_only(at, known, "Split", ei);
+	int err = engine_op_attrs_only(at, known, "Split", ei);
 	if (err == RF_OK) {
-		err = op_attr_get_int(at, "axis", 0, -TENSOR_MAX_RANK,
+		err = engine_op_attr_get_int(at, "axis", 0, -TENSOR_MAX_RANK,
 		    TENSOR_MAX_RANK - 1, &sp.axis, ei);
 	}
 	if (err == RF_OK) {
-		err = op_attr_get_ints(at, "split", 1, ENGINE_MAX_OP_OUTPUTS,
+		err = engine_op_attr_get_ints(at, "split", 1, ENGINE_MAX_OP_OUTPUTS,
 		    sp.split, &n, ei);
 	}
 	if (err != RF_OK) {
@@ -282,13 +282,13 @@ op_split_parse(const struct op_attrs *at, size_t n_inputs,
 /* Cuts the input along axis into consecutive parts, one per output:
  * the sizes in 'split', or equal parts. */
 int
-op_split_eval(const struct op_call *c)
+engine_op_split_eval(const struct op_call *c)
 {
 	struct split_params sp;
 	OP_PARAMS_GET(c->params, sp);
 	const struct tensor *x = c->in[0];
 	int axis;
-	int err = op_axis(c, sp.axis, x->rank, &axis);
+	int err = engine_op_axis(c, sp.axis, x->rank, &axis);
 	if (err != RF_OK) {
 		return err;
 	}
@@ -320,7 +320,7 @@ op_split_eval(const struct op_call *c)
 			    (long long)sum, (long long)len);
 		}
 	}
-	size_t esz = tensor_dtype_size(x->dtype);
+	size_t esz = engine_tensor_dtype_size(x->dtype);
 	size_t outer = 1, inner = esz;
 	for (int d = 0; d < axis; d++) {
 		outer *= (size_t)x->dims[d];
@@ -334,10 +334,10 @@ op_split_eval(const struct op_call *c)
 		int64_t dims[TENSOR_MAX_RANK];
 		memcpy(dims, x->dims, sizeof(dims));
 		dims[axis] = part[i];
-		err = op_out_alloc(c, i, x->dtype, x->rank, dims);
+		err = engine_op_out_alloc(c, i, x->dtype, x->rank, dims);
 		if (err != RF_OK) {
 			for (size_t k = 0; k < i; k++) {
-				tensor_fini(&c->out[k]);
+				engine_tensor_fini(&c->out[k]);
 			}
 			return err;
 		}
@@ -363,7 +363,7 @@ struct slice_params {
 };
 
 int
-op_slice_parse(const struct op_attrs *at, size_t n_inputs,
+engine_op_slice_parse(const struct op_attrs *at, size_t n_inputs,
     struct op_params *p, struct rf_errinfo *ei)
 {
 	static const char *const known[] = { "axes", "ends", "starts", "steps",
@@ -371,21 +371,21 @@ op_slice_parse(const struct op_attrs *at, size_t n_inputs,
 	struct slice_params sp;
 	memset(&sp, 0, sizeof(sp));
 	size_t ns = 0, ne = 0, na = 0, nt = 0;
-	int err = op_attrs_only(at, known, "Slice", ei);
+	int err = engine_op_attrs_only(at, known, "Slice", ei);
 	if (err == RF_OK) {
-		err = op_attr_get_ints(at, "starts", 1, TENSOR_MAX_RANK,
+		err = engine_op_attr_get_ints(at, "starts", 1, TENSOR_MAX_RANK,
 		    sp.starts, &ns, ei);
 	}
 	if (err == RF_OK) {
-		err = op_attr_get_ints(at, "ends", 1, TENSOR_MAX_RANK, sp.ends,
+		err = engine_op_attr_get_ints(at, "ends", 1, TENSOR_MAX_RANK, sp.ends,
 		    &ne, ei);
 	}
 	if (err == RF_OK) {
-		err = op_attr_get_ints(at, "axes", 1, TENSOR_MAX_RANK, sp.axes,
+		err = engine_op_attr_get_ints(at, "axes", 1, TENSOR_MAX_RANK, sp.axes,
 		    &na, ei);
 	}
 	if (err == RF_OK) {
-		err = op_attr_get_ints(
+		err = engine_op_attr_get_ints(
 		    at, "steps", 1, TENSOR_MAX_RANK, sp.steps, &nt, ei);
 	}
 	if (err != RF_OK) {
@@ -435,7 +435,7 @@ clamp64(int64_t v, int64_t lo, int64_t hi)
  * ... while before end. Axes not listed are kept whole.
  */
 int
-op_slice_eval(const struct op_call *c)
+engine_op_slice_eval(const struct op_call *c)
 {
 	struct slice_params sp;
 	OP_PARAMS_GET(c->params, sp);
@@ -451,7 +451,7 @@ op_slice_eval(const struct op_call *c)
 	}
 	for (int64_t i = 0; i < sp.n; i++) {
 		int a;
-		int err = op_axis(c, sp.axes[i], r, &a);
+		int err = engine_op_axis(c, sp.axes[i], r, &a);
 		if (err != RF_OK) {
 			return err;
 		}
@@ -488,13 +488,13 @@ op_slice_eval(const struct op_call *c)
 		step[a] = t;
 		dims[a] = cnt;
 	}
-	int err = op_out_alloc(c, 0, x->dtype, r, dims);
+	int err = engine_op_out_alloc(c, 0, x->dtype, r, dims);
 	if (err != RF_OK || c->out[0].count == 0) {
 		return err;
 	}
 	size_t st[TENSOR_MAX_RANK];
 	strides_of(r, x->dims, st);
-	size_t esz = tensor_dtype_size(x->dtype);
+	size_t esz = engine_tensor_dtype_size(x->dtype);
 	const unsigned char *src = x->data;
 	unsigned char *dst = c->out[0].data;
 	int64_t idx[TENSOR_MAX_RANK] = { 0 };
@@ -532,22 +532,22 @@ struct pad_params {
 };
 
 int
-op_pad_parse(const struct op_attrs *at, size_t n_inputs,
+engine_op_pad_parse(const struct op_attrs *at, size_t n_inputs,
     struct op_params *p, struct rf_errinfo *ei)
 {
 	static const char *const known[] = { "mode", "pads", "value", NULL };
 	struct pad_params pp;
 	memset(&pp, 0, sizeof(pp));
 	size_t n = 0;
-	int err = op_attrs_only(at, known, "Pad", ei);
+	int err = engine_op_attrs_only(at, known, "Pad", ei);
 	if (err == RF_OK) {
-		err = op_attr_get_ints(at, "pads", 0, 2 * TENSOR_MAX_RANK,
+		err = engine_op_attr_get_ints(at, "pads", 0, 2 * TENSOR_MAX_RANK,
 		    pp.pads, &n, ei);
 	}
 	if (err != RF_OK) {
 		return err;
 	}
-	if (op_attr_find(at, "pads") == NULL || n % 2 != 0) {
+	if (engine_op_attr_find(at, "pads") == NULL || n % 2 != 0) {
 		return rf_errf(ei, RF_ERR_INVAL,
 		    "attribute 'pads' is required: begins then ends, one per "
 		    "axis");
@@ -561,7 +561,7 @@ op_pad_parse(const struct op_attrs *at, size_t n_inputs,
 		}
 	}
 	pp.n = (int64_t)n;
-	const struct engine_attr *m = op_attr_find(at, "mode");
+	const struct engine_attr *m = engine_op_attr_find(at, "mode");
 	if (m != NULL) {
 		static const char *const modes[] = { "constant", "edge",
 			"reflect" };
@@ -579,7 +579,7 @@ op_pad_parse(const struct op_attrs *at, size_t n_inputs,
 			    "reflect");
 		}
 	}
-	const struct engine_attr *v = op_attr_find(at, "value");
+	const struct engine_attr *v = engine_op_attr_find(at, "value");
 	if (v != NULL && v->type == ENGINE_ATTR_FLOAT) {
 		pp.fvalue = v->v.floats[0];
 	} else if (v != NULL && v->type == ENGINE_ATTR_INT) {
@@ -629,7 +629,7 @@ pad_value(const struct op_call *c, const struct pad_params *pp,
 	if (!pp->value_is_int && pp->fvalue != 0.0f) {
 		return rf_errf(c->ei, RF_ERR_DTYPE,
 		    "%s data needs an integer padding value",
-		    tensor_dtype_name(dt));
+		    engine_tensor_dtype_name(dt));
 	}
 	int64_t v = pp->value_is_int ? pp->ivalue : 0;
 	if (dt == TENSOR_I8 && (v < INT8_MIN || v > INT8_MAX)) {
@@ -659,7 +659,7 @@ pad_value(const struct op_call *c, const struct pad_params *pp,
  * than the axis).
  */
 int
-op_pad_eval(const struct op_call *c)
+engine_op_pad_eval(const struct op_call *c)
 {
 	struct pad_params pp;
 	OP_PARAMS_GET(c->params, pp);
@@ -694,13 +694,13 @@ op_pad_eval(const struct op_call *c)
 			    "than its %lld elements", d, (long long)n);
 		}
 	}
-	err = op_out_alloc(c, 0, x->dtype, r, dims);
+	err = engine_op_out_alloc(c, 0, x->dtype, r, dims);
 	if (err != RF_OK || c->out[0].count == 0) {
 		return err;
 	}
 	size_t st[TENSOR_MAX_RANK];
 	strides_of(r, x->dims, st);
-	size_t esz = tensor_dtype_size(x->dtype);
+	size_t esz = engine_tensor_dtype_size(x->dtype);
 	const unsigned char *src = x->data;
 	unsigned char *dst = c->out[0].data;
 	int64_t idx[TENSOR_MAX_RANK] = { 0 };
@@ -734,35 +734,35 @@ op_pad_eval(const struct op_call *c)
  * importer turns ONNX bool constants into i8 0/1).
  */
 int
-op_where_eval(const struct op_call *c)
+engine_op_where_eval(const struct op_call *c)
 {
-	int err = op_need_dtype(c, 0, TENSOR_I8);
+	int err = engine_op_need_dtype(c, 0, TENSOR_I8);
 	if (err != RF_OK) {
 		return err;
 	}
 	const struct tensor *cond = c->in[0], *a = c->in[1], *b = c->in[2];
 	if (a->dtype != b->dtype) {
 		return rf_errf(c->ei, RF_ERR_DTYPE, "X is %s, Y is %s",
-		    tensor_dtype_name(a->dtype), tensor_dtype_name(b->dtype));
+		    engine_tensor_dtype_name(a->dtype), engine_tensor_dtype_name(b->dtype));
 	}
 	int r1, r;
 	int64_t d1[TENSOR_MAX_RANK], dims[TENSOR_MAX_RANK];
-	err = tensor_broadcast_shape(a->rank, a->dims, b->rank, b->dims, &r1,
+	err = engine_tensor_broadcast_shape(a->rank, a->dims, b->rank, b->dims, &r1,
 	    d1, c->ei);
 	if (err == RF_OK) {
-		err = tensor_broadcast_shape(
+		err = engine_tensor_broadcast_shape(
 		    cond->rank, cond->dims, r1, d1, &r, dims, c->ei);
 	}
 	if (err == RF_OK) {
-		err = op_out_alloc(c, 0, a->dtype, r, dims);
+		err = engine_op_out_alloc(c, 0, a->dtype, r, dims);
 	}
 	if (err != RF_OK || c->out[0].count == 0) {
 		return err;
 	}
 	struct bcast_iter it;
 	const struct tensor *ops[3] = { cond, a, b };
-	bcast_iter_init(&it, r, dims, ops, 3);
-	size_t esz = tensor_dtype_size(a->dtype);
+	engine_bcast_iter_init(&it, r, dims, ops, 3);
+	size_t esz = engine_tensor_dtype_size(a->dtype);
 	const int8_t *cd = cond->data;
 	const unsigned char *ad = a->data, *bd = b->data;
 	unsigned char *yd = c->out[0].data;
@@ -770,7 +770,7 @@ op_where_eval(const struct op_call *c)
 		const unsigned char *s = cd[it.off[0]] != 0 ?
 		    ad + it.off[1] * esz : bd + it.off[2] * esz;
 		memcpy(yd + o * esz, s, esz);
-		bcast_iter_next(&it);
+		engine_bcast_iter_next(&it);
 	}
 	return RF_OK;
 }
@@ -785,22 +785,22 @@ struct expand_params {
 };
 
 int
-op_expand_parse(const struct op_attrs *at, size_t n_inputs,
+engine_op_expand_parse(const struct op_attrs *at, size_t n_inputs,
     struct op_params *p, struct rf_errinfo *ei)
 {
 	static const char *const known[] = { "shape", NULL };
 	struct expand_params ep;
 	memset(&ep, 0, sizeof(ep));
 	size_t n = 0;
-	int err = op_attrs_only(at, known, "Expand", ei);
+	int err = engine_op_attrs_only(at, known, "Expand", ei);
 	if (err == RF_OK) {
-		err = op_attr_get_ints(
+		err = engine_op_attr_get_ints(
 		    at, "shape", 0, TENSOR_MAX_RANK, ep.shape, &n, ei);
 	}
 	if (err != RF_OK) {
 		return err;
 	}
-	if (op_attr_find(at, "shape") == NULL) {
+	if (engine_op_attr_find(at, "shape") == NULL) {
 		return rf_errf(ei, RF_ERR_INVAL,
 		    "attribute 'shape' is required");
 	}
@@ -819,29 +819,29 @@ op_expand_parse(const struct op_attrs *at, size_t n_inputs,
 /* Broadcasts the input and 'shape' against each other (ONNX Expand is
  * bidirectional: a 1 in 'shape' keeps the input's size). */
 int
-op_expand_eval(const struct op_call *c)
+engine_op_expand_eval(const struct op_call *c)
 {
 	struct expand_params ep;
 	OP_PARAMS_GET(c->params, ep);
 	const struct tensor *x = c->in[0];
 	int r;
 	int64_t dims[TENSOR_MAX_RANK];
-	int err = tensor_broadcast_shape(x->rank, x->dims, (int)ep.n, ep.shape,
+	int err = engine_tensor_broadcast_shape(x->rank, x->dims, (int)ep.n, ep.shape,
 	    &r, dims, c->ei);
 	if (err == RF_OK) {
-		err = op_out_alloc(c, 0, x->dtype, r, dims);
+		err = engine_op_out_alloc(c, 0, x->dtype, r, dims);
 	}
 	if (err != RF_OK || c->out[0].count == 0) {
 		return err;
 	}
 	struct bcast_iter it;
-	bcast_iter_init(&it, r, dims, &x, 1);
-	size_t esz = tensor_dtype_size(x->dtype);
+	engine_bcast_iter_init(&it, r, dims, &x, 1);
+	size_t esz = engine_tensor_dtype_size(x->dtype);
 	const unsigned char *xd = x->data;
 	unsigned char *yd = c->out[0].data;
 	for (size_t o = 0; o < c->out[0].count; o++) {
 		memcpy(yd + o * esz, xd + it.off[0] * esz, esz);
-		bcast_iter_next(&it);
+		engine_bcast_iter_next(&it);
 	}
 	return RF_OK;
 }
@@ -851,22 +851,22 @@ op_expand_eval(const struct op_call *c)
 /* ------------------------------------------------------------------ */
 
 int
-op_cast_parse(const struct op_attrs *at, size_t n_inputs,
+engine_op_cast_parse(const struct op_attrs *at, size_t n_inputs,
     struct op_params *p, struct rf_errinfo *ei)
 {
 	static const char *const known[] = { "saturate", "to", NULL };
 	int64_t to, sat;
-	int err = op_attrs_only(at, known, "Cast", ei);
-	if (err == RF_OK && op_attr_find(at, "to") == NULL) {
+	int err = engine_op_attrs_only(at, known, "Cast", ei);
+	if (err == RF_OK && engine_op_attr_find(at, "to") == NULL) {
 		err = rf_errf(ei, RF_ERR_INVAL, "attribute 'to' is required");
 	}
 	if (err == RF_OK) {
-		err = op_attr_get_int(
+		err = engine_op_attr_get_int(
 		    at, "to", 0, INT32_MIN, INT32_MAX, &to, ei);
 	}
 	if (err == RF_OK) {
 		/* Only float8 targets use it (ONNX opset 19). */
-		err = op_attr_get_int(at, "saturate", 1, 0, 1, &sat, ei);
+		err = engine_op_attr_get_int(at, "saturate", 1, 0, 1, &sat, ei);
 	}
 	if (err != RF_OK) {
 		return err;
@@ -959,7 +959,7 @@ cast_from_f32(const struct op_call *c, struct tensor *y)
 		if (!(v > lo && v < hi)) {
 			return rf_errf(c->ei, RF_ERR_RANGE,
 			    "element %zu (%g) does not fit %s", i, v,
-			    tensor_dtype_name(y->dtype));
+			    engine_tensor_dtype_name(y->dtype));
 		}
 		store_int(y, i, (int64_t)v);
 	}
@@ -972,7 +972,7 @@ cast_from_f32(const struct op_call *c, struct tensor *y)
  * integer truncates and rejects NaN and out-of-range values.
  */
 int
-op_cast_eval(const struct op_call *c)
+engine_op_cast_eval(const struct op_call *c)
 {
 	int64_t to;
 	OP_PARAMS_GET(c->params, to);
@@ -981,7 +981,7 @@ op_cast_eval(const struct op_call *c)
 	if (x->dtype == dt) {
 		return copy_as(c, 0, x->rank, x->dims);
 	}
-	int err = op_out_alloc(c, 0, dt, x->rank, x->dims);
+	int err = engine_op_out_alloc(c, 0, dt, x->rank, x->dims);
 	if (err != RF_OK) {
 		return err;
 	}
@@ -989,7 +989,7 @@ op_cast_eval(const struct op_call *c)
 	if (x->dtype == TENSOR_F32) {
 		err = cast_from_f32(c, y);
 		if (err != RF_OK) {
-			tensor_fini(y);
+			engine_tensor_fini(y);
 		}
 		return err;
 	}

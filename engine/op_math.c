@@ -11,11 +11,11 @@
  *               increasing index order summed in double from +0.0,
  *               divided once by their count, rounded to float.
  *   Pow         in double: an integer exponent |n| <= 64 by binary
- *               powering (below), any other by det_exp(y * log|x|) with
+ *               powering (below), any other by engine_det_exp(y * log|x|) with
  *               the log here; special cases as C99 pow (Annex F); one
  *               rounding to float at the end.
  *   Sqrt        sqrtf, correctly rounded by IEEE 754.
- *   Erf         det_erff.
+ *   Erf         engine_det_erff.
  *
  * The log in double is built here from + - * / only, like engine/
  * detmath.c (which owns the float functions): nothing from libm.
@@ -24,7 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine_int.h"
+#include "engine/engine_int.h"
 
 #ifdef __clang__
 #pragma STDC FP_CONTRACT OFF
@@ -41,21 +41,21 @@ struct reduce_params {
 };
 
 int
-op_reducemean_parse(const struct op_attrs *at, size_t n_inputs,
+engine_op_reducemean_parse(const struct op_attrs *at, size_t n_inputs,
     struct op_params *p, struct rf_errinfo *ei)
 {
 	static const char *const known[] = { "axes", "keepdims", NULL };
 	struct reduce_params rp;
 	memset(&rp, 0, sizeof(rp));
 	size_t n = 0;
-	int err = op_attrs_only(at, known, "ReduceMean", ei);
+	int err = engine_op_attrs_only(at, known, "ReduceMean", ei);
 	if (err == RF_OK) {
-		err = op_attr_get_ints(at, "axes", 0, TENSOR_MAX_RANK, rp.axes,
+		err = engine_op_attr_get_ints(at, "axes", 0, TENSOR_MAX_RANK, rp.axes,
 		    &n, ei);
 	}
 	if (err == RF_OK) {
 		err =
-		    op_attr_get_int(at, "keepdims", 1, 0, 1, &rp.keepdims, ei);
+		    engine_op_attr_get_int(at, "keepdims", 1, 0, 1, &rp.keepdims, ei);
 	}
 	if (err != RF_OK) {
 		return err;
@@ -74,11 +74,11 @@ op_reducemean_parse(const struct op_attrs *at, size_t n_inputs,
 }
 
 int
-op_reducemean_eval(const struct op_call *c)
+engine_op_reducemean_eval(const struct op_call *c)
 {
 	struct reduce_params rp;
 	OP_PARAMS_GET(c->params, rp);
-	int err = op_need_dtype(c, 0, TENSOR_F32);
+	int err = engine_op_need_dtype(c, 0, TENSOR_F32);
 	if (err != RF_OK) {
 		return err;
 	}
@@ -90,7 +90,7 @@ op_reducemean_eval(const struct op_call *c)
 	}
 	for (int64_t i = 0; i < rp.n; i++) {
 		int a;
-		err = op_axis(c, rp.axes[i], r, &a);
+		err = engine_op_axis(c, rp.axes[i], r, &a);
 		if (err != RF_OK) {
 			return err;
 		}
@@ -126,7 +126,7 @@ op_reducemean_eval(const struct op_call *c)
 			dims[ro++] = x->dims[d];
 		}
 	}
-	err = op_out_alloc(c, 0, TENSOR_F32, ro, dims);
+	err = engine_op_out_alloc(c, 0, TENSOR_F32, ro, dims);
 	if (err != RF_OK) {
 		return err;
 	}
@@ -344,7 +344,7 @@ pow_f32(float xf, const struct exponent *e)
 			r = 1.0 / r;
 		}
 	} else {
-		r = det_exp(y * log_pos(ax));
+		r = engine_det_exp(y * log_pos(ax));
 	}
 	float f = (float)r;
 	return xneg && odd ? -f : f;
@@ -357,9 +357,9 @@ pow_f32(float xf, const struct exponent *e)
 /* f32 base; the exponent may be f32, i32 or i64 (ONNX Pow, opset 12+);
  * NumPy broadcasting. */
 int
-op_pow_eval(const struct op_call *c)
+engine_op_pow_eval(const struct op_call *c)
 {
-	int err = op_need_dtype(c, 0, TENSOR_F32);
+	int err = engine_op_need_dtype(c, 0, TENSOR_F32);
 	if (err != RF_OK) {
 		return err;
 	}
@@ -370,17 +370,17 @@ op_pow_eval(const struct op_call *c)
 	}
 	int r;
 	int64_t dims[TENSOR_MAX_RANK];
-	err = tensor_broadcast_shape(x->rank, x->dims, y->rank, y->dims, &r,
+	err = engine_tensor_broadcast_shape(x->rank, x->dims, y->rank, y->dims, &r,
 	    dims, c->ei);
 	if (err == RF_OK) {
-		err = op_out_alloc(c, 0, TENSOR_F32, r, dims);
+		err = engine_op_out_alloc(c, 0, TENSOR_F32, r, dims);
 	}
 	if (err != RF_OK || c->out[0].count == 0) {
 		return err;
 	}
 	struct bcast_iter it;
 	const struct tensor *ops[2] = { x, y };
-	bcast_iter_init(&it, r, dims, ops, 2);
+	engine_bcast_iter_init(&it, r, dims, ops, 2);
 	const float *xd = x->data;
 	float *yd = c->out[0].data;
 	for (size_t o = 0; o < c->out[0].count; o++) {
@@ -398,7 +398,7 @@ op_pow_eval(const struct op_call *c)
 			break;
 		}
 		yd[o] = pow_f32(xd[it.off[0]], &e);
-		bcast_iter_next(&it);
+		engine_bcast_iter_next(&it);
 	}
 	return RF_OK;
 }
@@ -408,12 +408,12 @@ op_pow_eval(const struct op_call *c)
 static int
 unary_f32(const struct op_call *c, bool erf)
 {
-	int err = op_need_dtype(c, 0, TENSOR_F32);
+	int err = engine_op_need_dtype(c, 0, TENSOR_F32);
 	if (err != RF_OK) {
 		return err;
 	}
 	const struct tensor *x = c->in[0];
-	err = op_out_alloc(c, 0, TENSOR_F32, x->rank, x->dims);
+	err = engine_op_out_alloc(c, 0, TENSOR_F32, x->rank, x->dims);
 	if (err != RF_OK) {
 		return err;
 	}
@@ -421,7 +421,7 @@ unary_f32(const struct op_call *c, bool erf)
 	float *restrict yd = c->out[0].data;
 	if (erf) {
 		for (size_t i = 0; i < x->count; i++) {
-			yd[i] = det_erff(xd[i]);
+			yd[i] = engine_det_erff(xd[i]);
 		}
 	} else {
 		/* IEEE 754 correctly rounded; a negative x gives NaN, which
@@ -434,13 +434,13 @@ unary_f32(const struct op_call *c, bool erf)
 }
 
 int
-op_sqrt_eval(const struct op_call *c)
+engine_op_sqrt_eval(const struct op_call *c)
 {
 	return unary_f32(c, false);
 }
 
 int
-op_erf_eval(const struct op_call *c)
+engine_op_erf_eval(const struct op_call *c)
 {
 	return unary_f32(c, true);
 }

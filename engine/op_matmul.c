@@ -6,13 +6,13 @@
  * fmaf chain per output element, k ascending from +0.0f) defines the bits.
  * Gemm then applies y = alpha * acc (+ beta * c), each step one rounded
  * float operation. Quantized sums are exact (int32, wrapping);
- * requantisation is defined in double with round-half-even (det_rint).
+ * requantisation is defined in double with round-half-even (engine_det_rint).
  */
 #include <float.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine_int.h"
+#include "engine/engine_int.h"
 
 /* Linear index into an operand of the given (right-aligned, broadcast)
  * batch shape for the lin-th element of the output batch shape. */
@@ -69,7 +69,7 @@ mm_shape(const struct op_call *c, const struct tensor *a,
 	int bbr = b->rank > 2 ? b->rank - 2 : 0;
 	int br;
 	int64_t bd[TENSOR_MAX_RANK];
-	int err = tensor_broadcast_shape(abr, a->dims, bbr, b->dims, &br, bd,
+	int err = engine_tensor_broadcast_shape(abr, a->dims, bbr, b->dims, &br, bd,
 	    c->ei);
 	if (err != RF_OK) {
 		return err;
@@ -106,18 +106,18 @@ mm_shape(const struct op_call *c, const struct tensor *a,
 }
 
 int
-op_matmul_parse(const struct op_attrs *at, size_t n_inputs,
+engine_op_matmul_parse(const struct op_attrs *at, size_t n_inputs,
     struct op_params *p, struct rf_errinfo *ei)
 {
-	return op_attrs_only(at, NULL, "MatMul", ei);
+	return engine_op_attrs_only(at, NULL, "MatMul", ei);
 }
 
 int
-op_matmul_eval(const struct op_call *c)
+engine_op_matmul_eval(const struct op_call *c)
 {
-	int err = op_need_dtype(c, 0, TENSOR_F32);
+	int err = engine_op_need_dtype(c, 0, TENSOR_F32);
 	if (err == RF_OK) {
-		err = op_need_dtype(c, 1, TENSOR_F32);
+		err = engine_op_need_dtype(c, 1, TENSOR_F32);
 	}
 	if (err != RF_OK) {
 		return err;
@@ -129,7 +129,7 @@ op_matmul_eval(const struct op_call *c)
 	if (err != RF_OK) {
 		return err;
 	}
-	err = op_out_alloc(c, 0, TENSOR_F32, s.rank_out, s.out);
+	err = engine_op_out_alloc(c, 0, TENSOR_F32, s.rank_out, s.out);
 	if (err != RF_OK) {
 		return err;
 	}
@@ -168,24 +168,24 @@ struct gemm_params {
 };
 
 int
-op_gemm_parse(const struct op_attrs *at, size_t n_inputs,
+engine_op_gemm_parse(const struct op_attrs *at, size_t n_inputs,
     struct op_params *p, struct rf_errinfo *ei)
 {
 	static const char *const known[] = { "alpha", "beta", "transA",
 		"transB", NULL };
 	struct gemm_params g;
-	int err = op_attrs_only(at, known, "Gemm", ei);
+	int err = engine_op_attrs_only(at, known, "Gemm", ei);
 	if (err == RF_OK) {
-		err = op_attr_get_float(at, "alpha", 1.0f, &g.alpha, ei);
+		err = engine_op_attr_get_float(at, "alpha", 1.0f, &g.alpha, ei);
 	}
 	if (err == RF_OK) {
-		err = op_attr_get_float(at, "beta", 1.0f, &g.beta, ei);
+		err = engine_op_attr_get_float(at, "beta", 1.0f, &g.beta, ei);
 	}
 	if (err == RF_OK) {
-		err = op_attr_get_int(at, "transA", 0, 0, 1, &g.trans_a, ei);
+		err = engine_op_attr_get_int(at, "transA", 0, 0, 1, &g.trans_a, ei);
 	}
 	if (err == RF_OK) {
-		err = op_attr_get_int(at, "transB", 0, 0, 1, &g.trans_b, ei);
+		err = engine_op_attr_get_int(at, "transB", 0, 0, 1, &g.trans_b, ei);
 	}
 	if (err == RF_OK) {
 		OP_PARAMS_PUT(p, g);
@@ -239,7 +239,7 @@ mat_operand_init(const struct op_call *c, const struct tensor *t,
 		op->cols = cl;
 		return RF_OK;
 	}
-	op->scratch = transpose2d(t->data, r, cl, tensor_dtype_size(t->dtype));
+	op->scratch = transpose2d(t->data, r, cl, engine_tensor_dtype_size(t->dtype));
 	if (op->scratch == NULL && r * cl > 0) {
 		return RF_ERR_NOMEM;
 	}
@@ -267,17 +267,17 @@ bias_strides(const struct op_call *c, const struct tensor *bias, size_t m,
 }
 
 int
-op_gemm_eval(const struct op_call *c)
+engine_op_gemm_eval(const struct op_call *c)
 {
 	struct gemm_params g;
 	OP_PARAMS_GET(c->params, g);
-	int err = op_need_dtype(c, 0, TENSOR_F32);
+	int err = engine_op_need_dtype(c, 0, TENSOR_F32);
 	if (err == RF_OK) {
-		err = op_need_dtype(c, 1, TENSOR_F32);
+		err = engine_op_need_dtype(c, 1, TENSOR_F32);
 	}
 	const struct tensor *bias = c->n_in > 2 ? c->in[2] : NULL;
 	if (err == RF_OK && bias != NULL) {
-		err = op_need_dtype(c, 2, TENSOR_F32);
+		err = engine_op_need_dtype(c, 2, TENSOR_F32);
 	}
 	if (err != RF_OK) {
 		return err;
@@ -310,7 +310,7 @@ op_gemm_eval(const struct op_call *c)
 		}
 	}
 	int64_t dims[2] = { (int64_t)m, (int64_t)n };
-	err = op_out_alloc(c, 0, TENSOR_F32, 2, dims);
+	err = engine_op_out_alloc(c, 0, TENSOR_F32, 2, dims);
 	if (err != RF_OK) {
 		return err;
 	}
@@ -372,7 +372,7 @@ q_scalar(const struct op_call *c, size_t i, enum tensor_dtype dt,
 		}
 		return rf_errf(c->ei, RF_ERR_INVAL, "input %zu is missing", i);
 	}
-	int err = op_need_dtype(c, i, dt);
+	int err = engine_op_need_dtype(c, i, dt);
 	if (err != RF_OK) {
 		return err;
 	}
@@ -398,7 +398,7 @@ q_scalar(const struct op_call *c, size_t i, enum tensor_dtype dt,
 static int8_t
 requantize(int32_t acc, double mult, double zp)
 {
-	double v = det_rint((double)acc * mult) + zp;
+	double v = engine_det_rint((double)acc * mult) + zp;
 	if (v > 127.0) {
 		return 127;
 	}
@@ -418,7 +418,7 @@ imatmul(const struct op_call *c, const struct tensor *a,
 	if (err != RF_OK) {
 		return err;
 	}
-	err = op_out_alloc(c, out_i, TENSOR_I32, s.rank_out, s.out);
+	err = engine_op_out_alloc(c, out_i, TENSOR_I32, s.rank_out, s.out);
 	if (err != RF_OK) {
 		return err;
 	}
@@ -438,12 +438,12 @@ imatmul(const struct op_call *c, const struct tensor *a,
 }
 
 int
-op_matmulinteger_eval(const struct op_call *c)
+engine_op_matmulinteger_eval(const struct op_call *c)
 {
 	double za = 0.0, zb = 0.0;
-	int err = op_need_dtype(c, 0, TENSOR_I8);
+	int err = engine_op_need_dtype(c, 0, TENSOR_I8);
 	if (err == RF_OK) {
-		err = op_need_dtype(c, 1, TENSOR_I8);
+		err = engine_op_need_dtype(c, 1, TENSOR_I8);
 	}
 	if (err == RF_OK) {
 		err = q_scalar(c, 2, TENSOR_I8, true, &za);
@@ -458,13 +458,13 @@ op_matmulinteger_eval(const struct op_call *c)
 }
 
 int
-op_qlinearmatmul_eval(const struct op_call *c)
+engine_op_qlinearmatmul_eval(const struct op_call *c)
 {
 	/* a, a_scale, a_zp, b, b_scale, b_zp, y_scale, y_zp */
 	double sa = 0.0, za = 0.0, sb = 0.0, zb = 0.0, sy = 0.0, zy = 0.0;
-	int err = op_need_dtype(c, 0, TENSOR_I8);
+	int err = engine_op_need_dtype(c, 0, TENSOR_I8);
 	if (err == RF_OK) {
-		err = op_need_dtype(c, 3, TENSOR_I8);
+		err = engine_op_need_dtype(c, 3, TENSOR_I8);
 	}
 	if (err == RF_OK) {
 		err = q_scalar(c, 1, TENSOR_F32, false, &sa);
@@ -493,9 +493,9 @@ op_qlinearmatmul_eval(const struct op_call *c)
 	}
 	struct tensor acc = c->out[0];
 	struct tensor y;
-	err = tensor_init(&y, TENSOR_I8, acc.rank, acc.dims);
+	err = engine_tensor_init(&y, TENSOR_I8, acc.rank, acc.dims);
 	if (err != RF_OK) {
-		tensor_fini(&c->out[0]);
+		engine_tensor_fini(&c->out[0]);
 		return err;
 	}
 	double mult = (sa * sb) / sy;
@@ -504,7 +504,7 @@ op_qlinearmatmul_eval(const struct op_call *c)
 	for (size_t i = 0; i < acc.count; i++) {
 		yd[i] = requantize(ad[i], mult, zy);
 	}
-	tensor_fini(&c->out[0]);
+	engine_tensor_fini(&c->out[0]);
 	c->out[0] = y;
 	return RF_OK;
 }
@@ -515,21 +515,21 @@ struct qgemm_params {
 };
 
 int
-op_qgemm_parse(const struct op_attrs *at, size_t n_inputs,
+engine_op_qgemm_parse(const struct op_attrs *at, size_t n_inputs,
     struct op_params *p, struct rf_errinfo *ei)
 {
 	static const char *const known[] = { "alpha", "transA", "transB",
 		NULL };
 	struct qgemm_params g;
-	int err = op_attrs_only(at, known, "QGemm", ei);
+	int err = engine_op_attrs_only(at, known, "QGemm", ei);
 	if (err == RF_OK) {
-		err = op_attr_get_float(at, "alpha", 1.0f, &g.alpha, ei);
+		err = engine_op_attr_get_float(at, "alpha", 1.0f, &g.alpha, ei);
 	}
 	if (err == RF_OK) {
-		err = op_attr_get_int(at, "transA", 0, 0, 1, &g.trans_a, ei);
+		err = engine_op_attr_get_int(at, "transA", 0, 0, 1, &g.trans_a, ei);
 	}
 	if (err == RF_OK) {
-		err = op_attr_get_int(at, "transB", 0, 0, 1, &g.trans_b, ei);
+		err = engine_op_attr_get_int(at, "transB", 0, 0, 1, &g.trans_b, ei);
 	}
 	if (err == RF_OK) {
 		OP_PARAMS_PUT(p, g);
@@ -544,16 +544,16 @@ op_qgemm_parse(const struct op_attrs *at, size_t n_inputs,
  * f32 acc * (alpha*sa*sb).
  */
 int
-op_qgemm_eval(const struct op_call *c)
+engine_op_qgemm_eval(const struct op_call *c)
 {
 	struct qgemm_params g;
 	OP_PARAMS_GET(c->params, g);
 	double sa, za, sb, zb, sy = 0.0, zy = 0.0;
 	const struct tensor *bias = c->n_in > 6 ? c->in[6] : NULL;
 	bool quant_out = c->n_in > 7 && c->in[7] != NULL;
-	int err = op_need_dtype(c, 0, TENSOR_I8);
+	int err = engine_op_need_dtype(c, 0, TENSOR_I8);
 	if (err == RF_OK) {
-		err = op_need_dtype(c, 3, TENSOR_I8);
+		err = engine_op_need_dtype(c, 3, TENSOR_I8);
 	}
 	if (err == RF_OK) {
 		err = q_scalar(c, 1, TENSOR_F32, false, &sa);
@@ -574,7 +574,7 @@ op_qgemm_eval(const struct op_call *c)
 		}
 	}
 	if (err == RF_OK && bias != NULL) {
-		err = op_need_dtype(c, 6, TENSOR_I32);
+		err = engine_op_need_dtype(c, 6, TENSOR_I32);
 	}
 	/* An infinite alpha would make 0 * inf = NaN, which has no int8
 	 * value. */
@@ -612,7 +612,7 @@ op_qgemm_eval(const struct op_call *c)
 	}
 	if (err == RF_OK) {
 		int64_t dims[2] = { (int64_t)m, (int64_t)n };
-		err = op_out_alloc(c, 0, quant_out ? TENSOR_I8 : TENSOR_F32, 2,
+		err = engine_op_out_alloc(c, 0, quant_out ? TENSOR_I8 : TENSOR_F32, 2,
 		    dims);
 	}
 	if (err == RF_OK) {

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine_int.h"
+#include "engine/engine_int.h"
 
 /* Splits dims at axis into outer (before), n (at) and inner (after). */
 static void
@@ -28,14 +28,14 @@ split_at(const struct tensor *x, int axis, size_t *outer, size_t *n,
 }
 
 int
-op_softmax_parse(const struct op_attrs *at, size_t n_inputs,
+engine_op_softmax_parse(const struct op_attrs *at, size_t n_inputs,
     struct op_params *p, struct rf_errinfo *ei)
 {
 	static const char *const known[] = { "axis", NULL };
 	int64_t axis;
-	int err = op_attrs_only(at, known, "Softmax", ei);
+	int err = engine_op_attrs_only(at, known, "Softmax", ei);
 	if (err == RF_OK) {
-		err = op_attr_get_int(at, "axis", -1, -TENSOR_MAX_RANK,
+		err = engine_op_attr_get_int(at, "axis", -1, -TENSOR_MAX_RANK,
 		    TENSOR_MAX_RANK - 1, &axis, ei);
 	}
 	if (err == RF_OK) {
@@ -46,22 +46,22 @@ op_softmax_parse(const struct op_attrs *at, size_t n_inputs,
 
 /*
  * y_i = exp(x_i - max) / sum_j exp(x_j - max): max left to right, the
- * differences and exponentials in double (det_exp), their sum in double
+ * differences and exponentials in double (engine_det_exp), their sum in double
  * in index order, and one division rounded to float per element.
  */
 int
-op_softmax_eval(const struct op_call *c)
+engine_op_softmax_eval(const struct op_call *c)
 {
 	int64_t axis64;
 	OP_PARAMS_GET(c->params, axis64);
-	int err = op_need_dtype(c, 0, TENSOR_F32);
+	int err = engine_op_need_dtype(c, 0, TENSOR_F32);
 	const struct tensor *x = c->in[0];
 	int axis;
 	if (err == RF_OK) {
-		err = op_axis(c, axis64, x->rank, &axis);
+		err = engine_op_axis(c, axis64, x->rank, &axis);
 	}
 	if (err == RF_OK) {
-		err = op_out_alloc(c, 0, TENSOR_F32, x->rank, x->dims);
+		err = engine_op_out_alloc(c, 0, TENSOR_F32, x->rank, x->dims);
 	}
 	if (err != RF_OK) {
 		return err;
@@ -73,7 +73,7 @@ op_softmax_eval(const struct op_call *c)
 	}
 	double *e = malloc(n * sizeof(double));
 	if (e == NULL) {
-		tensor_fini(&c->out[0]);
+		engine_tensor_fini(&c->out[0]);
 		return RF_ERR_NOMEM;
 	}
 	const float *xd = x->data;
@@ -90,7 +90,7 @@ op_softmax_eval(const struct op_call *c)
 			}
 			double sum = 0.0;
 			for (size_t i = 0; i < n; i++) {
-				e[i] = det_exp((double)xs[i * inner] - (double)m);
+				e[i] = engine_det_exp((double)xs[i * inner] - (double)m);
 				sum = sum + e[i];
 			}
 			for (size_t i = 0; i < n; i++) {
@@ -112,25 +112,25 @@ struct layernorm_params {
 };
 
 int
-op_layernorm_parse(const struct op_attrs *at, size_t n_inputs,
+engine_op_layernorm_parse(const struct op_attrs *at, size_t n_inputs,
     struct op_params *p, struct rf_errinfo *ei)
 {
 	static const char *const known[] = { "axis", "epsilon", "stash_type",
 		NULL };
 	struct layernorm_params lp;
 	int64_t stash;
-	int err = op_attrs_only(at, known, "LayerNormalization", ei);
+	int err = engine_op_attrs_only(at, known, "LayerNormalization", ei);
 	if (err == RF_OK) {
-		err = op_attr_get_int(at, "axis", -1, -TENSOR_MAX_RANK,
+		err = engine_op_attr_get_int(at, "axis", -1, -TENSOR_MAX_RANK,
 		    TENSOR_MAX_RANK - 1, &lp.axis, ei);
 	}
 	if (err == RF_OK) {
-		err = op_attr_get_float(at, "epsilon", 1e-5f, &lp.epsilon, ei);
+		err = engine_op_attr_get_float(at, "epsilon", 1e-5f, &lp.epsilon, ei);
 	}
 	if (err == RF_OK) {
 		/* We always accumulate in double, which is at least as wide as
 		 * any stash type; only float (1) is a valid ONNX choice. */
-		err = op_attr_get_int(at, "stash_type", 1, 1, 1, &stash, ei);
+		err = engine_op_attr_get_int(at, "stash_type", 1, 1, 1, &stash, ei);
 	}
 	if (err == RF_OK && !(lp.epsilon >= 0.0f)) {
 		err = rf_errf(ei, RF_ERR_INVAL, "epsilon must be >= 0");
@@ -148,7 +148,7 @@ norm_param_ok(const struct op_call *c, size_t i, const struct tensor *x,
     int axis, size_t n)
 {
 	const struct tensor *t = c->in[i];
-	int err = op_need_dtype(c, i, TENSOR_F32);
+	int err = engine_op_need_dtype(c, i, TENSOR_F32);
 	if (err != RF_OK) {
 		return err;
 	}
@@ -175,16 +175,16 @@ norm_param_ok(const struct op_call *c, size_t i, const struct tensor *x,
  * y = (float)(((x - mean) * inv) * scale + bias), evaluated in double.
  */
 int
-op_layernorm_eval(const struct op_call *c)
+engine_op_layernorm_eval(const struct op_call *c)
 {
 	struct layernorm_params lp;
 	OP_PARAMS_GET(c->params, lp);
-	int err = op_need_dtype(c, 0, TENSOR_F32);
+	int err = engine_op_need_dtype(c, 0, TENSOR_F32);
 	const struct tensor *x = c->in[0];
 	const struct tensor *bias = c->n_in > 2 ? c->in[2] : NULL;
 	int axis = 0;
 	if (err == RF_OK) {
-		err = op_axis(c, lp.axis, x->rank, &axis);
+		err = engine_op_axis(c, lp.axis, x->rank, &axis);
 	}
 	size_t outer = 1, n = 1;
 	if (err == RF_OK) {
@@ -200,18 +200,18 @@ op_layernorm_eval(const struct op_call *c)
 		err = norm_param_ok(c, 2, x, axis, n);
 	}
 	if (err == RF_OK) {
-		err = op_out_alloc(c, 0, TENSOR_F32, x->rank, x->dims);
+		err = engine_op_out_alloc(c, 0, TENSOR_F32, x->rank, x->dims);
 	}
 	int64_t sdims[TENSOR_MAX_RANK];
 	for (int d = 0; d < x->rank; d++) {
 		sdims[d] = d < axis ? x->dims[d] : 1;
 	}
 	for (size_t i = 1; err == RF_OK && i < c->n_out; i++) {
-		err = op_out_alloc(c, i, TENSOR_F32, x->rank, sdims);
+		err = engine_op_out_alloc(c, i, TENSOR_F32, x->rank, sdims);
 	}
 	if (err != RF_OK) {
 		for (size_t i = 0; i < c->n_out; i++) {
-			tensor_fini(&c->out[i]);
+			engine_tensor_fini(&c->out[i]);
 		}
 		return err;
 	}
@@ -259,27 +259,27 @@ op_layernorm_eval(const struct op_call *c)
 /* ------------------------------------------------------------------ */
 
 int
-op_batchnorm_parse(const struct op_attrs *at, size_t n_inputs,
+engine_op_batchnorm_parse(const struct op_attrs *at, size_t n_inputs,
     struct op_params *p, struct rf_errinfo *ei)
 {
 	static const char *const known[] = { "epsilon", "momentum", "spatial",
 		"training_mode", NULL };
 	float eps, momentum;
 	int64_t training, spatial;
-	int err = op_attrs_only(at, known, "BatchNormalization", ei);
+	int err = engine_op_attrs_only(at, known, "BatchNormalization", ei);
 	if (err == RF_OK) {
-		err = op_attr_get_float(at, "epsilon", 1e-5f, &eps, ei);
+		err = engine_op_attr_get_float(at, "epsilon", 1e-5f, &eps, ei);
 	}
 	if (err == RF_OK) {
 		/* Only used in training; accepted and ignored. */
-		err = op_attr_get_float(at, "momentum", 0.9f, &momentum, ei);
+		err = engine_op_attr_get_float(at, "momentum", 0.9f, &momentum, ei);
 	}
 	if (err == RF_OK) {
-		err = op_attr_get_int(at, "training_mode", 0, 0, 0, &training,
+		err = engine_op_attr_get_int(at, "training_mode", 0, 0, 0, &training,
 		    ei);
 	}
 	if (err == RF_OK) {
-		err = op_attr_get_int(at, "spatial", 1, 1, 1, &spatial, ei);
+		err = engine_op_attr_get_int(at, "spatial", 1, 1, 1, &spatial, ei);
 	}
 	if (err == RF_OK && !(eps >= 0.0f)) {
 		err = rf_errf(ei, RF_ERR_INVAL, "epsilon must be >= 0");
@@ -295,13 +295,13 @@ op_batchnorm_parse(const struct op_attrs *at, size_t n_inputs,
  * y = (float)((x - mean) * a + bias).
  */
 int
-op_batchnorm_eval(const struct op_call *c)
+engine_op_batchnorm_eval(const struct op_call *c)
 {
 	float eps;
 	OP_PARAMS_GET(c->params, eps);
 	int err = RF_OK;
 	for (size_t i = 0; err == RF_OK && i < 5; i++) {
-		err = op_need_dtype(c, i, TENSOR_F32);
+		err = engine_op_need_dtype(c, i, TENSOR_F32);
 	}
 	if (err != RF_OK) {
 		return err;
@@ -317,7 +317,7 @@ op_batchnorm_eval(const struct op_call *c)
 			    "input %zu must have shape [%zu]", i, ch);
 		}
 	}
-	err = op_out_alloc(c, 0, TENSOR_F32, x->rank, x->dims);
+	err = engine_op_out_alloc(c, 0, TENSOR_F32, x->rank, x->dims);
 	if (err != RF_OK) {
 		return err;
 	}

@@ -9,7 +9,7 @@
 #include <stdbool.h>
 #include <string.h>
 
-#include "pool_int.h"
+#include "engine/pool_int.h"
 
 struct pool_params {
 	struct window_params w;
@@ -18,7 +18,7 @@ struct pool_params {
 };
 
 int
-op_pool_parse(const struct op_attrs *at, size_t n_inputs,
+engine_op_pool_parse(const struct op_attrs *at, size_t n_inputs,
     struct op_params *p, struct rf_errinfo *ei)
 {
 	static const char *const known[] = { "auto_pad", "ceil_mode",
@@ -26,21 +26,21 @@ op_pool_parse(const struct op_attrs *at, size_t n_inputs,
 		"storage_order", "strides", NULL };
 	struct pool_params pp;
 	int64_t storage;
-	int err = op_attrs_only(at, known, "pooling", ei);
+	int err = engine_op_attrs_only(at, known, "pooling", ei);
 	if (err == RF_OK) {
-		err = window_parse(at, true, &pp.w, ei);
+		err = engine_window_parse(at, true, &pp.w, ei);
 	}
 	if (err == RF_OK) {
-		err = op_attr_get_int(at, "ceil_mode", 0, 0, 1, &pp.ceil_mode,
+		err = engine_op_attr_get_int(at, "ceil_mode", 0, 0, 1, &pp.ceil_mode,
 		    ei);
 	}
 	if (err == RF_OK) {
-		err = op_attr_get_int(at, "count_include_pad", 0, 0, 1,
+		err = engine_op_attr_get_int(at, "count_include_pad", 0, 0, 1,
 		    &pp.count_include_pad, ei);
 	}
 	if (err == RF_OK) {
 		/* Only the Indices output depends on it, and we have none. */
-		err = op_attr_get_int(at, "storage_order", 0, 0, 1, &storage,
+		err = engine_op_attr_get_int(at, "storage_order", 0, 0, 1, &storage,
 		    ei);
 	}
 	if (err == RF_OK) {
@@ -109,7 +109,7 @@ pool_eval(const struct op_call *c, enum pool_kind kind)
 {
 	struct pool_params pp;
 	OP_PARAMS_GET(c->params, pp);
-	int err = op_need_dtype(c, 0, TENSOR_F32);
+	int err = engine_op_need_dtype(c, 0, TENSOR_F32);
 	if (err != RF_OK) {
 		return err;
 	}
@@ -120,13 +120,13 @@ pool_eval(const struct op_call *c, enum pool_kind kind)
 	}
 	int64_t in[2] = { x->dims[2], x->dims[3] };
 	struct window_geom g;
-	err = window_geometry(c, &pp.w, in, pp.w.kernel, pp.ceil_mode != 0,
+	err = engine_window_geometry(c, &pp.w, in, pp.w.kernel, pp.ceil_mode != 0,
 	    &g);
 	if (err != RF_OK) {
 		return err;
 	}
 	int64_t dims[4] = { x->dims[0], x->dims[1], g.out[0], g.out[1] };
-	err = op_out_alloc(c, 0, TENSOR_F32, 4, dims);
+	err = engine_op_out_alloc(c, 0, TENSOR_F32, 4, dims);
 	if (err != RF_OK) {
 		return err;
 	}
@@ -190,22 +190,22 @@ pool_eval(const struct op_call *c, enum pool_kind kind)
 }
 
 int
-op_maxpool_eval(const struct op_call *c)
+engine_op_maxpool_eval(const struct op_call *c)
 {
 	return pool_eval(c, POOL_MAX);
 }
 
 int
-op_avgpool_eval(const struct op_call *c)
+engine_op_avgpool_eval(const struct op_call *c)
 {
 	return pool_eval(c, POOL_AVG);
 }
 
 /* Mean over every spatial position: [N, C, ...] -> [N, C, 1, ...]. */
 int
-op_globalavgpool_eval(const struct op_call *c)
+engine_op_globalavgpool_eval(const struct op_call *c)
 {
-	int err = op_need_dtype(c, 0, TENSOR_F32);
+	int err = engine_op_need_dtype(c, 0, TENSOR_F32);
 	if (err != RF_OK) {
 		return err;
 	}
@@ -222,7 +222,7 @@ op_globalavgpool_eval(const struct op_call *c)
 			area *= (size_t)x->dims[d];
 		}
 	}
-	err = op_out_alloc(c, 0, TENSOR_F32, x->rank, dims);
+	err = engine_op_out_alloc(c, 0, TENSOR_F32, x->rank, dims);
 	if (err != RF_OK) {
 		return err;
 	}

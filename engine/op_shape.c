@@ -4,7 +4,7 @@
  */
 #include <string.h>
 
-#include "engine_int.h"
+#include "engine/engine_int.h"
 
 static int
 copy_reshaped(const struct op_call *c, int rank, const int64_t *dims)
@@ -22,12 +22,12 @@ copy_reshaped(const struct op_call *c, int rank, const int64_t *dims)
 		    "new shape does not hold the input's %zu elements",
 		    x->count);
 	}
-	int err = op_out_alloc(c, 0, x->dtype, rank, dims);
+	int err = engine_op_out_alloc(c, 0, x->dtype, rank, dims);
 	if (err != RF_OK) {
 		return err;
 	}
 	if (x->count > 0) {
-		memcpy(c->out[0].data, x->data, tensor_nbytes(x));
+		memcpy(c->out[0].data, x->data, engine_tensor_nbytes(x));
 	}
 	return RF_OK;
 }
@@ -37,14 +37,14 @@ copy_reshaped(const struct op_call *c, int rank, const int64_t *dims)
 /* ------------------------------------------------------------------ */
 
 int
-op_flatten_parse(const struct op_attrs *at, size_t n_inputs,
+engine_op_flatten_parse(const struct op_attrs *at, size_t n_inputs,
     struct op_params *p, struct rf_errinfo *ei)
 {
 	static const char *const known[] = { "axis", NULL };
 	int64_t axis;
-	int err = op_attrs_only(at, known, "Flatten", ei);
+	int err = engine_op_attrs_only(at, known, "Flatten", ei);
 	if (err == RF_OK) {
-		err = op_attr_get_int(at, "axis", 1, -TENSOR_MAX_RANK,
+		err = engine_op_attr_get_int(at, "axis", 1, -TENSOR_MAX_RANK,
 		    TENSOR_MAX_RANK, &axis, ei);
 	}
 	if (err == RF_OK) {
@@ -56,7 +56,7 @@ op_flatten_parse(const struct op_attrs *at, size_t n_inputs,
 /* [d0..d(axis-1)] and [d(axis)..] become two dimensions; axis may equal
  * the rank (then the second is 1). */
 int
-op_flatten_eval(const struct op_call *c)
+engine_op_flatten_eval(const struct op_call *c)
 {
 	int64_t axis;
 	OP_PARAMS_GET(c->params, axis);
@@ -80,14 +80,14 @@ op_flatten_eval(const struct op_call *c)
 /* ------------------------------------------------------------------ */
 
 int
-op_reshape_parse(const struct op_attrs *at, size_t n_inputs,
+engine_op_reshape_parse(const struct op_attrs *at, size_t n_inputs,
     struct op_params *p, struct rf_errinfo *ei)
 {
 	static const char *const known[] = { "allowzero", NULL };
 	int64_t allowzero;
-	int err = op_attrs_only(at, known, "Reshape", ei);
+	int err = engine_op_attrs_only(at, known, "Reshape", ei);
 	if (err == RF_OK) {
-		err = op_attr_get_int(at, "allowzero", 0, 0, 1, &allowzero, ei);
+		err = engine_op_attr_get_int(at, "allowzero", 0, 0, 1, &allowzero, ei);
 	}
 	if (err == RF_OK) {
 		OP_PARAMS_PUT(p, allowzero);
@@ -98,11 +98,11 @@ op_reshape_parse(const struct op_attrs *at, size_t n_inputs,
 /* The shape input: 0 copies the input's dimension (unless allowzero),
  * one -1 is inferred from the element count. */
 int
-op_reshape_eval(const struct op_call *c)
+engine_op_reshape_eval(const struct op_call *c)
 {
 	int64_t allowzero;
 	OP_PARAMS_GET(c->params, allowzero);
-	int err = op_need_dtype(c, 1, TENSOR_I64);
+	int err = engine_op_need_dtype(c, 1, TENSOR_I64);
 	if (err != RF_OK) {
 		return err;
 	}
@@ -167,16 +167,16 @@ struct transpose_params {
 };
 
 int
-op_transpose_parse(const struct op_attrs *at, size_t n_inputs,
+engine_op_transpose_parse(const struct op_attrs *at, size_t n_inputs,
     struct op_params *p, struct rf_errinfo *ei)
 {
 	static const char *const known[] = { "perm", NULL };
 	struct transpose_params tp;
 	memset(&tp, 0, sizeof(tp));
 	size_t n = 0;
-	int err = op_attrs_only(at, known, "Transpose", ei);
+	int err = engine_op_attrs_only(at, known, "Transpose", ei);
 	if (err == RF_OK) {
-		err = op_attr_get_ints(at, "perm", 0, TENSOR_MAX_RANK, tp.perm,
+		err = engine_op_attr_get_ints(at, "perm", 0, TENSOR_MAX_RANK, tp.perm,
 		    &n, ei);
 	}
 	if (err != RF_OK) {
@@ -197,7 +197,7 @@ op_transpose_parse(const struct op_attrs *at, size_t n_inputs,
 }
 
 int
-op_transpose_eval(const struct op_call *c)
+engine_op_transpose_eval(const struct op_call *c)
 {
 	struct transpose_params tp;
 	OP_PARAMS_GET(c->params, tp);
@@ -226,11 +226,11 @@ op_transpose_eval(const struct op_call *c)
 		dims[d] = x->dims[perm[d]];
 		step[d] = in_stride[perm[d]];
 	}
-	int err = op_out_alloc(c, 0, x->dtype, r, dims);
+	int err = engine_op_out_alloc(c, 0, x->dtype, r, dims);
 	if (err != RF_OK || x->count == 0) {
 		return err;
 	}
-	size_t esz = tensor_dtype_size(x->dtype);
+	size_t esz = engine_tensor_dtype_size(x->dtype);
 	const unsigned char *src = x->data;
 	unsigned char *dst = c->out[0].data;
 	int64_t idx[TENSOR_MAX_RANK] = { 0 };
@@ -255,19 +255,19 @@ op_transpose_eval(const struct op_call *c)
 /* ------------------------------------------------------------------ */
 
 int
-op_concat_parse(const struct op_attrs *at, size_t n_inputs,
+engine_op_concat_parse(const struct op_attrs *at, size_t n_inputs,
     struct op_params *p, struct rf_errinfo *ei)
 {
 	static const char *const known[] = { "axis", NULL };
-	int err = op_attrs_only(at, known, "Concat", ei);
+	int err = engine_op_attrs_only(at, known, "Concat", ei);
 	if (err != RF_OK) {
 		return err;
 	}
-	if (op_attr_find(at, "axis") == NULL) {
+	if (engine_op_attr_find(at, "axis") == NULL) {
 		return rf_errf(ei, RF_ERR_INVAL, "attribute 'axis' is required");
 	}
 	int64_t axis;
-	err = op_attr_get_int(at, "axis", 0, -TENSOR_MAX_RANK,
+	err = engine_op_attr_get_int(at, "axis", 0, -TENSOR_MAX_RANK,
 	    TENSOR_MAX_RANK - 1, &axis, ei);
 	if (err == RF_OK) {
 		OP_PARAMS_PUT(p, axis);
@@ -276,13 +276,13 @@ op_concat_parse(const struct op_attrs *at, size_t n_inputs,
 }
 
 int
-op_concat_eval(const struct op_call *c)
+engine_op_concat_eval(const struct op_call *c)
 {
 	int64_t axis64;
 	OP_PARAMS_GET(c->params, axis64);
 	const struct tensor *first = c->in[0];
 	int axis;
-	int err = op_axis(c, axis64, first->rank, &axis);
+	int err = engine_op_axis(c, axis64, first->rank, &axis);
 	if (err != RF_OK) {
 		return err;
 	}
@@ -298,8 +298,8 @@ op_concat_eval(const struct op_call *c)
 		if (t->dtype != first->dtype) {
 			return rf_errf(c->ei, RF_ERR_DTYPE,
 			    "input %zu is %s, input 0 is %s", i,
-			    tensor_dtype_name(t->dtype),
-			    tensor_dtype_name(first->dtype));
+			    engine_tensor_dtype_name(t->dtype),
+			    engine_tensor_dtype_name(first->dtype));
 		}
 		bool ok = t->rank == first->rank;
 		for (int d = 0; ok && d < t->rank; d++) {
@@ -314,11 +314,11 @@ op_concat_eval(const struct op_call *c)
 			return rf_errf(c->ei, RF_ERR_RANGE, "result too large");
 		}
 	}
-	err = op_out_alloc(c, 0, first->dtype, first->rank, dims);
+	err = engine_op_out_alloc(c, 0, first->dtype, first->rank, dims);
 	if (err != RF_OK || c->out[0].count == 0) {
 		return err;
 	}
-	size_t esz = tensor_dtype_size(first->dtype);
+	size_t esz = engine_tensor_dtype_size(first->dtype);
 	size_t outer = 1, inner = esz;
 	for (int d = 0; d < axis; d++) {
 		outer *= (size_t)dims[d];
@@ -346,14 +346,14 @@ op_concat_eval(const struct op_call *c)
 /* ------------------------------------------------------------------ */
 
 int
-op_gather_parse(const struct op_attrs *at, size_t n_inputs,
+engine_op_gather_parse(const struct op_attrs *at, size_t n_inputs,
     struct op_params *p, struct rf_errinfo *ei)
 {
 	static const char *const known[] = { "axis", NULL };
 	int64_t axis;
-	int err = op_attrs_only(at, known, "Gather", ei);
+	int err = engine_op_attrs_only(at, known, "Gather", ei);
 	if (err == RF_OK) {
-		err = op_attr_get_int(at, "axis", 0, -TENSOR_MAX_RANK,
+		err = engine_op_attr_get_int(at, "axis", 0, -TENSOR_MAX_RANK,
 		    TENSOR_MAX_RANK - 1, &axis, ei);
 	}
 	if (err == RF_OK) {
@@ -365,7 +365,7 @@ op_gather_parse(const struct op_attrs *at, size_t n_inputs,
 /* out = data[:axis] + indices.shape + data[axis+1:]; negative indices
  * count from the end; an index out of range is an error. */
 int
-op_gather_eval(const struct op_call *c)
+engine_op_gather_eval(const struct op_call *c)
 {
 	int64_t axis64;
 	OP_PARAMS_GET(c->params, axis64);
@@ -374,10 +374,10 @@ op_gather_eval(const struct op_call *c)
 	if (ind->dtype != TENSOR_I64 && ind->dtype != TENSOR_I32) {
 		return rf_errf(c->ei, RF_ERR_DTYPE,
 		    "indices must be i32 or i64, got %s",
-		    tensor_dtype_name(ind->dtype));
+		    engine_tensor_dtype_name(ind->dtype));
 	}
 	int axis;
-	int err = op_axis(c, axis64, data->rank, &axis);
+	int err = engine_op_axis(c, axis64, data->rank, &axis);
 	if (err != RF_OK) {
 		return err;
 	}
@@ -408,11 +408,11 @@ op_gather_eval(const struct op_call *c)
 			    (long long)v, (long long)n);
 		}
 	}
-	err = op_out_alloc(c, 0, data->dtype, rank, dims);
+	err = engine_op_out_alloc(c, 0, data->dtype, rank, dims);
 	if (err != RF_OK || c->out[0].count == 0) {
 		return err;
 	}
-	size_t esz = tensor_dtype_size(data->dtype);
+	size_t esz = engine_tensor_dtype_size(data->dtype);
 	size_t outer = 1, inner = esz;
 	for (int d = 0; d < axis; d++) {
 		outer *= (size_t)data->dims[d];

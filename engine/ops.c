@@ -6,82 +6,82 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "engine_int.h"
+#include "engine/engine_int.h"
 
 #define VARIADIC ENGINE_MAX_OP_INPUTS
 
 static const struct op_def op_table[ENGINE_OP_COUNT] = {
-	[ENGINE_OP_MATMUL] = { "MatMul", 2, 2, 1, 1, op_matmul_parse,
-	    op_matmul_eval },
-	[ENGINE_OP_GEMM] = { "Gemm", 2, 3, 1, 1, op_gemm_parse, op_gemm_eval },
-	[ENGINE_OP_ADD] = { "Add", 2, 2, 1, 1, op_parse_none, op_add_eval },
-	[ENGINE_OP_SUB] = { "Sub", 2, 2, 1, 1, op_parse_none, op_sub_eval },
-	[ENGINE_OP_MUL] = { "Mul", 2, 2, 1, 1, op_parse_none, op_mul_eval },
-	[ENGINE_OP_DIV] = { "Div", 2, 2, 1, 1, op_parse_none, op_div_eval },
-	[ENGINE_OP_RELU] = { "Relu", 1, 1, 1, 1, op_parse_none,
-	    op_relu_eval },
-	[ENGINE_OP_SIGMOID] = { "Sigmoid", 1, 1, 1, 1, op_parse_none,
-	    op_sigmoid_eval },
-	[ENGINE_OP_TANH] = { "Tanh", 1, 1, 1, 1, op_parse_none,
-	    op_tanh_eval },
-	[ENGINE_OP_GELU] = { "Gelu", 1, 1, 1, 1, op_gelu_parse,
-	    op_gelu_eval },
-	[ENGINE_OP_SOFTMAX] = { "Softmax", 1, 1, 1, 1, op_softmax_parse,
-	    op_softmax_eval },
+	[ENGINE_OP_MATMUL] = { "MatMul", 2, 2, 1, 1, engine_op_matmul_parse,
+	    engine_op_matmul_eval },
+	[ENGINE_OP_GEMM] = { "Gemm", 2, 3, 1, 1, engine_op_gemm_parse, engine_op_gemm_eval },
+	[ENGINE_OP_ADD] = { "Add", 2, 2, 1, 1, engine_op_parse_none, engine_op_add_eval },
+	[ENGINE_OP_SUB] = { "Sub", 2, 2, 1, 1, engine_op_parse_none, engine_op_sub_eval },
+	[ENGINE_OP_MUL] = { "Mul", 2, 2, 1, 1, engine_op_parse_none, engine_op_mul_eval },
+	[ENGINE_OP_DIV] = { "Div", 2, 2, 1, 1, engine_op_parse_none, engine_op_div_eval },
+	[ENGINE_OP_RELU] = { "Relu", 1, 1, 1, 1, engine_op_parse_none,
+	    engine_op_relu_eval },
+	[ENGINE_OP_SIGMOID] = { "Sigmoid", 1, 1, 1, 1, engine_op_parse_none,
+	    engine_op_sigmoid_eval },
+	[ENGINE_OP_TANH] = { "Tanh", 1, 1, 1, 1, engine_op_parse_none,
+	    engine_op_tanh_eval },
+	[ENGINE_OP_GELU] = { "Gelu", 1, 1, 1, 1, engine_op_gelu_parse,
+	    engine_op_gelu_eval },
+	[ENGINE_OP_SOFTMAX] = { "Softmax", 1, 1, 1, 1, engine_op_softmax_parse,
+	    engine_op_softmax_eval },
 	[ENGINE_OP_LAYERNORM] = { "LayerNormalization", 2, 3, 1, 3,
-	    op_layernorm_parse, op_layernorm_eval },
+	    engine_op_layernorm_parse, engine_op_layernorm_eval },
 	[ENGINE_OP_BATCHNORM] = { "BatchNormalization", 5, 5, 1, 1,
-	    op_batchnorm_parse, op_batchnorm_eval },
-	[ENGINE_OP_CONV] = { "Conv", 2, 3, 1, 1, op_conv_parse, op_conv_eval },
-	[ENGINE_OP_MAXPOOL] = { "MaxPool", 1, 1, 1, 1, op_pool_parse,
-	    op_maxpool_eval },
-	[ENGINE_OP_AVGPOOL] = { "AveragePool", 1, 1, 1, 1, op_pool_parse,
-	    op_avgpool_eval },
+	    engine_op_batchnorm_parse, engine_op_batchnorm_eval },
+	[ENGINE_OP_CONV] = { "Conv", 2, 3, 1, 1, engine_op_conv_parse, engine_op_conv_eval },
+	[ENGINE_OP_MAXPOOL] = { "MaxPool", 1, 1, 1, 1, engine_op_pool_parse,
+	    engine_op_maxpool_eval },
+	[ENGINE_OP_AVGPOOL] = { "AveragePool", 1, 1, 1, 1, engine_op_pool_parse,
+	    engine_op_avgpool_eval },
 	[ENGINE_OP_GLOBALAVGPOOL] = { "GlobalAveragePool", 1, 1, 1, 1,
-	    op_parse_none, op_globalavgpool_eval },
-	[ENGINE_OP_FLATTEN] = { "Flatten", 1, 1, 1, 1, op_flatten_parse,
-	    op_flatten_eval },
-	[ENGINE_OP_RESHAPE] = { "Reshape", 2, 2, 1, 1, op_reshape_parse,
-	    op_reshape_eval },
+	    engine_op_parse_none, engine_op_globalavgpool_eval },
+	[ENGINE_OP_FLATTEN] = { "Flatten", 1, 1, 1, 1, engine_op_flatten_parse,
+	    engine_op_flatten_eval },
+	[ENGINE_OP_RESHAPE] = { "Reshape", 2, 2, 1, 1, engine_op_reshape_parse,
+	    engine_op_reshape_eval },
 	[ENGINE_OP_TRANSPOSE] = { "Transpose", 1, 1, 1, 1,
-	    op_transpose_parse, op_transpose_eval },
-	[ENGINE_OP_CONCAT] = { "Concat", 1, VARIADIC, 1, 1, op_concat_parse,
-	    op_concat_eval },
-	[ENGINE_OP_GATHER] = { "Gather", 2, 2, 1, 1, op_gather_parse,
-	    op_gather_eval },
+	    engine_op_transpose_parse, engine_op_transpose_eval },
+	[ENGINE_OP_CONCAT] = { "Concat", 1, VARIADIC, 1, 1, engine_op_concat_parse,
+	    engine_op_concat_eval },
+	[ENGINE_OP_GATHER] = { "Gather", 2, 2, 1, 1, engine_op_gather_parse,
+	    engine_op_gather_eval },
 	[ENGINE_OP_MATMULINTEGER] = { "MatMulInteger", 2, 4, 1, 1,
-	    op_parse_none, op_matmulinteger_eval },
+	    engine_op_parse_none, engine_op_matmulinteger_eval },
 	[ENGINE_OP_QLINEARMATMUL] = { "QLinearMatMul", 8, 8, 1, 1,
-	    op_parse_none, op_qlinearmatmul_eval },
-	[ENGINE_OP_QGEMM] = { "QGemm", 6, 9, 1, 1, op_qgemm_parse,
-	    op_qgemm_eval },
-	[ENGINE_OP_IDENTITY] = { "Identity", 1, 1, 1, 1, op_parse_none,
-	    op_identity_eval },
-	[ENGINE_OP_SQUEEZE] = { "Squeeze", 1, 1, 1, 1, op_squeeze_parse,
-	    op_squeeze_eval },
+	    engine_op_parse_none, engine_op_qlinearmatmul_eval },
+	[ENGINE_OP_QGEMM] = { "QGemm", 6, 9, 1, 1, engine_op_qgemm_parse,
+	    engine_op_qgemm_eval },
+	[ENGINE_OP_IDENTITY] = { "Identity", 1, 1, 1, 1, engine_op_parse_none,
+	    engine_op_identity_eval },
+	[ENGINE_OP_SQUEEZE] = { "Squeeze", 1, 1, 1, 1, engine_op_squeeze_parse,
+	    engine_op_squeeze_eval },
 	[ENGINE_OP_UNSQUEEZE] = { "Unsqueeze", 1, 1, 1, 1,
-	    op_unsqueeze_parse, op_unsqueeze_eval },
+	    engine_op_unsqueeze_parse, engine_op_unsqueeze_eval },
 	[ENGINE_OP_SPLIT] = { "Split", 1, 1, 1, ENGINE_MAX_OP_OUTPUTS,
-	    op_split_parse, op_split_eval },
-	[ENGINE_OP_SLICE] = { "Slice", 1, 1, 1, 1, op_slice_parse,
-	    op_slice_eval },
-	[ENGINE_OP_PAD] = { "Pad", 1, 1, 1, 1, op_pad_parse, op_pad_eval },
-	[ENGINE_OP_WHERE] = { "Where", 3, 3, 1, 1, op_parse_none,
-	    op_where_eval },
-	[ENGINE_OP_EXPAND] = { "Expand", 1, 1, 1, 1, op_expand_parse,
-	    op_expand_eval },
-	[ENGINE_OP_CAST] = { "Cast", 1, 1, 1, 1, op_cast_parse, op_cast_eval },
+	    engine_op_split_parse, engine_op_split_eval },
+	[ENGINE_OP_SLICE] = { "Slice", 1, 1, 1, 1, engine_op_slice_parse,
+	    engine_op_slice_eval },
+	[ENGINE_OP_PAD] = { "Pad", 1, 1, 1, 1, engine_op_pad_parse, engine_op_pad_eval },
+	[ENGINE_OP_WHERE] = { "Where", 3, 3, 1, 1, engine_op_parse_none,
+	    engine_op_where_eval },
+	[ENGINE_OP_EXPAND] = { "Expand", 1, 1, 1, 1, engine_op_expand_parse,
+	    engine_op_expand_eval },
+	[ENGINE_OP_CAST] = { "Cast", 1, 1, 1, 1, engine_op_cast_parse, engine_op_cast_eval },
 	[ENGINE_OP_REDUCEMEAN] = { "ReduceMean", 1, 1, 1, 1,
-	    op_reducemean_parse, op_reducemean_eval },
-	[ENGINE_OP_POW] = { "Pow", 2, 2, 1, 1, op_parse_none, op_pow_eval },
-	[ENGINE_OP_SQRT] = { "Sqrt", 1, 1, 1, 1, op_parse_none,
-	    op_sqrt_eval },
-	[ENGINE_OP_ERF] = { "Erf", 1, 1, 1, 1, op_parse_none, op_erf_eval },
+	    engine_op_reducemean_parse, engine_op_reducemean_eval },
+	[ENGINE_OP_POW] = { "Pow", 2, 2, 1, 1, engine_op_parse_none, engine_op_pow_eval },
+	[ENGINE_OP_SQRT] = { "Sqrt", 1, 1, 1, 1, engine_op_parse_none,
+	    engine_op_sqrt_eval },
+	[ENGINE_OP_ERF] = { "Erf", 1, 1, 1, 1, engine_op_parse_none, engine_op_erf_eval },
 };
 _Static_assert(ENGINE_OP_COUNT == 38, "op table must list every op");
 
 const struct op_def *
-op_def_get(enum engine_op op)
+engine_op_def_get(enum engine_op op)
 {
 	if ((int)op < 0 || op >= ENGINE_OP_COUNT) {
 		return NULL;
@@ -92,7 +92,7 @@ op_def_get(enum engine_op op)
 const char *
 engine_op_name(enum engine_op op)
 {
-	const struct op_def *d = op_def_get(op);
+	const struct op_def *d = engine_op_def_get(op);
 	return d != NULL ? d->name : NULL;
 }
 
@@ -201,7 +201,7 @@ engine_attr_string(struct engine_attr *a, const char *name, const char *s)
 /* ------------------------------------------------------------------ */
 
 const struct engine_attr *
-op_attr_find(const struct op_attrs *at, const char *name)
+engine_op_attr_find(const struct op_attrs *at, const char *name)
 {
 	for (size_t i = 0; i < at->n; i++) {
 		if (strcmp(at->a[i].name, name) == 0) {
@@ -212,10 +212,10 @@ op_attr_find(const struct op_attrs *at, const char *name)
 }
 
 int
-op_attr_get_int(const struct op_attrs *at, const char *name, int64_t def,
+engine_op_attr_get_int(const struct op_attrs *at, const char *name, int64_t def,
     int64_t lo, int64_t hi, int64_t *out, struct rf_errinfo *ei)
 {
-	const struct engine_attr *a = op_attr_find(at, name);
+	const struct engine_attr *a = engine_op_attr_find(at, name);
 	if (a == NULL) {
 		*out = def;
 		return RF_OK;
@@ -234,10 +234,10 @@ op_attr_get_int(const struct op_attrs *at, const char *name, int64_t def,
 }
 
 int
-op_attr_get_float(const struct op_attrs *at, const char *name, float def,
+engine_op_attr_get_float(const struct op_attrs *at, const char *name, float def,
     float *out, struct rf_errinfo *ei)
 {
-	const struct engine_attr *a = op_attr_find(at, name);
+	const struct engine_attr *a = engine_op_attr_find(at, name);
 	if (a == NULL) {
 		*out = def;
 		return RF_OK;
@@ -251,10 +251,10 @@ op_attr_get_float(const struct op_attrs *at, const char *name, float def,
 }
 
 int
-op_attr_get_ints(const struct op_attrs *at, const char *name, size_t min,
+engine_op_attr_get_ints(const struct op_attrs *at, const char *name, size_t min,
     size_t max, int64_t *out, size_t *n, struct rf_errinfo *ei)
 {
-	const struct engine_attr *a = op_attr_find(at, name);
+	const struct engine_attr *a = engine_op_attr_find(at, name);
 	if (a == NULL) {
 		*n = 0;
 		return RF_OK;
@@ -276,7 +276,7 @@ op_attr_get_ints(const struct op_attrs *at, const char *name, size_t min,
 }
 
 int
-op_attrs_only(const struct op_attrs *at, const char *const *known,
+engine_op_attrs_only(const struct op_attrs *at, const char *const *known,
     const char *op, struct rf_errinfo *ei)
 {
 	for (size_t i = 0; i < at->n; i++) {
@@ -297,12 +297,12 @@ op_attrs_only(const struct op_attrs *at, const char *const *known,
 }
 
 int
-op_parse_none(const struct op_attrs *at, size_t n_inputs,
+engine_op_parse_none(const struct op_attrs *at, size_t n_inputs,
     struct op_params *p, struct rf_errinfo *ei)
 {
 	(void)n_inputs;
 	(void)p;
-	return op_attrs_only(at, NULL, "this operator", ei);
+	return engine_op_attrs_only(at, NULL, "this operator", ei);
 }
 
 /* ------------------------------------------------------------------ */
@@ -313,7 +313,7 @@ op_parse_none(const struct op_attrs *at, size_t n_inputs,
 static _Thread_local struct op_probe *probe;
 
 struct op_probe *
-op_probe_set(struct op_probe *p)
+engine_op_probe_set(struct op_probe *p)
 {
 	struct op_probe *old = probe;
 	probe = p;
@@ -323,7 +323,7 @@ op_probe_set(struct op_probe *p)
 static _Thread_local struct op_bufpool *bufpool;
 
 struct op_bufpool *
-op_bufpool_set(struct op_bufpool *p)
+engine_op_bufpool_set(struct op_bufpool *p)
 {
 	struct op_bufpool *old = bufpool;
 	bufpool = p;
@@ -331,11 +331,11 @@ op_bufpool_set(struct op_bufpool *p)
 }
 
 void
-op_tensor_release(struct tensor *t)
+engine_op_tensor_release(struct tensor *t)
 {
-	size_t bytes = t->owned && t->data != NULL ? tensor_nbytes(t) : 0;
+	size_t bytes = t->owned && t->data != NULL ? engine_tensor_nbytes(t) : 0;
 	if (bufpool == NULL || bytes == 0 || bufpool->n >= OP_BUFPOOL_MAX) {
-		tensor_fini(t);
+		engine_tensor_fini(t);
 		return;
 	}
 	bufpool->buf[bufpool->n] = t->data;
@@ -345,7 +345,7 @@ op_tensor_release(struct tensor *t)
 }
 
 void
-op_bufpool_drain(struct op_bufpool *p)
+engine_op_bufpool_drain(struct op_bufpool *p)
 {
 	for (size_t i = 0; i < p->n; i++) {
 		engine_aligned_free(p->buf[i]);
@@ -380,14 +380,14 @@ bufpool_take(size_t bytes)
 }
 
 void *
-op_scratch_alloc(size_t bytes)
+engine_op_scratch_alloc(size_t bytes)
 {
 	void *b = bufpool_take(bytes);
 	return b != NULL ? b : engine_aligned_alloc(bytes);
 }
 
 void
-op_scratch_free(void *buf, size_t bytes)
+engine_op_scratch_free(void *buf, size_t bytes)
 {
 	if (buf == NULL) {
 		return;
@@ -402,11 +402,11 @@ op_scratch_free(void *buf, size_t bytes)
 }
 
 int
-op_out_alloc(const struct op_call *c, size_t i, enum tensor_dtype dt,
+engine_op_out_alloc(const struct op_call *c, size_t i, enum tensor_dtype dt,
     int rank, const int64_t *dims)
 {
 	size_t count;
-	int err = tensor_shape_check(rank, dims, &count, c->ei);
+	int err = engine_tensor_shape_check(rank, dims, &count, c->ei);
 	if (err != RF_OK) {
 		return rf_errctx(c->ei, err, "output %zu: ", i);
 	}
@@ -423,8 +423,8 @@ op_out_alloc(const struct op_call *c, size_t i, enum tensor_dtype dt,
 			return RF_ERR_ABORTED;
 		}
 	}
-	size_t bytes = count * tensor_dtype_size(dt);
-	void *reuse = tensor_dtype_valid((int)dt) ? bufpool_take(bytes) : NULL;
+	size_t bytes = count * engine_tensor_dtype_size(dt);
+	void *reuse = engine_tensor_dtype_valid((int)dt) ? bufpool_take(bytes) : NULL;
 	if (reuse != NULL) {
 		struct tensor *t = &c->out[i];
 		memset(reuse, 0, bytes);
@@ -437,7 +437,7 @@ op_out_alloc(const struct op_call *c, size_t i, enum tensor_dtype dt,
 		t->owned = true;
 		return RF_OK;
 	}
-	err = tensor_init(&c->out[i], dt, rank, dims);
+	err = engine_tensor_init(&c->out[i], dt, rank, dims);
 	if (err != RF_OK) {
 		return rf_errf(c->ei, err, "output %zu: %s", i,
 		    rf_strerror(err));
@@ -446,21 +446,21 @@ op_out_alloc(const struct op_call *c, size_t i, enum tensor_dtype dt,
 }
 
 int
-op_need_dtype(const struct op_call *c, size_t i, enum tensor_dtype dt)
+engine_op_need_dtype(const struct op_call *c, size_t i, enum tensor_dtype dt)
 {
 	if (i >= c->n_in || c->in[i] == NULL) {
 		return rf_errf(c->ei, RF_ERR_INVAL, "input %zu is missing", i);
 	}
 	if (c->in[i]->dtype != dt) {
 		return rf_errf(c->ei, RF_ERR_DTYPE, "input %zu is %s, needs %s",
-		    i, tensor_dtype_name(c->in[i]->dtype),
-		    tensor_dtype_name(dt));
+		    i, engine_tensor_dtype_name(c->in[i]->dtype),
+		    engine_tensor_dtype_name(dt));
 	}
 	return RF_OK;
 }
 
 int
-op_axis(const struct op_call *c, int64_t axis, int rank, int *out)
+engine_op_axis(const struct op_call *c, int64_t axis, int rank, int *out)
 {
 	int64_t a = axis < 0 ? axis + rank : axis;
 	if (a < 0 || a >= rank) {

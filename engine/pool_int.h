@@ -5,7 +5,7 @@
 #ifndef RF_ENGINE_POOL_INT_H
 #define RF_ENGINE_POOL_INT_H
 
-#include "engine_int.h"
+#include "engine/engine_int.h"
 
 enum window_pad {
 	WINDOW_PAD_NOTSET = 0,
@@ -28,9 +28,9 @@ struct window_geom {
 	int64_t pad_begin[2], pad_end[2];
 };
 
-int window_parse(const struct op_attrs *at, bool need_kernel,
+int engine_window_parse(const struct op_attrs *at, bool need_kernel,
     struct window_params *w, struct rf_errinfo *ei);
-int window_geometry(const struct op_call *c, const struct window_params *w,
+int engine_window_geometry(const struct op_call *c, const struct window_params *w,
     const int64_t in[2], const int64_t kernel[2], bool ceil_mode,
     struct window_geom *g);
 

@@ -11,7 +11,7 @@
 #include <emmintrin.h>
 #endif
 
-#include "model_int.h"
+#include "engine/model_int.h"
 
 void
 engine_run_opts_init(struct engine_run_opts *o)
@@ -34,8 +34,8 @@ check_input(const struct engine_model *m, size_t i, const struct tensor *t,
 	const struct model_value *v = &m->values[m->inputs[i]];
 	if (t->dtype != v->dtype) {
 		return rf_errf(ei, RF_ERR_DTYPE, "input '%s' must be %s, got %s",
-		    v->name, tensor_dtype_name(v->dtype),
-		    tensor_dtype_name(t->dtype));
+		    v->name, engine_tensor_dtype_name(v->dtype),
+		    engine_tensor_dtype_name(t->dtype));
 	}
 	if (t->rank != v->rank) {
 		return rf_errf(ei, RF_ERR_SHAPE,
@@ -51,7 +51,7 @@ check_input(const struct engine_model *m, size_t i, const struct tensor *t,
 		}
 	}
 	size_t count;
-	int err = tensor_shape_check(t->rank, t->dims, &count, ei);
+	int err = engine_tensor_shape_check(t->rank, t->dims, &count, ei);
 	if (err != RF_OK) {
 		return rf_errctx(ei, err, "input '%s': ", v->name);
 	}
@@ -171,7 +171,7 @@ eval_op(const struct engine_model *m, size_t k,
     enum engine_kernels kernels, bool in_run, struct rf_errinfo *ei)
 {
 	const struct model_op *o = &m->ops[k];
-	const struct op_def *def = op_def_get(o->op);
+	const struct op_def *def = engine_op_def_get(o->op);
 	for (size_t i = 0; i < def->min_in; i++) {
 		if (in[i] == NULL) {
 			return rf_errf(ei, RF_ERR_INVAL,
@@ -198,7 +198,7 @@ eval_op(const struct engine_model *m, size_t k,
 	int err = def->eval(&call);
 	if (err != RF_OK) {
 		for (size_t i = 0; i < o->n_outputs; i++) {
-			tensor_fini(&out[i]);
+			engine_tensor_fini(&out[i]);
 		}
 		return rf_errctx(ei, err, "op %zu (%s '%s'): ", k, def->name,
 		    o->name);
@@ -290,7 +290,7 @@ engine_run(const struct engine_model *m, const struct tensor *inputs,
 	size_t entry = 0;
 	bool stopped = false;
 	struct op_bufpool pool = { { NULL }, { 0 }, 0 };
-	struct op_bufpool *outer_pool = op_bufpool_set(&pool);
+	struct op_bufpool *outer_pool = engine_op_bufpool_set(&pool);
 	for (size_t i = 0; i < n_inputs && !stopped; i++, entry++) {
 		slot[m->inputs[i]] = inputs[i];
 		slot[m->inputs[i]].owned = false;
@@ -326,14 +326,14 @@ engine_run(const struct engine_model *m, const struct tensor *inputs,
 			int v = op->inputs[i];
 			if (v != ENGINE_NO_VALUE && m->values[v].last_use == (int)k &&
 			    !m->values[v].is_output) {
-				op_tensor_release(&slot[v]);
+				engine_op_tensor_release(&slot[v]);
 			}
 		}
 		/* An output nobody reads is dead at once. */
 		for (size_t i = 0; i < op->n_outputs; i++) {
 			int v = op->outputs[i];
 			if (m->values[v].last_use < 0 && !m->values[v].is_output) {
-				op_tensor_release(&slot[v]);
+				engine_op_tensor_release(&slot[v]);
 			}
 		}
 	}
@@ -346,10 +346,10 @@ engine_run(const struct engine_model *m, const struct tensor *inputs,
 		}
 	}
 done:
-	op_bufpool_set(outer_pool);
-	op_bufpool_drain(&pool);
+	engine_op_bufpool_set(outer_pool);
+	engine_op_bufpool_drain(&pool);
 	for (size_t v = 0; v < m->n_values; v++) {
-		tensor_fini(&slot[v]); /* borrowed views are not freed */
+		engine_tensor_fini(&slot[v]); /* borrowed views are not freed */
 	}
 	free(in);
 	free(slot);
@@ -399,7 +399,7 @@ gather_bound(const struct engine_model *m, int v)
 			continue;
 		}
 		struct op_attrs at = { o->attrs, o->n_attrs };
-		const struct engine_attr *a = op_attr_find(&at, "axis");
+		const struct engine_attr *a = engine_op_attr_find(&at, "axis");
 		int64_t axis = a != NULL ? a->v.ints[0] : 0;
 		if (axis < 0) {
 			axis += data->rank;
@@ -427,10 +427,10 @@ engine_inputs_random(const struct engine_model *m, uint64_t seed,
 			dims[d] = v->dims[d] < 0 ? 1 : v->dims[d];
 		}
 		struct tensor t;
-		int err = tensor_init(&t, v->dtype, v->rank, dims);
+		int err = engine_tensor_init(&t, v->dtype, v->rank, dims);
 		if (err != RF_OK) {
 			for (size_t j = 0; j < i; j++) {
-				tensor_fini(&inputs[j]);
+				engine_tensor_fini(&inputs[j]);
 			}
 			return rf_errf(ei, err, "input '%s': %s", v->name,
 			    rf_strerror(err));

@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "engine_int.h"
+#include "engine/engine_int.h"
 
 /* Per-thread, so an import on one thread never limits a run on another. */
 static _Thread_local size_t alloc_cap;
@@ -41,13 +41,13 @@ engine_aligned_free(void *p)
 }
 
 bool
-tensor_dtype_valid(int dtype)
+engine_tensor_dtype_valid(int dtype)
 {
 	return dtype >= TENSOR_F32 && dtype <= TENSOR_DTYPE_MAX;
 }
 
 size_t
-tensor_dtype_size(enum tensor_dtype dtype)
+engine_tensor_dtype_size(enum tensor_dtype dtype)
 {
 	switch (dtype) {
 	case TENSOR_F32:
@@ -63,7 +63,7 @@ tensor_dtype_size(enum tensor_dtype dtype)
 }
 
 const char *
-tensor_dtype_name(enum tensor_dtype dtype)
+engine_tensor_dtype_name(enum tensor_dtype dtype)
 {
 	switch (dtype) {
 	case TENSOR_F32:
@@ -79,13 +79,13 @@ tensor_dtype_name(enum tensor_dtype dtype)
 }
 
 int
-tensor_dtype_parse(const char *name, enum tensor_dtype *out)
+engine_tensor_dtype_parse(const char *name, enum tensor_dtype *out)
 {
 	static const enum tensor_dtype all[] = {
 		TENSOR_F32, TENSOR_I8, TENSOR_I32, TENSOR_I64
 	};
 	for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++) {
-		if (strcmp(name, tensor_dtype_name(all[i])) == 0) {
+		if (strcmp(name, engine_tensor_dtype_name(all[i])) == 0) {
 			*out = all[i];
 			return RF_OK;
 		}
@@ -94,7 +94,7 @@ tensor_dtype_parse(const char *name, enum tensor_dtype *out)
 }
 
 int
-tensor_shape_check(int rank, const int64_t *dims, size_t *count,
+engine_tensor_shape_check(int rank, const int64_t *dims, size_t *count,
     struct rf_errinfo *ei)
 {
 	if (rank < 0 || rank > TENSOR_MAX_RANK) {
@@ -120,18 +120,18 @@ tensor_shape_check(int rank, const int64_t *dims, size_t *count,
 }
 
 int
-tensor_init(struct tensor *t, enum tensor_dtype dtype, int rank,
+engine_tensor_init(struct tensor *t, enum tensor_dtype dtype, int rank,
     const int64_t *dims)
 {
 	size_t count;
-	if (!tensor_dtype_valid((int)dtype)) {
+	if (!engine_tensor_dtype_valid((int)dtype)) {
 		return RF_ERR_DTYPE;
 	}
-	int err = tensor_shape_check(rank, dims, &count, NULL);
+	int err = engine_tensor_shape_check(rank, dims, &count, NULL);
 	if (err != RF_OK) {
 		return err;
 	}
-	size_t bytes = count * tensor_dtype_size(dtype);
+	size_t bytes = count * engine_tensor_dtype_size(dtype);
 	void *data = engine_aligned_alloc(bytes);
 	if (data == NULL) {
 		return RF_ERR_NOMEM;
@@ -150,24 +150,24 @@ tensor_init(struct tensor *t, enum tensor_dtype dtype, int rank,
 }
 
 int
-tensor_copy(struct tensor *dst, const struct tensor *src)
+engine_tensor_copy(struct tensor *dst, const struct tensor *src)
 {
 	struct tensor t;
-	int err = tensor_init(&t, src->dtype, src->rank, src->dims);
+	int err = engine_tensor_init(&t, src->dtype, src->rank, src->dims);
 	if (err != RF_OK) {
 		return err;
 	}
-	memcpy(t.data, src->data, tensor_nbytes(src));
+	memcpy(t.data, src->data, engine_tensor_nbytes(src));
 	*dst = t;
 	return RF_OK;
 }
 
 int
-tensor_view(struct tensor *dst, const struct tensor *src, int rank,
+engine_tensor_view(struct tensor *dst, const struct tensor *src, int rank,
     const int64_t *dims)
 {
 	size_t count;
-	int err = tensor_shape_check(rank, dims, &count, NULL);
+	int err = engine_tensor_shape_check(rank, dims, &count, NULL);
 	if (err != RF_OK) {
 		return err;
 	}
@@ -189,7 +189,7 @@ tensor_view(struct tensor *dst, const struct tensor *src, int rank,
 }
 
 void
-tensor_fini(struct tensor *t)
+engine_tensor_fini(struct tensor *t)
 {
 	if (t == NULL) {
 		return;
@@ -201,13 +201,13 @@ tensor_fini(struct tensor *t)
 }
 
 size_t
-tensor_nbytes(const struct tensor *t)
+engine_tensor_nbytes(const struct tensor *t)
 {
-	return t->count * tensor_dtype_size(t->dtype);
+	return t->count * engine_tensor_dtype_size(t->dtype);
 }
 
 bool
-tensor_equal(const struct tensor *a, const struct tensor *b)
+engine_tensor_equal(const struct tensor *a, const struct tensor *b)
 {
 	if (a->dtype != b->dtype || a->rank != b->rank ||
 	    a->count != b->count) {
@@ -219,14 +219,14 @@ tensor_equal(const struct tensor *a, const struct tensor *b)
 		}
 	}
 	return a->count == 0 ||
-	    memcmp(a->data, b->data, tensor_nbytes(a)) == 0;
+	    memcmp(a->data, b->data, engine_tensor_nbytes(a)) == 0;
 }
 
 void
-tensor_shape_str(const struct tensor *t, char *buf, size_t len)
+engine_tensor_shape_str(const struct tensor *t, char *buf, size_t len)
 {
 	size_t off = 0;
-	int w = snprintf(buf, len, "%s[", tensor_dtype_name(t->dtype));
+	int w = snprintf(buf, len, "%s[", engine_tensor_dtype_name(t->dtype));
 	if (w < 0 || (size_t)w >= len) {
 		return;
 	}
@@ -245,7 +245,7 @@ tensor_shape_str(const struct tensor *t, char *buf, size_t len)
 }
 
 int
-tensor_broadcast_shape(int ra, const int64_t *da, int rb, const int64_t *db,
+engine_tensor_broadcast_shape(int ra, const int64_t *da, int rb, const int64_t *db,
     int *rank, int64_t *dims, struct rf_errinfo *ei)
 {
 	int r = ra > rb ? ra : rb;

@@ -10,7 +10,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "executor_int.h"
+#include "executor/executor_int.h"
 
 double
 executor_seconds(void)
@@ -105,14 +105,14 @@ capture_hook(void *ctx, size_t index, const struct tensor *const *t,
 	const struct tensor *ptrs[PROTO_MAX_ENTRY_TENSORS];
 	size_t k = 0;
 	for (; k < n && k < PROTO_MAX_ENTRY_TENSORS; k++) {
-		if (tensor_copy(&copy[k], t[k]) != RF_OK) {
+		if (engine_tensor_copy(&copy[k], t[k]) != RF_OK) {
 			break;
 		}
 		ptrs[k] = &copy[k];
 	}
 	if (k < n) {
 		for (size_t i = 0; i < k; i++) {
-			tensor_fini(&copy[i]);
+			engine_tensor_fini(&copy[i]);
 		}
 		c->err = RF_ERR_NOMEM;
 		return 1;
@@ -126,7 +126,7 @@ capture_hook(void *ctx, size_t index, const struct tensor *const *t,
 		c->n_out = n;
 	} else {
 		for (size_t i = 0; i < n; i++) {
-			tensor_fini(&copy[i]);
+			engine_tensor_fini(&copy[i]);
 		}
 	}
 	return rc;
@@ -154,7 +154,7 @@ fabricate(struct executor *x, const struct proto_job_info *job, size_t n,
 		}
 		if (i == c->out_at) {
 			int64_t dims[1] = { 1 };
-			if (tensor_init(&c->out[0], TENSOR_F32, 1, dims) != RF_OK) {
+			if (engine_tensor_init(&c->out[0], TENSOR_F32, 1, dims) != RF_OK) {
 				return RF_ERR_NOMEM;
 			}
 			((float *)c->out[0].data)[0] = engine_rng_uniform(
@@ -239,7 +239,7 @@ executor_compute(struct executor *x, const struct node_model *nm,
 		}
 		if (err == RF_OK) {
 			for (size_t i = 0; i < engine_model_output_count(m); i++) {
-				tensor_fini(&outs[i]);
+				engine_tensor_fini(&outs[i]);
 			}
 		}
 	}
@@ -248,7 +248,7 @@ executor_compute(struct executor *x, const struct node_model *nm,
 	}
 	if (err != RF_OK || c.n_out == 0) {
 		for (size_t i = 0; i < c.n_out; i++) {
-			tensor_fini(&c.out[i]);
+			engine_tensor_fini(&c.out[i]);
 		}
 		proto_trace_fini(&c.tr);
 		return err != RF_OK ? err : rf_errf(ei, RF_ERR_INVAL,
@@ -268,7 +268,7 @@ executor_compute(struct executor *x, const struct node_model *nm,
 	cl->n_outputs = (uint8_t)c.n_out;
 	memcpy(cl->outputs, c.out, c.n_out * sizeof(c.out[0]));
 	size_t plen = 0;
-	err = merkle_inclusion_proof(suite, run->leaves, run->n, c.out_at,
+	err = proto_merkle_inclusion_proof(suite, run->leaves, run->n, c.out_at,
 	    cl->output_proof, &plen);
 	cl->proof_len = (uint8_t)plen;
 	if (err != RF_OK) {

@@ -23,8 +23,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../base/log.h"
-#include "executor_int.h"
+#include "base/log.h"
+#include "executor/executor_int.h"
 
 /* A job of ours: its model and stored leaves. */
 static int
@@ -509,7 +509,7 @@ executor_equivocate(struct executor *x, const struct executor_run *run)
 	*c = *first;
 	c->n_outputs = 0; /* the copy must not own the first one's tensors */
 	for (unsigned i = 0; i < first->n_outputs; i++) {
-		if (tensor_copy(&c->outputs[i], &first->outputs[i]) != RF_OK) {
+		if (engine_tensor_copy(&c->outputs[i], &first->outputs[i]) != RF_OK) {
 			proto_msg_free(&second);
 			return;
 		}

@@ -14,10 +14,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../base/log.h"
-#include "../node/node.h"
-#include "../store/store.h"
-#include "executor_int.h"
+#include "base/log.h"
+#include "node/node.h"
+#include "store/store.h"
+#include "executor/executor_int.h"
 
 static const char *const schema[] = {
 	"CREATE TABLE meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL)"

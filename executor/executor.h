@@ -14,7 +14,7 @@
 
 #include <signal.h>
 
-#include "../protocol/protocol.h"
+#include "protocol/protocol.h"
 
 /* Deliberate misbehaviour, for tests and experiments only. */
 enum executor_fault {

@@ -2,11 +2,11 @@
 #ifndef RF_EXECUTOR_INT_H
 #define RF_EXECUTOR_INT_H
 
-#include "../net/net.h"
-#include "../node/node.h"
-#include "../bisect/bisect.h"
-#include "../store/store.h"
-#include "executor.h"
+#include "net/net.h"
+#include "node/node.h"
+#include "bisect/bisect.h"
+#include "store/store.h"
+#include "executor/executor.h"
 
 enum job_state {
 	JOB_CLAIM_PENDING = 1, /* computed, claim stored, not yet accepted */

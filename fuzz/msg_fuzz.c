@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../protocol/protocol_int.h"
+#include "protocol/protocol_int.h"
 
 #define HDR 52
 

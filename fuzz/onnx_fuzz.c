@@ -21,7 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../engine/engine_int.h"
+#include "engine/engine_int.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -65,7 +65,7 @@ run_once(const struct engine_model *m, struct tensor *out,
 	}
 	err = engine_run(m, in, engine_model_input_count(m), out, NULL, ei);
 	for (size_t i = 0; i < engine_model_input_count(m); i++) {
-		tensor_fini(&in[i]);
+		engine_tensor_fini(&in[i]);
 	}
 	return err;
 }
@@ -111,11 +111,11 @@ check_runs(const struct engine_model *m)
 		return;
 	}
 	for (size_t i = 0; i < engine_model_output_count(m); i++) {
-		if (!tensor_equal(&a[i], &b[i])) {
+		if (!engine_tensor_equal(&a[i], &b[i])) {
 			die("two runs give different outputs", "");
 		}
-		tensor_fini(&a[i]);
-		tensor_fini(&b[i]);
+		engine_tensor_fini(&a[i]);
+		engine_tensor_fini(&b[i]);
 	}
 }
 

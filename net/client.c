@@ -3,7 +3,7 @@
  * fresh NNG context per call so calls from several threads are in flight
  * at once and each reply finds its caller (NNG matches them by request id).
  */
-#include "net_int.h"
+#include "net/net_int.h"
 
 #include <nng/protocol/reqrep0/req.h>
 #include <nng/supplemental/util/platform.h>
@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../base/log.h"
+#include "base/log.h"
 
 #define URL_MAX 256
 

@@ -6,12 +6,12 @@
  * pipe (nng_pipe_notify) and which pipe a message came from, and lets us
  * close a pipe: that is enough to do both here.
  */
-#include "net_int.h"
+#include "net/net_int.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-#include "../base/log.h"
+#include "base/log.h"
 
 int
 net_conns_init(struct net_conns *c, const char *what, unsigned max)

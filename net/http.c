@@ -3,7 +3,7 @@
  * GET /metrics renders the registry on every request, GET / says where to
  * look. NNG runs the handlers on its own threads.
  */
-#include "net_int.h"
+#include "net/net_int.h"
 
 #include <arpa/inet.h>
 #include <nng/supplemental/http/http.h>
@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../base/log.h"
+#include "base/log.h"
 
 #define CONTENT_TYPE "text/plain; version=0.0.4"
 

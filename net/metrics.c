@@ -8,7 +8,7 @@
  * histogram sums) are kept as their bit patterns in 64-bit atomics and
  * updated with compare-and-swap, since C11 has no atomic add for double.
  */
-#include "net_int.h"
+#include "net/net_int.h"
 
 #include <math.h>
 #include <pthread.h>

@@ -3,14 +3,14 @@
  * (in this one place), copying messages out, common socket options, and
  * shutting NNG down at exit.
  */
-#include "net_int.h"
+#include "net/net_int.h"
 
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-#include "../base/log.h"
+#include "base/log.h"
 
 static pthread_mutex_t limits_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct net_limits limits = { NET_MAX_CONNS_DEFAULT,

@@ -26,7 +26,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../base/rf.h"
+#include "base/rf.h"
 
 /* ---- Connection limits (process-wide) -------------------------------- */
 

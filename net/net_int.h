@@ -8,7 +8,7 @@
 #include <nng/nng.h>
 #include <pthread.h>
 
-#include "net.h"
+#include "net/net.h"
 
 /* Dialers retry quickly at first, so a node started just before its peer
  * connects within a blink, and back off to once a second. */

@@ -2,7 +2,7 @@
  * net/pubsub.c - events: a PUB socket that listens and never blocks, and
  * SUB sockets that dial in the background and take everything.
  */
-#include "net_int.h"
+#include "net/net_int.h"
 
 #include <nng/protocol/pubsub0/pub.h>
 #include <nng/protocol/pubsub0/sub.h>

@@ -9,7 +9,7 @@
  * its own worker. Blocking threads with nng_aio_wait keep the handler an
  * ordinary function instead of a chain of aio callbacks.
  */
-#include "net_int.h"
+#include "net/net_int.h"
 
 #include <nng/protocol/reqrep0/rep.h>
 #include <nng/supplemental/util/platform.h>
@@ -20,7 +20,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "../base/log.h"
+#include "base/log.h"
 
 #define MAX_WORKERS 256
 

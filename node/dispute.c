@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "node.h"
+#include "node/node.h"
 
 struct wanted {
 	size_t n_entries;
@@ -26,7 +26,7 @@ keep_entries(void *ctx, size_t index, const struct tensor *const *t,
 			continue;
 		}
 		for (size_t i = 0; i < n; i++) {
-			if (tensor_copy(&w->copy[e][i], t[i]) != RF_OK) {
+			if (engine_tensor_copy(&w->copy[e][i], t[i]) != RF_OK) {
 				w->err = RF_ERR_NOMEM;
 				return 1;
 			}
@@ -41,7 +41,7 @@ wanted_free(struct wanted *w)
 {
 	for (size_t e = 0; e < w->n_entries; e++) {
 		for (size_t i = 0; i < w->n_copy[e]; i++) {
-			tensor_fini(&w->copy[e][i]);
+			engine_tensor_fini(&w->copy[e][i]);
 		}
 	}
 }
@@ -95,12 +95,12 @@ node_reveal_build(enum proto_hash suite, const struct engine_model *m,
 			in->src = PROTO_REVEAL_WEIGHT;
 			err = proto_model_weight_leaf(m, oi.inputs[i], &leaf);
 			if (err == RF_OK) {
-				err = tensor_copy(&in->tensors[0], t);
+				err = engine_tensor_copy(&in->tensors[0], t);
 			}
 			if (err == RF_OK) {
 				in->n_tensors = 1;
 				in->leaf = (uint32_t)leaf;
-				err = merkle_inclusion_proof(suite, mleaves, n_mleaves,
+				err = proto_merkle_inclusion_proof(suite, mleaves, n_mleaves,
 				    leaf, in->proof, &plen);
 				in->proof_len = (uint8_t)plen;
 			}
@@ -151,21 +151,21 @@ node_reveal_build(enum proto_hash suite, const struct engine_model *m,
 		 * so each input owns its tensors. */
 		for (size_t k = 0; k < w->n_copy[e]; k++) {
 			struct tensor dup;
-			if (tensor_copy(&dup, &w->copy[e][k]) != RF_OK) {
+			if (engine_tensor_copy(&dup, &w->copy[e][k]) != RF_OK) {
 				err = RF_ERR_NOMEM;
 				break;
 			}
 			w->copy[e][k] = dup;
 		}
 		if (err == RF_OK) {
-			err = merkle_inclusion_proof(suite, leaves, lo, in->leaf,
+			err = proto_merkle_inclusion_proof(suite, leaves, lo, in->leaf,
 			    in->proof, &plen);
 			in->proof_len = (uint8_t)plen;
 		}
 	}
 	size_t flen = 0;
 	if (err == RF_OK) {
-		err = merkle_frontier(suite, leaves, lo, out->frontier, &flen);
+		err = proto_merkle_frontier(suite, leaves, lo, out->frontier, &flen);
 	}
 	if (w != NULL) {
 		wanted_free(w);
@@ -175,7 +175,7 @@ node_reveal_build(enum proto_hash suite, const struct engine_model *m,
 	if (err != RF_OK) {
 		for (size_t i = 0; ins != NULL && i < oi.n_inputs; i++) {
 			for (size_t k = 0; k < ins[i].n_tensors; k++) {
-				tensor_fini(&ins[i].tensors[k]);
+				engine_tensor_fini(&ins[i].tensors[k]);
 			}
 		}
 		free(ins);

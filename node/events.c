@@ -2,7 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "node.h"
+#include "node/node.h"
 
 int
 node_events_open(struct node_events *ev, const char *url,

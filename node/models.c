@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "node.h"
+#include "node/node.h"
 
 static int
 read_file(const char *path, uint8_t **buf, size_t *len, struct rf_errinfo *ei)
@@ -73,9 +73,9 @@ node_models_load(struct node_models *ms, enum proto_hash suite,
 	size_t n = 0;
 	err = proto_model_leaves(suite, nm->model, &leaves, &n);
 	if (err == RF_OK) {
-		merkle_root(suite, leaves, n, &nm->id);
+		proto_merkle_root(suite, leaves, n, &nm->id);
 		size_t plen;
-		err = merkle_inclusion_proof(suite, leaves, n, 0, nm->proof, &plen);
+		err = proto_merkle_inclusion_proof(suite, leaves, n, 0, nm->proof, &plen);
 		nm->proof_len = (uint8_t)plen;
 		nm->n_leaves = (uint32_t)n;
 	}

@@ -14,8 +14,8 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
-#include "../net/net.h"
-#include "../protocol/protocol.h"
+#include "net/net.h"
+#include "protocol/protocol.h"
 
 struct node_rpc {
 	struct net_client *client;

@@ -4,7 +4,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "node.h"
+#include "node/node.h"
 
 uint64_t
 node_now_ms(void)

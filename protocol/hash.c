@@ -17,7 +17,7 @@
 #include <xxh_x86dispatch.h>
 #endif
 
-#include "protocol_int.h"
+#include "protocol/protocol_int.h"
 
 _Static_assert(sizeof(((struct proto_hasher *)0)->u.b2) >=
     sizeof(crypto_generichash_state), "blake2b state fits");

@@ -15,7 +15,7 @@
 
 #include <sodium.h>
 
-#include "protocol_int.h"
+#include "protocol/protocol_int.h"
 
 _Static_assert(PROTO_KEY_LEN == crypto_sign_PUBLICKEYBYTES, "public key");
 _Static_assert(PROTO_SECRET_LEN == crypto_sign_SECRETKEYBYTES, "secret key");

@@ -8,10 +8,10 @@
  */
 #include <string.h>
 
-#include "protocol_int.h"
+#include "protocol/protocol_int.h"
 
 void
-merkle_leaf_hash(enum proto_hash suite, const void *data, size_t len,
+proto_merkle_leaf_hash(enum proto_hash suite, const void *data, size_t len,
     struct proto_digest *out)
 {
 	struct proto_hasher h;
@@ -23,7 +23,7 @@ merkle_leaf_hash(enum proto_hash suite, const void *data, size_t len,
 }
 
 void
-merkle_node_hash(enum proto_hash suite, const struct proto_digest *l,
+proto_merkle_node_hash(enum proto_hash suite, const struct proto_digest *l,
     const struct proto_digest *r, struct proto_digest *out)
 {
 	uint8_t buf[1 + 2 * PROTO_DIGEST_MAX];
@@ -46,7 +46,7 @@ split_point(size_t n)
 }
 
 void
-merkle_root(enum proto_hash suite, const struct proto_digest *leaves,
+proto_merkle_root(enum proto_hash suite, const struct proto_digest *leaves,
     size_t n, struct proto_digest *root)
 {
 	if (n == 0) {
@@ -63,7 +63,7 @@ merkle_root(enum proto_hash suite, const struct proto_digest *leaves,
 		heights[top] = 0;
 		top++;
 		while (top >= 2 && heights[top - 1] == heights[top - 2]) {
-			merkle_node_hash(suite, &stack[top - 2], &stack[top - 1],
+			proto_merkle_node_hash(suite, &stack[top - 2], &stack[top - 1],
 			    &stack[top - 2]);
 			heights[top - 2]++;
 			top--;
@@ -71,7 +71,7 @@ merkle_root(enum proto_hash suite, const struct proto_digest *leaves,
 	}
 	struct proto_digest acc = stack[top - 1];
 	for (size_t i = top - 1; i-- > 0;) {
-		merkle_node_hash(suite, &stack[i], &acc, &acc);
+		proto_merkle_node_hash(suite, &stack[i], &acc, &acc);
 	}
 	*root = acc;
 }
@@ -92,16 +92,16 @@ path_rec(enum proto_hash suite, const struct proto_digest *leaves, size_t n,
 	struct proto_digest sibling;
 	if (m < k) {
 		path_rec(suite, leaves, k, m, path, len);
-		merkle_root(suite, leaves + k, n - k, &sibling);
+		proto_merkle_root(suite, leaves + k, n - k, &sibling);
 	} else {
 		path_rec(suite, leaves + k, n - k, m - k, path, len);
-		merkle_root(suite, leaves, k, &sibling);
+		proto_merkle_root(suite, leaves, k, &sibling);
 	}
 	path[(*len)++] = sibling;
 }
 
 int
-merkle_inclusion_proof(enum proto_hash suite,
+proto_merkle_inclusion_proof(enum proto_hash suite,
     const struct proto_digest *leaves, size_t n, size_t index,
     struct proto_digest *path, size_t *path_len)
 {
@@ -115,7 +115,7 @@ merkle_inclusion_proof(enum proto_hash suite,
 }
 
 int
-merkle_inclusion_verify(enum proto_hash suite,
+proto_merkle_inclusion_verify(enum proto_hash suite,
     const struct proto_digest *leaf, size_t index, size_t n,
     const struct proto_digest *path, size_t path_len,
     const struct proto_digest *root)
@@ -130,13 +130,13 @@ merkle_inclusion_verify(enum proto_hash suite,
 			return RF_ERR_CRYPTO;
 		}
 		if ((fn & 1) || fn == sn) {
-			merkle_node_hash(suite, &path[i], &r, &r);
+			proto_merkle_node_hash(suite, &path[i], &r, &r);
 			while (!(fn & 1) && fn != 0) {
 				fn >>= 1;
 				sn >>= 1;
 			}
 		} else {
-			merkle_node_hash(suite, &r, &path[i], &r);
+			proto_merkle_node_hash(suite, &r, &path[i], &r);
 		}
 		fn >>= 1;
 		sn >>= 1;
@@ -158,7 +158,7 @@ subproof(enum proto_hash suite, const struct proto_digest *leaves, size_t n,
 {
 	if (m == n) {
 		if (!b) {
-			merkle_root(suite, leaves, n, &path[(*len)++]);
+			proto_merkle_root(suite, leaves, n, &path[(*len)++]);
 		}
 		return;
 	}
@@ -166,16 +166,16 @@ subproof(enum proto_hash suite, const struct proto_digest *leaves, size_t n,
 	struct proto_digest other;
 	if (m <= k) {
 		subproof(suite, leaves, k, m, b, path, len);
-		merkle_root(suite, leaves + k, n - k, &other);
+		proto_merkle_root(suite, leaves + k, n - k, &other);
 	} else {
 		subproof(suite, leaves + k, n - k, m - k, false, path, len);
-		merkle_root(suite, leaves, k, &other);
+		proto_merkle_root(suite, leaves, k, &other);
 	}
 	path[(*len)++] = other;
 }
 
 int
-merkle_consistency_proof(enum proto_hash suite,
+proto_merkle_consistency_proof(enum proto_hash suite,
     const struct proto_digest *leaves, size_t n, size_t m,
     struct proto_digest *path, size_t *path_len)
 {
@@ -189,7 +189,7 @@ merkle_consistency_proof(enum proto_hash suite,
 }
 
 int
-merkle_consistency_verify(enum proto_hash suite, size_t m, size_t n,
+proto_merkle_consistency_verify(enum proto_hash suite, size_t m, size_t n,
     const struct proto_digest *root_m, const struct proto_digest *root_n,
     const struct proto_digest *path, size_t path_len)
 {
@@ -226,14 +226,14 @@ merkle_consistency_verify(enum proto_hash suite, size_t m, size_t n,
 			return RF_ERR_CRYPTO;
 		}
 		if ((fn & 1) || fn == sn) {
-			merkle_node_hash(suite, &rest[i], &fr, &fr);
-			merkle_node_hash(suite, &rest[i], &sr, &sr);
+			proto_merkle_node_hash(suite, &rest[i], &fr, &fr);
+			proto_merkle_node_hash(suite, &rest[i], &sr, &sr);
 			while (!(fn & 1) && fn != 0) {
 				fn >>= 1;
 				sn >>= 1;
 			}
 		} else {
-			merkle_node_hash(suite, &sr, &rest[i], &sr);
+			proto_merkle_node_hash(suite, &sr, &rest[i], &sr);
 		}
 		fn >>= 1;
 		sn >>= 1;
@@ -250,7 +250,7 @@ merkle_consistency_verify(enum proto_hash suite, size_t m, size_t n,
 /* ------------------------------------------------------------------ */
 
 int
-merkle_frontier(enum proto_hash suite, const struct proto_digest *leaves,
+proto_merkle_frontier(enum proto_hash suite, const struct proto_digest *leaves,
     size_t n, struct proto_digest *frontier, size_t *len)
 {
 	size_t count = 0;
@@ -262,7 +262,7 @@ merkle_frontier(enum proto_hash suite, const struct proto_digest *leaves,
 			if (count >= MERKLE_MAX_PROOF) {
 				return RF_ERR_RANGE;
 			}
-			merkle_root(suite, leaves + start, size, &frontier[count++]);
+			proto_merkle_root(suite, leaves + start, size, &frontier[count++]);
 			start += size;
 		}
 	}
@@ -271,7 +271,7 @@ merkle_frontier(enum proto_hash suite, const struct proto_digest *leaves,
 }
 
 void
-merkle_frontier_root(enum proto_hash suite,
+proto_merkle_frontier_root(enum proto_hash suite,
     const struct proto_digest *frontier, size_t len,
     struct proto_digest *root)
 {
@@ -281,19 +281,19 @@ merkle_frontier_root(enum proto_hash suite,
 	}
 	struct proto_digest acc = frontier[len - 1];
 	for (size_t i = len - 1; i-- > 0;) {
-		merkle_node_hash(suite, &frontier[i], &acc, &acc);
+		proto_merkle_node_hash(suite, &frontier[i], &acc, &acc);
 	}
 	*root = acc;
 }
 
 void
-merkle_frontier_append(enum proto_hash suite,
+proto_merkle_frontier_append(enum proto_hash suite,
     const struct proto_digest *frontier, size_t len,
     const struct proto_digest *leaf, struct proto_digest *root)
 {
 	struct proto_digest acc = *leaf;
 	for (size_t i = len; i-- > 0;) {
-		merkle_node_hash(suite, &frontier[i], &acc, &acc);
+		proto_merkle_node_hash(suite, &frontier[i], &acc, &acc);
 	}
 	*root = acc;
 }

@@ -90,8 +90,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../base/bytes.h"
-#include "protocol_int.h"
+#include "base/bytes.h"
+#include "protocol/protocol_int.h"
 
 #if !defined(__BYTE_ORDER__) || __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
 #error "tensor data travels little-endian; add byte swapping for this host"
@@ -200,7 +200,7 @@ free_tensors(struct tensor *t, size_t n, size_t cap)
 	 * array while freeing. */
 	n = min_size(n, cap);
 	for (size_t i = 0; i < n; i++) {
-		tensor_fini(&t[i]);
+		engine_tensor_fini(&t[i]);
 	}
 }
 
@@ -347,11 +347,11 @@ static void
 put_tensor(struct enc *e, const struct tensor *t)
 {
 	size_t count;
-	if (!tensor_dtype_valid((int)t->dtype)) {
+	if (!engine_tensor_dtype_valid((int)t->dtype)) {
 		enc_fail(e, RF_ERR_INVAL);
 		return;
 	}
-	int err = tensor_shape_check(t->rank, t->dims, &count, NULL);
+	int err = engine_tensor_shape_check(t->rank, t->dims, &count, NULL);
 	if (err != RF_OK) {
 		enc_fail(e, err);
 		return;
@@ -367,7 +367,7 @@ put_tensor(struct enc *e, const struct tensor *t)
 	for (int d = 0; d < t->rank; d++) {
 		rf_write_u64(&e->w, (uint64_t)t->dims[d]);
 	}
-	rf_write_bytes(&e->w, t->data, tensor_nbytes(t));
+	rf_write_bytes(&e->w, t->data, engine_tensor_nbytes(t));
 }
 
 static void
@@ -926,7 +926,7 @@ get_tensor(struct dec *d, struct tensor *t, const char *what)
 	if (d->err != RF_OK) {
 		return;
 	}
-	if (!tensor_dtype_valid(dt)) {
+	if (!engine_tensor_dtype_valid(dt)) {
 		dec_fail(d, RF_ERR_FORMAT, "%s has unknown dtype %u", what, dt);
 		return;
 	}
@@ -951,14 +951,14 @@ get_tensor(struct dec *d, struct tensor *t, const char *what)
 		dims[i] = (int64_t)v;
 	}
 	struct rf_errinfo sei = { "" };
-	int err = tensor_shape_check(rank, dims, &count, &sei);
+	int err = engine_tensor_shape_check(rank, dims, &count, &sei);
 	if (err != RF_OK) {
 		dec_fail(d, err, "%s: %s", what, sei.msg);
 		return;
 	}
 	/* count <= 2^30 and elements are <= 8 bytes: no overflow. Check the
-	 * bytes are there before tensor_init allocates for them. */
-	size_t bytes = count * tensor_dtype_size((enum tensor_dtype)dt);
+	 * bytes are there before engine_tensor_init allocates for them. */
+	size_t bytes = count * engine_tensor_dtype_size((enum tensor_dtype)dt);
 	if (bytes > d->r.left) {
 		dec_fail(d, RF_ERR_TRUNCATED,
 		    "%s needs %zu bytes of data, the body has %zu left", what,
@@ -967,7 +967,7 @@ get_tensor(struct dec *d, struct tensor *t, const char *what)
 	}
 	const uint8_t *p = get_raw(d, bytes, what);
 	struct tensor tmp;
-	err = tensor_init(&tmp, (enum tensor_dtype)dt, rank, dims);
+	err = engine_tensor_init(&tmp, (enum tensor_dtype)dt, rank, dims);
 	if (err != RF_OK) {
 		dec_fail(d, err, "%s: %s", what, rf_strerror(err));
 		return;

@@ -12,8 +12,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../base/rf.h"
-#include "../engine/engine.h"
+#include "base/rf.h"
+#include "engine/engine.h"
 
 /* Call once before anything else here (initialises libsodium). */
 int proto_init(void) __attribute__((warn_unused_result));
@@ -63,46 +63,46 @@ int proto_digest_parse_hex(enum proto_hash suite, const char *hex,
  */
 #define MERKLE_MAX_PROOF 64
 
-void merkle_leaf_hash(enum proto_hash suite, const void *data, size_t len,
+void proto_merkle_leaf_hash(enum proto_hash suite, const void *data, size_t len,
     struct proto_digest *out);
-void merkle_node_hash(enum proto_hash suite, const struct proto_digest *l,
+void proto_merkle_node_hash(enum proto_hash suite, const struct proto_digest *l,
     const struct proto_digest *r, struct proto_digest *out);
 
 /* Root over n leaf hashes; n = 0 gives H() of the empty string. */
-void merkle_root(enum proto_hash suite, const struct proto_digest *leaves,
+void proto_merkle_root(enum proto_hash suite, const struct proto_digest *leaves,
     size_t n, struct proto_digest *root);
 
 /* Audit path for leaf index in a tree of n leaves. */
-int merkle_inclusion_proof(enum proto_hash suite,
+int proto_merkle_inclusion_proof(enum proto_hash suite,
     const struct proto_digest *leaves, size_t n, size_t index,
     struct proto_digest *path, size_t *path_len);
 /* RF_OK if leaf (a leaf hash) sits at index of the tree with this root. */
-int merkle_inclusion_verify(enum proto_hash suite,
+int proto_merkle_inclusion_verify(enum proto_hash suite,
     const struct proto_digest *leaf, size_t index, size_t n,
     const struct proto_digest *path, size_t path_len,
     const struct proto_digest *root);
 
 /* Proof that the first m leaves' tree is a prefix of the n-leaf tree
  * (0 < m <= n). */
-int merkle_consistency_proof(enum proto_hash suite,
+int proto_merkle_consistency_proof(enum proto_hash suite,
     const struct proto_digest *leaves, size_t n, size_t m,
     struct proto_digest *path, size_t *path_len);
-int merkle_consistency_verify(enum proto_hash suite, size_t m, size_t n,
+int proto_merkle_consistency_verify(enum proto_hash suite, size_t m, size_t n,
     const struct proto_digest *root_m, const struct proto_digest *root_n,
     const struct proto_digest *path, size_t path_len);
 
 /*
  * The frontier of a tree of n leaves: the roots of its perfect subtrees,
  * largest first (one per set bit of n). It is the audit path of the next
- * leaf in a tree of n + 1 leaves, so merkle_frontier_append folds one new
+ * leaf in a tree of n + 1 leaves, so proto_merkle_frontier_append folds one new
  * leaf onto it and gives the root of size n + 1 without the leaves.
  */
-int merkle_frontier(enum proto_hash suite, const struct proto_digest *leaves,
+int proto_merkle_frontier(enum proto_hash suite, const struct proto_digest *leaves,
     size_t n, struct proto_digest *frontier, size_t *len);
-void merkle_frontier_root(enum proto_hash suite,
+void proto_merkle_frontier_root(enum proto_hash suite,
     const struct proto_digest *frontier, size_t len,
     struct proto_digest *root);
-void merkle_frontier_append(enum proto_hash suite,
+void proto_merkle_frontier_append(enum proto_hash suite,
     const struct proto_digest *frontier, size_t len,
     const struct proto_digest *leaf, struct proto_digest *root);
 
@@ -518,7 +518,7 @@ struct proto_reveal {
 	uint32_t op;        /* disputed operator index */
 	uint8_t n_inputs;
 	struct proto_reveal_input *inputs; /* n_inputs, owned */
-	/* The frontier of the agreed prefix (merkle_frontier): the referee
+	/* The frontier of the agreed prefix (proto_merkle_frontier): the referee
 	 * folds the recomputed leaf onto it. */
 	uint8_t frontier_len;
 	struct proto_digest frontier[MERKLE_MAX_PROOF];

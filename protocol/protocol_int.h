@@ -4,7 +4,7 @@
 #ifndef RF_PROTOCOL_INT_H
 #define RF_PROTOCOL_INT_H
 
-#include "protocol.h"
+#include "protocol/protocol.h"
 
 /* A streaming hash of either suite, sized for both libraries' states
  * without exposing their headers. */

@@ -16,7 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "protocol_int.h"
+#include "protocol/protocol_int.h"
 
 int
 proto_model_output_op(const struct engine_model *m, size_t *op,
@@ -62,7 +62,7 @@ tensor_wire(const struct engine_shape *s)
 			n = TENSOR_MAX_ELEMS + 1;
 		}
 	}
-	return 2 + 8 * (uint64_t)s->rank + n * tensor_dtype_size(s->dtype);
+	return 2 + 8 * (uint64_t)s->rank + n * engine_tensor_dtype_size(s->dtype);
 }
 
 /* Bytes of one message in the transcript: length prefix and envelope. */

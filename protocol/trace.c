@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "protocol_int.h"
+#include "protocol/protocol_int.h"
 
 static void
 put_u64(uint8_t *p, uint64_t v)
@@ -34,7 +34,7 @@ hash_tensor(struct proto_hasher *h, const struct tensor *t)
 	proto_hasher_update(h, head, n);
 	/* Element bytes are already little-endian on every host we build
 	 * for (engine/model_file.c refuses big-endian hosts). */
-	proto_hasher_update(h, t->data, tensor_nbytes(t));
+	proto_hasher_update(h, t->data, engine_tensor_nbytes(t));
 }
 
 void
@@ -102,7 +102,7 @@ proto_trace_root(const struct proto_trace *t, struct proto_digest *root)
 	if (t->err != RF_OK) {
 		return t->err;
 	}
-	merkle_root(t->suite, t->leaves, t->n, root);
+	proto_merkle_root(t->suite, t->leaves, t->n, root);
 	return RF_OK;
 }
 
@@ -165,7 +165,7 @@ proto_model_leaves(enum proto_hash suite, const struct engine_model *m,
 		free(l);
 		return err;
 	}
-	merkle_leaf_hash(suite, graph, glen, &l[0]);
+	proto_merkle_leaf_hash(suite, graph, glen, &l[0]);
 	free(graph);
 	size_t k = 1;
 	for (size_t v = 0; v < nv; v++) {
@@ -191,7 +191,7 @@ proto_model_id(enum proto_hash suite, const struct engine_model *m,
 	if (err != RF_OK) {
 		return err;
 	}
-	merkle_root(suite, leaves, n, id);
+	proto_merkle_root(suite, leaves, n, id);
 	free(leaves);
 	return RF_OK;
 }

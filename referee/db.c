@@ -9,7 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "referee_int.h"
+#include "referee/referee_int.h"
 
 const char *const referee_schema[] = {
 	/* 1: ledger, registry, jobs, claims, events */
@@ -151,7 +151,7 @@ bind_args(struct referee *r, sqlite3_stmt *st, const char *fmt, va_list ap)
 }
 
 int
-db_stmt(struct referee *r, sqlite3_stmt **st, const char *sql,
+referee_db_stmt(struct referee *r, sqlite3_stmt **st, const char *sql,
     const char *fmt, ...)
 {
 	int err = store_prepare(r->db, sql, st, NULL);
@@ -210,7 +210,7 @@ cache_take(struct referee *r, const char *sql)
 }
 
 void
-db_done(struct referee *r, sqlite3_stmt *st)
+referee_db_done(struct referee *r, sqlite3_stmt *st)
 {
 	if (st == NULL) {
 		return;
@@ -230,7 +230,7 @@ db_done(struct referee *r, sqlite3_stmt *st)
 }
 
 void
-db_cache_free(struct referee *r)
+referee_db_cache_free(struct referee *r)
 {
 	for (size_t k = 0; k < DB_CACHE_SLOTS; k++) {
 		struct db_cached *c = &r->stmt_cache[k];
@@ -242,7 +242,7 @@ db_cache_free(struct referee *r)
 }
 
 int
-db_query(struct referee *r, sqlite3_stmt **st, const char *sql,
+referee_db_query(struct referee *r, sqlite3_stmt **st, const char *sql,
     const char *fmt, ...)
 {
 	*st = cache_take(r, sql);
@@ -254,7 +254,7 @@ db_query(struct referee *r, sqlite3_stmt **st, const char *sql,
 	int rc = bind_args(r, *st, fmt, ap);
 	va_end(ap);
 	if (rc != SQLITE_OK) {
-		db_done(r, *st);
+		referee_db_done(r, *st);
 		*st = NULL;
 		return RF_ERR_STORE;
 	}
@@ -262,7 +262,7 @@ db_query(struct referee *r, sqlite3_stmt **st, const char *sql,
 }
 
 int
-db_run(struct referee *r, const char *sql, const char *fmt, ...)
+referee_db_run(struct referee *r, const char *sql, const char *fmt, ...)
 {
 	sqlite3_stmt *st = cache_take(r, sql);
 	if (st == NULL) {
@@ -275,12 +275,12 @@ db_run(struct referee *r, const char *sql, const char *fmt, ...)
 	if (rc == SQLITE_OK) {
 		rc = sqlite3_step(st);
 	}
-	db_done(r, st);
+	referee_db_done(r, st);
 	return rc == SQLITE_DONE ? RF_OK : RF_ERR_STORE;
 }
 
 void
-db_col_digest(struct referee *r, sqlite3_stmt *st, int col,
+referee_db_col_digest(struct referee *r, sqlite3_stmt *st, int col,
     struct proto_digest *d)
 {
 	memset(d, 0, sizeof(*d));
@@ -293,7 +293,7 @@ db_col_digest(struct referee *r, sqlite3_stmt *st, int col,
 }
 
 void
-db_col_key(sqlite3_stmt *st, int col, struct proto_pubkey *k)
+referee_db_col_key(sqlite3_stmt *st, int col, struct proto_pubkey *k)
 {
 	memset(k, 0, sizeof(*k));
 	const void *p = sqlite3_column_blob(st, col);
@@ -303,10 +303,10 @@ db_col_key(sqlite3_stmt *st, int col, struct proto_pubkey *k)
 }
 
 int
-db_meta_get(struct referee *r, const char *key, int64_t *v)
+referee_db_meta_get(struct referee *r, const char *key, int64_t *v)
 {
 	sqlite3_stmt *st;
-	int err = db_stmt(r, &st, "SELECT value FROM meta WHERE key = ?1", "t",
+	int err = referee_db_stmt(r, &st, "SELECT value FROM meta WHERE key = ?1", "t",
 	    key);
 	if (err != RF_OK) {
 		return err;
@@ -321,9 +321,9 @@ db_meta_get(struct referee *r, const char *key, int64_t *v)
 }
 
 int
-db_meta_add(struct referee *r, const char *key, int64_t delta)
+referee_db_meta_add(struct referee *r, const char *key, int64_t delta)
 {
-	return db_run(r, "INSERT INTO meta (key, value) VALUES (?1, ?2) "
+	return referee_db_run(r, "INSERT INTO meta (key, value) VALUES (?1, ?2) "
 	    "ON CONFLICT (key) DO UPDATE SET value = value + ?2", "ti", key,
 	    delta);
 }
@@ -338,14 +338,14 @@ static const char *const param_keys[] = { "suite", "window_ms", "min_stake",
 #define PARAMS_ALL 13
 
 int
-db_load_params(struct referee *r, struct rf_errinfo *ei)
+referee_db_load_params(struct referee *r, struct rf_errinfo *ei)
 {
 	int64_t v[PARAMS_ALL];
 	bool have[PARAMS_ALL];
 	store_lock(r->db);
 	int err = RF_OK;
 	for (int i = 0; i < PARAMS_ALL && err == RF_OK; i++) {
-		err = db_meta_get(r, param_keys[i], &v[i]);
+		err = referee_db_meta_get(r, param_keys[i], &v[i]);
 		have[i] = err == RF_OK;
 		if (err == RF_ERR_NOTFOUND && i >= PARAMS_REQUIRED) {
 			err = RF_OK;
@@ -367,7 +367,7 @@ db_load_params(struct referee *r, struct rf_errinfo *ei)
 	p->reward_pct = (uint32_t)v[4];
 	p->arity = (uint32_t)v[5];
 	p->clock_ms = (uint64_t)v[6];
-	/* Stored apart (restart_resume), with a default for older databases. */
+	/* Stored apart (referee_restart_resume), with a default for older databases. */
 	p->grace_ms = REFEREE_DEFAULT_GRACE_MS;
 	p->claim_collateral = have[7] ? (uint64_t)v[7] : p->min_stake;
 	p->job_deadline_ms = have[8] ? (uint64_t)v[8] : 600000;
@@ -397,7 +397,7 @@ referee_chain_params(const struct referee *r, struct chain_params *c)
 
 /* First start: parameters and minted balances, in one transaction. */
 int
-db_genesis(struct referee *r, const struct referee_genesis *g,
+referee_db_genesis(struct referee *r, const struct referee_genesis *g,
     struct rf_errinfo *ei)
 {
 	const struct referee_params *p = &g->params;
@@ -419,16 +419,16 @@ db_genesis(struct referee *r, const struct referee_genesis *g,
 	}
 	uint64_t minted = 0;
 	for (int i = 0; i < PARAMS_ALL && err == RF_OK; i++) {
-		err = db_run(r, "INSERT INTO meta (key, value) VALUES (?1, ?2)",
+		err = referee_db_run(r, "INSERT INTO meta (key, value) VALUES (?1, ?2)",
 		    "ti", param_keys[i], v[i]);
 	}
 	for (size_t i = 0; i < g->n_accounts && err == RF_OK; i++) {
-		err = db_run(r, "INSERT INTO accounts (key, balance) "
+		err = referee_db_run(r, "INSERT INTO accounts (key, balance) "
 		    "VALUES (?1, ?2)", "ki", &g->keys[i], (int64_t)g->balances[i]);
 		minted += g->balances[i];
 	}
 	if (err == RF_OK) {
-		err = db_run(r, "INSERT INTO meta (key, value) VALUES "
+		err = referee_db_run(r, "INSERT INTO meta (key, value) VALUES "
 		    "('minted', ?1), ('burned', 0)", "i", (int64_t)minted);
 	}
 	if (err != RF_OK) {

@@ -15,14 +15,14 @@
  * Money: every amount comes from chain/'s rules (chain_challenge,
  * chain_verdict, chain_dispute_settle, chain_equivocation,
  * chain_job_reassign); this file loads their records and applies their
- * effects (ledger_apply) in the request's transaction.
+ * effects (referee_ledger_apply) in the request's transaction.
  */
 #include <stdlib.h>
 #include <string.h>
 
-#include "../base/log.h"
-#include "../bisect/bisect.h"
-#include "referee_int.h"
+#include "base/log.h"
+#include "bisect/bisect.h"
+#include "referee/referee_int.h"
 
 enum dispute_state {
 	DISPUTE_OPEN = 1,
@@ -52,7 +52,7 @@ dispute_load(struct referee *r, const struct proto_digest *id,
 {
 	sqlite3_stmt *st;
 	memset(d, 0, sizeof(*d));
-	int err = db_stmt(r, &st, "SELECT job_id, executor, challenger, bond, "
+	int err = referee_db_stmt(r, &st, "SELECT job_id, executor, challenger, bond, "
 	    "state, game, transcript FROM disputes WHERE dispute_id = ?1", "d",
 	    id);
 	if (err != RF_OK) {
@@ -62,9 +62,9 @@ dispute_load(struct referee *r, const struct proto_digest *id,
 	*found = rc == SQLITE_ROW;
 	if (*found) {
 		d->id = *id;
-		db_col_digest(r, st, 0, &d->job);
-		db_col_key(st, 1, &d->executor);
-		db_col_key(st, 2, &d->challenger);
+		referee_db_col_digest(r, st, 0, &d->job);
+		referee_db_col_key(st, 1, &d->executor);
+		referee_db_col_key(st, 2, &d->challenger);
 		d->bond = (uint64_t)sqlite3_column_int64(st, 3);
 		d->state = sqlite3_column_int(st, 4);
 		/* Any version bisect/codec.c knows; a damaged row is an error. */
@@ -100,7 +100,7 @@ dispute_save(struct referee *r, const struct dispute *d)
 	if (err != RF_OK) {
 		return err;
 	}
-	return db_run(r, "UPDATE disputes SET state = ?2, game = ?3, "
+	return referee_db_run(r, "UPDATE disputes SET state = ?2, game = ?3, "
 	    "transcript = ?4 WHERE dispute_id = ?1", "dibb", &d->id,
 	    (int64_t)d->state, game, game_len, d->transcript,
 	    d->transcript_len);
@@ -124,11 +124,11 @@ next_deadline(const struct dispute *d)
 static int
 set_deadline(struct referee *r, const struct proto_digest *id, uint64_t t)
 {
-	return db_run(r, "UPDATE disputes SET deadline_ms = ?2 WHERE "
+	return referee_db_run(r, "UPDATE disputes SET deadline_ms = ?2 WHERE "
 	    "dispute_id = ?1", "di", id, (int64_t)(t > INT64_MAX ? INT64_MAX : t));
 }
 
-/* dispute_save, and the deadline disputes_tick orders by. */
+/* dispute_save, and the deadline referee_disputes_tick orders by. */
 static int
 dispute_store(struct referee *r, const struct dispute *d)
 {
@@ -189,7 +189,7 @@ announce_move(struct request *q, struct dispute *d)
 	err = transcript_add(d, buf, len);
 	free(buf);
 	if (err == RF_OK) {
-		err = event_emit(q, PROTO_EVENT_DISPUTE_MOVE, &d->job, &d->id,
+		err = referee_event_emit(q, PROTO_EVENT_DISPUTE_MOVE, &d->job, &d->id,
 		    &d->executor, d->game.phase == BISECT_PHASE_REVEAL ? 0 :
 		    d->game.round);
 	}
@@ -204,7 +204,7 @@ open_disputes_on(struct referee *r, const struct proto_digest *job,
 	sqlite3_stmt *st;
 	struct proto_digest none;
 	memset(&none, 0, sizeof(none));
-	int err = db_stmt(r, &st, "SELECT count(*) FROM disputes WHERE job_id "
+	int err = referee_db_stmt(r, &st, "SELECT count(*) FROM disputes WHERE job_id "
 	    "= ?1 AND state = 1 AND dispute_id != ?2", "dd", job,
 	    except != NULL ? except : &none);
 	if (err != RF_OK) {
@@ -231,18 +231,18 @@ load_parties(struct referee *r, const struct proto_digest *job,
 {
 	bool found;
 	memset(b, 0, sizeof(*b));
-	int err = ledger_job(r, job, cj, client, NULL, &found);
+	int err = referee_ledger_job(r, job, cj, client, NULL, &found);
 	if (err == RF_OK && !found) {
 		err = RF_ERR_STORE;
 	}
 	if (err == RF_OK) {
-		err = ledger_chain_account(r, client, &b->acc[CHAIN_CLIENT]);
+		err = referee_ledger_chain_account(r, client, &b->acc[CHAIN_CLIENT]);
 	}
 	if (err == RF_OK) {
-		err = ledger_chain_account(r, executor, &b->acc[CHAIN_EXECUTOR]);
+		err = referee_ledger_chain_account(r, executor, &b->acc[CHAIN_EXECUTOR]);
 	}
 	if (err == RF_OK && chal != NULL) {
-		err = ledger_chain_account(r, chal, &b->acc[CHAIN_CHALLENGER]);
+		err = referee_ledger_chain_account(r, chal, &b->acc[CHAIN_CHALLENGER]);
 	}
 	b->job = cj;
 	return err;
@@ -279,10 +279,10 @@ store_verdict(struct request *q, struct dispute *d, uint64_t slashed,
 	if (err != RF_OK) {
 		return err;
 	}
-	err = db_run(r, "UPDATE disputes SET verdict = ?2 WHERE dispute_id = ?1",
+	err = referee_db_run(r, "UPDATE disputes SET verdict = ?2 WHERE dispute_id = ?1",
 	    "db", &d->id, buf, len);
 	if (err == RF_OK) {
-		err = outbox_push(&q->events, buf, len);
+		err = referee_outbox_push(&q->events, buf, len);
 	}
 	if (err != RF_OK) {
 		free(buf);
@@ -315,7 +315,7 @@ settle(struct request *q, const struct proto_digest *id)
 		return RF_OK; /* already decided */
 	}
 	b.dispute = &cd;
-	err = ledger_chain_account(r, &d.challenger, &b.acc[CHAIN_CHALLENGER]);
+	err = referee_ledger_chain_account(r, &d.challenger, &b.acc[CHAIN_CHALLENGER]);
 	d.game.phase = BISECT_PHASE_DONE;
 	d.game.executor_won = false;
 	d.game.challenger_right = true;
@@ -331,7 +331,7 @@ settle(struct request *q, const struct proto_digest *id)
 		struct ledger_roles roles = { { NULL }, &d.job, &d.id };
 		roles.key[CHAIN_CHALLENGER] = &d.challenger;
 		roles.key[CHAIN_EXECUTOR] = &d.executor;
-		err = ledger_apply(q, &b, &e, &roles);
+		err = referee_ledger_apply(q, &b, &e, &roles);
 	}
 	dispute_free(&d);
 	return err;
@@ -350,14 +350,14 @@ settle_others(struct request *q, const struct proto_digest *job,
 		sqlite3_stmt *st;
 		struct proto_digest none;
 		memset(&none, 0, sizeof(none));
-		int err = db_stmt(r, &st, "SELECT dispute_id FROM disputes WHERE "
+		int err = referee_db_stmt(r, &st, "SELECT dispute_id FROM disputes WHERE "
 		    "job_id = ?1 AND state = 1 AND dispute_id != ?2 LIMIT 16", "dd",
 		    job, except != NULL ? except : &none);
 		if (err != RF_OK) {
 			return err;
 		}
 		while (sqlite3_step(st) == SQLITE_ROW && n < 16) {
-			db_col_digest(r, st, 0, &ids[n++]);
+			referee_db_col_digest(r, st, 0, &ids[n++]);
 		}
 		sqlite3_finalize(st);
 		if (n == 0) {
@@ -383,7 +383,7 @@ settle_others(struct request *q, const struct proto_digest *job,
 static int
 reassign_jobs(struct request *q, const struct proto_pubkey *from)
 {
-	return db_run(q->r, "INSERT INTO reassign (executor, since_ms) VALUES "
+	return referee_db_run(q->r, "INSERT INTO reassign (executor, since_ms) VALUES "
 	    "(?1, ?2) ON CONFLICT (executor) DO UPDATE SET since_ms = ?2", "ki",
 	    from, (int64_t)q->now_ms);
 }
@@ -396,7 +396,7 @@ referee_reassign_batch(struct request *q, size_t max, size_t *done)
 	referee_chain_params(r, &cp);
 	*done = 0;
 	sqlite3_stmt *st;
-	int err = db_stmt(r, &st, "SELECT executor, since_ms FROM reassign "
+	int err = referee_db_stmt(r, &st, "SELECT executor, since_ms FROM reassign "
 	    "ORDER BY since_ms LIMIT 1", "");
 	if (err != RF_OK) {
 		return err;
@@ -405,7 +405,7 @@ referee_reassign_batch(struct request *q, size_t max, size_t *done)
 	int64_t since = 0;
 	int rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW) {
-		db_col_key(st, 0, &from);
+		referee_db_col_key(st, 0, &from);
 		since = sqlite3_column_int64(st, 1);
 	}
 	sqlite3_finalize(st);
@@ -417,7 +417,7 @@ referee_reassign_batch(struct request *q, size_t max, size_t *done)
 	while (*done < max) {
 		struct proto_digest job, model;
 		struct proto_pubkey client;
-		err = db_stmt(r, &st, "SELECT job_id, model_id, client FROM jobs "
+		err = referee_db_stmt(r, &st, "SELECT job_id, model_id, client FROM jobs "
 		    "WHERE executor = ?1 AND state = 1 AND created_ms <= ?2 "
 		    "LIMIT 1", "ki", &from, since);
 		if (err != RF_OK) {
@@ -425,14 +425,14 @@ referee_reassign_batch(struct request *q, size_t max, size_t *done)
 		}
 		rc = sqlite3_step(st);
 		if (rc == SQLITE_ROW) {
-			db_col_digest(r, st, 0, &job);
-			db_col_digest(r, st, 1, &model);
-			db_col_key(st, 2, &client);
+			referee_db_col_digest(r, st, 0, &job);
+			referee_db_col_digest(r, st, 1, &model);
+			referee_db_col_key(st, 2, &client);
 		}
 		sqlite3_finalize(st);
 		if (rc == SQLITE_DONE) {
 			/* All given away: the marker goes. */
-			return db_run(r, "DELETE FROM reassign WHERE executor = ?1",
+			return referee_db_run(r, "DELETE FROM reassign WHERE executor = ?1",
 			    "k", &from);
 		}
 		if (rc != SQLITE_ROW) {
@@ -450,7 +450,7 @@ referee_reassign_batch(struct request *q, size_t max, size_t *done)
 			found = false; /* staked again: still not its job */
 		}
 		if (err == RF_OK) {
-			err = ledger_job(r, &job, &cj, NULL, NULL, &jf);
+			err = referee_ledger_job(r, &job, &cj, NULL, NULL, &jf);
 		}
 		if (err != RF_OK) {
 			return err;
@@ -464,7 +464,7 @@ referee_reassign_batch(struct request *q, size_t max, size_t *done)
 		roles.key[CHAIN_CLIENT] = &client;
 		roles.key[CHAIN_EXECUTOR] = &from;
 		roles.key[CHAIN_NEW_EXECUTOR] = found ? &to : NULL;
-		err = ledger_apply(q, &b, &e, &roles);
+		err = referee_ledger_apply(q, &b, &e, &roles);
 		if (err != RF_OK) {
 			return err;
 		}
@@ -483,7 +483,7 @@ after_fall(struct request *q, const struct proto_digest *job,
 	if (e->claims_uncovered) {
 		/* The executor's locked stake is gone: its other open claims
 		 * hold no collateral any more. */
-		err = db_run(q->r, "UPDATE claims SET collateral = 0 WHERE "
+		err = referee_db_run(q->r, "UPDATE claims SET collateral = 0 WHERE "
 		    "executor = ?1 AND state IN (2, 3)", "k", executor);
 	}
 	if (err == RF_OK && e->settle_others) {
@@ -535,7 +535,7 @@ decide(struct request *q, struct dispute *d)
 		roles.key[CHAIN_CLIENT] = &client;
 		roles.key[CHAIN_EXECUTOR] = &d->executor;
 		roles.key[CHAIN_CHALLENGER] = &d->challenger;
-		err = ledger_apply(q, &b, &e, &roles);
+		err = referee_ledger_apply(q, &b, &e, &roles);
 	}
 	if (err == RF_OK && !g->executor_won) {
 		err = after_fall(q, &d->job, &d->executor, &d->id, &e);
@@ -566,22 +566,22 @@ dispute_id_of(enum proto_hash suite, const struct proto_digest *job,
 }
 
 int
-h_challenge(struct request *q)
+referee_handle_challenge(struct request *q)
 {
 	struct referee *r = q->r;
 	const struct proto_challenge *c = &q->msg->u.challenge;
 	enum proto_hash suite = r->params.suite;
 	struct account a;
-	int err = ledger_account(r, &q->msg->sender, &a);
+	int err = referee_ledger_account(r, &q->msg->sender, &a);
 	if (err != RF_OK) {
 		return err;
 	}
 	if (!(a.roles & PROTO_ROLE_CHALLENGER)) {
-		return req_refuse(q, PROTO_ERR_INVALID, "only a challenger can "
+		return referee_req_refuse(q, PROTO_ERR_INVALID, "only a challenger can "
 		    "open a dispute");
 	}
 	sqlite3_stmt *st;
-	err = db_stmt(r, &st, "SELECT c.executor, c.trace_root, c.n, "
+	err = referee_db_stmt(r, &st, "SELECT c.executor, c.trace_root, c.n, "
 	    "c.window_end_ms, c.state, c.envelope, j.input_leaves, m.envelope, "
 	    "j.submit FROM claims c JOIN jobs j ON j.job_id = c.job_id JOIN models m ON "
 	    "m.model_id = j.model_id WHERE c.job_id = ?1", "d", &c->job_id);
@@ -590,12 +590,12 @@ h_challenge(struct request *q)
 	}
 	if (sqlite3_step(st) != SQLITE_ROW) {
 		sqlite3_finalize(st);
-		return req_refuse(q, PROTO_ERR_UNKNOWN, "no claim on that job");
+		return referee_req_refuse(q, PROTO_ERR_UNKNOWN, "no claim on that job");
 	}
 	struct proto_pubkey ex;
 	struct proto_digest root;
-	db_col_key(st, 0, &ex);
-	db_col_digest(r, st, 1, &root);
+	referee_db_col_key(st, 0, &ex);
+	referee_db_col_digest(r, st, 1, &root);
 	uint64_t n = (uint64_t)sqlite3_column_int64(st, 2);
 	struct proto_digest leaves[PROTO_MAX_TENSORS];
 	size_t hl = proto_hash_len(suite);
@@ -639,17 +639,17 @@ h_challenge(struct request *q)
 	}
 	if (why != NULL) {
 		dispute_free(&d);
-		return req_refuse(q, PROTO_ERR_STATE, "%s", why);
+		return referee_req_refuse(q, PROTO_ERR_STATE, "%s", why);
 	}
 	dispute_id_of(suite, &c->job_id, &q->msg->sender, &d.id);
-	err = db_stmt(r, &st, "SELECT 1 FROM disputes WHERE dispute_id = ?1",
+	err = referee_db_stmt(r, &st, "SELECT 1 FROM disputes WHERE dispute_id = ?1",
 	    "d", &d.id);
 	if (err == RF_OK) {
 		bool dup = sqlite3_step(st) == SQLITE_ROW;
 		sqlite3_finalize(st);
 		if (dup) {
 			dispute_free(&d);
-			return req_refuse(q, PROTO_ERR_STATE, "this challenger already "
+			return referee_req_refuse(q, PROTO_ERR_STATE, "this challenger already "
 			    "disputes that claim");
 		}
 	}
@@ -672,7 +672,7 @@ h_challenge(struct request *q)
 		    q->now_ms, &e);
 		if (e.refused != 0) {
 			dispute_free(&d);
-			return req_refuse(q, e.refused, "%s", e.why);
+			return referee_req_refuse(q, e.refused, "%s", e.why);
 		}
 	}
 	if (err == RF_OK) {
@@ -686,7 +686,7 @@ h_challenge(struct request *q)
 		d.challenger = q->msg->sender;
 		d.bond = c->bond;
 		d.state = e.dispute_state;
-		err = db_run(r, "INSERT INTO disputes (dispute_id, job_id, "
+		err = referee_db_run(r, "INSERT INTO disputes (dispute_id, job_id, "
 		    "executor, challenger, bond, state, game, transcript, "
 		    "opened_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
 		    "ddkkiibbi", &d.id, &d.job, &d.executor, &d.challenger,
@@ -699,7 +699,7 @@ h_challenge(struct request *q)
 		roles.key[CHAIN_CLIENT] = &client;
 		roles.key[CHAIN_EXECUTOR] = &d.executor;
 		roles.key[CHAIN_CHALLENGER] = &d.challenger;
-		err = ledger_apply(q, &b, &e, &roles);
+		err = referee_ledger_apply(q, &b, &e, &roles);
 	}
 	if (err == RF_OK) {
 		err = d.game.phase == BISECT_PHASE_DONE ? decide(q, &d) :
@@ -715,7 +715,7 @@ h_challenge(struct request *q)
 		log_info("dispute %s opened on a claim of %llu entries, bond "
 		    "%llu", id, (unsigned long long)n,
 		    (unsigned long long)d.bond);
-		req_ack(q, &d.id);
+		referee_req_ack(q, &d.id);
 	}
 	dispute_free(&d);
 	return err;
@@ -732,7 +732,7 @@ load_for_move(struct request *q, const struct proto_digest *id,
 		return err;
 	}
 	if (!found) {
-		return req_refuse(q, PROTO_ERR_UNKNOWN, "no such dispute");
+		return referee_req_refuse(q, PROTO_ERR_UNKNOWN, "no such dispute");
 	}
 	if (memcmp(q->msg->sender.b, d->executor.b, PROTO_KEY_LEN) == 0) {
 		*side = BISECT_EXECUTOR;
@@ -741,12 +741,12 @@ load_for_move(struct request *q, const struct proto_digest *id,
 		*side = BISECT_CHALLENGER;
 	} else {
 		dispute_free(d);
-		return req_refuse(q, PROTO_ERR_INVALID, "not a party to this "
+		return referee_req_refuse(q, PROTO_ERR_INVALID, "not a party to this "
 		    "dispute");
 	}
 	if (d->state != DISPUTE_OPEN) {
 		dispute_free(d);
-		return req_refuse(q, PROTO_ERR_STATE, "the dispute is decided");
+		return referee_req_refuse(q, PROTO_ERR_STATE, "the dispute is decided");
 	}
 	return RF_OK;
 }
@@ -771,17 +771,17 @@ after_move(struct request *q, struct dispute *d, enum bisect_result res,
 		err = dispute_store(q->r, d);
 	}
 	if (err == RF_OK) {
-		req_ack(q, &d->id);
+		referee_req_ack(q, &d->id);
 		if (res == BISECT_LOST) {
 			/* The move was applied (it lost the game): say so. */
-			req_refuse(q, PROTO_ERR_INVALID, "%s", d->game.why);
+			referee_req_refuse(q, PROTO_ERR_INVALID, "%s", d->game.why);
 		}
 	}
 	return err;
 }
 
 int
-h_answer(struct request *q)
+referee_handle_answer(struct request *q)
 {
 	const struct proto_bisect_answer *a = &q->msg->u.bisect_answer;
 	struct dispute d;
@@ -797,7 +797,7 @@ h_answer(struct request *q)
 	    &ei);
 	if (res == BISECT_IGNORED) {
 		dispute_free(&d);
-		return req_refuse(q, PROTO_ERR_STATE, "%s", ei.msg);
+		return referee_req_refuse(q, PROTO_ERR_STATE, "%s", ei.msg);
 	}
 	err = after_move(q, &d, res, round, phase);
 	dispute_free(&d);
@@ -806,7 +806,7 @@ h_answer(struct request *q)
 }
 
 int
-h_reveal(struct request *q)
+referee_handle_reveal(struct request *q)
 {
 	struct referee *r = q->r;
 	const struct proto_reveal *rv = &q->msg->u.reveal;
@@ -818,12 +818,12 @@ h_reveal(struct request *q)
 	}
 	if (side != BISECT_EXECUTOR) {
 		dispute_free(&d);
-		return req_refuse(q, PROTO_ERR_INVALID, "only the executor "
+		return referee_req_refuse(q, PROTO_ERR_INVALID, "only the executor "
 		    "reveals");
 	}
 	/* The operator comes from the registered graph. */
 	sqlite3_stmt *st;
-	err = db_stmt(r, &st, "SELECT m.graph, m.model_id, m.n_leaves FROM "
+	err = referee_db_stmt(r, &st, "SELECT m.graph, m.model_id, m.n_leaves FROM "
 	    "jobs j JOIN models m ON m.model_id = j.model_id WHERE j.job_id = "
 	    "?1", "d", &d.job);
 	struct engine_model *model = NULL;
@@ -833,7 +833,7 @@ h_reveal(struct request *q)
 		if (sqlite3_step(st) == SQLITE_ROW) {
 			err = engine_model_decode_graph(sqlite3_column_blob(st, 0),
 			    (size_t)sqlite3_column_bytes(st, 0), &model, NULL);
-			db_col_digest(r, st, 1, &model_id);
+			referee_db_col_digest(r, st, 1, &model_id);
 			n_leaves = (uint32_t)sqlite3_column_int64(st, 2);
 		} else {
 			err = RF_ERR_STORE;
@@ -852,7 +852,7 @@ h_reveal(struct request *q)
 	engine_model_free(model);
 	if (res == BISECT_IGNORED) {
 		dispute_free(&d);
-		return req_refuse(q, PROTO_ERR_STATE, "%s", ei.msg);
+		return referee_req_refuse(q, PROTO_ERR_STATE, "%s", ei.msg);
 	}
 	err = after_move(q, &d, res, round, phase);
 	dispute_free(&d);
@@ -864,7 +864,7 @@ h_reveal(struct request *q)
  * when an executor posts a second, different claim (referee/handlers.c).
  */
 int
-equivocation_apply(struct request *q, const uint8_t *a, size_t la,
+referee_equivocation_apply(struct request *q, const uint8_t *a, size_t la,
     const uint8_t *b, size_t lb)
 {
 	struct referee *r = q->r;
@@ -872,12 +872,12 @@ equivocation_apply(struct request *q, const uint8_t *a, size_t la,
 	struct proto_msg ca, cb;
 	int err = proto_msg_decode(a, la, &ca, NULL);
 	if (err != RF_OK) {
-		return req_refuse(q, PROTO_ERR_INVALID, "claim a does not verify");
+		return referee_req_refuse(q, PROTO_ERR_INVALID, "claim a does not verify");
 	}
 	err = proto_msg_decode(b, lb, &cb, NULL);
 	if (err != RF_OK) {
 		proto_msg_free(&ca);
-		return req_refuse(q, PROTO_ERR_INVALID, "claim b does not verify");
+		return referee_req_refuse(q, PROTO_ERR_INVALID, "claim b does not verify");
 	}
 	const char *why = NULL;
 	if (ca.type != PROTO_MSG_CLAIM || cb.type != PROTO_MSG_CLAIM) {
@@ -896,17 +896,17 @@ equivocation_apply(struct request *q, const uint8_t *a, size_t la,
 	proto_msg_free(&ca);
 	proto_msg_free(&cb);
 	if (why != NULL) {
-		return req_refuse(q, PROTO_ERR_INVALID, "%s", why);
+		return referee_req_refuse(q, PROTO_ERR_INVALID, "%s", why);
 	}
 	struct chain_job cj;
 	struct proto_pubkey client, jex;
 	bool found;
-	err = ledger_job(r, &job, &cj, &client, &jex, &found);
+	err = referee_ledger_job(r, &job, &cj, &client, &jex, &found);
 	if (err != RF_OK) {
 		return err;
 	}
 	if (!found || memcmp(jex.b, ex.b, PROTO_KEY_LEN) != 0) {
-		return req_refuse(q, PROTO_ERR_UNKNOWN, "no such job for that "
+		return referee_req_refuse(q, PROTO_ERR_UNKNOWN, "no such job for that "
 		    "executor");
 	}
 	/* The reward goes to whoever caught the liar first: the challenger
@@ -914,7 +914,7 @@ equivocation_apply(struct request *q, const uint8_t *a, size_t la,
 	 * party, so reporting one's own lie from a second account pays
 	 * nothing (docs/disputes.md). */
 	sqlite3_stmt *st;
-	err = db_stmt(r, &st, "SELECT dispute_id, challenger, bond FROM "
+	err = referee_db_stmt(r, &st, "SELECT dispute_id, challenger, bond FROM "
 	    "disputes WHERE job_id = ?1 AND state = 1 ORDER BY opened_ms, "
 	    "rowid LIMIT 1", "d", &job);
 	if (err != RF_OK) {
@@ -925,8 +925,8 @@ equivocation_apply(struct request *q, const uint8_t *a, size_t la,
 	struct proto_pubkey catcher;
 	bool caught = sqlite3_step(st) == SQLITE_ROW;
 	if (caught) {
-		db_col_digest(r, st, 0, &first_id);
-		db_col_key(st, 1, &catcher);
+		referee_db_col_digest(r, st, 0, &first_id);
+		referee_db_col_key(st, 1, &catcher);
 		first.state = CHAIN_DISPUTE_OPEN;
 		first.bond = (uint64_t)sqlite3_column_int64(st, 2);
 	}
@@ -943,13 +943,13 @@ equivocation_apply(struct request *q, const uint8_t *a, size_t la,
 	chain_equivocation(&cp, &cj, &before.acc[CHAIN_EXECUTOR],
 	    caught ? &first : NULL, &e);
 	if (e.refused != 0) {
-		return req_refuse(q, e.refused, "%s", e.why);
+		return referee_req_refuse(q, e.refused, "%s", e.why);
 	}
 	struct ledger_roles roles = { { NULL }, &job, NULL };
 	roles.key[CHAIN_CLIENT] = &client;
 	roles.key[CHAIN_EXECUTOR] = &ex;
 	roles.key[CHAIN_CHALLENGER] = caught ? &catcher : NULL;
-	err = ledger_apply(q, &before, &e, &roles);
+	err = referee_ledger_apply(q, &before, &e, &roles);
 	if (err == RF_OK) {
 		err = after_fall(q, &job, &ex, NULL, &e);
 	}
@@ -963,13 +963,13 @@ equivocation_apply(struct request *q, const uint8_t *a, size_t la,
 }
 
 int
-h_equivocation(struct request *q)
+referee_handle_equivocation(struct request *q)
 {
 	const struct proto_equivocation *e = &q->msg->u.equivocation;
-	int err = equivocation_apply(q, e->claim_a, e->len_a, e->claim_b,
+	int err = referee_equivocation_apply(q, e->claim_a, e->len_a, e->claim_b,
 	    e->len_b);
 	if (err == RF_OK) {
-		req_ack(q, NULL);
+		referee_req_ack(q, NULL);
 	}
 	return err;
 }
@@ -979,7 +979,7 @@ h_equivocation(struct request *q)
 /* ------------------------------------------------------------------ */
 
 int
-r_dispute_fetch(struct request *q)
+referee_dispute_fetch(struct request *q)
 {
 	struct referee *r = q->r;
 	struct dispute d;
@@ -990,7 +990,7 @@ r_dispute_fetch(struct request *q)
 		return err;
 	}
 	if (!found) {
-		return req_refuse(q, PROTO_ERR_UNKNOWN, "no such dispute");
+		return referee_req_refuse(q, PROTO_ERR_UNKNOWN, "no such dispute");
 	}
 	proto_msg_free(&q->reply);
 	if (d.state == DISPUTE_OPEN) {
@@ -1000,7 +1000,7 @@ r_dispute_fetch(struct request *q)
 	}
 	dispute_free(&d);
 	sqlite3_stmt *st;
-	err = db_stmt(r, &st, "SELECT verdict FROM disputes WHERE dispute_id = "
+	err = referee_db_stmt(r, &st, "SELECT verdict FROM disputes WHERE dispute_id = "
 	    "?1", "d", &q->msg->u.dispute_fetch.dispute_id);
 	if (err != RF_OK) {
 		return err;
@@ -1050,7 +1050,7 @@ tick_one(struct referee *r, const struct proto_digest *id)
 #define TICK_RETRY_MS 1000
 
 int
-disputes_tick(struct referee *r)
+referee_disputes_tick(struct referee *r)
 {
 	struct proto_digest ids[32];
 	size_t n = 0;
@@ -1058,12 +1058,12 @@ disputes_tick(struct referee *r)
 	uint64_t now = referee_now_ms();
 	store_lock(r->db);
 	/* The most urgent first: disputes whose clock deadline has come. */
-	int err = db_stmt(r, &st, "SELECT dispute_id FROM disputes WHERE state "
+	int err = referee_db_stmt(r, &st, "SELECT dispute_id FROM disputes WHERE state "
 	    "= 1 AND deadline_ms <= ?1 ORDER BY deadline_ms LIMIT 32", "i",
 	    (int64_t)now);
 	if (err == RF_OK) {
 		while (sqlite3_step(st) == SQLITE_ROW && n < 32) {
-			db_col_digest(r, st, 0, &ids[n++]);
+			referee_db_col_digest(r, st, 0, &ids[n++]);
 		}
 		sqlite3_finalize(st);
 	}

@@ -8,11 +8,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../base/log.h"
-#include "referee_int.h"
+#include "base/log.h"
+#include "referee/referee_int.h"
 
 int
-event_emit(struct request *q, enum proto_event_kind kind,
+referee_event_emit(struct request *q, enum proto_event_kind kind,
     const struct proto_digest *job, const struct proto_digest *dispute,
     const struct proto_pubkey *subject, uint64_t value)
 {
@@ -22,7 +22,7 @@ event_emit(struct request *q, enum proto_event_kind kind,
 	}
 	int64_t last = 0;
 	sqlite3_stmt *st;
-	int err = db_query(r, &st, "SELECT coalesce(max(seq), 0) FROM events",
+	int err = referee_db_query(r, &st, "SELECT coalesce(max(seq), 0) FROM events",
 	    "");
 	if (err != RF_OK) {
 		return err;
@@ -30,7 +30,7 @@ event_emit(struct request *q, enum proto_event_kind kind,
 	if (sqlite3_step(st) == SQLITE_ROW) {
 		last = sqlite3_column_int64(st, 0);
 	}
-	db_done(r, st);
+	referee_db_done(r, st);
 
 	struct proto_msg m;
 	proto_msg_init(&m, PROTO_MSG_EVENT, r->params.suite);
@@ -54,14 +54,14 @@ event_emit(struct request *q, enum proto_event_kind kind,
 	if (err != RF_OK) {
 		return err;
 	}
-	err = db_run(r, "INSERT INTO events (seq, body, created_ms) "
+	err = referee_db_run(r, "INSERT INTO events (seq, body, created_ms) "
 	    "VALUES (?1, ?2, ?3)", "ibi", (int64_t)e->seq, buf, len,
 	    (int64_t)q->now_ms);
 	if (err != RF_OK) {
 		free(buf);
 		return err;
 	}
-	err = outbox_push(&q->events, buf, len);
+	err = referee_outbox_push(&q->events, buf, len);
 	if (err != RF_OK) {
 		free(buf);
 	}
@@ -69,7 +69,7 @@ event_emit(struct request *q, enum proto_event_kind kind,
 }
 
 int
-outbox_push(struct outbox *o, uint8_t *msg, size_t len)
+referee_outbox_push(struct outbox *o, uint8_t *msg, size_t len)
 {
 	if (o->n == o->cap) {
 		size_t cap = o->cap ? o->cap * 2 : 8;
@@ -95,7 +95,7 @@ outbox_push(struct outbox *o, uint8_t *msg, size_t len)
 }
 
 void
-outbox_flush(struct referee *r, struct outbox *o)
+referee_outbox_flush(struct referee *r, struct outbox *o)
 {
 	for (size_t i = 0; i < o->n; i++) {
 		if (r->pub != NULL &&
@@ -104,11 +104,11 @@ outbox_flush(struct referee *r, struct outbox *o)
 			log_warn("event publish failed; subscribers will fetch it");
 		}
 	}
-	outbox_free(o);
+	referee_outbox_free(o);
 }
 
 void
-outbox_free(struct outbox *o)
+referee_outbox_free(struct outbox *o)
 {
 	for (size_t i = 0; i < o->n; i++) {
 		free(o->msg[i]);
@@ -123,14 +123,14 @@ referee_txn_end(struct referee *r, struct outbox *o, int err)
 {
 	if (err != RF_OK) {
 		store_rollback(r->db);
-		outbox_free(o);
+		referee_outbox_free(o);
 		return err;
 	}
 	err = store_commit(r->db, NULL);
 	if (err != RF_OK) {
-		outbox_free(o);
+		referee_outbox_free(o);
 		return err;
 	}
-	outbox_flush(r, o);
+	referee_outbox_flush(r, o);
 	return RF_OK;
 }

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "referee.h"
+#include "referee/referee.h"
 
 #define GENESIS_MAX_LINE 256
 

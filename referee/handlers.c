@@ -3,7 +3,7 @@
  *
  * Write handlers run inside the caller's transaction (referee/serve.c) and
  * either fill q->reply and return RF_OK, refuse with an ERROR reply
- * (REFUSED: their changes are rolled back, the request's sequence number
+ * (RF_ERR_REFUSED: their changes are rolled back, the request's sequence number
  * is still consumed), or fail internally (everything rolled back, the
  * sender may retry). Read handlers run under the store lock and change
  * nothing.
@@ -13,8 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../base/log.h"
-#include "referee_int.h"
+#include "base/log.h"
+#include "referee/referee_int.h"
 
 enum claim_state {
 	CLAIM_PENDING = PROTO_JOB_CLAIMED,
@@ -24,7 +24,7 @@ enum claim_state {
 };
 
 int
-req_refuse(struct request *q, uint32_t code, const char *fmt, ...)
+referee_req_refuse(struct request *q, uint32_t code, const char *fmt, ...)
 {
 	proto_msg_free(&q->reply);
 	proto_msg_init(&q->reply, PROTO_MSG_ERROR, q->r->params.suite);
@@ -34,11 +34,11 @@ req_refuse(struct request *q, uint32_t code, const char *fmt, ...)
 	vsnprintf(q->reply.u.error.text, sizeof(q->reply.u.error.text), fmt,
 	    ap);
 	va_end(ap);
-	return REFUSED;
+	return RF_ERR_REFUSED;
 }
 
 void
-req_ack(struct request *q, const struct proto_digest *id)
+referee_req_ack(struct request *q, const struct proto_digest *id)
 {
 	proto_msg_free(&q->reply);
 	proto_msg_init(&q->reply, PROTO_MSG_ACK, q->r->params.suite);
@@ -58,42 +58,42 @@ h_register(struct request *q)
 	const struct proto_node_register *m = &q->msg->u.node_register;
 	struct referee *r = q->r;
 	if (m->roles == 0) {
-		return req_refuse(q, PROTO_ERR_INVALID, "a node needs a role");
+		return referee_req_refuse(q, PROTO_ERR_INVALID, "a node needs a role");
 	}
 	/* Registering costs register_fee, burned, the first time: free
 	 * registrations let anyone fill the registry (and `status`) with
 	 * made-up nodes. Updating one's own registration is free. */
 	struct account a;
-	int err = ledger_account(r, &q->msg->sender, &a);
+	int err = referee_ledger_account(r, &q->msg->sender, &a);
 	if (err != RF_OK) {
 		return err;
 	}
 	uint64_t fee = r->params.register_fee;
 	if (!a.registered && fee > 0) {
 		if (!a.exists || a.balance < fee) {
-			return req_refuse(q, PROTO_ERR_STAKE, "registering costs %llu "
+			return referee_req_refuse(q, PROTO_ERR_STAKE, "registering costs %llu "
 			    "(burned); the balance is %llu",
 			    (unsigned long long)fee,
 			    (unsigned long long)(a.exists ? a.balance : 0));
 		}
-		err = ledger_debit(r, &q->msg->sender, "balance", fee);
+		err = referee_ledger_debit(r, &q->msg->sender, "balance", fee);
 		if (err == RF_OK) {
-			err = db_meta_add(r, "burned", (int64_t)fee);
+			err = referee_db_meta_add(r, "burned", (int64_t)fee);
 		}
 		if (err != RF_OK) {
 			return err;
 		}
 	}
-	err = db_run(r, "INSERT INTO accounts (key, roles, name, endpoint, "
+	err = referee_db_run(r, "INSERT INTO accounts (key, roles, name, endpoint, "
 	    "registered) VALUES (?1, ?2, ?3, ?4, 1) ON CONFLICT (key) DO UPDATE "
 	    "SET roles = ?2, name = ?3, endpoint = ?4, registered = 1", "kitt",
 	    &q->msg->sender, (int64_t)m->roles, m->name, m->endpoint);
 	if (err == RF_OK) {
-		err = db_run(r, "DELETE FROM serves WHERE key = ?1", "k",
+		err = referee_db_run(r, "DELETE FROM serves WHERE key = ?1", "k",
 		    &q->msg->sender);
 	}
 	for (unsigned i = 0; err == RF_OK && i < m->n_models; i++) {
-		err = db_run(r, "INSERT OR IGNORE INTO serves (key, model_id) "
+		err = referee_db_run(r, "INSERT OR IGNORE INTO serves (key, model_id) "
 		    "VALUES (?1, ?2)", "kd", &q->msg->sender, &m->models[i]);
 	}
 	if (err != RF_OK) {
@@ -103,7 +103,7 @@ h_register(struct request *q)
 	referee_key12(&q->msg->sender, k);
 	log_info("node registered key=%s name=%s roles=%u models=%u", k,
 	    m->name, m->roles, m->n_models);
-	req_ack(q, NULL);
+	referee_req_ack(q, NULL);
 	return RF_OK;
 }
 
@@ -113,7 +113,7 @@ static int
 pending_claims(struct referee *r, const struct proto_pubkey *k, int64_t *n)
 {
 	sqlite3_stmt *st;
-	int err = db_stmt(r, &st, "SELECT (SELECT count(*) FROM claims WHERE "
+	int err = referee_db_stmt(r, &st, "SELECT (SELECT count(*) FROM claims WHERE "
 	    "executor = ?1 AND state IN (2, 3)) + (SELECT count(*) FROM jobs "
 	    "WHERE executor = ?1 AND state = 1)", "k", k);
 	if (err != RF_OK) {
@@ -134,7 +134,7 @@ h_stake(struct request *q, bool stake)
 	struct chain_effects e;
 	memset(&b, 0, sizeof(b));
 	referee_chain_params(r, &cp);
-	int err = ledger_chain_account(r, &q->msg->sender,
+	int err = referee_ledger_chain_account(r, &q->msg->sender,
 	    &b.acc[CHAIN_EXECUTOR]);
 	if (err != RF_OK) {
 		return err;
@@ -151,15 +151,15 @@ h_stake(struct request *q, bool stake)
 		    (uint64_t)pending, &e);
 	}
 	if (e.refused != 0) {
-		return req_refuse(q, e.refused, "%s", e.why);
+		return referee_req_refuse(q, e.refused, "%s", e.why);
 	}
 	struct ledger_roles roles = { { NULL }, NULL, NULL };
 	roles.key[CHAIN_EXECUTOR] = &q->msg->sender;
-	err = ledger_apply(q, &b, &e, &roles);
+	err = referee_ledger_apply(q, &b, &e, &roles);
 	if (err != RF_OK) {
 		return err;
 	}
-	req_ack(q, NULL);
+	referee_req_ack(q, NULL);
 	return RF_OK;
 }
 
@@ -170,7 +170,7 @@ h_model(struct request *q)
 	struct referee *r = q->r;
 	enum proto_hash suite = r->params.suite;
 	if (m->name[0] == '\0') {
-		return req_refuse(q, PROTO_ERR_INVALID, "a model needs a name");
+		return referee_req_refuse(q, PROTO_ERR_INVALID, "a model needs a name");
 	}
 	/* Every dimension comes from the graph, never from the registrant
 	 * (referee/validate.c). */
@@ -181,12 +181,12 @@ h_model(struct request *q)
 		return err;
 	}
 	if (err != RF_OK) {
-		return req_refuse(q, PROTO_ERR_INVALID, "the model cannot be "
+		return referee_req_refuse(q, PROTO_ERR_INVALID, "the model cannot be "
 		    "served: %s", ei.msg);
 	}
 	if (m->n_ops != s.n_ops || m->n_inputs != s.n_inputs ||
 	    m->n_leaves != s.n_leaves) {
-		return req_refuse(q, PROTO_ERR_INVALID, "the registration says "
+		return referee_req_refuse(q, PROTO_ERR_INVALID, "the registration says "
 		    "%u operators, %u inputs, %u leaves; the graph has %u, %u, "
 		    "%u", m->n_ops, m->n_inputs, m->n_leaves, s.n_ops,
 		    s.n_inputs, s.n_leaves);
@@ -195,14 +195,14 @@ h_model(struct request *q)
 	 * the referee will recompute operators from it, and check weights
 	 * against that tree, in disputes. */
 	struct proto_digest leaf;
-	merkle_leaf_hash(suite, m->graph, m->graph_len, &leaf);
-	if (merkle_inclusion_verify(suite, &leaf, 0, s.n_leaves,
+	proto_merkle_leaf_hash(suite, m->graph, m->graph_len, &leaf);
+	if (proto_merkle_inclusion_verify(suite, &leaf, 0, s.n_leaves,
 	    m->graph_proof, m->proof_len, &m->model_id) != RF_OK) {
-		return req_refuse(q, PROTO_ERR_INVALID, "the graph description "
+		return referee_req_refuse(q, PROTO_ERR_INVALID, "the graph description "
 		    "is not leaf 0 of model_id (bad proof)");
 	}
 	sqlite3_stmt *st;
-	err = db_stmt(r, &st, "SELECT 1 FROM models WHERE model_id = ?1", "d",
+	err = referee_db_stmt(r, &st, "SELECT 1 FROM models WHERE model_id = ?1", "d",
 	    &m->model_id);
 	if (err != RF_OK) {
 		return err;
@@ -220,7 +220,7 @@ h_model(struct request *q)
 		/* The signed registration is kept: dispute transcripts
 		 * carry it, so an audit can check the graph it recomputes
 		 * from. */
-		err = db_run(r, "INSERT INTO models (model_id, name, n_ops, "
+		err = referee_db_run(r, "INSERT INTO models (model_id, name, n_ops, "
 		    "n_inputs, graph, owner, n_leaves, envelope, out_leaf, "
 		    "inputs) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
 		    "dtiibkibib", &m->model_id, m->name, (int64_t)s.n_ops,
@@ -235,7 +235,7 @@ h_model(struct request *q)
 		log_info("model registered id=%s name=%s ops=%u", id, m->name,
 		    s.n_ops);
 	}
-	req_ack(q, &m->model_id);
+	referee_req_ack(q, &m->model_id);
 	return RF_OK;
 }
 
@@ -259,7 +259,7 @@ executor_eligible(struct referee *r, const struct proto_pubkey *k,
     const struct proto_digest *model, bool *ok)
 {
 	sqlite3_stmt *st;
-	int err = db_query(r, &st, "SELECT 1 FROM accounts a JOIN serves s ON "
+	int err = referee_db_query(r, &st, "SELECT 1 FROM accounts a JOIN serves s ON "
 	    "s.key = a.key WHERE a.key = ?1 AND s.model_id = ?2 AND "
 	    "a.registered = 1 AND (a.roles & 1) != 0 AND a.stake + a.locked >= ?3",
 	    "kdi",
@@ -269,7 +269,7 @@ executor_eligible(struct referee *r, const struct proto_pubkey *k,
 	}
 	int rc = sqlite3_step(st);
 	*ok = rc == SQLITE_ROW;
-	db_done(r, st);
+	referee_db_done(r, st);
 	return rc == SQLITE_ROW || rc == SQLITE_DONE ? RF_OK : RF_ERR_STORE;
 }
 
@@ -280,7 +280,7 @@ referee_pick_executor(struct referee *r, const struct proto_digest *model,
     struct proto_pubkey *out, bool *found)
 {
 	sqlite3_stmt *st;
-	int err = db_query(r, &st, "SELECT a.key FROM accounts a JOIN serves s "
+	int err = referee_db_query(r, &st, "SELECT a.key FROM accounts a JOIN serves s "
 	    "ON s.key = a.key WHERE s.model_id = ?1 AND a.registered = 1 AND "
 	    "(a.roles & 1) != 0 AND a.stake + a.locked >= ?2 ORDER BY (SELECT "
 	    "count(*) "
@@ -292,9 +292,9 @@ referee_pick_executor(struct referee *r, const struct proto_digest *model,
 	int rc = sqlite3_step(st);
 	*found = rc == SQLITE_ROW;
 	if (*found) {
-		db_col_key(st, 0, out);
+		referee_db_col_key(st, 0, out);
 	}
-	db_done(r, st);
+	referee_db_done(r, st);
 	return rc == SQLITE_ROW || rc == SQLITE_DONE ? RF_OK : RF_ERR_STORE;
 }
 
@@ -307,7 +307,7 @@ h_submit(struct request *q)
 	struct model_spec ms;
 	bool found;
 	if (q->raw_len > PROTO_MAX_DISPUTABLE_JOB) {
-		return req_refuse(q, PROTO_ERR_INVALID, "the job is %zu bytes; a "
+		return referee_req_refuse(q, PROTO_ERR_INVALID, "the job is %zu bytes; a "
 		    "job must fit a dispute's transcript (%zu bytes at most)",
 		    q->raw_len, (size_t)PROTO_MAX_DISPUTABLE_JOB);
 	}
@@ -316,19 +316,19 @@ h_submit(struct request *q)
 		return err;
 	}
 	if (!found) {
-		return req_refuse(q, PROTO_ERR_UNKNOWN, "unknown model");
+		return referee_req_refuse(q, PROTO_ERR_UNKNOWN, "unknown model");
 	}
 	/* A job the model cannot run would never end: refuse it before
 	 * anything is escrowed. */
 	char why[256];
 	if (referee_job_inputs_check(&ms, s->inputs, s->n_inputs, why,
 	    sizeof(why)) != RF_OK) {
-		return req_refuse(q, PROTO_ERR_INVALID, "%s", why);
+		return referee_req_refuse(q, PROTO_ERR_INVALID, "%s", why);
 	}
 	err = referee_job_graph_check(r, &s->model_id, &ms, s->inputs,
 	    s->n_inputs, why, sizeof(why));
 	if (err == RF_ERR_SHAPE) {
-		return req_refuse(q, PROTO_ERR_INVALID, "%s", why);
+		return referee_req_refuse(q, PROTO_ERR_INVALID, "%s", why);
 	}
 	if (err != RF_OK) {
 		return err;
@@ -342,16 +342,16 @@ h_submit(struct request *q)
 	job_id_of(suite, s, &q->msg->sender, leaves, &job);
 
 	sqlite3_stmt *st;
-	err = db_query(r, &st, "SELECT 1 FROM jobs WHERE job_id = ?1", "d",
+	err = referee_db_query(r, &st, "SELECT 1 FROM jobs WHERE job_id = ?1", "d",
 	    &job);
 	if (err != RF_OK) {
 		return err;
 	}
 	bool dup = sqlite3_step(st) == SQLITE_ROW;
-	db_done(r, st);
+	referee_db_done(r, st);
 	if (dup) {
 		/* The id covers client, nonce and inputs: the same job. */
-		req_ack(q, &job);
+		referee_req_ack(q, &job);
 		return RF_OK;
 	}
 
@@ -363,7 +363,7 @@ h_submit(struct request *q)
 			return err;
 		}
 		if (!ok) {
-			return req_refuse(q, PROTO_ERR_UNKNOWN, "the named executor "
+			return referee_req_refuse(q, PROTO_ERR_UNKNOWN, "the named executor "
 			    "does not serve this model with enough stake");
 		}
 	} else {
@@ -372,7 +372,7 @@ h_submit(struct request *q)
 			return err;
 		}
 		if (!found) {
-			return req_refuse(q, PROTO_ERR_UNKNOWN, "no staked executor "
+			return referee_req_refuse(q, PROTO_ERR_UNKNOWN, "no staked executor "
 			    "serves this model");
 		}
 	}
@@ -387,15 +387,15 @@ h_submit(struct request *q)
 	b.job = &cj;
 	referee_chain_params(r, &cp);
 	int64_t open_jobs = 0;
-	err = ledger_chain_account(r, &q->msg->sender, &b.acc[CHAIN_CLIENT]);
+	err = referee_ledger_chain_account(r, &q->msg->sender, &b.acc[CHAIN_CLIENT]);
 	if (err == RF_OK) {
-		err = db_query(r, &st, "SELECT count(*) FROM jobs WHERE client = "
+		err = referee_db_query(r, &st, "SELECT count(*) FROM jobs WHERE client = "
 		    "?1 AND state IN (1, 2, 3)", "k", &q->msg->sender);
 		if (err == RF_OK) {
 			if (sqlite3_step(st) == SQLITE_ROW) {
 				open_jobs = sqlite3_column_int64(st, 0);
 			}
-			db_done(r, st);
+			referee_db_done(r, st);
 		}
 	}
 	if (err != RF_OK) {
@@ -404,14 +404,14 @@ h_submit(struct request *q)
 	chain_submit(&cp, &b.acc[CHAIN_CLIENT], s->fee, (uint64_t)open_jobs,
 	    q->now_ms, &e);
 	if (e.refused != 0) {
-		return req_refuse(q, e.refused, "%s", e.why);
+		return referee_req_refuse(q, e.refused, "%s", e.why);
 	}
 	size_t hl = proto_hash_len(suite);
 	uint8_t leafbuf[PROTO_DIGEST_MAX * PROTO_MAX_TENSORS];
 	for (unsigned i = 0; i < s->n_inputs; i++) {
 		memcpy(leafbuf + i * hl, leaves[i].b, hl);
 	}
-	err = db_run(r, "INSERT INTO jobs (job_id, model_id, client, executor, "
+	err = referee_db_run(r, "INSERT INTO jobs (job_id, model_id, client, executor, "
 	    "fee, submit, input_leaves, state, created_ms, deadline_ms) VALUES "
 	    "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)", "ddkkibbiii", &job,
 	    &s->model_id, &q->msg->sender, &ex, (int64_t)s->fee, q->raw,
@@ -424,12 +424,12 @@ h_submit(struct request *q)
 	struct ledger_roles roles = { { NULL }, &job, NULL };
 	roles.key[CHAIN_CLIENT] = &q->msg->sender;
 	roles.key[CHAIN_EXECUTOR] = &ex;
-	err = ledger_apply(q, &b, &e, &roles);
+	err = referee_ledger_apply(q, &b, &e, &roles);
 	if (err != RF_OK) {
 		return err;
 	}
 	net_counter_inc(r->m_jobs);
-	req_ack(q, &job);
+	referee_req_ack(q, &job);
 	return RF_OK;
 }
 
@@ -450,7 +450,7 @@ job_get(struct referee *r, const struct proto_digest *id, struct job_row *j,
     bool *found)
 {
 	sqlite3_stmt *st;
-	int err = db_query(r, &st, "SELECT model_id, executor, state, "
+	int err = referee_db_query(r, &st, "SELECT model_id, executor, state, "
 	    "input_leaves FROM jobs WHERE job_id = ?1", "d", id);
 	if (err != RF_OK) {
 		return err;
@@ -458,8 +458,8 @@ job_get(struct referee *r, const struct proto_digest *id, struct job_row *j,
 	int rc = sqlite3_step(st);
 	*found = rc == SQLITE_ROW;
 	if (*found) {
-		db_col_digest(r, st, 0, &j->model_id);
-		db_col_key(st, 1, &j->executor);
+		referee_db_col_digest(r, st, 0, &j->model_id);
+		referee_db_col_key(st, 1, &j->executor);
 		j->state = sqlite3_column_int(st, 2);
 		size_t n = (size_t)sqlite3_column_bytes(st, 3);
 		j->leaves_len = n <= sizeof(j->leaves) ? n : 0;
@@ -467,7 +467,7 @@ job_get(struct referee *r, const struct proto_digest *id, struct job_row *j,
 			memcpy(j->leaves, sqlite3_column_blob(st, 3), n);
 		}
 	}
-	db_done(r, st);
+	referee_db_done(r, st);
 	return rc == SQLITE_ROW || rc == SQLITE_DONE ? RF_OK : RF_ERR_STORE;
 }
 
@@ -475,7 +475,7 @@ static int
 claim_equivocates(struct request *q, const struct proto_digest *job)
 {
 	sqlite3_stmt *st;
-	int err = db_stmt(q->r, &st, "SELECT envelope FROM claims WHERE job_id "
+	int err = referee_db_stmt(q->r, &st, "SELECT envelope FROM claims WHERE job_id "
 	    "= ?1", "d", job);
 	if (err != RF_OK) {
 		return err;
@@ -493,10 +493,10 @@ claim_equivocates(struct request *q, const struct proto_digest *job)
 	if (first == NULL) {
 		return RF_ERR_NOMEM;
 	}
-	err = equivocation_apply(q, first, len, q->raw, q->raw_len);
+	err = referee_equivocation_apply(q, first, len, q->raw, q->raw_len);
 	free(first);
 	if (err == RF_OK) {
-		req_refuse(q, PROTO_ERR_STATE, "equivocation: a different claim "
+		referee_req_refuse(q, PROTO_ERR_STATE, "equivocation: a different claim "
 		    "for this job is on record; the stake is slashed");
 	}
 	return err;
@@ -516,26 +516,26 @@ h_claim(struct request *q)
 		return err;
 	}
 	if (!found) {
-		return req_refuse(q, PROTO_ERR_UNKNOWN, "unknown job");
+		return referee_req_refuse(q, PROTO_ERR_UNKNOWN, "unknown job");
 	}
 	if (memcmp(j.executor.b, q->msg->sender.b, PROTO_KEY_LEN) != 0) {
-		return req_refuse(q, PROTO_ERR_INVALID, "the job is assigned to "
+		return referee_req_refuse(q, PROTO_ERR_INVALID, "the job is assigned to "
 		    "another executor");
 	}
 	sqlite3_stmt *st;
-	err = db_query(r, &st, "SELECT trace_root, n FROM claims WHERE "
+	err = referee_db_query(r, &st, "SELECT trace_root, n FROM claims WHERE "
 	    "job_id = ?1", "d", &c->job_id);
 	if (err != RF_OK) {
 		return err;
 	}
 	if (sqlite3_step(st) == SQLITE_ROW) {
 		struct proto_digest root;
-		db_col_digest(r, st, 0, &root);
+		referee_db_col_digest(r, st, 0, &root);
 		bool same = proto_digest_equal(suite, &root, &c->trace_root) &&
 		    sqlite3_column_int64(st, 1) == c->n;
-		db_done(r, st);
+		referee_db_done(r, st);
 		if (same) {
-			req_ack(q, &c->job_id); /* a retry of the same claim */
+			referee_req_ack(q, &c->job_id); /* a retry of the same claim */
 			return RF_OK;
 		}
 		/* A second, different claim signed by the same executor for
@@ -543,12 +543,12 @@ h_claim(struct request *q)
 		 * equivocation. The slash is committed; the claim refused. */
 		return claim_equivocates(q, &c->job_id);
 	}
-	db_done(r, st);
+	referee_db_done(r, st);
 	if (j.state != PROTO_JOB_OPEN) {
-		return req_refuse(q, PROTO_ERR_STATE, "the job is not open");
+		return referee_req_refuse(q, PROTO_ERR_STATE, "the job is not open");
 	}
 	if (!proto_digest_equal(suite, &j.model_id, &c->model_id)) {
-		return req_refuse(q, PROTO_ERR_INVALID, "the claim names another "
+		return referee_req_refuse(q, PROTO_ERR_INVALID, "the claim names another "
 		    "model");
 	}
 	struct model_spec ms;
@@ -559,16 +559,16 @@ h_claim(struct request *q)
 	/* The graph fixes the trace's length: a longer trace could end
 	 * in an entry no operator produced. */
 	if (c->n != ms.n_inputs + ms.n_ops) {
-		return req_refuse(q, PROTO_ERR_INVALID, "the trace must have %u "
+		return referee_req_refuse(q, PROTO_ERR_INVALID, "the trace must have %u "
 		    "entries, the claim says %u", ms.n_inputs + ms.n_ops, c->n);
 	}
 	if ((size_t)c->n_inputs * hl != j.leaves_len) {
-		return req_refuse(q, PROTO_ERR_INVALID, "wrong number of input "
+		return referee_req_refuse(q, PROTO_ERR_INVALID, "wrong number of input "
 		    "leaves");
 	}
 	for (unsigned i = 0; i < c->n_inputs; i++) {
 		if (memcmp(c->input_leaves[i].b, j.leaves + i * hl, hl) != 0) {
-			return req_refuse(q, PROTO_ERR_INVALID, "input leaf %u is "
+			return referee_req_refuse(q, PROTO_ERR_INVALID, "input leaf %u is "
 			    "not the job's input", i);
 		}
 	}
@@ -581,9 +581,9 @@ h_claim(struct request *q)
 	struct proto_digest leaf;
 	proto_tensor_leaf(suite, outs, c->n_outputs, &leaf);
 	if (c->n_outputs == 0 ||
-	    merkle_inclusion_verify(suite, &leaf, ms.out_leaf, c->n,
+	    proto_merkle_inclusion_verify(suite, &leaf, ms.out_leaf, c->n,
 	    c->output_proof, c->proof_len, &c->trace_root) != RF_OK) {
-		return req_refuse(q, PROTO_ERR_INVALID, "the output is not leaf "
+		return referee_req_refuse(q, PROTO_ERR_INVALID, "the output is not leaf "
 		    "%u of the trace root, the model's output (bad proof)",
 		    ms.out_leaf);
 	}
@@ -595,9 +595,9 @@ h_claim(struct request *q)
 	struct chain_job cj;
 	memset(&b, 0, sizeof(b));
 	referee_chain_params(r, &cp);
-	err = ledger_job(r, &c->job_id, &cj, NULL, NULL, &found);
+	err = referee_ledger_job(r, &c->job_id, &cj, NULL, NULL, &found);
 	if (err == RF_OK) {
-		err = ledger_chain_account(r, &q->msg->sender,
+		err = referee_ledger_chain_account(r, &q->msg->sender,
 		    &b.acc[CHAIN_EXECUTOR]);
 	}
 	if (err != RF_OK || !found) {
@@ -606,9 +606,9 @@ h_claim(struct request *q)
 	b.job = &cj;
 	chain_claim(&cp, &cj, &b.acc[CHAIN_EXECUTOR], q->now_ms, &e);
 	if (e.refused != 0) {
-		return req_refuse(q, e.refused, "%s", e.why);
+		return referee_req_refuse(q, e.refused, "%s", e.why);
 	}
-	err = db_run(r, "INSERT INTO claims (job_id, executor, trace_root, n, "
+	err = referee_db_run(r, "INSERT INTO claims (job_id, executor, trace_root, n, "
 	    "envelope, posted_ms, window_end_ms, state, collateral) VALUES "
 	    "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)", "dkdibiiii", &c->job_id,
 	    &q->msg->sender, &c->trace_root, (int64_t)c->n, q->raw, q->raw_len,
@@ -617,18 +617,18 @@ h_claim(struct request *q)
 	if (err == RF_OK) {
 		struct ledger_roles roles = { { NULL }, &c->job_id, NULL };
 		roles.key[CHAIN_EXECUTOR] = &q->msg->sender;
-		err = ledger_apply(q, &b, &e, &roles);
+		err = referee_ledger_apply(q, &b, &e, &roles);
 	}
 	if (err != RF_OK) {
 		return err;
 	}
 	net_counter_inc(r->m_claims);
-	req_ack(q, &c->job_id);
+	referee_req_ack(q, &c->job_id);
 	return RF_OK;
 }
 
 int
-handle_request(struct request *q)
+referee_handle_request(struct request *q)
 {
 	switch (q->msg->type) {
 	case PROTO_MSG_NODE_REGISTER:
@@ -644,15 +644,15 @@ handle_request(struct request *q)
 	case PROTO_MSG_CLAIM:
 		return h_claim(q);
 	case PROTO_MSG_CHALLENGE:
-		return h_challenge(q);
+		return referee_handle_challenge(q);
 	case PROTO_MSG_BISECT_ANSWER:
-		return h_answer(q);
+		return referee_handle_answer(q);
 	case PROTO_MSG_REVEAL:
-		return h_reveal(q);
+		return referee_handle_reveal(q);
 	case PROTO_MSG_EQUIVOCATION:
-		return h_equivocation(q);
+		return referee_handle_equivocation(q);
 	default:
-		return req_refuse(q, PROTO_ERR_VERSION, "a referee does not take "
+		return referee_req_refuse(q, PROTO_ERR_VERSION, "a referee does not take "
 		    "'%s' messages", proto_msg_type_name(q->msg->type));
 	}
 }
@@ -687,11 +687,11 @@ r_job_fetch(struct request *q)
 	int err;
 	/* A zero id asks for the oldest open job assigned to the sender. */
 	if (proto_digest_equal(r->params.suite, id, &zero)) {
-		err = db_query(r, &st, "SELECT job_id, model_id, client, executor, "
+		err = referee_db_query(r, &st, "SELECT job_id, model_id, client, executor, "
 		    "fee, state, submit FROM jobs WHERE executor = ?1 AND state = "
 		    "1 ORDER BY created_ms, job_id LIMIT 1", "k", &q->msg->sender);
 	} else {
-		err = db_query(r, &st, "SELECT job_id, model_id, client, executor, "
+		err = referee_db_query(r, &st, "SELECT job_id, model_id, client, executor, "
 		    "fee, state, submit FROM jobs WHERE job_id = ?1", "d", id);
 	}
 	if (err != RF_OK) {
@@ -699,26 +699,26 @@ r_job_fetch(struct request *q)
 	}
 	int rc = sqlite3_step(st);
 	if (rc != SQLITE_ROW) {
-		db_done(r, st);
+		referee_db_done(r, st);
 		return rc == SQLITE_DONE ?
-		    req_refuse(q, PROTO_ERR_UNKNOWN, "no such job") : RF_ERR_STORE;
+		    referee_req_refuse(q, PROTO_ERR_UNKNOWN, "no such job") : RF_ERR_STORE;
 	}
 	struct proto_msg submit;
 	err = stored_msg(st, 6, &submit);
 	if (err != RF_OK) {
-		db_done(r, st);
+		referee_db_done(r, st);
 		return RF_ERR_STORE;
 	}
 	proto_msg_free(&q->reply);
 	proto_msg_init(&q->reply, PROTO_MSG_JOB_INFO, r->params.suite);
 	struct proto_job_info *ji = &q->reply.u.job_info;
-	db_col_digest(r, st, 0, &ji->job_id);
-	db_col_digest(r, st, 1, &ji->model_id);
-	db_col_key(st, 2, &ji->client);
-	db_col_key(st, 3, &ji->executor);
+	referee_db_col_digest(r, st, 0, &ji->job_id);
+	referee_db_col_digest(r, st, 1, &ji->model_id);
+	referee_db_col_key(st, 2, &ji->client);
+	referee_db_col_key(st, 3, &ji->executor);
 	ji->fee = (uint64_t)sqlite3_column_int64(st, 4);
 	ji->state = (uint8_t)sqlite3_column_int(st, 5);
-	db_done(r, st);
+	referee_db_done(r, st);
 	/* Hand the inputs over from the decoded request. */
 	ji->n_inputs = submit.u.job_submit.n_inputs;
 	memcpy(ji->inputs, submit.u.job_submit.inputs,
@@ -740,7 +740,7 @@ r_claim_status(struct request *q)
 		return err;
 	}
 	if (!found) {
-		return req_refuse(q, PROTO_ERR_UNKNOWN, "no such job");
+		return referee_req_refuse(q, PROTO_ERR_UNKNOWN, "no such job");
 	}
 	proto_msg_free(&q->reply);
 	proto_msg_init(&q->reply, PROTO_MSG_CLAIM_INFO, r->params.suite);
@@ -749,14 +749,14 @@ r_claim_status(struct request *q)
 	ci->state = (uint8_t)j.state;
 	ci->executor = j.executor;
 	sqlite3_stmt *st;
-	err = db_query(r, &st, "SELECT trace_root, n, window_end_ms, envelope, "
+	err = referee_db_query(r, &st, "SELECT trace_root, n, window_end_ms, envelope, "
 	    "state FROM claims WHERE job_id = ?1", "d", id);
 	if (err != RF_OK) {
 		return err;
 	}
 	if (sqlite3_step(st) == SQLITE_ROW) {
 		struct proto_msg claim;
-		db_col_digest(r, st, 0, &ci->trace_root);
+		referee_db_col_digest(r, st, 0, &ci->trace_root);
 		ci->n = (uint32_t)sqlite3_column_int64(st, 1);
 		ci->window_end_ms = (uint64_t)sqlite3_column_int64(st, 2);
 		if (stored_msg(st, 3, &claim) == RF_OK) {
@@ -767,7 +767,7 @@ r_claim_status(struct request *q)
 			proto_msg_free(&claim);
 		}
 	}
-	db_done(r, st);
+	referee_db_done(r, st);
 	return RF_OK;
 }
 
@@ -812,11 +812,11 @@ r_status(struct request *q)
 		    &si->disputes_closed);
 	}
 	if (err == RF_OK) {
-		err = ledger_total(r, &si->ledger_total, &si->burned);
+		err = referee_ledger_total(r, &si->ledger_total, &si->burned);
 	}
 	sqlite3_stmt *st;
 	if (err == RF_OK) {
-		err = db_stmt(r, &st, "SELECT key, roles, name, balance, stake + "
+		err = referee_db_stmt(r, &st, "SELECT key, roles, name, balance, stake + "
 		    "locked "
 		    "FROM accounts WHERE registered = 1 ORDER BY stake + locked "
 		    "DESC, balance DESC, key LIMIT ?1", "i",
@@ -833,7 +833,7 @@ r_status(struct request *q)
 	while (sqlite3_step(st) == SQLITE_ROW &&
 	    si->n_nodes < PROTO_MAX_STATUS_NODES) {
 		struct proto_status_node *n = &si->nodes[si->n_nodes++];
-		db_col_key(st, 0, &n->key);
+		referee_db_col_key(st, 0, &n->key);
 		n->roles = (uint8_t)sqlite3_column_int(st, 1);
 		const char *name = (const char *)sqlite3_column_text(st, 2);
 		snprintf(n->name, sizeof(n->name), "%s", name ? name : "");
@@ -852,7 +852,7 @@ r_events(struct request *q)
 	uint32_t max = f->max == 0 || f->max > PROTO_MAX_EVENTS ?
 	    PROTO_MAX_EVENTS : f->max;
 	if (f->after > INT64_MAX) {
-		return req_refuse(q, PROTO_ERR_INVALID, "bad event cursor");
+		return referee_req_refuse(q, PROTO_ERR_INVALID, "bad event cursor");
 	}
 	proto_msg_free(&q->reply);
 	proto_msg_init(&q->reply, PROTO_MSG_EVENTS, r->params.suite);
@@ -862,7 +862,7 @@ r_events(struct request *q)
 		return RF_ERR_NOMEM;
 	}
 	sqlite3_stmt *st;
-	int err = db_query(r, &st, "SELECT body FROM events WHERE seq > ?1 "
+	int err = referee_db_query(r, &st, "SELECT body FROM events WHERE seq > ?1 "
 	    "ORDER BY seq LIMIT ?2", "ii", (int64_t)f->after, (int64_t)max);
 	if (err != RF_OK) {
 		return err;
@@ -874,12 +874,12 @@ r_events(struct request *q)
 			ev->events[ev->n++] = e.u.event;
 		}
 	}
-	db_done(r, st);
+	referee_db_done(r, st);
 	return RF_OK;
 }
 
 int
-handle_read(struct request *q)
+referee_handle_read(struct request *q)
 {
 	switch (q->msg->type) {
 	case PROTO_MSG_JOB_FETCH:
@@ -891,9 +891,9 @@ handle_read(struct request *q)
 	case PROTO_MSG_EVENTS_FETCH:
 		return r_events(q);
 	case PROTO_MSG_DISPUTE_FETCH:
-		return r_dispute_fetch(q);
+		return referee_dispute_fetch(q);
 	default:
-		return req_refuse(q, PROTO_ERR_VERSION, "'%s' is not a query",
+		return referee_req_refuse(q, PROTO_ERR_VERSION, "'%s' is not a query",
 		    proto_msg_type_name(q->msg->type));
 	}
 }

@@ -6,21 +6,21 @@
  *   sum(balance) + sum(stake) + sum(locked) + escrowed fees + open bonds
  *     + burned = minted
  *
- * What moves and when is decided by chain/ (the rules); ledger_apply
+ * What moves and when is decided by chain/ (the rules); referee_ledger_apply
  * carries a rule's effects out here.
  */
 #include <string.h>
 
-#include "../base/log.h"
-#include "referee_int.h"
+#include "base/log.h"
+#include "referee/referee_int.h"
 
 int
-ledger_account(struct referee *r, const struct proto_pubkey *k,
+referee_ledger_account(struct referee *r, const struct proto_pubkey *k,
     struct account *a)
 {
 	sqlite3_stmt *st;
 	memset(a, 0, sizeof(*a));
-	int err = db_query(r, &st, "SELECT registered, roles, balance, stake, "
+	int err = referee_db_query(r, &st, "SELECT registered, roles, balance, stake, "
 	    "last_seq, locked FROM accounts WHERE key = ?1", "k", k);
 	if (err != RF_OK) {
 		return err;
@@ -35,7 +35,7 @@ ledger_account(struct referee *r, const struct proto_pubkey *k,
 		a->last_seq = (uint64_t)sqlite3_column_int64(st, 4);
 		a->locked = (uint64_t)sqlite3_column_int64(st, 5);
 	}
-	db_done(r, st);
+	referee_db_done(r, st);
 	return rc == SQLITE_ROW || rc == SQLITE_DONE ? RF_OK : RF_ERR_STORE;
 }
 
@@ -56,7 +56,7 @@ pick_sql(const char *column, const char *balance, const char *stake,
 }
 
 int
-ledger_credit(struct referee *r, const struct proto_pubkey *k,
+referee_ledger_credit(struct referee *r, const struct proto_pubkey *k,
     const char *column, uint64_t amount)
 {
 	if (!valid_column(column) || amount > INT64_MAX) {
@@ -66,7 +66,7 @@ ledger_credit(struct referee *r, const struct proto_pubkey *k,
 	    "UPDATE accounts SET balance = balance + ?2 WHERE key = ?1",
 	    "UPDATE accounts SET stake = stake + ?2 WHERE key = ?1",
 	    "UPDATE accounts SET locked = locked + ?2 WHERE key = ?1");
-	int err = db_run(r, sql, "ki", k, (int64_t)amount);
+	int err = referee_db_run(r, sql, "ki", k, (int64_t)amount);
 	if (err == RF_OK && sqlite3_changes(store_db(r->db)) != 1) {
 		return RF_ERR_NOTFOUND;
 	}
@@ -75,7 +75,7 @@ ledger_credit(struct referee *r, const struct proto_pubkey *k,
 
 /* RF_ERR_RANGE when the account holds less than amount there. */
 int
-ledger_debit(struct referee *r, const struct proto_pubkey *k,
+referee_ledger_debit(struct referee *r, const struct proto_pubkey *k,
     const char *column, uint64_t amount)
 {
 	if (!valid_column(column) || amount > INT64_MAX) {
@@ -88,7 +88,7 @@ ledger_debit(struct referee *r, const struct proto_pubkey *k,
 	    "WHERE key = ?1 AND stake >= ?2",
 	    "UPDATE accounts SET locked = locked - ?2 "
 	    "WHERE key = ?1 AND locked >= ?2");
-	int err = db_run(r, sql, "ki", k, (int64_t)amount);
+	int err = referee_db_run(r, sql, "ki", k, (int64_t)amount);
 	if (err == RF_OK && sqlite3_changes(store_db(r->db)) != 1) {
 		return RF_ERR_RANGE;
 	}
@@ -96,22 +96,22 @@ ledger_debit(struct referee *r, const struct proto_pubkey *k,
 }
 
 int
-ledger_move(struct referee *r, const struct proto_pubkey *k,
+referee_ledger_move(struct referee *r, const struct proto_pubkey *k,
     const char *from, const char *to, uint64_t amount)
 {
-	int err = ledger_debit(r, k, from, amount);
+	int err = referee_ledger_debit(r, k, from, amount);
 	if (err == RF_OK) {
-		err = ledger_credit(r, k, to, amount);
+		err = referee_ledger_credit(r, k, to, amount);
 	}
 	return err;
 }
 
 int
-ledger_total(struct referee *r, uint64_t *total, uint64_t *burned)
+referee_ledger_total(struct referee *r, uint64_t *total, uint64_t *burned)
 {
 	sqlite3_stmt *st;
 	/* Fees are escrowed while a job is open, claimed or disputed. */
-	int err = db_query(r, &st,
+	int err = referee_db_query(r, &st,
 	    "SELECT (SELECT coalesce(sum(balance) + sum(stake) + sum(locked), 0) "
 	    "FROM accounts)"
 	    " + (SELECT coalesce(sum(fee), 0) FROM jobs WHERE state IN (1, 2, 3))"
@@ -127,7 +127,7 @@ ledger_total(struct referee *r, uint64_t *total, uint64_t *burned)
 		*total = (uint64_t)sqlite3_column_int64(st, 0);
 		*burned = (uint64_t)sqlite3_column_int64(st, 1);
 	}
-	db_done(r, st);
+	referee_db_done(r, st);
 	return rc == SQLITE_ROW ? RF_OK : RF_ERR_STORE;
 }
 
@@ -136,11 +136,11 @@ ledger_total(struct referee *r, uint64_t *total, uint64_t *burned)
 /* ------------------------------------------------------------------ */
 
 int
-ledger_chain_account(struct referee *r, const struct proto_pubkey *k,
+referee_ledger_chain_account(struct referee *r, const struct proto_pubkey *k,
     struct chain_account *a)
 {
 	struct account acc;
-	int err = ledger_account(r, k, &acc);
+	int err = referee_ledger_account(r, k, &acc);
 	if (err == RF_OK) {
 		a->balance = acc.balance;
 		a->stake = acc.stake;
@@ -150,13 +150,13 @@ ledger_chain_account(struct referee *r, const struct proto_pubkey *k,
 }
 
 int
-ledger_job(struct referee *r, const struct proto_digest *id,
+referee_ledger_job(struct referee *r, const struct proto_digest *id,
     struct chain_job *j, struct proto_pubkey *client,
     struct proto_pubkey *executor, bool *found)
 {
 	sqlite3_stmt *st;
 	memset(j, 0, sizeof(*j));
-	int err = db_query(r, &st, "SELECT j.state, j.fee, j.deadline_ms, "
+	int err = referee_db_query(r, &st, "SELECT j.state, j.fee, j.deadline_ms, "
 	    "c.window_end_ms, c.collateral, j.client, j.executor FROM jobs j "
 	    "LEFT JOIN claims c ON c.job_id = j.job_id WHERE j.job_id = ?1", "d",
 	    id);
@@ -172,13 +172,13 @@ ledger_job(struct referee *r, const struct proto_digest *id,
 		j->window_end_ms = (uint64_t)sqlite3_column_int64(st, 3);
 		j->collateral = (uint64_t)sqlite3_column_int64(st, 4);
 		if (client != NULL) {
-			db_col_key(st, 5, client);
+			referee_db_col_key(st, 5, client);
 		}
 		if (executor != NULL) {
-			db_col_key(st, 6, executor);
+			referee_db_col_key(st, 6, executor);
 		}
 	}
-	db_done(r, st);
+	referee_db_done(r, st);
 	return rc == SQLITE_ROW || rc == SQLITE_DONE ? RF_OK : RF_ERR_STORE;
 }
 
@@ -205,17 +205,17 @@ apply_move(struct referee *r, const struct chain_move *m,
 	int err = RF_OK;
 	if (from != NULL) {
 		const struct proto_pubkey *k = roles->key[m->from_party];
-		err = k != NULL ? ledger_debit(r, k, from, m->amount) :
+		err = k != NULL ? referee_ledger_debit(r, k, from, m->amount) :
 		    RF_ERR_INVAL;
 	} else if (m->from == CHAIN_BURNED) {
 		err = RF_ERR_INVAL; /* chain_effects_check refuses it */
 	}
 	if (err == RF_OK && to != NULL) {
 		const struct proto_pubkey *k = roles->key[m->to_party];
-		err = k != NULL ? ledger_credit(r, k, to, m->amount) :
+		err = k != NULL ? referee_ledger_credit(r, k, to, m->amount) :
 		    RF_ERR_INVAL;
 	} else if (err == RF_OK && m->to == CHAIN_BURNED) {
-		err = db_meta_add(r, "burned", (int64_t)m->amount);
+		err = referee_db_meta_add(r, "burned", (int64_t)m->amount);
 	}
 	return err;
 }
@@ -231,32 +231,32 @@ apply_job(struct referee *r, const struct chain_effects *e,
 		    RF_ERR_INVAL : RF_OK;
 	}
 	if (e->job_state != 0) {
-		err = db_run(r, "UPDATE jobs SET state = ?2 WHERE job_id = ?1",
+		err = referee_db_run(r, "UPDATE jobs SET state = ?2 WHERE job_id = ?1",
 		    "di", job, (int64_t)e->job_state);
 		if (err == RF_OK) {
-			err = db_run(r, "UPDATE claims SET state = ?2 WHERE job_id = "
+			err = referee_db_run(r, "UPDATE claims SET state = ?2 WHERE job_id = "
 			    "?1", "di", job, (int64_t)e->job_state);
 		}
 	}
 	if (err == RF_OK && e->set_times) {
-		err = db_run(r, "UPDATE jobs SET deadline_ms = ?2 WHERE job_id = "
+		err = referee_db_run(r, "UPDATE jobs SET deadline_ms = ?2 WHERE job_id = "
 		    "?1", "di", job, (int64_t)e->deadline_ms);
 		if (err == RF_OK) {
-			err = db_run(r, "UPDATE claims SET window_end_ms = ?2, "
+			err = referee_db_run(r, "UPDATE claims SET window_end_ms = ?2, "
 			    "collateral = ?3 WHERE job_id = ?1", "dii", job,
 			    (int64_t)e->window_end_ms, (int64_t)e->collateral);
 		}
 	}
 	if (err == RF_OK && e->reassigned) {
 		const struct proto_pubkey *to = roles->key[CHAIN_NEW_EXECUTOR];
-		err = to != NULL ? db_run(r, "UPDATE jobs SET executor = ?2 WHERE "
+		err = to != NULL ? referee_db_run(r, "UPDATE jobs SET executor = ?2 WHERE "
 		    "job_id = ?1", "dk", job, to) : RF_ERR_INVAL;
 	}
 	return err;
 }
 
 int
-ledger_apply(struct request *q, const struct chain_before *b,
+referee_ledger_apply(struct request *q, const struct chain_before *b,
     const struct chain_effects *e, const struct ledger_roles *roles)
 {
 	struct referee *r = q->r;
@@ -277,7 +277,7 @@ ledger_apply(struct request *q, const struct chain_before *b,
 		const struct proto_pubkey *k = roles->key[v->subject];
 		struct proto_pubkey zero;
 		memset(&zero, 0, sizeof(zero));
-		err = event_emit(q, (enum proto_event_kind)v->kind, roles->job,
+		err = referee_event_emit(q, (enum proto_event_kind)v->kind, roles->job,
 		    v->dispute ? roles->dispute : NULL, k != NULL ? k : &zero,
 		    v->value);
 	}

@@ -15,7 +15,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "../protocol/protocol.h"
+#include "protocol/protocol.h"
 
 struct referee_config {
 	const char *listen_url;   /* REP, e.g. tcp://127.0.0.1:7000 */

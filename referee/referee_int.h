@@ -7,10 +7,10 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
-#include "../chain/chain.h"
-#include "../net/net.h"
-#include "../store/store.h"
-#include "referee.h"
+#include "chain/chain.h"
+#include "net/net.h"
+#include "store/store.h"
+#include "referee/referee.h"
 
 /* Prepared statements kept for reuse, one per SQL text (referee/db.c). */
 #define DB_CACHE_SLOTS 128
@@ -58,7 +58,7 @@ struct outbox {
 };
 
 /* Takes ownership of msg on success; RF_ERR_RANGE past OUTBOX_LIMIT. */
-int outbox_push(struct outbox *o, uint8_t *msg, size_t len);
+int referee_outbox_push(struct outbox *o, uint8_t *msg, size_t len);
 
 /* One request being handled. */
 struct request {
@@ -72,14 +72,14 @@ struct request {
 	struct rf_errinfo ei;
 };
 
-/* A handler's business refusal: the reply is an ERROR, the handler's
- * changes are rolled back, the request's sequence number is consumed. */
-#define REFUSED (-1)
+/* A handler's business refusal is RF_ERR_REFUSED: the reply is an ERROR,
+ * the handler's changes are rolled back, the request's sequence number is
+ * consumed. */
 
-int req_refuse(struct request *q, uint32_t code, const char *fmt, ...)
+int referee_req_refuse(struct request *q, uint32_t code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /* Replies ACK with an id (may be NULL). */
-void req_ack(struct request *q, const struct proto_digest *id);
+void referee_req_ack(struct request *q, const struct proto_digest *id);
 
 /* Enters the halted state (once; later calls do nothing): one ERROR line
  * saying why, the halted gauge set to 1. Thread-safe. */
@@ -103,40 +103,40 @@ int referee_encode(struct referee *r, struct proto_msg *m, uint8_t **buf,
  * per ?N: 'k' public key (const struct proto_pubkey *), 'd' digest
  * (const struct proto_digest *, suite length), 'b' blob (const void *,
  * size_t), 'i' int64, 't' text (const char *). */
-int db_stmt(struct referee *r, sqlite3_stmt **st, const char *sql,
+int referee_db_stmt(struct referee *r, sqlite3_stmt **st, const char *sql,
     const char *fmt, ...);
 /* Runs a statement that returns no rows; RF_OK or RF_ERR_STORE. Its
  * prepared form is cached. */
-int db_run(struct referee *r, const char *sql, const char *fmt, ...);
+int referee_db_run(struct referee *r, const char *sql, const char *fmt, ...);
 /*
- * db_stmt for the hot paths: the statement comes from the cache
+ * referee_db_stmt for the hot paths: the statement comes from the cache
  * (prepared on first use; parsing SQL costs more than running these
- * one-row lookups) and must be given back with db_done, never finalised.
+ * one-row lookups) and must be given back with referee_db_done, never finalised.
  * Call with the store lock held. A statement still handed out is never
  * handed out twice: a nested use of the same SQL gets a fresh one.
  */
-int db_query(struct referee *r, sqlite3_stmt **st, const char *sql,
+int referee_db_query(struct referee *r, sqlite3_stmt **st, const char *sql,
     const char *fmt, ...);
-/* Resets a statement from db_query (or finalises one the cache had no
+/* Resets a statement from referee_db_query (or finalises one the cache had no
  * room for). NULL is ignored. */
-void db_done(struct referee *r, sqlite3_stmt *st);
+void referee_db_done(struct referee *r, sqlite3_stmt *st);
 /* Finalises every cached statement: before the store is closed. */
-void db_cache_free(struct referee *r);
+void referee_db_cache_free(struct referee *r);
 /* Copies a digest column. */
-void db_col_digest(struct referee *r, sqlite3_stmt *st, int col,
+void referee_db_col_digest(struct referee *r, sqlite3_stmt *st, int col,
     struct proto_digest *d);
-void db_col_key(sqlite3_stmt *st, int col, struct proto_pubkey *k);
+void referee_db_col_key(sqlite3_stmt *st, int col, struct proto_pubkey *k);
 
 /* Schema (referee/db.c). */
 extern const char *const referee_schema[];
 extern const size_t referee_schema_len;
-int db_load_params(struct referee *r, struct rf_errinfo *ei);
-int db_genesis(struct referee *r, const struct referee_genesis *g,
+int referee_db_load_params(struct referee *r, struct rf_errinfo *ei);
+int referee_db_genesis(struct referee *r, const struct referee_genesis *g,
     struct rf_errinfo *ei);
-int db_meta_get(struct referee *r, const char *key, int64_t *v);
+int referee_db_meta_get(struct referee *r, const char *key, int64_t *v);
 /* The parameters chain/ rules read. */
 void referee_chain_params(const struct referee *r, struct chain_params *c);
-int db_meta_add(struct referee *r, const char *key, int64_t delta);
+int referee_db_meta_add(struct referee *r, const char *key, int64_t delta);
 
 /* Ledger (referee/ledger.c), inside a transaction. */
 struct account {
@@ -146,23 +146,23 @@ struct account {
 	uint64_t balance, stake, locked; /* stake: free; locked: by claims */
 	uint64_t last_seq;
 };
-int ledger_account(struct referee *r, const struct proto_pubkey *k,
+int referee_ledger_account(struct referee *r, const struct proto_pubkey *k,
     struct account *a);
-int ledger_move(struct referee *r, const struct proto_pubkey *k,
+int referee_ledger_move(struct referee *r, const struct proto_pubkey *k,
     const char *from, const char *to, uint64_t amount);
-int ledger_credit(struct referee *r, const struct proto_pubkey *k,
+int referee_ledger_credit(struct referee *r, const struct proto_pubkey *k,
     const char *column, uint64_t amount);
-int ledger_debit(struct referee *r, const struct proto_pubkey *k,
+int referee_ledger_debit(struct referee *r, const struct proto_pubkey *k,
     const char *column, uint64_t amount);
-int ledger_total(struct referee *r, uint64_t *total, uint64_t *burned);
+int referee_ledger_total(struct referee *r, uint64_t *total, uint64_t *burned);
 
 /* An account as chain/ rules read it (zero when absent). */
-int ledger_chain_account(struct referee *r, const struct proto_pubkey *k,
+int referee_ledger_chain_account(struct referee *r, const struct proto_pubkey *k,
     struct chain_account *a);
 
 /* A job and its claim as chain/ rules read them; *found false when there
  * is no such job. client and executor may be NULL. */
-int ledger_job(struct referee *r, const struct proto_digest *id,
+int referee_ledger_job(struct referee *r, const struct proto_digest *id,
     struct chain_job *j, struct proto_pubkey *client,
     struct proto_pubkey *executor, bool *found);
 
@@ -184,16 +184,16 @@ struct ledger_roles {
  * effects ask for (settle_others, reassign_jobs, claims_uncovered) are
  * the caller's.
  */
-int ledger_apply(struct request *q, const struct chain_before *b,
+int referee_ledger_apply(struct request *q, const struct chain_before *b,
     const struct chain_effects *e, const struct ledger_roles *roles);
 
 /* Events (referee/events.c): appends to the log and the outbox. */
-int event_emit(struct request *q, enum proto_event_kind kind,
+int referee_event_emit(struct request *q, enum proto_event_kind kind,
     const struct proto_digest *job, const struct proto_digest *dispute,
     const struct proto_pubkey *subject, uint64_t value);
 /* Publishes and frees the outbox (after commit). */
-void outbox_flush(struct referee *r, struct outbox *o);
-void outbox_free(struct outbox *o);
+void referee_outbox_flush(struct referee *r, struct outbox *o);
+void referee_outbox_free(struct outbox *o);
 /*
  * Ends the transaction a timer task began: rolls it back and drops the
  * outbox when err is not RF_OK, else commits and publishes the outbox
@@ -202,9 +202,9 @@ void outbox_free(struct outbox *o);
 int referee_txn_end(struct referee *r, struct outbox *o, int err);
 
 /* Handlers (referee/handlers.c). Each returns RF_OK with q->reply set,
- * REFUSED with an ERROR reply, or an internal error code. */
-int handle_request(struct request *q);
-int handle_read(struct request *q);
+ * RF_ERR_REFUSED with an ERROR reply, or an internal error code. */
+int referee_handle_request(struct request *q);
+int referee_handle_read(struct request *q);
 
 /* The eligible executor with the fewest unfinished jobs (ties: lowest
  * key) for a model; *found false when none (referee/handlers.c). */
@@ -248,20 +248,20 @@ int referee_job_graph_check(struct referee *r, const struct proto_digest *id,
     const struct model_spec *s, const struct tensor *in, size_t n,
     char *why, size_t why_len);
 
-int h_challenge(struct request *q);
-int h_answer(struct request *q);
-int h_reveal(struct request *q);
-int h_equivocation(struct request *q);
-int r_dispute_fetch(struct request *q);
+int referee_handle_challenge(struct request *q);
+int referee_handle_answer(struct request *q);
+int referee_handle_reveal(struct request *q);
+int referee_handle_equivocation(struct request *q);
+int referee_dispute_fetch(struct request *q);
 /* Slashes an executor shown to have signed claims a and b (envelopes)
  * for one job (chain_equivocation: whoever reports it is paid nothing). */
-int equivocation_apply(struct request *q, const uint8_t *a, size_t la,
+int referee_equivocation_apply(struct request *q, const uint8_t *a, size_t la,
     const uint8_t *b, size_t lb);
 /* Applies the clocks of open disputes whose deadline has come, most
  * urgent first, each in its own transaction; decides those that ran out.
  * One that fails is logged and retried later behind the others. Returns
  * the first error. */
-int disputes_tick(struct referee *r);
+int referee_disputes_tick(struct referee *r);
 /* Gives away up to max open jobs of the executor slashed earliest (its
  * marker in the reassign table), inside q's transaction; the marker goes
  * when none is left. *done: jobs handled (< max: nothing left for it). */
@@ -273,14 +273,14 @@ void referee_hex12(enum proto_hash suite, const struct proto_digest *d,
 void referee_key12(const struct proto_pubkey *k, char out[13]);
 
 /* Clocks across restarts (referee/restart.c). The timer records a
- * heartbeat every tick; before serving, restart_resume shifts every open
+ * heartbeat every tick; before serving, referee_restart_resume shifts every open
  * dispute's clocks and every open challenge window by the downtime plus
  * grace_ms, in one transaction. */
-int restart_heartbeat(struct referee *r, uint64_t now_ms);
-int restart_resume(struct referee *r, struct rf_errinfo *ei);
+int referee_restart_heartbeat(struct referee *r, uint64_t now_ms);
+int referee_restart_resume(struct referee *r, struct rf_errinfo *ei);
 
 /* The window timer (referee/timers.c). */
-int timers_start(struct referee *r);
-void timers_stop(struct referee *r);
+int referee_timers_start(struct referee *r);
+void referee_timers_stop(struct referee *r);
 
 #endif

@@ -21,9 +21,9 @@
  */
 #include <string.h>
 
-#include "../base/log.h"
-#include "../bisect/bisect.h"
-#include "referee_int.h"
+#include "base/log.h"
+#include "bisect/bisect.h"
+#include "referee/referee_int.h"
 
 /* Games rewritten per statement: bounded memory however many are open. */
 #define RESUME_BATCH 16
@@ -31,13 +31,13 @@
 #define SHIFT_MAX ((uint64_t)1 << 60)
 
 int
-restart_heartbeat(struct referee *r, uint64_t now_ms)
+referee_restart_heartbeat(struct referee *r, uint64_t now_ms)
 {
 	int err = store_begin(r->db, NULL);
 	if (err != RF_OK) {
 		return err;
 	}
-	err = db_run(r, "INSERT INTO meta (key, value) VALUES ('alive_ms', ?1) "
+	err = referee_db_run(r, "INSERT INTO meta (key, value) VALUES ('alive_ms', ?1) "
 	    "ON CONFLICT (key) DO UPDATE SET value = ?1", "i",
 	    (int64_t)now_ms);
 	if (err != RF_OK) {
@@ -78,7 +78,7 @@ resume_batch(struct referee *r, uint64_t shift, int64_t *last, size_t *n,
 	bool ok[RESUME_BATCH];
 	sqlite3_stmt *st;
 	*n = 0;
-	int err = db_stmt(r, &st, "SELECT rowid, dispute_id, game FROM disputes "
+	int err = referee_db_stmt(r, &st, "SELECT rowid, dispute_id, game FROM disputes "
 	    "WHERE state = 1 AND rowid > ?1 ORDER BY rowid LIMIT ?2", "ii",
 	    *last, (int64_t)RESUME_BATCH);
 	if (err != RF_OK) {
@@ -88,7 +88,7 @@ resume_batch(struct referee *r, uint64_t shift, int64_t *last, size_t *n,
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW && *n < RESUME_BATCH) {
 		size_t i = (*n)++;
 		rowids[i] = sqlite3_column_int64(st, 0);
-		db_col_digest(r, st, 1, &ids[i]);
+		referee_db_col_digest(r, st, 1, &ids[i]);
 		ok[i] = shift_game(r, sqlite3_column_blob(st, 2),
 		    (size_t)sqlite3_column_bytes(st, 2), shift, &ids[i], games[i],
 		    &lens[i]);
@@ -103,14 +103,14 @@ resume_batch(struct referee *r, uint64_t shift, int64_t *last, size_t *n,
 			(*damaged)++;
 			continue;
 		}
-		err = db_run(r, "UPDATE disputes SET game = ?2 WHERE rowid = ?1",
+		err = referee_db_run(r, "UPDATE disputes SET game = ?2 WHERE rowid = ?1",
 		    "ib", rowids[i], games[i], lens[i]);
 	}
 	return err;
 }
 
 int
-restart_resume(struct referee *r, struct rf_errinfo *ei)
+referee_restart_resume(struct referee *r, struct rf_errinfo *ei)
 {
 	uint64_t now = referee_now_ms();
 	int err = store_begin(r->db, ei);
@@ -118,17 +118,17 @@ restart_resume(struct referee *r, struct rf_errinfo *ei)
 		return err;
 	}
 	int64_t grace = 0, alive = 0;
-	err = db_meta_get(r, "grace_ms", &grace);
+	err = referee_db_meta_get(r, "grace_ms", &grace);
 	if (err == RF_ERR_NOTFOUND) {
 		/* A database from before grace_ms existed, or genesis just now:
 		 * the parameter becomes part of the network's state. */
 		grace = (int64_t)r->params.grace_ms;
-		err = db_run(r, "INSERT INTO meta (key, value) VALUES "
+		err = referee_db_run(r, "INSERT INTO meta (key, value) VALUES "
 		    "('grace_ms', ?1)", "i", grace);
 	}
 	if (err == RF_OK) {
 		r->params.grace_ms = (uint64_t)grace;
-		err = db_meta_get(r, "alive_ms", &alive);
+		err = referee_db_meta_get(r, "alive_ms", &alive);
 	}
 	size_t games = 0, damaged = 0;
 	uint64_t down = 0;
@@ -138,12 +138,12 @@ restart_resume(struct referee *r, struct rf_errinfo *ei)
 		down = now > (uint64_t)alive ? now - (uint64_t)alive : 0;
 		uint64_t shift = down + r->params.grace_ms;
 		shift = shift < SHIFT_MAX ? shift : SHIFT_MAX;
-		err = db_run(r, "UPDATE claims SET window_end_ms = window_end_ms + "
+		err = referee_db_run(r, "UPDATE claims SET window_end_ms = window_end_ms + "
 		    "?1 WHERE state IN (2, 3)", "i", (int64_t)shift);
 		if (err == RF_OK) {
 			/* Nor does an open job's deadline (chain_job_expire):
 			 * an executor cannot claim while the referee is down. */
-			err = db_run(r, "UPDATE jobs SET deadline_ms = deadline_ms + "
+			err = referee_db_run(r, "UPDATE jobs SET deadline_ms = deadline_ms + "
 			    "?1 WHERE state = 1", "i", (int64_t)shift);
 		}
 		int64_t last = 0;
@@ -155,7 +155,7 @@ restart_resume(struct referee *r, struct rf_errinfo *ei)
 		err = RF_OK; /* first start: nothing was running */
 	}
 	if (err == RF_OK) {
-		err = db_run(r, "INSERT INTO meta (key, value) VALUES ('alive_ms', "
+		err = referee_db_run(r, "INSERT INTO meta (key, value) VALUES ('alive_ms', "
 		    "?1) ON CONFLICT (key) DO UPDATE SET value = ?1", "i",
 		    (int64_t)now);
 	}

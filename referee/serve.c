@@ -20,8 +20,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../base/log.h"
-#include "referee_int.h"
+#include "base/log.h"
+#include "referee/referee_int.h"
 
 /* WAL pages after which a commit checkpoints (SQLite's default: 1000). */
 #define WAL_CHECKPOINT_PAGES "250"
@@ -61,7 +61,7 @@ is_query(uint8_t type)
 static void
 error_reply(struct request *q, uint32_t code, const char *text)
 {
-	req_refuse(q, code, "%s", text);
+	referee_req_refuse(q, code, "%s", text);
 }
 
 static int
@@ -69,7 +69,7 @@ record_seq(struct request *q, const uint8_t *reply, size_t reply_len)
 {
 	struct proto_digest h;
 	proto_hash(PROTO_HASH_BLAKE2B, q->raw, q->raw_len, &h);
-	return db_run(q->r, "UPDATE accounts SET last_seq = ?2, last_req = ?3, "
+	return referee_db_run(q->r, "UPDATE accounts SET last_seq = ?2, last_req = ?3, "
 	    "last_reply = ?4 WHERE key = ?1", "kibb", &q->msg->sender,
 	    (int64_t)q->msg->seq, h.b, (size_t)32, reply, reply_len);
 }
@@ -103,9 +103,9 @@ referee_ledger_check(struct referee *r)
 	uint64_t total = 0, burned = 0;
 	int64_t minted = 0;
 	store_lock(r->db);
-	int err = ledger_total(r, &total, &burned);
+	int err = referee_ledger_total(r, &total, &burned);
 	if (err == RF_OK) {
-		err = db_meta_get(r, "minted", &minted);
+		err = referee_db_meta_get(r, "minted", &minted);
 	}
 	store_unlock(r->db);
 	if (err != RF_OK) {
@@ -138,7 +138,7 @@ handle_write(struct request *q, uint8_t **reply, size_t *reply_len)
 		return err;
 	}
 	struct account a;
-	err = ledger_account(r, &q->msg->sender, &a);
+	err = referee_ledger_account(r, &q->msg->sender, &a);
 	if (err != RF_OK) {
 		store_rollback(r->db);
 		return err;
@@ -153,7 +153,7 @@ handle_write(struct request *q, uint8_t **reply, size_t *reply_len)
 		sqlite3_stmt *st;
 		struct proto_digest h;
 		proto_hash(PROTO_HASH_BLAKE2B, q->raw, q->raw_len, &h);
-		err = db_stmt(r, &st, "SELECT last_reply FROM accounts WHERE key "
+		err = referee_db_stmt(r, &st, "SELECT last_reply FROM accounts WHERE key "
 		    "= ?1 AND last_seq = ?2 AND last_req = ?3", "kib",
 		    &q->msg->sender, (int64_t)q->msg->seq, h.b, (size_t)32);
 		if (err == RF_OK && sqlite3_step(st) == SQLITE_ROW &&
@@ -188,10 +188,10 @@ handle_write(struct request *q, uint8_t **reply, size_t *reply_len)
 
 	err = store_exec(r->db, "SAVEPOINT handler", NULL);
 	if (err == RF_OK) {
-		err = handle_request(q);
+		err = referee_handle_request(q);
 	}
-	if (err == REFUSED) {
-		outbox_free(&q->events);
+	if (err == RF_ERR_REFUSED) {
+		referee_outbox_free(&q->events);
 		err = store_exec(r->db, "ROLLBACK TO handler", NULL);
 	}
 	if (err == RF_OK) {
@@ -204,7 +204,7 @@ handle_write(struct request *q, uint8_t **reply, size_t *reply_len)
 		/* A refused registration leaves no account to record in; an
 		 * account that existed before still does (none is deleted). */
 		if (!a.exists) {
-			err = ledger_account(r, &q->msg->sender, &a);
+			err = referee_ledger_account(r, &q->msg->sender, &a);
 		}
 		if (err == RF_OK && a.exists) {
 			err = record_seq(q, *reply, *reply_len);
@@ -214,17 +214,17 @@ handle_write(struct request *q, uint8_t **reply, size_t *reply_len)
 		store_rollback(r->db);
 		free(*reply);
 		*reply = NULL;
-		outbox_free(&q->events);
+		referee_outbox_free(&q->events);
 		return err;
 	}
 	err = store_commit(r->db, &q->ei);
 	if (err != RF_OK) {
 		free(*reply);
 		*reply = NULL;
-		outbox_free(&q->events);
+		referee_outbox_free(&q->events);
 		return err;
 	}
-	outbox_flush(r, &q->events);
+	referee_outbox_flush(r, &q->events);
 	return RF_OK;
 }
 
@@ -270,9 +270,9 @@ on_request(void *ctx, const uint8_t *req, size_t len, uint8_t **reply,
 		    "this network uses blake2b-256");
 	} else if (is_query(msg->type)) {
 		store_lock(r->db);
-		err = handle_read(q);
+		err = referee_handle_read(q);
 		store_unlock(r->db);
-		if (err != RF_OK && err != REFUSED) {
+		if (err != RF_OK && err != RF_ERR_REFUSED) {
 			log_error_limited("query %s failed: %s",
 			    proto_msg_type_name(msg->type), rf_strerror(err));
 			error_reply(q, PROTO_ERR_INTERNAL, rf_strerror(err));
@@ -313,7 +313,7 @@ on_request(void *ctx, const uint8_t *req, size_t len, uint8_t **reply,
 	if (q->msg != NULL) {
 		proto_msg_free(msg);
 	}
-	outbox_free(&q->events);
+	referee_outbox_free(&q->events);
 	free(msg);
 	free(q);
 }
@@ -381,7 +381,7 @@ init_ledger(struct referee *r, struct rf_errinfo *ei)
 	 * database that --init may complete, and nothing else accepts. */
 	err = store_owner_bind(r->db, r->cfg->identity.pk.b, true, ei);
 	if (err == RF_OK) {
-		err = db_genesis(r, &g, ei);
+		err = referee_db_genesis(r, &g, ei);
 	}
 	if (err == RF_OK) {
 		log_info("genesis: %zu accounts, suite %s, window %llu ms",
@@ -413,7 +413,7 @@ setup_state(struct referee *r, struct rf_errinfo *ei)
 	if (err != RF_OK) {
 		return err;
 	}
-	err = db_load_params(r, ei);
+	err = referee_db_load_params(r, ei);
 	if (err == RF_ERR_NOTFOUND) {
 		if (!init) {
 			return rf_errf(ei, RF_ERR_NOTFOUND, "database '%s' holds no "
@@ -491,7 +491,7 @@ referee_run(const struct referee_config *cfg, volatile sig_atomic_t *stop,
 	setup_metrics(&r);
 	int err = setup_state(&r, ei);
 	if (err == RF_OK) {
-		err = restart_resume(&r, ei); /* before anything is served */
+		err = referee_restart_resume(&r, ei); /* before anything is served */
 	}
 	if (err == RF_OK) {
 		/* Before serving: a ledger damaged while the referee was down
@@ -521,7 +521,7 @@ referee_run(const struct referee_config *cfg, volatile sig_atomic_t *stop,
 		    ei);
 	}
 	if (err == RF_OK) {
-		err = timers_start(&r);
+		err = referee_timers_start(&r);
 	}
 	if (err == RF_OK) {
 		char k[65];
@@ -533,12 +533,12 @@ referee_run(const struct referee_config *cfg, volatile sig_atomic_t *stop,
 		}
 		log_info("referee stopping");
 	}
-	timers_stop(&r);
+	referee_timers_stop(&r);
 	net_server_free(r.server);
 	net_pub_close(r.pub);
 	net_http_stop(r.http);
 	net_metrics_free(r.metrics);
-	db_cache_free(&r);
+	referee_db_cache_free(&r);
 	store_close(r.db);
 	return err;
 }

@@ -9,8 +9,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../base/log.h"
-#include "referee_int.h"
+#include "base/log.h"
+#include "referee/referee_int.h"
 
 #define TICK_MS 50
 #define FULL_BACKOFF_MS 1000
@@ -25,15 +25,15 @@ select_jobs(struct referee *r, const char *sql, uint64_t now_ms,
 {
 	sqlite3_stmt *st;
 	*n = 0;
-	int err = db_query(r, &st, sql, "ii", (int64_t)now_ms, (int64_t)BATCH);
+	int err = referee_db_query(r, &st, sql, "ii", (int64_t)now_ms, (int64_t)BATCH);
 	if (err != RF_OK) {
 		return err;
 	}
 	while (sqlite3_step(st) == SQLITE_ROW && *n < BATCH) {
-		db_col_digest(r, st, 0, &jobs[*n]);
+		referee_db_col_digest(r, st, 0, &jobs[*n]);
 		(*n)++;
 	}
-	db_done(r, st);
+	referee_db_done(r, st);
 	return RF_OK;
 }
 
@@ -53,12 +53,12 @@ job_rule(struct request *q, const struct proto_digest *job,
 	bool found;
 	referee_chain_params(r, &cp);
 	memset(&b, 0, sizeof(b));
-	int err = ledger_job(r, job, &cj, &client, &ex, &found);
+	int err = referee_ledger_job(r, job, &cj, &client, &ex, &found);
 	if (err == RF_OK && found) {
-		err = ledger_chain_account(r, &ex, &b.acc[CHAIN_EXECUTOR]);
+		err = referee_ledger_chain_account(r, &ex, &b.acc[CHAIN_EXECUTOR]);
 	}
 	if (err == RF_OK && found) {
-		err = ledger_chain_account(r, &client, &b.acc[CHAIN_CLIENT]);
+		err = referee_ledger_chain_account(r, &client, &b.acc[CHAIN_CLIENT]);
 	}
 	if (err != RF_OK || !found) {
 		return err;
@@ -71,7 +71,7 @@ job_rule(struct request *q, const struct proto_digest *job,
 	struct ledger_roles roles = { { NULL }, job, NULL };
 	roles.key[CHAIN_CLIENT] = &client;
 	roles.key[CHAIN_EXECUTOR] = &ex;
-	return ledger_apply(q, &b, &e, &roles);
+	return referee_ledger_apply(q, &b, &e, &roles);
 }
 
 /*
@@ -174,7 +174,7 @@ timer_main(void *arg)
 		if (err != RF_OK && !store_full(r->db)) {
 			log_error("reassigning jobs failed: %s", rf_strerror(err));
 		}
-		err = disputes_tick(r);
+		err = referee_disputes_tick(r);
 		if (err != RF_OK && !store_full(r->db)) {
 			log_error("dispute clocks failed: %s", rf_strerror(err));
 		}
@@ -182,7 +182,7 @@ timer_main(void *arg)
 			referee_ledger_check(r);
 		}
 		/* Lets a restart tell how long the referee was down. */
-		err = restart_heartbeat(r, referee_now_ms());
+		err = referee_restart_heartbeat(r, referee_now_ms());
 		if (err != RF_OK && !store_full(r->db)) {
 			log_error("heartbeat failed: %s", rf_strerror(err));
 		}
@@ -193,7 +193,7 @@ timer_main(void *arg)
 }
 
 int
-timers_start(struct referee *r)
+referee_timers_start(struct referee *r)
 {
 	if (pthread_create(&r->timer, NULL, timer_main, r) != 0) {
 		return RF_ERR_NOMEM;
@@ -203,7 +203,7 @@ timers_start(struct referee *r)
 }
 
 void
-timers_stop(struct referee *r)
+referee_timers_stop(struct referee *r)
 {
 	if (r->timer_started) {
 		pthread_join(r->timer, NULL);

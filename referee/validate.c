@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "referee_int.h"
+#include "referee/referee_int.h"
 
 int
 referee_model_derive(enum proto_hash suite, const uint8_t *graph,
@@ -113,7 +113,7 @@ referee_model_spec(struct referee *r, const struct proto_digest *id,
     struct model_spec *s, bool *found)
 {
 	sqlite3_stmt *st;
-	int err = db_query(r, &st, "SELECT n_ops, n_inputs, n_leaves, out_leaf, "
+	int err = referee_db_query(r, &st, "SELECT n_ops, n_inputs, n_leaves, out_leaf, "
 	    "inputs, graph FROM models WHERE model_id = ?1", "d", id);
 	if (err != RF_OK) {
 		return err;
@@ -121,7 +121,7 @@ referee_model_spec(struct referee *r, const struct proto_digest *id,
 	int rc = sqlite3_step(st);
 	*found = rc == SQLITE_ROW;
 	if (rc != SQLITE_ROW) {
-		db_done(r, st);
+		referee_db_done(r, st);
 		return rc == SQLITE_DONE ? RF_OK : RF_ERR_STORE;
 	}
 	if (sqlite3_column_type(st, 3) == SQLITE_NULL) {
@@ -131,7 +131,7 @@ referee_model_spec(struct referee *r, const struct proto_digest *id,
 		err = referee_model_derive(r->params.suite,
 		    sqlite3_column_blob(st, 5),
 		    (size_t)sqlite3_column_bytes(st, 5), s, &ei);
-		db_done(r, st);
+		referee_db_done(r, st);
 		return err == RF_ERR_NOMEM ? err : err != RF_OK ? RF_ERR_STORE :
 		    RF_OK;
 	}
@@ -143,7 +143,7 @@ referee_model_spec(struct referee *r, const struct proto_digest *id,
 	err = s->n_inputs <= PROTO_MAX_TENSORS ? spec_inputs_decode(
 	    sqlite3_column_blob(st, 4), (size_t)sqlite3_column_bytes(st, 4), s) :
 	    RF_ERR_STORE;
-	db_done(r, st);
+	referee_db_done(r, st);
 	return err;
 }
 
@@ -160,7 +160,7 @@ referee_job_inputs_check(const struct model_spec *s,
 		const struct tensor *t = &in[i];
 		char want[96];
 		int w = snprintf(want, sizeof(want), "%s[",
-		    tensor_dtype_name((enum tensor_dtype)s->in[i].dtype));
+		    engine_tensor_dtype_name((enum tensor_dtype)s->in[i].dtype));
 		for (int d = 0; d < s->in[i].rank && w > 0 &&
 		    (size_t)w < sizeof(want); d++) {
 			w += snprintf(want + w, sizeof(want) - (size_t)w, "%s%lld",
@@ -175,13 +175,13 @@ referee_job_inputs_check(const struct model_spec *s,
 			ok = s->in[i].dims[d] < 0 || s->in[i].dims[d] == t->dims[d];
 		}
 		size_t count;
-		if (ok && (tensor_shape_check(t->rank, t->dims, &count, NULL) !=
+		if (ok && (engine_tensor_shape_check(t->rank, t->dims, &count, NULL) !=
 		    RF_OK || count != t->count)) {
 			ok = false;
 		}
 		if (!ok) {
 			char got[96];
-			tensor_shape_str(t, got, sizeof(got));
+			engine_tensor_shape_str(t, got, sizeof(got));
 			snprintf(why, why_len, "input %zu must be %s (-1: any size), "
 			    "the job has %s", i, want, got);
 			return t->dtype != (enum tensor_dtype)s->in[i].dtype ?
@@ -207,20 +207,20 @@ referee_job_graph_check(struct referee *r, const struct proto_digest *id,
 		return RF_OK;
 	}
 	sqlite3_stmt *st;
-	int err = db_query(r, &st, "SELECT graph FROM models WHERE model_id = "
+	int err = referee_db_query(r, &st, "SELECT graph FROM models WHERE model_id = "
 	    "?1", "d", id);
 	if (err != RF_OK) {
 		return err;
 	}
 	if (sqlite3_step(st) != SQLITE_ROW) {
-		db_done(r, st);
+		referee_db_done(r, st);
 		return RF_ERR_STORE;
 	}
 	struct rf_errinfo ei = { "" };
 	struct engine_model *m = NULL;
 	err = engine_model_decode_graph(sqlite3_column_blob(st, 0),
 	    (size_t)sqlite3_column_bytes(st, 0), &m, &ei);
-	db_done(r, st);
+	referee_db_done(r, st);
 	if (err == RF_OK) {
 		struct engine_shape sh[PROTO_MAX_TENSORS];
 		memset(sh, 0, sizeof(sh));

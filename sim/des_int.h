@@ -12,10 +12,10 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "../bisect/bisect.h"
-#include "../chain/chain.h"
-#include "../challenger/challenger.h"
-#include "sim.h"
+#include "bisect/bisect.h"
+#include "chain/chain.h"
+#include "challenger/challenger.h"
+#include "sim/sim.h"
 
 /* ------------------------------------------------------------------ */
 /* Event queue (sim_events.c)                                           */
@@ -28,7 +28,7 @@ enum ev_kind {
 	EV_EXEC_DONE,    /* the executor finished computing */
 	EV_CLAIM,        /* a claim reaches the referee (b: 1 = second) */
 	EV_WINDOW,       /* a claim's challenge window closes */
-	EV_VERIFY_SEEN,  /* a challenger sees a claim it sampled */
+	EV_VERIFY_SEEN,  /* a challenger sees a claim it sim_sampled */
 	EV_STATUS,       /* its claim-status query reaches the referee */
 	EV_VERIFY_DONE,  /* ... and it finished re-executing (c: the state
 			  * it read) */
@@ -56,12 +56,12 @@ struct evq {
 	uint64_t next_seq;
 };
 
-void evq_init(struct evq *q);
-void evq_fini(struct evq *q);
-int evq_push(struct evq *q, uint64_t t, uint8_t kind, uint32_t a,
+void sim_evq_init(struct evq *q);
+void sim_evq_fini(struct evq *q);
+int sim_evq_push(struct evq *q, uint64_t t, uint8_t kind, uint32_t a,
     uint32_t b, uint32_t c) __attribute__((warn_unused_result));
 /* Removes the earliest event into *e; false when empty. */
-bool evq_pop(struct evq *q, struct event *e);
+bool sim_evq_pop(struct evq *q, struct event *e);
 
 /* An indexed min-heap of executors keyed by (load, index): the referee's
  * "fewest unfinished jobs, ties lowest key" in O(log n). */
@@ -72,11 +72,11 @@ struct xheap {
 	const uint32_t *load;
 };
 
-bool xheap_has(const struct xheap *x, uint32_t e);
-void xheap_insert(struct xheap *x, uint32_t e);
-void xheap_remove(struct xheap *x, uint32_t e);
+bool sim_xheap_has(const struct xheap *x, uint32_t e);
+void sim_xheap_insert(struct xheap *x, uint32_t e);
+void sim_xheap_remove(struct xheap *x, uint32_t e);
 /* Restores order after load[e] changed. */
-void xheap_update(struct xheap *x, uint32_t e);
+void sim_xheap_update(struct xheap *x, uint32_t e);
 
 /* ------------------------------------------------------------------ */
 /* Randomness (sim_model.c)                                             */
@@ -85,9 +85,9 @@ void xheap_update(struct xheap *x, uint32_t e);
 /* A stateless hash of (seed, a, b, tag): every random choice is a
  * function of what it is about, so changing one parameter does not
  * reshuffle unrelated choices (common random numbers across a sweep). */
-uint64_t rnd_u64(uint64_t seed, uint64_t a, uint64_t b, uint64_t tag);
+uint64_t sim_rnd_u64(uint64_t seed, uint64_t a, uint64_t b, uint64_t tag);
 /* Uniform in [0, 1) from the same. */
-double rnd_unit(uint64_t seed, uint64_t a, uint64_t b, uint64_t tag);
+double sim_rnd_unit(uint64_t seed, uint64_t a, uint64_t b, uint64_t tag);
 /* Natural logarithm from IEEE operations only (no libm). */
 double sim_ln(double x);
 
@@ -104,7 +104,7 @@ enum rnd_tag {
 #define NO_LIE UINT32_MAX
 #define NONE UINT32_MAX
 
-struct job {
+struct sim_job {
 	uint64_t id;          /* arrival order, from 0 */
 	uint64_t t_arrive, window_end, fee;
 	uint64_t deadline;    /* an unclaimed job expires (chain/) */
@@ -141,7 +141,7 @@ struct dispute {
 	bool released;        /* let go of its job */
 };
 
-struct executor {
+struct sim_executor {
 	uint8_t kind;
 	uint32_t model;
 	uint32_t partner;     /* colluding challenger, or NONE */
@@ -154,7 +154,7 @@ struct executor {
 	uint64_t work, fees, bonds, slashed, jobs;
 };
 
-struct challenger {
+struct sim_challenger {
 	uint8_t kind;
 	uint32_t model;
 	uint32_t partner;     /* colluding executor, or NONE */
@@ -180,15 +180,15 @@ struct world {
 	 * only add and compare times, so any one unit serves. */
 	struct chain_params cp;
 
-	struct executor *ex;
-	struct challenger *ch;
+	struct sim_executor *ex;
+	struct sim_challenger *ch;
 	uint32_t *load;       /* unfinished jobs per executor */
 	struct xheap *pick;   /* per model */
 	uint32_t **watch;     /* per model: challengers holding it */
 	uint32_t *n_watch;
 	double mean_fee;
 
-	struct job *jobs;
+	struct sim_job *jobs;
 	uint32_t n_jobs, cap_jobs, free_jobs, live_jobs;
 	struct dispute **ds;
 	uint32_t n_ds, cap_ds;
@@ -225,27 +225,27 @@ struct world {
 };
 
 /* sim_model.c: populations, strategies, sampling, synthetic traces. */
-int world_populate(struct world *w) __attribute__((warn_unused_result));
+int sim_world_populate(struct world *w) __attribute__((warn_unused_result));
 /* The sampling rate challenger ch applies to job j under the policy. */
-double policy_rate(const struct world *w, const struct job *j);
+double sim_policy_rate(const struct world *w, const struct sim_job *j);
 /* Whether challenger ch verifies job j: challenger_sampled() itself. */
-bool sampled(struct world *w, uint32_t ch, const struct job *j);
+bool sim_sampled(struct world *w, uint32_t ch, const struct sim_job *j);
 /* Whether executor e lies on job j now, and where (a leaf index). */
-void exec_decide(struct world *w, uint32_t e, struct job *j);
+void sim_exec_decide(struct world *w, uint32_t e, struct sim_job *j);
 /* Leaf i of job j: the true one (variant 0) or a liar's (variant > 0). */
-void synth_leaf(const struct world *w, const struct job *j, uint32_t i,
+void sim_synth_leaf(const struct world *w, const struct sim_job *j, uint32_t i,
     uint32_t variant, struct proto_digest *out);
 /* The variant of a claim's lying leaves (the first or second claim), and
  * of a false challenger's made-up trace. */
-uint32_t claim_variant(const struct job *j, bool second);
-uint32_t flip_variant(void);
+uint32_t sim_claim_variant(const struct sim_job *j, bool second);
+uint32_t sim_flip_variant(void);
 /* n leaves: true before lie_at, variant from there on. */
-int synth_leaves(const struct world *w, const struct job *j,
+int sim_synth_leaves(const struct world *w, const struct sim_job *j,
     uint32_t lie_at, uint32_t variant, struct proto_digest **out)
     __attribute__((warn_unused_result));
 /* The rational cheater's detection belief for job j. */
-double rational_belief(const struct world *w, uint32_t e,
-    const struct job *j);
+double sim_rational_belief(const struct world *w, uint32_t e,
+    const struct sim_job *j);
 
 /* Accounts. */
 static inline uint32_t
@@ -271,16 +271,16 @@ int sim_run_jobs(const struct sim_config *c, struct sim_result *out,
     sim_progress_fn progress, void *ctx, void *jobs_out,
     struct rf_errinfo *ei) __attribute__((warn_unused_result));
 /* The ledger invariant over every account, job and dispute. */
-bool world_ledger_ok(const struct world *w, uint64_t *total);
+bool sim_world_ledger_ok(const struct world *w, uint64_t *total);
 
 /* sim_out.c */
 int sim_mkdir_p(const char *dir, struct rf_errinfo *ei)
     __attribute__((warn_unused_result));
 /* Creates (truncates) dir/name for writing. */
-int out_open(const char *dir, const char *name, FILE **f,
+int sim_out_open(const char *dir, const char *name, FILE **f,
     struct rf_errinfo *ei) __attribute__((warn_unused_result));
 /* Every file of a finished experiment, and the summary's text. */
-int out_write(const struct sim_experiment *e, const char *dir,
+int sim_out_write(const struct sim_experiment *e, const char *dir,
     const struct sim_config *cfgs, const struct sim_result *res,
     const size_t (*idx)[SIM_MAX_AXES], size_t runs, char **summary,
     struct rf_errinfo *ei) __attribute__((warn_unused_result));

@@ -24,11 +24,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "../challenger/challenger.h"
-#include "../executor/executor.h"
-#include "../node/node.h"
-#include "devnet.h"
-#include "sim_int.h"
+#include "challenger/challenger.h"
+#include "executor/executor.h"
+#include "node/node.h"
+#include "sim/devnet.h"
+#include "sim/sim_int.h"
 
 /* Genesis amounts: plenty for every node, exactly one stake each. */
 #define NODE_BALANCE 1000000

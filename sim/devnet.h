@@ -20,7 +20,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../protocol/protocol.h"
+#include "protocol/protocol.h"
 
 #define DEVNET_MAX_EXECUTORS 32
 #define DEVNET_MAX_CHALLENGERS 16
@@ -120,7 +120,7 @@ struct devnet_node {
 	unsigned claims;     /* executors: claims of the run they made */
 	unsigned verified;   /* challengers: re-executions that matched */
 	unsigned mismatches; /* challengers: re-executions that did not */
-	unsigned skipped;    /* challengers: not sampled, or no model */
+	unsigned skipped;    /* challengers: not sim_sampled, or no model */
 	bool faulty;         /* runs a testing fault */
 	uint64_t slashed;    /* executors: stake slashed */
 };

@@ -20,7 +20,7 @@
 #include <sys/prctl.h>
 #endif
 
-#include "sim_int.h"
+#include "sim/sim_int.h"
 
 double
 sim_seconds(void)

@@ -26,8 +26,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../chain/chain.h"
-#include "../protocol/protocol.h"
+#include "chain/chain.h"
+#include "protocol/protocol.h"
 
 /* Executor strategies. */
 enum sim_exec_kind {

@@ -6,16 +6,16 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "des_int.h"
+#include "sim/des_int.h"
 
 void
-evq_init(struct evq *q)
+sim_evq_init(struct evq *q)
 {
 	memset(q, 0, sizeof(*q));
 }
 
 void
-evq_fini(struct evq *q)
+sim_evq_fini(struct evq *q)
 {
 	free(q->h);
 	memset(q, 0, sizeof(*q));
@@ -31,7 +31,7 @@ ev_before(const struct event *x, const struct event *y)
 }
 
 int
-evq_push(struct evq *q, uint64_t t, uint8_t kind, uint32_t a, uint32_t b,
+sim_evq_push(struct evq *q, uint64_t t, uint8_t kind, uint32_t a, uint32_t b,
     uint32_t c)
 {
 	if (q->n == q->cap) {
@@ -63,7 +63,7 @@ evq_push(struct evq *q, uint64_t t, uint8_t kind, uint32_t a, uint32_t b,
 }
 
 bool
-evq_pop(struct evq *q, struct event *out)
+sim_evq_pop(struct evq *q, struct event *out)
 {
 	if (q->n == 0) {
 		return false;
@@ -147,16 +147,16 @@ x_down(struct xheap *x, size_t i)
 }
 
 bool
-xheap_has(const struct xheap *x, uint32_t e)
+sim_xheap_has(const struct xheap *x, uint32_t e)
 {
 	return x->pos[e] != 0;
 }
 
 /* The caller sized h for every executor of the model. */
 void
-xheap_insert(struct xheap *x, uint32_t e)
+sim_xheap_insert(struct xheap *x, uint32_t e)
 {
-	if (xheap_has(x, e)) {
+	if (sim_xheap_has(x, e)) {
 		return;
 	}
 	x_set(x, x->n++, e);
@@ -164,9 +164,9 @@ xheap_insert(struct xheap *x, uint32_t e)
 }
 
 void
-xheap_remove(struct xheap *x, uint32_t e)
+sim_xheap_remove(struct xheap *x, uint32_t e)
 {
-	if (!xheap_has(x, e)) {
+	if (!sim_xheap_has(x, e)) {
 		return;
 	}
 	size_t i = x->pos[e] - 1;
@@ -182,9 +182,9 @@ xheap_remove(struct xheap *x, uint32_t e)
 }
 
 void
-xheap_update(struct xheap *x, uint32_t e)
+sim_xheap_update(struct xheap *x, uint32_t e)
 {
-	if (!xheap_has(x, e)) {
+	if (!sim_xheap_has(x, e)) {
 		return;
 	}
 	size_t i = x->pos[e] - 1;

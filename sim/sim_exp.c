@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "des_int.h"
+#include "sim/des_int.h"
 
 void
 sim_experiment_init(struct sim_experiment *e)
@@ -271,7 +271,7 @@ sim_experiment_run(const struct sim_experiment *e, const char *dir,
 	}
 	FILE *jobs = NULL;
 	if (err == RF_OK && e->base.jobs_csv) {
-		err = out_open(dir, "jobs.csv", &jobs, ei);
+		err = sim_out_open(dir, "jobs.csv", &jobs, ei);
 		if (jobs != NULL) {
 			fprintf(jobs, "job,arrive_us,client,executor,model,fee,"
 			    "strategy,lied,state\n");
@@ -292,7 +292,7 @@ sim_experiment_run(const struct sim_experiment *e, const char *dir,
 		err = rf_errf(ei, RF_ERR_IO, "writing jobs.csv failed");
 	}
 	if (err == RF_OK) {
-		err = out_write(e, dir, cfgs, res, (const size_t (*)[SIM_MAX_AXES])
+		err = sim_out_write(e, dir, cfgs, res, (const size_t (*)[SIM_MAX_AXES])
 		    idx, runs, summary, ei);
 	}
 	for (size_t r = 0; r < done; r++) {

@@ -9,7 +9,7 @@
 #include <stddef.h>
 #include <sys/types.h>
 
-#include "../base/rf.h"
+#include "base/rf.h"
 
 /*
  * Starts exe with argv (argv[0] first, NULL-terminated): stdin from

@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "des_int.h"
+#include "sim/des_int.h"
 
 /* ------------------------------------------------------------------ */
 /* Names                                                                */
@@ -512,15 +512,15 @@ mix64(uint64_t x)
 }
 
 uint64_t
-rnd_u64(uint64_t seed, uint64_t a, uint64_t b, uint64_t tag)
+sim_rnd_u64(uint64_t seed, uint64_t a, uint64_t b, uint64_t tag)
 {
 	return mix64(seed ^ mix64(a ^ mix64(b ^ mix64(tag))));
 }
 
 double
-rnd_unit(uint64_t seed, uint64_t a, uint64_t b, uint64_t tag)
+sim_rnd_unit(uint64_t seed, uint64_t a, uint64_t b, uint64_t tag)
 {
-	return (double)(rnd_u64(seed, a, b, tag) >> 11) * 0x1p-53;
+	return (double)(sim_rnd_u64(seed, a, b, tag) >> 11) * 0x1p-53;
 }
 
 double
@@ -567,7 +567,7 @@ sim_closed_detection(double p, double c)
 		miss *= 1.0 - p;
 	}
 	if (c > whole) {
-		miss *= det_exp((c - whole) * sim_ln(1.0 - p));
+		miss *= engine_det_exp((c - whole) * sim_ln(1.0 - p));
 	}
 	return 1.0 - miss;
 }
@@ -622,7 +622,7 @@ deal(uint64_t seed, uint64_t salt, uint32_t n, const double *mix,
 		out[i] = 0;
 	}
 	for (uint32_t i = n; i > 1; i--) {
-		uint32_t j = (uint32_t)(rnd_u64(seed, salt, i, TAG_SHUFFLE) % i);
+		uint32_t j = (uint32_t)(sim_rnd_u64(seed, salt, i, TAG_SHUFFLE) % i);
 		uint32_t t = perm[i - 1];
 		perm[i - 1] = perm[j];
 		perm[j] = t;
@@ -639,7 +639,7 @@ deal(uint64_t seed, uint64_t salt, uint32_t n, const double *mix,
 }
 
 int
-world_populate(struct world *w)
+sim_world_populate(struct world *w)
 {
 	const struct sim_config *c = w->cfg;
 	uint32_t E = c->executors, C = c->challengers, K = c->clients;
@@ -664,7 +664,7 @@ world_populate(struct world *w)
 		return RF_ERR_NOMEM;
 	}
 	for (uint32_t i = 0; i < w->n_acc; i++) {
-		double u = rnd_unit(c->seed, i, 0, TAG_NODE_LAT);
+		double u = sim_rnd_unit(c->seed, i, 0, TAG_NODE_LAT);
 		w->lat[i] = (uint32_t)((double)c->latency_us * (0.5 + u));
 	}
 
@@ -687,7 +687,7 @@ world_populate(struct world *w)
 		w->ch[i].kind = kinds[i];
 		w->ch[i].model = i % c->models;
 		w->ch[i].partner = NONE;
-		w->ch[i].seed = rnd_u64(c->seed, i, 0, TAG_CHAL_SEED);
+		w->ch[i].seed = sim_rnd_u64(c->seed, i, 0, TAG_CHAL_SEED);
 		w->bal[acc_chal(w, i)] = c->chal_balance;
 		w->minted += c->chal_balance;
 		w->n_watch[w->ch[i].model]++;
@@ -728,7 +728,7 @@ world_populate(struct world *w)
 	}
 	for (uint32_t e = 0; e < E; e++) {
 		if (w->stk[e] >= c->min_stake) {
-			xheap_insert(&w->pick[w->ex[e].model], e);
+			sim_xheap_insert(&w->pick[w->ex[e].model], e);
 		}
 	}
 
@@ -771,10 +771,10 @@ world_populate(struct world *w)
 /* ------------------------------------------------------------------ */
 
 double
-policy_rate(const struct world *w, const struct job *j)
+sim_policy_rate(const struct world *w, const struct sim_job *j)
 {
 	const struct sim_config *c = w->cfg;
-	const struct executor *x = &w->ex[j->exec];
+	const struct sim_executor *x = &w->ex[j->exec];
 	double r = c->p;
 	switch (c->policy) {
 	case SIM_POLICY_FIXED:
@@ -798,7 +798,7 @@ policy_rate(const struct world *w, const struct job *j)
 
 /* The job's identity as a digest, as a challenger would see job_id. */
 static void
-job_digest(const struct world *w, const struct job *j, struct proto_digest *d)
+job_digest(const struct world *w, const struct sim_job *j, struct proto_digest *d)
 {
 	uint8_t buf[17] = "rfsim-job";
 	uint64_t id = j->id ^ w->cfg->seed * 0x9e3779b97f4a7c15ull;
@@ -807,9 +807,9 @@ job_digest(const struct world *w, const struct job *j, struct proto_digest *d)
 }
 
 bool
-sampled(struct world *w, uint32_t ch, const struct job *j)
+sim_sampled(struct world *w, uint32_t ch, const struct sim_job *j)
 {
-	const struct challenger *c = &w->ch[ch];
+	const struct sim_challenger *c = &w->ch[ch];
 	if (c->kind == SIM_CH_COLLUDE && w->ex[j->exec].partner == ch) {
 		return false;
 	}
@@ -817,20 +817,20 @@ sampled(struct world *w, uint32_t ch, const struct job *j)
 	struct proto_pubkey none;
 	memset(&none, 0, sizeof(none));
 	job_digest(w, j, &jid);
-	w->scfg.rate = policy_rate(w, j);
+	w->scfg.rate = sim_policy_rate(w, j);
 	w->scfg.seed = c->seed;
 	return challenger_sampled(&w->scfg, &jid, &none, NULL);
 }
 
 double
-rational_belief(const struct world *w, uint32_t e, const struct job *j)
+sim_rational_belief(const struct world *w, uint32_t e, const struct sim_job *j)
 {
 	if (w->cfg->belief >= 0.0) {
 		return w->cfg->belief;
 	}
 	/* It knows the public policy, its own record and how many
 	 * challengers hold its model. */
-	double r = policy_rate(w, j);
+	double r = sim_policy_rate(w, j);
 	uint32_t c = w->n_watch[w->ex[e].model];
 	return sim_closed_detection(r, (double)c);
 }
@@ -849,7 +849,7 @@ enum {
 };
 
 static uint32_t
-random_op_leaf(const struct world *w, const struct job *j, uint64_t tag)
+random_op_leaf(const struct world *w, const struct sim_job *j, uint64_t tag)
 {
 	const struct sim_config *c = w->cfg;
 	uint64_t op;
@@ -857,21 +857,21 @@ random_op_leaf(const struct world *w, const struct job *j, uint64_t tag)
 		op = (uint64_t)c->lie_op < c->ops ? (uint64_t)c->lie_op :
 		    c->ops - 1;
 	} else {
-		op = rnd_u64(c->seed, j->id, 0, tag) % c->ops;
+		op = sim_rnd_u64(c->seed, j->id, 0, tag) % c->ops;
 	}
 	return c->inputs + (uint32_t)op;
 }
 
 void
-exec_decide(struct world *w, uint32_t e, struct job *j)
+sim_exec_decide(struct world *w, uint32_t e, struct sim_job *j)
 {
 	const struct sim_config *c = w->cfg;
-	struct executor *x = &w->ex[e];
+	struct sim_executor *x = &w->ex[e];
 	j->kind = x->kind;
 	j->lie_at = NO_LIE;
 	j->lie_second = NO_LIE;
 	bool cheat = x->kind != SIM_EX_HONEST && x->kind != SIM_EX_RATIONAL &&
-	    rnd_unit(c->seed, j->id, 0, TAG_LIE) < c->cheat_rate;
+	    sim_rnd_unit(c->seed, j->id, 0, TAG_LIE) < c->cheat_rate;
 	switch ((enum sim_exec_kind)x->kind) {
 	case SIM_EX_HONEST:
 	case SIM_EX_COUNT:
@@ -904,7 +904,7 @@ exec_decide(struct world *w, uint32_t e, struct job *j)
 		/* Cheat (lazily) only when (1 - P) g > P (S + f - w): the
 		 * undetected gain beats the expected loss of stake and fee net
 		 * of the work it would have spent. */
-		double P = rational_belief(w, e, j);
+		double P = sim_rational_belief(w, e, j);
 		double gain = (1.0 - P) * (double)c->cheat_gain;
 		double loss = P * ((double)w->stk[acc_exec(e)] + (double)j->fee -
 		    (double)c->work_cost);
@@ -921,7 +921,7 @@ exec_decide(struct world *w, uint32_t e, struct job *j)
 
 /* The variant a claim's lying leaves take. */
 uint32_t
-claim_variant(const struct job *j, bool second)
+sim_claim_variant(const struct sim_job *j, bool second)
 {
 	if (second) {
 		return VAR_EQUIV;
@@ -931,13 +931,13 @@ claim_variant(const struct job *j, bool second)
 }
 
 uint32_t
-flip_variant(void)
+sim_flip_variant(void)
 {
 	return VAR_FLIP;
 }
 
 void
-synth_leaf(const struct world *w, const struct job *j, uint32_t i,
+sim_synth_leaf(const struct world *w, const struct sim_job *j, uint32_t i,
     uint32_t variant, struct proto_digest *out)
 {
 	uint8_t buf[28] = "rfsim-leaf";
@@ -957,7 +957,7 @@ synth_leaf(const struct world *w, const struct job *j, uint32_t i,
 }
 
 int
-synth_leaves(const struct world *w, const struct job *j, uint32_t lie_at,
+sim_synth_leaves(const struct world *w, const struct sim_job *j, uint32_t lie_at,
     uint32_t variant, struct proto_digest **out)
 {
 	uint32_t n = w->n_leaves;
@@ -966,7 +966,7 @@ synth_leaves(const struct world *w, const struct job *j, uint32_t lie_at,
 		return RF_ERR_NOMEM;
 	}
 	for (uint32_t i = 0; i < n; i++) {
-		synth_leaf(w, j, i, i >= lie_at ? variant : VAR_TRUE, &l[i]);
+		sim_synth_leaf(w, j, i, i >= lie_at ? variant : VAR_TRUE, &l[i]);
 	}
 	*out = l;
 	return RF_OK;

@@ -16,7 +16,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "des_int.h"
+#include "sim/des_int.h"
 
 /* 99.9% two-sided normal quantile, for the detection intervals. */
 #define Z999 3.2905
@@ -50,7 +50,7 @@ sim_mkdir_p(const char *dir, struct rf_errinfo *ei)
 }
 
 int
-out_open(const char *dir, const char *name, FILE **f, struct rf_errinfo *ei)
+sim_out_open(const char *dir, const char *name, FILE **f, struct rf_errinfo *ei)
 {
 	char path[1024];
 	if (snprintf(path, sizeof(path), "%s/%s", dir, name) >=
@@ -440,7 +440,7 @@ write_dat(const struct sim_experiment *e, const char *dir, const char *name,
 	char file[128];
 	snprintf(file, sizeof(file), "%s.dat", name);
 	FILE *f;
-	int err = out_open(dir, file, &f, ei);
+	int err = sim_out_open(dir, file, &f, ei);
 	if (err != RF_OK) {
 		return err;
 	}
@@ -767,7 +767,7 @@ plot_run(struct ctx *x, FILE *g, struct rf_errinfo *ei)
 {
 	const struct sim_result *r = &x->res[0];
 	FILE *f;
-	int err = out_open(x->dir, "finality.csv", &f, ei);
+	int err = sim_out_open(x->dir, "finality.csv", &f, ei);
 	if (err != RF_OK) {
 		return err;
 	}
@@ -853,13 +853,13 @@ describe_run(struct sbuf *sb, const struct sim_config *c,
 }
 
 int
-out_write(const struct sim_experiment *e, const char *dir,
+sim_out_write(const struct sim_experiment *e, const char *dir,
     const struct sim_config *cfgs, const struct sim_result *res,
     const size_t (*idx)[SIM_MAX_AXES], size_t runs, char **summary,
     struct rf_errinfo *ei)
 {
 	FILE *f;
-	int err = out_open(dir, "runs.csv", &f, ei);
+	int err = sim_out_open(dir, "runs.csv", &f, ei);
 	if (err != RF_OK) {
 		return err;
 	}
@@ -869,7 +869,7 @@ out_write(const struct sim_experiment *e, const char *dir,
 	}
 	err = out_close(f, "runs.csv", ei);
 	if (err == RF_OK) {
-		err = out_open(dir, "disputes.csv", &f, ei);
+		err = sim_out_open(dir, "disputes.csv", &f, ei);
 	}
 	if (err == RF_OK) {
 		fprintf(f, "run,job,executor,challenger,lie_op,op,rounds,"
@@ -881,7 +881,7 @@ out_write(const struct sim_experiment *e, const char *dir,
 		err = out_close(f, "disputes.csv", ei);
 	}
 	if (err == RF_OK) {
-		err = out_open(dir, "load.csv", &f, ei);
+		err = sim_out_open(dir, "load.csv", &f, ei);
 	}
 	if (err == RF_OK) {
 		fprintf(f, "second,requests\n");
@@ -891,7 +891,7 @@ out_write(const struct sim_experiment *e, const char *dir,
 		err = out_close(f, "load.csv", ei);
 	}
 	if (err == RF_OK) {
-		err = out_open(dir, "perf.csv", &f, ei);
+		err = sim_out_open(dir, "perf.csv", &f, ei);
 	}
 	if (err == RF_OK) {
 		fprintf(f, "run,jobs,nodes,events,heap_peak,jobs_peak,wall_s,"
@@ -926,7 +926,7 @@ out_write(const struct sim_experiment *e, const char *dir,
 		sb_printf(&sb, "\n");
 	}
 	FILE *g;
-	err = out_open(dir, "plot.gp", &g, ei);
+	err = sim_out_open(dir, "plot.gp", &g, ei);
 	if (err != RF_OK) {
 		free(sb.p);
 		return err;
@@ -967,7 +967,7 @@ out_write(const struct sim_experiment *e, const char *dir,
 		err = rf_errf(ei, RF_ERR_NOMEM, "summary: out of memory");
 	}
 	if (err == RF_OK) {
-		err = out_open(dir, "summary.txt", &f, ei);
+		err = sim_out_open(dir, "summary.txt", &f, ei);
 		if (err == RF_OK) {
 			fwrite(sb.p, 1, sb.n, f);
 			err = out_close(f, "summary.txt", ei);

@@ -18,8 +18,8 @@
 #include <sys/resource.h>
 #include <time.h>
 
-#include "../node/node.h"
-#include "des_int.h"
+#include "node/node.h"
+#include "sim/des_int.h"
 
 /* A job the referee refused at submission (no executor, no balance). */
 #define JOB_REFUSED 99
@@ -81,7 +81,7 @@ at(struct world *w, uint64_t t, uint8_t kind, uint32_t a, uint32_t b,
 	if (w->err != RF_OK) {
 		return;
 	}
-	if (evq_push(&w->q, t, kind, a, b, c) != RF_OK) {
+	if (sim_evq_push(&w->q, t, kind, a, b, c) != RF_OK) {
 		fail(w, RF_ERR_NOMEM, "event queue: out of memory");
 		return;
 	}
@@ -106,11 +106,11 @@ delay(struct world *w, uint32_t acc)
 	uint64_t k = w->msgs++;
 	uint64_t d = w->lat[acc];
 	if (c->jitter_us > 0) {
-		d += (uint64_t)(rnd_unit(c->seed, k, acc, TAG_JITTER) *
+		d += (uint64_t)(sim_rnd_unit(c->seed, k, acc, TAG_JITTER) *
 		    (double)c->jitter_us);
 	}
 	for (uint64_t i = 0; i < 32 && c->loss > 0.0 &&
-	    rnd_unit(c->seed, k, i, TAG_LOSS) < c->loss; i++) {
+	    sim_rnd_unit(c->seed, k, i, TAG_LOSS) < c->loss; i++) {
 		d += c->retry_us;
 	}
 	return d;
@@ -153,7 +153,7 @@ job_new(struct world *w)
 	} else {
 		if (w->n_jobs == w->cap_jobs) {
 			uint32_t cap = w->cap_jobs ? w->cap_jobs * 2 : 4096;
-			struct job *nj = realloc(w->jobs, (size_t)cap * sizeof(*nj));
+			struct sim_job *nj = realloc(w->jobs, (size_t)cap * sizeof(*nj));
 			if (nj == NULL) {
 				fail(w, RF_ERR_NOMEM, "jobs: out of memory");
 				return NONE;
@@ -163,7 +163,7 @@ job_new(struct world *w)
 		}
 		i = w->n_jobs++;
 	}
-	struct job *j = &w->jobs[i];
+	struct sim_job *j = &w->jobs[i];
 	memset(j, 0, sizeof(*j));
 	j->exec = j->qnext = j->disputes = NONE;
 	j->lie_at = j->lie_second = NO_LIE;
@@ -176,7 +176,7 @@ job_new(struct world *w)
 }
 
 static bool
-terminal(const struct job *j)
+terminal(const struct sim_job *j)
 {
 	return j->state == PROTO_JOB_FINAL || j->state == PROTO_JOB_INVALID ||
 	    j->state == JOB_REFUSED;
@@ -194,19 +194,19 @@ dispute_free(struct dispute *d)
 	free(d->honest);
 	d->leaves[0] = d->leaves[1] = d->honest = NULL;
 	if (d->real) {
-		tensor_fini(&d->input);
+		engine_tensor_fini(&d->input);
 		d->real = false;
 	}
 }
 
-static void jobs_csv_row(struct world *w, const struct job *j);
+static void jobs_csv_row(struct world *w, const struct sim_job *j);
 
 /* Frees a job that is over and that nothing refers to any more, with
  * its disputes. */
 static void
 job_release(struct world *w, uint32_t ji)
 {
-	struct job *j = &w->jobs[ji];
+	struct sim_job *j = &w->jobs[ji];
 	if (j->refs > 0 || !j->live || !terminal(j)) {
 		return;
 	}
@@ -259,18 +259,18 @@ counts(uint8_t s)
 }
 
 static void
-job_state(struct world *w, struct job *j, uint8_t s)
+job_state(struct world *w, struct sim_job *j, uint8_t s)
 {
 	int d = (int)counts(s) - (int)counts(j->state);
 	j->state = s;
 	if (d != 0 && j->exec != NONE) {
 		w->load[j->exec] = (uint32_t)((int64_t)w->load[j->exec] + d);
-		xheap_update(&w->pick[w->ex[j->exec].model], j->exec);
+		sim_xheap_update(&w->pick[w->ex[j->exec].model], j->exec);
 	}
 }
 
 static uint32_t
-rec_lie(const struct job *j)
+rec_lie(const struct sim_job *j)
 {
 	return j->rec ? j->lie_second : j->lie_at;
 }
@@ -307,7 +307,7 @@ acct(const struct world *w, uint32_t a)
 }
 
 static struct chain_job
-cjob(const struct world *w, const struct job *j)
+cjob(const struct world *w, const struct sim_job *j)
 {
 	struct chain_job c;
 	c.state = j->state == JOB_REFUSED ? 0 : j->state;
@@ -323,7 +323,7 @@ cjob(const struct world *w, const struct job *j)
 /* The accounts playing each role for job j (chal: a challenger or
  * NONE). */
 static void
-roles_of(const struct world *w, const struct job *j, uint32_t chal,
+roles_of(const struct world *w, const struct sim_job *j, uint32_t chal,
     uint32_t roles[CHAIN_PARTY_MAX + 1])
 {
 	for (int i = 0; i <= CHAIN_PARTY_MAX; i++) {
@@ -462,7 +462,7 @@ trace_next(struct world *w, uint64_t *t)
 			return false;
 		}
 		if (n < 3) {
-			v[2] = rnd_u64(c->seed, w->trace_line, 0, TAG_MODEL);
+			v[2] = sim_rnd_u64(c->seed, w->trace_line, 0, TAG_MODEL);
 		}
 		*t = v[0];
 		w->tr_fee = n >= 2 ? v[1] : c->fee;
@@ -488,7 +488,7 @@ next_arrival(struct world *w)
 	}
 	double rate = c->client_rate > 0.0 ? c->client_rate * c->clients :
 	    c->rate;
-	double u = rnd_unit(c->seed, w->arrived, 0, TAG_ARRIVAL);
+	double u = sim_rnd_unit(c->seed, w->arrived, 0, TAG_ARRIVAL);
 	double dt = -sim_ln(1.0 - u) / rate * 1e6;
 	uint64_t t = w->now + (uint64_t)dt;
 	if (c->duration_us > 0 && t > c->duration_us) {
@@ -505,20 +505,20 @@ on_arrive(struct world *w)
 	if (ji == NONE) {
 		return;
 	}
-	struct job *j = &w->jobs[ji];
+	struct sim_job *j = &w->jobs[ji];
 	j->id = w->arrived++;
 	j->t_arrive = w->now;
-	j->client = (uint32_t)(rnd_u64(c->seed, j->id, 0, TAG_CLIENT) %
+	j->client = (uint32_t)(sim_rnd_u64(c->seed, j->id, 0, TAG_CLIENT) %
 	    c->clients);
 	if (w->trace != NULL) {
 		j->fee = w->tr_fee;
 		j->model = w->tr_model;
 	} else {
-		j->model = (uint32_t)(rnd_u64(c->seed, j->id, 0, TAG_MODEL) %
+		j->model = (uint32_t)(sim_rnd_u64(c->seed, j->id, 0, TAG_MODEL) %
 		    c->models);
 		j->fee = c->fee;
 		if (c->fee_max > c->fee) {
-			j->fee += rnd_u64(c->seed, j->id, 0, TAG_FEE) %
+			j->fee += sim_rnd_u64(c->seed, j->id, 0, TAG_FEE) %
 			    (c->fee_max - c->fee + 1);
 		}
 	}
@@ -537,7 +537,7 @@ on_arrive(struct world *w)
 static void
 on_submit(struct world *w, uint32_t ji)
 {
-	struct job *j = &w->jobs[ji];
+	struct sim_job *j = &w->jobs[ji];
 	count_req(w, SIM_REQ_SUBMIT);
 	uint32_t cl = acc_client(w, j->client);
 	struct xheap *x = &w->pick[j->model];
@@ -575,25 +575,25 @@ static void
 start_exec(struct world *w, uint32_t e)
 {
 	const struct sim_config *c = w->cfg;
-	struct executor *x = &w->ex[e];
+	struct sim_executor *x = &w->ex[e];
 	if (x->busy || x->qhead == NONE) {
 		return;
 	}
 	uint32_t ji = x->qhead;
-	struct job *j = &w->jobs[ji];
+	struct sim_job *j = &w->jobs[ji];
 	x->qhead = j->qnext;
 	if (x->qhead == NONE) {
 		x->qtail = NONE;
 	}
 	j->qnext = NONE;
 	x->busy = true;
-	exec_decide(w, e, j);
+	sim_exec_decide(w, e, j);
 	/* A lazy cheater computes nothing; everyone else runs the model. */
 	bool lazy = j->lie_at != NO_LIE && (j->kind == SIM_EX_RANDOM ||
 	    j->kind == SIM_EX_RATIONAL);
 	uint64_t t = c->op_us;
 	if (!lazy) {
-		double u = rnd_unit(c->seed, j->id, 0, TAG_COMPUTE);
+		double u = sim_rnd_unit(c->seed, j->id, 0, TAG_COMPUTE);
 		t = (uint64_t)((double)c->ops * (double)c->op_us * (0.75 + 0.5 * u));
 		x->work += c->work_cost;
 		w->res->exec_ops += c->ops;
@@ -605,8 +605,8 @@ start_exec(struct world *w, uint32_t e)
 static void
 on_assign(struct world *w, uint32_t ji)
 {
-	struct job *j = &w->jobs[ji];
-	struct executor *x = &w->ex[j->exec];
+	struct sim_job *j = &w->jobs[ji];
+	struct sim_executor *x = &w->ex[j->exec];
 	count_req(w, SIM_REQ_JOB_FETCH);
 	j->qnext = NONE;
 	if (x->qtail == NONE) {
@@ -622,7 +622,7 @@ on_assign(struct world *w, uint32_t ji)
 static void
 on_exec_done(struct world *w, uint32_t ji, uint32_t e)
 {
-	struct job *j = &w->jobs[ji];
+	struct sim_job *j = &w->jobs[ji];
 	uint32_t a = acc_exec(e);
 	w->ex[e].busy = false;
 	at(w, w->now + delay(w, a), EV_CLAIM, ji, 0, 0);
@@ -636,9 +636,9 @@ on_exec_done(struct world *w, uint32_t ji, uint32_t e)
 /* timers.c finalize_expired: chain_finalize pays the escrowed fee to
  * the executor and unlocks its collateral. */
 static void
-finalize(struct world *w, struct job *j)
+finalize(struct world *w, struct sim_job *j)
 {
-	struct executor *x = &w->ex[j->exec];
+	struct sim_executor *x = &w->ex[j->exec];
 	struct chain_job cj = cjob(w, j);
 	struct chain_account xa = acct(w, acc_exec(j->exec));
 	struct chain_effects e;
@@ -680,8 +680,8 @@ falls(struct world *w, uint32_t ji, const uint32_t *roles,
     const struct chain_effects *e, uint32_t except)
 {
 	const struct sim_config *c = w->cfg;
-	struct job *j = &w->jobs[ji];
-	struct executor *x = &w->ex[j->exec];
+	struct sim_job *j = &w->jobs[ji];
+	struct sim_executor *x = &w->ex[j->exec];
 	uint32_t ea = acc_exec(j->exec);
 	bool was_final = j->state == PROTO_JOB_FINAL;
 	bool refund = escrowed(j->state);
@@ -726,7 +726,7 @@ falls(struct world *w, uint32_t ji, const uint32_t *roles,
 	x->flagged = true;
 	struct chain_account xa = acct(w, ea);
 	if (!chain_executor_eligible(&w->cp, &xa)) {
-		xheap_remove(&w->pick[x->model], j->exec);
+		sim_xheap_remove(&w->pick[x->model], j->exec);
 		struct chain_effects st;
 		chain_stake(&w->cp, &xa, c->stake, &st);
 		if (c->restake && e->slashed > 0 && st.refused == 0 &&
@@ -738,7 +738,7 @@ falls(struct world *w, uint32_t ji, const uint32_t *roles,
 			}
 			x->claims_seen = 0;
 			x->flagged = false;
-			xheap_insert(&w->pick[x->model], j->exec);
+			sim_xheap_insert(&w->pick[x->model], j->exec);
 		}
 	}
 }
@@ -746,7 +746,7 @@ falls(struct world *w, uint32_t ji, const uint32_t *roles,
 /* The earliest open dispute on j (the one that caught the liar first),
  * or NONE. */
 static uint32_t
-earliest_open(const struct world *w, const struct job *j)
+earliest_open(const struct world *w, const struct sim_job *j)
 {
 	uint32_t best = NONE;
 	for (uint32_t di = j->disputes; di != NONE; di = w->ds[di]->next) {
@@ -765,7 +765,7 @@ earliest_open(const struct world *w, const struct job *j)
 static void
 on_claim(struct world *w, uint32_t ji, uint32_t which)
 {
-	struct job *j = &w->jobs[ji];
+	struct sim_job *j = &w->jobs[ji];
 	count_req(w, SIM_REQ_CLAIM);
 	struct chain_job cj = cjob(w, j);
 	struct chain_account xa = acct(w, acc_exec(j->exec));
@@ -821,7 +821,7 @@ on_claim(struct world *w, uint32_t ji, uint32_t which)
 	uint32_t m = j->model;
 	for (uint32_t i = 0; i < w->n_watch[m]; i++) {
 		uint32_t ch = w->watch[m][i];
-		if (sampled(w, ch, j)) {
+		if (sim_sampled(w, ch, j)) {
 			at(w, w->now + delay(w, acc_chal(w, ch)), EV_VERIFY_SEEN, ji, ch,
 			    0);
 		}
@@ -834,7 +834,7 @@ on_claim(struct world *w, uint32_t ji, uint32_t which)
 static void
 on_deadline(struct world *w, uint32_t ji)
 {
-	struct job *j = &w->jobs[ji];
+	struct sim_job *j = &w->jobs[ji];
 	struct chain_job cj = cjob(w, j);
 	struct chain_account xa = acct(w, acc_exec(j->exec));
 	struct chain_effects e;
@@ -858,7 +858,7 @@ on_deadline(struct world *w, uint32_t ji)
 static void
 on_window(struct world *w, uint32_t ji)
 {
-	struct job *j = &w->jobs[ji];
+	struct sim_job *j = &w->jobs[ji];
 	if (j->state == PROTO_JOB_CLAIMED) {
 		finalize(w, j);
 	}
@@ -872,14 +872,14 @@ static void
 start_verify(struct world *w, uint32_t ch)
 {
 	const struct sim_config *c = w->cfg;
-	struct challenger *x = &w->ch[ch];
+	struct sim_challenger *x = &w->ch[ch];
 	if (x->busy >= c->verify_slots || x->qn == 0) {
 		return;
 	}
 	uint32_t ji = x->q[x->qh];
 	x->qh = (x->qh + 1) % x->qcap;
 	x->qn--;
-	struct job *j = &w->jobs[ji];
+	struct sim_job *j = &w->jobs[ji];
 	x->busy++;
 	if (w->now >= j->window_end) {
 		w->res->verify_late++;
@@ -900,13 +900,13 @@ static void
 on_status(struct world *w, uint32_t ji, uint32_t ch)
 {
 	const struct sim_config *c = w->cfg;
-	struct job *j = &w->jobs[ji];
+	struct sim_job *j = &w->jobs[ji];
 	count_req(w, SIM_REQ_CLAIM_STATUS);
 	uint64_t t = delay(w, acc_chal(w, ch));
 	/* Then it re-executes; a griefer that disputes regardless has no
 	 * reason to compute, so it does not. */
 	if (w->ch[ch].kind != SIM_CH_SILENT) {
-		double u = rnd_unit(c->seed, j->id, ch, TAG_VERIFY);
+		double u = sim_rnd_unit(c->seed, j->id, ch, TAG_VERIFY);
 		t += (uint64_t)((double)c->ops * (double)c->op_us *
 		    c->verify_speed * (0.75 + 0.5 * u));
 		w->res->verify_ops += c->ops;
@@ -918,7 +918,7 @@ on_status(struct world *w, uint32_t ji, uint32_t ch)
 static void
 on_verify_seen(struct world *w, uint32_t ji, uint32_t ch)
 {
-	struct challenger *x = &w->ch[ch];
+	struct sim_challenger *x = &w->ch[ch];
 	if (x->qn == x->qcap) {
 		size_t cap = x->qcap ? x->qcap * 2 : 16;
 		uint32_t *q = malloc(cap * sizeof(*q));
@@ -943,8 +943,8 @@ on_verify_seen(struct world *w, uint32_t ji, uint32_t ch)
 static void
 on_verify_done(struct world *w, uint32_t ji, uint32_t ch, uint32_t seen)
 {
-	struct challenger *x = &w->ch[ch];
-	struct job *j = &w->jobs[ji];
+	struct sim_challenger *x = &w->ch[ch];
+	struct sim_job *j = &w->jobs[ji];
 	x->busy--;
 	bool mismatch = rec_lie(j) != NO_LIE;
 	if (mismatch) {
@@ -1032,7 +1032,7 @@ announce(struct world *w, uint32_t di)
 
 /* --real-model: the job on a generated MLP through the engine. */
 static int
-real_leaves(struct world *w, struct dispute *d, const struct job *j)
+real_leaves(struct world *w, struct dispute *d, const struct sim_job *j)
 {
 	const struct sim_config *c = w->cfg;
 	struct rf_errinfo ei = { "" };
@@ -1060,7 +1060,7 @@ real_leaves(struct world *w, struct dispute *d, const struct job *j)
 			fail(w, err, "real model: model_id");
 			return err;
 		}
-		merkle_root(c->suite, ml, nml, &w->model_id);
+		proto_merkle_root(c->suite, ml, nml, &w->model_id);
 		w->model_leaves = (uint32_t)nml;
 		free(ml);
 	}
@@ -1080,7 +1080,7 @@ real_leaves(struct world *w, struct dispute *d, const struct job *j)
 		return err;
 	}
 	for (size_t i = 0; i < engine_model_output_count(w->model); i++) {
-		tensor_fini(&outs[i]);
+		engine_tensor_fini(&outs[i]);
 	}
 	/* The synthetic leaves give way to the real ones; the lies are the
 	 * same positions, as bisect_test's lie() makes them. */
@@ -1119,7 +1119,7 @@ static void
 on_challenge(struct world *w, uint32_t ji, uint32_t ch, bool fake)
 {
 	const struct sim_config *c = w->cfg;
-	struct job *j = &w->jobs[ji];
+	struct sim_job *j = &w->jobs[ji];
 	uint32_t ca = acc_chal(w, ch);
 	count_req(w, SIM_REQ_CHALLENGE);
 	/* The money: chain_challenge (the claim's state and window, the
@@ -1150,14 +1150,14 @@ on_challenge(struct world *w, uint32_t ji, uint32_t ch, bool fake)
 	d->chal_lie_at = fake ? w->n_leaves - 1 : NO_LIE;
 	d->fake = fake;
 	d->next = NONE;
-	int err = synth_leaves(w, j, NO_LIE, 0, &d->honest);
+	int err = sim_synth_leaves(w, j, NO_LIE, 0, &d->honest);
 	d->leaves[0] = d->leaves[1] = d->honest;
 	if (err == RF_OK && d->lie_at != NO_LIE) {
-		err = synth_leaves(w, j, d->lie_at, claim_variant(j, j->rec),
+		err = sim_synth_leaves(w, j, d->lie_at, sim_claim_variant(j, j->rec),
 		    &d->leaves[BISECT_EXECUTOR]);
 	}
 	if (err == RF_OK && fake) {
-		err = synth_leaves(w, j, d->chal_lie_at, flip_variant(),
+		err = sim_synth_leaves(w, j, d->chal_lie_at, sim_flip_variant(),
 		    &d->leaves[BISECT_CHALLENGER]);
 	}
 	if (err != RF_OK) {
@@ -1175,8 +1175,8 @@ on_challenge(struct world *w, uint32_t ji, uint32_t ch, bool fake)
 		return;
 	}
 	struct proto_digest re, rc;
-	merkle_root(c->suite, d->leaves[BISECT_EXECUTOR], w->n_leaves, &re);
-	merkle_root(c->suite, d->leaves[BISECT_CHALLENGER], w->n_leaves, &rc);
+	proto_merkle_root(c->suite, d->leaves[BISECT_EXECUTOR], w->n_leaves, &re);
+	proto_merkle_root(c->suite, d->leaves[BISECT_CHALLENGER], w->n_leaves, &rc);
 	uint8_t idb[16];
 	memcpy(idb, &j->id, 8);
 	uint64_t chv = ch;
@@ -1314,7 +1314,7 @@ on_reveal(struct world *w, uint32_t di, uint32_t op)
 	} else {
 		struct proto_digest fr[MERKLE_MAX_PROOF];
 		size_t len;
-		int err = merkle_frontier(c->suite, d->leaves[BISECT_EXECUTOR],
+		int err = proto_merkle_frontier(c->suite, d->leaves[BISECT_EXECUTOR],
 		    (size_t)d->g.lo, fr, &len);
 		if (err != RF_OK) {
 			fail(w, err, "merkle_frontier failed");
@@ -1363,7 +1363,7 @@ record(struct world *w, const struct dispute *d, uint64_t slashed,
 	}
 	struct sim_dispute_rec *r = &res->recs[res->n_recs++];
 	memset(r, 0, sizeof(*r));
-	const struct job *j = &w->jobs[d->job];
+	const struct sim_job *j = &w->jobs[d->job];
 	r->job = j->id;
 	r->exec_kind = j->kind;
 	r->chal_kind = w->ch[d->chal].kind;
@@ -1440,7 +1440,7 @@ decide(struct world *w, uint32_t di)
 {
 	struct dispute *d = w->ds[di];
 	uint32_t ji = d->job;
-	struct job *j = &w->jobs[ji];
+	struct sim_job *j = &w->jobs[ji];
 	const struct bisect_game *g = &d->g;
 	struct chain_job cj = cjob(w, j);
 	struct chain_account xa = acct(w, acc_exec(j->exec));
@@ -1485,7 +1485,7 @@ decide(struct world *w, uint32_t di)
 /* ------------------------------------------------------------------ */
 
 bool
-world_ledger_ok(const struct world *w, uint64_t *total)
+sim_world_ledger_ok(const struct world *w, uint64_t *total)
 {
 	uint64_t t = 0, escrow = 0, bonds = 0;
 	for (uint32_t i = 0; i < w->n_acc; i++) {
@@ -1494,7 +1494,7 @@ world_ledger_ok(const struct world *w, uint64_t *total)
 	/* Escrow and bonds recounted from the jobs and disputes themselves,
 	 * not from the running totals. */
 	for (uint32_t i = 0; i < w->n_jobs; i++) {
-		const struct job *j = &w->jobs[i];
+		const struct sim_job *j = &w->jobs[i];
 		if (j->live && (j->state == PROTO_JOB_OPEN ||
 		    j->state == PROTO_JOB_CLAIMED ||
 		    j->state == PROTO_JOB_DISPUTED)) {
@@ -1516,7 +1516,7 @@ world_ledger_ok(const struct world *w, uint64_t *total)
 /* ------------------------------------------------------------------ */
 
 static void
-jobs_csv_row(struct world *w, const struct job *j)
+jobs_csv_row(struct world *w, const struct sim_job *j)
 {
 	FILE *f = (FILE *)w->jobs_out;
 	if (f == NULL) {
@@ -1569,7 +1569,7 @@ summarise(struct world *w, double t0)
 	r->load_mean = r->n_load ? (double)reqs / ((double)w->now / 1e6 > 1.0 ?
 	    (double)w->now / 1e6 : 1.0) : 0.0;
 	for (uint32_t e = 0; e < c->executors; e++) {
-		const struct executor *x = &w->ex[e];
+		const struct sim_executor *x = &w->ex[e];
 		r->st_fees[x->kind] += x->fees;
 		r->st_bonds[x->kind] += x->bonds;
 		r->st_slashed[x->kind] += x->slashed;
@@ -1590,7 +1590,7 @@ summarise(struct world *w, double t0)
 	}
 	r->minted = w->minted;
 	r->burned = w->burned;
-	r->ledger_ok = r->ledger_ok && world_ledger_ok(w, &r->total);
+	r->ledger_ok = r->ledger_ok && sim_world_ledger_ok(w, &r->total);
 	r->wall_s = wall_now() - t0;
 	struct rusage ru;
 	if (getrusage(RUSAGE_SELF, &ru) == 0) {
@@ -1609,7 +1609,7 @@ world_free(struct world *w)
 	}
 	free(w->ds);
 	free(w->jobs);
-	evq_fini(&w->q);
+	sim_evq_fini(&w->q);
 	free(w->bal);
 	free(w->stk);
 	free(w->lck);
@@ -1746,9 +1746,9 @@ sim_run_jobs(const struct sim_config *c, struct sim_result *out,
 	w->cp.deadline_penalty = c->deadline_penalty;
 	w->cp.min_fee = 0;
 	w->cp.max_open_jobs = 0;
-	evq_init(&w->q);
+	sim_evq_init(&w->q);
 	w->answer = malloc(sizeof(*w->answer));
-	err = w->answer != NULL ? world_populate(w) : RF_ERR_NOMEM;
+	err = w->answer != NULL ? sim_world_populate(w) : RF_ERR_NOMEM;
 	if (err != RF_OK) {
 		rf_errf(ei, err, "out of memory setting up %u nodes",
 		    c->executors + c->challengers + c->clients);
@@ -1765,12 +1765,12 @@ sim_run_jobs(const struct sim_config *c, struct sim_result *out,
 	}
 	double last = t0;
 	struct event e;
-	while (err == RF_OK && evq_pop(&w->q, &e)) {
+	while (err == RF_OK && sim_evq_pop(&w->q, &e)) {
 		w->now = e.t;
 		r->events++;
 		dispatch(w, &e);
 		err = w->err;
-		if ((r->events & 0xfffff) == 0 && !world_ledger_ok(w, &r->total)) {
+		if ((r->events & 0xfffff) == 0 && !sim_world_ledger_ok(w, &r->total)) {
 			r->ledger_ok = false;
 		}
 		if (progress != NULL && (r->events & 0xffff) == 0) {

@@ -1,7 +1,7 @@
 /* store/store.c - SQLite connection, schema migrations and transactions. */
-#include "store.h"
+#include "store/store.h"
 
-#include "../base/log.h"
+#include "base/log.h"
 
 #include <pthread.h>
 #include <stdatomic.h>

@@ -21,7 +21,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "../base/rf.h"
+#include "base/rf.h"
 
 struct store;
 

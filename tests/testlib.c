@@ -1,5 +1,5 @@
 /* tests/testlib.c - shared CUnit runner and helpers. */
-#include "testlib.h"
+#include "tests/testlib.h"
 
 #include <CUnit/Basic.h>
 #include <arpa/inet.h>

@@ -13,9 +13,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../../bisect/bisect.h"
-#include "../testlib.h"
-#include "adv.h"
+#include "bisect/bisect.h"
+#include "tests/testlib.h"
+#include "tests/adversary/adv.h"
 
 #define ADV_WAIT_S 60
 #define SUITE PROTO_HASH_BLAKE2B
@@ -345,9 +345,9 @@ adv_model_msg(enum proto_hash suite, const struct engine_model *model,
 	struct proto_model_register *mr = &out->u.model_register;
 	int err = proto_model_leaves(suite, model, &leaves, &n);
 	if (err == RF_OK) {
-		merkle_root(suite, leaves, n, &mr->model_id);
+		proto_merkle_root(suite, leaves, n, &mr->model_id);
 		size_t plen = 0;
-		err = merkle_inclusion_proof(suite, leaves, n, 0, mr->graph_proof,
+		err = proto_merkle_inclusion_proof(suite, leaves, n, 0, mr->graph_proof,
 		    &plen);
 		mr->proof_len = (uint8_t)plen;
 		mr->n_leaves = (uint32_t)n;
@@ -437,7 +437,7 @@ adv_trace_run(const struct engine_model *model, uint64_t input_seed,
 	    ENGINE_KERNELS_FAST, &t->leaves, &t->n, &t->root, NULL);
 	if (err != RF_OK) {
 		for (size_t i = 0; i < t->n_in; i++) {
-			tensor_fini(&t->inputs[i]);
+			engine_tensor_fini(&t->inputs[i]);
 		}
 		return err;
 	}
@@ -463,17 +463,17 @@ adv_trace_lie(struct adv_trace *t, size_t leaf)
 	} else {
 		t->leaves[leaf].b[0] ^= 0x5a;
 	}
-	merkle_root(t->suite, t->leaves, t->n, &t->root);
+	proto_merkle_root(t->suite, t->leaves, t->n, &t->root);
 }
 
 void
 adv_trace_free(struct adv_trace *t)
 {
 	for (size_t i = 0; i < t->n_in; i++) {
-		tensor_fini(&t->inputs[i]);
+		engine_tensor_fini(&t->inputs[i]);
 	}
 	for (size_t i = 0; i < t->n_out; i++) {
-		tensor_fini(&t->outputs[i]);
+		engine_tensor_fini(&t->outputs[i]);
 	}
 	free(t->leaves);
 	memset(t, 0, sizeof(*t));
@@ -494,14 +494,14 @@ adv_claim_msg(const struct adv_trace *t, const struct proto_digest *job,
 	/* The claim's output is the last trace entry's tensors. */
 	for (size_t i = 0; err == RF_OK && i < t->n_out &&
 	    i < PROTO_MAX_ENTRY_TENSORS; i++) {
-		err = tensor_copy(&c->outputs[i], &t->outputs[i]);
+		err = engine_tensor_copy(&c->outputs[i], &t->outputs[i]);
 		if (err == RF_OK) {
 			c->n_outputs = (uint8_t)(i + 1);
 		}
 	}
 	size_t plen = 0;
 	if (err == RF_OK) {
-		err = merkle_inclusion_proof(t->suite, t->leaves, t->n, t->n - 1,
+		err = proto_merkle_inclusion_proof(t->suite, t->leaves, t->n, t->n - 1,
 		    c->output_proof, &plen);
 		c->proof_len = (uint8_t)plen;
 	}

@@ -57,8 +57,8 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "../../node/node.h"
-#include "../../protocol/protocol.h"
+#include "node/node.h"
+#include "protocol/protocol.h"
 
 #define ADV_ACK 0
 #define ADV_NO_REPLY (-1)

@@ -7,9 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../bisect/bisect.h"
-#include "../../node/node.h"
-#include "../testlib.h"
+#include "bisect/bisect.h"
+#include "node/node.h"
+#include "tests/testlib.h"
 
 #define SUITE PROTO_HASH_BLAKE2B
 #define CLOCK 10000
@@ -40,11 +40,11 @@ job_make(struct job *j, int64_t ops)
 	struct tensor out[1];
 	CU_ASSERT_FATAL(proto_trace_run(SUITE, j->m, j->in, 1, out,
 	    ENGINE_KERNELS_FAST, &j->leaves, &j->n, &root, NULL) == RF_OK);
-	tensor_fini(&out[0]);
+	engine_tensor_fini(&out[0]);
 	struct proto_digest *ml;
 	size_t nml;
 	CU_ASSERT_FATAL(proto_model_leaves(SUITE, j->m, &ml, &nml) == RF_OK);
-	merkle_root(SUITE, ml, nml, &j->model_id);
+	proto_merkle_root(SUITE, ml, nml, &j->model_id);
 	j->model_leaves = (uint32_t)nml;
 	free(ml);
 }
@@ -53,7 +53,7 @@ static void
 job_free(struct job *j)
 {
 	free(j->leaves);
-	tensor_fini(&j->in[0]);
+	engine_tensor_fini(&j->in[0]);
 	engine_model_free(j->m);
 }
 
@@ -76,7 +76,7 @@ lie(const struct job *j, size_t at, bool cascade)
 static void
 root_of(const struct proto_digest *l, size_t n, struct proto_digest *r)
 {
-	merkle_root(SUITE, l, n, r);
+	proto_merkle_root(SUITE, l, n, r);
 }
 
 static int

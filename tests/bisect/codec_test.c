@@ -17,8 +17,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../bisect/bisect.h"
-#include "../testlib.h"
+#include "bisect/bisect.h"
+#include "tests/testlib.h"
 
 #define SUITE PROTO_HASH_BLAKE2B
 #define N 40
@@ -35,7 +35,7 @@ leaves(struct proto_digest *l, int liar)
 		char b[32];
 		int n = snprintf(b, sizeof(b), "leaf %d%s", i,
 		    liar && i >= LIE ? " lie" : "");
-		merkle_leaf_hash(SUITE, b, (size_t)n, &l[i]);
+		proto_merkle_leaf_hash(SUITE, b, (size_t)n, &l[i]);
 	}
 }
 
@@ -84,7 +84,7 @@ play_on(struct bisect_game *g, const struct proto_digest *exl,
 	CU_ASSERT_EQUAL_FATAL(g->phase, BISECT_PHASE_REVEAL);
 	struct proto_digest fr[64];
 	size_t fl;
-	CU_ASSERT_FATAL(merkle_frontier(SUITE, honest, (size_t)g->lo, fr, &fl) ==
+	CU_ASSERT_FATAL(proto_merkle_frontier(SUITE, honest, (size_t)g->lo, fr, &fl) ==
 	    RF_OK);
 	CU_ASSERT_EQUAL(bisect_reveal_leaf(g, g->op, fr, fl, &honest[g->lo],
 	    ++now, NULL), BISECT_ACCEPTED);
@@ -98,8 +98,8 @@ each_stage(void (*fn)(const struct bisect_game *))
 	for (uint32_t arity = 2; arity <= 16; arity += 7) {
 		struct bisect_game g;
 		struct proto_digest re, rc;
-		merkle_root(SUITE, liar, N, &re);
-		merkle_root(SUITE, honest, N, &rc);
+		proto_merkle_root(SUITE, liar, N, &re);
+		proto_merkle_root(SUITE, honest, N, &rc);
 		CU_ASSERT_FATAL(bisect_start(&g, SUITE, arity, 10000, N, NI,
 		    honest, &re, &rc, 1000) == RF_OK);
 		uint64_t now = 1000;
@@ -216,8 +216,8 @@ test_refused(void)
 {
 	struct bisect_game g;
 	struct proto_digest re, rc;
-	merkle_root(SUITE, liar, N, &re);
-	merkle_root(SUITE, honest, N, &rc);
+	proto_merkle_root(SUITE, liar, N, &re);
+	proto_merkle_root(SUITE, honest, N, &rc);
 	CU_ASSERT_FATAL(bisect_start(&g, SUITE, 2, 10000, N, NI, honest, &re,
 	    &rc, 1000) == RF_OK);
 	uint8_t buf[BISECT_GAME_MAX_ENCODED + 1];

@@ -14,8 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../bisect/bisect.h"
-#include "../testlib.h"
+#include "bisect/bisect.h"
+#include "tests/testlib.h"
 
 #define SUITE PROTO_HASH_BLAKE2B
 #define CLOCK 10000
@@ -129,8 +129,8 @@ liar_answer(struct game *G, const struct proto_bisect_query *q,
 		if (s == pr->size) {
 			s = s == G->n ? 1 : s + 1;
 		}
-		merkle_root(SUITE, own, s, &pr->root);
-		CU_ASSERT_FATAL(merkle_consistency_proof(SUITE, own, G->n, s,
+		proto_merkle_root(SUITE, own, s, &pr->root);
+		CU_ASSERT_FATAL(proto_merkle_consistency_proof(SUITE, own, G->n, s,
 		    pr->proof, &plen) == RF_OK);
 		pr->proof_len = (uint8_t)plen;
 		break;
@@ -261,7 +261,7 @@ reveal(struct game *G)
 	size_t flen = 0;
 	if (G->liar == BISECT_CHALLENGER) {
 		/* The honest executor reveals the agreed prefix. */
-		CU_ASSERT_FATAL(merkle_frontier(SUITE, G->honest, lo, fr, &flen) ==
+		CU_ASSERT_FATAL(proto_merkle_frontier(SUITE, G->honest, lo, fr, &flen) ==
 		    RF_OK);
 		G->now += 1 + below(40);
 		CU_ASSERT_EQUAL(bisect_reveal_leaf(&G->g, op, fr, flen,
@@ -278,7 +278,7 @@ reveal(struct game *G)
 		}
 		const struct proto_digest *src = m == REVEAL_OWN_FRONTIER ?
 		    G->lie : G->honest;
-		CU_ASSERT_FATAL(merkle_frontier(SUITE, src, lo, fr, &flen) ==
+		CU_ASSERT_FATAL(proto_merkle_frontier(SUITE, src, lo, fr, &flen) ==
 		    RF_OK);
 		uint32_t rop = op;
 		if (m == REVEAL_BAD_FRONTIER && flen > 0) {
@@ -345,8 +345,8 @@ play_one(struct stats *st)
 		}
 	}
 	struct proto_digest hr, lr;
-	merkle_root(SUITE, G.honest, G.n, &hr);
-	merkle_root(SUITE, G.lie, G.n, &lr);
+	proto_merkle_root(SUITE, G.honest, G.n, &hr);
+	proto_merkle_root(SUITE, G.lie, G.n, &lr);
 	/* Sometimes the liar committed to a root of no tree at all. */
 	if (below(10) == 0) {
 		random_digest(&lr);

@@ -6,8 +6,8 @@
  */
 #include <string.h>
 
-#include "../../chain/chain.h"
-#include "../testlib.h"
+#include "chain/chain.h"
+#include "tests/testlib.h"
 
 /* A ledger: the accounts by party, the job's escrow, the dispute's bond
  * and burned tokens, with its total. */

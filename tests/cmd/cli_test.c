@@ -13,7 +13,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "../testlib.h"
+#include "tests/testlib.h"
 
 static char tmpdir[256];
 static const char *refute;

@@ -344,7 +344,7 @@ run_sweep(const struct sweep_fn *fn, double max_allowed)
 static void
 test_expf_sweep(void)
 {
-	const struct sweep_fn fn = {"expf", det_expf, ref_exp, true,
+	const struct sweep_fn fn = {"expf", engine_det_expf, ref_exp, true,
 	    {{0, FB(0x1p-26f), TINY_SAMPLES},
 		{FB(0x1p-26f), FB(104.0f), MAIN_SAMPLES}}};
 	run_sweep(&fn, 1.0);
@@ -354,7 +354,7 @@ static void
 test_logf_sweep(void)
 {
 	/* Every positive finite float; the binades near 1 get extra. */
-	const struct sweep_fn fn = {"logf", det_logf, ref_log, false,
+	const struct sweep_fn fn = {"logf", engine_det_logf, ref_log, false,
 	    {{1, FB(0.5f), SWEEP_SAMPLES / 4},
 		{FB(0.5f), FB(2.0f), SWEEP_SAMPLES / 2},
 		{FB(2.0f), FB(INFINITY), SWEEP_SAMPLES / 4}}};
@@ -364,7 +364,7 @@ test_logf_sweep(void)
 static void
 test_tanhf_sweep(void)
 {
-	const struct sweep_fn fn = {"tanhf", det_tanhf, ref_tanh, true,
+	const struct sweep_fn fn = {"tanhf", engine_det_tanhf, ref_tanh, true,
 	    {{0, FB(0x1p-26f), TINY_SAMPLES},
 		{FB(0x1p-26f), FB(12.0f), MAIN_SAMPLES}}};
 	run_sweep(&fn, 1.0);
@@ -373,7 +373,7 @@ test_tanhf_sweep(void)
 static void
 test_erff_sweep(void)
 {
-	const struct sweep_fn fn = {"erff", det_erff, ref_erf, true,
+	const struct sweep_fn fn = {"erff", engine_det_erff, ref_erf, true,
 	    {{0, FB(0x1p-26f), TINY_SAMPLES},
 		{FB(0x1p-26f), FB(6.0f), MAIN_SAMPLES}}};
 	run_sweep(&fn, 1.0);
@@ -382,7 +382,7 @@ test_erff_sweep(void)
 static void
 test_sigmoidf_sweep(void)
 {
-	const struct sweep_fn fn = {"sigmoidf", det_sigmoidf, ref_sigmoid,
+	const struct sweep_fn fn = {"sigmoidf", engine_det_sigmoidf, ref_sigmoid,
 	    true,
 	    {{0, FB(0x1p-26f), TINY_SAMPLES},
 		{FB(0x1p-26f), FB(110.0f), MAIN_SAMPLES}}};
@@ -392,7 +392,7 @@ test_sigmoidf_sweep(void)
 static void
 test_geluf_sweep(void)
 {
-	const struct sweep_fn fn = {"geluf", det_geluf, ref_gelu, true,
+	const struct sweep_fn fn = {"geluf", engine_det_geluf, ref_gelu, true,
 	    {{0, FB(0x1p-26f), TINY_SAMPLES},
 		{FB(0x1p-26f), FB(20.0f), MAIN_SAMPLES}}};
 	run_sweep(&fn, 1.0);
@@ -401,7 +401,7 @@ test_geluf_sweep(void)
 static void
 test_gelu_tanhf_sweep(void)
 {
-	const struct sweep_fn fn = {"gelu_tanhf", det_gelu_tanhf,
+	const struct sweep_fn fn = {"gelu_tanhf", engine_det_gelu_tanhf,
 	    ref_gelu_tanh, true,
 	    {{0, FB(0x1p-26f), TINY_SAMPLES},
 		{FB(0x1p-26f), FB(20.0f), MAIN_SAMPLES}}};
@@ -415,47 +415,47 @@ test_gelu_tanhf_sweep(void)
 static void
 test_rint(void)
 {
-	CU_ASSERT(det_rint(0.5) == 0.0);
-	CU_ASSERT(det_rint(1.5) == 2.0);
-	CU_ASSERT(det_rint(2.5) == 2.0);
-	CU_ASSERT(det_rint(3.5) == 4.0);
-	CU_ASSERT(det_rint(-2.5) == -2.0);
-	CU_ASSERT(det_rint(-1.5) == -2.0);
-	CU_ASSERT(det_rint(2.4999999999999996) == 2.0);
-	CU_ASSERT(det_rint(2.5000000000000004) == 3.0);
+	CU_ASSERT(engine_det_rint(0.5) == 0.0);
+	CU_ASSERT(engine_det_rint(1.5) == 2.0);
+	CU_ASSERT(engine_det_rint(2.5) == 2.0);
+	CU_ASSERT(engine_det_rint(3.5) == 4.0);
+	CU_ASSERT(engine_det_rint(-2.5) == -2.0);
+	CU_ASSERT(engine_det_rint(-1.5) == -2.0);
+	CU_ASSERT(engine_det_rint(2.4999999999999996) == 2.0);
+	CU_ASSERT(engine_det_rint(2.5000000000000004) == 3.0);
 	/* The classic floor(x + 0.5) bug: 0.49999999999999994 + 0.5 == 1. */
-	CU_ASSERT(det_rint(0.49999999999999994) == 0.0);
-	CU_ASSERT(det_rint(-0.7) == -1.0);
-	CU_ASSERT(det_rint(1e15 + 0.5) == 1e15);
-	CU_ASSERT(det_rint(0x1p52 - 0.5) == 0x1p52);
-	CU_ASSERT(det_rint(0x1p52 - 1.5) == 0x1p52 - 2.0);
-	CU_ASSERT(det_rint(0x1p52 + 1.0) == 0x1p52 + 1.0);
-	CU_ASSERT(det_rint(1e300) == 1e300);
-	CU_ASSERT(det_rint(-1e300) == -1e300);
-	CU_ASSERT(det_rint(0x1p-1074) == 0.0);
+	CU_ASSERT(engine_det_rint(0.49999999999999994) == 0.0);
+	CU_ASSERT(engine_det_rint(-0.7) == -1.0);
+	CU_ASSERT(engine_det_rint(1e15 + 0.5) == 1e15);
+	CU_ASSERT(engine_det_rint(0x1p52 - 0.5) == 0x1p52);
+	CU_ASSERT(engine_det_rint(0x1p52 - 1.5) == 0x1p52 - 2.0);
+	CU_ASSERT(engine_det_rint(0x1p52 + 1.0) == 0x1p52 + 1.0);
+	CU_ASSERT(engine_det_rint(1e300) == 1e300);
+	CU_ASSERT(engine_det_rint(-1e300) == -1e300);
+	CU_ASSERT(engine_det_rint(0x1p-1074) == 0.0);
 	/* Signs of zero: -0.5 and -0.4 round to -0, -0 stays -0. */
-	CU_ASSERT(dbits(det_rint(-0.5)) == dbits(-0.0));
-	CU_ASSERT(dbits(det_rint(-0.4)) == dbits(-0.0));
-	CU_ASSERT(dbits(det_rint(-0.0)) == dbits(-0.0));
-	CU_ASSERT(dbits(det_rint(0.0)) == dbits(0.0));
-	CU_ASSERT(det_rint(INFINITY) == INFINITY);
-	CU_ASSERT(det_rint(-INFINITY) == -INFINITY);
+	CU_ASSERT(dbits(engine_det_rint(-0.5)) == dbits(-0.0));
+	CU_ASSERT(dbits(engine_det_rint(-0.4)) == dbits(-0.0));
+	CU_ASSERT(dbits(engine_det_rint(-0.0)) == dbits(-0.0));
+	CU_ASSERT(dbits(engine_det_rint(0.0)) == dbits(0.0));
+	CU_ASSERT(engine_det_rint(INFINITY) == INFINITY);
+	CU_ASSERT(engine_det_rint(-INFINITY) == -INFINITY);
 	uint64_t nan_bits = UINT64_C(0x7ff8000000012345);
-	CU_ASSERT(dbits(det_rint(dfrom(nan_bits))) == nan_bits);
+	CU_ASSERT(dbits(engine_det_rint(dfrom(nan_bits))) == nan_bits);
 	/* Against libm's rint (round to nearest even in the default mode). */
 	uint64_t bad = 0;
 	const uint64_t end = dbits(0x1p53);
 	for (uint64_t b = 0; b < end; b += (end >> 21) | 1) {
 		double x = dfrom(b);
-		if (dbits(det_rint(x)) != dbits(rint(x)) ||
-		    dbits(det_rint(-x)) != dbits(rint(-x))) {
+		if (dbits(engine_det_rint(x)) != dbits(rint(x)) ||
+		    dbits(engine_det_rint(-x)) != dbits(rint(-x))) {
 			bad++;
 		}
 	}
 	CU_ASSERT(bad == 0);
 }
 
-/* Error of det_exp in double ulps against expl (64-bit on x86). */
+/* Error of engine_det_exp in double ulps against expl (64-bit on x86). */
 static double
 dulp_error(double got, long double ref)
 {
@@ -472,23 +472,23 @@ dulp_error(double got, long double ref)
 static void
 test_exp_double(void)
 {
-	CU_ASSERT(det_exp(0.0) == 1.0);
-	CU_ASSERT(det_exp(-0.0) == 1.0);
-	CU_ASSERT(det_exp(INFINITY) == INFINITY);
-	CU_ASSERT(dbits(det_exp(-INFINITY)) == dbits(0.0));
+	CU_ASSERT(engine_det_exp(0.0) == 1.0);
+	CU_ASSERT(engine_det_exp(-0.0) == 1.0);
+	CU_ASSERT(engine_det_exp(INFINITY) == INFINITY);
+	CU_ASSERT(dbits(engine_det_exp(-INFINITY)) == dbits(0.0));
 	uint64_t nan_bits = UINT64_C(0xfff8000000000abc);
-	CU_ASSERT(dbits(det_exp(dfrom(nan_bits))) == nan_bits);
+	CU_ASSERT(dbits(engine_det_exp(dfrom(nan_bits))) == nan_bits);
 	/* Overflow and underflow thresholds. */
-	CU_ASSERT(det_exp(709.782712893383973) == exp(709.782712893383973));
-	CU_ASSERT(isfinite(det_exp(709.782712893383973)));
-	CU_ASSERT(det_exp(709.7827128933841) == INFINITY);
-	CU_ASSERT(det_exp(709.79) == INFINITY);
-	CU_ASSERT(det_exp(1e300) == INFINITY);
-	CU_ASSERT(det_exp(-745.1332191019411) == 0x1p-1074);
-	CU_ASSERT(det_exp(-745.1332191019412) == 0.0);
-	CU_ASSERT(det_exp(-745.14) == 0.0);
-	CU_ASSERT(det_exp(-1e300) == 0.0);
-	CU_ASSERT(det_exp(1.0) == 0x1.5bf0a8b145769p+1); /* e, rounded */
+	CU_ASSERT(engine_det_exp(709.782712893383973) == exp(709.782712893383973));
+	CU_ASSERT(isfinite(engine_det_exp(709.782712893383973)));
+	CU_ASSERT(engine_det_exp(709.7827128933841) == INFINITY);
+	CU_ASSERT(engine_det_exp(709.79) == INFINITY);
+	CU_ASSERT(engine_det_exp(1e300) == INFINITY);
+	CU_ASSERT(engine_det_exp(-745.1332191019411) == 0x1p-1074);
+	CU_ASSERT(engine_det_exp(-745.1332191019412) == 0.0);
+	CU_ASSERT(engine_det_exp(-745.14) == 0.0);
+	CU_ASSERT(engine_det_exp(-1e300) == 0.0);
+	CU_ASSERT(engine_det_exp(1.0) == 0x1.5bf0a8b145769p+1); /* e, rounded */
 
 	/* Strided over the doubles of [-745.2, 709.8] in both signs. */
 	double max_err = 0.0;
@@ -503,7 +503,7 @@ test_exp_double(void)
 			if (x > 709.78 || x < -745.13) {
 				continue;
 			}
-			double got = det_exp(x);
+			double got = engine_det_exp(x);
 			long double ref = expl((long double)x);
 			double err = dulp_error(got, ref);
 			n++;
@@ -538,8 +538,8 @@ test_nan_inputs(void)
 		UINT32_C(0x7fc12345), UINT32_C(0xff812345),
 		UINT32_C(0x7f800001), /* signalling */
 	};
-	float (*const fns[])(float) = {det_expf, det_logf, det_tanhf,
-	    det_erff, det_sigmoidf, det_geluf, det_gelu_tanhf};
+	float (*const fns[])(float) = {engine_det_expf, engine_det_logf, engine_det_tanhf,
+	    engine_det_erff, engine_det_sigmoidf, engine_det_geluf, engine_det_gelu_tanhf};
 	for (size_t i = 0; i < sizeof(nans) / sizeof(nans[0]); i++) {
 		for (size_t j = 0; j < sizeof(fns) / sizeof(fns[0]); j++) {
 			float r = fns[j](ffrom(nans[i]));
@@ -552,84 +552,84 @@ static void
 test_exact_values(void)
 {
 	/* exp */
-	CU_ASSERT(same_float(det_expf(0.0f), 1.0f));
-	CU_ASSERT(same_float(det_expf(-0.0f), 1.0f));
-	CU_ASSERT(same_float(det_expf(INFINITY), INFINITY));
-	CU_ASSERT(same_float(det_expf(-INFINITY), 0.0f));
-	CU_ASSERT(same_float(det_expf(0x1.62e42ep+6f), 0x1.ffff08p+127f));
-	CU_ASSERT(same_float(det_expf(0x1.62e430p+6f), INFINITY));
-	CU_ASSERT(same_float(det_expf(-0x1.9fe368p+6f), 0x1p-149f));
-	CU_ASSERT(same_float(det_expf(-0x1.9fe36ap+6f), 0.0f));
-	CU_ASSERT(same_float(det_expf(1.0f), 0x1.5bf0a8p+1f));
+	CU_ASSERT(same_float(engine_det_expf(0.0f), 1.0f));
+	CU_ASSERT(same_float(engine_det_expf(-0.0f), 1.0f));
+	CU_ASSERT(same_float(engine_det_expf(INFINITY), INFINITY));
+	CU_ASSERT(same_float(engine_det_expf(-INFINITY), 0.0f));
+	CU_ASSERT(same_float(engine_det_expf(0x1.62e42ep+6f), 0x1.ffff08p+127f));
+	CU_ASSERT(same_float(engine_det_expf(0x1.62e430p+6f), INFINITY));
+	CU_ASSERT(same_float(engine_det_expf(-0x1.9fe368p+6f), 0x1p-149f));
+	CU_ASSERT(same_float(engine_det_expf(-0x1.9fe36ap+6f), 0.0f));
+	CU_ASSERT(same_float(engine_det_expf(1.0f), 0x1.5bf0a8p+1f));
 	/* log */
-	CU_ASSERT(same_float(det_logf(1.0f), 0.0f));
-	CU_ASSERT(same_float(det_logf(0.0f), -INFINITY));
-	CU_ASSERT(same_float(det_logf(-0.0f), -INFINITY));
-	CU_ASSERT(same_float(det_logf(INFINITY), INFINITY));
-	CU_ASSERT(fbits(det_logf(-1.0f)) == UINT32_C(0x7fc00000));
-	CU_ASSERT(fbits(det_logf(-0x1p-149f)) == UINT32_C(0x7fc00000));
-	CU_ASSERT(fbits(det_logf(-INFINITY)) == UINT32_C(0x7fc00000));
-	CU_ASSERT(same_float(det_logf(2.0f), 0x1.62e43p-1f));
-	CU_ASSERT(same_float(det_logf(0x1p-149f), -0x1.9d1da0p+6f));
-	CU_ASSERT(same_float(det_logf(FLT_MAX), 0x1.62e430p+6f));
+	CU_ASSERT(same_float(engine_det_logf(1.0f), 0.0f));
+	CU_ASSERT(same_float(engine_det_logf(0.0f), -INFINITY));
+	CU_ASSERT(same_float(engine_det_logf(-0.0f), -INFINITY));
+	CU_ASSERT(same_float(engine_det_logf(INFINITY), INFINITY));
+	CU_ASSERT(fbits(engine_det_logf(-1.0f)) == UINT32_C(0x7fc00000));
+	CU_ASSERT(fbits(engine_det_logf(-0x1p-149f)) == UINT32_C(0x7fc00000));
+	CU_ASSERT(fbits(engine_det_logf(-INFINITY)) == UINT32_C(0x7fc00000));
+	CU_ASSERT(same_float(engine_det_logf(2.0f), 0x1.62e43p-1f));
+	CU_ASSERT(same_float(engine_det_logf(0x1p-149f), -0x1.9d1da0p+6f));
+	CU_ASSERT(same_float(engine_det_logf(FLT_MAX), 0x1.62e430p+6f));
 	/* tanh */
-	CU_ASSERT(same_float(det_tanhf(0.0f), 0.0f));
-	CU_ASSERT(same_float(det_tanhf(-0.0f), -0.0f));
-	CU_ASSERT(same_float(det_tanhf(INFINITY), 1.0f));
-	CU_ASSERT(same_float(det_tanhf(-INFINITY), -1.0f));
-	CU_ASSERT(same_float(det_tanhf(10.0f), 1.0f));
-	CU_ASSERT(same_float(det_tanhf(0x1p-149f), 0x1p-149f));
-	CU_ASSERT(same_float(det_tanhf(-0x1p-149f), -0x1p-149f));
+	CU_ASSERT(same_float(engine_det_tanhf(0.0f), 0.0f));
+	CU_ASSERT(same_float(engine_det_tanhf(-0.0f), -0.0f));
+	CU_ASSERT(same_float(engine_det_tanhf(INFINITY), 1.0f));
+	CU_ASSERT(same_float(engine_det_tanhf(-INFINITY), -1.0f));
+	CU_ASSERT(same_float(engine_det_tanhf(10.0f), 1.0f));
+	CU_ASSERT(same_float(engine_det_tanhf(0x1p-149f), 0x1p-149f));
+	CU_ASSERT(same_float(engine_det_tanhf(-0x1p-149f), -0x1p-149f));
 	/* erf */
-	CU_ASSERT(same_float(det_erff(0.0f), 0.0f));
-	CU_ASSERT(same_float(det_erff(-0.0f), -0.0f));
-	CU_ASSERT(same_float(det_erff(INFINITY), 1.0f));
-	CU_ASSERT(same_float(det_erff(-INFINITY), -1.0f));
-	CU_ASSERT(same_float(det_erff(FLT_MAX), 1.0f));
-	CU_ASSERT(same_float(det_erff(4.0f), 1.0f));
+	CU_ASSERT(same_float(engine_det_erff(0.0f), 0.0f));
+	CU_ASSERT(same_float(engine_det_erff(-0.0f), -0.0f));
+	CU_ASSERT(same_float(engine_det_erff(INFINITY), 1.0f));
+	CU_ASSERT(same_float(engine_det_erff(-INFINITY), -1.0f));
+	CU_ASSERT(same_float(engine_det_erff(FLT_MAX), 1.0f));
+	CU_ASSERT(same_float(engine_det_erff(4.0f), 1.0f));
 	/* sigmoid */
-	CU_ASSERT(same_float(det_sigmoidf(0.0f), 0.5f));
-	CU_ASSERT(same_float(det_sigmoidf(-0.0f), 0.5f));
-	CU_ASSERT(same_float(det_sigmoidf(INFINITY), 1.0f));
-	CU_ASSERT(same_float(det_sigmoidf(-INFINITY), 0.0f));
-	CU_ASSERT(same_float(det_sigmoidf(-FLT_MAX), 0.0f));
-	CU_ASSERT(same_float(det_sigmoidf(FLT_MAX), 1.0f));
+	CU_ASSERT(same_float(engine_det_sigmoidf(0.0f), 0.5f));
+	CU_ASSERT(same_float(engine_det_sigmoidf(-0.0f), 0.5f));
+	CU_ASSERT(same_float(engine_det_sigmoidf(INFINITY), 1.0f));
+	CU_ASSERT(same_float(engine_det_sigmoidf(-INFINITY), 0.0f));
+	CU_ASSERT(same_float(engine_det_sigmoidf(-FLT_MAX), 0.0f));
+	CU_ASSERT(same_float(engine_det_sigmoidf(FLT_MAX), 1.0f));
 	/* gelu, both forms: odd zeros kept, limits at the infinities. */
-	CU_ASSERT(same_float(det_geluf(0.0f), 0.0f));
-	CU_ASSERT(same_float(det_geluf(-0.0f), -0.0f));
-	CU_ASSERT(same_float(det_geluf(INFINITY), INFINITY));
-	CU_ASSERT(same_float(det_geluf(-INFINITY), -0.0f));
-	CU_ASSERT(same_float(det_geluf(-FLT_MAX), -0.0f));
-	CU_ASSERT(same_float(det_geluf(FLT_MAX), FLT_MAX));
-	CU_ASSERT(same_float(det_geluf(100.0f), 100.0f));
-	CU_ASSERT(same_float(det_gelu_tanhf(0.0f), 0.0f));
-	CU_ASSERT(same_float(det_gelu_tanhf(-0.0f), -0.0f));
-	CU_ASSERT(same_float(det_gelu_tanhf(INFINITY), INFINITY));
-	CU_ASSERT(same_float(det_gelu_tanhf(-INFINITY), -0.0f));
-	CU_ASSERT(same_float(det_gelu_tanhf(-FLT_MAX), -0.0f));
-	CU_ASSERT(same_float(det_gelu_tanhf(FLT_MAX), FLT_MAX));
+	CU_ASSERT(same_float(engine_det_geluf(0.0f), 0.0f));
+	CU_ASSERT(same_float(engine_det_geluf(-0.0f), -0.0f));
+	CU_ASSERT(same_float(engine_det_geluf(INFINITY), INFINITY));
+	CU_ASSERT(same_float(engine_det_geluf(-INFINITY), -0.0f));
+	CU_ASSERT(same_float(engine_det_geluf(-FLT_MAX), -0.0f));
+	CU_ASSERT(same_float(engine_det_geluf(FLT_MAX), FLT_MAX));
+	CU_ASSERT(same_float(engine_det_geluf(100.0f), 100.0f));
+	CU_ASSERT(same_float(engine_det_gelu_tanhf(0.0f), 0.0f));
+	CU_ASSERT(same_float(engine_det_gelu_tanhf(-0.0f), -0.0f));
+	CU_ASSERT(same_float(engine_det_gelu_tanhf(INFINITY), INFINITY));
+	CU_ASSERT(same_float(engine_det_gelu_tanhf(-INFINITY), -0.0f));
+	CU_ASSERT(same_float(engine_det_gelu_tanhf(-FLT_MAX), -0.0f));
+	CU_ASSERT(same_float(engine_det_gelu_tanhf(FLT_MAX), FLT_MAX));
 	/*
 	 * x/2 exactly halfway between two floats: the exact value is a
 	 * little above x/2, so it rounds up (toward zero for negative x),
 	 * not to even.
 	 */
-	CU_ASSERT(same_float(det_geluf(0x1p-149f), 0x1p-149f));
-	CU_ASSERT(same_float(det_geluf(-0x1p-149f), -0.0f));
-	CU_ASSERT(same_float(det_geluf(0x3p-149f), 0x2p-149f));
-	CU_ASSERT(same_float(det_geluf(-0x3p-149f), -0x1p-149f));
-	CU_ASSERT(same_float(det_gelu_tanhf(0x1p-149f), 0x1p-149f));
-	CU_ASSERT(same_float(det_gelu_tanhf(-0x3p-149f), -0x1p-149f));
-	CU_ASSERT(same_float(det_geluf(0x1p-126f), 0x1p-127f));
+	CU_ASSERT(same_float(engine_det_geluf(0x1p-149f), 0x1p-149f));
+	CU_ASSERT(same_float(engine_det_geluf(-0x1p-149f), -0.0f));
+	CU_ASSERT(same_float(engine_det_geluf(0x3p-149f), 0x2p-149f));
+	CU_ASSERT(same_float(engine_det_geluf(-0x3p-149f), -0x1p-149f));
+	CU_ASSERT(same_float(engine_det_gelu_tanhf(0x1p-149f), 0x1p-149f));
+	CU_ASSERT(same_float(engine_det_gelu_tanhf(-0x3p-149f), -0x1p-149f));
+	CU_ASSERT(same_float(engine_det_geluf(0x1p-126f), 0x1p-127f));
 	/* Found by the full sweep: within 2^-53 of a halfway point. */
-	CU_ASSERT(same_float(det_geluf(0x1.6148dep-16f), 0x1.614a62p-17f));
+	CU_ASSERT(same_float(engine_det_geluf(0x1.6148dep-16f), 0x1.614a62p-17f));
 	/* 1/2 + x/4 exactly halfway between two floats: the x^3 term, below
 	 * a double ulp, decides (also found by the full sweep). */
-	CU_ASSERT(same_float(det_sigmoidf(0x1.6p-20f), 0x1.00000ap-1f));
-	CU_ASSERT(same_float(det_sigmoidf(0x1.ep-20f), 0x1.00000ep-1f));
-	CU_ASSERT(same_float(det_sigmoidf(0x1.3p-19f), 0x1.000012p-1f));
-	CU_ASSERT(same_float(det_sigmoidf(-0x1.6p-21f), 0x1.fffff6p-2f));
+	CU_ASSERT(same_float(engine_det_sigmoidf(0x1.6p-20f), 0x1.00000ap-1f));
+	CU_ASSERT(same_float(engine_det_sigmoidf(0x1.ep-20f), 0x1.00000ep-1f));
+	CU_ASSERT(same_float(engine_det_sigmoidf(0x1.3p-19f), 0x1.000012p-1f));
+	CU_ASSERT(same_float(engine_det_sigmoidf(-0x1.6p-21f), 0x1.fffff6p-2f));
 	/* Within 2^-55 of a halfway point (full sweep). */
-	CU_ASSERT(same_float(det_sigmoidf(-0x1.250c02p-10f), 0x1.ffb6bep-2f));
+	CU_ASSERT(same_float(engine_det_sigmoidf(-0x1.250c02p-10f), 0x1.ffb6bep-2f));
 }
 
 /* A few correctly rounded values (from mpmath at 200 bits) that every
@@ -637,13 +637,13 @@ test_exact_values(void)
 static void
 test_pinned_bits(void)
 {
-	CU_ASSERT(fbits(det_expf(0.1f)) == fbits(0x1.1aec7cp+0f));
-	CU_ASSERT(fbits(det_logf(3.0f)) == fbits(0x1.193ea8p+0f));
-	CU_ASSERT(fbits(det_tanhf(0.5f)) == fbits(0x1.d9353ep-2f));
-	CU_ASSERT(fbits(det_erff(0.5f)) == fbits(0x1.0a7ef6p-1f));
-	CU_ASSERT(fbits(det_sigmoidf(1.0f)) == fbits(0x1.764d5p-1f));
-	CU_ASSERT(fbits(det_geluf(1.0f)) == fbits(0x1.aec4bep-1f));
-	CU_ASSERT(fbits(det_gelu_tanhf(1.0f)) == fbits(0x1.aeb0b8p-1f));
+	CU_ASSERT(fbits(engine_det_expf(0.1f)) == fbits(0x1.1aec7cp+0f));
+	CU_ASSERT(fbits(engine_det_logf(3.0f)) == fbits(0x1.193ea8p+0f));
+	CU_ASSERT(fbits(engine_det_tanhf(0.5f)) == fbits(0x1.d9353ep-2f));
+	CU_ASSERT(fbits(engine_det_erff(0.5f)) == fbits(0x1.0a7ef6p-1f));
+	CU_ASSERT(fbits(engine_det_sigmoidf(1.0f)) == fbits(0x1.764d5p-1f));
+	CU_ASSERT(fbits(engine_det_geluf(1.0f)) == fbits(0x1.aec4bep-1f));
+	CU_ASSERT(fbits(engine_det_gelu_tanhf(1.0f)) == fbits(0x1.aeb0b8p-1f));
 }
 
 static CU_TestInfo detmath_tests[] = {

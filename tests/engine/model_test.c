@@ -7,8 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../engine/engine.h"
-#include "../testlib.h"
+#include "engine/engine.h"
+#include "tests/testlib.h"
 
 static struct engine_model *
 gen(enum engine_gen_kind kind, uint64_t seed)
@@ -119,7 +119,7 @@ test_builder_many_names(void)
 	for (int i = 0; i < 5000; i++) {
 		struct tensor t;
 		int idx;
-		CU_ASSERT_FATAL(tensor_init(&t, TENSOR_F32, 1, d) == RF_OK);
+		CU_ASSERT_FATAL(engine_tensor_init(&t, TENSOR_F32, 1, d) == RF_OK);
 		snprintf(name, sizeof(name), "w%d", i);
 		CU_ASSERT_FATAL(engine_model_add_weight(m, name, &t, &idx,
 		    NULL) == RF_OK);
@@ -449,14 +449,14 @@ test_file_hand_faults(void)
 	CU_ASSERT_FATAL(engine_model_decode(h.b, h.n, &m, NULL) == RF_OK);
 	struct tensor in, out;
 	int64_t d[1] = { 2 };
-	CU_ASSERT_FATAL(tensor_init(&in, TENSOR_F32, 1, d) == RF_OK);
+	CU_ASSERT_FATAL(engine_tensor_init(&in, TENSOR_F32, 1, d) == RF_OK);
 	((float *)in.data)[0] = 10.0f;
 	((float *)in.data)[1] = 20.0f;
 	CU_ASSERT_FATAL(engine_run(m, &in, 1, &out, NULL, NULL) == RF_OK);
 	CU_ASSERT(((float *)out.data)[0] == 11.0f);
 	CU_ASSERT(((float *)out.data)[1] == 22.0f);
-	tensor_fini(&in);
-	tensor_fini(&out);
+	engine_tensor_fini(&in);
+	engine_tensor_fini(&out);
 	engine_model_free(m);
 }
 
@@ -481,7 +481,7 @@ trace_keep(void *ctx, size_t index, const struct tensor *const *t, size_t n)
 		return 1;
 	}
 	for (size_t i = 0; i < n; i++) {
-		if (tensor_copy(&tc->t[index][i], t[i]) != RF_OK) {
+		if (engine_tensor_copy(&tc->t[index][i], t[i]) != RF_OK) {
 			return 1;
 		}
 	}
@@ -495,7 +495,7 @@ trace_free(struct trace_copy *tc)
 {
 	for (size_t i = 0; i < tc->n; i++) {
 		for (size_t j = 0; j < tc->n_out[i]; j++) {
-			tensor_fini(&tc->t[i][j]);
+			engine_tensor_fini(&tc->t[i][j]);
 		}
 	}
 	free(tc);
@@ -522,12 +522,12 @@ run_traced(const struct engine_model *m, uint64_t seed,
 	CU_ASSERT(!tc->out_of_order);
 	CU_ASSERT(tc->n == engine_trace_length(m));
 	/* The graph output is the last trace entry's tensor. */
-	CU_ASSERT(tensor_equal(&out[0], &tc->t[tc->n - 1][0]));
+	CU_ASSERT(engine_tensor_equal(&out[0], &tc->t[tc->n - 1][0]));
 	for (size_t i = 0; i < engine_model_input_count(m); i++) {
-		tensor_fini(&in[i]);
+		engine_tensor_fini(&in[i]);
 	}
 	for (size_t i = 0; i < engine_model_output_count(m); i++) {
-		tensor_fini(&out[i]);
+		engine_tensor_fini(&out[i]);
 	}
 	return tc;
 }
@@ -547,9 +547,9 @@ test_fast_equals_reference(void)
 			size_t diff = 0;
 			for (size_t i = 0; i < fast->n; i++) {
 				for (size_t j = 0; j < fast->n_out[i]; j++) {
-					diff += !tensor_equal(&fast->t[i][j],
+					diff += !engine_tensor_equal(&fast->t[i][j],
 					    &ref->t[i][j]);
-					diff += !tensor_equal(&fast->t[i][j],
+					diff += !engine_tensor_equal(&fast->t[i][j],
 					    &again->t[i][j]);
 				}
 			}
@@ -597,9 +597,9 @@ test_one_step_matches_trace(void)
 			CU_ASSERT_FATAL(engine_op_eval(m, k, args, out,
 			    ENGINE_KERNELS_REF, NULL) == RF_OK);
 			for (size_t j = 0; j < oi.n_outputs; j++) {
-				mismatches += !tensor_equal(&out[j],
+				mismatches += !engine_tensor_equal(&out[j],
 				    &tc->t[n_in + k][j]);
-				tensor_fini(&out[j]);
+				engine_tensor_fini(&out[j]);
 			}
 		}
 		CU_ASSERT_EQUAL(mismatches, 0);
@@ -636,16 +636,16 @@ test_stop_after_and_input_checks(void)
 	struct tensor bad;
 	int64_t d[2] = { 4, 63 };
 	struct rf_errinfo ei;
-	CU_ASSERT_FATAL(tensor_init(&bad, TENSOR_F32, 2, d) == RF_OK);
+	CU_ASSERT_FATAL(engine_tensor_init(&bad, TENSOR_F32, 2, d) == RF_OK);
 	CU_ASSERT(engine_run(m, &bad, 1, out, NULL, &ei) == RF_ERR_SHAPE);
 	CU_ASSERT(strstr(ei.msg, "dimension 1 must be 64") != NULL);
-	tensor_fini(&bad);
+	engine_tensor_fini(&bad);
 	d[1] = 64;
-	CU_ASSERT_FATAL(tensor_init(&bad, TENSOR_I32, 2, d) == RF_OK);
+	CU_ASSERT_FATAL(engine_tensor_init(&bad, TENSOR_I32, 2, d) == RF_OK);
 	CU_ASSERT(engine_run(m, &bad, 1, out, NULL, &ei) == RF_ERR_DTYPE);
 	CU_ASSERT(engine_run(m, in, 0, out, NULL, &ei) == RF_ERR_INVAL);
-	tensor_fini(&bad);
-	tensor_fini(&in[0]);
+	engine_tensor_fini(&bad);
+	engine_tensor_fini(&in[0]);
 	engine_model_free(m);
 }
 
@@ -666,7 +666,7 @@ test_transformer_tokens_in_range(void)
 		ok = ok && v >= 0 && v < 7;
 	}
 	CU_ASSERT(ok);
-	tensor_fini(&in[0]);
+	engine_tensor_fini(&in[0]);
 	engine_model_free(m);
 }
 
@@ -696,7 +696,7 @@ test_graph_only(void)
 	struct tensor in[1], out[1];
 	CU_ASSERT_FATAL(engine_inputs_random(go, 1, in, NULL) == RF_OK);
 	CU_ASSERT(engine_run(go, in, 1, out, NULL, &ei) == RF_ERR_INVAL);
-	tensor_fini(&in[0]);
+	engine_tensor_fini(&in[0]);
 	/* Every operator, recomputed on the graph with the full model's
 	 * weights, gives the trace's bits. */
 	size_t bad = 0;
@@ -714,9 +714,9 @@ test_graph_only(void)
 		struct tensor o[ENGINE_MAX_OP_OUTPUTS];
 		CU_ASSERT_FATAL(engine_op_eval(go, k, args, o, ENGINE_KERNELS_FAST,
 		    NULL) == RF_OK);
-		bad += !tensor_equal(&o[0], &tc->t[1 + k][0]);
+		bad += !engine_tensor_equal(&o[0], &tc->t[1 + k][0]);
 		for (size_t j = 0; j < oi.n_outputs; j++) {
-			tensor_fini(&o[j]);
+			engine_tensor_fini(&o[j]);
 		}
 	}
 	CU_ASSERT_EQUAL(bad, 0);
@@ -746,7 +746,7 @@ test_nans_canonical(void)
 	    1, NULL, 0, &y, NULL) == RF_OK);
 	CU_ASSERT_FATAL(engine_model_add_output(m, y, NULL) == RF_OK);
 	struct tensor t, r;
-	CU_ASSERT_FATAL(tensor_init(&t, TENSOR_F32, 1, d) == RF_OK);
+	CU_ASSERT_FATAL(engine_tensor_init(&t, TENSOR_F32, 1, d) == RF_OK);
 	float *v = t.data;
 	v[0] = __builtin_inff();
 	v[1] = -__builtin_inff();
@@ -757,8 +757,8 @@ test_nans_canonical(void)
 	CU_ASSERT_EQUAL(bits[0], 0x7fc00000u);
 	CU_ASSERT_EQUAL(bits[1], 0x7fc00000u);
 	CU_ASSERT_EQUAL(bits[2], 0u);
-	tensor_fini(&t);
-	tensor_fini(&r);
+	engine_tensor_fini(&t);
+	engine_tensor_fini(&r);
 	engine_model_free(m);
 }
 
@@ -786,7 +786,7 @@ test_nans_canonical_long(void)
 	int bad = 0;
 	for (size_t pos = 0; pos < N; pos += (pos < 40 || pos > N - 40) ? 1 : 37) {
 		struct tensor t, r;
-		CU_ASSERT_FATAL(tensor_init(&t, TENSOR_F32, 1, d) == RF_OK);
+		CU_ASSERT_FATAL(engine_tensor_init(&t, TENSOR_F32, 1, d) == RF_OK);
 		uint32_t *bits = malloc(N * sizeof(uint32_t));
 		CU_ASSERT_FATAL(bits != NULL);
 		for (size_t i = 0; i < N; i++) {
@@ -805,8 +805,8 @@ test_nans_canonical_long(void)
 			}
 		}
 		free(bits);
-		tensor_fini(&t);
-		tensor_fini(&r);
+		engine_tensor_fini(&t);
+		engine_tensor_fini(&r);
 	}
 	CU_ASSERT_EQUAL(bad, 0);
 	engine_model_free(m);
@@ -831,21 +831,21 @@ test_packed_weights(void)
 	    NULL) == RF_OK);
 	struct tensor t;
 	int64_t wd1[2] = { 2100, 600 }; /* [out, in]: transB=1 */
-	CU_ASSERT_FATAL(tensor_init(&t, TENSOR_F32, 2, wd1) == RF_OK);
+	CU_ASSERT_FATAL(engine_tensor_init(&t, TENSOR_F32, 2, wd1) == RF_OK);
 	for (size_t i = 0; i < t.count; i++) {
 		((float *)t.data)[i] = engine_rng_uniform(&r, -0.05f, 0.05f);
 	}
 	CU_ASSERT_FATAL(engine_model_add_weight(m, "w1", &t, &w1, NULL) ==
 	    RF_OK);
 	int64_t bd1[1] = { 2100 };
-	CU_ASSERT_FATAL(tensor_init(&t, TENSOR_F32, 1, bd1) == RF_OK);
+	CU_ASSERT_FATAL(engine_tensor_init(&t, TENSOR_F32, 1, bd1) == RF_OK);
 	for (size_t i = 0; i < t.count; i++) {
 		((float *)t.data)[i] = engine_rng_uniform(&r, -1.0f, 1.0f);
 	}
 	CU_ASSERT_FATAL(engine_model_add_weight(m, "b1", &t, &b1, NULL) ==
 	    RF_OK);
 	int64_t wd2[2] = { 2100, 70 };
-	CU_ASSERT_FATAL(tensor_init(&t, TENSOR_F32, 2, wd2) == RF_OK);
+	CU_ASSERT_FATAL(engine_tensor_init(&t, TENSOR_F32, 2, wd2) == RF_OK);
 	for (size_t i = 0; i < t.count; i++) {
 		((float *)t.data)[i] = engine_rng_uniform(&r, -0.05f, 0.05f);
 	}
@@ -872,9 +872,9 @@ test_packed_weights(void)
 	CU_ASSERT_FATAL(engine_run(m, &in, 1, &want, &ref, NULL) == RF_OK);
 	CU_ASSERT_FATAL(engine_run(m, &in, 1, &got1, NULL, NULL) == RF_OK);
 	CU_ASSERT_FATAL(engine_run(m, &in, 1, &got2, NULL, NULL) == RF_OK);
-	CU_ASSERT(tensor_nbytes(&want) == 37 * 70 * sizeof(float));
-	CU_ASSERT(memcmp(want.data, got1.data, tensor_nbytes(&want)) == 0);
-	CU_ASSERT(memcmp(want.data, got2.data, tensor_nbytes(&want)) == 0);
+	CU_ASSERT(engine_tensor_nbytes(&want) == 37 * 70 * sizeof(float));
+	CU_ASSERT(memcmp(want.data, got1.data, engine_tensor_nbytes(&want)) == 0);
+	CU_ASSERT(memcmp(want.data, got2.data, engine_tensor_nbytes(&want)) == 0);
 
 	/* Operator by operator, from the caller's tensors. */
 	struct engine_value_info wi1, bi1, wi2;
@@ -890,13 +890,13 @@ test_packed_weights(void)
 	const struct tensor *ins2[2] = { &h, wi2.weight };
 	CU_ASSERT_FATAL(engine_op_eval(m, 1, ins2, &y, ENGINE_KERNELS_FAST,
 	    NULL) == RF_OK);
-	CU_ASSERT(memcmp(want.data, y.data, tensor_nbytes(&want)) == 0);
-	tensor_fini(&h);
-	tensor_fini(&y);
-	tensor_fini(&want);
-	tensor_fini(&got1);
-	tensor_fini(&got2);
-	tensor_fini(&in);
+	CU_ASSERT(memcmp(want.data, y.data, engine_tensor_nbytes(&want)) == 0);
+	engine_tensor_fini(&h);
+	engine_tensor_fini(&y);
+	engine_tensor_fini(&want);
+	engine_tensor_fini(&got1);
+	engine_tensor_fini(&got2);
+	engine_tensor_fini(&in);
 	engine_model_free(m);
 }
 
@@ -917,7 +917,7 @@ one_op(enum engine_op op, int rank, const int64_t *xd,
 	size_t n_in = 1;
 	if (w != NULL) {
 		struct tensor copy;
-		CU_ASSERT_FATAL(tensor_copy(&copy, w) == RF_OK);
+		CU_ASSERT_FATAL(engine_tensor_copy(&copy, w) == RF_OK);
 		CU_ASSERT_FATAL(engine_model_add_weight(m, "w", &copy, &in[1],
 		    NULL) == RF_OK);
 		n_in = 2;
@@ -973,10 +973,10 @@ test_check_refuses(void)
 	/* Shapes that do not chain: [2,3] x [4,2]. */
 	int64_t wd[2] = { 4, 2 };
 	struct tensor w;
-	CU_ASSERT_FATAL(tensor_init(&w, TENSOR_F32, 2, wd) == RF_OK);
+	CU_ASSERT_FATAL(engine_tensor_init(&w, TENSOR_F32, 2, wd) == RF_OK);
 	refused_at_load(one_op(ENGINE_OP_MATMUL, 2, xd, NULL, &w),
 	    RF_ERR_SHAPE, "MatMul");
-	tensor_fini(&w);
+	engine_tensor_fini(&w);
 }
 
 static void
@@ -1000,8 +1000,8 @@ test_check_shapes(void)
 	CU_ASSERT_EQUAL(o->dtype, out[0].dtype);
 	CU_ASSERT_EQUAL(o->rank, out[0].rank);
 	CU_ASSERT(memcmp(o->dims, out[0].dims, (size_t)o->rank * 8) == 0);
-	tensor_fini(&in[0]);
-	tensor_fini(&out[0]);
+	engine_tensor_fini(&in[0]);
+	engine_tensor_fini(&out[0]);
 	free(sh);
 	engine_model_free(m);
 	/* A dynamic dimension leaves what depends on it unchecked, so a
@@ -1026,9 +1026,9 @@ test_check_inputs(void)
 {
 	int64_t xd[2] = { 1, -1 }, wd[2] = { 4, 3 };
 	struct tensor w;
-	CU_ASSERT_FATAL(tensor_init(&w, TENSOR_F32, 2, wd) == RF_OK);
+	CU_ASSERT_FATAL(engine_tensor_init(&w, TENSOR_F32, 2, wd) == RF_OK);
 	struct engine_model *m = one_op(ENGINE_OP_MATMUL, 2, xd, NULL, &w);
-	tensor_fini(&w);
+	engine_tensor_fini(&w);
 	uint8_t *graph;
 	size_t glen;
 	CU_ASSERT_FATAL(engine_model_encode_graph(m, &graph, &glen) == RF_OK);

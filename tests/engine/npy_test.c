@@ -42,7 +42,7 @@ decode_exact(const uint8_t *buf, size_t len, struct tensor *out,
 	if (len > 0) {
 		memcpy(copy, buf, len);
 	}
-	int err = tensor_npy_decode(copy, len, out, ei);
+	int err = engine_tensor_npy_decode(copy, len, out, ei);
 	free(copy);
 	return err;
 }
@@ -70,7 +70,7 @@ expect_err(const uint8_t *buf, size_t len, int want, const char *what)
 		ok = false;
 	}
 	if (err == RF_OK) {
-		tensor_fini(&out);
+		engine_tensor_fini(&out);
 		return ok;
 	}
 	if (memcmp(&out, &sentinel, sizeof(out)) != 0) {
@@ -159,8 +159,8 @@ roundtrip_one(const struct tensor *t)
 {
 	uint8_t *buf = NULL;
 	size_t len = 0;
-	CU_ASSERT_EQUAL_FATAL(tensor_npy_encode(t, &buf, &len), RF_OK);
-	size_t nbytes = tensor_nbytes(t);
+	CU_ASSERT_EQUAL_FATAL(engine_tensor_npy_encode(t, &buf, &len), RF_OK);
+	size_t nbytes = engine_tensor_nbytes(t);
 	CU_ASSERT_FATAL(len >= nbytes + 10);
 	size_t head = len - nbytes;
 	CU_ASSERT_EQUAL(head % 64, 0);
@@ -172,10 +172,10 @@ roundtrip_one(const struct tensor *t)
 	struct rf_errinfo ei;
 	int err = decode_exact(buf, len, &back, &ei);
 	CU_ASSERT_EQUAL_FATAL(err, RF_OK);
-	CU_ASSERT(tensor_equal(t, &back));
+	CU_ASSERT(engine_tensor_equal(t, &back));
 	CU_ASSERT(back.owned);
 	CU_ASSERT_EQUAL((uintptr_t)back.data % 64, 0);
-	tensor_fini(&back);
+	engine_tensor_fini(&back);
 	free(buf);
 }
 
@@ -187,14 +187,14 @@ test_roundtrip_all(void)
 		for (int rank = 0; rank <= TENSOR_MAX_RANK; rank++) {
 			struct tensor t;
 			CU_ASSERT_EQUAL_FATAL(
-			    tensor_init(&t, all_dtypes[d], rank, dims), RF_OK);
+			    engine_tensor_init(&t, all_dtypes[d], rank, dims), RF_OK);
 			/* Any bit pattern, NaNs included: equality is bytes. */
 			uint8_t *p = t.data;
-			for (size_t i = 0; i < tensor_nbytes(&t); i++) {
+			for (size_t i = 0; i < engine_tensor_nbytes(&t); i++) {
 				p[i] = (uint8_t)(i * 37 + d * 11 + 1);
 			}
 			roundtrip_one(&t);
-			tensor_fini(&t);
+			engine_tensor_fini(&t);
 		}
 	}
 }
@@ -217,14 +217,14 @@ test_roundtrip_shapes(void)
 	for (size_t s = 0; s < sizeof(shapes) / sizeof(shapes[0]); s++) {
 		for (size_t d = 0; d < N_DTYPES; d++) {
 			struct tensor t;
-			CU_ASSERT_EQUAL_FATAL(tensor_init(&t, all_dtypes[d],
+			CU_ASSERT_EQUAL_FATAL(engine_tensor_init(&t, all_dtypes[d],
 			    shapes[s].rank, shapes[s].dims), RF_OK);
 			uint8_t *p = t.data;
-			for (size_t i = 0; i < tensor_nbytes(&t); i++) {
+			for (size_t i = 0; i < engine_tensor_nbytes(&t); i++) {
 				p[i] = (uint8_t)(255 - i);
 			}
 			roundtrip_one(&t);
-			tensor_fini(&t);
+			engine_tensor_fini(&t);
 		}
 	}
 }
@@ -236,26 +236,26 @@ test_encode_errors(void)
 	struct tensor t;
 	uint8_t *buf = NULL;
 	size_t len = 0;
-	CU_ASSERT_EQUAL_FATAL(tensor_init(&t, TENSOR_F32, 2, dims), RF_OK);
+	CU_ASSERT_EQUAL_FATAL(engine_tensor_init(&t, TENSOR_F32, 2, dims), RF_OK);
 
 	struct tensor bad = t;
 	bad.dtype = (enum tensor_dtype)0;
-	CU_ASSERT_EQUAL(tensor_npy_encode(&bad, &buf, &len), RF_ERR_DTYPE);
+	CU_ASSERT_EQUAL(engine_tensor_npy_encode(&bad, &buf, &len), RF_ERR_DTYPE);
 	bad = t;
 	bad.rank = TENSOR_MAX_RANK + 1;
-	CU_ASSERT_EQUAL(tensor_npy_encode(&bad, &buf, &len), RF_ERR_RANGE);
+	CU_ASSERT_EQUAL(engine_tensor_npy_encode(&bad, &buf, &len), RF_ERR_RANGE);
 	bad = t;
 	bad.dims[0] = -1;
-	CU_ASSERT_EQUAL(tensor_npy_encode(&bad, &buf, &len), RF_ERR_RANGE);
+	CU_ASSERT_EQUAL(engine_tensor_npy_encode(&bad, &buf, &len), RF_ERR_RANGE);
 	bad = t;
 	bad.count = 2;
-	CU_ASSERT_EQUAL(tensor_npy_encode(&bad, &buf, &len), RF_ERR_INVAL);
+	CU_ASSERT_EQUAL(engine_tensor_npy_encode(&bad, &buf, &len), RF_ERR_INVAL);
 	bad = t;
 	bad.data = NULL;
-	CU_ASSERT_EQUAL(tensor_npy_encode(&bad, &buf, &len), RF_ERR_INVAL);
+	CU_ASSERT_EQUAL(engine_tensor_npy_encode(&bad, &buf, &len), RF_ERR_INVAL);
 	CU_ASSERT_PTR_NULL(buf);
 	CU_ASSERT_EQUAL(len, 0);
-	tensor_fini(&t);
+	engine_tensor_fini(&t);
 }
 
 /* ------------------------------------------------------------------ */
@@ -281,7 +281,7 @@ fixture(const char *name, struct tensor *t, bool exact)
 	if (exact) {
 		uint8_t *enc = NULL;
 		size_t elen = 0;
-		CU_ASSERT_EQUAL_FATAL(tensor_npy_encode(t, &enc, &elen), RF_OK);
+		CU_ASSERT_EQUAL_FATAL(engine_tensor_npy_encode(t, &enc, &elen), RF_OK);
 		if (elen != len || memcmp(enc, buf, len) != 0) {
 			fprintf(stderr, "\n  %s: encoder differs from numpy\n",
 			    name);
@@ -316,18 +316,18 @@ test_numpy_f32(void)
 	for (size_t i = 0; i < 2; i++) {
 		struct tensor u;
 		CU_ASSERT_FATAL(fixture(later[i], &u, false));
-		CU_ASSERT(tensor_equal(&t, &u));
+		CU_ASSERT(engine_tensor_equal(&t, &u));
 		uint8_t *enc = NULL;
 		size_t elen = 0;
-		int err = tensor_npy_encode(&u, &enc, &elen);
+		int err = engine_tensor_npy_encode(&u, &enc, &elen);
 		CU_ASSERT_EQUAL_FATAL(err, RF_OK);
 		CU_ASSERT_EQUAL(elen, v1len);
 		CU_ASSERT(elen == v1len && memcmp(enc, v1, v1len) == 0);
 		free(enc);
-		tensor_fini(&u);
+		engine_tensor_fini(&u);
 	}
 	free(v1);
-	tensor_fini(&t);
+	engine_tensor_fini(&t);
 }
 
 static void
@@ -341,20 +341,20 @@ test_numpy_ints(void)
 	CU_ASSERT_FATAL(fixture("i64_5.npy", &t, true));
 	CU_ASSERT(shape_is(&t, TENSOR_I64, 1, d5));
 	CU_ASSERT_EQUAL(memcmp(t.data, want64, sizeof(want64)), 0);
-	tensor_fini(&t);
+	engine_tensor_fini(&t);
 
 	CU_ASSERT_FATAL(fixture("i8_scalar.npy", &t, true));
 	CU_ASSERT(shape_is(&t, TENSOR_I8, 0, NULL));
 	CU_ASSERT_EQUAL(t.count, 1);
 	CU_ASSERT_EQUAL(((const int8_t *)t.data)[0], -7);
-	tensor_fini(&t);
+	engine_tensor_fini(&t);
 
 	static const int32_t want32[] = { 1, -2, INT32_MAX, INT32_MIN };
 	static const int64_t d212[] = { 2, 1, 2 };
 	CU_ASSERT_FATAL(fixture("i32_2x1x2.npy", &t, true));
 	CU_ASSERT(shape_is(&t, TENSOR_I32, 3, d212));
 	CU_ASSERT_EQUAL(memcmp(t.data, want32, sizeof(want32)), 0);
-	tensor_fini(&t);
+	engine_tensor_fini(&t);
 
 	static const int64_t d300[] = { 300 };
 	CU_ASSERT_FATAL(fixture("i8_300.npy", &t, true));
@@ -366,7 +366,7 @@ test_numpy_ints(void)
 		}
 	}
 	CU_ASSERT(same);
-	tensor_fini(&t);
+	engine_tensor_fini(&t);
 }
 
 static void
@@ -377,7 +377,7 @@ test_numpy_empty(void)
 	CU_ASSERT_FATAL(fixture("f32_0x3.npy", &t, true));
 	CU_ASSERT(shape_is(&t, TENSOR_F32, 2, d03));
 	CU_ASSERT_EQUAL(t.count, 0);
-	tensor_fini(&t);
+	engine_tensor_fini(&t);
 
 	/* The header lands on a 64-byte boundary by itself, and numpy then
 	 * pads with 64 spaces rather than none: 192 bytes, not 128. */
@@ -388,10 +388,10 @@ test_numpy_empty(void)
 	CU_ASSERT_EQUAL(t.count, 0);
 	uint8_t *enc = NULL;
 	size_t elen = 0;
-	CU_ASSERT_EQUAL_FATAL(tensor_npy_encode(&t, &enc, &elen), RF_OK);
+	CU_ASSERT_EQUAL_FATAL(engine_tensor_npy_encode(&t, &enc, &elen), RF_OK);
 	CU_ASSERT_EQUAL(elen, 192);
 	free(enc);
-	tensor_fini(&t);
+	engine_tensor_fini(&t);
 }
 
 static void
@@ -457,7 +457,7 @@ test_truncations(void)
 	}
 	/* No buffer at all. */
 	struct tensor t;
-	CU_ASSERT_EQUAL(tensor_npy_decode(NULL, 0, &t, NULL),
+	CU_ASSERT_EQUAL(engine_tensor_npy_decode(NULL, 0, &t, NULL),
 	    RF_ERR_TRUNCATED);
 }
 
@@ -807,8 +807,8 @@ test_corruptions(void)
 		struct tensor ref;
 		CU_ASSERT_EQUAL_FATAL(decode_exact(orig, len, &ref, NULL),
 		    RF_OK);
-		size_t head = len - tensor_nbytes(&ref);
-		tensor_fini(&ref);
+		size_t head = len - engine_tensor_nbytes(&ref);
+		engine_tensor_fini(&ref);
 		uint8_t *b = malloc(len);
 		CU_ASSERT_PTR_NOT_NULL_FATAL(b);
 		size_t nx = sizeof(xors);
@@ -830,7 +830,7 @@ test_corruptions(void)
 				tried++;
 				if (err == RF_OK) {
 					accepted++;
-					tensor_fini(&t);
+					engine_tensor_fini(&t);
 				} else if (err < 0 || err >= RF_ERR_COUNT ||
 				    strncmp(ei.msg, "npy: ", 5) != 0 ||
 				    memcmp(&t, &sentinel, sizeof(t)) != 0) {

@@ -113,7 +113,7 @@ load_npy(const char *name, const char *ext, struct tensor *t)
 	size_t len;
 	uint8_t *b = data_file(name, ext, &len);
 	CU_ASSERT_FATAL(b != NULL);
-	CU_ASSERT_FATAL(tensor_npy_decode(b, len, t, NULL) == RF_OK);
+	CU_ASSERT_FATAL(engine_tensor_npy_decode(b, len, t, NULL) == RF_OK);
 	free(b);
 }
 
@@ -139,7 +139,7 @@ static void
 free_outputs(const struct engine_model *m, struct tensor *out)
 {
 	for (size_t i = 0; i < engine_model_output_count(m); i++) {
-		tensor_fini(&out[i]);
+		engine_tensor_fini(&out[i]);
 	}
 	free(out);
 }
@@ -161,7 +161,7 @@ trace_keep(void *ctx, size_t index, const struct tensor *const *t, size_t n)
 		return 1;
 	}
 	for (size_t i = 0; i < n; i++) {
-		if (tensor_copy(&tc->t[index][i], t[i]) != RF_OK) {
+		if (engine_tensor_copy(&tc->t[index][i], t[i]) != RF_OK) {
 			tc->bad = true;
 			return 1;
 		}
@@ -176,7 +176,7 @@ trace_free(struct trace_copy *tc)
 {
 	for (size_t i = 0; i < tc->n; i++) {
 		for (size_t j = 0; j < tc->n_out[i]; j++) {
-			tensor_fini(&tc->t[i][j]);
+			engine_tensor_fini(&tc->t[i][j]);
 		}
 	}
 	free(tc->n_out);
@@ -206,8 +206,8 @@ run_traced(const struct engine_model *m, const struct tensor *in,
 	/* A claim commits to the last entry: it must hold the outputs. */
 	for (size_t i = 0; i < engine_model_output_count(m); i++) {
 		CU_ASSERT(i < tc->n_out[tc->n - 1] &&
-		    tensor_equal(&out[i], &tc->t[tc->n - 1][i]));
-		tensor_fini(&out[i]);
+		    engine_tensor_equal(&out[i], &tc->t[tc->n - 1][i]));
+		engine_tensor_fini(&out[i]);
 	}
 	return tc;
 }
@@ -219,7 +219,7 @@ trace_diff(const struct trace_copy *a, const struct trace_copy *b)
 	for (size_t i = 0; i < a->n && i < b->n; i++) {
 		diff += a->n_out[i] != b->n_out[i];
 		for (size_t j = 0; j < a->n_out[i] && j < b->n_out[i]; j++) {
-			diff += !tensor_equal(&a->t[i][j], &b->t[i][j]);
+			diff += !engine_tensor_equal(&a->t[i][j], &b->t[i][j]);
 		}
 	}
 	return diff;
@@ -283,8 +283,8 @@ test_fixtures_match_expected(void)
 		    engine_model_op_count(m), got->count, max_abs, max_rel);
 		CU_ASSERT_EQUAL(bad, 0);
 		free_outputs(m, out);
-		tensor_fini(&in);
-		tensor_fini(&want);
+		engine_tensor_fini(&in);
+		engine_tensor_fini(&want);
 		engine_model_free(m);
 	}
 }
@@ -306,7 +306,7 @@ test_fixtures_bit_identical(void)
 		trace_free(a);
 		trace_free(b);
 		trace_free(r);
-		tensor_fini(&in);
+		engine_tensor_fini(&in);
 		engine_model_free(m);
 	}
 }
@@ -355,14 +355,14 @@ test_fixtures_one_step(void)
 			CU_ASSERT_FATAL(engine_op_eval(m, k, args, out,
 			    ENGINE_KERNELS_REF, NULL) == RF_OK);
 			for (size_t j = 0; j < oi.n_outputs; j++) {
-				mismatches += !tensor_equal(&out[j],
+				mismatches += !engine_tensor_equal(&out[j],
 				    &tc->t[n_in + k][j]);
-				tensor_fini(&out[j]);
+				engine_tensor_fini(&out[j]);
 			}
 		}
 		CU_ASSERT_EQUAL(mismatches, 0);
 		trace_free(tc);
-		tensor_fini(&in);
+		engine_tensor_fini(&in);
 		engine_model_free(m);
 	}
 }
@@ -421,11 +421,11 @@ test_gpt_exports_agree(void)
 		} else {
 			CU_ASSERT(engine_model_op_count(m) ==
 			    engine_model_op_count(m0));
-			CU_ASSERT(tensor_equal(&out[0], &first[0]));
+			CU_ASSERT(engine_tensor_equal(&out[0], &first[0]));
 			free_outputs(m, out);
 			engine_model_free(m);
 		}
-		tensor_fini(&in);
+		engine_tensor_fini(&in);
 	}
 	free_outputs(m0, first);
 	engine_model_free(m0);
@@ -489,7 +489,7 @@ test_dynamic_batch(void)
 	load_npy("mlp_digits", ".out0.npy", &want);
 	struct tensor *all = run_model(m, &in, ENGINE_KERNELS_FAST);
 	/* Row 3 alone gives row 3 of the batch, bit for bit. */
-	CU_ASSERT_FATAL(tensor_init(&one, TENSOR_F32, 2,
+	CU_ASSERT_FATAL(engine_tensor_init(&one, TENSOR_F32, 2,
 	    (const int64_t[]){ 1, 64 }) == RF_OK);
 	memcpy(one.data, (const float *)in.data + 3 * 64, 64 * sizeof(float));
 	struct tensor *row = run_model(m, &one, ENGINE_KERNELS_REF);
@@ -498,14 +498,14 @@ test_dynamic_batch(void)
 	/* And the same weights with a fixed batch give the same bits. */
 	struct engine_model *fixed = import_fixture(&fixtures[0]);
 	struct tensor *fout = run_model(fixed, &in, ENGINE_KERNELS_FAST);
-	CU_ASSERT(tensor_equal(&fout[0], &all[0]));
+	CU_ASSERT(engine_tensor_equal(&fout[0], &all[0]));
 	free_outputs(fixed, fout);
 	engine_model_free(fixed);
 	free_outputs(m, row);
 	free_outputs(m, all);
-	tensor_fini(&one);
-	tensor_fini(&in);
-	tensor_fini(&want);
+	engine_tensor_fini(&one);
+	engine_tensor_fini(&in);
+	engine_tensor_fini(&want);
 	engine_model_free(m);
 }
 

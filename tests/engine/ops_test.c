@@ -53,7 +53,7 @@ static void
 teardown(void)
 {
 	for (size_t i = 0; i < pool_n; i++) {
-		tensor_fini(&pool[i]);
+		engine_tensor_fini(&pool[i]);
 	}
 	pool_n = 0;
 	n_pending = 0;
@@ -90,11 +90,11 @@ mk(enum tensor_dtype dt, int rank, const int64_t *dims, const void *vals,
     size_t n)
 {
 	struct tensor *t = pool_new();
-	CU_ASSERT_FATAL(tensor_init(t, dt, rank, dims) == RF_OK);
+	CU_ASSERT_FATAL(engine_tensor_init(t, dt, rank, dims) == RF_OK);
 	/* A test that lists the wrong number of values is itself wrong. */
 	CU_ASSERT_FATAL(t->count == n);
 	if (n > 0) {
-		memcpy(t->data, vals, n * tensor_dtype_size(dt));
+		memcpy(t->data, vals, n * engine_tensor_dtype_size(dt));
 	}
 	return t;
 }
@@ -259,7 +259,7 @@ run(enum engine_op op, const struct tensor *const *in, size_t n_in,
 	CU_ASSERT_EQUAL(code[0], code[1]);
 	for (size_t i = 0; i < n_out; i++) {
 		if (code[0] == RF_OK && code[1] == RF_OK) {
-			bool same = tensor_equal(&out[0][i], &out[1][i]);
+			bool same = engine_tensor_equal(&out[0][i], &out[1][i]);
 			if (!same) {
 				fprintf(stderr, "\n  %s: output %zu differs "
 				    "between REF and FAST\n",
@@ -271,9 +271,9 @@ run(enum engine_op op, const struct tensor *const *in, size_t n_in,
 			y[i] = pool_new();
 			*y[i] = out[0][i];
 		} else {
-			tensor_fini(&out[0][i]);
+			engine_tensor_fini(&out[0][i]);
 		}
-		tensor_fini(&out[1][i]);
+		engine_tensor_fini(&out[1][i]);
 	}
 	return code[0];
 }
@@ -309,10 +309,10 @@ shape_is(const struct tensor *t, enum tensor_dtype dt, int rank,
 	if (!ok) {
 		char buf[96] = "(none)";
 		if (t != NULL) {
-			tensor_shape_str(t, buf, sizeof(buf));
+			engine_tensor_shape_str(t, buf, sizeof(buf));
 		}
 		fprintf(stderr, "\n  line %d: got %s, want %s rank %d with %zu "
-		    "values\n", line, buf, tensor_dtype_name(dt), rank, n);
+		    "values\n", line, buf, engine_tensor_dtype_name(dt), rank, n);
 	}
 	return ok;
 }
@@ -414,7 +414,7 @@ static struct tensor *
 mk_random(int rank, const int64_t *dims, struct engine_rng *r)
 {
 	struct tensor *t = pool_new();
-	CU_ASSERT_FATAL(tensor_init(t, TENSOR_F32, rank, dims) == RF_OK);
+	CU_ASSERT_FATAL(engine_tensor_init(t, TENSOR_F32, rank, dims) == RF_OK);
 	fill_random(t, r);
 	return t;
 }
@@ -588,7 +588,7 @@ rand_f32(int rank, const int64_t *dims, struct engine_rng *r, bool specials)
 	static const uint32_t sp[] = { 0x80000000u, 0x00000000u, 0x7f800000u,
 		0xff800000u, 0x7fc00000u, 0xffa00001u, 0x00000001u };
 	struct tensor *t = pool_new();
-	CU_ASSERT_FATAL(tensor_init(t, TENSOR_F32, rank, dims) == RF_OK);
+	CU_ASSERT_FATAL(engine_tensor_init(t, TENSOR_F32, rank, dims) == RF_OK);
 	float *d = t->data;
 	for (size_t i = 0; i < t->count; i++) {
 		uint64_t u = engine_rng_next(r);
@@ -607,7 +607,7 @@ transposed(const struct tensor *t)
 {
 	int64_t d[2] = { t->dims[1], t->dims[0] };
 	struct tensor *u = pool_new();
-	CU_ASSERT_FATAL(tensor_init(u, TENSOR_F32, 2, d) == RF_OK);
+	CU_ASSERT_FATAL(engine_tensor_init(u, TENSOR_F32, 2, d) == RF_OK);
 	const float *s = t->data;
 	float *o = u->data;
 	for (int64_t i = 0; i < t->dims[0]; i++) {
@@ -658,7 +658,7 @@ test_gemm_trans_random(void)
 				at_int("transB", f >> 1);
 				EXPECT_CODE(RUN(ENGINE_OP_GEMM, &y1, 1,
 				    f & 1 ? at : a, f >> 1 ? bt : b, c), RF_OK);
-				CU_ASSERT(tensor_equal(y0, y1));
+				CU_ASSERT(engine_tensor_equal(y0, y1));
 			}
 		}
 	}
@@ -674,12 +674,12 @@ static void
 test_bufpool(void)
 {
 	struct op_bufpool bp = { { NULL }, { 0 }, 0 };
-	struct op_bufpool *outer = op_bufpool_set(&bp);
+	struct op_bufpool *outer = engine_op_bufpool_set(&bp);
 	struct tensor t;
-	CU_ASSERT_FATAL(tensor_init(&t, TENSOR_F32, 1, D(1000)) == RF_OK);
+	CU_ASSERT_FATAL(engine_tensor_init(&t, TENSOR_F32, 1, D(1000)) == RF_OK);
 	memset(t.data, 0xab, 4000);
 	void *p = t.data;
-	op_tensor_release(&t);
+	engine_op_tensor_release(&t);
 	CU_ASSERT(bp.n == 1 && t.data == NULL);
 
 	struct tensor out[1];
@@ -687,11 +687,11 @@ test_bufpool(void)
 	struct rf_errinfo ei = { "" };
 	struct op_call c = { .out = out, .n_out = 1, .ei = &ei };
 	/* 400 bytes: too small for the 4000-byte buffer, freshly made. */
-	CU_ASSERT_FATAL(op_out_alloc(&c, 0, TENSOR_F32, 1, D(100)) == RF_OK);
+	CU_ASSERT_FATAL(engine_op_out_alloc(&c, 0, TENSOR_F32, 1, D(100)) == RF_OK);
 	CU_ASSERT(out[0].data != p && bp.n == 1);
-	tensor_fini(&out[0]);
+	engine_tensor_fini(&out[0]);
 	/* 3600 bytes: the pooled buffer, all zeros again. */
-	CU_ASSERT_FATAL(op_out_alloc(&c, 0, TENSOR_F32, 2, D(30, 30)) ==
+	CU_ASSERT_FATAL(engine_op_out_alloc(&c, 0, TENSOR_F32, 2, D(30, 30)) ==
 	    RF_OK);
 	CU_ASSERT(out[0].data == p && bp.n == 0);
 	CU_ASSERT(out[0].count == 900 && out[0].owned);
@@ -700,18 +700,18 @@ test_bufpool(void)
 		nonzero += ((const unsigned char *)out[0].data)[i] != 0;
 	}
 	CU_ASSERT_EQUAL(nonzero, 0);
-	op_tensor_release(&out[0]);
+	engine_op_tensor_release(&out[0]);
 	/* Scratch of a fitting size takes it back; its free returns it. */
-	void *s = op_scratch_alloc(3000);
+	void *s = engine_op_scratch_alloc(3000);
 	CU_ASSERT(s == p && bp.n == 0);
-	op_scratch_free(s, 3000);
+	engine_op_scratch_free(s, 3000);
 	CU_ASSERT(bp.n == 1);
-	op_bufpool_set(outer);
-	op_bufpool_drain(&bp);
+	engine_op_bufpool_set(outer);
+	engine_op_bufpool_drain(&bp);
 	CU_ASSERT(bp.n == 0);
-	/* Without a pool, release is tensor_fini. */
-	CU_ASSERT_FATAL(tensor_init(&t, TENSOR_F32, 1, D(10)) == RF_OK);
-	op_tensor_release(&t);
+	/* Without a pool, release is engine_tensor_fini. */
+	CU_ASSERT_FATAL(engine_tensor_init(&t, TENSOR_F32, 1, D(10)) == RF_OK);
+	engine_op_tensor_release(&t);
 	CU_ASSERT(t.data == NULL);
 }
 
@@ -1035,7 +1035,7 @@ test_gelu(void)
 	struct tensor *y2;
 	at_str("approximate", "none");
 	EXPECT_CODE(RUN(ENGINE_OP_GELU, &y2, 1, x), RF_OK);
-	CU_ASSERT(tensor_equal(y, y2));
+	CU_ASSERT(engine_tensor_equal(y, y2));
 	/* Tanh form 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))): at 1,
 	 * sqrt(2/pi) * 1.044715 = 0.8335589, tanh = 0.6823840, so
 	 * 0.5 * 1.6823840 = 0.8411920; the others likewise. It differs from
@@ -1138,7 +1138,7 @@ test_softmax_axis(void)
 	at_int("axis", -2);
 	EXPECT_CODE(RUN(ENGINE_OP_SOFTMAX, &y2, 1,
 	    F32(D(2, 3), 0, 1, 7, ln2, 1, 7)), RF_OK);
-	CU_ASSERT(tensor_equal(y, y2));
+	CU_ASSERT(engine_tensor_equal(y, y2));
 	/* Axis 1 of [2,3,2]: each of the 2x2 fibres sums to 1. */
 	at_int("axis", 1);
 	EXPECT_CODE(RUN(ENGINE_OP_SOFTMAX, &y, 1,
@@ -1733,8 +1733,8 @@ test_conv_random(void)
 		engine_model_free(m);
 		CU_ASSERT(er == RF_OK && ef == RF_OK);
 		bool same = er == RF_OK && ef == RF_OK &&
-		    tensor_equal(&yr, &yf) &&
-		    memcmp(yr.data, yf.data, tensor_nbytes(&yr)) == 0;
+		    engine_tensor_equal(&yr, &yf) &&
+		    memcmp(yr.data, yf.data, engine_tensor_nbytes(&yr)) == 0;
 		if (!same) {
 			fprintf(stderr, "\n  case %d: x [%lld,%lld,%lld,%lld] "
 			    "w [%lld,%lld,%lld,%lld] group %lld stride %lld,%lld "
@@ -1747,8 +1747,8 @@ test_conv_random(void)
 			    (long long)d[1], mode, er, ef);
 		}
 		CU_ASSERT(same);
-		tensor_fini(&yr);
-		tensor_fini(&yf);
+		engine_tensor_fini(&yr);
+		engine_tensor_fini(&yf);
 		cases++;
 		grouped += g > 1;
 		depthwise += g > 1 && cg == 1;
@@ -2021,7 +2021,7 @@ expect_same_data_at(const struct tensor *y, const struct tensor *x,
     int rank, const int64_t *dims, int line)
 {
 	bool ok = shape_is(y, x->dtype, rank, dims, x->count, line) &&
-	    memcmp(y->data, x->data, tensor_nbytes(x)) == 0;
+	    memcmp(y->data, x->data, engine_tensor_nbytes(x)) == 0;
 	CU_assertImplementation(ok ? CU_TRUE : CU_FALSE, (unsigned)line,
 	    "same data, new shape", __FILE__, "", CU_FALSE);
 }
@@ -2793,7 +2793,7 @@ test_run_model(void)
 		CU_ASSERT_FATAL(engine_model_add_input(m, "x", TENSOR_F32, 2,
 		    D(-1, 2), &x, NULL) == RF_OK);
 		struct tensor wt;
-		CU_ASSERT_FATAL(tensor_init(&wt, TENSOR_F32, 2, D(2, 2)) ==
+		CU_ASSERT_FATAL(engine_tensor_init(&wt, TENSOR_F32, 2, D(2, 2)) ==
 		    RF_OK);
 		memcpy(wt.data, (const float[]){ 1, 0, 0, -1 },
 		    4 * sizeof(float));
@@ -3210,7 +3210,7 @@ test_pow_square_exact(void)
 	struct engine_rng r;
 	engine_rng_seed(&r, 5);
 	struct tensor *x = pool_new();
-	CU_ASSERT_FATAL(tensor_init(x, TENSOR_F32, 1, D(4096)) == RF_OK);
+	CU_ASSERT_FATAL(engine_tensor_init(x, TENSOR_F32, 1, D(4096)) == RF_OK);
 	float *xd = x->data;
 	for (size_t i = 0; i < x->count; i++) {
 		/* Random bits, NaNs and infinities included. */

@@ -24,8 +24,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../adversary/adv.h"
-#include "../testlib.h"
+#include "tests/adversary/adv.h"
+#include "tests/testlib.h"
 
 /* Duels follow each other on one executor while earlier claims sit in
  * their (long) windows: each claim locks only 1 of the stake as
@@ -403,8 +403,8 @@ liar_move(struct duel *d, const struct proto_bisect_query *q, enum attack a)
 	case ATK_WRONG_ROOT: {
 		uint64_t s = pr->size > 1 ? pr->size - 1 : pr->size + 1;
 		size_t plen = 0;
-		merkle_root(PROTO_HASH_BLAKE2B, d->lie.leaves, s, &pr->root);
-		CU_ASSERT_FATAL(merkle_consistency_proof(PROTO_HASH_BLAKE2B,
+		proto_merkle_root(PROTO_HASH_BLAKE2B, d->lie.leaves, s, &pr->root);
+		CU_ASSERT_FATAL(proto_merkle_consistency_proof(PROTO_HASH_BLAKE2B,
 		    d->lie.leaves, d->lie.n, s, pr->proof, &plen) == RF_OK);
 		pr->proof_len = (uint8_t)plen;
 		break;

@@ -20,8 +20,8 @@
 
 #include <sqlite3.h>
 
-#include "../../node/node.h"
-#include "../testlib.h"
+#include "node/node.h"
+#include "tests/testlib.h"
 
 #define OUT_MAX (1 << 16)
 #define MAX_VERDICTS 64
@@ -486,7 +486,7 @@ submit(struct node_rpc *rpc, int64_t n, uint64_t nonce, char *text,
 	js->n_inputs = 1;
 	js->nonce = nonce;
 	int64_t dims[1] = { n };
-	CU_ASSERT_FATAL(tensor_init(&js->inputs[0], TENSOR_F32, 1, dims) ==
+	CU_ASSERT_FATAL(engine_tensor_init(&js->inputs[0], TENSOR_F32, 1, dims) ==
 	    RF_OK);
 	int err = node_rpc_call(rpc, &req, &reply, NULL);
 	proto_msg_free(&req);

@@ -17,10 +17,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../../bisect/bisect.h"
-#include "../../node/node.h"
-#include "../adversary/adv.h"
-#include "../testlib.h"
+#include "bisect/bisect.h"
+#include "node/node.h"
+#include "tests/adversary/adv.h"
+#include "tests/testlib.h"
 
 #define SUITE PROTO_HASH_BLAKE2B
 #define START 100000
@@ -152,7 +152,7 @@ submit_as(int c, int x, uint64_t fee, struct proto_digest *job,
 	CU_ASSERT_FATAL(engine_inputs_random(model, in != NULL ? s->nonce : 1,
 	    s->inputs, NULL) == RF_OK);
 	if (in != NULL) {
-		CU_ASSERT_FATAL(tensor_copy(in, &s->inputs[0]) == RF_OK);
+		CU_ASSERT_FATAL(engine_tensor_copy(in, &s->inputs[0]) == RF_OK);
 	}
 	CU_ASSERT_FATAL(call(c, &m, &reply, &code) == RF_OK);
 	if (code == 0 && job != NULL) {
@@ -175,7 +175,7 @@ make_claim(const struct proto_digest *job, const struct tensor *in,
 	    ENGINE_KERNELS_FAST, leaves, n, &root, NULL) == RF_OK);
 	if (lie_at < *n) {
 		(*leaves)[lie_at].b[0] ^= 0x5a;
-		merkle_root(SUITE, *leaves, *n, &root);
+		proto_merkle_root(SUITE, *leaves, *n, &root);
 	}
 	proto_msg_init(m, PROTO_MSG_CLAIM, SUITE);
 	struct proto_claim *c = &m->u.claim;
@@ -188,10 +188,10 @@ make_claim(const struct proto_digest *job, const struct tensor *in,
 	c->n_outputs = 1;
 	c->outputs[0] = outs[0];
 	for (size_t i = 1; i < engine_model_output_count(model); i++) {
-		tensor_fini(&outs[i]);
+		engine_tensor_fini(&outs[i]);
 	}
 	size_t plen = 0;
-	CU_ASSERT_FATAL(merkle_inclusion_proof(SUITE, *leaves, *n, *n - 1,
+	CU_ASSERT_FATAL(proto_merkle_inclusion_proof(SUITE, *leaves, *n, *n - 1,
 	    c->output_proof, &plen) == RF_OK);
 	c->proof_len = (uint8_t)plen;
 }
@@ -375,8 +375,8 @@ test_flood(void)
 	CU_ASSERT_EQUAL(open, 0);
 	(void)reply;
 	(void)code;
-	tensor_fini(&id);
-	tensor_fini(&ik);
+	engine_tensor_fini(&id);
+	engine_tensor_fini(&ik);
 }
 
 /* Writes the referee's database from outside (it runs: WAL). */
@@ -446,8 +446,8 @@ test_stuck_dispute(void)
 	proto_msg_free(&reply);
 	free(t1);
 	free(t2);
-	tensor_fini(&i1);
-	tensor_fini(&i2);
+	engine_tensor_fini(&i1);
+	engine_tensor_fini(&i2);
 }
 
 int

@@ -23,12 +23,12 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../../bisect/bisect.h"
-#include "../../chain/chain.h"
-#include "../../node/node.h"
-#include "../../sim/sim.h"
-#include "../adversary/adv.h"
-#include "../testlib.h"
+#include "bisect/bisect.h"
+#include "chain/chain.h"
+#include "node/node.h"
+#include "sim/sim.h"
+#include "tests/adversary/adv.h"
+#include "tests/testlib.h"
 
 #define SUITE PROTO_HASH_BLAKE2B
 #define START 100000
@@ -188,7 +188,7 @@ submit(int x, struct proto_digest *job, struct tensor *in)
 	s->n_inputs = 1;
 	CU_ASSERT_FATAL(engine_inputs_random(model, s->nonce, s->inputs, NULL) ==
 	    RF_OK);
-	CU_ASSERT_FATAL(tensor_copy(in, &s->inputs[0]) == RF_OK);
+	CU_ASSERT_FATAL(engine_tensor_copy(in, &s->inputs[0]) == RF_OK);
 	ack(C, &m, job);
 }
 
@@ -205,7 +205,7 @@ make_claim(const struct proto_digest *job, const struct tensor *in,
 	    ENGINE_KERNELS_FAST, leaves, n, &root, NULL) == RF_OK);
 	if (lie_at < *n) {
 		(*leaves)[lie_at].b[0] ^= 0x5a;
-		merkle_root(SUITE, *leaves, *n, &root);
+		proto_merkle_root(SUITE, *leaves, *n, &root);
 	}
 	proto_msg_init(m, PROTO_MSG_CLAIM, SUITE);
 	struct proto_claim *c = &m->u.claim;
@@ -218,10 +218,10 @@ make_claim(const struct proto_digest *job, const struct tensor *in,
 	c->n_outputs = 1;
 	c->outputs[0] = outs[0];
 	for (size_t i = 1; i < engine_model_output_count(model); i++) {
-		tensor_fini(&outs[i]);
+		engine_tensor_fini(&outs[i]);
 	}
 	size_t plen = 0;
-	CU_ASSERT_FATAL(merkle_inclusion_proof(SUITE, *leaves, *n, *n - 1,
+	CU_ASSERT_FATAL(proto_merkle_inclusion_proof(SUITE, *leaves, *n, *n - 1,
 	    c->output_proof, &plen) == RF_OK);
 	c->proof_len = (uint8_t)plen;
 }
@@ -623,11 +623,11 @@ test_same_ledger(void)
 	CU_ASSERT_EQUAL(stk[X3] + lck[X3], 0);
 	CU_ASSERT_EQUAL(bal[X1], START - STAKE + 2 * FEE + BOND + STAKE - BOND);
 	CU_ASSERT_EQUAL(stk[X1], 0);
-	tensor_fini(&ia);
-	tensor_fini(&ib);
-	tensor_fini(&id);
-	tensor_fini(&ie);
-	tensor_fini(&ig);
+	engine_tensor_fini(&ia);
+	engine_tensor_fini(&ib);
+	engine_tensor_fini(&id);
+	engine_tensor_fini(&ie);
+	engine_tensor_fini(&ig);
 }
 
 int

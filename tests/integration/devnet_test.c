@@ -16,7 +16,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "../testlib.h"
+#include "tests/testlib.h"
 
 #define JOBS 200
 #define SEED 1000

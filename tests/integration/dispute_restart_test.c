@@ -28,8 +28,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../../node/node.h"
-#include "../testlib.h"
+#include "node/node.h"
+#include "tests/testlib.h"
 
 #define CLOCK_MS 15000
 #define WAIT_S 60
@@ -407,9 +407,9 @@ test_challenge_reply_lost(void)
 	size_t n = 0;
 	CU_ASSERT_FATAL(proto_trace_run(PROTO_HASH_BLAKE2B, model, in, 1, outs,
 	    ENGINE_KERNELS_FAST, &leaves, &n, &root, NULL) == RF_OK);
-	tensor_fini(&in[0]);
+	engine_tensor_fini(&in[0]);
 	for (size_t i = 0; i < engine_model_output_count(model); i++) {
-		tensor_fini(&outs[i]);
+		engine_tensor_fini(&outs[i]);
 	}
 	free(leaves);
 	struct proto_msg req, claim;

@@ -16,7 +16,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "../testlib.h"
+#include "tests/testlib.h"
 
 #define OUT_MAX (1 << 20)
 #define FAULT_OP 2

@@ -10,7 +10,7 @@
  * executor's whole clock. It restarts, then the executor does: the
  * referee must give back the time it was down (plus its grace period), so
  * the honest executor plays the game out and wins by recomputation, and
- * the ledger total is unchanged. (Before restart_resume the restarted
+ * the ledger total is unchanged. (Before referee_restart_resume the restarted
  * referee's first tick found the executor's clock run out and slashed it.)
  * While the referee is down its open game is rewritten in the layout older
  * referees stored (a memcpy of the struct): the rebuilt referee loads it,
@@ -23,9 +23,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../../bisect/bisect.h"
-#include "../../node/node.h"
-#include "../testlib.h"
+#include "bisect/bisect.h"
+#include "node/node.h"
+#include "tests/testlib.h"
 
 #define CLOCK_MS 3000
 #define DOWN_MS (CLOCK_MS + 3000)

@@ -32,9 +32,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../net/net.h"
-#include "../adversary/adv.h"
-#include "../testlib.h"
+#include "net/net.h"
+#include "tests/adversary/adv.h"
+#include "tests/testlib.h"
 
 #define CLOCK_MS 10000
 #define WAIT_S 120

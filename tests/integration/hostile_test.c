@@ -27,10 +27,10 @@
 
 #include <sqlite3.h>
 
-#include "../../base/log.h"
-#include "../../net/net.h"
-#include "../../node/node.h"
-#include "../testlib.h"
+#include "base/log.h"
+#include "net/net.h"
+#include "node/node.h"
+#include "tests/testlib.h"
 
 #define CALL_MS 20000  /* "forever" for a call that must be answered */
 #define FINAL_S 30     /* for a job to become final */

@@ -27,10 +27,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../../challenger/challenger.h"
-#include "../../net/net.h"
-#include "../../node/node.h"
-#include "../testlib.h"
+#include "challenger/challenger.h"
+#include "net/net.h"
+#include "node/node.h"
+#include "tests/testlib.h"
 
 #define SUITE PROTO_HASH_BLAKE2B
 #define WAIT_S 60
@@ -107,7 +107,7 @@ build_model_o(struct engine_model **out)
 	int x, w, y, z;
 	struct tensor wt;
 	if (m == NULL || engine_model_add_input(m, "x", TENSOR_F32, 2, xd, &x,
-	    NULL) != RF_OK || tensor_init(&wt, TENSOR_F32, 2, wd) != RF_OK) {
+	    NULL) != RF_OK || engine_tensor_init(&wt, TENSOR_F32, 2, wd) != RF_OK) {
 		engine_model_free(m);
 		return -1;
 	}
@@ -132,7 +132,7 @@ build_model_o(struct engine_model **out)
 		err = engine_model_add_output(m, y, NULL);
 	}
 	if (err != RF_OK) {
-		tensor_fini(&wt);
+		engine_tensor_fini(&wt);
 		engine_model_free(m);
 		return -1;
 	}
@@ -184,9 +184,9 @@ register_model(struct node_rpc *rpc, const struct engine_model *m,
 	}
 	proto_msg_init(&req, PROTO_MSG_MODEL_REGISTER, SUITE);
 	struct proto_model_register *mr = &req.u.model_register;
-	merkle_root(SUITE, leaves, n, &mr->model_id);
+	proto_merkle_root(SUITE, leaves, n, &mr->model_id);
 	size_t plen = 0;
-	int err = merkle_inclusion_proof(SUITE, leaves, n, 0, mr->graph_proof,
+	int err = proto_merkle_inclusion_proof(SUITE, leaves, n, 0, mr->graph_proof,
 	    &plen);
 	free(leaves);
 	mr->proof_len = (uint8_t)plen;
@@ -408,7 +408,7 @@ submit(const struct proto_digest *model, const struct proto_pubkey *ex,
 	}
 	s->n_inputs = (uint8_t)n;
 	for (size_t i = 0; i < n; i++) {
-		CU_ASSERT_FATAL(tensor_copy(&s->inputs[i], &inputs[i]) == RF_OK);
+		CU_ASSERT_FATAL(engine_tensor_copy(&s->inputs[i], &inputs[i]) == RF_OK);
 	}
 	if (call(&cli, &req, &reply) != RF_OK) {
 		return PROTO_MSG_EVENT;
@@ -481,7 +481,7 @@ claim_as(const struct engine_model *m, const struct proto_digest *model,
 	size_t out_at = n - 1;
 	if (extra) {
 		int64_t d1[1] = { 1 };
-		CU_ASSERT_FATAL(tensor_init(&c->outputs[0], TENSOR_F32, 1, d1) ==
+		CU_ASSERT_FATAL(engine_tensor_init(&c->outputs[0], TENSOR_F32, 1, d1) ==
 		    RF_OK);
 		((float *)c->outputs[0].data)[0] = 1234.5f;
 		leaves = realloc(leaves, (n + 1) * sizeof(*leaves));
@@ -490,18 +490,18 @@ claim_as(const struct engine_model *m, const struct proto_digest *model,
 		proto_tensor_leaf(SUITE, &t, 1, &leaves[n]);
 		out_at = n++;
 		for (size_t i = 0; i < engine_model_output_count(m); i++) {
-			tensor_fini(&outs[i]);
+			engine_tensor_fini(&outs[i]);
 		}
 	} else if (last_as_output) {
 		/* The last operator's output: recomputed by running the
 		 * model with a hook would be simpler, but the model is tiny:
 		 * its last op is Relu of the declared output. */
-		CU_ASSERT_FATAL(tensor_copy(&c->outputs[0], &outs[0]) == RF_OK);
+		CU_ASSERT_FATAL(engine_tensor_copy(&c->outputs[0], &outs[0]) == RF_OK);
 		float *f = c->outputs[0].data;
 		for (size_t i = 0; i < c->outputs[0].count; i++) {
 			f[i] = f[i] < 0.0f ? 0.0f : f[i]; /* the engine's Relu */
 		}
-		tensor_fini(&outs[0]);
+		engine_tensor_fini(&outs[0]);
 	} else {
 		c->outputs[0] = outs[0];
 	}
@@ -512,10 +512,10 @@ claim_as(const struct engine_model *m, const struct proto_digest *model,
 	struct proto_digest ol;
 	proto_tensor_leaf(SUITE, &o0, 1, &ol);
 	CU_ASSERT_FATAL(proto_digest_equal(SUITE, &ol, &leaves[out_at]));
-	merkle_root(SUITE, leaves, n, &c->trace_root);
+	proto_merkle_root(SUITE, leaves, n, &c->trace_root);
 	c->n = (uint32_t)n;
 	size_t plen = 0;
-	CU_ASSERT_FATAL(merkle_inclusion_proof(SUITE, leaves, n, out_at,
+	CU_ASSERT_FATAL(proto_merkle_inclusion_proof(SUITE, leaves, n, out_at,
 	    c->output_proof, &plen) == RF_OK);
 	c->proof_len = (uint8_t)plen;
 	free(leaves);
@@ -539,7 +539,7 @@ static void
 free_inputs(const struct engine_model *m, struct tensor *in)
 {
 	for (size_t i = 0; i < engine_model_input_count(m); i++) {
-		tensor_fini(&in[i]);
+		engine_tensor_fini(&in[i]);
 	}
 }
 
@@ -642,7 +642,7 @@ poisoned_ops_effect(void)
 	memset(&ci, 0, sizeof(ci));
 	if (t == PROTO_MSG_ACK && wait_decided(&job, &ci) == PROTO_JOB_FINAL) {
 		char shape[64];
-		tensor_shape_str(&ci.u.claim_info.outputs[0], shape, sizeof(shape));
+		engine_tensor_shape_str(&ci.u.claim_info.outputs[0], shape, sizeof(shape));
 		fprintf(stderr, "\n  the made-up entry became final: the client "
 		    "got %s = %g\n", shape,
 		    (double)((float *)ci.u.claim_info.outputs[0].data)[0]);
@@ -699,22 +699,22 @@ test_bad_inputs(void)
 	int64_t dims[2] = { in[0].dims[0], in[0].dims[1] };
 	struct tensor bad;
 	/* Another dtype, same shape. */
-	CU_ASSERT_FATAL(tensor_init(&bad, TENSOR_I32, 2, dims) == RF_OK);
+	CU_ASSERT_FATAL(engine_tensor_init(&bad, TENSOR_I32, 2, dims) == RF_OK);
 	CU_ASSERT_EQUAL(submit(&id_a, &ex_id.pk, &bad, 1, NULL, text,
 	    sizeof(text)), PROTO_MSG_ERROR);
 	CU_ASSERT(strstr(text, "input 0 must be f32") != NULL);
-	tensor_fini(&bad);
+	engine_tensor_fini(&bad);
 	/* Another size. */
 	dims[1] += 1;
-	CU_ASSERT_FATAL(tensor_init(&bad, TENSOR_F32, 2, dims) == RF_OK);
+	CU_ASSERT_FATAL(engine_tensor_init(&bad, TENSOR_F32, 2, dims) == RF_OK);
 	CU_ASSERT_EQUAL(submit(&id_a, &ex_id.pk, &bad, 1, NULL, text,
 	    sizeof(text)), PROTO_MSG_ERROR);
-	tensor_fini(&bad);
+	engine_tensor_fini(&bad);
 	/* Another rank. */
-	CU_ASSERT_FATAL(tensor_init(&bad, TENSOR_F32, 1, dims) == RF_OK);
+	CU_ASSERT_FATAL(engine_tensor_init(&bad, TENSOR_F32, 1, dims) == RF_OK);
 	CU_ASSERT_EQUAL(submit(&id_a, NULL, &bad, 1, NULL, text,
 	    sizeof(text)), PROTO_MSG_ERROR);
-	tensor_fini(&bad);
+	engine_tensor_fini(&bad);
 	/* Too many inputs. */
 	struct tensor two[2];
 	two[0] = in[0];
@@ -767,7 +767,7 @@ test_indefensible_model(void)
 	CU_ASSERT_FATAL(engine_model_add_input(m, "x", TENSOR_F32, 2, xd, &x,
 	    NULL) == RF_OK);
 	struct tensor wt;
-	CU_ASSERT_FATAL(tensor_init(&wt, TENSOR_F32, 2, wd) == RF_OK);
+	CU_ASSERT_FATAL(engine_tensor_init(&wt, TENSOR_F32, 2, wd) == RF_OK);
 	CU_ASSERT_FATAL(engine_model_add_weight(m, "w", &wt, &w, NULL) ==
 	    RF_OK);
 	int in[2] = { x, w };
@@ -799,7 +799,7 @@ test_declared_output(void)
 	memset(&ci, 0, sizeof(ci));
 	CU_ASSERT_EQUAL_FATAL(wait_decided(&job, &ci), PROTO_JOB_FINAL);
 	CU_ASSERT_EQUAL(ci.u.claim_info.n_outputs, 1);
-	CU_ASSERT(tensor_equal(&ci.u.claim_info.outputs[0], &want[0]));
+	CU_ASSERT(engine_tensor_equal(&ci.u.claim_info.outputs[0], &want[0]));
 	proto_msg_free(&ci);
 	/* The command-line client gets and writes the declared output. */
 	char out[8192], ex_hex[65];
@@ -821,12 +821,12 @@ test_declared_output(void)
 	uint8_t *ybuf = test_read_file(ypath, &ylen);
 	struct tensor got;
 	CU_ASSERT_FATAL(ybuf != NULL);
-	CU_ASSERT_FATAL(tensor_npy_decode(ybuf, ylen, &got, NULL) == RF_OK);
-	CU_ASSERT(tensor_equal(&got, &want7[0]));
+	CU_ASSERT_FATAL(engine_tensor_npy_decode(ybuf, ylen, &got, NULL) == RF_OK);
+	CU_ASSERT(engine_tensor_equal(&got, &want7[0]));
 	free(ybuf);
-	tensor_fini(&got);
-	tensor_fini(&in7[0]);
-	tensor_fini(&want7[0]);
+	engine_tensor_fini(&got);
+	engine_tensor_fini(&in7[0]);
+	engine_tensor_fini(&want7[0]);
 	/* The same model served by the attacker, claiming the last entry. */
 	CU_ASSERT_EQUAL_FATAL(register_node(&att, PROTO_ROLE_EXECUTOR |
 	    PROTO_ROLE_CLIENT, "attacker", &id_o), 0);
@@ -838,7 +838,7 @@ test_declared_output(void)
 	CU_ASSERT_EQUAL(claim_as(model_o, &id_o, &job, in, false, true, text,
 	    sizeof(text)), PROTO_MSG_ERROR);
 	CU_ASSERT(strstr(text, "output") != NULL);
-	tensor_fini(&want[0]);
+	engine_tensor_fini(&want[0]);
 	free_inputs(model_o, in);
 }
 
@@ -877,7 +877,7 @@ test_claim_not_rerunnable(void)
 	CU_ASSERT_FATAL(engine_model_add_input(m, "idx", TENSOR_I64, 1, id1,
 	    &ix, NULL) == RF_OK);
 	struct tensor wt;
-	CU_ASSERT_FATAL(tensor_init(&wt, TENSOR_F32, 2, wd) == RF_OK);
+	CU_ASSERT_FATAL(engine_tensor_init(&wt, TENSOR_F32, 2, wd) == RF_OK);
 	CU_ASSERT_FATAL(engine_model_add_weight(m, "w", &wt, &w, NULL) ==
 	    RF_OK);
 	int in[2] = { x, w };
@@ -906,8 +906,8 @@ test_claim_not_rerunnable(void)
 	CU_ASSERT_EQUAL_FATAL(node_stake_to(&att, 5000, &ei), RF_OK);
 	struct tensor job_in[2];
 	int64_t jd[2] = { 1, 5 };
-	CU_ASSERT_FATAL(tensor_init(&job_in[0], TENSOR_F32, 2, jd) == RF_OK);
-	CU_ASSERT_FATAL(tensor_init(&job_in[1], TENSOR_I64, 1, id1) == RF_OK);
+	CU_ASSERT_FATAL(engine_tensor_init(&job_in[0], TENSOR_F32, 2, jd) == RF_OK);
+	CU_ASSERT_FATAL(engine_tensor_init(&job_in[1], TENSOR_I64, 1, id1) == RF_OK);
 	((int64_t *)job_in[1].data)[0] = 7;
 	/* x[1,5]: the declared shape allows it, the MatMul cannot take it:
 	 * refused at submit, naming the MatMul; the client pays nothing. */
@@ -919,10 +919,10 @@ test_claim_not_rerunnable(void)
 		printf("\n  got: %s\n", text);
 	}
 	CU_ASSERT_EQUAL(balance_of(&cli, NULL), before);
-	tensor_fini(&job_in[0]);
+	engine_tensor_fini(&job_in[0]);
 	/* x[1,4] chains; idx 7 is data the referee does not check. */
 	jd[1] = 4;
-	CU_ASSERT_FATAL(tensor_init(&job_in[0], TENSOR_F32, 2, jd) == RF_OK);
+	CU_ASSERT_FATAL(engine_tensor_init(&job_in[0], TENSOR_F32, 2, jd) == RF_OK);
 	struct proto_digest job;
 	CU_ASSERT_EQUAL_FATAL(submit(&id, &att_id.pk, job_in, 2, &job, text,
 	    sizeof(text)), PROTO_MSG_ACK);
@@ -937,11 +937,11 @@ test_claim_not_rerunnable(void)
 	}
 	int64_t yd[2] = { 1, 3 }, od[2] = { 1, 1 };
 	struct tensor ym;
-	CU_ASSERT_FATAL(tensor_init(&ym, TENSOR_F32, 2, yd) == RF_OK);
+	CU_ASSERT_FATAL(engine_tensor_init(&ym, TENSOR_F32, 2, yd) == RF_OK);
 	const struct tensor *t = &ym;
 	proto_tensor_leaf(SUITE, &t, 1, &leaves[2]);
-	tensor_fini(&ym);
-	CU_ASSERT_FATAL(tensor_init(&c->outputs[0], TENSOR_F32, 2, od) ==
+	engine_tensor_fini(&ym);
+	CU_ASSERT_FATAL(engine_tensor_init(&c->outputs[0], TENSOR_F32, 2, od) ==
 	    RF_OK);
 	c->n_outputs = 1;
 	t = &c->outputs[0];
@@ -952,16 +952,16 @@ test_claim_not_rerunnable(void)
 	c->input_leaves[0] = leaves[0];
 	c->input_leaves[1] = leaves[1];
 	c->n = 4;
-	merkle_root(SUITE, leaves, 4, &c->trace_root);
+	proto_merkle_root(SUITE, leaves, 4, &c->trace_root);
 	size_t plen = 0;
-	CU_ASSERT_FATAL(merkle_inclusion_proof(SUITE, leaves, 4, 3,
+	CU_ASSERT_FATAL(proto_merkle_inclusion_proof(SUITE, leaves, 4, 3,
 	    c->output_proof, &plen) == RF_OK);
 	c->proof_len = (uint8_t)plen;
 	CU_ASSERT_EQUAL_FATAL(call(&att, &req, &reply), RF_OK);
 	CU_ASSERT_EQUAL(reply.type, PROTO_MSG_ACK);
 	proto_msg_free(&reply);
-	tensor_fini(&job_in[0]);
-	tensor_fini(&job_in[1]);
+	engine_tensor_fini(&job_in[0]);
+	engine_tensor_fini(&job_in[1]);
 	/* The challenger's log says why it could not verify it: the
 	 * Gather, not a size. */
 	char log[512], out[4096];

@@ -25,9 +25,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../../challenger/challenger.h"
-#include "../../node/node.h"
-#include "../testlib.h"
+#include "challenger/challenger.h"
+#include "node/node.h"
+#include "tests/testlib.h"
 
 #define JOBS 60
 #define KILL_AFTER 20  /* jobs submitted before the first kill */

@@ -25,9 +25,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../../base/log.h"
-#include "../../net/net.h"
-#include "../testlib.h"
+#include "base/log.h"
+#include "net/net.h"
+#include "tests/testlib.h"
 
 #define MAX_MSG (64 * 1024)
 #define LONG_MS 20000 /* "forever" for a call that must succeed */
@@ -1011,7 +1011,7 @@ static void *
 log_limited_main(void *arg)
 {
 	for (int i = 0; i < 250; i++) {
-		log_limited(&spam_limit, LOG_LEVEL_WARN, "rejected %d", i);
+		rf_log_limited(&spam_limit, LOG_LEVEL_WARN, "rejected %d", i);
 	}
 	(void)arg;
 	return NULL;
@@ -1039,9 +1039,9 @@ test_log_limited(void)
 	CU_ASSERT_FATAL(fd >= 0);
 	unlink(path);
 	unsetenv("RF_LOG_LEVEL");
-	log_set_fd(fd);
-	log_init("referee", LOG_LEVEL_INFO);
-	unsigned long long before = log_suppressed_total();
+	rf_log_set_fd(fd);
+	rf_log_init("referee", LOG_LEVEL_INFO);
+	unsigned long long before = rf_log_suppressed_total();
 
 	pthread_t t[4];
 	for (int i = 0; i < 4; i++) {
@@ -1051,9 +1051,9 @@ test_log_limited(void)
 	for (int i = 0; i < 4; i++) {
 		pthread_join(t[i], NULL);
 	}
-	CU_ASSERT_EQUAL(log_suppressed_total() - before, 995);
+	CU_ASSERT_EQUAL(rf_log_suppressed_total() - before, 995);
 	spam_limit.start_ms -= 3600000; /* the window is over */
-	log_limited(&spam_limit, LOG_LEVEL_WARN, "after the flood");
+	rf_log_limited(&spam_limit, LOG_LEVEL_WARN, "after the flood");
 	/* Every call site has its own budget (LOG_LIMIT_BURST lines). */
 	for (int i = 0; i < 100; i++) {
 		log_warn_limited("site two %d", i);
@@ -1062,12 +1062,12 @@ test_log_limited(void)
 		log_error_limited("site three %d", i);
 	}
 	/* Below the level: neither written nor counted. */
-	log_init("referee", LOG_LEVEL_ERROR);
+	rf_log_init("referee", LOG_LEVEL_ERROR);
 	for (int i = 0; i < 20; i++) {
 		log_info_limited("hidden %d", i);
 	}
-	log_init("referee", LOG_LEVEL_INFO);
-	log_set_fd(2);
+	rf_log_init("referee", LOG_LEVEL_INFO);
+	rf_log_set_fd(2);
 
 	char *all = read_fd_all(fd);
 	close(fd);
@@ -1082,7 +1082,7 @@ test_log_limited(void)
 	CU_ASSERT_EQUAL(count_substr(all, "hidden"), 0);
 	CU_ASSERT_EQUAL(count_substr(all, "\n"), 5 + 1 + 1 +
 	    LOG_LIMIT_BURST + 3);
-	CU_ASSERT_EQUAL(log_suppressed_total() - before, 995 + 90);
+	CU_ASSERT_EQUAL(rf_log_suppressed_total() - before, 995 + 90);
 	free(all);
 }
 
@@ -1094,8 +1094,8 @@ test_log_format(void)
 	CU_ASSERT_FATAL(fd >= 0);
 	unlink(path);
 	unsetenv("RF_LOG_LEVEL");
-	log_set_fd(fd);
-	log_init("referee", LOG_LEVEL_INFO);
+	rf_log_set_fd(fd);
+	rf_log_init("referee", LOG_LEVEL_INFO);
 
 	log_info("claim posted job=%s executor=%s", "ab12cd34", "e1");
 	log_debug("hidden at info");
@@ -1115,12 +1115,12 @@ test_log_format(void)
 		pthread_join(t[i], NULL);
 	}
 	setenv("RF_LOG_LEVEL", "debug", 1);
-	log_init("referee", LOG_LEVEL_ERROR);
+	rf_log_init("referee", LOG_LEVEL_ERROR);
 	log_debug("shown by RF_LOG_LEVEL");
 	unsetenv("RF_LOG_LEVEL");
-	log_init(NULL, LOG_LEVEL_INFO);
+	rf_log_init(NULL, LOG_LEVEL_INFO);
 	log_info("default component");
-	log_set_fd(2);
+	rf_log_set_fd(2);
 
 	char *all = read_fd_all(fd);
 	close(fd);
@@ -1178,15 +1178,15 @@ test_log_format(void)
 	free(all);
 
 	enum log_level lv = LOG_LEVEL_ERROR;
-	CU_ASSERT_EQUAL(log_level_parse("Debug", &lv), 0);
+	CU_ASSERT_EQUAL(rf_log_level_parse("Debug", &lv), 0);
 	CU_ASSERT_EQUAL(lv, LOG_LEVEL_DEBUG);
-	CU_ASSERT_EQUAL(log_level_parse("warning", &lv), 0);
+	CU_ASSERT_EQUAL(rf_log_level_parse("warning", &lv), 0);
 	CU_ASSERT_EQUAL(lv, LOG_LEVEL_WARN);
-	CU_ASSERT_EQUAL(log_level_parse("loud", &lv), -1);
+	CU_ASSERT_EQUAL(rf_log_level_parse("loud", &lv), -1);
 	CU_ASSERT_EQUAL(lv, LOG_LEVEL_WARN);
-	CU_ASSERT_EQUAL(log_level_parse(NULL, &lv), -1);
-	CU_ASSERT_STRING_EQUAL(log_level_name(LOG_LEVEL_ERROR), "ERROR");
-	CU_ASSERT_STRING_EQUAL(log_level_name((enum log_level)99), "?");
+	CU_ASSERT_EQUAL(rf_log_level_parse(NULL, &lv), -1);
+	CU_ASSERT_STRING_EQUAL(rf_log_level_name(LOG_LEVEL_ERROR), "ERROR");
+	CU_ASSERT_STRING_EQUAL(rf_log_level_name((enum log_level)99), "?");
 }
 
 int

@@ -8,8 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../protocol/protocol.h"
-#include "../testlib.h"
+#include "protocol/protocol.h"
+#include "tests/testlib.h"
 
 #define MAX_N 300
 
@@ -24,7 +24,7 @@ make_leaves(enum proto_hash s, struct proto_digest *leaves, size_t n)
 		for (int b = 0; b < 8; b++) {
 			data[b] = (uint8_t)((i * 2654435761u) >> (b * 3));
 		}
-		merkle_leaf_hash(s, data, (i % 8) + 1, &leaves[i]);
+		proto_merkle_leaf_hash(s, data, (i % 8) + 1, &leaves[i]);
 	}
 }
 
@@ -70,7 +70,7 @@ test_known_answers(void)
 	    "0e5751c026e543b2e8ab2eb06099daa1d1e5df47778f7787faab45cdf12fe3a8");
 	/* Leaves and nodes are domain separated: H(0x00 || x) != H(x). */
 	struct proto_digest leaf, plain;
-	merkle_leaf_hash(PROTO_HASH_BLAKE2B, "abc", 3, &leaf);
+	proto_merkle_leaf_hash(PROTO_HASH_BLAKE2B, "abc", 3, &leaf);
 	proto_hash(PROTO_HASH_BLAKE2B, "abc", 3, &plain);
 	CU_ASSERT(!proto_digest_equal(PROTO_HASH_BLAKE2B, &leaf, &plain));
 	uint8_t pre[4] = { 0, 'a', 'b', 'c' };
@@ -95,7 +95,7 @@ test_roots_match_rfc(void)
 		size_t bad = 0;
 		for (size_t n = 0; n <= MAX_N; n++) {
 			struct proto_digest a, b;
-			merkle_root(s, leaves, n, &a);
+			proto_merkle_root(s, leaves, n, &a);
 			rfc_mth(s, leaves, n, &b);
 			bad += !proto_digest_equal(s, &a, &b);
 		}
@@ -121,19 +121,19 @@ test_inclusion_all(void)
 		size_t verified = 0, forged_ok = 0, proofs = 0;
 		for (size_t n = 1; n <= MAX_N; n++) {
 			struct proto_digest root;
-			merkle_root(s, leaves, n, &root);
+			proto_merkle_root(s, leaves, n, &root);
 			for (size_t i = 0; i < n; i++) {
 				size_t len;
-				CU_ASSERT_FATAL(merkle_inclusion_proof(s, leaves, n,
+				CU_ASSERT_FATAL(proto_merkle_inclusion_proof(s, leaves, n,
 				    i, path, &len) == RF_OK);
 				proofs++;
-				verified += merkle_inclusion_verify(s, &leaves[i], i,
+				verified += proto_merkle_inclusion_verify(s, &leaves[i], i,
 				    n, path, len, &root) == RF_OK;
 				/* One flipped bit in each element. */
 				for (size_t e = 0; e < len; e++) {
 					size_t bit = (n * 31 + i * 7 + e) % (8 * hl);
 					flip(&path[e], bit);
-					forged_ok += merkle_inclusion_verify(s,
+					forged_ok += proto_merkle_inclusion_verify(s,
 					    &leaves[i], i, n, path, len, &root) == RF_OK;
 					flip(&path[e], bit);
 				}
@@ -142,25 +142,25 @@ test_inclusion_all(void)
 				 * shape matches; RFC 9162 binds the size through
 				 * the signed tree head, as our claims sign n.) */
 				if (n > 1) {
-					forged_ok += merkle_inclusion_verify(s,
+					forged_ok += proto_merkle_inclusion_verify(s,
 					    &leaves[i], (i + 1) % n, n, path, len,
 					    &root) == RF_OK;
 				}
-				forged_ok += merkle_inclusion_verify(s,
+				forged_ok += proto_merkle_inclusion_verify(s,
 				    &leaves[(i + 1) % MAX_N], i, n, path, len,
 				    &root) == RF_OK;
 				if (len > 0) {
-					forged_ok += merkle_inclusion_verify(s,
+					forged_ok += proto_merkle_inclusion_verify(s,
 					    &leaves[i], i, n, path, len - 1,
 					    &root) == RF_OK;
 				}
-				forged_ok += merkle_inclusion_verify(s, &leaves[i],
+				forged_ok += proto_merkle_inclusion_verify(s, &leaves[i],
 				    n, n, path, len, &root) == RF_OK;
 			}
 		}
 		CU_ASSERT_EQUAL(verified, proofs);
 		CU_ASSERT_EQUAL(forged_ok, 0);
-		CU_ASSERT(merkle_inclusion_proof(s, leaves, 5, 5, path,
+		CU_ASSERT(proto_merkle_inclusion_proof(s, leaves, 5, 5, path,
 		    &(size_t){ 0 }) == RF_ERR_RANGE);
 	}
 }
@@ -176,33 +176,33 @@ test_consistency_all(void)
 		size_t hl = proto_hash_len(s);
 		make_leaves(s, leaves, 128);
 		for (size_t n = 1; n <= 128; n++) {
-			merkle_root(s, leaves, n, &roots[n]);
+			proto_merkle_root(s, leaves, n, &roots[n]);
 		}
 		size_t verified = 0, pairs = 0, forged_ok = 0;
 		for (size_t n = 1; n <= 128; n++) {
 			for (size_t m = 1; m <= n; m++) {
 				size_t len;
-				CU_ASSERT_FATAL(merkle_consistency_proof(s, leaves, n,
+				CU_ASSERT_FATAL(proto_merkle_consistency_proof(s, leaves, n,
 				    m, path, &len) == RF_OK);
 				pairs++;
-				verified += merkle_consistency_verify(s, m, n,
+				verified += proto_merkle_consistency_verify(s, m, n,
 				    &roots[m], &roots[n], path, len) == RF_OK;
 				for (size_t e = 0; e < len; e++) {
 					size_t bit = (n * 13 + m * 5 + e) % (8 * hl);
 					flip(&path[e], bit);
-					forged_ok += merkle_consistency_verify(s, m, n,
+					forged_ok += proto_merkle_consistency_verify(s, m, n,
 					    &roots[m], &roots[n], path, len) == RF_OK;
 					flip(&path[e], bit);
 				}
 				if (m < n) {
 					/* The other side's root, a wrong size. */
-					forged_ok += merkle_consistency_verify(s, m, n,
+					forged_ok += proto_merkle_consistency_verify(s, m, n,
 					    &roots[m + 1], &roots[n], path,
 					    len) == RF_OK;
-					forged_ok += merkle_consistency_verify(s, m, n,
+					forged_ok += proto_merkle_consistency_verify(s, m, n,
 					    &roots[m], &roots[n - 1], path,
 					    len) == RF_OK;
-					forged_ok += merkle_consistency_verify(s, m + 1,
+					forged_ok += proto_merkle_consistency_verify(s, m + 1,
 					    n, &roots[m], &roots[n], path,
 					    len) == RF_OK;
 				}
@@ -211,11 +211,11 @@ test_consistency_all(void)
 		CU_ASSERT_EQUAL(verified, pairs);
 		CU_ASSERT_EQUAL(forged_ok, 0);
 		size_t len;
-		CU_ASSERT(merkle_consistency_proof(s, leaves, 4, 0, path, &len) ==
+		CU_ASSERT(proto_merkle_consistency_proof(s, leaves, 4, 0, path, &len) ==
 		    RF_ERR_RANGE);
-		CU_ASSERT(merkle_consistency_proof(s, leaves, 4, 5, path, &len) ==
+		CU_ASSERT(proto_merkle_consistency_proof(s, leaves, 4, 5, path, &len) ==
 		    RF_ERR_RANGE);
-		CU_ASSERT(merkle_consistency_verify(s, 0, 4, &roots[1], &roots[4],
+		CU_ASSERT(proto_merkle_consistency_verify(s, 0, 4, &roots[1], &roots[4],
 		    path, 0) == RF_ERR_CRYPTO);
 	}
 }
@@ -232,14 +232,14 @@ test_frontier(void)
 		for (size_t n = 0; n <= MAX_N; n++) {
 			size_t len;
 			struct proto_digest a, b;
-			CU_ASSERT_FATAL(merkle_frontier(s, leaves, n, fr, &len) ==
+			CU_ASSERT_FATAL(proto_merkle_frontier(s, leaves, n, fr, &len) ==
 			    RF_OK);
 			CU_ASSERT((size_t)__builtin_popcountll(n) == len);
-			merkle_frontier_root(s, fr, len, &a);
-			merkle_root(s, leaves, n, &b);
+			proto_merkle_frontier_root(s, fr, len, &a);
+			proto_merkle_root(s, leaves, n, &b);
 			bad += !proto_digest_equal(s, &a, &b);
-			merkle_frontier_append(s, fr, len, &leaves[n], &a);
-			merkle_root(s, leaves, n + 1, &b);
+			proto_merkle_frontier_append(s, fr, len, &leaves[n], &a);
+			proto_merkle_root(s, leaves, n + 1, &b);
 			bad += !proto_digest_equal(s, &a, &b);
 		}
 		CU_ASSERT_EQUAL(bad, 0);

@@ -15,10 +15,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../base/bytes.h"
-#include "../../protocol/protocol.h"
-#include "../../protocol/protocol_int.h"
-#include "../testlib.h"
+#include "base/bytes.h"
+#include "protocol/protocol.h"
+#include "protocol/protocol_int.h"
+#include "tests/testlib.h"
 
 #define HDR 52
 
@@ -144,10 +144,10 @@ fill_tensor(struct tensor *t, unsigned kind)
 		{ TENSOR_I32, 3, { 1, 1, 3 } },
 	};
 	unsigned k = kind % (sizeof(shapes) / sizeof(shapes[0]));
-	need(tensor_init(t, shapes[k].dt, shapes[k].rank, shapes[k].dims) ==
+	need(engine_tensor_init(t, shapes[k].dt, shapes[k].rank, shapes[k].dims) ==
 	    RF_OK, "tensor_init");
 	uint8_t *p = t->data;
-	for (size_t i = 0; i < tensor_nbytes(t); i++) {
+	for (size_t i = 0; i < engine_tensor_nbytes(t); i++) {
 		p[i] = rnd();
 	}
 }
@@ -472,7 +472,7 @@ static bool
 tensors_eq(const struct tensor *a, const struct tensor *b, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
-		if (!tensor_equal(&a[i], &b[i])) {
+		if (!engine_tensor_equal(&a[i], &b[i])) {
 			return false;
 		}
 	}

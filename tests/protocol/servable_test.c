@@ -6,8 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../../protocol/protocol.h"
-#include "../testlib.h"
+#include "protocol/protocol.h"
+#include "tests/testlib.h"
 
 static bool dynamic_x; /* x[1,-1] instead of x[1,n] */
 
@@ -22,7 +22,7 @@ matmul_model(int64_t n, int64_t m, bool output_last)
 	CU_ASSERT_FATAL(md != NULL);
 	CU_ASSERT_FATAL(engine_model_add_input(md, "x", TENSOR_F32, 2, xd, &x,
 	    NULL) == RF_OK);
-	CU_ASSERT_FATAL(tensor_init(&wt, TENSOR_F32, 2, wd) == RF_OK);
+	CU_ASSERT_FATAL(engine_tensor_init(&wt, TENSOR_F32, 2, wd) == RF_OK);
 	CU_ASSERT_FATAL(engine_model_add_weight(md, "w", &wt, &w, NULL) ==
 	    RF_OK);
 	int in[2] = { x, w };

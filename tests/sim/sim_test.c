@@ -12,14 +12,14 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "../../bisect/bisect.h"
-#include "../../sim/sim.h"
-#include "../testlib.h"
+#include "bisect/bisect.h"
+#include "sim/sim.h"
+#include "tests/testlib.h"
 
 static char tmpdir[] = "/tmp/rf-sim-test-XXXXXX";
 
 /* A small, fast network: one model, fast compute and links, a long
- * window, so every sampled claim is verified in time. */
+ * window, so every sim_sampled claim is verified in time. */
 static void
 small(struct sim_config *c)
 {

@@ -12,8 +12,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "../../store/store.h"
-#include "../testlib.h"
+#include "store/store.h"
+#include "tests/testlib.h"
 
 static char path[256];
 
