@@ -54,7 +54,7 @@ CPPFLAGS += -I. -D_DEFAULT_SOURCE -D_POSIX_C_SOURCE=200809L
 ALL_CFLAGS = -std=c11 $(OPT) $(DETFLAGS) $(VECFLAGS) $(WARN) -MMD -MP $(PKG_CFLAGS) $(CFLAGS)
 LIBS = $(PKG_LIBS) $(NNG_LIBS) -lpthread -lm
 
-LIB_DIRS = base engine protocol bisect chain store net node referee executor challenger sim
+LIB_DIRS = base engine protocol bisect chain store net node referee executor challenger sim devnet
 LIB_SRCS = $(foreach d,$(LIB_DIRS),$(wildcard $(d)/*.c))
 # ONNX import: protoc-c generates the decoder from the vendored schema
 # at build time (never committed); only engine/onnx_import.c includes it.

@@ -1,13 +1,13 @@
 /*
  * cmd/cmd_devnet.c - `refute devnet`: a local network of real processes
- * (sim/devnet.h), a progress line while it runs, and a summary (or JSON)
+ * (devnet/devnet.h), a progress line while it runs, and a summary (or JSON)
  * of what every node did.
  */
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#include "sim/devnet.h"
+#include "devnet/devnet.h"
 #include "cmd/cli.h"
 #include "cmd/cmds.h"
 

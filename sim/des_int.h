@@ -1,8 +1,7 @@
 /*
  * sim/des_int.h - shared inside the discrete-event simulator only (the
- * sim_*.c files). sim_int.h beside it belongs to the devnet launcher's
- * process helpers; this is the simulator's: the event queue, the world
- * (nodes, jobs, disputes, ledger) and the helpers its files share.
+ * sim_*.c files): the event queue, the world (nodes, jobs, disputes,
+ * ledger) and the helpers its files share.
  */
 #ifndef RF_SIM_DES_INT_H
 #define RF_SIM_DES_INT_H

@@ -1,9 +1,9 @@
 /*
- * sim/sim_int.h - shared inside sim/ only: child processes and loopback
+ * devnet/devnet_int.h - shared inside devnet/ only: child processes and loopback
  * ports for the local network launcher.
  */
-#ifndef RF_SIM_INT_H
-#define RF_SIM_INT_H
+#ifndef RF_DEVNET_INT_H
+#define RF_DEVNET_INT_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -19,12 +19,12 @@
  * is async-signal-safe, since the caller may have NNG threads running.
  * An exec failure shows as exit code 127 with the reason in the log.
  */
-int sim_proc_spawn(const char *exe, char *const *argv, const char *log,
+int devnet_proc_spawn(const char *exe, char *const *argv, const char *log,
     pid_t *pid, struct rf_errinfo *ei) __attribute__((warn_unused_result));
 
 /* Non-blocking: true when pid has exited (and is reaped), with its exit
  * code, or 128 + the signal that ended it. */
-bool sim_proc_exited(pid_t pid, int *code);
+bool devnet_proc_exited(pid_t pid, int *code);
 
 /*
  * Sends SIGTERM to every pid (0 entries are skipped), waits up to
@@ -32,16 +32,16 @@ bool sim_proc_exited(pid_t pid, int *code);
  * reaps them. codes[i] gets the exit code (128 + signal), killed[i] whether
  * SIGKILL was needed.
  */
-void sim_proc_stop(const pid_t *pids, size_t n, int timeout_ms, int *codes,
+void devnet_proc_stop(const pid_t *pids, size_t n, int timeout_ms, int *codes,
     bool *killed);
 
 /* n TCP ports on 127.0.0.1 that were free a moment ago (bound to port 0
  * at once, then released). */
-int sim_free_ports(int *ports, size_t n, struct rf_errinfo *ei);
+int devnet_free_ports(int *ports, size_t n, struct rf_errinfo *ei);
 
 /* Monotonic seconds. */
-double sim_seconds(void);
+double devnet_seconds(void);
 /* Sleeps ms milliseconds (resumes after signals). */
-void sim_sleep_ms(int ms);
+void devnet_sleep_ms(int ms);
 
 #endif

@@ -1,5 +1,5 @@
 /*
- * sim/proc.c - child processes of the local network launcher: spawning
+ * devnet/proc.c - child processes of the local network launcher: spawning
  * with a log file, polling, stopping with an escalation to SIGKILL, and
  * picking free loopback ports.
  */
@@ -20,10 +20,10 @@
 #include <sys/prctl.h>
 #endif
 
-#include "sim/sim_int.h"
+#include "devnet/devnet_int.h"
 
 double
-sim_seconds(void)
+devnet_seconds(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -31,7 +31,7 @@ sim_seconds(void)
 }
 
 void
-sim_sleep_ms(int ms)
+devnet_sleep_ms(int ms)
 {
 	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
 	while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
@@ -53,7 +53,7 @@ child_say(int fd, const char *s)
 	}
 }
 
-/* The child's side of sim_proc_spawn: only async-signal-safe calls. */
+/* The child's side of devnet_proc_spawn: only async-signal-safe calls. */
 static void __attribute__((noreturn))
 child_exec(const char *exe, char *const *argv, const char *log, int max_fd,
     pid_t parent)
@@ -83,14 +83,14 @@ child_exec(const char *exe, char *const *argv, const char *log, int max_fd,
 		close(fd);
 	}
 	execv(exe, argv);
-	child_say(2, "sim: cannot execute ");
+	child_say(2, "devnet: cannot execute ");
 	child_say(2, exe);
 	child_say(2, "\n");
 	_exit(127);
 }
 
 int
-sim_proc_spawn(const char *exe, char *const *argv, const char *log,
+devnet_proc_spawn(const char *exe, char *const *argv, const char *log,
     pid_t *pid, struct rf_errinfo *ei)
 {
 	/* Computed before fork: sysconf and getrlimit are not on the list of
@@ -129,7 +129,7 @@ code_of(int status)
 }
 
 bool
-sim_proc_exited(pid_t pid, int *code)
+devnet_proc_exited(pid_t pid, int *code)
 {
 	int status;
 	pid_t r = waitpid(pid, &status, WNOHANG);
@@ -145,7 +145,7 @@ sim_proc_exited(pid_t pid, int *code)
 }
 
 void
-sim_proc_stop(const pid_t *pids, size_t n, int timeout_ms, int *codes,
+devnet_proc_stop(const pid_t *pids, size_t n, int timeout_ms, int *codes,
     bool *killed)
 {
 	bool *done = calloc(n ? n : 1, sizeof(*done));
@@ -158,14 +158,14 @@ sim_proc_stop(const pid_t *pids, size_t n, int timeout_ms, int *codes,
 			done[i] = true;
 		}
 	}
-	double deadline = sim_seconds() + timeout_ms / 1000.0;
+	double deadline = devnet_seconds() + timeout_ms / 1000.0;
 	for (;;) {
 		size_t left = 0;
 		for (size_t i = 0; i < n; i++) {
 			if (pids[i] <= 0 || (done != NULL && done[i])) {
 				continue;
 			}
-			if (sim_proc_exited(pids[i], &codes[i])) {
+			if (devnet_proc_exited(pids[i], &codes[i])) {
 				if (done != NULL) {
 					done[i] = true;
 				}
@@ -173,10 +173,10 @@ sim_proc_stop(const pid_t *pids, size_t n, int timeout_ms, int *codes,
 				left++;
 			}
 		}
-		if (left == 0 || sim_seconds() > deadline || done == NULL) {
+		if (left == 0 || devnet_seconds() > deadline || done == NULL) {
 			break;
 		}
-		sim_sleep_ms(20);
+		devnet_sleep_ms(20);
 	}
 	for (size_t i = 0; i < n; i++) {
 		if (pids[i] <= 0 || (done != NULL && done[i])) {
@@ -193,7 +193,7 @@ sim_proc_stop(const pid_t *pids, size_t n, int timeout_ms, int *codes,
 }
 
 int
-sim_free_ports(int *ports, size_t n, struct rf_errinfo *ei)
+devnet_free_ports(int *ports, size_t n, struct rf_errinfo *ei)
 {
 	int fds[8];
 	if (n > 8) {

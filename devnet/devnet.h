@@ -1,5 +1,5 @@
 /*
- * sim/devnet.h - a whole Refute network on one machine, for demos and
+ * devnet/devnet.h - a whole Refute network on one machine, for demos and
  * integration tests: a referee, executors and challengers as separate
  * processes of the refute binary on loopback TCP, with a generated genesis
  * and keys in a run folder, and an in-process client that submits jobs,
@@ -12,8 +12,8 @@
  * stopped before devnet_run returns: SIGTERM, then SIGKILL after
  * DEVNET_STOP_MS. Each child logs to <name>.log in the run folder.
  */
-#ifndef RF_SIM_DEVNET_H
-#define RF_SIM_DEVNET_H
+#ifndef RF_DEVNET_H
+#define RF_DEVNET_H
 
 #include <signal.h>
 #include <stdbool.h>
@@ -220,4 +220,4 @@ bool devnet_report_ok(const struct devnet_report *rep, char *why,
  * front to fit). RF_ERR_IO when the file cannot be read. */
 int devnet_log_tail(const char *path, unsigned lines, char *buf, size_t cap);
 
-#endif /* RF_SIM_DEVNET_H */
+#endif /* RF_DEVNET_H */

@@ -1,5 +1,5 @@
 /*
- * sim/devnet.c - the local network launcher behind `refute devnet`.
+ * devnet/devnet.c - the local network launcher behind `refute devnet`.
  *
  * One run: run folder (model, keys, genesis) -> referee -> executors and
  * challengers -> jobs from an in-process client -> finality -> claims read
@@ -27,8 +27,8 @@
 #include "challenger/challenger.h"
 #include "executor/executor.h"
 #include "node/node.h"
-#include "sim/devnet.h"
-#include "sim/sim_int.h"
+#include "devnet/devnet.h"
+#include "devnet/devnet_int.h"
 
 /* Genesis amounts: plenty for every node, exactly one stake each. */
 #define NODE_BALANCE 1000000
@@ -304,7 +304,7 @@ stopped(const struct devnet *d)
 static void
 progress(struct devnet *d, enum devnet_phase phase)
 {
-	double now = sim_seconds();
+	double now = devnet_seconds();
 	if (phase == d->phase && now - d->last_progress < PROGRESS_EVERY_S) {
 		return;
 	}
@@ -641,7 +641,7 @@ check_children(struct devnet *d, struct rf_errinfo *ei)
 	for (size_t i = 0; i < rep->n_nodes; i++) {
 		struct devnet_node *n = &rep->nodes[i];
 		int code;
-		if (n->pid > 0 && sim_proc_exited(n->pid, &code)) {
+		if (n->pid > 0 && devnet_proc_exited(n->pid, &code)) {
 			n->pid = 0;
 			n->exit_code = code;
 			n->failed = true;
@@ -657,7 +657,7 @@ spawn(struct devnet *d, struct devnet_node *n, char **argv,
     struct rf_errinfo *ei)
 {
 	pid_t pid;
-	int err = sim_proc_spawn(d->exe, argv, n->log, &pid, ei);
+	int err = devnet_proc_spawn(d->exe, argv, n->log, &pid, ei);
 	if (err == RF_OK) {
 		n->pid = (int)pid;
 		n->started = true;
@@ -753,7 +753,7 @@ stop_nodes(struct devnet *d, bool referee)
 		bool want = referee == (n->role == DEVNET_REFEREE);
 		pids[i] = want && n->pid > 0 ? (pid_t)n->pid : 0;
 	}
-	sim_proc_stop(pids, rep->n_nodes, DEVNET_STOP_MS, codes, killed);
+	devnet_proc_stop(pids, rep->n_nodes, DEVNET_STOP_MS, codes, killed);
 	for (size_t i = 0; i < rep->n_nodes; i++) {
 		struct devnet_node *n = &rep->nodes[i];
 		if (pids[i] == 0) {
@@ -818,12 +818,12 @@ start_referee(struct devnet *d, struct rf_errinfo *ei)
 	const struct devnet_config *c = d->cfg;
 	struct devnet_report *rep = d->rep;
 	struct devnet_node *ref = &rep->nodes[0];
-	double deadline = sim_seconds() + c->timeout_s;
+	double deadline = devnet_seconds() + c->timeout_s;
 	for (int attempt = 1;; attempt++) {
 		int ports[2] = { c->port_base, c->port_base + 1 };
 		int err = RF_OK;
 		if (c->port_base == 0) {
-			err = sim_free_ports(ports, 2, ei);
+			err = devnet_free_ports(ports, 2, ei);
 		}
 		if (err != RF_OK) {
 			return err;
@@ -855,11 +855,11 @@ start_referee(struct devnet *d, struct rf_errinfo *ei)
 				return RF_OK;
 			}
 			err = check_children(d, ei);
-			if (err != RF_OK || stopped(d) || sim_seconds() > deadline) {
+			if (err != RF_OK || stopped(d) || devnet_seconds() > deadline) {
 				break;
 			}
 			progress(d, DEVNET_STARTING);
-			sim_sleep_ms(20);
+			devnet_sleep_ms(20);
 		}
 		node_rpc_close(&d->rpc);
 		d->rpc_open = false;
@@ -884,7 +884,7 @@ static int
 wait_ready(struct devnet *d, struct rf_errinfo *ei)
 {
 	struct devnet_report *rep = d->rep;
-	double deadline = sim_seconds() + d->cfg->timeout_s;
+	double deadline = devnet_seconds() + d->cfg->timeout_s;
 	for (;;) {
 		struct proto_msg reply;
 		int err = status(d, &reply, ei);
@@ -923,12 +923,12 @@ wait_ready(struct devnet *d, struct rf_errinfo *ei)
 		if (stopped(d)) {
 			return rf_errf(ei, RF_ERR_ABORTED, "interrupted");
 		}
-		if (sim_seconds() > deadline) {
+		if (devnet_seconds() > deadline) {
 			return rf_errf(ei, RF_ERR_TIMEOUT, "only %zu of %zu nodes were "
 			    "ready after %u s", ready, want, d->cfg->timeout_s);
 		}
 		progress(d, DEVNET_STARTING);
-		sim_sleep_ms(50);
+		devnet_sleep_ms(50);
 	}
 }
 
@@ -1165,18 +1165,18 @@ submit_jobs(struct devnet *d, struct rf_errinfo *ei)
 		return err;
 	}
 	d->ev_open = true;
-	d->first_submit = sim_seconds();
+	d->first_submit = devnet_seconds();
 	double last_follow = d->first_submit;
 	for (unsigned i = 0; i < d->cfg->jobs; i++) {
 		if (stopped(d)) {
 			return rf_errf(ei, RF_ERR_ABORTED, "interrupted");
 		}
 		err = submit_one(d, i, ei);
-		if (err == RF_OK && sim_seconds() - last_follow > 0.2) {
+		if (err == RF_OK && devnet_seconds() - last_follow > 0.2) {
 			/* Claims and finality show in the progress line while
 			 * jobs still go out. */
 			err = follow_events(d, 0, ei);
-			last_follow = sim_seconds();
+			last_follow = devnet_seconds();
 			if (err == RF_OK) {
 				err = check_children(d, ei);
 			}
@@ -1186,7 +1186,7 @@ submit_jobs(struct devnet *d, struct rf_errinfo *ei)
 		}
 		progress(d, DEVNET_SUBMITTING);
 	}
-	d->last_submit = sim_seconds();
+	d->last_submit = devnet_seconds();
 	rep->submit_s = d->last_submit - d->first_submit;
 	return RF_OK;
 }
@@ -1217,7 +1217,7 @@ static int
 wait_final(struct devnet *d, struct rf_errinfo *ei)
 {
 	struct devnet_report *rep = d->rep;
-	double deadline = sim_seconds() + d->cfg->timeout_s;
+	double deadline = devnet_seconds() + d->cfg->timeout_s;
 	while (rep->final + rep->invalid < rep->submitted) {
 		progress(d, DEVNET_FINALISING);
 		int err = follow_events(d, 100, ei);
@@ -1230,13 +1230,13 @@ wait_final(struct devnet *d, struct rf_errinfo *ei)
 		if (stopped(d)) {
 			return rf_errf(ei, RF_ERR_ABORTED, "interrupted");
 		}
-		if (sim_seconds() > deadline) {
+		if (devnet_seconds() > deadline) {
 			blame_unfinished(d);
 			return rf_errf(ei, RF_ERR_TIMEOUT, "%u of %u jobs final after "
 			    "%u s", rep->final, rep->submitted, d->cfg->timeout_s);
 		}
 	}
-	rep->final_s = sim_seconds() - d->first_submit;
+	rep->final_s = devnet_seconds() - d->first_submit;
 	progress(d, DEVNET_FINALISING);
 	return RF_OK;
 }
@@ -1328,7 +1328,7 @@ static int
 wait_verified(struct devnet *d, struct rf_errinfo *ei)
 {
 	struct devnet_report *rep = d->rep;
-	double deadline = sim_seconds() + d->cfg->timeout_s;
+	double deadline = devnet_seconds() + d->cfg->timeout_s;
 	for (;;) {
 		size_t behind = 0;
 		for (size_t i = 0; i < rep->n_nodes; i++) {
@@ -1358,13 +1358,13 @@ wait_verified(struct devnet *d, struct rf_errinfo *ei)
 		if (stopped(d)) {
 			return rf_errf(ei, RF_ERR_ABORTED, "interrupted");
 		}
-		if (sim_seconds() > deadline) {
+		if (devnet_seconds() > deadline) {
 			return rf_errf(ei, RF_ERR_TIMEOUT, "%zu challengers had not "
 			    "recorded every claim after %u s", behind,
 			    d->cfg->timeout_s);
 		}
 		progress(d, DEVNET_VERIFYING);
-		sim_sleep_ms(50);
+		devnet_sleep_ms(50);
 	}
 }
 
@@ -1597,7 +1597,7 @@ devnet_run(const struct devnet_config *cfg, struct devnet_report *rep,
 	}
 	d->cfg = cfg;
 	d->rep = rep;
-	d->t0 = sim_seconds();
+	d->t0 = devnet_seconds();
 	d->phase = 0;
 	err = run_setup(d, ei);
 	if (err == RF_OK) {
@@ -1631,7 +1631,7 @@ devnet_run(const struct devnet_config *cfg, struct devnet_report *rep,
 	stop_nodes(d, true);
 	read_records(d);
 	count_claims(d);
-	rep->elapsed_s = sim_seconds() - d->t0;
+	rep->elapsed_s = devnet_seconds() - d->t0;
 
 	char why[256];
 	bool ok = err == RF_OK && devnet_report_ok(rep, why, sizeof(why));
