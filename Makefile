@@ -72,6 +72,10 @@ TEST_BINS = $(TEST_SRCS:tests/%.c=$(BUILD)/tests/%)
 # Linked into every test binary: the runner, and the adversary library
 # (malicious nodes against a real referee, tests/adversary/adv.h).
 TESTLIB_OBJ = $(BUILD)/obj/tests/testlib.o $(BUILD)/obj/tests/adversary/adv.o
+# Test binaries route our objects' allocations through tests/testlib.c, which
+# can fail the Nth one (allocation-failure tests, tests/testlib.h).
+TEST_WRAP = -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=strdup \
+	-Wl,--wrap=aligned_alloc,--wrap=free
 
 BENCH_SRCS = $(wildcard bench/*_bench.c)
 BENCH_BINS = $(BENCH_SRCS:bench/%.c=$(BUILD)/bench/%)
@@ -183,7 +187,7 @@ $(BUILD)/obj/engine/onnx_import.o: CPPFLAGS += -I$(ONNX_GEN)
 $(BUILD)/tests/%: $(BUILD)/obj/tests/%.o $(TESTLIB_OBJ) $(LIB)
 	@mkdir -p $(@D)
 	@echo "  LD      $@"
-	$(Q)$(CC) $(OPT) -o $@ $< $(TESTLIB_OBJ) $(LIB) $(CUNIT_LIBS) $(LIBS) $(LDFLAGS)
+	$(Q)$(CC) $(OPT) $(TEST_WRAP) -o $@ $< $(TESTLIB_OBJ) $(LIB) $(CUNIT_LIBS) $(LIBS) $(LDFLAGS)
 
 $(BUILD)/fuzz/%: $(BUILD)/obj/fuzz/%.o $(LIB)
 	@mkdir -p $(@D)

@@ -1,12 +1,15 @@
 /* tests/testlib.c - shared CUnit runner and helpers. */
 #include "tests/testlib.h"
 
+#include "base/rf.h"
+
 #include <CUnit/Basic.h>
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -411,4 +414,406 @@ test_rss_kb(pid_t pid)
 	}
 	fclose(f);
 	return kb;
+}
+
+/* ------------------------------------------------------------------ */
+/* Allocation failures                                                  */
+/* ------------------------------------------------------------------ */
+
+/*
+ * The link wraps malloc, calloc, realloc, strdup, aligned_alloc and free
+ * (Makefile: TEST_WRAP): references from our objects go to __wrap_*, which
+ * call __real_* (the C library's, or ASan's when it intercepts them).
+ * While nothing is armed or tracked the wrappers cost one relaxed load.
+ */
+void *__real_malloc(size_t n);
+void *__real_calloc(size_t n, size_t size);
+void *__real_realloc(void *p, size_t n);
+char *__real_strdup(const char *s);
+void *__real_aligned_alloc(size_t align, size_t n);
+void __real_free(void *p);
+void *__wrap_malloc(size_t n);
+void *__wrap_calloc(size_t n, size_t size);
+void *__wrap_realloc(void *p, size_t n);
+char *__wrap_strdup(const char *s);
+void *__wrap_aligned_alloc(size_t align, size_t n);
+void __wrap_free(void *p);
+
+/* Blocks handed out while tracking, to find what a run left behind: open
+ * addressing with linear probing and backward-shift deletion. */
+#define LIVE_BITS 17
+#define LIVE_CAP ((size_t)1 << LIVE_BITS)
+
+struct live {
+	void *p;
+	long seq;
+};
+
+static pthread_mutex_t alloc_mu = PTHREAD_MUTEX_INITIALIZER;
+static int alloc_active;   /* armed or tracking: read without the lock */
+static int alloc_armed;
+static int alloc_persist;
+static int alloc_fired;
+static int alloc_tracking;
+static long alloc_countdown;
+static long alloc_fails;
+static long alloc_calls;
+static struct live alloc_live[LIVE_CAP];
+static size_t alloc_nlive;
+static int alloc_overflow;
+
+static size_t
+live_hash(const void *p)
+{
+	uint64_t x = (uint64_t)(uintptr_t)p >> 4;
+	return (size_t)((x * 0x9E3779B97F4A7C15ull) >> (64 - LIVE_BITS));
+}
+
+static void
+live_add(void *p, long seq)
+{
+	if (alloc_nlive >= LIVE_CAP / 2) {
+		alloc_overflow = 1;
+		return;
+	}
+	size_t i = live_hash(p);
+	while (alloc_live[i].p != NULL) {
+		i = (i + 1) & (LIVE_CAP - 1);
+	}
+	alloc_live[i].p = p;
+	alloc_live[i].seq = seq;
+	alloc_nlive++;
+}
+
+static void
+live_del(void *p)
+{
+	size_t i = live_hash(p);
+	while (alloc_live[i].p != NULL && alloc_live[i].p != p) {
+		i = (i + 1) & (LIVE_CAP - 1);
+	}
+	if (alloc_live[i].p == NULL) {
+		return; /* not ours: allocated before tracking, or by a library */
+	}
+	alloc_nlive--;
+	size_t j = i;
+	for (;;) {
+		j = (j + 1) & (LIVE_CAP - 1);
+		if (alloc_live[j].p == NULL) {
+			break;
+		}
+		size_t k = live_hash(alloc_live[j].p);
+		/* Entry j may stay when its home k lies cyclically in (i, j]. */
+		if (i <= j ? (i < k && k <= j) : (i < k || k <= j)) {
+			continue;
+		}
+		alloc_live[i] = alloc_live[j];
+		i = j;
+	}
+	alloc_live[i].p = NULL;
+}
+
+/* One allocation call: 1 when it must fail; *seq gets its number. */
+static int
+alloc_gate(long *seq)
+{
+	*seq = 0;
+	if (!__atomic_load_n(&alloc_active, __ATOMIC_RELAXED)) {
+		return 0;
+	}
+	int fail = 0;
+	pthread_mutex_lock(&alloc_mu);
+	*seq = ++alloc_calls;
+	if (alloc_armed) {
+		if (alloc_fired) {
+			fail = alloc_persist;
+		} else if (--alloc_countdown == 0) {
+			fail = 1;
+			alloc_fired = 1;
+		}
+	}
+	if (fail) {
+		alloc_fails++;
+	}
+	pthread_mutex_unlock(&alloc_mu);
+	return fail;
+}
+
+static void
+alloc_track(void *p, void *old, long seq)
+{
+	if (seq == 0) {
+		return;
+	}
+	pthread_mutex_lock(&alloc_mu);
+	if (alloc_tracking) {
+		if (old != NULL) {
+			live_del(old);
+		}
+		if (p != NULL) {
+			live_add(p, seq);
+		}
+	}
+	pthread_mutex_unlock(&alloc_mu);
+}
+
+void *
+__wrap_malloc(size_t n)
+{
+	long seq;
+	if (alloc_gate(&seq)) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	void *p = __real_malloc(n);
+	alloc_track(p, NULL, seq);
+	return p;
+}
+
+void *
+__wrap_calloc(size_t n, size_t size)
+{
+	long seq;
+	if (alloc_gate(&seq)) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	void *p = __real_calloc(n, size);
+	alloc_track(p, NULL, seq);
+	return p;
+}
+
+void *
+__wrap_realloc(void *p, size_t n)
+{
+	long seq;
+	if (alloc_gate(&seq)) {
+		errno = ENOMEM;
+		return NULL; /* p stays valid, as after a real failure */
+	}
+	void *q = __real_realloc(p, n);
+	if (q != NULL || n == 0) {
+		alloc_track(q, p, seq);
+	}
+	return q;
+}
+
+char *
+__wrap_strdup(const char *s)
+{
+	long seq;
+	if (alloc_gate(&seq)) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	char *p = __real_strdup(s);
+	alloc_track(p, NULL, seq);
+	return p;
+}
+
+void *
+__wrap_aligned_alloc(size_t align, size_t n)
+{
+	long seq;
+	if (alloc_gate(&seq)) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	void *p = __real_aligned_alloc(align, n);
+	alloc_track(p, NULL, seq);
+	return p;
+}
+
+void
+__wrap_free(void *p)
+{
+	if (p != NULL && __atomic_load_n(&alloc_active, __ATOMIC_RELAXED)) {
+		pthread_mutex_lock(&alloc_mu);
+		if (alloc_tracking) {
+			live_del(p);
+		}
+		pthread_mutex_unlock(&alloc_mu);
+	}
+	__real_free(p);
+}
+
+static void
+alloc_set_active(void)
+{
+	__atomic_store_n(&alloc_active, alloc_armed || alloc_tracking,
+	    __ATOMIC_RELAXED);
+}
+
+void
+testlib_alloc_fail_at(long n, int persist)
+{
+	pthread_mutex_lock(&alloc_mu);
+	alloc_armed = n > 0;
+	alloc_countdown = n;
+	alloc_persist = persist;
+	alloc_fired = 0;
+	alloc_fails = 0;
+	alloc_calls = 0;
+	alloc_set_active();
+	pthread_mutex_unlock(&alloc_mu);
+}
+
+void
+testlib_alloc_fail_off(void)
+{
+	testlib_alloc_fail_at(0, 0);
+}
+
+long
+testlib_alloc_failures(void)
+{
+	pthread_mutex_lock(&alloc_mu);
+	long n = alloc_fails;
+	pthread_mutex_unlock(&alloc_mu);
+	return n;
+}
+
+long
+testlib_alloc_calls(void)
+{
+	pthread_mutex_lock(&alloc_mu);
+	long n = alloc_calls;
+	pthread_mutex_unlock(&alloc_mu);
+	return n;
+}
+
+static void
+alloc_tracking_set(int on)
+{
+	pthread_mutex_lock(&alloc_mu);
+	alloc_tracking = on;
+	alloc_set_active();
+	pthread_mutex_unlock(&alloc_mu);
+}
+
+/* Ends a run's tracking: how many blocks it left, the smallest sequence
+ * number among them, and whether the table overflowed. Forgets them. */
+static size_t
+alloc_leftover(long *min_seq, int *overflow)
+{
+	pthread_mutex_lock(&alloc_mu);
+	size_t n = alloc_nlive;
+	long m = 0;
+	if (n > 0) {
+		for (size_t i = 0; i < LIVE_CAP; i++) {
+			if (alloc_live[i].p != NULL) {
+				if (m == 0 || alloc_live[i].seq < m) {
+					m = alloc_live[i].seq;
+				}
+				alloc_live[i].p = NULL;
+			}
+		}
+	}
+	alloc_nlive = 0;
+	*overflow = alloc_overflow;
+	alloc_overflow = 0;
+	pthread_mutex_unlock(&alloc_mu);
+	*min_seq = m;
+	return n;
+}
+
+/* A bound on runs per mode, so a decoder that never finishes cannot hang
+ * a suite. */
+#define ALLOC_MAX_RUNS 200000
+
+int
+testlib_alloc_fail_run(testlib_alloc_fn fn, void *ctx, unsigned allowed,
+    struct testlib_alloc_report *rep)
+{
+	memset(rep, 0, sizeof(*rep));
+	allowed |= 1u << RF_ERR_NOMEM;
+	int bad = 0;
+	for (int persist = 0; persist <= 1; persist++) {
+		long n;
+		for (n = 1; n <= ALLOC_MAX_RUNS; n++) {
+			testlib_alloc_fail_at(n, persist);
+			alloc_tracking_set(1);
+			int rc = fn(ctx);
+			alloc_tracking_set(0);
+			long fails = testlib_alloc_failures();
+			testlib_alloc_fail_off();
+			long seq;
+			int overflow;
+			size_t left = alloc_leftover(&seq, &overflow);
+			if (overflow) {
+				fprintf(stderr, "alloc-fail: more than %zu live "
+				    "blocks, leaks not checked\n", LIVE_CAP / 2);
+				bad = 1;
+			}
+			if (rc == TESTLIB_WRONG) {
+				rep->wrong++;
+				fprintf(stderr, "alloc-fail: allocation %ld "
+				    "failed%s: wrong result\n", n,
+				    persist ? " (persistent)" : "");
+				bad = 1;
+			}
+			if (left > 0) {
+				if (rep->leaks++ == 0) {
+					rep->leak_run = n;
+					rep->leak_seq = seq;
+				}
+				fprintf(stderr, "alloc-fail: allocation %ld "
+				    "failed%s: %zu blocks left, the first made "
+				    "by allocation %ld\n", n,
+				    persist ? " (persistent)" : "", left, seq);
+				bad = 1;
+			}
+			if (fails == 0) {
+				rep->clean_rc = rc;
+				if (rc != 0) {
+					fprintf(stderr, "alloc-fail: without "
+					    "failures the operation returns "
+					    "%d\n", rc);
+					bad = 1;
+				}
+				break;
+			}
+			rep->runs++;
+			rep->max_fail = n;
+			if (rc != 0 && rc != TESTLIB_WRONG &&
+			    (rc < 0 || rc >= 32 || !(allowed & (1u << rc)))) {
+				if (rep->bad_rc++ == 0) {
+					rep->first_bad = rc;
+					rep->first_bad_run = n;
+				}
+				fprintf(stderr, "alloc-fail: allocation %ld "
+				    "failed%s: returned %d\n", n,
+				    persist ? " (persistent)" : "", rc);
+				bad = 1;
+			}
+		}
+		if (n > ALLOC_MAX_RUNS) {
+			fprintf(stderr, "alloc-fail: still failing after %d "
+			    "runs\n", ALLOC_MAX_RUNS);
+			bad = 1;
+		}
+	}
+	return bad ? -1 : 0;
+}
+
+long
+testlib_alloc_fail_loop_errs(testlib_alloc_fn fn, void *ctx,
+    unsigned allowed)
+{
+	struct testlib_alloc_report rep;
+	int rc = testlib_alloc_fail_run(fn, ctx, allowed, &rep);
+	CU_ASSERT_EQUAL(rc, 0);
+	CU_ASSERT_EQUAL(rep.clean_rc, 0);
+	CU_ASSERT_EQUAL(rep.bad_rc, 0);
+	CU_ASSERT_EQUAL(rep.wrong, 0);
+	CU_ASSERT_EQUAL(rep.leaks, 0);
+	/* An operation that never allocates tests nothing here. */
+	CU_ASSERT(rep.runs > 0);
+	return rep.runs;
+}
+
+long
+testlib_alloc_fail_loop(testlib_alloc_fn fn, void *ctx)
+{
+	return testlib_alloc_fail_loop_errs(fn, ctx, 0);
 }

@@ -90,4 +90,78 @@ long test_rss_kb(pid_t pid);
 double test_seconds(void);
 void test_sleep_ms(int ms);
 
+/* ---- Allocation failures (after SQLite's malloc tests) ---------------- */
+
+/*
+ * Every test binary is linked with -Wl,--wrap=malloc,calloc,realloc,
+ * strdup,aligned_alloc,free: each call from Refute's own objects (the
+ * library, the tests) goes through the harness, which can make the Nth
+ * allocation from now return NULL. Allocations inside shared libraries
+ * (SQLite, libsodium, NNG, libc itself) are not seen. Works with and
+ * without ASan: the wrappers call the real functions, which ASan
+ * intercepts as usual.
+ */
+
+/*
+ * Arms a countdown: the nth allocation call from now fails (n >= 1), and
+ * with persist every one after it too. n == 0 disarms. Resets the
+ * failure counter.
+ */
+void testlib_alloc_fail_at(long n, int persist);
+
+/* Disarms the countdown. */
+void testlib_alloc_fail_off(void);
+
+/* How many allocations failed on purpose since the last arming. */
+long testlib_alloc_failures(void);
+
+/* How many allocation calls the wrappers have seen since the last arming
+ * (counted only while armed or tracking). */
+long testlib_alloc_calls(void);
+
+/*
+ * One operation under test. It must release everything it allocated
+ * before it returns, on success and on error alike, and check its own
+ * result when it succeeds (returning TESTLIB_WRONG when the result is
+ * wrong, so a decoder that swallows a failed allocation is caught).
+ */
+typedef int (*testlib_alloc_fn)(void *ctx);
+#define TESTLIB_WRONG (-1000)
+
+struct testlib_alloc_report {
+	long runs;       /* runs with an injected failure */
+	long max_fail;   /* the allocation count at which it last failed */
+	long bad_rc;     /* failed runs that returned a code not allowed */
+	long wrong;      /* runs that returned TESTLIB_WRONG */
+	long leaks;      /* runs that left allocations behind */
+	long leak_run;   /* first leaking run: which allocation failed */
+	long leak_seq;   /* ...and the sequence number of a leaked block */
+	long clean_rc;   /* the final run without a failure: its code */
+	int first_bad;   /* the first code not allowed (bad_rc) */
+	long first_bad_run;
+};
+
+/*
+ * Runs fn with the 1st, 2nd, 3rd ... allocation failing, once as a single
+ * failure and once persistent (every allocation after it fails too),
+ * until a run sees no failure. Every failed run must return RF_ERR_NOMEM
+ * or a code whose bit is set in allowed (1u << RF_ERR_x; 0: NOMEM only)
+ * or RF_OK (a run may recover from a failure, fn checks the result), and
+ * must leave no allocation behind (checked here exactly, by tracking the
+ * blocks handed out during the run, and again by LeakSanitizer under
+ * make asan). Fills rep; returns 0 when every run behaved.
+ */
+int testlib_alloc_fail_run(testlib_alloc_fn fn, void *ctx, unsigned allowed,
+    struct testlib_alloc_report *rep);
+
+/*
+ * testlib_alloc_fail_run with CUnit assertions: each kind of misbehaviour
+ * fails the current test with the run that showed it, and an operation
+ * that never allocates (nothing to test) fails too. Returns the number of
+ * failed runs checked.
+ */
+long testlib_alloc_fail_loop(testlib_alloc_fn fn, void *ctx);
+long testlib_alloc_fail_loop_errs(testlib_alloc_fn fn, void *ctx,
+    unsigned allowed);
+
 #endif
