@@ -78,7 +78,7 @@ struct challenger {
 	struct net_counter *m_seen, *m_verified, *m_mismatch, *m_skipped;
 	struct net_counter *m_disputes, *m_won, *m_lost;
 	struct net_histogram *m_seconds;
-	double last_poll;
+	uint64_t last_poll; /* node_mono_ms() */
 };
 
 static void challenge_send(struct challenger *c,
@@ -207,7 +207,7 @@ dispute_insert(struct challenger *c, const struct proto_digest *id,
 		sqlite3_bind_blob(st, 2, job->b, (int)hl, SQLITE_STATIC);
 		sqlite3_bind_blob64(st, 3, flat, n * hl, SQLITE_STATIC);
 		sqlite3_bind_int(st, 4, DISPUTE_CHALLENGING);
-		sqlite3_bind_int64(st, 5, (int64_t)node_now_ms());
+		sqlite3_bind_int64(st, 5, (int64_t)node_wall_ms());
 		err = sqlite3_step(st) == SQLITE_DONE ? RF_OK : RF_ERR_STORE;
 		sqlite3_finalize(st);
 	}
@@ -249,7 +249,7 @@ record(struct challenger *c, const struct proto_digest *job,
 		sqlite3_bind_int64(st, 6, n);
 		sqlite3_bind_int(st, 7, (int)o);
 		sqlite3_bind_double(st, 8, seconds);
-		sqlite3_bind_int64(st, 9, (int64_t)node_now_ms());
+		sqlite3_bind_int64(st, 9, (int64_t)node_wall_ms());
 		err = sqlite3_step(st) == SQLITE_DONE ? RF_OK : RF_ERR_STORE;
 		sqlite3_finalize(st);
 	}
@@ -285,14 +285,6 @@ query(struct challenger *c, struct proto_msg *req, enum proto_msg_type want,
 		}
 	}
 	return err;
-}
-
-static double
-mono(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
 /* Our leaves cut or padded with zero leaves to n entries. */
@@ -387,13 +379,13 @@ verify(struct challenger *c, const struct proto_event *e)
 		log_warn("job %s: cannot read the claim: %s", jh, ei.msg);
 		return err;
 	}
-	double t0 = mono();
+	uint64_t t0 = node_mono_us();
 	struct proto_digest *leaves = NULL, root;
 	size_t n = 0;
 	struct tensor outs[ENGINE_MAX_GRAPH_IO];
 	err = proto_trace_run(suite, nm->model, ji->inputs, ji->n_inputs, outs,
 	    ENGINE_KERNELS_FAST, &leaves, &n, &root, &ei);
-	double secs = mono() - t0;
+	double secs = node_seconds_since(t0);
 	if (err == RF_OK) {
 		for (size_t i = 0; i < engine_model_output_count(nm->model); i++) {
 			engine_tensor_fini(&outs[i]);
@@ -801,7 +793,7 @@ disputes_poll(struct challenger *c)
 	free(ids);
 	free(jobs);
 	free(states);
-	c->last_poll = mono();
+	c->last_poll = node_mono_ms();
 }
 
 static void
@@ -946,7 +938,7 @@ challenger_run(const struct challenger_config *cfg,
 		disputes_poll(c); /* resume what a previous run left open */
 	}
 	while (err == RF_OK && !*stop) {
-		if (mono() - c->last_poll >= POLL_MS / 1000.0) {
+		if (node_mono_ms() - c->last_poll >= POLL_MS) {
 			disputes_poll(c);
 		}
 		struct proto_msg ev;

@@ -10,6 +10,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "node/node.h"
+
 /* ------------------------------------------------------------------ */
 /* Messages                                                             */
 /* ------------------------------------------------------------------ */
@@ -224,44 +226,10 @@ int
 cmd_read_file(const struct cli_cmd *cmd, const char *path, size_t max,
     uint8_t **buf, size_t *len)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		return cmd_fail(cmd, "cannot open '%s': %s", path,
-		    strerror(errno));
+	struct rf_errinfo ei = { "" };
+	if (node_file_read(path, max, buf, len, &ei) != RF_OK) {
+		return cmd_fail(cmd, "%s", ei.msg);
 	}
-	struct stat st;
-	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-		close(fd);
-		return cmd_fail(cmd, "'%s' is not a regular file", path);
-	}
-	if ((uint64_t)st.st_size > max) {
-		close(fd);
-		return cmd_fail(cmd, "'%s' is %lld bytes, over the limit of %zu",
-		    path, (long long)st.st_size, max);
-	}
-	size_t size = (size_t)st.st_size;
-	uint8_t *b = malloc(size ? size : 1);
-	if (b == NULL) {
-		close(fd);
-		return cmd_fail(cmd, "out of memory reading '%s'", path);
-	}
-	size_t got = 0;
-	while (got < size) {
-		ssize_t r = read(fd, b + got, size - got);
-		if (r < 0 && errno == EINTR) {
-			continue;
-		}
-		if (r <= 0) {
-			free(b);
-			close(fd);
-			return cmd_fail(cmd, "cannot read '%s': %s", path,
-			    r < 0 ? strerror(errno) : "file shrank");
-		}
-		got += (size_t)r;
-	}
-	close(fd);
-	*buf = b;
-	*len = size;
 	return CLI_EXIT_OK;
 }
 

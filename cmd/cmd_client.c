@@ -349,7 +349,7 @@ wait_final(const struct cli_cmd *cmd, struct node_rpc *rpc,
     const struct proto_digest *job, int64_t timeout_s, bool quiet,
     struct proto_msg *info)
 {
-	uint64_t deadline = node_now_ms() + (uint64_t)timeout_s * 1000;
+	uint64_t deadline = node_deadline((uint64_t)timeout_s * 1000);
 	uint8_t last = 0;
 	for (;;) {
 		struct proto_msg req;
@@ -368,7 +368,7 @@ wait_final(const struct cli_cmd *cmd, struct node_rpc *rpc,
 			return CLI_EXIT_OK;
 		}
 		proto_msg_free(info);
-		if (node_now_ms() > deadline) {
+		if (node_deadline_passed(deadline)) {
 			return cmd_fail(cmd, "the job is still %s after %llds",
 			    state_name(st), (long long)timeout_s);
 		}
@@ -449,7 +449,7 @@ cmd_submit(int argc, char **argv)
 		return rc;
 	}
 	req.u.job_submit.fee = (uint64_t)fee;
-	req.u.job_submit.nonce = ((uint64_t)getpid() << 40) ^ node_now_ms();
+	req.u.job_submit.nonce = ((uint64_t)getpid() << 40) ^ node_wall_ms();
 	if (executor != NULL &&
 	    proto_pubkey_parse_hex(executor, &req.u.job_submit.executor) !=
 	    RF_OK) {

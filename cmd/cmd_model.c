@@ -3,9 +3,9 @@
  */
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "engine/engine.h"
+#include "node/node.h"
 #include "protocol/protocol.h"
 #include "cmd/cli.h"
 #include "cmd/cmds.h"
@@ -455,14 +455,6 @@ run_model(const struct engine_model *m, const struct tensor *inputs,
 	return engine_run(m, inputs, n_in, outputs, ro, ei);
 }
 
-static double
-now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec * 1e-6;
-}
-
 static int
 cmp_double(const void *a, const void *b)
 {
@@ -500,10 +492,10 @@ time_runs(const struct engine_model *m, const struct tensor *inputs,
 		struct proto_digest *leaves = NULL;
 		struct proto_digest root;
 		size_t n_leaves = 0;
-		double t0 = now_ms();
+		uint64_t t0 = node_mono_us();
 		err = run_model(m, inputs, n_in, out, ro, trace, suite, &leaves,
 		    &n_leaves, &root, ei);
-		ms[r] = now_ms() - t0;
+		ms[r] = (double)(node_mono_us() - t0) / 1e3;
 		for (size_t i = 0; err == RF_OK && i < n_out; i++) {
 			size_t nb = engine_tensor_nbytes(&first[i]);
 			if (out[i].dtype != first[i].dtype ||

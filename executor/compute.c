@@ -12,14 +12,6 @@
 
 #include "executor/executor_int.h"
 
-double
-executor_seconds(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
 int
 executor_fault_parse(const char *name, enum executor_fault *out)
 {

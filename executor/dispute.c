@@ -101,7 +101,7 @@ dispute_record(struct executor *x, const struct proto_digest *id,
 		sqlite3_bind_blob(st, 1, id->b, (int)hl, SQLITE_STATIC);
 		sqlite3_bind_blob(st, 2, job->b, (int)hl, SQLITE_STATIC);
 		sqlite3_bind_int(st, 3, EXECUTOR_DISPUTE_OPEN);
-		sqlite3_bind_int64(st, 4, (int64_t)node_now_ms());
+		sqlite3_bind_int64(st, 4, (int64_t)node_wall_ms());
 		err = sqlite3_step(st) == SQLITE_DONE ? RF_OK : RF_ERR_STORE;
 		sqlite3_finalize(st);
 	}
@@ -493,7 +493,7 @@ executor_disputes_poll(struct executor *x)
 	for (size_t i = 0; i < n && !*x->stop; i++) {
 		act(x, &ids[i]);
 	}
-	x->last_poll = executor_seconds();
+	x->last_poll = node_mono_ms();
 }
 
 /* Posts a second claim for the same job with another trace root: the

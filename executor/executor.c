@@ -86,7 +86,7 @@ set_state(struct executor *x, const struct proto_digest *job, int state,
 		if (error != NULL) {
 			sqlite3_bind_text(st, 3, error, -1, SQLITE_TRANSIENT);
 		}
-		sqlite3_bind_int64(st, 4, (int64_t)node_now_ms());
+		sqlite3_bind_int64(st, 4, (int64_t)node_wall_ms());
 		err = sqlite3_step(st) == SQLITE_DONE ? RF_OK : RF_ERR_STORE;
 		sqlite3_finalize(st);
 	}
@@ -126,7 +126,7 @@ store_job(struct executor *x, const struct proto_digest *job,
 			sqlite3_bind_int64(st, 5, (int64_t)n);
 			sqlite3_bind_blob64(st, 6, claim, claim_len, SQLITE_STATIC);
 			sqlite3_bind_int(st, 7, JOB_CLAIM_PENDING);
-			sqlite3_bind_int64(st, 8, (int64_t)node_now_ms());
+			sqlite3_bind_int64(st, 8, (int64_t)node_wall_ms());
 			err = sqlite3_step(st) == SQLITE_DONE ? RF_OK : RF_ERR_STORE;
 			sqlite3_finalize(st);
 		}
@@ -319,14 +319,14 @@ handle_job(struct executor *x, const struct proto_digest *job)
 		return RF_OK;
 	}
 	struct executor_run run;
-	double t0 = executor_seconds();
+	uint64_t t0 = node_mono_us();
 	err = executor_compute(x, nm, ji, &run, &ei);
 	proto_msg_free(&info);
 	if (err != RF_OK) {
 		log_error("job %s: run failed: %s", jh, ei.msg);
 		return RF_OK;
 	}
-	net_histogram_observe(x->m_run_seconds, executor_seconds() - t0);
+	net_histogram_observe(x->m_run_seconds, node_seconds_since(t0));
 	net_counter_inc(x->m_jobs);
 
 	uint8_t *claim = NULL;
@@ -522,10 +522,9 @@ executor_run(const struct executor_config *cfg, volatile sig_atomic_t *stop,
 		resend_pending(x);
 		executor_disputes_poll(x); /* resume what a previous run left */
 	}
-	uint64_t last_resend = node_now_ms();
+	uint64_t last_resend = node_wall_ms();
 	while (err == RF_OK && !*stop) {
-		if (executor_seconds() - x->last_poll >=
-		    EXECUTOR_POLL_MS / 1000.0) {
+		if (node_mono_ms() - x->last_poll >= EXECUTOR_POLL_MS) {
 			executor_disputes_poll(x);
 		}
 		struct proto_msg ev;
@@ -536,7 +535,7 @@ executor_run(const struct executor_config *cfg, volatile sig_atomic_t *stop,
 			proto_msg_free(&ev);
 		}
 		/* Claims waiting for free stake (or not delivered yet). */
-		uint64_t now = node_now_ms();
+		uint64_t now = node_wall_ms();
 		if (now - last_resend >= 250) {
 			last_resend = now;
 			resend_pending(x);

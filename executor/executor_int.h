@@ -35,7 +35,7 @@ struct executor {
 	struct engine_rng fault_rng;
 	struct net_counter *m_jobs, *m_claims, *m_direct, *m_disputes;
 	struct net_histogram *m_run_seconds;
-	double last_poll;    /* executor_seconds() of the last look at disputes */
+	uint64_t last_poll;  /* node_mono_ms() of the last look at disputes */
 	int64_t poll_after;  /* the disputes rowid the next look starts after */
 };
 
@@ -54,7 +54,6 @@ int executor_compute(struct executor *x, const struct node_model *nm,
 void executor_run_free(struct executor_run *run);
 int executor_load_claim(struct executor *x, const struct proto_digest *job,
     uint8_t **claim, size_t *len);
-double executor_seconds(void);
 int executor_job_state(struct executor *x, const struct proto_digest *job,
     int *state);
 

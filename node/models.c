@@ -9,42 +9,8 @@
 
 #include "node/node.h"
 
-static int
-read_file(const char *path, uint8_t **buf, size_t *len, struct rf_errinfo *ei)
-{
-	FILE *f = fopen(path, "rb");
-	if (f == NULL) {
-		return rf_errf(ei, RF_ERR_IO, "cannot open model '%s'", path);
-	}
-	uint8_t *b = NULL;
-	size_t n = 0, cap = 0;
-	for (;;) {
-		if (n == cap) {
-			cap = cap ? cap * 2 : 1 << 16;
-			uint8_t *nb = realloc(b, cap);
-			if (nb == NULL) {
-				free(b);
-				fclose(f);
-				return RF_ERR_NOMEM;
-			}
-			b = nb;
-		}
-		size_t r = fread(b + n, 1, cap - n, f);
-		n += r;
-		if (r == 0) {
-			break;
-		}
-	}
-	bool bad = ferror(f) != 0;
-	fclose(f);
-	if (bad) {
-		free(b);
-		return rf_errf(ei, RF_ERR_IO, "cannot read model '%s'", path);
-	}
-	*buf = b;
-	*len = n;
-	return RF_OK;
-}
+/* Model files are mapped by nothing yet: read whole, up to 16 GiB. */
+#define MODEL_FILE_MAX ((size_t)1 << 34)
 
 int
 node_models_load(struct node_models *ms, enum proto_hash suite,
@@ -60,7 +26,7 @@ node_models_load(struct node_models *ms, enum proto_hash suite,
 	snprintf(nm->path, sizeof(nm->path), "%s", path);
 	uint8_t *buf = NULL;
 	size_t len = 0;
-	int err = read_file(path, &buf, &len, ei);
+	int err = node_file_read(path, MODEL_FILE_MAX, &buf, &len, ei);
 	if (err != RF_OK) {
 		return err;
 	}
@@ -238,20 +204,15 @@ node_stake_to(struct node_rpc *rpc, uint64_t target, struct rf_errinfo *ei)
 }
 
 void
-node_short_key(const struct proto_pubkey *k, char out[13])
+node_short_key(const struct proto_pubkey *k, char out[NODE_SHORT_LEN])
 {
-	char hex[65];
-	proto_pubkey_hex(k, hex);
-	memcpy(out, hex, 12);
-	out[12] = '\0';
+	node_short_hex(k->b, out);
 }
 
 void
 node_short_digest(enum proto_hash suite, const struct proto_digest *d,
-    char out[13])
+    char out[NODE_SHORT_LEN])
 {
-	char hex[2 * PROTO_DIGEST_MAX + 1];
-	proto_digest_hex(suite, d, hex);
-	memcpy(out, hex, 12);
-	out[12] = '\0';
+	(void)suite; /* every suite's digest is longer than the prefix */
+	node_short_hex(d->b, out);
 }

@@ -12,6 +12,7 @@
 #define RF_NODE_H
 
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 
 #include "net/net.h"
@@ -55,9 +56,6 @@ int node_reply_ok(const struct proto_msg *reply, enum proto_msg_type want,
 /* Encodes and signs m as id with the next sequence number of rpc. */
 int node_sign(struct node_rpc *rpc, struct proto_msg *m, uint8_t **buf,
     size_t *len) __attribute__((warn_unused_result));
-
-/* Unix time in milliseconds. */
-uint64_t node_now_ms(void);
 
 /* Sends bytes someone else signed (a client's job relayed by an
  * executor) and returns the raw reply, which the caller frees. */
@@ -161,9 +159,44 @@ int node_reveal_build(enum proto_hash suite, const struct engine_model *m,
     size_t n, uint32_t op, struct proto_reveal *out, struct rf_errinfo *ei)
     __attribute__((warn_unused_result));
 
-/* Short hex prefixes for log lines. */
-void node_short_key(const struct proto_pubkey *k, char out[13]);
+/* ------------------------------------------------------------------ */
+/* Clocks, files, hex (node/util.c)                                     */
+/* ------------------------------------------------------------------ */
+
+/* Wall clock (Unix time): for what is stored or sent (timestamps,
+ * sequence numbers). Never for measuring a wait: it may step. */
+uint64_t node_wall_ms(void);
+uint64_t node_wall_us(void);
+/* Monotonic clock: for waits, deadlines and durations. */
+uint64_t node_mono_ms(void);
+uint64_t node_mono_us(void);
+/* Seconds elapsed since t0 = node_mono_us() (0 if none). */
+double node_seconds_since(uint64_t t0);
+/* A monotonic deadline ms from now (saturating), what is left of it and
+ * whether it has passed. */
+uint64_t node_deadline(uint64_t ms);
+uint64_t node_deadline_left(uint64_t deadline);
+bool node_deadline_passed(uint64_t deadline);
+/* Sleeps ms, returning early (within 50 ms) once *stop is set; stop may
+ * be NULL. */
+void node_sleep_ms(uint64_t ms, volatile sig_atomic_t *stop);
+
+/*
+ * Reads the regular file at path whole into *buf (malloc'd, with a NUL
+ * byte after the last so text can be parsed in place) and its length into
+ * *len. Never reads more than max bytes: RF_ERR_RANGE for a file over it,
+ * also one that grows over it while read. RF_ERR_NOTFOUND when there is
+ * no such file, RF_ERR_IO when it cannot be read or is not a regular file
+ * (a directory, a FIFO that would block).
+ */
+int node_file_read(const char *path, size_t max, uint8_t **buf, size_t *len,
+    struct rf_errinfo *ei) __attribute__((warn_unused_result));
+
+/* The first 6 bytes of a key or digest as 12 hex digits, for log lines. */
+#define NODE_SHORT_LEN 13
+void node_short_hex(const uint8_t *b, char out[NODE_SHORT_LEN]);
+void node_short_key(const struct proto_pubkey *k, char out[NODE_SHORT_LEN]);
 void node_short_digest(enum proto_hash suite, const struct proto_digest *d,
-    char out[13]);
+    char out[NODE_SHORT_LEN]);
 
 #endif

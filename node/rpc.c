@@ -6,22 +6,6 @@
 
 #include "node/node.h"
 
-uint64_t
-node_now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-static uint64_t
-now_us(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
-}
-
 int
 node_rpc_open(struct node_rpc *rpc, const char *url,
     const struct proto_identity *id, enum proto_hash suite,
@@ -59,7 +43,7 @@ static int
 sign_locked(struct node_rpc *rpc, struct proto_msg *m, uint8_t **buf,
     size_t *len)
 {
-	uint64_t seq = now_us();
+	uint64_t seq = node_wall_us();
 	if (seq <= rpc->last_seq) {
 		seq = rpc->last_seq + 1;
 	}

@@ -439,21 +439,3 @@ referee_db_genesis(struct referee *r, const struct referee_genesis *g,
 	return store_commit(r->db, ei);
 }
 
-void
-referee_hex12(enum proto_hash suite, const struct proto_digest *d,
-    char out[13])
-{
-	char hex[2 * PROTO_DIGEST_MAX + 1];
-	proto_digest_hex(suite, d, hex);
-	memcpy(out, hex, 12);
-	out[12] = '\0';
-}
-
-void
-referee_key12(const struct proto_pubkey *k, char out[13])
-{
-	char hex[65];
-	proto_pubkey_hex(k, hex);
-	memcpy(out, hex, 12);
-	out[12] = '\0';
-}

@@ -542,7 +542,7 @@ decide(struct request *q, struct dispute *d)
 	}
 	if (err == RF_OK) {
 		char id[13];
-		referee_hex12(r->params.suite, &d->id, id);
+		node_short_hex(d->id.b, id);
 		net_counter_inc(r->m_verdicts);
 		log_info("dispute %s decided: %s wins after %u rounds (%s); "
 		    "operator %u; slashed %llu, reward %llu", id,
@@ -710,7 +710,7 @@ referee_handle_challenge(struct request *q)
 	}
 	if (err == RF_OK) {
 		char id[13];
-		referee_hex12(suite, &d.id, id);
+		node_short_hex(d.id.b, id);
 		net_counter_inc(r->m_disputes);
 		log_info("dispute %s opened on a claim of %llu entries, bond "
 		    "%llu", id, (unsigned long long)n,
@@ -955,7 +955,7 @@ referee_equivocation_apply(struct request *q, const uint8_t *a, size_t la,
 	}
 	if (err == RF_OK) {
 		char k[13];
-		referee_key12(&ex, k);
+		node_short_hex(ex.b, k);
 		log_info("executor %s equivocated: slashed %llu, reward %llu", k,
 		    (unsigned long long)e.slashed, (unsigned long long)e.reward);
 	}
@@ -1026,7 +1026,7 @@ tick_one(struct referee *r, const struct proto_digest *id)
 	struct request q;
 	memset(&q, 0, sizeof(q));
 	q.r = r;
-	q.now_ms = referee_now_ms();
+	q.now_ms = node_wall_ms();
 	int err = store_begin(r->db, NULL);
 	if (err != RF_OK) {
 		return err;
@@ -1055,7 +1055,7 @@ referee_disputes_tick(struct referee *r)
 	struct proto_digest ids[32];
 	size_t n = 0;
 	sqlite3_stmt *st;
-	uint64_t now = referee_now_ms();
+	uint64_t now = node_wall_ms();
 	store_lock(r->db);
 	/* The most urgent first: disputes whose clock deadline has come. */
 	int err = referee_db_stmt(r, &st, "SELECT dispute_id FROM disputes WHERE state "
@@ -1077,7 +1077,7 @@ referee_disputes_tick(struct referee *r)
 		/* Logged and put back behind the others: one dispute that
 		 * cannot be decided never stops another's clock. */
 		char hex[13];
-		referee_hex12(r->params.suite, &ids[i], hex);
+		node_short_hex(ids[i].b, hex);
 		log_error("dispute %s: tick failed (%s); retried in %d ms", hex,
 		    rf_strerror(err), TICK_RETRY_MS);
 		if (first == RF_OK) {

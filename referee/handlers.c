@@ -100,7 +100,7 @@ h_register(struct request *q)
 		return err;
 	}
 	char k[13];
-	referee_key12(&q->msg->sender, k);
+	node_short_hex(q->msg->sender.b, k);
 	log_info("node registered key=%s name=%s roles=%u models=%u", k,
 	    m->name, m->roles, m->n_models);
 	referee_req_ack(q, NULL);
@@ -231,7 +231,7 @@ h_model(struct request *q)
 			return err;
 		}
 		char id[13];
-		referee_hex12(suite, &m->model_id, id);
+		node_short_hex(m->model_id.b, id);
 		log_info("model registered id=%s name=%s ops=%u", id, m->name,
 		    s.n_ops);
 	}

@@ -9,6 +9,7 @@
 
 #include "chain/chain.h"
 #include "net/net.h"
+#include "node/node.h"
 #include "store/store.h"
 #include "referee/referee.h"
 
@@ -91,8 +92,6 @@ bool referee_halted(struct referee *r);
  * store lock. */
 void referee_ledger_check(struct referee *r);
 
-/* Time in unix milliseconds. */
-uint64_t referee_now_ms(void);
 /* Next sequence number for an envelope we sign. */
 uint64_t referee_next_seq(struct referee *r);
 /* Signs and encodes m as the referee (sender and seq filled in). */
@@ -266,11 +265,6 @@ int referee_disputes_tick(struct referee *r);
  * marker in the reassign table), inside q's transaction; the marker goes
  * when none is left. *done: jobs handled (< max: nothing left for it). */
 int referee_reassign_batch(struct request *q, size_t max, size_t *done);
-
-/* First 12 hex digits, for log lines. */
-void referee_hex12(enum proto_hash suite, const struct proto_digest *d,
-    char out[13]);
-void referee_key12(const struct proto_pubkey *k, char out[13]);
 
 /* Clocks across restarts (referee/restart.c). The timer records a
  * heartbeat every tick; before serving, referee_restart_resume shifts every open

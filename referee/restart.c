@@ -55,7 +55,7 @@ shift_game(struct referee *r, const uint8_t *blob, size_t len,
 {
 	struct bisect_game g;
 	char hex[13];
-	referee_hex12(r->params.suite, id, hex);
+	node_short_hex(id->b, hex);
 	if (bisect_game_decode(blob, len, &g, NULL) != RF_OK) {
 		log_error("dispute %s: the stored game is damaged; its clocks "
 		    "cannot be resumed", hex);
@@ -112,7 +112,7 @@ resume_batch(struct referee *r, uint64_t shift, int64_t *last, size_t *n,
 int
 referee_restart_resume(struct referee *r, struct rf_errinfo *ei)
 {
-	uint64_t now = referee_now_ms();
+	uint64_t now = node_wall_ms();
 	int err = store_begin(r->db, ei);
 	if (err != RF_OK) {
 		return err;

@@ -27,14 +27,6 @@
 #define WAL_CHECKPOINT_PAGES "250"
 
 uint64_t
-referee_now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-uint64_t
 referee_next_seq(struct referee *r)
 {
 	return atomic_fetch_add(&r->out_seq, 1) + 1;
@@ -172,7 +164,7 @@ handle_write(struct request *q, uint8_t **reply, size_t *reply_len)
 			proto_msg_free(&q->reply);
 			proto_msg_init(&q->reply, PROTO_MSG_ACK, r->params.suite);
 			char k[13];
-			referee_key12(&q->msg->sender, k);
+			node_short_hex(q->msg->sender.b, k);
 			log_info_limited("retry of %s from %s: the recorded reply "
 			    "sent again", proto_msg_type_name(q->msg->type), k);
 			return *reply != NULL ? RF_OK : RF_ERR_NOMEM;
@@ -228,20 +220,12 @@ handle_write(struct request *q, uint8_t **reply, size_t *reply_len)
 	return RF_OK;
 }
 
-static double
-mono_seconds(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
 static void
 on_request(void *ctx, const uint8_t *req, size_t len, uint8_t **reply,
     size_t *reply_len)
 {
 	struct referee *r = ctx;
-	double t0 = mono_seconds();
+	uint64_t t0 = node_mono_us();
 	struct request *q = calloc(1, sizeof(*q));
 	struct proto_msg *msg = calloc(1, sizeof(*msg));
 	if (q == NULL || msg == NULL) {
@@ -253,7 +237,7 @@ on_request(void *ctx, const uint8_t *req, size_t len, uint8_t **reply,
 	q->msg = msg;
 	q->raw = req;
 	q->raw_len = len;
-	q->now_ms = referee_now_ms();
+	q->now_ms = node_wall_ms();
 	proto_msg_init(&q->reply, PROTO_MSG_ERROR, r->params.suite);
 	net_counter_inc(r->m_requests);
 
@@ -308,7 +292,7 @@ on_request(void *ctx, const uint8_t *req, size_t len, uint8_t **reply,
 			    q->reply.u.error.text);
 		}
 	}
-	net_histogram_observe(r->m_latency, mono_seconds() - t0);
+	net_histogram_observe(r->m_latency, node_seconds_since(t0));
 	proto_msg_free(&q->reply);
 	if (q->msg != NULL) {
 		proto_msg_free(msg);
@@ -322,27 +306,8 @@ on_request(void *ctx, const uint8_t *req, size_t len, uint8_t **reply,
 /* Life cycle                                                           */
 /* ------------------------------------------------------------------ */
 
-static int
-read_text_file(const char *path, char **out, size_t *len,
-    struct rf_errinfo *ei)
-{
-	FILE *f = fopen(path, "rb");
-	if (f == NULL) {
-		return rf_errf(ei, RF_ERR_IO, "cannot open genesis '%s'", path);
-	}
-	char *buf = malloc(1 << 20);
-	size_t n = buf ? fread(buf, 1, 1 << 20, f) : 0;
-	bool too_big = buf && n == (1 << 20);
-	fclose(f);
-	if (buf == NULL || too_big) {
-		free(buf);
-		return rf_errf(ei, RF_ERR_RANGE, "genesis '%s' is over 1 MiB",
-		    path);
-	}
-	*out = buf;
-	*len = n;
-	return RF_OK;
-}
+/* A genesis file is a page of text: anything larger is a mistake. */
+#define GENESIS_FILE_MAX ((size_t)1 << 20)
 
 /* True when path (or its write-ahead log) holds any byte: an existing
  * database, whatever state it is in. */
@@ -365,14 +330,15 @@ init_ledger(struct referee *r, struct rf_errinfo *ei)
 	if (r->cfg->genesis_path == NULL) {
 		return rf_errf(ei, RF_ERR_INVAL, "--init needs --genesis FILE");
 	}
-	char *text = NULL;
+	uint8_t *text = NULL;
 	size_t len = 0;
-	int err = read_text_file(r->cfg->genesis_path, &text, &len, ei);
+	int err = node_file_read(r->cfg->genesis_path, GENESIS_FILE_MAX, &text,
+	    &len, ei);
 	if (err != RF_OK) {
-		return err;
+		return rf_errctx(ei, err, "genesis: ");
 	}
 	struct referee_genesis g;
-	err = referee_genesis_parse(text, len, &g, ei);
+	err = referee_genesis_parse((const char *)text, len, &g, ei);
 	free(text);
 	if (err != RF_OK) {
 		return err;
@@ -483,10 +449,7 @@ referee_run(const struct referee_config *cfg, volatile sig_atomic_t *stop,
 	r.stop = stop;
 	/* Our sequence numbers start at the wall clock in microseconds, so a
 	 * restarted referee keeps them increasing without storing them. */
-	struct timespec ts;
-	clock_gettime(CLOCK_REALTIME, &ts);
-	atomic_store(&r.out_seq, (uint64_t)ts.tv_sec * 1000000 +
-	    (uint64_t)ts.tv_nsec / 1000);
+	atomic_store(&r.out_seq, node_wall_us());
 
 	setup_metrics(&r);
 	int err = setup_state(&r, ei);

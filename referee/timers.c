@@ -89,7 +89,7 @@ due_jobs(struct referee *r, const char *sql,
 	struct request q;
 	memset(&q, 0, sizeof(q));
 	q.r = r;
-	q.now_ms = referee_now_ms();
+	q.now_ms = node_wall_ms();
 	*done = 0;
 	int err = store_begin(r->db, NULL);
 	if (err != RF_OK) {
@@ -123,7 +123,7 @@ reassign_some(struct referee *r, size_t *done)
 	struct request q;
 	memset(&q, 0, sizeof(q));
 	q.r = r;
-	q.now_ms = referee_now_ms();
+	q.now_ms = node_wall_ms();
 	*done = 0;
 	int err = store_begin(r->db, NULL);
 	if (err != RF_OK) {
@@ -182,7 +182,7 @@ timer_main(void *arg)
 			referee_ledger_check(r);
 		}
 		/* Lets a restart tell how long the referee was down. */
-		err = referee_restart_heartbeat(r, referee_now_ms());
+		err = referee_restart_heartbeat(r, node_wall_ms());
 		if (err != RF_OK && !store_full(r->db)) {
 			log_error("heartbeat failed: %s", rf_strerror(err));
 		}
