@@ -72,6 +72,7 @@ struct challenger {
 	struct store *db;
 	struct node_rpc rpc;
 	struct node_events events;
+	struct node_loop loop;
 	struct node_models models;
 	struct net_metrics *metrics;
 	struct net_http *http;
@@ -262,7 +263,9 @@ record(struct challenger *c, const struct proto_digest *job,
 		err = dispute_insert(c, &id, job, dispute_leaves, n);
 	}
 	if (err == RF_OK) {
-		err = store_meta_set(c->db, "cursor", (int64_t)cursor);
+		/* Never past an event the loop set aside for a retry. */
+		err = store_meta_set(c->db, "cursor",
+		    (int64_t)node_loop_durable(&c->loop, cursor));
 	}
 	if (err != RF_OK) {
 		store_rollback(c->db);
@@ -796,22 +799,54 @@ disputes_poll(struct challenger *c)
 	c->last_poll = node_mono_ms();
 }
 
-static void
-handle_events(struct challenger *c, const struct proto_events *ev)
+/* One event of the referee's log (the loop's handler). A claim not
+ * verified yet fails the event, so the loop tries it again. */
+static int
+on_event(void *ctx, const struct proto_event *e, struct rf_errinfo *ei)
 {
-	for (uint32_t i = 0; i < ev->n && !*c->stop; i++) {
-		const struct proto_event *e = &ev->events[i];
-		if (e->kind == PROTO_EVENT_CLAIM_POSTED) {
-			if (verify(c, e) != RF_OK) {
-				return; /* the cursor stays: the claim comes again */
-			}
-		} else if (e->kind == PROTO_EVENT_DISPUTE_MOVE ||
-		    e->kind == PROTO_EVENT_DISPUTE_CLOSED) {
-			dispute_act(c, &e->dispute_id);
-		}
-		node_events_done(&c->events, e->seq);
+	struct challenger *c = ctx;
+	if (e->kind == PROTO_EVENT_CLAIM_POSTED) {
+		return verify(c, e);
+	}
+	if (e->kind == PROTO_EVENT_DISPUTE_MOVE ||
+	    e->kind == PROTO_EVENT_DISPUTE_CLOSED) {
+		dispute_act(c, &e->dispute_id);
+	}
+	return RF_OK;
+}
+
+static void
+on_tick(void *ctx)
+{
+	struct challenger *c = ctx;
+	if (node_mono_ms() - c->last_poll >= POLL_MS) {
+		disputes_poll(c);
 	}
 }
+
+/* Stores the cursor past events that record nothing (a verification
+ * stores it in its own transaction). */
+static int
+save_cursor(void *ctx, uint64_t seq)
+{
+	struct challenger *c = ctx;
+	int err = store_begin(c->db, NULL);
+	if (err != RF_OK) {
+		return err;
+	}
+	err = store_meta_set(c->db, "cursor", (int64_t)seq);
+	if (err != RF_OK) {
+		store_rollback(c->db);
+		return err;
+	}
+	return store_commit(c->db, NULL);
+}
+
+static const struct node_loop_ops loop_ops = {
+	.handle = on_event,
+	.tick = on_tick,
+	.save = save_cursor,
+};
 
 /* Key of the secret sampling seed in the meta table. */
 #define SEED_KEY "sample_seed"
@@ -937,22 +972,10 @@ challenger_run(const struct challenger_config *cfg,
 	if (err == RF_OK) {
 		disputes_poll(c); /* resume what a previous run left open */
 	}
-	while (err == RF_OK && !*stop) {
-		if (node_mono_ms() - c->last_poll >= POLL_MS) {
-			disputes_poll(c);
-		}
-		struct proto_msg ev;
-		struct rf_errinfo lei = { "" };
-		int e = node_events_next(&c->events, 200, &ev, &lei);
-		if (e == RF_OK) {
-			handle_events(c, &ev.u.events);
-			proto_msg_free(&ev);
-		} else if (e == RF_ERR_CLOSED) {
-			break;
-		} else {
-			log_warn("cannot read events: %s", lei.msg);
-			usleep(500 * 1000);
-		}
+	if (err == RF_OK) {
+		node_loop_init(&c->loop, &loop_ops, c, &c->events,
+		    c->events.cursor, stop);
+		err = node_loop_run(&c->loop);
 	}
 	log_info("challenger stopping");
 	node_events_close(&c->events);

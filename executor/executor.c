@@ -140,9 +140,11 @@ store_job(struct executor *x, const struct proto_digest *job,
 	return err;
 }
 
+/* Stores the event cursor (the loop's save). */
 static int
-save_cursor(struct executor *x, uint64_t seq)
+save_cursor(void *ctx, uint64_t seq)
 {
+	struct executor *x = ctx;
 	int err = store_begin(x->db, NULL);
 	if (err != RF_OK) {
 		return err;
@@ -408,33 +410,44 @@ on_direct(void *ctx, const uint8_t *req, size_t len, uint8_t **reply,
 /* Main loop                                                            */
 /* ------------------------------------------------------------------ */
 
-static void
-handle_events(struct executor *x, const struct proto_events *ev)
+/* One event of the referee's log (the loop's handler). */
+static int
+on_event(void *ctx, const struct proto_event *e, struct rf_errinfo *ei)
 {
-	for (uint32_t i = 0; i < ev->n && !*x->stop; i++) {
-		const struct proto_event *e = &ev->events[i];
-		bool mine = memcmp(e->subject.b, x->cfg->identity.pk.b,
-		    PROTO_KEY_LEN) == 0;
-		int err = RF_OK;
-		if (mine && e->kind == PROTO_EVENT_JOB_ASSIGNED) {
-			err = handle_job(x, &e->job_id);
-		} else if (mine && e->kind == PROTO_EVENT_CLAIM_FINAL) {
-			err = set_state(x, &e->job_id, JOB_FINAL, NULL);
-		} else if (mine && e->kind == PROTO_EVENT_CLAIM_INVALID) {
-			err = set_state(x, &e->job_id, JOB_INVALID, NULL);
-		} else {
-			err = executor_dispute_event(x, e);
-		}
-		if (err != RF_OK) {
-			/* Not done: the cursor stays, the event comes again. */
-			return;
-		}
-		node_events_done(&x->events, e->seq);
-		if (save_cursor(x, e->seq) != RF_OK) {
-			return;
-		}
+	struct executor *x = ctx;
+	bool mine = memcmp(e->subject.b, x->cfg->identity.pk.b,
+	    PROTO_KEY_LEN) == 0;
+	if (mine && e->kind == PROTO_EVENT_JOB_ASSIGNED) {
+		return handle_job(x, &e->job_id);
+	} else if (mine && e->kind == PROTO_EVENT_CLAIM_FINAL) {
+		return set_state(x, &e->job_id, JOB_FINAL, NULL);
+	} else if (mine && e->kind == PROTO_EVENT_CLAIM_INVALID) {
+		return set_state(x, &e->job_id, JOB_INVALID, NULL);
+	}
+	return executor_dispute_event(x, e);
+}
+
+/* Between batches: disputes due a move, claims waiting for free stake
+ * (or not delivered yet). */
+static void
+on_tick(void *ctx)
+{
+	struct executor *x = ctx;
+	uint64_t now = node_mono_ms();
+	if (now - x->last_poll >= EXECUTOR_POLL_MS) {
+		executor_disputes_poll(x);
+	}
+	if (now - x->last_resend >= EXECUTOR_RESEND_MS) {
+		x->last_resend = now;
+		resend_pending(x);
 	}
 }
+
+static const struct node_loop_ops loop_ops = {
+	.handle = on_event,
+	.tick = on_tick,
+	.save = save_cursor,
+};
 
 static int
 setup(struct executor *x, struct rf_errinfo *ei)
@@ -522,30 +535,11 @@ executor_run(const struct executor_config *cfg, volatile sig_atomic_t *stop,
 		resend_pending(x);
 		executor_disputes_poll(x); /* resume what a previous run left */
 	}
-	uint64_t last_resend = node_wall_ms();
-	while (err == RF_OK && !*stop) {
-		if (node_mono_ms() - x->last_poll >= EXECUTOR_POLL_MS) {
-			executor_disputes_poll(x);
-		}
-		struct proto_msg ev;
-		struct rf_errinfo lei = { "" };
-		int e = node_events_next(&x->events, 200, &ev, &lei);
-		if (e == RF_OK) {
-			handle_events(x, &ev.u.events);
-			proto_msg_free(&ev);
-		}
-		/* Claims waiting for free stake (or not delivered yet). */
-		uint64_t now = node_wall_ms();
-		if (now - last_resend >= 250) {
-			last_resend = now;
-			resend_pending(x);
-		}
-		if (e == RF_ERR_CLOSED) {
-			break;
-		} else if (e != RF_OK) {
-			log_warn("cannot read events: %s", lei.msg);
-			usleep(500 * 1000);
-		}
+	if (err == RF_OK) {
+		x->last_resend = node_mono_ms();
+		node_loop_init(&x->loop, &loop_ops, x, &x->events,
+		    x->events.cursor, stop);
+		err = node_loop_run(&x->loop);
 	}
 	log_info("executor stopping");
 	net_server_free(x->server);

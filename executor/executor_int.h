@@ -35,7 +35,9 @@ struct executor {
 	struct engine_rng fault_rng;
 	struct net_counter *m_jobs, *m_claims, *m_direct, *m_disputes;
 	struct net_histogram *m_run_seconds;
+	struct node_loop loop;
 	uint64_t last_poll;  /* node_mono_ms() of the last look at disputes */
+	uint64_t last_resend; /* and at claims not yet accepted */
 	int64_t poll_after;  /* the disputes rowid the next look starts after */
 };
 
@@ -63,6 +65,8 @@ int executor_dispute_event(struct executor *x, const struct proto_event *e);
  * makes each move that is due: at start, and every EXECUTOR_POLL_MS. */
 void executor_disputes_poll(struct executor *x);
 #define EXECUTOR_POLL_MS 1000
+/* How often claims waiting for free stake are sent again. */
+#define EXECUTOR_RESEND_MS 250
 void executor_equivocate(struct executor *x, const struct executor_run *run);
 
 #endif

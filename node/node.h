@@ -95,6 +95,86 @@ int node_events_next(struct node_events *ev, int wait_ms,
 void node_events_done(struct node_events *ev, uint64_t seq);
 
 /* ------------------------------------------------------------------ */
+/* The event loop (node/loop.c)                                         */
+/* ------------------------------------------------------------------ */
+
+/*
+ * Every role runs this loop: between batches the role's periodic work
+ * (tick), then a wait for the referee's events (a published hint, or
+ * wait_ms), the log after the cursor, and each event handed to the role.
+ * node_loop_run returns when *stop is set (SIGTERM, SIGINT: the event in
+ * hand is finished, the cursor stored) or the event socket closes.
+ *
+ * An event whose handler fails does not hold up the ones behind it: it is
+ * set aside and tried again after a back-off doubling from retry_ms to
+ * retry_max_ms, at most max_attempts times in all, then given up with an
+ * ERROR line. A failure that says the referee is unreachable (timeout,
+ * network) stops the batch, since the events behind would fail the same
+ * way, and retries run only after a fetch succeeded, so an outage spends
+ * few attempts. The cursor stored (ops->save) never passes an event set
+ * aside: after a restart it is handled again. Handlers must therefore be
+ * idempotent (each role records what it did before moving on).
+ */
+#define NODE_LOOP_PENDING_MAX 64
+#define NODE_LOOP_WAIT_MS 200
+#define NODE_LOOP_MAX_ATTEMPTS 8
+#define NODE_LOOP_RETRY_MS 250
+#define NODE_LOOP_RETRY_MAX_MS 8000
+
+struct node_loop_ops {
+	/* Handles one event: RF_OK when done (also when it concerns us
+	 * not), else an error with ei saying why. */
+	int (*handle)(void *ctx, const struct proto_event *e,
+	    struct rf_errinfo *ei);
+	/* Periodic work, before every fetch (the role keeps its own
+	 * schedule with node_mono_ms). May be NULL. */
+	void (*tick)(void *ctx);
+	/* Stores the cursor: every event up to it is done or given up. May
+	 * be NULL. */
+	int (*save)(void *ctx, uint64_t cursor);
+	/* Reads events after `after` into *out (out->events malloc'd, the
+	 * loop frees it). NULL: node_events_next on the loop's events; a
+	 * test gives its own. */
+	int (*fetch)(void *ctx, uint64_t after, int wait_ms,
+	    struct proto_events *out, struct rf_errinfo *ei);
+};
+
+struct node_pending {
+	struct proto_event ev;
+	uint32_t attempts;
+	uint64_t due_ms;  /* on l->clock */
+	char why[128];    /* the last failure */
+};
+
+struct node_loop {
+	const struct node_loop_ops *ops;
+	void *ctx;
+	struct node_events *events;   /* with ops->fetch NULL */
+	volatile sig_atomic_t *stop;
+	int wait_ms;
+	uint32_t max_attempts;
+	uint64_t retry_ms, retry_max_ms;
+	uint64_t (*clock)(void);      /* node_mono_ms; tests step their own */
+	uint64_t cursor;              /* last event handled or set aside */
+	uint64_t saved;               /* last cursor stored */
+	struct node_pending pending[NODE_LOOP_PENDING_MAX]; /* by seq */
+	size_t n_pending;
+	uint64_t n_handled, n_retried, n_given_up;
+};
+
+/* cursor: the one stored by the last run (0 at the first). */
+void node_loop_init(struct node_loop *l, const struct node_loop_ops *ops,
+    void *ctx, struct node_events *events, uint64_t cursor,
+    volatile sig_atomic_t *stop);
+int node_loop_run(struct node_loop *l);
+/* The steps of node_loop_run, for tests: one batch, then the retries due. */
+void node_loop_batch(struct node_loop *l, const struct proto_events *ev);
+void node_loop_retry(struct node_loop *l);
+/* The cursor a role may store along with the work of event seq: seq, or
+ * just before the oldest event set aside. */
+uint64_t node_loop_durable(const struct node_loop *l, uint64_t seq);
+
+/* ------------------------------------------------------------------ */
 /* Models                                                               */
 /* ------------------------------------------------------------------ */
 
