@@ -29,9 +29,10 @@ client_connect(const struct cli_cmd *cmd, const struct client_opts *o,
 	if (proto_init() != RF_OK) {
 		return cmd_fail(cmd, "cannot initialise libsodium");
 	}
-	enum proto_hash suite;
-	if (proto_hash_parse(o->hash, &suite) != RF_OK) {
-		return cmd_usage_error(cmd, "--hash must be blake2b or xxh3");
+	enum proto_hash suite = PROTO_HASH_BLAKE3;
+	if (o->hash != NULL && proto_hash_parse(o->hash, &suite) != RF_OK) {
+		return cmd_usage_error(cmd,
+		    "--hash must be blake3, blake2b or xxh3");
 	}
 	struct proto_identity id;
 	if (o->identity != NULL) {
@@ -53,7 +54,24 @@ client_connect(const struct cli_cmd *cmd, const struct client_opts *o,
 		have_rk = true;
 	}
 	struct rf_errinfo ei = { "" };
-	int err = node_rpc_open(rpc, o->referee, &id, suite,
+	/* The referee's network fixes the suite; a given --hash must match. */
+	enum proto_hash theirs;
+	int err = node_referee_suite(o->referee, &id, have_rk ? &rk : NULL,
+	    &theirs, &ei);
+	if (err != RF_OK) {
+		proto_identity_wipe(&id);
+		return cmd_fail(cmd, "cannot reach the referee at %s: %s",
+		    o->referee, ei.msg);
+	}
+	if (o->hash != NULL && theirs != suite) {
+		proto_identity_wipe(&id);
+		return cmd_fail(cmd, "the referee's network uses the %s hash "
+		    "suite, not %s: give --hash %s or no --hash",
+		    proto_hash_name(theirs), proto_hash_name(suite),
+		    proto_hash_name(theirs));
+	}
+	suite = theirs;
+	err = node_rpc_open(rpc, o->referee, &id, suite,
 	    have_rk ? &rk : NULL, &ei);
 	proto_identity_wipe(&id);
 	if (err != RF_OK) {
@@ -90,8 +108,9 @@ client_call(const struct cli_cmd *cmd, struct node_rpc *rpc,
 	    "sign as this identity (default: a throwaway key)" },          \
 	{ "referee-key", 0, CLI_STR, &(o).referee_key, "HEX",              \
 	    "accept replies signed by this key only" },                    \
-	{ "hash", 0, CLI_STR, &(o).hash, "blake2b|xxh3",                   \
-	    "the network's hash suite (default blake2b)" }
+	{ "hash", 0, CLI_STR, &(o).hash, "SUITE",                          \
+	    "the network's hash suite, blake3, blake2b or xxh3 (default:\n" \
+	    "the referee's)" }
 
 /* ------------------------------------------------------------------ */
 /* status                                                               */
@@ -170,7 +189,7 @@ status_text(const char *url, const struct proto_status_info *s)
 int
 cmd_status(int argc, char **argv)
 {
-	struct client_opts o = { DEFAULT_REFEREE, NULL, NULL, "blake2b" };
+	struct client_opts o = { DEFAULT_REFEREE, NULL, NULL, NULL };
 	bool json = false;
 	const struct cli_opt opts[] = {
 		CLIENT_OPTS(o),
@@ -379,7 +398,7 @@ wait_final(const struct cli_cmd *cmd, struct node_rpc *rpc,
 int
 cmd_submit(int argc, char **argv)
 {
-	struct client_opts o = { DEFAULT_REFEREE, NULL, NULL, "blake2b" };
+	struct client_opts o = { DEFAULT_REFEREE, NULL, NULL, NULL };
 	const char *model = NULL, *executor = NULL, *seed_s = NULL;
 	struct cli_strs inputs = { { NULL }, 0 };
 	struct cli_strs outputs = { { NULL }, 0 };

@@ -182,23 +182,24 @@ cmd_model_servable(const struct engine_model *m, struct rf_errinfo *ei)
 		return err;
 	}
 	free(graph);
-	/* blake2b: its digests are the longer ones, so its bound holds for
-	 * both suites. */
+	/* blake2b: its digests are the longest, so its bound holds for
+	 * every suite. */
 	return proto_model_dispute_check(PROTO_HASH_BLAKE2B, m, glen, ei);
 }
 
-/* model_id in the default suite, as hex; "?" if it cannot be computed. */
+/* model_id in a suite, as hex; "?" if it cannot be computed. A model's
+ * id depends on the network's suite (its genesis): both secure ones are
+ * shown, each named. */
 static void
-model_id_hex(const struct engine_model *m, char *hex)
+model_id_hex(const struct engine_model *m, enum proto_hash suite, char *hex)
 {
 	struct proto_digest id;
-	if (proto_init() != RF_OK ||
-	    proto_model_id(PROTO_HASH_BLAKE2B, m, &id) != RF_OK) {
+	if (proto_init() != RF_OK || proto_model_id(suite, m, &id) != RF_OK) {
 		hex[0] = '?';
 		hex[1] = '\0';
 		return;
 	}
-	proto_digest_hex(PROTO_HASH_BLAKE2B, &id, hex);
+	proto_digest_hex(suite, &id, hex);
 }
 
 static void
@@ -223,13 +224,16 @@ static void
 info_json(const struct engine_model *m, const char *path, size_t bytes)
 {
 	struct json_out j;
-	char id[2 * PROTO_DIGEST_MAX + 1];
-	model_id_hex(m, id);
+	char id[2 * PROTO_DIGEST_MAX + 1], id2[2 * PROTO_DIGEST_MAX + 1];
+	model_id_hex(m, PROTO_HASH_BLAKE3, id);
+	model_id_hex(m, PROTO_HASH_BLAKE2B, id2);
 	cmd_json_begin(&j, stdout);
 	cmd_json_str(&j, "file", path);
 	cmd_json_uint(&j, "bytes", bytes);
 	cmd_json_str(&j, "name", engine_model_name(m));
 	cmd_json_str(&j, "model_id", id);
+	cmd_json_str(&j, "hash", proto_hash_name(PROTO_HASH_BLAKE3));
+	cmd_json_str(&j, "model_id_blake2b", id2);
 	cmd_json_uint(&j, "operators", engine_model_op_count(m));
 	cmd_json_uint(&j, "values", engine_model_value_count(m));
 	cmd_json_uint(&j, "parameters", engine_model_param_count(m));
@@ -273,10 +277,12 @@ info_text(const struct engine_model *m, const char *path, size_t bytes)
 {
 	char shp[128];
 	char id[2 * PROTO_DIGEST_MAX + 1];
-	model_id_hex(m, id);
 	printf("model       %s (%s, %zu bytes)\n", engine_model_name(m), path,
 	    bytes);
-	printf("model_id    %s\n", id);
+	model_id_hex(m, PROTO_HASH_BLAKE3, id);
+	printf("model_id    %s (blake3-256)\n", id);
+	model_id_hex(m, PROTO_HASH_BLAKE2B, id);
+	printf("model_id    %s (blake2b-256)\n", id);
 	printf("operators   %zu (trace length %zu)\n", engine_model_op_count(m),
 	    engine_trace_length(m));
 	printf("parameters  %zu\n", engine_model_param_count(m));
@@ -537,7 +543,7 @@ cmd_model_run(int argc, char **argv)
 	struct cli_strs out_files = { { NULL }, 0 };
 	const char *kernels = "fast";
 	const char *seed_str = NULL;
-	const char *hash_name = "blake2b";
+	const char *hash_name = "blake3";
 	bool trace = false;
 	int64_t repeat = 0;
 	const struct cli_opt opts[] = {
@@ -551,8 +557,9 @@ cmd_model_run(int argc, char **argv)
 		    "optimised (default) or scalar reference kernels" },
 		{ "trace", 't', CLI_FLAG, &trace, NULL,
 		    "commit to the whole trace: print its Merkle root" },
-		{ "hash", 0, CLI_STR, &hash_name, "blake2b|xxh3",
-		    "hash suite of the trace commitment (default blake2b)" },
+		{ "hash", 0, CLI_STR, &hash_name, "SUITE",
+		    "hash suite of the trace commitment: blake3 (default),\n"
+		    "blake2b or xxh3; the network's genesis names its suite" },
 		{ "json", 0, CLI_FLAG, &json, NULL,
 		    "print a JSON object (with --trace: every leaf hash)" },
 		{ "repeat", 0, CLI_I64, &repeat, "N",
@@ -601,7 +608,8 @@ cmd_model_run(int argc, char **argv)
 	}
 	enum proto_hash suite;
 	if (proto_hash_parse(hash_name, &suite) != RF_OK) {
-		return cmd_usage_error(&cmd, "--hash must be blake2b or xxh3");
+		return cmd_usage_error(&cmd,
+		    "--hash must be blake3, blake2b or xxh3");
 	}
 	if (proto_init() != RF_OK) {
 		return cmd_fail(&cmd, "cannot initialise libsodium");

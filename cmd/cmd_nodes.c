@@ -10,6 +10,7 @@
 #include "challenger/challenger.h"
 #include "executor/executor.h"
 #include "net/net.h"
+#include "node/node.h"
 #include "cmd/cli.h"
 #include "cmd/cmds.h"
 
@@ -36,8 +37,9 @@ struct node_opts {
 	{ "name", 'n', CLI_STR, &(o).name, "NAME", "a name for logs" },    \
 	{ "metrics", 0, CLI_STR, &(o).metrics, "ADDR",                     \
 	    "serve Prometheus metrics on ADDR (host:port)" },              \
-	{ "hash", 0, CLI_STR, &(o).hash, "blake2b|xxh3",                   \
-	    "the network's hash suite (default blake2b)" }
+	{ "hash", 0, CLI_STR, &(o).hash, "SUITE",                          \
+	    "the network's hash suite, blake3, blake2b or xxh3 (default:\n" \
+	    "the referee's; a node never runs in another)" }
 
 static int
 node_common(const struct cli_cmd *cmd, const struct node_opts *o,
@@ -47,8 +49,9 @@ node_common(const struct cli_cmd *cmd, const struct node_opts *o,
 	if (o->identity == NULL) {
 		return cmd_usage_error(cmd, "missing --identity FILE");
 	}
-	if (proto_hash_parse(o->hash, suite) != RF_OK) {
-		return cmd_usage_error(cmd, "--hash must be blake2b or xxh3");
+	if (o->hash != NULL && proto_hash_parse(o->hash, suite) != RF_OK) {
+		return cmd_usage_error(cmd,
+		    "--hash must be blake3, blake2b or xxh3");
 	}
 	memset(rk, 0, sizeof(*rk));
 	if (o->referee_key != NULL &&
@@ -58,7 +61,29 @@ node_common(const struct cli_cmd *cmd, const struct node_opts *o,
 	if (proto_init() != RF_OK) {
 		return cmd_fail(cmd, "cannot initialise libsodium");
 	}
-	return cmd_load_identity(cmd, o->identity, id);
+	int rc = cmd_load_identity(cmd, o->identity, id);
+	if (rc != CLI_EXIT_OK) {
+		return rc;
+	}
+	/* Model ids and trace roots are suite-specific: the referee's
+	 * network fixes the suite (its genesis), and a node that would
+	 * compute another refuses to start. */
+	enum proto_hash theirs;
+	struct rf_errinfo ei = { "" };
+	if (node_referee_suite(o->referee, id, proto_pubkey_is_zero(rk) ? NULL :
+	    rk, &theirs, &ei) != RF_OK) {
+		proto_identity_wipe(id);
+		return cmd_fail(cmd, "%s", ei.msg);
+	}
+	if (o->hash != NULL && theirs != *suite) {
+		proto_identity_wipe(id);
+		return cmd_fail(cmd, "the referee's network uses the %s hash "
+		    "suite, not %s: start with --hash %s or without --hash",
+		    proto_hash_name(theirs), proto_hash_name(*suite),
+		    proto_hash_name(theirs));
+	}
+	*suite = theirs;
+	return CLI_EXIT_OK;
 }
 
 static int
@@ -78,7 +103,7 @@ int
 cmd_executor(int argc, char **argv)
 {
 	struct node_opts o = { "tcp://127.0.0.1:7700", "tcp://127.0.0.1:7701",
-		NULL, "executor.db", NULL, "executor", NULL, "blake2b",
+		NULL, "executor.db", NULL, "executor", NULL, NULL,
 		{ { NULL }, 0 } };
 	const char *listen = NULL, *fault = "none", *fault_rate = "1";
 	int64_t stake = 1000, fault_op = 0;
@@ -167,7 +192,7 @@ int
 cmd_challenger(int argc, char **argv)
 {
 	struct node_opts o = { "tcp://127.0.0.1:7700", "tcp://127.0.0.1:7701",
-		NULL, "challenger.db", NULL, "challenger", NULL, "blake2b",
+		NULL, "challenger.db", NULL, "challenger", NULL, NULL,
 		{ { NULL }, 0 } };
 	const char *rate = "1", *fault = "none", *seed_s = NULL;
 	int64_t bond = 100;

@@ -1581,7 +1581,7 @@ devnet_run(const struct devnet_config *cfg, struct devnet_report *rep,
     struct rf_errinfo *ei)
 {
 	memset(rep, 0, sizeof(*rep));
-	rep->suite = PROTO_HASH_BLAKE2B;
+	rep->suite = PROTO_HASH_BLAKE3;
 	rep->window_ms = cfg->window_ms;
 	rep->seed = cfg->seed;
 	rep->fee = cfg->fee;

@@ -40,11 +40,21 @@ void node_rpc_close(struct node_rpc *rpc);
  * decodes the reply into *reply (free with proto_msg_free). Returns RF_OK
  * when a verified reply arrived (which may be an ERROR message: see
  * node_reply_ok), or RF_ERR_TIMEOUT / RF_ERR_NET after the retries, or
- * RF_ERR_CRYPTO when the reply is not signed by the referee.
+ * RF_ERR_CRYPTO when the reply is not signed by the referee, or
+ * RF_ERR_VERSION when the referee's network uses another hash suite.
  */
 int node_rpc_call(struct node_rpc *rpc, struct proto_msg *req,
     struct proto_msg *reply, struct rf_errinfo *ei)
     __attribute__((warn_unused_result));
+
+/*
+ * The hash suite of the referee's network, from the envelope of its
+ * answer to a status query (signed by referee unless that is NULL). Nodes
+ * ask at start and refuse to run in another suite.
+ */
+int node_referee_suite(const char *url, const struct proto_identity *id,
+    const struct proto_pubkey *referee, enum proto_hash *out,
+    struct rf_errinfo *ei) __attribute__((warn_unused_result));
 
 /*
  * RF_OK if reply has the wanted type; for an ERROR reply, RF_ERR_INVAL

@@ -64,8 +64,8 @@ node_sign(struct node_rpc *rpc, struct proto_msg *m, uint8_t **buf,
 	return err;
 }
 
-int
-node_rpc_call(struct node_rpc *rpc, struct proto_msg *req,
+static int
+rpc_call(struct node_rpc *rpc, struct proto_msg *req,
     struct proto_msg *reply, struct rf_errinfo *ei)
 {
 	uint8_t *buf = NULL, *rbuf = NULL;
@@ -106,6 +106,48 @@ node_rpc_call(struct node_rpc *rpc, struct proto_msg *req,
 		return rf_errf(ei, RF_ERR_CRYPTO,
 		    "the reply is not signed by the referee");
 	}
+	return RF_OK;
+}
+
+int
+node_rpc_call(struct node_rpc *rpc, struct proto_msg *req,
+    struct proto_msg *reply, struct rf_errinfo *ei)
+{
+	int err = rpc_call(rpc, req, reply, ei);
+	if (err == RF_OK && reply->suite != (uint8_t)rpc->suite) {
+		/* The referee answers in its network's suite: roots of two
+		 * suites must never be compared. */
+		enum proto_hash theirs = (enum proto_hash)reply->suite;
+		proto_msg_free(reply);
+		return rf_errf(ei, RF_ERR_VERSION, "the referee's network uses "
+		    "the %s hash suite, this node %s (--hash)",
+		    proto_hash_name(theirs), proto_hash_name(rpc->suite));
+	}
+	return err;
+}
+
+int
+node_referee_suite(const char *url, const struct proto_identity *id,
+    const struct proto_pubkey *referee, enum proto_hash *out,
+    struct rf_errinfo *ei)
+{
+	struct node_rpc rpc;
+	int err = node_rpc_open(&rpc, url, id, PROTO_HASH_BLAKE2B, referee, ei);
+	if (err != RF_OK) {
+		return err;
+	}
+	/* Any reply names the suite in its envelope: a refusal of ours
+	 * (when the network uses another) as much as the status itself. */
+	struct proto_msg req, reply;
+	proto_msg_init(&req, PROTO_MSG_STATUS_QUERY, rpc.suite);
+	err = rpc_call(&rpc, &req, &reply, ei);
+	node_rpc_close(&rpc);
+	if (err != RF_OK) {
+		return rf_errctx(ei, err, "cannot ask the referee for its hash "
+		    "suite: ");
+	}
+	*out = (enum proto_hash)reply.suite;
+	proto_msg_free(&reply);
 	return RF_OK;
 }
 

@@ -1,6 +1,8 @@
 /*
- * protocol/hash.c - the two hash suites behind every commitment:
- * blake2b-256 (libsodium; the default wherever a party may be adversarial)
+ * protocol/hash.c - the hash suites behind every commitment: blake3-256
+ * (protocol/blake3.c; the default for new networks: secure and several
+ * times faster), blake2b-256 (libsodium; what networks created before
+ * blake3 use, kept bit for bit so their roots and stored games stay valid)
  * and xxh3-128 (xxHash; fast, for trusted deployments, simulation and
  * caches: not collision resistant against an attacker who picks the data).
  *
@@ -27,7 +29,8 @@ _Static_assert(sizeof(((struct proto_hasher *)0)->u.x3) >=
 bool
 proto_hash_valid(int suite)
 {
-	return suite == PROTO_HASH_BLAKE2B || suite == PROTO_HASH_XXH3;
+	return suite == PROTO_HASH_BLAKE2B || suite == PROTO_HASH_XXH3 ||
+	    suite == PROTO_HASH_BLAKE3;
 }
 
 size_t
@@ -44,6 +47,8 @@ proto_hash_name(enum proto_hash suite)
 		return "blake2b-256";
 	case PROTO_HASH_XXH3:
 		return "xxh3-128";
+	case PROTO_HASH_BLAKE3:
+		return "blake3-256";
 	}
 	return "?";
 }
@@ -53,6 +58,9 @@ proto_hash_parse(const char *name, enum proto_hash *out)
 {
 	if (strcmp(name, "blake2b") == 0 || strcmp(name, "blake2b-256") == 0) {
 		*out = PROTO_HASH_BLAKE2B;
+	} else if (strcmp(name, "blake3") == 0 ||
+	    strcmp(name, "blake3-256") == 0) {
+		*out = PROTO_HASH_BLAKE3;
 	} else if (strcmp(name, "xxh3") == 0 ||
 	    strcmp(name, "xxh3-128") == 0) {
 		*out = PROTO_HASH_XXH3;
@@ -72,8 +80,13 @@ proto_init(void)
 void
 proto_hasher_init(struct proto_hasher *h, enum proto_hash suite)
 {
-	memset(h, 0, sizeof(*h));
 	h->suite = suite;
+	if (suite == PROTO_HASH_BLAKE3) {
+		/* No memset: the state is 1.8 KB and init sets what is read. */
+		proto_blake3_init(&h->u.b3, NULL, proto_b3_path_default());
+		return;
+	}
+	memset(&h->u, 0, sizeof(h->u.x3));
 	if (suite == PROTO_HASH_XXH3) {
 		XXH3_INITSTATE((XXH3_state_t *)(void *)h->u.x3);
 		XXH3_128bits_reset((XXH3_state_t *)(void *)h->u.x3);
@@ -89,7 +102,9 @@ proto_hasher_update(struct proto_hasher *h, const void *p, size_t n)
 	if (n == 0) {
 		return;
 	}
-	if (h->suite == PROTO_HASH_XXH3) {
+	if (h->suite == PROTO_HASH_BLAKE3) {
+		proto_blake3_update(&h->u.b3, p, n);
+	} else if (h->suite == PROTO_HASH_XXH3) {
 		XXH3_128bits_update((XXH3_state_t *)(void *)h->u.x3, p, n);
 	} else {
 		crypto_generichash_update(
@@ -101,6 +116,11 @@ void
 proto_hasher_final(struct proto_hasher *h, struct proto_digest *out)
 {
 	memset(out, 0, sizeof(*out));
+	if (h->suite == PROTO_HASH_BLAKE3) {
+		/* Commitments are public data: nothing secret to wipe. */
+		proto_blake3_final(&h->u.b3, out->b, 32);
+		return;
+	}
 	if (h->suite == PROTO_HASH_XXH3) {
 		XXH128_hash_t v =
 		    XXH3_128bits_digest((XXH3_state_t *)(void *)h->u.x3);
@@ -112,7 +132,7 @@ proto_hasher_final(struct proto_hasher *h, struct proto_digest *out)
 		crypto_generichash_final(
 		    (crypto_generichash_state *)(void *)h->u.b2, out->b, 32);
 	}
-	sodium_memzero(h, sizeof(*h));
+	sodium_memzero(&h->u, sizeof(h->u.x3));
 }
 
 void
@@ -120,7 +140,12 @@ proto_hash(enum proto_hash suite, const void *p, size_t n,
     struct proto_digest *out)
 {
 	memset(out, 0, sizeof(*out));
-	if (suite == PROTO_HASH_XXH3) {
+	if (suite == PROTO_HASH_BLAKE3) {
+		struct proto_blake3 s;
+		proto_blake3_init(&s, NULL, proto_b3_path_default());
+		proto_blake3_update(&s, p, n);
+		proto_blake3_final(&s, out->b, 32);
+	} else if (suite == PROTO_HASH_XXH3) {
 		XXH128_canonical_t c;
 		XXH128_canonicalFromHash(&c, XXH3_128bits(p, n));
 		memcpy(out->b, c.digest, 16);

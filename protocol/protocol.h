@@ -24,8 +24,9 @@ int proto_init(void) __attribute__((warn_unused_result));
 
 /* Values travel in every message: never renumber. */
 enum proto_hash {
-	PROTO_HASH_BLAKE2B = 1, /* blake2b-256, the default */
+	PROTO_HASH_BLAKE2B = 1, /* blake2b-256: networks without a suite */
 	PROTO_HASH_XXH3 = 2,    /* xxh3-128, trusted settings only */
+	PROTO_HASH_BLAKE3 = 3,  /* blake3-256: the default for new networks */
 };
 
 #define PROTO_DIGEST_MAX 32
@@ -37,9 +38,10 @@ struct proto_digest {
 
 bool proto_hash_valid(int suite);
 size_t proto_hash_len(enum proto_hash suite); /* 32 or 16 */
-/* "blake2b-256" or "xxh3-128". */
+/* "blake2b-256", "blake3-256" or "xxh3-128". */
 const char *proto_hash_name(enum proto_hash suite);
-/* Accepts "blake2b", "blake2b-256", "xxh3", "xxh3-128". */
+/* Accepts "blake2b", "blake2b-256", "blake3", "blake3-256", "xxh3",
+ * "xxh3-128". */
 int proto_hash_parse(const char *name, enum proto_hash *out);
 /* H(data), one shot. */
 void proto_hash(enum proto_hash suite, const void *p, size_t n,

@@ -14,6 +14,8 @@
 static void
 default_params(struct referee_params *p)
 {
+	/* Networks made before blake3 have no suite line: their roots are
+	 * blake2b-256 and stay so. New genesis files name blake3-256. */
 	p->suite = PROTO_HASH_BLAKE2B;
 	p->window_ms = 3000;
 	p->min_stake = 1000;
@@ -139,7 +141,7 @@ genesis_line(struct referee_genesis *g, char **w, int nw, unsigned *seen,
 		enum proto_hash s;
 		if (proto_hash_parse(w[1], &s) != RF_OK) {
 			return rf_errf(ei, RF_ERR_FORMAT, "genesis line %zu: suite "
-			    "must be blake2b-256 or xxh3-128", line);
+			    "must be blake3-256, blake2b-256 or xxh3-128", line);
 		}
 		p->suite = s;
 		return RF_OK;

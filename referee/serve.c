@@ -249,9 +249,10 @@ on_request(void *ctx, const uint8_t *req, size_t len, uint8_t **reply,
 		    q->ei.msg : rf_strerror(err));
 		q->msg = NULL;
 	} else if (msg->suite != r->params.suite) {
-		error_reply(q, PROTO_ERR_VERSION, r->params.suite ==
-		    PROTO_HASH_XXH3 ? "this network uses xxh3-128" :
-		    "this network uses blake2b-256");
+		char why[64];
+		snprintf(why, sizeof(why), "this network uses %s",
+		    proto_hash_name(r->params.suite));
+		error_reply(q, PROTO_ERR_VERSION, why);
 	} else if (is_query(msg->type)) {
 		store_lock(r->db);
 		err = referee_handle_read(q);

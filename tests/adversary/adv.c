@@ -56,8 +56,8 @@ adv_connect(struct adv_node *a, const struct adv_net *net)
 	if (a->connected) {
 		return RF_OK;
 	}
-	int err = node_rpc_open(&a->rpc, net->ref_url, &a->id, SUITE,
-	    &net->referee.pk, NULL);
+	int err = node_rpc_open(&a->rpc, net->ref_url, &a->id,
+	    net->suite != 0 ? net->suite : SUITE, &net->referee.pk, NULL);
 	if (err == RF_OK) {
 		/* Short and patient: a restarting referee is waited for. */
 		a->rpc.timeout_ms = 2000;
@@ -141,6 +141,15 @@ adv_net_start(struct adv_net *net, const char *params,
 	char *g = malloc(cap);
 	if (g == NULL) {
 		return RF_ERR_NOMEM;
+	}
+	net->suite = SUITE;
+	const char *sl = strstr(params, "suite ");
+	if (sl != NULL && (sl == params || sl[-1] == '\n')) {
+		char name[32] = "";
+		sscanf(sl + 6, "%31s", name);
+		if (proto_hash_parse(name, &net->suite) != RF_OK) {
+			net->suite = SUITE;
+		}
 	}
 	size_t len = (size_t)snprintf(g, cap, "%s", params);
 	for (size_t i = 0; i < n; i++) {

@@ -83,6 +83,9 @@ struct adv_net {
 	struct proto_identity referee;
 	pid_t pid;
 	uint64_t minted; /* the genesis total */
+	/* The genesis's suite line (blake2b-256 without one): nodes speak
+	 * it; the helpers that build commitments still use blake2b. */
+	enum proto_hash suite;
 };
 
 /* ---- Nodes and the network -------------------------------------- */

@@ -281,19 +281,25 @@ test_trace_root(void)
 	const char *rb = strstr(b, "trace root ");
 	CU_ASSERT_FATAL(ra != NULL && rb != NULL);
 	CU_ASSERT(strcmp(ra, rb) == 0);
-	CU_ASSERT(strstr(ra, "(blake2b-256, 35 leaves)") != NULL);
+	CU_ASSERT(strstr(ra, "(blake3-256, 35 leaves)") != NULL);
 	/* Another input, another root; the xxh3 suite is shorter. */
 	CU_ASSERT_EQUAL(run(c, sizeof(c), "model run t.rfm --seed 10 --trace"), 0);
 	CU_ASSERT(strcmp(ra, strstr(c, "trace root ")) != 0);
 	CU_ASSERT_EQUAL(run(c, sizeof(c), "model run t.rfm --trace --hash xxh3"),
 	    0);
 	CU_ASSERT(strstr(c, "(xxh3-128, 35 leaves)") != NULL);
+	/* blake2b, the suite of networks without a suite line, gives
+	 * another root over the same trace. */
+	CU_ASSERT_EQUAL(run(c, sizeof(c), "model run t.rfm --seed 9 --trace "
+	    "--hash blake2b"), 0);
+	CU_ASSERT(strstr(c, "(blake2b-256, 35 leaves)") != NULL);
+	CU_ASSERT(strncmp(ra, strstr(c, "trace root "), 75) != 0);
 	CU_ASSERT_EQUAL(run(c, sizeof(c), "model run t.rfm --hash sha1"), 2);
 	/* An independent implementation (Python hashlib) agrees with the
 	 * root and with the output tensor's leaf. */
 	CU_ASSERT_FATAL(verifier[0] != '\0');
 	CU_ASSERT_EQUAL(run(c, sizeof(c), "model run t.rfm --seed 9 --trace "
-	    "--json -o y.npy | python3 %s y.npy", verifier), 0);
+	    "--json --hash blake2b -o y.npy | python3 %s y.npy", verifier), 0);
 	CU_ASSERT_STRING_EQUAL(c, "ok\n");
 }
 

@@ -481,7 +481,7 @@ submit(struct node_rpc *rpc, int64_t n, uint64_t nonce, char *text,
     size_t cap)
 {
 	struct proto_msg req, reply;
-	proto_msg_init(&req, PROTO_MSG_JOB_SUBMIT, PROTO_HASH_BLAKE2B);
+	proto_msg_init(&req, PROTO_MSG_JOB_SUBMIT, PROTO_HASH_BLAKE3);
 	struct proto_job_submit *js = &req.u.job_submit;
 	js->n_inputs = 1;
 	js->nonce = nonce;
@@ -520,12 +520,13 @@ test_job_fits_transcript(void)
 	CU_ASSERT_FATAL(proto_identity_generate(&client) == RF_OK);
 	load_key("lie", &ref);
 	struct node_rpc rpc;
-	CU_ASSERT_FATAL(node_rpc_open(&rpc, url, &client, PROTO_HASH_BLAKE2B,
+	/* The devnet's genesis names blake3-256. */
+	CU_ASSERT_FATAL(node_rpc_open(&rpc, url, &client, PROTO_HASH_BLAKE3,
 	    &ref.pk, NULL) == RF_OK);
 	rpc.timeout_ms = 1000;
 	rpc.retries = 30;
 	struct proto_msg reg, reply;
-	proto_msg_init(&reg, PROTO_MSG_NODE_REGISTER, PROTO_HASH_BLAKE2B);
+	proto_msg_init(&reg, PROTO_MSG_NODE_REGISTER, PROTO_HASH_BLAKE3);
 	reg.u.node_register.roles = PROTO_ROLE_CLIENT;
 	CU_ASSERT_FATAL(node_rpc_call(&rpc, &reg, &reply, NULL) == RF_OK);
 	CU_ASSERT_EQUAL(reply.type, PROTO_MSG_ACK);

@@ -252,7 +252,7 @@ test_trace_roots_match_model_run(void)
 		int rc = run(buf, sizeof(buf), "%s model run %s --seed %llu "
 		    "--trace", test_refute(), model, seed);
 		CU_ASSERT_EQUAL(rc, 0);
-		snprintf(want, sizeof(want), "trace root %s (blake2b-256, ", root);
+		snprintf(want, sizeof(want), "trace root %s (blake3-256, ", root);
 		if (strstr(buf, want) != NULL) {
 			same++;
 		} else {

@@ -1054,9 +1054,9 @@ test_envelope_fields(void)
 	expect_fail(p, n, RF_ERR_VERSION, "unknown message type 0", "type 0");
 	p[5] = PROTO_MSG_CLAIM;
 
-	p[6] = 3;
+	p[6] = 4;
 	resign(p, n, &alice);
-	expect_fail(p, n, RF_ERR_VERSION, "hash suite 3", "suite");
+	expect_fail(p, n, RF_ERR_VERSION, "hash suite 4", "suite");
 	p[6] = 0;
 	resign(p, n, &alice);
 	expect_fail(p, n, RF_ERR_VERSION, "hash suite 0", "suite 0");
@@ -1782,7 +1782,7 @@ test_encode_limits(void)
 	m.version = 2;
 	CU_ASSERT(try_encode(&m) == RF_ERR_INVAL);
 	m.version = PROTO_VERSION;
-	m.suite = 3;
+	m.suite = 4;
 	CU_ASSERT(try_encode(&m) == RF_ERR_INVAL);
 	m.suite = s;
 	m.type = 77;
