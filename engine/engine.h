@@ -488,6 +488,22 @@ int engine_run(const struct engine_model *m, const struct tensor *inputs,
     struct rf_errinfo *ei) __attribute__((warn_unused_result));
 
 /*
+ * Threads. engine_run and engine_op_eval split an operator's independent
+ * outputs (rows and tiles of a product, element ranges, heads, channels)
+ * over a pool of n threads, the caller included; every output element is
+ * still computed by one thread in its one canonical order, so outputs and
+ * traces are bit-identical for every n. n = 0 means one per online core;
+ * the default is 1. The workers are created here, once, and kept. The
+ * setting is process-wide; runs in several threads at once share the
+ * pool (a run that finds it busy computes alone). Returns RF_ERR_NOMEM
+ * when a thread cannot be created (the count then stays lower).
+ */
+#define ENGINE_THREADS_MAX 256
+int engine_threads_set(unsigned n);
+/* The number of threads a run may use now (at least 1). */
+unsigned engine_threads_get(void);
+
+/*
  * Evaluates one operator of m on the given tensors (one per op input, in
  * order, NULL for an absent optional input) into n_outputs new tensors.
  * This is the one-step recomputation a referee performs in a dispute.

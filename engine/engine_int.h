@@ -302,6 +302,28 @@ void engine_igemm(enum engine_kernels kind, size_t m, size_t n, size_t k,
     const int8_t *a, size_t lda, int32_t za, const int8_t *b, size_t ldb,
     int32_t zb, int32_t *c, size_t ldc);
 
+/*
+ * Parallel sections (engine/par.c). engine_par_width says how many
+ * threads a section of `work` units (about one multiply-add each) over
+ * `items` independent items should use: 1 below a size threshold, inside
+ * another section, or with one thread set. engine_par_run calls
+ * fn(ctx, worker, i) once for every i in [0, n), on at most width threads,
+ * worker < width naming the thread (for per-thread scratch the caller
+ * allocated); it returns when all are done. Items must write disjoint
+ * outputs and never share a reduction: which thread runs which item is
+ * unspecified. engine_par_range splits [0, n) elements costing `cost`
+ * units each into ranges of multiples of grain.
+ */
+typedef void (*engine_par_fn)(void *ctx, unsigned worker, size_t i);
+typedef void (*engine_par_range_fn)(void *ctx, size_t begin, size_t end);
+unsigned engine_par_width(size_t work, size_t items);
+void engine_par_run(unsigned width, size_t n, engine_par_fn fn, void *ctx);
+void engine_par_range(size_t n, size_t cost, size_t grain,
+    engine_par_range_fn fn, void *ctx);
+/* Sets the threshold below which sections run on one thread (tests set 0
+ * to send every section through the pool); returns the previous one. */
+size_t engine_par_min_work_set(size_t work);
+
 /* Internal aligned allocation (64 bytes) used for tensors and scratch. */
 void *engine_aligned_alloc(size_t bytes);
 void engine_aligned_free(void *p);

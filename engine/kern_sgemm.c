@@ -812,30 +812,18 @@ tile_run(const struct sgemm_impl *im, size_t kc, const float *ap,
 /*
  * The loop nest of GotoBLAS: for each nc column block, for each kc depth
  * block in increasing k (the order the definition needs), pack B; for each
- * mc row block pack A, then sweep the tiles. Returns false when the
- * packing buffers cannot be allocated.
+ * mc row block pack A, then sweep the tiles. apack holds an mc x kc
+ * block, bpack a kc x nc one (unused with bpre).
  */
-static bool
-sgemm_blocked(const struct sgemm_impl *im, size_t m, size_t n, size_t k,
-    const float *a, size_t ars, size_t acs, const float *b, size_t brs,
-    size_t bcs, const float *bpre, float *c, size_t ldc)
+static void
+sgemm_blocked_buf(const struct sgemm_impl *im, size_t m, size_t n,
+    size_t k, const float *a, size_t ars, size_t acs, const float *b,
+    size_t brs, size_t bcs, const float *bpre, float *c, size_t ldc,
+    float *apack, float *bpack)
 {
 	size_t mc = block_step(m, im->mc, im->mr);
 	size_t kc = block_step(k, im->kc, 1);
 	size_t nc = block_step(n, im->nc, im->nr);
-	/* Inside a run the packing buffers come from the run's pool: the
-	 * same sizes recur for every layer, and fresh megabytes from the
-	 * allocator cost page faults on each call. With bpre (B packed
-	 * once, engine_sgemm_pack_b) there is no B to pack. */
-	size_t abytes = mc * kc * sizeof(float);
-	size_t bbytes = bpre != NULL ? 0 : kc * nc * sizeof(float);
-	float *apack = engine_op_scratch_alloc(abytes);
-	float *bpack = bpre != NULL ? NULL : engine_op_scratch_alloc(bbytes);
-	if (apack == NULL || (bpack == NULL && bpre == NULL)) {
-		engine_op_scratch_free(apack, abytes);
-		engine_op_scratch_free(bpack, bbytes);
-		return false;
-	}
 	/* Edge-tile scratch, zeroed once: its unused lanes then only ever
 	 * feed lanes that are thrown away. */
 	_Alignas(64) float tmp[TILE_MAX_MR * TILE_MAX_NR];
@@ -876,8 +864,119 @@ sgemm_blocked(const struct sgemm_impl *im, size_t m, size_t n, size_t k,
 			}
 		}
 	}
-	engine_op_scratch_free(apack, abytes);
-	engine_op_scratch_free(bpack, bbytes);
+}
+
+/*
+ * Threads: C is cut into bands of whole rows (B packed once, shared) or
+ * of whole columns (B packed per band, A per thread), and each band is
+ * an ordinary blocked GEMM of its own. Every element of C still gets its
+ * k steps in the one canonical order, and the block sizes of a band
+ * change only which element is computed when, so any cut and any
+ * thread count give the bits of one thread.
+ */
+struct sgemm_par {
+	const struct sgemm_impl *im;
+	size_t m, n, k;
+	const float *a;
+	size_t ars, acs;
+	const float *b;
+	size_t brs, bcs;
+	const float *bpre;
+	float *c;
+	size_t ldc;
+	bool by_rows;
+	size_t step; /* rows or columns per band */
+	unsigned char *scratch;
+	size_t per_thread, abytes; /* bytes of one thread's scratch, of A */
+};
+
+static void
+sgemm_band(void *ctx, unsigned worker, size_t i)
+{
+	const struct sgemm_par *p = ctx;
+	size_t lo = i * p->step;
+	float *ap = (float *)(void *)(p->scratch + worker * p->per_thread);
+	float *bp = (float *)(void *)(p->scratch + worker * p->per_thread +
+	    p->abytes);
+	if (p->by_rows) {
+		size_t rows = min_size(p->step, p->m - lo);
+		sgemm_blocked_buf(p->im, rows, p->n, p->k, p->a + lo * p->ars,
+		    p->ars, p->acs, p->b, p->brs, p->bcs, p->bpre,
+		    p->c + lo * p->ldc, p->ldc, ap, bp);
+	} else {
+		size_t cols = min_size(p->step, p->n - lo);
+		sgemm_blocked_buf(p->im, p->m, cols, p->k, p->a, p->ars,
+		    p->acs, p->b + lo * p->bcs, p->brs, p->bcs, NULL,
+		    p->c + lo, p->ldc, ap, bp);
+	}
+}
+
+static size_t
+sat_mul3(size_t a, size_t b, size_t c)
+{
+	size_t r;
+	if (!rf_size_mul(a, b, &r) || !rf_size_mul(r, c, &r)) {
+		return SIZE_MAX;
+	}
+	return r;
+}
+
+/*
+ * The fast product, on as many threads as the pool gives it. Packing
+ * buffers come from the run's pool (engine_op_scratch_alloc) in the
+ * calling thread, one set per thread: the same sizes recur for every
+ * layer, and fresh megabytes from the allocator cost page faults on
+ * each call. With bpre (B packed once, engine_sgemm_pack_b) there is no
+ * B to pack. Returns false when the buffers cannot be allocated.
+ */
+static bool
+sgemm_blocked(const struct sgemm_impl *im, size_t m, size_t n, size_t k,
+    const float *a, size_t ars, size_t acs, const float *b, size_t brs,
+    size_t bcs, const float *bpre, float *c, size_t ldc)
+{
+	struct sgemm_par p = { im, m, n, k, a, ars, acs, b, brs, bcs, bpre,
+	    c, ldc, true, m, NULL, 0, 0 };
+	size_t row_bands = m / im->mr; /* bands of at least mr rows */
+	size_t col_bands = bpre != NULL ? 0 : n / (4 * im->nr);
+	size_t bands = row_bands > col_bands ? row_bands : col_bands;
+	unsigned w = engine_par_width(sat_mul3(m, n, k), bands);
+	size_t nbands = 1;
+	if (w > 1) {
+		/* Rows when B is shared (packed once) or C is tall: each
+		 * band then packs only its own A; columns otherwise. Two
+		 * bands per thread when the cut duplicates no packing, so
+		 * a thread slowed by other load hands work over. */
+		p.by_rows = bpre != NULL || row_bands >= col_bands;
+		size_t len = p.by_rows ? m : n;
+		size_t unit = p.by_rows ? im->mr : im->nr;
+		size_t want = bpre != NULL ? 2 * (size_t)w : w;
+		p.step = round_up((len + want - 1) / want, unit);
+		nbands = (len + p.step - 1) / p.step;
+		if (nbands < 2) {
+			w = 1;
+		}
+	}
+	if (w <= 1) {
+		p.by_rows = true;
+		p.step = m;
+		nbands = 1;
+		w = 1;
+	}
+	size_t msub = p.by_rows ? min_size(p.step, m) : m;
+	size_t nsub = p.by_rows ? n : min_size(p.step, n);
+	size_t mc = round_up(min_size(msub, im->mc), im->mr);
+	size_t kc = block_step(k, im->kc, 1);
+	size_t nc = round_up(min_size(nsub, im->nc), im->nr);
+	p.abytes = round_up(mc * kc * sizeof(float), 64);
+	size_t bbytes = bpre != NULL ? 0 : round_up(kc * nc * sizeof(float), 64);
+	p.per_thread = p.abytes + bbytes;
+	size_t total = p.per_thread * w;
+	p.scratch = engine_op_scratch_alloc(total);
+	if (p.scratch == NULL) {
+		return false;
+	}
+	engine_par_run(w, nbands, sgemm_band, &p);
+	engine_op_scratch_free(p.scratch, total);
 	return true;
 }
 
