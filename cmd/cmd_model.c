@@ -546,6 +546,7 @@ cmd_model_run(int argc, char **argv)
 	const char *hash_name = "blake3";
 	bool trace = false;
 	int64_t repeat = 0;
+	int64_t threads = 0;
 	const struct cli_opt opts[] = {
 		{ "seed", 's', CLI_STR, &seed_str, "S",
 		    "random input from this seed (the default, seed 1)" },
@@ -565,6 +566,9 @@ cmd_model_run(int argc, char **argv)
 		{ "repeat", 0, CLI_I64, &repeat, "N",
 		    "after the run, time N more in this process; print the "
 		    "min and median ms per run" },
+		{ "threads", 0, CLI_I64, &threads, "N",
+		    "threads per run (default 0: one per core); every count "
+		    "gives the same bits" },
 	};
 	const struct cli_cmd cmd = {
 		.path = "model run",
@@ -598,6 +602,14 @@ cmd_model_run(int argc, char **argv)
 	if (repeat > RUN_REPEAT_MAX) {
 		return cmd_usage_error(&cmd, "--repeat is at most %d",
 		    RUN_REPEAT_MAX);
+	}
+	if (threads > ENGINE_THREADS_MAX) {
+		return cmd_usage_error(&cmd, "--threads is at most %d",
+		    ENGINE_THREADS_MAX);
+	}
+	if (engine_threads_set((unsigned)threads) != RF_OK) {
+		return cmd_fail(&cmd, "cannot start %lld threads",
+		    (long long)threads);
 	}
 	struct engine_run_opts ro;
 	engine_run_opts_init(&ro);
@@ -668,6 +680,7 @@ cmd_model_run(int argc, char **argv)
 			cmd_json_str(&j, "sgemm_path", engine_sgemm_path());
 		}
 		cmd_json_uint(&j, "operators", engine_model_op_count(m));
+		cmd_json_uint(&j, "threads", engine_threads_get());
 		cmd_json_arr_open(&j, "outputs");
 		for (size_t i = 0; i < n_out; i++) {
 			struct engine_value_info vi;
