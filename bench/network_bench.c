@@ -407,7 +407,9 @@ build_claim(int i)
 	c->n_outputs = 1;
 	c->outputs[0] = outs[0]; /* the last entry is the model's output */
 	size_t plen = 0;
-	err = proto_merkle_inclusion_proof(PROTO_HASH_BLAKE2B, leaves, n, n - 1,
+	c->output_proof = calloc(MERKLE_MAX_PROOF, sizeof(struct proto_digest));
+	err = c->output_proof == NULL ? RF_ERR_NOMEM :
+	    proto_merkle_inclusion_proof(PROTO_HASH_BLAKE2B, leaves, n, n - 1,
 	    c->output_proof, &plen);
 	c->proof_len = (uint8_t)plen;
 	free(leaves);

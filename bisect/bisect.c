@@ -519,15 +519,20 @@ bisect_answer_build(enum proto_hash suite, const struct proto_digest *leaves,
 	for (size_t i = 0; i < q->n_sizes; i++) {
 		struct proto_prefix_root *pr = &out->roots[i];
 		uint64_t m = q->sizes[i];
-		if (m == 0 || m > n) {
-			return RF_ERR_RANGE;
-		}
+		struct proto_digest path[MERKLE_MAX_PROOF];
 		size_t plen;
-		pr->size = m;
-		proto_merkle_root(suite, leaves, (size_t)m, &pr->root);
-		int err = proto_merkle_consistency_proof(suite, leaves, n, (size_t)m,
-		    pr->proof, &plen);
+		int err = RF_ERR_RANGE;
+		if (m > 0 && m <= n) {
+			pr->size = m;
+			proto_merkle_root(suite, leaves, (size_t)m, &pr->root);
+			err = proto_merkle_consistency_proof(suite, leaves, n,
+			    (size_t)m, path, &plen);
+		}
+		if (err == RF_OK) {
+			err = proto_proof_dup(path, plen, &pr->proof);
+		}
 		if (err != RF_OK) {
+			proto_bisect_answer_free(out);
 			return err;
 		}
 		pr->proof_len = (uint8_t)plen;

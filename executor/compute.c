@@ -260,9 +260,13 @@ executor_compute(struct executor *x, const struct node_model *nm,
 	cl->n_outputs = (uint8_t)c.n_out;
 	memcpy(cl->outputs, c.out, c.n_out * sizeof(c.out[0]));
 	size_t plen = 0;
+	struct proto_digest path[MERKLE_MAX_PROOF];
 	err = proto_merkle_inclusion_proof(suite, run->leaves, run->n, c.out_at,
-	    cl->output_proof, &plen);
-	cl->proof_len = (uint8_t)plen;
+	    path, &plen);
+	if (err == RF_OK) {
+		err = proto_proof_dup(path, plen, &cl->output_proof);
+		cl->proof_len = (uint8_t)plen;
+	}
 	if (err != RF_OK) {
 		executor_run_free(run);
 	}

@@ -60,7 +60,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	const char *type = proto_msg_type_name(m.type);
 	m.sender = fuzz_id.pk;
-	int err = proto_msg_encode(&m, &fuzz_id, &buf, &len);
+	int err = proto_msg_pack(&m, &fuzz_id, &buf, &len);
 	if (err != RF_OK) {
 		die("decoded but cannot re-encode", type, rf_strerror(err));
 	}
@@ -74,7 +74,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (err != RF_OK) {
 		die("own encoding refused", type, ei.msg);
 	}
-	err = proto_msg_encode(&again, &fuzz_id, &buf2, &len2);
+	err = proto_msg_pack(&again, &fuzz_id, &buf2, &len2);
 	if (err != RF_OK || len2 != len || memcmp(buf, buf2, len) != 0) {
 		die("second round trip differs", type, rf_strerror(err));
 	}

@@ -81,6 +81,7 @@ node_reveal_build(enum proto_hash suite, const struct engine_model *m,
 	}
 	/* Where each input comes from. */
 	size_t slot[ENGINE_MAX_OP_INPUTS];
+	struct proto_digest path[MERKLE_MAX_PROOF];
 	for (size_t i = 0; err == RF_OK && i < oi.n_inputs; i++) {
 		struct engine_value_info vi;
 		struct proto_reveal_input *in = &ins[i];
@@ -101,7 +102,10 @@ node_reveal_build(enum proto_hash suite, const struct engine_model *m,
 				in->n_tensors = 1;
 				in->leaf = (uint32_t)leaf;
 				err = proto_merkle_inclusion_proof(suite, mleaves, n_mleaves,
-				    leaf, in->proof, &plen);
+				    leaf, path, &plen);
+			}
+			if (err == RF_OK) {
+				err = proto_proof_dup(path, plen, &in->proof);
 				in->proof_len = (uint8_t)plen;
 			}
 			continue;
@@ -159,13 +163,20 @@ node_reveal_build(enum proto_hash suite, const struct engine_model *m,
 		}
 		if (err == RF_OK) {
 			err = proto_merkle_inclusion_proof(suite, leaves, lo, in->leaf,
-			    in->proof, &plen);
+			    path, &plen);
+		}
+		if (err == RF_OK) {
+			err = proto_proof_dup(path, plen, &in->proof);
 			in->proof_len = (uint8_t)plen;
 		}
 	}
 	size_t flen = 0;
 	if (err == RF_OK) {
-		err = proto_merkle_frontier(suite, leaves, lo, out->frontier, &flen);
+		err = proto_merkle_frontier(suite, leaves, lo, path, &flen);
+	}
+	struct proto_digest *frontier = NULL;
+	if (err == RF_OK) {
+		err = proto_proof_dup(path, flen, &frontier);
 	}
 	if (w != NULL) {
 		wanted_free(w);
@@ -177,6 +188,7 @@ node_reveal_build(enum proto_hash suite, const struct engine_model *m,
 			for (size_t k = 0; k < ins[i].n_tensors; k++) {
 				engine_tensor_fini(&ins[i].tensors[k]);
 			}
+			free(ins[i].proof);
 		}
 		free(ins);
 		return rf_errf(ei, err, "building the reveal of operator %u: %s",
@@ -185,6 +197,7 @@ node_reveal_build(enum proto_hash suite, const struct engine_model *m,
 	out->op = op;
 	out->n_inputs = (uint8_t)oi.n_inputs;
 	out->inputs = ins;
+	out->frontier = frontier;
 	out->frontier_len = (uint8_t)flen;
 	return RF_OK;
 }

@@ -129,8 +129,11 @@ node_models_register(struct node_models *ms, struct node_rpc *rpc,
 		mr->graph_len = nm->graph_len;
 		mr->n_leaves = nm->n_leaves;
 		mr->proof_len = nm->proof_len;
-		memcpy(mr->graph_proof, nm->proof,
-		    sizeof(nm->proof[0]) * nm->proof_len);
+		if (proto_proof_dup(nm->proof, nm->proof_len,
+		    &mr->graph_proof) != RF_OK) {
+			proto_msg_free(&req);
+			return RF_ERR_NOMEM;
+		}
 		int err = call_expect(rpc, &req, PROTO_MSG_ACK, &reply, ei);
 		if (err != RF_OK) {
 			return rf_errctx(ei, err, "registering '%s': ", nm->path);

@@ -51,7 +51,7 @@ sign_locked(struct node_rpc *rpc, struct proto_msg *m, uint8_t **buf,
 	m->sender = rpc->id.pk;
 	m->seq = seq;
 	m->suite = (uint8_t)rpc->suite;
-	return proto_msg_encode(m, &rpc->id, buf, len);
+	return proto_msg_pack(m, &rpc->id, buf, len);
 }
 
 int

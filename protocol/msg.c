@@ -177,16 +177,6 @@ proto_error_code_for(int rf_err)
 	}
 }
 
-void
-proto_msg_init(struct proto_msg *m, enum proto_msg_type type,
-    enum proto_hash suite)
-{
-	memset(m, 0, sizeof(*m));
-	m->version = PROTO_VERSION;
-	m->type = (uint8_t)type;
-	m->suite = (uint8_t)suite;
-}
-
 static size_t
 min_size(size_t a, size_t b)
 {
@@ -205,59 +195,197 @@ free_tensors(struct tensor *t, size_t n, size_t cap)
 }
 
 void
+proto_model_register_free(struct proto_model_register *b)
+{
+	if (b != NULL) {
+		free(b->graph);
+		free(b->graph_proof);
+		memset(b, 0, sizeof(*b));
+	}
+}
+
+void
+proto_job_submit_free(struct proto_job_submit *b)
+{
+	if (b != NULL) {
+		free_tensors(b->inputs, b->n_inputs, PROTO_MAX_TENSORS);
+		memset(b, 0, sizeof(*b));
+	}
+}
+
+void
+proto_job_info_free(struct proto_job_info *b)
+{
+	if (b != NULL) {
+		free_tensors(b->inputs, b->n_inputs, PROTO_MAX_TENSORS);
+		memset(b, 0, sizeof(*b));
+	}
+}
+
+void
+proto_claim_free(struct proto_claim *b)
+{
+	if (b != NULL) {
+		free_tensors(b->outputs, b->n_outputs, PROTO_MAX_ENTRY_TENSORS);
+		free(b->output_proof);
+		memset(b, 0, sizeof(*b));
+	}
+}
+
+void
+proto_claim_info_free(struct proto_claim_info *b)
+{
+	if (b != NULL) {
+		free_tensors(b->outputs, b->n_outputs, PROTO_MAX_ENTRY_TENSORS);
+		memset(b, 0, sizeof(*b));
+	}
+}
+
+void
+proto_bisect_answer_free(struct proto_bisect_answer *b)
+{
+	if (b != NULL) {
+		for (size_t i = 0; i < PROTO_MAX_ARITY - 1; i++) {
+			free(b->roots[i].proof);
+		}
+		memset(b, 0, sizeof(*b));
+	}
+}
+
+void
+proto_reveal_free(struct proto_reveal *b)
+{
+	if (b == NULL) {
+		return;
+	}
+	if (b->inputs != NULL) {
+		for (size_t i = 0; i < b->n_inputs; i++) {
+			free_tensors(b->inputs[i].tensors, b->inputs[i].n_tensors,
+			    PROTO_MAX_ENTRY_TENSORS);
+			free(b->inputs[i].proof);
+		}
+	}
+	free(b->inputs);
+	free(b->frontier);
+	memset(b, 0, sizeof(*b));
+}
+
+void
+proto_verdict_free(struct proto_verdict *b)
+{
+	if (b != NULL) {
+		free(b->transcript);
+		memset(b, 0, sizeof(*b));
+	}
+}
+
+void
+proto_equivocation_free(struct proto_equivocation *b)
+{
+	if (b != NULL) {
+		free(b->claim_a);
+		free(b->claim_b);
+		memset(b, 0, sizeof(*b));
+	}
+}
+
+void
+proto_events_free(struct proto_events *b)
+{
+	if (b != NULL) {
+		free(b->events);
+		memset(b, 0, sizeof(*b));
+	}
+}
+
+void
+proto_status_info_free(struct proto_status_info *b)
+{
+	if (b != NULL) {
+		free(b->nodes);
+		memset(b, 0, sizeof(*b));
+	}
+}
+
+/* Releases what a body of this type owns. */
+static void
+body_free(uint8_t type, void *b)
+{
+	switch (type) {
+	case PROTO_MSG_MODEL_REGISTER:
+		proto_model_register_free(b);
+		break;
+	case PROTO_MSG_JOB_SUBMIT:
+		proto_job_submit_free(b);
+		break;
+	case PROTO_MSG_JOB_INFO:
+		proto_job_info_free(b);
+		break;
+	case PROTO_MSG_CLAIM:
+		proto_claim_free(b);
+		break;
+	case PROTO_MSG_CLAIM_INFO:
+		proto_claim_info_free(b);
+		break;
+	case PROTO_MSG_BISECT_ANSWER:
+		proto_bisect_answer_free(b);
+		break;
+	case PROTO_MSG_REVEAL:
+		proto_reveal_free(b);
+		break;
+	case PROTO_MSG_VERDICT:
+		proto_verdict_free(b);
+		break;
+	case PROTO_MSG_EQUIVOCATION:
+		proto_equivocation_free(b);
+		break;
+	case PROTO_MSG_EVENTS:
+		proto_events_free(b);
+		break;
+	case PROTO_MSG_STATUS_INFO:
+		proto_status_info_free(b);
+		break;
+	default:
+		break;
+	}
+}
+
+int
+proto_proof_dup(const struct proto_digest *path, size_t len,
+    struct proto_digest **out)
+{
+	*out = NULL;
+	if (len > MERKLE_MAX_PROOF) {
+		return RF_ERR_RANGE;
+	}
+	if (len == 0) {
+		return RF_OK;
+	}
+	*out = malloc(len * sizeof(**out));
+	if (*out == NULL) {
+		return RF_ERR_NOMEM;
+	}
+	memcpy(*out, path, len * sizeof(**out));
+	return RF_OK;
+}
+
+void
+proto_msg_init(struct proto_msg *m, enum proto_msg_type type,
+    enum proto_hash suite)
+{
+	memset(m, 0, sizeof(*m));
+	m->version = PROTO_VERSION;
+	m->type = (uint8_t)type;
+	m->suite = (uint8_t)suite;
+}
+
+void
 proto_msg_free(struct proto_msg *m)
 {
 	if (m == NULL) {
 		return;
 	}
-	switch (m->type) {
-	case PROTO_MSG_MODEL_REGISTER:
-		free(m->u.model_register.graph);
-		break;
-	case PROTO_MSG_JOB_SUBMIT:
-		free_tensors(m->u.job_submit.inputs, m->u.job_submit.n_inputs,
-		    PROTO_MAX_TENSORS);
-		break;
-	case PROTO_MSG_JOB_INFO:
-		free_tensors(m->u.job_info.inputs, m->u.job_info.n_inputs,
-		    PROTO_MAX_TENSORS);
-		break;
-	case PROTO_MSG_CLAIM:
-		free_tensors(m->u.claim.outputs, m->u.claim.n_outputs,
-		    PROTO_MAX_ENTRY_TENSORS);
-		break;
-	case PROTO_MSG_CLAIM_INFO:
-		free_tensors(m->u.claim_info.outputs, m->u.claim_info.n_outputs,
-		    PROTO_MAX_ENTRY_TENSORS);
-		break;
-	case PROTO_MSG_REVEAL: {
-		struct proto_reveal *r = &m->u.reveal;
-		if (r->inputs != NULL) {
-			for (size_t i = 0; i < r->n_inputs; i++) {
-				free_tensors(r->inputs[i].tensors,
-				    r->inputs[i].n_tensors,
-				    PROTO_MAX_ENTRY_TENSORS);
-			}
-		}
-		free(r->inputs);
-		break;
-	}
-	case PROTO_MSG_VERDICT:
-		free(m->u.verdict.transcript);
-		break;
-	case PROTO_MSG_EQUIVOCATION:
-		free(m->u.equivocation.claim_a);
-		free(m->u.equivocation.claim_b);
-		break;
-	case PROTO_MSG_STATUS_INFO:
-		free(m->u.status_info.nodes);
-		break;
-	case PROTO_MSG_EVENTS:
-		free(m->u.events.events);
-		break;
-	default:
-		break;
-	}
+	body_free(m->type, &m->u);
 	/* Nothing dangles: a second free, or a reuse, finds an empty body. */
 	memset(&m->u, 0, sizeof(m->u));
 }
@@ -384,6 +512,10 @@ put_tensors(struct enc *e, const struct tensor *t, size_t n, size_t max)
 static void
 put_proof(struct enc *e, const struct proto_digest *path, size_t n)
 {
+	if (n <= MERKLE_MAX_PROOF && n > 0 && path == NULL) {
+		enc_fail(e, RF_ERR_INVAL);
+		return;
+	}
 	if (!put_count(e, n, MERKLE_MAX_PROOF)) {
 		return;
 	}
@@ -539,33 +671,36 @@ enc_status_info(struct enc *e, const struct proto_status_info *b)
 }
 
 static void
-enc_body(struct enc *e, const struct proto_msg *m)
+enc_body(struct enc *e, uint8_t type, const void *body)
 {
-	switch (m->type) {
-	case PROTO_MSG_ERROR:
-		if (m->u.error.code < PROTO_ERR_MALFORMED ||
-		    m->u.error.code > PROTO_ERR_LAST) {
+	switch (type) {
+	case PROTO_MSG_ERROR: {
+		const struct proto_error *b = body;
+		if (b->code < PROTO_ERR_MALFORMED || b->code > PROTO_ERR_LAST) {
 			enc_fail(e, RF_ERR_INVAL);
 		}
-		rf_write_u32(&e->w, m->u.error.code);
-		put_str(e, m->u.error.text, PROTO_MAX_TEXT);
+		rf_write_u32(&e->w, b->code);
+		put_str(e, b->text, PROTO_MAX_TEXT);
 		break;
-	case PROTO_MSG_ACK:
-		rf_write_u64(&e->w, m->u.ack.ref_seq);
-		put_digest(e, &m->u.ack.id);
+	}
+	case PROTO_MSG_ACK: {
+		const struct proto_ack *b = body;
+		rf_write_u64(&e->w, b->ref_seq);
+		put_digest(e, &b->id);
 		break;
+	}
 	case PROTO_MSG_NODE_REGISTER:
-		enc_node_register(e, &m->u.node_register);
+		enc_node_register(e, body);
 		break;
 	case PROTO_MSG_STAKE:
 	case PROTO_MSG_UNSTAKE:
-		rf_write_u64(&e->w, m->u.amount.amount);
+		rf_write_u64(&e->w, ((const struct proto_amount *)body)->amount);
 		break;
 	case PROTO_MSG_MODEL_REGISTER:
-		enc_model_register(e, &m->u.model_register);
+		enc_model_register(e, body);
 		break;
 	case PROTO_MSG_JOB_SUBMIT: {
-		const struct proto_job_submit *b = &m->u.job_submit;
+		const struct proto_job_submit *b = body;
 		put_digest(e, &b->model_id);
 		rf_write_u64(&e->w, b->fee);
 		rf_write_u64(&e->w, b->nonce);
@@ -574,10 +709,10 @@ enc_body(struct enc *e, const struct proto_msg *m)
 		break;
 	}
 	case PROTO_MSG_JOB_FETCH:
-		put_digest(e, &m->u.job_fetch.job_id);
+		put_digest(e, &((const struct proto_job_fetch *)body)->job_id);
 		break;
 	case PROTO_MSG_JOB_INFO: {
-		const struct proto_job_info *b = &m->u.job_info;
+		const struct proto_job_info *b = body;
 		put_digest(e, &b->job_id);
 		put_digest(e, &b->model_id);
 		put_key(e, &b->client);
@@ -588,13 +723,13 @@ enc_body(struct enc *e, const struct proto_msg *m)
 		break;
 	}
 	case PROTO_MSG_CLAIM:
-		enc_claim(e, &m->u.claim);
+		enc_claim(e, body);
 		break;
 	case PROTO_MSG_CLAIM_STATUS:
-		put_digest(e, &m->u.claim_status.job_id);
+		put_digest(e, &((const struct proto_claim_status *)body)->job_id);
 		break;
 	case PROTO_MSG_CLAIM_INFO: {
-		const struct proto_claim_info *b = &m->u.claim_info;
+		const struct proto_claim_info *b = body;
 		put_digest(e, &b->job_id);
 		put_enum(e, b->state, PROTO_JOB_OPEN, PROTO_JOB_INVALID);
 		put_key(e, &b->executor);
@@ -606,7 +741,7 @@ enc_body(struct enc *e, const struct proto_msg *m)
 		break;
 	}
 	case PROTO_MSG_CHALLENGE: {
-		const struct proto_challenge *b = &m->u.challenge;
+		const struct proto_challenge *b = body;
 		put_digest(e, &b->job_id);
 		put_key(e, &b->executor);
 		put_digest(e, &b->executor_root);
@@ -616,7 +751,7 @@ enc_body(struct enc *e, const struct proto_msg *m)
 		break;
 	}
 	case PROTO_MSG_BISECT_QUERY: {
-		const struct proto_bisect_query *b = &m->u.bisect_query;
+		const struct proto_bisect_query *b = body;
 		put_digest(e, &b->dispute_id);
 		rf_write_u32(&e->w, b->round);
 		rf_write_u64(&e->w, b->lo);
@@ -630,7 +765,7 @@ enc_body(struct enc *e, const struct proto_msg *m)
 		break;
 	}
 	case PROTO_MSG_BISECT_ANSWER: {
-		const struct proto_bisect_answer *b = &m->u.bisect_answer;
+		const struct proto_bisect_answer *b = body;
 		put_digest(e, &b->dispute_id);
 		rf_write_u32(&e->w, b->round);
 		if (put_count(e, b->n_roots, PROTO_MAX_ARITY - 1)) {
@@ -644,26 +779,26 @@ enc_body(struct enc *e, const struct proto_msg *m)
 		break;
 	}
 	case PROTO_MSG_REVEAL:
-		enc_reveal(e, &m->u.reveal);
+		enc_reveal(e, body);
 		break;
 	case PROTO_MSG_VERDICT:
-		enc_verdict(e, &m->u.verdict);
+		enc_verdict(e, body);
 		break;
 	case PROTO_MSG_EQUIVOCATION: {
-		const struct proto_equivocation *b = &m->u.equivocation;
+		const struct proto_equivocation *b = body;
 		put_blob(e, b->claim_a, b->len_a, PROTO_MAX_MESSAGE);
 		put_blob(e, b->claim_b, b->len_b, PROTO_MAX_MESSAGE);
 		break;
 	}
 	case PROTO_MSG_EVENT:
-		enc_event(e, &m->u.event);
+		enc_event(e, body);
 		break;
 	case PROTO_MSG_EVENTS_FETCH:
-		rf_write_u64(&e->w, m->u.events_fetch.after);
-		rf_write_u32(&e->w, m->u.events_fetch.max);
+		rf_write_u64(&e->w, ((const struct proto_events_fetch *)body)->after);
+		rf_write_u32(&e->w, ((const struct proto_events_fetch *)body)->max);
 		break;
 	case PROTO_MSG_EVENTS: {
-		const struct proto_events *b = &m->u.events;
+		const struct proto_events *b = body;
 		if (b->n > PROTO_MAX_EVENTS || (b->n > 0 && b->events == NULL)) {
 			enc_fail(e, RF_ERR_RANGE);
 			break;
@@ -675,12 +810,12 @@ enc_body(struct enc *e, const struct proto_msg *m)
 		break;
 	}
 	case PROTO_MSG_DISPUTE_FETCH:
-		put_digest(e, &m->u.dispute_fetch.dispute_id);
+		put_digest(e, &((const struct proto_dispute_fetch *)body)->dispute_id);
 		break;
 	case PROTO_MSG_STATUS_QUERY:
 		break;
 	case PROTO_MSG_STATUS_INFO:
-		enc_status_info(e, &m->u.status_info);
+		enc_status_info(e, body);
 		break;
 	default:
 		enc_fail(e, RF_ERR_INVAL);
@@ -689,49 +824,59 @@ enc_body(struct enc *e, const struct proto_msg *m)
 }
 
 int
-proto_msg_encode(const struct proto_msg *m, const struct proto_identity *id,
+proto_msg_encode(enum proto_msg_type type, const void *body,
+    enum proto_hash suite, uint64_t seq, const struct proto_identity *id,
     uint8_t **buf, size_t *len)
 {
-	if (m == NULL || id == NULL ||
-	    memcmp(id->pk.b, m->sender.b, PROTO_KEY_LEN) != 0) {
-		return RF_ERR_INVAL;
-	}
-	if (m->version != PROTO_VERSION ||
-	    proto_msg_type_name(m->type) == NULL ||
-	    !proto_hash_valid(m->suite)) {
+	if (id == NULL || proto_msg_type_name((int)type) == NULL ||
+	    !proto_hash_valid((int)suite) ||
+	    (body == NULL && type != PROTO_MSG_STATUS_QUERY)) {
 		return RF_ERR_INVAL;
 	}
 	struct enc e;
 	memset(&e, 0, sizeof(e));
 	rf_writer_init(&e.w, PROTO_MAX_MESSAGE);
-	e.hl = proto_hash_len((enum proto_hash)m->suite);
+	e.hl = proto_hash_len(suite);
 	rf_write_bytes(&e.w, PROTO_MAGIC, 4);
 	rf_write_u8(&e.w, PROTO_VERSION);
-	rf_write_u8(&e.w, m->type);
-	rf_write_u8(&e.w, m->suite);
+	rf_write_u8(&e.w, (uint8_t)type);
+	rf_write_u8(&e.w, (uint8_t)suite);
 	rf_write_u8(&e.w, 0); /* flags */
-	put_key(&e, &m->sender);
-	rf_write_u64(&e.w, m->seq);
+	put_key(&e, &id->pk);
+	rf_write_u64(&e.w, seq);
 	rf_write_u32(&e.w, 0); /* body length, patched below */
-	enc_body(&e, m);
+	enc_body(&e, (uint8_t)type, body);
 	if (e.err != RF_OK) {
 		rf_writer_fini(&e.w);
 		return e.err;
 	}
 	if (e.w.err == RF_OK) {
-		size_t body = e.w.len - ENV_HEADER;
-		if (body > PROTO_MAX_BODY) {
+		size_t blen = e.w.len - ENV_HEADER;
+		if (blen > PROTO_MAX_BODY) {
 			rf_writer_fini(&e.w);
 			return RF_ERR_RANGE;
 		}
 		for (int i = 0; i < 4; i++) {
-			e.w.buf[48 + i] = (uint8_t)(body >> (8 * i));
+			e.w.buf[48 + i] = (uint8_t)(blen >> (8 * i));
 		}
 		uint8_t sig[PROTO_SIG_LEN];
 		proto_sign(id, e.w.buf, e.w.len, sig);
 		rf_write_bytes(&e.w, sig, PROTO_SIG_LEN);
 	}
 	return rf_writer_finish(&e.w, buf, len);
+}
+
+int
+proto_msg_pack(const struct proto_msg *m, const struct proto_identity *id,
+    uint8_t **buf, size_t *len)
+{
+	if (m == NULL || id == NULL ||
+	    memcmp(id->pk.b, m->sender.b, PROTO_KEY_LEN) != 0 ||
+	    m->version != PROTO_VERSION) {
+		return RF_ERR_INVAL;
+	}
+	return proto_msg_encode((enum proto_msg_type)m->type, &m->u,
+	    (enum proto_hash)m->suite, m->seq, id, buf, len);
 }
 
 /* ------------------------------------------------------------------ */
@@ -994,12 +1139,26 @@ get_tensors(struct dec *d, struct tensor *t, uint8_t *n, size_t max,
 	}
 }
 
+/* A proof into an allocation of its own length (NULL when empty),
+ * allocated only once the body is seen to hold it. */
 static uint8_t
-get_proof(struct dec *d, struct proto_digest *path, const char *what)
+get_proof(struct dec *d, struct proto_digest **path, const char *what)
 {
 	uint8_t n = get_count(d, MERKLE_MAX_PROOF, what);
+	if (d->err != RF_OK || n == 0) {
+		return 0;
+	}
+	if ((size_t)n * d->hl > d->r.left) {
+		dec_fail(d, RF_ERR_TRUNCATED, "the body ends inside %s", what);
+		return 0;
+	}
+	*path = calloc(n, sizeof(**path));
+	if (*path == NULL) {
+		dec_fail(d, RF_ERR_NOMEM, "no memory for %s", what);
+		return 0;
+	}
 	for (unsigned i = 0; i < n; i++) {
-		get_digest(d, &path[i], what);
+		get_digest(d, &(*path)[i], what);
 	}
 	return n;
 }
@@ -1037,7 +1196,7 @@ dec_model_register(struct dec *d, struct proto_model_register *b)
 	}
 	get_blob(d, &b->graph, &b->graph_len, PROTO_MAX_GRAPH, "graph");
 	b->n_leaves = get_u32(d, "n_leaves");
-	b->proof_len = get_proof(d, b->graph_proof, "graph_proof");
+	b->proof_len = get_proof(d, &b->graph_proof, "graph_proof");
 }
 
 static void
@@ -1053,7 +1212,7 @@ dec_claim(struct dec *d, struct proto_claim *b)
 	get_digest(d, &b->trace_root, "trace_root");
 	get_tensors(d, b->outputs, &b->n_outputs, PROTO_MAX_ENTRY_TENSORS,
 	    "outputs");
-	b->proof_len = get_proof(d, b->output_proof, "output_proof");
+	b->proof_len = get_proof(d, &b->output_proof, "output_proof");
 }
 
 static void
@@ -1072,7 +1231,7 @@ dec_reveal_input(struct dec *d, struct proto_reveal_input *in, unsigned i)
 	get_tensors(d, in->tensors, &in->n_tensors, PROTO_MAX_ENTRY_TENSORS,
 	    what);
 	snprintf(what, sizeof(what), "inputs[%u].proof", i);
-	in->proof_len = get_proof(d, in->proof, what);
+	in->proof_len = get_proof(d, &in->proof, what);
 	if (d->err != RF_OK) {
 		return;
 	}
@@ -1098,7 +1257,7 @@ dec_reveal(struct dec *d, struct proto_reveal *b)
 		return;
 	}
 	if (n == 0) {
-		b->frontier_len = get_proof(d, b->frontier, "frontier");
+		b->frontier_len = get_proof(d, &b->frontier, "frontier");
 		return;
 	}
 	/* Each input takes at least its src byte: a count the body cannot
@@ -1117,7 +1276,7 @@ dec_reveal(struct dec *d, struct proto_reveal *b)
 	for (unsigned i = 0; i < n && d->err == RF_OK; i++) {
 		dec_reveal_input(d, &b->inputs[i], i);
 	}
-	b->frontier_len = get_proof(d, b->frontier, "frontier");
+	b->frontier_len = get_proof(d, &b->frontier, "frontier");
 }
 
 static void
@@ -1230,34 +1389,38 @@ dec_status_info(struct dec *d, struct proto_status_info *b)
 }
 
 static void
-dec_body(struct dec *d, struct proto_msg *m)
+dec_body(struct dec *d, uint8_t type, void *body)
 {
-	switch (m->type) {
-	case PROTO_MSG_ERROR:
-		m->u.error.code = get_u32(d, "code");
-		if (d->err == RF_OK && (m->u.error.code < PROTO_ERR_MALFORMED ||
-		    m->u.error.code > PROTO_ERR_LAST)) {
+	switch (type) {
+	case PROTO_MSG_ERROR: {
+		struct proto_error *b = body;
+		b->code = get_u32(d, "code");
+		if (d->err == RF_OK && (b->code < PROTO_ERR_MALFORMED ||
+		    b->code > PROTO_ERR_LAST)) {
 			dec_fail(d, RF_ERR_FORMAT, "code %u is not one of %d..%d",
-			    m->u.error.code, PROTO_ERR_MALFORMED, PROTO_ERR_LAST);
+			    b->code, PROTO_ERR_MALFORMED, PROTO_ERR_LAST);
 		}
-		get_str(d, m->u.error.text, PROTO_MAX_TEXT, "text");
+		get_str(d, b->text, PROTO_MAX_TEXT, "text");
 		break;
-	case PROTO_MSG_ACK:
-		m->u.ack.ref_seq = get_u64(d, "ref_seq");
-		get_digest(d, &m->u.ack.id, "id");
+	}
+	case PROTO_MSG_ACK: {
+		struct proto_ack *b = body;
+		b->ref_seq = get_u64(d, "ref_seq");
+		get_digest(d, &b->id, "id");
 		break;
+	}
 	case PROTO_MSG_NODE_REGISTER:
-		dec_node_register(d, &m->u.node_register);
+		dec_node_register(d, body);
 		break;
 	case PROTO_MSG_STAKE:
 	case PROTO_MSG_UNSTAKE:
-		m->u.amount.amount = get_u64(d, "amount");
+		((struct proto_amount *)body)->amount = get_u64(d, "amount");
 		break;
 	case PROTO_MSG_MODEL_REGISTER:
-		dec_model_register(d, &m->u.model_register);
+		dec_model_register(d, body);
 		break;
 	case PROTO_MSG_JOB_SUBMIT: {
-		struct proto_job_submit *b = &m->u.job_submit;
+		struct proto_job_submit *b = body;
 		get_digest(d, &b->model_id, "model_id");
 		b->fee = get_u64(d, "fee");
 		b->nonce = get_u64(d, "nonce");
@@ -1267,10 +1430,10 @@ dec_body(struct dec *d, struct proto_msg *m)
 		break;
 	}
 	case PROTO_MSG_JOB_FETCH:
-		get_digest(d, &m->u.job_fetch.job_id, "job_id");
+		get_digest(d, &((struct proto_job_fetch *)body)->job_id, "job_id");
 		break;
 	case PROTO_MSG_JOB_INFO: {
-		struct proto_job_info *b = &m->u.job_info;
+		struct proto_job_info *b = body;
 		get_digest(d, &b->job_id, "job_id");
 		get_digest(d, &b->model_id, "model_id");
 		get_key(d, &b->client, "client");
@@ -1283,13 +1446,13 @@ dec_body(struct dec *d, struct proto_msg *m)
 		break;
 	}
 	case PROTO_MSG_CLAIM:
-		dec_claim(d, &m->u.claim);
+		dec_claim(d, body);
 		break;
 	case PROTO_MSG_CLAIM_STATUS:
-		get_digest(d, &m->u.claim_status.job_id, "job_id");
+		get_digest(d, &((struct proto_claim_status *)body)->job_id, "job_id");
 		break;
 	case PROTO_MSG_CLAIM_INFO: {
-		struct proto_claim_info *b = &m->u.claim_info;
+		struct proto_claim_info *b = body;
 		get_digest(d, &b->job_id, "job_id");
 		b->state = get_enum(d, PROTO_JOB_OPEN, PROTO_JOB_INVALID,
 		    "state");
@@ -1302,7 +1465,7 @@ dec_body(struct dec *d, struct proto_msg *m)
 		break;
 	}
 	case PROTO_MSG_CHALLENGE: {
-		struct proto_challenge *b = &m->u.challenge;
+		struct proto_challenge *b = body;
 		get_digest(d, &b->job_id, "job_id");
 		get_key(d, &b->executor, "executor");
 		get_digest(d, &b->executor_root, "executor_root");
@@ -1312,7 +1475,7 @@ dec_body(struct dec *d, struct proto_msg *m)
 		break;
 	}
 	case PROTO_MSG_BISECT_QUERY: {
-		struct proto_bisect_query *b = &m->u.bisect_query;
+		struct proto_bisect_query *b = body;
 		get_digest(d, &b->dispute_id, "dispute_id");
 		b->round = get_u32(d, "round");
 		b->lo = get_u64(d, "lo");
@@ -1325,7 +1488,7 @@ dec_body(struct dec *d, struct proto_msg *m)
 		break;
 	}
 	case PROTO_MSG_BISECT_ANSWER: {
-		struct proto_bisect_answer *b = &m->u.bisect_answer;
+		struct proto_bisect_answer *b = body;
 		get_digest(d, &b->dispute_id, "dispute_id");
 		b->round = get_u32(d, "round");
 		b->n_roots = get_count(d, PROTO_MAX_ARITY - 1, "roots");
@@ -1333,43 +1496,43 @@ dec_body(struct dec *d, struct proto_msg *m)
 			struct proto_prefix_root *r = &b->roots[i];
 			r->size = get_u64(d, "roots[].size");
 			get_digest(d, &r->root, "roots[].root");
-			r->proof_len = get_proof(d, r->proof, "roots[].proof");
+			r->proof_len = get_proof(d, &r->proof, "roots[].proof");
 		}
 		break;
 	}
 	case PROTO_MSG_REVEAL:
-		dec_reveal(d, &m->u.reveal);
+		dec_reveal(d, body);
 		break;
 	case PROTO_MSG_VERDICT:
-		dec_verdict(d, &m->u.verdict);
+		dec_verdict(d, body);
 		break;
 	case PROTO_MSG_EQUIVOCATION: {
-		struct proto_equivocation *b = &m->u.equivocation;
+		struct proto_equivocation *b = body;
 		get_blob(d, &b->claim_a, &b->len_a, PROTO_MAX_MESSAGE, "claim_a");
 		get_blob(d, &b->claim_b, &b->len_b, PROTO_MAX_MESSAGE, "claim_b");
 		break;
 	}
 	case PROTO_MSG_EVENT:
-		dec_event(d, &m->u.event);
+		dec_event(d, body);
 		break;
 	case PROTO_MSG_EVENTS_FETCH:
-		m->u.events_fetch.after = get_u64(d, "after");
-		m->u.events_fetch.max = get_u32(d, "max");
+		((struct proto_events_fetch *)body)->after = get_u64(d, "after");
+		((struct proto_events_fetch *)body)->max = get_u32(d, "max");
 		break;
 	case PROTO_MSG_EVENTS:
-		dec_events(d, &m->u.events);
+		dec_events(d, body);
 		break;
 	case PROTO_MSG_DISPUTE_FETCH:
-		get_digest(d, &m->u.dispute_fetch.dispute_id, "dispute_id");
+		get_digest(d, &((struct proto_dispute_fetch *)body)->dispute_id, "dispute_id");
 		break;
 	case PROTO_MSG_STATUS_QUERY:
 		break;
 	case PROTO_MSG_STATUS_INFO:
-		dec_status_info(d, &m->u.status_info);
+		dec_status_info(d, body);
 		break;
 	default:
 		/* decode_envelope admits known types only. */
-		dec_fail(d, RF_ERR_VERSION, "unknown message type %u", m->type);
+		dec_fail(d, RF_ERR_VERSION, "unknown message type %u", type);
 		break;
 	}
 	if (d->err == RF_OK && d->r.left != 0) {
@@ -1463,48 +1626,229 @@ decode_envelope(const uint8_t *buf, size_t len, struct envelope *env,
 }
 
 static int
-decode(const uint8_t *buf, size_t len, bool verify, struct proto_msg *m,
+open_env(const uint8_t *buf, size_t len, bool verify, struct proto_env *env,
     struct rf_errinfo *ei)
 {
-	struct envelope env;
-	int err = decode_envelope(buf, len, &env, ei);
+	struct envelope e;
+	int err = decode_envelope(buf, len, &e, ei);
 	if (err != RF_OK) {
 		return err;
 	}
 	/* Authenticate before decoding: bytes nobody vouches for never reach
 	 * the body decoders or their allocations. */
-	if (verify && proto_verify(&env.sender, buf, ENV_HEADER + env.body_len,
-	    env.sig) != RF_OK) {
+	if (verify && proto_verify(&e.sender, buf, ENV_HEADER + e.body_len,
+	    e.sig) != RF_OK) {
 		char hex[2 * PROTO_KEY_LEN + 1];
-		proto_pubkey_hex(&env.sender, hex);
+		proto_pubkey_hex(&e.sender, hex);
 		return rf_errf(ei, RF_ERR_CRYPTO,
 		    "%s: the signature does not verify against the sender "
-		    "key %.16s...", proto_msg_type_name(env.type), hex);
+		    "key %.16s...", proto_msg_type_name(e.type), hex);
 	}
-	/* The message is large (proof arrays): keep it off the stack of
-	 * whatever thread decodes. */
+	env->version = PROTO_VERSION;
+	env->type = e.type;
+	env->suite = e.suite;
+	env->sender = e.sender;
+	env->seq = e.seq;
+	env->body = e.body;
+	env->body_len = e.body_len;
+	return RF_OK;
+}
+
+int
+proto_msg_open(const uint8_t *buf, size_t len, struct proto_env *env,
+    struct rf_errinfo *ei)
+{
+	return open_env(buf, len, true, env, ei);
+}
+
+int
+proto_msg_open_stored(const uint8_t *buf, size_t len, struct proto_env *env,
+    struct rf_errinfo *ei)
+{
+	return open_env(buf, len, false, env, ei);
+}
+
+int
+proto_msg_open_unverified(const uint8_t *buf, size_t len,
+    struct proto_env *env, struct rf_errinfo *ei)
+{
+	return open_env(buf, len, false, env, ei);
+}
+
+/* Decodes env's body into body (size bytes, a struct of type's), which
+ * owns nothing afterwards unless this succeeds. */
+static int
+body_decode(const struct proto_env *env, uint8_t type, void *body,
+    size_t size, struct rf_errinfo *ei)
+{
+	if (body != NULL) {
+		memset(body, 0, size);
+	}
+	bool amount = type == PROTO_MSG_STAKE && env->type == PROTO_MSG_UNSTAKE;
+	if (env->type != type && !amount) {
+		return rf_errf(ei, RF_ERR_FORMAT, "expected %s, got %s",
+		    proto_msg_type_name(type), proto_msg_type_name(env->type));
+	}
+	struct dec d;
+	memset(&d, 0, sizeof(d));
+	rf_reader_init(&d.r, env->body, env->body_len);
+	d.hl = proto_hash_len((enum proto_hash)env->suite);
+	d.type = proto_msg_type_name(env->type);
+	d.ei = ei;
+	dec_body(&d, env->type, body);
+	if (d.err != RF_OK) {
+		body_free(env->type, body);
+	}
+	return d.err;
+}
+
+#define PROTO_DECODER(name, TYPE) \
+	int \
+	proto_##name##_decode(const struct proto_env *env, \
+	    struct proto_##name *out, struct rf_errinfo *ei) \
+	{ \
+		return body_decode(env, TYPE, out, sizeof(*out), ei); \
+	}
+
+PROTO_DECODER(error, PROTO_MSG_ERROR)
+PROTO_DECODER(ack, PROTO_MSG_ACK)
+PROTO_DECODER(node_register, PROTO_MSG_NODE_REGISTER)
+PROTO_DECODER(amount, PROTO_MSG_STAKE) /* and UNSTAKE */
+PROTO_DECODER(model_register, PROTO_MSG_MODEL_REGISTER)
+PROTO_DECODER(job_submit, PROTO_MSG_JOB_SUBMIT)
+PROTO_DECODER(job_fetch, PROTO_MSG_JOB_FETCH)
+PROTO_DECODER(job_info, PROTO_MSG_JOB_INFO)
+PROTO_DECODER(claim, PROTO_MSG_CLAIM)
+PROTO_DECODER(claim_status, PROTO_MSG_CLAIM_STATUS)
+PROTO_DECODER(claim_info, PROTO_MSG_CLAIM_INFO)
+PROTO_DECODER(challenge, PROTO_MSG_CHALLENGE)
+PROTO_DECODER(bisect_query, PROTO_MSG_BISECT_QUERY)
+PROTO_DECODER(bisect_answer, PROTO_MSG_BISECT_ANSWER)
+PROTO_DECODER(reveal, PROTO_MSG_REVEAL)
+PROTO_DECODER(verdict, PROTO_MSG_VERDICT)
+PROTO_DECODER(equivocation, PROTO_MSG_EQUIVOCATION)
+PROTO_DECODER(dispute_fetch, PROTO_MSG_DISPUTE_FETCH)
+PROTO_DECODER(event, PROTO_MSG_EVENT)
+PROTO_DECODER(events_fetch, PROTO_MSG_EVENTS_FETCH)
+PROTO_DECODER(events, PROTO_MSG_EVENTS)
+PROTO_DECODER(status_info, PROTO_MSG_STATUS_INFO)
+
+int
+proto_status_query_decode(const struct proto_env *env, struct rf_errinfo *ei)
+{
+	return body_decode(env, PROTO_MSG_STATUS_QUERY, NULL, 0, ei);
+}
+
+/* The largest body, for proto_msg_check and the legacy decoder. */
+union any_body {
+	struct proto_error error;
+	struct proto_node_register node_register;
+	struct proto_model_register model_register;
+	struct proto_job_submit job_submit;
+	struct proto_job_info job_info;
+	struct proto_claim claim;
+	struct proto_claim_info claim_info;
+	struct proto_bisect_query bisect_query;
+	struct proto_bisect_answer bisect_answer;
+	struct proto_reveal reveal;
+	struct proto_verdict verdict;
+	struct proto_status_info status_info;
+	struct proto_events events;
+};
+
+/* The size of each type's body struct, to refuse a short buffer. */
+static size_t
+body_size(uint8_t type)
+{
+	switch (type) {
+	case PROTO_MSG_ERROR: return sizeof(struct proto_error);
+	case PROTO_MSG_ACK: return sizeof(struct proto_ack);
+	case PROTO_MSG_NODE_REGISTER: return sizeof(struct proto_node_register);
+	case PROTO_MSG_STAKE:
+	case PROTO_MSG_UNSTAKE: return sizeof(struct proto_amount);
+	case PROTO_MSG_MODEL_REGISTER:
+		return sizeof(struct proto_model_register);
+	case PROTO_MSG_JOB_SUBMIT: return sizeof(struct proto_job_submit);
+	case PROTO_MSG_JOB_FETCH: return sizeof(struct proto_job_fetch);
+	case PROTO_MSG_JOB_INFO: return sizeof(struct proto_job_info);
+	case PROTO_MSG_CLAIM: return sizeof(struct proto_claim);
+	case PROTO_MSG_CLAIM_STATUS: return sizeof(struct proto_claim_status);
+	case PROTO_MSG_CLAIM_INFO: return sizeof(struct proto_claim_info);
+	case PROTO_MSG_CHALLENGE: return sizeof(struct proto_challenge);
+	case PROTO_MSG_BISECT_QUERY: return sizeof(struct proto_bisect_query);
+	case PROTO_MSG_BISECT_ANSWER: return sizeof(struct proto_bisect_answer);
+	case PROTO_MSG_REVEAL: return sizeof(struct proto_reveal);
+	case PROTO_MSG_VERDICT: return sizeof(struct proto_verdict);
+	case PROTO_MSG_EQUIVOCATION: return sizeof(struct proto_equivocation);
+	case PROTO_MSG_DISPUTE_FETCH: return sizeof(struct proto_dispute_fetch);
+	case PROTO_MSG_EVENT: return sizeof(struct proto_event);
+	case PROTO_MSG_EVENTS_FETCH: return sizeof(struct proto_events_fetch);
+	case PROTO_MSG_EVENTS: return sizeof(struct proto_events);
+	case PROTO_MSG_STATUS_INFO: return sizeof(struct proto_status_info);
+	default: return 0;
+	}
+}
+
+int
+proto_msg_body_decode(const struct proto_env *env, void *body, size_t size,
+    struct rf_errinfo *ei)
+{
+	if (size < body_size(env->type)) {
+		return rf_errf(ei, RF_ERR_INVAL, "%s: no room for its body",
+		    proto_msg_type_name(env->type));
+	}
+	return body_decode(env, env->type, body, size, ei);
+}
+
+void
+proto_msg_body_free(uint8_t type, void *body)
+{
+	body_free(type, body);
+}
+
+int
+proto_msg_check(const struct proto_env *env, struct rf_errinfo *ei)
+{
+	/* On the heap: job_submit's tensors make the union about 5 KB. */
+	union any_body *b = malloc(sizeof(*b));
+	if (b == NULL) {
+		return rf_errf(ei, RF_ERR_NOMEM, "no memory to decode");
+	}
+	int err = body_decode(env, env->type, b, sizeof(*b), ei);
+	if (err == RF_OK) {
+		body_free(env->type, b);
+	}
+	free(b);
+	return err;
+}
+
+static int
+decode(const uint8_t *buf, size_t len, bool verify, struct proto_msg *m,
+    struct rf_errinfo *ei)
+{
+	struct proto_env env;
+	int err = open_env(buf, len, verify, &env, ei);
+	if (err != RF_OK) {
+		return err;
+	}
+	/* *m is untouched on failure. */
 	struct proto_msg *t = malloc(sizeof(*t));
 	if (t == NULL) {
 		return rf_errf(ei, RF_ERR_NOMEM, "no memory to decode");
 	}
-	proto_msg_init(t, (enum proto_msg_type)env.type,
-	    (enum proto_hash)env.suite);
-	t->sender = env.sender;
-	t->seq = env.seq;
-	struct dec d;
-	memset(&d, 0, sizeof(d));
-	rf_reader_init(&d.r, env.body, env.body_len);
-	d.hl = proto_hash_len((enum proto_hash)env.suite);
-	d.type = proto_msg_type_name(env.type);
-	d.ei = ei;
-	dec_body(&d, t);
-	if (d.err != RF_OK) {
-		proto_msg_free(t);
-		free(t);
-		return d.err;
+	err = body_decode(&env, env.type, &t->u, sizeof(t->u), ei);
+	if (err == RF_OK) {
+		m->u = t->u;
 	}
-	*m = *t;
 	free(t);
+	if (err != RF_OK) {
+		return err;
+	}
+	m->version = env.version;
+	m->type = env.type;
+	m->suite = env.suite;
+	m->sender = env.sender;
+	m->seq = env.seq;
 	return RF_OK;
 }
 
@@ -1518,13 +1862,6 @@ proto_msg_decode(const uint8_t *buf, size_t len, struct proto_msg *m,
 int
 proto_msg_decode_stored(const uint8_t *buf, size_t len, struct proto_msg *m,
     struct rf_errinfo *ei)
-{
-	return decode(buf, len, false, m, ei);
-}
-
-int
-proto_msg_decode_unverified(const uint8_t *buf, size_t len,
-    struct proto_msg *m, struct rf_errinfo *ei)
 {
 	return decode(buf, len, false, m, ei);
 }

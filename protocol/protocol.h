@@ -395,7 +395,7 @@ struct proto_model_register {
 	/* The graph is leaf 0 of model_id's tree of n_leaves leaves. */
 	uint32_t n_leaves;
 	uint8_t proof_len;
-	struct proto_digest graph_proof[MERKLE_MAX_PROOF];
+	struct proto_digest *graph_proof; /* proof_len, owned */
 };
 
 struct proto_job_submit {
@@ -444,7 +444,7 @@ struct proto_claim {
 	uint8_t n_outputs;
 	struct tensor outputs[PROTO_MAX_ENTRY_TENSORS]; /* owned */
 	uint8_t proof_len;
-	struct proto_digest output_proof[MERKLE_MAX_PROOF];
+	struct proto_digest *output_proof; /* proof_len, owned */
 };
 
 struct proto_claim_status {
@@ -487,7 +487,7 @@ struct proto_prefix_root {
 	uint64_t size;
 	struct proto_digest root;
 	uint8_t proof_len;
-	struct proto_digest proof[MERKLE_MAX_PROOF];
+	struct proto_digest *proof; /* proof_len, owned */
 };
 
 struct proto_bisect_answer {
@@ -512,7 +512,7 @@ struct proto_reveal_input {
 	uint8_t n_tensors;  /* the whole leaf's tensors (1 for weights) */
 	struct tensor tensors[PROTO_MAX_ENTRY_TENSORS]; /* owned */
 	uint8_t proof_len;
-	struct proto_digest proof[MERKLE_MAX_PROOF];
+	struct proto_digest *proof; /* proof_len, owned */
 };
 
 struct proto_reveal {
@@ -523,7 +523,7 @@ struct proto_reveal {
 	/* The frontier of the agreed prefix (proto_merkle_frontier): the referee
 	 * folds the recomputed leaf onto it. */
 	uint8_t frontier_len;
-	struct proto_digest frontier[MERKLE_MAX_PROOF];
+	struct proto_digest *frontier; /* frontier_len, owned */
 };
 
 enum proto_verdict_reason {
@@ -612,7 +612,157 @@ struct proto_status_info {
 	struct proto_status_node *nodes; /* n_nodes, owned */
 };
 
-/* A decoded message: the envelope's fields and one body. */
+/*
+ * Receiving: proto_msg_open checks an envelope (bounds, version, type,
+ * suite, flags) and its signature, and gives its fields with a view of
+ * the body inside buf (valid while buf is). The caller then decodes the
+ * one body it expects into its own struct with that type's decoder,
+ * which checks the body's layout and limits. Nothing is allocated until
+ * the signature has verified, and each body is only as large as its own
+ * type.
+ */
+struct proto_env {
+	uint8_t version;
+	uint8_t type;  /* enum proto_msg_type */
+	uint8_t suite; /* enum proto_hash */
+	struct proto_pubkey sender;
+	uint64_t seq;
+	const uint8_t *body; /* inside the buffer given to proto_msg_open */
+	size_t body_len;
+};
+
+/*
+ * On failure *env is untouched, the return code says which layer failed
+ * and ei says what was wrong (RF_ERR_TRUNCATED / RF_ERR_FORMAT /
+ * RF_ERR_VERSION / RF_ERR_RANGE / RF_ERR_CRYPTO); proto_error_code_for
+ * maps it to a reply code.
+ */
+int proto_msg_open(const uint8_t *buf, size_t len, struct proto_env *env,
+    struct rf_errinfo *ei) __attribute__((warn_unused_result));
+
+/*
+ * proto_msg_open for an envelope this process verified (or signed)
+ * itself and kept in its own storage, such as the requests and events in
+ * a referee's database: every check but the signature's, which is what
+ * opening costs (an Ed25519 verification, about 30 us). Never for bytes
+ * from the network or from a file another party could have written.
+ */
+int proto_msg_open_stored(const uint8_t *buf, size_t len,
+    struct proto_env *env, struct rf_errinfo *ei)
+    __attribute__((warn_unused_result));
+
+/*
+ * Body decoders, one per type: RF_ERR_FORMAT when env holds another
+ * type; otherwise the body's layout and limits (RF_ERR_TRUNCATED,
+ * RF_ERR_FORMAT, RF_ERR_RANGE, RF_ERR_NOMEM). On failure *out owns
+ * nothing (and is zeroed). What a decoded body owns (tensors, proofs,
+ * blobs, arrays) is released by its _free function, which also zeroes
+ * it, so a second free is harmless. proto_amount_decode takes STAKE and
+ * UNSTAKE; STATUS_QUERY has an empty body, which
+ * proto_status_query_decode checks.
+ */
+int proto_error_decode(const struct proto_env *env, struct proto_error *out,
+    struct rf_errinfo *ei) __attribute__((warn_unused_result));
+int proto_ack_decode(const struct proto_env *env, struct proto_ack *out,
+    struct rf_errinfo *ei) __attribute__((warn_unused_result));
+int proto_node_register_decode(const struct proto_env *env,
+    struct proto_node_register *out, struct rf_errinfo *ei)
+    __attribute__((warn_unused_result));
+int proto_amount_decode(const struct proto_env *env, struct proto_amount *out,
+    struct rf_errinfo *ei) __attribute__((warn_unused_result));
+int proto_model_register_decode(const struct proto_env *env,
+    struct proto_model_register *out, struct rf_errinfo *ei)
+    __attribute__((warn_unused_result));
+int proto_job_submit_decode(const struct proto_env *env,
+    struct proto_job_submit *out, struct rf_errinfo *ei)
+    __attribute__((warn_unused_result));
+int proto_job_fetch_decode(const struct proto_env *env,
+    struct proto_job_fetch *out, struct rf_errinfo *ei)
+    __attribute__((warn_unused_result));
+int proto_job_info_decode(const struct proto_env *env,
+    struct proto_job_info *out, struct rf_errinfo *ei)
+    __attribute__((warn_unused_result));
+int proto_claim_decode(const struct proto_env *env, struct proto_claim *out,
+    struct rf_errinfo *ei) __attribute__((warn_unused_result));
+int proto_claim_status_decode(const struct proto_env *env,
+    struct proto_claim_status *out, struct rf_errinfo *ei)
+    __attribute__((warn_unused_result));
+int proto_claim_info_decode(const struct proto_env *env,
+    struct proto_claim_info *out, struct rf_errinfo *ei)
+    __attribute__((warn_unused_result));
+int proto_challenge_decode(const struct proto_env *env,
+    struct proto_challenge *out, struct rf_errinfo *ei)
+    __attribute__((warn_unused_result));
+int proto_bisect_query_decode(const struct proto_env *env,
+    struct proto_bisect_query *out, struct rf_errinfo *ei)
+    __attribute__((warn_unused_result));
+int proto_bisect_answer_decode(const struct proto_env *env,
+    struct proto_bisect_answer *out, struct rf_errinfo *ei)
+    __attribute__((warn_unused_result));
+int proto_reveal_decode(const struct proto_env *env, struct proto_reveal *out,
+    struct rf_errinfo *ei) __attribute__((warn_unused_result));
+int proto_verdict_decode(const struct proto_env *env,
+    struct proto_verdict *out, struct rf_errinfo *ei)
+    __attribute__((warn_unused_result));
+int proto_equivocation_decode(const struct proto_env *env,
+    struct proto_equivocation *out, struct rf_errinfo *ei)
+    __attribute__((warn_unused_result));
+int proto_dispute_fetch_decode(const struct proto_env *env,
+    struct proto_dispute_fetch *out, struct rf_errinfo *ei)
+    __attribute__((warn_unused_result));
+int proto_event_decode(const struct proto_env *env, struct proto_event *out,
+    struct rf_errinfo *ei) __attribute__((warn_unused_result));
+int proto_events_fetch_decode(const struct proto_env *env,
+    struct proto_events_fetch *out, struct rf_errinfo *ei)
+    __attribute__((warn_unused_result));
+int proto_events_decode(const struct proto_env *env, struct proto_events *out,
+    struct rf_errinfo *ei) __attribute__((warn_unused_result));
+int proto_status_query_decode(const struct proto_env *env,
+    struct rf_errinfo *ei) __attribute__((warn_unused_result));
+int proto_status_info_decode(const struct proto_env *env,
+    struct proto_status_info *out, struct rf_errinfo *ei)
+    __attribute__((warn_unused_result));
+
+/* Decodes env's body, whatever its type, and frees it again: the whole
+ * check of a message the caller only stores or forwards. */
+int proto_msg_check(const struct proto_env *env, struct rf_errinfo *ei)
+    __attribute__((warn_unused_result));
+
+void proto_model_register_free(struct proto_model_register *b);
+void proto_job_submit_free(struct proto_job_submit *b);
+void proto_job_info_free(struct proto_job_info *b);
+void proto_claim_free(struct proto_claim *b);
+void proto_claim_info_free(struct proto_claim_info *b);
+void proto_bisect_answer_free(struct proto_bisect_answer *b);
+void proto_reveal_free(struct proto_reveal *b);
+void proto_verdict_free(struct proto_verdict *b);
+void proto_equivocation_free(struct proto_equivocation *b);
+void proto_events_free(struct proto_events *b);
+void proto_status_info_free(struct proto_status_info *b);
+
+/*
+ * Sending: encodes the body of type (body points to that type's struct:
+ * struct proto_<name> for the type named <name>, struct proto_amount for
+ * STAKE and UNSTAKE, NULL for STATUS_QUERY) in an envelope from id's
+ * public key with seq and suite, and signs it. *buf is malloc'd; the
+ * caller frees it. A field over its limit is RF_ERR_RANGE; a value the
+ * decoder would refuse is RF_ERR_INVAL.
+ */
+int proto_msg_encode(enum proto_msg_type type, const void *body,
+    enum proto_hash suite, uint64_t seq, const struct proto_identity *id,
+    uint8_t **buf, size_t *len) __attribute__((warn_unused_result));
+
+/* A copy of path[0 .. len - 1] in an allocation of its own size (NULL
+ * for len 0), for the proofs a body owns. RF_ERR_RANGE above
+ * MERKLE_MAX_PROOF. */
+int proto_proof_dup(const struct proto_digest *path, size_t len,
+    struct proto_digest **out) __attribute__((warn_unused_result));
+
+/*
+ * Legacy: one struct for any message, the envelope's fields and a union
+ * of every body (the largest, job_submit's, sets its size: about 5 KB).
+ * Being retired in favour of proto_msg_open and the typed decoders.
+ */
 struct proto_msg {
 	uint8_t version;
 	uint8_t type;  /* enum proto_msg_type */
@@ -642,43 +792,19 @@ struct proto_msg {
 		struct proto_events events;
 		struct proto_dispute_fetch dispute_fetch;
 		struct proto_status_info status_info;
-	} u; /* STATUS_QUERY has an empty body */
+	} u;
 };
-
-/* Clears a message to type with zeroed fields (nothing owned yet). */
 void proto_msg_init(struct proto_msg *m, enum proto_msg_type type,
     enum proto_hash suite);
-/* Frees what the body owns; the message may be reused after init. */
 void proto_msg_free(struct proto_msg *m);
-
-/*
- * Encodes m (its sender and seq included) and signs it with id, whose
- * public key must equal m->sender. *buf is malloc'd; the caller frees it.
- */
-int proto_msg_encode(const struct proto_msg *m,
-    const struct proto_identity *id, uint8_t **buf, size_t *len)
-    __attribute__((warn_unused_result));
-
-/*
- * Decodes and verifies one envelope: bounds, version, type, suite, body
- * layout and limits, and the signature. On failure *m is untouched, the
- * return code says which layer failed and ei says what was wrong
- * (RF_ERR_TRUNCATED / RF_ERR_FORMAT / RF_ERR_VERSION / RF_ERR_RANGE /
- * RF_ERR_CRYPTO); proto_error_code_for maps it to a reply code.
- */
+int proto_msg_pack(const struct proto_msg *m, const struct proto_identity *id,
+    uint8_t **buf, size_t *len) __attribute__((warn_unused_result));
 int proto_msg_decode(const uint8_t *buf, size_t len, struct proto_msg *m,
     struct rf_errinfo *ei) __attribute__((warn_unused_result));
-
-/*
- * proto_msg_decode for an envelope this process verified (or signed)
- * itself and kept in its own storage, such as the requests and events in
- * a referee's database: every check but the signature's, which is what
- * decoding costs (an Ed25519 verification, about 30 us). Never for bytes
- * from the network or from a file another party could have written.
- */
 int proto_msg_decode_stored(const uint8_t *buf, size_t len,
     struct proto_msg *m, struct rf_errinfo *ei)
     __attribute__((warn_unused_result));
+
 uint32_t proto_error_code_for(int rf_err);
 
 #endif /* RF_PROTOCOL_H */

@@ -92,11 +92,20 @@ void proto_hasher_update(struct proto_hasher *h, const void *p, size_t n);
 void proto_hasher_final(struct proto_hasher *h, struct proto_digest *out);
 
 /*
- * proto_msg_decode without the signature check, for the fuzzer: it lets
+ * proto_msg_open without the signature check, for the fuzzer: it lets
  * mutated bytes reach the body decoders. Never use it on received data.
  */
-int proto_msg_decode_unverified(const uint8_t *buf, size_t len,
-    struct proto_msg *m, struct rf_errinfo *ei)
+int proto_msg_open_unverified(const uint8_t *buf, size_t len,
+    struct proto_env *env, struct rf_errinfo *ei)
     __attribute__((warn_unused_result));
+
+/*
+ * Any type's body, for the fuzzer and the codec's tests: decodes env's
+ * body, whatever its type, into body (size bytes, at least that type's
+ * struct), and frees such a body.
+ */
+int proto_msg_body_decode(const struct proto_env *env, void *body,
+    size_t size, struct rf_errinfo *ei) __attribute__((warn_unused_result));
+void proto_msg_body_free(uint8_t type, void *body);
 
 #endif

@@ -38,7 +38,7 @@ referee_encode(struct referee *r, struct proto_msg *m, uint8_t **buf,
 {
 	m->sender = r->cfg->identity.pk;
 	m->seq = referee_next_seq(r);
-	return proto_msg_encode(m, &r->cfg->identity, buf, len);
+	return proto_msg_pack(m, &r->cfg->identity, buf, len);
 }
 
 static bool

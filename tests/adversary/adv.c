@@ -356,8 +356,10 @@ adv_model_msg(enum proto_hash suite, const struct engine_model *model,
 	if (err == RF_OK) {
 		proto_merkle_root(suite, leaves, n, &mr->model_id);
 		size_t plen = 0;
-		err = proto_merkle_inclusion_proof(suite, leaves, n, 0, mr->graph_proof,
-		    &plen);
+		mr->graph_proof = calloc(MERKLE_MAX_PROOF, sizeof(struct proto_digest));
+		err = mr->graph_proof == NULL ? RF_ERR_NOMEM :
+		    proto_merkle_inclusion_proof(suite, leaves, n, 0,
+		    mr->graph_proof, &plen);
 		mr->proof_len = (uint8_t)plen;
 		mr->n_leaves = (uint32_t)n;
 	}
@@ -510,8 +512,10 @@ adv_claim_msg(const struct adv_trace *t, const struct proto_digest *job,
 	}
 	size_t plen = 0;
 	if (err == RF_OK) {
-		err = proto_merkle_inclusion_proof(t->suite, t->leaves, t->n, t->n - 1,
-		    c->output_proof, &plen);
+		c->output_proof = calloc(MERKLE_MAX_PROOF, sizeof(struct proto_digest));
+		err = c->output_proof == NULL ? RF_ERR_NOMEM :
+		    proto_merkle_inclusion_proof(t->suite, t->leaves, t->n,
+		    t->n - 1, c->output_proof, &plen);
 		c->proof_len = (uint8_t)plen;
 	}
 	if (err != RF_OK) {

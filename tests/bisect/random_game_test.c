@@ -130,6 +130,9 @@ liar_answer(struct game *G, const struct proto_bisect_query *q,
 			s = s == G->n ? 1 : s + 1;
 		}
 		proto_merkle_root(SUITE, own, s, &pr->root);
+		free(pr->proof);
+		pr->proof = calloc(MERKLE_MAX_PROOF, sizeof(struct proto_digest));
+		CU_ASSERT_FATAL(pr->proof != NULL);
 		CU_ASSERT_FATAL(proto_merkle_consistency_proof(SUITE, own, G->n, s,
 		    pr->proof, &plen) == RF_OK);
 		pr->proof_len = (uint8_t)plen;
@@ -141,6 +144,8 @@ liar_answer(struct game *G, const struct proto_bisect_query *q,
 			    (uint8_t)(1 + below(255));
 		} else {
 			/* size n has an empty proof: a longer one is bad */
+			pr->proof = calloc(MERKLE_MAX_PROOF, sizeof(struct proto_digest));
+			CU_ASSERT_FATAL(pr->proof != NULL);
 			random_digest(&pr->proof[0]);
 			pr->proof_len = 1;
 		}

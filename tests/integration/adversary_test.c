@@ -396,6 +396,8 @@ liar_move(struct duel *d, const struct proto_bisect_query *q, enum attack a)
 		if (pr->proof_len > 0) {
 			pr->proof[0].b[5] ^= 0x10;
 		} else {
+			pr->proof = calloc(MERKLE_MAX_PROOF, sizeof(struct proto_digest));
+			CU_ASSERT_FATAL(pr->proof != NULL);
 			pr->proof[0] = pr->root;
 			pr->proof_len = 1;
 		}
@@ -404,6 +406,9 @@ liar_move(struct duel *d, const struct proto_bisect_query *q, enum attack a)
 		uint64_t s = pr->size > 1 ? pr->size - 1 : pr->size + 1;
 		size_t plen = 0;
 		proto_merkle_root(PROTO_HASH_BLAKE2B, d->lie.leaves, s, &pr->root);
+		free(pr->proof);
+		pr->proof = calloc(MERKLE_MAX_PROOF, sizeof(struct proto_digest));
+		CU_ASSERT_FATAL(pr->proof != NULL);
 		CU_ASSERT_FATAL(proto_merkle_consistency_proof(PROTO_HASH_BLAKE2B,
 		    d->lie.leaves, d->lie.n, s, pr->proof, &plen) == RF_OK);
 		pr->proof_len = (uint8_t)plen;

@@ -279,7 +279,7 @@ forge(const struct verdict *x, enum edit ed, const struct proto_identity *id,
 	}
 	m.sender = id->pk;
 	m.seq++;
-	CU_ASSERT_FATAL(proto_msg_encode(&m, id, buf, len) == RF_OK);
+	CU_ASSERT_FATAL(proto_msg_pack(&m, id, buf, len) == RF_OK);
 	proto_msg_free(&m);
 }
 

@@ -221,6 +221,8 @@ make_claim(const struct proto_digest *job, const struct tensor *in,
 		engine_tensor_fini(&outs[i]);
 	}
 	size_t plen = 0;
+	c->output_proof = calloc(MERKLE_MAX_PROOF, sizeof(struct proto_digest));
+	CU_ASSERT_FATAL(c->output_proof != NULL);
 	CU_ASSERT_FATAL(proto_merkle_inclusion_proof(SUITE, *leaves, *n, *n - 1,
 	    c->output_proof, &plen) == RF_OK);
 	c->proof_len = (uint8_t)plen;

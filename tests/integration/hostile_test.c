@@ -297,7 +297,7 @@ job_bytes(const struct proto_identity *id, uint64_t seq, uint8_t **buf,
 	} else {
 		m.sender = id->pk;
 		m.seq = seq;
-		err = proto_msg_encode(&m, id, buf, len);
+		err = proto_msg_pack(&m, id, buf, len);
 	}
 	proto_msg_free(&m);
 	return err;
@@ -311,7 +311,7 @@ status_bytes(const struct proto_identity *id, uint64_t seq, uint8_t **buf,
 	proto_msg_init(&m, PROTO_MSG_STATUS_QUERY, PROTO_HASH_BLAKE2B);
 	m.sender = id->pk;
 	m.seq = seq;
-	return proto_msg_encode(&m, id, buf, len);
+	return proto_msg_pack(&m, id, buf, len);
 }
 
 static int
@@ -324,7 +324,7 @@ register_bytes(const char *name, uint64_t seq, uint8_t **buf, size_t *len)
 	    name);
 	m.sender = raw_id.pk;
 	m.seq = seq;
-	return proto_msg_encode(&m, &raw_id, buf, len);
+	return proto_msg_pack(&m, &raw_id, buf, len);
 }
 
 /* Polls the claim until the job is final. */
@@ -982,7 +982,7 @@ side_request(struct proto_msg *m, const struct proto_identity *id,
 	size_t len, rl = 0;
 	m->sender = id->pk;
 	m->seq = seq;
-	int err = proto_msg_encode(m, id, &buf, &len);
+	int err = proto_msg_pack(m, id, &buf, &len);
 	proto_msg_free(m);
 	if (err != RF_OK) {
 		return err;

@@ -186,6 +186,8 @@ register_model(struct node_rpc *rpc, const struct engine_model *m,
 	struct proto_model_register *mr = &req.u.model_register;
 	proto_merkle_root(SUITE, leaves, n, &mr->model_id);
 	size_t plen = 0;
+	mr->graph_proof = calloc(MERKLE_MAX_PROOF, sizeof(struct proto_digest));
+	CU_ASSERT_FATAL(mr->graph_proof != NULL);
 	int err = proto_merkle_inclusion_proof(SUITE, leaves, n, 0, mr->graph_proof,
 	    &plen);
 	free(leaves);
@@ -515,6 +517,8 @@ claim_as(const struct engine_model *m, const struct proto_digest *model,
 	proto_merkle_root(SUITE, leaves, n, &c->trace_root);
 	c->n = (uint32_t)n;
 	size_t plen = 0;
+	c->output_proof = calloc(MERKLE_MAX_PROOF, sizeof(struct proto_digest));
+	CU_ASSERT_FATAL(c->output_proof != NULL);
 	CU_ASSERT_FATAL(proto_merkle_inclusion_proof(SUITE, leaves, n, out_at,
 	    c->output_proof, &plen) == RF_OK);
 	c->proof_len = (uint8_t)plen;
@@ -954,6 +958,8 @@ test_claim_not_rerunnable(void)
 	c->n = 4;
 	proto_merkle_root(SUITE, leaves, 4, &c->trace_root);
 	size_t plen = 0;
+	c->output_proof = calloc(MERKLE_MAX_PROOF, sizeof(struct proto_digest));
+	CU_ASSERT_FATAL(c->output_proof != NULL);
 	CU_ASSERT_FATAL(proto_merkle_inclusion_proof(SUITE, leaves, 4, 3,
 	    c->output_proof, &plen) == RF_OK);
 	c->proof_len = (uint8_t)plen;

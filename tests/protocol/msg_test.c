@@ -152,13 +152,20 @@ fill_tensor(struct tensor *t, unsigned kind)
 	}
 }
 
+/* A proof of n digests in an allocation the body owns. */
 static void
-fill_proof(enum proto_hash s, struct proto_digest *path, uint8_t *len,
+fill_proof(enum proto_hash s, struct proto_digest **path, uint8_t *len,
     uint8_t n)
 {
 	*len = n;
+	*path = NULL;
+	if (n == 0) {
+		return;
+	}
+	*path = calloc(n, sizeof(**path));
+	need(*path != NULL, "calloc");
 	for (uint8_t i = 0; i < n; i++) {
-		fill_digest(s, &path[i]);
+		fill_digest(s, &(*path)[i]);
 	}
 }
 
@@ -173,7 +180,7 @@ encoded_claim(enum proto_hash s, uint64_t seq, size_t *len)
 	uint8_t *buf;
 	build_example(&c, PROTO_MSG_CLAIM, s);
 	c.seq = seq;
-	need(proto_msg_encode(&c, &alice, &buf, len) == RF_OK, "claim");
+	need(proto_msg_pack(&c, &alice, &buf, len) == RF_OK, "claim");
 	proto_msg_free(&c);
 	return buf;
 }
@@ -195,7 +202,7 @@ build_reveal(struct proto_reveal *b, enum proto_hash s)
 {
 	fill_digest(s, &b->dispute_id);
 	b->op = 4242;
-	fill_proof(s, b->frontier, &b->frontier_len, 6);
+	fill_proof(s, &b->frontier, &b->frontier_len, 6);
 	b->n_inputs = 4;
 	b->inputs = calloc(b->n_inputs, sizeof(*b->inputs));
 	need(b->inputs != NULL, "calloc");
@@ -207,7 +214,7 @@ build_reveal(struct proto_reveal *b, enum proto_hash s)
 	in->n_tensors = 2;
 	fill_tensor(&in->tensors[0], 0);
 	fill_tensor(&in->tensors[1], 3);
-	fill_proof(s, in->proof, &in->proof_len, 5);
+	fill_proof(s, &in->proof, &in->proof_len, 5);
 	/* An optional input left out. */
 	b->inputs[1].src = PROTO_REVEAL_ABSENT;
 	in = &b->inputs[2];
@@ -215,7 +222,7 @@ build_reveal(struct proto_reveal *b, enum proto_hash s)
 	in->leaf = 3;
 	in->n_tensors = 1;
 	fill_tensor(&in->tensors[0], 1);
-	fill_proof(s, in->proof, &in->proof_len, 4);
+	fill_proof(s, &in->proof, &in->proof_len, 4);
 	in = &b->inputs[3];
 	in->src = PROTO_REVEAL_TRACE;
 	in->leaf = 0;
@@ -266,7 +273,7 @@ build_example(struct proto_msg *m, uint8_t type, enum proto_hash s)
 		b->graph_len = 300;
 		b->graph = fill_blob(b->graph_len);
 		b->n_leaves = 77;
-		fill_proof(s, b->graph_proof, &b->proof_len, 7);
+		fill_proof(s, &b->graph_proof, &b->proof_len, 7);
 		break;
 	}
 	case PROTO_MSG_JOB_SUBMIT: {
@@ -312,7 +319,7 @@ build_example(struct proto_msg *m, uint8_t type, enum proto_hash s)
 		for (unsigned i = 0; i < b->n_outputs; i++) {
 			fill_tensor(&b->outputs[i], i + 4);
 		}
-		fill_proof(s, b->output_proof, &b->proof_len, 7);
+		fill_proof(s, &b->output_proof, &b->proof_len, 7);
 		break;
 	}
 	case PROTO_MSG_CLAIM_STATUS:
@@ -362,7 +369,7 @@ build_example(struct proto_msg *m, uint8_t type, enum proto_hash s)
 		for (unsigned i = 0; i < b->n_roots; i++) {
 			b->roots[i].size = 100 + i;
 			fill_digest(s, &b->roots[i].root);
-			fill_proof(s, b->roots[i].proof, &b->roots[i].proof_len,
+			fill_proof(s, &b->roots[i].proof, &b->roots[i].proof_len,
 			    (uint8_t)(2 + i));
 		}
 		break;
@@ -762,7 +769,7 @@ suite_init(void)
 			build_example(&m, all_types[ti], suites[si]);
 			ex[i].type = all_types[ti];
 			ex[i].suite = suites[si];
-			int err = proto_msg_encode(&m, &alice, &ex[i].buf,
+			int err = proto_msg_pack(&m, &alice, &ex[i].buf,
 			    &ex[i].len);
 			proto_msg_free(&m);
 			if (err != RF_OK) {
@@ -836,7 +843,7 @@ test_round_trip(void)
 		}
 		uint8_t *again;
 		size_t len;
-		CU_ASSERT_FATAL(proto_msg_encode(&got, &alice, &again, &len) ==
+		CU_ASSERT_FATAL(proto_msg_pack(&got, &alice, &again, &len) ==
 		    RF_OK);
 		bool same = len == ex[i].len && memcmp(again, ex[i].buf, len) == 0;
 		CU_ASSERT(same);
@@ -963,7 +970,7 @@ test_resigned_corruptions(void)
 					uint8_t *again;
 					size_t len;
 					accepted++;
-					if (proto_msg_encode(&m, &alice, &again,
+					if (proto_msg_pack(&m, &alice, &again,
 					    &len) != RF_OK) {
 						noncanonical++;
 					} else {
@@ -1761,7 +1768,7 @@ try_encode(const struct proto_msg *m)
 {
 	uint8_t *buf = NULL;
 	size_t len = 0;
-	int err = proto_msg_encode(m, &alice, &buf, &len);
+	int err = proto_msg_pack(m, &alice, &buf, &len);
 	if (err == RF_OK) {
 		free(buf);
 	}
@@ -1778,7 +1785,7 @@ test_encode_limits(void)
 	build_example(&m, PROTO_MSG_ACK, s);
 	uint8_t *buf;
 	size_t len;
-	CU_ASSERT(proto_msg_encode(&m, &bob, &buf, &len) == RF_ERR_INVAL);
+	CU_ASSERT(proto_msg_pack(&m, &bob, &buf, &len) == RF_ERR_INVAL);
 	m.version = 2;
 	CU_ASSERT(try_encode(&m) == RF_ERR_INVAL);
 	m.version = PROTO_VERSION;
@@ -1930,7 +1937,7 @@ test_encode_limits(void)
 	CU_ASSERT(try_encode(&m) == RF_ERR_RANGE);
 	/* 8 bytes less than the limit leaves room for the two lengths. */
 	m.u.equivocation.len_b -= 8;
-	CU_ASSERT(proto_msg_encode(&m, &alice, &buf, &len) == RF_OK);
+	CU_ASSERT(proto_msg_pack(&m, &alice, &buf, &len) == RF_OK);
 	CU_ASSERT_EQUAL(len, PROTO_MAX_MESSAGE);
 	struct proto_msg big;
 	CU_ASSERT(proto_msg_decode(buf, len, &big, NULL) == RF_OK);
@@ -2046,11 +2053,17 @@ replay_dir(const char *dir, bool must_verify, size_t *bad)
 			printf("\n  %s: %s\n", path, ei.msg);
 			(*bad)++;
 		}
-		if (proto_msg_decode_unverified(buf, len, &m, NULL) == RF_OK) {
+		struct proto_env env;
+		if (proto_msg_open_unverified(buf, len, &env, NULL) == RF_OK &&
+		    proto_msg_body_decode(&env, &m.u, sizeof(m.u), NULL) == RF_OK) {
+			m.type = env.type;
+			m.suite = env.suite;
+			m.seq = env.seq;
+			m.version = env.version;
 			uint8_t *again;
 			size_t alen;
 			m.sender = alice.pk;
-			if (proto_msg_encode(&m, &alice, &again, &alen) != RF_OK) {
+			if (proto_msg_pack(&m, &alice, &again, &alen) != RF_OK) {
 				(*bad)++;
 			} else {
 				*bad += alen != len || memcmp(again + HDR, buf + HDR,
