@@ -201,8 +201,10 @@ write_setup(void)
 	    write_file("referee.key", text, strlen(text), 0600) != 0) {
 		return -1;
 	}
+	/* No cap on a client's unfinished jobs: all of them are submitted
+	 * before the first claim. */
 	int g = snprintf(genesis, sizeof(genesis), "window_ms %d\n"
-	    "min_stake 1000\n", WINDOW_MS);
+	    "min_stake 1000\nmax_open_jobs 0\n", WINDOW_MS);
 	for (int i = 0; i < EXECUTORS + CLIENTS; i++) {
 		struct proto_identity *id = i < EXECUTORS ? &ex_id[i] :
 		    &cl_id[i - EXECUTORS];
@@ -314,7 +316,10 @@ open_nodes(void)
 			err = node_models_register(&models, rpc, &ei);
 		}
 		if (err == RF_OK && i < EXECUTORS) {
-			err = node_stake_to(rpc, 1000, &ei);
+			/* min_stake, and the collateral (min_stake by default)
+			 * of every claim it may have open at once. */
+			err = node_stake_to(rpc,
+			    1000 * (uint64_t)(N_JOBS / EXECUTORS + 2), &ei);
 		}
 		if (err != RF_OK) {
 			return fail("registering", &ei);

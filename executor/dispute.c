@@ -507,7 +507,14 @@ executor_equivocate(struct executor *x, const struct executor_run *run)
 	struct proto_claim *c = &second.u.claim;
 	const struct proto_claim *first = &run->claim.u.claim;
 	*c = *first;
-	c->n_outputs = 0; /* the copy must not own the first one's tensors */
+	/* The copy must not own the first one's tensors or proof. */
+	c->n_outputs = 0;
+	if (proto_proof_dup(first->output_proof, first->proof_len,
+	    &c->output_proof) != RF_OK) {
+		c->proof_len = 0;
+		proto_msg_free(&second);
+		return;
+	}
 	for (unsigned i = 0; i < first->n_outputs; i++) {
 		if (engine_tensor_copy(&c->outputs[i], &first->outputs[i]) != RF_OK) {
 			proto_msg_free(&second);

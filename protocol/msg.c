@@ -1739,26 +1739,9 @@ proto_status_query_decode(const struct proto_env *env, struct rf_errinfo *ei)
 	return body_decode(env, PROTO_MSG_STATUS_QUERY, NULL, 0, ei);
 }
 
-/* The largest body, for proto_msg_check and the legacy decoder. */
-union any_body {
-	struct proto_error error;
-	struct proto_node_register node_register;
-	struct proto_model_register model_register;
-	struct proto_job_submit job_submit;
-	struct proto_job_info job_info;
-	struct proto_claim claim;
-	struct proto_claim_info claim_info;
-	struct proto_bisect_query bisect_query;
-	struct proto_bisect_answer bisect_answer;
-	struct proto_reveal reveal;
-	struct proto_verdict verdict;
-	struct proto_status_info status_info;
-	struct proto_events events;
-};
-
 /* The size of each type's body struct, to refuse a short buffer. */
-static size_t
-body_size(uint8_t type)
+size_t
+proto_msg_body_size(uint8_t type)
 {
 	switch (type) {
 	case PROTO_MSG_ERROR: return sizeof(struct proto_error);
@@ -1793,7 +1776,7 @@ int
 proto_msg_body_decode(const struct proto_env *env, void *body, size_t size,
     struct rf_errinfo *ei)
 {
-	if (size < body_size(env->type)) {
+	if (size < proto_msg_body_size(env->type)) {
 		return rf_errf(ei, RF_ERR_INVAL, "%s: no room for its body",
 		    proto_msg_type_name(env->type));
 	}
@@ -1804,22 +1787,6 @@ void
 proto_msg_body_free(uint8_t type, void *body)
 {
 	body_free(type, body);
-}
-
-int
-proto_msg_check(const struct proto_env *env, struct rf_errinfo *ei)
-{
-	/* On the heap: job_submit's tensors make the union about 5 KB. */
-	union any_body *b = malloc(sizeof(*b));
-	if (b == NULL) {
-		return rf_errf(ei, RF_ERR_NOMEM, "no memory to decode");
-	}
-	int err = body_decode(env, env->type, b, sizeof(*b), ei);
-	if (err == RF_OK) {
-		body_free(env->type, b);
-	}
-	free(b);
-	return err;
 }
 
 static int

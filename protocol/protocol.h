@@ -723,10 +723,16 @@ int proto_status_info_decode(const struct proto_env *env,
     struct proto_status_info *out, struct rf_errinfo *ei)
     __attribute__((warn_unused_result));
 
-/* Decodes env's body, whatever its type, and frees it again: the whole
- * check of a message the caller only stores or forwards. */
-int proto_msg_check(const struct proto_env *env, struct rf_errinfo *ei)
-    __attribute__((warn_unused_result));
+/*
+ * For dispatchers that take any type: the size of type's body struct (0
+ * for STATUS_QUERY and unknown types); decoding env's body, whatever its
+ * type, into body (size bytes, at least that; RF_ERR_INVAL if fewer);
+ * and releasing such a body.
+ */
+size_t proto_msg_body_size(uint8_t type);
+int proto_msg_body_decode(const struct proto_env *env, void *body,
+    size_t size, struct rf_errinfo *ei) __attribute__((warn_unused_result));
+void proto_msg_body_free(uint8_t type, void *body);
 
 void proto_model_register_free(struct proto_model_register *b);
 void proto_job_submit_free(struct proto_job_submit *b);

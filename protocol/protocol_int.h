@@ -99,13 +99,4 @@ int proto_msg_open_unverified(const uint8_t *buf, size_t len,
     struct proto_env *env, struct rf_errinfo *ei)
     __attribute__((warn_unused_result));
 
-/*
- * Any type's body, for the fuzzer and the codec's tests: decodes env's
- * body, whatever its type, into body (size bytes, at least that type's
- * struct), and frees such a body.
- */
-int proto_msg_body_decode(const struct proto_env *env, void *body,
-    size_t size, struct rf_errinfo *ei) __attribute__((warn_unused_result));
-void proto_msg_body_free(uint8_t type, void *body);
-
 #endif

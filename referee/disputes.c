@@ -163,14 +163,12 @@ transcript_add(struct dispute *d, const uint8_t *msg, size_t len)
 /* The referee's query for the game's current move: prefix sizes, or (with
  * no sizes and hi = lo + 1) the reveal of operator lo - I. */
 static void
-current_query(const struct dispute *d, struct proto_msg *m,
-    enum proto_hash suite)
+current_query(const struct dispute *d, struct proto_bisect_query *m)
 {
-	proto_msg_init(m, PROTO_MSG_BISECT_QUERY, suite);
-	bisect_query(&d->game, &d->id, &m->u.bisect_query);
+	memset(m, 0, sizeof(*m));
+	bisect_query(&d->game, &d->id, m);
 	if (d->game.phase == BISECT_PHASE_REVEAL) {
-		m->u.bisect_query.deadline_ms = bisect_deadline(&d->game,
-		    BISECT_EXECUTOR);
+		m->deadline_ms = bisect_deadline(&d->game, BISECT_EXECUTOR);
 	}
 }
 
@@ -178,11 +176,11 @@ current_query(const struct dispute *d, struct proto_msg *m,
 static int
 announce_move(struct request *q, struct dispute *d)
 {
-	struct proto_msg m;
+	struct proto_bisect_query m;
 	uint8_t *buf;
 	size_t len;
-	current_query(d, &m, q->r->params.suite);
-	int err = referee_encode(q->r, &m, &buf, &len);
+	current_query(d, &m);
+	int err = referee_encode(q->r, PROTO_MSG_BISECT_QUERY, &m, &buf, &len);
 	if (err != RF_OK) {
 		return err;
 	}
@@ -255,9 +253,9 @@ store_verdict(struct request *q, struct dispute *d, uint64_t slashed,
     uint64_t reward)
 {
 	struct referee *r = q->r;
-	struct proto_msg m;
-	proto_msg_init(&m, PROTO_MSG_VERDICT, r->params.suite);
-	struct proto_verdict *v = &m.u.verdict;
+	struct proto_verdict m;
+	memset(&m, 0, sizeof(m));
+	struct proto_verdict *v = &m;
 	v->dispute_id = d->id;
 	v->job_id = d->job;
 	v->executor = d->executor;
@@ -268,14 +266,12 @@ store_verdict(struct request *q, struct dispute *d, uint64_t slashed,
 	v->rounds = d->game.rounds;
 	v->slashed = slashed;
 	v->reward = reward;
-	/* The message borrows the transcript; it must not free it. */
+	/* The message borrows the transcript: it is never freed here. */
 	v->transcript = d->transcript;
 	v->transcript_len = d->transcript_len;
 	uint8_t *buf;
 	size_t len;
-	int err = referee_encode(r, &m, &buf, &len);
-	v->transcript = NULL;
-	v->transcript_len = 0;
+	int err = referee_encode(r, PROTO_MSG_VERDICT, &m, &buf, &len);
 	if (err != RF_OK) {
 		return err;
 	}
@@ -569,10 +565,10 @@ int
 referee_handle_challenge(struct request *q)
 {
 	struct referee *r = q->r;
-	const struct proto_challenge *c = &q->msg->u.challenge;
+	const struct proto_challenge *c = q->body;
 	enum proto_hash suite = r->params.suite;
 	struct account a;
-	int err = referee_ledger_account(r, &q->msg->sender, &a);
+	int err = referee_ledger_account(r, &q->env->sender, &a);
 	if (err != RF_OK) {
 		return err;
 	}
@@ -641,7 +637,7 @@ referee_handle_challenge(struct request *q)
 		dispute_free(&d);
 		return referee_req_refuse(q, PROTO_ERR_STATE, "%s", why);
 	}
-	dispute_id_of(suite, &c->job_id, &q->msg->sender, &d.id);
+	dispute_id_of(suite, &c->job_id, &q->env->sender, &d.id);
 	err = referee_db_stmt(r, &st, "SELECT 1 FROM disputes WHERE dispute_id = ?1",
 	    "d", &d.id);
 	if (err == RF_OK) {
@@ -663,7 +659,7 @@ referee_handle_challenge(struct request *q)
 	struct proto_pubkey client;
 	referee_chain_params(r, &cp);
 	if (err == RF_OK) {
-		err = load_parties(r, &c->job_id, &ex, &q->msg->sender, &cj,
+		err = load_parties(r, &c->job_id, &ex, &q->env->sender, &cj,
 		    &client, &b);
 	}
 	if (err == RF_OK) {
@@ -683,7 +679,7 @@ referee_handle_challenge(struct request *q)
 	if (err == RF_OK) {
 		d.job = c->job_id;
 		d.executor = ex;
-		d.challenger = q->msg->sender;
+		d.challenger = q->env->sender;
 		d.bond = c->bond;
 		d.state = e.dispute_state;
 		err = referee_db_run(r, "INSERT INTO disputes (dispute_id, job_id, "
@@ -734,9 +730,9 @@ load_for_move(struct request *q, const struct proto_digest *id,
 	if (!found) {
 		return referee_req_refuse(q, PROTO_ERR_UNKNOWN, "no such dispute");
 	}
-	if (memcmp(q->msg->sender.b, d->executor.b, PROTO_KEY_LEN) == 0) {
+	if (memcmp(q->env->sender.b, d->executor.b, PROTO_KEY_LEN) == 0) {
 		*side = BISECT_EXECUTOR;
-	} else if (memcmp(q->msg->sender.b, d->challenger.b,
+	} else if (memcmp(q->env->sender.b, d->challenger.b,
 	    PROTO_KEY_LEN) == 0) {
 		*side = BISECT_CHALLENGER;
 	} else {
@@ -783,7 +779,7 @@ after_move(struct request *q, struct dispute *d, enum bisect_result res,
 int
 referee_handle_answer(struct request *q)
 {
-	const struct proto_bisect_answer *a = &q->msg->u.bisect_answer;
+	const struct proto_bisect_answer *a = q->body;
 	struct dispute d;
 	enum bisect_side side = BISECT_EXECUTOR;
 	int err = load_for_move(q, &a->dispute_id, &d, &side);
@@ -809,7 +805,7 @@ int
 referee_handle_reveal(struct request *q)
 {
 	struct referee *r = q->r;
-	const struct proto_reveal *rv = &q->msg->u.reveal;
+	const struct proto_reveal *rv = q->body;
 	struct dispute d;
 	enum bisect_side side = BISECT_EXECUTOR;
 	int err = load_for_move(q, &rv->dispute_id, &d, &side);
@@ -859,6 +855,42 @@ referee_handle_reveal(struct request *q)
 	return err;
 }
 
+/* What an equivocation compares of a claim. */
+struct claim_head {
+	bool is_claim;
+	struct proto_digest job_id, trace_root;
+	uint32_t n;
+};
+
+/* Decodes a claim's whole body (any other type's too: it must be
+ * well-formed) and keeps what an equivocation compares. */
+static int
+claim_head(const struct proto_env *env, struct claim_head *h)
+{
+	memset(h, 0, sizeof(*h));
+	if (env->type != PROTO_MSG_CLAIM) {
+		size_t size = proto_msg_body_size(env->type);
+		void *body = calloc(1, size > 0 ? size : 1);
+		int err = body == NULL ? RF_ERR_NOMEM :
+		    proto_msg_body_decode(env, body, size, NULL);
+		if (err == RF_OK) {
+			proto_msg_body_free(env->type, body);
+		}
+		free(body);
+		return err;
+	}
+	struct proto_claim c;
+	int err = proto_claim_decode(env, &c, NULL);
+	if (err == RF_OK) {
+		h->is_claim = true;
+		h->job_id = c.job_id;
+		h->trace_root = c.trace_root;
+		h->n = c.n;
+		proto_claim_free(&c);
+	}
+	return err;
+}
+
 /* Two signed claims by one executor for one job that differ: proof of
  * equivocation, whoever brings it. The referee itself holds such a proof
  * when an executor posts a second, different claim (referee/handlers.c).
@@ -869,32 +901,35 @@ referee_equivocation_apply(struct request *q, const uint8_t *a, size_t la,
 {
 	struct referee *r = q->r;
 	enum proto_hash suite = r->params.suite;
-	struct proto_msg ca, cb;
-	int err = proto_msg_decode(a, la, &ca, NULL);
+	struct proto_env ea, eb;
+	struct claim_head ca, cb;
+	int err = proto_msg_open(a, la, &ea, NULL);
+	if (err == RF_OK) {
+		err = claim_head(&ea, &ca);
+	}
 	if (err != RF_OK) {
 		return referee_req_refuse(q, PROTO_ERR_INVALID, "claim a does not verify");
 	}
-	err = proto_msg_decode(b, lb, &cb, NULL);
+	err = proto_msg_open(b, lb, &eb, NULL);
+	if (err == RF_OK) {
+		err = claim_head(&eb, &cb);
+	}
 	if (err != RF_OK) {
-		proto_msg_free(&ca);
 		return referee_req_refuse(q, PROTO_ERR_INVALID, "claim b does not verify");
 	}
 	const char *why = NULL;
-	if (ca.type != PROTO_MSG_CLAIM || cb.type != PROTO_MSG_CLAIM) {
+	if (!ca.is_claim || !cb.is_claim) {
 		why = "both messages must be claims";
-	} else if (memcmp(ca.sender.b, cb.sender.b, PROTO_KEY_LEN) != 0) {
+	} else if (memcmp(ea.sender.b, eb.sender.b, PROTO_KEY_LEN) != 0) {
 		why = "the claims have different signers";
-	} else if (!proto_digest_equal(suite, &ca.u.claim.job_id,
-	    &cb.u.claim.job_id)) {
+	} else if (!proto_digest_equal(suite, &ca.job_id, &cb.job_id)) {
 		why = "the claims are for different jobs";
-	} else if (proto_digest_equal(suite, &ca.u.claim.trace_root,
-	    &cb.u.claim.trace_root) && ca.u.claim.n == cb.u.claim.n) {
+	} else if (proto_digest_equal(suite, &ca.trace_root, &cb.trace_root) &&
+	    ca.n == cb.n) {
 		why = "the claims commit to the same trace";
 	}
-	struct proto_digest job = ca.u.claim.job_id;
-	struct proto_pubkey ex = ca.sender;
-	proto_msg_free(&ca);
-	proto_msg_free(&cb);
+	struct proto_digest job = ca.job_id;
+	struct proto_pubkey ex = ea.sender;
 	if (why != NULL) {
 		return referee_req_refuse(q, PROTO_ERR_INVALID, "%s", why);
 	}
@@ -965,7 +1000,7 @@ referee_equivocation_apply(struct request *q, const uint8_t *a, size_t la,
 int
 referee_handle_equivocation(struct request *q)
 {
-	const struct proto_equivocation *e = &q->msg->u.equivocation;
+	const struct proto_equivocation *e = q->body;
 	int err = referee_equivocation_apply(q, e->claim_a, e->len_a, e->claim_b,
 	    e->len_b);
 	if (err == RF_OK) {
@@ -984,7 +1019,7 @@ referee_dispute_fetch(struct request *q)
 	struct referee *r = q->r;
 	struct dispute d;
 	bool found;
-	int err = dispute_load(r, &q->msg->u.dispute_fetch.dispute_id, &d,
+	int err = dispute_load(r, &((const struct proto_dispute_fetch *)q->body)->dispute_id, &d,
 	    &found);
 	if (err != RF_OK) {
 		return err;
@@ -992,27 +1027,34 @@ referee_dispute_fetch(struct request *q)
 	if (!found) {
 		return referee_req_refuse(q, PROTO_ERR_UNKNOWN, "no such dispute");
 	}
-	proto_msg_free(&q->reply);
 	if (d.state == DISPUTE_OPEN) {
-		current_query(&d, &q->reply, r->params.suite);
+		struct proto_bisect_query m;
+		current_query(&d, &m);
 		dispute_free(&d);
-		return RF_OK;
+		return referee_reply(q, PROTO_MSG_BISECT_QUERY, &m);
 	}
 	dispute_free(&d);
 	sqlite3_stmt *st;
 	err = referee_db_stmt(r, &st, "SELECT verdict FROM disputes WHERE dispute_id = "
-	    "?1", "d", &q->msg->u.dispute_fetch.dispute_id);
+	    "?1", "d", &((const struct proto_dispute_fetch *)q->body)->dispute_id);
 	if (err != RF_OK) {
 		return err;
 	}
+	/* The stored verdict, signed again as this reply. */
 	err = RF_ERR_STORE;
+	struct proto_env env;
+	struct proto_verdict v;
 	if (sqlite3_step(st) == SQLITE_ROW) {
-		err = proto_msg_decode(sqlite3_column_blob(st, 0),
-		    (size_t)sqlite3_column_bytes(st, 0), &q->reply, NULL);
+		err = proto_msg_open_stored(sqlite3_column_blob(st, 0),
+		    (size_t)sqlite3_column_bytes(st, 0), &env, NULL);
+		if (err == RF_OK) {
+			err = proto_verdict_decode(&env, &v, NULL);
+		}
 	}
 	sqlite3_finalize(st);
-	if (err != RF_OK) {
-		proto_msg_init(&q->reply, PROTO_MSG_ERROR, r->params.suite);
+	if (err == RF_OK) {
+		err = referee_reply(q, PROTO_MSG_VERDICT, &v);
+		proto_verdict_free(&v);
 	}
 	return err;
 }
@@ -1042,6 +1084,7 @@ tick_one(struct referee *r, const struct proto_digest *id)
 		}
 		dispute_free(&d);
 	}
+	free(q.out); /* a timer's request has nobody to reply to */
 	return referee_txn_end(r, &q.events, err);
 }
 

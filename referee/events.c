@@ -32,9 +32,9 @@ referee_event_emit(struct request *q, enum proto_event_kind kind,
 	}
 	referee_db_done(r, st);
 
-	struct proto_msg m;
-	proto_msg_init(&m, PROTO_MSG_EVENT, r->params.suite);
-	struct proto_event *e = &m.u.event;
+	struct proto_event m;
+	memset(&m, 0, sizeof(m));
+	struct proto_event *e = &m;
 	e->seq = (uint64_t)last + 1;
 	e->kind = (uint8_t)kind;
 	if (job != NULL) {
@@ -50,7 +50,7 @@ referee_event_emit(struct request *q, enum proto_event_kind kind,
 	e->time_ms = q->now_ms;
 	uint8_t *buf;
 	size_t len;
-	err = referee_encode(r, &m, &buf, &len);
+	err = referee_encode(r, PROTO_MSG_EVENT, &m, &buf, &len);
 	if (err != RF_OK) {
 		return err;
 	}

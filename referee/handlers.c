@@ -2,7 +2,7 @@
  * referee/handlers.c - what the referee does with each request.
  *
  * Write handlers run inside the caller's transaction (referee/serve.c) and
- * either fill q->reply and return RF_OK, refuse with an ERROR reply
+ * either set the reply (referee_reply) and return RF_OK, refuse with an ERROR reply
  * (RF_ERR_REFUSED: their changes are rolled back, the request's sequence number
  * is still consumed), or fail internally (everything rolled back, the
  * sender may retry). Read handlers run under the store lock and change
@@ -24,28 +24,39 @@ enum claim_state {
 };
 
 int
+referee_reply(struct request *q, enum proto_msg_type type, const void *body)
+{
+	free(q->out);
+	q->out = NULL;
+	q->out_len = 0;
+	q->out_type = (uint8_t)type;
+	q->out_err = referee_encode(q->r, type, body, &q->out, &q->out_len);
+	return q->out_err;
+}
+
+int
 referee_req_refuse(struct request *q, uint32_t code, const char *fmt, ...)
 {
-	proto_msg_free(&q->reply);
-	proto_msg_init(&q->reply, PROTO_MSG_ERROR, q->r->params.suite);
-	q->reply.u.error.code = code;
+	memset(&q->error, 0, sizeof(q->error));
+	q->error.code = code;
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(q->reply.u.error.text, sizeof(q->reply.u.error.text), fmt,
-	    ap);
+	vsnprintf(q->error.text, sizeof(q->error.text), fmt, ap);
 	va_end(ap);
+	(void)referee_reply(q, PROTO_MSG_ERROR, &q->error);
 	return RF_ERR_REFUSED;
 }
 
 void
 referee_req_ack(struct request *q, const struct proto_digest *id)
 {
-	proto_msg_free(&q->reply);
-	proto_msg_init(&q->reply, PROTO_MSG_ACK, q->r->params.suite);
-	q->reply.u.ack.ref_seq = q->msg->seq;
+	struct proto_ack ack;
+	memset(&ack, 0, sizeof(ack));
+	ack.ref_seq = q->env->seq;
 	if (id != NULL) {
-		q->reply.u.ack.id = *id;
+		ack.id = *id;
 	}
+	(void)referee_reply(q, PROTO_MSG_ACK, &ack);
 }
 
 /* ------------------------------------------------------------------ */
@@ -55,7 +66,7 @@ referee_req_ack(struct request *q, const struct proto_digest *id)
 static int
 h_register(struct request *q)
 {
-	const struct proto_node_register *m = &q->msg->u.node_register;
+	const struct proto_node_register *m = q->body;
 	struct referee *r = q->r;
 	if (m->roles == 0) {
 		return referee_req_refuse(q, PROTO_ERR_INVALID, "a node needs a role");
@@ -64,7 +75,7 @@ h_register(struct request *q)
 	 * registrations let anyone fill the registry (and `status`) with
 	 * made-up nodes. Updating one's own registration is free. */
 	struct account a;
-	int err = referee_ledger_account(r, &q->msg->sender, &a);
+	int err = referee_ledger_account(r, &q->env->sender, &a);
 	if (err != RF_OK) {
 		return err;
 	}
@@ -76,7 +87,7 @@ h_register(struct request *q)
 			    (unsigned long long)fee,
 			    (unsigned long long)(a.exists ? a.balance : 0));
 		}
-		err = referee_ledger_debit(r, &q->msg->sender, "balance", fee);
+		err = referee_ledger_debit(r, &q->env->sender, "balance", fee);
 		if (err == RF_OK) {
 			err = referee_db_meta_add(r, "burned", (int64_t)fee);
 		}
@@ -87,20 +98,20 @@ h_register(struct request *q)
 	err = referee_db_run(r, "INSERT INTO accounts (key, roles, name, endpoint, "
 	    "registered) VALUES (?1, ?2, ?3, ?4, 1) ON CONFLICT (key) DO UPDATE "
 	    "SET roles = ?2, name = ?3, endpoint = ?4, registered = 1", "kitt",
-	    &q->msg->sender, (int64_t)m->roles, m->name, m->endpoint);
+	    &q->env->sender, (int64_t)m->roles, m->name, m->endpoint);
 	if (err == RF_OK) {
 		err = referee_db_run(r, "DELETE FROM serves WHERE key = ?1", "k",
-		    &q->msg->sender);
+		    &q->env->sender);
 	}
 	for (unsigned i = 0; err == RF_OK && i < m->n_models; i++) {
 		err = referee_db_run(r, "INSERT OR IGNORE INTO serves (key, model_id) "
-		    "VALUES (?1, ?2)", "kd", &q->msg->sender, &m->models[i]);
+		    "VALUES (?1, ?2)", "kd", &q->env->sender, &m->models[i]);
 	}
 	if (err != RF_OK) {
 		return err;
 	}
 	char k[13];
-	node_short_hex(q->msg->sender.b, k);
+	node_short_hex(q->env->sender.b, k);
 	log_info("node registered key=%s name=%s roles=%u models=%u", k,
 	    m->name, m->roles, m->n_models);
 	referee_req_ack(q, NULL);
@@ -128,13 +139,13 @@ static int
 h_stake(struct request *q, bool stake)
 {
 	struct referee *r = q->r;
-	uint64_t amount = q->msg->u.amount.amount;
+	uint64_t amount = ((const struct proto_amount *)q->body)->amount;
 	struct chain_params cp;
 	struct chain_before b;
 	struct chain_effects e;
 	memset(&b, 0, sizeof(b));
 	referee_chain_params(r, &cp);
-	int err = referee_ledger_chain_account(r, &q->msg->sender,
+	int err = referee_ledger_chain_account(r, &q->env->sender,
 	    &b.acc[CHAIN_EXECUTOR]);
 	if (err != RF_OK) {
 		return err;
@@ -143,7 +154,7 @@ h_stake(struct request *q, bool stake)
 		chain_stake(&cp, &b.acc[CHAIN_EXECUTOR], amount, &e);
 	} else {
 		int64_t pending;
-		err = pending_claims(r, &q->msg->sender, &pending);
+		err = pending_claims(r, &q->env->sender, &pending);
 		if (err != RF_OK) {
 			return err;
 		}
@@ -154,7 +165,7 @@ h_stake(struct request *q, bool stake)
 		return referee_req_refuse(q, e.refused, "%s", e.why);
 	}
 	struct ledger_roles roles = { { NULL }, NULL, NULL };
-	roles.key[CHAIN_EXECUTOR] = &q->msg->sender;
+	roles.key[CHAIN_EXECUTOR] = &q->env->sender;
 	err = referee_ledger_apply(q, &b, &e, &roles);
 	if (err != RF_OK) {
 		return err;
@@ -166,7 +177,7 @@ h_stake(struct request *q, bool stake)
 static int
 h_model(struct request *q)
 {
-	const struct proto_model_register *m = &q->msg->u.model_register;
+	const struct proto_model_register *m = q->body;
 	struct referee *r = q->r;
 	enum proto_hash suite = r->params.suite;
 	if (m->name[0] == '\0') {
@@ -224,7 +235,7 @@ h_model(struct request *q)
 		    "n_inputs, graph, owner, n_leaves, envelope, out_leaf, "
 		    "inputs) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
 		    "dtiibkibib", &m->model_id, m->name, (int64_t)s.n_ops,
-		    (int64_t)s.n_inputs, m->graph, m->graph_len, &q->msg->sender,
+		    (int64_t)s.n_inputs, m->graph, m->graph_len, &q->env->sender,
 		    (int64_t)s.n_leaves, q->raw, q->raw_len, (int64_t)s.out_leaf,
 		    inputs, ilen);
 		if (err != RF_OK) {
@@ -301,7 +312,7 @@ referee_pick_executor(struct referee *r, const struct proto_digest *model,
 static int
 h_submit(struct request *q)
 {
-	const struct proto_job_submit *s = &q->msg->u.job_submit;
+	const struct proto_job_submit *s = q->body;
 	struct referee *r = q->r;
 	enum proto_hash suite = r->params.suite;
 	struct model_spec ms;
@@ -339,7 +350,7 @@ h_submit(struct request *q)
 		proto_tensor_leaf(suite, &t, 1, &leaves[i]);
 	}
 	struct proto_digest job;
-	job_id_of(suite, s, &q->msg->sender, leaves, &job);
+	job_id_of(suite, s, &q->env->sender, leaves, &job);
 
 	sqlite3_stmt *st;
 	err = referee_db_query(r, &st, "SELECT 1 FROM jobs WHERE job_id = ?1", "d",
@@ -387,10 +398,10 @@ h_submit(struct request *q)
 	b.job = &cj;
 	referee_chain_params(r, &cp);
 	int64_t open_jobs = 0;
-	err = referee_ledger_chain_account(r, &q->msg->sender, &b.acc[CHAIN_CLIENT]);
+	err = referee_ledger_chain_account(r, &q->env->sender, &b.acc[CHAIN_CLIENT]);
 	if (err == RF_OK) {
 		err = referee_db_query(r, &st, "SELECT count(*) FROM jobs WHERE client = "
-		    "?1 AND state IN (1, 2, 3)", "k", &q->msg->sender);
+		    "?1 AND state IN (1, 2, 3)", "k", &q->env->sender);
 		if (err == RF_OK) {
 			if (sqlite3_step(st) == SQLITE_ROW) {
 				open_jobs = sqlite3_column_int64(st, 0);
@@ -414,7 +425,7 @@ h_submit(struct request *q)
 	err = referee_db_run(r, "INSERT INTO jobs (job_id, model_id, client, executor, "
 	    "fee, submit, input_leaves, state, created_ms, deadline_ms) VALUES "
 	    "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)", "ddkkibbiii", &job,
-	    &s->model_id, &q->msg->sender, &ex, (int64_t)s->fee, q->raw,
+	    &s->model_id, &q->env->sender, &ex, (int64_t)s->fee, q->raw,
 	    q->raw_len, leafbuf, (size_t)s->n_inputs * hl,
 	    (int64_t)PROTO_JOB_OPEN, (int64_t)q->now_ms,
 	    (int64_t)e.deadline_ms);
@@ -422,7 +433,7 @@ h_submit(struct request *q)
 		return err;
 	}
 	struct ledger_roles roles = { { NULL }, &job, NULL };
-	roles.key[CHAIN_CLIENT] = &q->msg->sender;
+	roles.key[CHAIN_CLIENT] = &q->env->sender;
 	roles.key[CHAIN_EXECUTOR] = &ex;
 	err = referee_ledger_apply(q, &b, &e, &roles);
 	if (err != RF_OK) {
@@ -505,7 +516,7 @@ claim_equivocates(struct request *q, const struct proto_digest *job)
 static int
 h_claim(struct request *q)
 {
-	const struct proto_claim *c = &q->msg->u.claim;
+	const struct proto_claim *c = q->body;
 	struct referee *r = q->r;
 	enum proto_hash suite = r->params.suite;
 	size_t hl = proto_hash_len(suite);
@@ -518,7 +529,7 @@ h_claim(struct request *q)
 	if (!found) {
 		return referee_req_refuse(q, PROTO_ERR_UNKNOWN, "unknown job");
 	}
-	if (memcmp(j.executor.b, q->msg->sender.b, PROTO_KEY_LEN) != 0) {
+	if (memcmp(j.executor.b, q->env->sender.b, PROTO_KEY_LEN) != 0) {
 		return referee_req_refuse(q, PROTO_ERR_INVALID, "the job is assigned to "
 		    "another executor");
 	}
@@ -597,7 +608,7 @@ h_claim(struct request *q)
 	referee_chain_params(r, &cp);
 	err = referee_ledger_job(r, &c->job_id, &cj, NULL, NULL, &found);
 	if (err == RF_OK) {
-		err = referee_ledger_chain_account(r, &q->msg->sender,
+		err = referee_ledger_chain_account(r, &q->env->sender,
 		    &b.acc[CHAIN_EXECUTOR]);
 	}
 	if (err != RF_OK || !found) {
@@ -611,12 +622,12 @@ h_claim(struct request *q)
 	err = referee_db_run(r, "INSERT INTO claims (job_id, executor, trace_root, n, "
 	    "envelope, posted_ms, window_end_ms, state, collateral) VALUES "
 	    "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)", "dkdibiiii", &c->job_id,
-	    &q->msg->sender, &c->trace_root, (int64_t)c->n, q->raw, q->raw_len,
+	    &q->env->sender, &c->trace_root, (int64_t)c->n, q->raw, q->raw_len,
 	    (int64_t)q->now_ms, (int64_t)e.window_end_ms,
 	    (int64_t)CLAIM_PENDING, (int64_t)e.collateral);
 	if (err == RF_OK) {
 		struct ledger_roles roles = { { NULL }, &c->job_id, NULL };
-		roles.key[CHAIN_EXECUTOR] = &q->msg->sender;
+		roles.key[CHAIN_EXECUTOR] = &q->env->sender;
 		err = referee_ledger_apply(q, &b, &e, &roles);
 	}
 	if (err != RF_OK) {
@@ -630,7 +641,7 @@ h_claim(struct request *q)
 int
 referee_handle_request(struct request *q)
 {
-	switch (q->msg->type) {
+	switch (q->env->type) {
 	case PROTO_MSG_NODE_REGISTER:
 		return h_register(q);
 	case PROTO_MSG_STAKE:
@@ -653,7 +664,7 @@ referee_handle_request(struct request *q)
 		return referee_handle_equivocation(q);
 	default:
 		return referee_req_refuse(q, PROTO_ERR_VERSION, "a referee does not take "
-		    "'%s' messages", proto_msg_type_name(q->msg->type));
+		    "'%s' messages", proto_msg_type_name(q->env->type));
 	}
 }
 
@@ -661,9 +672,10 @@ referee_handle_request(struct request *q)
 /* Reads                                                                */
 /* ------------------------------------------------------------------ */
 
-/* Decodes a stored envelope (already verified when it arrived). */
+/* Opens a stored envelope (already verified when it arrived); its body
+ * stays valid until the statement steps again. */
 static int
-stored_msg(sqlite3_stmt *st, int col, struct proto_msg *m)
+stored_msg(sqlite3_stmt *st, int col, struct proto_env *env)
 {
 	const uint8_t *p = sqlite3_column_blob(st, col);
 	size_t n = (size_t)sqlite3_column_bytes(st, col);
@@ -673,14 +685,14 @@ stored_msg(sqlite3_stmt *st, int col, struct proto_msg *m)
 	/* Verified when it arrived (or signed by us): checking the
 	 * signature again would cost an Ed25519 verification per stored
 	 * envelope, under the store lock (256 of them per EVENTS reply). */
-	return proto_msg_decode_stored(p, n, m, NULL);
+	return proto_msg_open_stored(p, n, env, NULL);
 }
 
 static int
 r_job_fetch(struct request *q)
 {
 	struct referee *r = q->r;
-	const struct proto_digest *id = &q->msg->u.job_fetch.job_id;
+	const struct proto_digest *id = &((const struct proto_job_fetch *)q->body)->job_id;
 	struct proto_digest zero;
 	memset(&zero, 0, sizeof(zero));
 	sqlite3_stmt *st;
@@ -689,7 +701,7 @@ r_job_fetch(struct request *q)
 	if (proto_digest_equal(r->params.suite, id, &zero)) {
 		err = referee_db_query(r, &st, "SELECT job_id, model_id, client, executor, "
 		    "fee, state, submit FROM jobs WHERE executor = ?1 AND state = "
-		    "1 ORDER BY created_ms, job_id LIMIT 1", "k", &q->msg->sender);
+		    "1 ORDER BY created_ms, job_id LIMIT 1", "k", &q->env->sender);
 	} else {
 		err = referee_db_query(r, &st, "SELECT job_id, model_id, client, executor, "
 		    "fee, state, submit FROM jobs WHERE job_id = ?1", "d", id);
@@ -703,15 +715,21 @@ r_job_fetch(struct request *q)
 		return rc == SQLITE_DONE ?
 		    referee_req_refuse(q, PROTO_ERR_UNKNOWN, "no such job") : RF_ERR_STORE;
 	}
-	struct proto_msg submit;
-	err = stored_msg(st, 6, &submit);
+	struct proto_env env;
+	struct proto_job_submit *submit = malloc(sizeof(*submit));
+	struct proto_job_info *ji = calloc(1, sizeof(*ji));
+	err = submit != NULL && ji != NULL ? stored_msg(st, 6, &env) :
+	    RF_ERR_NOMEM;
+	if (err == RF_OK) {
+		err = proto_job_submit_decode(&env, submit, NULL) == RF_OK ?
+		    RF_OK : RF_ERR_STORE;
+	}
 	if (err != RF_OK) {
 		referee_db_done(r, st);
-		return RF_ERR_STORE;
+		free(submit);
+		free(ji);
+		return err;
 	}
-	proto_msg_free(&q->reply);
-	proto_msg_init(&q->reply, PROTO_MSG_JOB_INFO, r->params.suite);
-	struct proto_job_info *ji = &q->reply.u.job_info;
 	referee_db_col_digest(r, st, 0, &ji->job_id);
 	referee_db_col_digest(r, st, 1, &ji->model_id);
 	referee_db_col_key(st, 2, &ji->client);
@@ -720,19 +738,22 @@ r_job_fetch(struct request *q)
 	ji->state = (uint8_t)sqlite3_column_int(st, 5);
 	referee_db_done(r, st);
 	/* Hand the inputs over from the decoded request. */
-	ji->n_inputs = submit.u.job_submit.n_inputs;
-	memcpy(ji->inputs, submit.u.job_submit.inputs,
-	    sizeof(struct tensor) * ji->n_inputs);
-	submit.u.job_submit.n_inputs = 0;
-	proto_msg_free(&submit);
-	return RF_OK;
+	ji->n_inputs = submit->n_inputs;
+	memcpy(ji->inputs, submit->inputs, sizeof(struct tensor) * ji->n_inputs);
+	submit->n_inputs = 0;
+	proto_job_submit_free(submit);
+	free(submit);
+	err = referee_reply(q, PROTO_MSG_JOB_INFO, ji);
+	proto_job_info_free(ji);
+	free(ji);
+	return err;
 }
 
 static int
 r_claim_status(struct request *q)
 {
 	struct referee *r = q->r;
-	const struct proto_digest *id = &q->msg->u.claim_status.job_id;
+	const struct proto_digest *id = &((const struct proto_claim_status *)q->body)->job_id;
 	struct job_row j;
 	bool found;
 	int err = job_get(r, id, &j, &found);
@@ -742,9 +763,9 @@ r_claim_status(struct request *q)
 	if (!found) {
 		return referee_req_refuse(q, PROTO_ERR_UNKNOWN, "no such job");
 	}
-	proto_msg_free(&q->reply);
-	proto_msg_init(&q->reply, PROTO_MSG_CLAIM_INFO, r->params.suite);
-	struct proto_claim_info *ci = &q->reply.u.claim_info;
+	struct proto_claim_info info;
+	memset(&info, 0, sizeof(info));
+	struct proto_claim_info *ci = &info;
 	ci->job_id = *id;
 	ci->state = (uint8_t)j.state;
 	ci->executor = j.executor;
@@ -755,20 +776,24 @@ r_claim_status(struct request *q)
 		return err;
 	}
 	if (sqlite3_step(st) == SQLITE_ROW) {
-		struct proto_msg claim;
+		struct proto_env env;
+		struct proto_claim claim;
 		referee_db_col_digest(r, st, 0, &ci->trace_root);
 		ci->n = (uint32_t)sqlite3_column_int64(st, 1);
 		ci->window_end_ms = (uint64_t)sqlite3_column_int64(st, 2);
-		if (stored_msg(st, 3, &claim) == RF_OK) {
-			ci->n_outputs = claim.u.claim.n_outputs;
-			memcpy(ci->outputs, claim.u.claim.outputs,
+		if (stored_msg(st, 3, &env) == RF_OK &&
+		    proto_claim_decode(&env, &claim, NULL) == RF_OK) {
+			ci->n_outputs = claim.n_outputs;
+			memcpy(ci->outputs, claim.outputs,
 			    sizeof(struct tensor) * ci->n_outputs);
-			claim.u.claim.n_outputs = 0;
-			proto_msg_free(&claim);
+			claim.n_outputs = 0;
+			proto_claim_free(&claim);
 		}
 	}
 	referee_db_done(r, st);
-	return RF_OK;
+	err = referee_reply(q, PROTO_MSG_CLAIM_INFO, ci);
+	proto_claim_info_free(ci);
+	return err;
 }
 
 static int
@@ -785,9 +810,9 @@ static int
 r_status(struct request *q)
 {
 	struct referee *r = q->r;
-	proto_msg_free(&q->reply);
-	proto_msg_init(&q->reply, PROTO_MSG_STATUS_INFO, r->params.suite);
-	struct proto_status_info *si = &q->reply.u.status_info;
+	struct proto_status_info info;
+	memset(&info, 0, sizeof(info));
+	struct proto_status_info *si = &info;
 	si->time_ms = q->now_ms;
 	int err = count_where(r, "SELECT count(*) FROM jobs WHERE state = 1",
 	    &si->jobs_open);
@@ -841,22 +866,24 @@ r_status(struct request *q)
 		n->stake = (uint64_t)sqlite3_column_int64(st, 4);
 	}
 	sqlite3_finalize(st);
-	return RF_OK;
+	err = referee_reply(q, PROTO_MSG_STATUS_INFO, si);
+	proto_status_info_free(si);
+	return err;
 }
 
 static int
 r_events(struct request *q)
 {
 	struct referee *r = q->r;
-	const struct proto_events_fetch *f = &q->msg->u.events_fetch;
+	const struct proto_events_fetch *f = q->body;
 	uint32_t max = f->max == 0 || f->max > PROTO_MAX_EVENTS ?
 	    PROTO_MAX_EVENTS : f->max;
 	if (f->after > INT64_MAX) {
 		return referee_req_refuse(q, PROTO_ERR_INVALID, "bad event cursor");
 	}
-	proto_msg_free(&q->reply);
-	proto_msg_init(&q->reply, PROTO_MSG_EVENTS, r->params.suite);
-	struct proto_events *ev = &q->reply.u.events;
+	struct proto_events reply;
+	memset(&reply, 0, sizeof(reply));
+	struct proto_events *ev = &reply;
 	ev->events = calloc(max, sizeof(*ev->events));
 	if (ev->events == NULL) {
 		return RF_ERR_NOMEM;
@@ -865,23 +892,27 @@ r_events(struct request *q)
 	int err = referee_db_query(r, &st, "SELECT body FROM events WHERE seq > ?1 "
 	    "ORDER BY seq LIMIT ?2", "ii", (int64_t)f->after, (int64_t)max);
 	if (err != RF_OK) {
+		proto_events_free(ev);
 		return err;
 	}
 	while (sqlite3_step(st) == SQLITE_ROW && ev->n < max) {
-		struct proto_msg e;
-		if (stored_msg(st, 0, &e) == RF_OK &&
-		    e.type == PROTO_MSG_EVENT) {
-			ev->events[ev->n++] = e.u.event;
+		struct proto_env env;
+		if (stored_msg(st, 0, &env) == RF_OK &&
+		    env.type == PROTO_MSG_EVENT &&
+		    proto_event_decode(&env, &ev->events[ev->n], NULL) == RF_OK) {
+			ev->n++;
 		}
 	}
 	referee_db_done(r, st);
-	return RF_OK;
+	err = referee_reply(q, PROTO_MSG_EVENTS, ev);
+	proto_events_free(ev);
+	return err;
 }
 
 int
 referee_handle_read(struct request *q)
 {
-	switch (q->msg->type) {
+	switch (q->env->type) {
 	case PROTO_MSG_JOB_FETCH:
 		return r_job_fetch(q);
 	case PROTO_MSG_CLAIM_STATUS:
@@ -894,6 +925,6 @@ referee_handle_read(struct request *q)
 		return referee_dispute_fetch(q);
 	default:
 		return referee_req_refuse(q, PROTO_ERR_VERSION, "'%s' is not a query",
-		    proto_msg_type_name(q->msg->type));
+		    proto_msg_type_name(q->env->type));
 	}
 }

@@ -64,14 +64,26 @@ int referee_outbox_push(struct outbox *o, uint8_t *msg, size_t len);
 /* One request being handled. */
 struct request {
 	struct referee *r;
-	const struct proto_msg *msg;
+	const struct proto_env *env; /* NULL when the request did not decode */
+	const void *body;            /* its body: the struct of env->type */
 	const uint8_t *raw;
 	size_t raw_len;
 	uint64_t now_ms;
-	struct proto_msg reply;
+	/* The reply, signed (referee_reply): its bytes or the error encoding
+	 * it met, its type, and an ERROR's code and text for the log. */
+	uint8_t *out;
+	size_t out_len;
+	int out_err;
+	uint8_t out_type;
+	struct proto_error error;
 	struct outbox events;
 	struct rf_errinfo ei;
 };
+
+/* Encodes and signs type's body as the reply to q, replacing any earlier
+ * one; the encoder's error, also kept for the caller of the handler. */
+int referee_reply(struct request *q, enum proto_msg_type type,
+    const void *body);
 
 /* A handler's business refusal is RF_ERR_REFUSED: the reply is an ERROR,
  * the handler's changes are rolled back, the request's sequence number is
@@ -94,9 +106,9 @@ void referee_ledger_check(struct referee *r);
 
 /* Next sequence number for an envelope we sign. */
 uint64_t referee_next_seq(struct referee *r);
-/* Signs and encodes m as the referee (sender and seq filled in). */
-int referee_encode(struct referee *r, struct proto_msg *m, uint8_t **buf,
-    size_t *len);
+/* Signs and encodes type's body as the referee, with its next seq. */
+int referee_encode(struct referee *r, enum proto_msg_type type,
+    const void *body, uint8_t **buf, size_t *len);
 
 /* Statement helpers: arguments are bound by a format string, one letter
  * per ?N: 'k' public key (const struct proto_pubkey *), 'd' digest
@@ -200,7 +212,7 @@ void referee_outbox_free(struct outbox *o);
  */
 int referee_txn_end(struct referee *r, struct outbox *o, int err);
 
-/* Handlers (referee/handlers.c). Each returns RF_OK with q->reply set,
+/* Handlers (referee/handlers.c). Each returns RF_OK with the reply set,
  * RF_ERR_REFUSED with an ERROR reply, or an internal error code. */
 int referee_handle_request(struct request *q);
 int referee_handle_read(struct request *q);

@@ -33,12 +33,27 @@ referee_next_seq(struct referee *r)
 }
 
 int
-referee_encode(struct referee *r, struct proto_msg *m, uint8_t **buf,
-    size_t *len)
+referee_encode(struct referee *r, enum proto_msg_type type, const void *body,
+    uint8_t **buf, size_t *len)
 {
-	m->sender = r->cfg->identity.pk;
-	m->seq = referee_next_seq(r);
-	return proto_msg_pack(m, &r->cfg->identity, buf, len);
+	return proto_msg_encode(type, body, r->params.suite,
+	    referee_next_seq(r), &r->cfg->identity, buf, len);
+}
+
+/* Hands the reply's bytes to the caller. */
+static int
+take_reply(struct request *q, uint8_t **reply, size_t *reply_len)
+{
+	if (q->out_err != RF_OK) {
+		return q->out_err;
+	}
+	if (q->out == NULL) {
+		return RF_ERR_INVAL; /* a handler that set no reply */
+	}
+	*reply = q->out;
+	*reply_len = q->out_len;
+	q->out = NULL;
+	return RF_OK;
 }
 
 static bool
@@ -62,8 +77,8 @@ record_seq(struct request *q, const uint8_t *reply, size_t reply_len)
 	struct proto_digest h;
 	proto_hash(PROTO_HASH_BLAKE2B, q->raw, q->raw_len, &h);
 	return referee_db_run(q->r, "UPDATE accounts SET last_seq = ?2, last_req = ?3, "
-	    "last_reply = ?4 WHERE key = ?1", "kibb", &q->msg->sender,
-	    (int64_t)q->msg->seq, h.b, (size_t)32, reply, reply_len);
+	    "last_reply = ?4 WHERE key = ?1", "kibb", &q->env->sender,
+	    (int64_t)q->env->seq, h.b, (size_t)32, reply, reply_len);
 }
 
 void
@@ -123,31 +138,31 @@ handle_write(struct request *q, uint8_t **reply, size_t *reply_len)
 		error_reply(q, PROTO_ERR_HALTED, "the referee's ledger failed its "
 		    "integrity check: requests that change state are refused "
 		    "until an operator repairs it (queries still work)");
-		return referee_encode(r, &q->reply, reply, reply_len);
+		return take_reply(q, reply, reply_len);
 	}
 	int err = store_begin(r->db, &q->ei);
 	if (err != RF_OK) {
 		return err;
 	}
 	struct account a;
-	err = referee_ledger_account(r, &q->msg->sender, &a);
+	err = referee_ledger_account(r, &q->env->sender, &a);
 	if (err != RF_OK) {
 		store_rollback(r->db);
 		return err;
 	}
-	if (!a.exists && q->msg->type != PROTO_MSG_NODE_REGISTER) {
+	if (!a.exists && q->env->type != PROTO_MSG_NODE_REGISTER) {
 		store_rollback(r->db);
 		error_reply(q, PROTO_ERR_UNKNOWN, "unknown sender: register first");
-		return referee_encode(r, &q->reply, reply, reply_len);
+		return take_reply(q, reply, reply_len);
 	}
-	if (a.exists && q->msg->seq <= a.last_seq) {
+	if (a.exists && q->env->seq <= a.last_seq) {
 		/* A retry of the last request gets its recorded reply. */
 		sqlite3_stmt *st;
 		struct proto_digest h;
 		proto_hash(PROTO_HASH_BLAKE2B, q->raw, q->raw_len, &h);
 		err = referee_db_stmt(r, &st, "SELECT last_reply FROM accounts WHERE key "
 		    "= ?1 AND last_seq = ?2 AND last_req = ?3", "kib",
-		    &q->msg->sender, (int64_t)q->msg->seq, h.b, (size_t)32);
+		    &q->env->sender, (int64_t)q->env->seq, h.b, (size_t)32);
 		if (err == RF_OK && sqlite3_step(st) == SQLITE_ROW &&
 		    sqlite3_column_bytes(st, 0) > 0) {
 			size_t n = (size_t)sqlite3_column_bytes(st, 0);
@@ -159,14 +174,15 @@ handle_write(struct request *q, uint8_t **reply, size_t *reply_len)
 			sqlite3_finalize(st);
 			store_rollback(r->db);
 			/* Not a refusal of this request (a refusal recorded then
-			 * was counted then): q->reply only tells the caller
+			 * was counted then): q->out_type only tells the caller
 			 * which it was, the recorded bytes are what goes out. */
-			proto_msg_free(&q->reply);
-			proto_msg_init(&q->reply, PROTO_MSG_ACK, r->params.suite);
+			free(q->out);
+			q->out = NULL;
+			q->out_type = PROTO_MSG_ACK;
 			char k[13];
-			node_short_hex(q->msg->sender.b, k);
+			node_short_hex(q->env->sender.b, k);
 			log_info_limited("retry of %s from %s: the recorded reply "
-			    "sent again", proto_msg_type_name(q->msg->type), k);
+			    "sent again", proto_msg_type_name(q->env->type), k);
 			return *reply != NULL ? RF_OK : RF_ERR_NOMEM;
 		}
 		if (err == RF_OK) {
@@ -175,7 +191,7 @@ handle_write(struct request *q, uint8_t **reply, size_t *reply_len)
 		store_rollback(r->db);
 		error_reply(q, PROTO_ERR_REPLAY, "sequence number is not above "
 		    "the last one accepted");
-		return referee_encode(r, &q->reply, reply, reply_len);
+		return take_reply(q, reply, reply_len);
 	}
 
 	err = store_exec(r->db, "SAVEPOINT handler", NULL);
@@ -190,13 +206,13 @@ handle_write(struct request *q, uint8_t **reply, size_t *reply_len)
 		err = store_exec(r->db, "RELEASE handler", NULL);
 	}
 	if (err == RF_OK) {
-		err = referee_encode(r, &q->reply, reply, reply_len);
+		err = take_reply(q, reply, reply_len);
 	}
 	if (err == RF_OK) {
 		/* A refused registration leaves no account to record in; an
 		 * account that existed before still does (none is deleted). */
 		if (!a.exists) {
-			err = referee_ledger_account(r, &q->msg->sender, &a);
+			err = referee_ledger_account(r, &q->env->sender, &a);
 		}
 		if (err == RF_OK && a.exists) {
 			err = record_seq(q, *reply, *reply_len);
@@ -227,27 +243,36 @@ on_request(void *ctx, const uint8_t *req, size_t len, uint8_t **reply,
 	struct referee *r = ctx;
 	uint64_t t0 = node_mono_us();
 	struct request *q = calloc(1, sizeof(*q));
-	struct proto_msg *msg = calloc(1, sizeof(*msg));
-	if (q == NULL || msg == NULL) {
-		free(q);
-		free(msg);
+	struct proto_env env;
+	void *body = NULL;
+	if (q == NULL) {
 		return; /* an empty reply: the client sees a malformed answer */
 	}
 	q->r = r;
-	q->msg = msg;
 	q->raw = req;
 	q->raw_len = len;
 	q->now_ms = node_wall_ms();
-	proto_msg_init(&q->reply, PROTO_MSG_ERROR, r->params.suite);
 	net_counter_inc(r->m_requests);
 
-	int err = proto_msg_decode(req, len, msg, &q->ei);
+	/* The envelope and its signature, then the one body it carries, in
+	 * an allocation of that body's size. */
+	int err = proto_msg_open(req, len, &env, &q->ei);
+	if (err == RF_OK) {
+		size_t size = proto_msg_body_size(env.type);
+		body = calloc(1, size > 0 ? size : 1);
+		err = body == NULL ? rf_errf(&q->ei, RF_ERR_NOMEM, "no memory") :
+		    proto_msg_body_decode(&env, body, size, &q->ei);
+	}
+	if (err == RF_OK) {
+		q->env = &env;
+		q->body = body;
+	}
+	const struct proto_env *msg = q->env;
 	if (err != RF_OK) {
 		log_warn_limited("rejected a %zu-byte request: %s", len,
 		    q->ei.msg[0] ? q->ei.msg : rf_strerror(err));
 		error_reply(q, proto_error_code_for(err), q->ei.msg[0] ?
 		    q->ei.msg : rf_strerror(err));
-		q->msg = NULL;
 	} else if (msg->suite != r->params.suite) {
 		char why[64];
 		snprintf(why, sizeof(why), "this network uses %s",
@@ -277,29 +302,28 @@ on_request(void *ctx, const uint8_t *req, size_t len, uint8_t **reply,
 		}
 	}
 	if (*reply == NULL) {
-		if (referee_encode(r, &q->reply, reply, reply_len) != RF_OK) {
+		if (take_reply(q, reply, reply_len) != RF_OK) {
 			*reply = NULL;
 			*reply_len = 0;
 		}
 	}
-	if (q->reply.type == PROTO_MSG_ERROR) {
+	if (q->out_type == PROTO_MSG_ERROR) {
 		net_counter_inc(r->m_rejected);
-		if (q->msg != NULL) {
+		if (msg != NULL) {
 			char k[65];
 			proto_pubkey_hex(&msg->sender, k);
 			k[12] = '\0';
 			log_info_limited("refused %s from %s: %s",
-			    proto_msg_type_name(msg->type), k,
-			    q->reply.u.error.text);
+			    proto_msg_type_name(msg->type), k, q->error.text);
 		}
 	}
 	net_histogram_observe(r->m_latency, node_seconds_since(t0));
-	proto_msg_free(&q->reply);
-	if (q->msg != NULL) {
-		proto_msg_free(msg);
+	free(q->out);
+	if (body != NULL) {
+		proto_msg_body_free(env.type, body);
 	}
 	referee_outbox_free(&q->events);
-	free(msg);
+	free(body);
 	free(q);
 }
 

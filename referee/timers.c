@@ -101,6 +101,7 @@ due_jobs(struct referee *r, const char *sql,
 	for (size_t i = 0; i < n && err == RF_OK; i++) {
 		err = job_rule(&q, &jobs[i], rule);
 	}
+	free(q.out); /* a timer's request has nobody to reply to */
 	err = referee_txn_end(r, &q.events, err);
 	if (err == RF_OK) {
 		*done = n;
@@ -130,6 +131,7 @@ reassign_some(struct referee *r, size_t *done)
 		return err;
 	}
 	err = referee_reassign_batch(&q, BATCH, done);
+	free(q.out); /* a timer's request has nobody to reply to */
 	return referee_txn_end(r, &q.events, err);
 }
 

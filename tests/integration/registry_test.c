@@ -187,8 +187,8 @@ register_model(struct node_rpc *rpc, const struct engine_model *m,
 	proto_merkle_root(SUITE, leaves, n, &mr->model_id);
 	size_t plen = 0;
 	mr->graph_proof = calloc(MERKLE_MAX_PROOF, sizeof(struct proto_digest));
-	CU_ASSERT_FATAL(mr->graph_proof != NULL);
-	int err = proto_merkle_inclusion_proof(SUITE, leaves, n, 0, mr->graph_proof,
+	int err = mr->graph_proof == NULL ? RF_ERR_NOMEM :
+	    proto_merkle_inclusion_proof(SUITE, leaves, n, 0, mr->graph_proof,
 	    &plen);
 	free(leaves);
 	mr->proof_len = (uint8_t)plen;
