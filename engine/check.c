@@ -124,6 +124,11 @@ probe_op(const struct engine_model *m, size_t k, struct engine_shape *sh,
 			break;
 		}
 		int e = standin_make(&sh[v], &st[n_st], budget);
+		if (e == RF_ERR_NOMEM) {
+			err = e; /* memory ran out: no verdict on this graph */
+			known = false;
+			break;
+		}
 		if (e != RF_OK) {
 			known = false; /* too large to stand in for: run time */
 			break;
@@ -156,6 +161,7 @@ probe_op(const struct engine_model *m, size_t k, struct engine_shape *sh,
 		struct op_probe *old = engine_op_probe_set(&p);
 		size_t old_cap = engine_alloc_cap_set(PROBE_CAP);
 		err = def->eval(&call);
+		bool capped = engine_alloc_capped();
 		engine_alloc_cap_set(old_cap);
 		engine_op_probe_set(old);
 		for (size_t j = 0; j < o->n_outputs; j++) {
@@ -183,7 +189,7 @@ probe_op(const struct engine_model *m, size_t k, struct engine_shape *sh,
 			for (size_t j = 0; known && j < o->n_outputs; j++) {
 				sh[o->outputs[j]] = p.out[j];
 			}
-		} else if (err == RF_ERR_NOMEM) {
+		} else if (err == RF_ERR_NOMEM && capped) {
 			err = RF_OK; /* over the probe's cap: run time */
 			known = false;
 		} else if (err == RF_OK) {

@@ -280,6 +280,9 @@ void engine_bcast_iter_next(struct bcast_iter *it);
  * compute gigabytes. Returns the previous cap.
  */
 size_t engine_alloc_cap_set(size_t bytes);
+/* Whether an allocation was refused for the cap since it was last set:
+ * RF_ERR_NOMEM then means "over the cap", otherwise memory ran out. */
+bool engine_alloc_capped(void);
 
 /* Direct (im2col-free) reference convolution and the fast path share this
  * description of one 2-D convolution. */

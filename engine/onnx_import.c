@@ -160,6 +160,7 @@ nesting_check(const uint8_t *buf, size_t len, struct rf_errinfo *ei)
 struct budget {
 	size_t used, limit;
 	bool over;
+	bool nomem; /* malloc failed: out of memory, not bad input */
 };
 
 /* Each block carries its size in a 16-byte header (keeping malloc's
@@ -178,6 +179,7 @@ budget_alloc(void *ctx, size_t size)
 	}
 	unsigned char *p = malloc(total);
 	if (p == NULL) {
+		b->nomem = true;
 		return NULL;
 	}
 	memcpy(p, &total, sizeof(total));
@@ -1076,6 +1078,10 @@ engine_model_import_onnx(const uint8_t *buf, size_t len,
 	im.alloc.allocator_data = &im.budget;
 	im.model = onnx__model_proto__unpack(&im.alloc, len, buf);
 	if (im.model == NULL) {
+		if (im.budget.nomem) {
+			return rf_errf(ei, RF_ERR_NOMEM,
+			    "out of memory decoding the ONNX model");
+		}
 		if (im.budget.over) {
 			return rf_errf(ei, RF_ERR_RANGE,
 			    "decoding the ONNX model needs more than %zu MiB",

@@ -298,11 +298,14 @@ canonical_nans(struct tensor *t)
 }
 
 /* Evaluates one engine operator under the fold cap. */
+/* *capped: a failure with RF_ERR_NOMEM came from the fold cap, not from
+ * memory running out. */
 static int
 eval_engine(struct onnx_mapper *mp, const struct op_def *def,
     const struct op_params *params, const struct tensor *const *in,
-    size_t n_in, struct tensor *out, size_t n_out)
+    size_t n_in, struct tensor *out, size_t n_out, bool *capped)
 {
+	*capped = false;
 	memset(out, 0, n_out * sizeof(*out));
 	for (size_t i = 0; i < def->min_in; i++) {
 		if (in[i] == NULL) {
@@ -324,6 +327,7 @@ eval_engine(struct onnx_mapper *mp, const struct op_def *def,
 	}
 	size_t old = engine_alloc_cap_set(mp->fold_max);
 	int err = def->eval(&call);
+	*capped = engine_alloc_capped();
 	engine_alloc_cap_set(old);
 	if (err != RF_OK) {
 		for (size_t i = 0; i < n_out; i++) {
@@ -371,13 +375,19 @@ infer_shapes(struct onnx_mapper *mp, const struct op_def *def,
 			size_t old = engine_alloc_cap_set(mp->fold_max);
 			int e =
 			    engine_tensor_init(&zeros[i], v->dtype, v->rank, v->dims);
+			bool zcapped = engine_alloc_capped();
 			engine_alloc_cap_set(old);
+			if (e == RF_ERR_NOMEM && !zcapped) {
+				err = e; /* out of memory, not over the cap */
+			}
 			known = e == RF_OK;
 			in[i] = &zeros[i];
 		}
 	}
+	bool capped = false;
 	if (known) {
-		err = eval_engine(mp, def, params, in, p->n_in, out, p->n_out);
+		err = eval_engine(mp, def, params, in, p->n_in, out, p->n_out,
+		    &capped);
 		if (err == RF_OK) {
 			for (size_t j = 0; j < p->n_out; j++) {
 				struct onnx_ival *v = &mp->iv[p->out[j]];
@@ -387,7 +397,8 @@ infer_shapes(struct onnx_mapper *mp, const struct op_def *def,
 				memcpy(v->dims, out[j].dims, sizeof(v->dims));
 				engine_tensor_fini(&out[j]);
 			}
-		} else if (err == RF_ERR_RANGE || err == RF_ERR_NOMEM) {
+		} else if (err == RF_ERR_RANGE ||
+		    (err == RF_ERR_NOMEM && capped)) {
 			/* Zeros do not fit: the shape stays unknown. */
 			err = RF_OK;
 		} else {
@@ -541,9 +552,11 @@ engine_onnx_emit(struct onnx_mapper *mp, const struct onnx_emit_args *e)
 		for (size_t i = 0; i < e->n_in; i++) {
 			ct[i] = in[i] >= 0 ? &mp->iv[in[i]].c.t : NULL;
 		}
-		err = eval_engine(mp, def, &params, ct, e->n_in, res, n_out);
+		bool capped;
+		err = eval_engine(mp, def, &params, ct, e->n_in, res, n_out,
+		    &capped);
 		if (err != RF_OK) {
-			if (err == RF_ERR_NOMEM) {
+			if (err == RF_ERR_NOMEM && capped) {
 				return engine_onnx_err(mp, RF_ERR_RANGE,
 				    "folding it at import needs a tensor over "
 				    "%zu bytes",

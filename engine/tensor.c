@@ -7,19 +7,28 @@
 
 /* Per-thread, so an import on one thread never limits a run on another. */
 static _Thread_local size_t alloc_cap;
+static _Thread_local bool alloc_capped;
 
 size_t
 engine_alloc_cap_set(size_t bytes)
 {
 	size_t old = alloc_cap;
 	alloc_cap = bytes;
+	alloc_capped = false;
 	return old;
+}
+
+bool
+engine_alloc_capped(void)
+{
+	return alloc_capped;
 }
 
 void *
 engine_aligned_alloc(size_t bytes)
 {
 	if (alloc_cap != 0 && bytes > alloc_cap) {
+		alloc_capped = true;
 		return NULL;
 	}
 	/* aligned_alloc wants a multiple of the alignment, and at least 1. */

@@ -721,11 +721,29 @@ alloc_leftover(long *min_seq, int *overflow)
  * a suite. */
 #define ALLOC_MAX_RUNS 200000
 
+/* Says what a run did wrong: the first few lines of each loop only. */
+static int alloc_said;
+
+static void
+alloc_say(const char *fmt, ...)
+{
+	if (alloc_said++ >= 5) {
+		return;
+	}
+	va_list ap;
+	va_start(ap, fmt);
+	fputs("alloc-fail: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	va_end(ap);
+}
+
 int
 testlib_alloc_fail_run(testlib_alloc_fn fn, void *ctx, unsigned allowed,
     struct testlib_alloc_report *rep)
 {
 	memset(rep, 0, sizeof(*rep));
+	alloc_said = 0;
 	allowed |= 1u << RF_ERR_NOMEM;
 	int bad = 0;
 	for (int persist = 0; persist <= 1; persist++) {
@@ -741,15 +759,14 @@ testlib_alloc_fail_run(testlib_alloc_fn fn, void *ctx, unsigned allowed,
 			int overflow;
 			size_t left = alloc_leftover(&seq, &overflow);
 			if (overflow) {
-				fprintf(stderr, "alloc-fail: more than %zu live "
-				    "blocks, leaks not checked\n", LIVE_CAP / 2);
+				alloc_say("more than %zu live blocks, leaks not "
+				    "checked", LIVE_CAP / 2);
 				bad = 1;
 			}
 			if (rc == TESTLIB_WRONG) {
 				rep->wrong++;
-				fprintf(stderr, "alloc-fail: allocation %ld "
-				    "failed%s: wrong result\n", n,
-				    persist ? " (persistent)" : "");
+				alloc_say("allocation %ld failed%s: wrong result",
+				    n, persist ? " (persistent)" : "");
 				bad = 1;
 			}
 			if (left > 0) {
@@ -757,18 +774,16 @@ testlib_alloc_fail_run(testlib_alloc_fn fn, void *ctx, unsigned allowed,
 					rep->leak_run = n;
 					rep->leak_seq = seq;
 				}
-				fprintf(stderr, "alloc-fail: allocation %ld "
-				    "failed%s: %zu blocks left, the first made "
-				    "by allocation %ld\n", n,
+				alloc_say("allocation %ld failed%s: %zu blocks "
+				    "left, the first made by allocation %ld", n,
 				    persist ? " (persistent)" : "", left, seq);
 				bad = 1;
 			}
 			if (fails == 0) {
 				rep->clean_rc = rc;
 				if (rc != 0) {
-					fprintf(stderr, "alloc-fail: without "
-					    "failures the operation returns "
-					    "%d\n", rc);
+					alloc_say("without failures the "
+					    "operation returns %d", rc);
 					bad = 1;
 				}
 				break;
@@ -781,17 +796,20 @@ testlib_alloc_fail_run(testlib_alloc_fn fn, void *ctx, unsigned allowed,
 					rep->first_bad = rc;
 					rep->first_bad_run = n;
 				}
-				fprintf(stderr, "alloc-fail: allocation %ld "
-				    "failed%s: returned %d\n", n,
-				    persist ? " (persistent)" : "", rc);
+				alloc_say("allocation %ld failed%s: returned %d",
+				    n, persist ? " (persistent)" : "", rc);
 				bad = 1;
 			}
 		}
 		if (n > ALLOC_MAX_RUNS) {
-			fprintf(stderr, "alloc-fail: still failing after %d "
-			    "runs\n", ALLOC_MAX_RUNS);
+			alloc_say("still failing after %d runs",
+			    ALLOC_MAX_RUNS);
 			bad = 1;
 		}
+	}
+	if (alloc_said > 5) {
+		fprintf(stderr, "alloc-fail: ... %d problems in all\n",
+		    alloc_said);
 	}
 	return bad ? -1 : 0;
 }

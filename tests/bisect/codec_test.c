@@ -264,6 +264,44 @@ read_legacy(size_t *len)
 	return b;
 }
 
+/*
+ * The referee decodes and encodes games inside its transactions, under
+ * the store lock: the codec allocates nothing, so it has no out-of-memory
+ * path to get wrong. Every allocation fails while it runs here.
+ */
+static void
+no_allocation(const struct bisect_game *g)
+{
+	uint8_t buf[BISECT_GAME_MAX_ENCODED];
+	size_t len;
+	struct bisect_game d;
+	testlib_alloc_fail_at(1, 1);
+	int enc = bisect_game_encode(g, buf, &len);
+	int dec = enc == RF_OK ? bisect_game_decode(buf, len, &d, NULL) : enc;
+	long calls = testlib_alloc_calls();
+	testlib_alloc_fail_off();
+	CU_ASSERT_EQUAL(enc, RF_OK);
+	CU_ASSERT_EQUAL(dec, RF_OK);
+	CU_ASSERT_EQUAL(calls, 0);
+}
+
+static void
+test_no_allocation(void)
+{
+	each_stage(no_allocation);
+	size_t len;
+	uint8_t *b = read_legacy(&len);
+	CU_ASSERT_FATAL(b != NULL);
+	struct bisect_game g;
+	testlib_alloc_fail_at(1, 1);
+	int dec = bisect_game_decode(b, len, &g, NULL);
+	long calls = testlib_alloc_calls();
+	testlib_alloc_fail_off();
+	CU_ASSERT_EQUAL(dec, RF_OK);
+	CU_ASSERT_EQUAL(calls, 0);
+	free(b);
+}
+
 static void
 test_legacy_plays_on(void)
 {
@@ -339,6 +377,7 @@ main(void)
 		{ "a legacy game loads and plays on", test_legacy_plays_on },
 		{ "damaged legacy games are refused or valid",
 		    test_legacy_damage },
+		{ "the codec allocates nothing", test_no_allocation },
 		CU_TEST_INFO_NULL,
 	};
 	CU_SuiteInfo suites[] = {
