@@ -79,6 +79,10 @@ struct challenger {
 	struct net_counter *m_seen, *m_verified, *m_mismatch, *m_skipped;
 	struct net_counter *m_disputes, *m_won, *m_lost;
 	struct net_histogram *m_seconds;
+	/* Records in the database by enum challenger_outcome (index 0
+	 * unused): what a launcher or an operator reads instead of the
+	 * database (records_metrics says why). */
+	struct net_counter *m_records[CHALLENGER_FAILED + 1];
 	uint64_t last_poll; /* node_mono_ms() */
 };
 
@@ -227,6 +231,7 @@ record(struct challenger *c, const struct proto_digest *job,
 {
 	size_t hl = proto_hash_len(c->cfg->suite);
 	sqlite3_stmt *st;
+	bool inserted = false;
 	int err = store_begin(c->db, NULL);
 	if (err != RF_OK) {
 		return err;
@@ -252,6 +257,7 @@ record(struct challenger *c, const struct proto_digest *job,
 		sqlite3_bind_double(st, 8, seconds);
 		sqlite3_bind_int64(st, 9, (int64_t)node_wall_ms());
 		err = sqlite3_step(st) == SQLITE_DONE ? RF_OK : RF_ERR_STORE;
+		inserted = err == RF_OK && sqlite3_changes(sqlite3_db_handle(st)) > 0;
 		sqlite3_finalize(st);
 	}
 	if (err == RF_OK && dispute_leaves != NULL) {
@@ -271,7 +277,11 @@ record(struct challenger *c, const struct proto_digest *job,
 		store_rollback(c->db);
 		return err;
 	}
-	return store_commit(c->db, NULL);
+	err = store_commit(c->db, NULL);
+	if (err == RF_OK && inserted && (int)o > 0 && o <= CHALLENGER_FAILED) {
+		net_counter_inc(c->m_records[o]);
+	}
+	return err;
 }
 
 /* A query that must come back as want. */
@@ -894,6 +904,45 @@ seed_resolve(struct challenger *c, struct rf_errinfo *ei)
 	return RF_OK;
 }
 
+/*
+ * refute_challenger_records_total{outcome=...}: the records of the
+ * database by outcome, starting from what it already holds, so the
+ * numbers survive a restart and say when every claim posted has been
+ * looked at. `refute devnet` reads them here, never the database.
+ */
+static int
+records_metrics(struct challenger *c, struct rf_errinfo *ei)
+{
+	static const char *const names[] = { NULL, "match", "mismatch",
+		"no_model", "skipped", "failed" };
+	for (int o = CHALLENGER_MATCH; o <= CHALLENGER_FAILED; o++) {
+		char labels[32];
+		snprintf(labels, sizeof(labels), "outcome=\"%s\"", names[o]);
+		c->m_records[o] = net_metrics_counter(c->metrics, "records_total",
+		    labels, "Claims recorded in the database, by outcome");
+	}
+	sqlite3_stmt *st = NULL;
+	store_lock(c->db);
+	int err = store_prepare(c->db, "SELECT outcome, count(*) FROM "
+	    "verifications GROUP BY outcome", &st, ei);
+	int rc = SQLITE_DONE;
+	while (err == RF_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		int o = sqlite3_column_int(st, 0);
+		if (o >= CHALLENGER_MATCH && o <= CHALLENGER_FAILED) {
+			net_counter_add(c->m_records[o],
+			    (uint64_t)sqlite3_column_int64(st, 1));
+		}
+	}
+	if (err == RF_OK && rc != SQLITE_DONE) {
+		err = store_fail(c->db, rc, "counting verifications", ei);
+	}
+	if (st != NULL) {
+		sqlite3_finalize(st);
+	}
+	store_unlock(c->db);
+	return err;
+}
+
 static int
 setup(struct challenger *c, struct rf_errinfo *ei)
 {
@@ -944,6 +993,9 @@ setup(struct challenger *c, struct rf_errinfo *ei)
 		    "Disputes won");
 		c->m_lost = net_metrics_counter(m, "disputes_lost_total", NULL,
 		    "Disputes lost");
+		if (err == RF_OK) {
+			err = records_metrics(c, ei);
+		}
 	}
 	if (err == RF_OK && cfg->metrics_addr != NULL && c->metrics != NULL) {
 		err = net_metrics_serve(c->metrics, cfg->metrics_addr, &c->http, ei);

@@ -78,7 +78,7 @@ print_json(const struct devnet_config *c, const struct devnet_report *r,
     bool ok, const char *reason, const char *error)
 {
 	struct json_out j;
-	char hex[2 * PROTO_DIGEST_MAX + 1], key[65];
+	char hex[2 * PROTO_DIGEST_MAX + 1], key[65], path[DEVNET_PATH_MAX];
 	cmd_json_begin(&j, stdout);
 	cmd_json_bool(&j, "ok", ok);
 	cmd_json_str(&j, "reason", ok ? "" : reason);
@@ -103,7 +103,6 @@ print_json(const struct devnet_config *c, const struct devnet_report *r,
 	cmd_json_uint(&j, "claimed", r->claimed);
 	cmd_json_uint(&j, "final", r->final);
 	cmd_json_uint(&j, "invalid", r->invalid);
-	cmd_json_uint(&j, "verified_jobs", r->verified_jobs);
 	cmd_json_uint(&j, "verifications", r->verifications);
 	cmd_json_uint(&j, "mismatches", r->mismatches);
 	cmd_json_uint(&j, "skipped", r->skipped);
@@ -138,6 +137,12 @@ print_json(const struct devnet_config *c, const struct devnet_report *r,
 		cmd_json_uint(&j, "reward", dp->reward);
 		cmd_json_uint(&j, "duration_ms", dp->closed_ms > dp->opened_ms ?
 		    dp->closed_ms - dp->opened_ms : 0);
+		/* The signed verdict, for `refute audit`, while the folder
+		 * is kept. */
+		if (dp->verdict_saved && r->kept &&
+		    devnet_verdict_path(r, dp, path, sizeof(path)) == RF_OK) {
+			cmd_json_str(&j, "verdict_file", path);
+		}
 		cmd_json_obj_close(&j);
 	}
 	cmd_json_arr_close(&j);
@@ -178,8 +183,7 @@ print_json(const struct devnet_config *c, const struct devnet_report *r,
 		cmd_json_str(&j, "state", state_name(jb->state));
 		cmd_json_uint(&j, "claim_events", jb->claim_events);
 		cmd_json_uint(&j, "final_events", jb->final_events);
-		cmd_json_uint(&j, "verified", jb->verified);
-		cmd_json_uint(&j, "mismatches", jb->mismatches);
+		cmd_json_uint(&j, "disputes", jb->disputes);
 		cmd_json_obj_close(&j);
 	}
 	cmd_json_arr_close(&j);
@@ -204,8 +208,9 @@ print_text(const struct devnet_config *c, const struct devnet_report *r,
 	    0)), (unsigned long long)r->fee);
 	printf("  claims posted    %u\n", r->claimed);
 	printf("  final            %u (invalid %u)\n", r->final, r->invalid);
-	printf("  verified         %u jobs by challengers (%u re-executions, %u "
-	    "skipped)\n", r->verified_jobs, r->verifications, r->skipped);
+	printf("  verified         %u re-executions by challengers (%u matched), "
+	    "%u skipped\n", r->verifications, r->verifications - r->mismatches,
+	    r->skipped);
 	printf("  mismatches       %u\n", r->mismatches);
 	if (r->n_disputes > 0 || r->slashed > 0) {
 		uint32_t rmin = UINT32_MAX, rmax = 0;

@@ -11,8 +11,10 @@
  *
  * Progress is followed through the referee's event log (node_events), the
  * same way the nodes follow it; the numbers reported at the end are read
- * back by request (CLAIM_STATUS, STATUS_QUERY) and from the challengers'
- * own databases, not inferred from events.
+ * back by request (CLAIM_STATUS, DISPUTE_FETCH, STATUS_QUERY) and from the
+ * challengers' metrics servers, not inferred from events. No node's
+ * database is ever opened here: what the launcher reports, anyone with
+ * the same network access could check.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -721,13 +723,24 @@ spawn_node(struct devnet *d, size_t idx, struct rf_errinfo *ei)
 		snprintf(extra2, sizeof(extra2), "%llu",
 		    (unsigned long long)(d->cfg->seed + idx));
 	}
-	char fault_op[16];
+	char fault_op[16], metrics[32];
 	snprintf(fault_op, sizeof(fault_op), "%u", d->cfg->fault_op);
 	char *argv[] = { "refute", role, "-k", key, "-m", d->rep->model_file,
 		"-d", db, "-n", n->name, "-r", d->rep->referee_url, "-e",
 		d->rep->events_url, "--referee-key", rk, opt1, extra1, opt2,
-		extra2, NULL, NULL, NULL, NULL, NULL };
+		extra2, NULL, NULL, NULL, NULL, NULL, NULL, NULL };
 	size_t at = 20;
+	if (n->role == DEVNET_CHALLENGER) {
+		/* What it verified is read from here (wait_verified). */
+		err = devnet_free_ports(&n->metrics_port, 1, ei);
+		if (err != RF_OK) {
+			return err;
+		}
+		snprintf(metrics, sizeof(metrics), "127.0.0.1:%d",
+		    n->metrics_port);
+		argv[at++] = "--metrics";
+		argv[at++] = metrics;
+	}
 	if (n->faulty && n->role == DEVNET_EXECUTOR) {
 		argv[at++] = "--fault";
 		argv[at++] = (char *)d->cfg->fault;
@@ -1015,6 +1028,7 @@ apply_event(struct devnet *d, const struct proto_event *e)
 		j->state = PROTO_JOB_INVALID;
 		break;
 	case PROTO_EVENT_DISPUTE_OPENED:
+		j->disputes++;
 		if (rep->n_disputes < DEVNET_MAX_DISPUTES) {
 			struct devnet_dispute *dp = &rep->disputes[rep->n_disputes++];
 			memset(dp, 0, sizeof(*dp));
@@ -1044,6 +1058,68 @@ apply_event(struct devnet *d, const struct proto_event *e)
 	default:
 		break;
 	}
+}
+
+int
+devnet_verdict_path(const struct devnet_report *rep,
+    const struct devnet_dispute *dp, char *out, size_t cap)
+{
+	char hex[2 * PROTO_DIGEST_MAX + 1];
+	proto_digest_hex(rep->suite, &dp->id, hex);
+	int n = snprintf(out, cap, "%s/verdicts/%s.bin", rep->dir, hex);
+	return n >= 0 && (size_t)n < cap ? RF_OK : RF_ERR_RANGE;
+}
+
+/*
+ * Keeps dp's signed verdict in the run folder, byte for byte as the
+ * referee answers DISPUTE_FETCH (the decoded form cannot be re-signed),
+ * so `refute audit` can replay it after the network is gone.
+ */
+static int
+save_verdict(struct devnet *d, struct devnet_dispute *dp,
+    struct rf_errinfo *ei)
+{
+	struct devnet_report *rep = d->rep;
+	char path[DEVNET_PATH_MAX];
+	int err = path_in(d, path, "verdicts", ei);
+	if (err != RF_OK) {
+		return err;
+	}
+	if (mkdir(path, 0755) != 0 && errno != EEXIST) {
+		return rf_errf(ei, RF_ERR_IO, "cannot create '%s': %s", path,
+		    strerror(errno));
+	}
+	if (devnet_verdict_path(rep, dp, path, sizeof(path)) != RF_OK) {
+		return rf_errf(ei, RF_ERR_RANGE, "the run folder's path is too "
+		    "long");
+	}
+	struct proto_msg req, m;
+	proto_msg_init(&req, PROTO_MSG_DISPUTE_FETCH, rep->suite);
+	req.u.dispute_fetch.dispute_id = dp->id;
+	uint8_t *buf = NULL, *reply = NULL;
+	size_t len = 0, reply_len = 0;
+	err = node_sign(&d->rpc, &req, &buf, &len);
+	if (err == RF_OK) {
+		err = node_rpc_forward(&d->rpc, buf, len, &reply, &reply_len, ei);
+		free(buf);
+	}
+	if (err != RF_OK) {
+		return rf_errctx(ei, err, "fetching a verdict: ");
+	}
+	err = proto_msg_decode(reply, reply_len, &m, ei);
+	if (err == RF_OK) {
+		if (m.type != PROTO_MSG_VERDICT) {
+			err = rf_errf(ei, RF_ERR_FORMAT, "a decided dispute "
+			    "answered with %s", proto_msg_type_name(m.type));
+		}
+		proto_msg_free(&m);
+	}
+	if (err == RF_OK) {
+		err = write_new_file(path, reply, reply_len, 0644, ei);
+	}
+	free(reply);
+	dp->verdict_saved = err == RF_OK;
+	return err;
 }
 
 /* Each dispute's verdict, from the referee. */
@@ -1078,6 +1154,12 @@ read_verdicts(struct devnet *d, struct rf_errinfo *ei)
 			}
 		}
 		proto_msg_free(&reply);
+		if (dp->decided) {
+			err = save_verdict(d, dp, ei);
+			if (err != RF_OK) {
+				return err;
+			}
+		}
 	}
 	for (size_t k = 0; k < rep->n_jobs; k++) {
 		const struct devnet_job *j = &rep->jobs[k];
@@ -1269,57 +1351,61 @@ read_claims(struct devnet *d, struct rf_errinfo *ei)
 }
 
 /* ------------------------------------------------------------------ */
-/* Challengers' records                                                 */
+/* Challengers' metrics                                                 */
 /* ------------------------------------------------------------------ */
 
-struct record_walk {
-	struct devnet *d;
-	struct devnet_node *node;
-	unsigned count;
-	bool apply;
-};
+#define RECORDS "refute_challenger_records_total{outcome=\""
 
+/*
+ * Reads what challenger n has recorded from its metrics server (its
+ * public face: the launcher never opens its database) into n's counts;
+ * *records is every claim it has looked at, whatever the outcome.
+ */
 static int
-on_record(void *ctx, const struct challenger_record *rec)
+read_challenger(struct devnet_node *n, int timeout_ms, unsigned *records,
+    struct rf_errinfo *ei)
 {
-	struct record_walk *w = ctx;
-	w->count++;
-	if (!w->apply) {
-		return RF_OK;
+	static const char *const outcomes[] = { "match", "mismatch", "skipped",
+		"no_model", "failed" };
+	double v[5];
+	char *text;
+	size_t len;
+	int err = devnet_http_get(n->metrics_port, "/metrics", timeout_ms,
+	    &text, &len, ei);
+	if (err != RF_OK) {
+		return rf_errctx(ei, err, "%s's metrics: ", n->name);
 	}
-	struct devnet_report *rep = w->d->rep;
-	struct devnet_job *j = index_find(w->d, &rec->job_id);
-	switch (rec->outcome) {
-	case CHALLENGER_MATCH:
-		w->node->verified++;
-		rep->verifications++;
-		if (j != NULL && j->verified++ == 0) {
-			rep->verified_jobs++;
+	for (size_t i = 0; i < 5; i++) {
+		char series[96];
+		snprintf(series, sizeof(series), RECORDS "%s\"}", outcomes[i]);
+		if (!devnet_metric_value(text, series, &v[i]) || v[i] < 0 ||
+		    v[i] > 4e9) {
+			free(text);
+			return rf_errf(ei, RF_ERR_FORMAT, "%s's metrics have no "
+			    "%s", n->name, series);
 		}
-		break;
-	case CHALLENGER_MISMATCH:
-		w->node->mismatches++;
-		rep->verifications++;
-		rep->mismatches++;
-		if (j != NULL) {
-			j->mismatches++;
-		}
-		break;
-	default:
-		w->node->skipped++;
-		rep->skipped++;
-		break;
 	}
+	free(text);
+	n->verified = (unsigned)v[0];
+	n->mismatches = (unsigned)v[1];
+	n->skipped = (unsigned)v[2] + (unsigned)v[3] + (unsigned)v[4];
+	*records = n->verified + n->mismatches + n->skipped;
 	return RF_OK;
 }
 
-static int
-challenger_db(struct devnet *d, const struct devnet_node *n, char *path,
-    struct rf_errinfo *ei)
+/* The report's sums over the challengers. */
+static void
+sum_challengers(struct devnet_report *rep)
 {
-	char file[64];
-	snprintf(file, sizeof(file), "%s.db", n->name);
-	return path_in(d, path, file, ei);
+	rep->verifications = rep->mismatches = rep->skipped = 0;
+	for (size_t i = 0; i < rep->n_nodes; i++) {
+		const struct devnet_node *n = &rep->nodes[i];
+		if (n->role == DEVNET_CHALLENGER) {
+			rep->verifications += n->verified + n->mismatches;
+			rep->mismatches += n->mismatches;
+			rep->skipped += n->skipped;
+		}
+	}
 }
 
 /* Waits until every challenger has recorded every claim posted, so its
@@ -1331,23 +1417,18 @@ wait_verified(struct devnet *d, struct rf_errinfo *ei)
 	double deadline = devnet_seconds() + d->cfg->timeout_s;
 	for (;;) {
 		size_t behind = 0;
+		struct rf_errinfo lei = { "" };
 		for (size_t i = 0; i < rep->n_nodes; i++) {
 			struct devnet_node *n = &rep->nodes[i];
-			if (n->role != DEVNET_CHALLENGER) {
-				continue;
-			}
-			char path[DEVNET_PATH_MAX];
-			struct record_walk w = { d, n, 0, false };
-			struct rf_errinfo lei = { "" };
-			if (challenger_db(d, n, path, ei) != RF_OK) {
-				return RF_ERR_RANGE;
-			}
-			/* A database not created yet counts as no records. */
-			if (challenger_records_read(path, rep->suite, on_record, &w,
-			    &lei) != RF_OK || w.count < rep->claimed) {
+			unsigned records = 0;
+			/* A server not up yet counts as no records. */
+			if (n->role == DEVNET_CHALLENGER &&
+			    (read_challenger(n, 2000, &records, &lei) != RF_OK ||
+			    records < rep->claimed)) {
 				behind++;
 			}
 		}
+		sum_challengers(rep);
 		if (behind == 0) {
 			return RF_OK;
 		}
@@ -1360,34 +1441,28 @@ wait_verified(struct devnet *d, struct rf_errinfo *ei)
 		}
 		if (devnet_seconds() > deadline) {
 			return rf_errf(ei, RF_ERR_TIMEOUT, "%zu challengers had not "
-			    "recorded every claim after %u s", behind,
-			    d->cfg->timeout_s);
+			    "recorded every claim after %u s%s%s", behind,
+			    d->cfg->timeout_s, lei.msg[0] != '\0' ? ": " : "",
+			    lei.msg);
 		}
 		progress(d, DEVNET_VERIFYING);
 		devnet_sleep_ms(50);
 	}
 }
 
-/* After the challengers stopped: their verdicts per job. */
+/* A run cut short: what the challengers still running have recorded. */
 static void
-read_records(struct devnet *d)
+read_challengers(struct devnet *d)
 {
 	struct devnet_report *rep = d->rep;
 	for (size_t i = 0; i < rep->n_nodes; i++) {
 		struct devnet_node *n = &rep->nodes[i];
-		if (n->role != DEVNET_CHALLENGER || !n->started) {
-			continue;
-		}
-		char path[DEVNET_PATH_MAX];
-		struct record_walk w = { d, n, 0, true };
-		/* A run cut short may end before a challenger made its
-		 * database: then it simply verified nothing. */
-		if (challenger_db(d, n, path, NULL) == RF_OK &&
-		    challenger_records_read(path, rep->suite, on_record, &w,
-		    NULL) != RF_OK) {
-			continue;
+		unsigned records;
+		if (n->role == DEVNET_CHALLENGER && n->pid > 0) {
+			(void)read_challenger(n, 500, &records, NULL);
 		}
 	}
+	sum_challengers(rep);
 }
 
 /* ------------------------------------------------------------------ */
@@ -1618,6 +1693,9 @@ devnet_run(const struct devnet_config *cfg, struct devnet_report *rep,
 	if (err == RF_ERR_ABORTED || stopped(d)) {
 		rep->interrupted = true;
 	}
+	if (err != RF_OK) {
+		read_challengers(d);
+	}
 	progress(d, DEVNET_STOPPING);
 	if (d->ev_open) {
 		node_events_close(&d->ev);
@@ -1629,7 +1707,6 @@ devnet_run(const struct devnet_config *cfg, struct devnet_report *rep,
 	 * referee on its way out. */
 	stop_nodes(d, false);
 	stop_nodes(d, true);
-	read_records(d);
 	count_claims(d);
 	rep->elapsed_s = devnet_seconds() - d->t0;
 

@@ -118,9 +118,12 @@ struct devnet_node {
 			      * became final */
 	uint64_t balance, stake; /* from the referee's last status */
 	unsigned claims;     /* executors: claims of the run they made */
-	unsigned verified;   /* challengers: re-executions that matched */
-	unsigned mismatches; /* challengers: re-executions that did not */
-	unsigned skipped;    /* challengers: not sim_sampled, or no model */
+	/* Challengers, from their metrics server on 127.0.0.1:metrics_port
+	 * (refute_challenger_records_total), read while they run: */
+	int metrics_port;
+	unsigned verified;   /* re-executions that matched */
+	unsigned mismatches; /* re-executions that did not */
+	unsigned skipped;    /* not sampled, no model, or could not re-run */
 	bool faulty;         /* runs a testing fault */
 	uint64_t slashed;    /* executors: stake slashed */
 };
@@ -135,6 +138,8 @@ struct devnet_dispute {
 	uint32_t op, rounds;
 	uint64_t slashed, reward;
 	uint64_t opened_ms, closed_ms; /* the referee's event times */
+	bool verdict_saved;    /* the signed verdict is in the run folder
+				* (devnet_verdict_path) */
 };
 
 struct devnet_job {
@@ -146,7 +151,7 @@ struct devnet_job {
 	uint8_t state;                  /* enum proto_job_state; 0 unknown */
 	unsigned claim_events;          /* CLAIM_POSTED events seen */
 	unsigned final_events;          /* CLAIM_FINAL events seen */
-	unsigned verified, mismatches;  /* challengers' records */
+	unsigned disputes;              /* DISPUTE_OPENED events seen */
 };
 
 struct devnet_report {
@@ -161,7 +166,8 @@ struct devnet_report {
 	char referee_url[64], events_url[64];
 	unsigned jobs_wanted;    /* asked for */
 	unsigned submitted, claimed, final, invalid;
-	unsigned verified_jobs;  /* jobs at least one challenger matched */
+	/* Sums over the challengers (their metrics; a challenger keeps no
+	 * per-job record anyone else can read): */
 	unsigned verifications, mismatches, skipped;
 	uint64_t minted;         /* sum of the genesis balances */
 	uint64_t ledger_before, ledger_after; /* the referee's ledger total */
@@ -187,9 +193,12 @@ struct devnet_report {
  * keys 0600, genesis), starts the referee and waits until it answers,
  * starts the executors and challengers and waits until every executor is
  * registered and staked, submits the jobs, follows the event log until
- * every job is final (or invalid), reads every claim, waits for the
- * challengers to record every claim, reads the final status, stops the
- * processes and reads the challengers' records.
+ * every job is final (or invalid), reads every claim and every verdict
+ * (each signed verdict is saved in the run folder), waits until every
+ * challenger's metrics count every claim, reads the final status and
+ * stops the processes. Nodes are observed only as anyone could: the
+ * referee's requests and event log, the challengers' metrics; never a
+ * node's database.
  *
  * Returns RF_OK when all of that happened (whether the network behaved is
  * devnet_report_ok's question), or the error that cut it short, with ei
@@ -215,6 +224,12 @@ void devnet_report_free(struct devnet_report *rep);
  */
 bool devnet_report_ok(const struct devnet_report *rep, char *why,
     size_t len);
+
+/* Where dp's signed verdict (the VERDICT message as the referee sent it,
+ * `refute audit` reads it) is kept: <dir>/verdicts/<dispute id>.bin.
+ * RF_ERR_RANGE when it does not fit. */
+int devnet_verdict_path(const struct devnet_report *rep,
+    const struct devnet_dispute *dp, char *out, size_t cap);
 
 /* The last `lines` lines of a text file, NUL-terminated in buf (cut at the
  * front to fit). RF_ERR_IO when the file cannot be read. */

@@ -39,6 +39,23 @@ void devnet_proc_stop(const pid_t *pids, size_t n, int timeout_ms, int *codes,
  * at once, then released). */
 int devnet_free_ports(int *ports, size_t n, struct rf_errinfo *ei);
 
+/* The largest answer devnet_http_get takes. */
+#define DEVNET_HTTP_MAX (4 << 20)
+
+/*
+ * GET path from 127.0.0.1:port (a node's metrics server): the body of a
+ * 200 answer, NUL-terminated and malloc'd, in *body. Each socket wait is
+ * bounded by timeout_ms. RF_ERR_NET when nothing listens, RF_ERR_TIMEOUT,
+ * RF_ERR_FORMAT for any other answer, RF_ERR_RANGE past DEVNET_HTTP_MAX.
+ */
+int devnet_http_get(int port, const char *path, int timeout_ms, char **body,
+    size_t *len, struct rf_errinfo *ei) __attribute__((warn_unused_result));
+
+/* The value of one series in Prometheus text: series is the name with its
+ * labels as rendered (`refute_challenger_records_total{outcome="match"}`).
+ * False when it is absent or its value does not parse. */
+bool devnet_metric_value(const char *text, const char *series, double *v);
+
 /* Monotonic seconds. */
 double devnet_seconds(void);
 /* Sleeps ms milliseconds (resumes after signals). */

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -227,4 +228,121 @@ devnet_free_ports(int *ports, size_t n, struct rf_errinfo *ei)
 		close(fds[i]);
 	}
 	return err;
+}
+
+int
+devnet_http_get(int port, const char *path, int timeout_ms, char **body,
+    size_t *len, struct rf_errinfo *ei)
+{
+	*body = NULL;
+	*len = 0;
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		return rf_errf(ei, RF_ERR_NET, "socket: %s", strerror(errno));
+	}
+	struct timeval tv = { timeout_ms / 1000, (timeout_ms % 1000) * 1000 };
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	struct sockaddr_in a;
+	memset(&a, 0, sizeof(a));
+	a.sin_family = AF_INET;
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	a.sin_port = htons((uint16_t)port);
+	if (connect(fd, (struct sockaddr *)&a, sizeof(a)) != 0) {
+		int e = errno;
+		close(fd);
+		return rf_errf(ei, RF_ERR_NET, "127.0.0.1:%d: %s", port,
+		    strerror(e));
+	}
+	char req[256];
+	int n = snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: "
+	    "127.0.0.1\r\nConnection: close\r\n\r\n", path);
+	if (n < 0 || (size_t)n >= sizeof(req) ||
+	    send(fd, req, (size_t)n, MSG_NOSIGNAL) != n) {
+		close(fd);
+		return rf_errf(ei, RF_ERR_NET, "127.0.0.1:%d: cannot send the "
+		    "request", port);
+	}
+	size_t cap = 65536, have = 0;
+	char *buf = malloc(cap + 1);
+	int err = buf != NULL ? RF_OK : rf_errf(ei, RF_ERR_NOMEM,
+	    "out of memory");
+	while (err == RF_OK) {
+		if (have == cap) {
+			if (cap >= DEVNET_HTTP_MAX) {
+				err = rf_errf(ei, RF_ERR_RANGE, "127.0.0.1:%d%s: the "
+				    "answer passes %d bytes", port, path,
+				    DEVNET_HTTP_MAX);
+				break;
+			}
+			char *nb = realloc(buf, 2 * cap + 1);
+			if (nb == NULL) {
+				err = rf_errf(ei, RF_ERR_NOMEM, "out of memory");
+				break;
+			}
+			buf = nb;
+			cap *= 2;
+		}
+		ssize_t r = recv(fd, buf + have, cap - have, 0);
+		if (r == 0) {
+			break;
+		}
+		if (r < 0 && errno == EINTR) {
+			continue;
+		}
+		if (r < 0) {
+			err = rf_errf(ei, errno == EAGAIN || errno == EWOULDBLOCK ?
+			    RF_ERR_TIMEOUT : RF_ERR_NET, "127.0.0.1:%d: %s", port,
+			    strerror(errno));
+			break;
+		}
+		have += (size_t)r;
+	}
+	close(fd);
+	if (err != RF_OK) {
+		free(buf);
+		return err;
+	}
+	buf[have] = '\0';
+	/* "HTTP/1.1 200 OK\r\n...\r\n\r\nbody" */
+	char *sep = strstr(buf, "\r\n\r\n");
+	if (strncmp(buf, "HTTP/1.", 7) != 0 || have < 12 || sep == NULL ||
+	    strncmp(buf + 8, " 200", 4) != 0) {
+		char *eol = strpbrk(buf, "\r\n");
+		if (eol != NULL) {
+			*eol = '\0';
+		}
+		err = rf_errf(ei, RF_ERR_FORMAT, "127.0.0.1:%d%s: not a 200 "
+		    "answer: '%.80s'", port, path, buf);
+		free(buf);
+		return err;
+	}
+	size_t off = (size_t)(sep + 4 - buf);
+	memmove(buf, buf + off, have - off + 1);
+	*body = buf;
+	*len = have - off;
+	return RF_OK;
+}
+
+bool
+devnet_metric_value(const char *text, const char *series, double *v)
+{
+	size_t sl = strlen(series);
+	for (const char *line = text; line != NULL && *line != '\0';) {
+		const char *eol = strchr(line, '\n');
+		if (*line != '#' && strncmp(line, series, sl) == 0 &&
+		    line[sl] == ' ') {
+			char *end;
+			errno = 0;
+			double x = strtod(line + sl + 1, &end);
+			if (end != line + sl + 1 && errno == 0 &&
+			    (*end == '\n' || *end == '\0' || *end == ' ')) {
+				*v = x;
+				return true;
+			}
+			return false;
+		}
+		line = eol != NULL ? eol + 1 : NULL;
+	}
+	return false;
 }

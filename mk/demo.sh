@@ -59,21 +59,30 @@ print("ledger total %d before, %d after" %
       (r["ledger_before"], r["ledger_after"]))
 for n in r["nodes"]:
     if n["role"] != "referee":
+        note = ""
+        if n["faulty"]:
+            note = "  <- lied, slashed %d" % n["slashed"]
+        elif n["role"] == "challenger":
+            # Its own counts, read from its metrics server.
+            note = "  re-ran %d claims, %d mismatched" % (
+                n["verified"] + n["mismatches"], n["mismatches"])
         print("  %-13s %-10s balance %8d stake %5d%s" %
-              (n["name"], n["role"], n["balance"], n["stake"],
-               "  <- lied, slashed %d" % n["slashed"] if n["faulty"] else ""))
+              (n["name"], n["role"], n["balance"], n["stake"], note))
 print("result:", "ok" if r["ok"] else "FAILED: " + r["reason"])
 PY
 
 echo
 echo "== audit: the first verdict, replayed independently from its transcript"
-# The network is down; the signed verdict is in the referee's database.
-python3 - "$dir/devnet/referee.db" "$dir/verdict.bin" <<'PY'
-import sqlite3, sys
-db = sqlite3.connect(sys.argv[1])
-row = db.execute("SELECT verdict FROM disputes WHERE verdict IS NOT NULL "
-                 "ORDER BY opened_ms LIMIT 1").fetchone()
-open(sys.argv[2], "wb").write(row[0])
+# The network is down; devnet kept each signed verdict as the referee
+# sent it (DISPUTE_FETCH) in the run folder, and its report names the file.
+verdict=$(python3 - "$dir/devnet.json" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+files = [d["verdict_file"] for d in r["disputes"] if "verdict_file" in d]
+if not files:
+    sys.exit("the report names no verdict file")
+print(files[0])
 PY
-"$refute" audit --genesis "$dir/devnet/genesis" "$dir/verdict.bin"
+)
+"$refute" audit --genesis "$dir/devnet/genesis" "$verdict"
 

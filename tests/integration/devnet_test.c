@@ -6,7 +6,9 @@
  * claim was verified by the challenger with no mismatch, the ledger total
  * did not change, the fees went to the executors, and every claimed trace
  * root equals the one a direct `refute model run --trace` of the same
- * model and seed prints (all 200, each in its own process).
+ * model and seed prints (all 200, each in its own process). A second,
+ * small network with a lying executor checks what the launcher reads
+ * from the challenger's metrics and the verdicts it keeps for audit.
  */
 #include <stdarg.h>
 #include <stdbool.h>
@@ -164,7 +166,6 @@ test_every_job_final_and_verified(void)
 	CU_ASSERT_EQUAL(num(out, NULL, "claimed"), JOBS);
 	CU_ASSERT_EQUAL(num(out, NULL, "final"), JOBS);
 	CU_ASSERT_EQUAL(num(out, NULL, "invalid"), 0);
-	CU_ASSERT_EQUAL(num(out, NULL, "verified_jobs"), JOBS);
 	CU_ASSERT_EQUAL(num(out, NULL, "verifications"), JOBS);
 	CU_ASSERT_EQUAL(num(out, NULL, "mismatches"), 0);
 	CU_ASSERT_EQUAL(num(out, NULL, "skipped"), 0);
@@ -178,8 +179,7 @@ test_every_job_final_and_verified(void)
 		CU_ASSERT_STRING_EQUAL(state, "final");
 		CU_ASSERT_EQUAL(num(s, e, "claim_events"), 1);
 		CU_ASSERT_EQUAL(num(s, e, "final_events"), 1);
-		CU_ASSERT_EQUAL(num(s, e, "verified"), 1);
-		CU_ASSERT_EQUAL(num(s, e, "mismatches"), 0);
+		CU_ASSERT_EQUAL(num(s, e, "disputes"), 0);
 		CU_ASSERT_EQUAL(num(s, e, "seed"), SEED + n);
 		n++;
 	}
@@ -293,6 +293,79 @@ test_run_folder(void)
 	    "run/referee.log"), 0);
 }
 
+/*
+ * A lying executor: the launcher learns everything from public interfaces
+ * (the referee's requests and events, the challenger's metrics), and
+ * keeps each signed verdict as the referee sent it, so it can be audited
+ * after the network is gone. Nothing here opens a node's database.
+ */
+static void
+test_liar_verdicts_kept(void)
+{
+	char *lie = malloc(OUT_MAX);
+	CU_ASSERT_FATAL(lie != NULL);
+	int rc = run(lie, OUT_MAX, "%s devnet --executors 2 --challengers 1 "
+	    "--jobs 12 --faulty 1 --fault lie-at-op --rate 1 --window-ms 1000 "
+	    "--timeout 60 --dir liar --keep --json 2>liar.err", test_refute());
+	if (rc != 0) {
+		char err[8192];
+		run(err, sizeof(err), "cat liar.err");
+		fprintf(stderr, "%.4000s\n%s\n", lie, err);
+	}
+	CU_ASSERT_EQUAL_FATAL(rc, 0);
+	CU_ASSERT(flag(lie, NULL, "ok"));
+	unsigned long long claimed = num(lie, NULL, "claimed");
+	unsigned long long faulty = num(lie, NULL, "faulty_jobs");
+	CU_ASSERT(faulty > 0);
+	CU_ASSERT_EQUAL(num(lie, NULL, "faulty_caught"), faulty);
+	/* The challenger's own counts, from its metrics: one record per
+	 * claim, a mismatch for every lie. */
+	CU_ASSERT_EQUAL(num(lie, NULL, "verifications"), claimed);
+	CU_ASSERT_EQUAL(num(lie, NULL, "mismatches"), faulty);
+	CU_ASSERT_EQUAL(num(lie, NULL, "skipped"), 0);
+	const char *pos = field(lie, NULL, "nodes");
+	CU_ASSERT_FATAL(pos != NULL);
+	const char *s, *e;
+	while (next_object(&pos, &s, &e)) {
+		char role[16];
+		str(s, e, "role", role, sizeof(role));
+		if (strcmp(role, "challenger") == 0) {
+			CU_ASSERT_EQUAL(num(s, e, "verified"), claimed - faulty);
+			CU_ASSERT_EQUAL(num(s, e, "mismatches"), faulty);
+		}
+	}
+	/* Every job a dispute was opened on fell, and no other. */
+	pos = field(lie, NULL, "jobs");
+	CU_ASSERT_FATAL(pos != NULL);
+	unsigned long long disputed = 0;
+	while (next_object(&pos, &s, &e)) {
+		char state[16];
+		str(s, e, "state", state, sizeof(state));
+		bool fell = strcmp(state, "invalid") == 0;
+		CU_ASSERT_EQUAL(num(s, e, "disputes") > 0, fell);
+		disputed += fell;
+	}
+	CU_ASSERT_EQUAL(disputed, faulty);
+	/* Each verdict, from its file, replays and is confirmed. */
+	pos = field(lie, NULL, "disputes");
+	CU_ASSERT_FATAL(pos != NULL);
+	size_t audited = 0;
+	while (next_object(&pos, &s, &e)) {
+		char file[512], buf[4096];
+		CU_ASSERT(flag(s, e, "decided"));
+		str(s, e, "verdict_file", file, sizeof(file));
+		CU_ASSERT(strstr(file, "/liar/verdicts/") != NULL);
+		rc = run(buf, sizeof(buf), "%s audit --genesis liar/genesis %s",
+		    test_refute(), file);
+		CU_ASSERT_EQUAL(rc, 0);
+		CU_ASSERT(strstr(buf, "CONFIRMED") != NULL);
+		audited++;
+	}
+	CU_ASSERT_EQUAL(audited, num(lie, NULL, "challenger_wins"));
+	CU_ASSERT(audited >= faulty);
+	free(lie);
+}
+
 int
 main(void)
 {
@@ -305,6 +378,8 @@ main(void)
 		{ "claimed trace roots equal refute model run",
 		    test_trace_roots_match_model_run },
 		{ "run folder: private keys, a log per node", test_run_folder },
+		{ "a liar: counts from metrics, every verdict kept and audited",
+		    test_liar_verdicts_kept },
 		CU_TEST_INFO_NULL,
 	};
 	CU_SuiteInfo suites[] = {
