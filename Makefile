@@ -152,6 +152,10 @@ lint:
 	    $(LIB_SRCS) $(CMD_SRCS) || (echo "lint: banned call above" && false)
 	@case "$(ALL_CFLAGS)" in *-f'fast'-math*|*-ffp-contract=fast*) \
 	    echo "lint: the compile flags break determinism"; false;; esac
+	@! grep -nE '#include "(node|executor|challenger|referee|net|store|devnet)/' \
+	    sim/*.[ch] || (echo "lint: sim/ includes a node folder above" && false)
+	@! grep -nE '#include "store/|sqlite3|_records_read' devnet/*.[ch] mk/demo.sh || \
+	    (echo "lint: devnet watches nodes through public interfaces, never their databases" && false)
 
 $(LIB): $(LIB_OBJS)
 	@mkdir -p $(@D)

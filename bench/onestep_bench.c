@@ -12,7 +12,6 @@
 #include <time.h>
 
 #include "bisect/bisect.h"
-#include "node/node.h"
 
 
 static double
@@ -104,7 +103,7 @@ bench(const struct variant *v, enum proto_hash SUITE)
 	}
 	struct proto_msg rv;
 	proto_msg_init(&rv, PROTO_MSG_REVEAL, SUITE);
-	if (node_reveal_build(SUITE, m, in, bad, n, g.op, &rv.u.reveal,
+	if (bisect_reveal_build(SUITE, m, in, bad, n, g.op, &rv.u.reveal,
 	    NULL) != RF_OK) {
 		return 1;
 	}

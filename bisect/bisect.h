@@ -226,6 +226,20 @@ int bisect_answer_build(enum proto_hash suite,
     const struct proto_bisect_query *q, struct proto_bisect_answer *out)
     __attribute__((warn_unused_result));
 
+/*
+ * Builds the executor's reveal for operator op of a job: re-runs the job
+ * up to the operator (nothing after it), takes the trace entries the
+ * operator reads and proves each against the prefix of size I + op of the
+ * side's leaves, proves each weight against model_id, and adds the
+ * prefix's frontier. out is a PROTO_MSG_REVEAL body; free the message with
+ * proto_msg_free. Pure (the engine, no I/O): executors, tests and the
+ * simulator build reveals with it.
+ */
+int bisect_reveal_build(enum proto_hash suite, const struct engine_model *m,
+    const struct tensor *inputs, const struct proto_digest *leaves,
+    size_t n, uint32_t op, struct proto_reveal *out, struct rf_errinfo *ei)
+    __attribute__((warn_unused_result));
+
 /* Number of query rounds a dispute over n_ops operators takes at most:
  * ceil(log_arity(n_ops)). */
 uint32_t bisect_max_rounds(uint64_t n_ops, uint32_t arity);

@@ -318,7 +318,7 @@ reveal(struct executor *x, const struct proto_digest *id,
 	uint32_t op = (uint32_t)(q->lo - n_in);
 	proto_msg_init(&req, PROTO_MSG_REVEAL, x->cfg->suite);
 	req.u.reveal.dispute_id = *id;
-	err = node_reveal_build(x->cfg->suite, nm->model, info.u.job_info.inputs,
+	err = bisect_reveal_build(x->cfg->suite, nm->model, info.u.job_info.inputs,
 	    leaves, n, op, &req.u.reveal, &ei);
 	req.u.reveal.dispute_id = *id;
 	proto_msg_free(&info);

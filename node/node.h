@@ -233,23 +233,6 @@ int node_stake_to(struct node_rpc *rpc, uint64_t target,
     struct rf_errinfo *ei) __attribute__((warn_unused_result));
 
 /* ------------------------------------------------------------------ */
-/* Disputes                                                             */
-/* ------------------------------------------------------------------ */
-
-/*
- * Builds the executor's reveal for operator op of a job: re-runs the job
- * up to the operator (nothing after it), takes the trace entries the
- * operator reads and proves each against the prefix of size I + op of the
- * side's leaves, proves each weight against model_id, and adds the
- * prefix's frontier. out is a PROTO_MSG_REVEAL body; free the message with
- * proto_msg_free.
- */
-int node_reveal_build(enum proto_hash suite, const struct engine_model *m,
-    const struct tensor *inputs, const struct proto_digest *leaves,
-    size_t n, uint32_t op, struct proto_reveal *out, struct rf_errinfo *ei)
-    __attribute__((warn_unused_result));
-
-/* ------------------------------------------------------------------ */
 /* Clocks, files, hex (node/util.c)                                     */
 /* ------------------------------------------------------------------ */
 

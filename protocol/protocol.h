@@ -261,6 +261,10 @@ void proto_job_id(enum proto_hash suite, const struct proto_digest *model_id,
 /* A dispute's id: H("refute-dispute" || job_id || challenger). */
 void proto_dispute_id(enum proto_hash suite, const struct proto_digest *job,
     const struct proto_pubkey *challenger, struct proto_digest *out);
+/* Whether a challenger sampling at rate (0..1) with secret seed verifies
+ * job: H_blake2b(seed (u64 LE) || job) read as a number in [0, 1) is
+ * below rate. Deterministic in (seed, job). */
+bool proto_sampled(uint64_t seed, double rate, const struct proto_digest *job);
 
 /* ------------------------------------------------------------------ */
 /* Messages                                                             */

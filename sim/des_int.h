@@ -13,7 +13,6 @@
 
 #include "bisect/bisect.h"
 #include "chain/chain.h"
-#include "challenger/challenger.h"
 #include "sim/sim.h"
 
 /* ------------------------------------------------------------------ */
@@ -157,7 +156,7 @@ struct sim_challenger {
 	uint8_t kind;
 	uint32_t model;
 	uint32_t partner;     /* colluding executor, or NONE */
-	uint64_t seed;        /* its challenger_sampled seed */
+	uint64_t seed;        /* its proto_sampled seed */
 	uint32_t *q;          /* ring of job indices */
 	size_t qh, qn, qcap;
 	uint32_t busy;        /* verifications running */
@@ -196,7 +195,6 @@ struct world {
 	uint64_t msgs;        /* messages sent: keys their random delays */
 	struct proto_bisect_answer *answer; /* scratch, 31 KB */
 	uint64_t done;        /* jobs final, invalid or refused */
-	struct challenger_config scfg; /* scratch for challenger_sampled */
 
 	void *jobs_out;       /* FILE * for jobs.csv rows, or NULL */
 
@@ -227,7 +225,8 @@ struct world {
 int sim_world_populate(struct world *w) __attribute__((warn_unused_result));
 /* The sampling rate challenger ch applies to job j under the policy. */
 double sim_policy_rate(const struct world *w, const struct sim_job *j);
-/* Whether challenger ch verifies job j: challenger_sampled() itself. */
+/* Whether challenger ch verifies job j: proto_sampled(), the real
+ * challenger's decision. */
 bool sim_sampled(struct world *w, uint32_t ch, const struct sim_job *j);
 /* Whether executor e lies on job j now, and where (a leaf index). */
 void sim_exec_decide(struct world *w, uint32_t e, struct sim_job *j);

@@ -11,7 +11,7 @@
  * functions the referee calls (fee escrow, claim collateral, whole stake
  * slashed, reward_pct to a right challenger, the rest burned, the bond to
  * the executor when a challenge fails); challengers sample
- * with challenger_sampled(), the real challenger's function. What it
+ * with proto_sampled(), the real challenger's function. What it
  * replaces is the cost: traces are synthetic leaf hashes derived from the
  * seed and the job, built only for disputed jobs, and messages are
  * latencies instead of sockets. docs/simulation.md has the model.

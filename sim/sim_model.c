@@ -2,7 +2,8 @@
  * sim/sim_model.c - what the simulated network is made of: the
  * configuration keys, stateless randomness, populations and their
  * strategies, the sampling policies (deciding through the real
- * challenger_sampled) and the synthetic traces.
+ * proto_sampled, the real challenger's decision) and the synthetic
+ * traces.
  */
 #include <errno.h>
 #include <float.h>
@@ -761,8 +762,6 @@ sim_world_populate(struct world *w)
 	}
 
 	w->mean_fee = ((double)c->fee + (double)c->fee_max) / 2.0;
-	memset(&w->scfg, 0, sizeof(w->scfg));
-	w->scfg.suite = c->suite;
 	return RF_OK;
 }
 
@@ -814,12 +813,8 @@ sim_sampled(struct world *w, uint32_t ch, const struct sim_job *j)
 		return false;
 	}
 	struct proto_digest jid;
-	struct proto_pubkey none;
-	memset(&none, 0, sizeof(none));
 	job_digest(w, j, &jid);
-	w->scfg.rate = sim_policy_rate(w, j);
-	w->scfg.seed = c->seed;
-	return challenger_sampled(&w->scfg, &jid, &none, NULL);
+	return proto_sampled(c->seed, sim_policy_rate(w, j), &jid);
 }
 
 double

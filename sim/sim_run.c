@@ -18,7 +18,6 @@
 #include <sys/resource.h>
 #include <time.h>
 
-#include "node/node.h"
 #include "sim/des_int.h"
 
 /* A job the referee refused at submission (no executor, no balance). */
@@ -1279,11 +1278,11 @@ real_reveal(struct world *w, struct dispute *d)
 	struct proto_msg m;
 	struct rf_errinfo ei = { "" };
 	proto_msg_init(&m, PROTO_MSG_REVEAL, c->suite);
-	int err = node_reveal_build(c->suite, w->model, &d->input,
+	int err = bisect_reveal_build(c->suite, w->model, &d->input,
 	    d->leaves[BISECT_EXECUTOR], w->n_leaves, d->g.op, &m.u.reveal, &ei);
 	if (err != RF_OK) {
 		proto_msg_free(&m);
-		fail(w, err, "node_reveal_build: %s", ei.msg);
+		fail(w, err, "bisect_reveal_build: %s", ei.msg);
 		return;
 	}
 	m.u.reveal.dispute_id = d->id;

@@ -593,7 +593,7 @@ adv_reveal_msg(const struct adv_trace *t, const struct engine_model *m,
 		return RF_ERR_RANGE;
 	}
 	proto_msg_init(out, PROTO_MSG_REVEAL, t->suite);
-	int err = node_reveal_build(t->suite, m, t->inputs, t->leaves, t->n,
+	int err = bisect_reveal_build(t->suite, m, t->inputs, t->leaves, t->n,
 	    (uint32_t)(q->lo - t->n_in), &out->u.reveal, NULL);
 	out->u.reveal.dispute_id = q->dispute_id;
 	if (err != RF_OK) {

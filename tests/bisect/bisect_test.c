@@ -8,7 +8,6 @@
 #include <string.h>
 
 #include "bisect/bisect.h"
-#include "node/node.h"
 #include "tests/testlib.h"
 
 #define SUITE PROTO_HASH_BLAKE2B
@@ -119,7 +118,7 @@ play(struct bisect_game *g, const struct job *j,
 		struct proto_msg rv;
 		proto_msg_init(&rv, PROTO_MSG_REVEAL, SUITE);
 		struct rf_errinfo ei = { "" };
-		CU_ASSERT_FATAL(node_reveal_build(SUITE, j->m, j->in, exl, j->n,
+		CU_ASSERT_FATAL(bisect_reveal_build(SUITE, j->m, j->in, exl, j->n,
 		    g->op, &rv.u.reveal, &ei) == RF_OK);
 		*now += 7;
 		CU_ASSERT_EQUAL(bisect_reveal(g, j->m, &j->model_id,
@@ -349,7 +348,7 @@ game_at_reveal(struct bisect_game *g, struct job *j,
 	bisect_query(g, &dispute_id, &rq);
 	CU_ASSERT(rq.n_sizes == 0 && rq.hi == rq.lo + 1 && rq.lo == 1 + k);
 	proto_msg_init(rv, PROTO_MSG_REVEAL, SUITE);
-	CU_ASSERT_FATAL(node_reveal_build(SUITE, j->m, j->in, *bad, j->n,
+	CU_ASSERT_FATAL(bisect_reveal_build(SUITE, j->m, j->in, *bad, j->n,
 	    (uint32_t)k, &rv->u.reveal, NULL) == RF_OK);
 }
 
@@ -455,7 +454,7 @@ test_clocks(void)
 	now = bisect_deadline(&g, BISECT_EXECUTOR);
 	struct proto_msg rv;
 	proto_msg_init(&rv, PROTO_MSG_REVEAL, SUITE);
-	CU_ASSERT_FATAL(node_reveal_build(SUITE, j.m, j.in, bad, j.n, g.op,
+	CU_ASSERT_FATAL(bisect_reveal_build(SUITE, j.m, j.in, bad, j.n, g.op,
 	    &rv.u.reveal, NULL) == RF_OK);
 	CU_ASSERT_EQUAL(bisect_reveal(&g, j.m, &j.model_id, j.model_leaves,
 	    &rv.u.reveal, now, NULL), BISECT_ACCEPTED);

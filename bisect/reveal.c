@@ -1,11 +1,12 @@
 /*
- * node/dispute.c - the moves an honest party makes in a dispute that need
- * more than its leaf hashes: revealing one operator's inputs.
+ * bisect/reveal.c - the move an honest executor makes at the end of a
+ * dispute that needs more than its leaf hashes: revealing one operator's
+ * inputs, re-run with the engine and proved against its leaves.
  */
 #include <stdlib.h>
 #include <string.h>
 
-#include "node/node.h"
+#include "bisect/bisect.h"
 
 struct wanted {
 	size_t n_entries;
@@ -60,7 +61,7 @@ want(struct wanted *w, size_t entry)
 }
 
 int
-node_reveal_build(enum proto_hash suite, const struct engine_model *m,
+bisect_reveal_build(enum proto_hash suite, const struct engine_model *m,
     const struct tensor *inputs, const struct proto_digest *leaves,
     size_t n, uint32_t op, struct proto_reveal *out, struct rf_errinfo *ei)
 {
