@@ -13,8 +13,10 @@
  * The tree is fixed by the specification: the left subtree of any node
  * holds the largest power-of-two number of chunks that leaves at least one
  * byte for the right. Hashing power-of-two runs of chunks aligned on their
- * size (a complete subtree) and merging them on a stack therefore builds
- * exactly that tree, whatever the sizes of the updates.
+ * size (complete subtrees) and merging them on a stack therefore builds
+ * exactly that tree, whatever the sizes of the updates. A batch of up to
+ * MAX_BATCH chunks is one wide pass over its chunks, then one wide pass
+ * per level over the parents of all its subtrees together.
  */
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -30,9 +32,9 @@ enum {
 	KEYED_HASH = 1 << 4,
 };
 
-/* Chunks hashed as one subtree at most: its chaining values sit on the
- * stack (32 bytes each). */
-#define MAX_BATCH 128
+/* Chunks hashed in one batch at most: their chaining values and parent
+ * blocks sit on the stack (96 bytes a chunk). */
+#define MAX_BATCH 64
 
 static const uint32_t iv[8] = {
 	0x6A09E667u, 0xBB67AE85u, 0x3C6EF372u, 0xA54FF53Au,
@@ -289,22 +291,60 @@ push_subtree(struct proto_blake3 *s, const uint8_t cv[32], uint64_t size,
 	}
 }
 
-/* One chaining value for n whole chunks (n a power of two, 1..MAX_BATCH)
- * starting at chunk index counter: chunks, then layers of parents, all
- * with the wide path. */
+/*
+ * Hashes k whole chunks (1..MAX_BATCH) at the chunk boundary, none of
+ * them the last of the input: every chunk with the wide path, then the
+ * complete subtrees the chunks split into (aligned powers of two, largest
+ * first where alignment allows), level by level, with every subtree's
+ * parents of a level in one wide call; pushes the subtrees in order.
+ */
 static void
-subtree_cv(const struct proto_blake3 *s, const uint8_t *p, size_t n,
-    uint64_t counter, uint8_t out[32])
+batch(struct proto_blake3 *s, const uint8_t *p, size_t k)
 {
-	uint8_t cvs[MAX_BATCH * 32];
-	s->many(p, PROTO_B3_CHUNK, n, PROTO_B3_CHUNK / PROTO_B3_BLOCK, s->key,
-	    counter, true, s->flags, CHUNK_START, CHUNK_END, cvs);
-	for (; n > 1; n /= 2) {
-		/* Children 2i and 2i+1 sit side by side: a parent's block. */
-		s->many(cvs, 64, n / 2, 1, s->key, 0, false, s->flags | PARENT,
-		    0, 0, cvs);
+	uint8_t cvs[MAX_BATCH * 32], pairs[MAX_BATCH / 2 * 64];
+	struct {
+		size_t off, size, full;
+	} t[16];
+	size_t nt = 0;
+	s->many(p, PROTO_B3_CHUNK, k, PROTO_B3_CHUNK / PROTO_B3_BLOCK, s->key,
+	    s->chunk_counter, true, s->flags, CHUNK_START, CHUNK_END, cvs);
+	uint64_t c = s->chunk_counter;
+	for (size_t off = 0; off < k;) {
+		size_t size = MAX_BATCH;
+		while (size > k - off || (c & (size - 1)) != 0) {
+			size /= 2;
+		}
+		t[nt].off = off;
+		t[nt].size = t[nt].full = size;
+		nt++;
+		off += size;
+		c += size;
 	}
-	memcpy(out, cvs, 32);
+	for (;;) {
+		/* A parent's block is its two children side by side. */
+		size_t np = 0;
+		for (size_t i = 0; i < nt; i++) {
+			size_t half = t[i].size / 2;
+			memcpy(pairs + 64 * np, cvs + 32 * t[i].off, 64 * half);
+			np += half;
+		}
+		if (np == 0) {
+			break;
+		}
+		s->many(pairs, 64, np, 1, s->key, 0, false, s->flags | PARENT, 0,
+		    0, pairs);
+		np = 0;
+		for (size_t i = 0; i < nt; i++) {
+			size_t half = t[i].size / 2;
+			memcpy(cvs + 32 * t[i].off, pairs + 32 * np, 32 * half);
+			np += half;
+			t[i].size = half > 0 ? half : 1;
+		}
+	}
+	for (size_t i = 0; i < nt; i++) {
+		s->chunk_counter += t[i].full;
+		push_subtree(s, cvs + 32 * t[i].off, t[i].full, s->chunk_counter);
+	}
 }
 
 static size_t
@@ -403,19 +443,15 @@ proto_blake3_update(struct proto_blake3 *s, const void *data, size_t n)
 			n -= take;
 			continue;
 		}
-		/* At a chunk boundary with more than a chunk left: the largest
-		 * complete subtree that starts here and leaves a byte over. */
+		/* At a chunk boundary with more than a chunk left: every whole
+		 * chunk that leaves a byte over, up to the next multiple of
+		 * MAX_BATCH chunks (so batches stay whole subtrees). */
 		uint64_t whole = (n - 1) / PROTO_B3_CHUNK;
-		uint64_t size = MAX_BATCH;
-		while (size > whole || (s->chunk_counter & (size - 1)) != 0) {
-			size /= 2;
-		}
-		uint8_t cv[32];
-		subtree_cv(s, p, (size_t)size, s->chunk_counter, cv);
-		s->chunk_counter += size;
-		push_subtree(s, cv, size, s->chunk_counter);
-		p += size * PROTO_B3_CHUNK;
-		n -= size * PROTO_B3_CHUNK;
+		uint64_t room = MAX_BATCH - (s->chunk_counter % MAX_BATCH);
+		size_t k = (size_t)(whole < room ? whole : room);
+		batch(s, p, k);
+		p += k * PROTO_B3_CHUNK;
+		n -= k * PROTO_B3_CHUNK;
 	}
 }
 

@@ -74,11 +74,17 @@ transpose16(__m512i r[16])
 	}
 }
 
+/* Inputs 0..n-1 (n <= 16); idle lanes re-read the last input and their
+ * results are dropped. */
 TARGET static void
-hash16(const uint8_t *in, size_t stride, size_t blocks, const uint32_t key[8],
-    uint64_t counter, bool inc, uint8_t flags, uint8_t flags_start,
-    uint8_t flags_end, uint8_t *out)
+hash16(const uint8_t *in, size_t stride, size_t n, size_t blocks,
+    const uint32_t key[8], uint64_t counter, bool inc, uint8_t flags,
+    uint8_t flags_start, uint8_t flags_end, uint8_t *out)
 {
+	const uint8_t *row[16];
+	for (size_t i = 0; i < 16; i++) {
+		row[i] = in + (i < n ? i : n - 1) * stride;
+	}
 	__m512i h[16], m[16], v[16];
 	uint32_t lo[16], hi[16];
 	for (int i = 0; i < 16; i++) {
@@ -93,7 +99,7 @@ hash16(const uint8_t *in, size_t stride, size_t blocks, const uint32_t key[8],
 	}
 	for (size_t b = 0; b < blocks; b++) {
 		for (int i = 0; i < 16; i++) {
-			m[i] = _mm512_loadu_si512(in + (size_t)i * stride + 64 * b);
+			m[i] = _mm512_loadu_si512(row[i] + 64 * b);
 		}
 		transpose16(m);
 		uint8_t f = flags;
@@ -131,7 +137,7 @@ hash16(const uint8_t *in, size_t stride, size_t blocks, const uint32_t key[8],
 		h[i] = _mm512_setzero_si512();
 	}
 	transpose16(h);
-	for (int i = 0; i < 16; i++) {
+	for (size_t i = 0; i < n; i++) {
 		_mm256_storeu_si256((__m256i *)(void *)(out + 32 * i),
 		    _mm512_castsi512_si256(h[i]));
 	}
@@ -143,14 +149,20 @@ proto_b3_many_avx512(const uint8_t *in, size_t stride, size_t n,
     uint8_t flags, uint8_t flags_start, uint8_t flags_end, uint8_t *out)
 {
 	for (; n >= 16; n -= 16) {
-		hash16(in, stride, blocks, key, counter, inc_counter, flags,
+		hash16(in, stride, 16, blocks, key, counter, inc_counter, flags,
 		    flags_start, flags_end, out);
 		in += 16 * stride;
 		out += 16 * 32;
 		counter += inc_counter ? 16 : 0;
 	}
-	proto_b3_many_avx2(in, stride, n, blocks, key, counter, inc_counter,
-	    flags, flags_start, flags_end, out);
+	/* The rest at the narrowest width that holds it. */
+	if (n > 8) {
+		hash16(in, stride, n, blocks, key, counter, inc_counter, flags,
+		    flags_start, flags_end, out);
+	} else {
+		proto_b3_many_avx2(in, stride, n, blocks, key, counter,
+		    inc_counter, flags, flags_start, flags_end, out);
+	}
 }
 
 #endif
