@@ -106,6 +106,12 @@ proto_b3_compress(const uint32_t cv[8], const uint8_t block[64],
 	v[13] = (uint32_t)(counter >> 32);
 	v[14] = block_len;
 	v[15] = flags;
+	/* Unrolled, the schedule's indices become constants. */
+#if defined(__clang__)
+#pragma clang loop unroll(full)
+#elif defined(__GNUC__)
+#pragma GCC unroll 7
+#endif
 	for (int r = 0; r < 7; r++) {
 		const uint8_t *s = sched[r];
 		G(0, 4, 8, 12, m[s[0]], m[s[1]]);
@@ -240,8 +246,9 @@ proto_blake3_init(struct proto_blake3 *s, const uint8_t *key,
 	}
 	memcpy(s->cv, s->key, sizeof(s->cv));
 	s->chunk_counter = 0;
-	if ((unsigned)path >= PROTO_B3_NPATHS ||
-	    !proto_b3_path_supported(path)) {
+	if (path != proto_b3_path_default() &&
+	    ((unsigned)path >= PROTO_B3_NPATHS ||
+	    !proto_b3_path_supported(path))) {
 		path = PROTO_B3_PORTABLE;
 	}
 	s->many = path_fns[path];

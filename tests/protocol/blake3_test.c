@@ -262,18 +262,55 @@ test_many_direct(void)
 	CU_ASSERT(memcmp(a, b, 32) != 0);
 }
 
-/* An RF_BLAKE3_PATH the CPU cannot run falls back; unknown names are
- * ignored (checked in a child so the cached choice stays clean). */
+/* RF_BLAKE3_PATH caps the path; one the CPU cannot run falls back to the
+ * best below it; unknown names are ignored (each checked in a child, the
+ * choice being made once per process). The refute binary gives one trace
+ * root on every path. */
 static void
 test_path_choice(void)
 {
-	enum proto_b3_path p = proto_b3_path_default();
-	CU_ASSERT(proto_b3_path_supported(p));
-	printf("  default path %s\n", proto_b3_path_name(p));
+	enum proto_b3_path best = PROTO_B3_PORTABLE;
 	for (size_t k = 0; k < 3; k++) {
-		printf("  %s: %s\n", proto_b3_path_name(all_paths[k]),
-		    proto_b3_path_supported(all_paths[k]) ? "yes" : "no");
+		if (proto_b3_path_supported(all_paths[k])) {
+			best = all_paths[k];
+		}
 	}
+	CU_ASSERT_EQUAL(proto_b3_path_default(), best);
+	printf("  best path here: %s\n", proto_b3_path_name(best));
+	static const char *const want[] = { "portable", "avx2", "avx512", "sse9",
+		"" };
+	char out[4096], first[4096] = "";
+	for (size_t k = 0; k < 5; k++) {
+		int rc = test_shell(out, sizeof(out), "/", 0,
+		    "RF_BLAKE3_PATH=%s /proc/%d/exe --print-path", want[k],
+		    (int)getpid());
+		CU_ASSERT_EQUAL(rc, 0);
+		const char *expect = proto_b3_path_name(best);
+		if (k < 3 && all_paths[k] < best) {
+			expect = want[k];
+		}
+		CU_ASSERT(strncmp(out, expect, strlen(expect)) == 0 &&
+		    out[strlen(expect)] == '\n');
+	}
+	char dir[] = "/tmp/rf_b3path_XXXXXX";
+	CU_ASSERT_FATAL(mkdtemp(dir) != NULL);
+	CU_ASSERT_EQUAL_FATAL(test_shell(out, sizeof(out), dir, 1, "%s model "
+	    "gen cnn --seed 4 -o m.rfm", test_refute()), 0);
+	for (size_t k = 0; k < 3; k++) {
+		CU_ASSERT_EQUAL(test_shell(out, sizeof(out), dir, 1,
+		    "RF_BLAKE3_PATH=%s %s model run m.rfm --seed 1 --trace",
+		    want[k], test_refute()), 0);
+		const char *root = strstr(out, "trace root ");
+		CU_ASSERT_FATAL(root != NULL);
+		CU_ASSERT(strstr(root, "(blake3-256, ") != NULL);
+		if (k == 0) {
+			snprintf(first, sizeof(first), "%s", root);
+		} else {
+			CU_ASSERT_STRING_EQUAL(root, first);
+		}
+	}
+	test_shell(out, sizeof(out), dir, 1, "rm -f m.rfm");
+	rmdir(dir);
 }
 
 static size_t
@@ -380,13 +417,17 @@ test_b3sum(void)
 }
 
 int
-main(void)
+main(int argc, char **argv)
 {
+	if (argc == 2 && strcmp(argv[1], "--print-path") == 0) {
+		printf("%s\n", proto_b3_path_name(proto_b3_path_default()));
+		return 0;
+	}
 	CU_TestInfo tests[] = {
 		{ "official test vectors, every path", test_vectors },
 		{ "every path agrees with the portable one", test_paths_agree },
 		{ "the many-input primitive, every path", test_many_direct },
-		{ "path choice", test_path_choice },
+		{ "RF_BLAKE3_PATH and one root on every path", test_path_choice },
 		{ "random inputs against b3sum", test_b3sum },
 		CU_TEST_INFO_NULL,
 	};
