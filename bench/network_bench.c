@@ -271,19 +271,14 @@ spawn_referee(const char *exe)
 	return pid;
 }
 
+/* A request of type with its body; the reply of type want decoded into
+ * reply (size bytes). */
 static int
-call(struct node_rpc *rpc, struct proto_msg *req, enum proto_msg_type want,
-    struct proto_msg *reply)
+call(struct node_rpc *rpc, enum proto_msg_type type, const void *req,
+    enum proto_msg_type want, void *reply, size_t size)
 {
 	struct rf_errinfo ei = { "" };
-	int err = node_rpc_call(rpc, req, reply, &ei);
-	proto_msg_free(req);
-	if (err == RF_OK) {
-		err = node_reply_ok(reply, want, &ei);
-		if (err != RF_OK) {
-			proto_msg_free(reply);
-		}
-	}
+	int err = node_rpc_expect(rpc, type, req, want, reply, size, &ei);
 	return err == RF_OK ? RF_OK : fail(proto_msg_type_name(want), &ei);
 }
 
@@ -358,9 +353,10 @@ submitter(void *arg)
 	int c = (int)(intptr_t)arg;
 	const struct node_model *nm = &models.m[0];
 	for (int i = c; i < N_JOBS && !atomic_load(&failures); i += CLIENTS) {
-		struct proto_msg req, reply;
-		proto_msg_init(&req, PROTO_MSG_JOB_SUBMIT, PROTO_HASH_BLAKE2B);
-		struct proto_job_submit *s = &req.u.job_submit;
+		struct proto_job_submit req;
+		struct proto_ack reply;
+		memset(&req, 0, sizeof(req));
+		struct proto_job_submit *s = &req;
 		s->model_id = nm->id;
 		s->fee = 1;
 		s->nonce = (uint64_t)i + 1;
@@ -371,11 +367,13 @@ submitter(void *arg)
 			fail("inputs", NULL);
 			break;
 		}
-		if (call(&cl_rpc[c], &req, PROTO_MSG_ACK, &reply) != RF_OK) {
+		int err = call(&cl_rpc[c], PROTO_MSG_JOB_SUBMIT, &req,
+		    PROTO_MSG_ACK, &reply, sizeof(reply));
+		proto_job_submit_free(&req);
+		if (err != RF_OK) {
 			break;
 		}
-		jobs[i].id = reply.u.ack.id;
-		proto_msg_free(&reply);
+		jobs[i].id = reply.id;
 	}
 	return NULL;
 }
@@ -400,9 +398,9 @@ build_claim(int i)
 	if (err != RF_OK) {
 		return fail("trace", &ei);
 	}
-	struct proto_msg m;
-	proto_msg_init(&m, PROTO_MSG_CLAIM, PROTO_HASH_BLAKE2B);
-	struct proto_claim *c = &m.u.claim;
+	struct proto_claim m;
+	memset(&m, 0, sizeof(m));
+	struct proto_claim *c = &m;
 	c->job_id = jobs[i].id;
 	c->model_id = nm->id;
 	c->n_inputs = 1;
@@ -412,18 +410,25 @@ build_claim(int i)
 	c->n_outputs = 1;
 	c->outputs[0] = outs[0]; /* the last entry is the model's output */
 	size_t plen = 0;
-	c->output_proof = calloc(MERKLE_MAX_PROOF, sizeof(struct proto_digest));
-	err = c->output_proof == NULL ? RF_ERR_NOMEM :
-	    proto_merkle_inclusion_proof(PROTO_HASH_BLAKE2B, leaves, n, n - 1,
-	    c->output_proof, &plen);
-	c->proof_len = (uint8_t)plen;
+	struct proto_digest path[MERKLE_MAX_PROOF];
+	err = proto_merkle_inclusion_proof(PROTO_HASH_BLAKE2B, leaves, n, n - 1,
+	    path, &plen);
+	if (err == RF_OK) {
+		err = proto_proof_dup(path, plen, &c->output_proof);
+		c->proof_len = (uint8_t)plen;
+	}
 	free(leaves);
 	if (err == RF_OK) {
-		err = node_sign(&ex_rpc[i % EXECUTORS], &m, &jobs[i].claim,
-		    &jobs[i].claim_len);
+		err = node_sign(&ex_rpc[i % EXECUTORS], PROTO_MSG_CLAIM, &m,
+		    &jobs[i].claim, &jobs[i].claim_len);
 	}
-	jobs[i].seq = m.seq;
-	proto_msg_free(&m);
+	struct proto_env env;
+	if (err == RF_OK) {
+		err = proto_msg_open_stored(jobs[i].claim, jobs[i].claim_len, &env,
+		    NULL);
+		jobs[i].seq = env.seq;
+	}
+	proto_claim_free(&m);
 	return err == RF_OK ? 0 : fail("signing a claim", NULL);
 }
 
@@ -466,16 +471,16 @@ challenger_like(void *arg)
 		return NULL;
 	}
 	while (!atomic_load(&stop_listeners)) {
-		struct proto_msg m;
+		struct proto_events m;
 		if (node_events_next(&ev, 20, &m, &ei) != RF_OK) {
 			fail("events", &ei);
 			break;
 		}
-		for (uint32_t i = 0; i < m.u.events.n; i++) {
-			saw(&m.u.events.events[i]);
-			node_events_done(&ev, m.u.events.events[i].seq);
+		for (uint32_t i = 0; i < m.n; i++) {
+			saw(&m.events[i]);
+			node_events_done(&ev, m.events[i].seq);
 		}
-		proto_msg_free(&m);
+		proto_events_free(&m);
 	}
 	node_events_close(&ev);
 	node_rpc_close(&rpc);
@@ -489,17 +494,17 @@ last_event(void)
 {
 	uint64_t cursor = 0;
 	for (;;) {
-		struct proto_msg req, reply;
-		proto_msg_init(&req, PROTO_MSG_EVENTS_FETCH, PROTO_HASH_BLAKE2B);
-		req.u.events_fetch.after = cursor;
-		if (call(&cl_rpc[0], &req, PROTO_MSG_EVENTS, &reply) != RF_OK) {
+		struct proto_events_fetch req = { .after = cursor };
+		struct proto_events reply;
+		if (call(&cl_rpc[0], PROTO_MSG_EVENTS_FETCH, &req, PROTO_MSG_EVENTS,
+		    &reply, sizeof(reply)) != RF_OK) {
 			return cursor;
 		}
-		uint32_t n = reply.u.events.n;
+		uint32_t n = reply.n;
 		if (n > 0) {
-			cursor = reply.u.events.events[n - 1].seq;
+			cursor = reply.events[n - 1].seq;
 		}
-		proto_msg_free(&reply);
+		proto_events_free(&reply);
 		if (n == 0) {
 			return cursor;
 		}
@@ -545,20 +550,24 @@ check_replies(int from, int to)
 {
 	int bad = 0;
 	for (int i = from; i < to; i++) {
-		struct proto_msg m;
+		struct proto_env m;
+		struct proto_ack ack;
+		struct proto_error e;
 		struct job *j = &jobs[i];
 		if (j->reply == NULL ||
-		    proto_msg_decode(j->reply, j->reply_len, &m, NULL) != RF_OK) {
+		    proto_msg_open(j->reply, j->reply_len, &m, NULL) != RF_OK) {
 			bad++;
 			continue;
 		}
-		if (m.type != PROTO_MSG_ACK || m.u.ack.ref_seq != j->seq) {
-			if (bad++ == 0 && m.type == PROTO_MSG_ERROR) {
+		if (m.type != PROTO_MSG_ACK ||
+		    proto_ack_decode(&m, &ack, NULL) != RF_OK ||
+		    ack.ref_seq != j->seq) {
+			if (bad++ == 0 && m.type == PROTO_MSG_ERROR &&
+			    proto_error_decode(&m, &e, NULL) == RF_OK) {
 				fprintf(stderr, "network_bench: claim %d refused: %s\n", i,
-				    m.u.error.text);
+				    e.text);
 			}
 		}
-		proto_msg_free(&m);
 	}
 	return bad;
 }
@@ -707,13 +716,13 @@ run(const char *exe)
 	 * that backlog is not the steady state being measured here. */
 	double settle = now() + 60;
 	for (;;) {
-		struct proto_msg q, a;
-		proto_msg_init(&q, PROTO_MSG_STATUS_QUERY, PROTO_HASH_BLAKE2B);
-		if (call(&cl_rpc[0], &q, PROTO_MSG_STATUS_INFO, &a) != RF_OK) {
+		struct proto_status_info a;
+		if (call(&cl_rpc[0], PROTO_MSG_STATUS_QUERY, NULL,
+		    PROTO_MSG_STATUS_INFO, &a, sizeof(a)) != RF_OK) {
 			break;
 		}
-		uint32_t pending = a.u.status_info.claims_pending;
-		proto_msg_free(&a);
+		uint32_t pending = a.claims_pending;
+		proto_status_info_free(&a);
 		if (pending == 0 || now() > settle) {
 			break;
 		}
@@ -740,10 +749,10 @@ run(const char *exe)
 	}
 
 	/* Every claim in the referee's books, and the money where it was. */
-	struct proto_msg req, reply;
-	proto_msg_init(&req, PROTO_MSG_STATUS_QUERY, PROTO_HASH_BLAKE2B);
-	if (call(&cl_rpc[0], &req, PROTO_MSG_STATUS_INFO, &reply) == RF_OK) {
-		const struct proto_status_info *s = &reply.u.status_info;
+	struct proto_status_info reply;
+	if (call(&cl_rpc[0], PROTO_MSG_STATUS_QUERY, NULL, PROTO_MSG_STATUS_INFO,
+	    &reply, sizeof(reply)) == RF_OK) {
+		const struct proto_status_info *s = &reply;
 		if (s->claims_pending + s->claims_final != (uint32_t)N_JOBS) {
 			fail("the referee does not hold every claim", NULL);
 		}
@@ -751,7 +760,7 @@ run(const char *exe)
 		    1000000000ULL) {
 			fail("the ledger total changed", NULL);
 		}
-		proto_msg_free(&reply);
+		proto_status_info_free(&reply);
 	}
 	return atomic_load(&failures) != 0;
 }

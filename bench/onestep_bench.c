@@ -90,20 +90,28 @@ bench(const struct variant *v, enum proto_hash SUITE)
 	static const struct proto_digest id;
 	while (g.phase == BISECT_PHASE_QUERY) {
 		struct proto_bisect_query q;
-		struct proto_bisect_answer a;
+		struct proto_bisect_answer a, b;
 		bisect_query(&g, &id, &q);
-		if (bisect_answer_build(SUITE, bad, n, &q, &a) != RF_OK ||
-		    bisect_answer(&g, BISECT_EXECUTOR, &a, 1, NULL) !=
-		    BISECT_ACCEPTED ||
-		    bisect_answer_build(SUITE, leaves, n, &q, &a) != RF_OK ||
-		    bisect_answer(&g, BISECT_CHALLENGER, &a, 1, NULL) !=
-		    BISECT_ACCEPTED) {
+		if (bisect_answer_build(SUITE, bad, n, &q, &a) != RF_OK) {
+			return 1;
+		}
+		if (bisect_answer_build(SUITE, leaves, n, &q, &b) != RF_OK) {
+			proto_bisect_answer_free(&a);
+			return 1;
+		}
+		bool ok = bisect_answer(&g, BISECT_EXECUTOR, &a, 1, NULL) ==
+		    BISECT_ACCEPTED &&
+		    bisect_answer(&g, BISECT_CHALLENGER, &b, 1, NULL) ==
+		    BISECT_ACCEPTED;
+		proto_bisect_answer_free(&a);
+		proto_bisect_answer_free(&b);
+		if (!ok) {
 			return 1;
 		}
 	}
-	struct proto_msg rv;
-	proto_msg_init(&rv, PROTO_MSG_REVEAL, SUITE);
-	if (bisect_reveal_build(SUITE, m, in, bad, n, g.op, &rv.u.reveal,
+	struct proto_reveal rv;
+	memset(&rv, 0, sizeof(rv));
+	if (bisect_reveal_build(SUITE, m, in, bad, n, g.op, &rv,
 	    NULL) != RF_OK) {
 		return 1;
 	}
@@ -126,7 +134,7 @@ bench(const struct variant *v, enum proto_hash SUITE)
 	});
 	BEST_OF(1.0, t_step, {
 		g = g0;
-		if (bisect_reveal(&g, go, &model_id, (uint32_t)nml, &rv.u.reveal, 2,
+		if (bisect_reveal(&g, go, &model_id, (uint32_t)nml, &rv, 2,
 		    NULL) != BISECT_ACCEPTED || g.executor_won) {
 			bad_outcome++;
 		}
@@ -137,7 +145,7 @@ bench(const struct variant *v, enum proto_hash SUITE)
 	    v->label, proto_hash_name(SUITE), engine_model_op_count(m), g0.rounds,
 	    engine_op_name(oi.op), t_full * 1e3, t_step * 1e3,
 	    100.0 * t_step / t_full, bad_outcome ? "  WRONG VERDICT" : "");
-	proto_msg_free(&rv);
+	proto_reveal_free(&rv);
 	engine_model_free(go);
 	engine_model_free(m);
 	free(bad);

@@ -34,9 +34,10 @@ struct cursor {
 	size_t left;
 };
 
-/* The next envelope of the transcript, decoded and verified. */
+/* The next envelope of the transcript, verified; its body is a view
+ * into the transcript. */
 static int
-next_msg(struct cursor *c, struct proto_msg *m, struct rf_errinfo *ei,
+next_msg(struct cursor *c, struct proto_env *m, struct rf_errinfo *ei,
     size_t index)
 {
 	if (c->left < 4) {
@@ -49,7 +50,7 @@ next_msg(struct cursor *c, struct proto_msg *m, struct rf_errinfo *ei,
 		return rf_errf(ei, RF_ERR_TRUNCATED, "transcript entry %zu runs "
 		    "past the end", index);
 	}
-	int err = proto_msg_decode(c->p + 4, len, m, ei);
+	int err = proto_msg_open(c->p + 4, len, m, ei);
 	if (err != RF_OK) {
 		return rf_errctx(ei, err, "transcript entry %zu: ", index);
 	}
@@ -112,24 +113,46 @@ audit_money(const struct bisect_audit_rules *ru, const struct proto_verdict *vd,
 /* The opening: claim, challenge, registration, job                     */
 /* ------------------------------------------------------------------ */
 
+/* The opening's four messages: their envelopes (for the signers) and
+ * bodies. On the heap: the job alone holds up to 64 tensors. */
 struct opening {
-	struct proto_msg claim, chal, reg, job;
-	int n; /* how many of them are decoded (and must be freed) */
+	struct proto_env env[4]; /* claim, challenge, registration, job */
+	struct proto_claim claim;
+	struct proto_challenge chal;
+	struct proto_model_register reg;
+	struct proto_job_submit job;
 	struct proto_digest leaves[PROTO_MAX_TENSORS]; /* the job's inputs */
 };
 
 static void
 opening_free(struct opening *o)
 {
-	struct proto_msg *m[4] = { &o->claim, &o->chal, &o->reg, &o->job };
-	for (int i = 0; i < o->n; i++) {
-		proto_msg_free(m[i]);
+	if (o != NULL) {
+		proto_claim_free(&o->claim);
+		proto_model_register_free(&o->reg);
+		proto_job_submit_free(&o->job);
+		free(o);
 	}
-	o->n = 0;
+}
+
+/* Decodes the opening's entry i, of type want[i], into its field. */
+static int
+opening_body(struct opening *o, int i, struct rf_errinfo *ei)
+{
+	switch (i) {
+	case 0:
+		return proto_claim_decode(&o->env[0], &o->claim, ei);
+	case 1:
+		return proto_challenge_decode(&o->env[1], &o->chal, ei);
+	case 2:
+		return proto_model_register_decode(&o->env[2], &o->reg, ei);
+	default:
+		return proto_job_submit_decode(&o->env[3], &o->job, ei);
+	}
 }
 
 static int
-read_opening(struct cursor *c, const struct proto_msg *v,
+read_opening(struct cursor *c, const struct proto_verdict *vd,
     const struct bisect_audit_rules *ru, struct opening *o,
     struct rf_errinfo *ei)
 {
@@ -137,29 +160,34 @@ read_opening(struct cursor *c, const struct proto_msg *v,
 		PROTO_MSG_MODEL_REGISTER, PROTO_MSG_JOB_SUBMIT };
 	static const char *const what[4] = { "the executor's claim",
 		"the challenge", "the model's registration", "the client's job" };
-	struct proto_msg *m[4] = { &o->claim, &o->chal, &o->reg, &o->job };
 	for (int i = 0; i < 4; i++) {
-		int err = next_msg(c, m[i], ei, (size_t)i);
+		int err = next_msg(c, &o->env[i], ei, (size_t)i);
+		if (err == RF_OK && o->env[i].type == want[i]) {
+			err = opening_body(o, i, ei);
+			if (err != RF_OK) {
+				rf_errctx(ei, err, "transcript entry %d: ", i);
+			}
+		}
 		if (err != RF_OK) {
 			return rf_errctx(ei, err, "expected %s: ", what[i]);
 		}
-		o->n++;
-		if (m[i]->type != want[i]) {
+		if (o->env[i].type != want[i]) {
 			return rf_errf(ei, RF_ERR_INVAL, "transcript entry %d must be "
-			    "%s, not a %s", i, what[i], proto_msg_type_name(m[i]->type));
+			    "%s, not a %s", i, what[i],
+			    proto_msg_type_name(o->env[i].type));
 		}
 	}
 	enum proto_hash suite = ru->suite;
-	const struct proto_verdict *vd = &v->u.verdict;
-	const struct proto_claim *cl = &o->claim.u.claim;
-	const struct proto_challenge *ch = &o->chal.u.challenge;
-	const struct proto_model_register *mr = &o->reg.u.model_register;
-	const struct proto_job_submit *js = &o->job.u.job_submit;
-	if (!key_eq(&o->claim.sender, &vd->executor) ||
-	    !key_eq(&o->chal.sender, &vd->challenger) ||
+	const struct proto_claim *cl = &o->claim;
+	const struct proto_challenge *ch = &o->chal;
+	const struct proto_model_register *mr = &o->reg;
+	const struct proto_job_submit *js = &o->job;
+	const struct proto_pubkey *executor = &o->env[0].sender;
+	if (!key_eq(executor, &vd->executor) ||
+	    !key_eq(&o->env[1].sender, &vd->challenger) ||
 	    !proto_digest_equal(suite, &cl->job_id, &vd->job_id) ||
 	    !proto_digest_equal(suite, &ch->job_id, &vd->job_id) ||
-	    !key_eq(&ch->executor, &o->claim.sender) ||
+	    !key_eq(&ch->executor, executor) ||
 	    !proto_digest_equal(suite, &ch->executor_root, &cl->trace_root) ||
 	    ch->n != cl->n) {
 		return rf_errf(ei, RF_ERR_INVAL, "the claim, the challenge and "
@@ -187,7 +215,7 @@ read_opening(struct cursor *c, const struct proto_msg *v,
 			    "is not the client's input", i);
 		}
 	}
-	proto_job_id(suite, &js->model_id, &o->job.sender, js->nonce, o->leaves,
+	proto_job_id(suite, &js->model_id, &o->env[3].sender, js->nonce, o->leaves,
 	    js->n_inputs, &id);
 	if (!proto_digest_equal(suite, &id, &vd->job_id)) {
 		return rf_errf(ei, RF_ERR_INVAL, "the client's job has another id "
@@ -263,13 +291,19 @@ move_asked(const struct replay *rp)
  * out: the referee recorded it and decided by the clock, which a
  * transcript cannot show, so it is not applied.
  */
+/* One move's body, decoded by its type. */
+union move {
+	struct proto_bisect_query query;
+	struct proto_bisect_answer answer;
+	struct proto_reveal reveal;
+};
+
 static int
-apply_move(struct replay *rp, const struct proto_msg *m,
-    const struct proto_msg *v, const struct opening *o, bool last,
-    const struct engine_model *model, enum proto_hash suite,
-    struct rf_errinfo *ei, size_t idx)
+apply_move(struct replay *rp, const struct proto_env *m, const union move *b,
+    const struct proto_env *v, const struct proto_verdict *vd,
+    const struct opening *o, bool last, const struct engine_model *model,
+    enum proto_hash suite, struct rf_errinfo *ei, size_t idx)
 {
-	const struct proto_verdict *vd = &v->u.verdict;
 	enum bisect_side loser = vd->executor_won ? BISECT_CHALLENGER :
 	    BISECT_EXECUTOR;
 	bool late_ok = last && vd->reason == PROTO_VERDICT_TIMEOUT;
@@ -279,8 +313,8 @@ apply_move(struct replay *rp, const struct proto_msg *m,
 			return rf_errf(ei, RF_ERR_CRYPTO, "entry %zu: a query not "
 			    "signed by the referee", idx);
 		}
-		return check_query(rp, &m->u.bisect_query, &vd->dispute_id, suite,
-		    ei, idx);
+		return check_query(rp, &b->query, &vd->dispute_id, suite, ei,
+		    idx);
 	}
 	if (!move_asked(rp)) {
 		return rf_errf(ei, RF_ERR_INVAL, "entry %zu: a %s before the "
@@ -292,7 +326,7 @@ apply_move(struct replay *rp, const struct proto_msg *m,
 			return rf_errf(ei, RF_ERR_CRYPTO, "entry %zu: an answer from "
 			    "a stranger", idx);
 		}
-		if (!proto_digest_equal(suite, &m->u.bisect_answer.dispute_id,
+		if (!proto_digest_equal(suite, &b->answer.dispute_id,
 		    &vd->dispute_id)) {
 			return rf_errf(ei, RF_ERR_INVAL, "entry %zu: an answer in "
 			    "another dispute", idx);
@@ -301,10 +335,10 @@ apply_move(struct replay *rp, const struct proto_msg *m,
 		if (late_ok && side == loser && bisect_waiting_for(&rp->g, side)) {
 			return RF_OK;
 		}
-		res = bisect_answer(&rp->g, side, &m->u.bisect_answer, 0, NULL);
+		res = bisect_answer(&rp->g, side, &b->answer, 0, NULL);
 	} else if (m->type == PROTO_MSG_REVEAL &&
 	    key_eq(&m->sender, &vd->executor)) {
-		if (!proto_digest_equal(suite, &m->u.reveal.dispute_id,
+		if (!proto_digest_equal(suite, &b->reveal.dispute_id,
 		    &vd->dispute_id)) {
 			return rf_errf(ei, RF_ERR_INVAL, "entry %zu: a reveal in "
 			    "another dispute", idx);
@@ -313,8 +347,8 @@ apply_move(struct replay *rp, const struct proto_msg *m,
 		    bisect_waiting_for(&rp->g, BISECT_EXECUTOR)) {
 			return RF_OK;
 		}
-		res = bisect_reveal(&rp->g, model, &o->claim.u.claim.model_id,
-		    o->reg.u.model_register.n_leaves, &m->u.reveal, 0, NULL);
+		res = bisect_reveal(&rp->g, model, &o->claim.model_id,
+		    o->reg.n_leaves, &b->reveal, 0, NULL);
 	} else {
 		return rf_errf(ei, RF_ERR_INVAL, "entry %zu: an unexpected %s",
 		    idx, proto_msg_type_name(m->type));
@@ -391,7 +425,7 @@ judge(const struct replay *rp, const struct proto_verdict *vd,
 		    "rounds, operator %u", executor_won ? "executor" : "challenger",
 		    g->rounds, g->op);
 	} else if (out->confirmed && !audit_money(ru, vd, executor_won,
-	    challenger_right, o->chal.u.challenge.bond,
+	    challenger_right, o->chal.bond,
 	    &out->slashed_from_ledger, why, sizeof(why))) {
 		out->confirmed = false;
 	}
@@ -399,75 +433,126 @@ judge(const struct replay *rp, const struct proto_verdict *vd,
 	return RF_OK;
 }
 
+/* Decodes a move's body: the types a transcript's moves may have. */
+static int
+move_decode(const struct proto_env *m, union move *b, struct rf_errinfo *ei)
+{
+	switch (m->type) {
+	case PROTO_MSG_BISECT_QUERY:
+		return proto_bisect_query_decode(m, &b->query, ei);
+	case PROTO_MSG_BISECT_ANSWER:
+		return proto_bisect_answer_decode(m, &b->answer, ei);
+	case PROTO_MSG_REVEAL:
+		return proto_reveal_decode(m, &b->reveal, ei);
+	default: {
+		/* Any other type is refused by apply_move, but must still
+		 * be well-formed, as the whole transcript must. */
+		size_t n = proto_msg_body_size(m->type);
+		void *tmp = calloc(1, n > 0 ? n : 1);
+		if (tmp == NULL) {
+			return rf_errf(ei, RF_ERR_NOMEM, "no memory");
+		}
+		int err = proto_msg_body_decode(m, tmp, n, ei);
+		if (err == RF_OK) {
+			proto_msg_body_free(m->type, tmp);
+		}
+		free(tmp);
+		return err;
+	}
+	}
+}
+
+static void
+move_free(const struct proto_env *m, union move *b)
+{
+	if (m->type == PROTO_MSG_BISECT_ANSWER) {
+		proto_bisect_answer_free(&b->answer);
+	} else if (m->type == PROTO_MSG_REVEAL) {
+		proto_reveal_free(&b->reveal);
+	}
+}
+
 int
 bisect_audit(const uint8_t *verdict, size_t len,
     const struct bisect_audit_rules *ru, struct bisect_audit_result *out,
     struct rf_errinfo *ei)
 {
-	struct proto_msg v;
+	struct proto_env v;
+	struct proto_verdict vd;
 	memset(out, 0, sizeof(*out));
-	int err = proto_msg_decode(verdict, len, &v, ei);
+	int err = proto_msg_open(verdict, len, &v, ei);
 	if (err != RF_OK) {
 		return err;
 	}
 	if (v.type != PROTO_MSG_VERDICT) {
-		err = rf_errf(ei, RF_ERR_INVAL, "not a verdict but a %s",
+		return rf_errf(ei, RF_ERR_INVAL, "not a verdict but a %s",
 		    proto_msg_type_name(v.type));
-		proto_msg_free(&v);
+	}
+	err = proto_verdict_decode(&v, &vd, ei);
+	if (err != RF_OK) {
 		return err;
 	}
 	if (!key_eq(&v.sender, &ru->referee)) {
 		char got[65], want[65];
 		proto_pubkey_hex(&v.sender, got);
 		proto_pubkey_hex(&ru->referee, want);
-		proto_msg_free(&v);
+		proto_verdict_free(&vd);
 		return rf_errf(ei, RF_ERR_CRYPTO, "the verdict is signed by %.16s..., "
 		    "not by the network's referee %.16s...", got, want);
 	}
 	if (v.suite != ru->suite) {
-		proto_msg_free(&v);
+		proto_verdict_free(&vd);
 		return rf_errf(ei, RF_ERR_INVAL, "the verdict uses another hash "
 		    "suite than the network");
 	}
-	const struct proto_verdict *vd = &v.u.verdict;
-	out->verdict = *vd;
+	out->verdict = vd;
 	out->verdict.transcript = NULL;
 	out->verdict.transcript_len = 0;
-	struct cursor c = { vd->transcript, vd->transcript_len };
-	struct opening o;
-	memset(&o, 0, sizeof(o));
+	struct cursor c = { vd.transcript, vd.transcript_len };
+	/* The opening and the game hold arrays of digests and tensors: on
+	 * the heap. */
+	struct opening *o = calloc(1, sizeof(*o));
+	struct replay *rp = calloc(1, sizeof(*rp));
+	union move *b = malloc(sizeof(*b));
 	struct engine_model *model = NULL;
-	struct replay rp;
-	memset(&rp, 0, sizeof(rp));
 	size_t idx = 4;
 
-	err = read_opening(&c, &v, ru, &o, ei);
+	err = o != NULL && rp != NULL && b != NULL ? RF_OK :
+	    rf_errf(ei, RF_ERR_NOMEM, "no memory for the audit");
 	if (err == RF_OK) {
-		const struct proto_model_register *mr = &o.reg.u.model_register;
-		err = engine_model_decode_graph(mr->graph, mr->graph_len, &model,
-		    ei);
+		err = read_opening(&c, &vd, ru, o, ei);
+	}
+	if (err == RF_OK) {
+		err = engine_model_decode_graph(o->reg.graph, o->reg.graph_len,
+		    &model, ei);
 	}
 	if (err == RF_OK) {
 		/* Clocks cannot be replayed: give the audit's game all the time
 		 * in the world and check timeouts by who was awaited. */
-		const struct proto_claim *cl = &o.claim.u.claim;
-		err = bisect_start(&rp.g, ru->suite, ru->arity, UINT64_MAX / 4,
-		    cl->n, cl->n_inputs, o.leaves, &cl->trace_root,
-		    &o.chal.u.challenge.challenger_root, 0);
+		const struct proto_claim *cl = &o->claim;
+		err = bisect_start(&rp->g, ru->suite, ru->arity, UINT64_MAX / 4,
+		    cl->n, cl->n_inputs, o->leaves, &cl->trace_root,
+		    &o->chal.challenger_root, 0);
 		if (err != RF_OK) {
 			rf_errf(ei, err, "the claim and challenge do not start a game");
 		}
 	}
 	/* Moves, in the order the referee applied them. */
-	while (err == RF_OK && c.left > 0 && rp.g.phase != BISECT_PHASE_DONE) {
-		struct proto_msg m;
+	while (err == RF_OK && c.left > 0 && rp->g.phase != BISECT_PHASE_DONE) {
+		struct proto_env m;
 		err = next_msg(&c, &m, ei, idx);
+		if (err == RF_OK) {
+			err = move_decode(&m, b, ei);
+			if (err != RF_OK) {
+				rf_errctx(ei, err, "transcript entry %zu: ", idx);
+			}
+		}
 		if (err != RF_OK) {
 			break;
 		}
-		err = apply_move(&rp, &m, &v, &o, c.left == 0, model, ru->suite, ei,
-		    idx);
-		proto_msg_free(&m);
+		err = apply_move(rp, &m, b, &v, &vd, o, c.left == 0, model,
+		    ru->suite, ei, idx);
+		move_free(&m, b);
 		idx++;
 	}
 	if (err == RF_OK && c.left != 0) {
@@ -475,10 +560,12 @@ bisect_audit(const uint8_t *verdict, size_t len,
 		    "(from entry %zu)", idx);
 	}
 	if (err == RF_OK) {
-		err = judge(&rp, vd, ru, &o, out, ei, idx);
+		err = judge(rp, &vd, ru, o, out, ei, idx);
 	}
 	engine_model_free(model);
-	opening_free(&o);
-	proto_msg_free(&v);
+	opening_free(o);
+	free(rp);
+	free(b);
+	proto_verdict_free(&vd);
 	return err;
 }

@@ -220,7 +220,8 @@ int bisect_audit(const uint8_t *verdict, size_t len,
 /* The honest side's moves, built from its own leaves                   */
 /* ------------------------------------------------------------------ */
 
-/* Answers a query from the side's n trace leaves. */
+/* Answers a query from the side's n trace leaves; out owns its proofs
+ * (proto_bisect_answer_free), and nothing when this fails. */
 int bisect_answer_build(enum proto_hash suite,
     const struct proto_digest *leaves, size_t n,
     const struct proto_bisect_query *q, struct proto_bisect_answer *out)
@@ -231,8 +232,8 @@ int bisect_answer_build(enum proto_hash suite,
  * up to the operator (nothing after it), takes the trace entries the
  * operator reads and proves each against the prefix of size I + op of the
  * side's leaves, proves each weight against model_id, and adds the
- * prefix's frontier. out is a PROTO_MSG_REVEAL body; free the message with
- * proto_msg_free. Pure (the engine, no I/O): executors, tests and the
+ * prefix's frontier. out is a PROTO_MSG_REVEAL body (dispute_id left
+ * for the caller); free it with proto_reveal_free. Pure (the engine, no I/O): executors, tests and the
  * simulator build reveals with it.
  */
 int bisect_reveal_build(enum proto_hash suite, const struct engine_model *m,

@@ -265,22 +265,6 @@ record(struct challenger *c, const struct proto_digest *job,
 	return err;
 }
 
-/* A query that must come back as want. */
-static int
-query(struct challenger *c, struct proto_msg *req, enum proto_msg_type want,
-    struct proto_msg *reply, struct rf_errinfo *ei)
-{
-	int err = node_rpc_call(&c->rpc, req, reply, ei);
-	proto_msg_free(req);
-	if (err == RF_OK) {
-		err = node_reply_ok(reply, want, ei);
-		if (err != RF_OK) {
-			proto_msg_free(reply);
-		}
-	}
-	return err;
-}
-
 /* Our leaves cut or padded with zero leaves to n entries. */
 static int
 trace_resize(struct proto_digest **leaves, size_t have, size_t want)
@@ -339,21 +323,26 @@ verify(struct challenger *c, const struct proto_event *e)
 	if (recorded(c, &e->job_id)) {
 		return RF_OK; /* never twice */
 	}
-	struct proto_msg req, job, claim;
+	struct proto_job_fetch fetch = { .job_id = e->job_id };
+	struct proto_claim_status status = { .job_id = e->job_id };
+	struct proto_claim_info claim;
 	struct rf_errinfo ei = { "" };
-	proto_msg_init(&req, PROTO_MSG_JOB_FETCH, suite);
-	req.u.job_fetch.job_id = e->job_id;
-	int err = query(c, &req, PROTO_MSG_JOB_INFO, &job, &ei);
+	/* A job's inputs are up to 64 tensors: on the heap. */
+	struct proto_job_info *ji = malloc(sizeof(*ji));
+	int err = ji == NULL ? rf_errf(&ei, RF_ERR_NOMEM, "no memory") :
+	    node_rpc_expect(&c->rpc, PROTO_MSG_JOB_FETCH, &fetch,
+	    PROTO_MSG_JOB_INFO, ji, sizeof(*ji), &ei);
 	if (err != RF_OK) {
+		free(ji);
 		log_warn("job %s: cannot fetch: %s", jh, ei.msg);
 		return err;
 	}
-	const struct proto_job_info *ji = &job.u.job_info;
 	if (!challenger_sampled(cfg, &e->job_id, &e->subject, &ji->model_id)) {
 		net_counter_inc(c->m_skipped);
 		err = record(c, &e->job_id, &e->subject, &ji->model_id, NULL, NULL,
 		    0, CHALLENGER_SKIPPED, 0.0, e->seq, NULL);
-		proto_msg_free(&job);
+		proto_job_info_free(ji);
+		free(ji);
 		return err;
 	}
 	const struct node_model *nm = node_models_find(&c->models,
@@ -362,14 +351,15 @@ verify(struct challenger *c, const struct proto_event *e)
 		log_warn("job %s: model not held here, cannot verify", jh);
 		err = record(c, &e->job_id, &e->subject, &ji->model_id, NULL, NULL,
 		    0, CHALLENGER_NO_MODEL, 0.0, e->seq, NULL);
-		proto_msg_free(&job);
+		proto_job_info_free(ji);
+		free(ji);
 		return err;
 	}
-	proto_msg_init(&req, PROTO_MSG_CLAIM_STATUS, suite);
-	req.u.claim_status.job_id = e->job_id;
-	err = query(c, &req, PROTO_MSG_CLAIM_INFO, &claim, &ei);
+	err = node_rpc_expect(&c->rpc, PROTO_MSG_CLAIM_STATUS, &status,
+	    PROTO_MSG_CLAIM_INFO, &claim, sizeof(claim), &ei);
 	if (err != RF_OK) {
-		proto_msg_free(&job);
+		proto_job_info_free(ji);
+		free(ji);
 		log_warn("job %s: cannot read the claim: %s", jh, ei.msg);
 		return err;
 	}
@@ -385,7 +375,7 @@ verify(struct challenger *c, const struct proto_event *e)
 			engine_tensor_fini(&outs[i]);
 		}
 	}
-	const struct proto_claim_info *ci = &claim.u.claim_info;
+	const struct proto_claim_info *ci = &claim;
 	if (err != RF_OK) {
 		/* The referee checks a job's inputs against the model, so
 		 * this is our fault (memory, a model that differs): say so,
@@ -395,8 +385,9 @@ verify(struct challenger *c, const struct proto_event *e)
 		err = record(c, &e->job_id, &e->subject, &ji->model_id,
 		    &ci->trace_root, NULL, ci->n, CHALLENGER_FAILED, secs, e->seq,
 		    NULL);
-		proto_msg_free(&claim);
-		proto_msg_free(&job);
+		proto_claim_info_free(&claim);
+		proto_job_info_free(ji);
+		free(ji);
 		return err;
 	}
 	if (n != ci->n) {
@@ -411,8 +402,9 @@ verify(struct challenger *c, const struct proto_event *e)
 		err = trace_resize(&leaves, n, ci->n);
 		if (err != RF_OK) {
 			free(leaves);
-			proto_msg_free(&claim);
-			proto_msg_free(&job);
+			proto_claim_info_free(&claim);
+			proto_job_info_free(ji);
+			free(ji);
 			return err;
 		}
 		n = ci->n;
@@ -458,8 +450,9 @@ verify(struct challenger *c, const struct proto_event *e)
 		challenge_send(c, &id, &e->job_id);
 	}
 	free(leaves);
-	proto_msg_free(&claim);
-	proto_msg_free(&job);
+	proto_claim_info_free(&claim);
+	proto_job_info_free(ji);
+	free(ji);
 	return err;
 }
 
@@ -572,22 +565,23 @@ dispute_set_state(struct challenger *c, const struct proto_digest *id,
 static int
 dispute_known(struct challenger *c, const struct proto_digest *id)
 {
-	struct proto_msg req, view;
+	struct proto_dispute_fetch req = { .dispute_id = *id };
+	struct node_reply view;
+	struct proto_error refusal;
 	struct rf_errinfo ei = { "" };
-	proto_msg_init(&req, PROTO_MSG_DISPUTE_FETCH, c->cfg->suite);
-	req.u.dispute_fetch.dispute_id = *id;
-	if (node_rpc_call(&c->rpc, &req, &view, &ei) != RF_OK) {
+	if (node_rpc_call(&c->rpc, PROTO_MSG_DISPUTE_FETCH, &req, &view, &ei) !=
+	    RF_OK) {
 		return -1;
 	}
 	int known = -1;
-	if (view.type == PROTO_MSG_VERDICT ||
-	    view.type == PROTO_MSG_BISECT_QUERY) {
+	node_reply_error(&view, &refusal);
+	if (view.env.type == PROTO_MSG_VERDICT ||
+	    view.env.type == PROTO_MSG_BISECT_QUERY) {
 		known = 1;
-	} else if (view.type == PROTO_MSG_ERROR &&
-	    view.u.error.code == PROTO_ERR_UNKNOWN) {
+	} else if (refusal.code == PROTO_ERR_UNKNOWN) {
 		known = 0;
 	}
-	proto_msg_free(&view);
+	node_reply_free(&view);
 	return known;
 }
 
@@ -623,42 +617,45 @@ challenge_send(struct challenger *c, const struct proto_digest *id,
 		return; /* the referee is unreachable: try again later */
 	}
 	if (known == 0) {
-		struct proto_msg req, claim, reply;
+		struct proto_claim_status status = { .job_id = *job };
+		struct proto_claim_info claim;
+		struct proto_challenge req;
+		struct node_reply reply;
+		struct proto_error refusal;
 		struct rf_errinfo ei = { "" };
-		proto_msg_init(&req, PROTO_MSG_CLAIM_STATUS, suite);
-		req.u.claim_status.job_id = *job;
-		if (query(c, &req, PROTO_MSG_CLAIM_INFO, &claim, &ei) != RF_OK) {
+		if (node_rpc_expect(&c->rpc, PROTO_MSG_CLAIM_STATUS, &status,
+		    PROTO_MSG_CLAIM_INFO, &claim, sizeof(claim), &ei) != RF_OK) {
 			log_warn("job %s: cannot read the claim: %s", jh, ei.msg);
 			return;
 		}
-		const struct proto_claim_info *ci = &claim.u.claim_info;
-		proto_msg_init(&req, PROTO_MSG_CHALLENGE, suite);
-		struct proto_challenge *ch = &req.u.challenge;
+		const struct proto_claim_info *ci = &claim;
+		memset(&req, 0, sizeof(req));
+		struct proto_challenge *ch = &req;
 		ch->job_id = *job;
 		ch->executor = ci->executor;
 		ch->executor_root = ci->trace_root;
 		ch->challenger_root = root;
 		ch->n = ci->n;
 		ch->bond = c->cfg->bond;
-		proto_msg_free(&claim);
-		int err = node_rpc_call(&c->rpc, &req, &reply, &ei);
-		proto_msg_free(&req);
+		proto_claim_info_free(&claim);
+		int err = node_rpc_call(&c->rpc, PROTO_MSG_CHALLENGE, &req, &reply,
+		    &ei);
 		if (err != RF_OK) {
 			log_warn("job %s: challenge not confirmed (%s): will look "
 			    "again", jh, ei.msg);
 			return;
 		}
-		bool refused = reply.type == PROTO_MSG_ERROR;
-		char why[sizeof(reply.u.error.text)] = "";
-		if (refused) {
-			memcpy(why, reply.u.error.text, sizeof(why));
-			why[sizeof(why) - 1] = '\0';
-		} else if (reply.type != PROTO_MSG_ACK ||
-		    !proto_digest_equal(suite, &reply.u.ack.id, id)) {
+		bool refused = reply.env.type == PROTO_MSG_ERROR;
+		const char *why = refusal.text;
+		struct proto_ack ack;
+		node_reply_error(&reply, &refusal);
+		if (!refused && (reply.env.type != PROTO_MSG_ACK ||
+		    proto_ack_decode(&reply.env, &ack, NULL) != RF_OK ||
+		    !proto_digest_equal(suite, &ack.id, id))) {
 			log_error("job %s: the referee named the dispute otherwise",
 			    jh);
 		}
-		proto_msg_free(&reply);
+		node_reply_free(&reply);
 		/* A refusal may also mean it arrived before: look. */
 		known = refused ? dispute_known(c, id) : 1;
 		if (known < 0) {
@@ -696,39 +693,46 @@ dispute_act(struct challenger *c, const struct proto_digest *id)
 	}
 	char dh[13];
 	node_short_digest(suite, id, dh);
-	struct proto_msg req, view, reply;
+	struct proto_dispute_fetch fetch = { .dispute_id = *id };
+	struct node_reply view, reply;
+	struct proto_verdict v;
+	struct proto_bisect_query q;
+	struct proto_bisect_answer req;
 	struct rf_errinfo ei = { "" };
-	proto_msg_init(&req, PROTO_MSG_DISPUTE_FETCH, suite);
-	req.u.dispute_fetch.dispute_id = *id;
-	if (node_rpc_call(&c->rpc, &req, &view, &ei) != RF_OK) {
+	if (node_rpc_call(&c->rpc, PROTO_MSG_DISPUTE_FETCH, &fetch, &view,
+	    &ei) != RF_OK) {
 		free(leaves);
 		return;
 	}
-	if (view.type == PROTO_MSG_VERDICT) {
-		bool won = !view.u.verdict.executor_won;
+	if (view.env.type == PROTO_MSG_VERDICT &&
+	    proto_verdict_decode(&view.env, &v, &ei) == RF_OK) {
+		bool won = !v.executor_won;
 		log_info("dispute %s: %s (operator %u, %u rounds)", dh,
-		    won ? "won" : "lost", view.u.verdict.op,
-		    view.u.verdict.rounds);
+		    won ? "won" : "lost", v.op, v.rounds);
+		proto_verdict_free(&v);
 		dispute_update(c, id, "UPDATE disputes SET state = 2, won = ?2 "
 		    "WHERE dispute_id = ?1", won ? 1 : 0);
 		net_counter_inc(won ? c->m_won : c->m_lost);
-	} else if (view.type == PROTO_MSG_BISECT_QUERY &&
-	    view.u.bisect_query.n_sizes > 0 &&
-	    view.u.bisect_query.round != answered) {
-		uint32_t round = view.u.bisect_query.round;
+	} else if (view.env.type == PROTO_MSG_BISECT_QUERY &&
+	    proto_bisect_query_decode(&view.env, &q, &ei) == RF_OK &&
+	    q.n_sizes > 0 && q.round != answered) {
+		uint32_t round = q.round;
 		if (c->cfg->fault == CHALLENGER_FAULT_SILENT) {
 			log_warn("dispute %s: TESTING FAULT silent: not answering",
 			    dh);
-		} else {
-			proto_msg_init(&req, PROTO_MSG_BISECT_ANSWER, suite);
-			if (bisect_answer_build(suite, leaves, n, &view.u.bisect_query,
-			    &req.u.bisect_answer) == RF_OK &&
-			    node_rpc_call(&c->rpc, &req, &reply, &ei) == RF_OK) {
-				if (reply.type == PROTO_MSG_ERROR) {
+		} else if (bisect_answer_build(suite, leaves, n, &q, &req) ==
+		    RF_OK) {
+			int err = node_rpc_call(&c->rpc, PROTO_MSG_BISECT_ANSWER,
+			    &req, &reply, &ei);
+			proto_bisect_answer_free(&req);
+			if (err == RF_OK) {
+				struct proto_error refusal;
+				node_reply_error(&reply, &refusal);
+				if (refusal.code != 0) {
 					log_info("dispute %s: round %u: %s", dh, round,
-					    reply.u.error.text);
+					    refusal.text);
 				}
-				proto_msg_free(&reply);
+				node_reply_free(&reply);
 				/* Applied or refused, it was heard: do not repeat
 				 * it. A failed request is repeated at the next look. */
 				dispute_update(c, id, "UPDATE disputes SET answered = ?2 "
@@ -737,10 +741,12 @@ dispute_act(struct challenger *c, const struct proto_digest *id)
 				log_warn("dispute %s: round %u: answer not delivered "
 				    "(%s): will look again", dh, round, ei.msg);
 			}
-			proto_msg_free(&req);
+		} else {
+			log_warn("dispute %s: round %u: cannot build the answer",
+			    dh, round);
 		}
 	}
-	proto_msg_free(&view);
+	node_reply_free(&view);
 	free(leaves);
 }
 

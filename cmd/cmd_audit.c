@@ -24,7 +24,7 @@ fetch_verdict(const struct cli_cmd *cmd, const char *url, const char *hex,
 	struct proto_identity id;
 	struct node_rpc rpc;
 	struct rf_errinfo ei = { "" };
-	struct proto_msg req;
+	struct proto_dispute_fetch req;
 	if (proto_identity_generate(&id) != RF_OK) {
 		return cmd_fail(cmd, "cannot make a key");
 	}
@@ -33,15 +33,14 @@ fetch_verdict(const struct cli_cmd *cmd, const char *url, const char *hex,
 	if (err != RF_OK) {
 		return cmd_fail(cmd, "cannot reach %s: %s", url, ei.msg);
 	}
-	proto_msg_init(&req, PROTO_MSG_DISPUTE_FETCH, suite);
-	if (proto_digest_parse_hex(suite, hex,
-	    &req.u.dispute_fetch.dispute_id) != RF_OK) {
+	memset(&req, 0, sizeof(req));
+	if (proto_digest_parse_hex(suite, hex, &req.dispute_id) != RF_OK) {
 		node_rpc_close(&rpc);
 		return cmd_usage_error(cmd, "--dispute must be a dispute id in hex");
 	}
 	uint8_t *rb = NULL;
 	size_t rl = 0;
-	err = node_sign(&rpc, &req, &rb, &rl);
+	err = node_sign(&rpc, PROTO_MSG_DISPUTE_FETCH, &req, &rb, &rl);
 	if (err == RF_OK) {
 		uint8_t *reply;
 		size_t reply_len;
@@ -54,8 +53,17 @@ fetch_verdict(const struct cli_cmd *cmd, const char *url, const char *hex,
 	if (err != RF_OK) {
 		return cmd_fail(cmd, "cannot fetch the dispute: %s", ei.msg);
 	}
-	struct proto_msg m;
-	err = proto_msg_decode(rb, rl, &m, &ei);
+	/* The verdict itself is checked by the audit; the other replies
+	 * are read here. */
+	struct proto_env m;
+	struct proto_bisect_query q;
+	struct proto_error e;
+	err = proto_msg_open(rb, rl, &m, &ei);
+	if (err == RF_OK && m.type == PROTO_MSG_BISECT_QUERY) {
+		err = proto_bisect_query_decode(&m, &q, &ei);
+	} else if (err == RF_OK && m.type == PROTO_MSG_ERROR) {
+		err = proto_error_decode(&m, &e, &ei);
+	}
 	if (err != RF_OK) {
 		free(rb);
 		return cmd_fail(cmd, "bad reply: %s", ei.msg);
@@ -63,14 +71,13 @@ fetch_verdict(const struct cli_cmd *cmd, const char *url, const char *hex,
 	int rc = CLI_EXIT_OK;
 	if (m.type == PROTO_MSG_BISECT_QUERY) {
 		rc = cmd_fail(cmd, "the dispute is still open (round %u)",
-		    m.u.bisect_query.round);
+		    q.round);
 	} else if (m.type == PROTO_MSG_ERROR) {
-		rc = cmd_fail(cmd, "referee: %s", m.u.error.text);
+		rc = cmd_fail(cmd, "referee: %s", e.text);
 	} else if (m.type != PROTO_MSG_VERDICT) {
 		rc = cmd_fail(cmd, "unexpected %s reply",
 		    proto_msg_type_name(m.type));
 	}
-	proto_msg_free(&m);
 	if (rc != CLI_EXIT_OK) {
 		free(rb);
 		return rc;

@@ -81,22 +81,22 @@ client_connect(const struct cli_cmd *cmd, const struct client_opts *o,
 	return CLI_EXIT_OK;
 }
 
-/* One request; on failure prints why and returns an exit code. */
+/* One request of type with its body, whose reply of type want is decoded
+ * into reply (size bytes; NULL: only checked); on failure prints why and
+ * returns an exit code. */
 static int
 client_call(const struct cli_cmd *cmd, struct node_rpc *rpc,
-    struct proto_msg *req, enum proto_msg_type want, struct proto_msg *reply)
+    enum proto_msg_type type, const void *req, enum proto_msg_type want,
+    void *reply, size_t size)
 {
 	struct rf_errinfo ei = { "" };
-	int err = node_rpc_call(rpc, req, reply, &ei);
-	proto_msg_free(req);
-	if (err != RF_OK) {
-		return cmd_fail(cmd, "%s: %s", proto_msg_type_name(req->type),
-		    ei.msg[0] ? ei.msg : rf_strerror(err));
+	int err = node_rpc_expect(rpc, type, req, want, reply, size, &ei);
+	if (err == RF_ERR_INVAL) {
+		return cmd_fail(cmd, "%s", ei.msg); /* "referee: why" */
 	}
-	err = node_reply_ok(reply, want, &ei);
 	if (err != RF_OK) {
-		proto_msg_free(reply);
-		return cmd_fail(cmd, "%s", ei.msg);
+		return cmd_fail(cmd, "%s: %s", proto_msg_type_name((int)type),
+		    ei.msg[0] ? ei.msg : rf_strerror(err));
 	}
 	return CLI_EXIT_OK;
 }
@@ -214,16 +214,16 @@ cmd_status(int argc, char **argv)
 		return rc;
 	}
 	rpc.retries = 1;
-	struct proto_msg req, reply;
-	proto_msg_init(&req, PROTO_MSG_STATUS_QUERY, rpc.suite);
-	rc = client_call(&cmd, &rpc, &req, PROTO_MSG_STATUS_INFO, &reply);
+	struct proto_status_info reply;
+	rc = client_call(&cmd, &rpc, PROTO_MSG_STATUS_QUERY, NULL,
+	    PROTO_MSG_STATUS_INFO, &reply, sizeof(reply));
 	if (rc == CLI_EXIT_OK) {
 		if (json) {
-			status_json(&reply.u.status_info);
+			status_json(&reply);
 		} else {
-			status_text(o.referee, &reply.u.status_info);
+			status_text(o.referee, &reply);
 		}
-		proto_msg_free(&reply);
+		proto_status_info_free(&reply);
 	}
 	node_rpc_close(&rpc);
 	return rc;
@@ -366,19 +366,18 @@ state_name(uint8_t state)
 static int
 wait_final(const struct cli_cmd *cmd, struct node_rpc *rpc,
     const struct proto_digest *job, int64_t timeout_s, bool quiet,
-    struct proto_msg *info)
+    struct proto_claim_info *info)
 {
 	uint64_t deadline = node_deadline((uint64_t)timeout_s * 1000);
 	uint8_t last = 0;
+	struct proto_claim_status req = { .job_id = *job };
 	for (;;) {
-		struct proto_msg req;
-		proto_msg_init(&req, PROTO_MSG_CLAIM_STATUS, rpc->suite);
-		req.u.claim_status.job_id = *job;
-		int rc = client_call(cmd, rpc, &req, PROTO_MSG_CLAIM_INFO, info);
+		int rc = client_call(cmd, rpc, PROTO_MSG_CLAIM_STATUS, &req,
+		    PROTO_MSG_CLAIM_INFO, info, sizeof(*info));
 		if (rc != CLI_EXIT_OK) {
 			return rc;
 		}
-		uint8_t st = info->u.claim_info.state;
+		uint8_t st = info->state;
 		if (st != last && !quiet) {
 			fprintf(stderr, "job %s\n", state_name(st));
 			last = st;
@@ -386,7 +385,7 @@ wait_final(const struct cli_cmd *cmd, struct node_rpc *rpc,
 		if (st == PROTO_JOB_FINAL || st == PROTO_JOB_INVALID) {
 			return CLI_EXIT_OK;
 		}
-		proto_msg_free(info);
+		proto_claim_info_free(info);
 		if (node_deadline_passed(deadline)) {
 			return cmd_fail(cmd, "the job is still %s after %llds",
 			    state_name(st), (long long)timeout_s);
@@ -457,44 +456,46 @@ cmd_submit(int argc, char **argv)
 	if (rc != CLI_EXIT_OK) {
 		return rc;
 	}
-	struct proto_msg req, reply;
-	proto_msg_init(&req, PROTO_MSG_JOB_SUBMIT, rpc.suite);
+	/* A job holds up to 64 tensors: on the heap. */
+	struct proto_job_submit *req = calloc(1, sizeof(*req));
+	struct proto_ack reply;
 	struct proto_digest model_id;
 	struct expect_out expect;
-	rc = load_inputs(&cmd, model, &inputs, seed, &req.u.job_submit,
-	    &model_id, rpc.suite, &expect);
+	rc = req == NULL ? cmd_fail(&cmd, "no memory") :
+	    load_inputs(&cmd, model, &inputs, seed, req, &model_id, rpc.suite,
+	    &expect);
 	if (rc != CLI_EXIT_OK) {
+		free(req);
 		node_rpc_close(&rpc);
 		return rc;
 	}
-	req.u.job_submit.fee = (uint64_t)fee;
-	req.u.job_submit.nonce = ((uint64_t)getpid() << 40) ^ node_wall_ms();
+	req->fee = (uint64_t)fee;
+	req->nonce = ((uint64_t)getpid() << 40) ^ node_wall_ms();
 	if (executor != NULL &&
-	    proto_pubkey_parse_hex(executor, &req.u.job_submit.executor) !=
-	    RF_OK) {
-		proto_msg_free(&req);
+	    proto_pubkey_parse_hex(executor, &req->executor) != RF_OK) {
+		proto_job_submit_free(req);
+		free(req);
 		node_rpc_close(&rpc);
 		return cmd_usage_error(&cmd, "--executor must be 64 hex digits");
 	}
 	/* A client is a node too: registering is idempotent. */
-	struct proto_msg reg;
-	proto_msg_init(&reg, PROTO_MSG_NODE_REGISTER, rpc.suite);
-	reg.u.node_register.roles = PROTO_ROLE_CLIENT;
-	snprintf(reg.u.node_register.name, sizeof(reg.u.node_register.name),
-	    "client");
-	rc = client_call(&cmd, &rpc, &reg, PROTO_MSG_ACK, &reply);
+	struct proto_node_register reg;
+	memset(&reg, 0, sizeof(reg));
+	reg.roles = PROTO_ROLE_CLIENT;
+	snprintf(reg.name, sizeof(reg.name), "client");
+	rc = client_call(&cmd, &rpc, PROTO_MSG_NODE_REGISTER, &reg,
+	    PROTO_MSG_ACK, NULL, 0);
 	if (rc == CLI_EXIT_OK) {
-		proto_msg_free(&reply);
-		rc = client_call(&cmd, &rpc, &req, PROTO_MSG_ACK, &reply);
-	} else {
-		proto_msg_free(&req);
+		rc = client_call(&cmd, &rpc, PROTO_MSG_JOB_SUBMIT, req,
+		    PROTO_MSG_ACK, &reply, sizeof(reply));
 	}
+	proto_job_submit_free(req);
+	free(req);
 	if (rc != CLI_EXIT_OK) {
 		node_rpc_close(&rpc);
 		return rc;
 	}
-	struct proto_digest job = reply.u.ack.id;
-	proto_msg_free(&reply);
+	struct proto_digest job = reply.id;
 	char hex[2 * PROTO_DIGEST_MAX + 1];
 	proto_digest_hex(rpc.suite, &job, hex);
 	if (!wait) {
@@ -509,10 +510,10 @@ cmd_submit(int argc, char **argv)
 	if (!json) {
 		printf("job %s submitted\n", hex);
 	}
-	struct proto_msg info;
+	struct proto_claim_info info;
 	rc = wait_final(&cmd, &rpc, &job, timeout, json, &info);
 	if (rc == CLI_EXIT_OK) {
-		const struct proto_claim_info *ci = &info.u.claim_info;
+		const struct proto_claim_info *ci = &info;
 		char root[2 * PROTO_DIGEST_MAX + 1], ex[65];
 		proto_digest_hex(rpc.suite, &ci->trace_root, root);
 		proto_pubkey_hex(&ci->executor, ex);
@@ -555,7 +556,7 @@ cmd_submit(int argc, char **argv)
 		if (ci->state != PROTO_JOB_FINAL) {
 			rc = CLI_EXIT_FAIL;
 		}
-		proto_msg_free(&info);
+		proto_claim_info_free(&info);
 	}
 	node_rpc_close(&rpc);
 	return rc;

@@ -785,27 +785,11 @@ stop_nodes(struct devnet *d, bool referee)
 /* ------------------------------------------------------------------ */
 
 static int
-call(struct devnet *d, struct proto_msg *req, enum proto_msg_type want,
-    struct proto_msg *reply, struct rf_errinfo *ei)
+status(struct devnet *d, struct proto_status_info *reply,
+    struct rf_errinfo *ei)
 {
-	int err = node_rpc_call(&d->rpc, req, reply, ei);
-	proto_msg_free(req);
-	if (err != RF_OK) {
-		return err;
-	}
-	err = node_reply_ok(reply, want, ei);
-	if (err != RF_OK) {
-		proto_msg_free(reply);
-	}
-	return err;
-}
-
-static int
-status(struct devnet *d, struct proto_msg *reply, struct rf_errinfo *ei)
-{
-	struct proto_msg req;
-	proto_msg_init(&req, PROTO_MSG_STATUS_QUERY, d->rep->suite);
-	return call(d, &req, PROTO_MSG_STATUS_INFO, reply, ei);
+	return node_rpc_expect(&d->rpc, PROTO_MSG_STATUS_QUERY, NULL,
+	    PROTO_MSG_STATUS_INFO, reply, sizeof(*reply), ei);
 }
 
 /* Copies balances and stakes from a status into the report's nodes. */
@@ -859,10 +843,10 @@ start_referee(struct devnet *d, struct rf_errinfo *ei)
 		d->rpc.timeout_ms = 500;
 		d->rpc.retries = 0;
 		for (;;) {
-			struct proto_msg reply;
+			struct proto_status_info reply;
 			err = status(d, &reply, ei);
 			if (err == RF_OK) {
-				proto_msg_free(&reply);
+				proto_status_info_free(&reply);
 				d->rpc.timeout_ms = 10000;
 				d->rpc.retries = 2;
 				return RF_OK;
@@ -899,12 +883,12 @@ wait_ready(struct devnet *d, struct rf_errinfo *ei)
 	struct devnet_report *rep = d->rep;
 	double deadline = devnet_seconds() + d->cfg->timeout_s;
 	for (;;) {
-		struct proto_msg reply;
+		struct proto_status_info reply;
 		int err = status(d, &reply, ei);
 		if (err != RF_OK) {
 			return err;
 		}
-		const struct proto_status_info *s = &reply.u.status_info;
+		const struct proto_status_info *s = &reply;
 		size_t ready = 0, want = 0;
 		for (size_t i = 0; i < rep->n_nodes; i++) {
 			const struct devnet_node *n = &rep->nodes[i];
@@ -925,10 +909,10 @@ wait_ready(struct devnet *d, struct rf_errinfo *ei)
 			rep->ledger_before = s->ledger_total;
 			rep->have_before = true;
 			take_balances(d, s);
-			proto_msg_free(&reply);
+			proto_status_info_free(&reply);
 			return RF_OK;
 		}
-		proto_msg_free(&reply);
+		proto_status_info_free(&reply);
 		err = check_children(d, ei);
 		if (err != RF_OK) {
 			return err;
@@ -1093,12 +1077,10 @@ save_verdict(struct devnet *d, struct devnet_dispute *dp,
 		return rf_errf(ei, RF_ERR_RANGE, "the run folder's path is too "
 		    "long");
 	}
-	struct proto_msg req, m;
-	proto_msg_init(&req, PROTO_MSG_DISPUTE_FETCH, rep->suite);
-	req.u.dispute_fetch.dispute_id = dp->id;
+	struct proto_dispute_fetch req = { .dispute_id = dp->id };
 	uint8_t *buf = NULL, *reply = NULL;
 	size_t len = 0, reply_len = 0;
-	err = node_sign(&d->rpc, &req, &buf, &len);
+	err = node_sign(&d->rpc, PROTO_MSG_DISPUTE_FETCH, &req, &buf, &len);
 	if (err == RF_OK) {
 		err = node_rpc_forward(&d->rpc, buf, len, &reply, &reply_len, ei);
 		free(buf);
@@ -1106,13 +1088,17 @@ save_verdict(struct devnet *d, struct devnet_dispute *dp,
 	if (err != RF_OK) {
 		return rf_errctx(ei, err, "fetching a verdict: ");
 	}
-	err = proto_msg_decode(reply, reply_len, &m, ei);
-	if (err == RF_OK) {
-		if (m.type != PROTO_MSG_VERDICT) {
-			err = rf_errf(ei, RF_ERR_FORMAT, "a decided dispute "
-			    "answered with %s", proto_msg_type_name(m.type));
+	struct proto_env m;
+	struct proto_verdict v;
+	err = proto_msg_open(reply, reply_len, &m, ei);
+	if (err == RF_OK && m.type != PROTO_MSG_VERDICT) {
+		err = rf_errf(ei, RF_ERR_FORMAT, "a decided dispute answered "
+		    "with %s", proto_msg_type_name(m.type));
+	} else if (err == RF_OK) {
+		err = proto_verdict_decode(&m, &v, ei);
+		if (err == RF_OK) {
+			proto_verdict_free(&v);
 		}
-		proto_msg_free(&m);
 	}
 	if (err == RF_OK) {
 		err = write_new_file(path, reply, reply_len, 0644, ei);
@@ -1129,15 +1115,21 @@ read_verdicts(struct devnet *d, struct rf_errinfo *ei)
 	struct devnet_report *rep = d->rep;
 	for (size_t i = 0; i < rep->n_disputes; i++) {
 		struct devnet_dispute *dp = &rep->disputes[i];
-		struct proto_msg req, reply;
-		proto_msg_init(&req, PROTO_MSG_DISPUTE_FETCH, rep->suite);
-		req.u.dispute_fetch.dispute_id = dp->id;
-		int err = node_rpc_call(&d->rpc, &req, &reply, ei);
+		struct proto_dispute_fetch req = { .dispute_id = dp->id };
+		struct node_reply reply;
+		struct proto_verdict verdict;
+		int err = node_rpc_call(&d->rpc, PROTO_MSG_DISPUTE_FETCH, &req,
+		    &reply, ei);
 		if (err != RF_OK) {
 			return err;
 		}
-		if (reply.type == PROTO_MSG_VERDICT) {
-			const struct proto_verdict *v = &reply.u.verdict;
+		if (reply.env.type == PROTO_MSG_VERDICT) {
+			err = proto_verdict_decode(&reply.env, &verdict, ei);
+			if (err != RF_OK) {
+				node_reply_free(&reply);
+				return err;
+			}
+			const struct proto_verdict *v = &verdict;
 			dp->decided = true;
 			dp->executor_won = v->executor_won != 0;
 			dp->reason = v->reason;
@@ -1152,8 +1144,9 @@ read_verdicts(struct devnet *d, struct rf_errinfo *ei)
 					rep->challenger_wins++;
 				}
 			}
+			proto_verdict_free(&verdict);
 		}
-		proto_msg_free(&reply);
+		node_reply_free(&reply);
 		if (dp->decided) {
 			err = save_verdict(d, dp, ei);
 			if (err != RF_OK) {
@@ -1177,18 +1170,18 @@ static int
 follow_events(struct devnet *d, int wait_ms, struct rf_errinfo *ei)
 {
 	for (;;) {
-		struct proto_msg m;
+		struct proto_events m;
 		int err = node_events_next(&d->ev, wait_ms, &m, ei);
 		if (err != RF_OK) {
 			return err;
 		}
-		const struct proto_events *evs = &m.u.events;
+		const struct proto_events *evs = &m;
 		for (uint32_t i = 0; i < evs->n; i++) {
 			apply_event(d, &evs->events[i]);
 			node_events_done(&d->ev, evs->events[i].seq);
 		}
 		bool more = evs->n == PROTO_MAX_EVENTS;
-		proto_msg_free(&m);
+		proto_events_free(&m);
 		if (!more) {
 			return RF_OK;
 		}
@@ -1203,23 +1196,27 @@ submit_one(struct devnet *d, size_t i, struct rf_errinfo *ei)
 	struct devnet_job *j = &rep->jobs[i];
 	memset(j, 0, sizeof(*j));
 	j->seed = d->cfg->seed + i;
-	struct proto_msg req, reply;
-	proto_msg_init(&req, PROTO_MSG_JOB_SUBMIT, rep->suite);
-	struct proto_job_submit *s = &req.u.job_submit;
-	int err = engine_inputs_random(d->model, j->seed, s->inputs, ei);
+	/* A job holds up to 64 tensors: on the heap. */
+	struct proto_job_submit *s = calloc(1, sizeof(*s));
+	struct proto_ack reply;
+	int err = s == NULL ? rf_errf(ei, RF_ERR_NOMEM, "no memory") :
+	    engine_inputs_random(d->model, j->seed, s->inputs, ei);
 	if (err != RF_OK) {
+		free(s);
 		return err;
 	}
 	s->n_inputs = (uint8_t)engine_model_input_count(d->model);
 	s->model_id = rep->model_id;
 	s->fee = d->cfg->fee;
 	s->nonce = (uint64_t)i + 1;
-	err = call(d, &req, PROTO_MSG_ACK, &reply, ei);
+	err = node_rpc_expect(&d->rpc, PROTO_MSG_JOB_SUBMIT, s, PROTO_MSG_ACK,
+	    &reply, sizeof(reply), ei);
+	proto_job_submit_free(s);
+	free(s);
 	if (err != RF_OK) {
 		return rf_errctx(ei, err, "job %zu: ", i);
 	}
-	j->job_id = reply.u.ack.id;
-	proto_msg_free(&reply);
+	j->job_id = reply.id;
 	rep->n_jobs = i + 1;
 	rep->submitted++;
 	index_add(d, i);
@@ -1230,18 +1227,17 @@ static int
 submit_jobs(struct devnet *d, struct rf_errinfo *ei)
 {
 	struct devnet_report *rep = d->rep;
-	struct proto_msg reg, reply;
+	struct proto_node_register reg;
 	/* The client registers like any node (it needs an account record
 	 * for its sequence numbers). */
-	proto_msg_init(&reg, PROTO_MSG_NODE_REGISTER, rep->suite);
-	reg.u.node_register.roles = PROTO_ROLE_CLIENT;
-	snprintf(reg.u.node_register.name, sizeof(reg.u.node_register.name),
-	    "client");
-	int err = call(d, &reg, PROTO_MSG_ACK, &reply, ei);
+	memset(&reg, 0, sizeof(reg));
+	reg.roles = PROTO_ROLE_CLIENT;
+	snprintf(reg.name, sizeof(reg.name), "client");
+	int err = node_rpc_expect(&d->rpc, PROTO_MSG_NODE_REGISTER, &reg,
+	    PROTO_MSG_ACK, NULL, 0, ei);
 	if (err != RF_OK) {
 		return rf_errctx(ei, err, "registering the client: ");
 	}
-	proto_msg_free(&reply);
 	err = node_events_open(&d->ev, rep->events_url, &d->rpc, 0, ei);
 	if (err != RF_OK) {
 		return err;
@@ -1330,19 +1326,19 @@ read_claims(struct devnet *d, struct rf_errinfo *ei)
 	struct devnet_report *rep = d->rep;
 	for (size_t i = 0; i < rep->n_jobs; i++) {
 		struct devnet_job *j = &rep->jobs[i];
-		struct proto_msg req, reply;
-		proto_msg_init(&req, PROTO_MSG_CLAIM_STATUS, rep->suite);
-		req.u.claim_status.job_id = j->job_id;
-		int err = call(d, &req, PROTO_MSG_CLAIM_INFO, &reply, ei);
+		struct proto_claim_status req = { .job_id = j->job_id };
+		struct proto_claim_info reply;
+		int err = node_rpc_expect(&d->rpc, PROTO_MSG_CLAIM_STATUS, &req,
+		    PROTO_MSG_CLAIM_INFO, &reply, sizeof(reply), ei);
 		if (err != RF_OK) {
 			return rf_errctx(ei, err, "job %zu: ", i);
 		}
-		const struct proto_claim_info *ci = &reply.u.claim_info;
+		const struct proto_claim_info *ci = &reply;
 		j->state = ci->state;
 		j->executor = ci->executor;
 		j->trace_root = ci->trace_root;
 		j->n = ci->n;
-		proto_msg_free(&reply);
+		proto_claim_info_free(&reply);
 		if (stopped(d)) {
 			return rf_errf(ei, RF_ERR_ABORTED, "interrupted");
 		}
@@ -1623,15 +1619,15 @@ run_jobs(struct devnet *d, struct rf_errinfo *ei)
 static int
 final_status(struct devnet *d, struct rf_errinfo *ei)
 {
-	struct proto_msg reply;
+	struct proto_status_info reply;
 	int err = status(d, &reply, ei);
 	if (err != RF_OK) {
 		return err;
 	}
-	d->rep->ledger_after = reply.u.status_info.ledger_total;
+	d->rep->ledger_after = reply.ledger_total;
 	d->rep->have_after = true;
-	take_balances(d, &reply.u.status_info);
-	proto_msg_free(&reply);
+	take_balances(d, &reply);
+	proto_status_info_free(&reply);
 	return RF_OK;
 }
 

@@ -249,8 +249,8 @@ executor_compute(struct executor *x, const struct node_model *nm,
 	run->leaves = c.tr.leaves;
 	run->n = c.tr.n;
 
-	proto_msg_init(&run->claim, PROTO_MSG_CLAIM, suite);
-	struct proto_claim *cl = &run->claim.u.claim;
+	memset(&run->claim, 0, sizeof(run->claim));
+	struct proto_claim *cl = &run->claim;
 	cl->job_id = job->job_id;
 	cl->model_id = nm->id;
 	cl->n_inputs = (uint8_t)n_in;
@@ -278,5 +278,5 @@ executor_run_free(struct executor_run *run)
 {
 	free(run->leaves);
 	run->leaves = NULL;
-	proto_msg_free(&run->claim);
+	proto_claim_free(&run->claim);
 }

@@ -62,14 +62,6 @@ load_leaves(struct executor *x, const struct proto_digest *job,
 	return err;
 }
 
-static int
-call(struct executor *x, struct proto_msg *req, struct proto_msg *reply,
-    struct rf_errinfo *ei)
-{
-	int err = node_rpc_call(&x->rpc, req, reply, ei);
-	proto_msg_free(req);
-	return err;
-}
 
 /* ------------------------------------------------------------------ */
 /* The disputes table                                                   */
@@ -210,22 +202,23 @@ move_failed(struct executor *x, const struct proto_digest *id,
  * reason that sending it again cannot change (already answered, decided,
  * a losing move). A move with no verified reply, or one the referee
  * failed to handle (PROTO_ERR_INTERNAL), is made again at the next look;
- * then why says what went wrong. On RF_OK the caller frees reply.
+ * then why says what went wrong. The reply is freed; a refusal's code
+ * and text are in *refusal (code 0 for none).
  */
 static int
-move_heard(int err, struct proto_msg *reply, const struct rf_errinfo *ei,
-    const char *what, char *why, size_t cap)
+move_heard(int err, struct node_reply *reply, struct proto_error *refusal,
+    const struct rf_errinfo *ei, const char *what, char *why, size_t cap)
 {
 	if (err != RF_OK) {
 		snprintf(why, cap, "%s not delivered: %s", what,
 		    ei->msg[0] ? ei->msg : rf_strerror(err));
 		return err;
 	}
-	if (reply->type == PROTO_MSG_ERROR &&
-	    reply->u.error.code == PROTO_ERR_INTERNAL) {
+	node_reply_error(reply, refusal);
+	node_reply_free(reply);
+	if (refusal->code == PROTO_ERR_INTERNAL) {
 		snprintf(why, cap, "%s not taken, the referee failed: %s", what,
-		    reply->u.error.text);
-		proto_msg_free(reply);
+		    refusal->text);
 		return RF_ERR_NET;
 	}
 	return RF_OK;
@@ -246,34 +239,31 @@ answer_round(struct executor *x, const struct proto_digest *job,
 		    "database (%s)", what, rf_strerror(err));
 		return err;
 	}
-	struct proto_msg req, reply;
+	struct proto_bisect_answer req;
+	struct node_reply reply;
+	struct proto_error refusal;
 	struct rf_errinfo ei = { "" };
-	proto_msg_init(&req, PROTO_MSG_BISECT_ANSWER, x->cfg->suite);
-	err = bisect_answer_build(x->cfg->suite, leaves, n, q,
-	    &req.u.bisect_answer);
+	err = bisect_answer_build(x->cfg->suite, leaves, n, q, &req);
 	free(leaves);
 	if (err != RF_OK) {
-		proto_msg_free(&req);
 		snprintf(why, cap, "%s cannot be built: %s", what,
 		    rf_strerror(err));
 		return err;
 	}
-	if (x->cfg->fault == EXECUTOR_FAULT_BAD_PROOF &&
-	    req.u.bisect_answer.n_roots > 0 &&
-	    req.u.bisect_answer.roots[0].proof_len > 0) {
-		req.u.bisect_answer.roots[0].proof[0].b[0] ^= 0x01;
+	if (x->cfg->fault == EXECUTOR_FAULT_BAD_PROOF && req.n_roots > 0 &&
+	    req.roots[0].proof_len > 0) {
+		req.roots[0].proof[0].b[0] ^= 0x01;
 		log_warn("dispute %s: TESTING FAULT bad-proof: answering round %u "
 		    "with a wrong proof", dh, q->round);
 	}
-	err = call(x, &req, &reply, &ei);
-	err = move_heard(err, &reply, &ei, what, why, cap);
-	if (err == RF_OK) {
-		if (reply.type == PROTO_MSG_ERROR) {
-			/* Mostly an answer the referee had heard already. */
-			log_info("dispute %s: round %u answer: %s", dh, q->round,
-			    reply.u.error.text);
-		}
-		proto_msg_free(&reply);
+	err = node_rpc_call(&x->rpc, PROTO_MSG_BISECT_ANSWER, &req, &reply,
+	    &ei);
+	proto_bisect_answer_free(&req);
+	err = move_heard(err, &reply, &refusal, &ei, what, why, cap);
+	if (err == RF_OK && refusal.code != 0) {
+		/* Mostly an answer the referee had heard already. */
+		log_info("dispute %s: round %u answer: %s", dh, q->round,
+		    refusal.text);
 	}
 	return err;
 }
@@ -293,21 +283,18 @@ reveal(struct executor *x, const struct proto_digest *id,
 		return err;
 	}
 	const struct node_model *nm = node_models_find(&x->models, &model_id);
-	struct proto_msg req, info, reply;
+	struct proto_job_fetch fetch = { .job_id = *job };
+	struct proto_reveal req;
+	struct node_reply reply;
+	struct proto_error refusal;
 	struct rf_errinfo ei = { "" };
-	proto_msg_init(&req, PROTO_MSG_JOB_FETCH, x->cfg->suite);
-	req.u.job_fetch.job_id = *job;
-	err = nm == NULL ? RF_ERR_NOTFOUND : call(x, &req, &info, &ei);
-	if (nm == NULL) {
-		proto_msg_free(&req);
-	}
-	if (err == RF_OK) {
-		err = node_reply_ok(&info, PROTO_MSG_JOB_INFO, &ei);
-		if (err != RF_OK) {
-			proto_msg_free(&info);
-		}
-	}
+	/* A job's inputs are up to 64 tensors: on the heap. */
+	struct proto_job_info *info = malloc(sizeof(*info));
+	err = nm == NULL ? RF_ERR_NOTFOUND : info == NULL ? RF_ERR_NOMEM :
+	    node_rpc_expect(&x->rpc, PROTO_MSG_JOB_FETCH, &fetch,
+	    PROTO_MSG_JOB_INFO, info, sizeof(*info), &ei);
 	if (err != RF_OK) {
+		free(info);
 		free(leaves);
 		snprintf(why, cap, "cannot reveal: %s", nm == NULL ?
 		    "the model is not loaded" : ei.msg[0] ? ei.msg :
@@ -316,30 +303,27 @@ reveal(struct executor *x, const struct proto_digest *id,
 	}
 	size_t n_in = engine_model_input_count(nm->model);
 	uint32_t op = (uint32_t)(q->lo - n_in);
-	proto_msg_init(&req, PROTO_MSG_REVEAL, x->cfg->suite);
-	req.u.reveal.dispute_id = *id;
-	err = bisect_reveal_build(x->cfg->suite, nm->model, info.u.job_info.inputs,
-	    leaves, n, op, &req.u.reveal, &ei);
-	req.u.reveal.dispute_id = *id;
-	proto_msg_free(&info);
+	memset(&req, 0, sizeof(req));
+	err = bisect_reveal_build(x->cfg->suite, nm->model, info->inputs,
+	    leaves, n, op, &req, &ei);
+	req.dispute_id = *id;
+	proto_job_info_free(info);
+	free(info);
 	free(leaves);
 	if (err != RF_OK) {
-		proto_msg_free(&req);
 		snprintf(why, cap, "cannot reveal operator %u: %s", op, ei.msg);
 		return err;
 	}
 	log_info("dispute %s: revealing operator %u", dh, op);
 	char what[48];
 	snprintf(what, sizeof(what), "the reveal of operator %u", op);
-	err = call(x, &req, &reply, &ei);
-	err = move_heard(err, &reply, &ei, what, why, cap);
-	if (err == RF_OK) {
-		if (reply.type == PROTO_MSG_ERROR) {
-			/* A reveal refused loses the game: never quietly. */
-			log_error("dispute %s: the referee refused the reveal of "
-			    "operator %u: %s", dh, op, reply.u.error.text);
-		}
-		proto_msg_free(&reply);
+	err = node_rpc_call(&x->rpc, PROTO_MSG_REVEAL, &req, &reply, &ei);
+	proto_reveal_free(&req);
+	err = move_heard(err, &reply, &refusal, &ei, what, why, cap);
+	if (err == RF_OK && refusal.code != 0) {
+		/* A reveal refused loses the game: never quietly. */
+		log_error("dispute %s: the referee refused the reveal of "
+		    "operator %u: %s", dh, op, refusal.text);
 	}
 	return err;
 }
@@ -355,42 +339,56 @@ act(struct executor *x, const struct proto_digest *id)
 	if (err != RF_OK || row.state != EXECUTOR_DISPUTE_OPEN) {
 		return err == RF_ERR_NOTFOUND ? RF_OK : err;
 	}
-	struct proto_msg req, view;
+	struct proto_dispute_fetch req = { .dispute_id = *id };
+	struct node_reply view;
 	struct rf_errinfo ei = { "" };
 	char why[sizeof(row.failure)];
-	proto_msg_init(&req, PROTO_MSG_DISPUTE_FETCH, x->cfg->suite);
-	req.u.dispute_fetch.dispute_id = *id;
-	err = call(x, &req, &view, &ei);
+	err = node_rpc_call(&x->rpc, PROTO_MSG_DISPUTE_FETCH, &req, &view, &ei);
 	if (err != RF_OK) {
 		snprintf(why, sizeof(why), "cannot read the dispute: %s",
 		    ei.msg[0] ? ei.msg : rf_strerror(err));
 		move_failed(x, id, &row, dh, false, why);
 		return err;
 	}
-	if (view.type == PROTO_MSG_VERDICT) {
-		const struct proto_verdict *v = &view.u.verdict;
+	if (view.env.type == PROTO_MSG_VERDICT) {
+		struct proto_verdict verdict;
+		const struct proto_verdict *v = &verdict;
+		err = proto_verdict_decode(&view.env, &verdict, &ei);
+		node_reply_free(&view);
+		if (err != RF_OK) {
+			snprintf(why, sizeof(why), "cannot read the verdict: %s",
+			    ei.msg);
+			move_failed(x, id, &row, dh, false, why);
+			return RF_OK;
+		}
 		log_info("dispute %s: %s (operator %u, %u rounds)", dh,
 		    v->executor_won ? "won" : "lost", v->op, v->rounds);
 		static_assert(EXECUTOR_DISPUTE_DECIDED == 2, "stored state");
 		dispute_update(x, id, "UPDATE disputes SET state = 2, won = ?2, "
 		    "failure = NULL WHERE dispute_id = ?1", v->executor_won ? 1 : 0,
 		    NULL);
-		proto_msg_free(&view);
+		proto_verdict_free(&verdict);
 		return RF_OK;
 	}
 	if (x->cfg->fault == EXECUTOR_FAULT_SILENT) {
-		proto_msg_free(&view); /* said once, when the dispute opened */
+		node_reply_free(&view); /* said once, when the dispute opened */
 		return RF_OK;
 	}
-	if (view.type != PROTO_MSG_BISECT_QUERY) {
+	struct proto_bisect_query query;
+	const struct proto_bisect_query *q = &query;
+	if (view.env.type != PROTO_MSG_BISECT_QUERY ||
+	    proto_bisect_query_decode(&view.env, &query, &ei) != RF_OK) {
+		struct proto_error refusal;
+		node_reply_error(&view, &refusal);
 		snprintf(why, sizeof(why), "cannot read the dispute: %s",
-		    view.type == PROTO_MSG_ERROR ? view.u.error.text :
+		    refusal.code != 0 ? refusal.text :
+		    view.env.type == PROTO_MSG_BISECT_QUERY ? ei.msg :
 		    "an unexpected reply");
 		move_failed(x, id, &row, dh, false, why);
-		proto_msg_free(&view);
+		node_reply_free(&view);
 		return RF_OK;
 	}
-	const struct proto_bisect_query *q = &view.u.bisect_query;
+	node_reply_free(&view);
 	bool is_reveal = q->n_sizes == 0 && q->hi - q->lo == 1;
 	why[0] = '\0';
 	if (is_reveal && !row.revealed) {
@@ -413,7 +411,6 @@ act(struct executor *x, const struct proto_digest *id)
 		log_info("dispute %s: %s made after all", dh, is_reveal ?
 		    "the reveal" : "the answer");
 	}
-	proto_msg_free(&view);
 	return err;
 }
 
@@ -501,23 +498,23 @@ executor_disputes_poll(struct executor *x)
 void
 executor_equivocate(struct executor *x, const struct executor_run *run)
 {
-	struct proto_msg second, reply;
+	struct proto_claim second;
+	struct node_reply reply;
 	struct rf_errinfo ei = { "" };
-	proto_msg_init(&second, PROTO_MSG_CLAIM, x->cfg->suite);
-	struct proto_claim *c = &second.u.claim;
-	const struct proto_claim *first = &run->claim.u.claim;
+	struct proto_claim *c = &second;
+	const struct proto_claim *first = &run->claim;
 	*c = *first;
 	/* The copy must not own the first one's tensors or proof. */
 	c->n_outputs = 0;
 	if (proto_proof_dup(first->output_proof, first->proof_len,
 	    &c->output_proof) != RF_OK) {
 		c->proof_len = 0;
-		proto_msg_free(&second);
+		proto_claim_free(&second);
 		return;
 	}
 	for (unsigned i = 0; i < first->n_outputs; i++) {
 		if (engine_tensor_copy(&c->outputs[i], &first->outputs[i]) != RF_OK) {
-			proto_msg_free(&second);
+			proto_claim_free(&second);
 			return;
 		}
 		c->n_outputs = (uint8_t)(i + 1);
@@ -525,10 +522,13 @@ executor_equivocate(struct executor *x, const struct executor_run *run)
 	c->trace_root.b[0] ^= 0xff;
 	log_warn("TESTING FAULT equivocate: posting a second claim with another "
 	    "root");
-	if (node_rpc_call(&x->rpc, &second, &reply, &ei) == RF_OK) {
+	if (node_rpc_call(&x->rpc, PROTO_MSG_CLAIM, &second, &reply, &ei) ==
+	    RF_OK) {
+		struct proto_error refusal;
+		node_reply_error(&reply, &refusal);
 		log_warn("the referee answered the second claim: %s",
-		    reply.type == PROTO_MSG_ERROR ? reply.u.error.text : "ack");
-		proto_msg_free(&reply);
+		    refusal.code != 0 ? refusal.text : "ack");
+		node_reply_free(&reply);
 	}
-	proto_msg_free(&second);
+	proto_claim_free(&second);
 }

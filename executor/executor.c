@@ -170,17 +170,22 @@ static int
 send_claim(struct executor *x, const struct proto_digest *job,
     const uint8_t *claim, size_t len)
 {
-	struct proto_msg m, reply;
+	struct proto_env env;
+	struct proto_claim m;
+	struct node_reply reply;
 	struct rf_errinfo ei = { "" };
 	char jh[13];
 	node_short_digest(x->cfg->suite, job, jh);
-	int err = proto_msg_decode(claim, len, &m, &ei);
+	int err = proto_msg_open(claim, len, &env, &ei);
+	if (err == RF_OK) {
+		err = proto_claim_decode(&env, &m, &ei);
+	}
 	if (err != RF_OK) {
 		log_error("job %s: stored claim unreadable: %s", jh, ei.msg);
 		return set_state(x, job, JOB_FAILED, "stored claim unreadable");
 	}
-	err = node_rpc_call(&x->rpc, &m, &reply, &ei);
-	proto_msg_free(&m);
+	err = node_rpc_call(&x->rpc, PROTO_MSG_CLAIM, &m, &reply, &ei);
+	proto_claim_free(&m);
 	if (err != RF_OK) {
 		log_warn("job %s: claim not delivered yet: %s", jh, ei.msg);
 		return err;
@@ -188,10 +193,12 @@ send_claim(struct executor *x, const struct proto_digest *job,
 	/* Too little free stake: the collateral of our open claims comes
 	 * back at their finality, so the claim stays pending and the main
 	 * loop sends it again (chain_claim). */
-	bool wait = reply.type == PROTO_MSG_ERROR &&
-	    reply.u.error.code == PROTO_ERR_STAKE;
+	struct proto_error refusal;
+	bool wait = reply.env.type == PROTO_MSG_ERROR &&
+	    proto_error_decode(&reply.env, &refusal, NULL) == RF_OK &&
+	    refusal.code == PROTO_ERR_STAKE;
 	err = node_reply_ok(&reply, PROTO_MSG_ACK, &ei);
-	proto_msg_free(&reply);
+	node_reply_free(&reply);
 	if (err != RF_OK && wait) {
 		log_info("job %s: claim waits for free stake: %s", jh, ei.msg);
 		return RF_OK;
@@ -292,38 +299,37 @@ handle_job(struct executor *x, const struct proto_digest *job)
 		free(claim);
 		return err;
 	}
-	struct proto_msg req, info;
+	struct proto_job_fetch req = { .job_id = *job };
 	struct rf_errinfo ei = { "" };
-	proto_msg_init(&req, PROTO_MSG_JOB_FETCH, x->cfg->suite);
-	req.u.job_fetch.job_id = *job;
-	err = node_rpc_call(&x->rpc, &req, &info, &ei);
-	if (err == RF_OK) {
-		err = node_reply_ok(&info, PROTO_MSG_JOB_INFO, &ei);
-		if (err != RF_OK) {
-			proto_msg_free(&info);
-		}
-	}
+	/* A job's inputs are up to 64 tensors: on the heap. */
+	struct proto_job_info *ji = malloc(sizeof(*ji));
+	err = ji == NULL ? rf_errf(&ei, RF_ERR_NOMEM, "no memory") :
+	    node_rpc_expect(&x->rpc, PROTO_MSG_JOB_FETCH, &req,
+	    PROTO_MSG_JOB_INFO, ji, sizeof(*ji), &ei);
 	if (err != RF_OK) {
+		free(ji);
 		log_warn("job %s: cannot fetch: %s", jh, ei.msg);
 		return err;
 	}
-	const struct proto_job_info *ji = &info.u.job_info;
 	if (memcmp(ji->executor.b, x->cfg->identity.pk.b, PROTO_KEY_LEN) != 0 ||
 	    ji->state != PROTO_JOB_OPEN) {
-		proto_msg_free(&info);
+		proto_job_info_free(ji);
+		free(ji);
 		return RF_OK; /* not ours, or no longer open */
 	}
 	const struct node_model *nm = node_models_find(&x->models,
 	    &ji->model_id);
 	if (nm == NULL) {
 		log_error("job %s: model not served here", jh);
-		proto_msg_free(&info);
+		proto_job_info_free(ji);
+		free(ji);
 		return RF_OK;
 	}
 	struct executor_run run;
 	uint64_t t0 = node_mono_us();
 	err = executor_compute(x, nm, ji, &run, &ei);
-	proto_msg_free(&info);
+	proto_job_info_free(ji);
+	free(ji);
 	if (err != RF_OK) {
 		log_error("job %s: run failed: %s", jh, ei.msg);
 		return RF_OK;
@@ -333,7 +339,7 @@ handle_job(struct executor *x, const struct proto_digest *job)
 
 	uint8_t *claim = NULL;
 	size_t claim_len = 0;
-	err = node_sign(&x->rpc, &run.claim, &claim, &claim_len);
+	err = node_sign(&x->rpc, PROTO_MSG_CLAIM, &run.claim, &claim, &claim_len);
 	if (err == RF_OK) {
 		err = store_job(x, job, &nm->id, run.leaves, run.n, &run.root,
 		    claim, claim_len);
@@ -370,25 +376,32 @@ on_direct(void *ctx, const uint8_t *req, size_t len, uint8_t **reply,
     size_t *reply_len)
 {
 	struct executor *x = ctx;
-	struct proto_msg m;
+	struct proto_env env;
+	struct proto_job_submit *m = malloc(sizeof(*m));
 	struct rf_errinfo ei = { "" };
 	const char *why = NULL;
 	/* A request that does not decode is answered with the code its
 	 * decoding failure maps to (signature, too large, malformed...), as
 	 * the referee would answer it. */
 	uint32_t code = PROTO_ERR_INVALID;
-	int err = proto_msg_decode(req, len, &m, &ei);
-	if (err != RF_OK) {
-		why = ei.msg[0] ? ei.msg : rf_strerror(err);
-		code = proto_error_code_for(err);
-	} else {
-		if (m.type != PROTO_MSG_JOB_SUBMIT) {
-			why = "an executor takes job_submit only";
-		} else if (memcmp(m.u.job_submit.executor.b,
+	int err = m == NULL ? rf_errf(&ei, RF_ERR_NOMEM, "no memory") :
+	    proto_msg_open(req, len, &env, &ei);
+	if (err == RF_OK && env.type != PROTO_MSG_JOB_SUBMIT) {
+		why = "an executor takes job_submit only";
+	} else if (err == RF_OK) {
+		err = proto_job_submit_decode(&env, m, &ei);
+		if (err == RF_OK && memcmp(m->executor.b,
 		    x->cfg->identity.pk.b, PROTO_KEY_LEN) != 0) {
 			why = "the job does not name this executor";
 		}
-		proto_msg_free(&m);
+		if (err == RF_OK) {
+			proto_job_submit_free(m);
+		}
+	}
+	free(m);
+	if (err != RF_OK) {
+		why = ei.msg[0] ? ei.msg : rf_strerror(err);
+		code = proto_error_code_for(err);
 	}
 	if (why == NULL &&
 	    node_rpc_forward(&x->rpc, req, len, reply, reply_len, &ei) ==
@@ -396,12 +409,12 @@ on_direct(void *ctx, const uint8_t *req, size_t len, uint8_t **reply,
 		net_counter_inc(x->m_direct);
 		return;
 	}
-	struct proto_msg e;
-	proto_msg_init(&e, PROTO_MSG_ERROR, x->cfg->suite);
-	e.u.error.code = why ? code : PROTO_ERR_INTERNAL;
-	snprintf(e.u.error.text, sizeof(e.u.error.text), "%s",
+	struct proto_error e;
+	memset(&e, 0, sizeof(e));
+	e.code = why ? code : PROTO_ERR_INTERNAL;
+	snprintf(e.text, sizeof(e.text), "%s",
 	    why ? why : "the referee is unreachable");
-	if (node_sign(&x->rpc, &e, reply, reply_len) != RF_OK) {
+	if (node_sign(&x->rpc, PROTO_MSG_ERROR, &e, reply, reply_len) != RF_OK) {
 		*reply = NULL;
 	}
 }

@@ -46,7 +46,7 @@ struct executor_run {
 	struct proto_digest *leaves; /* n, owned */
 	size_t n;
 	struct proto_digest root;
-	struct proto_msg claim;      /* body filled, owned tensors */
+	struct proto_claim claim;    /* owns its tensors and proof */
 	bool faulty;                 /* a testing fault changed it */
 };
 

@@ -22,7 +22,7 @@ node_events_close(struct node_events *ev)
 }
 
 int
-node_events_next(struct node_events *ev, int wait_ms, struct proto_msg *out,
+node_events_next(struct node_events *ev, int wait_ms, struct proto_events *out,
     struct rf_errinfo *ei)
 {
 	uint8_t *buf = NULL;
@@ -38,19 +38,12 @@ node_events_next(struct node_events *ev, int wait_ms, struct proto_msg *out,
 	if (err == RF_ERR_CLOSED) {
 		return err;
 	}
-	struct proto_msg req;
-	proto_msg_init(&req, PROTO_MSG_EVENTS_FETCH, ev->rpc->suite);
-	req.u.events_fetch.after = ev->cursor;
-	req.u.events_fetch.max = PROTO_MAX_EVENTS;
-	err = node_rpc_call(ev->rpc, &req, out, ei);
-	if (err != RF_OK) {
-		return err;
-	}
-	err = node_reply_ok(out, PROTO_MSG_EVENTS, ei);
-	if (err != RF_OK) {
-		proto_msg_free(out);
-	}
-	return err;
+	struct proto_events_fetch req = {
+		.after = ev->cursor,
+		.max = PROTO_MAX_EVENTS,
+	};
+	return node_rpc_expect(ev->rpc, PROTO_MSG_EVENTS_FETCH, &req,
+	    PROTO_MSG_EVENTS, out, sizeof(*out), ei);
 }
 
 void

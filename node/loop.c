@@ -225,17 +225,8 @@ fetch(struct node_loop *l, struct proto_events *out, struct rf_errinfo *ei)
 	if (l->ops->fetch != NULL) {
 		return l->ops->fetch(l->ctx, l->cursor, l->wait_ms, out, ei);
 	}
-	struct proto_msg m;
 	l->events->cursor = l->cursor;
-	int err = node_events_next(l->events, l->wait_ms, &m, ei);
-	if (err == RF_OK) {
-		/* Take the events out of the message. */
-		*out = m.u.events;
-		m.u.events.events = NULL;
-		m.u.events.n = 0;
-		proto_msg_free(&m);
-	}
-	return err;
+	return node_events_next(l->events, l->wait_ms, out, ei);
 }
 
 int

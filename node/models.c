@@ -88,57 +88,33 @@ node_models_free(struct node_models *ms)
 }
 
 /* One request that must be answered with want. */
-static int
-call_expect(struct node_rpc *rpc, struct proto_msg *req,
-    enum proto_msg_type want, struct proto_msg *reply, struct rf_errinfo *ei)
-{
-	int err = node_rpc_call(rpc, req, reply, ei);
-	proto_msg_free(req);
-	if (err != RF_OK) {
-		return err;
-	}
-	err = node_reply_ok(reply, want, ei);
-	if (err != RF_OK) {
-		proto_msg_free(reply);
-	}
-	return err;
-}
-
 int
 node_models_register(struct node_models *ms, struct node_rpc *rpc,
     struct rf_errinfo *ei)
 {
 	for (size_t i = 0; i < ms->n; i++) {
 		const struct node_model *nm = &ms->m[i];
-		struct proto_msg req, reply;
-		proto_msg_init(&req, PROTO_MSG_MODEL_REGISTER, rpc->suite);
-		struct proto_model_register *mr = &req.u.model_register;
-		mr->model_id = nm->id;
-		snprintf(mr->name, sizeof(mr->name), "%s",
+		struct proto_model_register mr;
+		memset(&mr, 0, sizeof(mr));
+		mr.model_id = nm->id;
+		snprintf(mr.name, sizeof(mr.name), "%s",
 		    engine_model_name(nm->model));
-		if (mr->name[0] == '\0') {
-			snprintf(mr->name, sizeof(mr->name), "model");
+		if (mr.name[0] == '\0') {
+			snprintf(mr.name, sizeof(mr.name), "model");
 		}
-		mr->n_ops = (uint32_t)engine_model_op_count(nm->model);
-		mr->n_inputs = (uint32_t)engine_model_input_count(nm->model);
-		mr->graph = malloc(nm->graph_len ? nm->graph_len : 1);
-		if (mr->graph == NULL) {
-			return RF_ERR_NOMEM;
-		}
-		memcpy(mr->graph, nm->graph, nm->graph_len);
-		mr->graph_len = nm->graph_len;
-		mr->n_leaves = nm->n_leaves;
-		mr->proof_len = nm->proof_len;
-		if (proto_proof_dup(nm->proof, nm->proof_len,
-		    &mr->graph_proof) != RF_OK) {
-			proto_msg_free(&req);
-			return RF_ERR_NOMEM;
-		}
-		int err = call_expect(rpc, &req, PROTO_MSG_ACK, &reply, ei);
+		mr.n_ops = (uint32_t)engine_model_op_count(nm->model);
+		mr.n_inputs = (uint32_t)engine_model_input_count(nm->model);
+		/* Borrowed: the request is encoded before this returns. */
+		mr.graph = nm->graph;
+		mr.graph_len = nm->graph_len;
+		mr.n_leaves = nm->n_leaves;
+		mr.proof_len = nm->proof_len;
+		mr.graph_proof = (struct proto_digest *)nm->proof;
+		int err = node_rpc_expect(rpc, PROTO_MSG_MODEL_REGISTER, &mr,
+		    PROTO_MSG_ACK, NULL, 0, ei);
 		if (err != RF_OK) {
 			return rf_errctx(ei, err, "registering '%s': ", nm->path);
 		}
-		proto_msg_free(&reply);
 	}
 	return RF_OK;
 }
@@ -148,43 +124,38 @@ node_register(struct node_rpc *rpc, uint8_t roles, const char *name,
     const char *endpoint, const struct node_models *ms,
     struct rf_errinfo *ei)
 {
-	struct proto_msg req, reply;
-	proto_msg_init(&req, PROTO_MSG_NODE_REGISTER, rpc->suite);
-	struct proto_node_register *r = &req.u.node_register;
-	r->roles = roles;
-	snprintf(r->name, sizeof(r->name), "%s", name);
-	snprintf(r->endpoint, sizeof(r->endpoint), "%s",
+	struct proto_node_register r;
+	memset(&r, 0, sizeof(r));
+	r.roles = roles;
+	snprintf(r.name, sizeof(r.name), "%s", name);
+	snprintf(r.endpoint, sizeof(r.endpoint), "%s",
 	    endpoint ? endpoint : "");
 	for (size_t i = 0; ms != NULL && i < ms->n; i++) {
-		r->models[r->n_models++] = ms->m[i].id;
+		r.models[r.n_models++] = ms->m[i].id;
 	}
-	int err = call_expect(rpc, &req, PROTO_MSG_ACK, &reply, ei);
-	if (err == RF_OK) {
-		proto_msg_free(&reply);
-	}
-	return err;
+	return node_rpc_expect(rpc, PROTO_MSG_NODE_REGISTER, &r, PROTO_MSG_ACK,
+	    NULL, 0, ei);
 }
 
 int
 node_account(struct node_rpc *rpc, uint64_t *balance, uint64_t *stake,
     struct rf_errinfo *ei)
 {
-	struct proto_msg req, reply;
-	proto_msg_init(&req, PROTO_MSG_STATUS_QUERY, rpc->suite);
-	int err = call_expect(rpc, &req, PROTO_MSG_STATUS_INFO, &reply, ei);
+	struct proto_status_info s;
+	int err = node_rpc_expect(rpc, PROTO_MSG_STATUS_QUERY, NULL,
+	    PROTO_MSG_STATUS_INFO, &s, sizeof(s), ei);
 	if (err != RF_OK) {
 		return err;
 	}
 	err = rf_errf(ei, RF_ERR_NOTFOUND, "this node is not registered");
-	const struct proto_status_info *s = &reply.u.status_info;
-	for (uint32_t i = 0; i < s->n_nodes; i++) {
-		if (memcmp(s->nodes[i].key.b, rpc->id.pk.b, PROTO_KEY_LEN) == 0) {
-			*balance = s->nodes[i].balance;
-			*stake = s->nodes[i].stake;
+	for (uint32_t i = 0; i < s.n_nodes; i++) {
+		if (memcmp(s.nodes[i].key.b, rpc->id.pk.b, PROTO_KEY_LEN) == 0) {
+			*balance = s.nodes[i].balance;
+			*stake = s.nodes[i].stake;
 			err = RF_OK;
 		}
 	}
-	proto_msg_free(&reply);
+	proto_status_info_free(&s);
 	return err;
 }
 
@@ -196,14 +167,9 @@ node_stake_to(struct node_rpc *rpc, uint64_t target, struct rf_errinfo *ei)
 	if (err != RF_OK || stake >= target) {
 		return err;
 	}
-	struct proto_msg req, reply;
-	proto_msg_init(&req, PROTO_MSG_STAKE, rpc->suite);
-	req.u.amount.amount = target - stake;
-	err = call_expect(rpc, &req, PROTO_MSG_ACK, &reply, ei);
-	if (err == RF_OK) {
-		proto_msg_free(&reply);
-	}
-	return err;
+	struct proto_amount req = { .amount = target - stake };
+	return node_rpc_expect(rpc, PROTO_MSG_STAKE, &req, PROTO_MSG_ACK, NULL,
+	    0, ei);
 }
 
 void

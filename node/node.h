@@ -35,17 +35,37 @@ int node_rpc_open(struct node_rpc *rpc, const char *url,
     __attribute__((warn_unused_result));
 void node_rpc_close(struct node_rpc *rpc);
 
+/* A verified reply from the referee: its envelope, whose body points
+ * into buf. Release with node_reply_free. */
+struct node_reply {
+	struct proto_env env;
+	uint8_t *buf;
+	size_t len;
+};
+void node_reply_free(struct node_reply *reply);
+
 /*
- * Sends req (type and body set; sender, seq and suite are filled in) and
- * decodes the reply into *reply (free with proto_msg_free). Returns RF_OK
- * when a verified reply arrived (which may be an ERROR message: see
- * node_reply_ok), or RF_ERR_TIMEOUT / RF_ERR_NET after the retries, or
- * RF_ERR_CRYPTO when the reply is not signed by the referee, or
- * RF_ERR_VERSION when the referee's network uses another hash suite.
+ * Sends type's body (the struct protocol.h names for it; signed with
+ * rpc's identity, next sequence number and suite) and opens the reply
+ * into *reply. Returns RF_OK when a verified reply arrived (which may be
+ * an ERROR message: see node_reply_ok), or RF_ERR_TIMEOUT / RF_ERR_NET
+ * after the retries, or RF_ERR_CRYPTO when the reply is not signed by
+ * the referee, or RF_ERR_VERSION when the referee's network uses another
+ * hash suite.
  */
-int node_rpc_call(struct node_rpc *rpc, struct proto_msg *req,
-    struct proto_msg *reply, struct rf_errinfo *ei)
+int node_rpc_call(struct node_rpc *rpc, enum proto_msg_type type,
+    const void *body, struct node_reply *reply, struct rf_errinfo *ei)
     __attribute__((warn_unused_result));
+
+/*
+ * node_rpc_call expecting a reply of type want, whose body is decoded
+ * into out (size bytes: want's struct; the caller frees it with want's
+ * _free function). out NULL: only the type is checked (an ACK's id is
+ * then not wanted). An ERROR reply is RF_ERR_INVAL as node_reply_ok says.
+ */
+int node_rpc_expect(struct node_rpc *rpc, enum proto_msg_type type,
+    const void *body, enum proto_msg_type want, void *out, size_t size,
+    struct rf_errinfo *ei) __attribute__((warn_unused_result));
 
 /*
  * The hash suite of the referee's network, from the envelope of its
@@ -60,12 +80,18 @@ int node_referee_suite(const char *url, const struct proto_identity *id,
  * RF_OK if reply has the wanted type; for an ERROR reply, RF_ERR_INVAL
  * with the referee's text in ei ("referee: no such job").
  */
-int node_reply_ok(const struct proto_msg *reply, enum proto_msg_type want,
+int node_reply_ok(const struct node_reply *reply, enum proto_msg_type want,
     struct rf_errinfo *ei);
 
-/* Encodes and signs m as id with the next sequence number of rpc. */
-int node_sign(struct node_rpc *rpc, struct proto_msg *m, uint8_t **buf,
-    size_t *len) __attribute__((warn_unused_result));
+/* An ERROR reply's code and text; code 0 and "" for any other reply
+ * (or an ERROR that does not decode). */
+void node_reply_error(const struct node_reply *reply, struct proto_error *out);
+
+/* Encodes type's body and signs it as rpc's identity with its next
+ * sequence number. */
+int node_sign(struct node_rpc *rpc, enum proto_msg_type type,
+    const void *body, uint8_t **buf, size_t *len)
+    __attribute__((warn_unused_result));
 
 /* Sends bytes someone else signed (a client's job relayed by an
  * executor) and returns the raw reply, which the caller frees. */
@@ -96,11 +122,11 @@ void node_events_close(struct node_events *ev);
 /*
  * Waits up to wait_ms for a published event, then fetches up to
  * PROTO_MAX_EVENTS events after the cursor into *out (caller frees with
- * proto_msg_free; out->u.events). Does not advance the cursor: call
+ * proto_events_free). Does not advance the cursor: call
  * node_events_done(seq) after handling each one.
  */
 int node_events_next(struct node_events *ev, int wait_ms,
-    struct proto_msg *out, struct rf_errinfo *ei)
+    struct proto_events *out, struct rf_errinfo *ei)
     __attribute__((warn_unused_result));
 void node_events_done(struct node_events *ev, uint64_t seq);
 

@@ -369,27 +369,6 @@ proto_proof_dup(const struct proto_digest *path, size_t len,
 	return RF_OK;
 }
 
-void
-proto_msg_init(struct proto_msg *m, enum proto_msg_type type,
-    enum proto_hash suite)
-{
-	memset(m, 0, sizeof(*m));
-	m->version = PROTO_VERSION;
-	m->type = (uint8_t)type;
-	m->suite = (uint8_t)suite;
-}
-
-void
-proto_msg_free(struct proto_msg *m)
-{
-	if (m == NULL) {
-		return;
-	}
-	body_free(m->type, &m->u);
-	/* Nothing dangles: a second free, or a reuse, finds an empty body. */
-	memset(&m->u, 0, sizeof(m->u));
-}
-
 /* ------------------------------------------------------------------ */
 /* Encoding                                                             */
 /* ------------------------------------------------------------------ */
@@ -866,19 +845,6 @@ proto_msg_encode(enum proto_msg_type type, const void *body,
 	return rf_writer_finish(&e.w, buf, len);
 }
 
-int
-proto_msg_pack(const struct proto_msg *m, const struct proto_identity *id,
-    uint8_t **buf, size_t *len)
-{
-	if (m == NULL || id == NULL ||
-	    memcmp(id->pk.b, m->sender.b, PROTO_KEY_LEN) != 0 ||
-	    m->version != PROTO_VERSION) {
-		return RF_ERR_INVAL;
-	}
-	return proto_msg_encode((enum proto_msg_type)m->type, &m->u,
-	    (enum proto_hash)m->suite, m->seq, id, buf, len);
-}
-
 /* ------------------------------------------------------------------ */
 /* Decoding                                                             */
 /* ------------------------------------------------------------------ */
@@ -1130,7 +1096,7 @@ get_tensors(struct dec *d, struct tensor *t, uint8_t *n, size_t max,
 {
 	char name[64];
 	uint8_t count = get_count(d, max, what);
-	/* Set the count first: proto_msg_free then releases whatever was
+	/* Set the count first: the body's _free then releases whatever was
 	 * decoded when a later tensor fails (the rest are zeroed). */
 	*n = count;
 	for (unsigned i = 0; i < count && d->err == RF_OK; i++) {
@@ -1787,50 +1753,6 @@ void
 proto_msg_body_free(uint8_t type, void *body)
 {
 	body_free(type, body);
-}
-
-static int
-decode(const uint8_t *buf, size_t len, bool verify, struct proto_msg *m,
-    struct rf_errinfo *ei)
-{
-	struct proto_env env;
-	int err = open_env(buf, len, verify, &env, ei);
-	if (err != RF_OK) {
-		return err;
-	}
-	/* *m is untouched on failure. */
-	struct proto_msg *t = malloc(sizeof(*t));
-	if (t == NULL) {
-		return rf_errf(ei, RF_ERR_NOMEM, "no memory to decode");
-	}
-	err = body_decode(&env, env.type, &t->u, sizeof(t->u), ei);
-	if (err == RF_OK) {
-		m->u = t->u;
-	}
-	free(t);
-	if (err != RF_OK) {
-		return err;
-	}
-	m->version = env.version;
-	m->type = env.type;
-	m->suite = env.suite;
-	m->sender = env.sender;
-	m->seq = env.seq;
-	return RF_OK;
-}
-
-int
-proto_msg_decode(const uint8_t *buf, size_t len, struct proto_msg *m,
-    struct rf_errinfo *ei)
-{
-	return decode(buf, len, true, m, ei);
-}
-
-int
-proto_msg_decode_stored(const uint8_t *buf, size_t len, struct proto_msg *m,
-    struct rf_errinfo *ei)
-{
-	return decode(buf, len, false, m, ei);
 }
 
 const char *

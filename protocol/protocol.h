@@ -768,53 +768,6 @@ int proto_msg_encode(enum proto_msg_type type, const void *body,
 int proto_proof_dup(const struct proto_digest *path, size_t len,
     struct proto_digest **out) __attribute__((warn_unused_result));
 
-/*
- * Legacy: one struct for any message, the envelope's fields and a union
- * of every body (the largest, job_submit's, sets its size: about 5 KB).
- * Being retired in favour of proto_msg_open and the typed decoders.
- */
-struct proto_msg {
-	uint8_t version;
-	uint8_t type;  /* enum proto_msg_type */
-	uint8_t suite; /* enum proto_hash */
-	struct proto_pubkey sender;
-	uint64_t seq;
-	union {
-		struct proto_error error;
-		struct proto_ack ack;
-		struct proto_node_register node_register;
-		struct proto_amount amount;
-		struct proto_model_register model_register;
-		struct proto_job_submit job_submit;
-		struct proto_job_fetch job_fetch;
-		struct proto_job_info job_info;
-		struct proto_claim claim;
-		struct proto_claim_status claim_status;
-		struct proto_claim_info claim_info;
-		struct proto_challenge challenge;
-		struct proto_bisect_query bisect_query;
-		struct proto_bisect_answer bisect_answer;
-		struct proto_reveal reveal;
-		struct proto_verdict verdict;
-		struct proto_equivocation equivocation;
-		struct proto_event event;
-		struct proto_events_fetch events_fetch;
-		struct proto_events events;
-		struct proto_dispute_fetch dispute_fetch;
-		struct proto_status_info status_info;
-	} u;
-};
-void proto_msg_init(struct proto_msg *m, enum proto_msg_type type,
-    enum proto_hash suite);
-void proto_msg_free(struct proto_msg *m);
-int proto_msg_pack(const struct proto_msg *m, const struct proto_identity *id,
-    uint8_t **buf, size_t *len) __attribute__((warn_unused_result));
-int proto_msg_decode(const uint8_t *buf, size_t len, struct proto_msg *m,
-    struct rf_errinfo *ei) __attribute__((warn_unused_result));
-int proto_msg_decode_stored(const uint8_t *buf, size_t len,
-    struct proto_msg *m, struct rf_errinfo *ei)
-    __attribute__((warn_unused_result));
-
 uint32_t proto_error_code_for(int rf_err);
 
 #endif /* RF_PROTOCOL_H */

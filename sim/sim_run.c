@@ -1275,20 +1275,19 @@ static void
 real_reveal(struct world *w, struct dispute *d)
 {
 	const struct sim_config *c = w->cfg;
-	struct proto_msg m;
+	struct proto_reveal m;
 	struct rf_errinfo ei = { "" };
-	proto_msg_init(&m, PROTO_MSG_REVEAL, c->suite);
+	memset(&m, 0, sizeof(m));
 	int err = bisect_reveal_build(c->suite, w->model, &d->input,
-	    d->leaves[BISECT_EXECUTOR], w->n_leaves, d->g.op, &m.u.reveal, &ei);
+	    d->leaves[BISECT_EXECUTOR], w->n_leaves, d->g.op, &m, &ei);
 	if (err != RF_OK) {
-		proto_msg_free(&m);
 		fail(w, err, "bisect_reveal_build: %s", ei.msg);
 		return;
 	}
-	m.u.reveal.dispute_id = d->id;
-	bisect_reveal(&d->g, w->model, &w->model_id, w->model_leaves,
-	    &m.u.reveal, now_ms(w), NULL);
-	proto_msg_free(&m);
+	m.dispute_id = d->id;
+	bisect_reveal(&d->g, w->model, &w->model_id, w->model_leaves, &m,
+	    now_ms(w), NULL);
+	proto_reveal_free(&m);
 }
 
 /*

@@ -17,6 +17,135 @@
 #include "tests/testlib.h"
 #include "tests/adversary/adv.h"
 
+/* ------------------------------------------------------------------ */
+/* Messages of any type                                                 */
+/* ------------------------------------------------------------------ */
+
+void
+adv_msg_init(struct adv_msg *m, enum proto_msg_type type,
+    enum proto_hash suite)
+{
+	memset(m, 0, sizeof(*m));
+	m->version = PROTO_VERSION;
+	m->type = (uint8_t)type;
+	m->suite = (uint8_t)suite;
+}
+
+void
+adv_msg_free(struct adv_msg *m)
+{
+	if (m != NULL) {
+		proto_msg_body_free(m->type, &m->u);
+		memset(&m->u, 0, sizeof(m->u));
+	}
+}
+
+int
+adv_msg_pack(const struct adv_msg *m, const struct proto_identity *id,
+    uint8_t **buf, size_t *len)
+{
+	if (m == NULL || id == NULL ||
+	    memcmp(id->pk.b, m->sender.b, PROTO_KEY_LEN) != 0 ||
+	    m->version != PROTO_VERSION) {
+		return RF_ERR_INVAL;
+	}
+	return proto_msg_encode((enum proto_msg_type)m->type,
+	    m->type == PROTO_MSG_STATUS_QUERY ? NULL : &m->u,
+	    (enum proto_hash)m->suite, m->seq, id, buf, len);
+}
+
+/* Decodes env's body into m (untouched on failure). */
+static int
+take_env(const struct proto_env *env, struct adv_msg *m, struct rf_errinfo *ei)
+{
+	struct adv_msg *t = malloc(sizeof(*t));
+	if (t == NULL) {
+		return rf_errf(ei, RF_ERR_NOMEM, "no memory");
+	}
+	int err = proto_msg_body_decode(env, &t->u, sizeof(t->u), ei);
+	if (err == RF_OK) {
+		t->version = env->version;
+		t->type = env->type;
+		t->suite = env->suite;
+		t->sender = env->sender;
+		t->seq = env->seq;
+		*m = *t;
+	}
+	free(t);
+	return err;
+}
+
+int
+adv_msg_decode(const uint8_t *buf, size_t len, struct adv_msg *m,
+    struct rf_errinfo *ei)
+{
+	struct proto_env env;
+	int err = proto_msg_open(buf, len, &env, ei);
+	return err == RF_OK ? take_env(&env, m, ei) : err;
+}
+
+int
+adv_msg_decode_stored(const uint8_t *buf, size_t len, struct adv_msg *m,
+    struct rf_errinfo *ei)
+{
+	struct proto_env env;
+	int err = proto_msg_open_stored(buf, len, &env, ei);
+	return err == RF_OK ? take_env(&env, m, ei) : err;
+}
+
+int
+adv_rpc_call(struct node_rpc *rpc, struct adv_msg *req, struct adv_msg *reply,
+    struct rf_errinfo *ei)
+{
+	struct node_reply r;
+	int err = node_rpc_call(rpc, (enum proto_msg_type)req->type,
+	    req->type == PROTO_MSG_STATUS_QUERY ? NULL : &req->u, &r, ei);
+	req->sender = rpc->id.pk;
+	req->seq = rpc->last_seq;
+	req->suite = (uint8_t)rpc->suite;
+	if (err != RF_OK) {
+		return err;
+	}
+	err = take_env(&r.env, reply, ei);
+	node_reply_free(&r);
+	return err;
+}
+
+int
+adv_reply_ok(const struct adv_msg *reply, enum proto_msg_type want,
+    struct rf_errinfo *ei)
+{
+	if (reply->type == want) {
+		return RF_OK;
+	}
+	if (reply->type == PROTO_MSG_ERROR) {
+		return rf_errf(ei, RF_ERR_INVAL, "referee: %s",
+		    reply->u.error.text);
+	}
+	return rf_errf(ei, RF_ERR_FORMAT, "unexpected %s reply",
+	    proto_msg_type_name(reply->type));
+}
+
+int
+adv_rpc_sign(struct node_rpc *rpc, struct adv_msg *m, uint8_t **buf,
+    size_t *len)
+{
+	int err = node_sign(rpc, (enum proto_msg_type)m->type,
+	    m->type == PROTO_MSG_STATUS_QUERY ? NULL : &m->u, buf, len);
+	m->sender = rpc->id.pk;
+	m->seq = rpc->last_seq;
+	m->suite = (uint8_t)rpc->suite;
+	return err;
+}
+
+int
+adv_events_next(struct node_events *ev, int wait_ms, struct adv_msg *out,
+    struct rf_errinfo *ei)
+{
+	adv_msg_init(out, PROTO_MSG_EVENTS, ev->rpc->suite);
+	return node_events_next(ev, wait_ms, &out->u.events, ei);
+}
+
 #define ADV_WAIT_S 60
 #define SUITE PROTO_HASH_BLAKE2B
 
@@ -107,10 +236,10 @@ referee_wait(struct adv_net *net)
 	if (err != RF_OK) {
 		return err;
 	}
-	struct proto_msg st;
+	struct adv_msg st;
 	err = adv_status(&probe, &st);
 	if (err == RF_OK) {
-		proto_msg_free(&st);
+		adv_msg_free(&st);
 	}
 	adv_node_close(&probe);
 	return err;
@@ -235,7 +364,7 @@ adv_net_models(const struct adv_net *net, const struct engine_model *model,
 /* ------------------------------------------------------------------ */
 
 static int
-outcome(const struct proto_msg *reply, struct proto_digest *id)
+outcome(const struct adv_msg *reply, struct proto_digest *id)
 {
 	if (reply->type == PROTO_MSG_ACK) {
 		if (id != NULL) {
@@ -251,31 +380,31 @@ outcome(const struct proto_msg *reply, struct proto_digest *id)
 }
 
 int
-adv_call(struct adv_node *a, struct proto_msg *req, struct proto_msg *reply)
+adv_call(struct adv_node *a, struct adv_msg *req, struct adv_msg *reply)
 {
-	int err = node_rpc_call(&a->rpc, req, reply, NULL);
-	proto_msg_free(req);
+	int err = adv_rpc_call(&a->rpc, req, reply, NULL);
+	adv_msg_free(req);
 	return err;
 }
 
 int
-adv_send(struct adv_node *a, struct proto_msg *req, struct proto_digest *id)
+adv_send(struct adv_node *a, struct adv_msg *req, struct proto_digest *id)
 {
-	struct proto_msg reply;
+	struct adv_msg reply;
 	if (adv_call(a, req, &reply) != RF_OK) {
 		return ADV_NO_REPLY;
 	}
 	int r = outcome(&reply, id);
-	proto_msg_free(&reply);
+	adv_msg_free(&reply);
 	return r;
 }
 
 int
-adv_sign(struct adv_node *a, struct proto_msg *req, uint8_t **buf,
+adv_sign(struct adv_node *a, struct adv_msg *req, uint8_t **buf,
     size_t *len)
 {
-	int err = node_sign(&a->rpc, req, buf, len);
-	proto_msg_free(req);
+	int err = adv_rpc_sign(&a->rpc, req, buf, len);
+	adv_msg_free(req);
 	return err;
 }
 
@@ -287,27 +416,27 @@ adv_send_bytes(struct adv_node *a, const uint8_t *buf, size_t len)
 	if (node_rpc_forward(&a->rpc, buf, len, &rb, &rl, NULL) != RF_OK) {
 		return ADV_NO_REPLY;
 	}
-	struct proto_msg reply;
-	int err = proto_msg_decode(rb, rl, &reply, NULL);
+	struct adv_msg reply;
+	int err = adv_msg_decode(rb, rl, &reply, NULL);
 	free(rb);
 	if (err != RF_OK) {
 		return ADV_NO_REPLY;
 	}
 	int r = outcome(&reply, NULL);
-	proto_msg_free(&reply);
+	adv_msg_free(&reply);
 	return r;
 }
 
 int
 adv_flood(struct adv_node *a, size_t count,
-    void (*make)(void *ctx, size_t i, struct proto_msg *m), void *ctx,
+    void (*make)(void *ctx, size_t i, struct adv_msg *m), void *ctx,
     size_t *acked)
 {
 	size_t ok = 0;
 	int r = ADV_ACK;
 	for (size_t i = 0; i < count; i++) {
-		struct proto_msg m;
-		proto_msg_init(&m, PROTO_MSG_STATUS_QUERY, SUITE);
+		struct adv_msg m;
+		adv_msg_init(&m, PROTO_MSG_STATUS_QUERY, SUITE);
 		make(ctx, i, &m);
 		int s = adv_send(a, &m, NULL);
 		if (s == ADV_ACK) {
@@ -330,8 +459,8 @@ int
 adv_register(struct adv_node *a, uint8_t roles,
     const struct engine_model *model)
 {
-	struct proto_msg m;
-	proto_msg_init(&m, PROTO_MSG_NODE_REGISTER, SUITE);
+	struct adv_msg m;
+	adv_msg_init(&m, PROTO_MSG_NODE_REGISTER, SUITE);
 	m.u.node_register.roles = roles;
 	snprintf(m.u.node_register.name, sizeof(m.u.node_register.name), "adv");
 	if (model != NULL) {
@@ -346,11 +475,11 @@ adv_register(struct adv_node *a, uint8_t roles,
 
 int
 adv_model_msg(enum proto_hash suite, const struct engine_model *model,
-    struct proto_msg *out)
+    struct adv_msg *out)
 {
 	struct proto_digest *leaves = NULL;
 	size_t n = 0;
-	proto_msg_init(out, PROTO_MSG_MODEL_REGISTER, suite);
+	adv_msg_init(out, PROTO_MSG_MODEL_REGISTER, suite);
 	struct proto_model_register *mr = &out->u.model_register;
 	int err = proto_model_leaves(suite, model, &leaves, &n);
 	if (err == RF_OK) {
@@ -371,7 +500,7 @@ adv_model_msg(enum proto_hash suite, const struct engine_model *model,
 	mr->n_ops = (uint32_t)engine_model_op_count(model);
 	mr->n_inputs = (uint32_t)engine_model_input_count(model);
 	if (err != RF_OK) {
-		proto_msg_free(out);
+		adv_msg_free(out);
 	}
 	return err;
 }
@@ -379,7 +508,7 @@ adv_model_msg(enum proto_hash suite, const struct engine_model *model,
 int
 adv_register_model(struct adv_node *a, const struct engine_model *model)
 {
-	struct proto_msg m;
+	struct adv_msg m;
 	if (adv_model_msg(SUITE, model, &m) != RF_OK) {
 		return ADV_NO_REPLY;
 	}
@@ -389,8 +518,8 @@ adv_register_model(struct adv_node *a, const struct engine_model *model)
 static int
 amount(struct adv_node *a, enum proto_msg_type type, uint64_t v)
 {
-	struct proto_msg m;
-	proto_msg_init(&m, type, SUITE);
+	struct adv_msg m;
+	adv_msg_init(&m, type, SUITE);
 	m.u.amount.amount = v;
 	return adv_send(a, &m, NULL);
 }
@@ -412,12 +541,12 @@ adv_submit(struct adv_node *a, const struct engine_model *model,
     uint64_t input_seed, uint64_t fee, uint64_t nonce,
     const struct proto_pubkey *executor, struct proto_digest *job)
 {
-	struct proto_msg m;
-	proto_msg_init(&m, PROTO_MSG_JOB_SUBMIT, SUITE);
+	struct adv_msg m;
+	adv_msg_init(&m, PROTO_MSG_JOB_SUBMIT, SUITE);
 	struct proto_job_submit *js = &m.u.job_submit;
 	if (engine_inputs_random(model, input_seed, js->inputs, NULL) !=
 	    RF_OK || proto_model_id(SUITE, model, &js->model_id) != RF_OK) {
-		proto_msg_free(&m);
+		adv_msg_free(&m);
 		return ADV_NO_REPLY;
 	}
 	js->n_inputs = (uint8_t)engine_model_input_count(model);
@@ -492,9 +621,9 @@ adv_trace_free(struct adv_trace *t)
 
 int
 adv_claim_msg(const struct adv_trace *t, const struct proto_digest *job,
-    const struct engine_model *model, struct proto_msg *out)
+    const struct engine_model *model, struct adv_msg *out)
 {
-	proto_msg_init(out, PROTO_MSG_CLAIM, t->suite);
+	adv_msg_init(out, PROTO_MSG_CLAIM, t->suite);
 	struct proto_claim *c = &out->u.claim;
 	c->job_id = *job;
 	int err = proto_model_id(t->suite, model, &c->model_id);
@@ -519,7 +648,7 @@ adv_claim_msg(const struct adv_trace *t, const struct proto_digest *job,
 		c->proof_len = (uint8_t)plen;
 	}
 	if (err != RF_OK) {
-		proto_msg_free(out);
+		adv_msg_free(out);
 	}
 	return err;
 }
@@ -528,7 +657,7 @@ int
 adv_claim(struct adv_node *a, const struct adv_trace *t,
     const struct proto_digest *job, const struct engine_model *model)
 {
-	struct proto_msg m;
+	struct adv_msg m;
 	if (adv_claim_msg(t, job, model, &m) != RF_OK) {
 		return ADV_NO_REPLY;
 	}
@@ -539,18 +668,18 @@ int
 adv_challenge(struct adv_node *a, const struct proto_digest *job,
     const struct adv_trace *ours, uint64_t bond, struct proto_digest *id)
 {
-	struct proto_msg req, claim;
-	proto_msg_init(&req, PROTO_MSG_CLAIM_STATUS, SUITE);
+	struct adv_msg req, claim;
+	adv_msg_init(&req, PROTO_MSG_CLAIM_STATUS, SUITE);
 	req.u.claim_status.job_id = *job;
 	if (adv_call(a, &req, &claim) != RF_OK) {
 		return ADV_NO_REPLY;
 	}
 	if (claim.type != PROTO_MSG_CLAIM_INFO) {
 		int r = outcome(&claim, NULL);
-		proto_msg_free(&claim);
+		adv_msg_free(&claim);
 		return r;
 	}
-	proto_msg_init(&req, PROTO_MSG_CHALLENGE, SUITE);
+	adv_msg_init(&req, PROTO_MSG_CHALLENGE, SUITE);
 	struct proto_challenge *c = &req.u.challenge;
 	c->job_id = *job;
 	c->executor = claim.u.claim_info.executor;
@@ -558,46 +687,46 @@ adv_challenge(struct adv_node *a, const struct proto_digest *job,
 	c->n = claim.u.claim_info.n;
 	c->challenger_root = ours->root;
 	c->bond = bond;
-	proto_msg_free(&claim);
+	adv_msg_free(&claim);
 	return adv_send(a, &req, id);
 }
 
 int
 adv_dispute_view(struct adv_node *a, const struct proto_digest *id,
-    struct proto_msg *view)
+    struct adv_msg *view)
 {
-	struct proto_msg req;
-	proto_msg_init(&req, PROTO_MSG_DISPUTE_FETCH, SUITE);
+	struct adv_msg req;
+	adv_msg_init(&req, PROTO_MSG_DISPUTE_FETCH, SUITE);
 	req.u.dispute_fetch.dispute_id = *id;
 	return adv_call(a, &req, view);
 }
 
 int
 adv_answer_msg(const struct adv_trace *t, const struct proto_bisect_query *q,
-    struct proto_msg *out)
+    struct adv_msg *out)
 {
-	proto_msg_init(out, PROTO_MSG_BISECT_ANSWER, t->suite);
+	adv_msg_init(out, PROTO_MSG_BISECT_ANSWER, t->suite);
 	int err = bisect_answer_build(t->suite, t->leaves, t->n, q,
 	    &out->u.bisect_answer);
 	if (err != RF_OK) {
-		proto_msg_free(out);
+		adv_msg_free(out);
 	}
 	return err;
 }
 
 int
 adv_reveal_msg(const struct adv_trace *t, const struct engine_model *m,
-    const struct proto_bisect_query *q, struct proto_msg *out)
+    const struct proto_bisect_query *q, struct adv_msg *out)
 {
 	if (q->lo < t->n_in) {
 		return RF_ERR_RANGE;
 	}
-	proto_msg_init(out, PROTO_MSG_REVEAL, t->suite);
+	adv_msg_init(out, PROTO_MSG_REVEAL, t->suite);
 	int err = bisect_reveal_build(t->suite, m, t->inputs, t->leaves, t->n,
 	    (uint32_t)(q->lo - t->n_in), &out->u.reveal, NULL);
 	out->u.reveal.dispute_id = q->dispute_id;
 	if (err != RF_OK) {
-		proto_msg_free(out);
+		adv_msg_free(out);
 	}
 	return err;
 }
@@ -606,7 +735,7 @@ int
 adv_play(struct adv_node *a, const struct proto_digest *id,
     const struct adv_trace *t, const struct engine_model *m, bool executor)
 {
-	struct proto_msg view, move;
+	struct adv_msg view, move;
 	if (adv_dispute_view(a, id, &view) != RF_OK) {
 		return ADV_NO_REPLY;
 	}
@@ -628,7 +757,7 @@ adv_play(struct adv_node *a, const struct proto_digest *id,
 			    ADV_WAITING;
 		}
 	}
-	proto_msg_free(&view);
+	adv_msg_free(&view);
 	return r;
 }
 
@@ -638,7 +767,7 @@ adv_verdict(struct adv_node *a, const struct proto_digest *id,
 {
 	double deadline = test_seconds() + ADV_WAIT_S;
 	while (test_seconds() < deadline) {
-		struct proto_msg view;
+		struct adv_msg view;
 		if (adv_dispute_view(a, id, &view) == RF_OK) {
 			bool done = view.type == PROTO_MSG_VERDICT;
 			if (done) {
@@ -646,7 +775,7 @@ adv_verdict(struct adv_node *a, const struct proto_digest *id,
 				v->transcript = NULL;
 				v->transcript_len = 0;
 			}
-			proto_msg_free(&view);
+			adv_msg_free(&view);
 			if (done) {
 				return RF_OK;
 			}
@@ -660,13 +789,13 @@ int
 adv_equivocation(struct adv_node *a, const uint8_t *claim_a, size_t len_a,
     const uint8_t *claim_b, size_t len_b)
 {
-	struct proto_msg m;
-	proto_msg_init(&m, PROTO_MSG_EQUIVOCATION, SUITE);
+	struct adv_msg m;
+	adv_msg_init(&m, PROTO_MSG_EQUIVOCATION, SUITE);
 	m.u.equivocation.claim_a = malloc(len_a ? len_a : 1);
 	m.u.equivocation.claim_b = malloc(len_b ? len_b : 1);
 	if (m.u.equivocation.claim_a == NULL ||
 	    m.u.equivocation.claim_b == NULL) {
-		proto_msg_free(&m);
+		adv_msg_free(&m);
 		return ADV_NO_REPLY;
 	}
 	memcpy(m.u.equivocation.claim_a, claim_a, len_a);
@@ -686,8 +815,8 @@ adv_wait_event(struct adv_node *a, enum proto_event_kind kind,
 {
 	double deadline = test_seconds() + ADV_WAIT_S;
 	while (test_seconds() < deadline) {
-		struct proto_msg req, evs;
-		proto_msg_init(&req, PROTO_MSG_EVENTS_FETCH, SUITE);
+		struct adv_msg req, evs;
+		adv_msg_init(&req, PROTO_MSG_EVENTS_FETCH, SUITE);
 		req.u.events_fetch.after = a->cursor;
 		if (adv_call(a, &req, &evs) != RF_OK) {
 			continue;
@@ -705,7 +834,7 @@ adv_wait_event(struct adv_node *a, enum proto_event_kind kind,
 			}
 		}
 		bool empty = evs.type != PROTO_MSG_EVENTS || evs.u.events.n == 0;
-		proto_msg_free(&evs);
+		adv_msg_free(&evs);
 		if (found) {
 			return RF_OK;
 		}
@@ -717,13 +846,13 @@ adv_wait_event(struct adv_node *a, enum proto_event_kind kind,
 }
 
 int
-adv_status(struct adv_node *a, struct proto_msg *out)
+adv_status(struct adv_node *a, struct adv_msg *out)
 {
-	struct proto_msg req;
-	proto_msg_init(&req, PROTO_MSG_STATUS_QUERY, SUITE);
+	struct adv_msg req;
+	adv_msg_init(&req, PROTO_MSG_STATUS_QUERY, SUITE);
 	int err = adv_call(a, &req, out);
 	if (err == RF_OK && out->type != PROTO_MSG_STATUS_INFO) {
-		proto_msg_free(out);
+		adv_msg_free(out);
 		err = RF_ERR_FORMAT;
 	}
 	return err;
@@ -733,7 +862,7 @@ int
 adv_account(struct adv_node *a, const struct proto_pubkey *k,
     uint64_t *balance, uint64_t *stake)
 {
-	struct proto_msg st;
+	struct adv_msg st;
 	int err = adv_status(a, &st);
 	if (err != RF_OK) {
 		return err;
@@ -747,14 +876,14 @@ adv_account(struct adv_node *a, const struct proto_pubkey *k,
 			*stake = si->nodes[i].stake;
 		}
 	}
-	proto_msg_free(&st);
+	adv_msg_free(&st);
 	return RF_OK;
 }
 
 int
 adv_ledger(struct adv_node *a, struct adv_ledger *l)
 {
-	struct proto_msg st;
+	struct adv_msg st;
 	int err = adv_status(a, &st);
 	if (err != RF_OK) {
 		return err;
@@ -769,7 +898,7 @@ adv_ledger(struct adv_node *a, struct adv_ledger *l)
 	for (uint32_t i = 0; i < si->n_nodes; i++) {
 		l->held += si->nodes[i].balance + si->nodes[i].stake;
 	}
-	proto_msg_free(&st);
+	adv_msg_free(&st);
 	return RF_OK;
 }
 

@@ -60,6 +60,71 @@
 #include "node/node.h"
 #include "protocol/protocol.h"
 
+/*
+ * Any message with any fields, for tests that build and break messages
+ * of every type: the envelope's fields and a union of the bodies, over
+ * the library's typed codec (proto_msg_encode, proto_msg_open and the
+ * body decoders). The library itself has no such union.
+ */
+struct adv_msg {
+	uint8_t version;
+	uint8_t type;  /* enum proto_msg_type */
+	uint8_t suite; /* enum proto_hash */
+	struct proto_pubkey sender;
+	uint64_t seq;
+	union {
+		struct proto_error error;
+		struct proto_ack ack;
+		struct proto_node_register node_register;
+		struct proto_amount amount;
+		struct proto_model_register model_register;
+		struct proto_job_submit job_submit;
+		struct proto_job_fetch job_fetch;
+		struct proto_job_info job_info;
+		struct proto_claim claim;
+		struct proto_claim_status claim_status;
+		struct proto_claim_info claim_info;
+		struct proto_challenge challenge;
+		struct proto_bisect_query bisect_query;
+		struct proto_bisect_answer bisect_answer;
+		struct proto_reveal reveal;
+		struct proto_verdict verdict;
+		struct proto_equivocation equivocation;
+		struct proto_event event;
+		struct proto_events_fetch events_fetch;
+		struct proto_events events;
+		struct proto_dispute_fetch dispute_fetch;
+		struct proto_status_info status_info;
+	} u;
+};
+
+/* Clears m to type with zeroed fields (nothing owned yet). */
+void adv_msg_init(struct adv_msg *m, enum proto_msg_type type,
+    enum proto_hash suite);
+/* Frees what the body owns; m may be reused after adv_msg_init. */
+void adv_msg_free(struct adv_msg *m);
+/* Encodes and signs m (its seq; sender must be id's key). */
+int adv_msg_pack(const struct adv_msg *m, const struct proto_identity *id,
+    uint8_t **buf, size_t *len) __attribute__((warn_unused_result));
+/* Opens an envelope (signature checked, or not: _stored) and decodes its
+ * body, whatever the type; *m is untouched on failure. */
+int adv_msg_decode(const uint8_t *buf, size_t len, struct adv_msg *m,
+    struct rf_errinfo *ei) __attribute__((warn_unused_result));
+int adv_msg_decode_stored(const uint8_t *buf, size_t len, struct adv_msg *m,
+    struct rf_errinfo *ei) __attribute__((warn_unused_result));
+/* node_rpc_call, node_reply_ok, node_sign and node_events_next with
+ * adv_msg: req's sender and seq are set to what was sent; the reply is
+ * decoded whole. */
+int adv_rpc_call(struct node_rpc *rpc, struct adv_msg *req,
+    struct adv_msg *reply, struct rf_errinfo *ei)
+    __attribute__((warn_unused_result));
+int adv_reply_ok(const struct adv_msg *reply, enum proto_msg_type want,
+    struct rf_errinfo *ei);
+int adv_rpc_sign(struct node_rpc *rpc, struct adv_msg *m, uint8_t **buf,
+    size_t *len) __attribute__((warn_unused_result));
+int adv_events_next(struct node_events *ev, int wait_ms, struct adv_msg *out,
+    struct rf_errinfo *ei) __attribute__((warn_unused_result));
+
 #define ADV_ACK 0
 #define ADV_NO_REPLY (-1)
 
@@ -122,14 +187,14 @@ int adv_net_models(const struct adv_net *net, const struct engine_model *model,
 /* Signs req as a (sender, seq and suite filled in), sends it, returns
  * ADV_ACK / a PROTO_ERR_* code / ADV_NO_REPLY; *id (may be NULL) gets an
  * ACK's id. Frees req. */
-int adv_send(struct adv_node *a, struct proto_msg *req,
+int adv_send(struct adv_node *a, struct adv_msg *req,
     struct proto_digest *id);
 /* The same, keeping the whole reply (the caller frees it). */
-int adv_call(struct adv_node *a, struct proto_msg *req,
-    struct proto_msg *reply) __attribute__((warn_unused_result));
+int adv_call(struct adv_node *a, struct adv_msg *req,
+    struct adv_msg *reply) __attribute__((warn_unused_result));
 /* Signs req as a without sending it (to replay it later or hand it to
  * someone else); *buf is malloc'd. Frees req. */
-int adv_sign(struct adv_node *a, struct proto_msg *req, uint8_t **buf,
+int adv_sign(struct adv_node *a, struct adv_msg *req, uint8_t **buf,
     size_t *len) __attribute__((warn_unused_result));
 /* Sends bytes as they are (a replay, someone else's message, garbage). */
 int adv_send_bytes(struct adv_node *a, const uint8_t *buf, size_t len);
@@ -137,7 +202,7 @@ int adv_send_bytes(struct adv_node *a, const uint8_t *buf, size_t len);
  * answers; *acked (may be NULL) counts the accepted ones. Returns
  * ADV_NO_REPLY if any request got no reply, else ADV_ACK. */
 int adv_flood(struct adv_node *a, size_t count,
-    void (*make)(void *ctx, size_t i, struct proto_msg *m), void *ctx,
+    void (*make)(void *ctx, size_t i, struct adv_msg *m), void *ctx,
     size_t *acked);
 
 /* ---- One line per honest request -------------------------------- */
@@ -147,7 +212,7 @@ int adv_register(struct adv_node *a, uint8_t roles,
     const struct engine_model *model);
 /* The honest MODEL_REGISTER for model, built (to tamper with) or sent. */
 int adv_model_msg(enum proto_hash suite, const struct engine_model *model,
-    struct proto_msg *out) __attribute__((warn_unused_result));
+    struct adv_msg *out) __attribute__((warn_unused_result));
 int adv_register_model(struct adv_node *a, const struct engine_model *model);
 int adv_stake(struct adv_node *a, uint64_t amount);
 int adv_unstake(struct adv_node *a, uint64_t amount);
@@ -182,7 +247,7 @@ void adv_trace_free(struct adv_trace *t);
 
 /* The CLAIM on job that t commits to, built or sent. */
 int adv_claim_msg(const struct adv_trace *t, const struct proto_digest *job,
-    const struct engine_model *model, struct proto_msg *out)
+    const struct engine_model *model, struct adv_msg *out)
     __attribute__((warn_unused_result));
 int adv_claim(struct adv_node *a, const struct adv_trace *t,
     const struct proto_digest *job, const struct engine_model *model);
@@ -192,14 +257,14 @@ int adv_challenge(struct adv_node *a, const struct proto_digest *job,
 
 /* DISPUTE_FETCH: *view is a BISECT_QUERY or a VERDICT. */
 int adv_dispute_view(struct adv_node *a, const struct proto_digest *id,
-    struct proto_msg *view) __attribute__((warn_unused_result));
+    struct adv_msg *view) __attribute__((warn_unused_result));
 /* The answer to q that t gives (BISECT_ANSWER). */
 int adv_answer_msg(const struct adv_trace *t,
-    const struct proto_bisect_query *q, struct proto_msg *out)
+    const struct proto_bisect_query *q, struct adv_msg *out)
     __attribute__((warn_unused_result));
 /* The executor's reveal of the operator q points at, from t. */
 int adv_reveal_msg(const struct adv_trace *t, const struct engine_model *m,
-    const struct proto_bisect_query *q, struct proto_msg *out)
+    const struct proto_bisect_query *q, struct adv_msg *out)
     __attribute__((warn_unused_result));
 /* Makes a's move in dispute id as t says, if one is due: ADV_MOVED,
  * ADV_WAITING, ADV_DECIDED, or ADV_NO_REPLY. Knows its side from the
@@ -221,7 +286,7 @@ int adv_equivocation(struct adv_node *a, const uint8_t *claim_a,
 int adv_wait_event(struct adv_node *a, enum proto_event_kind kind,
     const struct proto_digest *job, struct proto_event *out)
     __attribute__((warn_unused_result));
-int adv_status(struct adv_node *a, struct proto_msg *out)
+int adv_status(struct adv_node *a, struct adv_msg *out)
     __attribute__((warn_unused_result));
 /* One account's balance and stake as the status shows them (0 if none). */
 int adv_account(struct adv_node *a, const struct proto_pubkey *k,

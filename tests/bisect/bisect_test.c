@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "bisect/bisect.h"
+#include "tests/adversary/adv.h"
 #include "tests/testlib.h"
 
 #define SUITE PROTO_HASH_BLAKE2B
@@ -115,15 +116,15 @@ play(struct bisect_game *g, const struct job *j,
 		    NULL), BISECT_ACCEPTED);
 	}
 	if (g->phase == BISECT_PHASE_REVEAL) {
-		struct proto_msg rv;
-		proto_msg_init(&rv, PROTO_MSG_REVEAL, SUITE);
+		struct adv_msg rv;
+		adv_msg_init(&rv, PROTO_MSG_REVEAL, SUITE);
 		struct rf_errinfo ei = { "" };
 		CU_ASSERT_FATAL(bisect_reveal_build(SUITE, j->m, j->in, exl, j->n,
 		    g->op, &rv.u.reveal, &ei) == RF_OK);
 		*now += 7;
 		CU_ASSERT_EQUAL(bisect_reveal(g, j->m, &j->model_id,
 		    j->model_leaves, &rv.u.reveal, *now, &ei), BISECT_ACCEPTED);
-		proto_msg_free(&rv);
+		adv_msg_free(&rv);
 	}
 	CU_ASSERT_EQUAL(g->phase, BISECT_PHASE_DONE);
 }
@@ -314,8 +315,8 @@ test_wrong_answers(void)
 	    BISECT_ACCEPTED);
 	CU_ASSERT_EQUAL(bisect_answer(&g, BISECT_EXECUTOR, &a, 103, &ei),
 	    BISECT_IGNORED);
-	struct proto_msg rv;
-	proto_msg_init(&rv, PROTO_MSG_REVEAL, SUITE);
+	struct adv_msg rv;
+	adv_msg_init(&rv, PROTO_MSG_REVEAL, SUITE);
 	CU_ASSERT_EQUAL(bisect_reveal(&g, j.m, &j.model_id, j.model_leaves,
 	    &rv.u.reveal, 104, &ei), BISECT_IGNORED);
 	CU_ASSERT_EQUAL(g.phase, BISECT_PHASE_QUERY);
@@ -326,7 +327,7 @@ test_wrong_answers(void)
 /* Plays to the reveal phase with the executor lying at operator k. */
 static void
 game_at_reveal(struct bisect_game *g, struct job *j,
-    struct proto_digest **bad, struct proto_msg *rv, size_t k)
+    struct proto_digest **bad, struct adv_msg *rv, size_t k)
 {
 	job_make(j, 12);
 	*bad = lie(j, 1 + k, true);
@@ -347,7 +348,7 @@ game_at_reveal(struct bisect_game *g, struct job *j,
 	struct proto_bisect_query rq;
 	bisect_query(g, &dispute_id, &rq);
 	CU_ASSERT(rq.n_sizes == 0 && rq.hi == rq.lo + 1 && rq.lo == 1 + k);
-	proto_msg_init(rv, PROTO_MSG_REVEAL, SUITE);
+	adv_msg_init(rv, PROTO_MSG_REVEAL, SUITE);
 	CU_ASSERT_FATAL(bisect_reveal_build(SUITE, j->m, j->in, *bad, j->n,
 	    (uint32_t)k, &rv->u.reveal, NULL) == RF_OK);
 }
@@ -358,7 +359,7 @@ test_wrong_reveals(void)
 	struct bisect_game g;
 	struct job j;
 	struct proto_digest *bad;
-	struct proto_msg rv;
+	struct adv_msg rv;
 	struct rf_errinfo ei;
 	/* Operator 4 is a Gemm: input 0 an activation, 1 and 2 weights. */
 	enum { FLIP_TENSOR, FLIP_WEIGHT, WRONG_LEAF, WRONG_OUTPUT, FLIP_PROOF,
@@ -413,7 +414,7 @@ test_wrong_reveals(void)
 		if (fault == MISSING) {
 			r->n_inputs = 3;
 		}
-		proto_msg_free(&rv);
+		adv_msg_free(&rv);
 		free(bad);
 		job_free(&j);
 	}
@@ -452,13 +453,13 @@ test_clocks(void)
 	}
 	CU_ASSERT_EQUAL(g.phase, BISECT_PHASE_REVEAL);
 	now = bisect_deadline(&g, BISECT_EXECUTOR);
-	struct proto_msg rv;
-	proto_msg_init(&rv, PROTO_MSG_REVEAL, SUITE);
+	struct adv_msg rv;
+	adv_msg_init(&rv, PROTO_MSG_REVEAL, SUITE);
 	CU_ASSERT_FATAL(bisect_reveal_build(SUITE, j.m, j.in, bad, j.n, g.op,
 	    &rv.u.reveal, NULL) == RF_OK);
 	CU_ASSERT_EQUAL(bisect_reveal(&g, j.m, &j.model_id, j.model_leaves,
 	    &rv.u.reveal, now, NULL), BISECT_ACCEPTED);
-	proto_msg_free(&rv);
+	adv_msg_free(&rv);
 	CU_ASSERT(!g.executor_won);
 	CU_ASSERT(now - start_ms <= 2 * CLOCK);
 

@@ -201,7 +201,7 @@ other_dispute(struct duel *d, uint64_t seed)
 /* Signs and sends a move as node, keeping the bytes when it is the
  * liar's. */
 static int
-send_move(struct duel *d, struct adv_node *node, struct proto_msg *m)
+send_move(struct duel *d, struct adv_node *node, struct adv_msg *m)
 {
 	uint8_t *buf;
 	size_t len;
@@ -223,7 +223,7 @@ static void
 dispute_state(struct duel *d, uint32_t *round, uint64_t *lo, uint64_t *hi,
     bool *decided)
 {
-	struct proto_msg v;
+	struct adv_msg v;
 	CU_ASSERT_FATAL(adv_dispute_view(d->ch, &d->dispute, &v) == RF_OK);
 	*decided = v.type == PROTO_MSG_VERDICT;
 	*round = 0;
@@ -233,7 +233,7 @@ dispute_state(struct duel *d, uint32_t *round, uint64_t *lo, uint64_t *hi,
 		*lo = v.u.bisect_query.lo;
 		*hi = v.u.bisect_query.hi;
 	}
-	proto_msg_free(&v);
+	adv_msg_free(&v);
 }
 
 /* Changes the first operand of a reveal: its shape or its dtype. */
@@ -275,7 +275,7 @@ liar_move(struct duel *d, const struct proto_bisect_query *q, enum attack a)
 {
 	struct adv_node *me = liar(d);
 	bool reveal = q->n_sizes == 0;
-	struct proto_msg m;
+	struct adv_msg m;
 	uint32_t r0, r1;
 	uint64_t lo0, hi0, lo1, hi1;
 	bool dec0, dec1;
@@ -338,7 +338,7 @@ liar_move(struct duel *d, const struct proto_bisect_query *q, enum attack a)
 		}
 		if (a != ATK_PLAY && a != ATK_TWICE) {
 			/* An answer in the reveal phase: out of turn. */
-			proto_msg_free(&m);
+			adv_msg_free(&m);
 			struct proto_bisect_query fake = *q;
 			fake.n_sizes = 1;
 			fake.sizes[0] = q->lo;
@@ -380,7 +380,7 @@ liar_move(struct duel *d, const struct proto_bisect_query *q, enum attack a)
 		/* An outsider's losing move (a bad proof), then the liar's own
 		 * answer under the outsider's name: neither may count for
 		 * anyone. */
-		struct proto_msg bad;
+		struct adv_msg bad;
 		CU_ASSERT_FATAL(adv_answer_msg(&d->lie, q, &bad) == RF_OK);
 		bad.u.bisect_answer.roots[0].root.b[0] ^= 0x01;
 		CU_ASSERT_EQUAL(send_move(d, d->third, &bad), PROTO_ERR_INVALID);
@@ -415,14 +415,14 @@ liar_move(struct duel *d, const struct proto_bisect_query *q, enum attack a)
 		break;
 	}
 	case ATK_TWICE: {
-		struct proto_msg again;
+		struct adv_msg again;
 		CU_ASSERT_FATAL(adv_answer_msg(&d->lie, q, &again) == RF_OK);
 		send_move(d, me, &m);
 		dispute_state(d, &r0, &lo0, &hi0, &dec0);
 		if (!dec0 && r0 == q->round) {
 			CU_ASSERT_EQUAL(send_move(d, me, &again), PROTO_ERR_STATE);
 		} else {
-			proto_msg_free(&again);
+			adv_msg_free(&again);
 		}
 		return 1;
 	}
@@ -448,16 +448,16 @@ duel_play(struct duel *d, pick_fn pick, struct proto_verdict *v)
 	uint32_t done_round = 0;
 	bool revealed = false, silent = false;
 	for (;;) {
-		struct proto_msg view;
+		struct adv_msg view;
 		CU_ASSERT_FATAL(adv_dispute_view(honest(d), &d->dispute, &view) ==
 		    RF_OK);
 		if (view.type == PROTO_MSG_VERDICT) {
-			proto_msg_free(&view);
+			adv_msg_free(&view);
 			break;
 		}
 		CU_ASSERT_FATAL(view.type == PROTO_MSG_BISECT_QUERY);
 		struct proto_bisect_query q = view.u.bisect_query;
-		proto_msg_free(&view);
+		adv_msg_free(&view);
 		/* The honest side first, so that the liar's time is its own. */
 		int h = adv_play(honest(d), &d->dispute, &d->honest, model,
 		    !d->liar_exec);
@@ -498,7 +498,7 @@ after_verdict(struct duel *d)
 	q.hi = d->lie.n;
 	q.n_sizes = 1;
 	q.sizes[0] = (q.lo + q.hi) / 2;
-	struct proto_msg m;
+	struct adv_msg m;
 	CU_ASSERT_FATAL(adv_answer_msg(&d->lie, &q, &m) == RF_OK);
 	CU_ASSERT_EQUAL(send_move(d, liar(d), &m), PROTO_ERR_STATE);
 	q.n_sizes = 0;
@@ -645,10 +645,10 @@ struct flood_ctx {
 
 /* Answers for rounds that are never asked. */
 static void
-make_stale(void *ctx, size_t i, struct proto_msg *m)
+make_stale(void *ctx, size_t i, struct adv_msg *m)
 {
 	struct flood_ctx *f = ctx;
-	proto_msg_free(m);
+	adv_msg_free(m);
 	CU_ASSERT_FATAL(adv_answer_msg(&f->d->lie, &f->q, m) == RF_OK);
 	m->u.bisect_answer.round = f->q.round + 2 + (uint32_t)i;
 }
@@ -689,11 +689,11 @@ test_flood(void)
 		struct duel d;
 		duel_start(&d, &net, nodes, le == 0);
 		duel_open(&d, 11, LIE_AT);
-		struct proto_msg view;
+		struct adv_msg view;
 		CU_ASSERT_FATAL(adv_dispute_view(d.ch, &d.dispute, &view) == RF_OK);
 		CU_ASSERT_FATAL(view.type == PROTO_MSG_BISECT_QUERY);
 		struct flood_ctx f = { &d, view.u.bisect_query };
-		proto_msg_free(&view);
+		adv_msg_free(&view);
 		size_t acked = 99;
 		CU_ASSERT_EQUAL(adv_flood(liar(&d), 300, make_stale, &f, &acked),
 		    ADV_ACK);
@@ -727,7 +727,7 @@ test_false_equivocation(void)
 	    &d.job) == ADV_ACK);
 	CU_ASSERT_FATAL(adv_trace_run(model, 12, &d.honest) == RF_OK);
 	CU_ASSERT_FATAL(adv_trace_run(model, 12, &d.lie) == RF_OK);
-	struct proto_msg m;
+	struct adv_msg m;
 	uint8_t *claim;
 	size_t len;
 	CU_ASSERT_FATAL(adv_claim_msg(&d.honest, &d.job, model, &m) == RF_OK);

@@ -21,6 +21,7 @@
 #include <sqlite3.h>
 
 #include "node/node.h"
+#include "tests/adversary/adv.h"
 #include "tests/testlib.h"
 
 #define OUT_MAX (1 << 16)
@@ -69,13 +70,13 @@ collect(const char *net)
 		v->buf = malloc(v->len);
 		memcpy(v->buf, sqlite3_column_blob(st, 0), v->len);
 		snprintf(v->net, sizeof(v->net), "%s", net);
-		struct proto_msg m;
-		CU_ASSERT_FATAL(proto_msg_decode(v->buf, v->len, &m, NULL) == RF_OK);
+		struct adv_msg m;
+		CU_ASSERT_FATAL(adv_msg_decode(v->buf, v->len, &m, NULL) == RF_OK);
 		v->reason = m.u.verdict.reason;
 		v->executor_won = m.u.verdict.executor_won;
 		v->slashed = m.u.verdict.slashed;
 		v->job = m.u.verdict.job_id;
-		proto_msg_free(&m);
+		adv_msg_free(&m);
 	}
 	sqlite3_finalize(st);
 	sqlite3_close(h);
@@ -219,8 +220,8 @@ static void
 forge(const struct verdict *x, enum edit ed, const struct proto_identity *id,
     const struct verdict *donor, uint8_t **buf, size_t *len)
 {
-	struct proto_msg m;
-	CU_ASSERT_FATAL(proto_msg_decode(x->buf, x->len, &m, NULL) == RF_OK);
+	struct adv_msg m;
+	CU_ASSERT_FATAL(adv_msg_decode(x->buf, x->len, &m, NULL) == RF_OK);
 	struct proto_verdict *v = &m.u.verdict;
 	struct entries e;
 	split_transcript(v, &e);
@@ -266,21 +267,21 @@ forge(const struct verdict *x, enum edit ed, const struct proto_identity *id,
 		rebuild(v, &e, e.n, 3, SIZE_MAX, NULL, 0);
 		break;
 	case E_OTHER_JOB: {
-		struct proto_msg dm;
-		CU_ASSERT_FATAL(proto_msg_decode(donor->buf, donor->len, &dm,
+		struct adv_msg dm;
+		CU_ASSERT_FATAL(adv_msg_decode(donor->buf, donor->len, &dm,
 		    NULL) == RF_OK);
 		struct entries de;
 		split_transcript(&dm.u.verdict, &de);
 		rebuild(v, &e, e.n, SIZE_MAX, 3, dm.u.verdict.transcript +
 		    de.off[3], de.len[3]);
-		proto_msg_free(&dm);
+		adv_msg_free(&dm);
 		break;
 	}
 	}
 	m.sender = id->pk;
 	m.seq++;
-	CU_ASSERT_FATAL(proto_msg_pack(&m, id, buf, len) == RF_OK);
-	proto_msg_free(&m);
+	CU_ASSERT_FATAL(adv_msg_pack(&m, id, buf, len) == RF_OK);
+	adv_msg_free(&m);
 }
 
 /* Audits x edited by ed and signed by id; returns the exit code. */
@@ -480,22 +481,22 @@ static int
 submit(struct node_rpc *rpc, int64_t n, uint64_t nonce, char *text,
     size_t cap)
 {
-	struct proto_msg req, reply;
-	proto_msg_init(&req, PROTO_MSG_JOB_SUBMIT, PROTO_HASH_BLAKE3);
+	struct adv_msg req, reply;
+	adv_msg_init(&req, PROTO_MSG_JOB_SUBMIT, PROTO_HASH_BLAKE3);
 	struct proto_job_submit *js = &req.u.job_submit;
 	js->n_inputs = 1;
 	js->nonce = nonce;
 	int64_t dims[1] = { n };
 	CU_ASSERT_FATAL(engine_tensor_init(&js->inputs[0], TENSOR_F32, 1, dims) ==
 	    RF_OK);
-	int err = node_rpc_call(rpc, &req, &reply, NULL);
-	proto_msg_free(&req);
+	int err = adv_rpc_call(rpc, &req, &reply, NULL);
+	adv_msg_free(&req);
 	text[0] = '\0';
 	if (err == RF_OK && reply.type == PROTO_MSG_ERROR) {
 		snprintf(text, cap, "%s", reply.u.error.text);
 	}
 	if (err == RF_OK) {
-		proto_msg_free(&reply);
+		adv_msg_free(&reply);
 	}
 	return err;
 }
@@ -525,12 +526,12 @@ test_job_fits_transcript(void)
 	    &ref.pk, NULL) == RF_OK);
 	rpc.timeout_ms = 1000;
 	rpc.retries = 30;
-	struct proto_msg reg, reply;
-	proto_msg_init(&reg, PROTO_MSG_NODE_REGISTER, PROTO_HASH_BLAKE3);
+	struct adv_msg reg, reply;
+	adv_msg_init(&reg, PROTO_MSG_NODE_REGISTER, PROTO_HASH_BLAKE3);
 	reg.u.node_register.roles = PROTO_ROLE_CLIENT;
-	CU_ASSERT_FATAL(node_rpc_call(&rpc, &reg, &reply, NULL) == RF_OK);
+	CU_ASSERT_FATAL(adv_rpc_call(&rpc, &reg, &reply, NULL) == RF_OK);
 	CU_ASSERT_EQUAL(reply.type, PROTO_MSG_ACK);
-	proto_msg_free(&reply);
+	adv_msg_free(&reply);
 	char text[PROTO_MAX_TEXT + 1];
 	/* 9 MiB of input: refused for its size. */
 	CU_ASSERT(submit(&rpc, 9 << 18, 1, text, sizeof(text)) == RF_OK);

@@ -98,11 +98,11 @@ teardown(void)
 
 /* Sends req as party p; the reply's type, or its ERROR code in *code. */
 static int
-call(int p, struct proto_msg *req, struct proto_msg *reply, uint32_t *code)
+call(int p, struct adv_msg *req, struct adv_msg *reply, uint32_t *code)
 {
 	struct rf_errinfo ei = { "" };
-	int err = node_rpc_call(&party[p].rpc, req, reply, &ei);
-	proto_msg_free(req);
+	int err = adv_rpc_call(&party[p].rpc, req, reply, &ei);
+	adv_msg_free(req);
 	*code = 0;
 	if (err != RF_OK) {
 		fprintf(stderr, "%s: call failed: %s\n", names[p], ei.msg);
@@ -120,16 +120,16 @@ call(int p, struct proto_msg *req, struct proto_msg *reply, uint32_t *code)
 
 /* Sends req as p and expects an ACK; its id in *id (may be NULL). */
 static void
-ack(int p, struct proto_msg *req, struct proto_digest *id)
+ack(int p, struct adv_msg *req, struct proto_digest *id)
 {
-	struct proto_msg reply;
+	struct adv_msg reply;
 	uint32_t code;
 	CU_ASSERT_FATAL(call(p, req, &reply, &code) == RF_OK);
 	CU_ASSERT_EQUAL(reply.type, PROTO_MSG_ACK);
 	if (id != NULL) {
 		*id = reply.u.ack.id;
 	}
-	proto_msg_free(&reply);
+	adv_msg_free(&reply);
 }
 
 /* A job from client c for executor x with fee: its inputs in *in (may
@@ -138,9 +138,9 @@ static uint32_t
 submit_as(int c, int x, uint64_t fee, struct proto_digest *job,
     struct tensor *in)
 {
-	struct proto_msg m, reply;
+	struct adv_msg m, reply;
 	uint32_t code;
-	proto_msg_init(&m, PROTO_MSG_JOB_SUBMIT, SUITE);
+	adv_msg_init(&m, PROTO_MSG_JOB_SUBMIT, SUITE);
 	struct proto_job_submit *s = &m.u.job_submit;
 	s->model_id = model_id;
 	s->fee = fee;
@@ -158,7 +158,7 @@ submit_as(int c, int x, uint64_t fee, struct proto_digest *job,
 	if (code == 0 && job != NULL) {
 		*job = reply.u.ack.id;
 	}
-	proto_msg_free(&reply);
+	adv_msg_free(&reply);
 	return code;
 }
 
@@ -166,7 +166,7 @@ submit_as(int c, int x, uint64_t fee, struct proto_digest *job,
  * (the output stays true). Its leaves in *leaves (caller frees). */
 static void
 make_claim(const struct proto_digest *job, const struct tensor *in,
-    size_t lie_at, struct proto_msg *m, struct proto_digest **leaves,
+    size_t lie_at, struct adv_msg *m, struct proto_digest **leaves,
     size_t *n)
 {
 	struct tensor outs[ENGINE_MAX_GRAPH_IO];
@@ -177,7 +177,7 @@ make_claim(const struct proto_digest *job, const struct tensor *in,
 		(*leaves)[lie_at].b[0] ^= 0x5a;
 		proto_merkle_root(SUITE, *leaves, *n, &root);
 	}
-	proto_msg_init(m, PROTO_MSG_CLAIM, SUITE);
+	adv_msg_init(m, PROTO_MSG_CLAIM, SUITE);
 	struct proto_claim *c = &m->u.claim;
 	c->job_id = *job;
 	c->model_id = model_id;
@@ -201,11 +201,11 @@ make_claim(const struct proto_digest *job, const struct tensor *in,
 /* A challenge by ch on x's claim, with its own root. */
 static void
 challenge(int ch, int x, const struct proto_digest *job,
-    const struct proto_msg *claim, const struct proto_digest *own,
+    const struct adv_msg *claim, const struct proto_digest *own,
     struct proto_digest *dispute)
 {
-	struct proto_msg m;
-	proto_msg_init(&m, PROTO_MSG_CHALLENGE, SUITE);
+	struct adv_msg m;
+	adv_msg_init(&m, PROTO_MSG_CHALLENGE, SUITE);
 	struct proto_challenge *c = &m.u.challenge;
 	c->job_id = *job;
 	c->executor = party[x].id.pk;
@@ -220,7 +220,7 @@ challenge(int ch, int x, const struct proto_digest *job,
  * leaves) until their verdicts are in; returns them (caller frees). */
 static void
 play2(int count, const int ch[2], const struct proto_digest *dispute[2],
-    struct proto_digest *leaves[2], size_t n, struct proto_msg verdict[2])
+    struct proto_digest *leaves[2], size_t n, struct adv_msg verdict[2])
 {
 	double deadline = test_seconds() + WAIT_S;
 	uint32_t answered[2] = { 0, 0 };
@@ -230,9 +230,9 @@ play2(int count, const int ch[2], const struct proto_digest *dispute[2],
 			if (done[k]) {
 				continue;
 			}
-			struct proto_msg req, reply;
+			struct adv_msg req, reply;
 			uint32_t code;
-			proto_msg_init(&req, PROTO_MSG_DISPUTE_FETCH, SUITE);
+			adv_msg_init(&req, PROTO_MSG_DISPUTE_FETCH, SUITE);
 			req.u.dispute_fetch.dispute_id = *dispute[k];
 			CU_ASSERT_FATAL(call(ch[k], &req, &reply, &code) == RF_OK);
 			if (reply.type == PROTO_MSG_VERDICT) {
@@ -243,17 +243,17 @@ play2(int count, const int ch[2], const struct proto_digest *dispute[2],
 			if (reply.type == PROTO_MSG_BISECT_QUERY &&
 			    reply.u.bisect_query.n_sizes > 0 &&
 			    reply.u.bisect_query.round > answered[k]) {
-				struct proto_msg a;
-				proto_msg_init(&a, PROTO_MSG_BISECT_ANSWER, SUITE);
+				struct adv_msg a;
+				adv_msg_init(&a, PROTO_MSG_BISECT_ANSWER, SUITE);
 				CU_ASSERT_FATAL(bisect_answer_build(SUITE, leaves[k], n,
 				    &reply.u.bisect_query, &a.u.bisect_answer) == RF_OK);
 				answered[k] = reply.u.bisect_query.round;
-				struct proto_msg ar;
+				struct adv_msg ar;
 				if (call(ch[k], &a, &ar, &code) == RF_OK) {
-					proto_msg_free(&ar);
+					adv_msg_free(&ar);
 				}
 			}
-			proto_msg_free(&reply);
+			adv_msg_free(&reply);
 		}
 		CU_ASSERT_FATAL(test_seconds() < deadline);
 		test_sleep_ms(50);
@@ -267,15 +267,15 @@ play2(int count, const int ch[2], const struct proto_digest *dispute[2],
 static uint64_t
 status_jobs_open(uint64_t *total, uint64_t *minted_check)
 {
-	struct proto_msg req, reply;
+	struct adv_msg req, reply;
 	uint32_t code;
-	proto_msg_init(&req, PROTO_MSG_STATUS_QUERY, SUITE);
+	adv_msg_init(&req, PROTO_MSG_STATUS_QUERY, SUITE);
 	CU_ASSERT_FATAL(call(C, &req, &reply, &code) == RF_OK);
 	CU_ASSERT_FATAL(reply.type == PROTO_MSG_STATUS_INFO);
 	uint64_t open = reply.u.status_info.jobs_open;
 	*total = reply.u.status_info.ledger_total;
 	*minted_check = (uint64_t)START * N_PARTIES;
-	proto_msg_free(&reply);
+	adv_msg_free(&reply);
 	return open;
 }
 
@@ -286,7 +286,7 @@ lie_and_dispute(int x, int ch, const struct proto_digest *job,
     const struct tensor *in, struct proto_digest *dispute,
     struct proto_digest **truth, size_t *n)
 {
-	struct proto_msg lie, copy, honest;
+	struct adv_msg lie, copy, honest;
 	struct proto_digest *l;
 	make_claim(job, in, 3, &lie, &l, n);
 	free(l);
@@ -295,8 +295,8 @@ lie_and_dispute(int x, int ch, const struct proto_digest *job,
 	ack(x, &lie, NULL);
 	make_claim(job, in, SIZE_MAX, &honest, truth, n);
 	challenge(ch, x, job, &copy, &honest.u.claim.trace_root, dispute);
-	proto_msg_free(&copy);
-	proto_msg_free(&honest);
+	adv_msg_free(&copy);
+	adv_msg_free(&honest);
 }
 
 /*
@@ -310,7 +310,7 @@ static void
 test_flood(void)
 {
 	struct rf_errinfo ei = { "" };
-	struct proto_msg m, reply;
+	struct adv_msg m, reply;
 	uint32_t code;
 	for (int i = 0; i < N_PARTIES; i++) {
 		uint8_t roles = i <= C5 ? PROTO_ROLE_CLIENT : i <= X2 ?
@@ -320,7 +320,7 @@ test_flood(void)
 	}
 	CU_ASSERT_FATAL(node_models_register(&models, &party[X1].rpc, &ei) == RF_OK);
 	for (int x = X1; x <= X2; x++) {
-		proto_msg_init(&m, PROTO_MSG_STAKE, SUITE);
+		adv_msg_init(&m, PROTO_MSG_STAKE, SUITE);
 		m.u.amount.amount = STAKE;
 		ack(x, &m, NULL);
 	}
@@ -350,7 +350,7 @@ test_flood(void)
 	/* Both liars are disputed; neither answers. */
 	lie_and_dispute(X1, H, &jd, &id, &dd, &td, &n);
 	lie_and_dispute(X2, F, &jk, &ik, &dk, &tk, &n);
-	struct proto_msg v[2];
+	struct adv_msg v[2];
 	const int chs[2] = { H, F };
 	const struct proto_digest *ds[2] = { &dd, &dk };
 	struct proto_digest *ls[2] = { td, tk };
@@ -358,7 +358,7 @@ test_flood(void)
 	for (int k = 0; k < 2; k++) {
 		CU_ASSERT_EQUAL(v[k].u.verdict.executor_won, 0);
 		CU_ASSERT_EQUAL(v[k].u.verdict.slashed, STAKE);
-		proto_msg_free(&v[k]);
+		adv_msg_free(&v[k]);
 	}
 	free(td);
 	free(tk);
@@ -413,10 +413,10 @@ db_exec(const char *sql, const struct proto_digest *id)
 static void
 test_stuck_dispute(void)
 {
-	struct proto_msg m;
+	struct adv_msg m;
 	/* Both liars stake again after the flood's verdicts. */
 	for (int x = X1; x <= X2; x++) {
-		proto_msg_init(&m, PROTO_MSG_STAKE, SUITE);
+		adv_msg_init(&m, PROTO_MSG_STAKE, SUITE);
 		m.u.amount.amount = STAKE;
 		ack(x, &m, NULL);
 	}
@@ -429,23 +429,23 @@ test_stuck_dispute(void)
 	CU_ASSERT_EQUAL_FATAL(db_exec("UPDATE disputes SET game = x'00', "
 	    "deadline_ms = 0 WHERE dispute_id = ?1", &d1), SQLITE_OK);
 	lie_and_dispute(X2, F, &j2, &i2, &d2, &t2, &n);
-	struct proto_msg v[2];
+	struct adv_msg v[2];
 	const int chs[2] = { F, F };
 	const struct proto_digest *ds[2] = { &d2, &d2 };
 	struct proto_digest *ls[2] = { t2, t2 };
 	play2(1, chs, ds, ls, n, v);
 	CU_ASSERT_EQUAL(v[0].u.verdict.executor_won, 0);
 	CU_ASSERT_EQUAL(v[0].u.verdict.slashed, STAKE);
-	proto_msg_free(&v[0]);
+	adv_msg_free(&v[0]);
 	/* The damaged one is still open, and money is where it was. */
-	struct proto_msg req, reply;
+	struct adv_msg req, reply;
 	uint32_t code;
-	proto_msg_init(&req, PROTO_MSG_STATUS_QUERY, SUITE);
+	adv_msg_init(&req, PROTO_MSG_STATUS_QUERY, SUITE);
 	CU_ASSERT_FATAL(call(C, &req, &reply, &code) == RF_OK);
 	CU_ASSERT_EQUAL(reply.u.status_info.disputes_open, 1);
 	CU_ASSERT_EQUAL(reply.u.status_info.ledger_total,
 	    (uint64_t)START * N_PARTIES);
-	proto_msg_free(&reply);
+	adv_msg_free(&reply);
 	free(t1);
 	free(t2);
 	engine_tensor_fini(&i1);

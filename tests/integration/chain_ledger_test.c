@@ -115,11 +115,11 @@ teardown(void)
 
 /* Sends req as party p; the reply's type, or its ERROR code in *code. */
 static int
-call(int p, struct proto_msg *req, struct proto_msg *reply, uint32_t *code)
+call(int p, struct adv_msg *req, struct adv_msg *reply, uint32_t *code)
 {
 	struct rf_errinfo ei = { "" };
-	int err = node_rpc_call(&party[p].rpc, req, reply, &ei);
-	proto_msg_free(req);
+	int err = adv_rpc_call(&party[p].rpc, req, reply, &ei);
+	adv_msg_free(req);
 	*code = 0;
 	if (err != RF_OK) {
 		fprintf(stderr, "%s: call failed: %s\n", names[p], ei.msg);
@@ -135,31 +135,31 @@ call(int p, struct proto_msg *req, struct proto_msg *reply, uint32_t *code)
 
 /* Sends req as p and expects an ACK; its id in *id (may be NULL). */
 static void
-ack(int p, struct proto_msg *req, struct proto_digest *id)
+ack(int p, struct adv_msg *req, struct proto_digest *id)
 {
-	struct proto_msg reply;
+	struct adv_msg reply;
 	uint32_t code;
 	CU_ASSERT_FATAL(call(p, req, &reply, &code) == RF_OK);
 	CU_ASSERT_EQUAL(reply.type, PROTO_MSG_ACK);
 	if (id != NULL) {
 		*id = reply.u.ack.id;
 	}
-	proto_msg_free(&reply);
+	adv_msg_free(&reply);
 }
 
 static uint8_t
 job_state(const struct proto_digest *job)
 {
-	struct proto_msg req, reply;
+	struct adv_msg req, reply;
 	uint32_t code;
-	proto_msg_init(&req, PROTO_MSG_CLAIM_STATUS, SUITE);
+	adv_msg_init(&req, PROTO_MSG_CLAIM_STATUS, SUITE);
 	req.u.claim_status.job_id = *job;
 	if (call(C, &req, &reply, &code) != RF_OK) {
 		return 0;
 	}
 	uint8_t s = reply.type == PROTO_MSG_CLAIM_INFO ?
 	    reply.u.claim_info.state : 0;
-	proto_msg_free(&reply);
+	adv_msg_free(&reply);
 	return s;
 }
 
@@ -178,8 +178,8 @@ wait_state(const struct proto_digest *job, uint8_t want)
 static void
 submit(int x, struct proto_digest *job, struct tensor *in)
 {
-	struct proto_msg m;
-	proto_msg_init(&m, PROTO_MSG_JOB_SUBMIT, SUITE);
+	struct adv_msg m;
+	adv_msg_init(&m, PROTO_MSG_JOB_SUBMIT, SUITE);
 	struct proto_job_submit *s = &m.u.job_submit;
 	s->model_id = model_id;
 	s->fee = FEE;
@@ -196,7 +196,7 @@ submit(int x, struct proto_digest *job, struct tensor *in)
  * (the output stays true). Its leaves in *leaves (caller frees). */
 static void
 make_claim(const struct proto_digest *job, const struct tensor *in,
-    size_t lie_at, struct proto_msg *m, struct proto_digest **leaves,
+    size_t lie_at, struct adv_msg *m, struct proto_digest **leaves,
     size_t *n)
 {
 	struct tensor outs[ENGINE_MAX_GRAPH_IO];
@@ -207,7 +207,7 @@ make_claim(const struct proto_digest *job, const struct tensor *in,
 		(*leaves)[lie_at].b[0] ^= 0x5a;
 		proto_merkle_root(SUITE, *leaves, *n, &root);
 	}
-	proto_msg_init(m, PROTO_MSG_CLAIM, SUITE);
+	adv_msg_init(m, PROTO_MSG_CLAIM, SUITE);
 	struct proto_claim *c = &m->u.claim;
 	c->job_id = *job;
 	c->model_id = model_id;
@@ -231,11 +231,11 @@ make_claim(const struct proto_digest *job, const struct tensor *in,
 /* A challenge by ch on x's claim, with its own root. */
 static void
 challenge(int ch, int x, const struct proto_digest *job,
-    const struct proto_msg *claim, const struct proto_digest *own,
+    const struct adv_msg *claim, const struct proto_digest *own,
     struct proto_digest *dispute)
 {
-	struct proto_msg m;
-	proto_msg_init(&m, PROTO_MSG_CHALLENGE, SUITE);
+	struct adv_msg m;
+	adv_msg_init(&m, PROTO_MSG_CHALLENGE, SUITE);
 	struct proto_challenge *c = &m.u.challenge;
 	c->job_id = *job;
 	c->executor = party[x].id.pk;
@@ -250,14 +250,14 @@ challenge(int ch, int x, const struct proto_digest *job,
  * returns it (caller frees). */
 static void
 play(int ch, const struct proto_digest *dispute,
-    const struct proto_digest *leaves, size_t n, struct proto_msg *verdict)
+    const struct proto_digest *leaves, size_t n, struct adv_msg *verdict)
 {
 	double deadline = test_seconds() + WAIT_S;
 	uint32_t answered = 0;
 	for (;;) {
-		struct proto_msg req, reply;
+		struct adv_msg req, reply;
 		uint32_t code;
-		proto_msg_init(&req, PROTO_MSG_DISPUTE_FETCH, SUITE);
+		adv_msg_init(&req, PROTO_MSG_DISPUTE_FETCH, SUITE);
 		req.u.dispute_fetch.dispute_id = *dispute;
 		CU_ASSERT_FATAL(call(ch, &req, &reply, &code) == RF_OK);
 		if (reply.type == PROTO_MSG_VERDICT) {
@@ -267,17 +267,17 @@ play(int ch, const struct proto_digest *dispute,
 		if (leaves != NULL && reply.type == PROTO_MSG_BISECT_QUERY &&
 		    reply.u.bisect_query.n_sizes > 0 &&
 		    reply.u.bisect_query.round > answered) {
-			struct proto_msg a;
-			proto_msg_init(&a, PROTO_MSG_BISECT_ANSWER, SUITE);
+			struct adv_msg a;
+			adv_msg_init(&a, PROTO_MSG_BISECT_ANSWER, SUITE);
 			CU_ASSERT_FATAL(bisect_answer_build(SUITE, leaves, n,
 			    &reply.u.bisect_query, &a.u.bisect_answer) == RF_OK);
 			answered = reply.u.bisect_query.round;
-			struct proto_msg ar;
+			struct adv_msg ar;
 			if (call(ch, &a, &ar, &code) == RF_OK) {
-				proto_msg_free(&ar);
+				adv_msg_free(&ar);
 			}
 		}
-		proto_msg_free(&reply);
+		adv_msg_free(&reply);
 		CU_ASSERT_FATAL(test_seconds() < deadline);
 		test_sleep_ms(50);
 	}
@@ -435,7 +435,7 @@ static void
 test_same_ledger(void)
 {
 	struct rf_errinfo ei = { "" };
-	struct proto_msg m, reply;
+	struct adv_msg m, reply;
 	uint32_t code;
 	/* Everyone registers; the executors serve the model and stake. */
 	for (int i = 0; i < N_PARTIES; i++) {
@@ -446,7 +446,7 @@ test_same_ledger(void)
 	}
 	CU_ASSERT_FATAL(node_models_register(&models, &party[X1].rpc, &ei) == RF_OK);
 	for (int x = X1; x <= X3; x++) {
-		proto_msg_init(&m, PROTO_MSG_STAKE, SUITE);
+		adv_msg_init(&m, PROTO_MSG_STAKE, SUITE);
 		m.u.amount.amount = STAKE;
 		ack(x, &m, NULL);
 		struct chain_effects e;
@@ -469,15 +469,15 @@ test_same_ledger(void)
 	make_claim(&ja, &ia, SIZE_MAX, &m, &la, &n);
 	ack(X1, &m, NULL);
 	sim_claim(X1, &ca);
-	struct proto_msg claim_b;
+	struct adv_msg claim_b;
 	make_claim(&jb, &ib, SIZE_MAX, &claim_b, &lb, &n);
 	free(lb);
-	struct proto_msg copy;
+	struct adv_msg copy;
 	make_claim(&jb, &ib, SIZE_MAX, &copy, &lb, &n);
 	free(lb);
 	CU_ASSERT_FATAL(call(X1, &copy, &reply, &code) == RF_OK);
 	CU_ASSERT_EQUAL(code, PROTO_ERR_STAKE);
-	proto_msg_free(&reply);
+	adv_msg_free(&reply);
 	struct chain_effects e;
 	struct chain_account a = account_of(X1);
 	chain_claim(&cp, &cb, &a, 1, &e);
@@ -488,7 +488,7 @@ test_same_ledger(void)
 
 	/* 2. B is claimed now; F disputes it with a made-up root and lets
 	 * the clocks run: the claim stands, F's bond pays X1, B is final. */
-	struct proto_msg cb_sent;
+	struct adv_msg cb_sent;
 	make_claim(&jb, &ib, SIZE_MAX, &cb_sent, &lb, &n);
 	struct proto_digest b_root = cb_sent.u.claim.trace_root;
 	ack(X1, &cb_sent, NULL);
@@ -498,16 +498,16 @@ test_same_ledger(void)
 	challenge(F, X1, &jb, &claim_b, &fake, &dfb);
 	struct chain_dispute dB;
 	sim_challenge(F, X1, &cb, &dB);
-	struct proto_msg v;
+	struct adv_msg v;
 	play(F, &dfb, NULL, 0, &v);
 	CU_ASSERT_EQUAL(v.u.verdict.executor_won, 1);
-	proto_msg_free(&v);
+	adv_msg_free(&v);
 	a = account_of(X1);
 	chain_verdict(&cp, &cb, &a, &dB, true, false, 0, &e);
 	sim(C, X1, F, &dB, &cb, &e);
 	wait_state(&jb, PROTO_JOB_FINAL);
 	sim_final(X1, &cb);
-	proto_msg_free(&claim_b);
+	adv_msg_free(&claim_b);
 	free(lb);
 
 	/* 3. X2 lies at an operator; H disputes with the true root and plays
@@ -518,15 +518,15 @@ test_same_ledger(void)
 	struct chain_job cd;
 	submit(X2, &jd, &id);
 	sim_submit(X2, &cd);
-	struct proto_msg lie;
+	struct adv_msg lie;
 	make_claim(&jd, &id, 3, &lie, &ld, &n);
 	free(ld);
-	struct proto_msg lie_copy;
+	struct adv_msg lie_copy;
 	make_claim(&jd, &id, 3, &lie_copy, &ld, &n);
 	free(ld);
 	ack(X2, &lie, NULL);
 	sim_claim(X2, &cd);
-	struct proto_msg truth;
+	struct adv_msg truth;
 	make_claim(&jd, &id, SIZE_MAX, &truth, &ld, &n);
 	challenge(H, X2, &jd, &lie_copy, &truth.u.claim.trace_root, &dd);
 	struct chain_dispute dD;
@@ -535,12 +535,12 @@ test_same_ledger(void)
 	CU_ASSERT_EQUAL(v.u.verdict.executor_won, 0);
 	CU_ASSERT_EQUAL(v.u.verdict.slashed, STAKE);
 	CU_ASSERT_EQUAL(v.u.verdict.reward, STAKE / 2);
-	proto_msg_free(&v);
+	adv_msg_free(&v);
 	a = account_of(X2);
 	chain_verdict(&cp, &cd, &a, &dD, false, true, 0, &e);
 	sim(C, X2, H, &dD, &cd, &e);
-	proto_msg_free(&truth);
-	proto_msg_free(&lie_copy);
+	adv_msg_free(&truth);
+	adv_msg_free(&lie_copy);
 	free(ld);
 
 	/* 4. X3 claims E; H disputes it; X3's second account R reports X3's
@@ -551,20 +551,20 @@ test_same_ledger(void)
 	struct chain_job ce;
 	submit(X3, &je, &ie);
 	sim_submit(X3, &ce);
-	struct proto_msg c1, c2;
+	struct adv_msg c1, c2;
 	make_claim(&je, &ie, SIZE_MAX, &c1, &le, &n);
 	free(le);
 	make_claim(&je, &ie, 4, &c2, &le, &n);
 	free(le);
-	struct proto_msg c1_copy;
+	struct adv_msg c1_copy;
 	make_claim(&je, &ie, SIZE_MAX, &c1_copy, &le, &n);
 	free(le);
 	uint8_t *b1, *b2, *rb;
 	size_t l1, l2, rl;
-	CU_ASSERT_FATAL(node_sign(&party[X3].rpc, &c1, &b1, &l1) == RF_OK);
-	CU_ASSERT_FATAL(node_sign(&party[X3].rpc, &c2, &b2, &l2) == RF_OK);
-	proto_msg_free(&c1);
-	proto_msg_free(&c2);
+	CU_ASSERT_FATAL(adv_rpc_sign(&party[X3].rpc, &c1, &b1, &l1) == RF_OK);
+	CU_ASSERT_FATAL(adv_rpc_sign(&party[X3].rpc, &c2, &b2, &l2) == RF_OK);
+	adv_msg_free(&c1);
+	adv_msg_free(&c2);
 	CU_ASSERT_FATAL(node_rpc_forward(&party[X3].rpc, b1, l1, &rb, &rl, &ei) ==
 	    RF_OK);
 	free(rb);
@@ -574,9 +574,9 @@ test_same_ledger(void)
 	challenge(H, X3, &je, &c1_copy, &other, &de);
 	struct chain_dispute dE;
 	sim_challenge(H, X3, &ce, &dE);
-	proto_msg_free(&c1_copy);
+	adv_msg_free(&c1_copy);
 	uint64_t r_before = bal[R];
-	proto_msg_init(&m, PROTO_MSG_EQUIVOCATION, SUITE);
+	adv_msg_init(&m, PROTO_MSG_EQUIVOCATION, SUITE);
 	m.u.equivocation.claim_a = b1;
 	m.u.equivocation.len_a = l1;
 	m.u.equivocation.claim_b = b2;
@@ -598,18 +598,18 @@ test_same_ledger(void)
 	submit(X1, &jg, &ig);
 	sim_submit(X1, &cg);
 	/* While G is open X1 keeps min_stake: the unstake is refused. */
-	proto_msg_init(&m, PROTO_MSG_UNSTAKE, SUITE);
+	adv_msg_init(&m, PROTO_MSG_UNSTAKE, SUITE);
 	m.u.amount.amount = STAKE - BOND;
 	CU_ASSERT_FATAL(call(X1, &m, &reply, &code) == RF_OK);
 	CU_ASSERT_EQUAL(code, PROTO_ERR_STATE);
-	proto_msg_free(&reply);
+	adv_msg_free(&reply);
 	wait_state(&jg, PROTO_JOB_INVALID);
 	a = account_of(X1);
 	chain_job_expire(&cp, &cg, &a, cg.deadline_ms, &e);
 	sim(C, X1, -1, NULL, &cg, &e);
 	/* G has ended: nothing pending blocks the unstake any more (a job
 	 * nobody claims no longer holds an executor's stake forever). */
-	proto_msg_init(&m, PROTO_MSG_UNSTAKE, SUITE);
+	adv_msg_init(&m, PROTO_MSG_UNSTAKE, SUITE);
 	m.u.amount.amount = STAKE - BOND;
 	ack(X1, &m, NULL);
 	a = account_of(X1);

@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include "node/node.h"
+#include "tests/adversary/adv.h"
 #include "tests/testlib.h"
 
 #define CLOCK_MS 15000
@@ -86,24 +87,24 @@ start(int who)
 
 
 static int
-call_as(struct node_rpc *r, struct proto_msg *req, enum proto_msg_type want,
-    struct proto_msg *reply)
+call_as(struct node_rpc *r, struct adv_msg *req, enum proto_msg_type want,
+    struct adv_msg *reply)
 {
 	struct rf_errinfo ei = { "" };
-	int err = node_rpc_call(r, req, reply, &ei);
-	proto_msg_free(req);
+	int err = adv_rpc_call(r, req, reply, &ei);
+	adv_msg_free(req);
 	if (err == RF_OK) {
-		err = node_reply_ok(reply, want, &ei);
+		err = adv_reply_ok(reply, want, &ei);
 		if (err != RF_OK) {
-			proto_msg_free(reply);
+			adv_msg_free(reply);
 		}
 	}
 	return err;
 }
 
 static int
-call(struct proto_msg *req, enum proto_msg_type want,
-    struct proto_msg *reply)
+call(struct adv_msg *req, enum proto_msg_type want,
+    struct adv_msg *reply)
 {
 	return call_as(&rpc, req, want, reply);
 }
@@ -111,13 +112,13 @@ call(struct proto_msg *req, enum proto_msg_type want,
 static uint64_t
 ledger_total(void)
 {
-	struct proto_msg req, reply;
-	proto_msg_init(&req, PROTO_MSG_STATUS_QUERY, PROTO_HASH_BLAKE2B);
+	struct adv_msg req, reply;
+	adv_msg_init(&req, PROTO_MSG_STATUS_QUERY, PROTO_HASH_BLAKE2B);
 	if (call(&req, PROTO_MSG_STATUS_INFO, &reply) != RF_OK) {
 		return 0;
 	}
 	uint64_t t = reply.u.status_info.ledger_total;
-	proto_msg_free(&reply);
+	adv_msg_free(&reply);
 	return t;
 }
 
@@ -125,8 +126,8 @@ ledger_total(void)
 static uint64_t
 stake_of(const struct proto_pubkey *k)
 {
-	struct proto_msg req, reply;
-	proto_msg_init(&req, PROTO_MSG_STATUS_QUERY, PROTO_HASH_BLAKE2B);
+	struct adv_msg req, reply;
+	adv_msg_init(&req, PROTO_MSG_STATUS_QUERY, PROTO_HASH_BLAKE2B);
 	if (call(&req, PROTO_MSG_STATUS_INFO, &reply) != RF_OK) {
 		return 0;
 	}
@@ -137,7 +138,7 @@ stake_of(const struct proto_pubkey *k)
 			s = reply.u.status_info.nodes[i].stake;
 		}
 	}
-	proto_msg_free(&reply);
+	adv_msg_free(&reply);
 	return s;
 }
 
@@ -147,8 +148,8 @@ wait_event(enum proto_event_kind kind, struct proto_event *out)
 {
 	double deadline = test_seconds() + WAIT_S;
 	while (test_seconds() < deadline) {
-		struct proto_msg m;
-		if (node_events_next(&ev, 100, &m, NULL) != RF_OK) {
+		struct adv_msg m;
+		if (adv_events_next(&ev, 100, &m, NULL) != RF_OK) {
 			test_sleep_ms(100);
 			continue;
 		}
@@ -161,7 +162,7 @@ wait_event(enum proto_event_kind kind, struct proto_event *out)
 				found = 1;
 			}
 		}
-		proto_msg_free(&m);
+		adv_msg_free(&m);
 		if (found) {
 			return 0;
 		}
@@ -263,14 +264,14 @@ test_dispute_survives_restarts(void)
 	uint64_t total = 0;
 	while (test_seconds() < deadline && total < minted) {
 		total = ledger_total();
-		struct proto_msg req, reply;
-		proto_msg_init(&req, PROTO_MSG_STATUS_QUERY, PROTO_HASH_BLAKE2B);
+		struct adv_msg req, reply;
+		adv_msg_init(&req, PROTO_MSG_STATUS_QUERY, PROTO_HASH_BLAKE2B);
 		int staked = 0;
 		if (call(&req, PROTO_MSG_STATUS_INFO, &reply) == RF_OK) {
 			for (uint32_t i = 0; i < reply.u.status_info.n_nodes; i++) {
 				staked += reply.u.status_info.nodes[i].stake > 0;
 			}
-			proto_msg_free(&reply);
+			adv_msg_free(&reply);
 		}
 		if (staked == 0) {
 			total = 0;
@@ -278,13 +279,13 @@ test_dispute_survives_restarts(void)
 		}
 	}
 	CU_ASSERT_EQUAL_FATAL(total, minted);
-	struct proto_msg reg, reply;
-	proto_msg_init(&reg, PROTO_MSG_NODE_REGISTER, PROTO_HASH_BLAKE2B);
+	struct adv_msg reg, reply;
+	adv_msg_init(&reg, PROTO_MSG_NODE_REGISTER, PROTO_HASH_BLAKE2B);
 	reg.u.node_register.roles = PROTO_ROLE_CLIENT;
 	CU_ASSERT_FATAL(call(&reg, PROTO_MSG_ACK, &reply) == RF_OK);
-	proto_msg_free(&reply);
-	struct proto_msg job;
-	proto_msg_init(&job, PROTO_MSG_JOB_SUBMIT, PROTO_HASH_BLAKE2B);
+	adv_msg_free(&reply);
+	struct adv_msg job;
+	adv_msg_init(&job, PROTO_MSG_JOB_SUBMIT, PROTO_HASH_BLAKE2B);
 	CU_ASSERT_FATAL(engine_inputs_random(model, 5, job.u.job_submit.inputs,
 	    NULL) == RF_OK);
 	job.u.job_submit.n_inputs = 1;
@@ -293,7 +294,7 @@ test_dispute_survives_restarts(void)
 	CU_ASSERT_FATAL(proto_model_id(PROTO_HASH_BLAKE2B, model,
 	    &job.u.job_submit.model_id) == RF_OK);
 	CU_ASSERT_FATAL(call(&job, PROTO_MSG_ACK, &reply) == RF_OK);
-	proto_msg_free(&reply);
+	adv_msg_free(&reply);
 
 	/* The lying claim is posted: kill the executor before it can play,
 	 * then let the challenger find the lie and open the dispute. */
@@ -313,17 +314,17 @@ test_dispute_survives_restarts(void)
 	pids[EXECUTOR] = start(EXECUTOR);
 
 	/* The game resumes and ends by recomputation, not by the clock. */
-	struct proto_msg v;
+	struct adv_msg v;
 	int decided = 0;
 	deadline = test_seconds() + WAIT_S;
 	while (!decided && test_seconds() < deadline) {
-		struct proto_msg req;
-		proto_msg_init(&req, PROTO_MSG_DISPUTE_FETCH, PROTO_HASH_BLAKE2B);
+		struct adv_msg req;
+		adv_msg_init(&req, PROTO_MSG_DISPUTE_FETCH, PROTO_HASH_BLAKE2B);
 		req.u.dispute_fetch.dispute_id = dispute;
-		if (node_rpc_call(&rpc, &req, &v, NULL) == RF_OK) {
+		if (adv_rpc_call(&rpc, &req, &v, NULL) == RF_OK) {
 			decided = v.type == PROTO_MSG_VERDICT;
 			if (!decided) {
-				proto_msg_free(&v);
+				adv_msg_free(&v);
 			}
 		}
 		if (!decided) {
@@ -335,7 +336,7 @@ test_dispute_survives_restarts(void)
 	CU_ASSERT_EQUAL(v.u.verdict.reason, PROTO_VERDICT_RECOMPUTED);
 	CU_ASSERT_EQUAL(v.u.verdict.op, LIE_AT);
 	CU_ASSERT_EQUAL(v.u.verdict.slashed, 1000);
-	proto_msg_free(&v);
+	adv_msg_free(&v);
 	CU_ASSERT_EQUAL(ledger_total(), minted);
 
 	/* An independent audit of the verdict, from the restarted referee. */
@@ -351,18 +352,18 @@ test_dispute_survives_restarts(void)
 
 /* Polls the referee until dispute id has a verdict; *v holds it. */
 static int
-wait_verdict(const struct proto_digest *id, struct proto_msg *v)
+wait_verdict(const struct proto_digest *id, struct adv_msg *v)
 {
 	double deadline = test_seconds() + WAIT_S;
 	while (test_seconds() < deadline) {
-		struct proto_msg req;
-		proto_msg_init(&req, PROTO_MSG_DISPUTE_FETCH, PROTO_HASH_BLAKE2B);
+		struct adv_msg req;
+		adv_msg_init(&req, PROTO_MSG_DISPUTE_FETCH, PROTO_HASH_BLAKE2B);
 		req.u.dispute_fetch.dispute_id = *id;
-		if (node_rpc_call(&rpc, &req, v, NULL) == RF_OK) {
+		if (adv_rpc_call(&rpc, &req, v, NULL) == RF_OK) {
 			if (v->type == PROTO_MSG_VERDICT) {
 				return 0;
 			}
-			proto_msg_free(v);
+			adv_msg_free(v);
 		}
 		test_sleep_ms(100);
 	}
@@ -383,8 +384,8 @@ test_challenge_reply_lost(void)
 	}
 	CU_ASSERT_FATAL(stake_of(&ids[EXECUTOR].pk) > 0);
 
-	struct proto_msg job, reply;
-	proto_msg_init(&job, PROTO_MSG_JOB_SUBMIT, PROTO_HASH_BLAKE2B);
+	struct adv_msg job, reply;
+	adv_msg_init(&job, PROTO_MSG_JOB_SUBMIT, PROTO_HASH_BLAKE2B);
 	CU_ASSERT_FATAL(engine_inputs_random(model, 6, job.u.job_submit.inputs,
 	    NULL) == RF_OK);
 	job.u.job_submit.n_inputs = 1;
@@ -394,7 +395,7 @@ test_challenge_reply_lost(void)
 	    &job.u.job_submit.model_id) == RF_OK);
 	CU_ASSERT_FATAL(call(&job, PROTO_MSG_ACK, &reply) == RF_OK);
 	struct proto_digest job_id = reply.u.ack.id;
-	proto_msg_free(&reply);
+	adv_msg_free(&reply);
 	struct proto_event e;
 	do {
 		CU_ASSERT_FATAL(wait_event(PROTO_EVENT_CLAIM_POSTED, &e) == 0);
@@ -412,8 +413,8 @@ test_challenge_reply_lost(void)
 		engine_tensor_fini(&outs[i]);
 	}
 	free(leaves);
-	struct proto_msg req, claim;
-	proto_msg_init(&req, PROTO_MSG_CLAIM_STATUS, PROTO_HASH_BLAKE2B);
+	struct adv_msg req, claim;
+	adv_msg_init(&req, PROTO_MSG_CLAIM_STATUS, PROTO_HASH_BLAKE2B);
 	req.u.claim_status.job_id = job_id;
 	CU_ASSERT_FATAL(call(&req, PROTO_MSG_CLAIM_INFO, &claim) == RF_OK);
 
@@ -422,32 +423,32 @@ test_challenge_reply_lost(void)
 	struct node_rpc as2;
 	CU_ASSERT_FATAL(node_rpc_open(&as2, ref_url, &ids[CHALLENGER2],
 	    PROTO_HASH_BLAKE2B, &ids[REFEREE].pk, NULL) == RF_OK);
-	proto_msg_init(&req, PROTO_MSG_NODE_REGISTER, PROTO_HASH_BLAKE2B);
+	adv_msg_init(&req, PROTO_MSG_NODE_REGISTER, PROTO_HASH_BLAKE2B);
 	req.u.node_register.roles = PROTO_ROLE_CHALLENGER;
 	CU_ASSERT_FATAL(call_as(&as2, &req, PROTO_MSG_ACK, &reply) == RF_OK);
-	proto_msg_free(&reply);
-	proto_msg_init(&req, PROTO_MSG_CHALLENGE, PROTO_HASH_BLAKE2B);
+	adv_msg_free(&reply);
+	adv_msg_init(&req, PROTO_MSG_CHALLENGE, PROTO_HASH_BLAKE2B);
 	req.u.challenge.job_id = job_id;
 	req.u.challenge.executor = claim.u.claim_info.executor;
 	req.u.challenge.executor_root = claim.u.claim_info.trace_root;
 	req.u.challenge.challenger_root = root;
 	req.u.challenge.n = claim.u.claim_info.n;
 	req.u.challenge.bond = 100;
-	proto_msg_free(&claim);
+	adv_msg_free(&claim);
 	CU_ASSERT_FATAL(call_as(&as2, &req, PROTO_MSG_ACK, &reply) == RF_OK);
 	struct proto_digest dispute = reply.u.ack.id;
-	proto_msg_free(&reply);
+	adv_msg_free(&reply);
 	node_rpc_close(&as2);
 
 	/* Now the challenger starts, on a database that never heard of it. */
 	pids[CHALLENGER2] = start(CHALLENGER2);
-	struct proto_msg v;
+	struct adv_msg v;
 	CU_ASSERT_FATAL(wait_verdict(&dispute, &v) == 0);
 	CU_ASSERT_EQUAL(v.u.verdict.executor_won, 0);
 	CU_ASSERT_EQUAL(v.u.verdict.reason, PROTO_VERDICT_RECOMPUTED);
 	CU_ASSERT_EQUAL(v.u.verdict.op, LIE_AT);
 	CU_ASSERT(v.u.verdict.slashed > 0);
-	proto_msg_free(&v);
+	adv_msg_free(&v);
 	CU_ASSERT_EQUAL(ledger_total(), minted);
 }
 

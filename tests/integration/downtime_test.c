@@ -25,6 +25,7 @@
 
 #include "bisect/bisect.h"
 #include "node/node.h"
+#include "tests/adversary/adv.h"
 #include "tests/testlib.h"
 
 #define CLOCK_MS 3000
@@ -80,16 +81,16 @@ start(int who)
 }
 
 static int
-call(struct proto_msg *req, enum proto_msg_type want,
-    struct proto_msg *reply)
+call(struct adv_msg *req, enum proto_msg_type want,
+    struct adv_msg *reply)
 {
 	struct rf_errinfo ei = { "" };
-	int err = node_rpc_call(&rpc, req, reply, &ei);
-	proto_msg_free(req);
+	int err = adv_rpc_call(&rpc, req, reply, &ei);
+	adv_msg_free(req);
 	if (err == RF_OK) {
-		err = node_reply_ok(reply, want, &ei);
+		err = adv_reply_ok(reply, want, &ei);
 		if (err != RF_OK) {
-			proto_msg_free(reply);
+			adv_msg_free(reply);
 		}
 	}
 	return err;
@@ -99,8 +100,8 @@ call(struct proto_msg *req, enum proto_msg_type want,
 static uint64_t
 ledger_total(int *staked)
 {
-	struct proto_msg req, reply;
-	proto_msg_init(&req, PROTO_MSG_STATUS_QUERY, PROTO_HASH_BLAKE2B);
+	struct adv_msg req, reply;
+	adv_msg_init(&req, PROTO_MSG_STATUS_QUERY, PROTO_HASH_BLAKE2B);
 	*staked = 0;
 	if (call(&req, PROTO_MSG_STATUS_INFO, &reply) != RF_OK) {
 		return 0;
@@ -109,7 +110,7 @@ ledger_total(int *staked)
 	for (uint32_t i = 0; i < reply.u.status_info.n_nodes; i++) {
 		*staked += reply.u.status_info.nodes[i].stake > 0;
 	}
-	proto_msg_free(&reply);
+	adv_msg_free(&reply);
 	return t;
 }
 
@@ -118,8 +119,8 @@ wait_event(enum proto_event_kind kind, struct proto_event *out)
 {
 	double deadline = test_seconds() + WAIT_S;
 	while (test_seconds() < deadline) {
-		struct proto_msg m;
-		if (node_events_next(&ev, 100, &m, NULL) != RF_OK) {
+		struct adv_msg m;
+		if (adv_events_next(&ev, 100, &m, NULL) != RF_OK) {
 			test_sleep_ms(100);
 			continue;
 		}
@@ -131,7 +132,7 @@ wait_event(enum proto_event_kind kind, struct proto_event *out)
 				found = 1;
 			}
 		}
-		proto_msg_free(&m);
+		adv_msg_free(&m);
 		if (found) {
 			return 0;
 		}
@@ -293,13 +294,13 @@ test_downtime_not_charged(void)
 		test_sleep_ms(50);
 	}
 	CU_ASSERT_EQUAL_FATAL(total, minted);
-	struct proto_msg reg, reply;
-	proto_msg_init(&reg, PROTO_MSG_NODE_REGISTER, PROTO_HASH_BLAKE2B);
+	struct adv_msg reg, reply;
+	adv_msg_init(&reg, PROTO_MSG_NODE_REGISTER, PROTO_HASH_BLAKE2B);
 	reg.u.node_register.roles = PROTO_ROLE_CLIENT;
 	CU_ASSERT_FATAL(call(&reg, PROTO_MSG_ACK, &reply) == RF_OK);
-	proto_msg_free(&reply);
-	struct proto_msg job;
-	proto_msg_init(&job, PROTO_MSG_JOB_SUBMIT, PROTO_HASH_BLAKE2B);
+	adv_msg_free(&reply);
+	struct adv_msg job;
+	adv_msg_init(&job, PROTO_MSG_JOB_SUBMIT, PROTO_HASH_BLAKE2B);
 	CU_ASSERT_FATAL(engine_inputs_random(model, 5, job.u.job_submit.inputs,
 	    NULL) == RF_OK);
 	job.u.job_submit.n_inputs = 1;
@@ -308,7 +309,7 @@ test_downtime_not_charged(void)
 	CU_ASSERT_FATAL(proto_model_id(PROTO_HASH_BLAKE2B, model,
 	    &job.u.job_submit.model_id) == RF_OK);
 	CU_ASSERT_FATAL(call(&job, PROTO_MSG_ACK, &reply) == RF_OK);
-	proto_msg_free(&reply);
+	adv_msg_free(&reply);
 
 	/* The honest claim is posted; the executor goes down, the false
 	 * challenger disputes the claim and answers round 1. */
@@ -340,20 +341,20 @@ test_downtime_not_charged(void)
 	pids[REFEREE] = start(REFEREE);
 	pids[EXECUTOR] = start(EXECUTOR);
 
-	struct proto_msg v;
+	struct adv_msg v;
 	int decided = 0;
 	deadline = test_seconds() + WAIT_S;
 	while (!decided && test_seconds() < deadline) {
-		struct proto_msg req;
-		proto_msg_init(&req, PROTO_MSG_DISPUTE_FETCH, PROTO_HASH_BLAKE2B);
+		struct adv_msg req;
+		adv_msg_init(&req, PROTO_MSG_DISPUTE_FETCH, PROTO_HASH_BLAKE2B);
 		req.u.dispute_fetch.dispute_id = dispute;
-		if (node_rpc_call(&rpc, &req, &v, NULL) == RF_OK) {
+		if (adv_rpc_call(&rpc, &req, &v, NULL) == RF_OK) {
 			decided = v.type == PROTO_MSG_VERDICT;
 			if (!decided) {
-				proto_msg_free(&v);
+				adv_msg_free(&v);
 			}
 		}
-		proto_msg_free(&req);
+		adv_msg_free(&req);
 		if (!decided) {
 			test_sleep_ms(100);
 		}
@@ -367,7 +368,7 @@ test_downtime_not_charged(void)
 	/* The honest executor wins, by recomputation, not by the clock. */
 	CU_ASSERT_EQUAL(v.u.verdict.executor_won, 1);
 	CU_ASSERT_EQUAL(v.u.verdict.reason, PROTO_VERDICT_RECOMPUTED);
-	proto_msg_free(&v);
+	adv_msg_free(&v);
 	CU_ASSERT_EQUAL(ledger_total(&staked), minted);
 }
 

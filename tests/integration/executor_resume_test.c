@@ -69,9 +69,9 @@ on_request(void *ctx, const uint8_t *req, size_t len, uint8_t **reply,
     size_t *reply_len)
 {
 	struct link *l = ctx;
-	struct proto_msg m;
+	struct adv_msg m;
 	struct rf_errinfo ei = { "" };
-	if (proto_msg_decode(req, len, &m, &ei) == RF_OK) {
+	if (adv_msg_decode(req, len, &m, &ei) == RF_OK) {
 		int type = m.type;
 		uint64_t seq = m.seq;
 		if (type == PROTO_MSG_EVENTS_FETCH) {
@@ -81,7 +81,7 @@ on_request(void *ctx, const uint8_t *req, size_t len, uint8_t **reply,
 			    !atomic_compare_exchange_weak(&l->after, &seen, a)) {
 			}
 		}
-		proto_msg_free(&m);
+		adv_msg_free(&m);
 		if (type == atomic_load(&l->drop)) {
 			/* Lost on the way: the referee never sees it, and the
 			 * executor gets an empty reply at once. */
@@ -154,8 +154,8 @@ last_event(struct adv_node *a)
 {
 	uint64_t last = 0;
 	for (;;) {
-		struct proto_msg req, evs;
-		proto_msg_init(&req, PROTO_MSG_EVENTS_FETCH, PROTO_HASH_BLAKE2B);
+		struct adv_msg req, evs;
+		adv_msg_init(&req, PROTO_MSG_EVENTS_FETCH, PROTO_HASH_BLAKE2B);
 		req.u.events_fetch.after = last;
 		req.u.events_fetch.max = PROTO_MAX_EVENTS;
 		if (adv_call(a, &req, &evs) != RF_OK) {
@@ -165,7 +165,7 @@ last_event(struct adv_node *a)
 		if (n > 0) {
 			last = evs.u.events.events[n - 1].seq;
 		}
-		proto_msg_free(&evs);
+		adv_msg_free(&evs);
 		if (n == 0) {
 			return last;
 		}

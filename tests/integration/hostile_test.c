@@ -30,6 +30,7 @@
 #include "base/log.h"
 #include "net/net.h"
 #include "node/node.h"
+#include "tests/adversary/adv.h"
 #include "tests/testlib.h"
 
 #define CALL_MS 20000  /* "forever" for a call that must be answered */
@@ -101,16 +102,16 @@ write_genesis(void)
 }
 
 static int
-call_ok(struct proto_msg *req, enum proto_msg_type want,
-    struct proto_msg *reply)
+call_ok(struct adv_msg *req, enum proto_msg_type want,
+    struct adv_msg *reply)
 {
 	struct rf_errinfo ei = { "" };
-	int err = node_rpc_call(&rpc, req, reply, &ei);
-	proto_msg_free(req);
+	int err = adv_rpc_call(&rpc, req, reply, &ei);
+	adv_msg_free(req);
 	if (err == RF_OK) {
-		err = node_reply_ok(reply, want, &ei);
+		err = adv_reply_ok(reply, want, &ei);
 		if (err != RF_OK) {
-			proto_msg_free(reply);
+			adv_msg_free(reply);
 		}
 	}
 	if (err != RF_OK) {
@@ -125,8 +126,8 @@ wait_executor(void)
 {
 	double deadline = test_seconds() + 30;
 	while (test_seconds() < deadline) {
-		struct proto_msg req, reply;
-		proto_msg_init(&req, PROTO_MSG_STATUS_QUERY, PROTO_HASH_BLAKE2B);
+		struct adv_msg req, reply;
+		adv_msg_init(&req, PROTO_MSG_STATUS_QUERY, PROTO_HASH_BLAKE2B);
 		if (call_ok(&req, PROTO_MSG_STATUS_INFO, &reply) == RF_OK) {
 			const struct proto_status_info *s = &reply.u.status_info;
 			bool staked = false;
@@ -134,7 +135,7 @@ wait_executor(void)
 				staked = staked || (memcmp(s->nodes[i].key.b, ex_id.pk.b,
 				    PROTO_KEY_LEN) == 0 && s->nodes[i].stake >= 1000);
 			}
-			proto_msg_free(&reply);
+			adv_msg_free(&reply);
 			if (staked) {
 				return 0;
 			}
@@ -194,15 +195,15 @@ setup(void)
 		fprintf(stderr, "the executor never staked (see %s)\n", dir);
 		return 1;
 	}
-	struct proto_msg reg, reply;
-	proto_msg_init(&reg, PROTO_MSG_NODE_REGISTER, PROTO_HASH_BLAKE2B);
+	struct adv_msg reg, reply;
+	adv_msg_init(&reg, PROTO_MSG_NODE_REGISTER, PROTO_HASH_BLAKE2B);
 	reg.u.node_register.roles = PROTO_ROLE_CLIENT;
 	snprintf(reg.u.node_register.name, sizeof(reg.u.node_register.name),
 	    "client");
 	if (call_ok(&reg, PROTO_MSG_ACK, &reply) != RF_OK) {
 		return 1;
 	}
-	proto_msg_free(&reply);
+	adv_msg_free(&reply);
 	/* The raw identity's sequence numbers start from the clock too, so
 	 * they stay above anything it could have sent before. */
 	raw_seq = (uint64_t)time(NULL) * 1000000;
@@ -257,8 +258,8 @@ expect_error(const char *url, const uint8_t *buf, size_t len, uint32_t code)
 	size_t rl = 0;
 	int err = send_raw(url, buf, len, &rb, &rl);
 	CU_ASSERT_EQUAL_FATAL(err, RF_OK);
-	struct proto_msg m;
-	err = proto_msg_decode(rb, rl, &m, NULL);
+	struct adv_msg m;
+	err = adv_msg_decode(rb, rl, &m, NULL);
 	free(rb);
 	CU_ASSERT_EQUAL_FATAL(err, RF_OK);
 	uint32_t seen = 0;
@@ -271,7 +272,7 @@ expect_error(const char *url, const uint8_t *buf, size_t len, uint32_t code)
 			    m.u.error.text, code);
 		}
 	}
-	proto_msg_free(&m);
+	adv_msg_free(&m);
 	return seen;
 }
 
@@ -280,8 +281,8 @@ static int
 job_bytes(const struct proto_identity *id, uint64_t seq, uint8_t **buf,
     size_t *len)
 {
-	struct proto_msg m;
-	proto_msg_init(&m, PROTO_MSG_JOB_SUBMIT, PROTO_HASH_BLAKE2B);
+	struct adv_msg m;
+	adv_msg_init(&m, PROTO_MSG_JOB_SUBMIT, PROTO_HASH_BLAKE2B);
 	struct proto_job_submit *s = &m.u.job_submit;
 	s->model_id = model_id;
 	s->fee = 1;
@@ -293,13 +294,13 @@ job_bytes(const struct proto_identity *id, uint64_t seq, uint8_t **buf,
 	}
 	int err;
 	if (seq == 0) {
-		err = node_sign(&rpc, &m, buf, len);
+		err = adv_rpc_sign(&rpc, &m, buf, len);
 	} else {
 		m.sender = id->pk;
 		m.seq = seq;
-		err = proto_msg_pack(&m, id, buf, len);
+		err = adv_msg_pack(&m, id, buf, len);
 	}
-	proto_msg_free(&m);
+	adv_msg_free(&m);
 	return err;
 }
 
@@ -307,24 +308,24 @@ static int
 status_bytes(const struct proto_identity *id, uint64_t seq, uint8_t **buf,
     size_t *len)
 {
-	struct proto_msg m;
-	proto_msg_init(&m, PROTO_MSG_STATUS_QUERY, PROTO_HASH_BLAKE2B);
+	struct adv_msg m;
+	adv_msg_init(&m, PROTO_MSG_STATUS_QUERY, PROTO_HASH_BLAKE2B);
 	m.sender = id->pk;
 	m.seq = seq;
-	return proto_msg_pack(&m, id, buf, len);
+	return adv_msg_pack(&m, id, buf, len);
 }
 
 static int
 register_bytes(const char *name, uint64_t seq, uint8_t **buf, size_t *len)
 {
-	struct proto_msg m;
-	proto_msg_init(&m, PROTO_MSG_NODE_REGISTER, PROTO_HASH_BLAKE2B);
+	struct adv_msg m;
+	adv_msg_init(&m, PROTO_MSG_NODE_REGISTER, PROTO_HASH_BLAKE2B);
 	m.u.node_register.roles = PROTO_ROLE_CLIENT;
 	snprintf(m.u.node_register.name, sizeof(m.u.node_register.name), "%s",
 	    name);
 	m.sender = raw_id.pk;
 	m.seq = seq;
-	return proto_msg_pack(&m, &raw_id, buf, len);
+	return adv_msg_pack(&m, &raw_id, buf, len);
 }
 
 /* Polls the claim until the job is final. */
@@ -333,12 +334,12 @@ wait_final(const struct proto_digest *job)
 {
 	double deadline = test_seconds() + FINAL_S;
 	while (test_seconds() < deadline) {
-		struct proto_msg req, reply;
-		proto_msg_init(&req, PROTO_MSG_CLAIM_STATUS, PROTO_HASH_BLAKE2B);
+		struct adv_msg req, reply;
+		adv_msg_init(&req, PROTO_MSG_CLAIM_STATUS, PROTO_HASH_BLAKE2B);
 		req.u.claim_status.job_id = *job;
 		if (call_ok(&req, PROTO_MSG_CLAIM_INFO, &reply) == RF_OK) {
 			uint8_t st = reply.u.claim_info.state;
-			proto_msg_free(&reply);
+			adv_msg_free(&reply);
 			if (st == PROTO_JOB_FINAL) {
 				return true;
 			}
@@ -361,8 +362,8 @@ direct_job(const uint8_t *buf, size_t len, struct proto_digest *job,
 	if (send_raw(ex_url, buf, len, &rb, &rl) != RF_OK) {
 		return false;
 	}
-	struct proto_msg m;
-	bool ok = proto_msg_decode(rb, rl, &m, NULL) == RF_OK;
+	struct adv_msg m;
+	bool ok = adv_msg_decode(rb, rl, &m, NULL) == RF_OK;
 	if (ok) {
 		if (m.type == PROTO_MSG_ACK) {
 			*job = m.u.ack.id;
@@ -371,7 +372,7 @@ direct_job(const uint8_t *buf, size_t len, struct proto_digest *job,
 			fprintf(stderr, "direct job refused: %s\n",
 			    m.type == PROTO_MSG_ERROR ? m.u.error.text : "?");
 		}
-		proto_msg_free(&m);
+		adv_msg_free(&m);
 	}
 	if (reply != NULL) {
 		*reply = rb;
@@ -387,11 +388,11 @@ direct_job(const uint8_t *buf, size_t len, struct proto_digest *job,
 static void
 check_alive(void)
 {
-	struct proto_msg req, reply;
-	proto_msg_init(&req, PROTO_MSG_STATUS_QUERY, PROTO_HASH_BLAKE2B);
+	struct adv_msg req, reply;
+	adv_msg_init(&req, PROTO_MSG_STATUS_QUERY, PROTO_HASH_BLAKE2B);
 	CU_ASSERT_EQUAL_FATAL(call_ok(&req, PROTO_MSG_STATUS_INFO, &reply),
 	    RF_OK);
-	proto_msg_free(&reply);
+	adv_msg_free(&reply);
 	uint8_t *buf;
 	size_t len;
 	CU_ASSERT_EQUAL_FATAL(job_bytes(&client_id, 0, &buf, &len), RF_OK);
@@ -454,11 +455,11 @@ test_replay(void)
 	uint64_t seq = ++raw_seq;
 	CU_ASSERT_EQUAL_FATAL(register_bytes("raw-1", seq, &a, &la), RF_OK);
 	CU_ASSERT_EQUAL_FATAL(send_raw(ref_url, a, la, &ra, &rla), RF_OK);
-	struct proto_msg m;
-	CU_ASSERT_EQUAL_FATAL(proto_msg_decode(ra, rla, &m, NULL), RF_OK);
+	struct adv_msg m;
+	CU_ASSERT_EQUAL_FATAL(adv_msg_decode(ra, rla, &m, NULL), RF_OK);
 	CU_ASSERT_EQUAL(m.type, PROTO_MSG_ACK);
 	CU_ASSERT_EQUAL(m.u.ack.ref_seq, seq);
-	proto_msg_free(&m);
+	adv_msg_free(&m);
 	/* ...the same bytes again are a retry: the recorded reply... */
 	CU_ASSERT_EQUAL_FATAL(send_raw(ref_url, a, la, &rb2, &rlb), RF_OK);
 	CU_ASSERT(rla == rlb && memcmp(ra, rb2, rla) == 0);
@@ -534,8 +535,8 @@ test_oversized(void)
 static uint32_t
 code_for(const uint8_t *buf, size_t len)
 {
-	struct proto_msg m;
-	int err = proto_msg_decode(buf, len, &m, NULL);
+	struct adv_msg m;
+	int err = adv_msg_decode(buf, len, &m, NULL);
 	CU_ASSERT_NOT_EQUAL_FATAL(err, RF_OK);
 	return proto_error_code_for(err);
 }
@@ -746,11 +747,11 @@ side_call(const uint8_t *buf, size_t len)
 	if (send_raw(side_url, buf, len, &rb, &rl) != RF_OK) {
 		return -1;
 	}
-	struct proto_msg m;
+	struct adv_msg m;
 	long code = -1;
-	if (proto_msg_decode(rb, rl, &m, NULL) == RF_OK) {
+	if (adv_msg_decode(rb, rl, &m, NULL) == RF_OK) {
 		code = m.type == PROTO_MSG_ERROR ? (long)m.u.error.code : 0;
-		proto_msg_free(&m);
+		adv_msg_free(&m);
 	}
 	free(rb);
 	return code;
@@ -975,22 +976,22 @@ test_stalled_peers(void)
 /* Signs m as id with seq and sends it to the side referee; the reply
  * decoded into *reply (the caller frees it). */
 static int
-side_request(struct proto_msg *m, const struct proto_identity *id,
-    uint64_t seq, struct proto_msg *reply)
+side_request(struct adv_msg *m, const struct proto_identity *id,
+    uint64_t seq, struct adv_msg *reply)
 {
 	uint8_t *buf, *rb = NULL;
 	size_t len, rl = 0;
 	m->sender = id->pk;
 	m->seq = seq;
-	int err = proto_msg_pack(m, id, &buf, &len);
-	proto_msg_free(m);
+	int err = adv_msg_pack(m, id, &buf, &len);
+	adv_msg_free(m);
 	if (err != RF_OK) {
 		return err;
 	}
 	err = send_raw(side_url, buf, len, &rb, &rl);
 	free(buf);
 	if (err == RF_OK) {
-		err = proto_msg_decode(rb, rl, reply, NULL);
+		err = adv_msg_decode(rb, rl, reply, NULL);
 	}
 	free(rb);
 	return err;
@@ -1000,8 +1001,8 @@ side_request(struct proto_msg *m, const struct proto_identity *id,
 static long
 side_register(const struct proto_identity *id, uint64_t seq)
 {
-	struct proto_msg m, reply;
-	proto_msg_init(&m, PROTO_MSG_NODE_REGISTER, PROTO_HASH_BLAKE2B);
+	struct adv_msg m, reply;
+	adv_msg_init(&m, PROTO_MSG_NODE_REGISTER, PROTO_HASH_BLAKE2B);
 	m.u.node_register.roles = PROTO_ROLE_CLIENT;
 	snprintf(m.u.node_register.name, sizeof(m.u.node_register.name),
 	    "node-%llu", (unsigned long long)seq);
@@ -1010,7 +1011,7 @@ side_register(const struct proto_identity *id, uint64_t seq)
 	}
 	long code = reply.type == PROTO_MSG_ERROR ? (long)reply.u.error.code :
 	    0;
-	proto_msg_free(&reply);
+	adv_msg_free(&reply);
 	return code;
 }
 
@@ -1055,12 +1056,12 @@ test_registration_cost(void)
 	CU_ASSERT_EQUAL(side_register(&outsider, 1), PROTO_ERR_STAKE);
 	/* The top key stakes; then everyone registers, each at a cost. */
 	CU_ASSERT_EQUAL(side_register(&ids[top], 1), 0);
-	struct proto_msg m, reply;
-	proto_msg_init(&m, PROTO_MSG_STAKE, PROTO_HASH_BLAKE2B);
+	struct adv_msg m, reply;
+	adv_msg_init(&m, PROTO_MSG_STAKE, PROTO_HASH_BLAKE2B);
 	m.u.amount.amount = 1000;
 	CU_ASSERT_EQUAL_FATAL(side_request(&m, &ids[top], 2, &reply), RF_OK);
 	CU_ASSERT_EQUAL(reply.type, PROTO_MSG_ACK);
-	proto_msg_free(&reply);
+	adv_msg_free(&reply);
 	int refused = 0;
 	for (int i = 0; i < FUNDED; i++) {
 		if (i != top) {
@@ -1071,7 +1072,7 @@ test_registration_cost(void)
 	/* Updating one's registration is free. */
 	CU_ASSERT_EQUAL(side_register(&ids[top], 3), 0);
 
-	proto_msg_init(&m, PROTO_MSG_STATUS_QUERY, PROTO_HASH_BLAKE2B);
+	adv_msg_init(&m, PROTO_MSG_STATUS_QUERY, PROTO_HASH_BLAKE2B);
 	CU_ASSERT_EQUAL_FATAL(side_request(&m, &outsider, 2, &reply), RF_OK);
 	CU_ASSERT_EQUAL_FATAL(reply.type, PROTO_MSG_STATUS_INFO);
 	const struct proto_status_info *s = &reply.u.status_info;
@@ -1082,7 +1083,7 @@ test_registration_cost(void)
 	CU_ASSERT(memcmp(s->nodes[0].key.b, ids[top].pk.b, PROTO_KEY_LEN) ==
 	    0);
 	CU_ASSERT(s->nodes[0].stake >= 1000);
-	proto_msg_free(&reply);
+	adv_msg_free(&reply);
 	/* The command-line client says the list was cut. */
 	char out[4096];
 	CU_ASSERT(test_shell(out, sizeof(out), dir, 1, "%s status -r %s | "

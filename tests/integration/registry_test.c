@@ -30,6 +30,7 @@
 #include "challenger/challenger.h"
 #include "net/net.h"
 #include "node/node.h"
+#include "tests/adversary/adv.h"
 #include "tests/testlib.h"
 
 #define SUITE PROTO_HASH_BLAKE2B
@@ -157,11 +158,11 @@ write_genesis(void)
 
 /* One call; the reply (an ERROR reply is returned too). */
 static int
-call(struct node_rpc *rpc, struct proto_msg *req, struct proto_msg *reply)
+call(struct node_rpc *rpc, struct adv_msg *req, struct adv_msg *reply)
 {
 	struct rf_errinfo ei = { "" };
-	int err = node_rpc_call(rpc, req, reply, &ei);
-	proto_msg_free(req);
+	int err = adv_rpc_call(rpc, req, reply, &ei);
+	adv_msg_free(req);
 	if (err != RF_OK) {
 		fprintf(stderr, "call failed: %s\n", ei.msg);
 	}
@@ -177,12 +178,12 @@ register_model(struct node_rpc *rpc, const struct engine_model *m,
 {
 	struct proto_digest *leaves;
 	size_t n;
-	struct proto_msg req, reply;
+	struct adv_msg req, reply;
 	/* No CU_ASSERT here: set-up calls this too. */
 	if (proto_model_leaves(SUITE, m, &leaves, &n) != RF_OK) {
 		return PROTO_MSG_EVENT;
 	}
-	proto_msg_init(&req, PROTO_MSG_MODEL_REGISTER, SUITE);
+	adv_msg_init(&req, PROTO_MSG_MODEL_REGISTER, SUITE);
 	struct proto_model_register *mr = &req.u.model_register;
 	proto_merkle_root(SUITE, leaves, n, &mr->model_id);
 	size_t plen = 0;
@@ -200,7 +201,7 @@ register_model(struct node_rpc *rpc, const struct engine_model *m,
 		err = engine_model_encode_graph(m, &mr->graph, &mr->graph_len);
 	}
 	if (err != RF_OK) {
-		proto_msg_free(&req);
+		adv_msg_free(&req);
 		return PROTO_MSG_EVENT;
 	}
 	if (call(rpc, &req, &reply) != RF_OK) {
@@ -211,7 +212,7 @@ register_model(struct node_rpc *rpc, const struct engine_model *m,
 		snprintf(text, text_len, "%s", t == PROTO_MSG_ERROR ?
 		    reply.u.error.text : "");
 	}
-	proto_msg_free(&reply);
+	adv_msg_free(&reply);
 	return t;
 }
 
@@ -219,8 +220,8 @@ static int
 register_node(struct node_rpc *rpc, uint8_t roles, const char *name,
     const struct proto_digest *serves)
 {
-	struct proto_msg req, reply;
-	proto_msg_init(&req, PROTO_MSG_NODE_REGISTER, SUITE);
+	struct adv_msg req, reply;
+	adv_msg_init(&req, PROTO_MSG_NODE_REGISTER, SUITE);
 	req.u.node_register.roles = roles;
 	snprintf(req.u.node_register.name, sizeof(req.u.node_register.name),
 	    "%s", name);
@@ -232,7 +233,7 @@ register_node(struct node_rpc *rpc, uint8_t roles, const char *name,
 		return -1;
 	}
 	int rc = reply.type == PROTO_MSG_ACK ? 0 : -1;
-	proto_msg_free(&reply);
+	adv_msg_free(&reply);
 	return rc;
 }
 
@@ -254,8 +255,8 @@ wait_staked(const struct proto_pubkey *key)
 {
 	double deadline = test_seconds() + WAIT_S;
 	while (test_seconds() < deadline) {
-		struct proto_msg req, reply;
-		proto_msg_init(&req, PROTO_MSG_STATUS_QUERY, SUITE);
+		struct adv_msg req, reply;
+		adv_msg_init(&req, PROTO_MSG_STATUS_QUERY, SUITE);
 		if (call(&cli, &req, &reply) == RF_OK &&
 		    reply.type == PROTO_MSG_STATUS_INFO) {
 			const struct proto_status_info *s = &reply.u.status_info;
@@ -264,12 +265,12 @@ wait_staked(const struct proto_pubkey *key)
 				staked = staked || (memcmp(s->nodes[i].key.b, key->b,
 				    PROTO_KEY_LEN) == 0 && s->nodes[i].stake >= 1000);
 			}
-			proto_msg_free(&reply);
+			adv_msg_free(&reply);
 			if (staked) {
 				return 0;
 			}
 		} else if (reply.type != 0) {
-			proto_msg_free(&reply);
+			adv_msg_free(&reply);
 		}
 		test_sleep_ms(50);
 	}
@@ -399,8 +400,8 @@ submit(const struct proto_digest *model, const struct proto_pubkey *ex,
     const struct tensor *inputs, size_t n, struct proto_digest *job,
     char *text, size_t text_len)
 {
-	struct proto_msg req, reply;
-	proto_msg_init(&req, PROTO_MSG_JOB_SUBMIT, SUITE);
+	struct adv_msg req, reply;
+	adv_msg_init(&req, PROTO_MSG_JOB_SUBMIT, SUITE);
 	struct proto_job_submit *s = &req.u.job_submit;
 	s->model_id = *model;
 	s->fee = 10;
@@ -426,19 +427,19 @@ submit(const struct proto_digest *model, const struct proto_pubkey *ex,
 	if (t == PROTO_MSG_ERROR) {
 		fprintf(stderr, "\n  submit refused: %s\n", reply.u.error.text);
 	}
-	proto_msg_free(&reply);
+	adv_msg_free(&reply);
 	return t;
 }
 
 /* Polls the claim until it is final or invalid; the state, and the
  * claim's outputs into ci when not NULL (caller frees). */
 static uint8_t
-wait_decided(const struct proto_digest *job, struct proto_msg *ci)
+wait_decided(const struct proto_digest *job, struct adv_msg *ci)
 {
 	double deadline = test_seconds() + WAIT_S;
 	while (test_seconds() < deadline) {
-		struct proto_msg req, reply;
-		proto_msg_init(&req, PROTO_MSG_CLAIM_STATUS, SUITE);
+		struct adv_msg req, reply;
+		adv_msg_init(&req, PROTO_MSG_CLAIM_STATUS, SUITE);
 		req.u.claim_status.job_id = *job;
 		if (call(&cli, &req, &reply) == RF_OK &&
 		    reply.type == PROTO_MSG_CLAIM_INFO) {
@@ -447,12 +448,12 @@ wait_decided(const struct proto_digest *job, struct proto_msg *ci)
 				if (ci != NULL) {
 					*ci = reply;
 				} else {
-					proto_msg_free(&reply);
+					adv_msg_free(&reply);
 				}
 				return st;
 			}
 		}
-		proto_msg_free(&reply);
+		adv_msg_free(&reply);
 		test_sleep_ms(50);
 	}
 	return 0;
@@ -473,8 +474,8 @@ claim_as(const struct engine_model *m, const struct proto_digest *model,
 	size_t n_in = engine_model_input_count(m);
 	CU_ASSERT_FATAL(proto_trace_run(SUITE, m, inputs, n_in, outs,
 	    ENGINE_KERNELS_REF, &leaves, &n, &root, NULL) == RF_OK);
-	struct proto_msg req, reply;
-	proto_msg_init(&req, PROTO_MSG_CLAIM, SUITE);
+	struct adv_msg req, reply;
+	adv_msg_init(&req, PROTO_MSG_CLAIM, SUITE);
 	struct proto_claim *c = &req.u.claim;
 	c->job_id = *job;
 	c->model_id = *model;
@@ -529,7 +530,7 @@ claim_as(const struct engine_model *m, const struct proto_digest *model,
 	enum proto_msg_type t = reply.type;
 	snprintf(text, text_len, "%s", t == PROTO_MSG_ERROR ?
 	    reply.u.error.text : "");
-	proto_msg_free(&reply);
+	adv_msg_free(&reply);
 	return t;
 }
 
@@ -642,7 +643,7 @@ poisoned_ops_effect(void)
 	enum proto_msg_type t = claim_as(model_b, &id_b, &job, in, true, false,
 	    text, sizeof(text));
 	free_inputs(model_b, in);
-	struct proto_msg ci;
+	struct adv_msg ci;
 	memset(&ci, 0, sizeof(ci));
 	if (t == PROTO_MSG_ACK && wait_decided(&job, &ci) == PROTO_JOB_FINAL) {
 		char shape[64];
@@ -650,7 +651,7 @@ poisoned_ops_effect(void)
 		fprintf(stderr, "\n  the made-up entry became final: the client "
 		    "got %s = %g\n", shape,
 		    (double)((float *)ci.u.claim_info.outputs[0].data)[0]);
-		proto_msg_free(&ci);
+		adv_msg_free(&ci);
 	}
 	CU_FAIL("a poisoned registration was accepted");
 }
@@ -799,12 +800,12 @@ test_declared_output(void)
 	char text[300];
 	CU_ASSERT_EQUAL_FATAL(submit(&id_o, &ex_id.pk, in, 1, &job, text,
 	    sizeof(text)), PROTO_MSG_ACK);
-	struct proto_msg ci;
+	struct adv_msg ci;
 	memset(&ci, 0, sizeof(ci));
 	CU_ASSERT_EQUAL_FATAL(wait_decided(&job, &ci), PROTO_JOB_FINAL);
 	CU_ASSERT_EQUAL(ci.u.claim_info.n_outputs, 1);
 	CU_ASSERT(engine_tensor_equal(&ci.u.claim_info.outputs[0], &want[0]));
-	proto_msg_free(&ci);
+	adv_msg_free(&ci);
 	/* The command-line client gets and writes the declared output. */
 	char out[8192], ex_hex[65];
 	proto_pubkey_hex(&ex_id.pk, ex_hex);
@@ -931,8 +932,8 @@ test_claim_not_rerunnable(void)
 	CU_ASSERT_EQUAL_FATAL(submit(&id, &att_id.pk, job_in, 2, &job, text,
 	    sizeof(text)), PROTO_MSG_ACK);
 	/* A made-up claim: the real input leaves, invented y and z. */
-	struct proto_msg req, reply;
-	proto_msg_init(&req, PROTO_MSG_CLAIM, SUITE);
+	struct adv_msg req, reply;
+	adv_msg_init(&req, PROTO_MSG_CLAIM, SUITE);
 	struct proto_claim *c = &req.u.claim;
 	struct proto_digest leaves[4];
 	for (int i = 0; i < 2; i++) {
@@ -965,7 +966,7 @@ test_claim_not_rerunnable(void)
 	c->proof_len = (uint8_t)plen;
 	CU_ASSERT_EQUAL_FATAL(call(&att, &req, &reply), RF_OK);
 	CU_ASSERT_EQUAL(reply.type, PROTO_MSG_ACK);
-	proto_msg_free(&reply);
+	adv_msg_free(&reply);
 	engine_tensor_fini(&job_in[0]);
 	engine_tensor_fini(&job_in[1]);
 	/* The challenger's log says why it could not verify it: the

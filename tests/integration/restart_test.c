@@ -27,6 +27,7 @@
 
 #include "challenger/challenger.h"
 #include "node/node.h"
+#include "tests/adversary/adv.h"
 #include "tests/testlib.h"
 
 #define JOBS 60
@@ -83,16 +84,16 @@ start(int who)
 }
 
 static int
-call_ok(struct proto_msg *req, enum proto_msg_type want,
-    struct proto_msg *reply)
+call_ok(struct adv_msg *req, enum proto_msg_type want,
+    struct adv_msg *reply)
 {
 	struct rf_errinfo ei = { "" };
-	int err = node_rpc_call(&rpc, req, reply, &ei);
-	proto_msg_free(req);
+	int err = adv_rpc_call(&rpc, req, reply, &ei);
+	adv_msg_free(req);
 	if (err == RF_OK) {
-		err = node_reply_ok(reply, want, &ei);
+		err = adv_reply_ok(reply, want, &ei);
 		if (err != RF_OK) {
-			proto_msg_free(reply);
+			adv_msg_free(reply);
 		}
 	}
 	if (err != RF_OK) {
@@ -102,10 +103,10 @@ call_ok(struct proto_msg *req, enum proto_msg_type want,
 }
 
 static int
-status(struct proto_msg *reply)
+status(struct adv_msg *reply)
 {
-	struct proto_msg req;
-	proto_msg_init(&req, PROTO_MSG_STATUS_QUERY, PROTO_HASH_BLAKE2B);
+	struct adv_msg req;
+	adv_msg_init(&req, PROTO_MSG_STATUS_QUERY, PROTO_HASH_BLAKE2B);
 	return call_ok(&req, PROTO_MSG_STATUS_INFO, reply);
 }
 
@@ -115,7 +116,7 @@ wait_ready(void)
 {
 	double deadline = test_seconds() + WAIT_S;
 	while (test_seconds() < deadline) {
-		struct proto_msg reply;
+		struct adv_msg reply;
 		if (status(&reply) == RF_OK) {
 			const struct proto_status_info *s = &reply.u.status_info;
 			int ready = 0;
@@ -128,7 +129,7 @@ wait_ready(void)
 					}
 				}
 			}
-			proto_msg_free(&reply);
+			adv_msg_free(&reply);
 			if (ready == 3) {
 				return 0;
 			}
@@ -207,15 +208,15 @@ setup(void)
 		fprintf(stderr, "the network did not come up (see %s)\n", dir);
 		return 1;
 	}
-	struct proto_msg reg, reply;
-	proto_msg_init(&reg, PROTO_MSG_NODE_REGISTER, PROTO_HASH_BLAKE2B);
+	struct adv_msg reg, reply;
+	adv_msg_init(&reg, PROTO_MSG_NODE_REGISTER, PROTO_HASH_BLAKE2B);
 	reg.u.node_register.roles = PROTO_ROLE_CLIENT;
 	snprintf(reg.u.node_register.name, sizeof(reg.u.node_register.name),
 	    "client");
 	if (call_ok(&reg, PROTO_MSG_ACK, &reply) != RF_OK) {
 		return 1;
 	}
-	proto_msg_free(&reply);
+	adv_msg_free(&reply);
 	return 0;
 }
 
@@ -246,8 +247,8 @@ submitter(void *arg)
 {
 	(void)arg;
 	for (int i = 0; i < JOBS; i++) {
-		struct proto_msg req, reply;
-		proto_msg_init(&req, PROTO_MSG_JOB_SUBMIT, PROTO_HASH_BLAKE2B);
+		struct adv_msg req, reply;
+		adv_msg_init(&req, PROTO_MSG_JOB_SUBMIT, PROTO_HASH_BLAKE2B);
 		struct proto_job_submit *s = &req.u.job_submit;
 		s->model_id = model_id;
 		s->fee = 7;
@@ -259,7 +260,7 @@ submitter(void *arg)
 			return NULL;
 		}
 		jobs[i] = reply.u.ack.id;
-		proto_msg_free(&reply);
+		adv_msg_free(&reply);
 		atomic_store(&submitted, i + 1);
 	}
 	return NULL;
@@ -278,13 +279,13 @@ kill_and_restart(void)
 static unsigned
 claims_seen(void)
 {
-	struct proto_msg reply;
+	struct adv_msg reply;
 	if (status(&reply) != RF_OK) {
 		return 0;
 	}
 	unsigned n = reply.u.status_info.claims_pending +
 	    reply.u.status_info.claims_final;
-	proto_msg_free(&reply);
+	adv_msg_free(&reply);
 	return n;
 }
 
@@ -318,13 +319,13 @@ test_every_job_final(void)
 	double deadline = test_seconds() + WAIT_S;
 	int done = 0;
 	for (int i = 0; i < JOBS && test_seconds() < deadline;) {
-		struct proto_msg req, reply;
-		proto_msg_init(&req, PROTO_MSG_CLAIM_STATUS, PROTO_HASH_BLAKE2B);
+		struct adv_msg req, reply;
+		adv_msg_init(&req, PROTO_MSG_CLAIM_STATUS, PROTO_HASH_BLAKE2B);
 		req.u.claim_status.job_id = jobs[i];
 		uint8_t st = 0;
 		if (call_ok(&req, PROTO_MSG_CLAIM_INFO, &reply) == RF_OK) {
 			st = reply.u.claim_info.state;
-			proto_msg_free(&reply);
+			adv_msg_free(&reply);
 		}
 		if (st == PROTO_JOB_FINAL) {
 			done++;
@@ -335,14 +336,14 @@ test_every_job_final(void)
 		}
 	}
 	CU_ASSERT_EQUAL(done, JOBS);
-	struct proto_msg reply;
+	struct adv_msg reply;
 	CU_ASSERT_EQUAL_FATAL(status(&reply), RF_OK);
 	const struct proto_status_info *s = &reply.u.status_info;
 	CU_ASSERT_EQUAL(s->claims_final, JOBS);
 	CU_ASSERT_EQUAL(s->claims_pending, 0);
 	CU_ASSERT_EQUAL(s->jobs_open, 0);
 	CU_ASSERT_EQUAL(s->ledger_total, minted);
-	proto_msg_free(&reply);
+	adv_msg_free(&reply);
 }
 
 static int
@@ -363,8 +364,8 @@ test_events_once(void)
 	unsigned final[JOBS] = { 0 };
 	uint64_t cursor = 0;
 	for (;;) {
-		struct proto_msg req, reply;
-		proto_msg_init(&req, PROTO_MSG_EVENTS_FETCH, PROTO_HASH_BLAKE2B);
+		struct adv_msg req, reply;
+		adv_msg_init(&req, PROTO_MSG_EVENTS_FETCH, PROTO_HASH_BLAKE2B);
 		req.u.events_fetch.after = cursor;
 		CU_ASSERT_EQUAL_FATAL(call_ok(&req, PROTO_MSG_EVENTS, &reply), RF_OK);
 		const struct proto_events *ev = &reply.u.events;
@@ -385,7 +386,7 @@ test_events_once(void)
 			CU_ASSERT(e->kind <= PROTO_EVENT_CLAIM_FINAL);
 		}
 		uint32_t n = ev->n;
-		proto_msg_free(&reply);
+		adv_msg_free(&reply);
 		if (n == 0) {
 			break;
 		}

@@ -40,7 +40,7 @@ small_model(void)
 /* Sends req signed in `suite` and returns the referee's verdict without
  * the client library's own suite check; *why gets an error's text. */
 static int
-send_in_suite(struct adv_node *a, enum proto_hash suite, struct proto_msg *req,
+send_in_suite(struct adv_node *a, enum proto_hash suite, struct adv_msg *req,
     char *why, size_t cap)
 {
 	enum proto_hash keep = a->rpc.suite;
@@ -55,8 +55,8 @@ send_in_suite(struct adv_node *a, enum proto_hash suite, struct proto_msg *req,
 	int r = ADV_NO_REPLY;
 	why[0] = '\0';
 	if (node_rpc_forward(&a->rpc, buf, len, &rb, &rl, NULL) == RF_OK) {
-		struct proto_msg reply;
-		if (proto_msg_decode(rb, rl, &reply, NULL) == RF_OK) {
+		struct adv_msg reply;
+		if (adv_msg_decode(rb, rl, &reply, NULL) == RF_OK) {
 			r = reply.type == PROTO_MSG_ERROR ? (int)reply.u.error.code :
 			    ADV_ACK;
 			if (reply.type == PROTO_MSG_ERROR) {
@@ -64,7 +64,7 @@ send_in_suite(struct adv_node *a, enum proto_hash suite, struct proto_msg *req,
 				memcpy(why, reply.u.error.text, k);
 				why[k] = '\0';
 			}
-			proto_msg_free(&reply);
+			adv_msg_free(&reply);
 		}
 		free(rb);
 	}
@@ -87,16 +87,16 @@ test_blake3_network(void)
 
 	/* A claim in blake2b: refused unread, naming the network's suite. */
 	char why[256];
-	struct proto_msg m;
-	proto_msg_init(&m, PROTO_MSG_CLAIM, PROTO_HASH_BLAKE2B);
+	struct adv_msg m;
+	adv_msg_init(&m, PROTO_MSG_CLAIM, PROTO_HASH_BLAKE2B);
 	CU_ASSERT_EQUAL(send_in_suite(&ex, PROTO_HASH_BLAKE2B, &m, why,
 	    sizeof(why)), PROTO_ERR_VERSION);
 	CU_ASSERT(strstr(why, "blake3-256") != NULL);
 	/* The same with xxh3, and a status query. */
-	proto_msg_init(&m, PROTO_MSG_CLAIM, PROTO_HASH_XXH3);
+	adv_msg_init(&m, PROTO_MSG_CLAIM, PROTO_HASH_XXH3);
 	CU_ASSERT_EQUAL(send_in_suite(&ex, PROTO_HASH_XXH3, &m, why,
 	    sizeof(why)), PROTO_ERR_VERSION);
-	proto_msg_init(&m, PROTO_MSG_STATUS_QUERY, PROTO_HASH_BLAKE2B);
+	adv_msg_init(&m, PROTO_MSG_STATUS_QUERY, PROTO_HASH_BLAKE2B);
 	CU_ASSERT_EQUAL(send_in_suite(&cl, PROTO_HASH_BLAKE2B, &m, why,
 	    sizeof(why)), PROTO_ERR_VERSION);
 
@@ -105,9 +105,9 @@ test_blake3_network(void)
 	struct rf_errinfo ei = { "" };
 	CU_ASSERT_FATAL(node_rpc_open(&wrong, net.ref_url, &cl.id,
 	    PROTO_HASH_BLAKE2B, &net.referee.pk, &ei) == RF_OK);
-	struct proto_msg reply;
-	proto_msg_init(&m, PROTO_MSG_STATUS_QUERY, PROTO_HASH_BLAKE2B);
-	CU_ASSERT_EQUAL(node_rpc_call(&wrong, &m, &reply, &ei),
+	struct adv_msg reply;
+	adv_msg_init(&m, PROTO_MSG_STATUS_QUERY, PROTO_HASH_BLAKE2B);
+	CU_ASSERT_EQUAL(adv_rpc_call(&wrong, &m, &reply, &ei),
 	    RF_ERR_VERSION);
 	CU_ASSERT(strstr(ei.msg, "blake3-256") != NULL);
 	CU_ASSERT(strstr(ei.msg, "blake2b-256") != NULL);
@@ -174,7 +174,7 @@ test_blake2b_network(void)
 	CU_ASSERT_EQUAL(net.suite, PROTO_HASH_BLAKE2B);
 	CU_ASSERT_EQUAL(adv_register(&ex, PROTO_ROLE_EXECUTOR, NULL), ADV_ACK);
 	struct engine_model *model = small_model();
-	struct proto_msg m;
+	struct adv_msg m;
 	char why[256];
 	/* blake3 commitments are refused, in either envelope. */
 	CU_ASSERT_FATAL(adv_model_msg(PROTO_HASH_BLAKE3, model, &m) == RF_OK);

@@ -18,6 +18,7 @@
 #include "base/bytes.h"
 #include "protocol/protocol.h"
 #include "protocol/protocol_int.h"
+#include "tests/adversary/adv.h"
 #include "tests/testlib.h"
 
 #define HDR 52
@@ -169,19 +170,19 @@ fill_proof(enum proto_hash s, struct proto_digest **path, uint8_t *len,
 	}
 }
 
-static void build_example(struct proto_msg *m, uint8_t type,
+static void build_example(struct adv_msg *m, uint8_t type,
     enum proto_hash s);
 
 /* Encodes a claim by alice for the equivocation example. */
 static uint8_t *
 encoded_claim(enum proto_hash s, uint64_t seq, size_t *len)
 {
-	struct proto_msg c;
+	struct adv_msg c;
 	uint8_t *buf;
 	build_example(&c, PROTO_MSG_CLAIM, s);
 	c.seq = seq;
-	need(proto_msg_pack(&c, &alice, &buf, len) == RF_OK, "claim");
-	proto_msg_free(&c);
+	need(adv_msg_pack(&c, &alice, &buf, len) == RF_OK, "claim");
+	adv_msg_free(&c);
 	return buf;
 }
 
@@ -232,10 +233,10 @@ build_reveal(struct proto_reveal *b, enum proto_hash s)
 }
 
 static void
-build_example(struct proto_msg *m, uint8_t type, enum proto_hash s)
+build_example(struct adv_msg *m, uint8_t type, enum proto_hash s)
 {
 	rng_state = 0x9e3779b97f4a7c15ull ^ ((uint64_t)type << 8) ^ s;
-	proto_msg_init(m, (enum proto_msg_type)type, s);
+	adv_msg_init(m, (enum proto_msg_type)type, s);
 	m->sender = alice.pk;
 	m->seq = 1000 + type + ((uint64_t)s << 40);
 	switch (type) {
@@ -554,7 +555,7 @@ event_eq(const struct proto_event *a, const struct proto_event *b)
 }
 
 static bool
-body_eq(const struct proto_msg *ma, const struct proto_msg *mb)
+body_eq(const struct adv_msg *ma, const struct adv_msg *mb)
 {
 	const __typeof__(ma->u) *a = &ma->u;
 	const __typeof__(mb->u) *b = &mb->u;
@@ -719,7 +720,7 @@ body_eq(const struct proto_msg *ma, const struct proto_msg *mb)
 }
 
 static bool
-msg_eq(const struct proto_msg *a, const struct proto_msg *b)
+msg_eq(const struct adv_msg *a, const struct adv_msg *b)
 {
 	return a->version == b->version && a->type == b->type &&
 	    a->suite == b->suite && key_eq(&a->sender, &b->sender) &&
@@ -765,13 +766,13 @@ suite_init(void)
 	for (size_t si = 0; si < 2; si++) {
 		for (size_t ti = 0; ti < N_TYPES; ti++) {
 			size_t i = si * N_TYPES + ti;
-			struct proto_msg m;
+			struct adv_msg m;
 			build_example(&m, all_types[ti], suites[si]);
 			ex[i].type = all_types[ti];
 			ex[i].suite = suites[si];
-			int err = proto_msg_pack(&m, &alice, &ex[i].buf,
+			int err = adv_msg_pack(&m, &alice, &ex[i].buf,
 			    &ex[i].len);
-			proto_msg_free(&m);
+			adv_msg_free(&m);
 			if (err != RF_OK) {
 				fprintf(stderr, "encoding example %s failed: %s\n",
 				    proto_msg_type_name(all_types[ti]),
@@ -823,15 +824,15 @@ test_round_trip(void)
 {
 	size_t ok = 0;
 	for (size_t i = 0; i < N_EXAMPLES; i++) {
-		struct proto_msg want, got;
+		struct adv_msg want, got;
 		struct rf_errinfo ei = { "" };
 		build_example(&want, ex[i].type, ex[i].suite);
-		int err = proto_msg_decode(ex[i].buf, ex[i].len, &got, &ei);
+		int err = adv_msg_decode(ex[i].buf, ex[i].len, &got, &ei);
 		CU_ASSERT_EQUAL(err, RF_OK);
 		if (err != RF_OK) {
 			printf("\n  %s: %s\n", proto_msg_type_name(ex[i].type),
 			    ei.msg);
-			proto_msg_free(&want);
+			adv_msg_free(&want);
 			continue;
 		}
 		bool eq = msg_eq(&want, &got);
@@ -843,16 +844,16 @@ test_round_trip(void)
 		}
 		uint8_t *again;
 		size_t len;
-		CU_ASSERT_FATAL(proto_msg_pack(&got, &alice, &again, &len) ==
+		CU_ASSERT_FATAL(adv_msg_pack(&got, &alice, &again, &len) ==
 		    RF_OK);
 		bool same = len == ex[i].len && memcmp(again, ex[i].buf, len) == 0;
 		CU_ASSERT(same);
 		ok += eq && same;
 		free(again);
-		proto_msg_free(&want);
-		proto_msg_free(&got);
+		adv_msg_free(&want);
+		adv_msg_free(&got);
 		/* Freed twice is harmless, and the message can be reused. */
-		proto_msg_free(&got);
+		adv_msg_free(&got);
 	}
 	CU_ASSERT_EQUAL(ok, N_EXAMPLES);
 }
@@ -889,7 +890,7 @@ test_digest_lengths(void)
 static void
 test_truncations(void)
 {
-	struct proto_msg m, sentinel;
+	struct adv_msg m, sentinel;
 	memset(&sentinel, 0x5a, sizeof(sentinel));
 	size_t accepted = 0, wrong_code = 0, touched = 0, tried = 0;
 	for (size_t i = 0; i < N_EXAMPLES; i++) {
@@ -898,11 +899,11 @@ test_truncations(void)
 			 * the end. */
 			uint8_t *p = dup_bytes(ex[i].buf, n ? n : 1);
 			memcpy(&m, &sentinel, sizeof(m));
-			int err = proto_msg_decode(p, n, &m, NULL);
+			int err = adv_msg_decode(p, n, &m, NULL);
 			tried++;
 			if (err == RF_OK) {
 				accepted++;
-				proto_msg_free(&m);
+				adv_msg_free(&m);
 			} else {
 				wrong_code += err != RF_ERR_TRUNCATED;
 				touched += memcmp(&m, &sentinel, sizeof(m)) != 0;
@@ -926,14 +927,14 @@ test_corruptions(void)
 		uint8_t *p = dup_bytes(ex[i].buf, ex[i].len);
 		for (size_t pos = 0; pos < ex[i].len; pos++) {
 			for (size_t k = 0; k < sizeof(patterns); k++) {
-				struct proto_msg m;
+				struct adv_msg m;
 				p[pos] ^= patterns[k];
-				int err = proto_msg_decode(p, ex[i].len, &m, NULL);
+				int err = adv_msg_decode(p, ex[i].len, &m, NULL);
 				p[pos] ^= patterns[k];
 				tried++;
 				if (err == RF_OK) {
 					accepted++;
-					proto_msg_free(&m);
+					adv_msg_free(&m);
 				}
 			}
 		}
@@ -961,16 +962,16 @@ test_resigned_corruptions(void)
 		 * their own tests. */
 		for (size_t pos = 48; pos < body_end; pos++) {
 			for (size_t k = 0; k < sizeof(patterns); k++) {
-				struct proto_msg m;
+				struct adv_msg m;
 				p[pos] ^= patterns[k];
 				resign(p, ex[i].len, &alice);
-				int err = proto_msg_decode(p, ex[i].len, &m, NULL);
+				int err = adv_msg_decode(p, ex[i].len, &m, NULL);
 				tried++;
 				if (err == RF_OK) {
 					uint8_t *again;
 					size_t len;
 					accepted++;
-					if (proto_msg_pack(&m, &alice, &again,
+					if (adv_msg_pack(&m, &alice, &again,
 					    &len) != RF_OK) {
 						noncanonical++;
 					} else {
@@ -978,7 +979,7 @@ test_resigned_corruptions(void)
 						    memcmp(again, p, len) != 0;
 						free(again);
 					}
-					proto_msg_free(&m);
+					adv_msg_free(&m);
 				}
 				p[pos] ^= patterns[k];
 			}
@@ -1002,11 +1003,11 @@ static void
 expect_fail(const uint8_t *buf, size_t len, int want, const char *what,
     const char *label)
 {
-	struct proto_msg m, sentinel;
+	struct adv_msg m, sentinel;
 	struct rf_errinfo ei = { "" };
 	memset(&sentinel, 0x33, sizeof(sentinel));
 	memcpy(&m, &sentinel, sizeof(m));
-	int err = proto_msg_decode(buf, len, &m, &ei);
+	int err = adv_msg_decode(buf, len, &m, &ei);
 	bool named = strstr(ei.msg, what) != NULL;
 	CU_ASSERT_EQUAL(err, want);
 	CU_ASSERT(named);
@@ -1015,7 +1016,7 @@ expect_fail(const uint8_t *buf, size_t len, int want, const char *what,
 		    rf_strerror(err), err, ei.msg, rf_strerror(want), what);
 	}
 	if (err == RF_OK) {
-		proto_msg_free(&m);
+		adv_msg_free(&m);
 	} else {
 		CU_ASSERT(memcmp(&m, &sentinel, sizeof(m)) == 0);
 	}
@@ -1764,11 +1765,11 @@ test_decode_status(void)
 /* ------------------------------------------------------------------ */
 
 static int
-try_encode(const struct proto_msg *m)
+try_encode(const struct adv_msg *m)
 {
 	uint8_t *buf = NULL;
 	size_t len = 0;
-	int err = proto_msg_pack(m, &alice, &buf, &len);
+	int err = adv_msg_pack(m, &alice, &buf, &len);
 	if (err == RF_OK) {
 		free(buf);
 	}
@@ -1778,14 +1779,14 @@ try_encode(const struct proto_msg *m)
 static void
 test_encode_limits(void)
 {
-	struct proto_msg m;
+	struct adv_msg m;
 	const enum proto_hash s = PROTO_HASH_BLAKE2B;
 
 	/* The envelope. */
 	build_example(&m, PROTO_MSG_ACK, s);
 	uint8_t *buf;
 	size_t len;
-	CU_ASSERT(proto_msg_pack(&m, &bob, &buf, &len) == RF_ERR_INVAL);
+	CU_ASSERT(adv_msg_pack(&m, &bob, &buf, &len) == RF_ERR_INVAL);
 	m.version = 2;
 	CU_ASSERT(try_encode(&m) == RF_ERR_INVAL);
 	m.version = PROTO_VERSION;
@@ -1823,7 +1824,7 @@ test_encode_limits(void)
 	m.u.model_register.graph_len = glen;
 	m.u.model_register.n_inputs = ENGINE_MAX_GRAPH_IO + 1;
 	CU_ASSERT(try_encode(&m) == RF_ERR_RANGE);
-	proto_msg_free(&m);
+	adv_msg_free(&m);
 
 	build_example(&m, PROTO_MSG_JOB_SUBMIT, s);
 	m.u.job_submit.n_inputs = PROTO_MAX_TENSORS + 1;
@@ -1841,12 +1842,12 @@ test_encode_limits(void)
 	CU_ASSERT(try_encode(&m) == RF_ERR_RANGE);
 	m.u.job_submit.inputs[1].rank = 1;
 	CU_ASSERT(try_encode(&m) == RF_OK);
-	proto_msg_free(&m);
+	adv_msg_free(&m);
 
 	build_example(&m, PROTO_MSG_JOB_INFO, s);
 	m.u.job_info.state = 6;
 	CU_ASSERT(try_encode(&m) == RF_ERR_INVAL);
-	proto_msg_free(&m);
+	adv_msg_free(&m);
 
 	build_example(&m, PROTO_MSG_CLAIM, s);
 	m.u.claim.proof_len = MERKLE_MAX_PROOF + 1;
@@ -1860,7 +1861,7 @@ test_encode_limits(void)
 	CU_ASSERT(try_encode(&m) == RF_ERR_RANGE);
 	m.u.claim.n_inputs = 0;
 	CU_ASSERT(try_encode(&m) == RF_OK);
-	proto_msg_free(&m);
+	adv_msg_free(&m);
 
 	build_example(&m, PROTO_MSG_BISECT_QUERY, s);
 	m.u.bisect_query.n_sizes = PROTO_MAX_ARITY;
@@ -1896,7 +1897,7 @@ test_encode_limits(void)
 	m.u.reveal.n_inputs = ENGINE_MAX_OP_INPUTS + 1;
 	CU_ASSERT(try_encode(&m) == RF_ERR_RANGE);
 	m.u.reveal.n_inputs = n_in;
-	proto_msg_free(&m);
+	adv_msg_free(&m);
 
 	build_example(&m, PROTO_MSG_VERDICT, s);
 	m.u.verdict.executor_won = 2;
@@ -1910,7 +1911,7 @@ test_encode_limits(void)
 	CU_ASSERT(try_encode(&m) == RF_ERR_RANGE);
 	m.u.verdict.transcript_len = tlen;
 	CU_ASSERT(try_encode(&m) == RF_OK);
-	proto_msg_free(&m);
+	adv_msg_free(&m);
 
 	build_example(&m, PROTO_MSG_EVENT, s);
 	m.u.event.kind = PROTO_EVENT_DISPUTE_MOVE + 1;
@@ -1923,10 +1924,10 @@ test_encode_limits(void)
 	m.u.status_info.n_nodes = nn;
 	m.u.status_info.nodes[3].roles = 0x10;
 	CU_ASSERT(try_encode(&m) == RF_ERR_INVAL);
-	proto_msg_free(&m);
+	adv_msg_free(&m);
 
 	/* Two claims that each fit but together overflow the body. */
-	proto_msg_init(&m, PROTO_MSG_EQUIVOCATION, s);
+	adv_msg_init(&m, PROTO_MSG_EQUIVOCATION, s);
 	m.sender = alice.pk;
 	m.u.equivocation.len_a = PROTO_MAX_BODY / 2;
 	m.u.equivocation.len_b = PROTO_MAX_BODY / 2;
@@ -1937,26 +1938,26 @@ test_encode_limits(void)
 	CU_ASSERT(try_encode(&m) == RF_ERR_RANGE);
 	/* 8 bytes less than the limit leaves room for the two lengths. */
 	m.u.equivocation.len_b -= 8;
-	CU_ASSERT(proto_msg_pack(&m, &alice, &buf, &len) == RF_OK);
+	CU_ASSERT(adv_msg_pack(&m, &alice, &buf, &len) == RF_OK);
 	CU_ASSERT_EQUAL(len, PROTO_MAX_MESSAGE);
-	struct proto_msg big;
-	CU_ASSERT(proto_msg_decode(buf, len, &big, NULL) == RF_OK);
+	struct adv_msg big;
+	CU_ASSERT(adv_msg_decode(buf, len, &big, NULL) == RF_OK);
 	CU_ASSERT(body_eq(&m, &big));
-	proto_msg_free(&big);
+	adv_msg_free(&big);
 	free(buf);
-	proto_msg_free(&m);
+	adv_msg_free(&m);
 
 	/* NULL data with a length is a caller bug, not a message. */
-	proto_msg_init(&m, PROTO_MSG_VERDICT, s);
+	adv_msg_init(&m, PROTO_MSG_VERDICT, s);
 	m.sender = alice.pk;
 	m.u.verdict.reason = 1;
 	m.u.verdict.transcript_len = 3;
 	CU_ASSERT(try_encode(&m) == RF_ERR_INVAL);
-	proto_msg_init(&m, PROTO_MSG_REVEAL, s);
+	adv_msg_init(&m, PROTO_MSG_REVEAL, s);
 	m.sender = alice.pk;
 	m.u.reveal.n_inputs = 2;
 	CU_ASSERT(try_encode(&m) == RF_ERR_INVAL);
-	proto_msg_init(&m, PROTO_MSG_STATUS_INFO, s);
+	adv_msg_init(&m, PROTO_MSG_STATUS_INFO, s);
 	m.sender = alice.pk;
 	m.u.status_info.n_nodes = 2;
 	CU_ASSERT(try_encode(&m) == RF_ERR_INVAL);
@@ -2007,13 +2008,13 @@ test_names_and_codes(void)
 
 	/* init + free of every type with nothing owned, and NULL. */
 	for (size_t i = 0; i < N_TYPES; i++) {
-		struct proto_msg m;
-		proto_msg_init(&m, (enum proto_msg_type)all_types[i],
+		struct adv_msg m;
+		adv_msg_init(&m, (enum proto_msg_type)all_types[i],
 		    PROTO_HASH_XXH3);
 		CU_ASSERT_EQUAL(m.version, PROTO_VERSION);
-		proto_msg_free(&m);
+		adv_msg_free(&m);
 	}
-	proto_msg_free(NULL);
+	adv_msg_free(NULL);
 }
 
 /*
@@ -2044,11 +2045,11 @@ replay_dir(const char *dir, bool must_verify, size_t *bad)
 			continue;
 		}
 		files++;
-		struct proto_msg m;
+		struct adv_msg m;
 		struct rf_errinfo ei = { "" };
-		int err = proto_msg_decode(buf, len, &m, &ei);
+		int err = adv_msg_decode(buf, len, &m, &ei);
 		if (err == RF_OK) {
-			proto_msg_free(&m);
+			adv_msg_free(&m);
 		} else if (must_verify) {
 			printf("\n  %s: %s\n", path, ei.msg);
 			(*bad)++;
@@ -2063,14 +2064,14 @@ replay_dir(const char *dir, bool must_verify, size_t *bad)
 			uint8_t *again;
 			size_t alen;
 			m.sender = alice.pk;
-			if (proto_msg_pack(&m, &alice, &again, &alen) != RF_OK) {
+			if (adv_msg_pack(&m, &alice, &again, &alen) != RF_OK) {
 				(*bad)++;
 			} else {
 				*bad += alen != len || memcmp(again + HDR, buf + HDR,
 				    len - PROTO_ENVELOPE_OVERHEAD) != 0;
 				free(again);
 			}
-			proto_msg_free(&m);
+			adv_msg_free(&m);
 		}
 		free(buf);
 	}
