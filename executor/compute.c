@@ -226,8 +226,12 @@ executor_compute(struct executor *x, const struct node_model *nm,
 		o.trace = capture_hook;
 		o.trace_ctx = &c;
 		err = engine_run(m, job->inputs, n_in, outs, &o, ei);
-		if (err == RF_ERR_ABORTED && c.err != RF_OK) {
-			err = rf_errf(ei, c.err, "trace: %s", rf_strerror(c.err));
+		/* The hook stops the run for its own failure or the
+		 * trace's (a leaf array that could not grow). */
+		int hook_err = c.err != RF_OK ? c.err : c.tr.err;
+		if (err == RF_ERR_ABORTED && hook_err != RF_OK) {
+			err = rf_errf(ei, hook_err, "trace: %s",
+			    rf_strerror(hook_err));
 		}
 		if (err == RF_OK) {
 			for (size_t i = 0; i < engine_model_output_count(m); i++) {
