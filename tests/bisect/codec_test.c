@@ -61,7 +61,9 @@ answer(struct bisect_game *g, enum bisect_side side,
 	struct proto_bisect_answer a;
 	bisect_query(g, &dispute_id, &q);
 	CU_ASSERT_FATAL(bisect_answer_build(SUITE, l, N, &q, &a) == RF_OK);
-	return bisect_answer(g, side, &a, now, NULL);
+	enum bisect_result res = bisect_answer(g, side, &a, now, NULL);
+	proto_bisect_answer_free(&a); /* its proofs are allocations */
+	return res;
 }
 
 /* Plays a game (the executor with exl, the challenger with chl) to its
