@@ -1374,8 +1374,8 @@ read_challenger(struct devnet_node *n, int timeout_ms, unsigned *records,
 	for (size_t i = 0; i < 5; i++) {
 		char series[96];
 		snprintf(series, sizeof(series), RECORDS "%s\"}", outcomes[i]);
-		if (!devnet_metric_value(text, series, &v[i]) || v[i] < 0 ||
-		    v[i] > 4e9) {
+		if (!devnet_metric_value(text, series, &v[i]) ||
+		    !(v[i] >= 0 && v[i] <= 4e9)) {
 			free(text);
 			return rf_errf(ei, RF_ERR_FORMAT, "%s's metrics have no "
 			    "%s", n->name, series);

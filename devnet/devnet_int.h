@@ -53,7 +53,7 @@ int devnet_http_get(int port, const char *path, int timeout_ms, char **body,
 
 /* The value of one series in Prometheus text: series is the name with its
  * labels as rendered (`refute_challenger_records_total{outcome="match"}`).
- * False when it is absent or its value does not parse. */
+ * False when it is absent or its value is not a finite number. */
 bool devnet_metric_value(const char *text, const char *series, double *v);
 
 /* Monotonic seconds. */

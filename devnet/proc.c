@@ -335,7 +335,10 @@ devnet_metric_value(const char *text, const char *series, double *v)
 			char *end;
 			errno = 0;
 			double x = strtod(line + sl + 1, &end);
-			if (end != line + sl + 1 && errno == 0 &&
+			/* isfinite without libm: NaN fails x == x, the
+			 * infinities x - x == 0. */
+			if (end != line + sl + 1 && errno == 0 && x == x &&
+			    x - x == 0 &&
 			    (*end == '\n' || *end == '\0' || *end == ' ')) {
 				*v = x;
 				return true;
