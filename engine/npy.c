@@ -47,6 +47,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/bytes.h"
 #include "engine/engine_int.h"
 
 #define NPY_MAGIC "\x93NUMPY"
@@ -74,52 +75,6 @@
 #endif
 
 /* ------------------------------------------------------------------ */
-/* Cursor                                                               */
-/* ------------------------------------------------------------------ */
-
-struct cur {
-	const uint8_t *p;
-	size_t left;
-};
-
-static bool
-rd_u8(struct cur *c, uint8_t *v)
-{
-	if (c->left < 1) {
-		return false;
-	}
-	*v = c->p[0];
-	c->p++;
-	c->left--;
-	return true;
-}
-
-static bool
-rd_u16(struct cur *c, uint32_t *v)
-{
-	if (c->left < 2) {
-		return false;
-	}
-	*v = (uint32_t)c->p[0] | (uint32_t)c->p[1] << 8;
-	c->p += 2;
-	c->left -= 2;
-	return true;
-}
-
-static bool
-rd_u32(struct cur *c, uint32_t *v)
-{
-	if (c->left < 4) {
-		return false;
-	}
-	*v = (uint32_t)c->p[0] | (uint32_t)c->p[1] << 8 |
-	    (uint32_t)c->p[2] << 16 | (uint32_t)c->p[3] << 24;
-	c->p += 4;
-	c->left -= 4;
-	return true;
-}
-
-/* ------------------------------------------------------------------ */
 /* Header dict                                                          */
 /* ------------------------------------------------------------------ */
 
@@ -139,9 +94,13 @@ struct npy_header {
 	unsigned seen; /* KEY_* bits */
 };
 
-/* The dict text (without the final '\n') and where it sits in the file. */
+/*
+ * The dict text (without the final '\n') and where it sits in the file.
+ * The parser peeks at c's bytes and skips only what it has seen, so the
+ * reader never runs past the end (its sticky error stays RF_OK).
+ */
 struct hparse {
-	struct cur c;
+	struct rf_reader c;
 	const uint8_t *file; /* for byte offsets in messages */
 	struct rf_errinfo *ei;
 };
@@ -164,8 +123,7 @@ hp_peek(const struct hparse *h)
 static void
 hp_skip(struct hparse *h, size_t n)
 {
-	h->c.p += n;
-	h->c.left -= n;
+	(void)rf_read_bytes(&h->c, n);
 }
 
 static void
@@ -623,7 +581,7 @@ data_to_le(uint8_t *dst, const void *src, size_t count, size_t size)
 
 /* Magic, version and header length; leaves c at the header. */
 static int
-npy_prefix(struct cur *c, uint32_t *hlen, struct rf_errinfo *ei)
+npy_prefix(struct rf_reader *c, uint32_t *hlen, struct rf_errinfo *ei)
 {
 	/* Compare what there is first, so a short non-.npy buffer is
 	 * reported as the wrong format rather than as truncated. */
@@ -636,11 +594,10 @@ npy_prefix(struct cur *c, uint32_t *hlen, struct rf_errinfo *ei)
 		return rf_errf(ei, RF_ERR_TRUNCATED,
 		    "npy: file ends inside the magic (%zu bytes)", c->left);
 	}
-	c->p += NPY_MAGIC_LEN;
-	c->left -= NPY_MAGIC_LEN;
-	uint8_t major;
-	uint8_t minor;
-	if (!rd_u8(c, &major) || !rd_u8(c, &minor)) {
+	(void)rf_read_bytes(c, NPY_MAGIC_LEN);
+	uint8_t major = rf_read_u8(c);
+	uint8_t minor = rf_read_u8(c);
+	if (c->err != RF_OK) {
 		return rf_errf(ei, RF_ERR_TRUNCATED,
 		    "npy: file ends inside the version");
 	}
@@ -649,8 +606,8 @@ npy_prefix(struct cur *c, uint32_t *hlen, struct rf_errinfo *ei)
 		    "npy: format version %u.%u is not supported (1.0 to 3.0)",
 		    major, minor);
 	}
-	bool ok = major == 1 ? rd_u16(c, hlen) : rd_u32(c, hlen);
-	if (!ok) {
+	*hlen = major == 1 ? rf_read_u16(c) : rf_read_u32(c);
+	if (c->err != RF_OK) {
 		return rf_errf(ei, RF_ERR_TRUNCATED,
 		    "npy: file ends inside the header length");
 	}
@@ -663,25 +620,21 @@ npy_prefix(struct cur *c, uint32_t *hlen, struct rf_errinfo *ei)
 }
 
 static int
-npy_header_parse(const uint8_t *file, struct cur *c, uint32_t hlen,
+npy_header_parse(const uint8_t *file, struct rf_reader *c, uint32_t hlen,
     struct npy_header *hd, struct rf_errinfo *ei)
 {
 	if (hlen == 0 || c->p[hlen - 1] != '\n') {
 		return rf_errf(ei, RF_ERR_FORMAT,
 		    "npy: header does not end with a newline");
 	}
-	struct hparse h = {
-		.c = { .p = c->p, .left = hlen - 1 },
-		.file = file,
-		.ei = ei,
-	};
+	struct hparse h = { .file = file, .ei = ei };
+	rf_reader_init(&h.c, c->p, hlen - 1);
 	memset(hd, 0, sizeof(*hd));
 	int err = hp_dict(&h, hd);
 	if (err != RF_OK) {
 		return err;
 	}
-	c->p += hlen;
-	c->left -= hlen;
+	(void)rf_read_bytes(c, hlen);
 	return RF_OK;
 }
 
@@ -689,7 +642,8 @@ int
 engine_tensor_npy_decode(const uint8_t *buf, size_t len, struct tensor *out,
     struct rf_errinfo *ei)
 {
-	struct cur c = { .p = buf, .left = buf != NULL ? len : 0 };
+	struct rf_reader c;
+	rf_reader_init(&c, buf, buf != NULL ? len : 0);
 	uint32_t hlen = 0;
 	int err = npy_prefix(&c, &hlen, ei);
 	if (err != RF_OK) {
