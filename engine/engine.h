@@ -119,6 +119,8 @@ float engine_det_geluf(float x);
 float engine_det_gelu_tanhf(float x);
 /* exp in double, for the engine's own use in wider computations. */
 double engine_det_exp(double x);
+/* ln in double of a positive, finite, normal x (Pow's series). */
+double engine_det_log(double x);
 /* Round to nearest, ties to even, of a double (|x| < 2^52 or returned). */
 double engine_det_rint(double x);
 

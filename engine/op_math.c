@@ -11,14 +11,15 @@
  *               increasing index order summed in double from +0.0,
  *               divided once by their count, rounded to float.
  *   Pow         in double: an integer exponent |n| <= 64 by binary
- *               powering (below), any other by engine_det_exp(y * log|x|) with
- *               the log here; special cases as C99 pow (Annex F); one
- *               rounding to float at the end.
+ *               powering (below), any other by
+ *               engine_det_exp(y * engine_det_log|x|) (engine/detmath.c);
+ *               special cases as C99 pow (Annex F); one rounding to float
+ *               at the end.
  *   Sqrt        sqrtf, correctly rounded by IEEE 754.
  *   Erf         engine_det_erff.
  *
- * The log in double is built here from + - * / only, like engine/
- * detmath.c (which owns the float functions): nothing from libm.
+ * Nothing here calls libm: exp and log in double come from
+ * engine/detmath.c.
  */
 #include <float.h>
 #include <stdlib.h>
@@ -165,7 +166,7 @@ engine_op_reducemean_eval(const struct op_call *c)
 }
 
 /* ------------------------------------------------------------------ */
-/* Deterministic log and pow in double                                  */
+/* Deterministic pow in double                                          */
 /* ------------------------------------------------------------------ */
 
 static uint64_t
@@ -174,56 +175,6 @@ dbits(double x)
 	uint64_t u;
 	memcpy(&u, &x, sizeof(u));
 	return u;
-}
-
-static double
-dfrom(uint64_t u)
-{
-	double x;
-	memcpy(&x, &u, sizeof(x));
-	return x;
-}
-
-/* ln 2 split so that k * LN2_HI is exact for |k| < 2^24 (the constants
- * of engine/detmath.c). */
-#define LN2_HI 0x1.62e42ffp-1
-#define LN2_LO -0x1.718432a1b0e26p-35
-#define SQRT2 0x1.6a09e667f3bcdp+0
-
-/*
- * ln x for a positive, finite, normal double x: x = 2^k m with m in
- * [sqrt(1/2), sqrt(2)), and ln m = 2 atanh(s) = 2 (s + s^3/3 + s^5/5 +
- * ...) with s = (m - 1) / (m + 1), |s| < 0.1716. Twelve terms leave out
- * less than s^25 / 25 < 2^-66 of the result, so the error is a few
- * double ulps: far below the float ulp that Pow finally rounds to.
- */
-static double
-log_pos(double x)
-{
-	uint64_t b = dbits(x);
-	int k = (int)((b >> 52) & 0x7ff) - 1023;
-	double m = dfrom((b & UINT64_C(0x000fffffffffffff)) |
-	    UINT64_C(0x3ff0000000000000));
-	if (m > SQRT2) {
-		m = m * 0.5;
-		k++;
-	}
-	double s = (m - 1.0) / (m + 1.0);
-	double s2 = s * s;
-	double q = 1.0 / 23.0;
-	q = 1.0 / 21.0 + s2 * q;
-	q = 1.0 / 19.0 + s2 * q;
-	q = 1.0 / 17.0 + s2 * q;
-	q = 1.0 / 15.0 + s2 * q;
-	q = 1.0 / 13.0 + s2 * q;
-	q = 1.0 / 11.0 + s2 * q;
-	q = 1.0 / 9.0 + s2 * q;
-	q = 1.0 / 7.0 + s2 * q;
-	q = 1.0 / 5.0 + s2 * q;
-	q = 1.0 / 3.0 + s2 * q;
-	double lm = 2.0 * s + (2.0 * s) * (s2 * q);
-	double kk = (double)k;
-	return kk * LN2_HI + (lm + kk * LN2_LO);
 }
 
 /*
@@ -344,7 +295,7 @@ pow_f32(float xf, const struct exponent *e)
 			r = 1.0 / r;
 		}
 	} else {
-		r = engine_det_exp(y * log_pos(ax));
+		r = engine_det_exp(y * engine_det_log(ax));
 	}
 	float f = (float)r;
 	return xneg && odd ? -f : f;
