@@ -11,6 +11,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "engine/engine.h"
 #include "protocol/protocol.h"
 /* blake3's paths one by one (the library picks the best by itself). */
 #include "protocol/protocol_int.h"

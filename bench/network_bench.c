@@ -50,6 +50,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "engine/engine.h"
 #include "net/net.h"
 #include "node/node.h"
 

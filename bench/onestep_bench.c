@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "bisect/bisect.h"
+#include "engine/engine.h"
 
 
 static double

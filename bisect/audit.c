@@ -28,6 +28,7 @@
 #include <string.h>
 
 #include "bisect/bisect.h"
+#include "engine/engine.h"
 
 struct cursor {
 	const uint8_t *p;

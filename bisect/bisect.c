@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "bisect/bisect_int.h"
+#include "engine/engine.h"
 
 static const char *const side_name[2] = { "executor", "challenger" };
 

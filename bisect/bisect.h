@@ -31,7 +31,6 @@
 #include <stdint.h>
 
 #include "chain/chain.h"
-#include "engine/engine.h"
 #include "protocol/protocol.h"
 
 #define BISECT_MAX_SIZES (PROTO_MAX_ARITY - 1)

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "bisect/bisect.h"
+#include "engine/engine.h"
 
 struct wanted {
 	size_t n_entries;

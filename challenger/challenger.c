@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "base/log.h"
+#include "engine/engine.h"
 #include "net/net.h"
 #include "node/node.h"
 #include "store/store.h"

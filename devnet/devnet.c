@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "challenger/challenger.h"
+#include "engine/engine.h"
 #include "executor/executor.h"
 #include "node/node.h"
 #include "devnet/devnet.h"

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "engine/engine.h"
 #include "executor/executor_int.h"
 
 int

@@ -24,6 +24,7 @@
 #include <string.h>
 
 #include "base/log.h"
+#include "engine/engine.h"
 #include "executor/executor_int.h"
 
 /* A job of ours: its model and stored leaves. */

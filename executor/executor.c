@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "base/log.h"
+#include "engine/engine.h"
 #include "node/node.h"
 #include "store/store.h"
 #include "executor/executor_int.h"

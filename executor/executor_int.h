@@ -2,6 +2,7 @@
 #ifndef RF_EXECUTOR_INT_H
 #define RF_EXECUTOR_INT_H
 
+#include "engine/engine.h"
 #include "net/net.h"
 #include "node/node.h"
 #include "bisect/bisect.h"

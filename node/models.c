@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine/engine.h"
 #include "node/node.h"
 
 /* Model files are mapped by nothing yet: read whole, up to 16 GiB. */

@@ -13,7 +13,10 @@
 #include <stdint.h>
 
 #include "base/rf.h"
-#include "engine/engine.h"
+#include "engine/tensor.h"
+
+/* Only pointers to models here: engine/engine.h defines them. */
+struct engine_model;
 
 /* Call once before anything else here (initialises libsodium). */
 int proto_init(void) __attribute__((warn_unused_result));

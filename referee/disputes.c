@@ -22,6 +22,7 @@
 
 #include "base/log.h"
 #include "bisect/bisect.h"
+#include "engine/engine.h"
 #include "referee/referee_int.h"
 
 enum dispute_state {

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine/engine.h"
 #include "sim/des_int.h"
 
 /* ------------------------------------------------------------------ */

@@ -18,6 +18,7 @@
 #include <sys/resource.h>
 #include <time.h>
 
+#include "engine/engine.h"
 #include "sim/des_int.h"
 
 /* A job the referee refused at submission (no executor, no balance). */

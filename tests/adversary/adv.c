@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "bisect/bisect.h"
+#include "engine/engine.h"
 #include "tests/testlib.h"
 #include "tests/adversary/adv.h"
 

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "bisect/bisect.h"
+#include "engine/engine.h"
 #include "tests/adversary/adv.h"
 #include "tests/testlib.h"
 

@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine/engine.h"
 #include "tests/adversary/adv.h"
 #include "tests/testlib.h"
 

@@ -25,6 +25,7 @@
 
 #include "bisect/bisect.h"
 #include "chain/chain.h"
+#include "engine/engine.h"
 #include "node/node.h"
 #include "sim/sim.h"
 #include "tests/adversary/adv.h"

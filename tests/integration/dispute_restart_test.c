@@ -28,6 +28,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "engine/engine.h"
 #include "node/node.h"
 #include "tests/adversary/adv.h"
 #include "tests/testlib.h"

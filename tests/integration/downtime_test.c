@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "bisect/bisect.h"
+#include "engine/engine.h"
 #include "node/node.h"
 #include "tests/adversary/adv.h"
 #include "tests/testlib.h"

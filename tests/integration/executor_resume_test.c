@@ -32,6 +32,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine/engine.h"
 #include "net/net.h"
 #include "tests/adversary/adv.h"
 #include "tests/testlib.h"

@@ -28,6 +28,7 @@
 #include <sqlite3.h>
 
 #include "base/log.h"
+#include "engine/engine.h"
 #include "net/net.h"
 #include "node/node.h"
 #include "tests/adversary/adv.h"

@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "challenger/challenger.h"
+#include "engine/engine.h"
 #include "net/net.h"
 #include "node/node.h"
 #include "tests/adversary/adv.h"

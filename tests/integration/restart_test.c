@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "challenger/challenger.h"
+#include "engine/engine.h"
 #include "node/node.h"
 #include "tests/adversary/adv.h"
 #include "tests/testlib.h"

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine/engine.h"
 #include "protocol/protocol.h"
 #include "tests/testlib.h"
 
