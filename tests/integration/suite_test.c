@@ -24,6 +24,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "engine/engine.h"
 #include "tests/adversary/adv.h"
 #include "tests/testlib.h"
 
