@@ -375,9 +375,12 @@ init_ledger(struct referee *r, struct rf_errinfo *ei)
 		err = referee_db_genesis(r, &g, ei);
 	}
 	if (err == RF_OK) {
-		log_info("genesis: %zu accounts, suite %s, window %llu ms",
+		log_info("genesis: %zu accounts, suite %s, window %llu ms%s",
 		    g.n_accounts, proto_hash_name(g.params.suite),
-		    (unsigned long long)g.params.window_ms);
+		    (unsigned long long)g.params.window_ms,
+		    g.params.suite == PROTO_HASH_BLAKE2B ? " (the suite of "
+		    "networks made before blake3; new ones should say 'suite "
+		    "blake3-256': several times faster)" : "");
 	}
 	referee_genesis_free(&g);
 	return err;
