@@ -295,6 +295,66 @@ test_onnx_import(void)
 	}
 }
 
+/* ---- Hostile files: refused the same way, or out of memory ----------- */
+
+struct refusal_case {
+	const uint8_t *buf;
+	size_t len;
+	int want; /* the code without failures */
+};
+
+/* RF_OK when refused with the same code as without failures (a failed
+ * allocation on the way to a refusal must leak nothing either). */
+static int
+onnx_refused_op(void *ctx)
+{
+	struct refusal_case *c = ctx;
+	struct engine_model *m = NULL;
+	int err = engine_model_import_onnx(c->buf, c->len, NULL, &m, NULL);
+	if (err == RF_OK) {
+		engine_model_free(m);
+		return TESTLIB_WRONG;
+	}
+	return err == c->want ? RF_OK : err;
+}
+
+static void
+test_onnx_refusals(void)
+{
+	static const char *const bad[] = { "bad_cycle", "bad_domain",
+		"bad_dropout_training", "bad_duplicate_value",
+		"bad_dynamic_shape", "bad_equal_runtime", "bad_expand_bomb",
+		"bad_external_data", "bad_fold_bomb", "bad_fp16",
+		"bad_huge_dims", "bad_ir2", "bad_missing_init", "bad_neg_dims",
+		"bad_neg_input_dim", "bad_opset18", "bad_opset9",
+		"bad_raw_short", "bad_shape_mismatch", "bad_split_many",
+		"bad_two_outputs", "bad_undefined", "bad_unsupported_attr",
+		"bad_unsupported_op" };
+	long runs = 0;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char file[128];
+		snprintf(file, sizeof(file), "%s.onnx", bad[i]);
+		struct refusal_case c;
+		uint8_t *b = data_file("onnx", file, &c.len);
+		CU_ASSERT_FATAL(b != NULL);
+		c.buf = b;
+		struct engine_model *m = NULL;
+		c.want = engine_model_import_onnx(b, c.len, NULL, &m, NULL);
+		CU_ASSERT_FATAL(c.want != RF_OK);
+		/* Some are refused before anything is allocated. */
+		struct testlib_alloc_report rep;
+		int rc = testlib_alloc_fail_run(onnx_refused_op, &c, 0, &rep);
+		if (rc != 0) {
+			fprintf(stderr, "\n  %s: refused with %d\n", bad[i],
+			    c.want);
+		}
+		CU_ASSERT_EQUAL(rc, 0);
+		runs += rep.runs;
+		free(b);
+	}
+	CU_ASSERT(runs > 0);
+}
+
 /* ---- A refusal stays a refusal -------------------------------------- */
 
 /*
@@ -446,6 +506,7 @@ static CU_TestInfo nomem_tests[] = {
 	{ "npy decode and encode", test_npy },
 	{ "model file decode and decode_graph", test_model_file },
 	{ "ONNX import", test_onnx_import },
+	{ "hostile ONNX files", test_onnx_refusals },
 	{ "run", test_run },
 	{ "a failure never turns a refusal into acceptance",
 	    test_refusal_kept },

@@ -439,6 +439,44 @@ test_model_derive(void)
 	free(g);
 }
 
+/* A registration's graph under allocation failures: the same spec, or
+ * out of memory; an unrunnable graph stays refused. */
+struct derive_case {
+	uint8_t *graph;
+	size_t len;
+	int want;
+};
+
+static int
+derive_op(void *ctx)
+{
+	struct derive_case *c = ctx;
+	struct model_spec s;
+	int err = referee_model_derive(SUITE, c->graph, c->len, &s, NULL);
+	if (c->want != RF_OK) {
+		return err == c->want ? RF_OK : err == RF_OK ? TESTLIB_WRONG :
+		    err;
+	}
+	if (err != RF_OK) {
+		return err;
+	}
+	return s.n_ops == 2 && s.n_leaves == 2 && s.out_leaf == 2 ?
+	    RF_OK : TESTLIB_WRONG;
+}
+
+static void
+test_model_derive_nomem(void)
+{
+	struct derive_case c = { NULL, 0, RF_OK };
+	c.graph = small_graph(2, 3, &c.len);
+	CU_ASSERT(testlib_alloc_fail_loop(derive_op, &c) > 0);
+	free(c.graph);
+	c.graph = small_graph(2, 5, &c.len);
+	c.want = RF_ERR_SHAPE;
+	CU_ASSERT(testlib_alloc_fail_loop(derive_op, &c) > 0);
+	free(c.graph);
+}
+
 static void
 test_job_inputs(void)
 {
@@ -1007,6 +1045,7 @@ static CU_TestInfo genesis_tests[] = {
 
 static CU_TestInfo validate_tests[] = {
 	{ "a model's spec is derived from its graph", test_model_derive },
+	{ "deriving it out of memory", test_model_derive_nomem },
 	{ "a job's inputs against the spec", test_job_inputs },
 	{ "stored specs, legacy rows, damage, dynamic shapes",
 	    test_model_spec },
