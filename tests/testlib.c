@@ -724,6 +724,9 @@ alloc_leftover(long *min_seq, int *overflow)
 /* Says what a run did wrong: the first few lines of each loop only. */
 static int alloc_said;
 
+static void alloc_say(const char *fmt, ...)
+    __attribute__((format(printf, 1, 2)));
+
 static void
 alloc_say(const char *fmt, ...)
 {

@@ -154,7 +154,7 @@ test_faults_named(void)
 		const char *name = challenger_fault_name((enum challenger_fault)i);
 		CU_ASSERT(strcmp(name, "?") != 0);
 		CU_ASSERT_EQUAL(challenger_fault_parse(name, &f), RF_OK);
-		CU_ASSERT_EQUAL(f, i);
+		CU_ASSERT_EQUAL((int)f, i);
 	}
 	enum challenger_fault f = CHALLENGER_FAULT_SILENT;
 	CU_ASSERT_EQUAL(challenger_fault_parse("lie", &f), RF_ERR_INVAL);

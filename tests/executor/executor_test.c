@@ -130,7 +130,7 @@ test_faults_named(void)
 		const char *name = executor_fault_name((enum executor_fault)i);
 		CU_ASSERT(strcmp(name, "?") != 0);
 		CU_ASSERT_EQUAL(executor_fault_parse(name, &f), RF_OK);
-		CU_ASSERT_EQUAL(f, i);
+		CU_ASSERT_EQUAL((int)f, i);
 	}
 	enum executor_fault f = EXECUTOR_FAULT_SILENT;
 	CU_ASSERT_EQUAL(executor_fault_parse("lie", &f), RF_ERR_INVAL);
