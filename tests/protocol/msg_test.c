@@ -11,6 +11,7 @@
  * file per message: the fuzzer's seed corpus (fuzz/corpus/msg).
  */
 #include <dirent.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -813,6 +814,182 @@ dup_bytes(const uint8_t *p, size_t n)
 	CU_ASSERT_FATAL(c != NULL);
 	memcpy(c, p, n);
 	return c;
+}
+
+/* ------------------------------------------------------------------ */
+/* The typed API                                                        */
+/* ------------------------------------------------------------------ */
+
+static size_t find_example(uint8_t type, enum proto_hash s);
+
+/* Each message is only as large as its own type: no proof is held
+ * inline (the largest bodies are a job's 64 tensors), so a body fits any
+ * stack frame. */
+static void
+test_body_sizes(void)
+{
+	CU_ASSERT(sizeof(struct proto_bisect_answer) <= 1024);
+	CU_ASSERT(sizeof(struct proto_reveal) <= 128);
+	CU_ASSERT(sizeof(struct proto_claim) <= 4096);
+	CU_ASSERT(sizeof(struct proto_model_register) <= 512);
+	CU_ASSERT(sizeof(struct proto_reveal_input) <= 1024);
+	for (size_t i = 0; i < N_TYPES; i++) {
+		size_t n = proto_msg_body_size(all_types[i]);
+		CU_ASSERT(n <= sizeof(struct proto_job_info));
+		CU_ASSERT((n == 0) == (all_types[i] == PROTO_MSG_STATUS_QUERY));
+	}
+	CU_ASSERT(sizeof(struct proto_job_info) <= 6 * 1024);
+	CU_ASSERT_EQUAL(proto_msg_body_size(99), 0);
+}
+
+/* A body decoder takes its own type only (STAKE's takes UNSTAKE too),
+ * refuses a buffer smaller than the type's struct, and leaves nothing
+ * owned when it refuses. */
+static void
+test_typed_decoders(void)
+{
+	for (size_t i = 0; i < N_EXAMPLES; i++) {
+		struct proto_env env;
+		struct rf_errinfo ei = { "" };
+		CU_ASSERT_FATAL(proto_msg_open(ex[i].buf, ex[i].len, &env, &ei) ==
+		    RF_OK);
+		CU_ASSERT_EQUAL(env.type, ex[i].type);
+		CU_ASSERT_EQUAL(env.suite, ex[i].suite);
+		CU_ASSERT(key_eq(&env.sender, &alice.pk));
+		CU_ASSERT(env.body > ex[i].buf && env.body + env.body_len ==
+		    ex[i].buf + ex[i].len - PROTO_SIG_LEN);
+		/* The wrong decoder: a claim's for everything but claims. */
+		struct proto_claim c;
+		memset(&c, 0x5a, sizeof(c));
+		int err = proto_claim_decode(&env, &c, &ei);
+		if (env.type == PROTO_MSG_CLAIM) {
+			CU_ASSERT_EQUAL(err, RF_OK);
+			CU_ASSERT(c.proof_len == 7 && c.output_proof != NULL);
+			proto_claim_free(&c);
+			CU_ASSERT(c.output_proof == NULL && c.n_outputs == 0);
+		} else {
+			CU_ASSERT_EQUAL(err, RF_ERR_FORMAT);
+			CU_ASSERT(strstr(ei.msg, "expected claim") != NULL);
+			CU_ASSERT(c.output_proof == NULL && c.n_outputs == 0);
+		}
+		struct proto_amount am;
+		err = proto_amount_decode(&env, &am, NULL);
+		CU_ASSERT_EQUAL(err, env.type == PROTO_MSG_STAKE ||
+		    env.type == PROTO_MSG_UNSTAKE ? RF_OK : RF_ERR_FORMAT);
+		err = proto_status_query_decode(&env, NULL);
+		CU_ASSERT_EQUAL(err, env.type == PROTO_MSG_STATUS_QUERY ? RF_OK :
+		    RF_ERR_FORMAT);
+		/* Any type into a buffer of its size, not one byte less. */
+		size_t n = proto_msg_body_size(env.type);
+		if (n > 0) {
+			uint8_t *b = malloc(n);
+			CU_ASSERT_FATAL(b != NULL);
+			CU_ASSERT_EQUAL(proto_msg_body_decode(&env, b, n - 1, NULL),
+			    RF_ERR_INVAL);
+			CU_ASSERT_EQUAL(proto_msg_body_decode(&env, b, n, NULL),
+			    RF_OK);
+			proto_msg_body_free(env.type, b);
+			free(b);
+		}
+	}
+	/* A bisect_answer's proofs are allocations of their own length. */
+	size_t i = find_example(PROTO_MSG_BISECT_ANSWER, PROTO_HASH_BLAKE2B);
+	struct proto_env env;
+	struct proto_bisect_answer a;
+	CU_ASSERT_FATAL(proto_msg_open(ex[i].buf, ex[i].len, &env, NULL) ==
+	    RF_OK);
+	CU_ASSERT_FATAL(proto_bisect_answer_decode(&env, &a, NULL) == RF_OK);
+	CU_ASSERT_EQUAL(a.n_roots, 4);
+	for (unsigned k = 0; k < a.n_roots; k++) {
+		CU_ASSERT_EQUAL(a.roots[k].proof_len, 2 + k);
+		CU_ASSERT(a.roots[k].proof != NULL);
+	}
+	proto_bisect_answer_free(&a);
+	proto_bisect_answer_free(&a); /* twice is harmless */
+	/* A proof pointer missing its digests is refused at encode. */
+	struct proto_claim c;
+	memset(&c, 0, sizeof(c));
+	c.proof_len = 3;
+	uint8_t *buf;
+	size_t len;
+	CU_ASSERT_EQUAL(proto_msg_encode(PROTO_MSG_CLAIM, &c, PROTO_HASH_BLAKE2B,
+	    1, &alice, &buf, &len), RF_ERR_INVAL);
+	CU_ASSERT_EQUAL(proto_msg_encode(PROTO_MSG_ACK, NULL, PROTO_HASH_BLAKE2B,
+	    1, &alice, &buf, &len), RF_ERR_INVAL);
+	struct proto_digest path[2], *dup = NULL;
+	memset(path, 7, sizeof(path));
+	CU_ASSERT_EQUAL(proto_proof_dup(path, 0, &dup), RF_OK);
+	CU_ASSERT(dup == NULL);
+	CU_ASSERT_EQUAL(proto_proof_dup(path, MERKLE_MAX_PROOF + 1, &dup),
+	    RF_ERR_RANGE);
+	CU_ASSERT_EQUAL(proto_proof_dup(path, 2, &dup), RF_OK);
+	CU_ASSERT(dup != NULL && memcmp(dup, path, sizeof(path)) == 0);
+	free(dup);
+}
+
+/* ------------------------------------------------------------------ */
+/* Allocation failures (tests/testlib.h)                                */
+/* ------------------------------------------------------------------ */
+
+struct nomem_case {
+	size_t i;            /* the example */
+	struct adv_msg want; /* what it decodes to */
+};
+
+/* Decodes example i's body (into a static holder: the test allocates
+ * nothing itself) and checks it is the example. */
+static int
+decode_op(void *ctx)
+{
+	static struct adv_msg got;
+	struct nomem_case *c = ctx;
+	struct proto_env env;
+	int err = proto_msg_open(ex[c->i].buf, ex[c->i].len, &env, NULL);
+	if (err != RF_OK) {
+		return err;
+	}
+	err = proto_msg_body_decode(&env, &got.u, sizeof(got.u), NULL);
+	if (err != RF_OK) {
+		return err;
+	}
+	got.type = env.type;
+	bool eq = body_eq(&c->want, &got);
+	adv_msg_free(&got);
+	return eq ? RF_OK : TESTLIB_WRONG;
+}
+
+/*
+ * Every decoder, with its 1st, 2nd, ... allocation failing (once, and
+ * from then on), until it runs without a failure: each failure is
+ * RF_ERR_NOMEM, nothing leaks, and a decoder that recovers decodes the
+ * same body. Types whose decoding allocates nothing are checked to
+ * allocate nothing.
+ */
+static void
+test_decode_nomem(void)
+{
+	size_t allocating = 0, runs = 0;
+	for (size_t i = 0; i < N_EXAMPLES; i++) {
+		struct nomem_case c = { .i = i };
+		build_example(&c.want, ex[i].type, ex[i].suite);
+		testlib_alloc_fail_at(LONG_MAX, 0); /* count only */
+		int err = decode_op(&c);
+		long calls = testlib_alloc_calls();
+		testlib_alloc_fail_off();
+		CU_ASSERT_EQUAL(err, RF_OK);
+		if (calls > 0) {
+			allocating++;
+			long n = testlib_alloc_fail_loop(decode_op, &c);
+			CU_ASSERT(n >= 2 * calls);
+			runs += (size_t)n;
+		}
+		adv_msg_free(&c.want);
+	}
+	/* model_register, job_submit, job_info, claim, claim_info,
+	 * bisect_answer, reveal, verdict, equivocation, events and
+	 * status_info allocate, in both suites; nothing else does. */
+	CU_ASSERT_EQUAL(allocating, 2 * 11);
+	printf("(%zu failed runs) ", runs);
 }
 
 /* ------------------------------------------------------------------ */
@@ -2298,6 +2475,9 @@ main(void)
 	};
 	CU_TestInfo codec[] = {
 		{ "every type round-trips, byte-exact", test_round_trip },
+		{ "each body its own size, no inline proofs", test_body_sizes },
+		{ "typed decoders take their type only", test_typed_decoders },
+		{ "decoders under allocation failure", test_decode_nomem },
 		{ "digest lengths follow the suite", test_digest_lengths },
 		{ "every truncation refused", test_truncations },
 		{ "every byte corruption refused", test_corruptions },
