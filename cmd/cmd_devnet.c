@@ -463,28 +463,33 @@ cmd_devnet(int argc, char **argv)
 	cmd_install_stop_handlers(&stop);
 	c.stop = stop;
 
-	struct devnet_report r;
+	/* The report holds every node's record: on the heap. */
+	struct devnet_report *r = calloc(1, sizeof(*r));
+	if (r == NULL) {
+		return cmd_fail(&cmd, "no memory");
+	}
 	struct rf_errinfo ei = { "" };
-	int err = devnet_run(&c, &r, &ei);
+	int err = devnet_run(&c, r, &ei);
 	if (po.tty) {
 		fputc('\n', stderr);
 	}
 	char reason[256] = "";
-	bool ok = err == RF_OK && devnet_report_ok(&r, reason, sizeof(reason));
+	bool ok = err == RF_OK && devnet_report_ok(r, reason, sizeof(reason));
 	if (err != RF_OK) {
 		snprintf(reason, sizeof(reason), "%s",
 		    ei.msg[0] ? ei.msg : rf_strerror(err));
 	}
 	if (json) {
-		print_json(&c, &r, ok, reason, err != RF_OK ? reason : "");
-	} else if (r.n_nodes > 0) {
-		print_text(&c, &r, ok, reason);
+		print_json(&c, r, ok, reason, err != RF_OK ? reason : "");
+	} else if (r->n_nodes > 0) {
+		print_text(&c, r, ok, reason);
 	}
 	if (!ok) {
-		print_tails(&r);
-		cmd_fail(&cmd, "%s%s%s", reason, r.kept ? "; logs in " : "",
-		    r.kept ? r.dir : "");
+		print_tails(r);
+		cmd_fail(&cmd, "%s%s%s", reason, r->kept ? "; logs in " : "",
+		    r->kept ? r->dir : "");
 	}
-	devnet_report_free(&r);
+	devnet_report_free(r);
+	free(r);
 	return ok ? CLI_EXIT_OK : CLI_EXIT_FAIL;
 }

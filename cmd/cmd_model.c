@@ -637,12 +637,13 @@ cmd_model_run(int argc, char **argv)
 		return cmd_usage_error(&cmd, "the model has %zu outputs, %zu "
 		    "--output files given", n_out, out_files.n);
 	}
-	struct tensor inputs[ENGINE_MAX_GRAPH_IO];
-	struct tensor outputs[ENGINE_MAX_GRAPH_IO];
-	memset(inputs, 0, sizeof(inputs));
-	memset(outputs, 0, sizeof(outputs));
-	rc = read_inputs(&cmd, m, &in_files, seed, inputs);
+	/* Up to 64 inputs and 64 outputs: on the heap. */
+	struct tensor *inputs = calloc(2 * ENGINE_MAX_GRAPH_IO, sizeof(*inputs));
+	struct tensor *outputs = inputs + ENGINE_MAX_GRAPH_IO;
+	rc = inputs == NULL ? cmd_fail(&cmd, "no memory") :
+	    read_inputs(&cmd, m, &in_files, seed, inputs);
 	if (rc != CLI_EXIT_OK) {
+		free(inputs);
 		engine_model_free(m);
 		return rc;
 	}
@@ -728,6 +729,7 @@ done:
 	for (size_t i = 0; i < n_out; i++) {
 		engine_tensor_fini(&outputs[i]);
 	}
+	free(inputs);
 	engine_model_free(m);
 	return rc;
 }

@@ -209,17 +209,21 @@ static int
 map_direct(
     struct onnx_mapper *mp, const struct onnx_node *n, enum engine_op op)
 {
-	struct engine_attr attrs[ENGINE_MAX_OP_ATTRS];
+	/* 32 attributes of about 550 bytes: on the heap. */
+	struct engine_attr *attrs = calloc(ENGINE_MAX_OP_ATTRS, sizeof(*attrs));
 	size_t na = 0;
-	int err = attrs_to_engine(mp, n, attrs, &na);
-	if (err != RF_OK) {
-		return err;
+	int err = attrs == NULL ? RF_ERR_NOMEM :
+	    attrs_to_engine(mp, n, attrs, &na);
+	if (err == RF_OK) {
+		/* Data movement keeps a bool constant bool (Concat, Gather,
+		 * ...). */
+		bool moves = op == ENGINE_OP_RESHAPE || op == ENGINE_OP_FLATTEN ||
+		    op == ENGINE_OP_TRANSPOSE || op == ENGINE_OP_CONCAT ||
+		    op == ENGINE_OP_GATHER;
+		err = engine_onnx_emit_node(mp, n, op, attrs, na, moves ? 0 : -1);
 	}
-	/* Data movement keeps a bool constant bool (Concat, Gather, ...). */
-	bool moves = op == ENGINE_OP_RESHAPE || op == ENGINE_OP_FLATTEN ||
-	    op == ENGINE_OP_TRANSPOSE || op == ENGINE_OP_CONCAT ||
-	    op == ENGINE_OP_GATHER;
-	return engine_onnx_emit_node(mp, n, op, attrs, na, moves ? 0 : -1);
+	free(attrs);
+	return err;
 }
 
 static int

@@ -19,6 +19,7 @@
  * every claim not yet final or void (challengers cannot challenge a
  * referee that is down either), and the deadline of every open job.
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "base/log.h"
@@ -73,15 +74,21 @@ resume_batch(struct referee *r, uint64_t shift, int64_t *last, size_t *n,
 {
 	struct proto_digest ids[RESUME_BATCH];
 	int64_t rowids[RESUME_BATCH];
-	uint8_t games[RESUME_BATCH][BISECT_GAME_MAX_ENCODED];
 	size_t lens[RESUME_BATCH];
 	bool ok[RESUME_BATCH];
 	sqlite3_stmt *st;
 	*n = 0;
+	/* The encoded games are 60 KB together: on the heap. */
+	uint8_t (*games)[BISECT_GAME_MAX_ENCODED] = malloc(RESUME_BATCH *
+	    sizeof(*games));
+	if (games == NULL) {
+		return RF_ERR_NOMEM;
+	}
 	int err = referee_db_stmt(r, &st, "SELECT rowid, dispute_id, game FROM disputes "
 	    "WHERE state = 1 AND rowid > ?1 ORDER BY rowid LIMIT ?2", "ii",
 	    *last, (int64_t)RESUME_BATCH);
 	if (err != RF_OK) {
+		free(games);
 		return err;
 	}
 	int rc;
@@ -95,6 +102,7 @@ resume_batch(struct referee *r, uint64_t shift, int64_t *last, size_t *n,
 	}
 	sqlite3_finalize(st);
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+		free(games);
 		return RF_ERR_STORE;
 	}
 	for (size_t i = 0; i < *n && err == RF_OK; i++) {
@@ -106,6 +114,7 @@ resume_batch(struct referee *r, uint64_t shift, int64_t *last, size_t *n,
 		err = referee_db_run(r, "UPDATE disputes SET game = ?2 WHERE rowid = ?1",
 		    "ib", rowids[i], games[i], lens[i]);
 	}
+	free(games);
 	return err;
 }
 
