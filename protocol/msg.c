@@ -5,14 +5,16 @@
  * building blocks, all integers little-endian:
  *
  *   D       a digest of the envelope's suite: exactly 32 bytes
- *           (blake2b-256) or 16 (xxh3-128); in memory the tail is zero
+ *           (blake2b-256, blake3-256) or 16 (xxh3-128); in memory the
+ *           tail is zero
  *   K       an Ed25519 public key, 32 bytes
  *   str     u16 length + bytes: no NUL inside, length <= the field's limit
  *   blob    u32 length + bytes, length <= the field's limit
  *   tensor  u8 dtype (1 f32, 2 i8, 3 i32, 4 i64), u8 rank (<= 6),
  *           u64 dims[rank], then count * element size bytes of data,
  *           row-major, little-endian (the trace leaf encoding's tensor)
- *   proof   u8 length (<= MERKLE_MAX_PROOF = 64) + D[length]
+ *   proof   u8 length (<= MERKLE_MAX_PROOF = 64) + D[length]; in memory
+ *           an allocation of exactly length digests, owned by the body
  *
  *   type                body
  *   1  error            u32 code (enum proto_error_code, 1..12),
@@ -26,7 +28,9 @@
  *   13 model_register   D model_id, str name (<= 64),
  *                       u32 n_ops (<= ENGINE_MAX_OPS),
  *                       u32 n_inputs (<= ENGINE_MAX_GRAPH_IO),
- *                       blob graph (<= 16 MiB)
+ *                       blob graph (<= 16 MiB), u32 n_leaves,
+ *                       proof graph_proof (the graph is leaf 0 of
+ *                       model_id's tree of n_leaves leaves)
  *   20 job_submit       D model_id, u64 fee, u64 nonce, K executor,
  *                       u8 n_inputs (<= 64), tensor inputs[n_inputs]
  *   21 job_fetch        D job_id
@@ -53,7 +57,7 @@
  *                       2 weight); an absent input ends there; otherwise
  *                       u32 leaf, u8 output, u8 n_tensors (1..8; 1 for a
  *                       weight), tensor[n_tensors], proof, and
- *                       output < n_tensors
+ *                       output < n_tensors; then proof frontier
  *   44 verdict          D dispute_id, D job_id, K executor, K challenger,
  *                       u8 executor_won (0 or 1), u8 reason (1..5),
  *                       u32 op, u32 rounds, u64 slashed, u64 reward,
@@ -61,8 +65,11 @@
  *   45 equivocation     blob claim_a, blob claim_b (each a whole
  *                       envelope, <= PROTO_MAX_MESSAGE; both together
  *                       within the body limit)
- *   50 event            u8 kind (1..7), D job_id, D dispute_id,
+ *   46 dispute_fetch    D dispute_id
+ *   50 event            u64 seq, u8 kind (1..8), D job_id, D dispute_id,
  *                       K subject, u64 value, u64 time_ms
+ *   51 events_fetch     u64 after, u32 max (0: PROTO_MAX_EVENTS)
+ *   52 events           u32 n (<= 256), then n event bodies as in 50
  *   60 status_query     (empty)
  *   61 status_info      u64 time_ms, u32 jobs_open, u32 claims_pending,
  *                       u32 claims_final, u32 claims_invalid,
@@ -71,6 +78,12 @@
  *                       u32 n_nodes (<= 1024), then per node: K key,
  *                       u8 roles (<= 7), str name (<= 64), u64 balance,
  *                       u64 stake
+ *
+ * Decoding is in two steps: proto_msg_open checks the envelope and its
+ * signature and gives a view of the body; the receiver then decodes the
+ * one body it expects into a struct of that type (proto_<type>_decode),
+ * or any type into a buffer of its size (proto_msg_body_decode).
+ * Encoding takes a type and a pointer to its body (proto_msg_encode).
  *
  * The body must be consumed exactly. Encoding is canonical: there is one
  * byte string per message (unused array slots and an absent reveal
@@ -83,7 +96,10 @@
  * at encode); running out of body is RF_ERR_TRUNCATED and bytes left
  * over are RF_ERR_FORMAT. The codec checks structure and limits only:
  * whether a proof verifies or a size lies inside a dispute's range is
- * for the referee, which knows the context.
+ * for the referee, which knows the context. An allocation that fails is
+ * RF_ERR_NOMEM, and a body that fails to decode owns nothing: its _free
+ * has already run (tests/protocol/msg_test.c fails every allocation of
+ * every decoder in turn).
  */
 #include <stdarg.h>
 #include <stdio.h>
