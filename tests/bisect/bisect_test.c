@@ -110,11 +110,13 @@ play(struct bisect_game *g, const struct job *j,
 		*now += 3;
 		CU_ASSERT_EQUAL_FATAL(bisect_answer(g, BISECT_EXECUTOR, &a, *now,
 		    NULL), BISECT_ACCEPTED);
+		proto_bisect_answer_free(&a);
 		CU_ASSERT_FATAL(bisect_answer_build(SUITE, chl, j->n, &q, &a) ==
 		    RF_OK);
 		*now += 5;
 		CU_ASSERT_EQUAL_FATAL(bisect_answer(g, BISECT_CHALLENGER, &a, *now,
 		    NULL), BISECT_ACCEPTED);
+		proto_bisect_answer_free(&a);
 	}
 	if (g->phase == BISECT_PHASE_REVEAL) {
 		struct adv_msg rv;
@@ -260,6 +262,7 @@ test_wrong_answers(void)
 	    BISECT_LOST);
 	CU_ASSERT(g.phase == BISECT_PHASE_DONE && !g.executor_won &&
 	    g.reason == PROTO_VERDICT_BAD_PROOF);
+	proto_bisect_answer_free(&a);
 	free(bad);
 	job_free(&j);
 
@@ -270,6 +273,7 @@ test_wrong_answers(void)
 	CU_ASSERT_EQUAL(bisect_answer(&g, BISECT_CHALLENGER, &x, 101, &ei),
 	    BISECT_LOST);
 	CU_ASSERT(g.executor_won && g.loser_side == BISECT_CHALLENGER);
+	proto_bisect_answer_free(&a);
 	free(bad);
 	job_free(&j);
 
@@ -281,6 +285,8 @@ test_wrong_answers(void)
 	CU_ASSERT_FATAL(bisect_answer_build(SUITE, bad, j.n, &q2, &x) == RF_OK);
 	CU_ASSERT_EQUAL(bisect_answer(&g, BISECT_EXECUTOR, &x, 101, &ei),
 	    BISECT_LOST);
+	proto_bisect_answer_free(&a);
+	proto_bisect_answer_free(&x);
 	free(bad);
 	job_free(&j);
 
@@ -292,6 +298,8 @@ test_wrong_answers(void)
 	x.roots[0].root.b[0] ^= 1;
 	CU_ASSERT_EQUAL(bisect_answer(&g, BISECT_EXECUTOR, &x, 101, &ei),
 	    BISECT_LOST);
+	proto_bisect_answer_free(&a);
+	proto_bisect_answer_free(&x);
 	free(bad);
 	job_free(&j);
 
@@ -301,6 +309,7 @@ test_wrong_answers(void)
 	x.n_roots = 0;
 	CU_ASSERT_EQUAL(bisect_answer(&g, BISECT_EXECUTOR, &x, 101, &ei),
 	    BISECT_LOST);
+	proto_bisect_answer_free(&a);
 	free(bad);
 	job_free(&j);
 
@@ -321,6 +330,7 @@ test_wrong_answers(void)
 	CU_ASSERT_EQUAL(bisect_reveal(&g, j.m, &j.model_id, j.model_leaves,
 	    &rv.u.reveal, 104, &ei), BISECT_IGNORED);
 	CU_ASSERT_EQUAL(g.phase, BISECT_PHASE_QUERY);
+	proto_bisect_answer_free(&a);
 	free(bad);
 	job_free(&j);
 }
@@ -340,9 +350,11 @@ game_at_reveal(struct bisect_game *g, struct job *j,
 		CU_ASSERT_FATAL(bisect_answer_build(SUITE, *bad, j->n, &q, &a) ==
 		    RF_OK);
 		bisect_answer(g, BISECT_EXECUTOR, &a, 1, NULL);
+		proto_bisect_answer_free(&a);
 		CU_ASSERT_FATAL(bisect_answer_build(SUITE, j->leaves, j->n, &q,
 		    &a) == RF_OK);
 		bisect_answer(g, BISECT_CHALLENGER, &a, 1, NULL);
+		proto_bisect_answer_free(&a);
 	}
 	CU_ASSERT_FATAL(g->phase == BISECT_PHASE_REVEAL && g->op == k);
 	/* The reveal's query asks for no sizes, only operator k. */
@@ -446,11 +458,13 @@ test_clocks(void)
 		CU_ASSERT(!bisect_tick(&g, de - 1));
 		CU_ASSERT_EQUAL(bisect_answer(&g, BISECT_EXECUTOR, &a, de, NULL),
 		    BISECT_ACCEPTED);
+		proto_bisect_answer_free(&a);
 		CU_ASSERT_FATAL(bisect_answer_build(SUITE, j.leaves, j.n, &q, &a) ==
 		    RF_OK);
 		now = dc > de ? dc : de;
 		CU_ASSERT_EQUAL(bisect_answer(&g, BISECT_CHALLENGER, &a, now,
 		    NULL), BISECT_ACCEPTED);
+		proto_bisect_answer_free(&a);
 	}
 	CU_ASSERT_EQUAL(g.phase, BISECT_PHASE_REVEAL);
 	now = bisect_deadline(&g, BISECT_EXECUTOR);
@@ -473,6 +487,7 @@ test_clocks(void)
 	    RF_OK);
 	CU_ASSERT_EQUAL(bisect_answer(&g, BISECT_CHALLENGER, &a,
 	    start_ms + CLOCK + 1, NULL), BISECT_LOST);
+	proto_bisect_answer_free(&a);
 	CU_ASSERT(g.executor_won && g.reason == PROTO_VERDICT_TIMEOUT);
 
 	/* Silence: the tick decides. The executor silent loses; the
@@ -484,11 +499,13 @@ test_clocks(void)
 			CU_ASSERT_FATAL(bisect_answer_build(SUITE, bad, j.n, &q, &a) ==
 			    RF_OK);
 			bisect_answer(&g, BISECT_EXECUTOR, &a, start_ms + 1, NULL);
+			proto_bisect_answer_free(&a);
 		}
 		if (who != 1) {
 			CU_ASSERT_FATAL(bisect_answer_build(SUITE, j.leaves, j.n, &q,
 			    &a) == RF_OK);
 			bisect_answer(&g, BISECT_CHALLENGER, &a, start_ms + 1, NULL);
+			proto_bisect_answer_free(&a);
 		}
 		if (who == 2) {
 			/* Both answered round 1; now both go quiet. */

@@ -92,16 +92,17 @@ struct game {
 			   * own trace's answer */
 };
 
-/* Applies an answer and checks an ignored one changed nothing. */
+/* Applies an answer (and frees it) and checks an ignored one changed
+ * nothing. */
 static enum bisect_result
-answer(struct game *G, enum bisect_side side,
-    const struct proto_bisect_answer *a)
+answer(struct game *G, enum bisect_side side, struct proto_bisect_answer *a)
 {
 	struct bisect_game before = G->g;
 	enum bisect_result r = bisect_answer(&G->g, side, a, G->now, NULL);
 	if (r == BISECT_IGNORED) {
 		CU_ASSERT(memcmp(&before, &G->g, sizeof(before)) == 0);
 	}
+	proto_bisect_answer_free(a);
 	return r;
 }
 
@@ -160,7 +161,11 @@ liar_answer(struct game *G, const struct proto_bisect_query *q,
 		if (a->n_roots > 1 && below(2)) {
 			a->n_roots--;
 		} else if (a->n_roots < BISECT_MAX_SIZES) {
-			a->roots[a->n_roots] = a->roots[a->n_roots - 1];
+			/* A copy of the last root, owning its own proof. */
+			struct proto_prefix_root *last = &a->roots[a->n_roots - 1];
+			a->roots[a->n_roots] = *last;
+			CU_ASSERT_FATAL(proto_proof_dup(last->proof, last->proof_len,
+			    &a->roots[a->n_roots].proof) == RF_OK);
 			a->n_roots++;
 		} else {
 			a->n_roots--;
@@ -223,6 +228,7 @@ query_round(struct game *G)
 		G->now = at;
 		bool sent = liar_answer(G, &q, m, a);
 		if (!sent) {
+			proto_bisect_answer_free(a);
 			break;
 		}
 		enum bisect_result r = answer(G, G->liar, a);
