@@ -232,8 +232,8 @@ int bisect_answer_build(enum proto_hash suite,
  * operator reads and proves each against the prefix of size I + op of the
  * side's leaves, proves each weight against model_id, and adds the
  * prefix's frontier. out is a PROTO_MSG_REVEAL body (dispute_id left
- * for the caller); free it with proto_reveal_free. Pure (the engine, no I/O): executors, tests and the
- * simulator build reveals with it.
+ * for the caller); free it with proto_reveal_free. Pure (the engine, no
+ * I/O): executors, tests and the simulator build reveals with it.
  */
 int bisect_reveal_build(enum proto_hash suite, const struct engine_model *m,
     const struct tensor *inputs, const struct proto_digest *leaves,

@@ -638,7 +638,8 @@ cmd_model_run(int argc, char **argv)
 		    "--output files given", n_out, out_files.n);
 	}
 	/* Up to 64 inputs and 64 outputs: on the heap. */
-	struct tensor *inputs = calloc(2 * ENGINE_MAX_GRAPH_IO, sizeof(*inputs));
+	struct tensor *inputs = calloc(2 * ENGINE_MAX_GRAPH_IO,
+	    sizeof(*inputs));
 	struct tensor *outputs = inputs + ENGINE_MAX_GRAPH_IO;
 	rc = inputs == NULL ? cmd_fail(&cmd, "no memory") :
 	    read_inputs(&cmd, m, &in_files, seed, inputs);

@@ -217,10 +217,11 @@ map_direct(
 	if (err == RF_OK) {
 		/* Data movement keeps a bool constant bool (Concat, Gather,
 		 * ...). */
-		bool moves = op == ENGINE_OP_RESHAPE || op == ENGINE_OP_FLATTEN ||
-		    op == ENGINE_OP_TRANSPOSE || op == ENGINE_OP_CONCAT ||
-		    op == ENGINE_OP_GATHER;
-		err = engine_onnx_emit_node(mp, n, op, attrs, na, moves ? 0 : -1);
+		bool moves = op == ENGINE_OP_RESHAPE ||
+		    op == ENGINE_OP_FLATTEN || op == ENGINE_OP_TRANSPOSE ||
+		    op == ENGINE_OP_CONCAT || op == ENGINE_OP_GATHER;
+		err = engine_onnx_emit_node(mp, n, op, attrs, na,
+		    moves ? 0 : -1);
 	}
 	free(attrs);
 	return err;
