@@ -1265,6 +1265,7 @@ on_answer(struct world *w, uint32_t di, uint32_t side, uint32_t round)
 	uint32_t r0 = d->g.round;
 	enum bisect_phase p0 = d->g.phase;
 	bisect_answer(&d->g, (enum bisect_side)side, a, now_ms(w), NULL);
+	proto_bisect_answer_free(a);
 	if (d->g.phase == BISECT_PHASE_DONE) {
 		decide(w, di);
 	} else if (d->g.round != r0 || d->g.phase != p0) {

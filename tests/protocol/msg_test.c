@@ -2049,6 +2049,7 @@ test_encode_limits(void)
 	m.u.bisect_answer.n_roots = 1;
 	m.u.bisect_answer.roots[0].proof_len = MERKLE_MAX_PROOF + 1;
 	CU_ASSERT(try_encode(&m) == RF_ERR_RANGE);
+	adv_msg_free(&m);
 
 	build_example(&m, PROTO_MSG_REVEAL, s);
 	struct proto_reveal_input *in = m.u.reveal.inputs;
