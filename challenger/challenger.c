@@ -70,13 +70,7 @@ struct challenger {
 	const struct challenger_config *cfg; /* &own_cfg */
 	struct challenger_config own_cfg;    /* the caller's, seed resolved */
 	volatile sig_atomic_t *stop;
-	struct store *db;
-	struct node_rpc rpc;
-	struct node_events events;
-	struct node_loop loop;
-	struct node_models models;
-	struct net_metrics *metrics;
-	struct net_http *http;
+	struct node node;       /* database, referee, events, models, loop */
 	struct net_counter *m_seen, *m_verified, *m_mismatch, *m_skipped;
 	struct net_counter *m_disputes, *m_won, *m_lost;
 	struct net_histogram *m_seconds;
@@ -103,7 +97,7 @@ challenger_sampled(const struct challenger_config *cfg,
 		}
 	}
 	for (size_t i = 0; model != NULL && i < cfg->n_always_models; i++) {
-		if (proto_digest_equal(cfg->suite, &cfg->always_models[i],
+		if (proto_digest_equal(cfg->node.suite, &cfg->always_models[i],
 		    model)) {
 			return true;
 		}
@@ -155,15 +149,15 @@ recorded(struct challenger *c, const struct proto_digest *job)
 {
 	sqlite3_stmt *st;
 	bool found = false;
-	store_lock(c->db);
-	if (store_prepare(c->db, "SELECT 1 FROM verifications WHERE job_id = ?1",
+	store_lock(c->node.db);
+	if (store_prepare(c->node.db, "SELECT 1 FROM verifications WHERE job_id = ?1",
 	    &st, NULL) == RF_OK) {
 		sqlite3_bind_blob(st, 1, job->b,
-		    (int)proto_hash_len(c->cfg->suite), SQLITE_STATIC);
+		    (int)proto_hash_len(c->cfg->node.suite), SQLITE_STATIC);
 		found = sqlite3_step(st) == SQLITE_ROW;
 		sqlite3_finalize(st);
 	}
-	store_unlock(c->db);
+	store_unlock(c->node.db);
 	return found;
 }
 
@@ -174,7 +168,7 @@ dispute_insert(struct challenger *c, const struct proto_digest *id,
     const struct proto_digest *job, const struct proto_digest *leaves,
     size_t n)
 {
-	size_t hl = proto_hash_len(c->cfg->suite);
+	size_t hl = proto_hash_len(c->cfg->node.suite);
 	if (n == 0 || n > SIZE_MAX / hl) {
 		return RF_ERR_RANGE;
 	}
@@ -186,7 +180,7 @@ dispute_insert(struct challenger *c, const struct proto_digest *id,
 		memcpy(flat + i * hl, leaves[i].b, hl);
 	}
 	sqlite3_stmt *st;
-	int err = store_prepare(c->db, "INSERT OR IGNORE INTO disputes "
+	int err = store_prepare(c->node.db, "INSERT OR IGNORE INTO disputes "
 	    "(dispute_id, job_id, leaves, state, opened_ms) VALUES (?1, ?2, ?3, "
 	    "?4, ?5)", &st, NULL);
 	if (err == RF_OK) {
@@ -211,14 +205,14 @@ record(struct challenger *c, const struct proto_digest *job,
     uint32_t n, enum challenger_outcome o, double seconds, uint64_t cursor,
     const struct proto_digest *dispute_leaves)
 {
-	size_t hl = proto_hash_len(c->cfg->suite);
+	size_t hl = proto_hash_len(c->cfg->node.suite);
 	sqlite3_stmt *st;
 	bool inserted = false;
-	int err = store_begin(c->db, NULL);
+	int err = store_begin(c->node.db, NULL);
 	if (err != RF_OK) {
 		return err;
 	}
-	err = store_prepare(c->db, "INSERT OR IGNORE INTO verifications (job_id, "
+	err = store_prepare(c->node.db, "INSERT OR IGNORE INTO verifications (job_id, "
 	    "executor, model_id, claimed_root, our_root, n, outcome, seconds, "
 	    "recorded_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)", &st,
 	    NULL);
@@ -247,19 +241,19 @@ record(struct challenger *c, const struct proto_digest *job,
 		/* The referee's name for it (proto_dispute_id), known before
 		 * the challenge is sent, so a challenge whose reply was lost
 		 * can still be found. */
-		proto_dispute_id(c->cfg->suite, job, &c->cfg->identity.pk, &id);
+		proto_dispute_id(c->cfg->node.suite, job, &c->cfg->node.identity.pk, &id);
 		err = dispute_insert(c, &id, job, dispute_leaves, n);
 	}
 	if (err == RF_OK) {
 		/* Never past an event the loop set aside for a retry. */
-		err = store_meta_set(c->db, "cursor",
-		    (int64_t)node_loop_durable(&c->loop, cursor));
+		err = store_meta_set(c->node.db, "cursor",
+		    (int64_t)node_loop_durable(&c->node.loop, cursor));
 	}
 	if (err != RF_OK) {
-		store_rollback(c->db);
+		store_rollback(c->node.db);
 		return err;
 	}
-	err = store_commit(c->db, NULL);
+	err = store_commit(c->node.db, NULL);
 	if (err == RF_OK && inserted && (int)o > 0 && o <= CHALLENGER_FAILED) {
 		net_counter_inc(c->m_records[o]);
 	}
@@ -292,7 +286,7 @@ output_check(struct challenger *c, const struct node_model *nm,
     const struct proto_claim_info *ci, const struct proto_digest *leaves,
     const char *jh)
 {
-	enum proto_hash suite = c->cfg->suite;
+	enum proto_hash suite = c->cfg->node.suite;
 	size_t op;
 	if (proto_model_output_op(nm->model, &op, NULL) != RF_OK) {
 		return;
@@ -316,10 +310,10 @@ static int
 verify(struct challenger *c, const struct proto_event *e)
 {
 	const struct challenger_config *cfg = c->cfg;
-	enum proto_hash suite = cfg->suite;
+	enum proto_hash suite = cfg->node.suite;
 	char jh[13], xh[13];
-	node_short_digest(suite, &e->job_id, jh);
-	node_short_key(&e->subject, xh);
+	node_short_hex(e->job_id.b, jh);
+	node_short_hex(e->subject.b, xh);
 	net_counter_inc(c->m_seen);
 	if (recorded(c, &e->job_id)) {
 		return RF_OK; /* never twice */
@@ -331,7 +325,7 @@ verify(struct challenger *c, const struct proto_event *e)
 	/* A job's inputs are up to 64 tensors: on the heap. */
 	struct proto_job_info *ji = malloc(sizeof(*ji));
 	int err = ji == NULL ? rf_errf(&ei, RF_ERR_NOMEM, "no memory") :
-	    node_rpc_expect(&c->rpc, PROTO_MSG_JOB_FETCH, &fetch,
+	    node_rpc_expect(&c->node.rpc, PROTO_MSG_JOB_FETCH, &fetch,
 	    PROTO_MSG_JOB_INFO, ji, sizeof(*ji), &ei);
 	if (err != RF_OK) {
 		free(ji);
@@ -346,7 +340,7 @@ verify(struct challenger *c, const struct proto_event *e)
 		free(ji);
 		return err;
 	}
-	const struct node_model *nm = node_models_find(&c->models,
+	const struct node_model *nm = node_models_find(&c->node.models,
 	    &ji->model_id);
 	if (nm == NULL) {
 		log_warn("job %s: model not held here, cannot verify", jh);
@@ -356,7 +350,7 @@ verify(struct challenger *c, const struct proto_event *e)
 		free(ji);
 		return err;
 	}
-	err = node_rpc_expect(&c->rpc, PROTO_MSG_CLAIM_STATUS, &status,
+	err = node_rpc_expect(&c->node.rpc, PROTO_MSG_CLAIM_STATUS, &status,
 	    PROTO_MSG_CLAIM_INFO, &claim, sizeof(claim), &ei);
 	if (err != RF_OK) {
 		proto_job_info_free(ji);
@@ -419,8 +413,8 @@ verify(struct challenger *c, const struct proto_event *e)
 		output_check(c, nm, ci, leaves, jh);
 	} else {
 		char ours[13], theirs[13];
-		node_short_digest(suite, &root, ours);
-		node_short_digest(suite, &ci->trace_root, theirs);
+		node_short_hex(root.b, ours);
+		node_short_hex(ci->trace_root.b, theirs);
 		net_counter_inc(c->m_mismatch);
 		log_warn("job %s by %s: MISMATCH, claimed root %s, ours %s", jh,
 		    xh, theirs, ours);
@@ -447,7 +441,7 @@ verify(struct challenger *c, const struct proto_event *e)
 	    dispute ? leaves : NULL);
 	if (err == RF_OK && dispute) {
 		struct proto_digest id;
-		proto_dispute_id(suite, &e->job_id, &cfg->identity.pk, &id);
+		proto_dispute_id(suite, &e->job_id, &cfg->node.identity.pk, &id);
 		challenge_send(c, &id, &e->job_id);
 	}
 	free(leaves);
@@ -495,11 +489,11 @@ static int
 dispute_row(struct challenger *c, const struct proto_digest *id,
     struct proto_digest **leaves, size_t *n, int *state, uint32_t *answered)
 {
-	size_t hl = proto_hash_len(c->cfg->suite);
+	size_t hl = proto_hash_len(c->cfg->node.suite);
 	sqlite3_stmt *st;
 	*leaves = NULL;
-	store_lock(c->db);
-	int err = store_prepare(c->db, "SELECT leaves, state, answered FROM "
+	store_lock(c->node.db);
+	int err = store_prepare(c->node.db, "SELECT leaves, state, answered FROM "
 	    "disputes WHERE dispute_id = ?1", &st, NULL);
 	if (err == RF_OK) {
 		sqlite3_bind_blob(st, 1, id->b, (int)hl, SQLITE_STATIC);
@@ -522,7 +516,7 @@ dispute_row(struct challenger *c, const struct proto_digest *id,
 		}
 		sqlite3_finalize(st);
 	}
-	store_unlock(c->db);
+	store_unlock(c->node.db);
 	return err;
 }
 
@@ -532,12 +526,12 @@ static void
 dispute_update(struct challenger *c, const struct proto_digest *id,
     const char *sql, int64_t value)
 {
-	size_t hl = proto_hash_len(c->cfg->suite);
+	size_t hl = proto_hash_len(c->cfg->node.suite);
 	sqlite3_stmt *st;
-	if (store_begin(c->db, NULL) != RF_OK) {
+	if (store_begin(c->node.db, NULL) != RF_OK) {
 		return;
 	}
-	int err = store_prepare(c->db, sql, &st, NULL);
+	int err = store_prepare(c->node.db, sql, &st, NULL);
 	if (err == RF_OK) {
 		sqlite3_bind_blob(st, 1, id->b, (int)hl, SQLITE_STATIC);
 		sqlite3_bind_int64(st, 2, value);
@@ -545,9 +539,9 @@ dispute_update(struct challenger *c, const struct proto_digest *id,
 		sqlite3_finalize(st);
 	}
 	if (err == RF_OK) {
-		err = store_commit(c->db, NULL);
+		err = store_commit(c->node.db, NULL);
 	} else {
-		store_rollback(c->db);
+		store_rollback(c->node.db);
 	}
 	if (err != RF_OK) {
 		log_warn("cannot update a dispute in the database");
@@ -570,7 +564,7 @@ dispute_known(struct challenger *c, const struct proto_digest *id)
 	struct node_reply view;
 	struct proto_error refusal;
 	struct rf_errinfo ei = { "" };
-	if (node_rpc_call(&c->rpc, PROTO_MSG_DISPUTE_FETCH, &req, &view, &ei) !=
+	if (node_rpc_call(&c->node.rpc, PROTO_MSG_DISPUTE_FETCH, &req, &view, &ei) !=
 	    RF_OK) {
 		return -1;
 	}
@@ -596,10 +590,10 @@ static void
 challenge_send(struct challenger *c, const struct proto_digest *id,
     const struct proto_digest *job)
 {
-	enum proto_hash suite = c->cfg->suite;
+	enum proto_hash suite = c->cfg->node.suite;
 	char jh[13], dh[13];
-	node_short_digest(suite, job, jh);
-	node_short_digest(suite, id, dh);
+	node_short_hex(job->b, jh);
+	node_short_hex(id->b, dh);
 	struct proto_digest *leaves;
 	size_t n;
 	int state;
@@ -624,7 +618,7 @@ challenge_send(struct challenger *c, const struct proto_digest *id,
 		struct node_reply reply;
 		struct proto_error refusal;
 		struct rf_errinfo ei = { "" };
-		if (node_rpc_expect(&c->rpc, PROTO_MSG_CLAIM_STATUS, &status,
+		if (node_rpc_expect(&c->node.rpc, PROTO_MSG_CLAIM_STATUS, &status,
 		    PROTO_MSG_CLAIM_INFO, &claim, sizeof(claim), &ei) != RF_OK) {
 			log_warn("job %s: cannot read the claim: %s", jh, ei.msg);
 			return;
@@ -639,7 +633,7 @@ challenge_send(struct challenger *c, const struct proto_digest *id,
 		ch->n = ci->n;
 		ch->bond = c->cfg->bond;
 		proto_claim_info_free(&claim);
-		int err = node_rpc_call(&c->rpc, PROTO_MSG_CHALLENGE, &req, &reply,
+		int err = node_rpc_call(&c->node.rpc, PROTO_MSG_CHALLENGE, &req, &reply,
 		    &ei);
 		if (err != RF_OK) {
 			log_warn("job %s: challenge not confirmed (%s): will look "
@@ -680,7 +674,7 @@ challenge_send(struct challenger *c, const struct proto_digest *id,
 static void
 dispute_act(struct challenger *c, const struct proto_digest *id)
 {
-	enum proto_hash suite = c->cfg->suite;
+	enum proto_hash suite = c->cfg->node.suite;
 	struct proto_digest *leaves;
 	size_t n;
 	int state;
@@ -693,14 +687,14 @@ dispute_act(struct challenger *c, const struct proto_digest *id)
 		return;
 	}
 	char dh[13];
-	node_short_digest(suite, id, dh);
+	node_short_hex(id->b, dh);
 	struct proto_dispute_fetch fetch = { .dispute_id = *id };
 	struct node_reply view, reply;
 	struct proto_verdict v;
 	struct proto_bisect_query q;
 	struct proto_bisect_answer req;
 	struct rf_errinfo ei = { "" };
-	if (node_rpc_call(&c->rpc, PROTO_MSG_DISPUTE_FETCH, &fetch, &view,
+	if (node_rpc_call(&c->node.rpc, PROTO_MSG_DISPUTE_FETCH, &fetch, &view,
 	    &ei) != RF_OK) {
 		free(leaves);
 		return;
@@ -723,7 +717,7 @@ dispute_act(struct challenger *c, const struct proto_digest *id)
 			    dh);
 		} else if (bisect_answer_build(suite, leaves, n, &q, &req) ==
 		    RF_OK) {
-			int err = node_rpc_call(&c->rpc, PROTO_MSG_BISECT_ANSWER,
+			int err = node_rpc_call(&c->node.rpc, PROTO_MSG_BISECT_ANSWER,
 			    &req, &reply, &ei);
 			proto_bisect_answer_free(&req);
 			if (err == RF_OK) {
@@ -758,15 +752,15 @@ static void
 disputes_poll(struct challenger *c)
 {
 	enum { BATCH = 256 };
-	size_t hl = proto_hash_len(c->cfg->suite);
+	size_t hl = proto_hash_len(c->cfg->node.suite);
 	struct proto_digest *ids = calloc(BATCH, sizeof(*ids));
 	struct proto_digest *jobs = calloc(BATCH, sizeof(*jobs));
 	int *states = calloc(BATCH, sizeof(*states));
 	size_t n = 0;
 	sqlite3_stmt *st;
-	store_lock(c->db);
+	store_lock(c->node.db);
 	if (ids != NULL && jobs != NULL && states != NULL &&
-	    store_prepare(c->db, "SELECT dispute_id, job_id, state FROM disputes "
+	    store_prepare(c->node.db, "SELECT dispute_id, job_id, state FROM disputes "
 	    "WHERE state IN (0, 1) ORDER BY opened_ms LIMIT 256", &st,
 	    NULL) == RF_OK) {
 		while (n < BATCH && sqlite3_step(st) == SQLITE_ROW) {
@@ -783,7 +777,7 @@ disputes_poll(struct challenger *c)
 		}
 		sqlite3_finalize(st);
 	}
-	store_unlock(c->db);
+	store_unlock(c->node.db);
 	for (size_t i = 0; i < n && !*c->stop; i++) {
 		if (states[i] == DISPUTE_CHALLENGING) {
 			challenge_send(c, &ids[i], &jobs[i]);
@@ -822,28 +816,9 @@ on_tick(void *ctx)
 	}
 }
 
-/* Stores the cursor past events that record nothing (a verification
- * stores it in its own transaction). */
-static int
-save_cursor(void *ctx, uint64_t seq)
-{
-	struct challenger *c = ctx;
-	int err = store_begin(c->db, NULL);
-	if (err != RF_OK) {
-		return err;
-	}
-	err = store_meta_set(c->db, "cursor", (int64_t)seq);
-	if (err != RF_OK) {
-		store_rollback(c->db);
-		return err;
-	}
-	return store_commit(c->db, NULL);
-}
-
 static const struct node_loop_ops loop_ops = {
 	.handle = on_event,
 	.tick = on_tick,
-	.save = save_cursor,
 };
 
 /* Key of the secret sampling seed in the meta table. */
@@ -864,29 +839,29 @@ seed_resolve(struct challenger *c, struct rf_errinfo *ei)
 	}
 	int64_t v = 0;
 	bool found = false;
-	int err = store_meta_find(c->db, SEED_KEY, &v, &found);
+	int err = store_meta_find(c->node.db, SEED_KEY, &v, &found);
 	if (err == RF_OK && !found) {
 		proto_random(&v, sizeof(v));
-		err = store_begin(c->db, ei);
+		err = store_begin(c->node.db, ei);
 		if (err == RF_OK) {
-			err = store_meta_set(c->db, SEED_KEY, v);
+			err = store_meta_set(c->node.db, SEED_KEY, v);
 			if (err == RF_OK) {
-				err = store_commit(c->db, ei);
+				err = store_commit(c->node.db, ei);
 			} else {
-				store_rollback(c->db);
+				store_rollback(c->node.db);
 			}
 		}
 		if (err == RF_OK) {
 			log_info("new secret sampling seed stored in %s",
-			    cfg->db_path);
+			    cfg->node.db_path);
 		}
 	}
 	if (err != RF_OK) {
 		return rf_errf(ei, err, "cannot keep the sampling seed in %s: %s",
-		    cfg->db_path, rf_strerror(err));
+		    cfg->node.db_path, rf_strerror(err));
 	}
 	if (found) {
-		log_info("secret sampling seed loaded from %s", cfg->db_path);
+		log_info("secret sampling seed loaded from %s", cfg->node.db_path);
 	}
 	cfg->seed = (uint64_t)v;
 	return RF_OK;
@@ -906,12 +881,12 @@ records_metrics(struct challenger *c, struct rf_errinfo *ei)
 	for (int o = CHALLENGER_MATCH; o <= CHALLENGER_FAILED; o++) {
 		char labels[32];
 		snprintf(labels, sizeof(labels), "outcome=\"%s\"", names[o]);
-		c->m_records[o] = net_metrics_counter(c->metrics, "records_total",
+		c->m_records[o] = net_metrics_counter(c->node.metrics, "records_total",
 		    labels, "Claims recorded in the database, by outcome");
 	}
 	sqlite3_stmt *st = NULL;
-	store_lock(c->db);
-	int err = store_prepare(c->db, "SELECT outcome, count(*) FROM "
+	store_lock(c->node.db);
+	int err = store_prepare(c->node.db, "SELECT outcome, count(*) FROM "
 	    "verifications GROUP BY outcome", &st, ei);
 	int rc = SQLITE_DONE;
 	while (err == RF_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
@@ -922,12 +897,12 @@ records_metrics(struct challenger *c, struct rf_errinfo *ei)
 		}
 	}
 	if (err == RF_OK && rc != SQLITE_DONE) {
-		err = store_fail(c->db, rc, "counting verifications", ei);
+		err = store_fail(c->node.db, rc, "counting verifications", ei);
 	}
 	if (st != NULL) {
 		sqlite3_finalize(st);
 	}
-	store_unlock(c->db);
+	store_unlock(c->node.db);
 	return err;
 }
 
@@ -935,36 +910,16 @@ static int
 setup(struct challenger *c, struct rf_errinfo *ei)
 {
 	const struct challenger_config *cfg = c->cfg;
-	int err = store_open(cfg->db_path, schema,
-	    sizeof(schema) / sizeof(schema[0]), &c->db, ei);
+	int err = node_open(&c->node, &cfg->node, "refute_challenger", schema,
+	    sizeof(schema) / sizeof(schema[0]), ei);
 	if (err == RF_OK) {
 		err = seed_resolve(c, ei);
 	}
-	for (size_t i = 0; err == RF_OK && i < cfg->n_models; i++) {
-		err = node_models_load(&c->models, cfg->suite, cfg->model_paths[i],
-		    ei);
-	}
-	if (err != RF_OK) {
-		return err;
-	}
-	bool any_key = proto_pubkey_is_zero(&cfg->referee_key);
-	err = node_rpc_open(&c->rpc, cfg->referee_url, &cfg->identity,
-	    cfg->suite, any_key ? NULL : &cfg->referee_key, ei);
 	if (err == RF_OK) {
-		err = node_register(&c->rpc, PROTO_ROLE_CHALLENGER, cfg->name, NULL,
-		    &c->models, ei);
+		err = node_join(&c->node, PROTO_ROLE_CHALLENGER, NULL, ei);
 	}
-	int64_t cursor = 0;
-	if (err == RF_OK) {
-		err = store_meta_get(c->db, "cursor", 0, &cursor);
-	}
-	if (err == RF_OK) {
-		err = node_events_open(&c->events, cfg->events_url, &c->rpc,
-		    (uint64_t)cursor, ei);
-	}
-	c->metrics = net_metrics_alloc("refute_challenger");
-	if (c->metrics != NULL) {
-		struct net_metrics *m = c->metrics;
+	struct net_metrics *m = c->node.metrics;
+	if (m != NULL) {
 		c->m_seen = net_metrics_counter(m, "claims_seen_total", NULL,
 		    "Claims posted on the network");
 		c->m_verified = net_metrics_counter(m, "verified_total", NULL,
@@ -985,8 +940,8 @@ setup(struct challenger *c, struct rf_errinfo *ei)
 			err = records_metrics(c, ei);
 		}
 	}
-	if (err == RF_OK && cfg->metrics_addr != NULL && c->metrics != NULL) {
-		err = net_metrics_serve(c->metrics, cfg->metrics_addr, &c->http, ei);
+	if (err == RF_OK) {
+		err = node_start(&c->node, &loop_ops, c, c->stop, ei);
 	}
 	return err;
 }
@@ -1005,25 +960,18 @@ challenger_run(const struct challenger_config *cfg,
 	int err = setup(c, ei);
 	if (err == RF_OK) {
 		char k[13];
-		node_short_key(&cfg->identity.pk, k);
+		node_short_hex(cfg->node.identity.pk.b, k);
 		log_info("challenger %s (%s) watching, sample rate %.3f, %zu models",
-		    k, cfg->name, cfg->rate, c->models.n);
+		    k, cfg->node.name, cfg->rate, c->node.models.n);
 	}
 	if (err == RF_OK) {
 		disputes_poll(c); /* resume what a previous run left open */
 	}
 	if (err == RF_OK) {
-		node_loop_init(&c->loop, &loop_ops, c, &c->events,
-		    c->events.cursor, stop);
-		err = node_loop_run(&c->loop);
+		err = node_loop_run(&c->node.loop);
 	}
 	log_info("challenger stopping");
-	node_events_close(&c->events);
-	net_http_stop(c->http);
-	net_metrics_free(c->metrics);
-	node_rpc_close(&c->rpc);
-	node_models_free(&c->models);
-	store_close(c->db);
+	node_close(&c->node);
 	free(c);
 	return err;
 }

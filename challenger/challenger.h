@@ -15,6 +15,7 @@
 #include <signal.h>
 #include <stdbool.h>
 
+#include "node/node.h"
 #include "protocol/protocol.h"
 
 #define CHALLENGER_MAX_ALWAYS 16
@@ -27,16 +28,7 @@ enum challenger_fault {
 };
 
 struct challenger_config {
-	const char *referee_url;
-	const char *events_url;
-	const char *db_path;
-	const char *metrics_addr;
-	const char *name;
-	const char *model_paths[PROTO_MAX_MODELS];
-	size_t n_models;
-	struct proto_identity identity;
-	struct proto_pubkey referee_key; /* zero: accept any */
-	enum proto_hash suite;
+	struct node_config node; /* what every node has */
 	double rate;    /* share of claims verified, 0..1 */
 	/*
 	 * The sampling seed. Unless seed_set (an experiment that wants a

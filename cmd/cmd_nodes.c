@@ -41,27 +41,27 @@ struct node_opts {
 	    "the network's hash suite, blake3, blake2b or xxh3 (default:\n" \
 	    "the referee's; a node never runs in another)" }
 
+/* The options every node shares, into its node_config. */
 static int
 node_common(const struct cli_cmd *cmd, const struct node_opts *o,
-    struct proto_identity *id, struct proto_pubkey *rk,
-    enum proto_hash *suite)
+    struct node_config *nc)
 {
 	if (o->identity == NULL) {
 		return cmd_usage_error(cmd, "missing --identity FILE");
 	}
-	if (o->hash != NULL && proto_hash_parse(o->hash, suite) != RF_OK) {
+	if (o->hash != NULL && proto_hash_parse(o->hash, &nc->suite) != RF_OK) {
 		return cmd_usage_error(cmd,
 		    "--hash must be blake3, blake2b or xxh3");
 	}
-	memset(rk, 0, sizeof(*rk));
+	memset(&nc->referee_key, 0, sizeof(nc->referee_key));
 	if (o->referee_key != NULL &&
-	    proto_pubkey_parse_hex(o->referee_key, rk) != RF_OK) {
+	    proto_pubkey_parse_hex(o->referee_key, &nc->referee_key) != RF_OK) {
 		return cmd_usage_error(cmd, "--referee-key must be 64 hex digits");
 	}
 	if (proto_init() != RF_OK) {
 		return cmd_fail(cmd, "cannot initialise libsodium");
 	}
-	int rc = cmd_load_identity(cmd, o->identity, id);
+	int rc = cmd_load_identity(cmd, o->identity, &nc->identity);
 	if (rc != CLI_EXIT_OK) {
 		return rc;
 	}
@@ -70,19 +70,29 @@ node_common(const struct cli_cmd *cmd, const struct node_opts *o,
 	 * compute another refuses to start. */
 	enum proto_hash theirs;
 	struct rf_errinfo ei = { "" };
-	if (node_referee_suite(o->referee, id, proto_pubkey_is_zero(rk) ? NULL :
-	    rk, &theirs, &ei) != RF_OK) {
-		proto_identity_wipe(id);
+	bool any_key = proto_pubkey_is_zero(&nc->referee_key);
+	if (node_referee_suite(o->referee, &nc->identity,
+	    any_key ? NULL : &nc->referee_key, &theirs, &ei) != RF_OK) {
+		proto_identity_wipe(&nc->identity);
 		return cmd_fail(cmd, "%s", ei.msg);
 	}
-	if (o->hash != NULL && theirs != *suite) {
-		proto_identity_wipe(id);
+	if (o->hash != NULL && theirs != nc->suite) {
+		proto_identity_wipe(&nc->identity);
 		return cmd_fail(cmd, "the referee's network uses the %s hash "
 		    "suite, not %s: start with --hash %s or without --hash",
-		    proto_hash_name(theirs), proto_hash_name(*suite),
+		    proto_hash_name(theirs), proto_hash_name(nc->suite),
 		    proto_hash_name(theirs));
 	}
-	*suite = theirs;
+	nc->suite = theirs;
+	nc->referee_url = o->referee;
+	nc->events_url = o->events;
+	nc->db_path = o->db;
+	nc->metrics_addr = o->metrics;
+	nc->name = o->name;
+	for (size_t i = 0; i < o->models.n; i++) {
+		nc->model_paths[i] = o->models.v[i];
+	}
+	nc->n_models = o->models.n;
 	return CLI_EXIT_OK;
 }
 
@@ -155,20 +165,11 @@ cmd_executor(int argc, char **argv)
 	if (rc >= 0) {
 		return rc;
 	}
-	rc = node_common(&cmd, &o, &cfg.identity, &cfg.referee_key, &cfg.suite);
+	rc = node_common(&cmd, &o, &cfg.node);
 	if (rc != CLI_EXIT_OK) {
 		return rc;
 	}
-	cfg.referee_url = o.referee;
-	cfg.events_url = o.events;
 	cfg.listen_url = listen;
-	cfg.db_path = o.db;
-	cfg.metrics_addr = o.metrics;
-	cfg.name = o.name;
-	for (size_t i = 0; i < o.models.n; i++) {
-		cfg.model_paths[i] = o.models.v[i];
-	}
-	cfg.n_models = o.models.n;
 	cfg.stake = (uint64_t)stake;
 	cfg.fault_op = (uint32_t)fault_op;
 	rf_log_init("executor", LOG_LEVEL_INFO);
@@ -181,7 +182,7 @@ cmd_executor(int argc, char **argv)
 	cmd_install_stop_handlers(&stop);
 	struct rf_errinfo ei = { "" };
 	int err = executor_run(&cfg, stop, &ei);
-	proto_identity_wipe(&cfg.identity);
+	proto_identity_wipe(&cfg.node.identity);
 	if (err != RF_OK) {
 		return cmd_fail(&cmd, "%s", ei.msg[0] ? ei.msg : rf_strerror(err));
 	}
@@ -254,37 +255,28 @@ cmd_challenger(int argc, char **argv)
 	if (rc >= 0) {
 		return rc;
 	}
-	rc = node_common(&cmd, &o, &cfg.identity, &cfg.referee_key, &cfg.suite);
+	rc = node_common(&cmd, &o, &cfg.node);
 	if (rc != CLI_EXIT_OK) {
 		return rc;
 	}
 	for (size_t i = 0; i < always_x.n; i++) {
 		if (proto_pubkey_parse_hex(always_x.v[i],
 		    &cfg.always_executors[i]) != RF_OK) {
-			proto_identity_wipe(&cfg.identity);
+			proto_identity_wipe(&cfg.node.identity);
 			return cmd_usage_error(&cmd, "--always-executor must be 64 "
 			    "hex digits");
 		}
 	}
 	cfg.n_always_executors = always_x.n;
 	for (size_t i = 0; i < always_m.n; i++) {
-		if (proto_digest_parse_hex(cfg.suite, always_m.v[i],
+		if (proto_digest_parse_hex(cfg.node.suite, always_m.v[i],
 		    &cfg.always_models[i]) != RF_OK) {
-			proto_identity_wipe(&cfg.identity);
+			proto_identity_wipe(&cfg.node.identity);
 			return cmd_usage_error(&cmd, "--always-model must be a "
 			    "model_id in hex");
 		}
 	}
 	cfg.n_always_models = always_m.n;
-	cfg.referee_url = o.referee;
-	cfg.events_url = o.events;
-	cfg.db_path = o.db;
-	cfg.metrics_addr = o.metrics;
-	cfg.name = o.name;
-	for (size_t i = 0; i < o.models.n; i++) {
-		cfg.model_paths[i] = o.models.v[i];
-	}
-	cfg.n_models = o.models.n;
 	rf_log_init("challenger", LOG_LEVEL_INFO);
 	if (cfg.fault != CHALLENGER_FAULT_NONE) {
 		log_warn("TESTING FAULT ENABLED: %s: this challenger misbehaves on "
@@ -294,7 +286,7 @@ cmd_challenger(int argc, char **argv)
 	cmd_install_stop_handlers(&stop);
 	struct rf_errinfo ei = { "" };
 	int err = challenger_run(&cfg, stop, &ei);
-	proto_identity_wipe(&cfg.identity);
+	proto_identity_wipe(&cfg.node.identity);
 	if (err != RF_OK) {
 		return cmd_fail(&cmd, "%s", ei.msg[0] ? ei.msg : rf_strerror(err));
 	}

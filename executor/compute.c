@@ -131,7 +131,7 @@ static int
 fabricate(struct executor *x, const struct proto_job_info *job, size_t n,
     struct capture *c)
 {
-	enum proto_hash suite = x->cfg->suite;
+	enum proto_hash suite = x->cfg->node.suite;
 	for (size_t i = 0; i < n; i++) {
 		struct proto_digest d;
 		if (i < job->n_inputs) {
@@ -190,7 +190,7 @@ executor_compute(struct executor *x, const struct node_model *nm,
     const struct proto_job_info *job, struct executor_run *run,
     struct rf_errinfo *ei)
 {
-	enum proto_hash suite = x->cfg->suite;
+	enum proto_hash suite = x->cfg->node.suite;
 	const struct engine_model *m = nm->model;
 	size_t n_in = engine_model_input_count(m);
 	size_t n = engine_trace_length(m);

@@ -32,11 +32,11 @@ static int
 load_leaves(struct executor *x, const struct proto_digest *job,
     struct proto_digest **leaves, size_t *n, struct proto_digest *model)
 {
-	size_t hl = proto_hash_len(x->cfg->suite);
+	size_t hl = proto_hash_len(x->cfg->node.suite);
 	sqlite3_stmt *st;
 	*leaves = NULL;
-	store_lock(x->db);
-	int err = store_prepare(x->db, "SELECT leaves, n, model_id FROM jobs "
+	store_lock(x->node.db);
+	int err = store_prepare(x->node.db, "SELECT leaves, n, model_id FROM jobs "
 	    "WHERE job_id = ?1", &st, NULL);
 	if (err == RF_OK) {
 		sqlite3_bind_blob(st, 1, job->b, (int)hl, SQLITE_STATIC);
@@ -59,7 +59,7 @@ load_leaves(struct executor *x, const struct proto_digest *job,
 		}
 		sqlite3_finalize(st);
 	}
-	store_unlock(x->db);
+	store_unlock(x->node.db);
 	return err;
 }
 
@@ -82,13 +82,13 @@ static int
 dispute_record(struct executor *x, const struct proto_digest *id,
     const struct proto_digest *job)
 {
-	size_t hl = proto_hash_len(x->cfg->suite);
+	size_t hl = proto_hash_len(x->cfg->node.suite);
 	sqlite3_stmt *st;
-	int err = store_begin(x->db, NULL);
+	int err = store_begin(x->node.db, NULL);
 	if (err != RF_OK) {
 		return err;
 	}
-	err = store_prepare(x->db, "INSERT OR IGNORE INTO disputes (dispute_id, "
+	err = store_prepare(x->node.db, "INSERT OR IGNORE INTO disputes (dispute_id, "
 	    "job_id, state, opened_ms) VALUES (?1, ?2, ?3, ?4)", &st, NULL);
 	if (err == RF_OK) {
 		sqlite3_bind_blob(st, 1, id->b, (int)hl, SQLITE_STATIC);
@@ -99,21 +99,21 @@ dispute_record(struct executor *x, const struct proto_digest *id,
 		sqlite3_finalize(st);
 	}
 	if (err != RF_OK) {
-		store_rollback(x->db);
+		store_rollback(x->node.db);
 		return err;
 	}
-	return store_commit(x->db, NULL);
+	return store_commit(x->node.db, NULL);
 }
 
 static int
 dispute_load(struct executor *x, const struct proto_digest *id,
     struct dispute_row *row)
 {
-	size_t hl = proto_hash_len(x->cfg->suite);
+	size_t hl = proto_hash_len(x->cfg->node.suite);
 	sqlite3_stmt *st;
 	memset(row, 0, sizeof(*row));
-	store_lock(x->db);
-	int err = store_prepare(x->db, "SELECT job_id, state, answered, "
+	store_lock(x->node.db);
+	int err = store_prepare(x->node.db, "SELECT job_id, state, answered, "
 	    "revealed, failure FROM disputes WHERE dispute_id = ?1", &st, NULL);
 	if (err == RF_OK) {
 		sqlite3_bind_blob(st, 1, id->b, (int)hl, SQLITE_STATIC);
@@ -133,7 +133,7 @@ dispute_load(struct executor *x, const struct proto_digest *id,
 		}
 		sqlite3_finalize(st);
 	}
-	store_unlock(x->db);
+	store_unlock(x->node.db);
 	return err;
 }
 
@@ -143,15 +143,15 @@ static void
 dispute_update(struct executor *x, const struct proto_digest *id,
     const char *sql, int64_t value, const char *text)
 {
-	size_t hl = proto_hash_len(x->cfg->suite);
+	size_t hl = proto_hash_len(x->cfg->node.suite);
 	sqlite3_stmt *st;
-	int err = store_begin(x->db, NULL);
+	int err = store_begin(x->node.db, NULL);
 	if (err != RF_OK) {
 		log_warn("cannot update a dispute in the database: %s",
 		    rf_strerror(err));
 		return;
 	}
-	err = store_prepare(x->db, sql, &st, NULL);
+	err = store_prepare(x->node.db, sql, &st, NULL);
 	if (err == RF_OK) {
 		sqlite3_bind_blob(st, 1, id->b, (int)hl, SQLITE_STATIC);
 		sqlite3_bind_int64(st, 2, value);
@@ -162,9 +162,9 @@ dispute_update(struct executor *x, const struct proto_digest *id,
 		sqlite3_finalize(st);
 	}
 	if (err == RF_OK) {
-		err = store_commit(x->db, NULL);
+		err = store_commit(x->node.db, NULL);
 	} else {
-		store_rollback(x->db);
+		store_rollback(x->node.db);
 	}
 	if (err != RF_OK) {
 		/* Harmless: the move is looked at again and the referee
@@ -244,7 +244,7 @@ answer_round(struct executor *x, const struct proto_digest *job,
 	struct node_reply reply;
 	struct proto_error refusal;
 	struct rf_errinfo ei = { "" };
-	err = bisect_answer_build(x->cfg->suite, leaves, n, q, &req);
+	err = bisect_answer_build(x->cfg->node.suite, leaves, n, q, &req);
 	free(leaves);
 	if (err != RF_OK) {
 		snprintf(why, cap, "%s cannot be built: %s", what,
@@ -257,7 +257,7 @@ answer_round(struct executor *x, const struct proto_digest *job,
 		log_warn("dispute %s: TESTING FAULT bad-proof: answering round %u "
 		    "with a wrong proof", dh, q->round);
 	}
-	err = node_rpc_call(&x->rpc, PROTO_MSG_BISECT_ANSWER, &req, &reply,
+	err = node_rpc_call(&x->node.rpc, PROTO_MSG_BISECT_ANSWER, &req, &reply,
 	    &ei);
 	proto_bisect_answer_free(&req);
 	err = move_heard(err, &reply, &refusal, &ei, what, why, cap);
@@ -283,7 +283,7 @@ reveal(struct executor *x, const struct proto_digest *id,
 		    "database (%s)", rf_strerror(err));
 		return err;
 	}
-	const struct node_model *nm = node_models_find(&x->models, &model_id);
+	const struct node_model *nm = node_models_find(&x->node.models, &model_id);
 	struct proto_job_fetch fetch = { .job_id = *job };
 	struct proto_reveal req;
 	struct node_reply reply;
@@ -292,7 +292,7 @@ reveal(struct executor *x, const struct proto_digest *id,
 	/* A job's inputs are up to 64 tensors: on the heap. */
 	struct proto_job_info *info = malloc(sizeof(*info));
 	err = nm == NULL ? RF_ERR_NOTFOUND : info == NULL ? RF_ERR_NOMEM :
-	    node_rpc_expect(&x->rpc, PROTO_MSG_JOB_FETCH, &fetch,
+	    node_rpc_expect(&x->node.rpc, PROTO_MSG_JOB_FETCH, &fetch,
 	    PROTO_MSG_JOB_INFO, info, sizeof(*info), &ei);
 	if (err != RF_OK) {
 		free(info);
@@ -305,7 +305,7 @@ reveal(struct executor *x, const struct proto_digest *id,
 	size_t n_in = engine_model_input_count(nm->model);
 	uint32_t op = (uint32_t)(q->lo - n_in);
 	memset(&req, 0, sizeof(req));
-	err = bisect_reveal_build(x->cfg->suite, nm->model, info->inputs,
+	err = bisect_reveal_build(x->cfg->node.suite, nm->model, info->inputs,
 	    leaves, n, op, &req, &ei);
 	req.dispute_id = *id;
 	proto_job_info_free(info);
@@ -318,7 +318,7 @@ reveal(struct executor *x, const struct proto_digest *id,
 	log_info("dispute %s: revealing operator %u", dh, op);
 	char what[48];
 	snprintf(what, sizeof(what), "the reveal of operator %u", op);
-	err = node_rpc_call(&x->rpc, PROTO_MSG_REVEAL, &req, &reply, &ei);
+	err = node_rpc_call(&x->node.rpc, PROTO_MSG_REVEAL, &req, &reply, &ei);
 	proto_reveal_free(&req);
 	err = move_heard(err, &reply, &refusal, &ei, what, why, cap);
 	if (err == RF_OK && refusal.code != 0) {
@@ -334,7 +334,7 @@ static int
 act(struct executor *x, const struct proto_digest *id)
 {
 	char dh[13];
-	node_short_digest(x->cfg->suite, id, dh);
+	node_short_hex(id->b, dh);
 	struct dispute_row row;
 	int err = dispute_load(x, id, &row);
 	if (err != RF_OK || row.state != EXECUTOR_DISPUTE_OPEN) {
@@ -344,7 +344,7 @@ act(struct executor *x, const struct proto_digest *id)
 	struct node_reply view;
 	struct rf_errinfo ei = { "" };
 	char why[sizeof(row.failure)];
-	err = node_rpc_call(&x->rpc, PROTO_MSG_DISPUTE_FETCH, &req, &view, &ei);
+	err = node_rpc_call(&x->node.rpc, PROTO_MSG_DISPUTE_FETCH, &req, &view, &ei);
 	if (err != RF_OK) {
 		snprintf(why, sizeof(why), "cannot read the dispute: %s",
 		    ei.msg[0] ? ei.msg : rf_strerror(err));
@@ -443,7 +443,7 @@ executor_dispute_event(struct executor *x, const struct proto_event *e)
 	}
 	if (e->kind == PROTO_EVENT_DISPUTE_OPENED) {
 		char dh[13];
-		node_short_digest(x->cfg->suite, &e->dispute_id, dh);
+		node_short_hex(e->dispute_id.b, dh);
 		log_info("dispute %s opened against our claim", dh);
 		net_counter_inc(x->m_disputes);
 		if (x->cfg->fault == EXECUTOR_FAULT_SILENT) {
@@ -460,7 +460,7 @@ void
 executor_disputes_poll(struct executor *x)
 {
 	enum { BATCH = 64 };
-	size_t hl = proto_hash_len(x->cfg->suite);
+	size_t hl = proto_hash_len(x->cfg->node.suite);
 	struct proto_digest ids[BATCH];
 	int64_t last = x->poll_after;
 	size_t n = 0;
@@ -468,8 +468,8 @@ executor_disputes_poll(struct executor *x)
 	/* In rowid order from where the last look stopped, a batch at a
 	 * time, so that many open disputes bound the work per look and
 	 * none waits behind the others for ever. */
-	store_lock(x->db);
-	if (store_prepare(x->db, "SELECT rowid, dispute_id FROM disputes WHERE "
+	store_lock(x->node.db);
+	if (store_prepare(x->node.db, "SELECT rowid, dispute_id FROM disputes WHERE "
 	    "state = ?1 AND rowid > ?2 ORDER BY rowid LIMIT ?3", &st,
 	    NULL) == RF_OK) {
 		sqlite3_bind_int(st, 1, EXECUTOR_DISPUTE_OPEN);
@@ -486,7 +486,7 @@ executor_disputes_poll(struct executor *x)
 		}
 		sqlite3_finalize(st);
 	}
-	store_unlock(x->db);
+	store_unlock(x->node.db);
 	x->poll_after = n < BATCH ? 0 : last;
 	for (size_t i = 0; i < n && !*x->stop; i++) {
 		act(x, &ids[i]);
@@ -523,7 +523,7 @@ executor_equivocate(struct executor *x, const struct executor_run *run)
 	c->trace_root.b[0] ^= 0xff;
 	log_warn("TESTING FAULT equivocate: posting a second claim with another "
 	    "root");
-	if (node_rpc_call(&x->rpc, PROTO_MSG_CLAIM, &second, &reply, &ei) ==
+	if (node_rpc_call(&x->node.rpc, PROTO_MSG_CLAIM, &second, &reply, &ei) ==
 	    RF_OK) {
 		struct proto_error refusal;
 		node_reply_error(&reply, &refusal);

@@ -55,9 +55,9 @@ executor_job_state(struct executor *x, const struct proto_digest *job,
     int *state)
 {
 	sqlite3_stmt *st;
-	size_t hl = proto_hash_len(x->cfg->suite);
-	store_lock(x->db);
-	int err = store_prepare(x->db, "SELECT state FROM jobs WHERE job_id = ?1",
+	size_t hl = proto_hash_len(x->cfg->node.suite);
+	store_lock(x->node.db);
+	int err = store_prepare(x->node.db, "SELECT state FROM jobs WHERE job_id = ?1",
 	    &st, NULL);
 	if (err == RF_OK) {
 		sqlite3_bind_blob(st, 1, job->b, (int)hl, SQLITE_STATIC);
@@ -65,7 +65,7 @@ executor_job_state(struct executor *x, const struct proto_digest *job,
 		    0;
 		sqlite3_finalize(st);
 	}
-	store_unlock(x->db);
+	store_unlock(x->node.db);
 	return err;
 }
 
@@ -73,13 +73,13 @@ static int
 set_state(struct executor *x, const struct proto_digest *job, int state,
     const char *error)
 {
-	size_t hl = proto_hash_len(x->cfg->suite);
+	size_t hl = proto_hash_len(x->cfg->node.suite);
 	sqlite3_stmt *st;
-	int err = store_begin(x->db, NULL);
+	int err = store_begin(x->node.db, NULL);
 	if (err != RF_OK) {
 		return err;
 	}
-	err = store_prepare(x->db, "UPDATE jobs SET state = ?2, error = ?3, "
+	err = store_prepare(x->node.db, "UPDATE jobs SET state = ?2, error = ?3, "
 	    "updated_ms = ?4 WHERE job_id = ?1", &st, NULL);
 	if (err == RF_OK) {
 		sqlite3_bind_blob(st, 1, job->b, (int)hl, SQLITE_STATIC);
@@ -92,10 +92,10 @@ set_state(struct executor *x, const struct proto_digest *job, int state,
 		sqlite3_finalize(st);
 	}
 	if (err != RF_OK) {
-		store_rollback(x->db);
+		store_rollback(x->node.db);
 		return err;
 	}
-	return store_commit(x->db, NULL);
+	return store_commit(x->node.db, NULL);
 }
 
 /* Stores a computed job with its claim, before the claim is sent. */
@@ -105,7 +105,7 @@ store_job(struct executor *x, const struct proto_digest *job,
     size_t n, const struct proto_digest *root, const uint8_t *claim,
     size_t claim_len)
 {
-	size_t hl = proto_hash_len(x->cfg->suite);
+	size_t hl = proto_hash_len(x->cfg->node.suite);
 	uint8_t *flat = malloc(n * hl + 1);
 	if (flat == NULL) {
 		return RF_ERR_NOMEM;
@@ -114,9 +114,9 @@ store_job(struct executor *x, const struct proto_digest *job,
 		memcpy(flat + i * hl, leaves[i].b, hl);
 	}
 	sqlite3_stmt *st;
-	int err = store_begin(x->db, NULL);
+	int err = store_begin(x->node.db, NULL);
 	if (err == RF_OK) {
-		err = store_prepare(x->db, "INSERT OR REPLACE INTO jobs (job_id, "
+		err = store_prepare(x->node.db, "INSERT OR REPLACE INTO jobs (job_id, "
 		    "model_id, leaves, trace_root, n, claim, state, updated_ms) "
 		    "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)", &st, NULL);
 		if (err == RF_OK) {
@@ -132,30 +132,13 @@ store_job(struct executor *x, const struct proto_digest *job,
 			sqlite3_finalize(st);
 		}
 		if (err != RF_OK) {
-			store_rollback(x->db);
+			store_rollback(x->node.db);
 		} else {
-			err = store_commit(x->db, NULL);
+			err = store_commit(x->node.db, NULL);
 		}
 	}
 	free(flat);
 	return err;
-}
-
-/* Stores the event cursor (the loop's save). */
-static int
-save_cursor(void *ctx, uint64_t seq)
-{
-	struct executor *x = ctx;
-	int err = store_begin(x->db, NULL);
-	if (err != RF_OK) {
-		return err;
-	}
-	err = store_meta_set(x->db, "cursor", (int64_t)seq);
-	if (err != RF_OK) {
-		store_rollback(x->db);
-		return err;
-	}
-	return store_commit(x->db, NULL);
 }
 
 /* ------------------------------------------------------------------ */
@@ -176,7 +159,7 @@ send_claim(struct executor *x, const struct proto_digest *job,
 	struct node_reply reply;
 	struct rf_errinfo ei = { "" };
 	char jh[13];
-	node_short_digest(x->cfg->suite, job, jh);
+	node_short_hex(job->b, jh);
 	int err = proto_msg_open(claim, len, &env, &ei);
 	if (err == RF_OK) {
 		err = proto_claim_decode(&env, &m, &ei);
@@ -185,7 +168,7 @@ send_claim(struct executor *x, const struct proto_digest *job,
 		log_error("job %s: stored claim unreadable: %s", jh, ei.msg);
 		return set_state(x, job, JOB_FAILED, "stored claim unreadable");
 	}
-	err = node_rpc_call(&x->rpc, PROTO_MSG_CLAIM, &m, &reply, &ei);
+	err = node_rpc_call(&x->node.rpc, PROTO_MSG_CLAIM, &m, &reply, &ei);
 	proto_claim_free(&m);
 	if (err != RF_OK) {
 		log_warn("job %s: claim not delivered yet: %s", jh, ei.msg);
@@ -216,12 +199,12 @@ send_claim(struct executor *x, const struct proto_digest *job,
 static int
 resend_pending(struct executor *x)
 {
-	size_t hl = proto_hash_len(x->cfg->suite);
+	size_t hl = proto_hash_len(x->cfg->node.suite);
 	struct proto_digest jobs[64];
 	size_t n = 0;
 	sqlite3_stmt *st;
-	store_lock(x->db);
-	int err = store_prepare(x->db, "SELECT job_id FROM jobs WHERE state = "
+	store_lock(x->node.db);
+	int err = store_prepare(x->node.db, "SELECT job_id FROM jobs WHERE state = "
 	    "?1 LIMIT 64", &st, NULL);
 	if (err == RF_OK) {
 		sqlite3_bind_int(st, 1, JOB_CLAIM_PENDING);
@@ -234,7 +217,7 @@ resend_pending(struct executor *x)
 		}
 		sqlite3_finalize(st);
 	}
-	store_unlock(x->db);
+	store_unlock(x->node.db);
 	for (size_t i = 0; i < n && err == RF_OK; i++) {
 		uint8_t *claim = NULL;
 		size_t len = 0;
@@ -251,11 +234,11 @@ int
 executor_load_claim(struct executor *x, const struct proto_digest *job,
     uint8_t **claim, size_t *len)
 {
-	size_t hl = proto_hash_len(x->cfg->suite);
+	size_t hl = proto_hash_len(x->cfg->node.suite);
 	sqlite3_stmt *st;
 	*claim = NULL;
-	store_lock(x->db);
-	int err = store_prepare(x->db, "SELECT claim FROM jobs WHERE job_id = "
+	store_lock(x->node.db);
+	int err = store_prepare(x->node.db, "SELECT claim FROM jobs WHERE job_id = "
 	    "?1", &st, NULL);
 	if (err == RF_OK) {
 		sqlite3_bind_blob(st, 1, job->b, (int)hl, SQLITE_STATIC);
@@ -271,7 +254,7 @@ executor_load_claim(struct executor *x, const struct proto_digest *job,
 		}
 		sqlite3_finalize(st);
 	}
-	store_unlock(x->db);
+	store_unlock(x->node.db);
 	return err;
 }
 
@@ -284,7 +267,7 @@ static int
 handle_job(struct executor *x, const struct proto_digest *job)
 {
 	char jh[13];
-	node_short_digest(x->cfg->suite, job, jh);
+	node_short_hex(job->b, jh);
 	int state = 0;
 	int err = executor_job_state(x, job, &state);
 	if (err != RF_OK || state == JOB_CLAIMED || state >= JOB_FINAL) {
@@ -305,20 +288,20 @@ handle_job(struct executor *x, const struct proto_digest *job)
 	/* A job's inputs are up to 64 tensors: on the heap. */
 	struct proto_job_info *ji = malloc(sizeof(*ji));
 	err = ji == NULL ? rf_errf(&ei, RF_ERR_NOMEM, "no memory") :
-	    node_rpc_expect(&x->rpc, PROTO_MSG_JOB_FETCH, &req,
+	    node_rpc_expect(&x->node.rpc, PROTO_MSG_JOB_FETCH, &req,
 	    PROTO_MSG_JOB_INFO, ji, sizeof(*ji), &ei);
 	if (err != RF_OK) {
 		free(ji);
 		log_warn("job %s: cannot fetch: %s", jh, ei.msg);
 		return err;
 	}
-	if (memcmp(ji->executor.b, x->cfg->identity.pk.b, PROTO_KEY_LEN) != 0 ||
+	if (memcmp(ji->executor.b, x->cfg->node.identity.pk.b, PROTO_KEY_LEN) != 0 ||
 	    ji->state != PROTO_JOB_OPEN) {
 		proto_job_info_free(ji);
 		free(ji);
 		return RF_OK; /* not ours, or no longer open */
 	}
-	const struct node_model *nm = node_models_find(&x->models,
+	const struct node_model *nm = node_models_find(&x->node.models,
 	    &ji->model_id);
 	if (nm == NULL) {
 		log_error("job %s: model not served here", jh);
@@ -340,14 +323,14 @@ handle_job(struct executor *x, const struct proto_digest *job)
 
 	uint8_t *claim = NULL;
 	size_t claim_len = 0;
-	err = node_sign(&x->rpc, PROTO_MSG_CLAIM, &run.claim, &claim, &claim_len);
+	err = node_sign(&x->node.rpc, PROTO_MSG_CLAIM, &run.claim, &claim, &claim_len);
 	if (err == RF_OK) {
 		err = store_job(x, job, &nm->id, run.leaves, run.n, &run.root,
 		    claim, claim_len);
 	}
 	if (err == RF_OK) {
 		char rh[13];
-		node_short_digest(x->cfg->suite, &run.root, rh);
+		node_short_hex(run.root.b, rh);
 		log_info("job %s: ran %s, %zu trace entries, root %s%s", jh,
 		    engine_model_name(nm->model), run.n, rh,
 		    run.faulty ? " (FAULT INJECTED)" : "");
@@ -392,7 +375,7 @@ on_direct(void *ctx, const uint8_t *req, size_t len, uint8_t **reply,
 	} else if (err == RF_OK) {
 		err = proto_job_submit_decode(&env, m, &ei);
 		if (err == RF_OK && memcmp(m->executor.b,
-		    x->cfg->identity.pk.b, PROTO_KEY_LEN) != 0) {
+		    x->cfg->node.identity.pk.b, PROTO_KEY_LEN) != 0) {
 			why = "the job does not name this executor";
 		}
 		if (err == RF_OK) {
@@ -405,7 +388,7 @@ on_direct(void *ctx, const uint8_t *req, size_t len, uint8_t **reply,
 		code = proto_error_code_for(err);
 	}
 	if (why == NULL &&
-	    node_rpc_forward(&x->rpc, req, len, reply, reply_len, &ei) ==
+	    node_rpc_forward(&x->node.rpc, req, len, reply, reply_len, &ei) ==
 	    RF_OK) {
 		net_counter_inc(x->m_direct);
 		return;
@@ -415,7 +398,7 @@ on_direct(void *ctx, const uint8_t *req, size_t len, uint8_t **reply,
 	e.code = why ? code : PROTO_ERR_INTERNAL;
 	snprintf(e.text, sizeof(e.text), "%s",
 	    why ? why : "the referee is unreachable");
-	if (node_sign(&x->rpc, PROTO_MSG_ERROR, &e, reply, reply_len) != RF_OK) {
+	if (node_sign(&x->node.rpc, PROTO_MSG_ERROR, &e, reply, reply_len) != RF_OK) {
 		*reply = NULL;
 	}
 }
@@ -429,7 +412,7 @@ static int
 on_event(void *ctx, const struct proto_event *e, struct rf_errinfo *ei)
 {
 	struct executor *x = ctx;
-	bool mine = memcmp(e->subject.b, x->cfg->identity.pk.b,
+	bool mine = memcmp(e->subject.b, x->cfg->node.identity.pk.b,
 	    PROTO_KEY_LEN) == 0;
 	if (mine && e->kind == PROTO_EVENT_JOB_ASSIGNED) {
 		return handle_job(x, &e->job_id);
@@ -460,48 +443,29 @@ on_tick(void *ctx)
 static const struct node_loop_ops loop_ops = {
 	.handle = on_event,
 	.tick = on_tick,
-	.save = save_cursor,
 };
+
+static void setup_metrics(struct executor *x);
 
 static int
 setup(struct executor *x, struct rf_errinfo *ei)
 {
 	const struct executor_config *c = x->cfg;
-	int err = store_open(c->db_path, schema,
-	    sizeof(schema) / sizeof(schema[0]), &x->db, ei);
-	for (size_t i = 0; err == RF_OK && i < c->n_models; i++) {
-		err = node_models_load(&x->models, c->suite, c->model_paths[i], ei);
-	}
-	if (err != RF_OK) {
-		return err;
-	}
-	bool any_key = proto_pubkey_is_zero(&c->referee_key);
-	err = node_rpc_open(&x->rpc, c->referee_url, &c->identity, c->suite,
-	    any_key ? NULL : &c->referee_key, ei);
+	int err = node_open(&x->node, &c->node, "refute_executor", schema,
+	    sizeof(schema) / sizeof(schema[0]), ei);
 	if (err == RF_OK) {
-		err = node_register(&x->rpc, PROTO_ROLE_EXECUTOR, c->name,
-		    c->listen_url, &x->models, ei);
+		setup_metrics(x);
+		err = node_join(&x->node, PROTO_ROLE_EXECUTOR, c->listen_url, ei);
 	}
 	if (err == RF_OK) {
-		err = node_models_register(&x->models, &x->rpc, ei);
-	}
-	if (err == RF_OK) {
-		err = node_stake_to(&x->rpc, c->stake, ei);
-	}
-	int64_t cursor = 0;
-	if (err == RF_OK) {
-		err = store_meta_get(x->db, "cursor", 0, &cursor);
-	}
-	if (err == RF_OK) {
-		err = node_events_open(&x->events, c->events_url, &x->rpc,
-		    (uint64_t)cursor, ei);
+		err = node_stake_to(&x->node.rpc, c->stake, ei);
 	}
 	if (err == RF_OK && c->listen_url != NULL) {
 		err = net_server_start(c->listen_url, 2, PROTO_MAX_MESSAGE,
 		    on_direct, x, &x->server, ei);
 	}
-	if (err == RF_OK && c->metrics_addr != NULL && x->metrics != NULL) {
-		err = net_metrics_serve(x->metrics, c->metrics_addr, &x->http, ei);
+	if (err == RF_OK) {
+		err = node_start(&x->node, &loop_ops, x, x->stop, ei);
 	}
 	return err;
 }
@@ -509,8 +473,7 @@ setup(struct executor *x, struct rf_errinfo *ei)
 static void
 setup_metrics(struct executor *x)
 {
-	x->metrics = net_metrics_alloc("refute_executor");
-	struct net_metrics *m = x->metrics;
+	struct net_metrics *m = x->node.metrics;
 	if (m == NULL) {
 		return;
 	}
@@ -537,13 +500,12 @@ executor_run(const struct executor_config *cfg, volatile sig_atomic_t *stop,
 	x->cfg = cfg;
 	x->stop = stop;
 	engine_rng_seed(&x->fault_rng, (uint64_t)time(NULL));
-	setup_metrics(x);
 	int err = setup(x, ei);
 	if (err == RF_OK) {
 		char k[13];
-		node_short_key(&cfg->identity.pk, k);
+		node_short_hex(cfg->node.identity.pk.b, k);
 		log_info("executor %s (%s) serving %zu models, stake %llu%s%s", k,
-		    cfg->name, x->models.n, (unsigned long long)cfg->stake,
+		    cfg->node.name, x->node.models.n, (unsigned long long)cfg->stake,
 		    cfg->fault ? ", TESTING FAULT: " : "",
 		    cfg->fault ? executor_fault_name(cfg->fault) : "");
 		resend_pending(x);
@@ -551,18 +513,11 @@ executor_run(const struct executor_config *cfg, volatile sig_atomic_t *stop,
 	}
 	if (err == RF_OK) {
 		x->last_resend = node_mono_ms();
-		node_loop_init(&x->loop, &loop_ops, x, &x->events,
-		    x->events.cursor, stop);
-		err = node_loop_run(&x->loop);
+		err = node_loop_run(&x->node.loop);
 	}
 	log_info("executor stopping");
 	net_server_free(x->server);
-	node_events_close(&x->events);
-	net_http_stop(x->http);
-	net_metrics_free(x->metrics);
-	node_rpc_close(&x->rpc);
-	node_models_free(&x->models);
-	store_close(x->db);
+	node_close(&x->node);
 	free(x);
 	return err;
 }

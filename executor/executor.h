@@ -14,6 +14,7 @@
 
 #include <signal.h>
 
+#include "node/node.h"
 #include "protocol/protocol.h"
 
 /* Deliberate misbehaviour, for tests and experiments only. */
@@ -29,17 +30,8 @@ enum executor_fault {
 };
 
 struct executor_config {
-	const char *referee_url;
-	const char *events_url;
+	struct node_config node; /* what every node has */
 	const char *listen_url; /* REP for direct client jobs, or NULL */
-	const char *db_path;
-	const char *metrics_addr;
-	const char *name;
-	const char *model_paths[PROTO_MAX_MODELS];
-	size_t n_models;
-	struct proto_identity identity;
-	struct proto_pubkey referee_key; /* zero: accept any */
-	enum proto_hash suite;
 	uint64_t stake;
 	enum executor_fault fault;
 	uint32_t fault_op;

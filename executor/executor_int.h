@@ -26,17 +26,11 @@ enum executor_dispute_state {
 struct executor {
 	const struct executor_config *cfg;
 	volatile sig_atomic_t *stop;
-	struct store *db;
-	struct node_rpc rpc;
-	struct node_events events;
-	struct node_models models;
+	struct node node;       /* database, referee, events, models, loop */
 	struct net_server *server;
-	struct net_metrics *metrics;
-	struct net_http *http;
 	struct engine_rng fault_rng;
 	struct net_counter *m_jobs, *m_claims, *m_direct, *m_disputes;
 	struct net_histogram *m_run_seconds;
-	struct node_loop loop;
 	uint64_t last_poll;  /* node_mono_ms() of the last look at disputes */
 	uint64_t last_resend; /* and at claims not yet accepted */
 	int64_t poll_after;  /* the disputes rowid the next look starts after */

@@ -86,7 +86,13 @@ persist(struct node_loop *l)
 	if (c <= l->saved) {
 		return;
 	}
-	if (l->ops->save != NULL && l->ops->save(l->ctx, c) != RF_OK) {
+	int err = RF_OK;
+	if (l->ops->save != NULL) {
+		err = l->ops->save(l->ctx, c);
+	} else if (l->db != NULL) {
+		err = node_cursor_store(l->db, c);
+	}
+	if (err != RF_OK) {
 		log_warn("cannot store the event cursor (%llu): will try again",
 		    (unsigned long long)c);
 		return;
@@ -127,6 +133,9 @@ failed(struct node_loop *l, struct node_pending *p, int err,
 	p->why[n] = '\0';
 	if (p->attempts >= l->max_attempts) {
 		l->n_given_up++;
+		if (l->m_given_up != NULL) {
+			net_counter_inc(l->m_given_up);
+		}
 		log_error("event %llu (%s): given up after %u attempts: %s",
 		    (unsigned long long)p->ev.seq, kind_name(p->ev.kind),
 		    p->attempts, p->why);
@@ -192,6 +201,9 @@ node_loop_retry(struct node_loop *l)
 		}
 		p->attempts++;
 		l->n_retried++;
+		if (l->m_retries != NULL) {
+			net_counter_inc(l->m_retries);
+		}
 		struct rf_errinfo ei = { "" };
 		int err = l->ops->handle(l->ctx, &p->ev, &ei);
 		bool keep = false;

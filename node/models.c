@@ -172,17 +172,3 @@ node_stake_to(struct node_rpc *rpc, uint64_t target, struct rf_errinfo *ei)
 	return node_rpc_expect(rpc, PROTO_MSG_STAKE, &req, PROTO_MSG_ACK, NULL,
 	    0, ei);
 }
-
-void
-node_short_key(const struct proto_pubkey *k, char out[NODE_SHORT_LEN])
-{
-	node_short_hex(k->b, out);
-}
-
-void
-node_short_digest(enum proto_hash suite, const struct proto_digest *d,
-    char out[NODE_SHORT_LEN])
-{
-	(void)suite; /* every suite's digest is longer than the prefix */
-	node_short_hex(d->b, out);
-}

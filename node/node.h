@@ -17,6 +17,7 @@
 
 #include "net/net.h"
 #include "protocol/protocol.h"
+#include "store/store.h"
 
 struct node_rpc {
 	struct net_client *client;
@@ -165,8 +166,8 @@ struct node_loop_ops {
 	/* Periodic work, before every fetch (the role keeps its own
 	 * schedule with node_mono_ms). May be NULL. */
 	void (*tick)(void *ctx);
-	/* Stores the cursor: every event up to it is done or given up. May
-	 * be NULL. */
+	/* Stores the cursor: every event up to it is done or given up.
+	 * NULL: the loop's db keeps it (node_cursor_store), if any. */
 	int (*save)(void *ctx, uint64_t cursor);
 	/* Reads events after `after` into *out (out->events malloc'd, the
 	 * loop frees it). NULL: node_events_next on the loop's events; a
@@ -191,6 +192,8 @@ struct node_loop {
 	uint32_t max_attempts;
 	uint64_t retry_ms, retry_max_ms;
 	uint64_t (*clock)(void);      /* node_mono_ms; tests step their own */
+	struct store *db;             /* for the default save, or NULL */
+	struct net_counter *m_retries, *m_given_up; /* or NULL */
 	uint64_t cursor;              /* last event handled or set aside */
 	uint64_t saved;               /* last cursor stored */
 	struct node_pending pending[NODE_LOOP_PENDING_MAX]; /* by seq */
@@ -259,6 +262,59 @@ int node_stake_to(struct node_rpc *rpc, uint64_t target,
     struct rf_errinfo *ei) __attribute__((warn_unused_result));
 
 /* ------------------------------------------------------------------ */
+/* The node runtime (node/runtime.c)                                    */
+/* ------------------------------------------------------------------ */
+
+/* What every node is configured with; each role's config starts with it. */
+struct node_config {
+	const char *referee_url;
+	const char *events_url;
+	const char *db_path;
+	const char *metrics_addr;     /* host:port, or NULL */
+	const char *name;             /* for logs and the registry */
+	const char *model_paths[PROTO_MAX_MODELS];
+	size_t n_models;
+	struct proto_identity identity;
+	struct proto_pubkey referee_key; /* zero: accept any */
+	enum proto_hash suite;
+};
+
+/* A running node: what every role holds besides its own state. */
+struct node {
+	const struct node_config *cfg;
+	struct store *db;             /* the node's own database */
+	struct node_rpc rpc;
+	struct node_events events;
+	struct node_models models;
+	struct net_metrics *metrics;  /* the role adds its own series */
+	struct net_http *http;
+	struct node_loop loop;
+	struct net_counter *m_retries, *m_given_up;
+};
+
+/*
+ * Setting a node up, in order: node_open (metrics registry, database with
+ * the role's schema, models, the channel to the referee), node_join
+ * (registers roles, name, endpoint and models; an executor's models are
+ * registered too), the role's own steps (stake, seeds...), node_start
+ * (the event log from the stored cursor, the metrics endpoint, the loop
+ * with the role's handlers), node_loop_run(&n->loop), node_close. On a
+ * failed step, node_close still releases what was opened.
+ */
+int node_open(struct node *n, const struct node_config *cfg,
+    const char *metrics_prefix, const char *const *schema, size_t n_schema,
+    struct rf_errinfo *ei) __attribute__((warn_unused_result));
+int node_join(struct node *n, uint8_t roles, const char *endpoint,
+    struct rf_errinfo *ei) __attribute__((warn_unused_result));
+int node_start(struct node *n, const struct node_loop_ops *ops, void *ctx,
+    volatile sig_atomic_t *stop, struct rf_errinfo *ei)
+    __attribute__((warn_unused_result));
+void node_close(struct node *n);
+/* Stores the event cursor in db's meta table, in its own transaction. */
+int node_cursor_store(struct store *db, uint64_t seq)
+    __attribute__((warn_unused_result));
+
+/* ------------------------------------------------------------------ */
 /* Clocks, files, hex (node/util.c)                                     */
 /* ------------------------------------------------------------------ */
 
@@ -294,8 +350,5 @@ int node_file_read(const char *path, size_t max, uint8_t **buf, size_t *len,
 /* The first 6 bytes of a key or digest as 12 hex digits, for log lines. */
 #define NODE_SHORT_LEN 13
 void node_short_hex(const uint8_t *b, char out[NODE_SHORT_LEN]);
-void node_short_key(const struct proto_pubkey *k, char out[NODE_SHORT_LEN]);
-void node_short_digest(enum proto_hash suite, const struct proto_digest *d,
-    char out[NODE_SHORT_LEN]);
 
 #endif

@@ -37,7 +37,7 @@ static void
 config(struct challenger_config *c, double rate, uint64_t seed)
 {
 	memset(c, 0, sizeof(*c));
-	c->suite = SUITE;
+	c->node.suite = SUITE;
 	c->rate = rate;
 	c->seed = seed;
 	c->seed_set = true;

@@ -73,7 +73,7 @@ fix_new(enum executor_fault fault, uint32_t fault_op, double rate)
 {
 	struct fix *f = calloc(1, sizeof(*f));
 	CU_ASSERT_FATAL(f != NULL);
-	f->cfg.suite = SUITE;
+	f->cfg.node.suite = SUITE;
 	f->cfg.fault = fault;
 	f->cfg.fault_op = fault_op;
 	f->cfg.fault_rate = rate;
