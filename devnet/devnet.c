@@ -307,7 +307,7 @@ stopped(const struct devnet *d)
 static void
 progress(struct devnet *d, enum devnet_phase phase)
 {
-	double now = devnet_seconds();
+	double now = node_mono_s();
 	if (phase == d->phase && now - d->last_progress < PROGRESS_EVERY_S) {
 		return;
 	}
@@ -474,45 +474,6 @@ remove_dir(const char *path)
 	rmdir(path);
 }
 
-static int
-read_whole(const char *path, uint8_t **buf, size_t *len,
-    struct rf_errinfo *ei)
-{
-	FILE *f = fopen(path, "rb");
-	if (f == NULL) {
-		return rf_errf(ei, RF_ERR_IO, "cannot open '%s': %s", path,
-		    strerror(errno));
-	}
-	uint8_t *b = NULL;
-	size_t n = 0, cap = 0;
-	for (;;) {
-		if (n == cap) {
-			cap = cap ? cap * 2 : 1 << 16;
-			uint8_t *nb = realloc(b, cap);
-			if (nb == NULL) {
-				free(b);
-				fclose(f);
-				return rf_errf(ei, RF_ERR_NOMEM, "out of memory");
-			}
-			b = nb;
-		}
-		size_t r = fread(b + n, 1, cap - n, f);
-		n += r;
-		if (r == 0) {
-			break;
-		}
-	}
-	bool bad = ferror(f) != 0;
-	fclose(f);
-	if (bad) {
-		free(b);
-		return rf_errf(ei, RF_ERR_IO, "cannot read '%s'", path);
-	}
-	*buf = b;
-	*len = n;
-	return RF_OK;
-}
-
 /* The model: a given file, or one generated into the run folder. */
 static int
 prepare_model(struct devnet *d, struct rf_errinfo *ei)
@@ -531,7 +492,8 @@ prepare_model(struct devnet *d, struct rf_errinfo *ei)
 			    strerror(errno ? errno : ENAMETOOLONG));
 		}
 		memcpy(rep->model_file, abs, strlen(abs) + 1); /* fits */
-		err = read_whole(rep->model_file, &buf, &len, ei);
+		err = node_file_read(rep->model_file, NODE_MODEL_FILE_MAX, &buf,
+		    &len, ei);
 		if (err == RF_OK) {
 			err = engine_model_decode(buf, len, &d->model, ei);
 			if (err != RF_OK) {
@@ -816,7 +778,7 @@ start_referee(struct devnet *d, struct rf_errinfo *ei)
 	const struct devnet_config *c = d->cfg;
 	struct devnet_report *rep = d->rep;
 	struct devnet_node *ref = &rep->nodes[0];
-	double deadline = devnet_seconds() + c->timeout_s;
+	double deadline = node_mono_s() + c->timeout_s;
 	for (int attempt = 1;; attempt++) {
 		int ports[2] = { c->port_base, c->port_base + 1 };
 		int err = RF_OK;
@@ -853,11 +815,11 @@ start_referee(struct devnet *d, struct rf_errinfo *ei)
 				return RF_OK;
 			}
 			err = check_children(d, ei);
-			if (err != RF_OK || stopped(d) || devnet_seconds() > deadline) {
+			if (err != RF_OK || stopped(d) || node_mono_s() > deadline) {
 				break;
 			}
 			progress(d, DEVNET_STARTING);
-			devnet_sleep_ms(20);
+			node_sleep_ms(20, NULL);
 		}
 		node_rpc_close(&d->rpc);
 		d->rpc_open = false;
@@ -882,7 +844,7 @@ static int
 wait_ready(struct devnet *d, struct rf_errinfo *ei)
 {
 	struct devnet_report *rep = d->rep;
-	double deadline = devnet_seconds() + d->cfg->timeout_s;
+	double deadline = node_mono_s() + d->cfg->timeout_s;
 	for (;;) {
 		struct proto_status_info reply;
 		int err = status(d, &reply, ei);
@@ -921,12 +883,12 @@ wait_ready(struct devnet *d, struct rf_errinfo *ei)
 		if (stopped(d)) {
 			return rf_errf(ei, RF_ERR_ABORTED, "interrupted");
 		}
-		if (devnet_seconds() > deadline) {
+		if (node_mono_s() > deadline) {
 			return rf_errf(ei, RF_ERR_TIMEOUT, "only %zu of %zu nodes were "
 			    "ready after %u s", ready, want, d->cfg->timeout_s);
 		}
 		progress(d, DEVNET_STARTING);
-		devnet_sleep_ms(50);
+		node_sleep_ms(50, NULL);
 	}
 }
 
@@ -1244,18 +1206,18 @@ submit_jobs(struct devnet *d, struct rf_errinfo *ei)
 		return err;
 	}
 	d->ev_open = true;
-	d->first_submit = devnet_seconds();
+	d->first_submit = node_mono_s();
 	double last_follow = d->first_submit;
 	for (unsigned i = 0; i < d->cfg->jobs; i++) {
 		if (stopped(d)) {
 			return rf_errf(ei, RF_ERR_ABORTED, "interrupted");
 		}
 		err = submit_one(d, i, ei);
-		if (err == RF_OK && devnet_seconds() - last_follow > 0.2) {
+		if (err == RF_OK && node_mono_s() - last_follow > 0.2) {
 			/* Claims and finality show in the progress line while
 			 * jobs still go out. */
 			err = follow_events(d, 0, ei);
-			last_follow = devnet_seconds();
+			last_follow = node_mono_s();
 			if (err == RF_OK) {
 				err = check_children(d, ei);
 			}
@@ -1265,7 +1227,7 @@ submit_jobs(struct devnet *d, struct rf_errinfo *ei)
 		}
 		progress(d, DEVNET_SUBMITTING);
 	}
-	d->last_submit = devnet_seconds();
+	d->last_submit = node_mono_s();
 	rep->submit_s = d->last_submit - d->first_submit;
 	return RF_OK;
 }
@@ -1296,7 +1258,7 @@ static int
 wait_final(struct devnet *d, struct rf_errinfo *ei)
 {
 	struct devnet_report *rep = d->rep;
-	double deadline = devnet_seconds() + d->cfg->timeout_s;
+	double deadline = node_mono_s() + d->cfg->timeout_s;
 	while (rep->final + rep->invalid < rep->submitted) {
 		progress(d, DEVNET_FINALISING);
 		int err = follow_events(d, 100, ei);
@@ -1309,13 +1271,13 @@ wait_final(struct devnet *d, struct rf_errinfo *ei)
 		if (stopped(d)) {
 			return rf_errf(ei, RF_ERR_ABORTED, "interrupted");
 		}
-		if (devnet_seconds() > deadline) {
+		if (node_mono_s() > deadline) {
 			blame_unfinished(d);
 			return rf_errf(ei, RF_ERR_TIMEOUT, "%u of %u jobs final after "
 			    "%u s", rep->final, rep->submitted, d->cfg->timeout_s);
 		}
 	}
-	rep->final_s = devnet_seconds() - d->first_submit;
+	rep->final_s = node_mono_s() - d->first_submit;
 	progress(d, DEVNET_FINALISING);
 	return RF_OK;
 }
@@ -1411,7 +1373,7 @@ static int
 wait_verified(struct devnet *d, struct rf_errinfo *ei)
 {
 	struct devnet_report *rep = d->rep;
-	double deadline = devnet_seconds() + d->cfg->timeout_s;
+	double deadline = node_mono_s() + d->cfg->timeout_s;
 	for (;;) {
 		size_t behind = 0;
 		struct rf_errinfo lei = { "" };
@@ -1436,14 +1398,14 @@ wait_verified(struct devnet *d, struct rf_errinfo *ei)
 		if (stopped(d)) {
 			return rf_errf(ei, RF_ERR_ABORTED, "interrupted");
 		}
-		if (devnet_seconds() > deadline) {
+		if (node_mono_s() > deadline) {
 			return rf_errf(ei, RF_ERR_TIMEOUT, "%zu challengers had not "
 			    "recorded every claim after %u s%s%s", behind,
 			    d->cfg->timeout_s, lei.msg[0] != '\0' ? ": " : "",
 			    lei.msg);
 		}
 		progress(d, DEVNET_VERIFYING);
-		devnet_sleep_ms(50);
+		node_sleep_ms(50, NULL);
 	}
 }
 
@@ -1669,7 +1631,7 @@ devnet_run(const struct devnet_config *cfg, struct devnet_report *rep,
 	}
 	d->cfg = cfg;
 	d->rep = rep;
-	d->t0 = devnet_seconds();
+	d->t0 = node_mono_s();
 	d->phase = 0;
 	err = run_setup(d, ei);
 	if (err == RF_OK) {
@@ -1705,7 +1667,7 @@ devnet_run(const struct devnet_config *cfg, struct devnet_report *rep,
 	stop_nodes(d, false);
 	stop_nodes(d, true);
 	count_claims(d);
-	rep->elapsed_s = devnet_seconds() - d->t0;
+	rep->elapsed_s = node_mono_s() - d->t0;
 
 	char why[256];
 	bool ok = err == RF_OK && devnet_report_ok(rep, why, sizeof(why));

@@ -56,9 +56,4 @@ int devnet_http_get(int port, const char *path, int timeout_ms, char **body,
  * False when it is absent or its value is not a finite number. */
 bool devnet_metric_value(const char *text, const char *series, double *v);
 
-/* Monotonic seconds. */
-double devnet_seconds(void);
-/* Sleeps ms milliseconds (resumes after signals). */
-void devnet_sleep_ms(int ms);
-
 #endif

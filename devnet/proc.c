@@ -21,23 +21,8 @@
 #include <sys/prctl.h>
 #endif
 
+#include "node/node.h"
 #include "devnet/devnet_int.h"
-
-double
-devnet_seconds(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-void
-devnet_sleep_ms(int ms)
-{
-	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
-	while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
-	}
-}
 
 /* write(2) all of s, for the child after fork (no stdio there). */
 static void
@@ -159,7 +144,7 @@ devnet_proc_stop(const pid_t *pids, size_t n, int timeout_ms, int *codes,
 			done[i] = true;
 		}
 	}
-	double deadline = devnet_seconds() + timeout_ms / 1000.0;
+	double deadline = node_mono_s() + timeout_ms / 1000.0;
 	for (;;) {
 		size_t left = 0;
 		for (size_t i = 0; i < n; i++) {
@@ -174,10 +159,10 @@ devnet_proc_stop(const pid_t *pids, size_t n, int timeout_ms, int *codes,
 				left++;
 			}
 		}
-		if (left == 0 || devnet_seconds() > deadline || done == NULL) {
+		if (left == 0 || node_mono_s() > deadline || done == NULL) {
 			break;
 		}
-		devnet_sleep_ms(20);
+		node_sleep_ms(20, NULL);
 	}
 	for (size_t i = 0; i < n; i++) {
 		if (pids[i] <= 0 || (done != NULL && done[i])) {

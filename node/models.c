@@ -10,9 +10,6 @@
 #include "engine/engine.h"
 #include "node/node.h"
 
-/* Model files are mapped by nothing yet: read whole, up to 16 GiB. */
-#define MODEL_FILE_MAX ((size_t)1 << 34)
-
 int
 node_models_load(struct node_models *ms, enum proto_hash suite,
     const char *path, struct rf_errinfo *ei)
@@ -27,7 +24,7 @@ node_models_load(struct node_models *ms, enum proto_hash suite,
 	snprintf(nm->path, sizeof(nm->path), "%s", path);
 	uint8_t *buf = NULL;
 	size_t len = 0;
-	int err = node_file_read(path, MODEL_FILE_MAX, &buf, &len, ei);
+	int err = node_file_read(path, NODE_MODEL_FILE_MAX, &buf, &len, ei);
 	if (err != RF_OK) {
 		return err;
 	}

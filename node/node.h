@@ -237,6 +237,9 @@ struct node_models {
 	enum proto_hash suite;
 };
 
+/* The largest model file a node reads (models are read whole). */
+#define NODE_MODEL_FILE_MAX ((size_t)1 << 34)
+
 /* Loads a model file, computing its model_id in the suite. */
 int node_models_load(struct node_models *ms, enum proto_hash suite,
     const char *path, struct rf_errinfo *ei)
@@ -325,6 +328,7 @@ uint64_t node_wall_us(void);
 /* Monotonic clock: for waits, deadlines and durations. */
 uint64_t node_mono_ms(void);
 uint64_t node_mono_us(void);
+double node_mono_s(void);
 /* Seconds elapsed since t0 = node_mono_us() (0 if none). */
 double node_seconds_since(uint64_t t0);
 /* A monotonic deadline ms from now (saturating), what is left of it and

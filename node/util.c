@@ -51,6 +51,12 @@ node_mono_us(void)
 }
 
 double
+node_mono_s(void)
+{
+	return (double)clock_us(CLOCK_MONOTONIC) * 1e-6;
+}
+
+double
 node_seconds_since(uint64_t mono_us)
 {
 	uint64_t now = node_mono_us();

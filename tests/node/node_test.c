@@ -176,6 +176,11 @@ test_clocks(void)
 		m0 = m1;
 		u0 = u1;
 	}
+	/* Seconds: the same clock, bracketed by the microseconds. */
+	uint64_t b0 = node_mono_us();
+	double s = node_mono_s();
+	uint64_t b1 = node_mono_us();
+	CU_ASSERT(s >= (double)b0 * 1e-6 - 1e-6 && s <= (double)b1 * 1e-6 + 1e-6);
 	/* Durations: never negative, whatever t0 is. */
 	CU_ASSERT(node_seconds_since(node_mono_us() + 1000000000) == 0.0);
 	CU_ASSERT(node_seconds_since(0) > 0.0);
