@@ -27,36 +27,30 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base/bytes.h"
 #include "bisect/bisect.h"
 #include "engine/engine.h"
-
-struct cursor {
-	const uint8_t *p;
-	size_t left;
-};
 
 /* The next envelope of the transcript, verified; its body is a view
  * into the transcript. */
 static int
-next_msg(struct cursor *c, struct proto_env *m, struct rf_errinfo *ei,
+next_msg(struct rf_reader *c, struct proto_env *m, struct rf_errinfo *ei,
     size_t index)
 {
 	if (c->left < 4) {
 		return rf_errf(ei, RF_ERR_TRUNCATED, "transcript ends at entry %zu",
 		    index);
 	}
-	size_t len = (size_t)c->p[0] | (size_t)c->p[1] << 8 |
-	    (size_t)c->p[2] << 16 | (size_t)c->p[3] << 24;
-	if (len > c->left - 4) {
+	size_t len = rf_read_u32(c);
+	const uint8_t *p = rf_read_bytes(c, len);
+	if (p == NULL) {
 		return rf_errf(ei, RF_ERR_TRUNCATED, "transcript entry %zu runs "
 		    "past the end", index);
 	}
-	int err = proto_msg_open(c->p + 4, len, m, ei);
+	int err = proto_msg_open(p, len, m, ei);
 	if (err != RF_OK) {
 		return rf_errctx(ei, err, "transcript entry %zu: ", index);
 	}
-	c->p += 4 + len;
-	c->left -= 4 + len;
 	return RF_OK;
 }
 
@@ -153,7 +147,7 @@ opening_body(struct opening *o, int i, struct rf_errinfo *ei)
 }
 
 static int
-read_opening(struct cursor *c, const struct proto_verdict *vd,
+read_opening(struct rf_reader *c, const struct proto_verdict *vd,
     const struct bisect_audit_rules *ru, struct opening *o,
     struct rf_errinfo *ei)
 {
@@ -509,7 +503,8 @@ bisect_audit(const uint8_t *verdict, size_t len,
 	out->verdict = vd;
 	out->verdict.transcript = NULL;
 	out->verdict.transcript_len = 0;
-	struct cursor c = { vd.transcript, vd.transcript_len };
+	struct rf_reader c;
+	rf_reader_init(&c, vd.transcript, vd.transcript_len);
 	/* The opening and the game hold arrays of digests and tensors: on
 	 * the heap. */
 	struct opening *o = calloc(1, sizeof(*o));
