@@ -179,6 +179,7 @@ lint: $(LIB_OBJS) $(CMD_OBJS)
 	    $(LIB_SRCS) $(CMD_SRCS) || (echo "lint: banned call above" && false)
 	@case "$(ALL_CFLAGS)" in *-f'fast'-math*|*-ffp-contract=fast*) \
 	    echo "lint: the compile flags break determinism"; false;; esac
+	@sh mk/lint.sh selftest
 	@sh mk/lint.sh names $(BUILD)/obj $(LINT_OBJS)
 	@sh mk/lint.sh includes
 	@sh mk/lint.sh layers

@@ -12,6 +12,7 @@
 #                                    (docs/architecture.md)
 #   mk/lint.sh stack LIMIT ALLOW SU...   no frame above LIMIT bytes but
 #                                    the allowlist's, which only shrinks
+#   mk/lint.sh selftest              each lint fails on a seeded offence
 set -u
 cd "$(dirname "$0")/.."
 
@@ -216,12 +217,80 @@ stack() {
 	}' || { echo "lint: stack frames (move big buffers to the heap)"; exit 1; }
 }
 
-cmd=${1:?usage: mk/lint.sh names|includes|layers|stack ...}
+# Each lint must fail on a seeded violation, or it checks nothing: builds
+# a small tree in a temporary folder with one offence per lint (and one
+# clean file), runs the lints there and expects each to fail, naming the
+# offence, and to pass on the clean tree.
+selftest() {
+	t=$(mktemp -d)
+	trap 'rm -rf "$t"' EXIT
+	mkdir -p "$t/mk" "$t/base" "$t/engine" "$t/protocol" "$t/obj/base" "$t/obj/engine"
+	cp mk/lint.sh "$t/mk/"
+	printf '#include "base/rf.h"\nint rf_ok(void);\nint rf_ok(void) { return 0; }\n' >"$t/base/rf.c"
+	: >"$t/base/rf.h"
+	: >"$t/protocol/protocol.h"
+	printf '#include "base/rf.h"\nint engine_ok(void);\nint engine_ok(void) { return 0; }\n' >"$t/engine/run.c"
+	cc -c -o "$t/obj/base/rf.o" "$t/base/rf.c" -I"$t" || return 1
+	cc -c -o "$t/obj/engine/run.o" "$t/engine/run.c" -I"$t" || return 1
+	printf 'base/rf.c:3:5:rf_ok\t100\tstatic\n' >"$t/a.su"
+	: >"$t/allow"
+	expect() { # expect pass|fail WORD lint args...
+		want=$1
+		word=$2
+		shift 2
+		out=$(cd "$t" && sh mk/lint.sh "$@" 2>&1)
+		rc=$?
+		if [ "$want" = pass ] && [ $rc -ne 0 ]; then
+			echo "lint selftest: $1 fails on a clean tree:"; echo "$out"; exit 1
+		fi
+		if [ "$want" = fail ] && { [ $rc -eq 0 ] || ! echo "$out" | grep -q "$word"; }; then
+			echo "lint selftest: $1 misses a seeded $word:"; echo "$out"; exit 1
+		fi
+	}
+	expect pass - names "$t/obj" "$t/obj/base/rf.o" "$t/obj/engine/run.o"
+	expect pass - includes
+	expect pass - layers
+	expect pass - stack 16384 "$t/allow" "$t/a.su"
+	# names: a global without its folder's prefix.
+	printf 'int helper(void);\nint helper(void) { return 1; }\n' >>"$t/engine/run.c"
+	cc -c -o "$t/obj/engine/run.o" "$t/engine/run.c" -I"$t" || return 1
+	expect fail "'helper'" names "$t/obj" "$t/obj/base/rf.o" "$t/obj/engine/run.o"
+	# includes: a relative path, a header named from its folder, brackets.
+	printf '#include "../base/rf.h"\n' >"$t/engine/a.c"
+	expect fail "engine/a.c:1: .*relative path" includes
+	printf '#include "rf.h"\n' >"$t/engine/a.c"
+	expect fail "engine/a.c:1: .*no such file" includes
+	printf '#include <base/rf.h>\n' >"$t/engine/a.c"
+	expect fail "engine/a.c:1: .*use quotes" includes
+	: >"$t/base/base_int.h"
+	printf '#include "base/base_int.h"\n' >"$t/engine/a.c"
+	expect fail "internal to base" includes
+	# layers: the engine includes the protocol.
+	printf '\n#include "protocol/protocol.h"\n' >"$t/engine/a.c"
+	expect fail "engine/a.c:2" layers
+	# stack: a new frame above the limit; a listed one that grew; a
+	# listed one now small; a listed one gone.
+	printf 'base/rf.c:3:5:rf_big\t20000\tstatic\n' >>"$t/a.su"
+	expect fail "rf_big: frame 20000" stack 16384 "$t/allow" "$t/a.su"
+	echo "base/rf.c rf_big 19000" >"$t/allow"
+	expect fail "grew from 19000" stack 16384 "$t/allow" "$t/a.su"
+	echo "base/rf.c rf_ok 20000" >"$t/allow"
+	printf 'base/rf.c:3:5:rf_ok\t100\tstatic\n' >"$t/a.su"
+	expect fail "under the limit" stack 16384 "$t/allow" "$t/a.su"
+	echo "base/rf.c rf_gone 20000" >"$t/allow"
+	expect fail "no such function" stack 16384 "$t/allow" "$t/a.su"
+	printf 'base/rf.c:3:5:rf_ok\t100\tdynamic\n' >"$t/a.su"
+	: >"$t/allow"
+	expect fail "unbounded dynamic" stack 16384 "$t/allow" "$t/a.su"
+}
+
+cmd=${1:?usage: mk/lint.sh names|includes|layers|stack|selftest ...}
 shift
 case $cmd in
 names) names "$@" ;;
 includes) includes ;;
 layers) layers ;;
 stack) stack "$@" ;;
+selftest) selftest ;;
 *) echo "mk/lint.sh: unknown lint $cmd"; exit 2 ;;
 esac
