@@ -160,7 +160,7 @@ node_account(struct node_rpc *rpc, uint64_t *balance, uint64_t *stake,
 int
 node_stake_to(struct node_rpc *rpc, uint64_t target, struct rf_errinfo *ei)
 {
-	uint64_t balance, stake;
+	uint64_t balance = 0, stake = 0; /* gcc -O3 cannot see node_account set them */
 	int err = node_account(rpc, &balance, &stake, ei);
 	if (err != RF_OK || stake >= target) {
 		return err;
