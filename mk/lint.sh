@@ -47,6 +47,9 @@ names() {
 		for s in $(nm -g --defined-only "$o" | awk '{print $NF}'); do
 			case $s in
 			"$want"*) continue ;;
+			# Reserved names are the compiler's: ASan adds
+			# __odr_asan.<global> beside each instrumented global.
+			__*) continue ;;
 			main) [ "$rel" = cmd/main.o ] && continue ;;
 			esac
 			echo "$rel: global symbol '$s' lacks the prefix $want of $dir/"
