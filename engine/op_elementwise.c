@@ -7,6 +7,7 @@
  * types); integer division truncates, and division by zero or the one
  * overflowing quotient (MIN / -1) is an error, not undefined behaviour.
  */
+#include <stdatomic.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -99,6 +100,77 @@ bin_f32(enum binop op, const float *restrict a, size_t sa,
 DEFINE_BIN_INT(bin_i32, int32_t, uint32_t, INT32_MIN)
 DEFINE_BIN_INT(bin_i64, int64_t, uint64_t, INT64_MIN)
 
+/* Rows [begin, end) of a broadcast binary operation: each row of the
+ * output's last dimension is one strided loop. */
+struct bin_rows {
+	enum binop op;
+	const struct tensor *a, *b;
+	struct tensor *y;
+	int r;
+	int64_t dims[TENSOR_MAX_RANK];
+	size_t st_a[TENSOR_MAX_RANK], st_b[TENSOR_MAX_RANK];
+	size_t inner, ia, ib;
+	size_t esz;
+	_Atomic int err;
+};
+
+static void
+bin_rows_run(void *ctx, size_t begin, size_t end)
+{
+	struct bin_rows *p = ctx;
+	const int r = p->r;
+	/* The multi-index of row `begin` over all but the last dimension. */
+	int64_t idx[TENSOR_MAX_RANK] = { 0 };
+	size_t off_a = 0, off_b = 0, rest = begin;
+	for (int d = r - 2; d >= 0; d--) {
+		idx[d] = (int64_t)(rest % (size_t)p->dims[d]);
+		rest /= (size_t)p->dims[d];
+		off_a += (size_t)idx[d] * p->st_a[d];
+		off_b += (size_t)idx[d] * p->st_b[d];
+	}
+	for (size_t row = begin; row < end; row++) {
+		const unsigned char *ap = (const unsigned char *)p->a->data +
+		    off_a * p->esz;
+		const unsigned char *bp = (const unsigned char *)p->b->data +
+		    off_b * p->esz;
+		unsigned char *yp = (unsigned char *)p->y->data +
+		    row * p->inner * p->esz;
+		int err = RF_OK;
+		switch (p->a->dtype) {
+		case TENSOR_F32:
+			bin_f32(p->op, (const float *)ap, p->ia,
+			    (const float *)bp, p->ib, (float *)yp, p->inner);
+			break;
+		case TENSOR_I32:
+			err = bin_i32(p->op, (const int32_t *)ap, p->ia,
+			    (const int32_t *)bp, p->ib, (int32_t *)yp, p->inner);
+			break;
+		case TENSOR_I64:
+			err = bin_i64(p->op, (const int64_t *)ap, p->ia,
+			    (const int64_t *)bp, p->ib, (int64_t *)yp, p->inner);
+			break;
+		case TENSOR_I8:
+			break;
+		}
+		if (err != RF_OK) {
+			atomic_store(&p->err, err);
+			return;
+		}
+		/* Advance the multi-index over all but the last dimension. */
+		for (int d = r - 2; d >= 0; d--) {
+			idx[d]++;
+			off_a += p->st_a[d];
+			off_b += p->st_b[d];
+			if (idx[d] < p->dims[d]) {
+				break;
+			}
+			off_a -= p->st_a[d] * (size_t)p->dims[d];
+			off_b -= p->st_b[d] * (size_t)p->dims[d];
+			idx[d] = 0;
+		}
+	}
+}
+
 static int
 binary_eval(const struct op_call *c, enum binop op)
 {
@@ -141,52 +213,21 @@ binary_eval(const struct op_call *c, enum binop op)
 	if (y->count == 0) {
 		return RF_OK;
 	}
-	size_t inner = r > 0 ? (size_t)dims[r - 1] : 1;
-	size_t ia = r > 0 ? st_a[r - 1] : 0;
-	size_t ib = r > 0 ? st_b[r - 1] : 0;
-	size_t rows = y->count / inner;
-	size_t esz = engine_tensor_dtype_size(a->dtype);
-	int64_t idx[TENSOR_MAX_RANK] = { 0 };
-	size_t off_a = 0, off_b = 0;
-	for (size_t row = 0; row < rows; row++) {
-		const unsigned char *ap = (const unsigned char *)a->data +
-		    off_a * esz;
-		const unsigned char *bp = (const unsigned char *)b->data +
-		    off_b * esz;
-		unsigned char *yp = (unsigned char *)y->data + row * inner * esz;
-		switch (a->dtype) {
-		case TENSOR_F32:
-			bin_f32(op, (const float *)ap, ia, (const float *)bp, ib,
-			    (float *)yp, inner);
-			break;
-		case TENSOR_I32:
-			err = bin_i32(op, (const int32_t *)ap, ia,
-			    (const int32_t *)bp, ib, (int32_t *)yp, inner);
-			break;
-		case TENSOR_I64:
-			err = bin_i64(op, (const int64_t *)ap, ia,
-			    (const int64_t *)bp, ib, (int64_t *)yp, inner);
-			break;
-		case TENSOR_I8:
-			break;
-		}
-		if (err != RF_OK) {
-			engine_tensor_fini(y);
-			return rf_errf(c->ei, err,
-			    "integer division by zero or overflow");
-		}
-		/* Advance the multi-index over all but the last dimension. */
-		for (int d = r - 2; d >= 0; d--) {
-			idx[d]++;
-			off_a += st_a[d];
-			off_b += st_b[d];
-			if (idx[d] < dims[d]) {
-				break;
-			}
-			off_a -= st_a[d] * (size_t)dims[d];
-			off_b -= st_b[d] * (size_t)dims[d];
-			idx[d] = 0;
-		}
+	struct bin_rows br = { op, a, b, y, r, { 0 }, { 0 }, { 0 }, 0, 0, 0,
+		engine_tensor_dtype_size(a->dtype), 0 };
+	memcpy(br.dims, dims, sizeof(dims));
+	memcpy(br.st_a, st_a, sizeof(st_a));
+	memcpy(br.st_b, st_b, sizeof(st_b));
+	br.inner = r > 0 ? (size_t)dims[r - 1] : 1;
+	br.ia = r > 0 ? st_a[r - 1] : 0;
+	br.ib = r > 0 ? st_b[r - 1] : 0;
+	/* Rows are independent: threads take ranges of them. */
+	engine_par_range(y->count / br.inner, br.inner, 1, bin_rows_run, &br);
+	err = atomic_load(&br.err);
+	if (err != RF_OK) {
+		engine_tensor_fini(y);
+		return rf_errf(c->ei, err,
+		    "integer division by zero or overflow");
 	}
 	return RF_OK;
 }
@@ -258,6 +299,19 @@ unary_f32(enum unop op, const float *restrict x, float *restrict y,
 	}
 }
 
+struct un_range {
+	enum unop op;
+	const float *x;
+	float *y;
+};
+
+static void
+un_range_run(void *ctx, size_t begin, size_t end)
+{
+	const struct un_range *p = ctx;
+	unary_f32(p->op, p->x + begin, p->y + begin, end - begin);
+}
+
 static int
 unary_eval(const struct op_call *c, enum unop op)
 {
@@ -270,7 +324,10 @@ unary_eval(const struct op_call *c, enum unop op)
 	if (err != RF_OK) {
 		return err;
 	}
-	unary_f32(op, x->data, c->out[0].data, x->count);
+	struct un_range ur = { op, x->data, c->out[0].data };
+	/* Relu is one compare an element, the others a few dozen flops. */
+	engine_par_range(x->count, op == UN_RELU ? 1 : 64, 64, un_range_run,
+	    &ur);
 	return RF_OK;
 }
 

@@ -354,8 +354,33 @@ engine_op_pow_eval(const struct op_call *c)
 	return RF_OK;
 }
 
-/* Sqrt or Erf over the input, each element's function called directly
- * (no pointer per element). */
+/* Sqrt or Erf over elements [begin, end), each element's function
+ * called directly (no pointer per element). */
+struct unary_range {
+	const float *xd;
+	float *yd;
+	bool erf;
+};
+
+static void
+unary_range_run(void *ctx, size_t begin, size_t end)
+{
+	const struct unary_range *u = ctx;
+	const float *restrict xd = u->xd;
+	float *restrict yd = u->yd;
+	if (u->erf) {
+		for (size_t i = begin; i < end; i++) {
+			yd[i] = engine_det_erff(xd[i]);
+		}
+	} else {
+		/* IEEE 754 correctly rounded; a negative x gives NaN, which
+		 * the run makes canonical. */
+		for (size_t i = begin; i < end; i++) {
+			yd[i] = __builtin_sqrtf(xd[i]);
+		}
+	}
+}
+
 static int
 unary_f32(const struct op_call *c, bool erf)
 {
@@ -368,19 +393,9 @@ unary_f32(const struct op_call *c, bool erf)
 	if (err != RF_OK) {
 		return err;
 	}
-	const float *restrict xd = x->data;
-	float *restrict yd = c->out[0].data;
-	if (erf) {
-		for (size_t i = 0; i < x->count; i++) {
-			yd[i] = engine_det_erff(xd[i]);
-		}
-	} else {
-		/* IEEE 754 correctly rounded; a negative x gives NaN, which
-		 * the run makes canonical. */
-		for (size_t i = 0; i < x->count; i++) {
-			yd[i] = __builtin_sqrtf(xd[i]);
-		}
-	}
+	/* Elements are independent: threads take ranges of them. */
+	struct unary_range u = { x->data, c->out[0].data, erf };
+	engine_par_range(x->count, erf ? 64 : 1, 64, unary_range_run, &u);
 	return RF_OK;
 }
 

@@ -112,6 +112,34 @@ engine_op_matmul_parse(const struct op_attrs *at, size_t n_inputs,
 	return engine_op_attrs_only(at, NULL, "MatMul", ei);
 }
 
+struct mm_batches {
+	const struct mm_shape *s;
+	const float *ad, *bd;
+	float *yd;
+	const struct engine_packed_b *pb;
+	enum engine_kernels kernels;
+};
+
+static void
+mm_batch_run(void *ctx, unsigned worker, size_t t)
+{
+	(void)worker;
+	const struct mm_batches *p = ctx;
+	const struct mm_shape *s = p->s;
+	size_t ia = bcast_index(t, s->batch_rank, s->out, s->a_batch_rank,
+	    s->a_batch);
+	size_t ib = bcast_index(t, s->batch_rank, s->out, s->b_batch_rank,
+	    s->b_batch);
+	if (p->pb != NULL && engine_sgemm_packed(false, s->m, s->n, s->k,
+	                         p->ad + ia * s->m * s->k, s->k, p->pb,
+	                         p->yd + t * s->m * s->n, s->n)) {
+		return;
+	}
+	engine_sgemm(p->kernels, s->m, s->n, s->k, p->ad + ia * s->m * s->k,
+	    s->k, p->bd + ib * s->k * s->n, s->n, p->yd + t * s->m * s->n,
+	    s->n);
+}
+
 int
 engine_op_matmul_eval(const struct op_call *c)
 {
@@ -142,19 +170,14 @@ engine_op_matmul_eval(const struct op_call *c)
 	    b->rank == 2 && s.m > 0) {
 		pb = c->packed_b(c, 1, false, s.k, s.n, s.n);
 	}
-	for (size_t t = 0; t < s.batches; t++) {
-		size_t ia = bcast_index(t, s.batch_rank, s.out, s.a_batch_rank,
-		    s.a_batch);
-		size_t ib = bcast_index(t, s.batch_rank, s.out, s.b_batch_rank,
-		    s.b_batch);
-		if (pb != NULL && engine_sgemm_packed(false, s.m, s.n, s.k,
-		                      ad + ia * s.m * s.k, s.k, pb,
-		                      yd + t * s.m * s.n, s.n)) {
-			continue;
-		}
-		engine_sgemm(c->kernels, s.m, s.n, s.k, ad + ia * s.m * s.k,
-		    s.k, bd + ib * s.k * s.n, s.n, yd + t * s.m * s.n, s.n);
-	}
+	struct mm_batches mb = { &s, ad, bd, yd, pb, c->kernels };
+	/* Batches (attention heads) are independent products: threads take
+	 * whole ones, each on one thread; one big product is cut into bands
+	 * by the GEMM itself instead. */
+	size_t work = s.m * s.n * s.k;
+	unsigned w = engine_par_width(work > SIZE_MAX / (s.batches + 1) ?
+	    SIZE_MAX : work * s.batches, s.batches);
+	engine_par_run(w, s.batches, mm_batch_run, &mb);
 	return RF_OK;
 }
 

@@ -5,6 +5,7 @@
  * double, sequentially in index order, and each result is rounded to float
  * once at the end. Maxima are taken left to right.
  */
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -49,6 +50,46 @@ engine_op_softmax_parse(const struct op_attrs *at, size_t n_inputs,
  * differences and exponentials in double (engine_det_exp), their sum in double
  * in index order, and one division rounded to float per element.
  */
+struct softmax_lines {
+	const float *xd;
+	float *yd;
+	size_t n, inner;
+	_Atomic int err;
+};
+
+/* Lines [begin, end): line l is outer index l / inner, inner l % inner. */
+static void
+softmax_run(void *ctx, size_t begin, size_t end)
+{
+	struct softmax_lines *p = ctx;
+	size_t n = p->n, inner = p->inner;
+	double *e = malloc(n * sizeof(double));
+	if (e == NULL) {
+		atomic_store(&p->err, RF_ERR_NOMEM);
+		return;
+	}
+	for (size_t l = begin; l < end; l++) {
+		size_t o = l / inner, in = l % inner;
+		const float *xs = p->xd + o * n * inner + in;
+		float *ys = p->yd + o * n * inner + in;
+		float m = xs[0];
+		for (size_t i = 1; i < n; i++) {
+			if (xs[i * inner] > m) {
+				m = xs[i * inner];
+			}
+		}
+		double sum = 0.0;
+		for (size_t i = 0; i < n; i++) {
+			e[i] = engine_det_exp((double)xs[i * inner] - (double)m);
+			sum = sum + e[i];
+		}
+		for (size_t i = 0; i < n; i++) {
+			ys[i * inner] = (float)(e[i] / sum);
+		}
+	}
+	free(e);
+}
+
 int
 engine_op_softmax_eval(const struct op_call *c)
 {
@@ -71,34 +112,14 @@ engine_op_softmax_eval(const struct op_call *c)
 	if (x->count == 0) {
 		return RF_OK;
 	}
-	double *e = malloc(n * sizeof(double));
-	if (e == NULL) {
+	/* Each (outer, inner) line is independent: threads take ranges of
+	 * lines, each summing its own line in the one order. */
+	struct softmax_lines sl = { x->data, c->out[0].data, n, inner, RF_OK };
+	engine_par_range(outer * inner, 32 * n, 1, softmax_run, &sl);
+	if (atomic_load(&sl.err) != RF_OK) {
 		engine_tensor_fini(&c->out[0]);
 		return RF_ERR_NOMEM;
 	}
-	const float *xd = x->data;
-	float *yd = c->out[0].data;
-	for (size_t o = 0; o < outer; o++) {
-		for (size_t in = 0; in < inner; in++) {
-			const float *xs = xd + o * n * inner + in;
-			float *ys = yd + o * n * inner + in;
-			float m = xs[0];
-			for (size_t i = 1; i < n; i++) {
-				if (xs[i * inner] > m) {
-					m = xs[i * inner];
-				}
-			}
-			double sum = 0.0;
-			for (size_t i = 0; i < n; i++) {
-				e[i] = engine_det_exp((double)xs[i * inner] - (double)m);
-				sum = sum + e[i];
-			}
-			for (size_t i = 0; i < n; i++) {
-				ys[i * inner] = (float)(e[i] / sum);
-			}
-		}
-	}
-	free(e);
 	return RF_OK;
 }
 
@@ -174,6 +195,51 @@ norm_param_ok(const struct op_call *c, size_t i, const struct tensor *x,
  * index order; inv = 1 / sqrt(var + eps);
  * y = (float)(((x - mean) * inv) * scale + bias), evaluated in double.
  */
+struct layernorm_rows {
+	const float *xd, *sd, *bd;
+	size_t s_step, b_step;
+	float *yd, *mean_out, *inv_out;
+	size_t n;
+	float epsilon;
+};
+
+static void
+layernorm_run(void *ctx, size_t begin, size_t end)
+{
+	const struct layernorm_rows *p = ctx;
+	size_t n = p->n;
+	for (size_t o = begin; o < end; o++) {
+		const float *xs = p->xd + o * n;
+		float *ys = p->yd + o * n;
+		double sum = 0.0;
+		for (size_t i = 0; i < n; i++) {
+			sum = sum + (double)xs[i];
+		}
+		double mean = sum / (double)n;
+		double sq = 0.0;
+		for (size_t i = 0; i < n; i++) {
+			double d = (double)xs[i] - mean;
+			sq = sq + d * d;
+		}
+		double var = sq / (double)n;
+		double inv = 1.0 / __builtin_sqrt(var + (double)p->epsilon);
+		for (size_t i = 0; i < n; i++) {
+			double t = ((double)xs[i] - mean) * inv;
+			t = t * (double)p->sd[i * p->s_step];
+			if (p->bd != NULL) {
+				t = t + (double)p->bd[i * p->b_step];
+			}
+			ys[i] = (float)t;
+		}
+		if (p->mean_out != NULL) {
+			p->mean_out[o] = (float)mean;
+		}
+		if (p->inv_out != NULL) {
+			p->inv_out[o] = (float)inv;
+		}
+	}
+}
+
 int
 engine_op_layernorm_eval(const struct op_call *c)
 {
@@ -215,41 +281,15 @@ engine_op_layernorm_eval(const struct op_call *c)
 		}
 		return err;
 	}
-	const float *xd = x->data;
-	const float *sd = c->in[1]->data;
-	const float *bd = bias != NULL ? bias->data : NULL;
-	size_t s_step = c->in[1]->count == 1 ? 0 : 1;
-	size_t b_step = bias != NULL && bias->count == 1 ? 0 : 1;
-	float *yd = c->out[0].data;
-	for (size_t o = 0; o < outer && n > 0; o++) {
-		const float *xs = xd + o * n;
-		float *ys = yd + o * n;
-		double sum = 0.0;
-		for (size_t i = 0; i < n; i++) {
-			sum = sum + (double)xs[i];
-		}
-		double mean = sum / (double)n;
-		double sq = 0.0;
-		for (size_t i = 0; i < n; i++) {
-			double d = (double)xs[i] - mean;
-			sq = sq + d * d;
-		}
-		double var = sq / (double)n;
-		double inv = 1.0 / __builtin_sqrt(var + (double)lp.epsilon);
-		for (size_t i = 0; i < n; i++) {
-			double t = ((double)xs[i] - mean) * inv;
-			t = t * (double)sd[i * s_step];
-			if (bd != NULL) {
-				t = t + (double)bd[i * b_step];
-			}
-			ys[i] = (float)t;
-		}
-		if (c->n_out > 1) {
-			((float *)c->out[1].data)[o] = (float)mean;
-		}
-		if (c->n_out > 2) {
-			((float *)c->out[2].data)[o] = (float)inv;
-		}
+	struct layernorm_rows lr = { x->data, c->in[1]->data,
+		bias != NULL ? bias->data : NULL,
+		c->in[1]->count == 1 ? 0 : 1,
+		bias != NULL && bias->count == 1 ? 0 : 1, c->out[0].data,
+		c->n_out > 1 ? c->out[1].data : NULL,
+		c->n_out > 2 ? c->out[2].data : NULL, n, lp.epsilon };
+	if (n > 0) {
+		/* Rows are independent; each keeps its own sums' order. */
+		engine_par_range(outer, 4 * n, 1, layernorm_run, &lr);
 	}
 	return RF_OK;
 }

@@ -104,6 +104,80 @@ maxpool_plane(const struct window_params *wp, const struct window_geom *g,
 	}
 }
 
+struct pool_planes {
+	enum pool_kind kind;
+	const struct pool_params *pp;
+	const struct window_geom *g;
+	const float *xd;
+	float *yd;
+	int64_t h, w;
+};
+
+/* Planes [begin, end) of a pooling. */
+static void
+pool_planes_run(void *ctx, size_t begin, size_t end)
+{
+	const struct pool_planes *pl = ctx;
+	const struct pool_params *pp = pl->pp;
+	const struct window_geom *g = pl->g;
+	enum pool_kind kind = pl->kind;
+	const float *xd = pl->xd;
+	float *yd = pl->yd;
+	int64_t h = pl->h, w = pl->w;
+	if (kind == POOL_MAX) {
+		for (size_t p = begin; p < end; p++) {
+			maxpool_plane(&pp->w, g, xd + (int64_t)p * h * w, h, w,
+			    yd + (int64_t)p * g->out[0] * g->out[1]);
+		}
+		return;
+	}
+	for (int64_t p = (int64_t)begin; p < (int64_t)end; p++) {
+		const float *xp = xd + p * h * w;
+		float *yp = yd + p * g->out[0] * g->out[1];
+		for (int64_t oy = 0; oy < g->out[0]; oy++) {
+			for (int64_t ox = 0; ox < g->out[1]; ox++) {
+				float best = -__builtin_inff();
+				double sum = 0.0;
+				int64_t valid = 0, in_pad = 0;
+				for (int64_t i = 0; i < pp->w.kernel[0]; i++) {
+					int64_t iy = oy * pp->w.strides[0] -
+					    g->pad_begin[0] + i * pp->w.dil[0];
+					for (int64_t j = 0; j < pp->w.kernel[1]; j++) {
+						int64_t ix = ox * pp->w.strides[1] -
+						    g->pad_begin[1] + j * pp->w.dil[1];
+						/* Positions inside the padded extent
+						 * count for count_include_pad. */
+						if (iy < h + g->pad_end[0] &&
+						    ix < w + g->pad_end[1]) {
+							in_pad++;
+						}
+						if (iy < 0 || iy >= h || ix < 0 ||
+						    ix >= w) {
+							continue;
+						}
+						float v = xp[iy * w + ix];
+						valid++;
+						sum = sum + (double)v;
+						if (best == best && !(v <= best)) {
+							best = v;
+						}
+					}
+				}
+				float r;
+				if (kind == POOL_MAX) {
+					r = best;
+				} else {
+					int64_t cnt = pp->count_include_pad ? in_pad :
+					    valid;
+					r = cnt > 0 ? (float)(sum / (double)cnt) :
+					    0.0f;
+				}
+				yp[oy * g->out[1] + ox] = r;
+			}
+		}
+	}
+}
+
 static int
 pool_eval(const struct op_call *c, enum pool_kind kind)
 {
@@ -130,62 +204,12 @@ pool_eval(const struct op_call *c, enum pool_kind kind)
 	if (err != RF_OK) {
 		return err;
 	}
-	const float *xd = x->data;
-	float *yd = c->out[0].data;
-	int64_t h = in[0], w = in[1];
+	/* Planes (image, channel) are independent: threads take ranges. */
+	struct pool_planes pl = { kind, &pp, &g, x->data, c->out[0].data,
+		in[0], in[1] };
 	int64_t planes = x->dims[0] * x->dims[1];
-	if (kind == POOL_MAX) {
-		for (int64_t p = 0; p < planes; p++) {
-			maxpool_plane(&pp.w, &g, xd + p * h * w, h, w,
-			    yd + p * g.out[0] * g.out[1]);
-		}
-		return RF_OK;
-	}
-	for (int64_t p = 0; p < planes; p++) {
-		const float *xp = xd + p * h * w;
-		float *yp = yd + p * g.out[0] * g.out[1];
-		for (int64_t oy = 0; oy < g.out[0]; oy++) {
-			for (int64_t ox = 0; ox < g.out[1]; ox++) {
-				float best = -__builtin_inff();
-				double sum = 0.0;
-				int64_t valid = 0, in_pad = 0;
-				for (int64_t i = 0; i < pp.w.kernel[0]; i++) {
-					int64_t iy = oy * pp.w.strides[0] -
-					    g.pad_begin[0] + i * pp.w.dil[0];
-					for (int64_t j = 0; j < pp.w.kernel[1]; j++) {
-						int64_t ix = ox * pp.w.strides[1] -
-						    g.pad_begin[1] + j * pp.w.dil[1];
-						/* Positions inside the padded extent
-						 * count for count_include_pad. */
-						if (iy < h + g.pad_end[0] &&
-						    ix < w + g.pad_end[1]) {
-							in_pad++;
-						}
-						if (iy < 0 || iy >= h || ix < 0 ||
-						    ix >= w) {
-							continue;
-						}
-						float v = xp[iy * w + ix];
-						valid++;
-						sum = sum + (double)v;
-						if (best == best && !(v <= best)) {
-							best = v;
-						}
-					}
-				}
-				float r;
-				if (kind == POOL_MAX) {
-					r = best;
-				} else {
-					int64_t cnt = pp.count_include_pad ? in_pad :
-					    valid;
-					r = cnt > 0 ? (float)(sum / (double)cnt) :
-					    0.0f;
-				}
-				yp[oy * g.out[1] + ox] = r;
-			}
-		}
-	}
+	engine_par_range((size_t)planes, (size_t)(g.out[0] * g.out[1] *
+	    pp.w.kernel[0] * pp.w.kernel[1]), 1, pool_planes_run, &pl);
 	return RF_OK;
 }
 

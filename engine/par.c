@@ -41,7 +41,7 @@
 
 struct par_pool {
 	pthread_mutex_t mu; /* guards sleeping, waking, the worker list */
-	pthread_cond_t wake, done;
+	pthread_cond_t wake, done_cv;
 	unsigned threads;   /* the setting, caller included */
 	unsigned n_workers; /* created so far */
 	pthread_t tid[ENGINE_THREADS_MAX];
@@ -52,17 +52,21 @@ struct par_pool {
 	engine_par_fn fn;
 	void *ctx;
 	size_t n;
-	_Atomic size_t next;     /* next item to claim */
-	_Atomic unsigned active; /* participating workers not done yet */
-	/* The section's number << 16 | its width, in one word, so a worker
-	 * that sits a section out reads nothing else of it. */
+	/* The section's number (low 24 bits) << 40 | items not yet claimed.
+	 * A thread claims an item by decrementing it while the number is
+	 * its section's, so one that wakes late claims nothing of a later
+	 * section, and fn, ctx and n stay that section's until its claimed
+	 * items are done. */
+	_Atomic uint64_t claim;
+	_Atomic size_t done; /* items finished */
+	/* The section's number << 16 | its width: what wakes the workers. */
 	_Atomic uint64_t gen;
 };
 
 static struct par_pool pool = {
 	.mu = PTHREAD_MUTEX_INITIALIZER,
 	.wake = PTHREAD_COND_INITIALIZER,
-	.done = PTHREAD_COND_INITIALIZER,
+	.done_cv = PTHREAD_COND_INITIALIZER,
 	.threads = 1,
 };
 /* One section at a time; held by its caller. */
@@ -75,17 +79,29 @@ static _Atomic int spin_limit = PAR_SPIN;
  * run inline. */
 static _Thread_local bool in_section;
 
-static void
-run_items(engine_par_fn fn, void *ctx, size_t n, unsigned worker)
+#define CLAIM_SHIFT 40
+#define CLAIM_LEFT (((uint64_t)1 << CLAIM_SHIFT) - 1)
+
+/* Claims and runs items of section sec until none is left; returns
+ * true when this thread finished the section's last item. */
+static bool
+run_items(uint64_t sec, unsigned worker)
 {
-	for (;;) {
-		size_t i = atomic_fetch_add_explicit(&pool.next, 1,
-		    memory_order_relaxed);
-		if (i >= n) {
-			return;
+	sec &= 0xffffffu;
+	uint64_t c = atomic_load_explicit(&pool.claim, memory_order_acquire);
+	bool last = false;
+	while ((c >> CLAIM_SHIFT) == sec && (c & CLAIM_LEFT) != 0) {
+		if (!atomic_compare_exchange_weak_explicit(&pool.claim, &c,
+		        c - 1, memory_order_acq_rel, memory_order_acquire)) {
+			continue;
 		}
-		fn(ctx, worker, i);
+		size_t n = pool.n;
+		pool.fn(pool.ctx, worker, n - (size_t)(c & CLAIM_LEFT));
+		last = atomic_fetch_add_explicit(&pool.done, 1,
+		           memory_order_acq_rel) + 1 == n;
+		c = atomic_load_explicit(&pool.claim, memory_order_acquire);
 	}
+	return last;
 }
 
 static void *
@@ -114,16 +130,12 @@ worker_main(void *arg)
 			pthread_mutex_unlock(&pool.mu);
 		}
 		seen = g;
-		/* A section is published only after every participant of
-		 * the previous one is done, so the fields are this gen's. */
 		if (id >= (g & 0xffffu)) {
-			continue;
+			continue; /* this section is narrower */
 		}
-		run_items(pool.fn, pool.ctx, pool.n, id);
-		if (atomic_fetch_sub_explicit(&pool.active, 1,
-		        memory_order_acq_rel) == 1) {
+		if (run_items(g >> 16, id)) {
 			pthread_mutex_lock(&pool.mu);
-			pthread_cond_signal(&pool.done);
+			pthread_cond_signal(&pool.done_cv);
 			pthread_mutex_unlock(&pool.mu);
 		}
 	}
@@ -201,7 +213,7 @@ engine_par_width(size_t work, size_t items)
 void
 engine_par_run(unsigned width, size_t n, engine_par_fn fn, void *ctx)
 {
-	if (width <= 1 || n < 2 || in_section ||
+	if (width <= 1 || n < 2 || (uint64_t)n > CLAIM_LEFT || in_section ||
 	    pthread_mutex_trylock(&section_mu) != 0) {
 		/* Inline: worker 0 does every item, in order. */
 		for (size_t i = 0; i < n; i++) {
@@ -217,28 +229,30 @@ engine_par_run(unsigned width, size_t n, engine_par_fn fn, void *ctx)
 	pool.fn = fn;
 	pool.ctx = ctx;
 	pool.n = n;
-	atomic_store_explicit(&pool.next, 0, memory_order_relaxed);
-	atomic_store_explicit(&pool.active, width - 1, memory_order_relaxed);
-	uint64_t g = atomic_load_explicit(&pool.gen, memory_order_relaxed);
-	atomic_store_explicit(&pool.gen, ((g >> 16) + 1) << 16 | width,
-	    memory_order_release);
+	atomic_store_explicit(&pool.done, 0, memory_order_relaxed);
+	uint64_t g = (atomic_load_explicit(&pool.gen, memory_order_relaxed) >>
+	    16) + 1;
+	atomic_store_explicit(&pool.claim,
+	    (g & 0xffffffu) << CLAIM_SHIFT | (uint64_t)n, memory_order_release);
+	atomic_store_explicit(&pool.gen, g << 16 | width, memory_order_release);
 	pthread_cond_broadcast(&pool.wake);
 	pthread_mutex_unlock(&pool.mu);
 
-	run_items(fn, ctx, n, 0);
-
+	/* The caller works too; it never waits for a worker that has not
+	 * woken up, only for items another thread has claimed. */
+	run_items(g, 0);
 	int spin = 0;
 	int limit = atomic_load_explicit(&spin_limit, memory_order_relaxed);
-	while (atomic_load_explicit(&pool.active, memory_order_acquire) != 0 &&
+	while (atomic_load_explicit(&pool.done, memory_order_acquire) != n &&
 	    spin < limit) {
 		PAR_PAUSE();
 		spin++;
 	}
-	if (atomic_load_explicit(&pool.active, memory_order_acquire) != 0) {
+	if (atomic_load_explicit(&pool.done, memory_order_acquire) != n) {
 		pthread_mutex_lock(&pool.mu);
-		while (atomic_load_explicit(&pool.active,
-		           memory_order_acquire) != 0) {
-			pthread_cond_wait(&pool.done, &pool.mu);
+		while (atomic_load_explicit(&pool.done,
+		           memory_order_acquire) != n) {
+			pthread_cond_wait(&pool.done_cv, &pool.mu);
 		}
 		pthread_mutex_unlock(&pool.mu);
 	}

@@ -476,6 +476,53 @@ test_concurrent_runs(void)
 	engine_model_free(m);
 }
 
+/* An integer Div whose divisor has a zero that only a late row meets:
+ * every thread count fails the same way, and leaves no output. */
+static void
+test_div_error_rows(void)
+{
+	struct engine_model *m = engine_model_alloc("div");
+	CU_ASSERT_FATAL(m != NULL);
+	int64_t xd[2] = { 256, 64 }, bd[2] = { 256, 1 };
+	int x, b, y;
+	CU_ASSERT_FATAL(engine_model_add_input(m, "x", TENSOR_I64, 2, xd, &x,
+	    NULL) == RF_OK);
+	struct tensor w;
+	CU_ASSERT_FATAL(engine_tensor_init(&w, TENSOR_I64, 2, bd) == RF_OK);
+	for (size_t i = 0; i < w.count; i++) {
+		((int64_t *)w.data)[i] = i == 250 ? 0 : (int64_t)i + 1;
+	}
+	CU_ASSERT_FATAL(engine_model_add_weight(m, "b", &w, &b, NULL) == RF_OK);
+	int ins[2] = { x, b };
+	const char *on[1] = { "y" };
+	CU_ASSERT_FATAL(engine_model_add_op(m, ENGINE_OP_DIV, "div", ins, 2,
+	    on, 1, NULL, 0, &y, NULL) == RF_OK);
+	CU_ASSERT_FATAL(engine_model_add_output(m, y, NULL) == RF_OK);
+	struct tensor in;
+	CU_ASSERT_FATAL(engine_inputs_random(m, 3, &in, NULL) == RF_OK);
+	size_t old = engine_par_min_work_set(0);
+	char first[sizeof(((struct rf_errinfo *)0)->msg)] = "";
+	for (size_t t = 0; t < N_COUNTS; t++) {
+		CU_ASSERT_FATAL(engine_threads_set(thread_counts[t]) == RF_OK);
+		struct tensor out[1];
+		memset(out, 0, sizeof(out));
+		struct rf_errinfo ei = { "" };
+		int err = engine_run(m, &in, 1, out, NULL, &ei);
+		CU_ASSERT(err != RF_OK);
+		CU_ASSERT(out[0].data == NULL);
+		if (t == 0) {
+			snprintf(first, sizeof(first), "%s", ei.msg);
+			CU_ASSERT(strstr(first, "division by zero") != NULL);
+		} else {
+			CU_ASSERT_STRING_EQUAL(ei.msg, first);
+		}
+	}
+	engine_par_min_work_set(old);
+	engine_threads_set(1);
+	engine_tensor_fini(&in);
+	engine_model_free(m);
+}
+
 static CU_TestInfo tests[] = {
 	{ "pool: every item once, widths, settings", test_pool_items },
 	{ "sgemm: bands give the reference's bits", test_sgemm_bands },
@@ -483,6 +530,7 @@ static CU_TestInfo tests[] = {
 	    test_generated_models },
 	{ "ONNX fixtures: same trace, 1/2/3/7 threads", test_onnx_fixtures },
 	{ "concurrent runs share the pool", test_concurrent_runs },
+	{ "an integer Div error in a late row", test_div_error_rows },
 	CU_TEST_INFO_NULL,
 };
 
