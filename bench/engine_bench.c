@@ -1,6 +1,6 @@
 /*
- * bench/engine_bench.c - whole-model inference time of the engine, single
- * thread, in-process: the models of issue 12 built through the public
+ * bench/engine_bench.c - whole-model inference time of the engine, on one
+ * or more threads, in-process: the models of issue 12 built through the public
  * model API. "mlp-gemm-tB" is what torch.onnx.export makes of a PyTorch
  * MLP 784-1024-1024-1024-10 at batch 64 (every nn.Linear a Gemm with
  * transB=1, weight [out, in]); "mlp-gemm" is the same product with the
@@ -10,11 +10,13 @@
  *
  * Each model: one warm-up run, then runs until a time budget is spent (at
  * least 5), printing min and median ms per run; one run on the reference
- * kernels checks the fast outputs bit for bit. Prints the CPU's name:
+ * kernels checks the fast outputs bit for bit. --threads 1,2 times each
+ * thread count in turn, run by run, prints the speed-up over the first
+ * count and checks that every count gives the first one's bits. Prints the CPU's name:
  * compare ratios measured in one invocation, never absolute times across
  * machines.
  *
- *	engine_bench [--quick] [--budget SECONDS] [--no-ref]
+ *	engine_bench [--quick] [--budget SECONDS] [--no-ref] [--threads N,N..]
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -149,10 +151,25 @@ free_outputs(struct tensor *t, size_t n)
 	}
 }
 
-/* Times model m; 0 on success. */
+static double
+median(double *v, int n)
+{
+	qsort(v, (size_t)n, sizeof(double), cmp_double);
+	return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2.0;
+}
+
+#define MAX_COUNTS 8
+
+/*
+ * Times model m at each thread count, interleaved (one run at each count,
+ * then the next round), so load from other processes hits every count
+ * alike and the speed-up ratios stay meaningful on a shared machine.
+ * Checks every count's outputs against the first's and, once, against
+ * the reference kernels. 0 on success.
+ */
 static int
 bench_model(const char *label, struct engine_model *m, double budget_ms,
-    bool check_ref)
+    bool check_ref, const unsigned *counts, int n_counts)
 {
 	struct tensor in[ENGINE_MAX_GRAPH_IO];
 	struct tensor out[ENGINE_MAX_GRAPH_IO];
@@ -169,30 +186,40 @@ bench_model(const char *label, struct engine_model *m, double budget_ms,
 	struct engine_run_opts ro;
 	engine_run_opts_init(&ro);
 	int rc = 0;
+	engine_threads_set(counts[0]);
 	if (engine_run(m, in, n_in, out, &ro, &ei) != RF_OK) { /* warm-up */
 		fprintf(stderr, "%s: run: %s\n", label, ei.msg);
 		rc = 1;
 		goto done;
 	}
 	enum { MAX_RUNS = 1000 };
-	static double ms[MAX_RUNS];
+	static double ms[MAX_COUNTS][MAX_RUNS];
+	bool same_threads = true;
 	int runs = 0;
 	double start = now_ms();
 	while (runs < MAX_RUNS && (runs < 5 || now_ms() - start < budget_ms)) {
-		struct tensor o2[ENGINE_MAX_GRAPH_IO];
-		memset(o2, 0, sizeof(o2));
-		double t0 = now_ms();
-		int err = engine_run(m, in, n_in, o2, &ro, &ei);
-		ms[runs++] = now_ms() - t0;
-		free_outputs(o2, n_out);
-		if (err != RF_OK) {
-			rc = 1;
-			goto done;
+		for (int t = 0; t < n_counts; t++) {
+			engine_threads_set(counts[t]);
+			struct tensor o2[ENGINE_MAX_GRAPH_IO];
+			memset(o2, 0, sizeof(o2));
+			double t0 = now_ms();
+			int err = engine_run(m, in, n_in, o2, &ro, &ei);
+			ms[t][runs] = now_ms() - t0;
+			for (size_t i = 0; err == RF_OK && i < n_out; i++) {
+				size_t nb = engine_tensor_nbytes(&out[i]);
+				if (engine_tensor_nbytes(&o2[i]) != nb ||
+				    memcmp(out[i].data, o2[i].data, nb) != 0) {
+					same_threads = false;
+				}
+			}
+			free_outputs(o2, n_out);
+			if (err != RF_OK) {
+				rc = 1;
+				goto done;
+			}
 		}
+		runs++;
 	}
-	qsort(ms, (size_t)runs, sizeof(double), cmp_double);
-	double med = runs % 2 ? ms[runs / 2]
-	                      : (ms[runs / 2 - 1] + ms[runs / 2]) / 2.0;
 	const char *same = "-";
 	if (check_ref) {
 		struct engine_run_opts rr;
@@ -212,7 +239,24 @@ bench_model(const char *label, struct engine_model *m, double budget_ms,
 			}
 		}
 	}
-	printf("%-14s %10.3f %10.3f %6d   %s\n", label, ms[0], med, runs, same);
+	if (!same_threads) {
+		rc = 1;
+	}
+	double min0 = 0, med0 = 0;
+	for (int t = 0; t < n_counts; t++) {
+		double mn = ms[t][0];
+		for (int r = 1; r < runs; r++) {
+			mn = ms[t][r] < mn ? ms[t][r] : mn;
+		}
+		double md = median(ms[t], runs);
+		if (t == 0) {
+			min0 = mn;
+			med0 = md;
+		}
+		printf("%-14s %3u %10.3f %10.3f %6d   %-4s %-4s %5.2fx %5.2fx\n",
+		    label, counts[t], mn, md, runs, same,
+		    same_threads ? "yes" : "NO", min0 / mn, med0 / md);
+	}
 	fflush(stdout);
 done:
 	free_outputs(out, n_out);
@@ -226,8 +270,25 @@ main(int argc, char **argv)
 {
 	double budget_ms = 2000.0;
 	bool quick = false, check_ref = true;
+	unsigned counts[MAX_COUNTS] = { 1 };
+	int n_counts = 1;
 	for (int i = 1; i < argc; i++) {
-		if (strcmp(argv[i], "--quick") == 0) {
+		if (strcmp(argv[i], "--threads") == 0 && i + 1 < argc) {
+			/* A list: "1,2" times each count side by side. */
+			char *p = argv[++i];
+			n_counts = 0;
+			while (*p != '\0' && n_counts < MAX_COUNTS) {
+				char *end;
+				unsigned long v = strtoul(p, &end, 10);
+				if (end == p || v == 0 || v > ENGINE_THREADS_MAX) {
+					fprintf(stderr, "--threads: a list of "
+					    "counts 1..%d\n", ENGINE_THREADS_MAX);
+					return 2;
+				}
+				counts[n_counts++] = (unsigned)v;
+				p = *end == ',' ? end + 1 : end;
+			}
+		} else if (strcmp(argv[i], "--quick") == 0) {
 			quick = true;
 		} else if (strcmp(argv[i], "--no-ref") == 0) {
 			check_ref = false;
@@ -235,7 +296,7 @@ main(int argc, char **argv)
 			budget_ms = strtod(argv[++i], NULL) * 1e3;
 		} else {
 			fprintf(stderr, "usage: %s [--quick] [--budget S] "
-			    "[--no-ref]\n", argv[0]);
+			    "[--no-ref] [--threads N,N...]\n", argv[0]);
 			return 2;
 		}
 	}
@@ -244,10 +305,9 @@ main(int argc, char **argv)
 	}
 	char cpu[256];
 	cpu_name(cpu, sizeof(cpu));
-	printf("engine_bench: %s, 1 thread, GEMM path %s\n", cpu,
-	    engine_sgemm_path());
-	printf("%-14s %10s %10s %6s   %s\n", "model", "min ms", "median ms",
-	    "runs", "FAST == REF");
+	printf("engine_bench: %s, GEMM path %s\n", cpu, engine_sgemm_path());
+	printf("%-14s %3s %10s %10s %6s   %-4s %-4s %6s %6s\n", "model", "thr",
+	    "min ms", "median ms", "runs", "=REF", "=T1", "min x", "med x");
 	static const int64_t width[] = { 784, 1024, 1024, 1024, 10 };
 	int rc = 0;
 	for (int tb = 1; tb >= 0; tb--) {
@@ -257,7 +317,7 @@ main(int argc, char **argv)
 			return 1;
 		}
 		rc |= bench_model(tb ? "mlp-gemm-tB" : "mlp-gemm", m, budget_ms,
-		    check_ref);
+		    check_ref, counts, n_counts);
 		engine_model_free(m);
 	}
 	struct engine_gen_opts o;
@@ -271,7 +331,8 @@ main(int argc, char **argv)
 		fprintf(stderr, "cnn: %s\n", ei.msg);
 		return 1;
 	}
-	rc |= bench_model("cnn", m, budget_ms, check_ref);
+	rc |= bench_model("cnn", m, budget_ms, check_ref, counts,
+	    n_counts);
 	engine_model_free(m);
 	engine_gen_opts_init(&o, ENGINE_GEN_TRANSFORMER);
 	o.batch = 128;
@@ -283,7 +344,8 @@ main(int argc, char **argv)
 		fprintf(stderr, "transformer: %s\n", ei.msg);
 		return 1;
 	}
-	rc |= bench_model("gpt-d256", m, budget_ms, check_ref);
+	rc |= bench_model("gpt-d256", m, budget_ms, check_ref, counts,
+	    n_counts);
 	engine_model_free(m);
 	return rc;
 }
