@@ -35,6 +35,20 @@ load_model(const struct cli_cmd *cmd, const char *path,
 	return CLI_EXIT_OK;
 }
 
+int
+cmd_engine_threads(const struct cli_cmd *cmd, int64_t threads)
+{
+	if (threads > ENGINE_THREADS_MAX) {
+		return cmd_usage_error(cmd, "--threads is at most %d",
+		    ENGINE_THREADS_MAX);
+	}
+	if (engine_threads_set((unsigned)threads) != RF_OK) {
+		return cmd_fail(cmd, "cannot start %lld threads",
+		    (long long)threads);
+	}
+	return CLI_EXIT_OK;
+}
+
 static void
 shape_str(int rank, const int64_t *dims, char *buf, size_t len)
 {
@@ -603,13 +617,9 @@ cmd_model_run(int argc, char **argv)
 		return cmd_usage_error(&cmd, "--repeat is at most %d",
 		    RUN_REPEAT_MAX);
 	}
-	if (threads > ENGINE_THREADS_MAX) {
-		return cmd_usage_error(&cmd, "--threads is at most %d",
-		    ENGINE_THREADS_MAX);
-	}
-	if (engine_threads_set((unsigned)threads) != RF_OK) {
-		return cmd_fail(&cmd, "cannot start %lld threads",
-		    (long long)threads);
+	rc = cmd_engine_threads(&cmd, threads);
+	if (rc != CLI_EXIT_OK) {
+		return rc;
 	}
 	struct engine_run_opts ro;
 	engine_run_opts_init(&ro);

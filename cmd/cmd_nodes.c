@@ -19,6 +19,7 @@ struct node_opts {
 	const char *referee, *events, *identity, *db, *metrics, *name;
 	const char *referee_key, *hash;
 	struct cli_strs models;
+	int64_t threads; /* engine threads; 0: one per core */
 };
 
 #define NODE_OPTS(o, db_default)                                           \
@@ -39,7 +40,9 @@ struct node_opts {
 	    "serve Prometheus metrics on ADDR (host:port)" },              \
 	{ "hash", 0, CLI_STR, &(o).hash, "SUITE",                          \
 	    "the network's hash suite, blake3, blake2b or xxh3 (default:\n" \
-	    "the referee's; a node never runs in another)" }
+	    "the referee's; a node never runs in another)" },             \
+	{ "threads", 0, CLI_I64, &(o).threads, "N",                        \
+	    "engine threads per run (default 0: one per core)" }
 
 /* The options every node shares, into its node_config. */
 static int
@@ -61,7 +64,11 @@ node_common(const struct cli_cmd *cmd, const struct node_opts *o,
 	if (proto_init() != RF_OK) {
 		return cmd_fail(cmd, "cannot initialise libsodium");
 	}
-	int rc = cmd_load_identity(cmd, o->identity, &nc->identity);
+	int rc = cmd_engine_threads(cmd, o->threads);
+	if (rc != CLI_EXIT_OK) {
+		return rc;
+	}
+	rc = cmd_load_identity(cmd, o->identity, &nc->identity);
 	if (rc != CLI_EXIT_OK) {
 		return rc;
 	}
@@ -114,7 +121,7 @@ cmd_executor(int argc, char **argv)
 {
 	struct node_opts o = { "tcp://127.0.0.1:7700", "tcp://127.0.0.1:7701",
 		NULL, "executor.db", NULL, "executor", NULL, NULL,
-		{ { NULL }, 0 } };
+		{ { NULL }, 0 }, 0 };
 	const char *listen = NULL, *fault = "none", *fault_rate = "1";
 	int64_t stake = 1000, fault_op = 0;
 	int64_t max_conns = NET_MAX_CONNS_DEFAULT, idle_ms = NET_IDLE_MS_DEFAULT;
@@ -194,7 +201,7 @@ cmd_challenger(int argc, char **argv)
 {
 	struct node_opts o = { "tcp://127.0.0.1:7700", "tcp://127.0.0.1:7701",
 		NULL, "challenger.db", NULL, "challenger", NULL, NULL,
-		{ { NULL }, 0 } };
+		{ { NULL }, 0 }, 0 };
 	const char *rate = "1", *fault = "none", *seed_s = NULL;
 	int64_t bond = 100;
 	bool no_dispute = false;

@@ -5,6 +5,8 @@
 #ifndef RF_CMD_CMDS_H
 #define RF_CMD_CMDS_H
 
+#include <stdint.h>
+
 int cmd_model_gen(int argc, char **argv);
 int cmd_model_info(int argc, char **argv);
 int cmd_model_run(int argc, char **argv);
@@ -26,5 +28,9 @@ struct rf_errinfo;
  * `model import` and `model gen` refuse what fails, with ei naming the
  * operator. */
 int cmd_model_servable(const struct engine_model *m, struct rf_errinfo *ei);
+struct cli_cmd;
+/* Applies a --threads N option (0: one per core) to the engine; an exit
+ * code, CLI_EXIT_OK on success. */
+int cmd_engine_threads(const struct cli_cmd *cmd, int64_t threads);
 
 #endif
