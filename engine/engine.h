@@ -8,8 +8,9 @@
  * canonical reduction order per operator (docs/determinism.md), and fast
  * kernels that produce exactly the bits of the scalar reference.
  *
- * The engine does no file or network I/O: models and tensors are encoded
- * to and decoded from memory buffers, and the caller moves the bytes.
+ * The engine does no network I/O and no file I/O but one: models and
+ * tensors are encoded to and decoded from memory buffers, and the caller
+ * moves the bytes, except that engine_model_load maps a model file.
  *
  * Ownership: a struct tensor owns its data when t->owned is set; engine_tensor_fini
  * frees it. A model owns everything added to it. Functions that fail leave
@@ -256,8 +257,8 @@ int engine_model_find(const struct engine_model *m, const char *name,
 size_t engine_model_param_count(const struct engine_model *m);
 
 /*
- * Native model file (.rfm), format version 1: see engine/model_file.c for
- * the byte layout and docs/model-format.md. encode is canonical: equal
+ * Native model file (.rfm), format version 2 (version 1 is still read):
+ * see engine/model_file.c for the byte layout and docs/model-format.md. encode is canonical: equal
  * models give equal bytes, and decode(encode(m)) encodes to the same bytes.
  * decode checks every length against the buffer and every count against
  * the limits above, and says in ei what is wrong.
@@ -265,6 +266,24 @@ size_t engine_model_param_count(const struct engine_model *m);
 int engine_model_encode(const struct engine_model *m, uint8_t **buf,
     size_t *len) __attribute__((warn_unused_result));
 int engine_model_decode(const uint8_t *buf, size_t len,
+    struct engine_model **out, struct rf_errinfo *ei)
+    __attribute__((warn_unused_result));
+/*
+ * Loads a model file by mapping it (mmap, read-only, private) and decoding
+ * it as engine_model_decode does, with the same checks. The weights of a
+ * version 2 file are used in place, in the mapping, which the model keeps
+ * until engine_model_free: no copy, and the file's pages are shared with
+ * the page cache and with other processes mapping it. A version 1 file's
+ * weights are copied and the mapping dropped. Files over max_len bytes
+ * are RF_ERR_RANGE, files that cannot be opened, are not regular or
+ * cannot be mapped RF_ERR_IO. Nothing here hashes the weights: a caller
+ * that trusts a model by its model_id computes it (the nodes do, at
+ * load). The file must not be truncated or rewritten in place while the
+ * model lives (reading a vanished page kills the process with SIGBUS);
+ * refute's own writers replace a file by renaming a new one over it,
+ * which leaves a mapping of the old one intact.
+ */
+int engine_model_load(const char *path, size_t max_len,
     struct engine_model **out, struct rf_errinfo *ei)
     __attribute__((warn_unused_result));
 /*

@@ -9,6 +9,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "engine/model_int.h"
 
@@ -200,6 +201,9 @@ engine_model_free(struct engine_model *m)
 	free(m->ops);
 	free(m->index);
 	free(m->name);
+	if (m->map != NULL) {
+		munmap(m->map, m->map_len);
+	}
 	free(m);
 }
 
@@ -249,9 +253,9 @@ engine_model_add_input(struct engine_model *m, const char *name,
 	return RF_OK;
 }
 
-int
-engine_model_add_weight(struct engine_model *m, const char *name,
-    struct tensor *w, int *idx, struct rf_errinfo *ei)
+static int
+add_weight(struct engine_model *m, const char *name, struct tensor *w,
+    bool keep_view, int *idx, struct rf_errinfo *ei)
 {
 	int err = check_name(m, "weight", name, ei);
 	if (err != RF_OK) {
@@ -263,9 +267,10 @@ engine_model_add_weight(struct engine_model *m, const char *name,
 		return rf_errctx(ei, err ? err : RF_ERR_DTYPE, "weight '%s': ",
 		    name);
 	}
-	/* The model must own its weights: copy a borrowed view. */
+	/* The model must own its weights: copy a borrowed view, unless it
+	 * points into the model's own mapping. */
 	struct tensor own = *w;
-	if (!w->owned) {
+	if (!w->owned && !keep_view) {
 		err = engine_tensor_copy(&own, w);
 		if (err != RF_OK) {
 			return rf_errf(ei, err, "weight '%s': %s", name,
@@ -275,7 +280,7 @@ engine_model_add_weight(struct engine_model *m, const char *name,
 	int v;
 	err = value_push(m, name, &v);
 	if (err != RF_OK) {
-		if (!w->owned) {
+		if (!w->owned && !keep_view) {
 			engine_tensor_fini(&own);
 		}
 		return rf_errf(ei, err, "weight '%s': %s", name,
@@ -292,6 +297,20 @@ engine_model_add_weight(struct engine_model *m, const char *name,
 	memset(w, 0, sizeof(*w));
 	*idx = v;
 	return RF_OK;
+}
+
+int
+engine_model_add_weight(struct engine_model *m, const char *name,
+    struct tensor *w, int *idx, struct rf_errinfo *ei)
+{
+	return add_weight(m, name, w, false, idx, ei);
+}
+
+int
+engine_model_add_weight_view(struct engine_model *m, const char *name,
+    struct tensor *w, int *idx, struct rf_errinfo *ei)
+{
+	return add_weight(m, name, w, true, idx, ei);
 }
 
 int

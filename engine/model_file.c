@@ -1,16 +1,18 @@
 /*
- * engine/model_file.c - the native model file (.rfm), format version 1.
+ * engine/model_file.c - the native model file (.rfm), format version 2
+ * (written) and 1 (still read).
  *
  * All integers little-endian. A string is u16 length + bytes (no NUL).
  *
  *   offset  size  field
  *   0       8     magic "RFMODEL\0"
- *   8       4     u32 format version = 1
+ *   8       4     u32 format version = 2 (or 1)
  *   12      4     u32 flags = 0 (reserved; anything else is rejected)
  *   16      8     u64 G: length of the graph section
  *   24      8     u64 D: length of the data section
  *   32      G     graph section
- *   32+G    D     data section; the file ends exactly here
+ *   S       D     data section, S = 32+G rounded up to a multiple of 64
+ *                 (version 1: S = 32+G); the file ends exactly here
  *
  * Graph section (the canonical graph description that model_id hashes):
  *   str   model name (0..255 bytes)
@@ -30,15 +32,26 @@
  * not exist yet is an error, so a file cannot describe a cycle.
  *
  * Data section: each weight's elements in record order, little-endian,
- * row-major, count * element size bytes, nothing in between.
+ * row-major, count * element size bytes. Version 2 starts each weight at
+ * a multiple of 64 bytes from the start of the file, zero bytes filling
+ * the gaps (and the gap before the data section), so a mapped file's
+ * weights are aligned like the engine's own tensors and are used in
+ * place (engine_model_load). Version 1 has no gaps; its weights are
+ * copied. Padding that is not zero is an error, which keeps the file
+ * canonical.
  *
  * Decoding replays the records through the same builders that checked
  * them when the model was made, so a file can only produce a model the
  * API could have built; encoding walks the values in order, so decode
  * then encode reproduces the file byte for byte.
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "base/bytes.h"
 #include "engine/model_int.h"
@@ -48,7 +61,9 @@
 #endif
 
 #define RFM_MAGIC "RFMODEL"
-#define RFM_VERSION 1
+#define RFM_VERSION 2        /* written */
+#define RFM_VERSION_OLDEST 1 /* still read, weights copied */
+#define RFM_ALIGN 64
 #define RFM_HEADER 32
 #define RFM_MAX_RECORDS (ENGINE_MAX_VALUES + ENGINE_MAX_OPS)
 #define RFM_MAX_FILE ((size_t)1 << 40)
@@ -181,6 +196,15 @@ engine_model_encode_graph(const struct engine_model *m, uint8_t **buf,
 	return rf_writer_finish(&w, buf, len);
 }
 
+/* Zero bytes up to the next multiple of RFM_ALIGN of the file offset. */
+static void
+pad_to_align(struct rf_writer *w)
+{
+	while (w->err == RF_OK && w->len % RFM_ALIGN != 0) {
+		rf_write_u8(w, 0);
+	}
+}
+
 int
 engine_model_encode(const struct engine_model *m, uint8_t **buf,
     size_t *len)
@@ -197,15 +221,18 @@ engine_model_encode(const struct engine_model *m, uint8_t **buf,
 	rf_write_u64(&w, 0); /* D */
 	put_graph(&w, m);
 	size_t graph_len = w.len - RFM_HEADER;
+	pad_to_align(&w);
+	size_t data_start = w.len;
 	for (size_t v = 0; v < m->n_values; v++) {
 		const struct model_value *mv = &m->values[v];
 		if (mv->kind == ENGINE_VALUE_WEIGHT) {
+			pad_to_align(&w);
 			rf_write_bytes(&w, mv->weight.data,
 			    engine_tensor_nbytes(&mv->weight));
 		}
 	}
 	rf_write_u64_at(&w, 16, graph_len);
-	rf_write_u64_at(&w, 24, w.len - RFM_HEADER - graph_len);
+	rf_write_u64_at(&w, 24, w.len - data_start);
 	return rf_writer_finish(&w, buf, len);
 }
 
@@ -217,6 +244,9 @@ struct rfm_decoder {
 	struct rf_reader g; /* graph section */
 	struct rf_reader d; /* data section */
 	bool graph_only;    /* no data section: weights by shape only */
+	uint32_t version;
+	const uint8_t *file; /* the whole file: weights align to its start */
+	bool borrow;         /* weights may point into the file (mapped) */
 	struct engine_model *m;
 	struct rf_errinfo *ei;
 	uint32_t record;
@@ -328,6 +358,24 @@ decode_weight(struct rfm_decoder *dec)
 		return engine_model_add_weight_shape(dec->m, name, dt, rank, dims, &idx,
 		    dec->ei);
 	}
+	if (dec->version >= 2) {
+		/* Zero padding up to the weight's aligned start. */
+		size_t off = (size_t)(dec->d.p - dec->file);
+		size_t pad = (RFM_ALIGN - off % RFM_ALIGN) % RFM_ALIGN;
+		const uint8_t *zp = rf_read_bytes(&dec->d, pad);
+		if (zp == NULL) {
+			return rf_errf(dec->ei, RF_ERR_TRUNCATED,
+			    "record %u (weight '%s'): data section ends before "
+			    "its bytes", dec->record, name);
+		}
+		for (size_t i = 0; i < pad; i++) {
+			if (zp[i] != 0) {
+				return rf_errf(dec->ei, RF_ERR_FORMAT,
+				    "record %u (weight '%s'): padding before "
+				    "its bytes is not zero", dec->record, name);
+			}
+		}
+	}
 	/* Check the bytes are there before allocating for them. */
 	size_t bytes = count * engine_tensor_dtype_size(dt);
 	const uint8_t *src = rf_read_bytes(&dec->d, bytes);
@@ -335,6 +383,13 @@ decode_weight(struct rfm_decoder *dec)
 		return rf_errf(dec->ei, RF_ERR_TRUNCATED,
 		    "record %u (weight '%s'): data section ends before its "
 		    "%zu bytes", dec->record, name, bytes);
+	}
+	if (dec->borrow && (uintptr_t)src % RFM_ALIGN == 0) {
+		/* In place: a view into the mapping the model keeps. */
+		struct tensor v = { dt, rank, { 0 }, count, (void *)src, false };
+		memcpy(v.dims, dims, (size_t)rank * sizeof(dims[0]));
+		return engine_model_add_weight_view(dec->m, name, &v, &idx,
+		    dec->ei);
 	}
 	struct tensor t;
 	err = engine_tensor_init(&t, dt, rank, dims);
@@ -501,29 +556,45 @@ decode_header(const uint8_t *buf, size_t len, struct rfm_decoder *dec,
 		    "file is %zu bytes, shorter than the %d-byte header", len,
 		    RFM_HEADER);
 	}
-	if (version != RFM_VERSION) {
+	if (version < RFM_VERSION_OLDEST || version > RFM_VERSION) {
 		return rf_errf(ei, RF_ERR_VERSION,
 		    "model format version %u is not supported (this build "
-		    "reads version %d)", version, RFM_VERSION);
+		    "reads versions %d to %d)", version, RFM_VERSION_OLDEST,
+		    RFM_VERSION);
 	}
 	if (flags != 0) {
 		return rf_errf(ei, RF_ERR_FORMAT, "reserved flags 0x%x are set",
 		    flags);
 	}
 	size_t body = len - RFM_HEADER;
-	if (glen > body || dlen > body - glen) {
-		return rf_errf(ei, RF_ERR_TRUNCATED,
-		    "header promises %llu graph + %llu data bytes, file has "
-		    "%zu after the header", (unsigned long long)glen,
-		    (unsigned long long)dlen, body);
+	/* Version 2: zeros from the graph's end to an aligned offset. */
+	size_t pad = 0;
+	if (version >= 2 && glen <= body) {
+		size_t end = RFM_HEADER + (size_t)glen;
+		pad = (RFM_ALIGN - end % RFM_ALIGN) % RFM_ALIGN;
 	}
-	if (glen + dlen != body) {
+	if (glen > body || pad > body - glen || dlen > body - glen - pad) {
+		return rf_errf(ei, RF_ERR_TRUNCATED,
+		    "header promises %llu graph + %zu padding + %llu data "
+		    "bytes, file has %zu after the header",
+		    (unsigned long long)glen, pad, (unsigned long long)dlen,
+		    body);
+	}
+	if (glen + pad + dlen != body) {
 		return rf_errf(ei, RF_ERR_FORMAT,
 		    "%zu unexpected bytes after the data section",
-		    body - (size_t)(glen + dlen));
+		    body - (size_t)(glen + pad + dlen));
 	}
+	for (size_t i = 0; i < pad; i++) {
+		if (buf[RFM_HEADER + glen + i] != 0) {
+			return rf_errf(ei, RF_ERR_FORMAT,
+			    "padding after the graph section is not zero");
+		}
+	}
+	dec->version = version;
+	dec->file = buf;
 	rf_reader_init(&dec->g, buf + RFM_HEADER, (size_t)glen);
-	rf_reader_init(&dec->d, buf + RFM_HEADER + glen, (size_t)dlen);
+	rf_reader_init(&dec->d, buf + RFM_HEADER + glen + pad, (size_t)dlen);
 	return RF_OK;
 }
 
@@ -599,9 +670,11 @@ decode_body(struct rfm_decoder *dec)
 	return err;
 }
 
-int
-engine_model_decode(const uint8_t *buf, size_t len,
-    struct engine_model **out, struct rf_errinfo *ei)
+/* Decodes a whole file; with borrow, weights that are aligned in buf stay
+ * there (*borrowed counts them). */
+static int
+decode_file(const uint8_t *buf, size_t len, bool borrow,
+    struct engine_model **out, size_t *borrowed, struct rf_errinfo *ei)
 {
 	struct rfm_decoder dec;
 	memset(&dec, 0, sizeof(dec));
@@ -610,6 +683,7 @@ engine_model_decode(const uint8_t *buf, size_t len,
 	if (err != RF_OK) {
 		return err;
 	}
+	dec.borrow = borrow;
 	char name[ENGINE_NAME_MAX + 1];
 	err = get_str(&dec, name, ENGINE_NAME_MAX, true, "the model name");
 	if (err != RF_OK) {
@@ -624,8 +698,80 @@ engine_model_decode(const uint8_t *buf, size_t len,
 		engine_model_free(dec.m);
 		return err;
 	}
+	if (borrowed != NULL) {
+		*borrowed = 0;
+		for (size_t v = 0; v < dec.m->n_values; v++) {
+			const struct model_value *mv = &dec.m->values[v];
+			if (mv->kind == ENGINE_VALUE_WEIGHT && !mv->weight.owned &&
+			    mv->weight.data != NULL) {
+				(*borrowed)++;
+			}
+		}
+	}
 	*out = dec.m;
 	return RF_OK;
+}
+
+int
+engine_model_decode(const uint8_t *buf, size_t len,
+    struct engine_model **out, struct rf_errinfo *ei)
+{
+	return decode_file(buf, len, false, out, NULL, ei);
+}
+
+int
+engine_model_load(const char *path, size_t max_len,
+    struct engine_model **out, struct rf_errinfo *ei)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		return rf_errf(ei, RF_ERR_IO, "cannot open '%s': %s", path,
+		    strerror(errno));
+	}
+	struct stat st;
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return rf_errf(ei, RF_ERR_IO, "'%s' is not a regular file",
+		    path);
+	}
+	if ((uint64_t)st.st_size > max_len) {
+		close(fd);
+		return rf_errf(ei, RF_ERR_RANGE,
+		    "'%s' is %lld bytes, over the limit of %zu", path,
+		    (long long)st.st_size, max_len);
+	}
+	size_t len = (size_t)st.st_size;
+	if (len == 0) {
+		close(fd);
+		return decode_file(NULL, 0, false, out, NULL, ei);
+	}
+	/* Read-only and private: the engine never writes a weight, and the
+	 * page cache's copy serves every process that maps the file. The
+	 * pages are populated here, in one pass, rather than faulted in
+	 * one by one by the first run. */
+	void *map = mmap(NULL, len, PROT_READ, MAP_PRIVATE | MAP_POPULATE,
+	    fd, 0);
+	int map_errno = errno;
+	close(fd);
+	if (map == MAP_FAILED) {
+		return rf_errf(ei, RF_ERR_IO, "cannot map '%s': %s", path,
+		    strerror(map_errno));
+	}
+	struct engine_model *m = NULL;
+	size_t borrowed = 0;
+	int err = decode_file(map, len, true, &m, &borrowed, ei);
+	if (err != RF_OK || borrowed == 0) {
+		/* Nothing points into the mapping (a version 1 file, whose
+		 * weights were copied): drop it. */
+		munmap(map, len);
+	} else {
+		m->map = map;
+		m->map_len = len;
+	}
+	if (err == RF_OK) {
+		*out = m;
+	}
+	return err;
 }
 
 int

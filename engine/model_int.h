@@ -52,11 +52,20 @@ struct engine_model {
 	/* Guards the values' packed weights, which runs fill in lazily: a
 	 * memo, so a const model may still gain one. */
 	pthread_mutex_t pack_mu;
+	/* engine_model_load: the mapped file its weights may point into,
+	 * unmapped by engine_model_free. */
+	void *map;
+	size_t map_len;
 };
 
 /* A weight known by name and shape only (engine_model_decode_graph). */
 int engine_model_add_weight_shape(struct engine_model *m, const char *name,
     enum tensor_dtype dtype, int rank, const int64_t *dims, int *idx,
     struct rf_errinfo *ei);
+
+/* engine_model_add_weight keeping a borrowed view as is (the model's
+ * mapping holds the bytes; engine/model_file.c). */
+int engine_model_add_weight_view(struct engine_model *m, const char *name,
+    struct tensor *w, int *idx, struct rf_errinfo *ei);
 
 #endif

@@ -339,7 +339,7 @@ hand_model(struct hand *h, enum hand_fault f)
 		h->b[0] = 'X';
 	}
 	h->n = 8;
-	h_le(h, f == HF_VERSION ? 2 : 1, 4);
+	h_le(h, f == HF_VERSION ? 3 : 1, 4);
 	h_le(h, f == HF_FLAGS ? 4 : 0, 4);
 	size_t lens = h->n;
 	h_le(h, 0, 8);
@@ -415,7 +415,7 @@ test_file_hand_faults(void)
 	} cases[] = {
 		{ HF_NONE, RF_OK, NULL },
 		{ HF_MAGIC, RF_ERR_FORMAT, "magic" },
-		{ HF_VERSION, RF_ERR_VERSION, "version 2" },
+		{ HF_VERSION, RF_ERR_VERSION, "version 3" },
 		{ HF_FLAGS, RF_ERR_FORMAT, "flags" },
 		{ HF_TRAILING, RF_ERR_FORMAT, "unexpected bytes" },
 		{ HF_UNKNOWN_OP, RF_ERR_NOTSUP, "Frobnicate" },
