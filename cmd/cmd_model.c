@@ -19,15 +19,13 @@ static int
 load_model(const struct cli_cmd *cmd, const char *path,
     struct engine_model **m)
 {
-	uint8_t *buf;
-	size_t len;
-	int rc = cmd_read_file(cmd, path, MODEL_FILE_MAX, &buf, &len);
-	if (rc != CLI_EXIT_OK) {
-		return rc;
-	}
+	/* Mapped, not read and copied: a version 2 file's weights stay in
+	 * the page cache's pages (engine_model_load). */
 	struct rf_errinfo ei = { "" };
-	int err = engine_model_decode(buf, len, m, &ei);
-	free(buf);
+	int err = engine_model_load(path, MODEL_FILE_MAX, m, &ei);
+	if (err == RF_ERR_IO || err == RF_ERR_RANGE) {
+		return cmd_fail(cmd, "%s", ei.msg);
+	}
 	if (err != RF_OK) {
 		return cmd_fail(cmd, "'%s' is not a valid model: %s", path,
 		    ei.msg[0] ? ei.msg : rf_strerror(err));
