@@ -22,16 +22,13 @@ node_models_load(struct node_models *ms, enum proto_hash suite,
 	struct node_model *nm = &ms->m[ms->n];
 	memset(nm, 0, sizeof(*nm));
 	snprintf(nm->path, sizeof(nm->path), "%s", path);
-	uint8_t *buf = NULL;
-	size_t len = 0;
-	int err = node_file_read(path, NODE_MODEL_FILE_MAX, &buf, &len, ei);
+	/* Mapped: a version 2 file's weights stay in the mapping, and
+	 * model_id below still hashes every one of them, so the trust check
+	 * is unchanged. */
+	int err = engine_model_load(path, NODE_MODEL_FILE_MAX, &nm->model, ei);
 	if (err != RF_OK) {
-		return err;
-	}
-	err = engine_model_decode(buf, len, &nm->model, ei);
-	free(buf);
-	if (err != RF_OK) {
-		return rf_errctx(ei, err, "model '%s': ", path);
+		return err == RF_ERR_IO ? err :
+		    rf_errctx(ei, err, "model '%s': ", path);
 	}
 	struct proto_digest *leaves = NULL;
 	size_t n = 0;

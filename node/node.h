@@ -237,7 +237,7 @@ struct node_models {
 	enum proto_hash suite;
 };
 
-/* The largest model file a node reads (models are read whole). */
+/* The largest model file a node loads (mapped: engine_model_load). */
 #define NODE_MODEL_FILE_MAX ((size_t)1 << 34)
 
 /* Loads a model file, computing its model_id in the suite. */
