@@ -1,10 +1,11 @@
 #!/bin/sh
 # bench/ort_bench.sh [REFUTE] - Refute's engine next to onnxruntime, the
-# runtime users would pick instead (issue 12). Both run single-threaded and
-# in-process on the same inputs: `refute model run --repeat` against
-# onnxruntime-node (intraOp 1, interOp 1, sequential) through
-# bench/ort/ort_run.js; each prints min and median ms per run after a
-# warm-up. Models: the issue's MLP, CNN and GPT stack exported by
+# runtime users would pick instead (issue 12). Both run in-process on the
+# same inputs with the same number of threads: `refute model run --repeat
+# --threads T` against onnxruntime-node (intraOp T, interOp 1, sequential)
+# through bench/ort/ort_run.js; each prints min and median ms per run
+# after a warm-up. ORT_THREADS="1 2" (default "1") runs each count in
+# turn. Models: the issue's MLP, CNN and GPT stack exported by
 # torch.onnx.export (bench/ort/export_models.py, when /usr/bin/python3 has
 # torch) and the committed ONNX fixtures. Prints median ratios
 # (Refute / onnxruntime, lower is better), their geometric mean, and the
@@ -20,6 +21,7 @@ cd "$(dirname "$0")/.."
 refute=${1:-bin/refute}
 work=${ORT_WORK:-build/ort}
 runs=${ORT_RUNS:-20}
+threads=${ORT_THREADS:-1}
 
 if ! command -v node >/dev/null 2>&1; then
 	echo "ort_bench: node is not installed: the onnxruntime comparison is skipped"
@@ -55,11 +57,12 @@ for f in mlp_digits lenet_digits gpt_op17 misc_ops; do
 done
 
 cpu=$(lscpu 2>/dev/null | sed -n 's/^Model name: *//p')
-echo "ort_bench: ${cpu:-unknown CPU}, 1 thread each, $runs runs after a warm-up"
-printf '%-14s %12s %12s %8s %12s\n' model "refute ms" "ort ms" ratio "max|diff|"
+echo "ort_bench: ${cpu:-unknown CPU}, threads $threads, $runs runs after a warm-up"
+printf '%-14s %3s %12s %12s %8s %12s\n' model thr "refute ms" "ort ms" ratio "max|diff|"
+status=0
+for thr in $threads; do
 logsum=0
 n=0
-status=0
 for entry in $models; do
 	name=${entry%%:*}
 	base=${entry#*:}
@@ -70,10 +73,12 @@ for entry in $models; do
 		continue
 	fi
 	ours=$("$refute" model run --input "$base.in0.npy" --repeat "$runs" \
-	    --json -o "$work/$name.ours.npy" "$work/$name.rfm" 2>&1 |
+	    --threads "$thr" --json -o "$work/$name.ours.npy" \
+	    "$work/$name.rfm" 2>&1 |
 	    sed -n 's/.*"run_ms":{"min":[^,]*,"median":\([0-9.e+-]*\)}.*/\1/p')
-	theirs=$(node bench/ort/ort_run.js "$base.onnx" "$base.in0.npy" \
-	    "$work/$name.ort.npy" "$runs" "$work/$name.ours.npy" 2>&1)
+	theirs=$(ORT_THREADS=$thr node bench/ort/ort_run.js "$base.onnx" \
+	    "$base.in0.npy" "$work/$name.ort.npy" "$runs" \
+	    "$work/$name.ours.npy" 2>&1)
 	tmed=$(echo "$theirs" | sed -n 's/.*"median":\([0-9.e+-]*\).*/\1/p')
 	diff=$(echo "$theirs" | sed -n 's/.*"maxdiff":\([0-9.e+-]*\|null\).*/\1/p')
 	if [ -z "$ours" ] || [ -z "$tmed" ]; then
@@ -85,11 +90,12 @@ for entry in $models; do
 	logsum=$(awk -v s="$logsum" -v a="$ours" -v b="$tmed" \
 	    'BEGIN { printf "%.6f", s + log(a / b) }')
 	n=$((n + 1))
-	printf '%-14s %12.3f %12.3f %7sx %12s\n' "$name" "$ours" "$tmed" \
-	    "$ratio" "$diff"
+	printf '%-14s %3s %12.3f %12.3f %7sx %12s\n' "$name" "$thr" "$ours" \
+	    "$tmed" "$ratio" "$diff"
 done
 if [ "$n" -gt 0 ]; then
-	awk -v s="$logsum" -v n="$n" \
-	    'BEGIN { printf "geometric mean of the ratios: %.2fx over %d models\n", exp(s / n), n }'
+	awk -v s="$logsum" -v n="$n" -v t="$thr" \
+	    'BEGIN { printf "geometric mean of the ratios at %s threads: %.2fx over %d models\n", t, exp(s / n), n }'
 fi
+done
 exit "$status"

@@ -20,6 +20,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <stdlib.h>
 #include <unistd.h>
 
 #if defined(__x86_64__) || defined(__i386__)
@@ -197,9 +198,31 @@ engine_par_min_work_set(size_t work)
 	return atomic_exchange(&min_work, work);
 }
 
+/*
+ * RF_PAR_MIN_WORK=N, read once at the first section, sets the threshold
+ * (0 sends every section with two items or more through the pool): for
+ * the determinism matrix, whose small models would otherwise never be
+ * split. It changes speed only, never bits.
+ */
+static pthread_once_t env_once = PTHREAD_ONCE_INIT;
+
+static void
+env_read(void)
+{
+	const char *v = getenv("RF_PAR_MIN_WORK");
+	if (v != NULL && *v >= '0' && *v <= '9') {
+		char *end;
+		unsigned long long n = strtoull(v, &end, 10);
+		if (*end == '\0') {
+			atomic_store(&min_work, (size_t)n);
+		}
+	}
+}
+
 unsigned
 engine_par_width(size_t work, size_t items)
 {
+	pthread_once(&env_once, env_read);
 	if (in_section || items < 2 ||
 	    work < atomic_load_explicit(&min_work, memory_order_relaxed)) {
 		return 1;

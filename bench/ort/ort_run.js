@@ -1,5 +1,6 @@
 // bench/ort/ort_run.js MODEL.onnx INPUT.npy OUTPUT.npy RUNS [OURS.npy] -
-// onnxruntime as the yardstick: one thread, sequential, in-process. One
+// onnxruntime as the yardstick: ORT_THREADS intra-op threads (default
+// 1), one inter-op, sequential, in-process. One
 // warm-up run, then RUNS timed runs; prints {"min": ms, "median": ms, ...}
 // and writes the first output as a float32 .npy. With OURS.npy (Refute's
 // output for the same input) it also prints the largest absolute
@@ -40,7 +41,8 @@ function writeNpy(path, t) {
   const [model, input, output, runsArg, ours] = process.argv.slice(2);
   const runs = Number(runsArg || 20);
   const s = await ort.InferenceSession.create(model, {
-    intraOpNumThreads: 1, interOpNumThreads: 1, executionMode: 'sequential',
+    intraOpNumThreads: Number(process.env.ORT_THREADS || 1),
+    interOpNumThreads: 1, executionMode: 'sequential',
   });
   const feeds = { [s.inputNames[0]]: readNpy(input) };
   let res = await s.run(feeds);

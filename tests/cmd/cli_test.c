@@ -303,6 +303,38 @@ test_trace_root(void)
 	CU_ASSERT_STRING_EQUAL(c, "ok\n");
 }
 
+/* --threads: every count gives one trace root, also with every section
+ * split (RF_PAR_MIN_WORK=0); JSON names the count and the load time; too
+ * many threads is a usage error. */
+static void
+test_threads(void)
+{
+	char a[4096], b[4096];
+	CU_ASSERT_EQUAL(run(a, sizeof(a),
+	    "model gen transformer --seed 3 -o th.rfm"), 0);
+	CU_ASSERT_EQUAL(run(a, sizeof(a), "model run th.rfm --seed 9 --trace "
+	    "--threads 1"), 0);
+	const char *ra = strstr(a, "trace root ");
+	CU_ASSERT_FATAL(ra != NULL);
+	const char *counts[] = { "2", "3", "7", "0" };
+	for (size_t i = 0; i < 4; i++) {
+		CU_ASSERT_EQUAL(run(b, sizeof(b), "model run th.rfm --seed 9 "
+		    "--trace --threads %s", counts[i]), 0);
+		CU_ASSERT(strstr(b, ra) != NULL);
+	}
+	setenv("RF_PAR_MIN_WORK", "0", 1);
+	CU_ASSERT_EQUAL(run(b, sizeof(b), "model run th.rfm --seed 9 --trace "
+	    "--threads 3"), 0);
+	unsetenv("RF_PAR_MIN_WORK");
+	CU_ASSERT(strstr(b, ra) != NULL);
+	CU_ASSERT_EQUAL(run(b, sizeof(b), "model run th.rfm --seed 9 --json "
+	    "--threads 2 --repeat 1"), 0);
+	CU_ASSERT(strstr(b, "\"threads\":2") != NULL);
+	CU_ASSERT(strstr(b, "\"load_ms\":") != NULL);
+	CU_ASSERT_EQUAL(run(b, sizeof(b), "model run th.rfm --threads 257"), 2);
+	CU_ASSERT(strstr(b, "at most 256") != NULL);
+}
+
 int
 main(void)
 {
@@ -313,6 +345,7 @@ main(void)
 		{ "npy input and output", test_npy_input },
 		{ "model run --repeat", test_run_repeat },
 		{ "trace root: processes, kernels, Python", test_trace_root },
+		{ "model run --threads", test_threads },
 		CU_TEST_INFO_NULL,
 	};
 	CU_SuiteInfo suites[] = {
