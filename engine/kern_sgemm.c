@@ -813,13 +813,15 @@ tile_run(const struct sgemm_impl *im, size_t kc, const float *ap,
  * The loop nest of GotoBLAS: for each nc column block, for each kc depth
  * block in increasing k (the order the definition needs), pack B; for each
  * mc row block pack A, then sweep the tiles. apack holds an mc x kc
- * block, bpack a kc x nc one (unused with bpre).
+ * block, bpack a kc x nc one (unused with bpre). Only columns [jlo, jhi)
+ * are computed (a band of a pre-packed B; jlo a multiple of nr): the
+ * blocks stay those of all n columns, as B was packed.
  */
 static void
 sgemm_blocked_buf(const struct sgemm_impl *im, size_t m, size_t n,
     size_t k, const float *a, size_t ars, size_t acs, const float *b,
     size_t brs, size_t bcs, const float *bpre, float *c, size_t ldc,
-    float *apack, float *bpack)
+    float *apack, float *bpack, size_t jlo, size_t jhi)
 {
 	size_t mc = block_step(m, im->mc, im->mr);
 	size_t kc = block_step(k, im->kc, 1);
@@ -831,6 +833,14 @@ sgemm_blocked_buf(const struct sgemm_impl *im, size_t m, size_t n,
 
 	for (size_t jc = 0; jc < n; jc += nc) {
 		size_t nv = min_size(nc, n - jc);
+		if (jc + nv <= jlo || jc >= jhi) {
+			if (bpre != NULL) { /* skip this block's panels */
+				bpre += k * round_up(nv, im->nr);
+			}
+			continue;
+		}
+		size_t jr0 = jlo > jc ? jlo - jc : 0;
+		size_t jr1 = min_size(nv, jhi - jc);
 		for (size_t pc = 0; pc < k; pc += kc) {
 			size_t kv = min_size(kc, k - pc);
 			unsigned flags = (pc > 0 ? UKR_LOAD : 0) |
@@ -847,8 +857,8 @@ sgemm_blocked_buf(const struct sgemm_impl *im, size_t m, size_t n,
 				size_t mv = min_size(mc, m - ic);
 				im->pack_a(mv, kv, a + ic * ars + pc * acs, ars,
 				    acs, apack);
-				for (size_t jr = 0; jr < nv; jr += im->nr) {
-					size_t cols = min_size(im->nr, nv - jr);
+				for (size_t jr = jr0; jr < jr1; jr += im->nr) {
+					size_t cols = min_size(im->nr, jr1 - jr);
 					for (size_t ir = 0; ir < mv;
 					     ir += im->mr) {
 						size_t rows = min_size(im->mr,
@@ -902,12 +912,19 @@ sgemm_band(void *ctx, unsigned worker, size_t i)
 		size_t rows = min_size(p->step, p->m - lo);
 		sgemm_blocked_buf(p->im, rows, p->n, p->k, p->a + lo * p->ars,
 		    p->ars, p->acs, p->b, p->brs, p->bcs, p->bpre,
-		    p->c + lo * p->ldc, p->ldc, ap, bp);
+		    p->c + lo * p->ldc, p->ldc, ap, bp, 0, p->n);
 	} else {
 		size_t cols = min_size(p->step, p->n - lo);
-		sgemm_blocked_buf(p->im, p->m, cols, p->k, p->a, p->ars,
-		    p->acs, p->b + lo * p->bcs, p->brs, p->bcs, NULL,
-		    p->c + lo, p->ldc, ap, bp);
+		if (p->bpre != NULL) {
+			/* The band's panels of the B packed for all n. */
+			sgemm_blocked_buf(p->im, p->m, p->n, p->k, p->a, p->ars,
+			    p->acs, NULL, 0, 0, p->bpre, p->c, p->ldc, ap, bp,
+			    lo, lo + cols);
+		} else {
+			sgemm_blocked_buf(p->im, p->m, cols, p->k, p->a, p->ars,
+			    p->acs, p->b + lo * p->bcs, p->brs, p->bcs, NULL,
+			    p->c + lo, p->ldc, ap, bp, 0, cols);
+		}
 	}
 }
 
@@ -936,17 +953,19 @@ sgemm_blocked(const struct sgemm_impl *im, size_t m, size_t n, size_t k,
 {
 	struct sgemm_par p = { im, m, n, k, a, ars, acs, b, brs, bcs, bpre,
 	    c, ldc, true, m, NULL, 0, 0 };
-	size_t row_bands = m / im->mr; /* bands of at least mr rows */
-	size_t col_bands = bpre != NULL ? 0 : n / (4 * im->nr);
+	size_t row_bands = m / im->mr;          /* of at least mr rows */
+	size_t col_bands = n / (2 * im->nr);    /* of two panels or more */
 	size_t bands = row_bands > col_bands ? row_bands : col_bands;
 	unsigned w = engine_par_width(sat_mul3(m, n, k), bands);
 	size_t nbands = 1;
 	if (w > 1) {
-		/* Rows when B is shared (packed once) or C is tall: each
-		 * band then packs only its own A; columns otherwise. Two
-		 * bands per thread when the cut duplicates no packing, so
-		 * a thread slowed by other load hands work over. */
-		p.by_rows = bpre != NULL || row_bands >= col_bands;
+		/* Rows when C is tall, columns when it is wide: a band reads
+		 * all of the other operand (and packs it, unless B was
+		 * packed once), so the cut goes across the bigger one. Two
+		 * bands per thread when B is packed once (a band then packs
+		 * only A, if anything), so a thread slowed by other load
+		 * hands work over. */
+		p.by_rows = (m >= n && row_bands >= 2) || col_bands < 2;
 		size_t len = p.by_rows ? m : n;
 		size_t unit = p.by_rows ? im->mr : im->nr;
 		size_t want = bpre != NULL ? 2 * (size_t)w : w;
