@@ -621,6 +621,10 @@ cmd_model_run(int argc, char **argv)
 	}
 	struct engine_run_opts ro;
 	engine_run_opts_init(&ro);
+	/* One run: pack weights as it goes rather than keep a packed copy
+	 * of every one next to the mapped file; with --repeat the warm-up
+	 * packs them for the timed runs. */
+	ro.keep_packed = repeat > 0;
 	if (strcmp(kernels, "ref") == 0) {
 		ro.kernels = ENGINE_KERNELS_REF;
 	} else if (strcmp(kernels, "fast") != 0) {

@@ -408,9 +408,15 @@ struct engine_run_opts {
 	void *trace_ctx;
 	/* Stop after this trace entry (0-based); SIZE_MAX runs it all. */
 	size_t stop_after;
+	/* Keep each weight the GEMM reads packed with the model, for the
+	 * next runs (true by default). A one-shot run sets false: it packs
+	 * as it goes, the same work, and holds no second copy of the
+	 * weights next to the model's (mapped) file. Speed only, never
+	 * bits. */
+	bool keep_packed;
 };
 
-/* Defaults: fast kernels, no hook, run to the end. */
+/* Defaults: fast kernels, no hook, run to the end, weights kept packed. */
 void engine_run_opts_init(struct engine_run_opts *o);
 
 /* Number of trace entries for model m: inputs + operators. */

@@ -19,6 +19,7 @@ engine_run_opts_init(struct engine_run_opts *o)
 	memset(o, 0, sizeof(*o));
 	o->kernels = ENGINE_KERNELS_FAST;
 	o->stop_after = SIZE_MAX;
+	o->keep_packed = true;
 }
 
 size_t
@@ -168,7 +169,7 @@ run_packed_b(const struct op_call *c, size_t i, bool trans_b, size_t k,
 static int
 eval_op(const struct engine_model *m, size_t k,
     const struct tensor *const *in, struct tensor *out,
-    enum engine_kernels kernels, bool in_run, struct rf_errinfo *ei)
+    enum engine_kernels kernels, bool keep_packed, struct rf_errinfo *ei)
 {
 	const struct model_op *o = &m->ops[k];
 	const struct op_def *def = engine_op_def_get(o->op);
@@ -189,7 +190,7 @@ eval_op(const struct engine_model *m, size_t k,
 		.n_out = o->n_outputs,
 		.kernels = kernels,
 		.ei = ei,
-		.packed_b = in_run ? run_packed_b : NULL,
+		.packed_b = keep_packed ? run_packed_b : NULL,
 		.run_ctx = &rop,
 	};
 	if (ei != NULL) {
@@ -308,7 +309,7 @@ engine_run(const struct engine_model *m, const struct tensor *inputs,
 			int v = op->inputs[i];
 			in[i] = v == ENGINE_NO_VALUE ? NULL : &slot[v];
 		}
-		err = eval_op(m, k, in, out, o->kernels, true, ei);
+		err = eval_op(m, k, in, out, o->kernels, o->keep_packed, ei);
 		if (err != RF_OK) {
 			goto done;
 		}

@@ -313,6 +313,38 @@ test_load_bad_paths(void)
 	engine_model_free(m);
 }
 
+/* keep_packed false (a one-shot run): the same bits, and the model keeps
+ * no packed copy of any weight; the default keeps them for the next run. */
+static void
+test_one_shot_keeps_no_pack(void)
+{
+	struct engine_model *m = make_model();
+	struct tensor in[ENGINE_MAX_GRAPH_IO];
+	CU_ASSERT_FATAL(engine_inputs_random(m, 4, in, NULL) == RF_OK);
+	struct engine_run_opts o;
+	engine_run_opts_init(&o);
+	CU_ASSERT(o.keep_packed);
+	struct tensor a[ENGINE_MAX_GRAPH_IO], b[ENGINE_MAX_GRAPH_IO];
+	o.keep_packed = false;
+	CU_ASSERT_FATAL(engine_run(m, in, 1, a, &o, NULL) == RF_OK);
+	size_t packed = 0;
+	for (size_t v = 0; v < m->n_values; v++) {
+		packed += m->values[v].packed != NULL;
+	}
+	CU_ASSERT(packed == 0);
+	o.keep_packed = true;
+	CU_ASSERT_FATAL(engine_run(m, in, 1, b, &o, NULL) == RF_OK);
+	for (size_t v = 0; v < m->n_values; v++) {
+		packed += m->values[v].packed != NULL;
+	}
+	CU_ASSERT(packed > 0);
+	CU_ASSERT(engine_tensor_equal(&a[0], &b[0]));
+	engine_tensor_fini(&a[0]);
+	engine_tensor_fini(&b[0]);
+	engine_tensor_fini(&in[0]);
+	engine_model_free(m);
+}
+
 static CU_TestInfo tests[] = {
 	{ "version 2: aligned weights, zero gaps, canonical", test_v2_layout },
 	{ "mapped weights in place; version 1 copied, same model",
@@ -320,6 +352,7 @@ static CU_TestInfo tests[] = {
 	{ "padding that is not zero is refused", test_padding_not_zero },
 	{ "every truncation of a mapped file refused", test_load_truncations },
 	{ "missing, directory, too big, empty", test_load_bad_paths },
+	{ "a one-shot run keeps no packed weights", test_one_shot_keeps_no_pack },
 	CU_TEST_INFO_NULL,
 };
 
