@@ -5,6 +5,7 @@
  * nothing is written unless the whole import succeeds.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -33,6 +34,46 @@ parse_dim(char *arg, struct engine_onnx_dim *d)
 	d->name = arg;
 	d->value = (int64_t)v;
 	return true;
+}
+
+/* The importer's detail lines (every unsupported node, every dynamic
+ * dimension), printed under the error; at most NOTES_MAX of them. */
+#define NOTES_MAX 200
+struct notes {
+	char *lines[NOTES_MAX];
+	size_t n, dropped;
+};
+
+static void
+notes_add(void *ctx, const char *line)
+{
+	struct notes *ns = ctx;
+	char *c = ns->n < NOTES_MAX ? strdup(line) : NULL;
+	if (c == NULL) {
+		ns->dropped++;
+		return;
+	}
+	ns->lines[ns->n++] = c;
+}
+
+static void
+notes_print(struct notes *ns)
+{
+	for (size_t i = 0; i < ns->n; i++) {
+		fprintf(stderr, "  %s\n", ns->lines[i]);
+	}
+	if (ns->dropped > 0) {
+		fprintf(stderr, "  ... and %zu more\n", ns->dropped);
+	}
+}
+
+static void
+notes_free(struct notes *ns)
+{
+	for (size_t i = 0; i < ns->n; i++) {
+		free(ns->lines[i]);
+	}
+	ns->n = 0;
 }
 
 int
@@ -91,6 +132,9 @@ cmd_model_import(int argc, char **argv)
 	o.name = name;
 	o.dims = dv;
 	o.n_dims = dims.n;
+	struct notes notes = { { NULL }, 0, 0 };
+	o.note = notes_add;
+	o.note_ctx = &notes;
 
 	uint8_t *buf;
 	size_t len;
@@ -103,9 +147,13 @@ cmd_model_import(int argc, char **argv)
 	int err = engine_model_import_onnx(buf, len, &o, &m, &ei);
 	free(buf);
 	if (err != RF_OK) {
-		return cmd_fail(&cmd, "'%s': %s", pos[0],
+		rc = cmd_fail(&cmd, "'%s': %s", pos[0],
 		    ei.msg[0] ? ei.msg : rf_strerror(err));
+		notes_print(&notes);
+		notes_free(&notes);
+		return rc;
 	}
+	notes_free(&notes);
 	err = cmd_model_servable(m, &ei);
 	if (err != RF_OK) {
 		engine_model_free(m);

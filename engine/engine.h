@@ -362,6 +362,11 @@ struct engine_onnx_opts {
 	/* Largest tensor the importer may compute while it folds constants
 	 * or infers a shape, in bytes; 0 means 256 MiB. */
 	size_t fold_max_bytes;
+	/* Called once per line of detail an error has no room for: each
+	 * node whose operator is not supported ("node 'x' (LSTM)") and each
+	 * dynamic dimension a Shape needs ("--dim batch=N"). May be NULL. */
+	void (*note)(void *ctx, const char *line);
+	void *note_ctx;
 };
 
 /* No name, no dims, default limits. */

@@ -622,6 +622,9 @@ input_value(struct importer *im, const Onnx__ValueInfoProto *vi,
 			if (err != RF_OK) {
 				return err;
 			}
+			if (v->dims[d] < 0) {
+				v->dim_names[d] = dim->dim_param;
+			}
 		}
 	}
 	return RF_OK;

@@ -65,6 +65,9 @@ struct onnx_value {
 	enum tensor_dtype dtype;
 	int rank;
 	int64_t dims[TENSOR_MAX_RANK];
+	/* ONNX_VALUE_INPUT: the symbolic name of each dimension left
+	 * dynamic (borrowed), NULL where fixed or unnamed */
+	const char *dim_names[TENSOR_MAX_RANK];
 	/* ONNX_VALUE_INIT: the data (moved out by the mapper) */
 	struct onnx_const init;
 };
@@ -201,6 +204,10 @@ struct onnx_map_entry {
 /* "node 'fc' (Gemm): " + the message, for the node being mapped. */
 int engine_onnx_err(struct onnx_mapper *mp, int err, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* The error for a value whose shape a dynamic input dimension hides:
+ * names each symbolic dimension still dynamic (as --dim NAME=N), in the
+ * message and through the options' note callback. */
+int engine_onnx_err_dynamic(struct onnx_mapper *mp, const char *what);
 /* Prefixes ei's message (from the engine) with the node. */
 int engine_onnx_errctx(struct onnx_mapper *mp, int err);
 

@@ -51,6 +51,66 @@ engine_onnx_err(struct onnx_mapper *mp, int err, const char *fmt, ...)
 	return rf_errf(mp->ei, err, "%s: %s", mp->label, msg);
 }
 
+static void
+note(const struct onnx_mapper *mp, const char *line)
+{
+	if (mp->o != NULL && mp->o->note != NULL) {
+		mp->o->note(mp->o->note_ctx, line);
+	}
+}
+
+int
+engine_onnx_err_dynamic(struct onnx_mapper *mp, const char *what)
+{
+	/* Every distinct symbolic dimension still dynamic, in input order:
+	 * the importer cannot tell which of them the shape depends on
+	 * without folding, and giving them all a value is what helps. */
+	char dims[160] = "";
+	size_t len = 0, n = 0;
+	const struct onnx_graph *g = mp->g;
+	for (size_t i = 0; i < g->n_inputs; i++) {
+		const struct onnx_value *v = &g->values[g->inputs[i]];
+		for (int d = 0; d < v->rank; d++) {
+			const char *nm = v->dim_names[d];
+			if (nm == NULL) {
+				continue;
+			}
+			bool seen = false;
+			for (size_t j = 0; j < i + 1 && !seen; j++) {
+				const struct onnx_value *u =
+				    &g->values[g->inputs[j]];
+				int lim = j == i ? d : u->rank;
+				for (int e = 0; e < lim && !seen; e++) {
+					seen = u->dim_names[e] != NULL &&
+					    strcmp(u->dim_names[e], nm) == 0;
+				}
+			}
+			if (seen) {
+				continue;
+			}
+			char line[300];
+			snprintf(line, sizeof(line),
+			    "--dim %.60s=N (input '%.60s', dimension %d)", nm,
+			    v->name, d);
+			note(mp, line);
+			int w = snprintf(dims + len, sizeof(dims) - len,
+			    "%s--dim %.40s=N", n > 0 ? " " : "", nm);
+			if (w > 0 && (size_t)w < sizeof(dims) - len) {
+				len += (size_t)w;
+			}
+			n++;
+		}
+	}
+	if (n == 0) {
+		return engine_onnx_err(mp, RF_ERR_NOTSUP,
+		    "the shape of '%.60s' is not known at import", what);
+	}
+	return engine_onnx_err(mp, RF_ERR_NOTSUP,
+	    "the shape of '%.60s' is not known at import: it depends on a "
+	    "dynamic input dimension; give %s a value: %s",
+	    what, n > 1 ? "them" : "it", dims);
+}
+
 int
 engine_onnx_errctx(struct onnx_mapper *mp, int err)
 {
@@ -733,6 +793,89 @@ mapper_fini(struct onnx_mapper *mp)
 	free(mp->uses);
 }
 
+struct op_count {
+	const char *op_type;
+	const char *first; /* the first node's name, "" if none */
+	size_t first_k;
+	size_t n;
+};
+
+/*
+ * Refuses a graph with operators the importer lacks before mapping any
+ * node, naming all of them at once: each node through the note callback,
+ * and every op type with its count in the error (as many as fit).
+ */
+static int
+check_supported(struct onnx_mapper *mp)
+{
+	const struct onnx_graph *g = mp->g;
+	struct op_count *types = NULL;
+	size_t n_types = 0, n_bad = 0;
+	for (size_t k = 0; k < g->n_nodes; k++) {
+		const struct onnx_node *n = &g->nodes[k];
+		if (engine_onnx_map_lookup(n->op_type) != NULL) {
+			continue;
+		}
+		if (types == NULL) {
+			types = calloc(g->n_nodes, sizeof(*types));
+			if (types == NULL) {
+				return RF_ERR_NOMEM;
+			}
+		}
+		char line[300];
+		if (n->name[0] != '\0') {
+			snprintf(line, sizeof(line),
+			    "node '%.120s' (%.40s): operator not supported",
+			    n->name, n->op_type);
+		} else {
+			snprintf(line, sizeof(line),
+			    "node #%zu (%.40s): operator not supported", k,
+			    n->op_type);
+		}
+		note(mp, line);
+		n_bad++;
+		size_t t = 0;
+		while (t < n_types && strcmp(types[t].op_type, n->op_type) != 0) {
+			t++;
+		}
+		if (t == n_types) {
+			types[n_types].op_type = n->op_type;
+			types[n_types].first = n->name;
+			types[n_types++].first_k = k;
+		}
+		types[t].n++;
+	}
+	if (n_bad == 0) {
+		return RF_OK;
+	}
+	char list[190] = "";
+	size_t len = 0, shown = 0;
+	for (size_t t = 0; t < n_types; t++) {
+		char item[128], who[64];
+		if (types[t].first[0] != '\0') {
+			snprintf(who, sizeof(who), "'%.40s'", types[t].first);
+		} else {
+			snprintf(who, sizeof(who), "#%zu", types[t].first_k);
+		}
+		snprintf(item, sizeof(item), "%s%.40s x%zu (%s %s)",
+		    t > 0 ? ", " : "", types[t].op_type, types[t].n,
+		    types[t].n > 1 ? "first node" : "node", who);
+		if (len + strlen(item) + 8 >= sizeof(list)) {
+			break;
+		}
+		memcpy(list + len, item, strlen(item) + 1);
+		len += strlen(item);
+		shown++;
+	}
+	if (shown < n_types) {
+		snprintf(list + len, sizeof(list) - len, ", ...");
+	}
+	free(types);
+	return rf_errf(mp->ei, RF_ERR_NOTSUP,
+	    "%zu node%s of %zu unsupported operator%s: %s", n_bad,
+	    n_bad == 1 ? "" : "s", n_types, n_types == 1 ? "" : "s", list);
+}
+
 static int
 map_nodes(struct onnx_mapper *mp)
 {
@@ -959,6 +1102,9 @@ engine_onnx_map_graph(struct onnx_graph *g, const struct engine_onnx_opts *o,
 	struct onnx_mapper mp;
 	int res[ENGINE_MAX_GRAPH_IO];
 	int err = mapper_init(&mp, g, o, ei);
+	if (err == RF_OK) {
+		err = check_supported(&mp);
+	}
 	if (err == RF_OK) {
 		err = map_nodes(&mp);
 	}

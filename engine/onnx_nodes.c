@@ -722,10 +722,7 @@ map_softmax(
 		rank = v->rank;
 		dims = v->dims;
 	} else {
-		return engine_onnx_err(mp, RF_ERR_NOTSUP,
-		    "opset %lld Softmax needs the static shape of its input "
-		    "'%.60s' (give dynamic dimensions a value)",
-		    (long long)mp->g->opset, engine_onnx_in_name(mp, n, 0));
+		return engine_onnx_err_dynamic(mp, engine_onnx_in_name(mp, n, 0));
 	}
 	int64_t ax = axis < 0 ? axis + rank : axis;
 	if (ax < 0 || ax >= rank) {
@@ -815,11 +812,7 @@ map_shape(struct onnx_mapper *mp, const struct onnx_node *n, enum engine_op op)
 		rank = v->rank;
 		dims = v->dims;
 	} else {
-		return engine_onnx_err(mp, RF_ERR_NOTSUP,
-		    "the shape of '%.60s' is not known at import: it depends "
-		    "on a dynamic input dimension (give it a value, e.g. "
-		    "refute model import --dim NAME=N)",
-		    engine_onnx_in_name(mp, n, 0));
+		return engine_onnx_err_dynamic(mp, engine_onnx_in_name(mp, n, 0));
 	}
 	/* Opset 15 start/end: clamped like Python slicing. */
 	start = start < 0 ? start + rank : start;

@@ -154,15 +154,25 @@ static void
 test_failures(void)
 {
 	char out[8192];
-	/* Refused by name, one line, exit 1, nothing written. */
+	/* Refused by name, one line plus one per node, exit 1, nothing
+	 * written. */
 	CU_ASSERT_EQUAL(run(out, sizeof(out), "model import "
 	    "%s/bad_unsupported_op.onnx -o x.rfm", onnx_dir), 1);
-	CU_ASSERT(count_lines(out) == 1);
+	CU_ASSERT(count_lines(out) == 2);
 	CU_ASSERT(strstr(out, "node 'my_lstm' (LSTM)") != NULL);
+	CU_ASSERT(!exists("x.rfm"));
+	CU_ASSERT_EQUAL(run(out, sizeof(out), "model import "
+	    "%s/bad_many_unsupported.onnx -o x.rfm", onnx_dir), 1);
+	CU_ASSERT(count_lines(out) == 4);
+	CU_ASSERT(strstr(out, "Einsum x2") != NULL);
+	CU_ASSERT(strstr(out, "  node 'ein1' (Einsum)") != NULL);
+	CU_ASSERT(strstr(out, "  node #2 (NonZero)") != NULL);
+	CU_ASSERT(strstr(out, "  node 'ein2' (Einsum)") != NULL);
 	CU_ASSERT(!exists("x.rfm"));
 	CU_ASSERT_EQUAL(run(out, sizeof(out), "model import %s/gpt_dyn.onnx "
 	    "-o x.rfm", onnx_dir), 1);
-	CU_ASSERT(count_lines(out) == 1 && strstr(out, "--dim") != NULL);
+	CU_ASSERT(count_lines(out) == 3 &&
+	    strstr(out, "--dim batch=N --dim seq=N") != NULL);
 	CU_ASSERT_EQUAL(run(out, sizeof(out), "model import %s/gpt_dyn.onnx "
 	    "-o x.rfm -d batch=1 -d seqlen=8", onnx_dir), 1);
 	CU_ASSERT(strstr(out, "'seqlen'") != NULL);

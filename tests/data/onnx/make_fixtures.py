@@ -5,7 +5,7 @@ Run with Debian's interpreter from the repository root (the pyenv python3
 on PATH lacks these packages):
 
     apt-get install python3-onnx python3-numpy python3-torch python3-sklearn
-    /usr/bin/python3 tests/data/onnx/make_fixtures.py
+    /usr/bin/python3 tests/data/onnx/make_fixtures.py [GROUP ...]
 
 It writes, next to itself:
 
@@ -393,6 +393,18 @@ def hostile():
                  [c_f32("W", np.ones((1, 8, 4))), c_f32("R", np.ones((1, 8, 2)))])
     write(lstm, "bad_unsupported_op")
 
+    # Several unsupported operators, one node unnamed: all are reported
+    # at once, counted by type.
+    many = model([n("Einsum", ["x", "x"], ["e1"], name="ein1",
+                    equation="i,i->i"),
+                  n("Relu", ["e1"], ["r"], name="relu"),
+                  n("NonZero", ["r"], ["nz"]),
+                  n("Einsum", ["r", "r"], ["y"], name="ein2",
+                    equation="i,i->i")],
+                 [vi("x", TensorProto.FLOAT, [4])],
+                 [vi("y", TensorProto.FLOAT, [4])])
+    write(many, "bad_many_unsupported")
+
     write(gemm_model([w], attrs={"foo": 1}), "bad_unsupported_attr")
     write(gemm_model([w], opset=9), "bad_opset9")
     write(gemm_model([w], opset=18), "bad_opset18")
@@ -478,14 +490,22 @@ def hostile():
     write(ms, "bad_domain")
 
 
+GROUPS = {}
+
+
 def main():
     if sys.version_info < (3, 9):
         sys.exit("needs Python 3.9+")
-    real_models()
-    softmax_op11()
-    misc_ops()
-    const_out()
-    hostile()
+    # Groups by name (default: all), so a new fixture can be made without
+    # retraining the others.
+    groups = dict(real=real_models, softmax_op11=softmax_op11,
+                  misc_ops=misc_ops, const_out=const_out, hostile=hostile)
+    groups.update(GROUPS)
+    want = sys.argv[1:] or list(groups)
+    for g in want:
+        if g not in groups:
+            sys.exit("unknown group %s (have: %s)" % (g, " ".join(groups)))
+        groups[g]()
     total = sum(os.path.getsize(path(f)) for f in os.listdir(HERE)
                 if f.endswith((".onnx", ".npy")))
     print("fixtures: %d bytes" % total)
