@@ -263,6 +263,23 @@ chain_job_expire(const struct chain_params *p, const struct chain_job *j,
 }
 
 void
+chain_job_cancel(const struct chain_params *p, const struct chain_job *j,
+    uint64_t now_ms, struct chain_effects *e)
+{
+	(void)p;
+	(void)now_ms;
+	memset(e, 0, sizeof(*e));
+	if (j->state != PROTO_JOB_OPEN) {
+		refuse(e, PROTO_ERR_STATE, "the job is %s: only an open job "
+		    "(no claim yet) can be cancelled",
+		    proto_job_state_name(j->state));
+		return;
+	}
+	move(e, CHAIN_CLIENT, CHAIN_ESCROW, CHAIN_BALANCE, j->fee);
+	e->job_state = PROTO_JOB_CANCELLED;
+}
+
+void
 chain_job_reassign(const struct chain_params *p, const struct chain_job *j,
     bool found, uint64_t now_ms, struct chain_effects *e)
 {

@@ -206,6 +206,16 @@ void chain_job_expire(const struct chain_params *p, const struct chain_job *j,
     struct chain_effects *e);
 
 /*
+ * The client withdraws its job before any claim: the fee back from
+ * escrow to the client's balance, the job CANCELLED; nobody is
+ * penalised (the executor had not claimed; the client pays nothing
+ * more). Refused (PROTO_ERR_STATE) unless the job is OPEN. Who may
+ * cancel (the job's client) is the caller's check.
+ */
+void chain_job_cancel(const struct chain_params *p, const struct chain_job *j,
+    uint64_t now_ms, struct chain_effects *e);
+
+/*
  * An OPEN job of a slashed executor: to CHAIN_NEW_EXECUTOR with a fresh
  * deadline when found, else INVALID with the fee refunded. Jobs in any
  * other state are left alone (refused).

@@ -35,14 +35,21 @@
  *                       u8 n_inputs (<= 64), tensor inputs[n_inputs]
  *   21 job_fetch        D job_id
  *   22 job_info         D job_id, D model_id, K client, K executor,
- *                       u64 fee, u8 state (1..5), u8 n_inputs (<= 64),
+ *                       u64 fee, u8 state (1..6), u8 n_inputs (<= 64),
  *                       tensor inputs[n_inputs]
+ *   23 job_cancel       D job_id
+ *   24 jobs_query       u8 state (0..6), u8 prefix_len (<= D length),
+ *                       u8 prefix[prefix_len], u32 max
+ *   25 jobs_list        u8 cut (0 or 1), u32 n (<= 256), then per job:
+ *                       D job_id, D model_id, K client, K executor,
+ *                       u64 fee, u8 state (1..6), u64 created_ms,
+ *                       u64 deadline_ms
  *   30 claim            D job_id, D model_id, u8 n_inputs (<= 64),
  *                       D input_leaves[n_inputs], u32 n, D trace_root,
  *                       u8 n_outputs (<= 8), tensor outputs[n_outputs],
  *                       proof output_proof
  *   31 claim_status     D job_id
- *   32 claim_info       D job_id, u8 state (1..5), K executor,
+ *   32 claim_info       D job_id, u8 state (1..6), K executor,
  *                       D trace_root, u32 n, u64 window_end_ms,
  *                       u8 n_outputs (<= 8), tensor outputs[n_outputs]
  *   40 challenge        D job_id, K executor, D executor_root,
@@ -66,6 +73,13 @@
  *                       envelope, <= PROTO_MAX_MESSAGE; both together
  *                       within the body limit)
  *   46 dispute_fetch    D dispute_id
+ *   47 disputes_query   u8 state (0..2), u8 prefix_len (<= D length),
+ *                       u8 prefix[prefix_len], D job_id, u32 max
+ *   48 disputes_list    u8 cut (0 or 1), u32 n (<= 256), then per
+ *                       dispute: D dispute_id, D job_id, K executor,
+ *                       K challenger, u8 state (1..2), u8 executor_won
+ *                       (0 or 1), u8 reason (0..5), u64 bond,
+ *                       u64 opened_ms, u64 deadline_ms
  *   50 event            u64 seq, u8 kind (1..8), D job_id, D dispute_id,
  *                       K subject, u64 value, u64 time_ms
  *   51 events_fetch     u64 after, u32 max (0: PROTO_MAX_EVENTS)
@@ -134,6 +148,9 @@ static const struct {
 	{ PROTO_MSG_JOB_SUBMIT, "job_submit" },
 	{ PROTO_MSG_JOB_FETCH, "job_fetch" },
 	{ PROTO_MSG_JOB_INFO, "job_info" },
+	{ PROTO_MSG_JOB_CANCEL, "job_cancel" },
+	{ PROTO_MSG_JOBS_QUERY, "jobs_query" },
+	{ PROTO_MSG_JOBS_LIST, "jobs_list" },
 	{ PROTO_MSG_CLAIM, "claim" },
 	{ PROTO_MSG_CLAIM_STATUS, "claim_status" },
 	{ PROTO_MSG_CLAIM_INFO, "claim_info" },
@@ -144,6 +161,8 @@ static const struct {
 	{ PROTO_MSG_VERDICT, "verdict" },
 	{ PROTO_MSG_EQUIVOCATION, "equivocation" },
 	{ PROTO_MSG_DISPUTE_FETCH, "dispute_fetch" },
+	{ PROTO_MSG_DISPUTES_QUERY, "disputes_query" },
+	{ PROTO_MSG_DISPUTES_LIST, "disputes_list" },
 	{ PROTO_MSG_EVENT, "event" },
 	{ PROTO_MSG_EVENTS_FETCH, "events_fetch" },
 	{ PROTO_MSG_EVENTS, "events" },
@@ -323,6 +342,24 @@ proto_status_info_free(struct proto_status_info *b)
 	}
 }
 
+void
+proto_jobs_list_free(struct proto_jobs_list *b)
+{
+	if (b != NULL) {
+		free(b->jobs);
+		memset(b, 0, sizeof(*b));
+	}
+}
+
+void
+proto_disputes_list_free(struct proto_disputes_list *b)
+{
+	if (b != NULL) {
+		free(b->disputes);
+		memset(b, 0, sizeof(*b));
+	}
+}
+
 /* Releases what a body of this type owns. */
 static void
 body_free(uint8_t type, void *b)
@@ -360,6 +397,12 @@ body_free(uint8_t type, void *b)
 		break;
 	case PROTO_MSG_STATUS_INFO:
 		proto_status_info_free(b);
+		break;
+	case PROTO_MSG_JOBS_LIST:
+		proto_jobs_list_free(b);
+		break;
+	case PROTO_MSG_DISPUTES_LIST:
+		proto_disputes_list_free(b);
 		break;
 	default:
 		break;
@@ -665,6 +708,76 @@ enc_status_info(struct enc *e, const struct proto_status_info *b)
 	}
 }
 
+/* An id prefix: u8 length (<= the digest's) and its bytes. */
+static void
+put_prefix(struct enc *e, const uint8_t *p, uint8_t len)
+{
+	if (len > e->hl) {
+		enc_fail(e, RF_ERR_RANGE);
+		return;
+	}
+	rf_write_u8(&e->w, len);
+	rf_write_bytes(&e->w, p, len);
+}
+
+/* A list's cut flag and count; false (nothing more to write) when the
+ * list is over its limit or has entries and no array. */
+static bool
+put_list_head(struct enc *e, uint8_t cut, uint32_t n, const void *arr)
+{
+	put_enum(e, cut, 0, 1);
+	if (n > PROTO_MAX_LIST) {
+		enc_fail(e, RF_ERR_RANGE);
+		return false;
+	}
+	if (n > 0 && arr == NULL) {
+		enc_fail(e, RF_ERR_INVAL);
+		return false;
+	}
+	rf_write_u32(&e->w, n);
+	return true;
+}
+
+static void
+enc_jobs_list(struct enc *e, const struct proto_jobs_list *b)
+{
+	if (!put_list_head(e, b->cut, b->n, b->jobs)) {
+		return;
+	}
+	for (uint32_t i = 0; i < b->n; i++) {
+		const struct proto_job_entry *j = &b->jobs[i];
+		put_digest(e, &j->job_id);
+		put_digest(e, &j->model_id);
+		put_key(e, &j->client);
+		put_key(e, &j->executor);
+		rf_write_u64(&e->w, j->fee);
+		put_enum(e, j->state, PROTO_JOB_OPEN, PROTO_JOB_STATE_LAST);
+		rf_write_u64(&e->w, j->created_ms);
+		rf_write_u64(&e->w, j->deadline_ms);
+	}
+}
+
+static void
+enc_disputes_list(struct enc *e, const struct proto_disputes_list *b)
+{
+	if (!put_list_head(e, b->cut, b->n, b->disputes)) {
+		return;
+	}
+	for (uint32_t i = 0; i < b->n; i++) {
+		const struct proto_dispute_entry *x = &b->disputes[i];
+		put_digest(e, &x->dispute_id);
+		put_digest(e, &x->job_id);
+		put_key(e, &x->executor);
+		put_key(e, &x->challenger);
+		put_enum(e, x->state, 1, 2);
+		put_enum(e, x->executor_won, 0, 1);
+		put_enum(e, x->reason, 0, PROTO_VERDICT_SETTLED);
+		rf_write_u64(&e->w, x->bond);
+		rf_write_u64(&e->w, x->opened_ms);
+		rf_write_u64(&e->w, x->deadline_ms);
+	}
+}
+
 static void
 enc_body(struct enc *e, uint8_t type, const void *body)
 {
@@ -713,10 +826,34 @@ enc_body(struct enc *e, uint8_t type, const void *body)
 		put_key(e, &b->client);
 		put_key(e, &b->executor);
 		rf_write_u64(&e->w, b->fee);
-		put_enum(e, b->state, PROTO_JOB_OPEN, PROTO_JOB_INVALID);
+		put_enum(e, b->state, PROTO_JOB_OPEN, PROTO_JOB_STATE_LAST);
 		put_tensors(e, b->inputs, b->n_inputs, PROTO_MAX_TENSORS);
 		break;
 	}
+	case PROTO_MSG_JOB_CANCEL:
+		put_digest(e, &((const struct proto_job_cancel *)body)->job_id);
+		break;
+	case PROTO_MSG_JOBS_QUERY: {
+		const struct proto_jobs_query *b = body;
+		put_enum(e, b->state, 0, PROTO_JOB_STATE_LAST);
+		put_prefix(e, b->prefix, b->prefix_len);
+		rf_write_u32(&e->w, b->max);
+		break;
+	}
+	case PROTO_MSG_JOBS_LIST:
+		enc_jobs_list(e, body);
+		break;
+	case PROTO_MSG_DISPUTES_QUERY: {
+		const struct proto_disputes_query *b = body;
+		put_enum(e, b->state, 0, 2);
+		put_prefix(e, b->prefix, b->prefix_len);
+		put_digest(e, &b->job_id);
+		rf_write_u32(&e->w, b->max);
+		break;
+	}
+	case PROTO_MSG_DISPUTES_LIST:
+		enc_disputes_list(e, body);
+		break;
 	case PROTO_MSG_CLAIM:
 		enc_claim(e, body);
 		break;
@@ -726,7 +863,7 @@ enc_body(struct enc *e, uint8_t type, const void *body)
 	case PROTO_MSG_CLAIM_INFO: {
 		const struct proto_claim_info *b = body;
 		put_digest(e, &b->job_id);
-		put_enum(e, b->state, PROTO_JOB_OPEN, PROTO_JOB_INVALID);
+		put_enum(e, b->state, PROTO_JOB_OPEN, PROTO_JOB_STATE_LAST);
 		put_key(e, &b->executor);
 		put_digest(e, &b->trace_root);
 		rf_write_u32(&e->w, b->n);
@@ -1324,6 +1461,107 @@ dec_events(struct dec *d, struct proto_events *b)
 }
 
 static void
+get_prefix(struct dec *d, uint8_t *out, uint8_t *len)
+{
+	uint8_t n = get_u8(d, "prefix");
+	if (d->err != RF_OK) {
+		return;
+	}
+	if (n > d->hl) {
+		dec_fail(d, RF_ERR_RANGE, "prefix has %u bytes, a digest %zu",
+		    n, d->hl);
+		return;
+	}
+	const uint8_t *p = get_raw(d, n, "prefix");
+	if (p != NULL) {
+		memcpy(out, p, n);
+		*len = n;
+	}
+}
+
+/* A list's cut flag and count, checked against the limit and the bytes
+ * left (each entry is at least min bytes) before anything is
+ * allocated; the count, or 0 on failure. */
+static uint32_t
+get_list_head(struct dec *d, uint8_t *cut, size_t min, const char *what)
+{
+	*cut = get_enum(d, 0, 1, "cut");
+	uint32_t n = get_u32(d, "n");
+	if (d->err != RF_OK || n == 0) {
+		return 0;
+	}
+	if (n > PROTO_MAX_LIST) {
+		dec_fail(d, RF_ERR_RANGE, "%u %s, limit %d", n, what,
+		    PROTO_MAX_LIST);
+		return 0;
+	}
+	if ((size_t)n * min > d->r.left) {
+		dec_fail(d, RF_ERR_TRUNCATED, "%u %s in %zu bytes", n, what,
+		    d->r.left);
+		return 0;
+	}
+	return n;
+}
+
+static void
+dec_jobs_list(struct dec *d, struct proto_jobs_list *b)
+{
+	uint32_t n = get_list_head(d, &b->cut,
+	    2 * d->hl + 2 * PROTO_KEY_LEN + 25, "jobs");
+	if (n == 0) {
+		return;
+	}
+	b->jobs = calloc(n, sizeof(*b->jobs));
+	if (b->jobs == NULL) {
+		dec_fail(d, RF_ERR_NOMEM, "no memory for %u jobs", n);
+		return;
+	}
+	b->n = n;
+	for (uint32_t i = 0; i < n && d->err == RF_OK; i++) {
+		struct proto_job_entry *j = &b->jobs[i];
+		get_digest(d, &j->job_id, "jobs[].job_id");
+		get_digest(d, &j->model_id, "jobs[].model_id");
+		get_key(d, &j->client, "jobs[].client");
+		get_key(d, &j->executor, "jobs[].executor");
+		j->fee = get_u64(d, "jobs[].fee");
+		j->state = get_enum(d, PROTO_JOB_OPEN, PROTO_JOB_STATE_LAST,
+		    "jobs[].state");
+		j->created_ms = get_u64(d, "jobs[].created_ms");
+		j->deadline_ms = get_u64(d, "jobs[].deadline_ms");
+	}
+}
+
+static void
+dec_disputes_list(struct dec *d, struct proto_disputes_list *b)
+{
+	uint32_t n = get_list_head(d, &b->cut,
+	    2 * d->hl + 2 * PROTO_KEY_LEN + 27, "disputes");
+	if (n == 0) {
+		return;
+	}
+	b->disputes = calloc(n, sizeof(*b->disputes));
+	if (b->disputes == NULL) {
+		dec_fail(d, RF_ERR_NOMEM, "no memory for %u disputes", n);
+		return;
+	}
+	b->n = n;
+	for (uint32_t i = 0; i < n && d->err == RF_OK; i++) {
+		struct proto_dispute_entry *x = &b->disputes[i];
+		get_digest(d, &x->dispute_id, "disputes[].dispute_id");
+		get_digest(d, &x->job_id, "disputes[].job_id");
+		get_key(d, &x->executor, "disputes[].executor");
+		get_key(d, &x->challenger, "disputes[].challenger");
+		x->state = get_enum(d, 1, 2, "disputes[].state");
+		x->executor_won = get_enum(d, 0, 1, "disputes[].executor_won");
+		x->reason = get_enum(d, 0, PROTO_VERDICT_SETTLED,
+		    "disputes[].reason");
+		x->bond = get_u64(d, "disputes[].bond");
+		x->opened_ms = get_u64(d, "disputes[].opened_ms");
+		x->deadline_ms = get_u64(d, "disputes[].deadline_ms");
+	}
+}
+
+static void
 dec_status_info(struct dec *d, struct proto_status_info *b)
 {
 	b->time_ms = get_u64(d, "time_ms");
@@ -1421,12 +1659,36 @@ dec_body(struct dec *d, uint8_t type, void *body)
 		get_key(d, &b->client, "client");
 		get_key(d, &b->executor, "executor");
 		b->fee = get_u64(d, "fee");
-		b->state = get_enum(d, PROTO_JOB_OPEN, PROTO_JOB_INVALID,
+		b->state = get_enum(d, PROTO_JOB_OPEN, PROTO_JOB_STATE_LAST,
 		    "state");
 		get_tensors(d, b->inputs, &b->n_inputs, PROTO_MAX_TENSORS,
 		    "inputs");
 		break;
 	}
+	case PROTO_MSG_JOB_CANCEL:
+		get_digest(d, &((struct proto_job_cancel *)body)->job_id, "job_id");
+		break;
+	case PROTO_MSG_JOBS_QUERY: {
+		struct proto_jobs_query *b = body;
+		b->state = get_enum(d, 0, PROTO_JOB_STATE_LAST, "state");
+		get_prefix(d, b->prefix, &b->prefix_len);
+		b->max = get_u32(d, "max");
+		break;
+	}
+	case PROTO_MSG_JOBS_LIST:
+		dec_jobs_list(d, body);
+		break;
+	case PROTO_MSG_DISPUTES_QUERY: {
+		struct proto_disputes_query *b = body;
+		b->state = get_enum(d, 0, 2, "state");
+		get_prefix(d, b->prefix, &b->prefix_len);
+		get_digest(d, &b->job_id, "job_id");
+		b->max = get_u32(d, "max");
+		break;
+	}
+	case PROTO_MSG_DISPUTES_LIST:
+		dec_disputes_list(d, body);
+		break;
 	case PROTO_MSG_CLAIM:
 		dec_claim(d, body);
 		break;
@@ -1436,7 +1698,7 @@ dec_body(struct dec *d, uint8_t type, void *body)
 	case PROTO_MSG_CLAIM_INFO: {
 		struct proto_claim_info *b = body;
 		get_digest(d, &b->job_id, "job_id");
-		b->state = get_enum(d, PROTO_JOB_OPEN, PROTO_JOB_INVALID,
+		b->state = get_enum(d, PROTO_JOB_OPEN, PROTO_JOB_STATE_LAST,
 		    "state");
 		get_key(d, &b->executor, "executor");
 		get_digest(d, &b->trace_root, "trace_root");
@@ -1700,6 +1962,11 @@ PROTO_DECODER(model_register, PROTO_MSG_MODEL_REGISTER)
 PROTO_DECODER(job_submit, PROTO_MSG_JOB_SUBMIT)
 PROTO_DECODER(job_fetch, PROTO_MSG_JOB_FETCH)
 PROTO_DECODER(job_info, PROTO_MSG_JOB_INFO)
+PROTO_DECODER(job_cancel, PROTO_MSG_JOB_CANCEL)
+PROTO_DECODER(jobs_query, PROTO_MSG_JOBS_QUERY)
+PROTO_DECODER(jobs_list, PROTO_MSG_JOBS_LIST)
+PROTO_DECODER(disputes_query, PROTO_MSG_DISPUTES_QUERY)
+PROTO_DECODER(disputes_list, PROTO_MSG_DISPUTES_LIST)
 PROTO_DECODER(claim, PROTO_MSG_CLAIM)
 PROTO_DECODER(claim_status, PROTO_MSG_CLAIM_STATUS)
 PROTO_DECODER(claim_info, PROTO_MSG_CLAIM_INFO)
@@ -1736,6 +2003,12 @@ proto_msg_body_size(uint8_t type)
 	case PROTO_MSG_JOB_SUBMIT: return sizeof(struct proto_job_submit);
 	case PROTO_MSG_JOB_FETCH: return sizeof(struct proto_job_fetch);
 	case PROTO_MSG_JOB_INFO: return sizeof(struct proto_job_info);
+	case PROTO_MSG_JOB_CANCEL: return sizeof(struct proto_job_cancel);
+	case PROTO_MSG_JOBS_QUERY: return sizeof(struct proto_jobs_query);
+	case PROTO_MSG_JOBS_LIST: return sizeof(struct proto_jobs_list);
+	case PROTO_MSG_DISPUTES_QUERY:
+		return sizeof(struct proto_disputes_query);
+	case PROTO_MSG_DISPUTES_LIST: return sizeof(struct proto_disputes_list);
 	case PROTO_MSG_CLAIM: return sizeof(struct proto_claim);
 	case PROTO_MSG_CLAIM_STATUS: return sizeof(struct proto_claim_status);
 	case PROTO_MSG_CLAIM_INFO: return sizeof(struct proto_claim_info);
@@ -1769,6 +2042,26 @@ void
 proto_msg_body_free(uint8_t type, void *body)
 {
 	body_free(type, body);
+}
+
+const char *
+proto_job_state_name(uint8_t state)
+{
+	switch (state) {
+	case PROTO_JOB_OPEN:
+		return "open";
+	case PROTO_JOB_CLAIMED:
+		return "claimed";
+	case PROTO_JOB_DISPUTED:
+		return "disputed";
+	case PROTO_JOB_FINAL:
+		return "final";
+	case PROTO_JOB_INVALID:
+		return "invalid";
+	case PROTO_JOB_CANCELLED:
+		return "cancelled";
+	}
+	return "?";
 }
 
 const char *

@@ -313,6 +313,7 @@ bool proto_sampled(uint64_t seed, double rate, const struct proto_digest *job);
 #define PROTO_MAX_DISPUTABLE_JOB (PROTO_MAX_TRANSCRIPT / 4)
 #define PROTO_MAX_STATUS_NODES 1024
 #define PROTO_MAX_EVENTS 256      /* events in one EVENTS reply */
+#define PROTO_MAX_LIST 256        /* entries in one JOBS/DISPUTES list */
 
 /* Values are on the wire: never renumber. */
 enum proto_msg_type {
@@ -325,6 +326,9 @@ enum proto_msg_type {
 	PROTO_MSG_JOB_SUBMIT = 20,
 	PROTO_MSG_JOB_FETCH = 21,
 	PROTO_MSG_JOB_INFO = 22,      /* reply to fetch; event: assignment */
+	PROTO_MSG_JOB_CANCEL = 23,    /* the client withdraws an open job */
+	PROTO_MSG_JOBS_QUERY = 24,    /* jobs by state and id prefix */
+	PROTO_MSG_JOBS_LIST = 25,     /* reply to jobs_query */
 	PROTO_MSG_CLAIM = 30,         /* an executor's signed result */
 	PROTO_MSG_CLAIM_STATUS = 31,
 	PROTO_MSG_CLAIM_INFO = 32,    /* reply to status */
@@ -335,6 +339,8 @@ enum proto_msg_type {
 	PROTO_MSG_VERDICT = 44,       /* signed decision with transcript */
 	PROTO_MSG_EQUIVOCATION = 45,  /* two conflicting signed claims */
 	PROTO_MSG_DISPUTE_FETCH = 46, /* current query, or the verdict */
+	PROTO_MSG_DISPUTES_QUERY = 47, /* disputes by state, prefix, job */
+	PROTO_MSG_DISPUTES_LIST = 48, /* reply to disputes_query */
 	PROTO_MSG_EVENT = 50,         /* referee notification */
 	PROTO_MSG_EVENTS_FETCH = 51,  /* events after a sequence number */
 	PROTO_MSG_EVENTS = 52,        /* reply: a run of events */
@@ -424,6 +430,44 @@ enum proto_job_state {
 	PROTO_JOB_DISPUTED = 3,
 	PROTO_JOB_FINAL = 4,
 	PROTO_JOB_INVALID = 5,  /* claim lost a dispute */
+	PROTO_JOB_CANCELLED = 6, /* withdrawn by its client before a claim */
+};
+#define PROTO_JOB_STATE_LAST PROTO_JOB_CANCELLED
+
+/* "open", "claimed", "disputed", "final", "invalid", "cancelled"; "?"
+ * for an unknown value. */
+const char *proto_job_state_name(uint8_t state);
+
+/* Signed by the job's client: the job is withdrawn and its fee refunded,
+ * if no claim was posted yet. */
+struct proto_job_cancel {
+	struct proto_digest job_id;
+};
+
+/* Jobs whose id starts with prefix (prefix_len 0: any) in state (0:
+ * any), newest first, at most max (0 or above PROTO_MAX_LIST:
+ * PROTO_MAX_LIST). */
+struct proto_jobs_query {
+	uint8_t state;
+	uint8_t prefix_len; /* <= the suite's digest length */
+	uint8_t prefix[PROTO_DIGEST_MAX];
+	uint32_t max;
+};
+
+struct proto_job_entry {
+	struct proto_digest job_id;
+	struct proto_digest model_id;
+	struct proto_pubkey client;
+	struct proto_pubkey executor;
+	uint64_t fee;
+	uint8_t state; /* enum proto_job_state */
+	uint64_t created_ms, deadline_ms;
+};
+
+struct proto_jobs_list {
+	uint8_t cut; /* 1: more matched than were sent */
+	uint32_t n;
+	struct proto_job_entry *jobs; /* n, owned */
 };
 
 struct proto_job_info {
@@ -603,6 +647,35 @@ struct proto_dispute_fetch {
 	struct proto_digest dispute_id;
 };
 
+/* Disputes whose id starts with prefix (0: any), on job_id (zero: any),
+ * in state (0 any, 1 open, 2 decided), newest first, at most max. */
+struct proto_disputes_query {
+	uint8_t state;
+	uint8_t prefix_len;
+	uint8_t prefix[PROTO_DIGEST_MAX];
+	struct proto_digest job_id;
+	uint32_t max;
+};
+
+struct proto_dispute_entry {
+	struct proto_digest dispute_id;
+	struct proto_digest job_id;
+	struct proto_pubkey executor;
+	struct proto_pubkey challenger;
+	uint8_t state;        /* 1 open, 2 decided */
+	uint8_t executor_won; /* decided: 1 the claim stood */
+	uint8_t reason;       /* decided: enum proto_verdict_reason; else 0 */
+	uint64_t bond;
+	uint64_t opened_ms;
+	uint64_t deadline_ms; /* open: when the side to move runs out */
+};
+
+struct proto_disputes_list {
+	uint8_t cut;
+	uint32_t n;
+	struct proto_dispute_entry *disputes; /* n, owned */
+};
+
 struct proto_status_node {
 	struct proto_pubkey key;
 	uint8_t roles;
@@ -689,6 +762,21 @@ int proto_job_fetch_decode(const struct proto_env *env,
 int proto_job_info_decode(const struct proto_env *env,
     struct proto_job_info *out, struct rf_errinfo *ei)
     __attribute__((warn_unused_result));
+int proto_job_cancel_decode(const struct proto_env *env,
+    struct proto_job_cancel *out, struct rf_errinfo *ei)
+    __attribute__((warn_unused_result));
+int proto_jobs_query_decode(const struct proto_env *env,
+    struct proto_jobs_query *out, struct rf_errinfo *ei)
+    __attribute__((warn_unused_result));
+int proto_jobs_list_decode(const struct proto_env *env,
+    struct proto_jobs_list *out, struct rf_errinfo *ei)
+    __attribute__((warn_unused_result));
+int proto_disputes_query_decode(const struct proto_env *env,
+    struct proto_disputes_query *out, struct rf_errinfo *ei)
+    __attribute__((warn_unused_result));
+int proto_disputes_list_decode(const struct proto_env *env,
+    struct proto_disputes_list *out, struct rf_errinfo *ei)
+    __attribute__((warn_unused_result));
 int proto_claim_decode(const struct proto_env *env, struct proto_claim *out,
     struct rf_errinfo *ei) __attribute__((warn_unused_result));
 int proto_claim_status_decode(const struct proto_env *env,
@@ -752,6 +840,8 @@ void proto_verdict_free(struct proto_verdict *b);
 void proto_equivocation_free(struct proto_equivocation *b);
 void proto_events_free(struct proto_events *b);
 void proto_status_info_free(struct proto_status_info *b);
+void proto_jobs_list_free(struct proto_jobs_list *b);
+void proto_disputes_list_free(struct proto_disputes_list *b);
 
 /*
  * Sending: encodes the body of type (body points to that type's struct:

@@ -652,6 +652,8 @@ referee_handle_request(struct request *q)
 		return h_model(q);
 	case PROTO_MSG_JOB_SUBMIT:
 		return h_submit(q);
+	case PROTO_MSG_JOB_CANCEL:
+		return referee_handle_cancel(q);
 	case PROTO_MSG_CLAIM:
 		return h_claim(q);
 	case PROTO_MSG_CHALLENGE:
@@ -923,6 +925,10 @@ referee_handle_read(struct request *q)
 		return r_events(q);
 	case PROTO_MSG_DISPUTE_FETCH:
 		return referee_dispute_fetch(q);
+	case PROTO_MSG_JOBS_QUERY:
+		return referee_jobs_query(q);
+	case PROTO_MSG_DISPUTES_QUERY:
+		return referee_disputes_query(q);
 	default:
 		return referee_req_refuse(q, PROTO_ERR_VERSION, "'%s' is not a query",
 		    proto_msg_type_name(q->env->type));

@@ -259,6 +259,12 @@ int referee_job_graph_check(struct referee *r, const struct proto_digest *id,
     const struct model_spec *s, const struct tensor *in, size_t n,
     char *why, size_t why_len);
 
+/* Jobs as their clients see them (referee/jobs.c): JOB_CANCEL (a
+ * write), JOBS_QUERY and DISPUTES_QUERY (reads). */
+int referee_handle_cancel(struct request *q);
+int referee_jobs_query(struct request *q);
+int referee_disputes_query(struct request *q);
+
 int referee_handle_challenge(struct request *q);
 int referee_handle_answer(struct request *q);
 int referee_handle_reveal(struct request *q);

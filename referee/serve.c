@@ -61,7 +61,8 @@ is_query(uint8_t type)
 {
 	return type == PROTO_MSG_JOB_FETCH || type == PROTO_MSG_CLAIM_STATUS ||
 	    type == PROTO_MSG_STATUS_QUERY || type == PROTO_MSG_EVENTS_FETCH ||
-	    type == PROTO_MSG_DISPUTE_FETCH;
+	    type == PROTO_MSG_DISPUTE_FETCH || type == PROTO_MSG_JOBS_QUERY ||
+	    type == PROTO_MSG_DISPUTES_QUERY;
 }
 
 /* An ERROR reply built outside any handler. */

@@ -95,6 +95,11 @@ struct adv_msg {
 		struct proto_events events;
 		struct proto_dispute_fetch dispute_fetch;
 		struct proto_status_info status_info;
+		struct proto_job_cancel job_cancel;
+		struct proto_jobs_query jobs_query;
+		struct proto_jobs_list jobs_list;
+		struct proto_disputes_query disputes_query;
+		struct proto_disputes_list disputes_list;
 	} u;
 };
 

@@ -421,6 +421,39 @@ test_deadline(void)
 	CU_ASSERT_EQUAL(e.refused, PROTO_ERR_STATE);
 }
 
+/* A client's cancel: the fee back, nothing burned, the job CANCELLED;
+ * refused once claimed, and a cancelled job cannot be cancelled again
+ * or claimed. */
+static void
+test_cancel(void)
+{
+	struct book k;
+	memset(&k, 0, sizeof(k));
+	k.escrow = 10;
+	k.acc[CHAIN_EXECUTOR].stake = 100;
+	struct chain_job j = { PROTO_JOB_OPEN, 10, 5000, 0, 0 };
+	struct chain_effects e;
+	chain_job_cancel(&P, &j, 100, &e);
+	CU_ASSERT_EQUAL(e.refused, 0);
+	apply(&k, &j, NULL, &e);
+	CU_ASSERT_EQUAL(e.job_state, PROTO_JOB_CANCELLED);
+	CU_ASSERT_EQUAL(k.acc[CHAIN_CLIENT].balance, 10);
+	CU_ASSERT_EQUAL(k.escrow, 0);
+	CU_ASSERT_EQUAL(k.burned, 0);
+	CU_ASSERT_EQUAL(k.acc[CHAIN_EXECUTOR].stake, 100);
+	j.state = PROTO_JOB_CANCELLED;
+	chain_job_cancel(&P, &j, 200, &e);
+	CU_ASSERT_EQUAL(e.refused, PROTO_ERR_STATE);
+	chain_claim(&P, &j, &k.acc[CHAIN_EXECUTOR], 200, &e);
+	CU_ASSERT_EQUAL(e.refused, PROTO_ERR_STATE);
+	for (uint8_t st = PROTO_JOB_CLAIMED; st <= PROTO_JOB_INVALID; st++) {
+		j.state = st;
+		chain_job_cancel(&P, &j, 200, &e);
+		CU_ASSERT_EQUAL(e.refused, PROTO_ERR_STATE);
+		CU_ASSERT_EQUAL(e.n_moves, 0);
+	}
+}
+
 /* The check itself catches a rule that would mint, overdraw or strand
  * escrow. */
 static void
@@ -468,6 +501,7 @@ main(void)
 		    test_equivocation },
 		{ "a slashed executor's jobs", test_reassign },
 		{ "job deadlines", test_deadline },
+		{ "a client cancels an open job", test_cancel },
 		{ "the invariant check", test_invariant },
 		CU_TEST_INFO_NULL,
 	};

@@ -36,6 +36,8 @@ static const uint8_t all_types[] = {
 	PROTO_MSG_REVEAL, PROTO_MSG_VERDICT, PROTO_MSG_EQUIVOCATION,
 	PROTO_MSG_EVENT, PROTO_MSG_STATUS_QUERY, PROTO_MSG_STATUS_INFO,
 	PROTO_MSG_DISPUTE_FETCH, PROTO_MSG_EVENTS_FETCH, PROTO_MSG_EVENTS,
+	PROTO_MSG_JOB_CANCEL, PROTO_MSG_JOBS_QUERY, PROTO_MSG_JOBS_LIST,
+	PROTO_MSG_DISPUTES_QUERY, PROTO_MSG_DISPUTES_LIST,
 };
 #define N_TYPES (sizeof(all_types) / sizeof(all_types[0]))
 #define N_EXAMPLES (2 * N_TYPES)
@@ -421,6 +423,62 @@ build_example(struct adv_msg *m, uint8_t type, enum proto_hash s)
 		}
 		break;
 	}
+	case PROTO_MSG_JOB_CANCEL:
+		fill_digest(s, &m->u.job_cancel.job_id);
+		break;
+	case PROTO_MSG_JOBS_QUERY:
+		m->u.jobs_query.state = PROTO_JOB_CANCELLED;
+		m->u.jobs_query.prefix_len = 5;
+		memcpy(m->u.jobs_query.prefix, "\x01\x02\x03\x04\x05", 5);
+		m->u.jobs_query.max = 77;
+		break;
+	case PROTO_MSG_JOBS_LIST: {
+		struct proto_jobs_list *b = &m->u.jobs_list;
+		b->cut = 1;
+		b->n = 3;
+		b->jobs = calloc(b->n, sizeof(*b->jobs));
+		need(b->jobs != NULL, "calloc");
+		for (unsigned i = 0; i < b->n; i++) {
+			struct proto_job_entry *j = &b->jobs[i];
+			fill_digest(s, &j->job_id);
+			fill_digest(s, &j->model_id);
+			fill_key(&j->client);
+			fill_key(&j->executor);
+			j->fee = rnd64();
+			j->state = (uint8_t)(PROTO_JOB_OPEN + 2 * i + 1);
+			j->created_ms = rnd64();
+			j->deadline_ms = rnd64();
+		}
+		break;
+	}
+	case PROTO_MSG_DISPUTES_QUERY:
+		m->u.disputes_query.state = 2;
+		m->u.disputes_query.prefix_len = 3;
+		memcpy(m->u.disputes_query.prefix, "\xaa\xbb\xcc", 3);
+		fill_digest(s, &m->u.disputes_query.job_id);
+		m->u.disputes_query.max = 9;
+		break;
+	case PROTO_MSG_DISPUTES_LIST: {
+		struct proto_disputes_list *b = &m->u.disputes_list;
+		b->cut = 0;
+		b->n = 2;
+		b->disputes = calloc(b->n, sizeof(*b->disputes));
+		need(b->disputes != NULL, "calloc");
+		for (unsigned i = 0; i < b->n; i++) {
+			struct proto_dispute_entry *x = &b->disputes[i];
+			fill_digest(s, &x->dispute_id);
+			fill_digest(s, &x->job_id);
+			fill_key(&x->executor);
+			fill_key(&x->challenger);
+			x->state = (uint8_t)(1 + i);
+			x->executor_won = (uint8_t)i;
+			x->reason = (uint8_t)(i ? PROTO_VERDICT_TIMEOUT : 0);
+			x->bond = rnd64();
+			x->opened_ms = rnd64();
+			x->deadline_ms = rnd64();
+		}
+		break;
+	}
 	case PROTO_MSG_STATUS_QUERY:
 		break;
 	case PROTO_MSG_STATUS_INFO: {
@@ -716,6 +774,65 @@ body_eq(const struct adv_msg *ma, const struct adv_msg *mb)
 		return true;
 	case PROTO_MSG_STATUS_INFO:
 		return status_eq(&a->status_info, &b->status_info);
+	case PROTO_MSG_JOB_CANCEL:
+		return dig_eq(&a->job_cancel.job_id, &b->job_cancel.job_id);
+	case PROTO_MSG_JOBS_QUERY:
+		return a->jobs_query.state == b->jobs_query.state &&
+		    a->jobs_query.prefix_len == b->jobs_query.prefix_len &&
+		    memcmp(a->jobs_query.prefix, b->jobs_query.prefix,
+		    sizeof(a->jobs_query.prefix)) == 0 &&
+		    a->jobs_query.max == b->jobs_query.max;
+	case PROTO_MSG_DISPUTES_QUERY:
+		return a->disputes_query.state == b->disputes_query.state &&
+		    a->disputes_query.prefix_len ==
+		    b->disputes_query.prefix_len &&
+		    memcmp(a->disputes_query.prefix, b->disputes_query.prefix,
+		    sizeof(a->disputes_query.prefix)) == 0 &&
+		    dig_eq(&a->disputes_query.job_id,
+		    &b->disputes_query.job_id) &&
+		    a->disputes_query.max == b->disputes_query.max;
+	case PROTO_MSG_JOBS_LIST:
+		if (a->jobs_list.cut != b->jobs_list.cut ||
+		    a->jobs_list.n != b->jobs_list.n) {
+			return false;
+		}
+		for (uint32_t i = 0; i < a->jobs_list.n; i++) {
+			const struct proto_job_entry *x = &a->jobs_list.jobs[i];
+			const struct proto_job_entry *y = &b->jobs_list.jobs[i];
+			if (!dig_eq(&x->job_id, &y->job_id) ||
+			    !dig_eq(&x->model_id, &y->model_id) ||
+			    !key_eq(&x->client, &y->client) ||
+			    !key_eq(&x->executor, &y->executor) ||
+			    x->fee != y->fee || x->state != y->state ||
+			    x->created_ms != y->created_ms ||
+			    x->deadline_ms != y->deadline_ms) {
+				return false;
+			}
+		}
+		return true;
+	case PROTO_MSG_DISPUTES_LIST:
+		if (a->disputes_list.cut != b->disputes_list.cut ||
+		    a->disputes_list.n != b->disputes_list.n) {
+			return false;
+		}
+		for (uint32_t i = 0; i < a->disputes_list.n; i++) {
+			const struct proto_dispute_entry *x =
+			    &a->disputes_list.disputes[i];
+			const struct proto_dispute_entry *y =
+			    &b->disputes_list.disputes[i];
+			if (!dig_eq(&x->dispute_id, &y->dispute_id) ||
+			    !dig_eq(&x->job_id, &y->job_id) ||
+			    !key_eq(&x->executor, &y->executor) ||
+			    !key_eq(&x->challenger, &y->challenger) ||
+			    x->state != y->state ||
+			    x->executor_won != y->executor_won ||
+			    x->reason != y->reason || x->bond != y->bond ||
+			    x->opened_ms != y->opened_ms ||
+			    x->deadline_ms != y->deadline_ms) {
+				return false;
+			}
+		}
+		return true;
 	}
 	return false;
 }
@@ -986,9 +1103,10 @@ test_decode_nomem(void)
 		adv_msg_free(&c.want);
 	}
 	/* model_register, job_submit, job_info, claim, claim_info,
-	 * bisect_answer, reveal, verdict, equivocation, events and
-	 * status_info allocate, in both suites; nothing else does. */
-	CU_ASSERT_EQUAL(allocating, 2 * 11);
+	 * bisect_answer, reveal, verdict, equivocation, events,
+	 * status_info, jobs_list and disputes_list allocate, in both
+	 * suites; nothing else does. */
+	CU_ASSERT_EQUAL(allocating, 2 * 13);
 	printf("(%zu failed runs) ", runs);
 }
 
@@ -1483,7 +1601,7 @@ test_decode_limits_small(void)
 	    "n_inputs");
 
 	/* job_info state, event kind, verdict reason and winner */
-	for (int state = 0; state <= 6; state += 6) {
+	for (int state = 0; state <= 7; state += 7) {
 		w = body_start();
 		w_digest(&w);
 		w_digest(&w);
@@ -1937,6 +2055,92 @@ test_decode_status(void)
 	expect_body(PROTO_MSG_STATUS_INFO, &w, RF_OK, "", "1024 nodes");
 }
 
+static void
+job_entry(struct rf_writer *w, uint8_t state)
+{
+	w_digest(w);
+	w_digest(w);
+	w_key(w);
+	w_key(w);
+	rf_write_u64(w, 5);
+	rf_write_u8(w, state);
+	rf_write_u64(w, 6);
+	rf_write_u64(w, 7);
+}
+
+/* Job and dispute lists and their queries: limits before allocation,
+ * prefixes no longer than a digest, enumerations refused outside their
+ * set. */
+static void
+test_decode_lists(void)
+{
+	struct rf_writer w = body_start();
+	rf_write_u8(&w, 0);
+	rf_write_u32(&w, PROTO_MAX_LIST + 1);
+	expect_body(PROTO_MSG_JOBS_LIST, &w, RF_ERR_RANGE, "257 jobs",
+	    "257 jobs");
+	w = body_start();
+	rf_write_u8(&w, 0);
+	rf_write_u32(&w, 200);
+	job_entry(&w, 1);
+	expect_body(PROTO_MSG_JOBS_LIST, &w, RF_ERR_TRUNCATED, "200 jobs",
+	    "200 jobs, one there");
+	w = body_start();
+	rf_write_u8(&w, 2);
+	rf_write_u32(&w, 0);
+	expect_body(PROTO_MSG_JOBS_LIST, &w, RF_ERR_FORMAT, "cut", "cut 2");
+	w = body_start();
+	rf_write_u8(&w, 1);
+	rf_write_u32(&w, 2);
+	job_entry(&w, PROTO_JOB_CANCELLED);
+	job_entry(&w, 7);
+	expect_body(PROTO_MSG_JOBS_LIST, &w, RF_ERR_FORMAT, "jobs[].state",
+	    "job state 7");
+	w = body_start();
+	rf_write_u8(&w, 1);
+	rf_write_u32(&w, 2);
+	job_entry(&w, PROTO_JOB_CANCELLED);
+	job_entry(&w, PROTO_JOB_OPEN);
+	expect_body(PROTO_MSG_JOBS_LIST, &w, RF_OK, "", "two jobs");
+
+	w = body_start();
+	rf_write_u8(&w, 0);
+	rf_write_u8(&w, 33);
+	w_fill(&w, 33, 1);
+	rf_write_u32(&w, 0);
+	expect_body(PROTO_MSG_JOBS_QUERY, &w, RF_ERR_RANGE, "prefix",
+	    "a 33-byte prefix");
+	w = body_start();
+	rf_write_u8(&w, PROTO_JOB_STATE_LAST + 1);
+	rf_write_u8(&w, 0);
+	rf_write_u32(&w, 0);
+	expect_body(PROTO_MSG_JOBS_QUERY, &w, RF_ERR_FORMAT, "state",
+	    "query state 7");
+	w = body_start();
+	rf_write_u8(&w, 3);
+	rf_write_u8(&w, 0);
+	w_digest(&w);
+	rf_write_u32(&w, 0);
+	expect_body(PROTO_MSG_DISPUTES_QUERY, &w, RF_ERR_FORMAT, "state",
+	    "dispute query state 3");
+
+	w = body_start();
+	rf_write_u8(&w, 0);
+	rf_write_u32(&w, 1);
+	w_digest(&w);
+	w_digest(&w);
+	w_key(&w);
+	w_key(&w);
+	rf_write_u8(&w, 2);
+	rf_write_u8(&w, 1);
+	rf_write_u8(&w, PROTO_VERDICT_SETTLED + 1);
+	rf_write_u64(&w, 1);
+	rf_write_u64(&w, 2);
+	rf_write_u64(&w, 3);
+	expect_body(PROTO_MSG_DISPUTES_LIST, &w, RF_ERR_FORMAT,
+	    "disputes[].reason", "dispute reason 6");
+}
+
 /* ------------------------------------------------------------------ */
 /* Encode refuses what decode would refuse                              */
 /* ------------------------------------------------------------------ */
@@ -2022,7 +2226,32 @@ test_encode_limits(void)
 	adv_msg_free(&m);
 
 	build_example(&m, PROTO_MSG_JOB_INFO, s);
-	m.u.job_info.state = 6;
+	m.u.job_info.state = PROTO_JOB_STATE_LAST + 1;
+	CU_ASSERT(try_encode(&m) == RF_ERR_INVAL);
+	adv_msg_free(&m);
+
+	/* A prefix longer than a digest, a list over its limit, a state
+	 * outside its set. */
+	build_example(&m, PROTO_MSG_JOBS_QUERY, s);
+	m.u.jobs_query.prefix_len = (uint8_t)(proto_hash_len(s) + 1);
+	CU_ASSERT(try_encode(&m) == RF_ERR_RANGE);
+	m.u.jobs_query.prefix_len = 1;
+	m.u.jobs_query.state = PROTO_JOB_STATE_LAST + 1;
+	CU_ASSERT(try_encode(&m) == RF_ERR_INVAL);
+	adv_msg_free(&m);
+	build_example(&m, PROTO_MSG_JOBS_LIST, s);
+	uint32_t nj = m.u.jobs_list.n;
+	m.u.jobs_list.n = PROTO_MAX_LIST + 1;
+	CU_ASSERT(try_encode(&m) == RF_ERR_RANGE);
+	m.u.jobs_list.n = nj;
+	m.u.jobs_list.cut = 2;
+	CU_ASSERT(try_encode(&m) == RF_ERR_INVAL);
+	adv_msg_free(&m);
+	build_example(&m, PROTO_MSG_DISPUTES_LIST, s);
+	m.u.disputes_list.disputes[0].state = 3;
+	CU_ASSERT(try_encode(&m) == RF_ERR_INVAL);
+	m.u.disputes_list.disputes[0].state = 1;
+	m.u.disputes_list.disputes[0].reason = PROTO_VERDICT_SETTLED + 1;
 	CU_ASSERT(try_encode(&m) == RF_ERR_INVAL);
 	adv_msg_free(&m);
 
@@ -2489,6 +2718,7 @@ main(void)
 		{ "crafted bodies: tensors", test_decode_tensors },
 		{ "crafted bodies: reveal inputs", test_decode_reveal },
 		{ "crafted bodies: status nodes", test_decode_status },
+		{ "crafted bodies: job and dispute lists", test_decode_lists },
 		{ "encode refuses what decode refuses", test_encode_limits },
 		{ "type names and error codes", test_names_and_codes },
 		{ "seed corpus and fuzz regressions replay",
