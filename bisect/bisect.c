@@ -341,19 +341,25 @@ check_input(const struct bisect_game *g, const struct proto_digest *model_id,
 		ptrs[i] = &in->tensors[i];
 	}
 	struct proto_digest leaf;
-	proto_tensor_leaf(g->suite, ptrs, in->n_tensors, &leaf);
 	bool ok;
 	if (x->src == PROTO_REVEAL_WEIGHT) {
-		ok = proto_merkle_inclusion_verify(g->suite, &leaf, in->leaf,
+		/* A weight's leaf in model_id is over its chunks. */
+		ok = proto_chunked_leaf(g->suite, &in->tensors[0], &leaf) ==
+		    RF_OK &&
+		    proto_merkle_inclusion_verify(g->suite, &leaf, in->leaf,
 		    model_leaves, in->proof, in->proof_len, model_id) == RF_OK;
-	} else if (in->leaf < g->n_inputs) {
-		/* A job input: checked against the job itself. */
-		ok = proto_digest_equal(g->suite, &leaf,
-		    &g->input_leaves[in->leaf]);
 	} else {
-		ok = in->leaf < g->lo &&
-		    proto_merkle_inclusion_verify(g->suite, &leaf, in->leaf, g->lo,
-		    in->proof, in->proof_len, &g->lo_root) == RF_OK;
+		proto_tensor_leaf(g->suite, ptrs, in->n_tensors, &leaf);
+		if (in->leaf < g->n_inputs) {
+			/* A job input: checked against the job itself. */
+			ok = proto_digest_equal(g->suite, &leaf,
+			    &g->input_leaves[in->leaf]);
+		} else {
+			ok = in->leaf < g->lo &&
+			    proto_merkle_inclusion_verify(g->suite, &leaf,
+			    in->leaf, g->lo, in->proof, in->proof_len,
+			    &g->lo_root) == RF_OK;
+		}
 	}
 	if (!ok) {
 		snprintf(why, why_len, "input %zu (%s leaf %u) does not match "

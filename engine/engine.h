@@ -515,4 +515,36 @@ uint64_t engine_rng_next(struct engine_rng *r);
 /* Uniform float in [lo, hi), exactly reproducible. */
 float engine_rng_uniform(struct engine_rng *r, float lo, float hi);
 
+/* ------------------------------------------------------------------ */
+/* Chunks: how a tensor is cut for commitments (engine/chunk.c)         */
+/* ------------------------------------------------------------------ */
+
+/* A tensor of at most this many bytes is one chunk (its leaf unchanged). */
+#define ENGINE_CHUNK_ONE_LEAF 65536
+/* Larger ones: tiles over the last two dimensions, leading ones batch. */
+#define ENGINE_CHUNK_ROWS 32
+#define ENGINE_CHUNK_COLS 32
+/* When the second-to-last dimension is 1 (rank 1 included). */
+#define ENGINE_CHUNK_FLAT 1024
+
+/* One chunk of a tensor viewed as [B, R, C]: rows [r0, r0 + rows) and
+ * columns [c0, c0 + cols) of matrix batch. whole: the chunk is the whole
+ * tensor (then batch, r0 and c0 are 0). */
+struct engine_chunk {
+	int64_t batch, r0, rows, c0, cols;
+	bool whole;
+};
+
+/* Number of chunks of a tensor of this dtype and shape (>= 1). */
+size_t engine_chunk_count(enum tensor_dtype dtype, int rank,
+    const int64_t *dims);
+/* Where chunk index lies; RF_ERR_RANGE when index >= the count. */
+int engine_chunk_at(enum tensor_dtype dtype, int rank, const int64_t *dims,
+    size_t index, struct engine_chunk *out)
+    __attribute__((warn_unused_result));
+/* Copies chunk index of t into out: t itself when whole, else a rank-2
+ * [rows, cols] tensor. */
+int engine_chunk_copy(const struct tensor *t, size_t index,
+    struct tensor *out) __attribute__((warn_unused_result));
+
 #endif /* RF_ENGINE_H */

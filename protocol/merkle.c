@@ -115,10 +115,10 @@ proto_merkle_inclusion_proof(enum proto_hash suite,
 }
 
 int
-proto_merkle_inclusion_verify(enum proto_hash suite,
+proto_merkle_inclusion_root(enum proto_hash suite,
     const struct proto_digest *leaf, size_t index, size_t n,
     const struct proto_digest *path, size_t path_len,
-    const struct proto_digest *root)
+    struct proto_digest *root)
 {
 	if (index >= n || path_len > MERKLE_MAX_PROOF) {
 		return RF_ERR_CRYPTO;
@@ -141,10 +141,47 @@ proto_merkle_inclusion_verify(enum proto_hash suite,
 		fn >>= 1;
 		sn >>= 1;
 	}
-	if (sn != 0 || !proto_digest_equal(suite, &r, root)) {
+	if (sn != 0) {
+		return RF_ERR_CRYPTO;
+	}
+	*root = r;
+	return RF_OK;
+}
+
+int
+proto_merkle_inclusion_verify(enum proto_hash suite,
+    const struct proto_digest *leaf, size_t index, size_t n,
+    const struct proto_digest *path, size_t path_len,
+    const struct proto_digest *root)
+{
+	struct proto_digest r;
+	if (proto_merkle_inclusion_root(suite, leaf, index, n, path, path_len,
+	    &r) != RF_OK || !proto_digest_equal(suite, &r, root)) {
 		return RF_ERR_CRYPTO;
 	}
 	return RF_OK;
+}
+
+size_t
+proto_merkle_path_len(size_t index, size_t n)
+{
+	/* The walk of proto_merkle_inclusion_root, counting steps. */
+	if (index >= n) {
+		return 0;
+	}
+	size_t fn = index, sn = n - 1, len = 0;
+	while (sn != 0) {
+		if ((fn & 1) || fn == sn) {
+			while (!(fn & 1) && fn != 0) {
+				fn >>= 1;
+				sn >>= 1;
+			}
+		}
+		fn >>= 1;
+		sn >>= 1;
+		len++;
+	}
+	return len;
 }
 
 /* ------------------------------------------------------------------ */

@@ -87,6 +87,15 @@ int proto_merkle_inclusion_verify(enum proto_hash suite,
     const struct proto_digest *path, size_t path_len,
     const struct proto_digest *root);
 
+/* The root that leaf, index, n and path fold to (RF_ERR_CRYPTO when the
+ * path has the wrong length for index and n). */
+int proto_merkle_inclusion_root(enum proto_hash suite,
+    const struct proto_digest *leaf, size_t index, size_t n,
+    const struct proto_digest *path, size_t path_len,
+    struct proto_digest *root);
+/* Length of the audit path of leaf index in a tree of n leaves. */
+size_t proto_merkle_path_len(size_t index, size_t n);
+
 /* Proof that the first m leaves' tree is a prefix of the n-leaf tree
  * (0 < m <= n). */
 int proto_merkle_consistency_proof(enum proto_hash suite,
@@ -155,10 +164,33 @@ int proto_trace_run(enum proto_hash suite, const struct engine_model *m,
     __attribute__((warn_unused_result));
 
 /*
+ * Chunks (engine_chunk_*): a tensor of one chunk has its own leaf
+ * (proto_tensor_leaf of it alone). A chunk of a larger tensor t is the
+ * rank-2 tensor of its tile; its leaf is H(0x00 || 0x80 || u8 dtype ||
+ * u8 rank || u64 dims[rank] of t || u64 index || the tile's bytes).
+ * proto_chunk_leaf: RF_ERR_INVAL when chunk does not have the tile's
+ * dtype and shape, RF_ERR_RANGE for an index beyond t's chunks (t's data
+ * is not read: a tensor with no data gives the shape).
+ */
+int proto_chunk_leaf(enum proto_hash suite, const struct tensor *t,
+    size_t index, const struct tensor *chunk, struct proto_digest *out)
+    __attribute__((warn_unused_result));
+/* The leaves of all of t's chunks, in order (malloc'd). */
+int proto_chunk_leaves(enum proto_hash suite, const struct tensor *t,
+    struct proto_digest **leaves, size_t *n)
+    __attribute__((warn_unused_result));
+/* t's leaf in model_id: its own leaf when it is one chunk, else the
+ * Merkle root over its chunks' leaves. */
+int proto_chunked_leaf(enum proto_hash suite, const struct tensor *t,
+    struct proto_digest *out) __attribute__((warn_unused_result));
+
+/*
  * model_id: the Merkle root over leaf 0 = the canonical graph description
- * (engine_model_encode_graph) and leaves 1..W = each weight tensor's
- * canonical encoding, in the model's value order. A weight's leaf index
- * is 1 + its rank among the weights.
+ * (engine_model_encode_graph) and leaves 1..W = each weight's chunked
+ * leaf (proto_chunked_leaf), in the model's value order. A weight's leaf
+ * index is 1 + its rank among the weights. A weight of one chunk (at most
+ * ENGINE_CHUNK_ONE_LEAF bytes) has the leaf it had before chunks, so the
+ * model_id of a model with only such weights did not change.
  */
 int proto_model_leaves(enum proto_hash suite, const struct engine_model *m,
     struct proto_digest **leaves, size_t *n)
@@ -169,6 +201,27 @@ int proto_model_id(enum proto_hash suite, const struct engine_model *m,
  * not a weight. */
 int proto_model_weight_leaf(const struct engine_model *m, int value,
     size_t *leaf_index);
+
+/*
+ * A chunk of weight value v proven against model_id: the chunk's path in
+ * the weight's chunk tree (none when the weight is one chunk), then the
+ * weight's path in model_id's tree. Its length is log2 of the chunks plus
+ * log2 of the weights, never the weight's size.
+ */
+int proto_model_chunk_proof(enum proto_hash suite, const struct engine_model *m,
+    int value, size_t chunk, struct proto_digest *path, size_t *path_len)
+    __attribute__((warn_unused_result));
+/*
+ * Checks data as chunk `chunk` of the weight at leaf weight_leaf of a
+ * model_id tree of model_leaves leaves; weight_shape gives the weight's
+ * dtype and shape (from the verified graph; its data is not read). RF_OK
+ * or RF_ERR_CRYPTO.
+ */
+int proto_model_chunk_verify(enum proto_hash suite,
+    const struct proto_digest *model_id, size_t model_leaves,
+    size_t weight_leaf, const struct tensor *weight_shape, size_t chunk,
+    const struct tensor *data, const struct proto_digest *path,
+    size_t path_len) __attribute__((warn_unused_result));
 
 /*
  * What a model must satisfy to be served (protocol/servable.c).

@@ -53,6 +53,99 @@ proto_tensor_leaf(enum proto_hash suite, const struct tensor *const *tensors,
 }
 
 /* ------------------------------------------------------------------ */
+/* Chunks                                                               */
+/* ------------------------------------------------------------------ */
+
+int
+proto_chunk_leaf(enum proto_hash suite, const struct tensor *t,
+    size_t index, const struct tensor *chunk, struct proto_digest *out)
+{
+	struct engine_chunk ch;
+	int err = engine_chunk_at(t->dtype, t->rank, t->dims, index, &ch);
+	if (err != RF_OK) {
+		return err;
+	}
+	if (ch.whole) {
+		proto_tensor_leaf(suite, &chunk, 1, out);
+		return RF_OK;
+	}
+	if (chunk->dtype != t->dtype || chunk->rank != 2 ||
+	    chunk->dims[0] != ch.rows || chunk->dims[1] != ch.cols) {
+		return RF_ERR_INVAL;
+	}
+	/* 0x00 (a leaf), then 0x80 (a chunk: never a tensor count), the whole
+	 * tensor's dtype and shape and the chunk's index, so a chunk proves
+	 * nothing about another tensor or another place in this one. */
+	uint8_t head[2 + 2 + 8 * TENSOR_MAX_RANK + 8];
+	size_t n = 0;
+	head[n++] = 0x00;
+	head[n++] = 0x80;
+	head[n++] = (uint8_t)t->dtype;
+	head[n++] = (uint8_t)t->rank;
+	for (int d = 0; d < t->rank; d++) {
+		put_u64(head + n, (uint64_t)t->dims[d]);
+		n += 8;
+	}
+	put_u64(head + n, (uint64_t)index);
+	n += 8;
+	struct proto_hasher h;
+	proto_hasher_init(&h, suite);
+	proto_hasher_update(&h, head, n);
+	proto_hasher_update(&h, chunk->data, engine_tensor_nbytes(chunk));
+	proto_hasher_final(&h, out);
+	return RF_OK;
+}
+
+int
+proto_chunk_leaves(enum proto_hash suite, const struct tensor *t,
+    struct proto_digest **leaves, size_t *n)
+{
+	size_t nc = engine_chunk_count(t->dtype, t->rank, t->dims);
+	struct proto_digest *l = malloc(nc * sizeof(*l));
+	if (l == NULL) {
+		return RF_ERR_NOMEM;
+	}
+	int err = RF_OK;
+	if (nc == 1) {
+		proto_tensor_leaf(suite, &t, 1, &l[0]);
+	}
+	for (size_t i = 0; nc > 1 && err == RF_OK && i < nc; i++) {
+		struct tensor c;
+		err = engine_chunk_copy(t, i, &c);
+		if (err == RF_OK) {
+			err = proto_chunk_leaf(suite, t, i, &c, &l[i]);
+			engine_tensor_fini(&c);
+		}
+	}
+	if (err != RF_OK) {
+		free(l);
+		return err;
+	}
+	*leaves = l;
+	*n = nc;
+	return RF_OK;
+}
+
+int
+proto_chunked_leaf(enum proto_hash suite, const struct tensor *t,
+    struct proto_digest *out)
+{
+	struct proto_digest *l;
+	size_t n;
+	int err = proto_chunk_leaves(suite, t, &l, &n);
+	if (err != RF_OK) {
+		return err;
+	}
+	if (n == 1) {
+		*out = l[0];
+	} else {
+		proto_merkle_root(suite, l, n, out);
+	}
+	free(l);
+	return RF_OK;
+}
+
+/* ------------------------------------------------------------------ */
 /* Trace collection                                                     */
 /* ------------------------------------------------------------------ */
 
@@ -173,8 +266,11 @@ proto_model_leaves(enum proto_hash suite, const struct engine_model *m,
 		struct engine_value_info vi;
 		engine_model_value(m, (int)v, &vi);
 		if (vi.kind == ENGINE_VALUE_WEIGHT) {
-			const struct tensor *t = vi.weight;
-			proto_tensor_leaf(suite, &t, 1, &l[k++]);
+			err = proto_chunked_leaf(suite, vi.weight, &l[k++]);
+			if (err != RF_OK) {
+				free(l);
+				return err;
+			}
 		}
 	}
 	*leaves = l;
@@ -213,6 +309,73 @@ proto_model_weight_leaf(const struct engine_model *m, int value,
 	}
 	*leaf_index = 1 + rank;
 	return RF_OK;
+}
+
+int
+proto_model_chunk_proof(enum proto_hash suite, const struct engine_model *m,
+    int value, size_t chunk, struct proto_digest *path, size_t *path_len)
+{
+	struct engine_value_info vi;
+	size_t leaf;
+	int err = proto_model_weight_leaf(m, value, &leaf);
+	if (err != RF_OK) {
+		return err;
+	}
+	engine_model_value(m, value, &vi);
+	struct proto_digest *cl = NULL, *ml = NULL;
+	size_t ncl = 0, nml = 0, a = 0, b = 0;
+	err = proto_chunk_leaves(suite, vi.weight, &cl, &ncl);
+	if (err == RF_OK && chunk >= ncl) {
+		err = RF_ERR_RANGE;
+	}
+	if (err == RF_OK && ncl > 1) {
+		err = proto_merkle_inclusion_proof(suite, cl, ncl, chunk, path, &a);
+	}
+	if (err == RF_OK) {
+		err = proto_model_leaves(suite, m, &ml, &nml);
+	}
+	if (err == RF_OK && a + proto_merkle_path_len(leaf, nml) >
+	    MERKLE_MAX_PROOF) {
+		err = RF_ERR_RANGE;
+	}
+	if (err == RF_OK) {
+		err = proto_merkle_inclusion_proof(suite, ml, nml, leaf, path + a,
+		    &b);
+	}
+	free(cl);
+	free(ml);
+	if (err == RF_OK) {
+		*path_len = a + b;
+	}
+	return err;
+}
+
+int
+proto_model_chunk_verify(enum proto_hash suite,
+    const struct proto_digest *model_id, size_t model_leaves,
+    size_t weight_leaf, const struct tensor *weight_shape, size_t chunk,
+    const struct tensor *data, const struct proto_digest *path,
+    size_t path_len)
+{
+	size_t nc = engine_chunk_count(weight_shape->dtype, weight_shape->rank,
+	    weight_shape->dims);
+	if (chunk >= nc || weight_leaf == 0 || weight_leaf >= model_leaves) {
+		return RF_ERR_CRYPTO;
+	}
+	struct proto_digest leaf;
+	if (proto_chunk_leaf(suite, weight_shape, chunk, data, &leaf) != RF_OK) {
+		return RF_ERR_CRYPTO;
+	}
+	size_t a = nc > 1 ? proto_merkle_path_len(chunk, nc) : 0;
+	if (a > path_len) {
+		return RF_ERR_CRYPTO;
+	}
+	if (nc > 1 && proto_merkle_inclusion_root(suite, &leaf, chunk, nc, path,
+	    a, &leaf) != RF_OK) {
+		return RF_ERR_CRYPTO;
+	}
+	return proto_merkle_inclusion_verify(suite, &leaf, weight_leaf,
+	    model_leaves, path + a, path_len - a, model_id);
 }
 
 void

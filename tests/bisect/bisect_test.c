@@ -26,13 +26,13 @@ struct job {
 };
 
 static void
-job_make(struct job *j, int64_t ops)
+job_make_sized(struct job *j, int64_t ops, int64_t width)
 {
 	struct engine_gen_opts o;
 	engine_gen_opts_init(&o, ENGINE_GEN_MLP);
 	o.ops = ops;
-	o.hidden = 6;
-	o.in_features = 5;
+	o.hidden = width;
+	o.in_features = width > 6 ? width : 5;
 	o.batch = 2;
 	memset(j, 0, sizeof(*j));
 	CU_ASSERT_FATAL(engine_model_generate(&o, &j->m, NULL) == RF_OK);
@@ -48,6 +48,12 @@ job_make(struct job *j, int64_t ops)
 	proto_merkle_root(SUITE, ml, nml, &j->model_id);
 	j->model_leaves = (uint32_t)nml;
 	free(ml);
+}
+
+static void
+job_make(struct job *j, int64_t ops)
+{
+	job_make_sized(j, ops, 6);
 }
 
 static void
@@ -176,6 +182,70 @@ test_honest_wins_everywhere(void)
 	root_of(j.leaves, j.n, &r);
 	CU_ASSERT(bisect_start(&g, SUITE, 2, CLOCK, j.n, 1, j.leaves, &r, &r,
 	    0) == RF_ERR_INVAL);
+	job_free(&j);
+}
+
+/* Weights above ENGINE_CHUNK_ONE_LEAF are committed in chunks inside
+ * model_id; a reveal of the whole weight is proven by its chunks' root. */
+static void
+test_chunked_weights(void)
+{
+	struct job j;
+	job_make_sized(&j, 3, 300); /* Gemm [300,300], Relu, Gemm [300,300] */
+	struct engine_op_info oi;
+	struct engine_value_info vi;
+	CU_ASSERT_FATAL(engine_model_op(j.m, 0, &oi) == RF_OK);
+	engine_model_value(j.m, oi.inputs[1], &vi);
+	CU_ASSERT_FATAL(vi.kind == ENGINE_VALUE_WEIGHT &&
+	    engine_chunk_count(vi.weight->dtype, vi.weight->rank,
+	    vi.weight->dims) > 1);
+	for (size_t k = 0; k < 3; k++) {
+		uint64_t now = 1000;
+		struct bisect_game g;
+		struct proto_digest *bad = lie(&j, 1 + k, true);
+		CU_ASSERT_FATAL(start(&g, &j, bad, j.leaves, 2, now) == RF_OK);
+		play(&g, &j, bad, j.leaves, &now);
+		CU_ASSERT(!g.executor_won && g.challenger_right);
+		CU_ASSERT_EQUAL(g.op, k);
+		CU_ASSERT_FATAL(start(&g, &j, j.leaves, bad, 2, now) == RF_OK);
+		play(&g, &j, j.leaves, bad, &now);
+		CU_ASSERT(g.executor_won && !g.challenger_right);
+		CU_ASSERT_EQUAL(g.reason, PROTO_VERDICT_RECOMPUTED);
+		free(bad);
+	}
+	/* One element of the revealed weight altered: its chunks' root no
+	 * longer matches model_id, and the executor loses on the proof. */
+	struct proto_digest *bad = lie(&j, 1, true);
+	struct bisect_game g;
+	uint64_t now = 1;
+	CU_ASSERT_FATAL(start(&g, &j, j.leaves, bad, 2, now) == RF_OK);
+	while (g.phase == BISECT_PHASE_QUERY) {
+		struct proto_bisect_query q;
+		struct proto_bisect_answer a;
+		bisect_query(&g, &dispute_id, &q);
+		CU_ASSERT_FATAL(bisect_answer_build(SUITE, j.leaves, j.n, &q, &a) ==
+		    RF_OK);
+		CU_ASSERT_FATAL(bisect_answer(&g, BISECT_EXECUTOR, &a, now, NULL) ==
+		    BISECT_ACCEPTED);
+		proto_bisect_answer_free(&a);
+		CU_ASSERT_FATAL(bisect_answer_build(SUITE, bad, j.n, &q, &a) ==
+		    RF_OK);
+		CU_ASSERT_FATAL(bisect_answer(&g, BISECT_CHALLENGER, &a, now,
+		    NULL) == BISECT_ACCEPTED);
+		proto_bisect_answer_free(&a);
+	}
+	CU_ASSERT_FATAL(g.phase == BISECT_PHASE_REVEAL && g.op == 0);
+	struct adv_msg rv;
+	adv_msg_init(&rv, PROTO_MSG_REVEAL, SUITE);
+	CU_ASSERT_FATAL(bisect_reveal_build(SUITE, j.m, j.in, j.leaves, j.n, 0,
+	    &rv.u.reveal, NULL) == RF_OK);
+	struct tensor *w = &rv.u.reveal.inputs[1].tensors[0];
+	((float *)w->data)[w->count - 1] += 1.0f;
+	CU_ASSERT_EQUAL(bisect_reveal(&g, j.m, &j.model_id, j.model_leaves,
+	    &rv.u.reveal, now, NULL), BISECT_LOST);
+	CU_ASSERT(!g.executor_won && g.reason == PROTO_VERDICT_BAD_PROOF);
+	adv_msg_free(&rv);
+	free(bad);
 	job_free(&j);
 }
 
@@ -536,6 +606,7 @@ main(void)
 		{ "rounds are ceil(log_k N)", test_rounds },
 		{ "wrong answers lose or are ignored", test_wrong_answers },
 		{ "wrong reveals lose", test_wrong_reveals },
+		{ "weights in chunks are proven whole", test_chunked_weights },
 		{ "clocks bound the game", test_clocks },
 		CU_TEST_INFO_NULL,
 	};
