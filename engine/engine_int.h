@@ -247,6 +247,49 @@ int engine_op_pow_eval(const struct op_call *c);
 int engine_op_sqrt_eval(const struct op_call *c);
 int engine_op_erf_eval(const struct op_call *c);
 
+/* engine/op_unary.c */
+int engine_op_exp_eval(const struct op_call *c);
+int engine_op_log_eval(const struct op_call *c);
+int engine_op_abs_eval(const struct op_call *c);
+int engine_op_neg_eval(const struct op_call *c);
+int engine_op_reciprocal_eval(const struct op_call *c);
+int engine_op_clip_parse(const struct op_attrs *, size_t, struct op_params *,
+    struct rf_errinfo *);
+int engine_op_clip_eval(const struct op_call *c);
+int engine_op_leakyrelu_parse(const struct op_attrs *, size_t,
+    struct op_params *, struct rf_errinfo *);
+int engine_op_leakyrelu_eval(const struct op_call *c);
+int engine_op_hardsigmoid_parse(const struct op_attrs *, size_t,
+    struct op_params *, struct rf_errinfo *);
+int engine_op_hardsigmoid_eval(const struct op_call *c);
+int engine_op_hardswish_eval(const struct op_call *c);
+int engine_op_softplus_eval(const struct op_call *c);
+int engine_op_min_eval(const struct op_call *c);
+int engine_op_max_eval(const struct op_call *c);
+
+/* engine/op_reduce.c */
+int engine_op_logsoftmax_parse(const struct op_attrs *, size_t,
+    struct op_params *, struct rf_errinfo *);
+int engine_op_logsoftmax_eval(const struct op_call *c);
+int engine_op_argmax_parse(const struct op_attrs *, size_t, struct op_params *,
+    struct rf_errinfo *);
+int engine_op_argmax_eval(const struct op_call *c);
+int engine_op_reducesum_parse(const struct op_attrs *, size_t,
+    struct op_params *, struct rf_errinfo *);
+int engine_op_reducesum_eval(const struct op_call *c);
+int engine_op_reducemax_parse(const struct op_attrs *, size_t,
+    struct op_params *, struct rf_errinfo *);
+int engine_op_reducemax_eval(const struct op_call *c);
+int engine_op_reducemin_parse(const struct op_attrs *, size_t,
+    struct op_params *, struct rf_errinfo *);
+int engine_op_reducemin_eval(const struct op_call *c);
+int engine_op_reduceprod_parse(const struct op_attrs *, size_t,
+    struct op_params *, struct rf_errinfo *);
+int engine_op_reduceprod_eval(const struct op_call *c);
+int engine_op_reducel2_parse(const struct op_attrs *, size_t,
+    struct op_params *, struct rf_errinfo *);
+int engine_op_reducel2_eval(const struct op_call *c);
+
 /*
  * Walks the elements of a broadcast result in row-major order and keeps,
  * for up to three operands (NumPy broadcasting, shapes aligned on the

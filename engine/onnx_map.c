@@ -695,7 +695,9 @@ mark_need_shape(struct onnx_mapper *mp)
 	for (size_t k = g->n_nodes; k-- > 0;) {
 		const struct onnx_node *n = &g->nodes[k];
 		bool need = strcmp(n->op_type, "Shape") == 0 ||
-		    (strcmp(n->op_type, "Softmax") == 0 && g->opset < 13);
+		    ((strcmp(n->op_type, "Softmax") == 0 ||
+		         strcmp(n->op_type, "LogSoftmax") == 0) &&
+		        g->opset < 13);
 		for (size_t j = 0; j < n->n_out && !need; j++) {
 			need = n->out[j] >= 0 && mp->iv[n->out[j]].need_shape;
 		}

@@ -766,8 +766,8 @@ map_softmax(
 		1, "/flatten", -1, false };
 	err = engine_onnx_emit(mp, &e1);
 	engine_attr_int(&a, "axis", 1);
-	struct onnx_emit_args e2 = { ENGINE_OP_SOFTMAX, &flat, 1, &sm, 1, &a,
-		1, "", -1, false };
+	struct onnx_emit_args e2 = { op, &flat, 1, &sm, 1, &a, 1, "", -1,
+		false };
 	if (err == RF_OK) {
 		err = engine_onnx_emit(mp, &e2);
 	}
@@ -777,6 +777,153 @@ map_softmax(
 	if (err == RF_OK) {
 		err = engine_onnx_emit(mp, &e3);
 	}
+	return err;
+}
+
+/* ------------------------------------------------------------------ */
+/* Operators of real exports: Clip, Min/Max, reductions                 */
+/* ------------------------------------------------------------------ */
+
+/* A scalar f32 constant input (absent: *present false). */
+static int
+const_f32_scalar(struct onnx_mapper *mp, const struct onnx_node *n, size_t i,
+    const char *what, float *v, bool *present)
+{
+	*present = engine_onnx_in_present(n, i);
+	if (!*present) {
+		return RF_OK;
+	}
+	const struct onnx_const *c = engine_onnx_in_const(mp, n, i);
+	if (c == NULL) {
+		return engine_onnx_err(mp, RF_ERR_NOTSUP,
+		    "input %zu ('%.60s', the %s) must be a constant: the "
+		    "engine takes it as an attribute",
+		    i, engine_onnx_in_name(mp, n, i), what);
+	}
+	if (c->t.dtype != TENSOR_F32 || c->t.count != 1) {
+		return engine_onnx_err(mp, RF_ERR_NOTSUP,
+		    "input %zu (the %s) must be one float", i, what);
+	}
+	*v = *(const float *)c->t.data;
+	return RF_OK;
+}
+
+/* Clip (opset 11+): min and max are optional constant inputs, which
+ * become the engine operator's attributes. */
+static int
+map_clip(struct onnx_mapper *mp, const struct onnx_node *n, enum engine_op op)
+{
+	int err = need_inputs(mp, n, 1, 3);
+	if (err == RF_OK) {
+		err = attrs_only(mp, n, NULL);
+	}
+	struct engine_attr a[2];
+	size_t na = 0;
+	static const char *const names[2] = { "min", "max" };
+	for (size_t i = 0; err == RF_OK && i < 2; i++) {
+		float v = 0.0f;
+		bool present;
+		err = const_f32_scalar(mp, n, i + 1, names[i], &v, &present);
+		if (err == RF_OK && present) {
+			engine_attr_float(&a[na++], names[i], v);
+		}
+	}
+	if (err != RF_OK) {
+		return err;
+	}
+	struct onnx_emit_args e = { op, n->in, 1, n->out, n->n_out, a, na, "",
+		-1, false };
+	return engine_onnx_emit(mp, &e);
+}
+
+/* Min and Max take any number of inputs; the engine's take two, so three
+ * or more become a chain, left to right. */
+static int
+map_minmax(struct onnx_mapper *mp, const struct onnx_node *n,
+    enum engine_op op)
+{
+	int err = need_inputs(mp, n, 1, n->n_in > 0 ? n->n_in : 1);
+	if (err == RF_OK) {
+		err = attrs_only(mp, n, NULL);
+	}
+	for (size_t i = 0; err == RF_OK && i < n->n_in; i++) {
+		if (!engine_onnx_in_present(n, i)) {
+			err = engine_onnx_err(mp, RF_ERR_INVAL,
+			    "input %zu is missing", i);
+		}
+	}
+	if (err != RF_OK) {
+		return err;
+	}
+	if (n->n_in <= 2) {
+		return engine_onnx_emit_node(mp, n, op, NULL, 0, -1);
+	}
+	int acc = n->in[0];
+	int y = engine_onnx_out_id(n, 0);
+	const char *base = y >= 0 ? engine_onnx_value_name(mp, y) : "minmax";
+	for (size_t i = 1; err == RF_OK && i < n->n_in; i++) {
+		int out = y;
+		char sfx[32];
+		snprintf(sfx, sizeof(sfx), "/%zu", i);
+		if (i + 1 < n->n_in) {
+			err = engine_onnx_value_new(mp, base, sfx, &out);
+			if (err == RF_OK && y >= 0) {
+				mp->iv[out].need_shape = mp->iv[y].need_shape;
+			}
+		}
+		int in[2] = { acc, n->in[i] };
+		struct onnx_emit_args e = { op, in, 2, &out, 1, NULL, 0,
+			i + 1 < n->n_in ? sfx : "", -1, false };
+		if (err == RF_OK) {
+			err = engine_onnx_emit(mp, &e);
+		}
+		acc = out;
+	}
+	return err;
+}
+
+/* Reductions: axes as an attribute, or (ReduceSum from opset 13) as a
+ * constant input, which becomes the attribute. */
+static int
+map_reduce(struct onnx_mapper *mp, const struct onnx_node *n,
+    enum engine_op op)
+{
+	static const char *const known[] = { "axes", "keepdims",
+		"noop_with_empty_axes", NULL };
+	int err = need_inputs(mp, n, 1, 2);
+	if (err == RF_OK) {
+		err = attrs_only(mp, n, known);
+	}
+	int64_t axes[TENSOR_MAX_RANK];
+	size_t na = 0;
+	bool present = false;
+	if (err == RF_OK) {
+		err = const_ints(mp, n, 1, "axes", axes, TENSOR_MAX_RANK, &na,
+		    &present);
+	}
+	if (err == RF_OK && present && attr_find(n, "axes") != NULL) {
+		err = engine_onnx_err(mp, RF_ERR_INVAL,
+		    "axes given both as an attribute and as an input");
+	}
+	struct engine_attr *attrs = NULL;
+	size_t nat = 0;
+	if (err == RF_OK) {
+		attrs = calloc(ENGINE_MAX_OP_ATTRS, sizeof(*attrs));
+		err = attrs == NULL ? RF_ERR_NOMEM :
+		    attrs_to_engine(mp, n, attrs, &nat);
+	}
+	if (err == RF_OK && present && na > 0) {
+		err = engine_attr_ints(&attrs[nat++], "axes", axes, na);
+		if (err != RF_OK) {
+			err = engine_onnx_errctx(mp, err);
+		}
+	}
+	if (err == RF_OK) {
+		struct onnx_emit_args e = { op, n->in, 1, n->out, n->n_out,
+			attrs, nat, "", -1, false };
+		err = engine_onnx_emit(mp, &e);
+	}
+	free(attrs);
 	return err;
 }
 
@@ -1057,10 +1204,13 @@ map_range(struct onnx_mapper *mp, const struct onnx_node *n, enum engine_op op)
 
 
 static const struct onnx_map_entry map_table[] = {
+	{ "Abs", map_direct, ENGINE_OP_ABS },
 	{ "Add", map_direct, ENGINE_OP_ADD },
+	{ "ArgMax", map_direct, ENGINE_OP_ARGMAX },
 	{ "AveragePool", map_direct, ENGINE_OP_AVGPOOL },
 	{ "BatchNormalization", map_direct, ENGINE_OP_BATCHNORM },
 	{ "Cast", map_cast, ENGINE_OP_CAST },
+	{ "Clip", map_clip, ENGINE_OP_CLIP },
 	{ "Concat", map_direct, ENGINE_OP_CONCAT },
 	{ "Constant", map_constant, ENGINE_OP_IDENTITY },
 	{ "ConstantOfShape", map_constant_of_shape, ENGINE_OP_IDENTITY },
@@ -1069,29 +1219,45 @@ static const struct onnx_map_entry map_table[] = {
 	{ "Dropout", map_dropout, ENGINE_OP_IDENTITY },
 	{ "Equal", map_equal, ENGINE_OP_IDENTITY },
 	{ "Erf", map_direct, ENGINE_OP_ERF },
+	{ "Exp", map_direct, ENGINE_OP_EXP },
 	{ "Expand", map_expand, ENGINE_OP_EXPAND },
 	{ "Flatten", map_direct, ENGINE_OP_FLATTEN },
 	{ "Gather", map_direct, ENGINE_OP_GATHER },
 	{ "Gelu", map_direct, ENGINE_OP_GELU },
 	{ "Gemm", map_direct, ENGINE_OP_GEMM },
 	{ "GlobalAveragePool", map_direct, ENGINE_OP_GLOBALAVGPOOL },
+	{ "HardSigmoid", map_direct, ENGINE_OP_HARDSIGMOID },
+	{ "HardSwish", map_direct, ENGINE_OP_HARDSWISH },
 	{ "Identity", map_identity, ENGINE_OP_IDENTITY },
 	{ "LayerNormalization", map_direct, ENGINE_OP_LAYERNORM },
+	{ "LeakyRelu", map_direct, ENGINE_OP_LEAKYRELU },
+	{ "Log", map_direct, ENGINE_OP_LOG },
+	{ "LogSoftmax", map_softmax, ENGINE_OP_LOGSOFTMAX },
 	{ "MatMul", map_direct, ENGINE_OP_MATMUL },
 	{ "MatMulInteger", map_direct, ENGINE_OP_MATMULINTEGER },
+	{ "Max", map_minmax, ENGINE_OP_MAX },
 	{ "MaxPool", map_direct, ENGINE_OP_MAXPOOL },
+	{ "Min", map_minmax, ENGINE_OP_MIN },
 	{ "Mul", map_direct, ENGINE_OP_MUL },
+	{ "Neg", map_direct, ENGINE_OP_NEG },
 	{ "Pad", map_pad, ENGINE_OP_PAD },
 	{ "Pow", map_direct, ENGINE_OP_POW },
 	{ "QLinearMatMul", map_direct, ENGINE_OP_QLINEARMATMUL },
 	{ "Range", map_range, ENGINE_OP_IDENTITY },
+	{ "Reciprocal", map_direct, ENGINE_OP_RECIPROCAL },
+	{ "ReduceL2", map_reduce, ENGINE_OP_REDUCEL2 },
+	{ "ReduceMax", map_reduce, ENGINE_OP_REDUCEMAX },
 	{ "ReduceMean", map_direct, ENGINE_OP_REDUCEMEAN },
+	{ "ReduceMin", map_reduce, ENGINE_OP_REDUCEMIN },
+	{ "ReduceProd", map_reduce, ENGINE_OP_REDUCEPROD },
+	{ "ReduceSum", map_reduce, ENGINE_OP_REDUCESUM },
 	{ "Relu", map_direct, ENGINE_OP_RELU },
 	{ "Reshape", map_direct, ENGINE_OP_RESHAPE },
 	{ "Shape", map_shape, ENGINE_OP_IDENTITY },
 	{ "Sigmoid", map_direct, ENGINE_OP_SIGMOID },
 	{ "Slice", map_slice, ENGINE_OP_SLICE },
 	{ "Softmax", map_softmax, ENGINE_OP_SOFTMAX },
+	{ "Softplus", map_direct, ENGINE_OP_SOFTPLUS },
 	{ "Split", map_split, ENGINE_OP_SPLIT },
 	{ "Sqrt", map_direct, ENGINE_OP_SQRT },
 	{ "Squeeze", map_axes_op, ENGINE_OP_SQUEEZE },

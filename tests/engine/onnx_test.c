@@ -57,6 +57,7 @@ static const struct fixture fixtures[] = {
 	{ "softmax_op11", "y", NULL, 0 },
 	{ "misc_ops", "y", NULL, 0 },
 	{ "const_out", "c", NULL, 0 },
+	{ "export_ops", "y", NULL, 0 },
 };
 #define N_FIXTURES (sizeof(fixtures) / sizeof(fixtures[0]))
 
@@ -465,6 +466,23 @@ test_graph_contents(void)
 	m = import_fixture(&fixtures[10]);
 	CU_ASSERT_EQUAL(engine_model_op_count(m), 1);
 	CU_ASSERT(has_op(m, ENGINE_OP_IDENTITY));
+	engine_model_free(m);
+
+	/* Every operator of the export_ops chain is planned, Min of three
+	 * inputs as two; Clip's min and max became attributes. */
+	m = import_fixture(&fixtures[11]);
+	static const enum engine_op head_ops[] = { ENGINE_OP_CLIP,
+		ENGINE_OP_EXP, ENGINE_OP_ABS, ENGINE_OP_LOG, ENGINE_OP_NEG,
+		ENGINE_OP_RECIPROCAL, ENGINE_OP_MIN, ENGINE_OP_LEAKYRELU,
+		ENGINE_OP_MAX, ENGINE_OP_HARDSIGMOID, ENGINE_OP_HARDSWISH,
+		ENGINE_OP_SOFTPLUS, ENGINE_OP_LOGSOFTMAX, ENGINE_OP_REDUCESUM,
+		ENGINE_OP_REDUCEMAX, ENGINE_OP_REDUCEMIN, ENGINE_OP_REDUCEPROD,
+		ENGINE_OP_REDUCEL2, ENGINE_OP_ARGMAX };
+	for (size_t i = 0; i < sizeof(head_ops) / sizeof(head_ops[0]); i++) {
+		CU_ASSERT(has_op(m, head_ops[i]));
+	}
+	CU_ASSERT_EQUAL(engine_model_op_count(m), 25);
+	CU_ASSERT_EQUAL(engine_model_param_count(m), 0);
 	engine_model_free(m);
 
 	/* Opset 11 Softmax on axis 1 of 3: Flatten, Softmax, Reshape. */

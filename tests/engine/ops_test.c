@@ -3347,6 +3347,297 @@ static CU_TestInfo import_tests[] = {
 	CU_TEST_INFO_NULL,
 };
 
+/* ------------------------------------------------------------------ */
+/* Element-wise and reduction operators of real exports                 */
+/* ------------------------------------------------------------------ */
+
+#define QNAN ffrom(0x7fc00000)
+
+static void
+test_exp_log(void)
+{
+	struct tensor *y;
+	EXPECT_CODE(RUN(ENGINE_OP_EXP, &y, 1, F32(D(7), 0, 1, -INFINITY,
+	    INFINITY, NAN, 100, -200)), RF_OK);
+	EXPECT_F32(y, D(7), TOL_ULP2, 1, 2.71828183f, 0, INFINITY, NAN,
+	    INFINITY, 0);
+	/* exp(0) = 1 and exp(-inf) = +0 exactly. */
+	EXPECT_CODE(RUN(ENGINE_OP_EXP, &y, 1, F32(D(2), -0.0f, -INFINITY)),
+	    RF_OK);
+	EXPECT_F32(y, D(2), 0, 1, 0);
+	EXPECT_CODE(RUN(ENGINE_OP_LOG, &y, 1, F32(D(7), 1, 2, 0, -0.0f, -1,
+	    INFINITY, NAN)), RF_OK);
+	EXPECT_F32(y, D(7), 0, 0, ffrom(0x3f317218), -INFINITY, -INFINITY,
+	    QNAN, INFINITY, QNAN);
+	EXPECT_CODE(RUN(ENGINE_OP_EXP, NULL, 1, I32(D(1), 1)), RF_ERR_DTYPE);
+	EXPECT_CODE(RUN(ENGINE_OP_LOG, NULL, 1, I64(D(1), 1)), RF_ERR_DTYPE);
+}
+
+static void
+test_abs_neg_reciprocal(void)
+{
+	struct tensor *y;
+	/* Sign bits only: -0 -> +0, NaN stays NaN (made canonical). */
+	EXPECT_CODE(RUN(ENGINE_OP_ABS, &y, 1, F32(D(5), -0.0f, -2.5f, 3,
+	    -INFINITY, NAN)), RF_OK);
+	EXPECT_F32(y, D(5), 0, 0.0f, 2.5f, 3, INFINITY, QNAN);
+	EXPECT_CODE(RUN(ENGINE_OP_NEG, &y, 1, F32(D(4), 0.0f, -2.5f,
+	    -INFINITY, NAN)), RF_OK);
+	EXPECT_F32(y, D(4), 0, -0.0f, 2.5f, INFINITY, QNAN);
+	/* Integers wrap: |MIN| and -MIN are MIN. */
+	EXPECT_CODE(RUN(ENGINE_OP_ABS, &y, 1, I32(D(3), INT32_MIN, -3, 4)),
+	    RF_OK);
+	EXPECT_I32(y, D(3), INT32_MIN, 3, 4);
+	EXPECT_CODE(RUN(ENGINE_OP_NEG, &y, 1, I64(D(2), INT64_MIN, 5)),
+	    RF_OK);
+	EXPECT_I64(y, D(2), INT64_MIN, -5);
+	EXPECT_CODE(RUN(ENGINE_OP_NEG, &y, 1, I8(D(2), -128, 7)), RF_OK);
+	EXPECT_I8(y, D(2), -128, -7);
+	EXPECT_CODE(RUN(ENGINE_OP_RECIPROCAL, &y, 1, F32(D(6), 2, 4, 0,
+	    -0.0f, INFINITY, 3)), RF_OK);
+	EXPECT_F32(y, D(6), 0, 0.5f, 0.25f, INFINITY, -INFINITY, 0,
+	    1.0f / 3.0f);
+	EXPECT_CODE(RUN(ENGINE_OP_RECIPROCAL, NULL, 1, I32(D(1), 2)),
+	    RF_ERR_DTYPE);
+}
+
+static void
+test_clip_leaky_hard(void)
+{
+	struct tensor *y;
+	/* ReLU6; NaN passes, -0 is not below 0. */
+	at_float("min", 0);
+	at_float("max", 6);
+	EXPECT_CODE(RUN(ENGINE_OP_CLIP, &y, 1, F32(D(5), -1, 3, 7, NAN,
+	    -0.0f)), RF_OK);
+	EXPECT_F32(y, D(5), 0, 0, 3, 6, QNAN, -0.0f);
+	/* min > max: everything is max (ONNX, torch.clamp). */
+	at_float("min", 2);
+	at_float("max", 1);
+	EXPECT_CODE(RUN(ENGINE_OP_CLIP, &y, 1, F32(D(2), 0, 5)), RF_OK);
+	EXPECT_F32(y, D(2), 0, 1, 1);
+	/* No bounds: the identity, infinities included. */
+	EXPECT_CODE(RUN(ENGINE_OP_CLIP, &y, 1, F32(D(2), -INFINITY, 7)),
+	    RF_OK);
+	EXPECT_F32(y, D(2), 0, -INFINITY, 7);
+	at_float("min", NAN);
+	EXPECT_CODE(BUILD(ENGINE_OP_CLIP, 1, F32S(1)), RF_ERR_INVAL);
+	at_float("lo", 0);
+	EXPECT_CODE(BUILD(ENGINE_OP_CLIP, 1, F32S(1)), RF_ERR_NOTSUP);
+
+	at_float("alpha", 0.5f);
+	EXPECT_CODE(RUN(ENGINE_OP_LEAKYRELU, &y, 1, F32(D(5), -4, 3, -0.0f,
+	    NAN, -INFINITY)), RF_OK);
+	EXPECT_F32(y, D(5), 0, -2, 3, -0.0f, QNAN, -INFINITY);
+	/* Default alpha 0.01f: -100 * 0.01f rounded once. */
+	EXPECT_CODE(RUN(ENGINE_OP_LEAKYRELU, &y, 1, F32S(-100)), RF_OK);
+	EXPECT_F32S(y, 0, -100.0f * 0.01f);
+
+	at_float("alpha", 0.25f);
+	at_float("beta", 0.5f);
+	EXPECT_CODE(RUN(ENGINE_OP_HARDSIGMOID, &y, 1, F32(D(5), -4, 0, 1, 4,
+	    NAN)), RF_OK);
+	EXPECT_F32(y, D(5), 0, 0, 0.5f, 0.75f, 1, QNAN);
+	/* Defaults 0.2, 0.5: 0.2f * 1 + 0.5f = 0x3f333333. */
+	EXPECT_CODE(RUN(ENGINE_OP_HARDSIGMOID, &y, 1, F32S(1)), RF_OK);
+	EXPECT_F32S(y, 0, ffrom(0x3f333333));
+
+	/* x * clamp(x + 3, 0, 6) / 6, rounded once: -4 * 0 is -0. */
+	EXPECT_CODE(RUN(ENGINE_OP_HARDSWISH, &y, 1, F32(D(7), -4, 3, 1, -1,
+	    NAN, INFINITY, 10)), RF_OK);
+	EXPECT_F32(y, D(7), 0, -0.0f, 3, 2.0f / 3.0f, -1.0f / 3.0f, QNAN,
+	    INFINITY, 10);
+
+	/* log(1 + e^x): log 2; 100 exactly; e^-100 = 3.8e-44 (subnormal
+	 * 0x1b) where a naive log(1 + e^x) gives 0. */
+	EXPECT_CODE(RUN(ENGINE_OP_SOFTPLUS, &y, 1, F32(D(7), 0, 100, -100,
+	    -INFINITY, INFINITY, NAN, 1)), RF_OK);
+	EXPECT_F32(y, D(7), 0, ffrom(0x3f317218), 100, ffrom(0x1b), 0,
+	    INFINITY, QNAN, 1.3132616f);
+}
+
+static void
+test_min_max(void)
+{
+	struct tensor *y;
+	const struct tensor *a = F32(D(2, 2), 1, NAN, -0.0f, 5);
+	const struct tensor *b = F32(D(2), 2, 3);
+	EXPECT_CODE(RUN(ENGINE_OP_MAX, &y, 1, a, b), RF_OK);
+	EXPECT_F32(y, D(2, 2), 0, 2, QNAN, 2, 5);
+	EXPECT_CODE(RUN(ENGINE_OP_MIN, &y, 1, a, b), RF_OK);
+	EXPECT_F32(y, D(2, 2), 0, 1, QNAN, -0.0f, 3);
+	/* Zeros of both signs: Max +0, Min -0, in either order. */
+	const struct tensor *z1 = F32(D(2), -0.0f, 0.0f);
+	const struct tensor *z2 = F32(D(2), 0.0f, -0.0f);
+	EXPECT_CODE(RUN(ENGINE_OP_MAX, &y, 1, z1, z2), RF_OK);
+	EXPECT_F32(y, D(2), 0, 0.0f, 0.0f);
+	EXPECT_CODE(RUN(ENGINE_OP_MIN, &y, 1, z1, z2), RF_OK);
+	EXPECT_F32(y, D(2), 0, -0.0f, -0.0f);
+	/* NaN on the right too. */
+	EXPECT_CODE(RUN(ENGINE_OP_MAX, &y, 1, F32S(1), F32S(NAN)), RF_OK);
+	EXPECT_F32S(y, 0, QNAN);
+	EXPECT_CODE(RUN(ENGINE_OP_MAX, &y, 1, I64(D(3), 1, -5, 7), I64S(0)),
+	    RF_OK);
+	EXPECT_I64(y, D(3), 1, 0, 7);
+	EXPECT_CODE(RUN(ENGINE_OP_MIN, &y, 1, I32(D(2), INT32_MIN, 3),
+	    I32S(2)), RF_OK);
+	EXPECT_I32(y, D(2), INT32_MIN, 2);
+	/* One operand: itself. */
+	EXPECT_CODE(RUN(ENGINE_OP_MIN, &y, 1, F32(D(2), 4, -0.0f)), RF_OK);
+	EXPECT_F32(y, D(2), 0, 4, -0.0f);
+	EXPECT_CODE(RUN(ENGINE_OP_MAX, NULL, 1, F32S(1), I32S(1)),
+	    RF_ERR_DTYPE);
+	EXPECT_CODE(RUN(ENGINE_OP_MAX, NULL, 1, F32(D(2), 1, 2),
+	    F32(D(3), 1, 2, 3)), RF_ERR_SHAPE);
+}
+
+static void
+test_reduce_family(void)
+{
+	const struct tensor *x = F32(D(2, 3), 1, 2, 3, 4, 5, 6);
+	const struct tensor *empty = mk(TENSOR_F32, 2, D(2, 0), NULL, 0);
+	struct tensor *y;
+	AT_INTS("axes", 1);
+	EXPECT_CODE(RUN(ENGINE_OP_REDUCESUM, &y, 1, x), RF_OK);
+	EXPECT_F32(y, D(2, 1), 0, 6, 15);
+	AT_INTS("axes", 0);
+	at_int("keepdims", 0);
+	EXPECT_CODE(RUN(ENGINE_OP_REDUCESUM, &y, 1, x), RF_OK);
+	EXPECT_F32(y, D(3), 0, 5, 7, 9);
+	EXPECT_CODE(RUN(ENGINE_OP_REDUCESUM, &y, 1, x), RF_OK);
+	EXPECT_F32(y, D(1, 1), 0, 21);
+	/* In double: 1e8 + 1 - 1e8 + 1 = 2; a float sum gives 0 or 1. */
+	EXPECT_CODE(RUN(ENGINE_OP_REDUCESUM, &y, 1, F32(D(4), 1e8f, 1, -1e8f,
+	    1)), RF_OK);
+	EXPECT_F32(y, D(1), 0, 2);
+	/* Empty reductions: the operation's identity. */
+	AT_INTS("axes", 1);
+	EXPECT_CODE(RUN(ENGINE_OP_REDUCESUM, &y, 1, empty), RF_OK);
+	EXPECT_F32(y, D(2, 1), 0, 0, 0);
+	AT_INTS("axes", 1);
+	EXPECT_CODE(RUN(ENGINE_OP_REDUCEPROD, &y, 1, empty), RF_OK);
+	EXPECT_F32(y, D(2, 1), 0, 1, 1);
+	AT_INTS("axes", 1);
+	EXPECT_CODE(RUN(ENGINE_OP_REDUCEL2, &y, 1, empty), RF_OK);
+	EXPECT_F32(y, D(2, 1), 0, 0, 0);
+	AT_INTS("axes", 1);
+	EXPECT_CODE(RUN(ENGINE_OP_REDUCEMAX, &y, 1, empty), RF_OK);
+	EXPECT_F32(y, D(2, 1), 0, -INFINITY, -INFINITY);
+	AT_INTS("axes", 1);
+	EXPECT_CODE(RUN(ENGINE_OP_REDUCEMIN, &y, 1, empty), RF_OK);
+	EXPECT_F32(y, D(2, 1), 0, INFINITY, INFINITY);
+	/* noop_with_empty_axes and no axes: the input. */
+	at_int("noop_with_empty_axes", 1);
+	EXPECT_CODE(RUN(ENGINE_OP_REDUCESUM, &y, 1, x), RF_OK);
+	EXPECT_F32(y, D(2, 3), 0, 1, 2, 3, 4, 5, 6);
+	/* Integers wrap. */
+	EXPECT_CODE(RUN(ENGINE_OP_REDUCESUM, &y, 1, I64(D(2), INT64_MAX, 1)),
+	    RF_OK);
+	EXPECT_I64(y, D(1), INT64_MIN);
+	AT_INTS("axes", 1);
+	EXPECT_CODE(RUN(ENGINE_OP_REDUCEPROD, &y, 1, x), RF_OK);
+	EXPECT_F32(y, D(2, 1), 0, 6, 120);
+	EXPECT_CODE(RUN(ENGINE_OP_REDUCEL2, &y, 1, F32(D(2), 3, -4)), RF_OK);
+	EXPECT_F32(y, D(1), 0, 5);
+	AT_INTS("axes", -1);
+	EXPECT_CODE(RUN(ENGINE_OP_REDUCEMAX, &y, 1, x), RF_OK);
+	EXPECT_F32(y, D(2, 1), 0, 3, 6);
+	AT_INTS("axes", 1);
+	EXPECT_CODE(RUN(ENGINE_OP_REDUCEMIN, &y, 1, x), RF_OK);
+	EXPECT_F32(y, D(2, 1), 0, 1, 4);
+	/* A NaN anywhere wins; of +0 and -0 the first stays. */
+	EXPECT_CODE(RUN(ENGINE_OP_REDUCEMAX, &y, 1, F32(D(4), 1, NAN, 5, 2)),
+	    RF_OK);
+	EXPECT_F32(y, D(1), 0, QNAN);
+	EXPECT_CODE(RUN(ENGINE_OP_REDUCEMIN, &y, 1, F32(D(3), 7, 2, NAN)),
+	    RF_OK);
+	EXPECT_F32(y, D(1), 0, QNAN);
+	EXPECT_CODE(RUN(ENGINE_OP_REDUCEMAX, &y, 1, F32(D(2), -0.0f, 0.0f)),
+	    RF_OK);
+	EXPECT_F32(y, D(1), 0, -0.0f);
+	EXPECT_CODE(RUN(ENGINE_OP_REDUCEMAX, &y, 1, I32(D(3), -7, -2, -9)),
+	    RF_OK);
+	EXPECT_I32(y, D(1), -2);
+	AT_INTS("axes", 0);
+	EXPECT_CODE(RUN(ENGINE_OP_REDUCEMIN, &y, 1, mk(TENSOR_I64, 1, D(0),
+	    NULL, 0)), RF_OK);
+	EXPECT_I64(y, D(1), INT64_MAX);
+	EXPECT_CODE(RUN(ENGINE_OP_REDUCEL2, NULL, 1, I64(D(2), 1, 2)),
+	    RF_ERR_DTYPE);
+	EXPECT_CODE(RUN(ENGINE_OP_REDUCESUM, NULL, 1, I8(D(2), 1, 2)),
+	    RF_ERR_DTYPE);
+	AT_INTS("axes", 1, -1);
+	EXPECT_CODE(RUN(ENGINE_OP_REDUCESUM, NULL, 1, x), RF_ERR_INVAL);
+	AT_INTS("axes", 2);
+	EXPECT_CODE(RUN(ENGINE_OP_REDUCEMAX, NULL, 1, x), RF_ERR_INVAL);
+	at_int("keepdims", 2);
+	EXPECT_CODE(BUILD(ENGINE_OP_REDUCEPROD, 1, x), RF_ERR_INVAL);
+}
+
+static void
+test_argmax(void)
+{
+	struct tensor *y;
+	/* NaN counts as the largest; ties go to the first index. */
+	const struct tensor *x = F32(D(2, 3), 1, 5, 5, NAN, 2, NAN);
+	at_int("axis", 1);
+	at_int("keepdims", 0);
+	EXPECT_CODE(RUN(ENGINE_OP_ARGMAX, &y, 1, x), RF_OK);
+	EXPECT_I64(y, D(2), 1, 0);
+	at_int("axis", -1);
+	at_int("keepdims", 0);
+	at_int("select_last_index", 1);
+	EXPECT_CODE(RUN(ENGINE_OP_ARGMAX, &y, 1, x), RF_OK);
+	EXPECT_I64(y, D(2), 2, 2);
+	EXPECT_CODE(RUN(ENGINE_OP_ARGMAX, &y, 1, F32(D(2, 3), 1, 5, 5, 0, 7,
+	    5)), RF_OK);
+	EXPECT_I64(y, D(1, 3), 0, 1, 0);
+	/* -0 and +0 are equal: the first. */
+	EXPECT_CODE(RUN(ENGINE_OP_ARGMAX, &y, 1, F32(D(2), -0.0f, 0.0f)),
+	    RF_OK);
+	EXPECT_I64(y, D(1), 0);
+	EXPECT_CODE(RUN(ENGINE_OP_ARGMAX, &y, 1, I8(D(4), -3, 9, 9, 2)),
+	    RF_OK);
+	EXPECT_I64(y, D(1), 1);
+	EXPECT_CODE(RUN(ENGINE_OP_ARGMAX, &y, 1, F32S(3)), RF_ERR_INVAL);
+	at_int("axis", 1);
+	EXPECT_CODE(RUN(ENGINE_OP_ARGMAX, NULL, 1, mk(TENSOR_F32, 2, D(2, 0),
+	    NULL, 0)), RF_ERR_SHAPE);
+}
+
+static void
+test_logsoftmax(void)
+{
+	struct tensor *y;
+	EXPECT_CODE(RUN(ENGINE_OP_LOGSOFTMAX, &y, 1, F32(D(2, 3), 1, 2, 3, 0,
+	    0, 0)), RF_OK);
+	EXPECT_F32(y, D(2, 3), TOL_ULP2 * 8, -2.407606f, -1.407606f,
+	    -0.40760598f, -1.09861229f, -1.09861229f, -1.09861229f);
+	/* No overflow: x - max first. -inf gives -inf, a NaN all NaN. */
+	EXPECT_CODE(RUN(ENGINE_OP_LOGSOFTMAX, &y, 1, F32(D(3, 2), 1000, 0,
+	    -INFINITY, 0, NAN, 1)), RF_OK);
+	EXPECT_F32(y, D(3, 2), 0, 0, -1000, -INFINITY, 0, QNAN, QNAN);
+	/* Every element -inf: -inf - -inf is NaN, as in PyTorch. */
+	at_int("axis", 0);
+	EXPECT_CODE(RUN(ENGINE_OP_LOGSOFTMAX, &y, 1, F32(D(2, 1), -INFINITY,
+	    -INFINITY)), RF_OK);
+	EXPECT_F32(y, D(2, 1), 0, QNAN, QNAN);
+	EXPECT_CODE(RUN(ENGINE_OP_LOGSOFTMAX, NULL, 1, I32(D(1), 1)),
+	    RF_ERR_DTYPE);
+}
+
+static CU_TestInfo export_tests[] = {
+	{ "Exp, Log: specials", test_exp_log },
+	{ "Abs, Neg, Reciprocal: signs, wrapping", test_abs_neg_reciprocal },
+	{ "Clip, LeakyRelu, HardSigmoid, HardSwish, Softplus",
+	    test_clip_leaky_hard },
+	{ "Min, Max: NaN, signed zeros, broadcasting", test_min_max },
+	{ "ReduceSum/Max/Min/Prod/L2: empty, NaN, wrap", test_reduce_family },
+	{ "ArgMax: NaN, ties, select_last_index", test_argmax },
+	{ "LogSoftmax: shifts, -inf, NaN", test_logsoftmax },
+	CU_TEST_INFO_NULL,
+};
+
 static CU_SuiteInfo suites[] = {
 	{ "ops: matmul family", NULL, NULL, NULL, teardown, matmul_tests },
 	{ "ops: elementwise", NULL, NULL, NULL, teardown, elementwise_tests },
@@ -3356,6 +3647,8 @@ static CU_SuiteInfo suites[] = {
 	{ "ops: added for ONNX import", NULL, NULL, NULL, teardown,
 	    import_tests },
 	{ "ops: builder", NULL, NULL, NULL, teardown, builder_tests },
+	{ "ops: element-wise and reductions of exports", NULL, NULL, NULL,
+	    teardown, export_tests },
 	CU_SUITE_INFO_NULL,
 };
 

@@ -324,6 +324,63 @@ def misc_ops():
     save_case("misc_ops", [x], [y.astype(np.float32)])
 
 
+def export_ops():
+    """The element-wise operators and reductions of real exports' heads."""
+    x = ((np.arange(24, dtype=np.float32).reshape(2, 3, 4) - 11.5) / 4.0)
+    n = helper.make_node
+    inits = [c_f32("lo", -1.0), c_f32("hi", 1.5), c_i64("ax2", [2])]
+    nodes = [
+        n("Clip", ["x", "lo", "hi"], ["c"], name="clip"),
+        n("Exp", ["c"], ["e"], name="exp"),
+        n("Abs", ["x"], ["a"], name="abs"),
+        n("Log", ["a"], ["l"], name="log"),
+        n("Neg", ["l"], ["ng"], name="neg"),
+        n("Reciprocal", ["x"], ["r"], name="recip"),
+        n("Min", ["e", "ng", "r"], ["mn"], name="min3"),
+        n("LeakyRelu", ["x"], ["lr"], name="leaky", alpha=0.1),
+        n("Max", ["mn", "lr"], ["mx"], name="max"),
+        n("HardSigmoid", ["x"], ["hs"], name="hsig", alpha=0.3, beta=0.4),
+        n("HardSwish", ["x"], ["hw"], name="hswish"),
+        n("Softplus", ["x"], ["sp"], name="softplus"),
+        n("Add", ["mx", "hs"], ["t1"], name="add1"),
+        n("Add", ["t1", "hw"], ["t2"], name="add2"),
+        n("Add", ["t2", "sp"], ["t"], name="add3"),
+        n("LogSoftmax", ["t"], ["ls"], name="logsoftmax", axis=1),
+        n("ReduceSum", ["ls", "ax2"], ["rs"], name="rsum"),
+        n("ReduceMax", ["t"], ["rmax"], name="rmax", axes=[2]),
+        n("ReduceMin", ["t"], ["rmin"], name="rmin", axes=[-1]),
+        n("ReduceProd", ["hs"], ["rp"], name="rprod", axes=[2]),
+        n("ReduceL2", ["t"], ["rl2"], name="rl2", axes=[2]),
+        n("ArgMax", ["t"], ["am"], name="argmax", axis=2),
+        n("Cast", ["am"], ["amf"], name="argmax_f", to=TensorProto.FLOAT),
+        n("Concat", ["rs", "rmax", "rmin", "rp", "rl2", "amf"], ["y"],
+          name="concat", axis=2),
+    ]
+    m = model(nodes, [vi("x", TensorProto.FLOAT, [2, 3, 4])],
+              [vi("y", TensorProto.FLOAT, [2, 3, 6])], inits, opset=14)
+    onnx.checker.check_model(m)
+    write(m, "export_ops")
+    f = x.astype(np.float64)
+    c = np.clip(f, -1.0, 1.5)
+    e = np.exp(c)
+    ng = -np.log(np.abs(f))
+    r = 1.0 / f
+    mn = np.minimum(np.minimum(e, ng), r)
+    mx = np.maximum(mn, np.where(f < 0, f * 0.1, f))
+    hs = np.clip(0.3 * f + 0.4, 0.0, 1.0)
+    hw = f * np.clip(f + 3.0, 0.0, 6.0) / 6.0
+    sp = np.logaddexp(0.0, f)
+    t = mx + hs + hw + sp
+    tm = t.max(axis=1, keepdims=True)
+    ls = t - tm - np.log(np.exp(t - tm).sum(axis=1, keepdims=True))
+    y = np.concatenate([
+        ls.sum(axis=2, keepdims=True), t.max(axis=2, keepdims=True),
+        t.min(axis=2, keepdims=True), hs.prod(axis=2, keepdims=True),
+        np.sqrt((t * t).sum(axis=2, keepdims=True)),
+        t.argmax(axis=2)[:, :, None].astype(np.float64)], axis=2)
+    save_case("export_ops", [x], [y.astype(np.float32)])
+
+
 def const_out():
     n = helper.make_node
     nodes = [
@@ -499,7 +556,8 @@ def main():
     # Groups by name (default: all), so a new fixture can be made without
     # retraining the others.
     groups = dict(real=real_models, softmax_op11=softmax_op11,
-                  misc_ops=misc_ops, const_out=const_out, hostile=hostile)
+                  misc_ops=misc_ops, export_ops=export_ops,
+                  const_out=const_out, hostile=hostile)
     groups.update(GROUPS)
     want = sys.argv[1:] or list(groups)
     for g in want:
