@@ -290,6 +290,14 @@ int engine_op_reducel2_parse(const struct op_attrs *, size_t,
     struct op_params *, struct rf_errinfo *);
 int engine_op_reducel2_eval(const struct op_call *c);
 
+/* engine/op_logic.c */
+int engine_op_equal_eval(const struct op_call *c);
+int engine_op_less_eval(const struct op_call *c);
+int engine_op_greater_eval(const struct op_call *c);
+int engine_op_not_eval(const struct op_call *c);
+int engine_op_and_eval(const struct op_call *c);
+int engine_op_or_eval(const struct op_call *c);
+
 /*
  * Walks the elements of a broadcast result in row-major order and keeps,
  * for up to three operands (NumPy broadcasting, shapes aligned on the
@@ -315,6 +323,8 @@ void engine_bcast_iter_next(struct bcast_iter *it);
 #define ONNX_DT_INT8 3
 #define ONNX_DT_INT32 6
 #define ONNX_DT_INT64 7
+/* Cast to BOOL gives i8 0/1: x != 0 (NaN is true). */
+#define ONNX_DT_BOOL 9
 
 /*
  * Caps any single engine allocation made by the calling thread (tensors

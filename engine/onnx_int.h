@@ -139,6 +139,7 @@ struct onnx_ival {
 	int rank;
 	int64_t dims[TENSOR_MAX_RANK];
 	bool need_shape;
+	bool rt_bool; /* ONNX_IV_RUNTIME: a bool, held as i8 0/1 */
 	bool live;
 	int eidx;        /* engine value index once emitted, else -1 */
 	char *gen_name;  /* made-up values own their name */
@@ -191,6 +192,8 @@ struct onnx_emit_args {
 	int bool_from;      /* input whose bool-ness the outputs share, -1 */
 	bool keep;          /* plan it even if every input is a constant */
 };
+/* bool_from for operators whose outputs are bools (comparisons, logic). */
+#define ONNX_BOOL_OUT (-2)
 
 typedef int (*onnx_map_fn)(struct onnx_mapper *mp, const struct onnx_node *n,
     enum engine_op op);
@@ -211,6 +214,8 @@ int engine_onnx_err_dynamic(struct onnx_mapper *mp, const char *what);
 /* Prefixes ei's message (from the engine) with the node. */
 int engine_onnx_errctx(struct onnx_mapper *mp, int err);
 
+/* Whether a value (constant or run-time) is a bool. */
+bool engine_onnx_is_bool(const struct onnx_mapper *mp, int id);
 /* Follows aliases to the value that holds the data. */
 int engine_onnx_resolve(const struct onnx_mapper *mp, int id);
 /* The value's name in the engine model. */

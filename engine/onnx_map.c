@@ -225,6 +225,18 @@ engine_onnx_resolve(const struct onnx_mapper *mp, int id)
 	return id;
 }
 
+bool
+engine_onnx_is_bool(const struct onnx_mapper *mp, int id)
+{
+	id = engine_onnx_resolve(mp, id);
+	if (id < 0) {
+		return false;
+	}
+	const struct onnx_ival *v = &mp->iv[id];
+	return v->kind == ONNX_IV_CONST ? v->c.is_bool :
+	    v->kind == ONNX_IV_RUNTIME && v->rt_bool;
+}
+
 const char *
 engine_onnx_value_name(const struct onnx_mapper *mp, int id)
 {
@@ -624,8 +636,8 @@ engine_onnx_emit(struct onnx_mapper *mp, const struct onnx_emit_args *e)
 			}
 			return engine_onnx_errctx(mp, err);
 		}
-		bool is_bool = e->bool_from >= 0 && in[e->bool_from] >= 0 &&
-		    mp->iv[in[e->bool_from]].c.is_bool;
+		bool is_bool = e->bool_from == ONNX_BOOL_OUT || (e->bool_from >= 0 &&
+		    in[e->bool_from] >= 0 && mp->iv[in[e->bool_from]].c.is_bool);
 		for (size_t j = 0; j < n_out; j++) {
 			if (err == RF_OK) {
 				err = engine_onnx_set_const(
@@ -657,9 +669,14 @@ engine_onnx_emit(struct onnx_mapper *mp, const struct onnx_emit_args *e)
 	}
 	p->n_attrs = e->n_attrs;
 	bool need = false;
+	/* Bool-ness at run time: comparisons and logic make bools, data
+	 * movement keeps them (bool_from). */
+	bool rb = e->bool_from == ONNX_BOOL_OUT || (e->bool_from >= 0 &&
+	    engine_onnx_is_bool(mp, in[e->bool_from]));
 	for (size_t j = 0; j < n_out; j++) {
 		struct onnx_ival *v = &mp->iv[out[j]];
 		p->out[j] = out[j];
+		v->rt_bool = rb;
 		v->kind = ONNX_IV_RUNTIME;
 		v->pop = (int)(mp->n_pops - 1);
 		v->pop_out = (int)j;

@@ -7,9 +7,9 @@
  * refused by name). Where ONNX takes shapes and axes as tensor inputs
  * (Squeeze and Unsqueeze from opset 13, Split, Slice, Pad, Expand), they
  * must be constants and become attributes. Constant, Shape,
- * ConstantOfShape, Equal, Range and Cast to bool exist only at import:
- * they fold constants and are refused on run-time values, since the
- * engine has no bool tensors (docs/onnx.md).
+ * ConstantOfShape and Range exist only at import: they fold constants.
+ * Bools are i8 0/1; the mapper tracks which values are bools so that
+ * Where, Not, And and Or only ever see one (docs/onnx.md).
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -609,13 +609,7 @@ map_where(struct onnx_mapper *mp, const struct onnx_node *n, enum engine_op op)
 	if (err != RF_OK) {
 		return err;
 	}
-	const struct onnx_const *c = engine_onnx_in_const(mp, n, 0);
-	if (c == NULL) {
-		return engine_onnx_err(mp, RF_ERR_NOTSUP,
-		    "the condition '%.60s' must be a constant: the engine has "
-		    "no bool tensors at run time", engine_onnx_in_name(mp, n, 0));
-	}
-	if (!c->is_bool) {
+	if (!engine_onnx_is_bool(mp, n->in[0])) {
 		return engine_onnx_err(
 		    mp, RF_ERR_INVAL, "the condition must be bool");
 	}
@@ -649,9 +643,12 @@ map_cast(struct onnx_mapper *mp, const struct onnx_node *n, enum engine_op op)
 	}
 	const struct onnx_const *c = engine_onnx_in_const(mp, n, 0);
 	if (c == NULL) {
-		return engine_onnx_err(mp, RF_ERR_NOTSUP,
-		    "Cast to BOOL of a run-time value is not supported (the "
-		    "engine has no bool tensors)");
+		/* At run time: the engine's Cast gives i8 0/1. */
+		struct engine_attr a;
+		engine_attr_int(&a, "to", to);
+		struct onnx_emit_args e = { op, n->in, 1, n->out, n->n_out, &a,
+			1, "", ONNX_BOOL_OUT, false };
+		return engine_onnx_emit(mp, &e);
 	}
 	struct tensor t;
 	const struct tensor *x = &c->t;
@@ -927,6 +924,34 @@ map_reduce(struct onnx_mapper *mp, const struct onnx_node *n,
 	return err;
 }
 
+/* Less, Greater (any engine dtype), and Not, And, Or (bool operands):
+ * their outputs are bools, i8 0/1. */
+static int
+map_bool_op(struct onnx_mapper *mp, const struct onnx_node *n,
+    enum engine_op op)
+{
+	bool logic = op == ENGINE_OP_NOT || op == ENGINE_OP_AND ||
+	    op == ENGINE_OP_OR;
+	size_t k = op == ENGINE_OP_NOT ? 1 : 2;
+	int err = need_inputs(mp, n, k, k);
+	if (err == RF_OK) {
+		err = attrs_only(mp, n, NULL);
+	}
+	for (size_t i = 0; err == RF_OK && logic && i < k; i++) {
+		if (!engine_onnx_is_bool(mp, n->in[i])) {
+			err = engine_onnx_err(mp, RF_ERR_DTYPE,
+			    "input %zu ('%.60s') must be bool", i,
+			    engine_onnx_in_name(mp, n, i));
+		}
+	}
+	if (err != RF_OK) {
+		return err;
+	}
+	struct onnx_emit_args e = { op, n->in, k, n->out, n->n_out, NULL, 0,
+		"", ONNX_BOOL_OUT, false };
+	return engine_onnx_emit(mp, &e);
+}
+
 /* ------------------------------------------------------------------ */
 /* Import-time only: shape arithmetic on constants                      */
 /* ------------------------------------------------------------------ */
@@ -1074,9 +1099,10 @@ map_equal(struct onnx_mapper *mp, const struct onnx_node *n, enum engine_op op)
 	const struct onnx_const *a = engine_onnx_in_const(mp, n, 0);
 	const struct onnx_const *b = engine_onnx_in_const(mp, n, 1);
 	if (a == NULL || b == NULL) {
-		return engine_onnx_err(mp, RF_ERR_NOTSUP,
-		    "Equal is only supported on constants (folded at import): "
-		    "the engine has no bool tensors at run time");
+		/* At run time: the engine's Equal gives i8 0/1. */
+		struct onnx_emit_args e = { op, n->in, 2, n->out, n->n_out, NULL,
+			0, "", ONNX_BOOL_OUT, false };
+		return engine_onnx_emit(mp, &e);
 	}
 	if (a->t.dtype != b->t.dtype || a->is_bool != b->is_bool) {
 		return engine_onnx_err(
@@ -1206,6 +1232,7 @@ map_range(struct onnx_mapper *mp, const struct onnx_node *n, enum engine_op op)
 static const struct onnx_map_entry map_table[] = {
 	{ "Abs", map_direct, ENGINE_OP_ABS },
 	{ "Add", map_direct, ENGINE_OP_ADD },
+	{ "And", map_bool_op, ENGINE_OP_AND },
 	{ "ArgMax", map_direct, ENGINE_OP_ARGMAX },
 	{ "AveragePool", map_direct, ENGINE_OP_AVGPOOL },
 	{ "BatchNormalization", map_direct, ENGINE_OP_BATCHNORM },
@@ -1217,7 +1244,7 @@ static const struct onnx_map_entry map_table[] = {
 	{ "Conv", map_direct, ENGINE_OP_CONV },
 	{ "Div", map_direct, ENGINE_OP_DIV },
 	{ "Dropout", map_dropout, ENGINE_OP_IDENTITY },
-	{ "Equal", map_equal, ENGINE_OP_IDENTITY },
+	{ "Equal", map_equal, ENGINE_OP_EQUAL },
 	{ "Erf", map_direct, ENGINE_OP_ERF },
 	{ "Exp", map_direct, ENGINE_OP_EXP },
 	{ "Expand", map_expand, ENGINE_OP_EXPAND },
@@ -1226,11 +1253,13 @@ static const struct onnx_map_entry map_table[] = {
 	{ "Gelu", map_direct, ENGINE_OP_GELU },
 	{ "Gemm", map_direct, ENGINE_OP_GEMM },
 	{ "GlobalAveragePool", map_direct, ENGINE_OP_GLOBALAVGPOOL },
+	{ "Greater", map_bool_op, ENGINE_OP_GREATER },
 	{ "HardSigmoid", map_direct, ENGINE_OP_HARDSIGMOID },
 	{ "HardSwish", map_direct, ENGINE_OP_HARDSWISH },
 	{ "Identity", map_identity, ENGINE_OP_IDENTITY },
 	{ "LayerNormalization", map_direct, ENGINE_OP_LAYERNORM },
 	{ "LeakyRelu", map_direct, ENGINE_OP_LEAKYRELU },
+	{ "Less", map_bool_op, ENGINE_OP_LESS },
 	{ "Log", map_direct, ENGINE_OP_LOG },
 	{ "LogSoftmax", map_softmax, ENGINE_OP_LOGSOFTMAX },
 	{ "MatMul", map_direct, ENGINE_OP_MATMUL },
@@ -1240,6 +1269,8 @@ static const struct onnx_map_entry map_table[] = {
 	{ "Min", map_minmax, ENGINE_OP_MIN },
 	{ "Mul", map_direct, ENGINE_OP_MUL },
 	{ "Neg", map_direct, ENGINE_OP_NEG },
+	{ "Not", map_bool_op, ENGINE_OP_NOT },
+	{ "Or", map_bool_op, ENGINE_OP_OR },
 	{ "Pad", map_pad, ENGINE_OP_PAD },
 	{ "Pow", map_direct, ENGINE_OP_POW },
 	{ "QLinearMatMul", map_direct, ENGINE_OP_QLINEARMATMUL },

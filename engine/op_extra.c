@@ -850,6 +850,9 @@ engine_op_expand_eval(const struct op_call *c)
 /* Cast                                                                 */
 /* ------------------------------------------------------------------ */
 
+/* Cast's parameter for 'to' = BOOL (the others are enum tensor_dtype). */
+#define CAST_BOOL (-1)
+
 int
 engine_op_cast_parse(const struct op_attrs *at, size_t n_inputs,
     struct op_params *p, struct rf_errinfo *ei)
@@ -885,14 +888,50 @@ engine_op_cast_parse(const struct op_attrs *at, size_t n_inputs,
 	case ONNX_DT_INT64:
 		dt = TENSOR_I64;
 		break;
+	case ONNX_DT_BOOL:
+		dt = TENSOR_I8;
+		break;
 	default:
 		return rf_errf(ei, RF_ERR_NOTSUP,
 		    "attribute 'to' is ONNX type %lld; the engine has float "
-		    "(1), int8 (3), int32 (6) and int64 (7)",
+		    "(1), int8 (3), int32 (6), int64 (7) and bool (9, as int8 "
+		    "0/1)",
 		    (long long)to);
 	}
-	int64_t v = (int64_t)dt;
+	/* Bool is i8 holding 0 or 1: CAST_BOOL. */
+	int64_t v = to == ONNX_DT_BOOL ? CAST_BOOL : (int64_t)dt;
 	OP_PARAMS_PUT(p, v);
+	return RF_OK;
+}
+
+/* x != 0 as i8 0/1: -0 is false, NaN true (ONNX). */
+static int
+cast_to_bool(const struct op_call *c)
+{
+	const struct tensor *x = c->in[0];
+	int err = engine_op_out_alloc(c, 0, TENSOR_I8, x->rank, x->dims);
+	if (err != RF_OK) {
+		return err;
+	}
+	int8_t *y = c->out[0].data;
+	for (size_t i = 0; i < x->count; i++) {
+		bool nz;
+		switch (x->dtype) {
+		case TENSOR_F32:
+			nz = ((const float *)x->data)[i] != 0.0f;
+			break;
+		case TENSOR_I8:
+			nz = ((const int8_t *)x->data)[i] != 0;
+			break;
+		case TENSOR_I32:
+			nz = ((const int32_t *)x->data)[i] != 0;
+			break;
+		default:
+			nz = ((const int64_t *)x->data)[i] != 0;
+			break;
+		}
+		y[i] = nz ? 1 : 0;
+	}
 	return RF_OK;
 }
 
@@ -977,6 +1016,9 @@ engine_op_cast_eval(const struct op_call *c)
 	int64_t to;
 	OP_PARAMS_GET(c->params, to);
 	const struct tensor *x = c->in[0];
+	if (to == CAST_BOOL) {
+		return cast_to_bool(c);
+	}
 	enum tensor_dtype dt = (enum tensor_dtype)to;
 	if (x->dtype == dt) {
 		return copy_as(c, 0, x->rank, x->dims);

@@ -115,8 +115,20 @@ static const struct op_def op_table[ENGINE_OP_COUNT] = {
 	    engine_op_reduceprod_parse, engine_op_reduceprod_eval },
 	[ENGINE_OP_REDUCEL2] = { "ReduceL2", 1, 1, 1, 1,
 	    engine_op_reducel2_parse, engine_op_reducel2_eval },
+	[ENGINE_OP_EQUAL] = { "Equal", 2, 2, 1, 1, engine_op_parse_none,
+	    engine_op_equal_eval },
+	[ENGINE_OP_LESS] = { "Less", 2, 2, 1, 1, engine_op_parse_none,
+	    engine_op_less_eval },
+	[ENGINE_OP_GREATER] = { "Greater", 2, 2, 1, 1, engine_op_parse_none,
+	    engine_op_greater_eval },
+	[ENGINE_OP_NOT] = { "Not", 1, 1, 1, 1, engine_op_parse_none,
+	    engine_op_not_eval },
+	[ENGINE_OP_AND] = { "And", 2, 2, 1, 1, engine_op_parse_none,
+	    engine_op_and_eval },
+	[ENGINE_OP_OR] = { "Or", 2, 2, 1, 1, engine_op_parse_none,
+	    engine_op_or_eval },
 };
-_Static_assert(ENGINE_OP_COUNT == 57, "op table must list every op");
+_Static_assert(ENGINE_OP_COUNT == 63, "op table must list every op");
 
 const struct op_def *
 engine_op_def_get(enum engine_op op)

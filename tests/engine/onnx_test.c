@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "engine/engine.h"
 #include "tests/testlib.h"
@@ -58,6 +59,10 @@ static const struct fixture fixtures[] = {
 	{ "misc_ops", "y", NULL, 0 },
 	{ "const_out", "c", NULL, 0 },
 	{ "export_ops", "y", NULL, 0 },
+	{ "bool_ops", "y", NULL, 0 },
+	{ "mobilenet_v2", "logits", NULL, 0 },
+	{ "squeezenet", "logits", NULL, 0 },
+	{ "bert_mask", "logits", NULL, 0 },
 };
 #define N_FIXTURES (sizeof(fixtures) / sizeof(fixtures[0]))
 
@@ -246,10 +251,9 @@ has_op(const struct engine_model *m, enum engine_op op)
 /* Each fixture imports, runs, and matches PyTorch (or numpy) within the
  * tolerance; the largest errors are printed for the record. */
 static void
-test_fixtures_match_expected(void)
+match_expected(const struct fixture *fx)
 {
-	for (size_t f = 0; f < N_FIXTURES; f++) {
-		const struct fixture *fx = &fixtures[f];
+	{
 		struct engine_model *m = import_fixture(fx);
 		struct tensor in, want;
 		load_npy(fx->name, ".in0.npy", &in);
@@ -288,6 +292,33 @@ test_fixtures_match_expected(void)
 		engine_tensor_fini(&want);
 		engine_model_free(m);
 	}
+}
+
+static void
+test_fixtures_match_expected(void)
+{
+	for (size_t f = 0; f < N_FIXTURES; f++) {
+		match_expected(&fixtures[f]);
+	}
+}
+
+/*
+ * resnet18 (45 MB, too big to commit) is checked the same way when
+ * `make_fixtures.py big` has written it to tests/data/onnx/big/.
+ */
+static void
+test_big_models(void)
+{
+	char p[512];
+	snprintf(p, sizeof(p), "%s/onnx/big/resnet18.onnx", test_data_dir());
+	if (access(p, R_OK) != 0) {
+		printf("\n    big/resnet18 not generated (make_fixtures.py "
+		    "big): not checked");
+		return;
+	}
+	static const struct fixture big = { "big/resnet18", "logits", NULL,
+		0 };
+	match_expected(&big);
 }
 
 /* Two runs, and the reference kernels, give the same bits in every trace
@@ -485,6 +516,23 @@ test_graph_contents(void)
 	CU_ASSERT_EQUAL(engine_model_param_count(m), 0);
 	engine_model_free(m);
 
+	/* Bools computed at run time stay operators: the padding mask of
+	 * the BERT-style encoder too. */
+	m = import_fixture(&fixtures[12]);
+	CU_ASSERT(has_op(m, ENGINE_OP_EQUAL) && has_op(m, ENGINE_OP_NOT) &&
+	    has_op(m, ENGINE_OP_LESS) && has_op(m, ENGINE_OP_GREATER) &&
+	    has_op(m, ENGINE_OP_AND) && has_op(m, ENGINE_OP_OR) &&
+	    has_op(m, ENGINE_OP_WHERE) && has_op(m, ENGINE_OP_CAST));
+	engine_model_free(m);
+	m = import_fixture(&fixtures[15]);
+	CU_ASSERT(has_op(m, ENGINE_OP_EQUAL) && has_op(m, ENGINE_OP_NOT) &&
+	    has_op(m, ENGINE_OP_WHERE));
+	engine_model_free(m);
+	/* MobileNetV2's ReLU6 is Clip. */
+	m = import_fixture(&fixtures[13]);
+	CU_ASSERT(has_op(m, ENGINE_OP_CLIP) && has_op(m, ENGINE_OP_CONV));
+	engine_model_free(m);
+
 	/* Opset 11 Softmax on axis 1 of 3: Flatten, Softmax, Reshape. */
 	m = import_fixture(&fixtures[8]);
 	CU_ASSERT_EQUAL(engine_model_op_count(m), 3);
@@ -571,8 +619,8 @@ static const struct hostile hostiles[] = {
 	{ "bad_fold_bomb", RF_ERR_RANGE, "node 'bomb' (ConstantOfShape)",
 	    "limit" },
 	{ "bad_expand_bomb", RF_ERR_RANGE, "node 'bomb' (Expand)", "bytes" },
-	{ "bad_equal_runtime", RF_ERR_NOTSUP, "node 'eq' (Equal)",
-	    "constants" },
+	{ "bad_where_notbool", RF_ERR_INVAL, "node 'where' (Where)",
+	    "condition must be bool" },
 	{ "bad_split_many", RF_ERR_NOTSUP, "node 'split9' (Split)", "8" },
 	{ "bad_domain", RF_ERR_NOTSUP, "node 'fc' (Gemm)", "com.microsoft" },
 };
@@ -948,6 +996,7 @@ static CU_TestInfo model_tests[] = {
 	{ "GPT exported four ways agrees", test_gpt_exports_agree },
 	{ "graph contents", test_graph_contents },
 	{ "symbolic batch dimension", test_dynamic_batch },
+	{ "resnet18 when generated", test_big_models },
 	CU_TEST_INFO_NULL,
 };
 

@@ -3112,7 +3112,7 @@ test_cast(void)
 	EXPECT_CODE(RUN(ENGINE_OP_CAST, &y, 1, F32S(-9223372036854775808.0f)),
 	    RF_OK);
 	EXPECT_INTS(y, TENSOR_I64, INT64_MIN);
-	at_int("to", 9);
+	at_int("to", 10);
 	EXPECT_CODE(BUILD(ENGINE_OP_CAST, 1, f), RF_ERR_NOTSUP);
 	EXPECT_CODE(BUILD(ENGINE_OP_CAST, 1, f), RF_ERR_INVAL);
 }
@@ -3626,6 +3626,55 @@ test_logsoftmax(void)
 	    RF_ERR_DTYPE);
 }
 
+static void
+test_compare_logic(void)
+{
+	struct tensor *y;
+	/* IEEE comparisons: NaN is unequal to itself, -0 equals +0. */
+	const struct tensor *a = F32(D(2, 3), 1, NAN, -0.0f, -INFINITY, 2, 3);
+	const struct tensor *b = F32(D(3), 1, NAN, 0.0f);
+	EXPECT_CODE(RUN(ENGINE_OP_EQUAL, &y, 1, a, b), RF_OK);
+	EXPECT_I8(y, D(2, 3), 1, 0, 1, 0, 0, 0);
+	EXPECT_CODE(RUN(ENGINE_OP_LESS, &y, 1, a, b), RF_OK);
+	EXPECT_I8(y, D(2, 3), 0, 0, 0, 1, 0, 0);
+	EXPECT_CODE(RUN(ENGINE_OP_GREATER, &y, 1, a, b), RF_OK);
+	EXPECT_I8(y, D(2, 3), 0, 0, 0, 0, 0, 1);
+	/* Integers, a padding mask: ids == 0. */
+	EXPECT_CODE(RUN(ENGINE_OP_EQUAL, &y, 1, I64(D(4), 5, 0, INT64_MIN,
+	    0), I64S(0)), RF_OK);
+	EXPECT_I8(y, D(4), 0, 1, 0, 1);
+	EXPECT_CODE(RUN(ENGINE_OP_LESS, &y, 1, I32(D(2), INT32_MIN, 7),
+	    I32S(0)), RF_OK);
+	EXPECT_I8(y, D(2), 1, 0);
+	/* Logic: any non-zero byte is true; results are 0 or 1. */
+	const struct tensor *p = I8(D(4), 0, 1, 0, -3);
+	const struct tensor *q = I8(D(4), 0, 0, 5, 1);
+	EXPECT_CODE(RUN(ENGINE_OP_AND, &y, 1, p, q), RF_OK);
+	EXPECT_I8(y, D(4), 0, 0, 0, 1);
+	EXPECT_CODE(RUN(ENGINE_OP_OR, &y, 1, p, q), RF_OK);
+	EXPECT_I8(y, D(4), 0, 1, 1, 1);
+	EXPECT_CODE(RUN(ENGINE_OP_NOT, &y, 1, p), RF_OK);
+	EXPECT_I8(y, D(4), 1, 0, 1, 0);
+	EXPECT_CODE(RUN(ENGINE_OP_OR, &y, 1, I8(D(2, 1), 0, 1), I8S(0)),
+	    RF_OK);
+	EXPECT_I8(y, D(2, 1), 0, 1);
+	/* Cast to BOOL: x != 0, NaN true, -0 false. */
+	at_int("to", 9);
+	EXPECT_CODE(RUN(ENGINE_OP_CAST, &y, 1, F32(D(4), 0, -0.0f, NAN,
+	    -2)), RF_OK);
+	EXPECT_I8(y, D(4), 0, 0, 1, 1);
+	at_int("to", 9);
+	EXPECT_CODE(RUN(ENGINE_OP_CAST, &y, 1, I64(D(2), 256, 0)), RF_OK);
+	EXPECT_I8(y, D(2), 1, 0);
+	EXPECT_CODE(RUN(ENGINE_OP_EQUAL, NULL, 1, F32S(1), I32S(1)),
+	    RF_ERR_DTYPE);
+	EXPECT_CODE(RUN(ENGINE_OP_AND, NULL, 1, F32S(1), I8S(1)),
+	    RF_ERR_DTYPE);
+	EXPECT_CODE(RUN(ENGINE_OP_NOT, NULL, 1, I32S(1)), RF_ERR_DTYPE);
+	EXPECT_CODE(RUN(ENGINE_OP_LESS, NULL, 1, F32(D(2), 1, 2),
+	    F32(D(3), 1, 2, 3)), RF_ERR_SHAPE);
+}
+
 static CU_TestInfo export_tests[] = {
 	{ "Exp, Log: specials", test_exp_log },
 	{ "Abs, Neg, Reciprocal: signs, wrapping", test_abs_neg_reciprocal },
@@ -3635,6 +3684,8 @@ static CU_TestInfo export_tests[] = {
 	{ "ReduceSum/Max/Min/Prod/L2: empty, NaN, wrap", test_reduce_family },
 	{ "ArgMax: NaN, ties, select_last_index", test_argmax },
 	{ "LogSoftmax: shifts, -inf, NaN", test_logsoftmax },
+	{ "Equal, Less, Greater, Not, And, Or, Cast to bool",
+	    test_compare_logic },
 	CU_TEST_INFO_NULL,
 };
 

@@ -221,6 +221,122 @@ def real_models():
 
 
 # --------------------------------------------------------------------------
+# Models people export (torchvision, a BERT-style encoder)
+# --------------------------------------------------------------------------
+
+def randomize(torch, m):
+    """Fresh BatchNorms are identities and fresh heads tiny: give them the
+    spread of trained ones so that a wrong operator shows."""
+    with torch.no_grad():
+        for mod in m.modules():
+            if isinstance(mod, torch.nn.BatchNorm2d):
+                mod.weight.uniform_(0.5, 1.5)
+                mod.bias.uniform_(-0.2, 0.2)
+                mod.running_mean.uniform_(-0.2, 0.2)
+                mod.running_var.uniform_(0.5, 1.5)
+            elif isinstance(mod, torch.nn.Linear):
+                torch.nn.init.kaiming_uniform_(mod.weight)
+                mod.bias.uniform_(-0.1, 0.1)
+
+
+def vision_models(names=("mobilenet_v2", "squeezenet"), where=None):
+    """torchvision's architectures with random weights (nothing is
+    downloaded), 10 classes, a 64x64 image: mobilenet_v2 at width 0.25
+    (Clip as ReLU6, depthwise Conv) and squeezenet1_1 (Concat of Conv
+    branches, AveragePool) are committed; resnet18 (45 MB) is written to
+    big/ by the `big` group and tested when present."""
+    import torch
+    import torchvision
+    torch.set_num_threads(1)
+    makers = {
+        "mobilenet_v2": lambda: torchvision.models.mobilenet_v2(
+            num_classes=10, width_mult=0.25),
+        "squeezenet": lambda: torchvision.models.squeezenet1_1(
+            num_classes=10),
+        "resnet18": lambda: torchvision.models.resnet18(num_classes=10),
+    }
+    for name in names:
+        torch.manual_seed(13)
+        m = makers[name]().eval()
+        randomize(torch, m)
+        x = torch.randn(1, 3, 64, 64)
+        out = name if where is None else os.path.join(where, name)
+        export(torch, m, (x,), out, 13, input_names=["x"],
+               output_names=["logits"])
+
+
+def big_models():
+    os.makedirs(path("big"), exist_ok=True)
+    vision_models(("resnet18",), "big")
+
+
+def bert_mask():
+    """A BERT-style encoder whose padding mask is computed at run time
+    from the token ids (Equal, Not, Where, Cast of bools), mean-pooled
+    over the tokens that are not padding."""
+    import torch
+    import torch.nn as nn
+    torch.set_num_threads(1)
+    torch.manual_seed(17)
+
+    class Bert(nn.Module):
+        def __init__(self, vocab=50, d=32, heads=4, seq=8):
+            super().__init__()
+            self.tok = nn.Embedding(vocab, d)
+            self.pos = nn.Embedding(seq, d)
+            self.enc = nn.TransformerEncoderLayer(d, heads, 64, dropout=0.0,
+                                                  batch_first=True)
+            self.head = nn.Linear(d, 3)
+
+        def forward(self, ids):
+            pad = ids.eq(0)
+            pos = torch.arange(ids.size(1)).unsqueeze(0)
+            h = self.enc(self.tok(ids) + self.pos(pos),
+                         src_key_padding_mask=pad)
+            keep = (~pad).unsqueeze(-1).float()
+            return self.head((h * keep).sum(1) / keep.sum(1))
+
+    m = Bert().eval()
+    ids = torch.tensor([[5, 7, 9, 3, 0, 0, 0, 0], [1, 2, 3, 4, 5, 6, 7, 8]])
+    export(torch, m, (ids,), "bert_mask", 13, input_names=["ids"],
+           output_names=["logits"])
+
+
+def bool_ops():
+    """Bools computed at run time: comparisons, logic, Where, Cast."""
+    x = np.array([[0.0, -0.25, 0.75, -2.0], [1.5, 0.0, -0.75, 0.25]],
+                 np.float32)
+    n = helper.make_node
+    inits = [c_f32("half", 0.5), c_f32("mhalf", -0.5), c_f32("big", -1e9),
+             c_i64("zero", 0)]
+    nodes = [
+        n("Cast", ["x"], ["ids"], name="ids", to=TensorProto.INT64),
+        n("Equal", ["ids", "zero"], ["m"], name="eq"),
+        n("Not", ["m"], ["nm"], name="not"),
+        n("Less", ["x", "half"], ["l"], name="less"),
+        n("Greater", ["x", "mhalf"], ["g"], name="greater"),
+        n("And", ["l", "g"], ["a"], name="and"),
+        n("Or", ["a", "nm"], ["o"], name="or"),
+        n("Where", ["o", "x", "big"], ["w"], name="where"),
+        n("Cast", ["x"], ["xb"], name="to_bool", to=TensorProto.BOOL),
+        n("Cast", ["xb"], ["xbf"], name="bool_to_f", to=TensorProto.FLOAT),
+        n("Cast", ["nm"], ["nmf"], name="mask_to_f", to=TensorProto.FLOAT),
+        n("Add", ["xbf", "nmf"], ["s"], name="add"),
+        n("Mul", ["w", "s"], ["y"], name="mul"),
+    ]
+    m = model(nodes, [vi("x", TensorProto.FLOAT, [2, 4])],
+              [vi("y", TensorProto.FLOAT, [2, 4])], inits)
+    onnx.checker.check_model(m)
+    write(m, "bool_ops")
+    ids = np.trunc(x).astype(np.int64)
+    mm = ids == 0
+    o = ((x < 0.5) & (x > -0.5)) | ~mm
+    w = np.where(o, x, np.float32(-1e9))
+    s = (x != 0).astype(np.float32) + (~mm).astype(np.float32)
+    save_case("bool_ops", [x], [(w * s).astype(np.float32)])
+
+
+# --------------------------------------------------------------------------
 # Hand-made graphs (onnx.helper, numpy expectations)
 # --------------------------------------------------------------------------
 
@@ -530,11 +646,12 @@ def hostile():
     m.ir_version = 2
     write(m, "bad_ir2")
 
-    eq = model([n("Equal", ["x", "x"], ["e"], name="eq"),
-                n("Where", ["e", "x", "x"], ["y"], name="where")],
+    # A run-time condition that is not a bool (int8 from a Cast).
+    wc = model([n("Cast", ["x"], ["c"], name="to_i8", to=TensorProto.INT8),
+                n("Where", ["c", "x", "x"], ["y"], name="where")],
                [vi("x", TensorProto.FLOAT, [2])],
                [vi("y", TensorProto.FLOAT, [2])])
-    write(eq, "bad_equal_runtime")
+    write(wc, "bad_where_notbool")
 
     nine = ["o%d" % i for i in range(9)]
     sp = model([n("Split", ["x"], nine, name="split9", axis=0)],
@@ -557,9 +674,13 @@ def main():
     # retraining the others.
     groups = dict(real=real_models, softmax_op11=softmax_op11,
                   misc_ops=misc_ops, export_ops=export_ops,
-                  const_out=const_out, hostile=hostile)
+                  bool_ops=bool_ops, vision=vision_models,
+                  bert_mask=bert_mask, const_out=const_out,
+                  hostile=hostile)
+    extra = dict(big=big_models)  # not part of the default set
     groups.update(GROUPS)
     want = sys.argv[1:] or list(groups)
+    groups.update(extra)
     for g in want:
         if g not in groups:
             sys.exit("unknown group %s (have: %s)" % (g, " ".join(groups)))
