@@ -323,12 +323,13 @@ test_onnx_refusals(void)
 {
 	static const char *const bad[] = { "bad_cycle", "bad_domain",
 		"bad_dropout_training", "bad_duplicate_value",
-		"bad_dynamic_shape", "bad_equal_runtime", "bad_expand_bomb",
+		"bad_dynamic_shape", "bad_where_notbool", "bad_expand_bomb",
 		"bad_external_data", "bad_fold_bomb", "bad_fp16",
 		"bad_huge_dims", "bad_ir2", "bad_missing_init", "bad_neg_dims",
 		"bad_neg_input_dim", "bad_opset18", "bad_opset9",
 		"bad_raw_short", "bad_shape_mismatch", "bad_split_many",
 		"bad_two_outputs", "bad_undefined", "bad_unsupported_attr",
+		"bad_many_unsupported",
 		"bad_unsupported_op" };
 	long runs = 0;
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
