@@ -228,6 +228,11 @@ static const struct fixture fixtures[] = {
 	{ "softmax_op11", NULL, 0 },
 	{ "misc_ops", NULL, 0 },
 	{ "const_out", NULL, 0 },
+	{ "export_ops", NULL, 0 },
+	{ "bool_ops", NULL, 0 },
+	{ "mobilenet_v2", NULL, 0 },
+	{ "squeezenet", NULL, 0 },
+	{ "bert_mask", NULL, 0 },
 };
 #define N_FIXTURES (sizeof(fixtures) / sizeof(fixtures[0]))
 
