@@ -157,6 +157,9 @@ enum engine_op {
 	ENGINE_OP_NOT,
 	ENGINE_OP_AND,
 	ENGINE_OP_OR,
+	/* Quantization (engine/op_quant.c). */
+	ENGINE_OP_QUANTIZELINEAR,
+	ENGINE_OP_DEQUANTIZELINEAR,
 	ENGINE_OP_COUNT
 };
 

@@ -298,6 +298,12 @@ int engine_op_not_eval(const struct op_call *c);
 int engine_op_and_eval(const struct op_call *c);
 int engine_op_or_eval(const struct op_call *c);
 
+/* engine/op_quant.c */
+int engine_op_quant_parse(const struct op_attrs *, size_t, struct op_params *,
+    struct rf_errinfo *);
+int engine_op_quantizelinear_eval(const struct op_call *c);
+int engine_op_dequantizelinear_eval(const struct op_call *c);
+
 /*
  * Walks the elements of a broadcast result in row-major order and keeps,
  * for up to three operands (NumPy broadcasting, shapes aligned on the

@@ -312,11 +312,19 @@ onnx_type_name(int64_t t)
 	return "unknown";
 }
 
-/* The engine dtype of an ONNX element type; bool is i8 0/1. */
+/* The engine dtype of an ONNX element type; bool is i8 0/1, and uint8
+ * (u8_ok) i8 q - 128. */
 static bool
-dtype_of(int64_t t, enum tensor_dtype *dt, bool *is_bool)
+dtype_of_u8(int64_t t, enum tensor_dtype *dt, bool *is_bool, bool u8_ok,
+    bool *is_u8)
 {
 	*is_bool = false;
+	*is_u8 = false;
+	if (t == ONNX_DT_UINT8 && u8_ok) {
+		*dt = TENSOR_I8;
+		*is_u8 = true;
+		return true;
+	}
 	switch (t) {
 	case ONNX_DT_FLOAT:
 		*dt = TENSOR_F32;
@@ -337,6 +345,13 @@ dtype_of(int64_t t, enum tensor_dtype *dt, bool *is_bool)
 	default:
 		return false;
 	}
+}
+
+static bool
+dtype_of(int64_t t, enum tensor_dtype *dt, bool *is_bool)
+{
+	bool is_u8;
+	return dtype_of_u8(t, dt, is_bool, false, &is_u8);
 }
 
 /* Checks a list of dims: negative is malformed, too big out of range. */
@@ -385,14 +400,15 @@ tensor_from_proto(Onnx__TensorProto *tp, ProtobufCAllocator *alloc,
 		    what);
 	}
 	enum tensor_dtype dt;
-	bool is_bool;
+	bool is_bool, is_u8;
 	if (!tp->has_data_type) {
 		return rf_errf(ei, RF_ERR_FORMAT, "%s has no data type", what);
 	}
-	if (!dtype_of(tp->data_type, &dt, &is_bool)) {
+	if (!dtype_of_u8(tp->data_type, &dt, &is_bool, true, &is_u8)) {
 		return rf_errf(ei, RF_ERR_NOTSUP,
-		    "%s has type %s; the engine supports FLOAT, INT8, INT32, "
-		    "INT64 and BOOL", what, onnx_type_name(tp->data_type));
+		    "%s has type %s; the engine supports FLOAT, INT8, UINT8, "
+		    "INT32, INT64 and BOOL", what,
+		    onnx_type_name(tp->data_type));
 	}
 	size_t count;
 	int err = dims_check(what, tp->n_dims, tp->dims, &count, ei);
@@ -443,6 +459,14 @@ tensor_from_proto(Onnx__TensorProto *tp, ProtobufCAllocator *alloc,
 		/* nothing to copy */
 	} else if (tp->has_raw_data) {
 		memcpy(t.data, tp->raw_data.data, count * esz);
+		if (is_u8) {
+			/* q - 128 in two's complement is q with its top bit
+			 * flipped. */
+			unsigned char *b = t.data;
+			for (size_t i = 0; i < count; i++) {
+				b[i] ^= 0x80;
+			}
+		}
 	} else if (dt == TENSOR_F32) {
 		memcpy(t.data, tp->float_data, count * esz);
 	} else if (dt == TENSOR_I64) {
@@ -450,6 +474,10 @@ tensor_from_proto(Onnx__TensorProto *tp, ProtobufCAllocator *alloc,
 	} else {
 		for (size_t i = 0; i < count; i++) {
 			int32_t v = tp->int32_data[i];
+			if (is_u8) {
+				/* 0..255 becomes -128..127. */
+				v = v >= 0 && v <= 255 ? v - 128 : INT32_MIN;
+			}
 			bool ok = dt == TENSOR_I32 ||
 			    (v >= INT8_MIN && v <= INT8_MAX);
 			if (!ok) {
@@ -484,6 +512,7 @@ tensor_from_proto(Onnx__TensorProto *tp, ProtobufCAllocator *alloc,
 	}
 	out->t = t;
 	out->is_bool = is_bool;
+	out->is_u8 = is_u8;
 	return RF_OK;
 }
 

@@ -17,6 +17,7 @@
 /* ONNX TensorProto.DataType codes the importer handles (plus the
  * ONNX_DT_* of engine_int.h). */
 #define ONNX_DT_BOOL 9
+#define ONNX_DT_UINT8 2
 
 /* ONNX AttributeProto.AttributeType codes. */
 enum onnx_attr_type {
@@ -28,10 +29,12 @@ enum onnx_attr_type {
 	ONNX_AT_INTS = 7,
 };
 
-/* A constant tensor; ONNX bool is held as i8 0/1 with is_bool set. */
+/* A constant tensor; ONNX bool is held as i8 0/1 with is_bool set, ONNX
+ * uint8 as i8 q - 128 with is_u8 set (docs/onnx.md). */
 struct onnx_const {
 	struct tensor t;
 	bool is_bool;
+	bool is_u8;
 };
 
 /* A node attribute. Arrays and strings are borrowed from the decoded
@@ -140,6 +143,7 @@ struct onnx_ival {
 	int64_t dims[TENSOR_MAX_RANK];
 	bool need_shape;
 	bool rt_bool; /* ONNX_IV_RUNTIME: a bool, held as i8 0/1 */
+	bool rt_u8;   /* ONNX_IV_RUNTIME: a uint8, held as i8 q - 128 */
 	bool live;
 	int eidx;        /* engine value index once emitted, else -1 */
 	char *gen_name;  /* made-up values own their name */
@@ -192,8 +196,10 @@ struct onnx_emit_args {
 	int bool_from;      /* input whose bool-ness the outputs share, -1 */
 	bool keep;          /* plan it even if every input is a constant */
 };
-/* bool_from for operators whose outputs are bools (comparisons, logic). */
+/* bool_from for operators whose outputs are bools (comparisons, logic),
+ * or uint8 (a QuantizeLinear with a uint8 zero point). */
 #define ONNX_BOOL_OUT (-2)
+#define ONNX_U8_OUT (-3)
 
 typedef int (*onnx_map_fn)(struct onnx_mapper *mp, const struct onnx_node *n,
     enum engine_op op);
@@ -214,8 +220,9 @@ int engine_onnx_err_dynamic(struct onnx_mapper *mp, const char *what);
 /* Prefixes ei's message (from the engine) with the node. */
 int engine_onnx_errctx(struct onnx_mapper *mp, int err);
 
-/* Whether a value (constant or run-time) is a bool. */
+/* Whether a value (constant or run-time) is a bool; a uint8. */
 bool engine_onnx_is_bool(const struct onnx_mapper *mp, int id);
+bool engine_onnx_is_u8(const struct onnx_mapper *mp, int id);
 /* Follows aliases to the value that holds the data. */
 int engine_onnx_resolve(const struct onnx_mapper *mp, int id);
 /* The value's name in the engine model. */

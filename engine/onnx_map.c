@@ -237,6 +237,78 @@ engine_onnx_is_bool(const struct onnx_mapper *mp, int id)
 	    v->kind == ONNX_IV_RUNTIME && v->rt_bool;
 }
 
+bool
+engine_onnx_is_u8(const struct onnx_mapper *mp, int id)
+{
+	id = engine_onnx_resolve(mp, id);
+	if (id < 0) {
+		return false;
+	}
+	const struct onnx_ival *v = &mp->iv[id];
+	return v->kind == ONNX_IV_CONST ? v->c.is_u8 :
+	    v->kind == ONNX_IV_RUNTIME && v->rt_u8;
+}
+
+/*
+ * Where a uint8 value (held as q - 128) may go: quantization operators'
+ * data and zero points, and data movement (input 0), which keeps it
+ * uint8. Anything that reads the number itself would see q - 128.
+ */
+static bool
+u8_input_ok(enum engine_op op, size_t i)
+{
+	switch (op) {
+	case ENGINE_OP_QUANTIZELINEAR:
+		return i == 2;
+	case ENGINE_OP_DEQUANTIZELINEAR:
+		return i == 0 || i == 2;
+	case ENGINE_OP_CONCAT:
+		return true;
+	case ENGINE_OP_RESHAPE:
+	case ENGINE_OP_FLATTEN:
+	case ENGINE_OP_TRANSPOSE:
+	case ENGINE_OP_SQUEEZE:
+	case ENGINE_OP_UNSQUEEZE:
+	case ENGINE_OP_SLICE:
+	case ENGINE_OP_EXPAND:
+	case ENGINE_OP_IDENTITY:
+	case ENGINE_OP_SPLIT:
+	case ENGINE_OP_GATHER:
+		return i == 0;
+	default:
+		return false;
+	}
+}
+
+static int
+check_u8_inputs(struct onnx_mapper *mp, const struct onnx_emit_args *e)
+{
+	size_t n_u8 = 0, n_present = 0;
+	for (size_t i = 0; i < e->n_in; i++) {
+		if (e->in[i] < 0) {
+			continue;
+		}
+		n_present++;
+		if (!engine_onnx_is_u8(mp, e->in[i])) {
+			continue;
+		}
+		n_u8++;
+		if (!u8_input_ok(e->op, i)) {
+			return engine_onnx_err(mp, RF_ERR_NOTSUP,
+			    "input %zu ('%.60s') is uint8, which only "
+			    "QuantizeLinear, DequantizeLinear and data "
+			    "movement take",
+			    i, engine_onnx_value_name(mp,
+			        engine_onnx_resolve(mp, e->in[i])));
+		}
+	}
+	if (e->op == ENGINE_OP_CONCAT && n_u8 > 0 && n_u8 != n_present) {
+		return engine_onnx_err(mp, RF_ERR_NOTSUP,
+		    "concatenates uint8 and other values");
+	}
+	return RF_OK;
+}
+
 const char *
 engine_onnx_value_name(const struct onnx_mapper *mp, int id)
 {
@@ -326,6 +398,7 @@ engine_onnx_set_const(struct onnx_mapper *mp, int id, struct tensor *t, bool is_
 	v->kind = ONNX_IV_CONST;
 	v->c.t = *t;
 	v->c.is_bool = is_bool;
+	v->c.is_u8 = false;
 	memset(t, 0, sizeof(*t));
 	return RF_OK;
 }
@@ -604,6 +677,10 @@ engine_onnx_emit(struct onnx_mapper *mp, const struct onnx_emit_args *e)
 	if (err != RF_OK) {
 		return engine_onnx_errctx(mp, err);
 	}
+	err = check_u8_inputs(mp, e);
+	if (err != RF_OK) {
+		return err;
+	}
 	int out[ENGINE_MAX_OP_OUTPUTS];
 	size_t n_out = 0;
 	err = emit_outputs(mp, def, e, out, &n_out);
@@ -638,10 +715,14 @@ engine_onnx_emit(struct onnx_mapper *mp, const struct onnx_emit_args *e)
 		}
 		bool is_bool = e->bool_from == ONNX_BOOL_OUT || (e->bool_from >= 0 &&
 		    in[e->bool_from] >= 0 && mp->iv[in[e->bool_from]].c.is_bool);
+		bool is_u8 = e->bool_from == ONNX_U8_OUT ||
+		    (e->bool_from >= 0 && in[e->bool_from] >= 0 &&
+		        mp->iv[in[e->bool_from]].c.is_u8);
 		for (size_t j = 0; j < n_out; j++) {
 			if (err == RF_OK) {
 				err = engine_onnx_set_const(
 				    mp, out[j], &res[j], is_bool);
+				mp->iv[out[j]].c.is_u8 = err == RF_OK && is_u8;
 			} else {
 				engine_tensor_fini(&res[j]);
 			}
@@ -673,10 +754,13 @@ engine_onnx_emit(struct onnx_mapper *mp, const struct onnx_emit_args *e)
 	 * movement keeps them (bool_from). */
 	bool rb = e->bool_from == ONNX_BOOL_OUT || (e->bool_from >= 0 &&
 	    engine_onnx_is_bool(mp, in[e->bool_from]));
+	bool ru8 = e->bool_from == ONNX_U8_OUT || (e->bool_from >= 0 &&
+	    engine_onnx_is_u8(mp, in[e->bool_from]));
 	for (size_t j = 0; j < n_out; j++) {
 		struct onnx_ival *v = &mp->iv[out[j]];
 		p->out[j] = out[j];
 		v->rt_bool = rb;
+		v->rt_u8 = ru8;
 		v->kind = ONNX_IV_RUNTIME;
 		v->pop = (int)(mp->n_pops - 1);
 		v->pop_out = (int)j;

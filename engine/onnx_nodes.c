@@ -350,7 +350,12 @@ map_constant(struct onnx_mapper *mp, const struct onnx_node *n,
 		engine_tensor_fini(&t);
 		return RF_OK;
 	}
-	return engine_onnx_set_const(mp, out, &t, is_bool);
+	bool is_u8 = strcmp(a->name, "value") == 0 && a->has_t && a->t.is_u8;
+	err = engine_onnx_set_const(mp, out, &t, is_bool);
+	if (err == RF_OK) {
+		mp->iv[out].c.is_u8 = is_u8;
+	}
+	return err;
 }
 
 /* Squeeze and Unsqueeze: axes from the attribute (opset <= 12) or the
@@ -635,6 +640,18 @@ map_cast(struct onnx_mapper *mp, const struct onnx_node *n, enum engine_op op)
 	}
 	if (err != RF_OK) {
 		return err;
+	}
+	/* uint8 is i8 q - 128: a Cast of it would read q - 128. PyTorch's
+	 * QDQ export casts QuantizeLinear's uint8 output to UINT8, which is
+	 * the value itself. */
+	bool in_u8 = engine_onnx_is_u8(mp, n->in[0]);
+	if (to == ONNX_DT_UINT8 || in_u8) {
+		if (to == ONNX_DT_UINT8 && in_u8) {
+			return map_alias(mp, engine_onnx_out_id(n, 0), n->in[0]);
+		}
+		return engine_onnx_err(mp, RF_ERR_NOTSUP,
+		    "Cast %s UINT8 is only supported from a uint8 value to "
+		    "UINT8", in_u8 ? "from" : "to");
 	}
 	if (to != ONNX_DT_BOOL) {
 		struct engine_attr a;
@@ -952,6 +969,72 @@ map_bool_op(struct onnx_mapper *mp, const struct onnx_node *n,
 	return engine_onnx_emit(mp, &e);
 }
 
+/* A uint8 zero point 0 (i8 -128), for a QuantizeLinear or
+ * DequantizeLinear that gives none: ONNX's default type is uint8. */
+static int
+u8_zero(struct onnx_mapper *mp, const struct onnx_node *n, int *id)
+{
+	int8_t v = -128;
+	struct tensor t;
+	int y = engine_onnx_out_id(n, 0);
+	const char *base = y >= 0 ? engine_onnx_value_name(mp, y) : "quant";
+	int err = engine_onnx_value_new(mp, base, "/zero_point", id);
+	if (err == RF_OK) {
+		err = make_tensor(mp, TENSOR_I8, 0, 1, &v, &t);
+	}
+	if (err == RF_OK) {
+		err = engine_onnx_set_const(mp, *id, &t, false);
+	}
+	if (err == RF_OK) {
+		mp->iv[*id].c.is_u8 = true;
+	}
+	return err;
+}
+
+/* QuantizeLinear and DequantizeLinear (opset 13: axis): the zero point's
+ * type, uint8 by default, is the quantized type. */
+static int
+map_quant(struct onnx_mapper *mp, const struct onnx_node *n,
+    enum engine_op op)
+{
+	static const char *const known[] = { "axis", NULL };
+	int err = need_inputs(mp, n, 2, 3);
+	if (err == RF_OK) {
+		err = attrs_only(mp, n, known);
+	}
+	if (err != RF_OK) {
+		return err;
+	}
+	bool dq = op == ENGINE_OP_DEQUANTIZELINEAR;
+	int in[3] = { n->in[0], n->in[1], -1 };
+	if (engine_onnx_in_present(n, 2)) {
+		in[2] = n->in[2];
+	} else if (!dq || engine_onnx_is_u8(mp, n->in[0])) {
+		err = u8_zero(mp, n, &in[2]);
+	}
+	if (err == RF_OK && dq && in[2] >= 0 &&
+	    engine_onnx_is_u8(mp, in[0]) != engine_onnx_is_u8(mp, in[2])) {
+		err = engine_onnx_err(mp, RF_ERR_DTYPE,
+		    "the input and the zero point have different types");
+	}
+	struct engine_attr a[1];
+	size_t na = 0;
+	int64_t axis;
+	if (err == RF_OK && attr_find(n, "axis") != NULL) {
+		err = attr_int(mp, n, "axis", 1, &axis);
+		if (err == RF_OK) {
+			engine_attr_int(&a[na++], "axis", axis);
+		}
+	}
+	if (err != RF_OK) {
+		return err;
+	}
+	int from = !dq && engine_onnx_is_u8(mp, in[2]) ? ONNX_U8_OUT : -1;
+	struct onnx_emit_args e = { op, in, 3, n->out, n->n_out, a, na, "",
+		from, false };
+	return engine_onnx_emit(mp, &e);
+}
+
 /* ------------------------------------------------------------------ */
 /* Import-time only: shape arithmetic on constants                      */
 /* ------------------------------------------------------------------ */
@@ -1035,6 +1118,10 @@ map_constant_of_shape(struct onnx_mapper *mp, const struct onnx_node *n,
 		}
 		dt = a->t.t.dtype;
 		is_bool = a->t.is_bool;
+		if (a->t.is_u8) {
+			return engine_onnx_err(mp, RF_ERR_NOTSUP,
+			    "a uint8 'value' is not supported");
+		}
 		val = a->t.t.data;
 	}
 	size_t count;
@@ -1242,6 +1329,7 @@ static const struct onnx_map_entry map_table[] = {
 	{ "Constant", map_constant, ENGINE_OP_IDENTITY },
 	{ "ConstantOfShape", map_constant_of_shape, ENGINE_OP_IDENTITY },
 	{ "Conv", map_direct, ENGINE_OP_CONV },
+	{ "DequantizeLinear", map_quant, ENGINE_OP_DEQUANTIZELINEAR },
 	{ "Div", map_direct, ENGINE_OP_DIV },
 	{ "Dropout", map_dropout, ENGINE_OP_IDENTITY },
 	{ "Equal", map_equal, ENGINE_OP_EQUAL },
@@ -1274,6 +1362,7 @@ static const struct onnx_map_entry map_table[] = {
 	{ "Pad", map_pad, ENGINE_OP_PAD },
 	{ "Pow", map_direct, ENGINE_OP_POW },
 	{ "QLinearMatMul", map_direct, ENGINE_OP_QLINEARMATMUL },
+	{ "QuantizeLinear", map_quant, ENGINE_OP_QUANTIZELINEAR },
 	{ "Range", map_range, ENGINE_OP_IDENTITY },
 	{ "Reciprocal", map_direct, ENGINE_OP_RECIPROCAL },
 	{ "ReduceL2", map_reduce, ENGINE_OP_REDUCEL2 },

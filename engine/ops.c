@@ -127,8 +127,12 @@ static const struct op_def op_table[ENGINE_OP_COUNT] = {
 	    engine_op_and_eval },
 	[ENGINE_OP_OR] = { "Or", 2, 2, 1, 1, engine_op_parse_none,
 	    engine_op_or_eval },
+	[ENGINE_OP_QUANTIZELINEAR] = { "QuantizeLinear", 2, 3, 1, 1,
+	    engine_op_quant_parse, engine_op_quantizelinear_eval },
+	[ENGINE_OP_DEQUANTIZELINEAR] = { "DequantizeLinear", 2, 3, 1, 1,
+	    engine_op_quant_parse, engine_op_dequantizelinear_eval },
 };
-_Static_assert(ENGINE_OP_COUNT == 63, "op table must list every op");
+_Static_assert(ENGINE_OP_COUNT == 65, "op table must list every op");
 
 const struct op_def *
 engine_op_def_get(enum engine_op op)

@@ -329,7 +329,7 @@ test_onnx_refusals(void)
 		"bad_neg_input_dim", "bad_opset18", "bad_opset9",
 		"bad_raw_short", "bad_shape_mismatch", "bad_split_many",
 		"bad_two_outputs", "bad_undefined", "bad_unsupported_attr",
-		"bad_many_unsupported",
+		"bad_many_unsupported", "bad_u8_arith",
 		"bad_unsupported_op" };
 	long runs = 0;
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {

@@ -63,6 +63,8 @@ static const struct fixture fixtures[] = {
 	{ "mobilenet_v2", "logits", NULL, 0 },
 	{ "squeezenet", "logits", NULL, 0 },
 	{ "bert_mask", "logits", NULL, 0 },
+	{ "quant_cnn", "y", NULL, 0 },
+	{ "quant_ops", "y", NULL, 0 },
 };
 #define N_FIXTURES (sizeof(fixtures) / sizeof(fixtures[0]))
 
@@ -287,6 +289,11 @@ match_expected(const struct fixture *fx)
 		    "max rel %.2e (|want| > 0.01)", fx->name,
 		    engine_model_op_count(m), got->count, max_abs, max_rel);
 		CU_ASSERT_EQUAL(bad, 0);
+		/* Integer models and bool logic are exact. */
+		if (strncmp(fx->name, "quant_", 6) == 0 ||
+		    strcmp(fx->name, "bool_ops") == 0) {
+			CU_ASSERT(max_abs == 0.0);
+		}
 		free_outputs(m, out);
 		engine_tensor_fini(&in);
 		engine_tensor_fini(&want);
@@ -528,6 +535,13 @@ test_graph_contents(void)
 	CU_ASSERT(has_op(m, ENGINE_OP_EQUAL) && has_op(m, ENGINE_OP_NOT) &&
 	    has_op(m, ENGINE_OP_WHERE));
 	engine_model_free(m);
+	/* PyTorch's int8 export: QDQ around float operators, the Casts to
+	 * UINT8 aliases. */
+	m = import_fixture(&fixtures[16]);
+	CU_ASSERT(has_op(m, ENGINE_OP_QUANTIZELINEAR) &&
+	    has_op(m, ENGINE_OP_DEQUANTIZELINEAR) &&
+	    has_op(m, ENGINE_OP_CONV) && !has_op(m, ENGINE_OP_CAST));
+	engine_model_free(m);
 	/* MobileNetV2's ReLU6 is Clip. */
 	m = import_fixture(&fixtures[13]);
 	CU_ASSERT(has_op(m, ENGINE_OP_CLIP) && has_op(m, ENGINE_OP_CONV));
@@ -621,6 +635,8 @@ static const struct hostile hostiles[] = {
 	{ "bad_expand_bomb", RF_ERR_RANGE, "node 'bomb' (Expand)", "bytes" },
 	{ "bad_where_notbool", RF_ERR_INVAL, "node 'where' (Where)",
 	    "condition must be bool" },
+	{ "bad_u8_arith", RF_ERR_NOTSUP, "node 'add_u8' (Add)",
+	    "is uint8, which only QuantizeLinear" },
 	{ "bad_split_many", RF_ERR_NOTSUP, "node 'split9' (Split)", "8" },
 	{ "bad_domain", RF_ERR_NOTSUP, "node 'fc' (Gemm)", "com.microsoft" },
 };

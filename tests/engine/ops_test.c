@@ -3675,6 +3675,43 @@ test_compare_logic(void)
 	    F32(D(3), 1, 2, 3)), RF_ERR_SHAPE);
 }
 
+static void
+test_quantize(void)
+{
+	struct tensor *y;
+	/* x / s, ties to even, + zp, saturated. */
+	EXPECT_CODE(RUN(ENGINE_OP_QUANTIZELINEAR, &y, 1, F32(D(8), -2.5f,
+	    -0.5f, 0.5f, 1.5f, 2.5f, 1000, -INFINITY, NAN), F32S(1),
+	    I8S(3)), RF_OK);
+	EXPECT_I8(y, D(8), 1, 3, 3, 5, 5, 127, -128, 3);
+	/* One float division, then rounding: 0.3f / 0.1f is 3.0000002f. */
+	EXPECT_CODE(RUN(ENGINE_OP_QUANTIZELINEAR, &y, 1, F32S(0.3f),
+	    F32S(0.1f)), RF_OK);
+	EXPECT_INTS(y, TENSOR_I8, 3);
+	/* Per axis 1 of [2, 2]: scales 0.5 and 2, zero points -1 and 1. */
+	EXPECT_CODE(RUN(ENGINE_OP_QUANTIZELINEAR, &y, 1, F32(D(2, 2), 1, 4,
+	    -1, -4), F32(D(2), 0.5f, 2), I8(D(2), -1, 1)), RF_OK);
+	EXPECT_I8(y, D(2, 2), 1, 3, -3, -1);
+	EXPECT_CODE(RUN(ENGINE_OP_DEQUANTIZELINEAR, &y, 1, I8(D(2, 2), 1, 3,
+	    -3, -1), F32(D(2), 0.5f, 2), I8(D(2), -1, 1)), RF_OK);
+	EXPECT_F32(y, D(2, 2), 0, 1, 4, -1, -4);
+	/* int32 (biases): the difference in int64, then one product. */
+	EXPECT_CODE(RUN(ENGINE_OP_DEQUANTIZELINEAR, &y, 1, I32(D(2),
+	    INT32_MIN, INT32_MAX), F32S(0.5f), I32S(-1)), RF_OK);
+	EXPECT_F32(y, D(2), 0, -1073741824.0f, 1073741824.0f);
+	EXPECT_CODE(RUN(ENGINE_OP_DEQUANTIZELINEAR, &y, 1, I8(D(2), -128,
+	    127), F32S(0.25f)), RF_OK);
+	EXPECT_F32(y, D(2), 0, -32, 31.75f);
+	EXPECT_CODE(RUN(ENGINE_OP_DEQUANTIZELINEAR, NULL, 1, F32S(1),
+	    F32S(1)), RF_ERR_DTYPE);
+	EXPECT_CODE(RUN(ENGINE_OP_DEQUANTIZELINEAR, NULL, 1, I8S(1), F32S(1),
+	    I32S(0)), RF_ERR_DTYPE);
+	EXPECT_CODE(RUN(ENGINE_OP_QUANTIZELINEAR, NULL, 1, F32(D(2, 2), 1, 2,
+	    3, 4), F32(D(3), 1, 1, 1)), RF_ERR_SHAPE);
+	EXPECT_CODE(RUN(ENGINE_OP_QUANTIZELINEAR, NULL, 1, F32(D(2), 1, 2),
+	    F32S(1), I8(D(2), 0, 0)), RF_ERR_SHAPE);
+}
+
 static CU_TestInfo export_tests[] = {
 	{ "Exp, Log: specials", test_exp_log },
 	{ "Abs, Neg, Reciprocal: signs, wrapping", test_abs_neg_reciprocal },
@@ -3686,6 +3723,8 @@ static CU_TestInfo export_tests[] = {
 	{ "LogSoftmax: shifts, -inf, NaN", test_logsoftmax },
 	{ "Equal, Less, Greater, Not, And, Or, Cast to bool",
 	    test_compare_logic },
+	{ "QuantizeLinear, DequantizeLinear: ties, saturation, axes",
+	    test_quantize },
 	CU_TEST_INFO_NULL,
 };
 

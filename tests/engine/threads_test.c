@@ -233,6 +233,8 @@ static const struct fixture fixtures[] = {
 	{ "mobilenet_v2", NULL, 0 },
 	{ "squeezenet", NULL, 0 },
 	{ "bert_mask", NULL, 0 },
+	{ "quant_cnn", NULL, 0 },
+	{ "quant_ops", NULL, 0 },
 };
 #define N_FIXTURES (sizeof(fixtures) / sizeof(fixtures[0]))
 

@@ -302,6 +302,74 @@ def bert_mask():
            output_names=["logits"])
 
 
+def quant_cnn():
+    """PyTorch's static int8 export (eager-mode quantization, qnnpack):
+    QuantizeLinear/DequantizeLinear around float Conv, Relu and Gemm,
+    uint8 activations, int8 weights, int32 biases. The output is exact."""
+    import torch
+    import torch.nn as nn
+    torch.set_num_threads(1)
+    torch.manual_seed(3)
+    torch.backends.quantized.engine = "qnnpack"
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.q = torch.ao.quantization.QuantStub()
+            self.c1 = nn.Conv2d(1, 4, 3, padding=1)
+            self.r = nn.ReLU()
+            self.c2 = nn.Conv2d(4, 8, 3, stride=2)
+            self.fc = nn.Linear(8 * 3 * 3, 10)
+            self.dq = torch.ao.quantization.DeQuantStub()
+
+        def forward(self, x):
+            x = self.c2(self.r(self.c1(self.q(x))))
+            return self.dq(self.fc(torch.flatten(x, 1)))
+
+    m = Net().eval()
+    m.qconfig = torch.ao.quantization.get_default_qconfig("qnnpack")
+    torch.ao.quantization.prepare(m, inplace=True)
+    for _ in range(4):
+        m(torch.randn(2, 1, 8, 8))
+    torch.ao.quantization.convert(m, inplace=True)
+    export(torch, m, (torch.randn(1, 1, 8, 8),), "quant_cnn", 13,
+           input_names=["x"], output_names=["y"])
+
+
+def quant_ops():
+    """QuantizeLinear/DequantizeLinear edges against NumPy: ties to
+    even, saturation, uint8 zero points in int32_data, per-axis int8."""
+    x = np.array([[-300.0, -2.5, -0.5, 0.5], [1.5, 2.5, 3.5, 300.0]],
+                 np.float32)
+    n = helper.make_node
+    u8 = helper.make_tensor("zu", TensorProto.UINT8, [], [130])
+    i8 = helper.make_tensor("zi", TensorProto.INT8, [2], [-3, 4])
+    inits = [c_f32("s", 1.0), u8, c_f32("sa", [0.5, 2.0]), i8]
+    nodes = [
+        n("QuantizeLinear", ["x", "s", "zu"], ["qu"], name="q_u8"),
+        n("DequantizeLinear", ["qu", "s", "zu"], ["du"], name="dq_u8"),
+        n("QuantizeLinear", ["x", "sa", "zi"], ["qi"], name="q_axis",
+          axis=0),
+        n("DequantizeLinear", ["qi", "sa", "zi"], ["di"], name="dq_axis",
+          axis=0),
+        n("QuantizeLinear", ["x", "s"], ["qd"], name="q_default"),
+        n("DequantizeLinear", ["qd", "s"], ["dd"], name="dq_default"),
+        n("Concat", ["du", "di", "dd"], ["y"], name="concat", axis=0),
+    ]
+    m = model(nodes, [vi("x", TensorProto.FLOAT, [2, 4])],
+              [vi("y", TensorProto.FLOAT, [6, 4])], inits)
+    onnx.checker.check_model(m)
+    write(m, "quant_ops")
+    f = x.astype(np.float64)
+    qu = np.clip(np.rint(f / 1.0) + 130, 0, 255)
+    sa = np.array([[0.5], [2.0]])
+    zi = np.array([[-3], [4]])
+    qi = np.clip(np.rint(f / sa) + zi, -128, 127)
+    qd = np.clip(np.rint(f), 0, 255)
+    y = np.concatenate([(qu - 130) * 1.0, (qi - zi) * sa, qd], axis=0)
+    save_case("quant_ops", [x], [y.astype(np.float32)])
+
+
 def bool_ops():
     """Bools computed at run time: comparisons, logic, Where, Cast."""
     x = np.array([[0.0, -0.25, 0.75, -2.0], [1.5, 0.0, -0.75, 0.25]],
@@ -653,6 +721,19 @@ def hostile():
                [vi("y", TensorProto.FLOAT, [2])])
     write(wc, "bad_where_notbool")
 
+    # Arithmetic on a uint8 value, which the engine holds as q - 128.
+    u8 = helper.make_tensor("u", TensorProto.UINT8, [2], [1, 200])
+    ua = model([n("QuantizeLinear", ["x", "s", "u"], ["q"], name="q"),
+                n("Concat", ["q", "q"], ["c"], name="cat", axis=0),
+                n("Add", ["c", "c"], ["y"], name="add_u8")],
+               [vi("x", TensorProto.FLOAT, [2])],
+               [vi("y", TensorProto.UINT8, [4])], [c_f32("s", 1.0)])
+    ua.graph.initializer.append(u8)
+    ua.graph.node[0].input[2] = "z"
+    ua.graph.initializer.append(
+        helper.make_tensor("z", TensorProto.UINT8, [], [7]))
+    write(ua, "bad_u8_arith")
+
     nine = ["o%d" % i for i in range(9)]
     sp = model([n("Split", ["x"], nine, name="split9", axis=0)],
                [vi("x", TensorProto.FLOAT, [9])],
@@ -675,7 +756,8 @@ def main():
     groups = dict(real=real_models, softmax_op11=softmax_op11,
                   misc_ops=misc_ops, export_ops=export_ops,
                   bool_ops=bool_ops, vision=vision_models,
-                  bert_mask=bert_mask, const_out=const_out,
+                  bert_mask=bert_mask, quant_cnn=quant_cnn,
+                  quant_ops=quant_ops, const_out=const_out,
                   hostile=hostile)
     extra = dict(big=big_models)  # not part of the default set
     groups.update(GROUPS)
