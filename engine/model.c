@@ -479,6 +479,13 @@ engine_model_add_op(struct engine_model *m, enum engine_op op,
 		    "op %zu (%s '%s'): %zu outputs, expected %u..%u", k,
 		    def->name, name, n_outputs, def->min_out, def->max_out);
 	}
+	/* Identity copies input i to output i: every input is required. */
+	bool pairs = op == ENGINE_OP_IDENTITY;
+	if (pairs && n_outputs != n_inputs) {
+		return rf_errf(ei, RF_ERR_INVAL,
+		    "op %zu (%s '%s'): %zu inputs but %zu outputs", k,
+		    def->name, name, n_inputs, n_outputs);
+	}
 	size_t nlen = strlen(name);
 	if (nlen == 0 || nlen > ENGINE_NAME_MAX) {
 		return rf_errf(ei, RF_ERR_INVAL,
@@ -486,7 +493,7 @@ engine_model_add_op(struct engine_model *m, enum engine_op op,
 	}
 	for (size_t i = 0; i < n_inputs; i++) {
 		int v = inputs[i];
-		bool optional = i >= def->min_in;
+		bool optional = i >= def->min_in && !pairs;
 		if (v == ENGINE_NO_VALUE && optional) {
 			continue;
 		}

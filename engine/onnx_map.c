@@ -1012,6 +1012,72 @@ map_nodes(struct onnx_mapper *mp)
 }
 
 /*
+ * Several graph outputs from different operators (a model's logits and
+ * its KV cache), or not all of one operator's in its order: one Identity
+ * with an input and an output per graph output, appended last, so that a
+ * claim's trace entry holds them all. Each output keeps its ONNX name;
+ * the value behind it is renamed NAME/value (a graph input keeps its
+ * name and the output becomes NAME/output).
+ */
+static int
+gather_outputs(struct onnx_mapper *mp, int *res)
+{
+	const struct onnx_graph *g = mp->g;
+	if (g->n_outputs > ENGINE_MAX_OP_OUTPUTS) {
+		return rf_errf(mp->ei, RF_ERR_NOTSUP,
+		    "%zu graph outputs from different operators: at most %d "
+		    "can be gathered into the last operator",
+		    g->n_outputs, ENGINE_MAX_OP_OUTPUTS);
+	}
+	int target[ENGINE_MAX_OP_OUTPUTS];
+	int err = RF_OK;
+	for (size_t i = 0; err == RF_OK && i < g->n_outputs; i++) {
+		int o = g->outputs[i];
+		const char *oname = g->values[o].name;
+		snprintf(mp->label, sizeof(mp->label), "graph output '%.60s'",
+		    oname);
+		target[i] = o;
+		if (o != res[i]) {
+			/* An alias: define it anew. */
+			mp->iv[o].kind = ONNX_IV_UNSET;
+		} else if (mp->iv[o].kind == ONNX_IV_CONST ||
+		    mp->iv[o].pop >= 0) {
+			/* A weight or an operator's value: it gets a new
+			 * name, the output keeps its. */
+			char *wn;
+			err = gen_name(mp, oname, "/value", &wn);
+			if (err == RF_OK) {
+				mp->iv[o].ename = wn;
+				err = engine_onnx_value_new(mp, oname,
+				    "/output", &target[i]);
+			}
+			if (err == RF_OK) {
+				mp->iv[target[i]].ename = oname;
+			}
+		} else {
+			/* A graph input keeps its name; the output is new. */
+			err = engine_onnx_value_new(mp, oname, "/output",
+			    &target[i]);
+		}
+	}
+	if (err != RF_OK) {
+		return err;
+	}
+	struct onnx_node fake = { "graph outputs", "Identity", 0, NULL, 0,
+		NULL, 0, NULL, 0 };
+	mp->node = &fake;
+	snprintf(mp->label, sizeof(mp->label), "graph outputs");
+	struct onnx_emit_args e = { ENGINE_OP_IDENTITY, res, g->n_outputs,
+		target, g->n_outputs, NULL, 0, "/identity", -1, true };
+	err = engine_onnx_emit(mp, &e);
+	mp->node = NULL;
+	for (size_t i = 0; err == RF_OK && i < g->n_outputs; i++) {
+		res[i] = target[i];
+	}
+	return err;
+}
+
+/*
  * Resolves the graph outputs and makes them come from the last operator:
  * one output that is a constant or a graph input gets an Identity;
  * several must all come from one operator, the last one that runs.
@@ -1080,20 +1146,19 @@ plan_outputs(struct onnx_mapper *mp, int *res)
 		return RF_OK;
 	}
 	int pop = -1;
-	for (size_t i = 0; i < g->n_outputs; i++) {
+	bool one = true;
+	for (size_t i = 0; one && i < g->n_outputs; i++) {
 		const struct onnx_ival *v = &mp->iv[res[i]];
-		if (v->kind != ONNX_IV_RUNTIME || v->pop < 0 ||
-		    (pop >= 0 && v->pop != pop)) {
-			return rf_errf(mp->ei, RF_ERR_NOTSUP,
-			    "graph outputs '%.60s' and '%.60s' do not come "
-			    "from one operator: a claim commits to the last "
-			    "operator's outputs only",
-			    g->values[g->outputs[0]].name,
-			    g->values[g->outputs[i]].name);
-		}
+		one = v->kind == ONNX_IV_RUNTIME && v->pop >= 0 &&
+		    (pop < 0 || v->pop == pop);
 		pop = v->pop;
 	}
-	return RF_OK;
+	if (one && mp->pops[pop].n_out == g->n_outputs) {
+		for (size_t i = 0; one && i < g->n_outputs; i++) {
+			one = mp->pops[pop].out[i] == res[i];
+		}
+	}
+	return one ? RF_OK : gather_outputs(mp, res);
 }
 
 static void

@@ -86,12 +86,26 @@ copy_as(const struct op_call *c, size_t i, int rank, const int64_t *dims)
 /* Identity                                                             */
 /* ------------------------------------------------------------------ */
 
-/* A copy: the importer emits it only where a graph output would not
- * otherwise come from the last operator (docs/onnx.md). */
+/* Copies, input i to output i: the importer emits it only where the graph
+ * outputs would not otherwise all come from the last operator, e.g. a
+ * model's logits and its KV cache (docs/onnx.md). */
 int
 engine_op_identity_eval(const struct op_call *c)
 {
-	return copy_as(c, 0, c->in[0]->rank, c->in[0]->dims);
+	if (c->n_in != c->n_out) {
+		return rf_errf(c->ei, RF_ERR_INVAL, "Identity: %zu inputs but "
+		    "%zu outputs", c->n_in, c->n_out);
+	}
+	int err = RF_OK;
+	for (size_t i = 0; err == RF_OK && i < c->n_in; i++) {
+		const struct tensor *x = c->in[i];
+		err = engine_op_out_alloc(c, i, x->dtype, x->rank, x->dims);
+		if (err == RF_OK && x->count > 0) {
+			memcpy(c->out[i].data, x->data,
+			    engine_tensor_nbytes(x));
+		}
+	}
+	return err;
 }
 
 /* ------------------------------------------------------------------ */

@@ -259,6 +259,7 @@ static const struct engine_onnx_dim gpt_dims[] = { { "batch", 1 },
 static struct model_case model_cases[] = {
 	{ .name = "softmax_op11" },
 	{ .name = "const_out" },
+	{ .name = "multi_out" },
 	{ .name = "misc_ops" },
 	{ .name = "mlp_digits" },
 	{ .name = "lenet_digits" },
@@ -326,9 +327,9 @@ test_onnx_refusals(void)
 		"bad_dynamic_shape", "bad_where_notbool", "bad_expand_bomb",
 		"bad_external_data", "bad_fold_bomb", "bad_fp16",
 		"bad_huge_dims", "bad_ir2", "bad_missing_init", "bad_neg_dims",
-		"bad_neg_input_dim", "bad_opset18", "bad_opset9",
-		"bad_raw_short", "bad_shape_mismatch", "bad_split_many",
-		"bad_two_outputs", "bad_undefined", "bad_unsupported_attr",
+		"bad_neg_input_dim", "bad_nine_outputs", "bad_opset18",
+		"bad_opset9", "bad_raw_short", "bad_shape_mismatch",
+		"bad_split_many", "bad_undefined", "bad_unsupported_attr",
 		"bad_many_unsupported", "bad_u8_arith",
 		"bad_unsupported_op" };
 	long runs = 0;

@@ -620,7 +620,7 @@ static const struct hostile hostiles[] = {
 	{ "bad_opset18", RF_ERR_VERSION, "opset 18", "11 to 17" },
 	{ "bad_ir2", RF_ERR_VERSION, "IR version 2", "" },
 	{ "bad_fp16", RF_ERR_NOTSUP, "initializer 'W'", "FLOAT16" },
-	{ "bad_two_outputs", RF_ERR_NOTSUP, "'a' and 'b'", "one operator" },
+	{ "bad_nine_outputs", RF_ERR_NOTSUP, "9 graph outputs", "at most 8" },
 	{ "bad_dropout_training", RF_ERR_NOTSUP, "node 'drop' (Dropout)",
 	    "training_mode" },
 	{ "bad_dynamic_shape", RF_ERR_NOTSUP, "node 'shape' (Shape)",

@@ -2840,6 +2840,30 @@ test_identity(void)
 	EXPECT_INTS(y, TENSOR_I64, INT64_MIN);
 	at_int("axis", 0);
 	EXPECT_CODE(BUILD(ENGINE_OP_IDENTITY, 1, F32S(1)), RF_ERR_NOTSUP);
+	/* Several: input i to output i, any dtypes, empty ones too (the
+	 * graph outputs of a KV-cache export). */
+	struct tensor *ys[3];
+	EXPECT_CODE(RUN(ENGINE_OP_IDENTITY, ys, 3, F32(D(2), 1, -2),
+	    I64S(7), mk(TENSOR_F32, 2, D(1, 0), NULL, 0)), RF_OK);
+	EXPECT_F32(ys[0], D(2), 0, 1, -2);
+	EXPECT_INTS(ys[1], TENSOR_I64, 7);
+	CU_ASSERT(ys[2]->count == 0 && ys[2]->rank == 2);
+	/* One output per input, no more, no less. */
+	EXPECT_CODE(BUILD(ENGINE_OP_IDENTITY, 1, F32S(1), F32S(2)),
+	    RF_ERR_INVAL);
+	EXPECT_CODE(BUILD(ENGINE_OP_IDENTITY, 2, F32S(1)), RF_ERR_INVAL);
+	EXPECT_CODE(BUILD(ENGINE_OP_IDENTITY, 9, F32S(1)), RF_ERR_INVAL);
+	/* No input is optional (a file could otherwise leave one out). */
+	struct engine_model *m = engine_model_alloc("t");
+	CU_ASSERT_FATAL(m != NULL);
+	int x, o[2];
+	const char *names[2] = { "a", "b" };
+	CU_ASSERT(engine_model_add_input(m, "x", TENSOR_F32, 0, NULL, &x,
+	    NULL) == RF_OK);
+	int ins[2] = { x, ENGINE_NO_VALUE };
+	CU_ASSERT(engine_model_add_op(m, ENGINE_OP_IDENTITY, "id", ins, 2,
+	    names, 2, NULL, 0, o, NULL) == RF_ERR_INVAL);
+	engine_model_free(m);
 }
 
 static void

@@ -30,6 +30,8 @@ It writes, next to itself:
     misc_ops          Pad, Slice, Squeeze, Unsqueeze, ReduceMean, Expand,
                       Pow, Sqrt, Erf, Where, Dropout, Cast, Split, Identity
     const_out         the graph output is a constant (an Identity is added)
+    multi_out         outputs from two operators and a constant (one
+                      Identity gathers them)
   hostile files, each rejected with an exact code (see onnx_test.c):
     bad_*.onnx
 
@@ -565,6 +567,19 @@ def export_ops():
     save_case("export_ops", [x], [y.astype(np.float32)])
 
 
+def multi_out():
+    """Outputs from two operators and a constant, not in node order."""
+    n = helper.make_node
+    m = model([n("Relu", ["x"], ["a"], name="relu"),
+               n("Sigmoid", ["x"], ["b"], name="sigmoid")],
+              [vi("x", TensorProto.FLOAT, [2])],
+              [vi("b", TensorProto.FLOAT, [2]),
+               vi("a", TensorProto.FLOAT, [2]),
+               vi("w", TensorProto.FLOAT, [2])],
+              [c_f32("w", [0.5, -2.0])])
+    write(m, "multi_out")
+
+
 def const_out():
     n = helper.make_node
     nodes = [
@@ -653,12 +668,13 @@ def hostile():
     h = numpy_helper.from_array(np.ones((4, 2), np.float16), "W")
     write(gemm_model([h]), "bad_fp16")
 
-    two = model([n("Relu", ["x"], ["a"], name="relu"),
-                 n("Sigmoid", ["x"], ["b"], name="sigmoid")],
-                [vi("x", TensorProto.FLOAT, [2])],
-                [vi("a", TensorProto.FLOAT, [2]),
-                 vi("b", TensorProto.FLOAT, [2])])
-    write(two, "bad_two_outputs")
+    # Outputs from different operators are gathered by one Identity (as
+    # a KV-cache export's logits and presents), up to 8 of them.
+    nine = model([n("Relu", ["x"], ["o%d" % i], name="relu%d" % i)
+                  for i in range(9)],
+                 [vi("x", TensorProto.FLOAT, [2])],
+                 [vi("o%d" % i, TensorProto.FLOAT, [2]) for i in range(9)])
+    write(nine, "bad_nine_outputs")
 
     drop = model([n("Dropout", ["x", "r", "t"], ["y"], name="drop")],
                  [vi("x", TensorProto.FLOAT, [2])],
@@ -758,7 +774,7 @@ def main():
                   bool_ops=bool_ops, vision=vision_models,
                   bert_mask=bert_mask, quant_cnn=quant_cnn,
                   quant_ops=quant_ops, const_out=const_out,
-                  hostile=hostile)
+                  multi_out=multi_out, hostile=hostile)
     extra = dict(big=big_models)  # not part of the default set
     groups.update(GROUPS)
     want = sys.argv[1:] or list(groups)
