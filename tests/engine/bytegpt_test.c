@@ -15,10 +15,12 @@
  * step's gap between the two largest logits, and the test checks that no
  * step comes near a tie, so agreement is not luck.
  */
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "engine/engine.h"
 #include "tests/testlib.h"
@@ -423,6 +425,60 @@ test_greedy_kv(void)
 	last_rows = NULL;
 }
 
+/*
+ * The commands: `refute model import` of the KV model (which also checks
+ * that a network could serve it: its outputs are one operator's) and
+ * `refute model run` on PyTorch's decode-step inputs writes every output,
+ * the logits within the tolerance.
+ */
+static void
+test_kv_cli(void)
+{
+	char dir[] = "/tmp/rf-bytegpt-XXXXXX";
+	CU_ASSERT_FATAL(mkdtemp(dir) != NULL);
+	char out[8192], rel[512], data[PATH_MAX];
+	snprintf(rel, sizeof(rel), "%s/bytegpt", test_data_dir());
+	CU_ASSERT_FATAL(realpath(rel, data) != NULL);
+	int rc = test_shell(out, sizeof(out), dir, 1, "%s model import "
+	    "%s/bytegpt_kv.onnx -o kv.rfm --dim batch=1 --dim seq=1 "
+	    "--dim past=39", test_refute(), data);
+	if (rc != 0) {
+		fprintf(stderr, "\n  %s", out);
+	}
+	CU_ASSERT(rc == 0);
+	CU_ASSERT(strstr(out, "wrote kv.rfm") != NULL);
+	rc = test_shell(out, sizeof(out), dir, 1, "%s model run kv.rfm "
+	    "-i %s/kv_step.in0.npy -i %s/kv_step.in1.npy -i %s/kv_step.in2.npy "
+	    "-i %s/kv_step.in3.npy -i %s/kv_step.in4.npy -o o0.npy -o o1.npy "
+	    "-o o2.npy -o o3.npy -o o4.npy --trace", test_refute(), data, data,
+	    data, data, data);
+	CU_ASSERT(rc == 0);
+	CU_ASSERT(strstr(out, "present.1.value") != NULL);
+	for (int i = 0; i < 1 + 2 * LAYERS; i++) {
+		char p[600], w[64];
+		snprintf(p, sizeof(p), "%s/o%d.npy", dir, i);
+		size_t len;
+		uint8_t *b = test_read_file(p, &len);
+		CU_ASSERT_FATAL(b != NULL);
+		struct tensor got, want;
+		CU_ASSERT_FATAL(engine_tensor_npy_decode(b, len, &got, NULL) ==
+		    RF_OK);
+		free(b);
+		snprintf(w, sizeof(w), "kv_step.out%d.npy", i);
+		load_npy(w, &want);
+		size_t bad;
+		max_diff(&got, &want, &bad);
+		CU_ASSERT(bad == 0);
+		engine_tensor_fini(&got);
+		engine_tensor_fini(&want);
+		unlink(p);
+	}
+	char p[600];
+	snprintf(p, sizeof(p), "%s/kv.rfm", dir);
+	unlink(p);
+	CU_ASSERT(rmdir(dir) == 0);
+}
+
 /* ------------------------------------------------------------------ */
 /* Graph outputs gathered by one Identity                               */
 /* ------------------------------------------------------------------ */
@@ -477,6 +533,7 @@ static CU_TestInfo bytegpt_tests[] = {
 	{ "greedy tokens, plain model, step by step", test_greedy_plain },
 	{ "one KV-cache decode step matches PyTorch's", test_kv_step },
 	{ "greedy tokens with the KV cache", test_greedy_kv },
+	{ "refute model import and run of the KV model", test_kv_cli },
 	CU_TEST_INFO_NULL,
 };
 
