@@ -1,5 +1,6 @@
 /*
- * cmd/cmd_model.c - `refute model gen | info | run`.
+ * cmd/cmd_model.c - `refute model gen | info | run` (`refute generate`
+ * is cmd/cmd_generate.c).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -78,8 +79,9 @@ cmd_model_gen(int argc, char **argv)
 	 * defaults once the kind is known; -1 means "not given". */
 	int64_t batch = -1, in = -1, hidden = -1, outf = -1, layers = -1,
 		ops = -1, channels = -1, image = -1, classes = -1, vocab = -1,
-		dmodel = -1, heads = -1, dff = -1, blocks = -1;
+		dmodel = -1, heads = -1, dff = -1, blocks = -1, context = -1;
 	uint64_t seed = 1;
+	bool untied = false;
 	const struct cli_opt opts[] = {
 		{ "output", 'o', CLI_STR, &out, "FILE", "model file to write (.rfm)" },
 		{ "seed", 's', CLI_U64, &seed, "S", "weights seed (default 1)" },
@@ -88,21 +90,29 @@ cmd_model_gen(int argc, char **argv)
 		{ "in", 0, CLI_I64, &in, "N", "mlp: input features (64)" },
 		{ "hidden", 0, CLI_I64, &hidden, "N", "mlp: hidden width (128)" },
 		{ "out", 0, CLI_I64, &outf, "N", "mlp: output classes (10)" },
-		{ "layers", 0, CLI_I64, &layers, "N", "mlp: dense layers (3)" },
+		{ "layers", 0, CLI_I64, &layers, "N",
+		    "mlp: dense layers (3); gpt: blocks (2)" },
 		{ "ops", 0, CLI_I64, &ops, "N",
 		    "mlp: exactly N operators (Gemm, Relu, ...)" },
 		{ "channels", 0, CLI_I64, &channels, "N", "cnn: input channels (3)" },
 		{ "image", 0, CLI_I64, &image, "N", "cnn: image size (32)" },
 		{ "classes", 0, CLI_I64, &classes, "N", "cnn: classes (10)" },
-		{ "vocab", 0, CLI_I64, &vocab, "N", "transformer: vocabulary (256)" },
-		{ "d-model", 0, CLI_I64, &dmodel, "N", "transformer: width (64)" },
-		{ "heads", 0, CLI_I64, &heads, "N", "transformer: heads (4)" },
+		{ "vocab", 0, CLI_I64, &vocab, "N",
+		    "transformer, gpt: vocabulary (256)" },
+		{ "d-model", 0, CLI_I64, &dmodel, "N",
+		    "transformer, gpt: width (64)" },
+		{ "heads", 0, CLI_I64, &heads, "N", "transformer, gpt: heads (4)" },
+		{ "context", 0, CLI_I64, &context, "N",
+		    "gpt: context, positions (128)" },
+		{ "untied", 0, CLI_FLAG, &untied, NULL,
+		    "gpt: a head of its own (default: tied to the token\n"
+		    "embedding)" },
 		{ "d-ff", 0, CLI_I64, &dff, "N", "transformer: MLP width (256)" },
 		{ "blocks", 0, CLI_I64, &blocks, "N", "transformer: blocks (1)" },
 	};
 	const struct cli_cmd cmd = {
 		.path = "model gen",
-		.args = "mlp|cnn|transformer",
+		.args = "mlp|cnn|transformer|gpt",
 		.summary = "Generate a synthetic model with weights drawn from a "
 		    "seed. The same options\nalways give the same file, byte for "
 		    "byte.",
@@ -120,7 +130,8 @@ cmd_model_gen(int argc, char **argv)
 	enum engine_gen_kind kind;
 	if (engine_gen_parse_kind(pos[0], &kind) != RF_OK) {
 		return cmd_usage_error(&cmd,
-		    "unknown model kind '%s' (mlp, cnn or transformer)", pos[0]);
+		    "unknown model kind '%s' (mlp, cnn, transformer or gpt)",
+		    pos[0]);
 	}
 	if (out == NULL) {
 		return cmd_usage_error(&cmd, "missing --output FILE");
@@ -135,7 +146,13 @@ cmd_model_gen(int argc, char **argv)
 	SET(in_features, in);
 	SET(hidden, hidden);
 	SET(out_features, outf);
-	SET(layers, layers);
+	if (kind == ENGINE_GEN_GPT) {
+		SET(blocks, layers);
+		SET(context, context);
+		o.tied = !untied;
+	} else {
+		SET(layers, layers);
+	}
 	SET(ops, ops);
 	SET(channels, channels);
 	SET(image_size, image);
@@ -154,7 +171,13 @@ cmd_model_gen(int argc, char **argv)
 		    rf_strerror(err));
 	}
 	err = cmd_model_servable(m, &ei);
-	if (err != RF_OK) {
+	if (err != RF_OK && kind == ENGINE_GEN_GPT) {
+		/* A language model is run through its generation graph
+		 * (`refute generate`); a big one may not be disputable whole
+		 * yet, which is no reason not to write it. */
+		fprintf(stderr, "note: this model cannot be served as it is: "
+		    "%s\n", ei.msg[0] ? ei.msg : rf_strerror(err));
+	} else if (err != RF_OK) {
 		engine_model_free(m);
 		return cmd_fail(&cmd, "this model cannot be served: %s", ei.msg[0] ?
 		    ei.msg : rf_strerror(err));

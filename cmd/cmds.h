@@ -11,6 +11,7 @@ int cmd_model_gen(int argc, char **argv);
 int cmd_model_info(int argc, char **argv);
 int cmd_model_run(int argc, char **argv);
 int cmd_model_import(int argc, char **argv);
+int cmd_generate(int argc, char **argv);
 int cmd_keygen(int argc, char **argv);
 int cmd_referee(int argc, char **argv);
 int cmd_status(int argc, char **argv);

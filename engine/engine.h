@@ -160,6 +160,9 @@ enum engine_op {
 	/* Quantization (engine/op_quant.c). */
 	ENGINE_OP_QUANTIZELINEAR,
 	ENGINE_OP_DEQUANTIZELINEAR,
+	/* Refute's own (no ONNX node maps to it): draws the next token of a
+	 * generation from logits, exactly (docs/generation.md). */
+	ENGINE_OP_SAMPLE,
 	ENGINE_OP_COUNT
 };
 
@@ -513,6 +516,9 @@ enum engine_gen_kind {
 	ENGINE_GEN_MLP = 1,
 	ENGINE_GEN_CNN = 2,
 	ENGINE_GEN_TRANSFORMER = 3,
+	/* Decoder-only language model (docs/generation.md): sequence length
+	 * = context, d_ff = 4 d_model, tied or untied head. */
+	ENGINE_GEN_GPT = 4,
 };
 
 struct engine_gen_opts {
@@ -528,6 +534,11 @@ struct engine_gen_opts {
 	int64_t channels, image_size, classes;
 	/* transformer: GPT-style block */
 	int64_t vocab, d_model, heads, d_ff, blocks;
+	/* gpt: blocks are layers; context is the sequence length; tied: the
+	 * head is the token embedding (Gemm with transB), else its own
+	 * weight lm_head [d_model, vocab]. */
+	int64_t context;
+	bool tied;
 };
 
 /* Small defaults for each kind (what `refute model gen KIND` uses). */
@@ -536,6 +547,74 @@ int engine_gen_parse_kind(const char *name, enum engine_gen_kind *out);
 int engine_model_generate(const struct engine_gen_opts *o,
     struct engine_model **out, struct rf_errinfo *ei)
     __attribute__((warn_unused_result));
+
+/* ------------------------------------------------------------------ */
+/* Generation (docs/generation.md)                                      */
+/* ------------------------------------------------------------------ */
+
+/* Greedy: temperature 0 (top_k 0, top_p 1). Otherwise temperature in
+ * (0, ENGINE_SAMPLE_TEMPERATURE_MAX], top_k 0 (off) or 1..vocab, top_p in
+ * (0, 1] (1: off). */
+#define ENGINE_SAMPLE_TEMPERATURE_MAX 100.0f
+struct engine_sampler {
+	float temperature;
+	int64_t top_k;
+	float top_p;
+};
+/* Greedy. */
+void engine_sampler_init(struct engine_sampler *s);
+bool engine_sampler_greedy(const struct engine_sampler *s);
+/* RF_ERR_INVAL naming the parameter out of range (vocab 0: not
+ * checked against a vocabulary). */
+int engine_sampler_check(const struct engine_sampler *s, int64_t vocab,
+    struct rf_errinfo *ei) __attribute__((warn_unused_result));
+/* The random number of draw `step` under seed: the (step + 1)-th output of
+ * splitmix64 started at state seed, as a double in [0, 1) (its top 53
+ * bits times 2^-53). */
+double engine_sample_uniform(uint64_t seed, uint64_t step);
+/*
+ * The token the sampler draws from logits[0..vocab-1] at draw step under
+ * seed, exactly as docs/generation.md writes it down (the Sample
+ * operator computes this). Every party gets the same token. RF_ERR_INVAL
+ * for parameters out of range, RF_ERR_NOMEM.
+ */
+int engine_sample(const struct engine_sampler *s, const float *logits,
+    size_t vocab, uint64_t seed, uint64_t step, int64_t *token,
+    struct rf_errinfo *ei) __attribute__((warn_unused_result));
+
+/* A generation: prompt_len tokens in, n_new tokens drawn. */
+struct engine_generation {
+	int64_t prompt_len;
+	int64_t n_new;
+	struct engine_sampler sampler;
+};
+
+/* What a model laid out as `model gen gpt` writes it has. */
+struct engine_gpt_shape {
+	int64_t vocab, context, d_model, heads, layers;
+	bool tied;
+};
+/* RF_ERR_NOTSUP when m is not such a model (saying what is missing). */
+int engine_gpt_shape(const struct engine_model *m,
+    struct engine_gpt_shape *out, struct rf_errinfo *ei)
+    __attribute__((warn_unused_result));
+/* Checks g against the model: 1 <= prompt_len, 1 <= n_new, prompt_len +
+ * n_new <= context, the sampler in range. */
+int engine_generation_check(const struct engine_gpt_shape *shape,
+    const struct engine_generation *g, struct rf_errinfo *ei)
+    __attribute__((warn_unused_result));
+/*
+ * The generation graph: one model, derived deterministically from base
+ * (a gpt layout) and g, that runs the prefill, every decode step with the
+ * KV cache and a Sample operator per new token (docs/generation.md).
+ * Inputs: "tokens" i64 [prompt_len], and "seed" i64 [1] unless greedy.
+ * Outputs: the last Sample's "token" i64 [1] and "generated" i64
+ * [n_new]. Its weights are base's, in base's order, borrowed: base must
+ * outlive *out. Its name is "<base name>.gen".
+ */
+int engine_generation_model(const struct engine_model *base,
+    const struct engine_generation *g, struct engine_model **out,
+    struct rf_errinfo *ei) __attribute__((warn_unused_result));
 
 /* A small deterministic PRNG (splitmix64) for weights and inputs. */
 struct engine_rng {

@@ -303,6 +303,10 @@ int engine_op_quant_parse(const struct op_attrs *, size_t, struct op_params *,
     struct rf_errinfo *);
 int engine_op_quantizelinear_eval(const struct op_call *c);
 int engine_op_dequantizelinear_eval(const struct op_call *c);
+/* Generation's sampler (engine/op_sample.c). */
+int engine_op_sample_parse(const struct op_attrs *, size_t, struct op_params *,
+    struct rf_errinfo *);
+int engine_op_sample_eval(const struct op_call *c);
 
 /*
  * Walks the elements of a broadcast result in row-major order and keeps,

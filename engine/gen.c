@@ -424,6 +424,76 @@ build_transformer(struct gen *g, const struct engine_gen_opts *o)
 	}
 }
 
+/*
+ * A decoder-only language model: token and position embeddings (Gather,
+ * Add), pre-LayerNorm blocks with causal attention and a GELU MLP, a
+ * final LayerNorm and the head. The graph runs a whole context (tokens
+ * i64 [context] -> logits [context, vocab]); generation derives its own
+ * graph from these weights by name (engine/generate.c), which is why
+ * the reshape targets say -1 for the rows: the same constants serve the
+ * prefill's rows and a decode step's one row.
+ */
+static void
+build_gpt(struct gen *g, const struct engine_gen_opts *o)
+{
+	int64_t seq = o->context;
+	int64_t d = o->d_model;
+	int64_t dh = d / o->heads;
+	int tokens = -1;
+	int64_t in_dims[1] = { seq };
+	if (g->err == RF_OK) {
+		g->err = engine_model_add_input(g->m, "tokens", TENSOR_I64, 1,
+		    in_dims, &tokens, g->ei);
+	}
+	int64_t ed[2] = { o->vocab, d };
+	int64_t pd[2] = { seq, d };
+	/* Small embeddings, as GPT-2 initialises them: the blocks then
+	 * move the residual stream, and a tied head does not just echo the
+	 * last token. */
+	int wte = gen_weight(g, "wte", 2, ed, 0.05f);
+	int wpe = gen_weight(g, "wpe", 2, pd, 0.02f);
+	int64_t heads_shape[3] = { -1, o->heads, dh };
+	int64_t flat_shape[2] = { -1, d };
+	int shape_heads = gen_shape(g, "shape.heads", heads_shape, 3);
+	int shape_flat = gen_shape(g, "shape.flat", flat_shape, 2);
+	int64_t one[1] = { 1 };
+	int scale = gen_fill(g, "attn.scale", 1, one,
+	    (float)(1.0 / __builtin_sqrt((double)dh)));
+	int64_t md[2] = { seq, seq };
+	int mask = gen_fill(g, "attn.mask", 2, md, 0.0f);
+	if (g->err == RF_OK) {
+		struct engine_value_info vi;
+		engine_model_value(g->m, mask, &vi);
+		float *mdat = vi.weight->data;
+		for (int64_t i = 0; i < seq; i++) {
+			for (int64_t j = i + 1; j < seq; j++) {
+				mdat[i * seq + j] = -1e9f;
+			}
+		}
+	}
+	int x = gen_op2(g, ENGINE_OP_GATHER, "embed", wte, tokens);
+	x = gen_op2(g, ENGINE_OP_ADD, "embed.pos", x, wpe);
+	struct engine_gen_opts bo = *o;
+	bo.d_ff = 4 * d;
+	for (int64_t b = 0; b < o->blocks; b++) {
+		x = gen_block(g, b, x, &bo, shape_heads, shape_flat, scale, mask);
+	}
+	x = gen_layernorm(g, "ln_f", x, d);
+	if (o->tied) {
+		struct engine_attr tb;
+		engine_attr_int(&tb, "transB", 1);
+		int in[2] = { x, wte };
+		x = gen_op(g, ENGINE_OP_GEMM, "logits", in, 2, &tb, 1);
+	} else {
+		int64_t hd[2] = { d, o->vocab };
+		int head = gen_weight(g, "lm_head", 2, hd, fan_in_bound(d));
+		x = gen_op2(g, ENGINE_OP_MATMUL, "logits", x, head);
+	}
+	if (g->err == RF_OK) {
+		g->err = engine_model_add_output(g->m, x, g->ei);
+	}
+}
+
 /* ------------------------------------------------------------------ */
 /* Entry points                                                         */
 /* ------------------------------------------------------------------ */
@@ -456,6 +526,15 @@ engine_gen_opts_init(struct engine_gen_opts *o, enum engine_gen_kind k)
 		o->d_ff = 256;
 		o->blocks = 1;
 		break;
+	case ENGINE_GEN_GPT:
+		o->batch = 1;
+		o->vocab = 256;
+		o->d_model = 64;
+		o->heads = 4;
+		o->blocks = 2;
+		o->context = 128;
+		o->tied = true;
+		break;
 	}
 }
 
@@ -468,6 +547,8 @@ engine_gen_parse_kind(const char *name, enum engine_gen_kind *out)
 		*out = ENGINE_GEN_CNN;
 	} else if (strcmp(name, "transformer") == 0) {
 		*out = ENGINE_GEN_TRANSFORMER;
+	} else if (strcmp(name, "gpt") == 0) {
+		*out = ENGINE_GEN_GPT;
 	} else {
 		return RF_ERR_INVAL;
 	}
@@ -514,6 +595,23 @@ check_opts(const struct engine_gen_opts *o, struct rf_errinfo *ei)
 			    "d_model must be a multiple of heads");
 		}
 		break;
+	case ENGINE_GEN_GPT:
+		IN_RANGE(vocab, 1);
+		IN_RANGE(d_model, 1);
+		IN_RANGE(heads, 1);
+		IN_RANGE(blocks, 1);
+		IN_RANGE(context, 1);
+		if (o->d_model % o->heads != 0) {
+			return rf_errf(ei, RF_ERR_INVAL,
+			    "d_model must be a multiple of heads");
+		}
+		if (o->vocab * o->d_model > (int64_t)TENSOR_MAX_ELEMS ||
+		    o->context * o->context > (int64_t)TENSOR_MAX_ELEMS) {
+			return rf_errf(ei, RF_ERR_INVAL, "vocab x d_model and "
+			    "context x context must be at most %zu elements",
+			    TENSOR_MAX_ELEMS);
+		}
+		break;
 	default:
 		return rf_errf(ei, RF_ERR_INVAL, "unknown model kind");
 	}
@@ -529,7 +627,8 @@ engine_model_generate(const struct engine_gen_opts *o,
 	if (err != RF_OK) {
 		return err;
 	}
-	static const char *const names[] = { "", "mlp", "cnn", "transformer" };
+	static const char *const names[] = { "", "mlp", "cnn", "transformer",
+		"gpt" };
 	struct gen g;
 	memset(&g, 0, sizeof(g));
 	g.ei = ei;
@@ -547,6 +646,9 @@ engine_model_generate(const struct engine_gen_opts *o,
 		break;
 	case ENGINE_GEN_TRANSFORMER:
 		build_transformer(&g, o);
+		break;
+	case ENGINE_GEN_GPT:
+		build_gpt(&g, o);
 		break;
 	}
 	if (g.err != RF_OK) {

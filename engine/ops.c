@@ -132,8 +132,10 @@ static const struct op_def op_table[ENGINE_OP_COUNT] = {
 	    engine_op_quant_parse, engine_op_quantizelinear_eval },
 	[ENGINE_OP_DEQUANTIZELINEAR] = { "DequantizeLinear", 2, 3, 1, 1,
 	    engine_op_quant_parse, engine_op_dequantizelinear_eval },
+	[ENGINE_OP_SAMPLE] = { "Sample", 1, 3, 2, 2, engine_op_sample_parse,
+	    engine_op_sample_eval },
 };
-_Static_assert(ENGINE_OP_COUNT == 65, "op table must list every op");
+_Static_assert(ENGINE_OP_COUNT == 66, "op table must list every op");
 
 const struct op_def *
 engine_op_def_get(enum engine_op op)
