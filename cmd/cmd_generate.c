@@ -107,7 +107,7 @@ cmd_generate(int argc, char **argv)
 	const char *hash_name = "blake3";
 	int64_t n_new = -1, top_k = 0, threads = 0;
 	uint64_t seed = 1;
-	bool trace = false, json = false;
+	bool trace = false, json = false, low_mem = false;
 	const struct cli_opt opts[] = {
 		{ "tokens", 0, CLI_STR, &tokens_s, "LIST",
 		    "prompt token ids, \"1,2,3\"" },
@@ -132,6 +132,10 @@ cmd_generate(int argc, char **argv)
 		{ "threads", 0, CLI_I64, &threads, "N",
 		    "threads (default 0: one per core); every count gives the\n"
 		    "same tokens and trace" },
+		{ "low-memory", 0, CLI_FLAG, &low_mem, NULL,
+		    "pack each weight for the GEMM as it is used, keeping no\n"
+		    "packed copy: resident memory about the model's size, but\n"
+		    "every decode step packs again (slower); same tokens" },
 		{ "save-graph", 0, CLI_STR, &save, "FILE",
 		    "also write the generation graph as a model file (what\n"
 		    "a network serves for this generation)" },
@@ -301,6 +305,7 @@ cmd_generate(int argc, char **argv)
 	} else if (err == RF_OK) {
 		struct engine_run_opts ro;
 		engine_run_opts_init(&ro);
+		ro.keep_packed = !low_mem;
 		err = engine_run(gm, in, n_in, outs, &ro, &ei);
 	}
 	double run_s = (double)(node_mono_us() - r0) / 1e6;
