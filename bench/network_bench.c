@@ -29,7 +29,7 @@
  * referee's timer, under the same lock) while new ones come in. Every
  * reply is verified after the clock stops: all must be ACKs.
  *
- * RF_BENCH_WORKERS sets the referee's --workers (default 4);
+ * RF_BENCH_WORKERS sets the referee's --workers (default 16, as the referee's);
  * RF_BENCH_CLAIMS the saturated count (default 20000; paced: a tenth);
  * RF_BENCH_KEEP keeps its folder (database, log) in /tmp.
  */
@@ -89,7 +89,7 @@ static size_t mask;
 static atomic_int stop_listeners;
 static atomic_int failures;
 static int sat_claims = SAT_DEFAULT;
-static char workers[16] = "4"; /* the referee's, RF_BENCH_WORKERS */
+static char workers[16] = "16"; /* the referee's, RF_BENCH_WORKERS */
 
 static double
 now(void)

@@ -57,7 +57,7 @@ cmd_referee(int argc, char **argv)
 	const char *genesis = NULL;
 	const char *identity = NULL;
 	const char *metrics = NULL;
-	int64_t workers = 4;
+	int64_t workers = 16;
 	bool init = false;
 	int64_t max_conns = NET_MAX_CONNS_DEFAULT, idle_ms = NET_IDLE_MS_DEFAULT;
 	const struct cli_opt opts[] = {
@@ -78,7 +78,7 @@ cmd_referee(int argc, char **argv)
 		{ "metrics", 'm', CLI_STR, &metrics, "ADDR",
 		    "serve Prometheus metrics on ADDR (host:port)" },
 		{ "workers", 'w', CLI_I64, &workers, "N",
-		    "requests handled at once (default 4)" },
+		    "requests handled at once (default 16)" },
 		CLI_NET_LIMIT_OPTS(max_conns, idle_ms),
 	};
 	const struct cli_cmd cmd = {

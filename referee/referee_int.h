@@ -5,6 +5,7 @@
 #define RF_REFEREE_INT_H
 
 #include <pthread.h>
+#include <semaphore.h>
 #include <stdatomic.h>
 
 #include "chain/chain.h"
@@ -20,6 +21,18 @@ struct db_cached {
 	const char *sql; /* the caller's text, by address */
 	sqlite3_stmt *st;
 	bool busy;       /* handed out and not yet given back */
+};
+
+struct request;
+
+/* The queue of state-changing requests and the thread that applies them
+ * (referee/writer.c). */
+struct referee_writer {
+	pthread_mutex_t lock;
+	pthread_cond_t work;
+	struct request *head, *tail;
+	bool stop, started;
+	pthread_t thread;
 };
 
 struct referee {
@@ -44,6 +57,7 @@ struct referee {
 	struct net_histogram *m_latency;
 	/* Used under the store lock only, like the connection itself. */
 	struct db_cached stmt_cache[DB_CACHE_SLOTS];
+	struct referee_writer writer;
 };
 
 /* Signed events waiting for their transaction to commit. OUTBOX_MAX is
@@ -78,7 +92,20 @@ struct request {
 	struct proto_error error;
 	struct outbox events;
 	struct rf_errinfo ei;
+	/* In the writer's queue (referee/writer.c). */
+	struct request *next;
+	sem_t done;  /* posted once its batch committed or failed */
+	int status;  /* RF_OK: out holds the reply; else nothing applied */
 };
+
+/* Group commit (referee/writer.c): start before serving, stop after the
+ * server's workers are gone. referee_writer_apply queues a decoded,
+ * verified state-changing request and returns once the transaction that
+ * holds it committed (RF_OK: q->out is the reply, q->events its events,
+ * to publish now) or failed (an RF_ERR_* code: nothing of it applied). */
+int referee_writer_start(struct referee *r);
+void referee_writer_stop(struct referee *r);
+int referee_writer_apply(struct request *q);
 
 /* Encodes and signs type's body as the reply to q, replacing any earlier
  * one; the encoder's error, also kept for the caller of the handler. */

@@ -1,13 +1,15 @@
 /*
  * referee/serve.c - the referee's request path and its life cycle.
  *
- * Each request: decode and verify the signature (no lock held), then
+ * Each request: decode and verify the signature on a worker thread (no
+ * lock held), then
  *  - queries run under the store lock and change nothing;
- *  - everything else runs in one transaction: the sender must be known
- *    (or be registering), its sequence number must be above the last one
- *    applied, the handler runs inside a savepoint, the sequence number and
- *    the reply are recorded, the transaction commits, and only then do the
- *    reply and the events go out.
+ *  - everything else goes to the writer (referee/writer.c), which applies
+ *    queued requests in one transaction, each in its own savepoint: the
+ *    sender must be known (or be registering), its sequence number must be
+ *    above the last one applied, the handler runs, the sequence number and
+ *    the reply are recorded; the transaction commits, and only then do the
+ *    replies and the events go out.
  * A request repeated with the same sequence number and the same bytes
  * (a client retrying after a lost reply) gets the recorded reply again
  * instead of a replay error, so retries are safe and never applied twice.
@@ -72,16 +74,6 @@ error_reply(struct request *q, uint32_t code, const char *text)
 	referee_req_refuse(q, code, "%s", text);
 }
 
-static int
-record_seq(struct request *q, const uint8_t *reply, size_t reply_len)
-{
-	struct proto_digest h;
-	proto_hash(PROTO_HASH_BLAKE2B, q->raw, q->raw_len, &h);
-	return referee_db_run(q->r, "UPDATE accounts SET last_seq = ?2, last_req = ?3, "
-	    "last_reply = ?4 WHERE key = ?1", "kibb", &q->env->sender,
-	    (int64_t)q->env->seq, h.b, (size_t)32, reply, reply_len);
-}
-
 void
 referee_halt(struct referee *r, const char *fmt, ...)
 {
@@ -128,113 +120,23 @@ referee_ledger_check(struct referee *r)
 }
 
 /*
- * Runs a state-changing request. On RF_OK *reply holds the encoded reply
- * (and events have been published); otherwise the caller builds an error.
+ * Runs a state-changing request through the writer (referee/writer.c):
+ * it returns once the transaction holding the request committed. On
+ * RF_OK *reply holds the encoded reply and the events have been
+ * published; otherwise nothing was applied and the caller builds an
+ * error.
  */
 static int
 handle_write(struct request *q, uint8_t **reply, size_t *reply_len)
 {
-	struct referee *r = q->r;
-	if (referee_halted(r)) {
-		error_reply(q, PROTO_ERR_HALTED, "the referee's ledger failed its "
-		    "integrity check: requests that change state are refused "
-		    "until an operator repairs it (queries still work)");
-		return take_reply(q, reply, reply_len);
-	}
-	int err = store_begin(r->db, &q->ei);
+	int err = referee_writer_apply(q);
 	if (err != RF_OK) {
 		return err;
 	}
-	struct account a;
-	err = referee_ledger_account(r, &q->env->sender, &a);
-	if (err != RF_OK) {
-		store_rollback(r->db);
-		return err;
-	}
-	if (!a.exists && q->env->type != PROTO_MSG_NODE_REGISTER) {
-		store_rollback(r->db);
-		error_reply(q, PROTO_ERR_UNKNOWN, "unknown sender: register first");
-		return take_reply(q, reply, reply_len);
-	}
-	if (a.exists && q->env->seq <= a.last_seq) {
-		/* A retry of the last request gets its recorded reply. */
-		sqlite3_stmt *st;
-		struct proto_digest h;
-		proto_hash(PROTO_HASH_BLAKE2B, q->raw, q->raw_len, &h);
-		err = referee_db_stmt(r, &st, "SELECT last_reply FROM accounts WHERE key "
-		    "= ?1 AND last_seq = ?2 AND last_req = ?3", "kib",
-		    &q->env->sender, (int64_t)q->env->seq, h.b, (size_t)32);
-		if (err == RF_OK && sqlite3_step(st) == SQLITE_ROW &&
-		    sqlite3_column_bytes(st, 0) > 0) {
-			size_t n = (size_t)sqlite3_column_bytes(st, 0);
-			*reply = malloc(n);
-			if (*reply != NULL) {
-				memcpy(*reply, sqlite3_column_blob(st, 0), n);
-				*reply_len = n;
-			}
-			sqlite3_finalize(st);
-			store_rollback(r->db);
-			/* Not a refusal of this request (a refusal recorded then
-			 * was counted then): q->out_type only tells the caller
-			 * which it was, the recorded bytes are what goes out. */
-			free(q->out);
-			q->out = NULL;
-			q->out_type = PROTO_MSG_ACK;
-			char k[13];
-			node_short_hex(q->env->sender.b, k);
-			log_info_limited("retry of %s from %s: the recorded reply "
-			    "sent again", proto_msg_type_name(q->env->type), k);
-			return *reply != NULL ? RF_OK : RF_ERR_NOMEM;
-		}
-		if (err == RF_OK) {
-			sqlite3_finalize(st);
-		}
-		store_rollback(r->db);
-		error_reply(q, PROTO_ERR_REPLAY, "sequence number is not above "
-		    "the last one accepted");
-		return take_reply(q, reply, reply_len);
-	}
-
-	err = store_exec(r->db, "SAVEPOINT handler", NULL);
-	if (err == RF_OK) {
-		err = referee_handle_request(q);
-	}
-	if (err == RF_ERR_REFUSED) {
-		referee_outbox_free(&q->events);
-		err = store_exec(r->db, "ROLLBACK TO handler", NULL);
-	}
-	if (err == RF_OK) {
-		err = store_exec(r->db, "RELEASE handler", NULL);
-	}
-	if (err == RF_OK) {
-		err = take_reply(q, reply, reply_len);
-	}
-	if (err == RF_OK) {
-		/* A refused registration leaves no account to record in; an
-		 * account that existed before still does (none is deleted). */
-		if (!a.exists) {
-			err = referee_ledger_account(r, &q->env->sender, &a);
-		}
-		if (err == RF_OK && a.exists) {
-			err = record_seq(q, *reply, *reply_len);
-		}
-	}
-	if (err != RF_OK) {
-		store_rollback(r->db);
-		free(*reply);
-		*reply = NULL;
-		referee_outbox_free(&q->events);
-		return err;
-	}
-	err = store_commit(r->db, &q->ei);
-	if (err != RF_OK) {
-		free(*reply);
-		*reply = NULL;
-		referee_outbox_free(&q->events);
-		return err;
-	}
-	referee_outbox_flush(r, &q->events);
-	return RF_OK;
+	/* Events are hints (subscribers fetch the log): published by each
+	 * worker, in parallel, after the commit. */
+	referee_outbox_flush(q->r, &q->events);
+	return take_reply(q, reply, reply_len);
 }
 
 static void
@@ -498,6 +400,13 @@ referee_run(const struct referee_config *cfg, volatile sig_atomic_t *stop,
 		store_lock(r.db);
 		err = store_exec(r.db, "PRAGMA wal_autocheckpoint = "
 		    WAL_CHECKPOINT_PAGES, ei);
+		/* The journal of each request's savepoint (writer.c) in
+		 * memory: in a file it costs an open, an unlink and a close
+		 * per batch. It is undo state for the open transaction only,
+		 * never needed after a crash. */
+		if (err == RF_OK) {
+			err = store_exec(r.db, "PRAGMA temp_store = MEMORY", ei);
+		}
 		store_unlock(r.db);
 	}
 
@@ -508,8 +417,11 @@ referee_run(const struct referee_config *cfg, volatile sig_atomic_t *stop,
 		err = net_pub_open(cfg->events_url, &r.pub, ei);
 	}
 	if (err == RF_OK) {
+		err = referee_writer_start(&r);
+	}
+	if (err == RF_OK) {
 		err = net_server_start(cfg->listen_url, cfg->workers ?
-		    cfg->workers : 4, PROTO_MAX_MESSAGE, on_request, &r, &r.server,
+		    cfg->workers : 16, PROTO_MAX_MESSAGE, on_request, &r, &r.server,
 		    ei);
 	}
 	if (err == RF_OK) {
@@ -526,7 +438,10 @@ referee_run(const struct referee_config *cfg, volatile sig_atomic_t *stop,
 		log_info("referee stopping");
 	}
 	referee_timers_stop(&r);
+	/* Workers still waiting for a batch get it from the writer, which
+	 * stops only after them. */
 	net_server_free(r.server);
+	referee_writer_stop(&r);
 	net_pub_close(r.pub);
 	net_http_stop(r.http);
 	net_metrics_free(r.metrics);
