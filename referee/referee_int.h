@@ -104,6 +104,14 @@ struct request {
  * holds it committed (RF_OK: q->out is the reply, q->events its events,
  * to publish now) or failed (an RF_ERR_* code: nothing of it applied). */
 int referee_writer_start(struct referee *r);
+/* Requests per transaction: bounds how long the store lock is held (and
+ * so a query's wait) to a few milliseconds. */
+#define REFEREE_WRITER_BATCH 64
+/* Applies n (<= REFEREE_WRITER_BATCH) decoded requests in one
+ * transaction, each in its own savepoint, and sets each one's status,
+ * reply and events as referee_writer_apply returns them; the writer's
+ * body, callable alone (tests). */
+void referee_writer_batch(struct referee *r, struct request **b, size_t n);
 void referee_writer_stop(struct referee *r);
 int referee_writer_apply(struct request *q);
 

@@ -4,7 +4,7 @@
  *
  * Worker threads decode and verify requests in parallel (serve.c) and
  * queue the ones that change state here. The writer takes what is queued
- * (up to WRITER_BATCH, in arrival order), applies each request inside its
+ * (up to REFEREE_WRITER_BATCH, in arrival order), applies each request in its
  * own savepoint of ONE transaction, commits, and only then wakes the
  * workers, which send the replies and publish the events. So:
  *  - a reply leaves only after the COMMIT that holds its request
@@ -30,10 +30,6 @@
 
 #include "base/log.h"
 #include "referee/referee_int.h"
-
-/* Requests per transaction: bounds how long the store lock is held (and
- * so a query's wait) to a few milliseconds. */
-#define WRITER_BATCH 64
 
 static void
 error_reply(struct request *q, uint32_t code, const char *text)
@@ -172,12 +168,12 @@ fail_request(struct request *q, int err)
 	referee_outbox_free(&q->events);
 }
 
-static void
-apply_batch(struct referee *r, struct request **b, size_t n)
+void
+referee_writer_batch(struct referee *r, struct request **b, size_t n)
 {
 	int err = RF_OK;
 	bool open = false;
-	bool halted[WRITER_BATCH] = { false };
+	bool halted[REFEREE_WRITER_BATCH] = { false };
 	for (size_t i = 0; i < n; i++) {
 		struct request *q = b[i];
 		if (referee_halted(r)) {
@@ -220,9 +216,6 @@ apply_batch(struct referee *r, struct request **b, size_t n)
 			}
 		}
 	}
-	for (size_t i = 0; i < n; i++) {
-		sem_post(&b[i]->done);
-	}
 }
 
 static void *
@@ -230,7 +223,7 @@ writer_main(void *arg)
 {
 	struct referee *r = arg;
 	struct referee_writer *w = &r->writer;
-	struct request *batch[WRITER_BATCH];
+	struct request *batch[REFEREE_WRITER_BATCH];
 	pthread_mutex_lock(&w->lock);
 	for (;;) {
 		while (w->head == NULL && !w->stop) {
@@ -240,7 +233,7 @@ writer_main(void *arg)
 			break; /* stopping, and nothing left */
 		}
 		size_t n = 0;
-		while (w->head != NULL && n < WRITER_BATCH) {
+		while (w->head != NULL && n < REFEREE_WRITER_BATCH) {
 			batch[n++] = w->head;
 			w->head = w->head->next;
 		}
@@ -248,7 +241,10 @@ writer_main(void *arg)
 			w->tail = NULL;
 		}
 		pthread_mutex_unlock(&w->lock);
-		apply_batch(r, batch, n);
+		referee_writer_batch(r, batch, n);
+		for (size_t i = 0; i < n; i++) {
+			sem_post(&batch[i]->done);
+		}
 		pthread_mutex_lock(&w->lock);
 	}
 	pthread_mutex_unlock(&w->lock);
