@@ -59,10 +59,10 @@ CPPFLAGS += -I. -D_DEFAULT_SOURCE -D_POSIX_C_SOURCE=200809L
 STACKFLAGS = $(if $(IS_CLANG),,-fstack-usage)
 
 ALL_CFLAGS = -std=c11 $(OPT) $(DETFLAGS) $(VECFLAGS) $(WARN) $(STACKFLAGS) \
-	-MMD -MP $(PKG_CFLAGS) $(CFLAGS)
+	$(PICFLAGS) -MMD -MP $(PKG_CFLAGS) $(CFLAGS)
 LIBS = $(PKG_LIBS) $(NNG_LIBS) -lpthread -lm
 
-LIB_DIRS = base engine protocol bisect chain store net node referee executor challenger sim devnet
+LIB_DIRS = base engine protocol bisect chain store net node referee executor challenger sim devnet api
 LIB_SRCS = $(foreach d,$(LIB_DIRS),$(wildcard $(d)/*.c))
 # ONNX import: protoc-c generates the decoder from the vendored schema
 # at build time (never committed); only engine/onnx_import.c includes it.
@@ -242,5 +242,8 @@ $(BUILD)/obj/bench/%.o: bench/%.c
 clean:
 	rm -rf build build-asan build-fuzz build-detmatrix build-gcc-* \
 	    build-clang-* bin
+
+# librefute.so, make install/uninstall, the man page, the Python package.
+include mk/install.mk
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -176,6 +176,9 @@ cmd_parse(const struct cli_cmd *cmd, int argc, char **argv,
 			continue;
 		}
 		if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+			if (cmd_doc_hook(cmd)) {
+				return CLI_EXIT_OK; /* refute --doc */
+			}
 			cmd_usage(cmd, stdout);
 			return CLI_EXIT_OK;
 		}

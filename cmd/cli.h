@@ -62,6 +62,19 @@ int cmd_parse(const struct cli_cmd *cmd, int argc, char **argv,
     const char **pos, size_t *n_pos);
 void cmd_usage(const struct cli_cmd *cmd, FILE *f);
 
+/*
+ * Build-time documentation (cmd/doc.c): `refute --doc man|bash` prints
+ * the man page or the bash completion from the command tables. main.c
+ * calls cmd_doc_begin, then per subcommand cmd_doc_command, its run
+ * function with "--help" and cmd_doc_check, then cmd_doc_end; in between
+ * cmd_parse passes each table to cmd_doc_hook (true: it was taken).
+ */
+int cmd_doc_begin(const char *format, const char *version, const char *about);
+void cmd_doc_command(const char *group, const char *name);
+bool cmd_doc_hook(const struct cli_cmd *cmd);
+int cmd_doc_check(void);
+int cmd_doc_end(void);
+
 /* "refute CMD: message" on stderr; returns CLI_EXIT_FAIL. */
 int cmd_fail(const struct cli_cmd *cmd, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));

@@ -46,15 +46,16 @@ static const struct subcmd subcmds[] = {
 };
 #define N_SUBCMDS (sizeof(subcmds) / sizeof(subcmds[0]))
 
+static const char about[] =
+    "Refute: optimistic verification of AI inference. Executors run\n"
+    "models deterministically and commit to every operator's output;\n"
+    "anyone can re-run, dispute, and prove which operator was wrong.";
+
 static void
 usage(FILE *f)
 {
-	fprintf(f,
-	    "usage: refute COMMAND [options]\n\n"
-	    "Refute: optimistic verification of AI inference. Executors run\n"
-	    "models deterministically and commit to every operator's output;\n"
-	    "anyone can re-run, dispute, and prove which operator was wrong.\n\n"
-	    "commands:\n");
+	fprintf(f, "usage: refute COMMAND [options]\n\n%s\n\ncommands:\n",
+	    about);
 	for (size_t i = 0; i < N_SUBCMDS; i++) {
 		char name[64];
 		snprintf(name, sizeof(name), "%s%s%s",
@@ -72,9 +73,30 @@ is_help(const char *a)
 	    strcmp(a, "help") == 0;
 }
 
+/* refute --doc man|bash: the man page or the bash completion, from
+ * every command's table (cmd/doc.c; the build runs it). */
+static int
+doc(const char *format)
+{
+	int rc = cmd_doc_begin(format, REFUTE_VERSION, about);
+	for (size_t i = 0; rc == CLI_EXIT_OK && i < N_SUBCMDS; i++) {
+		char help[] = "--help";
+		char *argv[] = { help, NULL };
+		cmd_doc_command(subcmds[i].group, subcmds[i].name);
+		rc = subcmds[i].run(1, argv);
+		if (rc == CLI_EXIT_OK) {
+			rc = cmd_doc_check();
+		}
+	}
+	return rc == CLI_EXIT_OK ? cmd_doc_end() : rc;
+}
+
 int
 main(int argc, char **argv)
 {
+	if (argc == 3 && strcmp(argv[1], "--doc") == 0) {
+		return doc(argv[2]);
+	}
 	if (argc < 2 || is_help(argv[1])) {
 		usage(argc < 2 ? stderr : stdout);
 		return argc < 2 ? CLI_EXIT_USAGE : CLI_EXIT_OK;

@@ -5,7 +5,7 @@ set -eu
 
 PACKAGES="build-essential pkg-config libnng-dev libxxhash-dev libsqlite3-dev
 libcunit1-dev libsodium-dev libopenblas-dev clang python3
-libprotobuf-c-dev protobuf-c-compiler gnuplot-nox b3sum"
+libprotobuf-c-dev protobuf-c-compiler gnuplot-nox b3sum python3-numpy"
 
 missing=""
 for p in $PACKAGES; do

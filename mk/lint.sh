@@ -18,12 +18,13 @@ cd "$(dirname "$0")/.."
 
 # The component folders, in dependency order. The library's folders
 # and cmd/; tests, bench and fuzz are programs on top of them.
-DIRS="base engine protocol chain bisect sim store net node referee executor challenger devnet cmd"
+DIRS="base engine protocol chain bisect sim store net node referee executor challenger devnet api cmd"
 
 prefix_of() {
 	case $1 in
 	base) echo rf_ ;;
 	protocol) echo proto_ ;;
+	api) echo refute_ ;; # the public C API, include/refute/refute.h
 	*) echo "$1"_ ;;
 	esac
 }
@@ -120,6 +121,8 @@ allowed() {
 	# devnet/ watches nodes through their public interfaces, never their
 	# databases (no store/; the Makefile greps for SQLite too).
 	devnet) echo "base engine protocol chain bisect net node referee executor challenger" ;;
+	# api/ implements include/refute/refute.h over the library.
+	api) echo "base engine protocol chain bisect store net node include" ;;
 	cmd) echo "$DIRS" ;;
 	esac
 }

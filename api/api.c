@@ -1,0 +1,551 @@
+/*
+ * api/api.c - the public C API (include/refute/refute.h) over the engine
+ * and the protocol library: what librefute.so exports, and all it
+ * exports (the library is built with -fvisibility=hidden; REFUTE_API
+ * marks these functions visible).
+ */
+#include "include/refute/refute.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "engine/engine.h"
+#include "node/node.h"
+#include "protocol/protocol.h"
+
+/* The public codes are base/rf.h's, spelled for users. */
+#define SAME(a, b) _Static_assert((int)(a) == (int)(b), #a)
+SAME(REFUTE_ERR_NOMEM, RF_ERR_NOMEM);
+SAME(REFUTE_ERR_SHAPE, RF_ERR_SHAPE);
+SAME(REFUTE_ERR_IO, RF_ERR_IO);
+SAME(REFUTE_ERR_REFUSED, RF_ERR_REFUSED);
+SAME(RF_ERR_COUNT, REFUTE_ERR_REFUSED + 1);
+SAME(REFUTE_F32, TENSOR_F32);
+SAME(REFUTE_I8, TENSOR_I8);
+SAME(REFUTE_I32, TENSOR_I32);
+SAME(REFUTE_I64, TENSOR_I64);
+_Static_assert(REFUTE_MAX_RANK == TENSOR_MAX_RANK, "rank");
+
+/* Model files and ONNX files: the command line's limits. */
+#define API_MODEL_MAX ((size_t)1 << 34)
+
+struct refute_model {
+	struct engine_model *m;
+	/* Declared shapes of every value (engine_model_check), for the
+	 * outputs' info. */
+	struct engine_shape *shapes;
+};
+
+struct refute_result {
+	size_t n;
+	struct tensor out[ENGINE_MAX_GRAPH_IO];
+	char root[2 * PROTO_DIGEST_MAX + 1];
+	size_t leaves;
+};
+
+static _Thread_local char last_error[sizeof(((struct rf_errinfo *)0)->msg) + 64];
+
+/* Records why a call failed (ei's message, else the code's) and returns
+ * err. */
+static int
+fail(int err, const char *ctx, const struct rf_errinfo *ei)
+{
+	const char *why = ei != NULL && ei->msg[0] ? ei->msg : rf_strerror(err);
+	snprintf(last_error, sizeof(last_error), "%s%s%s", ctx ? ctx : "",
+	    ctx ? ": " : "", why);
+	return err;
+}
+
+static int
+failf(int err, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static int
+failf(int err, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(last_error, sizeof(last_error), fmt, ap);
+	va_end(ap);
+	return err;
+}
+
+REFUTE_API const char *
+refute_version(void)
+{
+	return REFUTE_VERSION_STRING;
+}
+
+REFUTE_API const char *
+refute_strerror(int code)
+{
+	return rf_strerror(code);
+}
+
+REFUTE_API const char *
+refute_last_error(void)
+{
+	return last_error;
+}
+
+REFUTE_API size_t
+refute_dtype_size(int dtype)
+{
+	return engine_tensor_dtype_valid(dtype) ?
+	    engine_tensor_dtype_size((enum tensor_dtype)dtype) : 0;
+}
+
+REFUTE_API int
+refute_threads_set(unsigned n)
+{
+	if (n > ENGINE_THREADS_MAX) {
+		return failf(RF_ERR_RANGE, "at most %d threads",
+		    ENGINE_THREADS_MAX);
+	}
+	int err = engine_threads_set(n);
+	return err == RF_OK ? RF_OK : fail(err, "cannot start the threads", NULL);
+}
+
+/* ------------------------------------------------------------------ */
+/* Models                                                               */
+/* ------------------------------------------------------------------ */
+
+/* Wraps a new engine model (taken over, freed on failure). */
+static int
+wrap(struct engine_model *em, const char *path, refute_model **out)
+{
+	struct rf_errinfo ei = { "" };
+	refute_model *m = calloc(1, sizeof(*m));
+	size_t nv = engine_model_value_count(em);
+	struct engine_shape *sh = calloc(nv ? nv : 1, sizeof(*sh));
+	int err = m == NULL || sh == NULL ? RF_ERR_NOMEM :
+	    engine_model_check(em, sh, &ei);
+	if (err != RF_OK) {
+		free(sh);
+		free(m);
+		engine_model_free(em);
+		return fail(err, path, &ei);
+	}
+	m->m = em;
+	m->shapes = sh;
+	*out = m;
+	return RF_OK;
+}
+
+REFUTE_API int
+refute_model_load(const char *path, refute_model **out)
+{
+	if (path == NULL || out == NULL) {
+		return failf(RF_ERR_INVAL, "refute_model_load: NULL argument");
+	}
+	struct rf_errinfo ei = { "" };
+	struct engine_model *em;
+	int err = engine_model_load(path, API_MODEL_MAX, &em, &ei);
+	if (err == RF_ERR_IO || err == RF_ERR_RANGE) {
+		return fail(err, NULL, &ei); /* names the file already */
+	}
+	if (err != RF_OK) {
+		return failf(err, "'%s' is not a valid model: %s", path,
+		    ei.msg[0] ? ei.msg : rf_strerror(err));
+	}
+	return wrap(em, path, out);
+}
+
+REFUTE_API int
+refute_model_import_onnx(const char *path, const char *const *dims,
+    size_t n_dims, refute_model **out)
+{
+	if (path == NULL || out == NULL || (n_dims > 0 && dims == NULL)) {
+		return failf(RF_ERR_INVAL, "refute_model_import_onnx: NULL "
+		    "argument");
+	}
+	enum { MAX_DIMS = 64 };
+	if (n_dims > MAX_DIMS) {
+		return failf(RF_ERR_RANGE, "at most %d dims", MAX_DIMS);
+	}
+	/* "NAME=N": the name is used in place, cut at the '='. */
+	struct engine_onnx_dim dv[MAX_DIMS];
+	char *names[MAX_DIMS] = { NULL };
+	int err = RF_OK;
+	for (size_t i = 0; i < n_dims && err == RF_OK; i++) {
+		const char *eq = dims[i] ? strchr(dims[i], '=') : NULL;
+		char *end = NULL;
+		long long v = eq ? strtoll(eq + 1, &end, 10) : -1;
+		if (eq == NULL || eq == dims[i] || end == eq + 1 || *end != '\0' ||
+		    v < 1 || v > TENSOR_MAX_DIM) {
+			err = failf(RF_ERR_INVAL, "dim '%s' is not NAME=N with "
+			    "1 <= N <= %lld", dims[i] ? dims[i] : "(null)",
+			    (long long)TENSOR_MAX_DIM);
+			break;
+		}
+		names[i] = strndup(dims[i], (size_t)(eq - dims[i]));
+		if (names[i] == NULL) {
+			err = fail(RF_ERR_NOMEM, NULL, NULL);
+			break;
+		}
+		dv[i].name = names[i];
+		dv[i].value = v;
+	}
+	uint8_t *buf = NULL;
+	size_t len = 0;
+	struct rf_errinfo ei = { "" };
+	if (err == RF_OK) {
+		err = node_file_read(path, ENGINE_ONNX_MAX_BYTES, &buf, &len, &ei);
+		if (err != RF_OK) {
+			fail(err, NULL, &ei);
+		}
+	}
+	struct engine_model *em = NULL;
+	if (err == RF_OK) {
+		struct engine_onnx_opts o;
+		engine_onnx_opts_init(&o);
+		o.dims = dv;
+		o.n_dims = n_dims;
+		err = engine_model_import_onnx(buf, len, &o, &em, &ei);
+		if (err != RF_OK) {
+			fail(err, path, &ei);
+		}
+	}
+	free(buf);
+	for (size_t i = 0; i < n_dims; i++) {
+		free(names[i]);
+	}
+	return err == RF_OK ? wrap(em, path, out) : err;
+}
+
+REFUTE_API int
+refute_model_save(const refute_model *m, const char *path)
+{
+	if (m == NULL || path == NULL) {
+		return failf(RF_ERR_INVAL, "refute_model_save: NULL argument");
+	}
+	uint8_t *buf;
+	size_t len;
+	int err = engine_model_encode(m->m, &buf, &len);
+	if (err != RF_OK) {
+		return fail(err, "cannot encode the model", NULL);
+	}
+	/* A new file renamed over the old: a process mapping the old one
+	 * (engine_model_load) keeps its pages. */
+	char tmp[4096];
+	int n = snprintf(tmp, sizeof(tmp), "%s.tmp.%ld", path, (long)getpid());
+	int fd = n < 0 || (size_t)n >= sizeof(tmp) ? -1 :
+	    open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0) {
+		free(buf);
+		return failf(RF_ERR_IO, "cannot create '%s': %s", path,
+		    strerror(errno));
+	}
+	size_t done = 0;
+	while (done < len) {
+		ssize_t w = write(fd, buf + done, len - done);
+		if (w < 0 && errno == EINTR) {
+			continue;
+		}
+		if (w <= 0) {
+			break;
+		}
+		done += (size_t)w;
+	}
+	int e = errno;
+	free(buf);
+	if (done < len || fsync(fd) != 0) {
+		e = errno;
+		close(fd);
+		unlink(tmp);
+		return failf(RF_ERR_IO, "cannot write '%s': %s", path,
+		    strerror(e));
+	}
+	if (close(fd) != 0 || rename(tmp, path) != 0) {
+		e = errno;
+		unlink(tmp);
+		return failf(RF_ERR_IO, "cannot write '%s': %s", path,
+		    strerror(e));
+	}
+	return RF_OK;
+}
+
+REFUTE_API void
+refute_model_free(refute_model *m)
+{
+	if (m != NULL) {
+		engine_model_free(m->m);
+		free(m->shapes);
+		free(m);
+	}
+}
+
+REFUTE_API const char *
+refute_model_name(const refute_model *m)
+{
+	return m ? engine_model_name(m->m) : "";
+}
+
+REFUTE_API size_t
+refute_model_input_count(const refute_model *m)
+{
+	return m ? engine_model_input_count(m->m) : 0;
+}
+
+REFUTE_API size_t
+refute_model_output_count(const refute_model *m)
+{
+	return m ? engine_model_output_count(m->m) : 0;
+}
+
+REFUTE_API size_t
+refute_model_op_count(const refute_model *m)
+{
+	return m ? engine_model_op_count(m->m) : 0;
+}
+
+static int
+value_info(const refute_model *m, int idx, refute_value_info *out)
+{
+	struct engine_value_info vi;
+	int err = engine_model_value(m->m, idx, &vi);
+	if (err != RF_OK) {
+		return fail(err, "no such value", NULL);
+	}
+	const struct engine_shape *s = &m->shapes[idx];
+	memset(out, 0, sizeof(*out));
+	out->name = vi.name;
+	out->dtype = (int)s->dtype;
+	if (vi.kind == ENGINE_VALUE_INPUT) {
+		out->dtype = (int)vi.dtype;
+		out->rank = vi.rank;
+		memcpy(out->dims, vi.dims, (size_t)vi.rank * sizeof(vi.dims[0]));
+	} else if (s->known) {
+		out->rank = s->rank;
+		memcpy(out->dims, s->dims, (size_t)s->rank * sizeof(s->dims[0]));
+	} else {
+		out->rank = -1;
+	}
+	return RF_OK;
+}
+
+REFUTE_API int
+refute_model_input(const refute_model *m, size_t i, refute_value_info *out)
+{
+	if (m == NULL || out == NULL || i >= engine_model_input_count(m->m)) {
+		return failf(RF_ERR_INVAL, "no input %zu", i);
+	}
+	return value_info(m, engine_model_input(m->m, i), out);
+}
+
+REFUTE_API int
+refute_model_output(const refute_model *m, size_t i, refute_value_info *out)
+{
+	if (m == NULL || out == NULL || i >= engine_model_output_count(m->m)) {
+		return failf(RF_ERR_INVAL, "no output %zu", i);
+	}
+	return value_info(m, engine_model_output(m->m, i), out);
+}
+
+static int
+parse_hash(const char *hash, enum proto_hash *suite)
+{
+	if (hash == NULL) {
+		*suite = PROTO_HASH_BLAKE3;
+		return RF_OK;
+	}
+	if (proto_hash_parse(hash, suite) != RF_OK) {
+		return failf(RF_ERR_INVAL, "unknown hash suite '%s' (blake3, "
+		    "blake2b or xxh3)", hash);
+	}
+	return RF_OK;
+}
+
+REFUTE_API int
+refute_model_id(const refute_model *m, const char *hash, char *hex,
+    size_t hex_len)
+{
+	enum proto_hash suite;
+	if (m == NULL || hex == NULL) {
+		return failf(RF_ERR_INVAL, "refute_model_id: NULL argument");
+	}
+	int err = parse_hash(hash, &suite);
+	if (err != RF_OK) {
+		return err;
+	}
+	if (hex_len < 2 * proto_hash_len(suite) + 1) {
+		return failf(RF_ERR_RANGE, "refute_model_id: hex needs %zu "
+		    "bytes", 2 * proto_hash_len(suite) + 1);
+	}
+	if (proto_init() != RF_OK) {
+		return failf(RF_ERR_CRYPTO, "cannot initialise libsodium");
+	}
+	struct proto_digest id;
+	err = proto_model_id(suite, m->m, &id);
+	if (err != RF_OK) {
+		return fail(err, "model_id", NULL);
+	}
+	char buf[2 * PROTO_DIGEST_MAX + 1];
+	proto_digest_hex(suite, &id, buf);
+	memcpy(hex, buf, strlen(buf) + 1);
+	return RF_OK;
+}
+
+/* ------------------------------------------------------------------ */
+/* Running                                                              */
+/* ------------------------------------------------------------------ */
+
+REFUTE_API void
+refute_run_opts_init(refute_run_opts *o)
+{
+	o->kernels = REFUTE_KERNELS_FAST;
+	o->trace = 0;
+	o->hash = NULL;
+}
+
+/* Copies a caller's tensor into an engine tensor (aligned, owned),
+ * checking what the caller claims. */
+static int
+copy_input(const refute_tensor *src, size_t i, struct tensor *dst)
+{
+	struct rf_errinfo ei = { "" };
+	if (!engine_tensor_dtype_valid(src->dtype)) {
+		return failf(RF_ERR_DTYPE, "input %zu: unknown dtype %d", i,
+		    src->dtype);
+	}
+	if (src->rank < 0 || src->rank > TENSOR_MAX_RANK) {
+		return failf(RF_ERR_RANGE, "input %zu: rank %d is over %d", i,
+		    src->rank, TENSOR_MAX_RANK);
+	}
+	size_t count;
+	int err = engine_tensor_shape_check(src->rank, src->dims, &count, &ei);
+	if (err != RF_OK) {
+		return failf(err, "input %zu: %s", i, ei.msg);
+	}
+	if (src->data == NULL && count > 0) {
+		return failf(RF_ERR_INVAL, "input %zu: no data", i);
+	}
+	err = engine_tensor_init(dst, (enum tensor_dtype)src->dtype, src->rank,
+	    src->dims);
+	if (err != RF_OK) {
+		return fail(err, "input", NULL);
+	}
+	memcpy(dst->data, src->data, engine_tensor_nbytes(dst));
+	return RF_OK;
+}
+
+REFUTE_API int
+refute_run(const refute_model *m, const refute_tensor *inputs,
+    size_t n_inputs, const refute_run_opts *o, refute_result **out)
+{
+	refute_run_opts def;
+	if (o == NULL) {
+		refute_run_opts_init(&def);
+		o = &def;
+	}
+	if (m == NULL || out == NULL || (n_inputs > 0 && inputs == NULL)) {
+		return failf(RF_ERR_INVAL, "refute_run: NULL argument");
+	}
+	size_t want = engine_model_input_count(m->m);
+	if (n_inputs != want) {
+		return failf(RF_ERR_INVAL, "the model takes %zu inputs, %zu given",
+		    want, n_inputs);
+	}
+	if (o->kernels != REFUTE_KERNELS_FAST && o->kernels != REFUTE_KERNELS_REF) {
+		return failf(RF_ERR_INVAL, "unknown kernels %d", o->kernels);
+	}
+	enum proto_hash suite;
+	int err = parse_hash(o->hash, &suite);
+	if (err != RF_OK) {
+		return err;
+	}
+	if (o->trace && proto_init() != RF_OK) {
+		return failf(RF_ERR_CRYPTO, "cannot initialise libsodium");
+	}
+	struct tensor *in = calloc(want ? want : 1, sizeof(*in));
+	refute_result *r = calloc(1, sizeof(*r));
+	if (in == NULL || r == NULL) {
+		free(in);
+		free(r);
+		return fail(RF_ERR_NOMEM, NULL, NULL);
+	}
+	for (size_t i = 0; i < want && err == RF_OK; i++) {
+		err = copy_input(&inputs[i], i, &in[i]);
+	}
+	struct rf_errinfo ei = { "" };
+	if (err == RF_OK) {
+		enum engine_kernels k = o->kernels == REFUTE_KERNELS_REF ?
+		    ENGINE_KERNELS_REF : ENGINE_KERNELS_FAST;
+		if (o->trace) {
+			struct proto_digest *leaves = NULL, root;
+			err = proto_trace_run(suite, m->m, in, want, r->out, k,
+			    &leaves, &r->leaves, &root, &ei);
+			free(leaves);
+			if (err == RF_OK) {
+				proto_digest_hex(suite, &root, r->root);
+			}
+		} else {
+			struct engine_run_opts ro;
+			engine_run_opts_init(&ro);
+			ro.kernels = k;
+			err = engine_run(m->m, in, want, r->out, &ro, &ei);
+		}
+		if (err != RF_OK) {
+			fail(err, "run failed", &ei);
+		}
+	}
+	for (size_t i = 0; i < want; i++) {
+		engine_tensor_fini(&in[i]);
+	}
+	free(in);
+	if (err != RF_OK) {
+		free(r);
+		return err;
+	}
+	r->n = engine_model_output_count(m->m);
+	*out = r;
+	return RF_OK;
+}
+
+REFUTE_API size_t
+refute_result_output_count(const refute_result *r)
+{
+	return r ? r->n : 0;
+}
+
+REFUTE_API int
+refute_result_output(const refute_result *r, size_t i, refute_tensor *out)
+{
+	if (r == NULL || out == NULL || i >= r->n) {
+		return failf(RF_ERR_INVAL, "no output %zu", i);
+	}
+	const struct tensor *t = &r->out[i];
+	memset(out, 0, sizeof(*out));
+	out->dtype = (int)t->dtype;
+	out->rank = t->rank;
+	memcpy(out->dims, t->dims, sizeof(out->dims));
+	out->data = t->data;
+	return RF_OK;
+}
+
+REFUTE_API const char *
+refute_result_trace_root(const refute_result *r)
+{
+	return r ? r->root : "";
+}
+
+REFUTE_API size_t
+refute_result_trace_leaves(const refute_result *r)
+{
+	return r ? r->leaves : 0;
+}
+
+REFUTE_API void
+refute_result_free(refute_result *r)
+{
+	if (r != NULL) {
+		for (size_t i = 0; i < r->n; i++) {
+			engine_tensor_fini(&r->out[i]);
+		}
+		free(r);
+	}
+}

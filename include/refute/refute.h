@@ -1,0 +1,197 @@
+/*
+ * refute/refute.h - Refute's public C API, for programs that embed the
+ * deterministic engine: load a model (or import an ONNX file), run it on
+ * input tensors, get its outputs and the Merkle root of its whole trace,
+ * the same bits and the same root as `refute model run --trace` and as
+ * every executor, challenger and referee of a network.
+ *
+ * Link with `pkg-config --cflags --libs refute` (librefute.so) or
+ * `pkg-config --static --libs refute` (librefute.a). Only the names in
+ * this header are exported from the shared library; everything else of
+ * Refute is internal and may change.
+ *
+ * Conventions: a function that can fail returns an int, REFUTE_OK (0) on
+ * success, else one of the REFUTE_ERR_* codes; its outputs are written
+ * only on success. After a failure refute_last_error() gives one line
+ * saying what was wrong ("'x.rfm': cannot open: No such file or
+ * directory"), kept per thread until that thread's next failure. Objects
+ * are opaque and freed by their _free function (NULL is accepted). Run
+ * a model from one thread at a time (a run keeps packed weights in it);
+ * different models may run in parallel.
+ */
+#ifndef REFUTE_REFUTE_H
+#define REFUTE_REFUTE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__)
+#define REFUTE_API __attribute__((visibility("default")))
+#else
+#define REFUTE_API
+#endif
+
+#define REFUTE_VERSION_MAJOR 0
+#define REFUTE_VERSION_MINOR 1
+#define REFUTE_VERSION_PATCH 0
+#define REFUTE_VERSION_STRING "0.1.0"
+
+/* The library's version, "MAJOR.MINOR.PATCH" (may differ from the
+ * header's when a program runs against a newer librefute.so.0). */
+REFUTE_API const char *refute_version(void);
+
+/* ------------------------------------------------------------------ */
+/* Errors                                                               */
+/* ------------------------------------------------------------------ */
+
+enum refute_status {
+	REFUTE_OK = 0,
+	REFUTE_ERR_NOMEM = 1,     /* out of memory */
+	REFUTE_ERR_INVAL = 2,     /* invalid argument or value */
+	REFUTE_ERR_RANGE = 3,     /* a number or size over a stated limit */
+	REFUTE_ERR_SHAPE = 4,     /* tensor shapes do not fit */
+	REFUTE_ERR_DTYPE = 5,     /* tensor element type not accepted */
+	REFUTE_ERR_NOTSUP = 6,    /* a valid but unsupported feature */
+	REFUTE_ERR_FORMAT = 7,    /* malformed file or data */
+	REFUTE_ERR_TRUNCATED = 8, /* data ends early */
+	REFUTE_ERR_VERSION = 9,   /* unknown format or protocol version */
+	REFUTE_ERR_IO = 10,       /* reading or writing a file failed */
+	REFUTE_ERR_NOTFOUND = 11, /* no such name, file or record */
+	REFUTE_ERR_ABORTED = 12,  /* a callback asked to stop */
+	REFUTE_ERR_CRYPTO = 13,   /* bad signature, key or proof */
+	REFUTE_ERR_TIMEOUT = 14,  /* no answer in time */
+	REFUTE_ERR_CLOSED = 15,   /* the socket or server was closed */
+	REFUTE_ERR_NET = 16,      /* any other network failure */
+	REFUTE_ERR_STORE = 17,    /* a database failed */
+	REFUTE_ERR_FULL = 18,     /* a disk or size limit is full */
+	REFUTE_ERR_REFUSED = 19,  /* a rule refused the request */
+};
+
+/* A static string for any code ("invalid argument"); never NULL. */
+REFUTE_API const char *refute_strerror(int code);
+/* The message of this thread's last failed call; "" if none failed. */
+REFUTE_API const char *refute_last_error(void);
+
+/* ------------------------------------------------------------------ */
+/* Tensors                                                              */
+/* ------------------------------------------------------------------ */
+
+/* Element types (the model file's numbering). */
+enum refute_dtype {
+	REFUTE_F32 = 1,
+	REFUTE_I8 = 2,
+	REFUTE_I32 = 3,
+	REFUTE_I64 = 4,
+};
+
+#define REFUTE_MAX_RANK 6
+
+/* A dense tensor: row-major (C order), native byte order. */
+typedef struct refute_tensor {
+	int dtype; /* enum refute_dtype */
+	int rank;  /* 0 .. REFUTE_MAX_RANK */
+	int64_t dims[REFUTE_MAX_RANK];
+	void *data; /* product of dims elements (1 for rank 0) */
+} refute_tensor;
+
+/* Bytes of one element of dtype; 0 for an unknown dtype. */
+REFUTE_API size_t refute_dtype_size(int dtype);
+
+/* ------------------------------------------------------------------ */
+/* Models                                                               */
+/* ------------------------------------------------------------------ */
+
+typedef struct refute_model refute_model;
+
+/* A model file (.rfm, what `refute model import` and `model gen` write). */
+REFUTE_API int refute_model_load(const char *path, refute_model **out);
+/*
+ * An ONNX file (opsets 11 to 17), converted as `refute model import`
+ * does: the same file gives the same model and model_id. dims holds
+ * n_dims values "NAME=N" for symbolic input dimensions (may be NULL when
+ * n_dims is 0). Unsupported operators fail with REFUTE_ERR_NOTSUP naming
+ * the node.
+ */
+REFUTE_API int refute_model_import_onnx(const char *path,
+    const char *const *dims, size_t n_dims, refute_model **out);
+/* Writes the model file (replacing path by a rename, never in place). */
+REFUTE_API int refute_model_save(const refute_model *m, const char *path);
+REFUTE_API void refute_model_free(refute_model *m);
+
+REFUTE_API const char *refute_model_name(const refute_model *m);
+REFUTE_API size_t refute_model_input_count(const refute_model *m);
+REFUTE_API size_t refute_model_output_count(const refute_model *m);
+REFUTE_API size_t refute_model_op_count(const refute_model *m);
+
+/* A graph input's or output's declared type and shape. */
+typedef struct refute_value_info {
+	const char *name; /* valid while the model lives */
+	int dtype;
+	int rank;         /* -1: an output whose shape is known only at run time */
+	int64_t dims[REFUTE_MAX_RANK]; /* -1: a dynamic dimension */
+} refute_value_info;
+
+REFUTE_API int refute_model_input(const refute_model *m, size_t i,
+    refute_value_info *out);
+REFUTE_API int refute_model_output(const refute_model *m, size_t i,
+    refute_value_info *out);
+/*
+ * The model's model_id in lowercase hex (64 digits, 32 for xxh3) for the
+ * hash suite named by hash ("blake3", "blake2b" or "xxh3"; NULL is
+ * blake3) into hex, which holds at least 65 bytes.
+ */
+REFUTE_API int refute_model_id(const refute_model *m, const char *hash,
+    char *hex, size_t hex_len);
+
+/* ------------------------------------------------------------------ */
+/* Running                                                              */
+/* ------------------------------------------------------------------ */
+
+enum refute_kernels {
+	REFUTE_KERNELS_FAST = 0, /* blocked, vectorised (the default) */
+	REFUTE_KERNELS_REF = 1,  /* the scalar reference: same bits, slower */
+};
+
+typedef struct refute_run_opts {
+	int kernels;      /* enum refute_kernels */
+	int trace;        /* nonzero: commit to the trace, compute its root */
+	const char *hash; /* trace suite: "blake3" (NULL), "blake2b", "xxh3" */
+} refute_run_opts;
+
+/* Fast kernels, no trace, blake3. */
+REFUTE_API void refute_run_opts_init(refute_run_opts *o);
+
+typedef struct refute_result refute_result;
+
+/*
+ * Runs m on n_inputs tensors (graph input order; each must have the
+ * declared dtype, rank and sizes, REFUTE_ERR_SHAPE or REFUTE_ERR_DTYPE
+ * naming the input otherwise). The inputs are copied; o may be NULL.
+ */
+REFUTE_API int refute_run(const refute_model *m, const refute_tensor *inputs,
+    size_t n_inputs, const refute_run_opts *o, refute_result **out);
+REFUTE_API size_t refute_result_output_count(const refute_result *r);
+/* Output i as a view into r: valid until refute_result_free(r). */
+REFUTE_API int refute_result_output(const refute_result *r, size_t i,
+    refute_tensor *out);
+/* The trace root in lowercase hex; "" when the run was not traced. */
+REFUTE_API const char *refute_result_trace_root(const refute_result *r);
+/* Number of trace leaves (inputs + operators); 0 when not traced. */
+REFUTE_API size_t refute_result_trace_leaves(const refute_result *r);
+REFUTE_API void refute_result_free(refute_result *r);
+
+/*
+ * Threads per run (0: one per core; the default is 1). Every count gives
+ * the same bits. Process-wide.
+ */
+REFUTE_API int refute_threads_set(unsigned n);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* REFUTE_REFUTE_H */

@@ -1,0 +1,294 @@
+"""Refute from Python: run models on Refute's deterministic engine.
+
+A thin ctypes layer over librefute.so (the C API of
+include/refute/refute.h); numpy arrays in and out, no compiled extension.
+
+    import numpy as np, refute
+    m = refute.Model.import_onnx("net.onnx")        # or refute.Model.load("net.rfm")
+    r = m.run(np.zeros((1, 3, 32, 32), np.float32), trace=True)
+    r.outputs[0], r.trace_root                        # the bits and root every node computes
+
+Errors raise refute.Error, whose message is Refute's ("'x.rfm': cannot
+open ...") and whose .code is the C API's REFUTE_ERR_* value.
+
+The library is found through $REFUTE_LIBRARY, else beside an installed
+package (PREFIX/lib, for PREFIX/share/refute/python), else in a source
+tree's build/, else by the dynamic loader (librefute.so.0).
+"""
+
+import ctypes
+import os
+
+import numpy as np
+
+__all__ = ["Error", "Model", "Result", "version", "set_threads"]
+
+MAX_RANK = 6
+
+# enum refute_dtype <-> numpy
+_DTYPES = {1: np.float32, 2: np.int8, 3: np.int32, 4: np.int64}
+_CODES = {np.dtype(v): k for k, v in _DTYPES.items()}
+
+
+class _Tensor(ctypes.Structure):
+    _fields_ = [("dtype", ctypes.c_int), ("rank", ctypes.c_int),
+                ("dims", ctypes.c_int64 * MAX_RANK),
+                ("data", ctypes.c_void_p)]
+
+
+class _ValueInfo(ctypes.Structure):
+    _fields_ = [("name", ctypes.c_char_p), ("dtype", ctypes.c_int),
+                ("rank", ctypes.c_int), ("dims", ctypes.c_int64 * MAX_RANK)]
+
+
+class _RunOpts(ctypes.Structure):
+    _fields_ = [("kernels", ctypes.c_int), ("trace", ctypes.c_int),
+                ("hash", ctypes.c_char_p)]
+
+
+def _candidates():
+    env = os.environ.get("REFUTE_LIBRARY")
+    if env:
+        yield env
+        return
+    here = os.path.dirname(os.path.abspath(__file__))
+    # Installed: PREFIX/share/refute/python/refute/ -> PREFIX/lib
+    yield os.path.join(here, "..", "..", "..", "..", "lib", "librefute.so.0")
+    # A source tree: python/refute/ -> build/
+    yield os.path.join(here, "..", "..", "build", "librefute.so")
+    yield "librefute.so.0"
+
+
+def _load():
+    errors = []
+    for path in _candidates():
+        if os.sep in path and not os.path.exists(path):
+            continue
+        try:
+            return ctypes.CDLL(path)
+        except OSError as e:
+            errors.append(str(e))
+    raise ImportError("refute: cannot load librefute.so (set REFUTE_LIBRARY): "
+                      + "; ".join(errors or ["not found"]))
+
+
+_lib = _load()
+
+_P = ctypes.c_void_p
+_sigs = {
+    "refute_version": (ctypes.c_char_p, []),
+    "refute_strerror": (ctypes.c_char_p, [ctypes.c_int]),
+    "refute_last_error": (ctypes.c_char_p, []),
+    "refute_threads_set": (ctypes.c_int, [ctypes.c_uint]),
+    "refute_model_load": (ctypes.c_int, [ctypes.c_char_p, ctypes.POINTER(_P)]),
+    "refute_model_import_onnx": (ctypes.c_int, [
+        ctypes.c_char_p, ctypes.POINTER(ctypes.c_char_p), ctypes.c_size_t,
+        ctypes.POINTER(_P)]),
+    "refute_model_save": (ctypes.c_int, [_P, ctypes.c_char_p]),
+    "refute_model_free": (None, [_P]),
+    "refute_model_name": (ctypes.c_char_p, [_P]),
+    "refute_model_input_count": (ctypes.c_size_t, [_P]),
+    "refute_model_output_count": (ctypes.c_size_t, [_P]),
+    "refute_model_op_count": (ctypes.c_size_t, [_P]),
+    "refute_model_input": (ctypes.c_int, [_P, ctypes.c_size_t,
+                                          ctypes.POINTER(_ValueInfo)]),
+    "refute_model_output": (ctypes.c_int, [_P, ctypes.c_size_t,
+                                           ctypes.POINTER(_ValueInfo)]),
+    "refute_model_id": (ctypes.c_int, [_P, ctypes.c_char_p, ctypes.c_char_p,
+                                       ctypes.c_size_t]),
+    "refute_run": (ctypes.c_int, [_P, ctypes.POINTER(_Tensor), ctypes.c_size_t,
+                                  ctypes.POINTER(_RunOpts), ctypes.POINTER(_P)]),
+    "refute_result_output_count": (ctypes.c_size_t, [_P]),
+    "refute_result_output": (ctypes.c_int, [_P, ctypes.c_size_t,
+                                            ctypes.POINTER(_Tensor)]),
+    "refute_result_trace_root": (ctypes.c_char_p, [_P]),
+    "refute_result_trace_leaves": (ctypes.c_size_t, [_P]),
+    "refute_result_free": (None, [_P]),
+}
+for _name, (_res, _args) in _sigs.items():
+    _f = getattr(_lib, _name)
+    _f.restype = _res
+    _f.argtypes = _args
+
+
+class Error(Exception):
+    """A failed Refute call: str(e) is Refute's message, e.code its code."""
+
+    def __init__(self, code, message):
+        super().__init__(message)
+        self.code = code
+
+
+def _check(code):
+    if code != 0:
+        msg = _lib.refute_last_error().decode("utf-8", "replace")
+        raise Error(code, msg or _lib.refute_strerror(code).decode())
+
+
+def _path(p):
+    return os.fsencode(p)
+
+
+def version():
+    """The library's version string."""
+    return _lib.refute_version().decode()
+
+
+def set_threads(n):
+    """Threads per run (0: one per core). Every count gives the same bits."""
+    _check(_lib.refute_threads_set(int(n)))
+
+
+class Result:
+    """A run's outputs (numpy arrays, in graph output order) and, for a
+    traced run, the trace root (hex) and its number of leaves."""
+
+    def __init__(self, outputs, trace_root, trace_leaves):
+        self.outputs = outputs
+        self.trace_root = trace_root
+        self.trace_leaves = trace_leaves
+
+    def __repr__(self):
+        shapes = ", ".join(f"{o.dtype}{list(o.shape)}" for o in self.outputs)
+        root = f", trace_root={self.trace_root}" if self.trace_root else ""
+        return f"Result(outputs=[{shapes}]{root})"
+
+
+def _info(vi):
+    rank = vi.rank
+    shape = None if rank < 0 else tuple(
+        None if d < 0 else int(d) for d in vi.dims[:rank])
+    return {"name": vi.name.decode(), "dtype": np.dtype(_DTYPES[vi.dtype]),
+            "shape": shape}
+
+
+class Model:
+    """A model loaded from a .rfm file or imported from ONNX."""
+
+    def __init__(self, handle):
+        self._h = handle
+
+    @classmethod
+    def load(cls, path):
+        """A native model file (.rfm)."""
+        h = _P()
+        _check(_lib.refute_model_load(_path(path), ctypes.byref(h)))
+        return cls(h)
+
+    @classmethod
+    def import_onnx(cls, path, dims=None):
+        """An ONNX file, converted as `refute model import` does; dims maps
+        symbolic input dimensions to sizes ({"batch": 1})."""
+        items = [f"{k}={int(v)}".encode() for k, v in (dims or {}).items()]
+        arr = (ctypes.c_char_p * max(len(items), 1))(*items)
+        h = _P()
+        _check(_lib.refute_model_import_onnx(_path(path), arr, len(items),
+                                             ctypes.byref(h)))
+        return cls(h)
+
+    def close(self):
+        if self._h:
+            _lib.refute_model_free(self._h)
+            self._h = None
+
+    def __del__(self):
+        self.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def _handle(self):
+        if not self._h:
+            raise Error(2, "the model is closed")
+        return self._h
+
+    def save(self, path):
+        """Writes the native model file (.rfm) that `refute` and nodes read."""
+        _check(_lib.refute_model_save(self._handle(), _path(path)))
+
+    @property
+    def name(self):
+        return _lib.refute_model_name(self._handle()).decode()
+
+    @property
+    def op_count(self):
+        return _lib.refute_model_op_count(self._handle())
+
+    @property
+    def inputs(self):
+        """[{name, dtype, shape}] with None for a dynamic dimension."""
+        h = self._handle()
+        out = []
+        for i in range(_lib.refute_model_input_count(h)):
+            vi = _ValueInfo()
+            _check(_lib.refute_model_input(h, i, ctypes.byref(vi)))
+            out.append(_info(vi))
+        return out
+
+    @property
+    def outputs(self):
+        """[{name, dtype, shape}]; shape None when known only at run time."""
+        h = self._handle()
+        out = []
+        for i in range(_lib.refute_model_output_count(h)):
+            vi = _ValueInfo()
+            _check(_lib.refute_model_output(h, i, ctypes.byref(vi)))
+            out.append(_info(vi))
+        return out
+
+    def model_id(self, hash="blake3"):
+        """The model's model_id (hex) for a hash suite."""
+        buf = ctypes.create_string_buffer(65)
+        _check(_lib.refute_model_id(self._handle(), hash.encode(), buf, 65))
+        return buf.value.decode()
+
+    def run(self, *inputs, trace=False, hash="blake3", kernels="fast"):
+        """Runs the model on numpy arrays (one per graph input, in order;
+        f32, i8, i32 or i64) and returns a Result. With trace=True the
+        result carries the Merkle root of the whole trace, the root an
+        executor claims for this job."""
+        h = self._handle()
+        if kernels not in ("fast", "ref"):
+            raise Error(2, f"kernels must be 'fast' or 'ref', not {kernels!r}")
+        arrays = []
+        tens = (_Tensor * max(len(inputs), 1))()
+        for i, x in enumerate(inputs):
+            a = np.asarray(x)
+            code = _CODES.get(a.dtype)
+            if code is None:
+                raise Error(5, f"input {i}: dtype {a.dtype} is not one of "
+                               "float32, int8, int32, int64")
+            if a.ndim > MAX_RANK:
+                raise Error(3, f"input {i}: rank {a.ndim} is over {MAX_RANK}")
+            a = np.ascontiguousarray(a)
+            arrays.append(a)  # alive until the call returns
+            tens[i].dtype = code
+            tens[i].rank = a.ndim
+            for k, d in enumerate(a.shape):
+                tens[i].dims[k] = d
+            tens[i].data = a.ctypes.data
+        opts = _RunOpts(1 if kernels == "ref" else 0, 1 if trace else 0,
+                        hash.encode())
+        r = _P()
+        _check(_lib.refute_run(h, tens, len(inputs), ctypes.byref(opts),
+                               ctypes.byref(r)))
+        try:
+            outs = []
+            for i in range(_lib.refute_result_output_count(r)):
+                t = _Tensor()
+                _check(_lib.refute_result_output(r, i, ctypes.byref(t)))
+                dt = np.dtype(_DTYPES[t.dtype])
+                shape = tuple(t.dims[:t.rank])
+                n = int(np.prod(shape, dtype=np.int64)) if shape else 1
+                a = np.empty(shape, dtype=dt)
+                if n:
+                    ctypes.memmove(a.ctypes.data, t.data, n * dt.itemsize)
+                outs.append(a)
+            root = _lib.refute_result_trace_root(r).decode()
+            leaves = _lib.refute_result_trace_leaves(r)
+        finally:
+            _lib.refute_result_free(r)
+        return Result(outs, root or None, leaves)

@@ -1,0 +1,257 @@
+"""The Python package (python/refute) against the command line.
+
+Every result must be the bits and the trace root `refute model run`
+writes for the same model and input; every failure must be a
+refute.Error carrying Refute's message, never a crash. Run by
+tests/python/run.sh (make check), which sets REFUTE_LIBRARY, RF_REFUTE
+and PYTHONPATH.
+"""
+import json
+import os
+import subprocess
+import tempfile
+import unittest
+
+import numpy as np
+
+import refute
+
+REFUTE = os.environ.get("RF_REFUTE", "bin/refute")
+ROOT = os.path.normpath(os.path.join(os.path.dirname(__file__), "..", ".."))
+ONNX = os.path.join(ROOT, "tests", "data", "onnx")
+
+
+def cli(*args):
+    p = subprocess.run([REFUTE, *args], capture_output=True, text=True)
+    if p.returncode != 0:
+        raise AssertionError(f"refute {' '.join(args)}: {p.stderr}")
+    return p.stdout
+
+
+class Base(unittest.TestCase):
+    def setUp(self):
+        self.tmp = tempfile.TemporaryDirectory()
+        self.dir = self.tmp.name
+
+    def tearDown(self):
+        self.tmp.cleanup()
+
+    def path(self, name):
+        return os.path.join(self.dir, name)
+
+    def cli_run(self, model, inputs, hash="blake3", kernels="fast"):
+        """Outputs and trace root of `refute model run --trace`."""
+        args = ["model", "run", model, "--trace", "--json", "--hash", hash,
+                "--kernels", kernels]
+        for i, x in enumerate(inputs):
+            p = self.path(f"in{i}.npy")
+            np.save(p, x)
+            args += ["-i", p]
+        n_out = len(refute.Model.load(model).outputs)
+        for i in range(n_out):
+            args += ["-o", self.path(f"out{i}.npy")]
+        j = json.loads(cli(*args))
+        outs = [np.load(self.path(f"out{i}.npy")) for i in range(n_out)]
+        return outs, j["trace_root"], j["n"]
+
+    def assertBits(self, a, b):
+        self.assertEqual(a.dtype, b.dtype)
+        self.assertEqual(a.shape, b.shape)
+        self.assertEqual(a.tobytes(), b.tobytes())
+
+
+class TestRun(Base):
+    def gen(self, kind, **sizes):
+        p = self.path(kind + ".rfm")
+        args = ["model", "gen", kind, "-o", p, "--seed", "7"]
+        for k, v in sizes.items():
+            args += ["--" + k, str(v)]
+        cli(*args)
+        return p
+
+    def test_version(self):
+        self.assertEqual(refute.version(),
+                         cli("--version").split()[1])
+
+    def test_mlp_matches_cli_bit_for_bit(self):
+        p = self.gen("mlp")
+        m = refute.Model.load(p)
+        self.assertEqual(m.name, "mlp")
+        (inp,) = m.inputs
+        shape = tuple(d or 1 for d in inp["shape"])
+        x = np.random.default_rng(3).standard_normal(shape).astype(np.float32)
+        for hash in ("blake3", "blake2b", "xxh3"):
+            r = m.run(x, trace=True, hash=hash)
+            outs, root, n = self.cli_run(p, [x], hash=hash)
+            self.assertEqual(r.trace_root, root)
+            self.assertEqual(r.trace_leaves, n)
+            self.assertEqual(len(r.outputs), len(outs))
+            for a, b in zip(r.outputs, outs):
+                self.assertBits(a, b)
+
+    def test_cnn_and_transformer_match_cli(self):
+        for kind in ("cnn", "transformer"):
+            p = self.gen(kind)
+            m = refute.Model.load(p)
+            xs = []
+            for i, inp in enumerate(m.inputs):
+                shape = tuple(d or 1 for d in inp["shape"])
+                if inp["dtype"] == np.float32:
+                    xs.append(np.random.default_rng(i).uniform(
+                        -1, 1, shape).astype(np.float32))
+                else:
+                    xs.append(np.random.default_rng(i).integers(
+                        0, 8, shape).astype(inp["dtype"]))
+            r = m.run(*xs, trace=True)
+            outs, root, _ = self.cli_run(p, xs)
+            self.assertEqual(r.trace_root, root, kind)
+            for a, b in zip(r.outputs, outs):
+                self.assertBits(a, b)
+            # The reference kernels and more threads: the same bits.
+            refute.set_threads(2)
+            try:
+                r2 = m.run(*xs, trace=True, kernels="ref")
+            finally:
+                refute.set_threads(1)
+            self.assertEqual(r2.trace_root, root)
+
+    def test_untraced_run_has_no_root(self):
+        m = refute.Model.load(self.gen("mlp"))
+        x = np.zeros(tuple(d or 1 for d in m.inputs[0]["shape"]), np.float32)
+        r = m.run(x)
+        self.assertIsNone(r.trace_root)
+        self.assertEqual(r.trace_leaves, 0)
+        self.assertTrue(r.outputs[0].flags.writeable)
+
+    def test_onnx_import_matches_cli_and_pytorch(self):
+        src = os.path.join(ONNX, "lenet_digits.onnx")
+        m = refute.Model.import_onnx(src)
+        rfm = self.path("lenet.rfm")
+        out = cli("model", "import", src, "-o", rfm)
+        # The CLI prints the blake2b model_id of what it wrote.
+        self.assertIn("model_id " + m.model_id("blake2b"), out)
+        self.assertEqual(refute.Model.load(rfm).model_id(), m.model_id())
+        x = np.load(os.path.join(ONNX, "lenet_digits.in0.npy"))
+        r = m.run(x, trace=True)
+        outs, root, _ = self.cli_run(rfm, [x])
+        self.assertEqual(r.trace_root, root)
+        self.assertBits(r.outputs[0], outs[0])
+        want = np.load(os.path.join(ONNX, "lenet_digits.out0.npy"))
+        np.testing.assert_allclose(r.outputs[0], want, atol=1e-4)
+
+    def test_onnx_dims(self):
+        src = os.path.join(ONNX, "mlp_dynbatch.onnx")
+        m = refute.Model.import_onnx(src, dims={"batch": 3})
+        self.assertEqual(m.inputs[0]["shape"][0], 3)
+        x = np.load(os.path.join(ONNX, "mlp_dynbatch.in0.npy"))
+        x3 = np.concatenate([x] * 3)[:3] if x.shape[0] < 3 else x[:3]
+        r = m.run(x3)
+        self.assertEqual(r.outputs[0].shape[0], 3)
+
+    def test_save_and_load(self):
+        m = refute.Model.import_onnx(os.path.join(ONNX, "mlp_digits.onnx"))
+        p = self.path("saved.rfm")
+        m.save(p)
+        self.assertEqual(refute.Model.load(p).model_id(), m.model_id())
+        info = cli("model", "info", p)
+        self.assertIn(m.model_id() + " (blake3-256)", info)
+        self.assertIn(m.name, info)
+
+
+class TestErrors(Base):
+    def model(self):
+        p = self.path("m.rfm")
+        cli("model", "gen", "mlp", "-o", p)
+        return refute.Model.load(p)
+
+    def test_missing_file(self):
+        missing = self.path("nope.rfm")
+        with self.assertRaises(refute.Error) as e:
+            refute.Model.load(missing)
+        self.assertIn(missing, str(e.exception))
+        self.assertEqual(e.exception.code, 10)  # REFUTE_ERR_IO
+        with self.assertRaises(refute.Error) as e:
+            refute.Model.import_onnx(self.path("nope.onnx"))
+        self.assertIn("nope.onnx", str(e.exception))
+
+    def test_not_a_model(self):
+        p = self.path("junk.rfm")
+        with open(p, "wb") as f:
+            f.write(b"\x00junk" * 100)
+        with self.assertRaises(refute.Error) as e:
+            refute.Model.load(p)
+        self.assertIn("is not a valid model", str(e.exception))
+
+    def test_unsupported_onnx(self):
+        with self.assertRaises(refute.Error) as e:
+            refute.Model.import_onnx(os.path.join(ONNX,
+                                                  "bad_unsupported_op.onnx"))
+        self.assertEqual(e.exception.code, 6)  # REFUTE_ERR_NOTSUP
+        self.assertIn("bad_unsupported_op.onnx", str(e.exception))
+
+    def test_bad_dims(self):
+        src = os.path.join(ONNX, "mlp_dynbatch.onnx")
+        for bad in ({"batch": 0}, {"": 2}):
+            with self.assertRaises(refute.Error):
+                refute.Model.import_onnx(src, dims=bad)
+
+    def test_wrong_shape(self):
+        m = self.model()
+        shape = tuple(d or 1 for d in m.inputs[0]["shape"])
+        bad = np.zeros(shape[:-1] + (shape[-1] + 1,), np.float32)
+        with self.assertRaises(refute.Error) as e:
+            m.run(bad)
+        self.assertEqual(e.exception.code, 4)  # REFUTE_ERR_SHAPE
+        self.assertIn("run failed", str(e.exception))
+        # The same message the command line gives.
+        np.save(self.path("bad.npy"), bad)
+        p = subprocess.run([REFUTE, "model", "run", self.path("m.rfm"), "-i",
+                            self.path("bad.npy")], capture_output=True,
+                           text=True)
+        self.assertEqual(p.returncode, 1)
+        self.assertIn(str(e.exception), p.stderr)
+
+    def test_wrong_dtype_count_rank_hash(self):
+        m = self.model()
+        shape = tuple(d or 1 for d in m.inputs[0]["shape"])
+        with self.assertRaises(refute.Error) as e:
+            m.run(np.zeros(shape, np.float64))
+        self.assertIn("float64", str(e.exception))
+        with self.assertRaises(refute.Error) as e:
+            m.run(np.zeros(shape, np.int32))
+        self.assertEqual(e.exception.code, 5)  # REFUTE_ERR_DTYPE
+        with self.assertRaises(refute.Error) as e:
+            m.run()
+        self.assertIn("takes 1 inputs, 0 given", str(e.exception))
+        with self.assertRaises(refute.Error):
+            m.run(np.zeros((1,) * 7, np.float32))
+        with self.assertRaises(refute.Error) as e:
+            m.run(np.zeros(shape, np.float32), trace=True, hash="md5")
+        self.assertIn("md5", str(e.exception))
+        with self.assertRaises(refute.Error):
+            m.run(np.zeros(shape, np.float32), kernels="gpu")
+        with self.assertRaises(refute.Error):
+            refute.set_threads(100000)
+        # After every failure the model still runs.
+        self.assertEqual(len(m.run(np.zeros(shape, np.float32)).outputs), 1)
+
+    def test_non_contiguous_input(self):
+        m = self.model()
+        shape = tuple(d or 1 for d in m.inputs[0]["shape"])
+        x = np.random.default_rng(1).standard_normal(
+            (shape[1], shape[0])).astype(np.float32).T
+        self.assertFalse(x.flags.c_contiguous)
+        a = m.run(x, trace=True)
+        b = m.run(np.ascontiguousarray(x), trace=True)
+        self.assertEqual(a.trace_root, b.trace_root)
+
+    def test_closed_model(self):
+        m = self.model()
+        m.close()
+        with self.assertRaises(refute.Error):
+            m.run(np.zeros(1, np.float32))
+        m.close()  # twice is fine
+
+
+if __name__ == "__main__":
+    unittest.main()
