@@ -14,9 +14,11 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "bisect/bisect.h"
 #include "engine/engine.h"
 #include "node/node.h"
 #include "protocol/protocol.h"
+#include "referee/referee.h"
 
 /* The public codes are base/rf.h's, spelled for users. */
 #define SAME(a, b) _Static_assert((int)(a) == (int)(b), #a)
@@ -548,4 +550,111 @@ refute_result_free(refute_result *r)
 		}
 		free(r);
 	}
+}
+
+/* ------------------------------------------------------------------ */
+/* Auditing a verdict                                                   */
+/* ------------------------------------------------------------------ */
+
+/* The rules to audit by, as `refute audit` reads them (cmd/cmd_audit.c):
+ * the genesis's parameters and the referee it names, or key. */
+static int
+audit_rules(const char *genesis, const char *key,
+    struct bisect_audit_rules *ru)
+{
+	uint8_t *text;
+	size_t len;
+	struct rf_errinfo ei = { "" };
+	int err = node_file_read(genesis, (size_t)1 << 20, &text, &len, &ei);
+	if (err != RF_OK) {
+		return fail(err, NULL, &ei);
+	}
+	struct referee_genesis g;
+	err = referee_genesis_parse((const char *)text, len, &g, &ei);
+	free(text);
+	if (err != RF_OK) {
+		return fail(err, genesis, &ei);
+	}
+	memset(ru, 0, sizeof(*ru));
+	ru->suite = g.params.suite;
+	ru->arity = g.params.arity;
+	chain_params_default(&ru->money);
+	ru->money.window_ms = g.params.window_ms;
+	ru->money.min_stake = g.params.min_stake;
+	ru->money.min_bond = g.params.min_bond;
+	ru->money.reward_pct = g.params.reward_pct;
+	ru->money.claim_collateral = g.params.claim_collateral;
+	ru->money.job_deadline_ms = g.params.job_deadline_ms;
+	ru->money.deadline_penalty = g.params.deadline_penalty;
+	ru->money.min_fee = g.params.min_fee;
+	ru->money.max_open_jobs = g.params.max_open_jobs;
+	ru->referee = g.referee;
+	bool have = g.has_referee;
+	referee_genesis_free(&g);
+	if (key != NULL) {
+		struct proto_pubkey k;
+		if (proto_pubkey_parse_hex(key, &k) != RF_OK) {
+			return failf(RF_ERR_INVAL, "the referee key must be 64 hex "
+			    "digits");
+		}
+		if (have && memcmp(k.b, ru->referee.b, PROTO_KEY_LEN) != 0) {
+			return failf(RF_ERR_CRYPTO, "the referee key is not the "
+			    "referee %s names", genesis);
+		}
+		ru->referee = k;
+		have = true;
+	}
+	if (!have) {
+		return failf(RF_ERR_INVAL, "%s names no referee: give its key",
+		    genesis);
+	}
+	return RF_OK;
+}
+
+REFUTE_API int
+refute_audit_verdict(const char *verdict_path, const char *genesis_path,
+    const char *referee_key, refute_audit *out)
+{
+	if (verdict_path == NULL || genesis_path == NULL || out == NULL) {
+		return failf(RF_ERR_INVAL, "refute_audit_verdict: NULL argument");
+	}
+	if (proto_init() != RF_OK) {
+		return failf(RF_ERR_CRYPTO, "cannot initialise libsodium");
+	}
+	struct bisect_audit_rules rules;
+	int err = audit_rules(genesis_path, referee_key, &rules);
+	if (err != RF_OK) {
+		return err;
+	}
+	uint8_t *buf;
+	size_t len;
+	struct rf_errinfo ei = { "" };
+	err = node_file_read(verdict_path, PROTO_MAX_MESSAGE, &buf, &len, &ei);
+	if (err != RF_OK) {
+		return fail(err, NULL, &ei);
+	}
+	struct bisect_audit_result res;
+	err = bisect_audit(buf, len, &rules, &res, &ei);
+	free(buf);
+	if (err != RF_OK) {
+		return failf(err, "%s: the verdict does not replay: %s",
+		    verdict_path, ei.msg[0] ? ei.msg : rf_strerror(err));
+	}
+	const struct proto_verdict *v = &res.verdict;
+	memset(out, 0, sizeof(*out));
+	out->confirmed = res.confirmed;
+	out->executor_won = v->executor_won != 0;
+	out->op = v->op;
+	out->rounds = v->rounds;
+	out->slashed = v->slashed;
+	out->reward = v->reward;
+	char hex[2 * PROTO_DIGEST_MAX + 1];
+	proto_digest_hex(rules.suite, &v->dispute_id, hex);
+	snprintf(out->dispute_id, sizeof(out->dispute_id), "%s", hex);
+	proto_digest_hex(rules.suite, &v->job_id, hex);
+	snprintf(out->job_id, sizeof(out->job_id), "%s", hex);
+	snprintf(out->reason, sizeof(out->reason), "%s",
+	    proto_verdict_reason_name(v->reason));
+	snprintf(out->why, sizeof(out->why), "%s", res.why);
+	return RF_OK;
 }

@@ -122,7 +122,7 @@ allowed() {
 	# databases (no store/; the Makefile greps for SQLite too).
 	devnet) echo "base engine protocol chain bisect net node referee executor challenger" ;;
 	# api/ implements include/refute/refute.h over the library.
-	api) echo "base engine protocol chain bisect store net node include" ;;
+	api) echo "base engine protocol chain bisect store net node referee include" ;;
 	cmd) echo "$DIRS" ;;
 	esac
 }

@@ -190,6 +190,37 @@ REFUTE_API void refute_result_free(refute_result *r);
  */
 REFUTE_API int refute_threads_set(unsigned n);
 
+/* ------------------------------------------------------------------ */
+/* Auditing a verdict                                                   */
+/* ------------------------------------------------------------------ */
+
+/* What the replay of a dispute's verdict found (`refute audit`). */
+typedef struct refute_audit {
+	int confirmed;    /* 1: the replay reaches the verdict as signed */
+	int executor_won; /* the verdict's: 1 the claim stands, 0 it fell */
+	uint32_t op;      /* the disputed operator */
+	uint32_t rounds;
+	uint64_t slashed; /* taken from the loser */
+	uint64_t reward;  /* paid to the winner */
+	char dispute_id[65];
+	char job_id[65];
+	char reason[32];  /* "recomputed", "timeout", ... */
+	char why[160];    /* the replay's one-line account */
+} refute_audit;
+
+/*
+ * Replays the signed VERDICT message in verdict_path against the network
+ * whose genesis file is genesis_path: every signature, every move, the
+ * disputed operator recomputed, every field of the verdict. The verdict
+ * must be signed by referee_key (64 hex digits) or, when it is NULL, by
+ * the referee the genesis names. REFUTE_OK when the verdict could be
+ * replayed, out->confirmed saying whether it stands; REFUTE_ERR_CRYPTO
+ * for a verdict another key signed, other codes for an unreadable or
+ * malformed file.
+ */
+REFUTE_API int refute_audit_verdict(const char *verdict_path,
+    const char *genesis_path, const char *referee_key, refute_audit *out);
+
 #ifdef __cplusplus
 }
 #endif

@@ -21,7 +21,8 @@ import os
 
 import numpy as np
 
-__all__ = ["Error", "Model", "Result", "version", "set_threads"]
+__all__ = ["Error", "Model", "Result", "Audit", "audit", "version",
+           "set_threads"]
 
 MAX_RANK = 6
 
@@ -44,6 +45,15 @@ class _ValueInfo(ctypes.Structure):
 class _RunOpts(ctypes.Structure):
     _fields_ = [("kernels", ctypes.c_int), ("trace", ctypes.c_int),
                 ("hash", ctypes.c_char_p)]
+
+
+class _Audit(ctypes.Structure):
+    _fields_ = [("confirmed", ctypes.c_int), ("executor_won", ctypes.c_int),
+                ("op", ctypes.c_uint32), ("rounds", ctypes.c_uint32),
+                ("slashed", ctypes.c_uint64), ("reward", ctypes.c_uint64),
+                ("dispute_id", ctypes.c_char * 65),
+                ("job_id", ctypes.c_char * 65),
+                ("reason", ctypes.c_char * 32), ("why", ctypes.c_char * 160)]
 
 
 def _candidates():
@@ -104,6 +114,9 @@ _sigs = {
     "refute_result_trace_root": (ctypes.c_char_p, [_P]),
     "refute_result_trace_leaves": (ctypes.c_size_t, [_P]),
     "refute_result_free": (None, [_P]),
+    "refute_audit_verdict": (ctypes.c_int, [
+        ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p,
+        ctypes.POINTER(_Audit)]),
 }
 for _name, (_res, _args) in _sigs.items():
     _f = getattr(_lib, _name)
@@ -292,3 +305,39 @@ class Model:
         finally:
             _lib.refute_result_free(r)
         return Result(outs, root or None, leaves)
+
+
+class Audit:
+    """The replay of a verdict: confirmed (it stands as signed), the
+    verdict's winner, reason, operator, rounds, slashed and reward, and
+    the replay's account (why)."""
+
+    def __init__(self, a):
+        self.confirmed = bool(a.confirmed)
+        self.executor_won = bool(a.executor_won)
+        self.winner = "executor" if a.executor_won else "challenger"
+        self.op = a.op
+        self.rounds = a.rounds
+        self.slashed = a.slashed
+        self.reward = a.reward
+        self.dispute_id = a.dispute_id.decode()
+        self.job_id = a.job_id.decode()
+        self.reason = a.reason.decode()
+        self.why = a.why.decode("utf-8", "replace")
+
+    def __repr__(self):
+        return (f"Audit({'CONFIRMED' if self.confirmed else 'REFUTED'}: "
+                f"the {self.winner} wins ({self.reason}), op {self.op})")
+
+
+def audit(verdict, genesis, referee_key=None):
+    """Replays the verdict file (a dispute's signed VERDICT message) against
+    the network's genesis file, as `refute audit` does. A verdict signed by
+    any key but the referee's (referee_key, hex, or the genesis's) raises
+    Error, as does an unreadable one; a verdict that replays returns an
+    Audit whose .confirmed says whether it stands."""
+    a = _Audit()
+    key = referee_key.encode() if referee_key is not None else None
+    _check(_lib.refute_audit_verdict(_path(verdict), _path(genesis), key,
+                                     ctypes.byref(a)))
+    return Audit(a)

@@ -252,6 +252,70 @@ class TestErrors(Base):
             m.run(np.zeros(1, np.float32))
         m.close()  # twice is fine
 
+class TestAudit(unittest.TestCase):
+    """Verdicts from a real network (`refute devnet` with a lying
+    executor), audited from Python and by `refute audit`."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.TemporaryDirectory()
+        d = os.path.join(cls.tmp.name, "net")
+        out = cli("devnet", "--executors", "2", "--jobs", "4", "--faulty",
+                  "1", "--fault", "lie-at-op", "--window-ms", "1500",
+                  "--clock-ms", "1500", "--timeout", "90", "--dir", d,
+                  "--keep", "--json")
+        cls.net = json.loads(out)
+        cls.genesis = os.path.join(d, "genesis")
+        cls.disputes = [x for x in cls.net["disputes"] if x["decided"]]
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.tmp.cleanup()
+
+    def test_verdicts_confirmed_like_the_cli(self):
+        self.assertGreater(len(self.disputes), 0)
+        for d in self.disputes:
+            a = refute.audit(d["verdict_file"], self.genesis)
+            self.assertTrue(a.confirmed, a.why)
+            self.assertEqual(a.dispute_id, d["dispute_id"])
+            self.assertEqual(a.job_id, d["job_id"])
+            self.assertEqual(a.winner, d["winner"])
+            self.assertEqual(a.reason, d["reason"])
+            self.assertEqual((a.op, a.rounds, a.slashed, a.reward),
+                             (d["op"], d["rounds"], d["slashed"], d["reward"]))
+            j = json.loads(cli("audit", "--genesis", self.genesis, "--json",
+                               d["verdict_file"]))
+            self.assertEqual((j["confirmed"], j["winner"], j["reason"],
+                              j["op"], j["rounds"], j["replay"]),
+                             (a.confirmed, a.winner, a.reason, a.op,
+                              a.rounds, a.why))
+
+    def test_forged_and_foreign_verdicts_raise(self):
+        d = self.disputes[0]
+        with open(d["verdict_file"], "rb") as f:
+            buf = bytearray(f.read())
+        with tempfile.TemporaryDirectory() as t:
+            forged = os.path.join(t, "forged.bin")
+            buf[len(buf) // 2] ^= 1
+            with open(forged, "wb") as f:
+                f.write(buf)
+            with self.assertRaises(refute.Error) as e:
+                refute.audit(forged, self.genesis)
+            self.assertIn("does not replay", str(e.exception))
+            with self.assertRaises(refute.Error) as e:
+                refute.audit(d["verdict_file"], self.genesis,
+                             referee_key="11" * 32)
+            self.assertEqual(e.exception.code, 13)  # REFUTE_ERR_CRYPTO
+            with self.assertRaises(refute.Error):
+                refute.audit(d["verdict_file"], self.genesis,
+                             referee_key="not hex")
+            with self.assertRaises(refute.Error) as e:
+                refute.audit(os.path.join(t, "missing.bin"), self.genesis)
+            self.assertEqual(e.exception.code, 11)  # REFUTE_ERR_NOTFOUND
+            self.assertIn("missing.bin", str(e.exception))
+            with self.assertRaises(refute.Error):
+                refute.audit(d["verdict_file"], os.path.join(t, "nogenesis"))
+
 
 if __name__ == "__main__":
     unittest.main()
