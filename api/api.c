@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "bisect/bisect.h"
@@ -657,4 +658,294 @@ refute_audit_verdict(const char *verdict_path, const char *genesis_path,
 	    proto_verdict_reason_name(v->reason));
 	snprintf(out->why, sizeof(out->why), "%s", res.why);
 	return RF_OK;
+}
+
+/* ------------------------------------------------------------------ */
+/* A network                                                            */
+/* ------------------------------------------------------------------ */
+
+struct refute_client {
+	struct node_rpc rpc;
+	bool registered;
+};
+
+/* An identity file, refused when others may read it (as the command
+ * line does). */
+static int
+load_identity(const char *path, struct proto_identity *id)
+{
+	struct stat st;
+	if (stat(path, &st) != 0) {
+		return failf(RF_ERR_IO, "cannot open identity '%s': %s", path,
+		    strerror(errno));
+	}
+	if ((st.st_mode & 077) != 0) {
+		return failf(RF_ERR_INVAL, "identity '%s' is accessible by "
+		    "others (mode %04o); run: chmod 600 %s", path,
+		    (unsigned)(st.st_mode & 07777), path);
+	}
+	uint8_t *buf;
+	size_t len;
+	struct rf_errinfo ei = { "" };
+	int err = node_file_read(path, 4096, &buf, &len, &ei);
+	if (err != RF_OK) {
+		return fail(err, NULL, &ei);
+	}
+	err = proto_identity_parse((const char *)buf, len, id, &ei);
+	memset(buf, 0, len);
+	free(buf);
+	if (err != RF_OK) {
+		return failf(err, "'%s' is not a valid identity: %s", path,
+		    ei.msg[0] ? ei.msg : rf_strerror(err));
+	}
+	return RF_OK;
+}
+
+REFUTE_API int
+refute_client_open(const char *referee_url, const char *identity_path,
+    const char *referee_key, refute_client **out)
+{
+	if (referee_url == NULL || out == NULL) {
+		return failf(RF_ERR_INVAL, "refute_client_open: NULL argument");
+	}
+	if (proto_init() != RF_OK) {
+		return failf(RF_ERR_CRYPTO, "cannot initialise libsodium");
+	}
+	struct proto_pubkey rk;
+	if (referee_key != NULL &&
+	    proto_pubkey_parse_hex(referee_key, &rk) != RF_OK) {
+		return failf(RF_ERR_INVAL, "the referee key must be 64 hex "
+		    "digits");
+	}
+	struct proto_identity id;
+	int err = identity_path != NULL ? load_identity(identity_path, &id) :
+	    proto_identity_generate(&id);
+	if (err != RF_OK) {
+		return identity_path != NULL ? err :
+		    fail(err, "cannot make a key", NULL);
+	}
+	refute_client *c = calloc(1, sizeof(*c));
+	struct rf_errinfo ei = { "" };
+	enum proto_hash suite = PROTO_HASH_BLAKE3;
+	err = c == NULL ? RF_ERR_NOMEM : node_referee_suite(referee_url, &id,
+	    referee_key ? &rk : NULL, &suite, &ei);
+	if (err == RF_OK) {
+		err = node_rpc_open(&c->rpc, referee_url, &id, suite,
+		    referee_key ? &rk : NULL, &ei);
+	}
+	proto_identity_wipe(&id);
+	if (err != RF_OK) {
+		free(c);
+		return failf(err, "cannot reach the referee at %s: %s",
+		    referee_url, ei.msg[0] ? ei.msg : rf_strerror(err));
+	}
+	*out = c;
+	return RF_OK;
+}
+
+REFUTE_API void
+refute_client_close(refute_client *c)
+{
+	if (c != NULL) {
+		node_rpc_close(&c->rpc);
+		free(c);
+	}
+}
+
+/* One request and its reply; the referee's refusal is its own text. */
+static int
+call(refute_client *c, enum proto_msg_type type, const void *req,
+    enum proto_msg_type want, void *reply, size_t size)
+{
+	struct rf_errinfo ei = { "" };
+	int err = node_rpc_expect(&c->rpc, type, req, want, reply, size, &ei);
+	if (err == RF_ERR_INVAL) {
+		return failf(RF_ERR_REFUSED, "%s", ei.msg);
+	}
+	if (err != RF_OK) {
+		return failf(err, "%s: %s", proto_msg_type_name((int)type),
+		    ei.msg[0] ? ei.msg : rf_strerror(err));
+	}
+	return RF_OK;
+}
+
+REFUTE_API int
+refute_submit(refute_client *c, const refute_model *m,
+    const refute_tensor *inputs, size_t n_inputs, uint64_t fee,
+    char *job_hex, size_t job_hex_len)
+{
+	if (c == NULL || m == NULL || job_hex == NULL ||
+	    (n_inputs > 0 && inputs == NULL)) {
+		return failf(RF_ERR_INVAL, "refute_submit: NULL argument");
+	}
+	size_t want = engine_model_input_count(m->m);
+	if (n_inputs != want) {
+		return failf(RF_ERR_INVAL, "the model takes %zu inputs, %zu given",
+		    want, n_inputs);
+	}
+	if (want > PROTO_MAX_TENSORS) {
+		return failf(RF_ERR_RANGE, "a job holds at most %d inputs",
+		    PROTO_MAX_TENSORS);
+	}
+	if (job_hex_len < 2 * proto_hash_len(c->rpc.suite) + 1) {
+		return failf(RF_ERR_RANGE, "refute_submit: job_hex is too short");
+	}
+	/* A job holds up to 64 tensors: on the heap. */
+	struct proto_job_submit *req = calloc(1, sizeof(*req));
+	if (req == NULL) {
+		return fail(RF_ERR_NOMEM, NULL, NULL);
+	}
+	int err = RF_OK;
+	for (size_t i = 0; i < want && err == RF_OK; i++) {
+		err = copy_input(&inputs[i], i, &req->inputs[i]);
+		if (err == RF_OK) {
+			req->n_inputs = (uint8_t)(i + 1);
+		}
+	}
+	/* What the network would refuse, refused here first: the inputs
+	 * against the model's declared ones, for every operator. */
+	struct engine_shape sh[ENGINE_MAX_GRAPH_IO];
+	for (size_t i = 0; err == RF_OK && i < want; i++) {
+		sh[i].known = true;
+		sh[i].dtype = req->inputs[i].dtype;
+		sh[i].rank = req->inputs[i].rank;
+		memcpy(sh[i].dims, req->inputs[i].dims, sizeof(sh[i].dims));
+	}
+	if (err == RF_OK) {
+		struct rf_errinfo ei = { "" };
+		size_t nv = engine_model_value_count(m->m);
+		struct engine_shape *all = calloc(nv ? nv : 1, sizeof(*all));
+		err = all == NULL ? RF_ERR_NOMEM :
+		    engine_model_check_inputs(m->m, sh, want, all, &ei);
+		free(all);
+		if (err != RF_OK) {
+			fail(err, "the inputs do not fit the model", &ei);
+		}
+	}
+	if (err == RF_OK) {
+		err = proto_model_id(c->rpc.suite, m->m, &req->model_id);
+		if (err != RF_OK) {
+			fail(err, "model_id", NULL);
+		}
+	}
+	req->fee = fee;
+	req->nonce = ((uint64_t)getpid() << 40) ^ node_wall_ms() ^
+	    (uint64_t)(uintptr_t)req;
+	/* A client is a node too: registering is idempotent. */
+	if (err == RF_OK && !c->registered) {
+		struct proto_node_register reg;
+		memset(&reg, 0, sizeof(reg));
+		reg.roles = PROTO_ROLE_CLIENT;
+		snprintf(reg.name, sizeof(reg.name), "client");
+		err = call(c, PROTO_MSG_NODE_REGISTER, &reg, PROTO_MSG_ACK,
+		    NULL, 0);
+		c->registered = err == RF_OK;
+	}
+	struct proto_ack ack;
+	if (err == RF_OK) {
+		err = call(c, PROTO_MSG_JOB_SUBMIT, req, PROTO_MSG_ACK, &ack,
+		    sizeof(ack));
+	}
+	proto_job_submit_free(req);
+	free(req);
+	if (err != RF_OK) {
+		return err;
+	}
+	char hex[2 * PROTO_DIGEST_MAX + 1];
+	proto_digest_hex(c->rpc.suite, &ack.id, hex);
+	memcpy(job_hex, hex, strlen(hex) + 1);
+	return RF_OK;
+}
+
+/* The claim's outputs must be the model's declared outputs (the
+ * referee binds them to the output's trace entry; this catches a
+ * referee that does not). */
+static int
+check_claim_outputs(const refute_model *m, const struct proto_claim_info *ci)
+{
+	size_t n = engine_model_output_count(m->m);
+	if (ci->n_outputs != n) {
+		return failf(RF_ERR_FORMAT, "the claim delivers %u outputs, the "
+		    "model declares %zu", ci->n_outputs, n);
+	}
+	for (size_t i = 0; i < n; i++) {
+		const struct tensor *t = &ci->outputs[i];
+		const struct engine_shape *e =
+		    &m->shapes[engine_model_output(m->m, i)];
+		bool ok = t->dtype == e->dtype && (!e->known ||
+		    (t->rank == e->rank && memcmp(t->dims, e->dims,
+		    (size_t)e->rank * sizeof(e->dims[0])) == 0));
+		if (!ok) {
+			char got[96];
+			engine_tensor_shape_str(t, got, sizeof(got));
+			return failf(RF_ERR_FORMAT, "output %zu delivered is %s, "
+			    "not the model's declared output: refusing it", i, got);
+		}
+	}
+	return RF_OK;
+}
+
+REFUTE_API int
+refute_wait(refute_client *c, const refute_model *m, const char *job_hex,
+    uint32_t timeout_ms, refute_result **out)
+{
+	if (c == NULL || m == NULL || job_hex == NULL || out == NULL) {
+		return failf(RF_ERR_INVAL, "refute_wait: NULL argument");
+	}
+	struct proto_claim_status req;
+	memset(&req, 0, sizeof(req));
+	if (proto_digest_parse_hex(c->rpc.suite, job_hex, &req.job_id) != RF_OK) {
+		return failf(RF_ERR_INVAL, "'%s' is not a job id of this "
+		    "network's suite", job_hex);
+	}
+	uint64_t deadline = node_deadline(timeout_ms);
+	struct proto_claim_info *info = calloc(1, sizeof(*info));
+	if (info == NULL) {
+		return fail(RF_ERR_NOMEM, NULL, NULL);
+	}
+	int err;
+	for (;;) {
+		err = call(c, PROTO_MSG_CLAIM_STATUS, &req, PROTO_MSG_CLAIM_INFO,
+		    info, sizeof(*info));
+		if (err != RF_OK) {
+			free(info);
+			return err;
+		}
+		if (info->state == PROTO_JOB_FINAL ||
+		    info->state == PROTO_JOB_INVALID) {
+			break;
+		}
+		proto_claim_info_free(info);
+		if (node_deadline_passed(deadline)) {
+			free(info);
+			return failf(RF_ERR_TIMEOUT, "job %.16s... is not final "
+			    "after %u ms", job_hex, timeout_ms);
+		}
+		usleep(100 * 1000);
+	}
+	if (info->state == PROTO_JOB_INVALID) {
+		err = failf(RF_ERR_REFUSED, "job %.16s...: the claim fell in a "
+		    "dispute (invalid)", job_hex);
+	} else {
+		err = check_claim_outputs(m, info);
+	}
+	refute_result *r = err == RF_OK ? calloc(1, sizeof(*r)) : NULL;
+	if (err == RF_OK && r == NULL) {
+		err = fail(RF_ERR_NOMEM, NULL, NULL);
+	}
+	if (err == RF_OK) {
+		/* The outputs move into the result. */
+		r->n = info->n_outputs;
+		for (size_t i = 0; i < r->n; i++) {
+			r->out[i] = info->outputs[i];
+			memset(&info->outputs[i], 0, sizeof(info->outputs[i]));
+		}
+		info->n_outputs = 0;
+		proto_digest_hex(c->rpc.suite, &info->trace_root, r->root);
+		r->leaves = info->n;
+		*out = r;
+	}
+	proto_claim_info_free(info);
+	free(info);
+	return err;
 }

@@ -191,6 +191,41 @@ REFUTE_API void refute_result_free(refute_result *r);
 REFUTE_API int refute_threads_set(unsigned n);
 
 /* ------------------------------------------------------------------ */
+/* A network: submit a job, wait for its verified result                */
+/* ------------------------------------------------------------------ */
+
+typedef struct refute_client refute_client;
+
+/*
+ * Connects to a network's referee (referee_url, "tcp://HOST:PORT") as
+ * the identity in identity_path (a `refute keygen` file, mode 0600), or
+ * as a throwaway key when it is NULL (enough for jobs with no fee).
+ * Replies must be signed by referee_key (64 hex digits) unless it is
+ * NULL. The network's hash suite is the referee's.
+ */
+REFUTE_API int refute_client_open(const char *referee_url,
+    const char *identity_path, const char *referee_key, refute_client **out);
+REFUTE_API void refute_client_close(refute_client *c);
+
+/*
+ * Submits a job: model m (its model_id, which the network must serve)
+ * on the inputs, checked against the model first, paying fee on
+ * finality. Writes the job id in hex into job_hex (at least 65 bytes).
+ */
+REFUTE_API int refute_submit(refute_client *c, const refute_model *m,
+    const refute_tensor *inputs, size_t n_inputs, uint64_t fee,
+    char *job_hex, size_t job_hex_len);
+/*
+ * Waits up to timeout_ms for the job's claim to become final, its
+ * challenge window passed, and returns its outputs (checked against m's
+ * declared outputs) and the claimed trace root as a result. A claim that
+ * fell in a dispute is REFUTE_ERR_REFUSED, a job still open or claimed
+ * at the timeout REFUTE_ERR_TIMEOUT.
+ */
+REFUTE_API int refute_wait(refute_client *c, const refute_model *m,
+    const char *job_hex, uint32_t timeout_ms, refute_result **out);
+
+/* ------------------------------------------------------------------ */
 /* Auditing a verdict                                                   */
 /* ------------------------------------------------------------------ */
 

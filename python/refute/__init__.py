@@ -21,7 +21,7 @@ import os
 
 import numpy as np
 
-__all__ = ["Error", "Model", "Result", "Audit", "audit", "version",
+__all__ = ["Error", "Model", "Result", "Client", "Audit", "audit", "version",
            "set_threads"]
 
 MAX_RANK = 6
@@ -114,6 +114,15 @@ _sigs = {
     "refute_result_trace_root": (ctypes.c_char_p, [_P]),
     "refute_result_trace_leaves": (ctypes.c_size_t, [_P]),
     "refute_result_free": (None, [_P]),
+    "refute_client_open": (ctypes.c_int, [
+        ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p,
+        ctypes.POINTER(_P)]),
+    "refute_client_close": (None, [_P]),
+    "refute_submit": (ctypes.c_int, [
+        _P, _P, ctypes.POINTER(_Tensor), ctypes.c_size_t, ctypes.c_uint64,
+        ctypes.c_char_p, ctypes.c_size_t]),
+    "refute_wait": (ctypes.c_int, [_P, _P, ctypes.c_char_p, ctypes.c_uint32,
+                                   ctypes.POINTER(_P)]),
     "refute_audit_verdict": (ctypes.c_int, [
         ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p,
         ctypes.POINTER(_Audit)]),
@@ -266,45 +275,114 @@ class Model:
         h = self._handle()
         if kernels not in ("fast", "ref"):
             raise Error(2, f"kernels must be 'fast' or 'ref', not {kernels!r}")
-        arrays = []
-        tens = (_Tensor * max(len(inputs), 1))()
-        for i, x in enumerate(inputs):
-            a = np.asarray(x)
-            code = _CODES.get(a.dtype)
-            if code is None:
-                raise Error(5, f"input {i}: dtype {a.dtype} is not one of "
-                               "float32, int8, int32, int64")
-            if a.ndim > MAX_RANK:
-                raise Error(3, f"input {i}: rank {a.ndim} is over {MAX_RANK}")
-            a = np.ascontiguousarray(a)
-            arrays.append(a)  # alive until the call returns
-            tens[i].dtype = code
-            tens[i].rank = a.ndim
-            for k, d in enumerate(a.shape):
-                tens[i].dims[k] = d
-            tens[i].data = a.ctypes.data
+        tens, keep = _tensors(inputs)
         opts = _RunOpts(1 if kernels == "ref" else 0, 1 if trace else 0,
                         hash.encode())
         r = _P()
         _check(_lib.refute_run(h, tens, len(inputs), ctypes.byref(opts),
                                ctypes.byref(r)))
-        try:
-            outs = []
-            for i in range(_lib.refute_result_output_count(r)):
-                t = _Tensor()
-                _check(_lib.refute_result_output(r, i, ctypes.byref(t)))
-                dt = np.dtype(_DTYPES[t.dtype])
-                shape = tuple(t.dims[:t.rank])
-                n = int(np.prod(shape, dtype=np.int64)) if shape else 1
-                a = np.empty(shape, dtype=dt)
-                if n:
-                    ctypes.memmove(a.ctypes.data, t.data, n * dt.itemsize)
-                outs.append(a)
-            root = _lib.refute_result_trace_root(r).decode()
-            leaves = _lib.refute_result_trace_leaves(r)
-        finally:
-            _lib.refute_result_free(r)
-        return Result(outs, root or None, leaves)
+        del keep
+        return _result(r)
+
+
+def _tensors(inputs):
+    """refute_tensor views of numpy arrays, and the arrays to keep alive
+    until the call returns."""
+    arrays = []
+    tens = (_Tensor * max(len(inputs), 1))()
+    for i, x in enumerate(inputs):
+        a = np.asarray(x)
+        code = _CODES.get(a.dtype)
+        if code is None:
+            raise Error(5, f"input {i}: dtype {a.dtype} is not one of "
+                           "float32, int8, int32, int64")
+        if a.ndim > MAX_RANK:
+            raise Error(3, f"input {i}: rank {a.ndim} is over {MAX_RANK}")
+        a = np.ascontiguousarray(a)
+        arrays.append(a)
+        tens[i].dtype = code
+        tens[i].rank = a.ndim
+        for k, d in enumerate(a.shape):
+            tens[i].dims[k] = d
+        tens[i].data = a.ctypes.data
+    return tens, arrays
+
+
+def _result(r):
+    """A Result from a refute_result (copied out, then freed)."""
+    try:
+        outs = []
+        for i in range(_lib.refute_result_output_count(r)):
+            t = _Tensor()
+            _check(_lib.refute_result_output(r, i, ctypes.byref(t)))
+            dt = np.dtype(_DTYPES[t.dtype])
+            shape = tuple(t.dims[:t.rank])
+            n = int(np.prod(shape, dtype=np.int64)) if shape else 1
+            a = np.empty(shape, dtype=dt)
+            if n:
+                ctypes.memmove(a.ctypes.data, t.data, n * dt.itemsize)
+            outs.append(a)
+        root = _lib.refute_result_trace_root(r).decode()
+        leaves = _lib.refute_result_trace_leaves(r)
+    finally:
+        _lib.refute_result_free(r)
+    return Result(outs, root or None, leaves)
+
+
+class Client:
+    """A connection to a network's referee: submit jobs and wait for their
+    verified results.
+
+        c = refute.Client("tcp://127.0.0.1:7700", identity="client.key")
+        job = c.submit(model, x, fee=10)
+        r = c.wait(model, job, timeout=60)    # final: outputs, trace_root
+    """
+
+    def __init__(self, referee, identity=None, referee_key=None):
+        self._h = None
+        h = _P()
+        _check(_lib.refute_client_open(
+            referee.encode(), _path(identity) if identity else None,
+            referee_key.encode() if referee_key else None, ctypes.byref(h)))
+        self._h = h
+
+    def close(self):
+        if self._h:
+            _lib.refute_client_close(self._h)
+            self._h = None
+
+    def __del__(self):
+        self.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def submit(self, model, *inputs, fee=0):
+        """Posts a job (inputs checked against the model first); returns
+        its id (hex)."""
+        if not self._h:
+            raise Error(2, "the client is closed")
+        tens, keep = _tensors(inputs)
+        buf = ctypes.create_string_buffer(65)
+        _check(_lib.refute_submit(self._h, model._handle(), tens, len(inputs),
+                                  int(fee), buf, 65))
+        del keep
+        return buf.value.decode()
+
+    def wait(self, model, job, timeout=60.0):
+        """The job's result once its claim is final: a Result with the
+        outputs and the claimed trace root. A claim that fell in a
+        dispute raises Error (code 19), a timeout Error (code 14)."""
+        if not self._h:
+            raise Error(2, "the client is closed")
+        r = _P()
+        _check(_lib.refute_wait(self._h, model._handle(), job.encode(),
+                                min(int(timeout * 1000), 2**32 - 1),
+                                ctypes.byref(r)))
+        return _result(r)
 
 
 class Audit:

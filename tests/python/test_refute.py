@@ -317,5 +317,100 @@ class TestAudit(unittest.TestCase):
                 refute.audit(d["verdict_file"], os.path.join(t, "nogenesis"))
 
 
+class TestNetwork(unittest.TestCase):
+    """Jobs submitted from Python to a network of real processes: the
+    nodes of a finished `refute devnet` run, started again from its
+    folder (keys, genesis, databases, model)."""
+
+    @classmethod
+    def setUpClass(cls):
+        import time
+        cls.tmp = tempfile.TemporaryDirectory()
+        d = cls.dir = os.path.join(cls.tmp.name, "net")
+        net = json.loads(cli("devnet", "--executors", "2", "--jobs", "1",
+                             "--window-ms", "1000", "--timeout", "90",
+                             "--dir", d, "--keep", "--json"))
+        cls.url, ev = net["referee_url"], net["events_url"]
+        with open(os.path.join(d, "referee.key")) as f:
+            cls.key = [ln.split()[1] for ln in f if ln.startswith("public ")][0]
+        cls.procs = []
+
+        def start(*args, log):
+            with open(os.path.join(d, log), "ab") as f:
+                cls.procs.append(subprocess.Popen(
+                    [REFUTE, *args], stdout=f, stderr=f, cwd=d))
+        start("referee", "-k", "referee.key", "-g", "genesis", "-d",
+              "referee.db", "-l", cls.url, "-e", ev, log="referee.log")
+        for role, name in (("executor", "executor-1"),
+                           ("executor", "executor-2"),
+                           ("challenger", "challenger-1")):
+            start(role, "-k", name + ".key", "-m", "model.rfm", "-d",
+                  name + ".db", "-n", name, "-r", cls.url, "-e", ev,
+                  "--referee-key", cls.key, log=name + ".log")
+        cls.model = refute.Model.load(os.path.join(d, "model.rfm"))
+        # The referee takes a moment to listen: retry, not a timed check.
+        for attempt in range(300):
+            try:
+                cls.client = refute.Client(cls.url, os.path.join(
+                    d, "client.key"), referee_key=cls.key)
+                break
+            except refute.Error:
+                if attempt == 299:
+                    raise
+                time.sleep(0.2)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.client.close()
+        for p in cls.procs:
+            p.terminate()
+        for p in cls.procs:
+            p.wait()
+        cls.tmp.cleanup()
+
+    def test_submit_and_wait_for_the_verified_result(self):
+        m = self.model
+        shape = tuple(d or 1 for d in m.inputs[0]["shape"])
+        x = np.random.default_rng(5).uniform(-1, 1, shape).astype(np.float32)
+        job = self.client.submit(m, x, fee=10)
+        self.assertEqual(len(job), 64)
+        r = self.client.wait(m, job, timeout=120)
+        # The network's verified result is the local run, bit for bit.
+        local = m.run(x, trace=True)
+        self.assertEqual(r.trace_root, local.trace_root)
+        self.assertEqual(r.trace_leaves, local.trace_leaves)
+        for a, b in zip(r.outputs, local.outputs):
+            self.assertEqual(a.tobytes(), b.tobytes())
+
+    def test_refusals(self):
+        m = self.model
+        shape = tuple(d or 1 for d in m.inputs[0]["shape"])
+        # Checked against the model before anything is sent.
+        with self.assertRaises(refute.Error) as e:
+            self.client.submit(m, np.zeros(shape[:-1] + (shape[-1] + 1,),
+                                           np.float32))
+        self.assertIn("the inputs do not fit the model", str(e.exception))
+        with self.assertRaises(refute.Error):
+            self.client.submit(m)
+        with self.assertRaises(refute.Error) as e:
+            self.client.wait(m, "00" * 32, timeout=5)
+        self.assertEqual(e.exception.code, 19)  # refused: no such job
+        with self.assertRaises(refute.Error):
+            self.client.wait(m, "not a job id")
+        # A model the network does not serve.
+        other = os.path.join(self.dir, "other.rfm")
+        cli("model", "gen", "mlp", "--seed", "99", "-o", other)
+        o = refute.Model.load(other)
+        with self.assertRaises(refute.Error) as e:
+            self.client.submit(o, np.zeros(shape, np.float32))
+        self.assertEqual(e.exception.code, 19)
+        # A referee key that is not the referee's.
+        with self.assertRaises(refute.Error):
+            refute.Client(self.url, referee_key="22" * 32)
+        with self.assertRaises(refute.Error) as e:
+            refute.Client(self.url, identity=os.path.join(self.dir, "nokey"))
+        self.assertIn("nokey", str(e.exception))
+
+
 if __name__ == "__main__":
     unittest.main()
