@@ -593,6 +593,10 @@ struct engine_generation {
 struct engine_gpt_shape {
 	int64_t vocab, context, d_model, heads, layers;
 	bool tied;
+	/* Not that layout but a model mapping a whole context of tokens to
+	 * logits (an ONNX import): only vocab and context are set, and each
+	 * step runs the whole model, without a cache (engine/gen_whole.c). */
+	bool whole;
 };
 /* RF_ERR_NOTSUP when m is not such a model (saying what is missing). */
 int engine_gpt_shape(const struct engine_model *m,

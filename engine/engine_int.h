@@ -394,4 +394,14 @@ size_t engine_par_min_work_set(size_t work);
 void *engine_aligned_alloc(size_t bytes);
 void engine_aligned_free(void *p);
 
+/* Generation from a model that maps a whole context to logits
+ * (engine/gen_whole.c): its shape (whole = true), and its generation
+ * graph; engine_gpt_shape and engine_generation_model fall back to them
+ * for models without the layout `model gen gpt` writes. */
+int engine_gen_whole_shape(const struct engine_model *m,
+    struct engine_gpt_shape *out, struct rf_errinfo *ei);
+int engine_gen_whole_model(const struct engine_model *base,
+    const struct engine_generation *gen, struct engine_model **out,
+    struct rf_errinfo *ei);
+
 #endif /* RF_ENGINE_INT_H */

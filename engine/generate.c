@@ -71,6 +71,11 @@ engine_gpt_shape(const struct engine_model *m, struct engine_gpt_shape *out,
 		    "a model with its weights");
 	}
 	const struct tensor *wte, *wpe, *heads;
+	struct engine_value_info wv;
+	if (weight_of(m, "wte", &wv) == NULL) {
+		/* Another layout (an import): a whole-context model? */
+		return engine_gen_whole_shape(m, out, ei);
+	}
 	int64_t any2[2] = { -1, -1 };
 	int err = need_weight(m, "wte", TENSOR_F32, 2, any2, &wte, ei);
 	if (err == RF_OK) {
@@ -429,6 +434,9 @@ engine_generation_model(const struct engine_model *base,
 {
 	struct engine_gpt_shape sh;
 	int err = engine_gpt_shape(base, &sh, ei);
+	if (err == RF_OK && sh.whole) {
+		return engine_gen_whole_model(base, gen, out, ei);
+	}
 	if (err == RF_OK) {
 		err = engine_generation_check(&sh, gen, ei);
 	}

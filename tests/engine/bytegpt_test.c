@@ -480,6 +480,128 @@ test_kv_cli(void)
 }
 
 /* ------------------------------------------------------------------ */
+/* refute generate on the import                                        */
+/* ------------------------------------------------------------------ */
+
+/*
+ * The plain export imported at the whole context (--dim seq=128) is not
+ * the layout `model gen gpt` writes, so a generation runs the whole model
+ * at each step on the tokens so far, padded (engine/gen_whole.c): greedy,
+ * it gives PyTorch's 64 tokens, through the engine API and through
+ * `refute generate`, text included.
+ */
+static void
+test_generate_whole(void)
+{
+	struct greedy_want g;
+	greedy_want_load(&g);
+	struct engine_model *m = import(plain_onnx, plain_len, 128, -1);
+	struct engine_gpt_shape sh;
+	struct rf_errinfo ei = { "" };
+	CU_ASSERT_FATAL(engine_gpt_shape(m, &sh, &ei) == RF_OK);
+	CU_ASSERT(sh.whole && sh.vocab == VOCAB && sh.context == 128);
+	struct engine_generation gen;
+	memset(&gen, 0, sizeof(gen));
+	gen.prompt_len = (int64_t)g.n_prompt;
+	gen.n_new = (int64_t)g.n_new;
+	engine_sampler_init(&gen.sampler);
+	struct engine_model *gm = NULL;
+	int err = engine_generation_model(m, &gen, &gm, &ei);
+	if (err != RF_OK) {
+		fprintf(stderr, "\n  generation: %s (%s)\n", rf_strerror(err),
+		    ei.msg);
+	}
+	CU_ASSERT_FATAL(err == RF_OK);
+	struct tensor in, out[2];
+	int64_t d1[1] = { (int64_t)g.n_prompt };
+	CU_ASSERT_FATAL(engine_tensor_init(&in, TENSOR_I64, 1, d1) == RF_OK);
+	memcpy(in.data, g.prompt, g.n_prompt * sizeof(int64_t));
+	run(gm, &in, out, ENGINE_KERNELS_FAST);
+	CU_ASSERT_FATAL(out[1].dtype == TENSOR_I64 &&
+	    out[1].count == g.n_new);
+	const int64_t *got = out[1].data, *want = g.tokens.data;
+	size_t agree = 0;
+	for (size_t i = 0; i < g.n_new; i++) {
+		agree += got[i] == want[i];
+	}
+	fprintf(stderr, "\n  engine_generation_model on the import: %zu of "
+	    "%zu tokens agree ", agree, g.n_new);
+	CU_ASSERT(agree == g.n_new);
+	fini_all(out, 2);
+	engine_tensor_fini(&in);
+	engine_model_free(gm);
+
+	/* The context bounds the generation. */
+	gen.n_new = 128 - gen.prompt_len + 1;
+	CU_ASSERT(engine_generation_model(m, &gen, &gm, &ei) ==
+	    RF_ERR_RANGE);
+	engine_model_free(m);
+
+	/* Models that are no such language model are refused saying why:
+	 * float input; several inputs and outputs. */
+	size_t len;
+	uint8_t *b = data_file("onnx", "mlp_digits.onnx", &len);
+	CU_ASSERT_FATAL(engine_model_import_onnx(b, len, NULL, &m, &ei) ==
+	    RF_OK);
+	free(b);
+	CU_ASSERT(engine_gpt_shape(m, &sh, &ei) == RF_ERR_NOTSUP);
+	CU_ASSERT(strstr(ei.msg, "i64 [context]") != NULL);
+	engine_model_free(m);
+	m = import(kv_onnx, kv_len, 1, 8);
+	CU_ASSERT(engine_gpt_shape(m, &sh, &ei) == RF_ERR_NOTSUP);
+	CU_ASSERT(strstr(ei.msg, "one input") != NULL);
+	engine_model_free(m);
+	engine_tensor_fini(&g.tokens);
+}
+
+static void
+test_generate_cli(void)
+{
+	struct greedy_want g;
+	greedy_want_load(&g);
+	char dir[] = "/tmp/rf-bytegpt-XXXXXX";
+	CU_ASSERT_FATAL(mkdtemp(dir) != NULL);
+	char out[16384], rel[512], data[PATH_MAX];
+	snprintf(rel, sizeof(rel), "%s/bytegpt", test_data_dir());
+	CU_ASSERT_FATAL(realpath(rel, data) != NULL);
+	int rc = test_shell(out, sizeof(out), dir, 1, "%s model import "
+	    "%s/bytegpt.onnx -o gpt.rfm --dim batch=1 --dim seq=128",
+	    test_refute(), data);
+	CU_ASSERT(rc == 0);
+	rc = test_shell(out, sizeof(out), dir, 1, "%s generate gpt.rfm "
+	    "--prompt-file %s/prompt.txt --new %zu --trace", test_refute(),
+	    data, g.n_new);
+	CU_ASSERT(rc == 0);
+	/* tokens: a,b,c and text: "..." (newlines escaped). */
+	char want[2048], text[512];
+	size_t wl = (size_t)snprintf(want, sizeof(want), "tokens: ");
+	size_t tl = 0;
+	const int64_t *t = g.tokens.data;
+	for (size_t i = 0; i < g.n_new; i++) {
+		wl += (size_t)snprintf(want + wl, sizeof(want) - wl, "%s%lld",
+		    i ? "," : "", (long long)t[i]);
+		if (t[i] == '\n') {
+			text[tl++] = '\\';
+			text[tl++] = 'n';
+		} else {
+			text[tl++] = (char)t[i];
+		}
+	}
+	text[tl] = '\0';
+	snprintf(want + wl, sizeof(want) - wl, "\ntext: \"%s\"\n", text);
+	if (strstr(out, want) == NULL) {
+		fprintf(stderr, "\n  want:\n%s  got:\n%s", want, out);
+	}
+	CU_ASSERT(strstr(out, want) != NULL);
+	CU_ASSERT(strstr(out, "trace root") != NULL);
+	char p[600];
+	snprintf(p, sizeof(p), "%s/gpt.rfm", dir);
+	unlink(p);
+	CU_ASSERT(rmdir(dir) == 0);
+	engine_tensor_fini(&g.tokens);
+}
+
+/* ------------------------------------------------------------------ */
 /* Graph outputs gathered by one Identity                               */
 /* ------------------------------------------------------------------ */
 
@@ -534,6 +656,10 @@ static CU_TestInfo bytegpt_tests[] = {
 	{ "one KV-cache decode step matches PyTorch's", test_kv_step },
 	{ "greedy tokens with the KV cache", test_greedy_kv },
 	{ "refute model import and run of the KV model", test_kv_cli },
+	{ "a generation from the import: PyTorch's tokens",
+	    test_generate_whole },
+	{ "refute generate on the import: PyTorch's tokens and text",
+	    test_generate_cli },
 	CU_TEST_INFO_NULL,
 };
 
