@@ -661,4 +661,38 @@ int engine_chunk_at(enum tensor_dtype dtype, int rank, const int64_t *dims,
 int engine_chunk_copy(const struct tensor *t, size_t index,
     struct tensor *out) __attribute__((warn_unused_result));
 
+/*
+ * One input of an operator as far as a chunk step sees it: the input's
+ * dtype and shape, and either the whole tensor (full: the executor) or
+ * some of its chunks (chunks[i] for chunk i, NULL when not given: the
+ * referee, from a reveal). used (n_chunks flags, may be NULL) marks every
+ * chunk the step read, so the chunks a step needs are found by running
+ * it on the whole tensor.
+ */
+struct engine_chunk_src {
+	enum tensor_dtype dtype;
+	int rank;
+	int64_t dims[TENSOR_MAX_RANK];
+	const struct tensor *full;
+	const struct tensor *const *chunks;
+	size_t n_chunks;
+	bool *used;
+};
+
+/* Whether operator op has a rule for computing one chunk of its output
+ * from chunks of its inputs (docs/disputes.md lists the rules). */
+bool engine_chunk_tiled(const struct engine_model *m, size_t op);
+/*
+ * Chunk `chunk` of operator op's output (of shape out_shape) from its
+ * inputs ins[0..n_inputs) (absent ones ignored): the same bytes as that
+ * chunk of the whole output (engine_chunk_copy). A chunk that is the
+ * whole output is the operator run on its whole inputs. RF_ERR_NOTFOUND
+ * (through ei, naming the input) when a chunk it reads was not given,
+ * RF_ERR_NOTSUP for a chunk of an operator with no rule.
+ */
+int engine_chunk_step(const struct engine_model *m, size_t op,
+    const struct engine_shape *out_shape, size_t chunk,
+    struct engine_chunk_src *ins, struct tensor *out, struct rf_errinfo *ei)
+    __attribute__((warn_unused_result));
+
 #endif /* RF_ENGINE_H */

@@ -56,6 +56,10 @@ struct op_def {
 	op_eval_fn eval;
 };
 
+/* Every NaN of an f32 tensor made the one canonical quiet NaN, as the
+ * output of every operator is (engine/run.c). */
+void engine_canonicalize_nans(struct tensor *t);
+
 /* The table, indexed by enum engine_op (engine/ops.c). */
 const struct op_def *engine_op_def_get(enum engine_op op);
 

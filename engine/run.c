@@ -105,8 +105,8 @@ any_nan(const unsigned char *p, size_t n)
 	return false;
 }
 
-static void
-canonicalize_nans(struct tensor *t)
+void
+engine_canonicalize_nans(struct tensor *t)
 {
 	if (t->dtype != TENSOR_F32 || !any_nan(t->data, t->count)) {
 		return;
@@ -205,7 +205,7 @@ eval_op(const struct engine_model *m, size_t k,
 		    o->name);
 	}
 	for (size_t i = 0; i < o->n_outputs; i++) {
-		canonicalize_nans(&out[i]);
+		engine_canonicalize_nans(&out[i]);
 	}
 	return RF_OK;
 }
