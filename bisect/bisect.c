@@ -3,6 +3,7 @@
  */
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "bisect/bisect_int.h"
@@ -545,4 +546,304 @@ bisect_answer_build(enum proto_hash suite, const struct proto_digest *leaves,
 		pr->proof_len = (uint8_t)plen;
 	}
 	return RF_OK;
+}
+
+/* ------------------------------------------------------------------ */
+/* The one step on a chunked trace                                      */
+/* ------------------------------------------------------------------ */
+
+/* Where operand value v of the disputed operator is committed. */
+struct operand_src {
+	enum proto_reveal_src src; /* TRACE or WEIGHT; ABSENT */
+	bool job_input;
+	size_t index;  /* job input index, weight leaf, or the entry */
+	size_t n_chunks; /* chunks it is committed in (1: one leaf) */
+	uint8_t n_tensors, output; /* a trace entry of one leaf */
+};
+
+static bool
+operand_src(const struct bisect_game *g, const struct engine_model *m,
+    const struct proto_trace_layout *l, int v, struct operand_src *o)
+{
+	memset(o, 0, sizeof(*o));
+	if (v == ENGINE_NO_VALUE) {
+		o->src = PROTO_REVEAL_ABSENT;
+		return true;
+	}
+	struct engine_value_info vi;
+	if (engine_model_value(m, v, &vi) != RF_OK ||
+	    (size_t)v >= l->n_values) {
+		return false;
+	}
+	const struct engine_shape *s = &l->shapes[v];
+	switch (vi.kind) {
+	case ENGINE_VALUE_WEIGHT:
+		o->src = PROTO_REVEAL_WEIGHT;
+		o->n_chunks = engine_chunk_count(s->dtype, s->rank, s->dims);
+		o->n_tensors = 1;
+		return proto_model_weight_leaf(m, v, &o->index) == RF_OK;
+	case ENGINE_VALUE_INPUT:
+		o->src = PROTO_REVEAL_TRACE;
+		o->job_input = true;
+		o->n_chunks = 1;
+		o->n_tensors = 1;
+		for (size_t i = 0; i < engine_model_input_count(m); i++) {
+			if (engine_model_input(m, i) == v) {
+				o->index = i;
+				return i < g->n_inputs;
+			}
+		}
+		return false;
+	case ENGINE_VALUE_OP: {
+		struct engine_op_info po;
+		if (engine_model_op(m, (size_t)vi.producer, &po) != RF_OK) {
+			return false;
+		}
+		o->src = PROTO_REVEAL_TRACE;
+		o->index = g->n_inputs + (size_t)vi.producer;
+		o->n_chunks = l->count[o->index];
+		o->n_tensors = o->n_chunks > 1 ? 1 : (uint8_t)po.n_outputs;
+		for (size_t j = 0; j < po.n_outputs; j++) {
+			if (po.outputs[j] == v) {
+				o->output = o->n_chunks > 1 ? 0 : (uint8_t)j;
+			}
+		}
+		return true;
+	}
+	}
+	return false;
+}
+
+static bool
+shape_is(const struct tensor *t, const struct engine_shape *s)
+{
+	return t->dtype == s->dtype && t->rank == s->rank &&
+	    memcmp(t->dims, s->dims, sizeof(int64_t) * (size_t)s->rank) == 0;
+}
+
+/* Checks item it against where it must come from; why on failure. */
+static bool
+check_item(const struct bisect_game *g, const struct proto_trace_layout *l,
+    const struct proto_digest *model_id, uint32_t model_leaves,
+    const struct operand_src *o, const struct engine_shape *s,
+    const struct bisect_chunk_item *it, char *why, size_t why_len)
+{
+	if (it->chunk >= o->n_chunks || it->n_tensors != o->n_tensors ||
+	    it->output != o->output) {
+		snprintf(why, why_len, "operand %u: chunk %u of %zu, %u tensors "
+		    "(output %u); the graph says %u (output %u)", it->operand,
+		    it->chunk, o->n_chunks, it->n_tensors, it->output,
+		    o->n_tensors, o->output);
+		return false;
+	}
+	const struct tensor *t = &it->tensors[it->output];
+	struct tensor shape;
+	memset(&shape, 0, sizeof(shape));
+	shape.dtype = s->dtype;
+	shape.rank = s->rank;
+	memcpy(shape.dims, s->dims, sizeof(shape.dims));
+	bool ok;
+	struct proto_digest leaf;
+	if (o->n_chunks == 1 && !shape_is(t, s)) {
+		ok = false;
+	} else if (o->src == PROTO_REVEAL_WEIGHT) {
+		ok = proto_model_chunk_verify(g->suite, model_id, model_leaves,
+		    o->index, &shape, it->chunk, t, it->proof, it->proof_len) ==
+		    RF_OK;
+	} else if (o->job_input) {
+		proto_tensor_leaf(g->suite, &t, 1, &leaf);
+		ok = proto_digest_equal(g->suite, &leaf,
+		    &g->input_leaves[o->index]);
+	} else {
+		size_t at = l->first[o->index] + it->chunk;
+		if (o->n_chunks > 1) {
+			ok = proto_chunk_leaf(g->suite, &shape, it->chunk, t, &leaf) ==
+			    RF_OK;
+		} else {
+			const struct tensor *ptrs[PROTO_MAX_ENTRY_TENSORS];
+			for (size_t i = 0; i < it->n_tensors; i++) {
+				ptrs[i] = &it->tensors[i];
+			}
+			proto_tensor_leaf(g->suite, ptrs, it->n_tensors, &leaf);
+			ok = true;
+		}
+		ok = ok && at < g->lo && proto_merkle_inclusion_verify(g->suite,
+		    &leaf, at, g->lo, it->proof, it->proof_len, &g->lo_root) ==
+		    RF_OK;
+	}
+	if (!ok) {
+		snprintf(why, why_len, "operand %u chunk %u does not match its "
+		    "proof", it->operand, it->chunk);
+	}
+	return ok;
+}
+
+enum bisect_result
+bisect_reveal_chunk(struct bisect_game *g, const struct engine_model *model,
+    const struct proto_trace_layout *l, const struct proto_digest *model_id,
+    uint32_t model_leaves, const struct bisect_chunk_reveal *r,
+    uint64_t now_ms, struct rf_errinfo *ei)
+{
+	if (g->phase != BISECT_PHASE_REVEAL || r->leaf != g->lo) {
+		rf_errf(ei, RF_ERR_INVAL, "reveal of leaf %llu out of turn",
+		    (unsigned long long)r->leaf);
+		return BISECT_IGNORED;
+	}
+	if (now_ms > bisect_deadline(g, BISECT_EXECUTOR)) {
+		finish(g, BISECT_EXECUTOR, PROTO_VERDICT_TIMEOUT, "the executor "
+		    "revealed after its clock ran out");
+		rf_errf(ei, RF_ERR_TIMEOUT, "%s", g->why);
+		return BISECT_LOST;
+	}
+	char why[160] = "";
+	size_t entry = 0, chunk = 0, op = 0;
+	struct engine_op_info oi;
+	memset(&oi, 0, sizeof(oi));
+	if (g->n != l->n_leaves || l->n_entries < g->n_inputs) {
+		snprintf(why, sizeof(why), "the trace has %llu leaves, the "
+		    "graph %zu", (unsigned long long)g->n, l->n_leaves);
+	} else if (proto_trace_layout_find(l, g->lo, &entry, &chunk) != RF_OK ||
+	    entry < g->n_inputs ||
+	    engine_model_op(model, entry - g->n_inputs, &oi) != RF_OK) {
+		snprintf(why, sizeof(why), "leaf %llu is no operator's",
+		    (unsigned long long)g->lo);
+	} else {
+		op = entry - g->n_inputs;
+	}
+	struct operand_src os[ENGINE_MAX_OP_INPUTS];
+	struct engine_chunk_src src[ENGINE_MAX_OP_INPUTS];
+	const struct tensor **ptr[ENGINE_MAX_OP_INPUTS] = { NULL };
+	bool *used[ENGINE_MAX_OP_INPUTS] = { NULL };
+	memset(src, 0, sizeof(src));
+	for (size_t i = 0; why[0] == '\0' && i < oi.n_inputs; i++) {
+		if (!operand_src(g, model, l, oi.inputs[i], &os[i])) {
+			snprintf(why, sizeof(why), "the graph is inconsistent at "
+			    "input %zu", i);
+			break;
+		}
+		if (os[i].src == PROTO_REVEAL_ABSENT) {
+			continue;
+		}
+		const struct engine_shape *s = &l->shapes[oi.inputs[i]];
+		src[i].dtype = s->dtype;
+		src[i].rank = s->rank;
+		memcpy(src[i].dims, s->dims, sizeof(src[i].dims));
+		src[i].n_chunks = os[i].n_chunks;
+		src[i].one = os[i].n_chunks == 1;
+		ptr[i] = calloc(os[i].n_chunks, sizeof(*ptr[i]));
+		used[i] = calloc(os[i].n_chunks, 1);
+		if (ptr[i] == NULL || used[i] == NULL) {
+			snprintf(why, sizeof(why), "out of memory");
+			break;
+		}
+		src[i].chunks = ptr[i];
+		src[i].used = used[i];
+	}
+	for (size_t k = 0; why[0] == '\0' && k < r->n_items; k++) {
+		const struct bisect_chunk_item *it = &r->items[k];
+		if (it->operand >= oi.n_inputs ||
+		    os[it->operand].src == PROTO_REVEAL_ABSENT) {
+			snprintf(why, sizeof(why), "item %zu names operand %u", k,
+			    it->operand);
+		} else if (it->chunk < os[it->operand].n_chunks &&
+		    ptr[it->operand][it->chunk] != NULL) {
+			snprintf(why, sizeof(why), "operand %u chunk %u revealed "
+			    "twice", it->operand, it->chunk);
+		} else if (check_item(g, l, model_id, model_leaves, &os[it->operand],
+		    &l->shapes[oi.inputs[it->operand]], it, why, sizeof(why))) {
+			ptr[it->operand][it->chunk] = &it->tensors[it->output];
+		}
+	}
+	if (why[0] == '\0' && !frontier_ok(g, r->frontier, r->frontier_len)) {
+		snprintf(why, sizeof(why), "the frontier is not the agreed "
+		    "prefix's");
+	}
+	/* Recompute the chunk (or the whole entry of one leaf). */
+	struct proto_digest leaf;
+	struct rf_errinfo oei = { "" };
+	int err = RF_OK;
+	bool missing = false;
+	if (why[0] == '\0') {
+		const struct engine_shape *os0 = &l->shapes[oi.outputs[0]];
+		if (l->count[entry] > 1) {
+			struct tensor tile, shape;
+			err = engine_chunk_step(model, op, os0, chunk, src, &tile,
+			    &oei);
+			if (err == RF_OK) {
+				memset(&shape, 0, sizeof(shape));
+				shape.dtype = os0->dtype;
+				shape.rank = os0->rank;
+				memcpy(shape.dims, os0->dims, sizeof(shape.dims));
+				err = proto_chunk_leaf(g->suite, &shape, chunk, &tile,
+				    &leaf);
+				engine_tensor_fini(&tile);
+			}
+		} else {
+			struct tensor dense[ENGINE_MAX_OP_INPUTS];
+			const struct tensor *args[ENGINE_MAX_OP_INPUTS];
+			memset(dense, 0, sizeof(dense));
+			for (size_t i = 0; err == RF_OK && i < oi.n_inputs; i++) {
+				args[i] = NULL;
+				if (os[i].src != PROTO_REVEAL_ABSENT) {
+					err = engine_chunk_dense(&src[i], &dense[i]);
+					args[i] = &dense[i];
+				}
+			}
+			if (err != RF_OK) {
+				rf_errf(&oei, err, "an input chunk was not revealed");
+			}
+			struct tensor outs[ENGINE_MAX_OP_OUTPUTS];
+			if (err == RF_OK) {
+				err = engine_op_eval(model, op, args, outs,
+				    ENGINE_KERNELS_FAST, &oei);
+			}
+			if (err == RF_OK) {
+				const struct tensor *optrs[ENGINE_MAX_OP_OUTPUTS];
+				for (size_t j = 0; j < oi.n_outputs; j++) {
+					optrs[j] = &outs[j];
+				}
+				proto_tensor_leaf(g->suite, optrs, oi.n_outputs, &leaf);
+				for (size_t j = 0; j < oi.n_outputs; j++) {
+					engine_tensor_fini(&outs[j]);
+				}
+			}
+			for (size_t i = 0; i < oi.n_inputs; i++) {
+				engine_tensor_fini(&dense[i]);
+			}
+		}
+		missing = err == RF_ERR_NOTFOUND;
+		if (missing) {
+			snprintf(why, sizeof(why), "a chunk the step needs is "
+			    "missing: %s", oei.msg);
+		}
+		/* Every item revealed must have been read. */
+		for (size_t k = 0; !missing && err == RF_OK && k < r->n_items;
+		    k++) {
+			const struct bisect_chunk_item *it = &r->items[k];
+			if (!used[it->operand][it->chunk]) {
+				snprintf(why, sizeof(why), "operand %u chunk %u is "
+				    "not read by leaf %llu", it->operand, it->chunk,
+				    (unsigned long long)g->lo);
+				break;
+			}
+		}
+	}
+	for (size_t i = 0; i < ENGINE_MAX_OP_INPUTS; i++) {
+		free(ptr[i]);
+		free(used[i]);
+	}
+	if (why[0] != '\0') {
+		finish(g, BISECT_EXECUTOR, PROTO_VERDICT_BAD_PROOF,
+		    "bad reveal of leaf %llu: %s", (unsigned long long)g->lo, why);
+		rf_errf(ei, RF_ERR_CRYPTO, "%s", g->why);
+		return BISECT_LOST;
+	}
+	if (err != RF_OK) {
+		finish(g, BISECT_EXECUTOR, PROTO_VERDICT_RECOMPUTED, "operator %zu "
+		    "fails on the agreed inputs: %s", op, oei.msg);
+		rf_errf(ei, err, "%s", g->why);
+		return BISECT_ACCEPTED;
+	}
+	decide_leaf(g, r->frontier, r->frontier_len, &leaf);
+	return BISECT_ACCEPTED;
 }

@@ -135,6 +135,81 @@ enum bisect_result bisect_reveal_leaf(struct bisect_game *g, uint32_t op,
     const struct proto_digest *frontier, size_t frontier_len,
     const struct proto_digest *leaf, uint64_t now_ms, struct rf_errinfo *ei);
 
+/* ------------------------------------------------------------------ */
+/* The one step below the operator: one chunk of a chunked trace         */
+/* ------------------------------------------------------------------ */
+
+/*
+ * In a trace committed in chunks (proto_trace_layout), leaf lo is one
+ * chunk of one operator's output (or a whole entry), and the executor
+ * reveals only the chunks of the operator's inputs that this chunk
+ * depends on (engine_chunk_step says which), each proven on its own:
+ * a chunk of a trace entry against the agreed prefix, a chunk of a weight
+ * against model_id (proto_model_chunk_verify), a job input against the
+ * job. An item of an entry committed as one leaf carries all of that
+ * entry's tensors (output says which is the operand) and chunk 0.
+ */
+struct bisect_chunk_item {
+	uint8_t operand;   /* input index of the operator */
+	uint32_t chunk;    /* chunk of that operand's tensor */
+	uint8_t output;    /* entries of one leaf: which tensor is the operand */
+	uint8_t n_tensors; /* 1, or the entry's tensor count */
+	struct tensor tensors[PROTO_MAX_ENTRY_TENSORS];
+	uint8_t proof_len;
+	struct proto_digest *proof;
+};
+
+struct bisect_chunk_reveal {
+	uint64_t leaf;     /* the disputed leaf, lo */
+	uint32_t n_items;
+	struct bisect_chunk_item *items;
+	uint8_t frontier_len;
+	struct proto_digest *frontier;
+};
+
+void bisect_chunk_reveal_free(struct bisect_chunk_reveal *r);
+/* Bytes the reveal takes on the wire (tensors, proofs, frontier, and
+ * the fields around them). */
+size_t bisect_chunk_reveal_size(const struct bisect_chunk_reveal *r,
+    enum proto_hash suite);
+
+/*
+ * The executor's reveal of leaf `leaf` of a chunked trace (leaves, n):
+ * re-runs the job up to the operator, finds the chunks the leaf's chunk
+ * reads and proves each. bisect_chunk_reveal_from does the same from the
+ * operator's input tensors already at hand (operands[i] for input i,
+ * NULL for an absent one; inputs of an entry of one leaf need the whole
+ * entry: entries[i] with n_entry[i] tensors) and model_id's leaves.
+ */
+int bisect_chunk_reveal_build(enum proto_hash suite,
+    const struct engine_model *m, const struct proto_trace_layout *l,
+    const struct tensor *inputs, const struct proto_digest *leaves,
+    size_t n, uint64_t leaf, struct bisect_chunk_reveal *out,
+    struct rf_errinfo *ei) __attribute__((warn_unused_result));
+int bisect_chunk_reveal_from(enum proto_hash suite,
+    const struct engine_model *m, const struct proto_trace_layout *l,
+    const struct tensor *const *const *entries, const size_t *n_entry,
+    const struct proto_digest *mleaves, size_t n_mleaves,
+    const struct proto_digest *leaves, size_t n, uint64_t leaf,
+    struct bisect_chunk_reveal *out, struct rf_errinfo *ei)
+    __attribute__((warn_unused_result));
+
+/*
+ * The referee's one step on a chunked trace: checks every item against
+ * its commitment, recomputes the leaf's chunk with engine_chunk_step
+ * (the whole operator for an entry of one leaf), and decides as
+ * bisect_reveal does. The game's n must be the layout's (else the
+ * executor, whose claim it is, loses). An item not proven, out of place,
+ * twice, or not read, or a chunk the step needs and was not given: the
+ * executor loses. model is the verified graph, l its layout for the
+ * job's inputs.
+ */
+enum bisect_result bisect_reveal_chunk(struct bisect_game *g,
+    const struct engine_model *model, const struct proto_trace_layout *l,
+    const struct proto_digest *model_id, uint32_t model_leaves,
+    const struct bisect_chunk_reveal *r, uint64_t now_ms,
+    struct rf_errinfo *ei);
+
 /* Applies the clocks at now_ms: true when a side ran out (game over). */
 bool bisect_tick(struct bisect_game *g, uint64_t now_ms);
 

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "engine/engine.h"
+#include "engine/model_int.h"
 
 static void
 view3(int rank, const int64_t *dims, int64_t *b, int64_t *r, int64_t *c)
@@ -126,7 +127,6 @@ engine_chunk_copy(const struct tensor *t, size_t index, struct tensor *out)
 /* One chunk of an operator's output from chunks of its inputs          */
 /* ------------------------------------------------------------------ */
 
-#include "engine/model_int.h"
 
 /* Reads element flat of src into dst (its dtype's size), marking the
  * chunk it lies in as used; RF_ERR_NOTFOUND when that chunk was not
@@ -138,7 +138,8 @@ src_get(struct engine_chunk_src *s, size_t flat, void *dst)
 	if (s->full != NULL) {
 		memcpy(dst, (const uint8_t *)s->full->data + flat * es, es);
 		if (s->used != NULL) {
-			size_t nc = engine_chunk_count(s->dtype, s->rank, s->dims);
+			size_t nc = s->one ? 1 :
+			    engine_chunk_count(s->dtype, s->rank, s->dims);
 			if (nc == 1) {
 				s->used[0] = true;
 			} else {
@@ -153,7 +154,7 @@ src_get(struct engine_chunk_src *s, size_t flat, void *dst)
 		}
 		return RF_OK;
 	}
-	size_t nc = engine_chunk_count(s->dtype, s->rank, s->dims);
+	size_t nc = s->one ? 1 : engine_chunk_count(s->dtype, s->rank, s->dims);
 	size_t ci, off;
 	if (nc == 1) {
 		ci = 0;
@@ -218,9 +219,8 @@ read_err(struct rf_errinfo *ei, int err, size_t input)
 	    rf_strerror(err));
 }
 
-/* The whole of input s as a dense tensor (every chunk needed). */
-static int
-dense(struct engine_chunk_src *s, struct tensor *out)
+int
+engine_chunk_dense(struct engine_chunk_src *s, struct tensor *out)
 {
 	int err = engine_tensor_init(out, s->dtype, s->rank, s->dims);
 	size_t es = engine_tensor_dtype_size(s->dtype);
@@ -311,7 +311,7 @@ engine_chunk_step(const struct engine_model *m, size_t op,
 		}
 		for (size_t i = 0; err == RF_OK && i < n_in; i++) {
 			if (o->inputs[i] != ENGINE_NO_VALUE) {
-				err = dense(&ins[i], &subs[i]);
+				err = engine_chunk_dense(&ins[i], &subs[i]);
 				if (err != RF_OK) {
 					err = read_err(ei, err, i);
 				}
@@ -439,7 +439,7 @@ engine_chunk_step(const struct engine_model *m, size_t op,
 		}
 		for (size_t i = 1; err == RF_OK && i < n_in; i++) {
 			if (o->inputs[i] != ENGINE_NO_VALUE) {
-				err = dense(&ins[i], &subs[i]);
+				err = engine_chunk_dense(&ins[i], &subs[i]);
 				if (err != RF_OK) {
 					err = read_err(ei, err, i);
 				}
@@ -486,7 +486,7 @@ engine_chunk_step(const struct engine_model *m, size_t op,
 		memset(&ind, 0, sizeof(ind));
 		size_t inner = 1;
 		if (o->op == ENGINE_OP_GATHER) {
-			err = dense(&ins[1], &ind);
+			err = engine_chunk_dense(&ins[1], &ind);
 			if (err != RF_OK) {
 				err = read_err(ei, err, 1);
 			}

@@ -677,7 +677,14 @@ struct engine_chunk_src {
 	const struct tensor *const *chunks;
 	size_t n_chunks;
 	bool *used;
+	/* Committed as one piece whatever its size (a job input, or an
+	 * entry of an operator without a chunk rule): chunk 0 is the whole
+	 * tensor. */
+	bool one;
 };
+/* The whole tensor s stands for, from its chunks (all needed). */
+int engine_chunk_dense(struct engine_chunk_src *s, struct tensor *out)
+    __attribute__((warn_unused_result));
 
 /* Whether operator op has a rule for computing one chunk of its output
  * from chunks of its inputs (docs/disputes.md lists the rules). */

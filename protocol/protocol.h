@@ -138,12 +138,53 @@ void proto_tensor_leaf(enum proto_hash suite,
  * proto_trace_hook with engine_run_opts.trace and a proto_trace as its
  * context; entries must arrive in order (the engine guarantees it).
  */
+struct proto_trace_layout;
 struct proto_trace {
 	enum proto_hash suite;
 	struct proto_digest *leaves;
 	size_t n, cap;
 	int err; /* first error (out of memory, out of order), sticky */
+	/* NULL: one leaf per entry. Else the chunked layout the leaves
+	 * follow (an entry of count > 1 gives one leaf per chunk). */
+	const struct proto_trace_layout *layout;
+	size_t entries; /* entries seen */
 };
+
+/*
+ * Where each trace entry's leaves lie when the trace is committed in
+ * chunks: job inputs one leaf each; operator k's entry one leaf per chunk
+ * of its output (engine_chunk_count) when the operator has a chunk rule
+ * (engine_chunk_tiled) and its output more than one chunk, else one leaf
+ * (the entry's proto_tensor_leaf, as in an unchunked trace). Derived
+ * from the graph and the inputs' shapes alone, so every party, the
+ * referee included, derives the same map and the same n.
+ */
+struct proto_trace_layout {
+	size_t n_entries;     /* inputs + operators */
+	size_t n_leaves;      /* the trace's n */
+	size_t *first;        /* first leaf of each entry */
+	size_t *count;        /* leaves of each entry */
+	struct engine_shape *shapes; /* every value's shape */
+	size_t n_values;
+};
+/* The layout for m with the declared input shapes (inputs NULL) or the
+ * job's (n_inputs shapes). RF_ERR_NOTSUP when a shape is not known. */
+int proto_trace_layout_make(const struct engine_model *m,
+    const struct engine_shape *inputs, size_t n_inputs,
+    struct proto_trace_layout *out, struct rf_errinfo *ei)
+    __attribute__((warn_unused_result));
+void proto_trace_layout_free(struct proto_trace_layout *l);
+/* The entry and chunk of leaf (RF_ERR_RANGE beyond n_leaves); chunk is 0
+ * for an entry of one leaf. */
+int proto_trace_layout_find(const struct proto_trace_layout *l, size_t leaf,
+    size_t *entry, size_t *chunk);
+/* proto_trace_run with the chunked layout l (its shapes must be the run's). */
+int proto_trace_run_chunked(enum proto_hash suite,
+    const struct engine_model *m, const struct proto_trace_layout *l,
+    const struct tensor *inputs, size_t n_inputs, struct tensor *outputs,
+    enum engine_kernels kernels, struct proto_digest **leaves, size_t *n,
+    struct proto_digest *root, struct rf_errinfo *ei)
+    __attribute__((warn_unused_result));
 
 void proto_trace_init(struct proto_trace *t, enum proto_hash suite);
 void proto_trace_fini(struct proto_trace *t);

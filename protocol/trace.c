@@ -171,9 +171,48 @@ proto_trace_hook(void *ctx, size_t index, const struct tensor *const *tensors,
 	if (t->err != RF_OK) {
 		return 1;
 	}
-	if (index != t->n) {
+	if (index != (t->layout != NULL ? t->entries : t->n)) {
 		t->err = RF_ERR_INVAL;
 		return 1;
+	}
+	t->entries++;
+	if (t->layout != NULL && (index >= t->layout->n_entries ||
+	    t->layout->first[index] != t->n)) {
+		t->err = RF_ERR_INVAL;
+		return 1;
+	}
+	if (t->layout != NULL && t->layout->count[index] > 1) {
+		size_t cnt = t->layout->count[index];
+		if (n != 1 || engine_chunk_count(tensors[0]->dtype,
+		    tensors[0]->rank, tensors[0]->dims) != cnt) {
+			t->err = RF_ERR_INVAL;
+			return 1;
+		}
+		if (t->n + cnt > t->cap) {
+			size_t cap = t->cap ? t->cap : 64;
+			while (cap < t->n + cnt) {
+				cap *= 2;
+			}
+			struct proto_digest *nl = realloc(t->leaves,
+			    cap * sizeof(*nl));
+			if (nl == NULL) {
+				t->err = RF_ERR_NOMEM;
+				return 1;
+			}
+			t->leaves = nl;
+			t->cap = cap;
+		}
+		struct proto_digest *cl;
+		size_t got;
+		int err = proto_chunk_leaves(t->suite, tensors[0], &cl, &got);
+		if (err != RF_OK) {
+			t->err = err;
+			return 1;
+		}
+		memcpy(t->leaves + t->n, cl, cnt * sizeof(*cl));
+		free(cl);
+		t->n += cnt;
+		return 0;
 	}
 	if (t->n == t->cap) {
 		size_t cap = t->cap ? t->cap * 2 : 64;
@@ -201,7 +240,88 @@ proto_trace_root(const struct proto_trace *t, struct proto_digest *root)
 }
 
 int
-proto_trace_run(enum proto_hash suite, const struct engine_model *m,
+proto_trace_layout_make(const struct engine_model *m,
+    const struct engine_shape *inputs, size_t n_inputs,
+    struct proto_trace_layout *out, struct rf_errinfo *ei)
+{
+	memset(out, 0, sizeof(*out));
+	size_t ni = engine_model_input_count(m), nops = engine_model_op_count(m);
+	size_t nv = engine_model_value_count(m);
+	out->n_entries = ni + nops;
+	out->n_values = nv;
+	out->first = calloc(out->n_entries, sizeof(size_t));
+	out->count = calloc(out->n_entries, sizeof(size_t));
+	out->shapes = calloc(nv ? nv : 1, sizeof(*out->shapes));
+	if (out->first == NULL || out->count == NULL || out->shapes == NULL) {
+		proto_trace_layout_free(out);
+		return rf_errf(ei, RF_ERR_NOMEM, "trace layout: out of memory");
+	}
+	int err = inputs != NULL ?
+	    engine_model_check_inputs(m, inputs, n_inputs, out->shapes, ei) :
+	    engine_model_check(m, out->shapes, ei);
+	size_t leaf = 0;
+	for (size_t e = 0; err == RF_OK && e < out->n_entries; e++) {
+		out->first[e] = leaf;
+		out->count[e] = 1;
+		if (e >= ni) {
+			struct engine_op_info oi;
+			engine_model_op(m, e - ni, &oi);
+			const struct engine_shape *s = &out->shapes[oi.outputs[0]];
+			if (!s->known) {
+				err = rf_errf(ei, RF_ERR_NOTSUP, "trace layout: the "
+				    "shape of operator %zu's output is not known "
+				    "before the run", e - ni);
+				break;
+			}
+			if (engine_chunk_tiled(m, e - ni)) {
+				out->count[e] = engine_chunk_count(s->dtype, s->rank,
+				    s->dims);
+			}
+		}
+		leaf += out->count[e];
+	}
+	if (err != RF_OK) {
+		proto_trace_layout_free(out);
+		return err;
+	}
+	out->n_leaves = leaf;
+	return RF_OK;
+}
+
+void
+proto_trace_layout_free(struct proto_trace_layout *l)
+{
+	free(l->first);
+	free(l->count);
+	free(l->shapes);
+	memset(l, 0, sizeof(*l));
+}
+
+int
+proto_trace_layout_find(const struct proto_trace_layout *l, size_t leaf,
+    size_t *entry, size_t *chunk)
+{
+	if (leaf >= l->n_leaves) {
+		return RF_ERR_RANGE;
+	}
+	/* The last entry whose first leaf is <= leaf. */
+	size_t lo = 0, hi = l->n_entries;
+	while (hi - lo > 1) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (l->first[mid] <= leaf) {
+			lo = mid;
+		} else {
+			hi = mid;
+		}
+	}
+	*entry = lo;
+	*chunk = leaf - l->first[lo];
+	return RF_OK;
+}
+
+static int
+trace_run(enum proto_hash suite, const struct engine_model *m,
+    const struct proto_trace_layout *l,
     const struct tensor *inputs, size_t n_inputs, struct tensor *outputs,
     enum engine_kernels kernels, struct proto_digest **leaves, size_t *n,
     struct proto_digest *root, struct rf_errinfo *ei)
@@ -209,6 +329,7 @@ proto_trace_run(enum proto_hash suite, const struct engine_model *m,
 	struct proto_trace tr;
 	struct engine_run_opts o;
 	proto_trace_init(&tr, suite);
+	tr.layout = l;
 	engine_run_opts_init(&o);
 	o.kernels = kernels;
 	o.trace = proto_trace_hook;
@@ -225,9 +346,35 @@ proto_trace_run(enum proto_hash suite, const struct engine_model *m,
 		proto_trace_fini(&tr);
 		return err;
 	}
+	if (l != NULL && tr.n != l->n_leaves) {
+		proto_trace_fini(&tr);
+		return rf_errf(ei, RF_ERR_INVAL, "the run gave %zu leaves, the "
+		    "layout %zu", tr.n, l->n_leaves);
+	}
 	*leaves = tr.leaves;
 	*n = tr.n;
 	return RF_OK;
+}
+
+int
+proto_trace_run(enum proto_hash suite, const struct engine_model *m,
+    const struct tensor *inputs, size_t n_inputs, struct tensor *outputs,
+    enum engine_kernels kernels, struct proto_digest **leaves, size_t *n,
+    struct proto_digest *root, struct rf_errinfo *ei)
+{
+	return trace_run(suite, m, NULL, inputs, n_inputs, outputs, kernels,
+	    leaves, n, root, ei);
+}
+
+int
+proto_trace_run_chunked(enum proto_hash suite,
+    const struct engine_model *m, const struct proto_trace_layout *l,
+    const struct tensor *inputs, size_t n_inputs, struct tensor *outputs,
+    enum engine_kernels kernels, struct proto_digest **leaves, size_t *n,
+    struct proto_digest *root, struct rf_errinfo *ei)
+{
+	return trace_run(suite, m, l, inputs, n_inputs, outputs, kernels,
+	    leaves, n, root, ei);
 }
 
 /* ------------------------------------------------------------------ */

@@ -4,6 +4,7 @@
  * are ceil(log_k N), every wrong move a cheater could make is caught with
  * the right loser, and clocks bound the game.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -247,6 +248,376 @@ test_chunked_weights(void)
 	adv_msg_free(&rv);
 	free(bad);
 	job_free(&j);
+}
+
+/* ------------------------------------------------------------------ */
+/* Chunked traces: the one step below the operator                      */
+/* ------------------------------------------------------------------ */
+
+struct cjob {
+	struct engine_model *m;
+	struct tensor in[1];
+	struct proto_trace_layout l;
+	struct proto_digest *leaves;
+	size_t n;
+	struct proto_digest model_id;
+	uint32_t model_leaves;
+};
+
+static void
+cjob_make(struct cjob *j, struct engine_gen_opts *o)
+{
+	memset(j, 0, sizeof(*j));
+	CU_ASSERT_FATAL(engine_model_generate(o, &j->m, NULL) == RF_OK);
+	CU_ASSERT_FATAL(engine_inputs_random(j->m, 3, j->in, NULL) == RF_OK);
+	CU_ASSERT_FATAL(proto_trace_layout_make(j->m, NULL, 0, &j->l, NULL) ==
+	    RF_OK);
+	struct proto_digest root;
+	struct tensor out[1];
+	CU_ASSERT_FATAL(proto_trace_run_chunked(SUITE, j->m, &j->l, j->in, 1,
+	    out, ENGINE_KERNELS_FAST, &j->leaves, &j->n, &root, NULL) == RF_OK);
+	engine_tensor_fini(&out[0]);
+	CU_ASSERT_FATAL(j->n == j->l.n_leaves);
+	CU_ASSERT_FATAL(j->n > 1 + engine_model_op_count(j->m));
+	struct proto_digest *ml;
+	size_t nml;
+	CU_ASSERT_FATAL(proto_model_leaves(SUITE, j->m, &ml, &nml) == RF_OK);
+	proto_merkle_root(SUITE, ml, nml, &j->model_id);
+	j->model_leaves = (uint32_t)nml;
+	free(ml);
+}
+
+static void
+cjob_free(struct cjob *j)
+{
+	free(j->leaves);
+	proto_trace_layout_free(&j->l);
+	engine_tensor_fini(&j->in[0]);
+	engine_model_free(j->m);
+}
+
+static struct proto_digest *
+clie(const struct cjob *j, size_t at)
+{
+	struct proto_digest *l = malloc(j->n * sizeof(*l));
+	memcpy(l, j->leaves, j->n * sizeof(*l));
+	for (size_t i = at; i < j->n; i++) {
+		l[i].b[0] ^= 0x5a;
+		l[i].b[1] ^= (uint8_t)i;
+	}
+	return l;
+}
+
+/* Plays the rounds; the game then waits for the reveal of leaf lo. */
+static void
+cplay_rounds(struct bisect_game *g, const struct cjob *j,
+    const struct proto_digest *exl, const struct proto_digest *chl,
+    uint64_t n)
+{
+	struct proto_digest re, rc;
+	proto_merkle_root(SUITE, exl, j->n, &re);
+	proto_merkle_root(SUITE, chl, j->n, &rc);
+	CU_ASSERT_FATAL(bisect_start(g, SUITE, 2, CLOCK, n, 1, j->leaves, &re,
+	    &rc, 0) == RF_OK);
+	while (g->phase == BISECT_PHASE_QUERY) {
+		struct proto_bisect_query q;
+		struct proto_bisect_answer a;
+		bisect_query(g, &dispute_id, &q);
+		CU_ASSERT_FATAL(bisect_answer_build(SUITE, exl, j->n, &q, &a) ==
+		    RF_OK);
+		CU_ASSERT_FATAL(bisect_answer(g, BISECT_EXECUTOR, &a, 1, NULL) ==
+		    BISECT_ACCEPTED);
+		proto_bisect_answer_free(&a);
+		CU_ASSERT_FATAL(bisect_answer_build(SUITE, chl, j->n, &q, &a) ==
+		    RF_OK);
+		CU_ASSERT_FATAL(bisect_answer(g, BISECT_CHALLENGER, &a, 1, NULL) ==
+		    BISECT_ACCEPTED);
+		proto_bisect_answer_free(&a);
+	}
+}
+
+static void
+chunked_game(struct engine_gen_opts *o, size_t stride)
+{
+	struct cjob j;
+	cjob_make(&j, o);
+	size_t games = 0, wrong = 0;
+	for (size_t at = 1; at < j.n; at += (at + stride < j.n ||
+	    at == j.n - 1) ? stride : j.n - 1 - at) {
+		struct proto_digest *bad = clie(&j, at);
+		for (int liar = 0; liar < 2; liar++) {
+			struct bisect_game g;
+			const struct proto_digest *exl = liar ? bad : j.leaves;
+			const struct proto_digest *chl = liar ? j.leaves : bad;
+			cplay_rounds(&g, &j, exl, chl, j.n);
+			CU_ASSERT_FATAL(g.phase == BISECT_PHASE_REVEAL);
+			CU_ASSERT_EQUAL(g.lo, at);
+			CU_ASSERT(g.rounds <= bisect_max_rounds(j.n - 1, 2));
+			struct bisect_chunk_reveal rv;
+			struct rf_errinfo ei = { "" };
+			CU_ASSERT_FATAL(bisect_chunk_reveal_build(SUITE, j.m, &j.l,
+			    j.in, exl, j.n, g.lo, &rv, &ei) == RF_OK);
+			CU_ASSERT_EQUAL(bisect_reveal_chunk(&g, j.m, &j.l, &j.model_id,
+			    j.model_leaves, &rv, 2, &ei), BISECT_ACCEPTED);
+			wrong += g.executor_won == (liar != 0) ||
+			    g.reason != PROTO_VERDICT_RECOMPUTED;
+			if (g.executor_won == (liar != 0)) {
+				fprintf(stderr, "leaf %zu liar %d: %s\n", at, liar,
+				    g.why);
+			}
+			games++;
+			bisect_chunk_reveal_free(&rv);
+		}
+		free(bad);
+	}
+	CU_ASSERT(games > 0);
+	CU_ASSERT_EQUAL(wrong, 0);
+	cjob_free(&j);
+}
+
+static void
+test_chunked_game(void)
+{
+	struct engine_gen_opts o;
+	engine_gen_opts_init(&o, ENGINE_GEN_MLP);
+	o.in_features = 300;
+	o.hidden = 300;
+	o.out_features = 70;
+	o.layers = 3;
+	o.batch = 100;
+	chunked_game(&o, 1);
+	engine_gen_opts_init(&o, ENGINE_GEN_TRANSFORMER);
+	o.vocab = 300;
+	o.d_model = 128;
+	o.heads = 4;
+	o.d_ff = 256;
+	o.blocks = 1;
+	o.batch = 160;
+	chunked_game(&o, 29);
+}
+
+/* The leaf of the first chunk of operator op's output. */
+static size_t
+leaf_of(const struct cjob *j, size_t op, size_t chunk)
+{
+	return j->l.first[1 + op] + chunk;
+}
+
+static enum bisect_result
+cheat(struct cjob *j, size_t leaf, uint64_t n,
+    void (*spoil)(struct cjob *, struct bisect_chunk_reveal *, void *),
+    void *ctx, struct bisect_game *g)
+{
+	struct proto_digest *bad = clie(j, leaf);
+	cplay_rounds(g, j, j->leaves, bad, n);
+	CU_ASSERT_FATAL(g->phase == BISECT_PHASE_REVEAL && g->lo == leaf);
+	struct bisect_chunk_reveal rv;
+	CU_ASSERT_FATAL(bisect_chunk_reveal_build(SUITE, j->m, &j->l, j->in,
+	    j->leaves, j->n, leaf, &rv, NULL) == RF_OK);
+	spoil(j, &rv, ctx);
+	struct rf_errinfo ei = { "" };
+	enum bisect_result res = bisect_reveal_chunk(g, j->m, &j->l, &j->model_id,
+	    j->model_leaves, &rv, 2, &ei);
+	bisect_chunk_reveal_free(&rv);
+	free(bad);
+	return res;
+}
+
+/* The first item of the given source kind (weight or trace chunk). */
+static struct bisect_chunk_item *
+item_of(struct bisect_chunk_reveal *rv, bool weight)
+{
+	for (size_t k = 0; k < rv->n_items; k++) {
+		/* Weight items of a chunked weight have a longer proof than
+		 * the trace ones of this small trace; operand 1 of a Gemm
+		 * is its weight. */
+		if ((rv->items[k].operand == 1) == weight) {
+			return &rv->items[k];
+		}
+	}
+	return NULL;
+}
+
+static void
+spoil_none(struct cjob *j, struct bisect_chunk_reveal *rv, void *ctx)
+{
+	(void)j;
+	(void)rv;
+	(void)ctx;
+}
+
+/* A chunk of another tensor at the same index (same tile shape). */
+static void
+spoil_other_tensor(struct cjob *j, struct bisect_chunk_reveal *rv, void *ctx)
+{
+	(void)j;
+	struct bisect_chunk_item *it = item_of(rv, false);
+	const struct tensor *other = ctx;
+	struct tensor x;
+	CU_ASSERT_FATAL(it != NULL);
+	CU_ASSERT_FATAL(engine_chunk_copy(other, it->chunk, &x) == RF_OK);
+	CU_ASSERT_FATAL(x.count == it->tensors[0].count);
+	engine_tensor_fini(&it->tensors[0]);
+	it->tensors[0] = x;
+}
+
+static void
+spoil_index(struct cjob *j, struct bisect_chunk_reveal *rv, void *ctx)
+{
+	(void)j;
+	(void)ctx;
+	item_of(rv, false)->chunk += 1;
+}
+
+/* The proof of the item against the whole committed tree, not the
+ * agreed prefix. */
+static void
+spoil_root(struct cjob *j, struct bisect_chunk_reveal *rv, void *ctx)
+{
+	(void)ctx;
+	struct bisect_chunk_item *it = item_of(rv, false);
+	struct proto_digest path[MERKLE_MAX_PROOF];
+	size_t plen;
+	CU_ASSERT_FATAL(proto_merkle_inclusion_proof(SUITE, j->leaves, j->n,
+	    j->l.first[1] + it->chunk, path, &plen) == RF_OK);
+	free(it->proof);
+	CU_ASSERT_FATAL(proto_proof_dup(path, plen, &it->proof) == RF_OK);
+	it->proof_len = (uint8_t)plen;
+}
+
+/* The same chunk of the same weight of another model, with its proof
+ * against that model's id. */
+static void
+spoil_other_model(struct cjob *j, struct bisect_chunk_reveal *rv, void *ctx)
+{
+	(void)j;
+	struct engine_model *other = ctx;
+	struct bisect_chunk_item *it = item_of(rv, true);
+	CU_ASSERT_FATAL(it != NULL);
+	struct engine_op_info oi;
+	engine_model_op(other, 0, &oi);
+	struct engine_value_info vi;
+	engine_model_value(other, oi.inputs[1], &vi);
+	struct tensor x;
+	CU_ASSERT_FATAL(engine_chunk_copy(vi.weight, it->chunk, &x) == RF_OK);
+	engine_tensor_fini(&it->tensors[0]);
+	it->tensors[0] = x;
+	struct proto_digest path[MERKLE_MAX_PROOF];
+	size_t plen;
+	CU_ASSERT_FATAL(proto_model_chunk_proof(SUITE, other, oi.inputs[1],
+	    it->chunk, path, &plen) == RF_OK);
+	free(it->proof);
+	CU_ASSERT_FATAL(proto_proof_dup(path, plen, &it->proof) == RF_OK);
+	it->proof_len = (uint8_t)plen;
+}
+
+static void
+spoil_drop(struct cjob *j, struct bisect_chunk_reveal *rv, void *ctx)
+{
+	(void)j;
+	(void)ctx;
+	struct bisect_chunk_item last = rv->items[--rv->n_items];
+	engine_tensor_fini(&last.tensors[0]);
+	free(last.proof);
+}
+
+static void
+spoil_twice(struct cjob *j, struct bisect_chunk_reveal *rv, void *ctx)
+{
+	(void)j;
+	(void)ctx;
+	struct bisect_chunk_item *ni = realloc(rv->items, (rv->n_items + 1) *
+	    sizeof(*ni));
+	CU_ASSERT_FATAL(ni != NULL);
+	rv->items = ni;
+	struct bisect_chunk_item *it = &ni[rv->n_items];
+	*it = ni[0];
+	CU_ASSERT_FATAL(engine_tensor_copy(&it->tensors[0], &ni[0].tensors[0]) ==
+	    RF_OK);
+	CU_ASSERT_FATAL(proto_proof_dup(ni[0].proof, ni[0].proof_len,
+	    &it->proof) == RF_OK);
+	rv->n_items++;
+}
+
+static void
+test_chunked_cheats(void)
+{
+	struct engine_gen_opts o;
+	engine_gen_opts_init(&o, ENGINE_GEN_MLP);
+	o.in_features = 300;
+	o.hidden = 300;
+	o.out_features = 70;
+	o.layers = 3;
+	o.batch = 100;
+	struct cjob j;
+	cjob_make(&j, &o);
+	o.seed = 99;
+	struct engine_model *other;
+	CU_ASSERT_FATAL(engine_model_generate(&o, &other, NULL) == RF_OK);
+	/* Op 2 is the second Gemm: relu0 [100,300] (a chunked entry) times
+	 * fc1.weight [300,300] (a chunked weight). */
+	struct engine_op_info oi;
+	CU_ASSERT_FATAL(engine_model_op(j.m, 2, &oi) == RF_OK &&
+	    oi.op == ENGINE_OP_GEMM);
+	CU_ASSERT_FATAL(j.l.count[1 + 1] > 1 && j.l.count[1 + 2] > 1);
+	size_t leaf = leaf_of(&j, 2, 5);
+	struct bisect_game g;
+	/* The honest reveal wins. */
+	CU_ASSERT_EQUAL(cheat(&j, leaf, j.n, spoil_none, NULL, &g),
+	    BISECT_ACCEPTED);
+	CU_ASSERT(g.executor_won);
+	/* A tile of another tensor: fc0's output (op 0, same shape). */
+	struct tensor fc0;
+	{
+		struct engine_run_opts ro;
+		struct tensor outs[1];
+		engine_run_opts_init(&ro);
+		ro.stop_after = 1;
+		/* Cheaper: the Relu input is op 0's output; take it from a
+		 * whole run of op 0 on the job input. */
+		struct engine_value_info vi;
+		engine_model_op(j.m, 0, &oi);
+		const struct tensor *args[3];
+		engine_model_value(j.m, oi.inputs[1], &vi);
+		args[0] = &j.in[0];
+		args[1] = vi.weight;
+		engine_model_value(j.m, oi.inputs[2], &vi);
+		args[2] = vi.weight;
+		CU_ASSERT_FATAL(engine_op_eval(j.m, 0, args, outs,
+		    ENGINE_KERNELS_FAST, NULL) == RF_OK);
+		fc0 = outs[0];
+		/* Relu made the negatives 0, so fc0 differs from relu0. */
+	}
+	CU_ASSERT_EQUAL(cheat(&j, leaf, j.n, spoil_other_tensor, &fc0, &g),
+	    BISECT_LOST);
+	CU_ASSERT(!g.executor_won && g.reason == PROTO_VERDICT_BAD_PROOF);
+	engine_tensor_fini(&fc0);
+	CU_ASSERT_EQUAL(cheat(&j, leaf, j.n, spoil_index, NULL, &g),
+	    BISECT_LOST);
+	CU_ASSERT_EQUAL(cheat(&j, leaf, j.n, spoil_root, NULL, &g),
+	    BISECT_LOST);
+	CU_ASSERT_EQUAL(cheat(&j, leaf, j.n, spoil_other_model, other, &g),
+	    BISECT_LOST);
+	CU_ASSERT_EQUAL(cheat(&j, leaf, j.n, spoil_drop, NULL, &g), BISECT_LOST);
+	CU_ASSERT_EQUAL(cheat(&j, leaf, j.n, spoil_twice, NULL, &g),
+	    BISECT_LOST);
+	/* A claim whose n is not the graph's: the executor's own claim
+	 * loses at the one step. */
+	struct proto_digest *bad = clie(&j, leaf);
+	CU_ASSERT_FATAL(j.n > leaf + 1);
+	cplay_rounds(&g, &j, j.leaves, bad, j.n - 1);
+	if (g.phase == BISECT_PHASE_REVEAL) {
+		struct bisect_chunk_reveal rv;
+		CU_ASSERT_FATAL(bisect_chunk_reveal_build(SUITE, j.m, &j.l, j.in,
+		    j.leaves, j.n, g.lo, &rv, NULL) == RF_OK);
+		CU_ASSERT_EQUAL(bisect_reveal_chunk(&g, j.m, &j.l, &j.model_id,
+		    j.model_leaves, &rv, 2, NULL), BISECT_LOST);
+		CU_ASSERT(!g.executor_won);
+		bisect_chunk_reveal_free(&rv);
+	}
+	free(bad);
+	engine_model_free(other);
+	cjob_free(&j);
 }
 
 static uint32_t
@@ -607,6 +978,9 @@ main(void)
 		{ "wrong answers lose or are ignored", test_wrong_answers },
 		{ "wrong reveals lose", test_wrong_reveals },
 		{ "weights in chunks are proven whole", test_chunked_weights },
+		{ "chunked traces: the honest side wins at every leaf",
+		    test_chunked_game },
+		{ "chunked traces: a cheater's reveals lose", test_chunked_cheats },
 		{ "clocks bound the game", test_clocks },
 		CU_TEST_INFO_NULL,
 	};
