@@ -179,7 +179,9 @@ size_t bisect_chunk_reveal_size(const struct bisect_chunk_reveal *r,
  * reads and proves each. bisect_chunk_reveal_from does the same from the
  * operator's input tensors already at hand (operands[i] for input i,
  * NULL for an absent one; inputs of an entry of one leaf need the whole
- * entry: entries[i] with n_entry[i] tensors) and model_id's leaves.
+ * entry: entries[i] with n_entry[i] tensors), model_id's leaves and the
+ * side's trace as a tree of at least `leaf` leaves (only the agreed
+ * prefix, the first `leaf`, is read).
  */
 int bisect_chunk_reveal_build(enum proto_hash suite,
     const struct engine_model *m, const struct proto_trace_layout *l,
@@ -190,7 +192,7 @@ int bisect_chunk_reveal_from(enum proto_hash suite,
     const struct engine_model *m, const struct proto_trace_layout *l,
     const struct tensor *const *const *entries, const size_t *n_entry,
     const struct proto_digest *mleaves, size_t n_mleaves,
-    const struct proto_digest *leaves, size_t n, uint64_t leaf,
+    const struct proto_merkle_tree *tree, uint64_t leaf,
     struct bisect_chunk_reveal *out, struct rf_errinfo *ei)
     __attribute__((warn_unused_result));
 

@@ -262,14 +262,14 @@ bisect_chunk_reveal_from(enum proto_hash suite, const struct engine_model *m,
     const struct proto_trace_layout *l,
     const struct tensor *const *const *entries, const size_t *n_entry,
     const struct proto_digest *mleaves, size_t n_mleaves,
-    const struct proto_digest *leaves, size_t n, uint64_t leaf,
+    const struct proto_merkle_tree *tree, uint64_t leaf,
     struct bisect_chunk_reveal *out, struct rf_errinfo *ei)
 {
 	size_t n_in = engine_model_input_count(m);
 	size_t entry, chunk;
 	struct engine_op_info oi;
 	memset(out, 0, sizeof(*out));
-	if (n != l->n_leaves || leaf >= n ||
+	if (tree->n < leaf || leaf >= l->n_leaves ||
 	    proto_trace_layout_find(l, leaf, &entry, &chunk) != RF_OK ||
 	    entry < n_in || engine_model_op(m, entry - n_in, &oi) != RF_OK) {
 		return rf_errf(ei, RF_ERR_RANGE, "no operator's leaf %llu to "
@@ -351,8 +351,13 @@ bisect_chunk_reveal_from(enum proto_hash suite, const struct engine_model *m,
 	for (size_t i = 0; err == RF_OK && i < oi.n_inputs; i++) {
 		struct proto_digest *wl = NULL;
 		size_t nwl = 0;
+		struct proto_merkle_tree wt;
+		memset(&wt, 0, sizeof(wt));
 		if (kind[i] == 2 && src[i].n_chunks > 1) {
 			err = proto_chunk_leaves(suite, src[i].full, &wl, &nwl);
+			if (err == RF_OK) {
+				err = proto_merkle_tree_build(suite, wl, nwl, &wt);
+			}
 		}
 		for (size_t c = 0; err == RF_OK && kind[i] != 0 &&
 		    c < src[i].n_chunks; c++) {
@@ -384,11 +389,11 @@ bisect_chunk_reveal_from(enum proto_hash suite, const struct engine_model *m,
 				err = engine_chunk_copy(src[i].full, c, &it->tensors[0]);
 			}
 			if (err == RF_OK && kind[i] == 1) {
-				err = proto_merkle_inclusion_proof(suite, leaves, leaf,
+				err = proto_merkle_tree_inclusion_proof(tree, leaf,
 				    l->first[where[i]] + c, path, &plen);
 			} else if (err == RF_OK && kind[i] == 2) {
 				if (nwl > 1) {
-					err = proto_merkle_inclusion_proof(suite, wl, nwl, c,
+					err = proto_merkle_tree_inclusion_proof(&wt, nwl, c,
 					    path, &a);
 				}
 				if (err == RF_OK && a + proto_merkle_path_len(where[i],
@@ -406,11 +411,12 @@ bisect_chunk_reveal_from(enum proto_hash suite, const struct engine_model *m,
 				it->proof_len = (uint8_t)plen;
 			}
 		}
+		proto_merkle_tree_free(&wt);
 		free(wl);
 	}
 	size_t flen = 0;
 	if (err == RF_OK) {
-		err = proto_merkle_frontier(suite, leaves, leaf, path, &flen);
+		err = proto_merkle_tree_frontier(tree, leaf, path, &flen);
 	}
 	if (err == RF_OK) {
 		err = proto_proof_dup(path, flen, &out->frontier);
@@ -499,9 +505,14 @@ bisect_chunk_reveal_build(enum proto_hash suite, const struct engine_model *m,
 		ents[i] = ptrs[i];
 		n_ent[i] = w->n_copy[slot[i]];
 	}
+	struct proto_merkle_tree tree;
 	if (err == RF_OK) {
-		err = bisect_chunk_reveal_from(suite, m, l, ents, n_ent, ml, nml,
-		    leaves, n, leaf, out, ei);
+		err = proto_merkle_tree_build(suite, leaves, leaf, &tree);
+		if (err == RF_OK) {
+			err = bisect_chunk_reveal_from(suite, m, l, ents, n_ent, ml,
+			    nml, &tree, leaf, out, ei);
+			proto_merkle_tree_free(&tree);
+		}
 	}
 	if (w != NULL) {
 		wanted_free(w);

@@ -6,6 +6,7 @@
  * most 64, the bits of a size_t); verification is the RFC's iterative
  * algorithm, which never trusts the proof's length.
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "protocol/protocol_int.h"
@@ -333,4 +334,127 @@ proto_merkle_frontier_append(enum proto_hash suite,
 		proto_merkle_node_hash(suite, &frontier[i], &acc, &acc);
 	}
 	*root = acc;
+}
+
+/* ------------------------------------------------------------------ */
+/* A tree kept in memory: proofs in O(log^2 n) hashes                    */
+/* ------------------------------------------------------------------ */
+
+int
+proto_merkle_tree_build(enum proto_hash suite,
+    const struct proto_digest *leaves, size_t n, struct proto_merkle_tree *t)
+{
+	memset(t, 0, sizeof(*t));
+	t->suite = suite;
+	t->n = n;
+	t->level[0] = leaves;
+	size_t cnt = n;
+	int k = 0;
+	while (cnt >= 2 && k + 1 < MERKLE_MAX_PROOF) {
+		size_t up = cnt / 2;
+		struct proto_digest *lv = malloc(up * sizeof(*lv));
+		if (lv == NULL) {
+			proto_merkle_tree_free(t);
+			return RF_ERR_NOMEM;
+		}
+		for (size_t i = 0; i < up; i++) {
+			proto_merkle_node_hash(suite, &t->level[k][2 * i],
+			    &t->level[k][2 * i + 1], &lv[i]);
+		}
+		t->owned[k + 1] = lv;
+		t->level[k + 1] = lv;
+		cnt = up;
+		k++;
+	}
+	t->levels = k + 1;
+	return RF_OK;
+}
+
+void
+proto_merkle_tree_free(struct proto_merkle_tree *t)
+{
+	for (int k = 0; k < MERKLE_MAX_PROOF; k++) {
+		free(t->owned[k]);
+	}
+	memset(t, 0, sizeof(*t));
+}
+
+/* MTH(D[a : a + len]); a is a multiple of the largest power of two that
+ * is at most len, as every left subtree of the RFC's split is. */
+static void
+tree_mth(const struct proto_merkle_tree *t, size_t a, size_t len,
+    struct proto_digest *out)
+{
+	if (len == 0) {
+		proto_hash(t->suite, NULL, 0, out);
+		return;
+	}
+	if ((len & (len - 1)) == 0) {
+		int k = __builtin_ctzll(len);
+		*out = t->level[k][a >> k];
+		return;
+	}
+	size_t k = split_point(len);
+	struct proto_digest l, r;
+	tree_mth(t, a, k, &l);
+	tree_mth(t, a + k, len - k, &r);
+	proto_merkle_node_hash(t->suite, &l, &r, out);
+}
+
+void
+proto_merkle_tree_root(const struct proto_merkle_tree *t, size_t n,
+    struct proto_digest *root)
+{
+	tree_mth(t, 0, n, root);
+}
+
+static void
+tree_path(const struct proto_merkle_tree *t, size_t a, size_t n, size_t m,
+    struct proto_digest *path, size_t *len)
+{
+	if (n <= 1) {
+		return;
+	}
+	size_t k = split_point(n);
+	struct proto_digest sibling;
+	if (m < k) {
+		tree_path(t, a, k, m, path, len);
+		tree_mth(t, a + k, n - k, &sibling);
+	} else {
+		tree_path(t, a + k, n - k, m - k, path, len);
+		tree_mth(t, a, k, &sibling);
+	}
+	path[(*len)++] = sibling;
+}
+
+int
+proto_merkle_tree_inclusion_proof(const struct proto_merkle_tree *t,
+    size_t n, size_t index, struct proto_digest *path, size_t *path_len)
+{
+	if (index >= n || n > t->n) {
+		return RF_ERR_RANGE;
+	}
+	size_t len = 0;
+	tree_path(t, 0, n, index, path, &len);
+	*path_len = len;
+	return RF_OK;
+}
+
+int
+proto_merkle_tree_frontier(const struct proto_merkle_tree *t, size_t n,
+    struct proto_digest *frontier, size_t *len)
+{
+	if (n > t->n) {
+		return RF_ERR_RANGE;
+	}
+	size_t count = 0, start = 0;
+	for (int bit = (int)(8 * sizeof(size_t)) - 1; bit >= 0; bit--) {
+		size_t size = (size_t)1 << bit;
+		if (n & size) {
+			tree_mth(t, start, size, &frontier[count++]);
+			start += size;
+		}
+	}
+	*len = count;
+	return RF_OK;
 }

@@ -120,6 +120,32 @@ void proto_merkle_frontier_append(enum proto_hash suite,
     const struct proto_digest *frontier, size_t len,
     const struct proto_digest *leaf, struct proto_digest *root);
 
+/*
+ * A tree kept in memory (every level of perfect subtrees), so that the
+ * root, inclusion proofs and frontiers of any prefix of size n take
+ * O(log^2 n) hashes instead of O(n): a reveal proving hundreds of chunks
+ * of a million-leaf trace. level[0] is the caller's leaves (not copied).
+ */
+struct proto_merkle_tree {
+	enum proto_hash suite;
+	size_t n;
+	int levels;
+	const struct proto_digest *level[MERKLE_MAX_PROOF];
+	struct proto_digest *owned[MERKLE_MAX_PROOF];
+};
+int proto_merkle_tree_build(enum proto_hash suite,
+    const struct proto_digest *leaves, size_t n, struct proto_merkle_tree *t)
+    __attribute__((warn_unused_result));
+void proto_merkle_tree_free(struct proto_merkle_tree *t);
+/* The same results as proto_merkle_root, proto_merkle_inclusion_proof
+ * and proto_merkle_frontier over the first n (<= t->n) leaves. */
+void proto_merkle_tree_root(const struct proto_merkle_tree *t, size_t n,
+    struct proto_digest *root);
+int proto_merkle_tree_inclusion_proof(const struct proto_merkle_tree *t,
+    size_t n, size_t index, struct proto_digest *path, size_t *path_len);
+int proto_merkle_tree_frontier(const struct proto_merkle_tree *t, size_t n,
+    struct proto_digest *frontier, size_t *len);
+
 /* ------------------------------------------------------------------ */
 /* Trace commitment and model identity                                  */
 /* ------------------------------------------------------------------ */

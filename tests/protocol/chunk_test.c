@@ -273,6 +273,43 @@ test_path_len(void)
 	CU_ASSERT_EQUAL(bad, 0);
 }
 
+/* The in-memory tree gives the RFC's roots, paths and frontiers for
+ * every prefix. */
+static void
+test_tree(void)
+{
+	struct proto_digest leaves[300], a[MERKLE_MAX_PROOF], b[MERKLE_MAX_PROOF];
+	for (size_t i = 0; i < 300; i++) {
+		proto_merkle_leaf_hash(SUITE, &i, sizeof(i), &leaves[i]);
+	}
+	struct proto_merkle_tree t;
+	CU_ASSERT_FATAL(proto_merkle_tree_build(SUITE, leaves, 300, &t) == RF_OK);
+	size_t bad = 0;
+	for (size_t n = 0; n <= 300; n++) {
+		struct proto_digest r1, r2;
+		proto_merkle_root(SUITE, leaves, n, &r1);
+		proto_merkle_tree_root(&t, n, &r2);
+		bad += !proto_digest_equal(SUITE, &r1, &r2);
+		size_t la, lb;
+		CU_ASSERT_FATAL(proto_merkle_frontier(SUITE, leaves, n, a, &la) ==
+		    RF_OK);
+		CU_ASSERT_FATAL(proto_merkle_tree_frontier(&t, n, b, &lb) == RF_OK);
+		bad += la != lb || memcmp(a, b, la * sizeof(a[0])) != 0;
+		for (size_t i = 0; i < n; i++) {
+			CU_ASSERT_FATAL(proto_merkle_inclusion_proof(SUITE, leaves, n,
+			    i, a, &la) == RF_OK);
+			CU_ASSERT_FATAL(proto_merkle_tree_inclusion_proof(&t, n, i, b,
+			    &lb) == RF_OK);
+			bad += la != lb || memcmp(a, b, la * sizeof(a[0])) != 0;
+		}
+	}
+	CU_ASSERT_EQUAL(bad, 0);
+	size_t l;
+	CU_ASSERT(proto_merkle_tree_inclusion_proof(&t, 301, 0, a, &l) ==
+	    RF_ERR_RANGE);
+	proto_merkle_tree_free(&t);
+}
+
 static int
 init(void)
 {
@@ -287,6 +324,7 @@ main(void)
 		{ "small weights keep their leaf and model_id", test_small_unchanged },
 		{ "chunk proofs: honest ones verify, cheats fail", test_chunk_proofs },
 		{ "path lengths match the proofs", test_path_len },
+		{ "a tree in memory proves as the RFC", test_tree },
 		CU_TEST_INFO_NULL,
 	};
 	CU_SuiteInfo suites_info[] = {
