@@ -56,23 +56,11 @@ proto_tensor_leaf(enum proto_hash suite, const struct tensor *const *tensors,
 /* Chunks                                                               */
 /* ------------------------------------------------------------------ */
 
-int
-proto_chunk_leaf(enum proto_hash suite, const struct tensor *t,
-    size_t index, const struct tensor *chunk, struct proto_digest *out)
+/* The leaf of a tile of t whose bytes are at data (rows x cols). */
+static void
+chunk_leaf_raw(enum proto_hash suite, const struct tensor *t, size_t index,
+    const void *data, size_t bytes, struct proto_digest *out)
 {
-	struct engine_chunk ch;
-	int err = engine_chunk_at(t->dtype, t->rank, t->dims, index, &ch);
-	if (err != RF_OK) {
-		return err;
-	}
-	if (ch.whole) {
-		proto_tensor_leaf(suite, &chunk, 1, out);
-		return RF_OK;
-	}
-	if (chunk->dtype != t->dtype || chunk->rank != 2 ||
-	    chunk->dims[0] != ch.rows || chunk->dims[1] != ch.cols) {
-		return RF_ERR_INVAL;
-	}
 	/* 0x00 (a leaf), then 0x80 (a chunk: never a tensor count), the whole
 	 * tensor's dtype and shape and the chunk's index, so a chunk proves
 	 * nothing about another tensor or another place in this one. */
@@ -91,8 +79,29 @@ proto_chunk_leaf(enum proto_hash suite, const struct tensor *t,
 	struct proto_hasher h;
 	proto_hasher_init(&h, suite);
 	proto_hasher_update(&h, head, n);
-	proto_hasher_update(&h, chunk->data, engine_tensor_nbytes(chunk));
+	proto_hasher_update(&h, data, bytes);
 	proto_hasher_final(&h, out);
+}
+
+int
+proto_chunk_leaf(enum proto_hash suite, const struct tensor *t,
+    size_t index, const struct tensor *chunk, struct proto_digest *out)
+{
+	struct engine_chunk ch;
+	int err = engine_chunk_at(t->dtype, t->rank, t->dims, index, &ch);
+	if (err != RF_OK) {
+		return err;
+	}
+	if (ch.whole) {
+		proto_tensor_leaf(suite, &chunk, 1, out);
+		return RF_OK;
+	}
+	if (chunk->dtype != t->dtype || chunk->rank != 2 ||
+	    chunk->dims[0] != ch.rows || chunk->dims[1] != ch.cols) {
+		return RF_ERR_INVAL;
+	}
+	chunk_leaf_raw(suite, t, index, chunk->data, engine_tensor_nbytes(chunk),
+	    out);
 	return RF_OK;
 }
 
@@ -109,13 +118,28 @@ proto_chunk_leaves(enum proto_hash suite, const struct tensor *t,
 	if (nc == 1) {
 		proto_tensor_leaf(suite, &t, 1, &l[0]);
 	}
+	/* Each tile gathered into one buffer, hashed in one piece. */
+	size_t es = engine_tensor_dtype_size(t->dtype);
+	int64_t cols = t->rank >= 1 ? t->dims[t->rank - 1] : 1;
+	int64_t rows = t->rank >= 2 ? t->dims[t->rank - 2] : 1;
+	uint8_t buf[ENGINE_CHUNK_ROWS * ENGINE_CHUNK_COLS * 8 +
+	    ENGINE_CHUNK_FLAT * 8];
 	for (size_t i = 0; nc > 1 && err == RF_OK && i < nc; i++) {
-		struct tensor c;
-		err = engine_chunk_copy(t, i, &c);
-		if (err == RF_OK) {
-			err = proto_chunk_leaf(suite, t, i, &c, &l[i]);
-			engine_tensor_fini(&c);
+		struct engine_chunk ch;
+		err = engine_chunk_at(t->dtype, t->rank, t->dims, i, &ch);
+		if (err != RF_OK || (size_t)(ch.rows * ch.cols) * es > sizeof(buf)) {
+			err = err != RF_OK ? err : RF_ERR_RANGE;
+			break;
 		}
+		const uint8_t *src = (const uint8_t *)t->data +
+		    (size_t)(ch.batch * rows * cols) * es;
+		size_t rb = (size_t)ch.cols * es;
+		for (int64_t r = 0; r < ch.rows; r++) {
+			memcpy(buf + (size_t)r * rb, src +
+			    ((size_t)(ch.r0 + r) * (size_t)cols + (size_t)ch.c0) * es,
+			    rb);
+		}
+		chunk_leaf_raw(suite, t, i, buf, rb * (size_t)ch.rows, &l[i]);
 	}
 	if (err != RF_OK) {
 		free(l);
