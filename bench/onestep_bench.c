@@ -285,28 +285,28 @@ bench_gpt2(void)
 	engine_tensor_fini(&out[0]);
 	/* A forward pass bare, with the trace of one leaf per operator, and
 	 * with the chunked trace. */
-	double t0 = now();
+	double t0 = cpu_now();
 	if (engine_run(m, in, n_in, out, NULL, NULL) != RF_OK) {
 		return 1;
 	}
-	double t_full = now() - t0;
+	double t_full = cpu_now() - t0;
 	engine_tensor_fini(&out[0]);
 	struct proto_digest *tl, troot;
 	size_t tn;
-	t0 = now();
+	t0 = cpu_now();
 	if (proto_trace_run(suite, m, in, n_in, out, ENGINE_KERNELS_FAST, &tl,
 	    &tn, &troot, NULL) != RF_OK) {
 		return 1;
 	}
-	double t_ops = now() - t0;
+	double t_ops = cpu_now() - t0;
 	engine_tensor_fini(&out[0]);
 	free(tl);
-	t0 = now();
+	t0 = cpu_now();
 	if (proto_trace_run_chunked(suite, m, &l, in, n_in, out,
 	    ENGINE_KERNELS_FAST, &tl, &tn, &troot, NULL) != RF_OK) {
 		return 1;
 	}
-	double t_traced = now() - t0;
+	double t_traced = cpu_now() - t0;
 	engine_tensor_fini(&out[0]);
 	free(tl);
 	struct proto_digest *ml;
@@ -330,7 +330,7 @@ bench_gpt2(void)
 	free(graph);
 	size_t n = l.n_leaves;
 	printf("leaves %zu (entries %zu), rounds at arity 2: %u\nforward pass "
-	    "%.2f s; traced, one leaf per operator %.2f s (+%.1f%%); traced in "
+	    "%.2f s CPU; traced, one leaf per operator %.2f s (+%.1f%%); traced in "
 	    "chunks %.2f s (+%.1f%%)\n\n", n, l.n_entries,
 	    bisect_max_rounds(n - n_in, 2), t_full, t_ops,
 	    100.0 * (t_ops - t_full) / t_full, t_traced,

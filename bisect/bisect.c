@@ -765,7 +765,17 @@ bisect_reveal_chunk(struct bisect_game *g, const struct engine_model *model,
 	bool missing = false;
 	if (why[0] == '\0') {
 		const struct engine_shape *os0 = &l->shapes[oi.outputs[0]];
-		if (l->count[entry] > 1) {
+		if (l->count[entry] == 1 && engine_chunk_tiled(model, op)) {
+			/* A small output: the operator's chunk rule still reads
+			 * only what it needs of large inputs. */
+			struct tensor whole;
+			err = engine_chunk_step(model, op, os0, 0, src, &whole, &oei);
+			if (err == RF_OK) {
+				const struct tensor *wp = &whole;
+				proto_tensor_leaf(g->suite, &wp, 1, &leaf);
+				engine_tensor_fini(&whole);
+			}
+		} else if (l->count[entry] > 1) {
 			struct tensor tile, shape;
 			err = engine_chunk_step(model, op, os0, chunk, src, &tile,
 			    &oei);

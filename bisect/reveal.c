@@ -332,7 +332,7 @@ bisect_chunk_reveal_from(enum proto_hash suite, const struct engine_model *m,
 		}
 	}
 	/* Which chunks the step reads: run it on the whole inputs. */
-	if (err == RF_OK && l->count[entry] > 1) {
+	if (err == RF_OK && (l->count[entry] > 1 || engine_chunk_tiled(m, op))) {
 		struct tensor tile;
 		err = engine_chunk_step(m, op, &l->shapes[oi.outputs[0]], chunk,
 		    src, &tile, ei);

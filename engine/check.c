@@ -247,7 +247,8 @@ inputs_set(const struct engine_model *m, const struct engine_shape *in,
  * ones: the same probes under the same budget. */
 static int
 check_run(const struct engine_model *m, const struct engine_shape *in,
-    size_t n, struct engine_shape *shapes, struct rf_errinfo *ei)
+    size_t n, struct engine_shape *shapes, size_t budget,
+    struct rf_errinfo *ei)
 {
 	struct engine_shape *sh = calloc(m->n_values ? m->n_values : 1,
 	    sizeof(*sh));
@@ -260,7 +261,6 @@ check_run(const struct engine_model *m, const struct engine_shape *in,
 		}
 	}
 	int err = in != NULL ? inputs_set(m, in, n, sh, ei) : RF_OK;
-	size_t budget = PROBE_BUDGET;
 	for (size_t k = 0; k < m->n_ops && err == RF_OK; k++) {
 		err = probe_op(m, k, sh, &budget, ei);
 	}
@@ -275,7 +275,7 @@ int
 engine_model_check(const struct engine_model *m, struct engine_shape *shapes,
     struct rf_errinfo *ei)
 {
-	return check_run(m, NULL, 0, shapes, ei);
+	return check_run(m, NULL, 0, shapes, PROBE_BUDGET, ei);
 }
 
 int
@@ -283,5 +283,19 @@ engine_model_check_inputs(const struct engine_model *m,
     const struct engine_shape *inputs, size_t n, struct engine_shape *shapes,
     struct rf_errinfo *ei)
 {
-	return check_run(m, inputs, n, shapes, ei);
+	return check_run(m, inputs, n, shapes, PROBE_BUDGET, ei);
+}
+
+/* Stand-ins are calloc'd (pages the probes never touch cost nothing)
+ * and freed after each operator, and probes stop before any work, so
+ * only the sum is large: what a trace layout needs is every shape. */
+#define SHAPES_BUDGET ((size_t)1 << 40)
+
+int
+engine_model_shapes(const struct engine_model *m,
+    const struct engine_shape *inputs, size_t n, struct engine_shape *shapes,
+    struct rf_errinfo *ei)
+{
+	return check_run(m, inputs, inputs != NULL ? n : 0, shapes,
+	    SHAPES_BUDGET, ei);
 }

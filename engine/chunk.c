@@ -278,22 +278,16 @@ eval_sub(const struct engine_model *m, size_t op, struct tensor *subs,
 	return engine_op_eval(m, op, args, out, ENGINE_KERNELS_FAST, ei);
 }
 
-int
-engine_chunk_step(const struct engine_model *m, size_t op,
-    const struct engine_shape *out_shape, size_t chunk,
+/* Region ch of operator op's output (whole: the operator on its whole
+ * inputs). */
+static int
+step_region(const struct engine_model *m, size_t op,
+    const struct engine_shape *out_shape, const struct engine_chunk *chp,
     struct engine_chunk_src *ins, struct tensor *out, struct rf_errinfo *ei)
 {
-	if (op >= m->n_ops) {
-		return rf_errf(ei, RF_ERR_RANGE, "no operator %zu", op);
-	}
 	const struct model_op *o = &m->ops[op];
-	struct engine_chunk ch;
-	int err = engine_chunk_at(out_shape->dtype, out_shape->rank,
-	    out_shape->dims, chunk, &ch);
-	if (err != RF_OK) {
-		return rf_errf(ei, err, "operator %zu has no output chunk %zu", op,
-		    chunk);
-	}
+	const struct engine_chunk ch = *chp;
+	int err = RF_OK;
 	struct tensor subs[ENGINE_MAX_OP_INPUTS];
 	memset(subs, 0, sizeof(subs));
 	size_t n_in = o->n_inputs;
@@ -578,6 +572,54 @@ engine_chunk_step(const struct engine_model *m, size_t op,
 done:
 	for (size_t i = 0; i < n_in; i++) {
 		engine_tensor_fini(&subs[i]);
+	}
+	return err;
+}
+
+int
+engine_chunk_step(const struct engine_model *m, size_t op,
+    const struct engine_shape *out_shape, size_t chunk,
+    struct engine_chunk_src *ins, struct tensor *out, struct rf_errinfo *ei)
+{
+	if (op >= m->n_ops) {
+		return rf_errf(ei, RF_ERR_RANGE, "no operator %zu", op);
+	}
+	struct engine_chunk ch;
+	int err = engine_chunk_at(out_shape->dtype, out_shape->rank,
+	    out_shape->dims, chunk, &ch);
+	if (err != RF_OK) {
+		return rf_errf(ei, err, "operator %zu has no output chunk %zu", op,
+		    chunk);
+	}
+	int64_t b, r, c;
+	view3(out_shape->rank, out_shape->dims, &b, &r, &c);
+	if (!ch.whole || !engine_chunk_tiled(m, op) || b * r * c == 0) {
+		return step_region(m, op, out_shape, &ch, ins, out, ei);
+	}
+	/* A small output of an operator with a chunk rule: each matrix of
+	 * it as one region, so its inputs are still read by the chunk (a
+	 * Gather of a few rows of a large table reads those rows only). */
+	err = engine_tensor_init(out, out_shape->dtype, out_shape->rank,
+	    out_shape->dims);
+	size_t es = engine_tensor_dtype_size(out_shape->dtype);
+	for (int64_t k = 0; err == RF_OK && k < b; k++) {
+		struct engine_chunk reg = { k, 0, r, 0, c, false };
+		struct tensor t;
+		err = step_region(m, op, out_shape, &reg, ins, &t, ei);
+		if (err == RF_OK) {
+			if (t.dtype != out->dtype ||
+			    engine_tensor_nbytes(&t) != (size_t)(r * c) * es) {
+				err = rf_errf(ei, RF_ERR_SHAPE, "operator %zu gives "
+				    "another shape than the graph's", op);
+			} else {
+				memcpy((uint8_t *)out->data + (size_t)(k * r * c) * es,
+				    t.data, (size_t)(r * c) * es);
+			}
+			engine_tensor_fini(&t);
+		}
+	}
+	if (err != RF_OK && out->data != NULL) {
+		engine_tensor_fini(out);
 	}
 	return err;
 }

@@ -376,6 +376,16 @@ int engine_model_check_inputs(const struct engine_model *m,
     const struct engine_shape *inputs, size_t n, struct engine_shape *shapes,
     struct rf_errinfo *ei) __attribute__((warn_unused_result));
 
+/*
+ * engine_model_check (inputs NULL) or engine_model_check_inputs without
+ * the work budget that leaves wide operators to run time: every shape
+ * the graph and the input shapes determine is known (a trace layout,
+ * proto_trace_layout_make, needs them all).
+ */
+int engine_model_shapes(const struct engine_model *m,
+    const struct engine_shape *inputs, size_t n, struct engine_shape *shapes,
+    struct rf_errinfo *ei) __attribute__((warn_unused_result));
+
 /* ------------------------------------------------------------------ */
 /* ONNX import                                                          */
 /* ------------------------------------------------------------------ */

@@ -280,9 +280,7 @@ proto_trace_layout_make(const struct engine_model *m,
 		proto_trace_layout_free(out);
 		return rf_errf(ei, RF_ERR_NOMEM, "trace layout: out of memory");
 	}
-	int err = inputs != NULL ?
-	    engine_model_check_inputs(m, inputs, n_inputs, out->shapes, ei) :
-	    engine_model_check(m, out->shapes, ei);
+	int err = engine_model_shapes(m, inputs, n_inputs, out->shapes, ei);
 	size_t leaf = 0;
 	for (size_t e = 0; err == RF_OK && e < out->n_entries; e++) {
 		out->first[e] = leaf;

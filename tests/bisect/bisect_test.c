@@ -620,6 +620,61 @@ test_chunked_cheats(void)
 	cjob_free(&j);
 }
 
+/* A model whose embedding and head are each one 154 MB weight (50257 x
+ * 768 f32): a dispute at a leaf that reads either reveals a few of its
+ * chunks, and the honest side wins both ways. */
+static void
+test_chunked_150mb(void)
+{
+	struct engine_gen_opts o;
+	engine_gen_opts_init(&o, ENGINE_GEN_TRANSFORMER);
+	o.vocab = 50257;
+	o.d_model = 768;
+	o.heads = 12;
+	o.d_ff = 64;
+	o.blocks = 1;
+	o.batch = 8;
+	struct cjob j;
+	cjob_make(&j, &o);
+	struct engine_op_info first, last;
+	size_t nops = engine_model_op_count(j.m);
+	CU_ASSERT_FATAL(engine_model_op(j.m, 0, &first) == RF_OK &&
+	    first.op == ENGINE_OP_GATHER);
+	CU_ASSERT_FATAL(engine_model_op(j.m, nops - 1, &last) == RF_OK &&
+	    last.op == ENGINE_OP_MATMUL);
+	struct engine_value_info vi;
+	engine_model_value(j.m, first.inputs[0], &vi);
+	CU_ASSERT_FATAL(vi.kind == ENGINE_VALUE_WEIGHT &&
+	    engine_tensor_nbytes(vi.weight) > (size_t)150000000);
+	/* The embedding's one leaf (8 x 768 is 24 KiB: one chunk) and the
+	 * first and last chunk of the logits. */
+	size_t at[3] = { j.l.first[1], j.l.first[nops], j.n - 1 };
+	for (size_t a = 0; a < 3; a++) {
+		struct proto_digest *bad = clie(&j, at[a]);
+		for (int liar = 0; liar < 2; liar++) {
+			struct bisect_game g;
+			const struct proto_digest *exl = liar ? bad : j.leaves;
+			const struct proto_digest *chl = liar ? j.leaves : bad;
+			cplay_rounds(&g, &j, exl, chl, j.n);
+			CU_ASSERT_FATAL(g.phase == BISECT_PHASE_REVEAL &&
+			    g.lo == at[a]);
+			struct bisect_chunk_reveal rv;
+			struct rf_errinfo ei = { "" };
+			CU_ASSERT_FATAL(bisect_chunk_reveal_build(SUITE, j.m, &j.l,
+			    j.in, exl, j.n, g.lo, &rv, &ei) == RF_OK);
+			CU_ASSERT(bisect_chunk_reveal_size(&rv, SUITE) <= 1 << 20);
+			CU_ASSERT_EQUAL(bisect_reveal_chunk(&g, j.m, &j.l, &j.model_id,
+			    j.model_leaves, &rv, 2, &ei), BISECT_ACCEPTED);
+			CU_ASSERT(g.executor_won == !liar);
+			CU_ASSERT(g.challenger_right == !!liar);
+			CU_ASSERT_EQUAL(g.reason, PROTO_VERDICT_RECOMPUTED);
+			bisect_chunk_reveal_free(&rv);
+		}
+		free(bad);
+	}
+	cjob_free(&j);
+}
+
 static uint32_t
 ceil_log(uint64_t n, uint32_t k)
 {
@@ -981,6 +1036,8 @@ main(void)
 		{ "chunked traces: the honest side wins at every leaf",
 		    test_chunked_game },
 		{ "chunked traces: a cheater's reveals lose", test_chunked_cheats },
+		{ "chunked traces: a 154 MB weight is disputed by chunks",
+		    test_chunked_150mb },
 		{ "clocks bound the game", test_clocks },
 		CU_TEST_INFO_NULL,
 	};
