@@ -59,7 +59,7 @@ src_init(struct engine_chunk_src *s, const struct tensor *t)
 }
 
 static void
-check_model(struct engine_model *m, size_t stride)
+check_model(struct engine_model *m, size_t stride, enum engine_kernels kern)
 {
 	size_t n_in = engine_model_input_count(m);
 	struct tensor in[ENGINE_MAX_GRAPH_IO], out[ENGINE_MAX_GRAPH_IO];
@@ -69,6 +69,7 @@ check_model(struct engine_model *m, size_t stride)
 	engine_run_opts_init(&o);
 	o.trace = keep;
 	o.trace_ctx = k;
+	o.kernels = kern;
 	for (size_t i = 0; i < n_in; i++) {
 		CU_ASSERT_FATAL(engine_tensor_copy(&k->t[k->n++], &in[i]) == RF_OK);
 	}
@@ -201,7 +202,12 @@ test_transformer(void)
 	o.blocks = 1;
 	o.batch = 160;
 	CU_ASSERT_FATAL(engine_model_generate(&o, &m, NULL) == RF_OK);
-	check_model(m, 3);
+	/* The whole outputs from the reference kernels, then from the fast
+	 * ones on two threads: a chunk step agrees with both. */
+	check_model(m, 3, ENGINE_KERNELS_REF);
+	CU_ASSERT_FATAL(engine_threads_set(2) == RF_OK);
+	check_model(m, 3, ENGINE_KERNELS_FAST);
+	CU_ASSERT_FATAL(engine_threads_set(1) == RF_OK);
 	engine_model_free(m);
 }
 
@@ -217,7 +223,7 @@ test_mlp(void)
 	o.layers = 3;
 	o.batch = 100;
 	CU_ASSERT_FATAL(engine_model_generate(&o, &m, NULL) == RF_OK);
-	check_model(m, 1);
+	check_model(m, 1, ENGINE_KERNELS_FAST);
 	engine_model_free(m);
 }
 
