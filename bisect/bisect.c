@@ -824,7 +824,7 @@ bisect_reveal_chunk(struct bisect_game *g, const struct engine_model *model,
 		missing = err == RF_ERR_NOTFOUND;
 		if (missing) {
 			snprintf(why, sizeof(why), "a chunk the step needs is "
-			    "missing: %s", oei.msg);
+			    "missing: %.100s", oei.msg);
 		}
 		/* Every item revealed must have been read. */
 		for (size_t k = 0; !missing && err == RF_OK && k < r->n_items;
