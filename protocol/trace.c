@@ -122,12 +122,16 @@ proto_chunk_leaves(enum proto_hash suite, const struct tensor *t,
 	size_t es = engine_tensor_dtype_size(t->dtype);
 	int64_t cols = t->rank >= 1 ? t->dims[t->rank - 1] : 1;
 	int64_t rows = t->rank >= 2 ? t->dims[t->rank - 2] : 1;
-	uint8_t buf[ENGINE_CHUNK_ROWS * ENGINE_CHUNK_COLS * 8 +
-	    ENGINE_CHUNK_FLAT * 8];
+	size_t cap = (ENGINE_CHUNK_ROWS * ENGINE_CHUNK_COLS +
+	    ENGINE_CHUNK_FLAT) * 8;
+	uint8_t *buf = nc > 1 ? malloc(cap) : NULL;
+	if (nc > 1 && buf == NULL) {
+		err = RF_ERR_NOMEM;
+	}
 	for (size_t i = 0; nc > 1 && err == RF_OK && i < nc; i++) {
 		struct engine_chunk ch;
 		err = engine_chunk_at(t->dtype, t->rank, t->dims, i, &ch);
-		if (err != RF_OK || (size_t)(ch.rows * ch.cols) * es > sizeof(buf)) {
+		if (err != RF_OK || (size_t)(ch.rows * ch.cols) * es > cap) {
 			err = err != RF_OK ? err : RF_ERR_RANGE;
 			break;
 		}
@@ -141,6 +145,7 @@ proto_chunk_leaves(enum proto_hash suite, const struct tensor *t,
 		}
 		chunk_leaf_raw(suite, t, i, buf, rb * (size_t)ch.rows, &l[i]);
 	}
+	free(buf);
 	if (err != RF_OK) {
 		free(l);
 		return err;
