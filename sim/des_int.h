@@ -216,6 +216,9 @@ struct world {
 	struct engine_model *model;
 	struct proto_digest model_id;
 	uint32_t model_leaves;
+	/* Its trace layout: the referee's one step is the chunked one
+	 * (bisect_reveal_chunk), as the nodes' will be. */
+	struct proto_trace_layout layout;
 
 	int err;              /* first fatal error, sticky */
 	struct rf_errinfo *ei;

@@ -1046,11 +1046,15 @@ real_leaves(struct world *w, struct dispute *d, const struct sim_job *j)
 			fail(w, err, "real model: %s", ei.msg);
 			return err;
 		}
-		if (engine_trace_length(w->model) != w->n_leaves ||
+		err = proto_trace_layout_make(w->model, NULL, 0, &w->layout, &ei);
+		if (err != RF_OK) {
+			fail(w, err, "real model: %s", ei.msg);
+			return err;
+		}
+		if (w->layout.n_leaves != w->n_leaves ||
 		    engine_model_input_count(w->model) != 1) {
-			fail(w, RF_ERR_INVAL, "real model: %zu trace entries, the "
-			    "simulation has %u", engine_trace_length(w->model),
-			    w->n_leaves);
+			fail(w, RF_ERR_INVAL, "real model: %zu trace leaves, the "
+			    "simulation has %u", w->layout.n_leaves, w->n_leaves);
 			return RF_ERR_INVAL;
 		}
 		struct proto_digest *ml;
@@ -1073,8 +1077,8 @@ real_leaves(struct world *w, struct dispute *d, const struct sim_job *j)
 	struct tensor outs[ENGINE_MAX_GRAPH_IO];
 	struct proto_digest root, *h = NULL;
 	size_t n = 0;
-	err = proto_trace_run(c->suite, w->model, &d->input, 1, outs,
-	    ENGINE_KERNELS_FAST, &h, &n, &root, &ei);
+	err = proto_trace_run_chunked(c->suite, w->model, &w->layout,
+	    &d->input, 1, outs, ENGINE_KERNELS_FAST, &h, &n, &root, &ei);
 	if (err != RF_OK) {
 		fail(w, err, "real model run: %s", ei.msg);
 		return err;
@@ -1277,19 +1281,18 @@ static void
 real_reveal(struct world *w, struct dispute *d)
 {
 	const struct sim_config *c = w->cfg;
-	struct proto_reveal m;
+	struct bisect_chunk_reveal m;
 	struct rf_errinfo ei = { "" };
-	memset(&m, 0, sizeof(m));
-	int err = bisect_reveal_build(c->suite, w->model, &d->input,
-	    d->leaves[BISECT_EXECUTOR], w->n_leaves, d->g.op, &m, &ei);
+	int err = bisect_chunk_reveal_build(c->suite, w->model, &w->layout,
+	    &d->input, d->leaves[BISECT_EXECUTOR], w->n_leaves, d->g.lo, &m,
+	    &ei);
 	if (err != RF_OK) {
-		fail(w, err, "bisect_reveal_build: %s", ei.msg);
+		fail(w, err, "bisect_chunk_reveal_build: %s", ei.msg);
 		return;
 	}
-	m.dispute_id = d->id;
-	bisect_reveal(&d->g, w->model, &w->model_id, w->model_leaves, &m,
-	    now_ms(w), NULL);
-	proto_reveal_free(&m);
+	bisect_reveal_chunk(&d->g, w->model, &w->layout, &w->model_id,
+	    w->model_leaves, &m, now_ms(w), NULL);
+	bisect_chunk_reveal_free(&m);
 }
 
 /*
@@ -1641,6 +1644,7 @@ world_free(struct world *w)
 	free(w->fin);
 	free(w->answer);
 	engine_model_free(w->model);
+	proto_trace_layout_free(&w->layout);
 	if (w->trace != NULL) {
 		fclose((FILE *)w->trace);
 	}

@@ -359,7 +359,8 @@ test_disputes_find_the_lie(void)
 	}
 }
 
-/* --real-model: disputes on a generated MLP, through bisect_reveal. */
+/* --real-model: disputes on a generated MLP, through the chunked one step
+ * (bisect_reveal_chunk). */
 static void
 test_real_model(void)
 {
