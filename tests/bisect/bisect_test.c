@@ -315,20 +315,20 @@ cplay_rounds(struct bisect_game *g, const struct cjob *j,
     uint64_t n)
 {
 	struct proto_digest re, rc;
-	proto_merkle_root(SUITE, exl, j->n, &re);
-	proto_merkle_root(SUITE, chl, j->n, &rc);
+	proto_merkle_root(SUITE, exl, n, &re);
+	proto_merkle_root(SUITE, chl, n, &rc);
 	CU_ASSERT_FATAL(bisect_start(g, SUITE, 2, CLOCK, n, 1, j->leaves, &re,
 	    &rc, 0) == RF_OK);
 	while (g->phase == BISECT_PHASE_QUERY) {
 		struct proto_bisect_query q;
 		struct proto_bisect_answer a;
 		bisect_query(g, &dispute_id, &q);
-		CU_ASSERT_FATAL(bisect_answer_build(SUITE, exl, j->n, &q, &a) ==
+		CU_ASSERT_FATAL(bisect_answer_build(SUITE, exl, n, &q, &a) ==
 		    RF_OK);
 		CU_ASSERT_FATAL(bisect_answer(g, BISECT_EXECUTOR, &a, 1, NULL) ==
 		    BISECT_ACCEPTED);
 		proto_bisect_answer_free(&a);
-		CU_ASSERT_FATAL(bisect_answer_build(SUITE, chl, j->n, &q, &a) ==
+		CU_ASSERT_FATAL(bisect_answer_build(SUITE, chl, n, &q, &a) ==
 		    RF_OK);
 		CU_ASSERT_FATAL(bisect_answer(g, BISECT_CHALLENGER, &a, 1, NULL) ==
 		    BISECT_ACCEPTED);
@@ -601,20 +601,20 @@ test_chunked_cheats(void)
 	CU_ASSERT_EQUAL(cheat(&j, leaf, j.n, spoil_drop, NULL, &g), BISECT_LOST);
 	CU_ASSERT_EQUAL(cheat(&j, leaf, j.n, spoil_twice, NULL, &g),
 	    BISECT_LOST);
-	/* A claim whose n is not the graph's: the executor's own claim
-	 * loses at the one step. */
+	/* A claim whose n is not the graph's (its trace one leaf short), the
+	 * challenger playing on the same n: the executor, whose claim it is,
+	 * loses at the one step, however right its chunk. */
 	struct proto_digest *bad = clie(&j, leaf);
 	CU_ASSERT_FATAL(j.n > leaf + 1);
 	cplay_rounds(&g, &j, j.leaves, bad, j.n - 1);
-	if (g.phase == BISECT_PHASE_REVEAL) {
-		struct bisect_chunk_reveal rv;
-		CU_ASSERT_FATAL(bisect_chunk_reveal_build(SUITE, j.m, &j.l, j.in,
-		    j.leaves, j.n, g.lo, &rv, NULL) == RF_OK);
-		CU_ASSERT_EQUAL(bisect_reveal_chunk(&g, j.m, &j.l, &j.model_id,
-		    j.model_leaves, &rv, 2, NULL), BISECT_LOST);
-		CU_ASSERT(!g.executor_won);
-		bisect_chunk_reveal_free(&rv);
-	}
+	CU_ASSERT_FATAL(g.phase == BISECT_PHASE_REVEAL && g.lo == leaf);
+	struct bisect_chunk_reveal rv;
+	CU_ASSERT_FATAL(bisect_chunk_reveal_build(SUITE, j.m, &j.l, j.in,
+	    j.leaves, j.n, g.lo, &rv, NULL) == RF_OK);
+	CU_ASSERT_EQUAL(bisect_reveal_chunk(&g, j.m, &j.l, &j.model_id,
+	    j.model_leaves, &rv, 2, NULL), BISECT_LOST);
+	CU_ASSERT(!g.executor_won && g.reason == PROTO_VERDICT_BAD_PROOF);
+	bisect_chunk_reveal_free(&rv);
 	free(bad);
 	engine_model_free(other);
 	cjob_free(&j);
