@@ -458,3 +458,117 @@ proto_merkle_tree_frontier(const struct proto_merkle_tree *t, size_t n,
 	*len = count;
 	return RF_OK;
 }
+
+/* SUBPROOF(m, D[a : a + n], b) from the tree. */
+static void
+tree_subproof(const struct proto_merkle_tree *t, size_t a, size_t n,
+    size_t m, bool b, struct proto_digest *path, size_t *len)
+{
+	if (m == n) {
+		if (!b) {
+			tree_mth(t, a, n, &path[(*len)++]);
+		}
+		return;
+	}
+	size_t k = split_point(n);
+	struct proto_digest other;
+	if (m <= k) {
+		tree_subproof(t, a, k, m, b, path, len);
+		tree_mth(t, a + k, n - k, &other);
+	} else {
+		tree_subproof(t, a + k, n - k, m - k, false, path, len);
+		tree_mth(t, a, k, &other);
+	}
+	path[(*len)++] = other;
+}
+
+int
+proto_merkle_tree_consistency_proof(const struct proto_merkle_tree *t,
+    size_t n, size_t m, struct proto_digest *path, size_t *path_len)
+{
+	if (m == 0 || m > n || n > t->n) {
+		return RF_ERR_RANGE;
+	}
+	size_t len = 0;
+	tree_subproof(t, 0, n, m, true, path, &len);
+	*path_len = len;
+	return RF_OK;
+}
+
+/* ------------------------------------------------------------------ */
+/* A run of leaves                                                      */
+/* ------------------------------------------------------------------ */
+
+int
+proto_merkle_tree_range_proof(const struct proto_merkle_tree *t, size_t first,
+    size_t count, size_t n, struct proto_digest *path, size_t *path_len)
+{
+	if (count == 0 || first + count > n || n > t->n) {
+		return RF_ERR_RANGE;
+	}
+	size_t fl = 0, cl = 0;
+	int err = proto_merkle_tree_frontier(t, first, path, &fl);
+	if (err != RF_OK) {
+		return err;
+	}
+	if (first + count < n) {
+		struct proto_digest c[MERKLE_MAX_PROOF];
+		err = proto_merkle_tree_consistency_proof(t, n, first + count, c,
+		    &cl);
+		if (err != RF_OK) {
+			return err;
+		}
+		if (fl + cl > MERKLE_MAX_PROOF) {
+			return RF_ERR_RANGE;
+		}
+		memcpy(path + fl, c, cl * sizeof(c[0]));
+	}
+	*path_len = fl + cl;
+	return RF_OK;
+}
+
+int
+proto_merkle_range_verify(enum proto_hash suite, size_t first,
+    const struct proto_digest *leaves, size_t count, size_t n,
+    const struct proto_digest *path, size_t path_len,
+    const struct proto_digest *root)
+{
+	size_t fl = (size_t)__builtin_popcountll(first);
+	if (count == 0 || first + count < first || first + count > n ||
+	    path_len > MERKLE_MAX_PROOF || path_len < fl) {
+		return RF_ERR_CRYPTO;
+	}
+	/* The frontier's perfect subtrees, then each leaf, merged as
+	 * proto_merkle_root merges them: the root of size first + count. */
+	struct proto_digest stack[MERKLE_MAX_PROOF + 1];
+	size_t heights[MERKLE_MAX_PROOF + 1];
+	size_t top = 0;
+	for (int bit = 63; bit >= 0; bit--) {
+		if (first & ((size_t)1 << bit)) {
+			stack[top] = path[top];
+			heights[top] = (size_t)bit;
+			top++;
+		}
+	}
+	for (size_t i = 0; i < count; i++) {
+		stack[top] = leaves[i];
+		heights[top] = 0;
+		top++;
+		while (top >= 2 && heights[top - 1] == heights[top - 2]) {
+			proto_merkle_node_hash(suite, &stack[top - 2], &stack[top - 1],
+			    &stack[top - 2]);
+			heights[top - 2]++;
+			top--;
+		}
+	}
+	struct proto_digest acc = stack[top - 1];
+	for (size_t i = top - 1; i-- > 0;) {
+		proto_merkle_node_hash(suite, &stack[i], &acc, &acc);
+	}
+	if (first + count == n) {
+		return path_len == fl && proto_digest_equal(suite, &acc, root) ?
+		    RF_OK : RF_ERR_CRYPTO;
+	}
+	return proto_merkle_consistency_verify(suite, first + count, n, &acc,
+	    root, path + fl, path_len - fl);
+}

@@ -145,6 +145,24 @@ int proto_merkle_tree_inclusion_proof(const struct proto_merkle_tree *t,
     size_t n, size_t index, struct proto_digest *path, size_t *path_len);
 int proto_merkle_tree_frontier(const struct proto_merkle_tree *t, size_t n,
     struct proto_digest *frontier, size_t *len);
+int proto_merkle_tree_consistency_proof(const struct proto_merkle_tree *t,
+    size_t n, size_t m, struct proto_digest *path, size_t *path_len);
+
+/*
+ * A run of count leaves from index first in a tree of n leaves, proven
+ * at once (the chunks of one trace entry, say): the frontier of size
+ * first, then, when first + count < n, the consistency proof from size
+ * first + count to n. The verifier folds the leaves onto the frontier
+ * (the root of size first + count) and checks that root against root.
+ * At most MERKLE_MAX_PROOF digests (RF_ERR_RANGE from the builder).
+ */
+int proto_merkle_tree_range_proof(const struct proto_merkle_tree *t,
+    size_t first, size_t count, size_t n, struct proto_digest *path,
+    size_t *path_len);
+int proto_merkle_range_verify(enum proto_hash suite, size_t first,
+    const struct proto_digest *leaves, size_t count, size_t n,
+    const struct proto_digest *path, size_t path_len,
+    const struct proto_digest *root);
 
 /* ------------------------------------------------------------------ */
 /* Trace commitment and model identity                                  */
