@@ -163,6 +163,9 @@ enum engine_op {
 	/* Refute's own (no ONNX node maps to it): draws the next token of a
 	 * generation from logits, exactly (docs/generation.md). */
 	ENGINE_OP_SAMPLE,
+	/* Recurrences, one operator each (engine/op_rnn.c). */
+	ENGINE_OP_LSTM,
+	ENGINE_OP_GRU,
 	ENGINE_OP_COUNT
 };
 

@@ -312,6 +312,14 @@ int engine_op_sample_parse(const struct op_attrs *, size_t, struct op_params *,
     struct rf_errinfo *);
 int engine_op_sample_eval(const struct op_call *c);
 
+/* engine/op_rnn.c */
+int engine_op_lstm_parse(const struct op_attrs *, size_t, struct op_params *,
+    struct rf_errinfo *);
+int engine_op_lstm_eval(const struct op_call *c);
+int engine_op_gru_parse(const struct op_attrs *, size_t, struct op_params *,
+    struct rf_errinfo *);
+int engine_op_gru_eval(const struct op_call *c);
+
 /*
  * Walks the elements of a broadcast result in row-major order and keeps,
  * for up to three operands (NumPy broadcasting, shapes aligned on the

@@ -159,7 +159,7 @@ test_failures(void)
 	CU_ASSERT_EQUAL(run(out, sizeof(out), "model import "
 	    "%s/bad_unsupported_op.onnx -o x.rfm", onnx_dir), 1);
 	CU_ASSERT(count_lines(out) == 2);
-	CU_ASSERT(strstr(out, "node 'my_lstm' (LSTM)") != NULL);
+	CU_ASSERT(strstr(out, "node 'my_rnn' (RNN)") != NULL);
 	CU_ASSERT(!exists("x.rfm"));
 	CU_ASSERT_EQUAL(run(out, sizeof(out), "model import "
 	    "%s/bad_many_unsupported.onnx -o x.rfm", onnx_dir), 1);

@@ -65,6 +65,8 @@ static const struct fixture fixtures[] = {
 	{ "bert_mask", "logits", NULL, 0 },
 	{ "quant_cnn", "y", NULL, 0 },
 	{ "quant_ops", "y", NULL, 0 },
+	{ "lstm", "y", NULL, 0 },
+	{ "gru", "y", NULL, 0 },
 };
 #define N_FIXTURES (sizeof(fixtures) / sizeof(fixtures[0]))
 
@@ -542,6 +544,13 @@ test_graph_contents(void)
 	    has_op(m, ENGINE_OP_DEQUANTIZELINEAR) &&
 	    has_op(m, ENGINE_OP_CONV) && !has_op(m, ENGINE_OP_CAST));
 	engine_model_free(m);
+	/* nn.LSTM with two layers is two LSTM operators; nn.GRU one. */
+	m = import_fixture(&fixtures[18]);
+	CU_ASSERT(has_op(m, ENGINE_OP_LSTM));
+	engine_model_free(m);
+	m = import_fixture(&fixtures[19]);
+	CU_ASSERT(has_op(m, ENGINE_OP_GRU));
+	engine_model_free(m);
 	/* MobileNetV2's ReLU6 is Clip. */
 	m = import_fixture(&fixtures[13]);
 	CU_ASSERT(has_op(m, ENGINE_OP_CLIP) && has_op(m, ENGINE_OP_CONV));
@@ -609,7 +618,7 @@ static const struct hostile hostiles[] = {
 	    "'nowhere' is not defined" },
 	{ "bad_missing_init", RF_ERR_FORMAT, "node 'fc' (Gemm)",
 	    "'fc.weight' is not defined" },
-	{ "bad_unsupported_op", RF_ERR_NOTSUP, "LSTM x1 (node 'my_lstm')",
+	{ "bad_unsupported_op", RF_ERR_NOTSUP, "RNN x1 (node 'my_rnn')",
 	    "1 node of 1 unsupported operator" },
 	{ "bad_many_unsupported", RF_ERR_NOTSUP,
 	    "3 nodes of 2 unsupported operators",

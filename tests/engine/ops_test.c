@@ -3736,6 +3736,65 @@ test_quantize(void)
 	    F32S(1), I8(D(2), 0, 0)), RF_ERR_SHAPE);
 }
 
+/* One unit, W feeding x to the cell (LSTM) or candidate (GRU) gate only,
+ * R zero: sigmoid(0) = 0.5, so h and c follow tanh alone (values from
+ * double-precision tanh, rounded). */
+static void
+test_lstm_gru(void)
+{
+	struct tensor *y[3];
+	const struct tensor *x = F32(D(2, 1, 1), 1, 0);
+	at_int("hidden_size", 1);
+	EXPECT_CODE(RUN(ENGINE_OP_LSTM, y, 3, x, F32(D(1, 4, 1), 0, 0, 0, 1),
+	    F32(D(1, 4, 1), 0, 0, 0, 0)), RF_OK);
+	EXPECT_F32(y[0], D(2, 1, 1, 1), 1e-7f, 0.18169974f, 0.09406533f);
+	EXPECT_F32(y[1], D(1, 1, 1), 1e-7f, 0.09406533f);
+	EXPECT_F32(y[2], D(1, 1, 1), 1e-7f, 0.19039854f);
+	/* Both directions: the reverse one reads x[1] = 0 first. */
+	at_int("hidden_size", 1);
+	at_str("direction", "bidirectional");
+	EXPECT_CODE(RUN(ENGINE_OP_LSTM, y, 3, x, F32(D(2, 4, 1), 0, 0, 0, 1,
+	    0, 0, 0, 1), mk(TENSOR_F32, 3, D(2, 4, 1), (const float[8]){ 0 },
+	    8)), RF_OK);
+	EXPECT_F32(y[0], D(2, 2, 1, 1), 1e-7f, 0.18169974f, 0.18169974f,
+	    0.09406533f, 0);
+	EXPECT_F32(y[1], D(2, 1, 1), 1e-7f, 0.09406533f, 0.18169974f);
+	EXPECT_F32(y[2], D(2, 1, 1), 1e-7f, 0.19039854f, 0.3807971f);
+	/* GRU, h0 = 0.5, candidate row W = R = Rb = 1: n = tanh(1 + r (h +
+	 * 1)) = tanh(1.75) with linear_before_reset, tanh(1 + r h + 1) =
+	 * tanh(2.25) without; h = 0.5 n + 0.5 * 0.5. */
+	const struct tensor *gw = F32(D(1, 3, 1), 0, 0, 1);
+	const struct tensor *gb = F32(D(1, 6), 0, 0, 0, 0, 0, 1);
+	const struct tensor *h0 = F32(D(1, 1, 1), 0.5f);
+	at_int("hidden_size", 1);
+	at_int("linear_before_reset", 1);
+	EXPECT_CODE(RUN(ENGINE_OP_GRU, y, 2, F32(D(1, 1, 1), 1), gw, gw, gb,
+	    NULL, h0), RF_OK);
+	EXPECT_F32(y[0], D(1, 1, 1, 1), 1e-7f, 0.72068775f);
+	at_int("hidden_size", 1);
+	EXPECT_CODE(RUN(ENGINE_OP_GRU, y, 2, F32(D(1, 1, 1), 1), gw, gw, gb,
+	    NULL, h0), RF_OK);
+	EXPECT_F32(y[1], D(1, 1, 1), 1e-7f, 0.7390131f);
+	/* Errors. */
+	EXPECT_CODE(BUILD(ENGINE_OP_LSTM, 1, x, x, x), RF_ERR_INVAL);
+	at_int("hidden_size", 1);
+	at_str("direction", "sideways");
+	EXPECT_CODE(BUILD(ENGINE_OP_LSTM, 1, x, x, x), RF_ERR_INVAL);
+	at_int("hidden_size", 1);
+	at_float("clip", 3);
+	EXPECT_CODE(BUILD(ENGINE_OP_LSTM, 1, x, x, x), RF_ERR_NOTSUP);
+	at_int("hidden_size", 1);
+	EXPECT_CODE(RUN(ENGINE_OP_LSTM, NULL, 1, F32(D(2, 1), 1, 0),
+	    F32(D(1, 4, 1), 0, 0, 0, 1), F32(D(1, 4, 1), 0, 0, 0, 0)),
+	    RF_ERR_SHAPE);
+	at_int("hidden_size", 2);
+	EXPECT_CODE(RUN(ENGINE_OP_LSTM, NULL, 1, x, F32(D(1, 4, 1), 0, 0, 0,
+	    1), F32(D(1, 4, 1), 0, 0, 0, 0)), RF_ERR_SHAPE);
+	at_int("hidden_size", 1);
+	EXPECT_CODE(RUN(ENGINE_OP_GRU, NULL, 1, F32(D(1, 1, 1), 1), gw, gw,
+	    gb, I32(D(1), 1)), RF_ERR_NOTSUP);
+}
+
 static CU_TestInfo export_tests[] = {
 	{ "Exp, Log: specials", test_exp_log },
 	{ "Abs, Neg, Reciprocal: signs, wrapping", test_abs_neg_reciprocal },
@@ -3749,6 +3808,7 @@ static CU_TestInfo export_tests[] = {
 	    test_compare_logic },
 	{ "QuantizeLinear, DequantizeLinear: ties, saturation, axes",
 	    test_quantize },
+	{ "LSTM, GRU: one unit by hand, directions, errors", test_lstm_gru },
 	CU_TEST_INFO_NULL,
 };
 

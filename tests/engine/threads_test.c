@@ -235,6 +235,8 @@ static const struct fixture fixtures[] = {
 	{ "bert_mask", NULL, 0 },
 	{ "quant_cnn", NULL, 0 },
 	{ "quant_ops", NULL, 0 },
+	{ "lstm", NULL, 0 },
+	{ "gru", NULL, 0 },
 };
 #define N_FIXTURES (sizeof(fixtures) / sizeof(fixtures[0]))
 

@@ -372,6 +372,33 @@ def quant_ops():
     save_case("quant_ops", [x], [y.astype(np.float32)])
 
 
+def rnn_models():
+    """nn.LSTM (two layers) and nn.GRU (bidirectional, which PyTorch
+    exports with linear_before_reset) reading a batch-first sequence, a
+    Linear on the last step."""
+    import torch
+    import torch.nn as nn
+    torch.set_num_threads(1)
+
+    class Seq(nn.Module):
+        def __init__(self, cell, **kw):
+            super().__init__()
+            self.rnn = cell(4, 8, batch_first=True, **kw)
+            width = 16 if kw.get("bidirectional") else 8
+            self.fc = nn.Linear(width, 3)
+
+        def forward(self, x):
+            y, _ = self.rnn(x)
+            return self.fc(y[:, -1])
+
+    for name, cell, kw in (("lstm", nn.LSTM, dict(num_layers=2)),
+                           ("gru", nn.GRU, dict(bidirectional=True))):
+        torch.manual_seed(5)
+        m = Seq(cell, **kw).eval()
+        export(torch, m, (torch.randn(2, 5, 4),), name, 13,
+               input_names=["x"], output_names=["y"])
+
+
 def bool_ops():
     """Bools computed at run time: comparisons, logic, Where, Cast."""
     x = np.array([[0.0, -0.25, 0.75, -2.0], [1.5, 0.0, -0.75, 0.25]],
@@ -642,11 +669,11 @@ def hostile():
     # The weight the Gemm reads was never stored.
     write(gemm_model([], w_name="fc.weight"), "bad_missing_init")
 
-    lstm = model([n("LSTM", ["x", "W", "R"], ["y"], name="my_lstm",
+    lstm = model([n("RNN", ["x", "W", "R"], ["y"], name="my_rnn",
                     hidden_size=2)],
                  [vi("x", TensorProto.FLOAT, [1, 1, 4])],
                  [vi("y", TensorProto.FLOAT, None)],
-                 [c_f32("W", np.ones((1, 8, 4))), c_f32("R", np.ones((1, 8, 2)))])
+                 [c_f32("W", np.ones((1, 2, 4))), c_f32("R", np.ones((1, 2, 2)))])
     write(lstm, "bad_unsupported_op")
 
     # Several unsupported operators, one node unnamed: all are reported
@@ -773,8 +800,9 @@ def main():
                   misc_ops=misc_ops, export_ops=export_ops,
                   bool_ops=bool_ops, vision=vision_models,
                   bert_mask=bert_mask, quant_cnn=quant_cnn,
-                  quant_ops=quant_ops, const_out=const_out,
-                  multi_out=multi_out, hostile=hostile)
+                  quant_ops=quant_ops, rnn=rnn_models,
+                  const_out=const_out, multi_out=multi_out,
+                  hostile=hostile)
     extra = dict(big=big_models)  # not part of the default set
     groups.update(GROUPS)
     want = sys.argv[1:] or list(groups)
