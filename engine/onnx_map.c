@@ -1279,6 +1279,15 @@ engine_onnx_map_graph(struct onnx_graph *g, const struct engine_onnx_opts *o,
 	if (err == RF_OK) {
 		err = plan_outputs(&mp, res);
 	}
+	/* A uint8 output would reach the job as q - 128. */
+	for (size_t i = 0; err == RF_OK && i < g->n_outputs; i++) {
+		if (engine_onnx_is_u8(&mp, res[i])) {
+			err = rf_errf(ei, RF_ERR_NOTSUP,
+			    "graph output '%.60s' is uint8; end the graph with "
+			    "a DequantizeLinear",
+			    g->values[g->outputs[i]].name);
+		}
+	}
 	if (err == RF_OK) {
 		mark_live(&mp, res, g->n_outputs);
 		err = build_model(&mp, res, out);

@@ -330,7 +330,7 @@ test_onnx_refusals(void)
 		"bad_neg_input_dim", "bad_nine_outputs", "bad_opset18",
 		"bad_opset9", "bad_raw_short", "bad_shape_mismatch",
 		"bad_split_many", "bad_undefined", "bad_unsupported_attr",
-		"bad_many_unsupported", "bad_u8_arith",
+		"bad_many_unsupported", "bad_u8_arith", "bad_u8_output",
 		"bad_unsupported_op" };
 	long runs = 0;
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {

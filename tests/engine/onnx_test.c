@@ -644,6 +644,8 @@ static const struct hostile hostiles[] = {
 	{ "bad_expand_bomb", RF_ERR_RANGE, "node 'bomb' (Expand)", "bytes" },
 	{ "bad_where_notbool", RF_ERR_INVAL, "node 'where' (Where)",
 	    "condition must be bool" },
+	{ "bad_u8_output", RF_ERR_NOTSUP, "graph output 'y' is uint8",
+	    "DequantizeLinear" },
 	{ "bad_u8_arith", RF_ERR_NOTSUP, "node 'add_u8' (Add)",
 	    "is uint8, which only QuantizeLinear" },
 	{ "bad_split_many", RF_ERR_NOTSUP, "node 'split9' (Split)", "8" },

@@ -777,6 +777,11 @@ def hostile():
         helper.make_tensor("z", TensorProto.UINT8, [], [7]))
     write(ua, "bad_u8_arith")
 
+    uo = model([n("QuantizeLinear", ["x", "s"], ["y"], name="q")],
+               [vi("x", TensorProto.FLOAT, [2])],
+               [vi("y", TensorProto.UINT8, [2])], [c_f32("s", 1.0)])
+    write(uo, "bad_u8_output")
+
     nine = ["o%d" % i for i in range(9)]
     sp = model([n("Split", ["x"], nine, name="split9", axis=0)],
                [vi("x", TensorProto.FLOAT, [9])],
