@@ -160,6 +160,7 @@ enum engine_op {
 	/* Quantization (engine/op_quant.c). */
 	ENGINE_OP_QUANTIZELINEAR,
 	ENGINE_OP_DEQUANTIZELINEAR,
+	ENGINE_OP_QLINEARCONV,
 	/* Refute's own (no ONNX node maps to it): draws the next token of a
 	 * generation from logits, exactly (docs/generation.md). */
 	ENGINE_OP_SAMPLE,

@@ -307,6 +307,9 @@ int engine_op_quant_parse(const struct op_attrs *, size_t, struct op_params *,
     struct rf_errinfo *);
 int engine_op_quantizelinear_eval(const struct op_call *c);
 int engine_op_dequantizelinear_eval(const struct op_call *c);
+int engine_op_qlinearconv_parse(const struct op_attrs *, size_t,
+    struct op_params *, struct rf_errinfo *);
+int engine_op_qlinearconv_eval(const struct op_call *c);
 /* Generation's sampler (engine/op_sample.c). */
 int engine_op_sample_parse(const struct op_attrs *, size_t, struct op_params *,
     struct rf_errinfo *);

@@ -262,6 +262,8 @@ u8_input_ok(enum engine_op op, size_t i)
 		return i == 2;
 	case ENGINE_OP_DEQUANTIZELINEAR:
 		return i == 0 || i == 2;
+	case ENGINE_OP_QLINEARCONV:
+		return i == 0 || i == 2 || i == 3 || i == 5 || i == 7;
 	case ENGINE_OP_CONCAT:
 		return true;
 	case ENGINE_OP_RESHAPE:

@@ -991,6 +991,38 @@ u8_zero(struct onnx_mapper *mp, const struct onnx_node *n, int *id)
 	return err;
 }
 
+/* QLinearConv: uint8 or int8 data, weights and output, each with a zero
+ * point of its own type (held as q - 128 when uint8). */
+static int
+map_qlinearconv(struct onnx_mapper *mp, const struct onnx_node *n,
+    enum engine_op op)
+{
+	int err = need_inputs(mp, n, 8, 9);
+	static const size_t pairs[2][2] = { { 0, 2 }, { 3, 5 } };
+	for (size_t k = 0; err == RF_OK && k < 2; k++) {
+		if (engine_onnx_is_u8(mp, n->in[pairs[k][0]]) !=
+		    engine_onnx_is_u8(mp, n->in[pairs[k][1]])) {
+			err = engine_onnx_err(mp, RF_ERR_DTYPE,
+			    "input %zu and its zero point (input %zu) have "
+			    "different types", pairs[k][0], pairs[k][1]);
+		}
+	}
+	if (err != RF_OK) {
+		return err;
+	}
+	struct engine_attr *attrs = calloc(ENGINE_MAX_OP_ATTRS, sizeof(*attrs));
+	size_t na = 0;
+	err = attrs == NULL ? RF_ERR_NOMEM : attrs_to_engine(mp, n, attrs, &na);
+	if (err == RF_OK) {
+		int from = engine_onnx_is_u8(mp, n->in[7]) ? ONNX_U8_OUT : -1;
+		struct onnx_emit_args e = { op, n->in, n->n_in, n->out,
+			n->n_out, attrs, na, "", from, false };
+		err = engine_onnx_emit(mp, &e);
+	}
+	free(attrs);
+	return err;
+}
+
 /* QuantizeLinear and DequantizeLinear (opset 13: axis): the zero point's
  * type, uint8 by default, is the quantized type. */
 static int
@@ -1363,6 +1395,7 @@ static const struct onnx_map_entry map_table[] = {
 	{ "Or", map_bool_op, ENGINE_OP_OR },
 	{ "Pad", map_pad, ENGINE_OP_PAD },
 	{ "Pow", map_direct, ENGINE_OP_POW },
+	{ "QLinearConv", map_qlinearconv, ENGINE_OP_QLINEARCONV },
 	{ "QLinearMatMul", map_direct, ENGINE_OP_QLINEARMATMUL },
 	{ "QuantizeLinear", map_quant, ENGINE_OP_QUANTIZELINEAR },
 	{ "Range", map_range, ENGINE_OP_IDENTITY },

@@ -132,6 +132,8 @@ static const struct op_def op_table[ENGINE_OP_COUNT] = {
 	    engine_op_quant_parse, engine_op_quantizelinear_eval },
 	[ENGINE_OP_DEQUANTIZELINEAR] = { "DequantizeLinear", 2, 3, 1, 1,
 	    engine_op_quant_parse, engine_op_dequantizelinear_eval },
+	[ENGINE_OP_QLINEARCONV] = { "QLinearConv", 8, 9, 1, 1,
+	    engine_op_qlinearconv_parse, engine_op_qlinearconv_eval },
 	[ENGINE_OP_SAMPLE] = { "Sample", 1, 3, 2, 2, engine_op_sample_parse,
 	    engine_op_sample_eval },
 	[ENGINE_OP_LSTM] = { "LSTM", 3, 8, 1, 3, engine_op_lstm_parse,
@@ -139,7 +141,7 @@ static const struct op_def op_table[ENGINE_OP_COUNT] = {
 	[ENGINE_OP_GRU] = { "GRU", 3, 6, 1, 2, engine_op_gru_parse,
 	    engine_op_gru_eval },
 };
-_Static_assert(ENGINE_OP_COUNT == 68, "op table must list every op");
+_Static_assert(ENGINE_OP_COUNT == 69, "op table must list every op");
 
 const struct op_def *
 engine_op_def_get(enum engine_op op)

@@ -3795,6 +3795,33 @@ test_lstm_gru(void)
 	    gb, I32(D(1), 1)), RF_ERR_NOTSUP);
 }
 
+/* acc = 2 (x - 1) + 1 inside, the bias 1 in the padding (which counts as
+ * the zero point); y = rint(acc / 2) + 1, ties to even. */
+static void
+test_qlinearconv(void)
+{
+	struct tensor *y;
+	const struct tensor *x = I8(D(1, 1, 2, 2), 2, 3, 4, 5);
+	const struct tensor *w = I8(D(1, 1, 1, 1), 2);
+	AT_INTS("pads", 1, 1, 1, 1);
+	EXPECT_CODE(RUN(ENGINE_OP_QLINEARCONV, &y, 1, x, F32S(1), I8S(1), w,
+	    F32S(1), I8S(0), F32S(2), I8S(1), I32(D(1), 1)), RF_OK);
+	EXPECT_I8(y, D(1, 1, 4, 4), 1, 1, 1, 1, 1, 3, 3, 1, 1, 5, 5, 1, 1, 1,
+	    1, 1);
+	/* Saturation, and a per-channel weight scale and zero point. */
+	EXPECT_CODE(RUN(ENGINE_OP_QLINEARCONV, &y, 1, I8(D(1, 1, 1, 1), 100),
+	    F32S(1), I8S(0), I8(D(2, 1, 1, 1), 100, 3), F32(D(2), 1, 0.5f),
+	    I8(D(2), 0, 1), F32S(1), I8S(0)), RF_OK);
+	EXPECT_I8(y, D(1, 2, 1, 1), 127, 100);
+	EXPECT_CODE(RUN(ENGINE_OP_QLINEARCONV, NULL, 1, x, F32S(1), I8S(1), w,
+	    F32(D(2), 1, 1), I8S(0), F32S(2), I8S(1)), RF_ERR_SHAPE);
+	EXPECT_CODE(RUN(ENGINE_OP_QLINEARCONV, NULL, 1, x, F32S(0), I8S(1), w,
+	    F32S(1), I8S(0), F32S(2), I8S(1)), RF_ERR_INVAL);
+	EXPECT_CODE(RUN(ENGINE_OP_QLINEARCONV, NULL, 1, F32(D(1, 1, 1, 1), 1),
+	    F32S(1), I8S(1), w, F32S(1), I8S(0), F32S(2), I8S(1)),
+	    RF_ERR_DTYPE);
+}
+
 static CU_TestInfo export_tests[] = {
 	{ "Exp, Log: specials", test_exp_log },
 	{ "Abs, Neg, Reciprocal: signs, wrapping", test_abs_neg_reciprocal },
@@ -3809,6 +3836,8 @@ static CU_TestInfo export_tests[] = {
 	{ "QuantizeLinear, DequantizeLinear: ties, saturation, axes",
 	    test_quantize },
 	{ "LSTM, GRU: one unit by hand, directions, errors", test_lstm_gru },
+	{ "QLinearConv: padding, ties, saturation, per channel",
+	    test_qlinearconv },
 	CU_TEST_INFO_NULL,
 };
 

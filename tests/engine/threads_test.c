@@ -237,6 +237,7 @@ static const struct fixture fixtures[] = {
 	{ "quant_ops", NULL, 0 },
 	{ "lstm", NULL, 0 },
 	{ "gru", NULL, 0 },
+	{ "qlinear_conv", NULL, 0 },
 };
 #define N_FIXTURES (sizeof(fixtures) / sizeof(fixtures[0]))
 

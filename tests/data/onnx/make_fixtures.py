@@ -399,6 +399,86 @@ def rnn_models():
                input_names=["x"], output_names=["y"])
 
 
+def qlinear_conv():
+    """QLinearConv as ONNX quantization tools write it: uint8 data with a
+    per-channel int8 weight and an int32 bias (pads 1), and int8 data in
+    two groups with stride 2, against exact NumPy integer arithmetic."""
+    rng = np.random.RandomState(21)
+    x = rng.uniform(-2, 2, (1, 2, 5, 5)).astype(np.float32)
+    n = helper.make_node
+    wa = rng.randint(-20, 21, (3, 2, 3, 3)).astype(np.int8)
+    wb = rng.randint(-20, 21, (4, 1, 3, 3)).astype(np.int8)
+    ba = np.array([100, -50, 7], np.int32)
+    inits = [
+        c_f32("xs", 0.02), helper.make_tensor("xzu", TensorProto.UINT8, [],
+                                              [128]),
+        numpy_helper.from_array(wa, "wa"), c_f32("wsa", [0.01, 0.02, 0.005]),
+        numpy_helper.from_array(np.array([0, 1, -1], np.int8), "wza"),
+        c_f32("ysa", 0.05), helper.make_tensor("yzu", TensorProto.UINT8, [],
+                                               [120]),
+        numpy_helper.from_array(ba, "ba"),
+        numpy_helper.from_array(np.array(3, np.int8), "xzi"),
+        numpy_helper.from_array(wb, "wb"), c_f32("wsb", 0.03),
+        numpy_helper.from_array(np.array(0, np.int8), "wzb"),
+        c_f32("ysb", 0.04), numpy_helper.from_array(np.array(-5, np.int8),
+                                                    "yzi"),
+    ]
+    nodes = [
+        n("QuantizeLinear", ["x", "xs", "xzu"], ["qa"], name="qa"),
+        n("QLinearConv", ["qa", "xs", "xzu", "wa", "wsa", "wza", "ysa", "yzu",
+                          "ba"], ["ca"], name="conv_u8", pads=[1, 1, 1, 1]),
+        n("DequantizeLinear", ["ca", "ysa", "yzu"], ["da"], name="dqa"),
+        n("QuantizeLinear", ["x", "xs", "xzi"], ["qb"], name="qb"),
+        n("QLinearConv", ["qb", "xs", "xzi", "wb", "wsb", "wzb", "ysb",
+                          "yzi"], ["cb"], name="conv_i8", group=2,
+          strides=[2, 2]),
+        n("DequantizeLinear", ["cb", "ysb", "yzi"], ["db"], name="dqb"),
+        n("Flatten", ["da"], ["fa"], name="fa"),
+        n("Flatten", ["db"], ["fb"], name="fb"),
+        n("Concat", ["fa", "fb"], ["y"], name="cat", axis=1),
+    ]
+    m = model(nodes, [vi("x", TensorProto.FLOAT, [1, 2, 5, 5])],
+              [vi("y", TensorProto.FLOAT, [1, 3 * 25 + 4 * 4])], inits)
+    onnx.checker.check_model(m)
+    write(m, "qlinear_conv")
+
+    def conv(q, w, pad, stride, group):
+        q = np.pad(q, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
+        N, C, H, W = q.shape
+        M, cg, kh, kw = w.shape
+        oh = (H - kh) // stride + 1
+        ow = (W - kw) // stride + 1
+        out = np.zeros((N, M, oh, ow), np.int64)
+        mg = M // group
+        for o in range(M):
+            g = o // mg
+            for r in range(oh):
+                for c in range(ow):
+                    patch = q[0, g * cg:(g + 1) * cg, r * stride:r * stride +
+                              kh, c * stride:c * stride + kw]
+                    out[0, o, r, c] = (patch * w[o]).sum()
+        return out
+
+    f32 = np.float32
+    qa = np.clip(np.rint(x / f32(0.02)) + 128, 0, 255).astype(np.int64)
+    wza = np.array([0, 1, -1]).reshape(3, 1, 1, 1)
+    acc = conv(qa - 128, wa.astype(np.int64) - wza, 1, 1, 1)
+    acc += ba.reshape(1, 3, 1, 1)
+    wsa = np.array([0.01, 0.02, 0.005], np.float32).astype(np.float64)
+    mult = (np.float64(f32(0.02)) * wsa / np.float64(f32(0.05))).reshape(
+        1, 3, 1, 1)
+    ya = np.clip(np.rint(acc * mult) + 120, 0, 255)
+    da = ((ya - 120).astype(np.float32) * f32(0.05)).astype(np.float32)
+    qb = np.clip(np.rint(x / f32(0.02)) + 3, -128, 127).astype(np.int64)
+    acc = conv(qb - 3, wb.astype(np.int64), 0, 2, 2)
+    multb = np.float64(f32(0.02)) * np.float64(f32(0.03)) / np.float64(
+        f32(0.04))
+    yb = np.clip(np.rint(acc * multb) - 5, -128, 127)
+    db = ((yb + 5).astype(np.float32) * f32(0.04)).astype(np.float32)
+    y = np.concatenate([da.reshape(1, -1), db.reshape(1, -1)], axis=1)
+    save_case("qlinear_conv", [x], [y.astype(np.float32)])
+
+
 def bool_ops():
     """Bools computed at run time: comparisons, logic, Where, Cast."""
     x = np.array([[0.0, -0.25, 0.75, -2.0], [1.5, 0.0, -0.75, 0.25]],
@@ -805,7 +885,8 @@ def main():
                   misc_ops=misc_ops, export_ops=export_ops,
                   bool_ops=bool_ops, vision=vision_models,
                   bert_mask=bert_mask, quant_cnn=quant_cnn,
-                  quant_ops=quant_ops, rnn=rnn_models,
+                  quant_ops=quant_ops, qlinear_conv=qlinear_conv,
+                  rnn=rnn_models,
                   const_out=const_out, multi_out=multi_out,
                   hostile=hostile)
     extra = dict(big=big_models)  # not part of the default set
