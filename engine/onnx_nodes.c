@@ -1051,7 +1051,7 @@ map_quant(struct onnx_mapper *mp, const struct onnx_node *n,
 	}
 	struct engine_attr a[1];
 	size_t na = 0;
-	int64_t axis;
+	int64_t axis = 1;
 	if (err == RF_OK && attr_find(n, "axis") != NULL) {
 		err = attr_int(mp, n, "axis", 1, &axis);
 		if (err == RF_OK) {
