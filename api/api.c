@@ -8,6 +8,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,6 +43,10 @@ struct refute_model {
 	/* Declared shapes of every value (engine_model_check), for the
 	 * outputs' info. */
 	struct engine_shape *shapes;
+	/* Runs take turns: a run keeps the weights it packs in the model
+	 * (engine_run_opts.keep_packed), and ctypes calls in without the
+	 * GIL. */
+	pthread_mutex_t lock;
 };
 
 struct refute_result {
@@ -132,6 +137,12 @@ wrap(struct engine_model *em, const char *path, refute_model **out)
 		free(m);
 		engine_model_free(em);
 		return fail(err, path, &ei);
+	}
+	if (pthread_mutex_init(&m->lock, NULL) != 0) {
+		free(sh);
+		free(m);
+		engine_model_free(em);
+		return failf(RF_ERR_NOMEM, "%s: cannot make a lock", path);
 	}
 	m->m = em;
 	m->shapes = sh;
@@ -276,6 +287,7 @@ REFUTE_API void
 refute_model_free(refute_model *m)
 {
 	if (m != NULL) {
+		pthread_mutex_destroy(&m->lock);
 		engine_model_free(m->m);
 		free(m->shapes);
 		free(m);
@@ -478,6 +490,10 @@ refute_run(const refute_model *m, const refute_tensor *inputs,
 	if (err == RF_OK) {
 		enum engine_kernels k = o->kernels == REFUTE_KERNELS_REF ?
 		    ENGINE_KERNELS_REF : ENGINE_KERNELS_FAST;
+		/* The lock is only taken here, so the model is const to the
+		 * caller; it is the one member a run writes. */
+		pthread_mutex_t *lock = (pthread_mutex_t *)&m->lock;
+		pthread_mutex_lock(lock);
 		if (o->trace) {
 			struct proto_digest *leaves = NULL, root;
 			err = proto_trace_run(suite, m->m, in, want, r->out, k,
@@ -492,6 +508,7 @@ refute_run(const refute_model *m, const refute_tensor *inputs,
 			ro.kernels = k;
 			err = engine_run(m->m, in, want, r->out, &ro, &ei);
 		}
+		pthread_mutex_unlock(lock);
 		if (err != RF_OK) {
 			fail(err, "run failed", &ei);
 		}

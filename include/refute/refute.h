@@ -15,9 +15,10 @@
  * only on success. After a failure refute_last_error() gives one line
  * saying what was wrong ("'x.rfm': cannot open: No such file or
  * directory"), kept per thread until that thread's next failure. Objects
- * are opaque and freed by their _free function (NULL is accepted). Run
- * a model from one thread at a time (a run keeps packed weights in it);
- * different models may run in parallel.
+ * are opaque and freed by their _free function (NULL is accepted). Any
+ * thread may run a model; runs of one model take turns (a run keeps the
+ * weights it packs in the model), different models run in parallel. A
+ * client (refute_client_open) is used by one thread at a time.
  */
 #ifndef REFUTE_REFUTE_H
 #define REFUTE_REFUTE_H

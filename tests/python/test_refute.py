@@ -115,6 +115,24 @@ class TestRun(Base):
                 refute.set_threads(1)
             self.assertEqual(r2.trace_root, root)
 
+    def test_threads_share_a_model(self):
+        import threading
+        m = refute.Model.load(self.gen("cnn"))
+        shape = tuple(d or 1 for d in m.inputs[0]["shape"])
+        x = np.random.default_rng(9).uniform(-1, 1, shape).astype(np.float32)
+        want = m.run(x, trace=True).trace_root
+        roots = []
+
+        def work():
+            for _ in range(10):
+                roots.append(m.run(x, trace=True).trace_root)
+        ts = [threading.Thread(target=work) for _ in range(4)]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join()
+        self.assertEqual(roots, [want] * 40)
+
     def test_untraced_run_has_no_root(self):
         m = refute.Model.load(self.gen("mlp"))
         x = np.zeros(tuple(d or 1 for d in m.inputs[0]["shape"]), np.float32)
