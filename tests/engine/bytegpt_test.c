@@ -531,6 +531,27 @@ test_generate_whole(void)
 	engine_tensor_fini(&in);
 	engine_model_free(gm);
 
+	/* Sampled (temperature 0.8, top-k 40, seed 7), 8 tokens: the same
+	 * tokens from both kernel kinds, as every party must draw them. */
+	gen.n_new = 8;
+	gen.sampler.temperature = 0.8f;
+	gen.sampler.top_k = 40;
+	CU_ASSERT_FATAL(engine_generation_model(m, &gen, &gm, &ei) == RF_OK);
+	struct tensor sin[2], fast[2], ref[2];
+	int64_t d1s[1] = { 1 };
+	CU_ASSERT_FATAL(engine_tensor_init(&sin[0], TENSOR_I64, 1, d1) ==
+	    RF_OK && engine_tensor_init(&sin[1], TENSOR_I64, 1, d1s) == RF_OK);
+	memcpy(sin[0].data, g.prompt, g.n_prompt * sizeof(int64_t));
+	((int64_t *)sin[1].data)[0] = 7;
+	run(gm, sin, fast, ENGINE_KERNELS_FAST);
+	run(gm, sin, ref, ENGINE_KERNELS_REF);
+	CU_ASSERT(fast[1].count == 8 && engine_tensor_equal(&fast[1], &ref[1]));
+	fini_all(fast, 2);
+	fini_all(ref, 2);
+	fini_all(sin, 2);
+	engine_model_free(gm);
+	engine_sampler_init(&gen.sampler);
+
 	/* The context bounds the generation. */
 	gen.n_new = 128 - gen.prompt_len + 1;
 	CU_ASSERT(engine_generation_model(m, &gen, &gm, &ei) ==
