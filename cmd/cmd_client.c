@@ -288,7 +288,8 @@ check_outputs(const struct cli_cmd *cmd, const struct expect_out *x,
 
 static int
 load_inputs(const struct cli_cmd *cmd, const char *model_path,
-    const struct cli_strs *files, uint64_t seed, struct proto_job_submit *s,
+    const struct cli_strs *files, uint64_t seed,
+    const struct cmd_gen_prompt *prompt, struct proto_job_submit *s,
     struct proto_digest *model_id, enum proto_hash suite,
     struct expect_out *x)
 {
@@ -311,7 +312,10 @@ load_inputs(const struct cli_cmd *cmd, const char *model_path,
 		err = expect_outputs(m, x, &ei);
 	}
 	size_t n = engine_model_input_count(m);
-	if (err == RF_OK && files->n == 0) {
+	if (err == RF_OK && prompt->given) {
+		/* A generation job: its prompt and sampling seed. */
+		err = cmd_generation_inputs(m, prompt, s->inputs, &ei);
+	} else if (err == RF_OK && files->n == 0) {
 		err = engine_inputs_random(m, seed, s->inputs, &ei);
 	} else if (err == RF_OK && files->n != n) {
 		engine_model_free(m);
@@ -401,6 +405,7 @@ cmd_submit(int argc, char **argv)
 	const char *model = NULL, *executor = NULL, *seed_s = NULL;
 	struct cli_strs inputs = { { NULL }, 0 };
 	struct cli_strs outputs = { { NULL }, 0 };
+	struct cmd_gen_prompt prompt = { NULL, NULL, 1, false };
 	int64_t fee = 0, timeout = 60;
 	bool wait = false, json = false;
 	const struct cli_opt opts[] = {
@@ -410,6 +415,13 @@ cmd_submit(int argc, char **argv)
 		{ "seed", 's', CLI_STR, &seed_s, "S", "random input from a seed" },
 		{ "input", 'i', CLI_STRS, &inputs, "X.npy",
 		    "input tensor; repeat for each model input" },
+		{ "tokens", 0, CLI_STR, &prompt.tokens, "LIST",
+		    "a generation job (the model a generation graph,\n"
+		    "`refute generate --save-graph`): its prompt \"1,2,3\"" },
+		{ "text", 0, CLI_STR, &prompt.text, "STR",
+		    "a generation job's prompt as bytes" },
+		{ "gen-seed", 0, CLI_U64, &prompt.seed, "S",
+		    "a sampling generation job's seed (default 1)" },
 		{ "executor", 'x', CLI_STR, &executor, "HEX",
 		    "ask for this executor (default: the referee assigns)" },
 		{ "fee", 'f', CLI_I64, &fee, "N", "fee paid on finality" },
@@ -448,6 +460,12 @@ cmd_submit(int argc, char **argv)
 			    "both");
 		}
 	}
+	prompt.given = prompt.tokens != NULL || prompt.text != NULL;
+	if (prompt.given && (inputs.n > 0 || seed_s != NULL ||
+	    (prompt.tokens != NULL && prompt.text != NULL))) {
+		return cmd_usage_error(&cmd, "give --tokens or --text alone, "
+		    "not with --input, --seed or each other");
+	}
 	if (outputs.n > 0 && !wait) {
 		return cmd_usage_error(&cmd, "--output needs --wait");
 	}
@@ -462,7 +480,8 @@ cmd_submit(int argc, char **argv)
 	struct proto_digest model_id;
 	struct expect_out expect;
 	rc = req == NULL ? cmd_fail(&cmd, "no memory") :
-	    load_inputs(&cmd, model, &inputs, seed, req, &model_id, rpc.suite,
+	    load_inputs(&cmd, model, &inputs, seed, &prompt, req, &model_id,
+	    rpc.suite,
 	    &expect);
 	if (rc != CLI_EXIT_OK) {
 		free(req);

@@ -339,7 +339,8 @@ cmd_devnet(int argc, char **argv)
 		    "challenger processes (default 1)" },
 		{ "jobs", 'j', CLI_I64, &jobs, "J", "jobs to submit (default 50)" },
 		{ "model", 'm', CLI_STR, &c.model_kind, "KIND",
-		    "generate mlp, cnn or transformer (seed 1; default mlp)" },
+		    "generate mlp, cnn or transformer (seed 1; default mlp),\n"
+		    "or gpt: generation jobs of a small language model" },
 		{ "model-file", 0, CLI_STR, &c.model_file, "FILE",
 		    "serve this .rfm model instead" },
 		{ "window-ms", 'w', CLI_I64, &window, "MS",

@@ -16,15 +16,14 @@
 #define GEN_MODEL_MAX ((size_t)1 << 34)
 #define GEN_PROMPT_FILE_MAX ((size_t)1 << 20)
 
-/* "1,2,3" (commas and/or white space): token ids. */
+/* "1,2,3" (commas and/or white space): token ids, malloc'd. */
 static int
-parse_tokens(const struct cli_cmd *cmd, const char *s, int64_t **out,
-    size_t *n)
+tokens_parse(const char *s, int64_t **out, size_t *n, struct rf_errinfo *ei)
 {
 	size_t cap = 16, k = 0;
 	int64_t *v = malloc(cap * sizeof(*v));
 	if (v == NULL) {
-		return cmd_fail(cmd, "no memory");
+		return RF_ERR_NOMEM;
 	}
 	const char *p = s;
 	for (;;) {
@@ -37,7 +36,7 @@ parse_tokens(const struct cli_cmd *cmd, const char *s, int64_t **out,
 		}
 		if (*p < '0' || *p > '9') {
 			free(v);
-			return cmd_usage_error(cmd, "token ids are decimal "
+			return rf_errf(ei, RF_ERR_INVAL, "token ids are decimal "
 			    "numbers, got '%.16s'", p);
 		}
 		errno = 0;
@@ -45,14 +44,14 @@ parse_tokens(const struct cli_cmd *cmd, const char *s, int64_t **out,
 		unsigned long long t = strtoull(p, &end, 10);
 		if (errno != 0 || t > (unsigned long long)INT64_MAX) {
 			free(v);
-			return cmd_usage_error(cmd, "token id '%.24s' is too "
+			return rf_errf(ei, RF_ERR_INVAL, "token id '%.24s' is too "
 			    "large", p);
 		}
 		if (k == cap) {
 			int64_t *nv = realloc(v, 2 * cap * sizeof(*v));
 			if (nv == NULL) {
 				free(v);
-				return cmd_fail(cmd, "no memory");
+				return RF_ERR_NOMEM;
 			}
 			v = nv;
 			cap *= 2;
@@ -62,7 +61,94 @@ parse_tokens(const struct cli_cmd *cmd, const char *s, int64_t **out,
 	}
 	*out = v;
 	*n = k;
-	return CLI_EXIT_OK;
+	return RF_OK;
+}
+
+/* Bytes as tokens, malloc'd. */
+static int
+bytes_tokens(const uint8_t *b, size_t len, int64_t **out, size_t *n)
+{
+	int64_t *v = malloc((len ? len : 1) * sizeof(*v));
+	if (v == NULL) {
+		return RF_ERR_NOMEM;
+	}
+	for (size_t i = 0; i < len; i++) {
+		v[i] = b[i];
+	}
+	*out = v;
+	*n = len;
+	return RF_OK;
+}
+
+int
+cmd_generation_inputs(const struct engine_model *m,
+    const struct cmd_gen_prompt *p, struct tensor *in, struct rf_errinfo *ei)
+{
+	size_t n_in = engine_model_input_count(m);
+	struct engine_value_info ti, si, wi;
+	int wte;
+	bool ok = n_in >= 1 && n_in <= 2 &&
+	    engine_model_value(m, engine_model_input(m, 0), &ti) == RF_OK &&
+	    strcmp(ti.name, "tokens") == 0 && ti.dtype == TENSOR_I64 &&
+	    ti.rank == 1 && ti.dims[0] >= 1 &&
+	    engine_model_find(m, "wte", &wte) == RF_OK &&
+	    engine_model_value(m, wte, &wi) == RF_OK &&
+	    wi.kind == ENGINE_VALUE_WEIGHT && wi.rank == 2;
+	if (ok && n_in == 2) {
+		ok = engine_model_value(m, engine_model_input(m, 1), &si) ==
+		    RF_OK && strcmp(si.name, "seed") == 0 &&
+		    si.dtype == TENSOR_I64 && si.rank == 1 && si.dims[0] == 1;
+	}
+	if (!ok) {
+		return rf_errf(ei, RF_ERR_INVAL, "model '%s' is not a generation "
+		    "graph (`refute generate --save-graph` writes one)",
+		    engine_model_name(m));
+	}
+	int64_t vocab = wi.dims[0];
+	int64_t *t = NULL;
+	size_t n = 0;
+	int err;
+	if (p->tokens != NULL) {
+		err = tokens_parse(p->tokens, &t, &n, ei);
+	} else if (vocab < 256) {
+		return rf_errf(ei, RF_ERR_INVAL, "a byte prompt needs a "
+		    "vocabulary of at least 256 tokens, the model has %lld",
+		    (long long)vocab);
+	} else {
+		err = bytes_tokens((const uint8_t *)p->text, strlen(p->text), &t,
+		    &n);
+	}
+	if (err != RF_OK) {
+		return err;
+	}
+	if ((int64_t)n != ti.dims[0]) {
+		err = rf_errf(ei, RF_ERR_SHAPE, "this generation graph takes a "
+		    "prompt of %lld tokens, not %zu", (long long)ti.dims[0], n);
+	}
+	for (size_t i = 0; err == RF_OK && i < n; i++) {
+		if (t[i] >= vocab) {
+			err = rf_errf(ei, RF_ERR_RANGE, "prompt token %zu is %lld, "
+			    "outside the vocabulary of %lld", i, (long long)t[i],
+			    (long long)vocab);
+		}
+	}
+	int64_t pd[1] = { (int64_t)n }, one[1] = { 1 };
+	if (err == RF_OK) {
+		err = engine_tensor_init(&in[0], TENSOR_I64, 1, pd);
+	}
+	if (err == RF_OK) {
+		memcpy(in[0].data, t, n * sizeof(*t));
+		if (n_in == 2) {
+			err = engine_tensor_init(&in[1], TENSOR_I64, 1, one);
+			if (err == RF_OK) {
+				memcpy(in[1].data, &p->seed, sizeof(p->seed));
+			} else {
+				engine_tensor_fini(&in[0]);
+			}
+		}
+	}
+	free(t);
+	return err;
 }
 
 static int
@@ -195,9 +281,13 @@ cmd_generate(int argc, char **argv)
 	int64_t *prompt = NULL;
 	size_t n_prompt = 0;
 	if (tokens_s != NULL) {
-		rc = parse_tokens(&cmd, tokens_s, &prompt, &n_prompt);
-		if (rc != CLI_EXIT_OK) {
-			return rc;
+		struct rf_errinfo pe = { "" };
+		int perr = tokens_parse(tokens_s, &prompt, &n_prompt, &pe);
+		if (perr == RF_ERR_NOMEM) {
+			return cmd_fail(&cmd, "no memory");
+		}
+		if (perr != RF_OK) {
+			return cmd_usage_error(&cmd, "%s", pe.msg);
 		}
 	} else {
 		uint8_t *buf = NULL;
@@ -215,16 +305,11 @@ cmd_generate(int argc, char **argv)
 				return cmd_fail(&cmd, "no memory");
 			}
 		}
-		prompt = malloc((len ? len : 1) * sizeof(*prompt));
-		if (prompt == NULL) {
-			free(buf);
+		int perr = bytes_tokens(buf, len, &prompt, &n_prompt);
+		free(buf);
+		if (perr != RF_OK) {
 			return cmd_fail(&cmd, "no memory");
 		}
-		for (size_t i = 0; i < len; i++) {
-			prompt[i] = buf[i];
-		}
-		n_prompt = len;
-		free(buf);
 	}
 	g.prompt_len = (int64_t)n_prompt;
 

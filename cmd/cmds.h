@@ -5,6 +5,7 @@
 #ifndef RF_CMD_CMDS_H
 #define RF_CMD_CMDS_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 int cmd_model_gen(int argc, char **argv);
@@ -29,6 +30,24 @@ struct rf_errinfo;
  * `model import` and `model gen` refuse what fails, with ei naming the
  * operator. */
 int cmd_model_servable(const struct engine_model *m, struct rf_errinfo *ei);
+/* A generation job's prompt as `refute submit` takes it. */
+struct cmd_gen_prompt {
+	const char *tokens; /* "1,2,3", or NULL */
+	const char *text;   /* bytes, or NULL */
+	uint64_t seed;      /* the sampler's, when the graph samples */
+	bool given;
+};
+struct tensor;
+/*
+ * The inputs of a generation job on m, a generation graph (`refute
+ * generate --save-graph`, docs/generation.md): the prompt (i64 [P]) and,
+ * when m samples, the seed (i64 [1]). Refuses what the graph cannot run
+ * or a cheater would try: a prompt of another length than the graph's,
+ * token ids outside the vocabulary, a model that is not a generation
+ * graph. Fills in[0..input count) on success (RF_OK), else ei says why.
+ */
+int cmd_generation_inputs(const struct engine_model *m,
+    const struct cmd_gen_prompt *p, struct tensor *in, struct rf_errinfo *ei);
 struct cli_cmd;
 /* Applies a --threads N option (0: one per core) to the engine; an exit
  * code, CLI_EXIT_OK on success. */

@@ -474,6 +474,55 @@ remove_dir(const char *path)
 	rmdir(path);
 }
 
+/*
+ * --model gpt: generation jobs (docs/generation.md). The generation graph
+ * of a small byte-level language model (2 blocks, d_model 32, 4 heads,
+ * context 48, seed 1) drawing 16 tokens after an 8-token prompt at
+ * temperature 0.8, top-k 40, top-p 0.95; a job's inputs are its prompt
+ * and its sampling seed. The same file as
+ *   refute model gen gpt --layers 2 --d-model 32 --heads 4 --vocab 256 \
+ *       --context 48 --seed 1 -o base.rfm
+ *   refute generate base.rfm --tokens 1,2,3,4,5,6,7,8 --new 16 \
+ *       --temperature 0.8 --top-k 40 --top-p 0.95 --save-graph gen.rfm
+ * The graph is decoded from its encoding so that it owns its weights.
+ */
+static int
+gpt_generation(struct engine_model **out, struct rf_errinfo *ei)
+{
+	struct engine_gen_opts o;
+	engine_gen_opts_init(&o, ENGINE_GEN_GPT);
+	o.blocks = 2;
+	o.d_model = 32;
+	o.heads = 4;
+	o.vocab = 256;
+	o.context = 48;
+	o.seed = 1;
+	struct engine_generation g;
+	memset(&g, 0, sizeof(g));
+	g.prompt_len = 8;
+	g.n_new = 16;
+	g.sampler.temperature = 0.8f;
+	g.sampler.top_k = 40;
+	g.sampler.top_p = 0.95f;
+	struct engine_model *base = NULL, *gm = NULL;
+	uint8_t *buf = NULL;
+	size_t len = 0;
+	int err = engine_model_generate(&o, &base, ei);
+	if (err == RF_OK) {
+		err = engine_generation_model(base, &g, &gm, ei);
+	}
+	if (err == RF_OK) {
+		err = engine_model_encode(gm, &buf, &len);
+	}
+	engine_model_free(gm);
+	engine_model_free(base);
+	if (err == RF_OK) {
+		err = engine_model_decode(buf, len, out, ei);
+	}
+	free(buf);
+	return err;
+}
+
 /* The model: a given file, or one generated into the run folder. */
 static int
 prepare_model(struct devnet *d, struct rf_errinfo *ei)
@@ -505,12 +554,13 @@ prepare_model(struct devnet *d, struct rf_errinfo *ei)
 		enum engine_gen_kind kind;
 		if (engine_gen_parse_kind(c->model_kind, &kind) != RF_OK) {
 			return rf_errf(ei, RF_ERR_INVAL, "unknown model kind '%s' "
-			    "(mlp, cnn or transformer)", c->model_kind);
+			    "(mlp, cnn, transformer or gpt)", c->model_kind);
 		}
 		struct engine_gen_opts o;
 		engine_gen_opts_init(&o, kind);
 		o.seed = 1;
-		err = engine_model_generate(&o, &d->model, ei);
+		err = kind == ENGINE_GEN_GPT ? gpt_generation(&d->model, ei) :
+		    engine_model_generate(&o, &d->model, ei);
 		if (err == RF_OK) {
 			err = engine_model_encode(d->model, &buf, &len);
 		}

@@ -64,7 +64,9 @@ struct devnet_config {
 	unsigned jobs;          /* 1..DEVNET_MAX_JOBS */
 	const char *model_kind; /* "mlp", "cnn" or "transformer", generated
 				 * with seed 1 (as `refute model gen` does),
-				 * when model_file is NULL */
+				 * or "gpt": a generation graph (generation
+				 * jobs, docs/generation.md); when model_file
+				 * is NULL */
 	const char *model_file; /* a .rfm file instead */
 	uint64_t window_ms;     /* challenge window */
 	uint64_t seed;          /* job i's input: engine_inputs_random with

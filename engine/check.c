@@ -299,3 +299,61 @@ engine_model_shapes(const struct engine_model *m,
 	return check_run(m, inputs, inputs != NULL ? n : 0, shapes,
 	    SHAPES_BUDGET, ei);
 }
+
+int
+engine_model_check_input_values(const struct engine_model *m,
+    const struct tensor *inputs, size_t n, struct rf_errinfo *ei)
+{
+	size_t n_ops = engine_model_op_count(m);
+	for (size_t k = 0; k < n_ops; k++) {
+		struct engine_op_info oi;
+		struct engine_value_info di;
+		if (engine_model_op(m, k, &oi) != RF_OK ||
+		    oi.op != ENGINE_OP_GATHER || oi.n_inputs < 2 ||
+		    engine_model_value(m, oi.inputs[0], &di) != RF_OK ||
+		    di.kind != ENGINE_VALUE_WEIGHT) {
+			continue;
+		}
+		size_t p = n;
+		for (size_t i = 0; i < n; i++) {
+			if (engine_model_input(m, i) == oi.inputs[1]) {
+				p = i;
+			}
+		}
+		if (p == n) {
+			continue;
+		}
+		int64_t axis = 0;
+		for (size_t a = 0; a < oi.n_attrs; a++) {
+			if (strcmp(oi.attrs[a].name, "axis") == 0) {
+				axis = oi.attrs[a].v.ints[0];
+			}
+		}
+		if (axis < 0) {
+			axis += di.rank;
+		}
+		if (axis < 0 || axis >= di.rank) {
+			continue; /* the operator's own check refuses it */
+		}
+		int64_t size = di.dims[axis];
+		const struct tensor *t = &inputs[p];
+		for (size_t e = 0; e < t->count; e++) {
+			int64_t v;
+			if (t->dtype == TENSOR_I64) {
+				v = ((const int64_t *)t->data)[e];
+			} else if (t->dtype == TENSOR_I32) {
+				v = ((const int32_t *)t->data)[e];
+			} else {
+				break;
+			}
+			if (v < -size || v >= size) {
+				return rf_errf(ei, RF_ERR_RANGE, "input %zu element "
+				    "%zu is %lld, outside -%lld..%lld, the indices "
+				    "op %zu (Gather '%s') can take", p, e,
+				    (long long)v, (long long)size,
+				    (long long)size - 1, k, oi.name);
+			}
+		}
+	}
+	return RF_OK;
+}

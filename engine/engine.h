@@ -390,6 +390,19 @@ int engine_model_shapes(const struct engine_model *m,
     const struct engine_shape *inputs, size_t n, struct engine_shape *shapes,
     struct rf_errinfo *ei) __attribute__((warn_unused_result));
 
+/*
+ * Checks what the graph alone says about the values of a job's inputs:
+ * an input read directly as the indices of a Gather whose data is a
+ * weight must lie within the gathered axis (-n..n-1: the Gather fails on
+ * anything else), so a job the executor could not run is refused before
+ * it is taken (a prompt token outside a language model's vocabulary).
+ * inputs in input order, n the model's input count. RF_ERR_RANGE naming
+ * the input, the element and the operator.
+ */
+int engine_model_check_input_values(const struct engine_model *m,
+    const struct tensor *inputs, size_t n, struct rf_errinfo *ei)
+    __attribute__((warn_unused_result));
+
 /* ------------------------------------------------------------------ */
 /* ONNX import                                                          */
 /* ------------------------------------------------------------------ */

@@ -11,6 +11,11 @@
 #    operator 20, the referee recomputes it and slashes the liar. Every
 #    honest job becomes final, and the summary shows it all.
 # 3. An independent audit of one verdict, replayed from its transcript.
+# 4. Generation jobs (docs/generation.md): a small language model's
+#    generation (prefill, decode steps with the KV cache, a sampled token
+#    per step) is one graph and one trace; a network verifies it, catches
+#    an executor lying inside a decode step (at that step's attention) and
+#    beats a false challenger.
 set -eu
 refute=${1:?usage: mk/demo.sh path/to/refute}
 dir=${RF_DEMO_DIR:-run/demo}
@@ -86,3 +91,40 @@ PY
 )
 "$refute" audit --genesis "$dir/devnet/genesis" "$verdict"
 
+echo
+echo "== generation: one graph for the prompt, every decode step and every draw"
+"$refute" model gen gpt --layers 2 --d-model 32 --heads 4 --vocab 256 \
+    --context 48 --seed 1 -o "$dir/gpt.rfm" >/dev/null
+"$refute" generate "$dir/gpt.rfm" --text "Refute: " --new 16 \
+    --temperature 0.8 --top-k 40 --top-p 0.95 --seed 7 --trace \
+    --save-graph "$dir/gpt.gen.rfm"
+op=$("$refute" model info "$dir/gpt.gen.rfm" |
+    awk '$3 == "step10.h1.attn" { print $1 }')
+summary() {
+	python3 - "$1" "$2" <<'PY'
+import json, sys
+r = json.load(open(sys.argv[1]))
+print("%s: jobs %d, final %d, invalid %d; disputes %d (challenger won %d, "
+      "executor won %d)" % (sys.argv[2], r["submitted"], r["final"],
+      r["invalid"], len(r["disputes"]), r["challenger_wins"],
+      r["executor_wins"]))
+for d in r["disputes"][:2]:
+    print("  dispute %s: %s wins (%s) at operator %d, %d rounds" %
+          (d["dispute_id"][:12], d["winner"], d["reason"], d["op"],
+           d["rounds"]))
+print("  result:", "ok" if r["ok"] else "FAILED: " + r["reason"])
+sys.exit(0 if r["ok"] else 1)
+PY
+}
+echo "operator $op is step 10's attention (Softmax); executor-1 lies there"
+"$refute" devnet --model-file "$dir/gpt.gen.rfm" --executors 2 \
+    --challengers 1 --jobs 12 --faulty 1 --fault lie-at-op --fault-op "$op" \
+    --window-ms 1500 --dir "$dir/devnet-gpt" --json > "$dir/gpt-liar.json" ||
+	{ echo "devnet failed: $dir/gpt-liar.json" >&2; exit 1; }
+summary "$dir/gpt-liar.json" "a lying executor"
+"$refute" devnet --model-file "$dir/gpt.gen.rfm" --executors 2 \
+    --challengers 1 --jobs 6 --faulty-challengers 1 \
+    --challenger-fault false-challenge --window-ms 1500 \
+    --dir "$dir/devnet-gpt2" --json > "$dir/gpt-false.json" ||
+	{ echo "devnet failed: $dir/gpt-false.json" >&2; exit 1; }
+summary "$dir/gpt-false.json" "a false challenger"

@@ -197,14 +197,17 @@ referee_job_graph_check(struct referee *r, const struct proto_digest *id,
     const struct model_spec *s, const struct tensor *in, size_t n,
     char *why, size_t why_len)
 {
-	bool dynamic = false;
-	for (uint32_t i = 0; i < s->n_inputs && !dynamic; i++) {
+	bool dynamic = false, ints = false;
+	for (uint32_t i = 0; i < s->n_inputs; i++) {
 		for (int d = 0; d < s->in[i].rank; d++) {
 			dynamic = dynamic || s->in[i].dims[d] < 0;
 		}
+		ints = ints || s->in[i].dtype == TENSOR_I64 ||
+		    s->in[i].dtype == TENSOR_I32;
 	}
-	if (!dynamic || n != s->n_inputs) {
-		/* Fixed shapes were checked at registration. */
+	if ((!dynamic && !ints) || n != s->n_inputs) {
+		/* Fixed shapes were checked at registration; only integer
+		 * inputs have values the graph can rule out (indices). */
 		return RF_OK;
 	}
 	sqlite3_stmt *st;
@@ -232,7 +235,13 @@ referee_job_graph_check(struct referee *r, const struct proto_digest *id,
 			    sizeof(sh[i].dims[0]));
 		}
 		ei.msg[0] = '\0';
-		err = engine_model_check_inputs(m, sh, n, NULL, &ei);
+		err = dynamic ? engine_model_check_inputs(m, sh, n, NULL, &ei) :
+		    RF_OK;
+		if (err == RF_OK && ints) {
+			/* A token outside the vocabulary: the executor could
+			 * not run the job, and would pay its deadline. */
+			err = engine_model_check_input_values(m, in, n, &ei);
+		}
 		engine_model_free(m);
 		if (err != RF_OK && err != RF_ERR_NOMEM) {
 			snprintf(why, why_len, "the model cannot run on these "

@@ -511,6 +511,75 @@ test_graph_encodes(void)
 	engine_model_free(base);
 }
 
+/* Replaces every occurrence of a 4-byte pattern; returns how many. */
+static size_t
+patch4(uint8_t *b, size_t len, uint32_t from, uint32_t to)
+{
+	size_t n = 0;
+	for (size_t i = 0; i + 4 <= len; i++) {
+		uint32_t v;
+		memcpy(&v, b + i, 4);
+		if (v == from) {
+			memcpy(b + i, &to, 4);
+			n++;
+		}
+	}
+	return n;
+}
+
+/* A cheater's graph: the generation graph with a sampler parameter out of
+ * range written into its bytes (the builder refuses to make one) is
+ * refused where a referee meets it, decoding the registered graph. */
+static void
+test_cheater_graph_refused(void)
+{
+	struct engine_model *base = small_gpt(true, 4);
+	struct engine_generation g;
+	memset(&g, 0, sizeof(g));
+	g.prompt_len = 2;
+	g.n_new = 3;
+	g.sampler.temperature = 0.8f;
+	g.sampler.top_p = 0.95f;
+	struct engine_model *gm = NULL, *back = NULL;
+	struct rf_errinfo ei = { "" };
+	CU_ASSERT_EQUAL_FATAL(engine_generation_model(base, &g, &gm, &ei),
+	    RF_OK);
+	uint8_t *b;
+	size_t len;
+	CU_ASSERT_EQUAL_FATAL(engine_model_encode_graph(gm, &b, &len), RF_OK);
+	CU_ASSERT_EQUAL_FATAL(engine_model_decode_graph(b, len, &back, &ei),
+	    RF_OK);
+	engine_model_free(back);
+	back = NULL;
+	const struct {
+		float from, to;
+		const char *says;
+	} lies[] = {
+		{ 0.8f, -1.0f, "temperature" },
+		{ 0.8f, 1000.0f, "temperature" },
+		{ 0.95f, 1.5f, "top-p" },
+		{ 0.95f, 0.0f, "top-p" },
+	};
+	for (size_t i = 0; i < sizeof(lies) / sizeof(lies[0]); i++) {
+		uint8_t *c = malloc(len);
+		CU_ASSERT_FATAL(c != NULL);
+		memcpy(c, b, len);
+		uint32_t f, t;
+		memcpy(&f, &lies[i].from, 4);
+		memcpy(&t, &lies[i].to, 4);
+		CU_ASSERT_EQUAL(patch4(c, len, f, t), 3); /* one per Sample */
+		ei.msg[0] = '\0';
+		CU_ASSERT_EQUAL(engine_model_decode_graph(c, len, &back, &ei),
+		    RF_ERR_INVAL);
+		CU_ASSERT(back == NULL);
+		CU_ASSERT(strstr(ei.msg, lies[i].says) != NULL);
+		free(c);
+	}
+	free(b);
+	engine_model_free(gm);
+	engine_model_free(base);
+}
+
 static CU_TestInfo tests[] = {
 	{ "sampler: greedy ties, NaN, -inf", test_greedy_ties },
 	{ "sampler: the random stream is splitmix64", test_random_stream },
@@ -524,6 +593,8 @@ static CU_TestInfo tests[] = {
 	{ "generation: the Sample operator's one step",
 	    test_sample_op_one_step },
 	{ "generation: the graph encodes canonically", test_graph_encodes },
+	{ "generation: a cheater's sampler parameters are refused",
+	    test_cheater_graph_refused },
 	CU_TEST_INFO_NULL,
 };
 

@@ -626,6 +626,79 @@ test_model_spec(void)
 	fix_close(f);
 }
 
+/* A generation job (docs/generation.md) whose prompt holds a token
+ * outside the vocabulary is refused at submit: the graph's Gather could
+ * not run it, and the executor would pay the job's deadline. */
+static void
+test_job_token_values(void)
+{
+	struct fix *f = fix_open(genesis3(""));
+	struct engine_gen_opts o;
+	engine_gen_opts_init(&o, ENGINE_GEN_GPT);
+	o.vocab = 40;
+	o.d_model = 16;
+	o.heads = 2;
+	o.blocks = 1;
+	o.context = 12;
+	struct engine_model *base = NULL, *gm = NULL;
+	CU_ASSERT_FATAL(engine_model_generate(&o, &base, NULL) == RF_OK);
+	struct engine_generation gen;
+	memset(&gen, 0, sizeof(gen));
+	engine_sampler_init(&gen.sampler);
+	gen.prompt_len = 3;
+	gen.n_new = 2;
+	CU_ASSERT_FATAL(engine_generation_model(base, &gen, &gm, NULL) ==
+	    RF_OK);
+	uint8_t *g = NULL;
+	size_t len;
+	CU_ASSERT_FATAL(engine_model_encode_graph(gm, &g, &len) == RF_OK);
+	engine_model_free(gm);
+	engine_model_free(base);
+	struct model_spec s;
+	CU_ASSERT_FATAL(referee_model_derive(SUITE, g, len, &s, NULL) == RF_OK);
+	struct proto_digest id;
+	proto_hash(SUITE, "gen", 3, &id);
+	sqlite3_stmt *st;
+	CU_ASSERT_FATAL(sqlite3_prepare_v2(store_db(f->r.db), "INSERT INTO "
+	    "models (model_id, name, n_ops, n_inputs, graph, owner, n_leaves) "
+	    "VALUES (?1, 'gen', ?2, 1, ?3, ?4, ?5)", -1, &st, NULL) ==
+	    SQLITE_OK);
+	sqlite3_bind_blob(st, 1, id.b, (int)proto_hash_len(SUITE),
+	    SQLITE_TRANSIENT);
+	sqlite3_bind_int64(st, 2, s.n_ops);
+	sqlite3_bind_blob(st, 3, g, (int)len, SQLITE_TRANSIENT);
+	sqlite3_bind_blob(st, 4, key_a.b, PROTO_KEY_LEN, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(st, 5, s.n_leaves);
+	CU_ASSERT_FATAL(sqlite3_step(st) == SQLITE_DONE);
+	sqlite3_finalize(st);
+	free(g);
+	store_lock(f->r.db);
+	struct tensor t;
+	static const int64_t pd[1] = { 3 };
+	CU_ASSERT_FATAL(engine_tensor_init(&t, TENSOR_I64, 1, pd) == RF_OK);
+	int64_t *v = t.data;
+	char why[256] = "";
+	const int64_t ok[][3] = { { 0, 5, 39 }, { -40, -1, 0 } };
+	for (size_t i = 0; i < 2; i++) {
+		memcpy(v, ok[i], sizeof(ok[i]));
+		CU_ASSERT_EQUAL(referee_job_graph_check(&f->r, &id, &s, &t, 1,
+		    why, sizeof(why)), RF_OK);
+	}
+	const int64_t bad[][3] = { { 0, 40, 1 }, { 1, 2, -41 },
+		{ INT64_MAX, 0, 0 }, { 0, 0, INT64_MIN } };
+	for (size_t i = 0; i < 4; i++) {
+		memcpy(v, bad[i], sizeof(bad[i]));
+		why[0] = '\0';
+		CU_ASSERT_EQUAL(referee_job_graph_check(&f->r, &id, &s, &t, 1,
+		    why, sizeof(why)), RF_ERR_SHAPE);
+		CU_ASSERT_PTR_NOT_NULL(strstr(why, "outside"));
+		CU_ASSERT_PTR_NOT_NULL(strstr(why, "Gather"));
+	}
+	engine_tensor_fini(&t);
+	store_unlock(f->r.db);
+	fix_close(f);
+}
+
 /* ------------------------------------------------------------------ */
 /* The ledger                                                           */
 /* ------------------------------------------------------------------ */
@@ -1045,6 +1118,8 @@ static CU_TestInfo genesis_tests[] = {
 
 static CU_TestInfo validate_tests[] = {
 	{ "a model's spec is derived from its graph", test_model_derive },
+	{ "a job's token outside the vocabulary is refused",
+	    test_job_token_values },
 	{ "deriving it out of memory", test_model_derive_nomem },
 	{ "a job's inputs against the spec", test_job_inputs },
 	{ "stored specs, legacy rows, damage, dynamic shapes",
