@@ -913,6 +913,7 @@ setup(struct challenger *c, struct rf_errinfo *ei)
 	int err = node_open(&c->node, &cfg->node, "refute_challenger", schema,
 	    sizeof(schema) / sizeof(schema[0]), ei);
 	if (err == RF_OK) {
+		c->node.rpc.stop = c->stop; /* SIGTERM cancels a call */
 		err = seed_resolve(c, ei);
 	}
 	if (err == RF_OK) {

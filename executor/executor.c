@@ -454,6 +454,7 @@ setup(struct executor *x, struct rf_errinfo *ei)
 	int err = node_open(&x->node, &c->node, "refute_executor", schema,
 	    sizeof(schema) / sizeof(schema[0]), ei);
 	if (err == RF_OK) {
+		x->node.rpc.stop = x->stop; /* SIGTERM cancels a call */
 		setup_metrics(x);
 		err = node_join(&x->node, PROTO_ROLE_EXECUTOR, c->listen_url, ei);
 	}

@@ -28,6 +28,10 @@ struct node_rpc {
 	uint64_t last_seq;
 	int timeout_ms;
 	int retries;
+	/* A node's stop flag (NULL: none): once set, a call in flight is
+	 * cancelled and no retry is made (RF_ERR_CLOSED), so SIGTERM never
+	 * waits for the referee. */
+	volatile sig_atomic_t *stop;
 };
 
 int node_rpc_open(struct node_rpc *rpc, const char *url,

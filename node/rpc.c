@@ -85,12 +85,17 @@ rpc_call(struct node_rpc *rpc, enum proto_msg_type type, const void *body,
 		    proto_msg_type_name((int)type), rf_strerror(err));
 	}
 	for (int attempt = 0; attempt <= rpc->retries; attempt++) {
-		err = net_client_call(rpc->client, buf, len, &rbuf, &rlen,
-		    rpc->timeout_ms, ei);
+		err = net_client_call_stop(rpc->client, buf, len, &rbuf, &rlen,
+		    rpc->timeout_ms, rpc->stop, ei);
 		if (err != RF_ERR_TIMEOUT && err != RF_ERR_NET) {
 			break;
 		}
-		usleep(100 * 1000 * (unsigned)(attempt + 1));
+		node_sleep_ms(100 * (uint64_t)(attempt + 1), rpc->stop);
+		if (rpc->stop != NULL && *rpc->stop) {
+			err = rf_errf(ei, RF_ERR_CLOSED, "stopping: the request "
+			    "to the referee is abandoned");
+			break;
+		}
 	}
 	pthread_mutex_unlock(&rpc->lock);
 	free(buf);
@@ -224,6 +229,6 @@ int
 node_rpc_forward(struct node_rpc *rpc, const uint8_t *req, size_t len,
     uint8_t **reply, size_t *reply_len, struct rf_errinfo *ei)
 {
-	return net_client_call(rpc->client, req, len, reply, reply_len,
-	    rpc->timeout_ms, ei);
+	return net_client_call_stop(rpc->client, req, len, reply, reply_len,
+	    rpc->timeout_ms, rpc->stop, ei);
 }
