@@ -16,15 +16,38 @@
 /* Messages                                                             */
 /* ------------------------------------------------------------------ */
 
-static void vmessage(const struct cli_cmd *cmd, const char *fmt, va_list ap)
-    __attribute__((format(printf, 2, 0)));
+static bool json_errors;
+
+void
+cmd_json_errors(bool on)
+{
+	json_errors = on;
+}
 
 static void
-vmessage(const struct cli_cmd *cmd, const char *fmt, va_list ap)
+json_error(const char *msg, int code)
 {
-	fprintf(stderr, "refute %s: ", cmd->path);
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
+	if (json_errors) {
+		struct json_out j;
+		cmd_json_begin(&j, stdout);
+		cmd_json_str(&j, "error", msg);
+		cmd_json_int(&j, "exit", code);
+		cmd_json_end(&j);
+		fflush(stdout);
+	}
+}
+
+static int vmessage(const struct cli_cmd *cmd, int code, const char *fmt,
+    va_list ap) __attribute__((format(printf, 3, 0)));
+
+static int
+vmessage(const struct cli_cmd *cmd, int code, const char *fmt, va_list ap)
+{
+	char msg[1024];
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	fprintf(stderr, "refute %s: %s\n", cmd->path, msg);
+	json_error(msg, code);
+	return code;
 }
 
 int
@@ -32,9 +55,19 @@ cmd_fail(const struct cli_cmd *cmd, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
-	vmessage(cmd, fmt, ap);
+	int rc = vmessage(cmd, CLI_EXIT_FAIL, fmt, ap);
 	va_end(ap);
-	return CLI_EXIT_FAIL;
+	return rc;
+}
+
+int
+cmd_fail_code(const struct cli_cmd *cmd, int code, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	int rc = vmessage(cmd, code, fmt, ap);
+	va_end(ap);
+	return rc;
 }
 
 int
@@ -47,6 +80,7 @@ cmd_usage_error(const struct cli_cmd *cmd, const char *fmt, ...)
 	va_end(ap);
 	fprintf(stderr, "refute %s: %s (see 'refute %s --help')\n", cmd->path,
 	    msg, cmd->path);
+	json_error(msg, CLI_EXIT_USAGE);
 	return CLI_EXIT_USAGE;
 }
 

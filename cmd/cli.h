@@ -4,7 +4,10 @@
  * writer and the exit-code convention.
  *
  * Exit codes: 0 success, 1 the command failed (bad file, run error),
- * 2 the command line was wrong.
+ * 2 the command line was wrong; commands that talk to a referee also
+ * use 3 the job's claim fell (invalid), 4 timed out waiting, 5 the
+ * referee refused the request, 6 the referee could not be reached (a
+ * network error). CLI_EXIT_HELP_CODES is the paragraph --help shows.
  */
 #ifndef RF_CMD_CLI_H
 #define RF_CMD_CLI_H
@@ -17,6 +20,16 @@
 #define CLI_EXIT_OK 0
 #define CLI_EXIT_FAIL 1
 #define CLI_EXIT_USAGE 2
+#define CLI_EXIT_INVALID 3
+#define CLI_EXIT_TIMEOUT 4
+#define CLI_EXIT_REFUSED 5
+#define CLI_EXIT_NET 6
+#define CLI_EXIT_HELP_CODES                                                \
+	"Exit codes: 0 done (the job final); 1 failed (a bad file, a bad "  \
+	"reply, an\noutput that does not match the model); 2 a wrong "      \
+	"command line; 3 the job is\ninvalid (its claim fell); 4 timed "    \
+	"out waiting; 5 refused by the referee;\n6 the referee could not "  \
+	"be reached (network error)."
 
 enum cli_opt_type {
 	CLI_FLAG,   /* bool, no value */
@@ -81,6 +94,12 @@ int cmd_fail(const struct cli_cmd *cmd, const char *fmt, ...)
 /* Same, but returns CLI_EXIT_USAGE and points at --help. */
 int cmd_usage_error(const struct cli_cmd *cmd, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+/* cmd_fail with another exit code (CLI_EXIT_REFUSED, ...). */
+int cmd_fail_code(const struct cli_cmd *cmd, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* With --json, errors go to stdout as well, as one JSON object
+ * {"error":"...","exit":N}, so a script reading stdout sees why. */
+void cmd_json_errors(bool on);
 
 /* Reads a whole file (at most max bytes). On failure prints why. */
 int cmd_read_file(const struct cli_cmd *cmd, const char *path, size_t max,

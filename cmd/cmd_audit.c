@@ -31,7 +31,8 @@ fetch_verdict(const struct cli_cmd *cmd, const char *url, const char *hex,
 	int err = node_rpc_open(&rpc, url, &id, suite, referee, &ei);
 	proto_identity_wipe(&id);
 	if (err != RF_OK) {
-		return cmd_fail(cmd, "cannot reach %s: %s", url, ei.msg);
+		return cmd_fail_code(cmd, CLI_EXIT_NET, "cannot reach %s: %s", url,
+		    ei.msg);
 	}
 	memset(&req, 0, sizeof(req));
 	if (proto_digest_parse_hex(suite, hex, &req.dispute_id) != RF_OK) {
@@ -51,7 +52,8 @@ fetch_verdict(const struct cli_cmd *cmd, const char *url, const char *hex,
 	}
 	node_rpc_close(&rpc);
 	if (err != RF_OK) {
-		return cmd_fail(cmd, "cannot fetch the dispute: %s", ei.msg);
+		return cmd_fail_code(cmd, CLI_EXIT_NET, "cannot fetch the dispute: "
+		    "%s", ei.msg);
 	}
 	/* The verdict itself is checked by the audit; the other replies
 	 * are read here. */
@@ -159,7 +161,8 @@ cmd_audit(int argc, char **argv)
 		    "the referee's public key (when the genesis names none)" },
 		{ "referee", 'r', CLI_STR, &referee, "URL",
 		    "fetch the verdict from this referee (with --dispute)" },
-		{ "dispute", 'd', CLI_STR, &dispute, "HEX", "the dispute id" },
+		{ "dispute", 'd', CLI_STR, &dispute, "HEX",
+		    "the dispute id, or a unique prefix of it" },
 		{ "save", 0, CLI_STR, &save, "FILE",
 		    "keep the fetched verdict in FILE" },
 		{ "json", 0, CLI_FLAG, &json, NULL, "print a JSON object" },
@@ -186,6 +189,7 @@ cmd_audit(int argc, char **argv)
 	if (rc >= 0) {
 		return rc;
 	}
+	cmd_json_errors(json);
 	if ((np == 1) == (referee != NULL || dispute != NULL) ||
 	    ((referee == NULL) != (dispute == NULL))) {
 		return cmd_usage_error(&cmd, "give a verdict file, or --referee "
@@ -206,6 +210,18 @@ cmd_audit(int argc, char **argv)
 	enum proto_hash suite = rules.suite;
 	uint8_t *buf;
 	size_t len;
+	char full[2 * PROTO_DIGEST_MAX + 1];
+	if (np == 0) {
+		/* A prefix names the one dispute whose id starts with it. */
+		struct proto_digest did;
+		rc = cmd_dispute_resolve(&cmd, referee, suite, &rules.referee,
+		    dispute, &did);
+		if (rc != CLI_EXIT_OK) {
+			return rc;
+		}
+		proto_digest_hex(suite, &did, full);
+		dispute = full;
+	}
 	rc = np == 1 ? cmd_read_file(&cmd, pos[0], PROTO_MAX_MESSAGE, &buf, &len) :
 	    fetch_verdict(&cmd, referee, dispute, suite, &rules.referee, &buf,
 	    &len);

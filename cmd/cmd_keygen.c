@@ -50,18 +50,21 @@ cmd_load_identity(const struct cli_cmd *cmd, const char *path,
 int
 cmd_keygen(int argc, char **argv)
 {
-	const char *out = NULL;
+	const char *out = NULL, *show = NULL;
 	bool force = false;
 	const struct cli_opt opts[] = {
 		{ "output", 'o', CLI_STR, &out, "FILE",
 		    "identity file to create (mode 0600)" },
 		{ "force", 'f', CLI_FLAG, &force, NULL,
 		    "replace an existing file" },
+		{ "show", 0, CLI_STR, &show, "FILE",
+		    "print the public key of an existing identity file" },
 	};
 	const struct cli_cmd cmd = {
 		.path = "keygen",
 		.summary = "Create a node identity: an Ed25519 key pair. Prints "
-		    "the public key.",
+		    "the public key.\nWith --show FILE, print an existing "
+		    "identity's public key instead.",
 		.opts = opts,
 		.n_opts = sizeof(opts) / sizeof(opts[0]),
 	};
@@ -71,8 +74,30 @@ cmd_keygen(int argc, char **argv)
 	if (rc >= 0) {
 		return rc;
 	}
+	if (show != NULL) {
+		if (out != NULL || force) {
+			return cmd_usage_error(&cmd, "give --show FILE or "
+			    "--output FILE, not both");
+		}
+		if (proto_init() != RF_OK) {
+			return cmd_fail(&cmd, "cannot initialise libsodium");
+		}
+		/* The whole file is checked (mode, format, that the secret
+		 * matches the public key), so a damaged key is found now. */
+		struct proto_identity id;
+		rc = cmd_load_identity(&cmd, show, &id);
+		if (rc != CLI_EXIT_OK) {
+			return rc;
+		}
+		char hex[65];
+		proto_pubkey_hex(&id.pk, hex);
+		proto_identity_wipe(&id);
+		printf("%s\n", hex);
+		return CLI_EXIT_OK;
+	}
 	if (out == NULL) {
-		return cmd_usage_error(&cmd, "missing --output FILE");
+		return cmd_usage_error(&cmd, "missing --output FILE (or --show "
+		    "FILE)");
 	}
 	if (!force && access(out, F_OK) == 0) {
 		return cmd_fail(&cmd, "'%s' exists; use --force to replace it",

@@ -8,6 +8,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "protocol/protocol.h"
+
 int cmd_model_gen(int argc, char **argv);
 int cmd_model_info(int argc, char **argv);
 int cmd_model_run(int argc, char **argv);
@@ -17,6 +19,8 @@ int cmd_keygen(int argc, char **argv);
 int cmd_referee(int argc, char **argv);
 int cmd_status(int argc, char **argv);
 int cmd_submit(int argc, char **argv);
+int cmd_job(int argc, char **argv);
+int cmd_disputes(int argc, char **argv);
 int cmd_executor(int argc, char **argv);
 int cmd_challenger(int argc, char **argv);
 int cmd_audit(int argc, char **argv);
@@ -52,5 +56,13 @@ struct cli_cmd;
 /* Applies a --threads N option (0: one per core) to the engine; an exit
  * code, CLI_EXIT_OK on success. */
 int cmd_engine_threads(const struct cli_cmd *cmd, int64_t threads);
+
+struct proto_pubkey;
+struct proto_digest;
+/* The dispute whose id is hex or starts with it, asked of the referee at
+ * url (replies signed by referee, unless NULL); an exit code. */
+int cmd_dispute_resolve(const struct cli_cmd *cmd, const char *url,
+    enum proto_hash suite, const struct proto_pubkey *referee,
+    const char *prefix, struct proto_digest *id);
 
 #endif
