@@ -113,8 +113,8 @@ client_call(const struct cli_cmd *cmd, struct node_rpc *rpc,
 	{ "referee-key", 0, CLI_STR, &(o).referee_key, "HEX",              \
 	    "accept replies signed by this key only" },                    \
 	{ "hash", 0, CLI_STR, &(o).hash, "SUITE",                          \
-	    "the network's hash suite, blake3, blake2b or xxh3 (default:\n" \
-	    "the referee's)" }
+	    "the network's hash suite, blake3, blake2b or xxh3\n"         \
+	    "                             (default: the referee's)" }
 
 /* ------------------------------------------------------------------ */
 /* status                                                               */
@@ -282,7 +282,7 @@ cmd_status(int argc, char **argv)
 		CLIENT_OPTS(o),
 		{ "limit", 'n', CLI_I64, &limit, "N",
 		    "list at most N open jobs and N open disputes (default 20,\n"
-		    "at most 256)" },
+		    "                             at most 256)" },
 		{ "json", 0, CLI_FLAG, &json, NULL, "print a JSON object" },
 	};
 	const struct cli_cmd cmd = {
@@ -955,10 +955,11 @@ cmd_job(int argc, char **argv)
 	const struct cli_opt opts[] = {
 		CLIENT_OPTS(o),
 		{ "output", 'o', CLI_STRS, &outputs, "Y.npy",
-		    "write the claimed output tensors (once the job is claimed)" },
+		    "write the claimed output tensors (once claimed)" },
 		{ "cancel", 0, CLI_FLAG, &cancel, NULL,
 		    "withdraw the job and get its fee back (before any claim;\n"
-		    "sign with the job's client's --identity)" },
+		    "                             sign with the job's client's "
+		    "--identity)" },
 		{ "json", 0, CLI_FLAG, &json, NULL, "print a JSON object" },
 	};
 	const struct cli_cmd cmd = {

@@ -97,6 +97,36 @@ teardown(void)
 	return system(cmd) != 0;
 }
 
+/* keygen --show prints the key keygen printed, and checks the file as
+ * every node does (mode, format). Exit codes are in --help. */
+static void
+test_keygen_show(void)
+{
+	char out[4096], pub[4096];
+	CU_ASSERT_EQUAL(run(out, sizeof(out), "keygen -o show.key -f"), 0);
+	snprintf(pub, sizeof(pub), "%s", out);
+	CU_ASSERT_EQUAL(strlen(pub), 65);
+	CU_ASSERT_EQUAL(run(out, sizeof(out), "keygen --show show.key"), 0);
+	CU_ASSERT_STRING_EQUAL(out, pub);
+	CU_ASSERT_EQUAL(run(out, sizeof(out), "keygen --show show.key -o "
+	    "x.key"), 2);
+	CU_ASSERT_EQUAL(run(out, sizeof(out), "keygen --show nothere.key"), 1);
+	CU_ASSERT_EQUAL(run(out, sizeof(out), "keygen --show m.rfm"), 1);
+	char p[512];
+	snprintf(p, sizeof(p), "%s/open.key", tmpdir);
+	CU_ASSERT_EQUAL(test_write_file(p, "refute-identity 1\n", 18, 0644),
+	    0);
+	CU_ASSERT_EQUAL(run(out, sizeof(out), "keygen --show open.key"), 1);
+	CU_ASSERT(strstr(out, "chmod 600") != NULL);
+	const char *cmds[] = { "submit", "job", "disputes", "status" };
+	for (size_t i = 0; i < 4; i++) {
+		CU_ASSERT_EQUAL(run(out, sizeof(out), "%s --help", cmds[i]), 0);
+		CU_ASSERT(strstr(out, "4 timed\nout") != NULL ||
+		    strstr(out, "4 timed out") != NULL);
+		CU_ASSERT(strstr(out, "6 the referee could not") != NULL);
+	}
+}
+
 static void
 test_help_and_usage_errors(void)
 {
@@ -346,6 +376,7 @@ main(void)
 		{ "model run --repeat", test_run_repeat },
 		{ "trace root: processes, kernels, Python", test_trace_root },
 		{ "model run --threads", test_threads },
+		{ "keygen --show, exit codes in --help", test_keygen_show },
 		CU_TEST_INFO_NULL,
 	};
 	CU_SuiteInfo suites[] = {
