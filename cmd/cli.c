@@ -70,13 +70,18 @@ cmd_fail_code(const struct cli_cmd *cmd, int code, const char *fmt, ...)
 	return rc;
 }
 
+/* "FILE: line N: " while a config file's line is applied. */
+static char where[512];
+
 int
 cmd_usage_error(const struct cli_cmd *cmd, const char *fmt, ...)
 {
-	char msg[512];
+	char msg[1024];
+	size_t n = strlen(where);
+	memcpy(msg, where, n + 1);
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	vsnprintf(msg + n, sizeof(msg) - n, fmt, ap);
 	va_end(ap);
 	fprintf(stderr, "refute %s: %s (see 'refute %s --help')\n", cmd->path,
 	    msg, cmd->path);
@@ -189,12 +194,165 @@ apply(const struct cli_cmd *cmd, const struct cli_opt *o, const char *v)
 	return -1;
 }
 
+/* The value of --config in argv, if any, found without applying
+ * anything: the walk skips the values of other options as the parser
+ * would. */
+static const char *
+find_config(const struct cli_cmd *cmd, int argc, char **argv)
+{
+	const char *path = NULL;
+	for (int i = 0; i < argc; i++) {
+		const char *a = argv[i];
+		if (strcmp(a, "--") == 0) {
+			break;
+		}
+		if (a[0] != '-' || a[1] == '\0') {
+			continue;
+		}
+		const struct cli_opt *o;
+		bool has_val = false;
+		if (a[1] == '-') {
+			const char *eq = strchr(a + 2, '=');
+			size_t len = eq ? (size_t)(eq - (a + 2)) : strlen(a + 2);
+			o = find_long(cmd, a + 2, len);
+			has_val = eq != NULL;
+			if (o != NULL && strcmp(o->name, "config") == 0 && eq) {
+				path = eq + 1;
+				continue;
+			}
+		} else {
+			o = a[2] == '\0' ? find_short(cmd, a[1]) : NULL;
+		}
+		if (o == NULL || o->type == CLI_FLAG || has_val) {
+			continue;
+		}
+		if (strcmp(o->name, "config") == 0 && i + 1 < argc) {
+			path = argv[i + 1];
+		}
+		i++; /* the option's value */
+	}
+	return path;
+}
+
+/* The config file's text: options point into it until the process
+ * ends. */
+static char *config_text;
+
+/* Applies a config file's options; from[i] is set for each option
+ * the file gave. -1 when all is well, else the exit code. */
+static int
+apply_config(const struct cli_cmd *cmd, const char *path, int *from)
+{
+	uint8_t *buf;
+	size_t len;
+	struct rf_errinfo ei = { "" };
+	if (node_file_read(path, (size_t)1 << 20, &buf, &len, &ei) != RF_OK) {
+		return cmd_usage_error(cmd, "--config: %s", ei.msg);
+	}
+	if (memchr(buf, '\0', len) != NULL) {
+		free(buf);
+		return cmd_usage_error(cmd, "--config: '%s' is not a text file "
+		    "(it holds a NUL byte)", path);
+	}
+	free(config_text);
+	config_text = (char *)buf; /* node_file_read ends it with a NUL */
+	char *line = config_text;
+	int rc = -1;
+	for (int no = 1; line != NULL && rc < 0; no++) {
+		char *next = strchr(line, '\n');
+		if (next != NULL) {
+			*next++ = '\0';
+		}
+		snprintf(where, sizeof(where), "%s: line %d: ", path, no);
+		/* Blanks (a CR too) around; a comment from '#' at the start
+		 * or after a blank. */
+		for (char *c = line; *c; c++) {
+			if (*c == '#' && (c == line || c[-1] == ' ' ||
+			    c[-1] == '\t')) {
+				*c = '\0';
+				break;
+			}
+		}
+		char *name = line + strspn(line, " \t\r");
+		char *end = name + strlen(name);
+		while (end > name && (end[-1] == ' ' || end[-1] == '\t' ||
+		    end[-1] == '\r')) {
+			*--end = '\0';
+		}
+		line = next;
+		if (*name == '\0') {
+			continue;
+		}
+		if (name[0] == '-' && name[1] == '-') {
+			name += 2;
+		}
+		size_t nl = strcspn(name, " \t");
+		char *val = name + nl;
+		if (*val != '\0') {
+			*val++ = '\0';
+			val += strspn(val, " \t");
+		}
+		const struct cli_opt *o = find_long(cmd, name, strlen(name));
+		if (o == NULL) {
+			rc = cmd_usage_error(cmd, "unknown option '%s'", name);
+			break;
+		}
+		size_t k = (size_t)(o - cmd->opts);
+		if (strcmp(o->name, "config") == 0) {
+			rc = cmd_usage_error(cmd, "a config file cannot name "
+			    "another (config)");
+			break;
+		}
+		if (from[k] != 0 && o->type != CLI_STRS) {
+			rc = cmd_usage_error(cmd, "'%s' is given twice (first on "
+			    "line %d)", name, from[k]);
+			break;
+		}
+		if (o->type == CLI_FLAG) {
+			bool on = *val == '\0' || strcmp(val, "true") == 0 ||
+			    strcmp(val, "yes") == 0 || strcmp(val, "1") == 0;
+			bool off = strcmp(val, "false") == 0 ||
+			    strcmp(val, "no") == 0 || strcmp(val, "0") == 0;
+			if (!on && !off) {
+				rc = cmd_usage_error(cmd, "'%s' is a flag: give it "
+				    "alone, or 'true' or 'false', not '%s'", name, val);
+				break;
+			}
+			*(bool *)o->dst = on;
+		} else if (*val == '\0') {
+			rc = cmd_usage_error(cmd, "'%s' needs a value ('%s %s')",
+			    name, name, o->metavar ? o->metavar : "VALUE");
+			break;
+		} else {
+			rc = apply(cmd, o, val);
+		}
+		from[k] = no;
+	}
+	where[0] = '\0';
+	return rc;
+}
+
 int
 cmd_parse(const struct cli_cmd *cmd, int argc, char **argv,
     const char **pos, size_t *n_pos)
 {
 	size_t np = 0;
 	bool only_pos = false;
+	/* Line numbers of the options a config file gave (0: not given). */
+	int from[64] = { 0 };
+	bool wants_help = false;
+	for (int i = 0; i < argc; i++) {
+		wants_help = wants_help || strcmp(argv[i], "-h") == 0 ||
+		    strcmp(argv[i], "--help") == 0;
+	}
+	const char *config = cmd->config && !wants_help && cmd->n_opts <= 64 ?
+	    find_config(cmd, argc, argv) : NULL;
+	if (config != NULL) {
+		int rc = apply_config(cmd, config, from);
+		if (rc >= 0) {
+			return rc;
+		}
+	}
 	for (int i = 0; i < argc; i++) {
 		const char *a = argv[i];
 		if (only_pos || a[0] != '-' || a[1] == '\0') {
@@ -242,6 +400,12 @@ cmd_parse(const struct cli_cmd *cmd, int argc, char **argv,
 				    o->name);
 			}
 			val = argv[++i];
+		}
+		size_t k = (size_t)(o - cmd->opts);
+		if (o->type == CLI_STRS && k < 64 && from[k] != 0) {
+			/* The command line's list replaces the file's. */
+			((struct cli_strs *)o->dst)->n = 0;
+			from[k] = 0;
 		}
 		int rc = apply(cmd, o, val);
 		if (rc >= 0) {

@@ -57,6 +57,10 @@ struct cli_opt {
 
 struct cli_cmd {
 	const char *path;   /* "model run" */
+	/* The command takes --config FILE (an option named "config" in
+	 * opts): the file's options are applied first, the command line's
+	 * after them. */
+	bool config;
 	const char *args;   /* positional synopsis: "FILE" */
 	const char *summary;
 	const char *details; /* may be NULL */
@@ -64,6 +68,20 @@ struct cli_cmd {
 	size_t n_opts;
 	size_t min_pos, max_pos;
 };
+
+/*
+ * A config file holds command-line options, one per line: `name value`
+ * (the long name, without "--"; the value is the rest of the line), a
+ * flag alone (or `flag true` / `flag false`), comments from a `#` at the
+ * start of a line or after a blank, blank lines. A repeatable option may
+ * be given on several lines; any other only once. Options on the command
+ * line override the file's (a repeatable one given there replaces the
+ * file's list). A bad line is a usage error naming the file and line.
+ */
+#define CLI_CONFIG_OPT(path)                                               \
+	{ "config", 'c', CLI_STR, &(path), "FILE",                         \
+	    "read options from FILE, one per line ('name value'); the\n"   \
+	    "                             command line overrides them" }
 
 /*
  * Parses argv (argv[0] is the first argument after the command path).

@@ -20,9 +20,11 @@ struct node_opts {
 	const char *referee_key, *hash;
 	struct cli_strs models;
 	int64_t threads; /* engine threads; 0: one per core */
+	const char *config; /* --config FILE: read by cmd_parse */
 };
 
 #define NODE_OPTS(o, db_default)                                           \
+	CLI_CONFIG_OPT((o).config),                                        \
 	{ "identity", 'k', CLI_STR, &(o).identity, "FILE",                 \
 	    "this node's identity file (refute keygen)" },                 \
 	{ "referee", 'r', CLI_STR, &(o).referee, "URL",                    \
@@ -121,7 +123,7 @@ cmd_executor(int argc, char **argv)
 {
 	struct node_opts o = { "tcp://127.0.0.1:7700", "tcp://127.0.0.1:7701",
 		NULL, "executor.db", NULL, "executor", NULL, NULL,
-		{ { NULL }, 0 }, 0 };
+		{ { NULL }, 0 }, 0, NULL };
 	const char *listen = NULL, *fault = "none", *fault_rate = "1";
 	int64_t stake = 1000, fault_op = 0;
 	int64_t max_conns = NET_MAX_CONNS_DEFAULT, idle_ms = NET_IDLE_MS_DEFAULT;
@@ -142,6 +144,7 @@ cmd_executor(int argc, char **argv)
 	};
 	const struct cli_cmd cmd = {
 		.path = "executor",
+		.config = true,
 		.summary = "Run an executor: take jobs, run them deterministically, "
 		    "post signed claims\ncommitting to the whole trace.",
 		.details = "--fault and its options make the node lie on purpose, "
@@ -190,6 +193,13 @@ cmd_executor(int argc, char **argv)
 	struct rf_errinfo ei = { "" };
 	int err = executor_run(&cfg, stop, &ei);
 	proto_identity_wipe(&cfg.node.identity);
+	if (err != RF_OK && *stop) {
+		/* Stopped while starting (a request to the referee cut
+		 * short): what was asked for, not a failure. */
+		log_info("stopped while starting: %s", ei.msg[0] ? ei.msg :
+		    rf_strerror(err));
+		return CLI_EXIT_OK;
+	}
 	if (err != RF_OK) {
 		return cmd_fail(&cmd, "%s", ei.msg[0] ? ei.msg : rf_strerror(err));
 	}
@@ -201,7 +211,7 @@ cmd_challenger(int argc, char **argv)
 {
 	struct node_opts o = { "tcp://127.0.0.1:7700", "tcp://127.0.0.1:7701",
 		NULL, "challenger.db", NULL, "challenger", NULL, NULL,
-		{ { NULL }, 0 }, 0 };
+		{ { NULL }, 0 }, 0, NULL };
 	const char *rate = "1", *fault = "none", *seed_s = NULL;
 	int64_t bond = 100;
 	bool no_dispute = false;
@@ -227,6 +237,7 @@ cmd_challenger(int argc, char **argv)
 	};
 	const struct cli_cmd cmd = {
 		.path = "challenger",
+		.config = true,
 		.summary = "Run a challenger: sample claims, re-execute them, "
 		    "compare trace roots, and\ndispute (with a bond) every claim "
 		    "whose root differs.",
@@ -294,6 +305,13 @@ cmd_challenger(int argc, char **argv)
 	struct rf_errinfo ei = { "" };
 	int err = challenger_run(&cfg, stop, &ei);
 	proto_identity_wipe(&cfg.node.identity);
+	if (err != RF_OK && *stop) {
+		/* Stopped while starting (a request to the referee cut
+		 * short): what was asked for, not a failure. */
+		log_info("stopped while starting: %s", ei.msg[0] ? ei.msg :
+		    rf_strerror(err));
+		return CLI_EXIT_OK;
+	}
 	if (err != RF_OK) {
 		return cmd_fail(&cmd, "%s", ei.msg[0] ? ei.msg : rf_strerror(err));
 	}

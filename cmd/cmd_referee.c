@@ -60,7 +60,9 @@ cmd_referee(int argc, char **argv)
 	int64_t workers = 16;
 	bool init = false;
 	int64_t max_conns = NET_MAX_CONNS_DEFAULT, idle_ms = NET_IDLE_MS_DEFAULT;
+	const char *config = NULL;
 	const struct cli_opt opts[] = {
+		CLI_CONFIG_OPT(config),
 		{ "identity", 'k', CLI_STR, &identity, "FILE",
 		    "the referee's identity file (refute keygen)" },
 		{ "listen", 'l', CLI_STR, &listen, "URL",
@@ -83,6 +85,7 @@ cmd_referee(int argc, char **argv)
 	};
 	const struct cli_cmd cmd = {
 		.path = "referee",
+		.config = true,
 		.summary = "Run the referee: ledger, registry, job board, "
 		    "challenge windows and disputes.",
 		.opts = opts,

@@ -128,6 +128,84 @@ test_keygen_show(void)
 }
 
 static void
+conf(const char *name, const char *text)
+{
+	char p[512];
+	snprintf(p, sizeof(p), "%s/%s", tmpdir, name);
+	CU_ASSERT_EQUAL(test_write_file(p, text, strlen(text), 0644), 0);
+}
+
+/* Node config files: options applied from the file (what the node checks
+ * before it reaches the referee shows it), the command line over them,
+ * and every bad line named by file and line. */
+static void
+test_node_config(void)
+{
+	char out[4096];
+	CU_ASSERT_EQUAL(run(out, sizeof(out), "keygen -o cfg.key -f"), 0);
+	CU_ASSERT_EQUAL(test_shell(out, sizeof(out), tmpdir, 1, "cp cfg.key "
+	    "open.key && chmod 644 open.key"), 0);
+	conf("a.conf", "# an executor\n\nidentity open.key   # the key\n"
+	    "  model  m.rfm\nhash nope\n");
+	/* identity and model from the file (else: missing --identity,
+	 * give a --model), then its hash refused. */
+	CU_ASSERT_EQUAL(run(out, sizeof(out), "executor --config a.conf"), 2);
+	CU_ASSERT(strstr(out, "--hash must be") != NULL);
+	/* The command line's --hash wins: on to the key, the file's. */
+	CU_ASSERT_EQUAL(run(out, sizeof(out), "executor --hash blake3 -c "
+	    "a.conf"), 1);
+	CU_ASSERT(strstr(out, "'open.key' is accessible by others") != NULL);
+	CU_ASSERT_EQUAL(run(out, sizeof(out), "executor -c a.conf --hash "
+	    "blake3"), 1);
+	CU_ASSERT(strstr(out, "accessible by others") != NULL);
+	CU_ASSERT_EQUAL(run(out, sizeof(out), "challenger --config=a.conf "
+	    "--hash=blake3"), 1);
+	CU_ASSERT(strstr(out, "accessible by others") != NULL);
+	/* Flags: alone, true or false. */
+	conf("f.conf", "no-dispute\nidentity open.key\nhash blake3\n");
+	CU_ASSERT_EQUAL(run(out, sizeof(out), "challenger -c f.conf"), 1);
+	CU_ASSERT(strstr(out, "accessible by others") != NULL);
+
+	static const struct {
+		const char *text, *want;
+	} bad[] = {
+		{ "stake 10\nbogus 1\n", "b.conf: line 2: unknown option 'bogus'" },
+		{ "\n\nstake ten\n", "b.conf: line 3: --stake needs an integer" },
+		{ "db a.db\ndb b.db\n", "line 2: 'db' is given twice (first on "
+		    "line 1)" },
+		{ "db\n", "line 1: 'db' needs a value ('db FILE')" },
+		{ "listen   # no value\n", "line 1: 'listen' needs a value" },
+		{ "config other.conf\n", "cannot name another" },
+		{ "--stake -5\n", "line 1: --stake needs a non-negative" },
+		{ "identity a\0b\n", "holds a NUL byte" },
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char p[512];
+		snprintf(p, sizeof(p), "%s/b.conf", tmpdir);
+		size_t n = strlen(bad[i].text);
+		if (strstr(bad[i].want, "NUL") != NULL) {
+			n = 12;
+		}
+		CU_ASSERT_EQUAL(test_write_file(p, bad[i].text, n, 0644), 0);
+		CU_ASSERT_EQUAL(run(out, sizeof(out), "executor -c b.conf"), 2);
+		CU_ASSERT(strstr(out, bad[i].want) != NULL);
+		CU_ASSERT_EQUAL(count_lines(out), 1);
+		if (strstr(out, bad[i].want) == NULL) {
+			printf("\n  config %zu: %s", i, out);
+		}
+	}
+	conf("c.conf", "no-dispute maybe\n");
+	CU_ASSERT_EQUAL(run(out, sizeof(out), "challenger -c c.conf"), 2);
+	CU_ASSERT(strstr(out, "'no-dispute' is a flag") != NULL);
+	CU_ASSERT_EQUAL(run(out, sizeof(out), "referee -c nothere.conf"), 2);
+	CU_ASSERT(strstr(out, "nothere.conf") != NULL);
+	/* --help needs no readable config. */
+	CU_ASSERT_EQUAL(run(out, sizeof(out), "executor -c nothere.conf "
+	    "--help"), 0);
+	CU_ASSERT(strstr(out, "--config FILE") != NULL);
+}
+
+static void
 test_help_and_usage_errors(void)
 {
 	char out[16384];
@@ -377,6 +455,7 @@ main(void)
 		{ "trace root: processes, kernels, Python", test_trace_root },
 		{ "model run --threads", test_threads },
 		{ "keygen --show, exit codes in --help", test_keygen_show },
+		{ "node config files", test_node_config },
 		CU_TEST_INFO_NULL,
 	};
 	CU_SuiteInfo suites[] = {

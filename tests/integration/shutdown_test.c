@@ -183,7 +183,8 @@ test_sigterm_with_referee_down(void)
 	double tx = test_seconds() - t0;
 	int rc = test_stop(pids[CHALLENGER], STOP_BOUND_MS);
 	double tc = test_seconds() - t0;
-	printf("(stopped after %.0f ms and %.0f ms) ", tx * 1000, tc * 1000);
+	printf("(stopped after %.0f ms and %.0f ms, exit %d and %d) ", tx * 1000,
+	    tc * 1000, rx, rc);
 	/* 0: a clean exit on SIGTERM; 137 would be test_stop's SIGKILL. */
 	CU_ASSERT_EQUAL(rx, 0);
 	CU_ASSERT_EQUAL(rc, 0);
