@@ -940,6 +940,11 @@ setup(struct challenger *c, struct rf_errinfo *ei)
 		if (err == RF_OK) {
 			err = records_metrics(c, ei);
 		}
+		node_gauge_add(&c->node, "runs_failed", "Claims we could not re-run "
+		    "(not verified)", "SELECT count(*) FROM verifications WHERE "
+		    "outcome = 5");
+		node_gauge_add(&c->node, "disputes_open", "Our disputes not yet "
+		    "decided", "SELECT count(*) FROM disputes WHERE state = 1");
 	}
 	if (err == RF_OK) {
 		err = node_start(&c->node, &loop_ops, c, c->stop, ei);

@@ -488,6 +488,14 @@ setup_metrics(struct executor *x)
 	    "Disputes played");
 	x->m_run_seconds = net_metrics_histogram(m, "run_seconds", NULL,
 	    "Time to run a job and commit to its trace", NULL, 0);
+	node_gauge_add(&x->node, "runs_failed", "Jobs that could not be run, "
+	    "or whose claim was refused", "SELECT count(*) FROM jobs WHERE "
+	    "state = 9");
+	node_gauge_add(&x->node, "claims_at_risk", "Our claims not yet final "
+	    "(in their window or in dispute): their collateral is at stake",
+	    "SELECT count(*) FROM jobs WHERE state IN (1, 2)");
+	node_gauge_add(&x->node, "disputes_open", "Disputes on our claims not "
+	    "yet decided", "SELECT count(*) FROM disputes WHERE state = 1");
 }
 
 int

@@ -60,12 +60,21 @@ struct series {
 	struct net_histogram hist;
 };
 
+/* A gauge family whose series come and go (net_metrics_gauge_family):
+ * its whole exposition, replaced at once. */
+struct family {
+	char name[NAME_MAX_LEN];
+	char *text; /* HELP, TYPE and samples; malloc'd */
+};
+
 struct net_metrics {
 	pthread_mutex_t lock;
 	atomic_int refs; /* the owner, plus a serving HTTP handler */
 	char prefix[NAME_MAX_LEN];
 	size_t n;
 	struct series series[NET_METRICS_MAX];
+	size_t n_families;
+	struct family families[NET_METRICS_FAMILIES_MAX];
 };
 
 static const double latency_bounds[NET_LATENCY_BUCKETS] = { 0.0005, 0.001,
@@ -148,6 +157,9 @@ void
 net_metrics_release(struct net_metrics *m)
 {
 	if (m != NULL && atomic_fetch_sub(&m->refs, 1) == 1) {
+		for (size_t i = 0; i < m->n_families; i++) {
+			free(m->families[i].text);
+		}
 		pthread_mutex_destroy(&m->lock);
 		free(m);
 	}
@@ -541,6 +553,11 @@ net_metrics_render(struct net_metrics *m, char **out, size_t *len)
 			}
 		}
 	}
+	for (size_t i = 0; i < m->n_families; i++) {
+		if (m->families[i].text != NULL) {
+			sb_printf(&b, "%s", m->families[i].text);
+		}
+	}
 	pthread_mutex_unlock(&m->lock);
 	if (b.err != RF_OK) {
 		free(b.p);
@@ -549,4 +566,77 @@ net_metrics_render(struct net_metrics *m, char **out, size_t *len)
 	*out = b.p;
 	*len = b.len;
 	return RF_OK;
+}
+
+int
+net_metrics_gauge_family(struct net_metrics *m, const char *name,
+    const char *help, const char *label, const char *const *values,
+    const double *v, size_t n)
+{
+	if (m == NULL || !valid_name(name) || !valid_name(label) ||
+	    help == NULL || strlen(help) >= HELP_MAX_LEN ||
+	    (n > 0 && (values == NULL || v == NULL))) {
+		return RF_ERR_INVAL;
+	}
+	char full[NAME_MAX_LEN];
+	int fl = snprintf(full, sizeof(full), "%s%s%s", m->prefix,
+	    m->prefix[0] != '\0' ? "_" : "", name);
+	if (fl < 0 || (size_t)fl >= sizeof(full)) {
+		return RF_ERR_INVAL;
+	}
+	struct sbuf b = { .cap = 256 };
+	b.p = malloc(b.cap);
+	if (b.p == NULL) {
+		return RF_ERR_NOMEM;
+	}
+	b.p[0] = '\0';
+	sb_help(&b, full, help);
+	sb_printf(&b, "# TYPE %s gauge\n", full);
+	for (size_t i = 0; i < n; i++) {
+		char num[32];
+		format_double(num, v[i]);
+		/* A label value as the format wants it: \\, \" and \n
+		 * escaped. */
+		sb_printf(&b, "%s{%s=\"", full, label);
+		for (const char *p = values[i]; *p != '\0'; p++) {
+			if (*p == '\\' || *p == '"') {
+				sb_printf(&b, "\\%c", *p);
+			} else if (*p == '\n') {
+				sb_printf(&b, "\\n");
+			} else {
+				sb_printf(&b, "%c", *p);
+			}
+		}
+		sb_printf(&b, "\"} %s\n", num);
+	}
+	if (b.err != RF_OK) {
+		free(b.p);
+		return b.err;
+	}
+	pthread_mutex_lock(&m->lock);
+	/* A name is one family: not a registered series' too. */
+	bool clash = false;
+	for (size_t i = 0; i < m->n && !clash; i++) {
+		clash = strcmp(m->series[i].name, full) == 0;
+	}
+	struct family *f = NULL;
+	for (size_t i = 0; i < m->n_families && f == NULL; i++) {
+		if (strcmp(m->families[i].name, full) == 0) {
+			f = &m->families[i];
+		}
+	}
+	if (f == NULL && !clash &&
+	    m->n_families < NET_METRICS_FAMILIES_MAX) {
+		f = &m->families[m->n_families++];
+		memcpy(f->name, full, (size_t)fl + 1);
+		f->text = NULL;
+	}
+	if (f != NULL && !clash) {
+		free(f->text);
+		f->text = b.p;
+		b.p = NULL;
+	}
+	pthread_mutex_unlock(&m->lock);
+	free(b.p);
+	return f != NULL && !clash ? RF_OK : RF_ERR_FULL;
 }

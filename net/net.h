@@ -251,6 +251,7 @@ void net_sub_close(struct net_sub *s);
  * rendered together under one HELP and TYPE line, in registration order.
  */
 #define NET_METRICS_MAX 128
+#define NET_METRICS_FAMILIES_MAX 8
 #define NET_HISTOGRAM_MAX_BUCKETS 16
 
 struct net_metrics;
@@ -282,6 +283,20 @@ struct net_histogram *net_metrics_histogram(struct net_metrics *m,
 
 /* 0.0005 0.001 0.0025 0.005 0.01 0.025 0.05 0.1 0.25 0.5 1 2.5 5 10 */
 #define NET_LATENCY_BUCKETS 14
+
+/*
+ * A gauge family whose series come and go (one per open dispute): name
+ * (prefixed as above) with one series per values[i], labelled
+ * label="values[i]" (escaped here), set to v[i]. Each call replaces the
+ * family's whole set, so a series not given again is gone from the next
+ * render; n = 0 leaves only its HELP and TYPE lines. Rendered after the
+ * registered series. RF_ERR_INVAL for a bad name or label, RF_ERR_FULL
+ * when NET_METRICS_FAMILIES_MAX families exist or the name is a
+ * registered series', RF_ERR_NOMEM.
+ */
+int net_metrics_gauge_family(struct net_metrics *m, const char *name,
+    const char *help, const char *label, const char *const *values,
+    const double *v, size_t n);
 
 void net_counter_inc(struct net_counter *c);
 void net_counter_add(struct net_counter *c, uint64_t delta);

@@ -241,10 +241,34 @@ fetch(struct node_loop *l, struct proto_events *out, struct rf_errinfo *ei)
 	return node_events_next(l->events, l->wait_ms, out, ei);
 }
 
+/* The node's gauges, from its database, at most once a second. */
+static void
+gauges(struct node_loop *l)
+{
+	uint64_t now = l->clock();
+	if (l->n_gauges == 0 || l->db == NULL ||
+	    (l->gauges_ms != 0 && now - l->gauges_ms < NODE_GAUGE_MS)) {
+		return;
+	}
+	l->gauges_ms = now;
+	for (size_t i = 0; i < l->n_gauges; i++) {
+		int64_t v = 0;
+		bool found;
+		store_lock(l->db);
+		int err = store_query_int(l->db, l->gauges[i].sql, &v, &found,
+		    NULL);
+		store_unlock(l->db);
+		if (err == RF_OK) {
+			net_gauge_set(l->gauges[i].g, (double)v);
+		}
+	}
+}
+
 int
 node_loop_run(struct node_loop *l)
 {
 	while (!stopping(l)) {
+		gauges(l);
 		if (l->ops->tick != NULL) {
 			l->ops->tick(l->ctx);
 		}

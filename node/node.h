@@ -187,6 +187,15 @@ struct node_pending {
 	char why[128];    /* the last failure */
 };
 
+/* A gauge a node keeps equal to a count in its own database (claims at
+ * risk, open disputes, failed runs): node_gauge_add. */
+#define NODE_GAUGES_MAX 4
+#define NODE_GAUGE_MS 1000
+struct node_gauge {
+	struct net_gauge *g;
+	const char *sql; /* SELECT count(*) ...: a static string */
+};
+
 struct node_loop {
 	const struct node_loop_ops *ops;
 	void *ctx;
@@ -203,6 +212,9 @@ struct node_loop {
 	struct node_pending pending[NODE_LOOP_PENDING_MAX]; /* by seq */
 	size_t n_pending;
 	uint64_t n_handled, n_retried, n_given_up;
+	const struct node_gauge *gauges; /* refreshed every NODE_GAUGE_MS */
+	size_t n_gauges;
+	uint64_t gauges_ms;
 };
 
 /* cursor: the one stored by the last run (0 at the first). */
@@ -297,7 +309,16 @@ struct node {
 	struct net_http *http;
 	struct node_loop loop;
 	struct net_counter *m_retries, *m_given_up;
+	struct node_gauge gauges[NODE_GAUGES_MAX];
+	size_t n_gauges;
 };
+
+/* Registers the gauge name (help) in the node's metrics, kept equal to
+ * what sql (a static SELECT count(*) on the node's database) counts,
+ * refreshed by the loop once a second. Up to NODE_GAUGES_MAX; a node
+ * without metrics, or past the limit, goes without. */
+void node_gauge_add(struct node *n, const char *name, const char *help,
+    const char *sql);
 
 /*
  * Setting a node up, in order: node_open (metrics registry, database with

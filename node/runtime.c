@@ -88,8 +88,25 @@ node_start(struct node *n, const struct node_loop_ops *ops, void *ctx,
 		n->loop.db = n->db;
 		n->loop.m_given_up = n->m_given_up;
 		n->loop.m_retries = n->m_retries;
+		n->loop.gauges = n->gauges;
+		n->loop.n_gauges = n->n_gauges;
 	}
 	return err;
+}
+
+void
+node_gauge_add(struct node *n, const char *name, const char *help,
+    const char *sql)
+{
+	if (n->metrics == NULL || n->n_gauges == NODE_GAUGES_MAX) {
+		return;
+	}
+	struct net_gauge *g = net_metrics_gauge(n->metrics, name, NULL, help);
+	if (g != NULL) {
+		n->gauges[n->n_gauges].g = g;
+		n->gauges[n->n_gauges].sql = sql;
+		n->n_gauges++;
+	}
 }
 
 void

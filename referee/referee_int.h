@@ -54,6 +54,8 @@ struct referee {
 	struct net_counter *m_requests, *m_rejected, *m_claims, *m_final;
 	struct net_counter *m_jobs, *m_disputes, *m_verdicts;
 	struct net_gauge *m_ledger, *m_halted;
+	/* referee/gauges.c: what is open and at stake now */
+	struct net_gauge *m_jobs_open, *m_disputes_open, *m_claims_at_risk;
 	struct net_histogram *m_latency;
 	/* Used under the store lock only, like the connection itself. */
 	struct db_cached stmt_cache[DB_CACHE_SLOTS];
@@ -293,6 +295,11 @@ int referee_job_inputs_check(const struct model_spec *s,
 int referee_job_graph_check(struct referee *r, const struct proto_digest *id,
     const struct model_spec *s, const struct tensor *in, size_t n,
     char *why, size_t why_len);
+
+/* Gauges of the network's open work (referee/gauges.c): registered with
+ * the other metrics, refreshed by the timer. */
+void referee_gauges_setup(struct referee *r);
+void referee_gauges_update(struct referee *r);
 
 /* Jobs as their clients see them (referee/jobs.c): JOB_CANCEL (a
  * write), JOBS_QUERY and DISPUTES_QUERY (reads). */

@@ -362,12 +362,15 @@ setup_metrics(struct referee *r)
 	    "Disputes opened");
 	r->m_verdicts = net_metrics_counter(m, "verdicts_total", NULL,
 	    "Disputes decided");
-	r->m_ledger = net_metrics_gauge(m, "ledger_total", NULL,
+	/* Not _total: a gauge (the exposition format keeps that suffix for
+	 * counters). */
+	r->m_ledger = net_metrics_gauge(m, "ledger_tokens", NULL,
 	    "Sum of balances, stakes, escrow, bonds and burned");
 	r->m_halted = net_metrics_gauge(m, "halted", NULL,
 	    "1 when the ledger failed its check and writes are refused");
 	r->m_latency = net_metrics_histogram(m, "request_seconds", NULL,
 	    "Time to handle a request", NULL, 0);
+	referee_gauges_setup(r);
 }
 
 int

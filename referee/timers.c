@@ -182,6 +182,7 @@ timer_main(void *arg)
 		}
 		if (ticks++ % 20 == 0) {
 			referee_ledger_check(r);
+			referee_gauges_update(r);
 		}
 		/* Lets a restart tell how long the referee was down. */
 		err = referee_restart_heartbeat(r, node_wall_ms());

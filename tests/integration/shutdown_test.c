@@ -1,6 +1,13 @@
 /*
- * tests/integration/shutdown_test.c - SIGTERM stops a node at once, even
- * while the referee is unreachable.
+ * tests/integration/shutdown_test.c - what an operator sees of running
+ * nodes: their --metrics pass the exposition format's checks (and
+ * promtool's, when installed) with the gauges of open work, and SIGTERM
+ * stops a node at once, even while the referee is unreachable.
+ *
+ * Metrics: the referee's, the executor's and the challenger's pages,
+ * fetched over HTTP once a job has gone through, pass metrics_check
+ * (tests/metrics_check.h) and promtool, and hold the gauges (open jobs,
+ * open disputes, claims at risk, failed runs, each open dispute's clock).
  *
  * A referee, an executor and a challenger (real processes). Once both
  * nodes have registered, the referee is SIGKILLed and the nodes are left
@@ -17,8 +24,10 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "devnet/devnet_int.h"
 #include "engine/engine.h"
 #include "node/node.h"
+#include "tests/metrics_check.h"
 #include "tests/adversary/adv.h"
 #include "tests/testlib.h"
 
@@ -33,6 +42,7 @@ static char dir[256];
 static char ref_url[64], ev_url[64];
 static struct proto_identity ids[N_IDS];
 static pid_t pids[CLIENT];
+static int mports[CLIENT];
 
 static void
 path(char *out, size_t cap, const char *name, const char *ext)
@@ -50,18 +60,22 @@ start(int who)
 	path(m, sizeof(m), "model", ".rfm");
 	path(g, sizeof(g), "genesis", "");
 	proto_pubkey_hex(&ids[REFEREE].pk, rk);
+	char maddr[64];
+	snprintf(maddr, sizeof(maddr), "127.0.0.1:%d", mports[who]);
 	if (who == REFEREE) {
 		const char *a[] = { "referee", "-k", key, "-g", g, "-d", db, "-l",
-			ref_url, "-e", ev_url, "--init", NULL };
+			ref_url, "-e", ev_url, "--metrics", maddr, "--init", NULL };
 		return test_spawn(log, a);
 	}
 	if (who == EXECUTOR) {
 		const char *a[] = { "executor", "-k", key, "-m", m, "-d", db, "-r",
-			ref_url, "-e", ev_url, "--referee-key", rk, NULL };
+			ref_url, "-e", ev_url, "--referee-key", rk, "--metrics",
+			maddr, NULL };
 		return test_spawn(log, a);
 	}
 	const char *a[] = { "challenger", "-k", key, "-m", m, "-d", db, "-r",
-		ref_url, "-e", ev_url, "--referee-key", rk, NULL };
+		ref_url, "-e", ev_url, "--referee-key", rk, "--metrics", maddr,
+		NULL };
 	return test_spawn(log, a);
 }
 
@@ -118,6 +132,9 @@ setup(void)
 	    test_free_port());
 	snprintf(ev_url, sizeof(ev_url), "tcp://127.0.0.1:%d", test_free_port());
 	for (int i = REFEREE; i < CLIENT; i++) {
+		mports[i] = test_free_port();
+	}
+	for (int i = REFEREE; i < CLIENT; i++) {
 		if ((pids[i] = start(i)) < 0) {
 			return 1;
 		}
@@ -155,6 +172,76 @@ registered(struct node_rpc *rpc)
 	return n;
 }
 
+/* The page a node serves at /metrics (NULL: none), checked. */
+static char *
+metrics_of(int who)
+{
+	char *body = NULL;
+	size_t len = 0;
+	if (devnet_http_get(mports[who], "/metrics", 5000, &body, &len,
+	    NULL) != RF_OK) {
+		return NULL;
+	}
+	char why[4096];
+	const char *bad = metrics_check(body, why, sizeof(why));
+	CU_ASSERT_PTR_NULL(bad);
+	if (bad != NULL) {
+		fprintf(stderr, "\n%s: %s\n", names[who], bad);
+	}
+	int pt = test_promtool(body, why, sizeof(why));
+	CU_ASSERT(pt != 0);
+	if (pt == 0) {
+		fprintf(stderr, "\npromtool on the %s's metrics: %s\n",
+		    names[who], why);
+	}
+	return body;
+}
+
+static void
+test_metrics(void)
+{
+	struct node_rpc rpc;
+	CU_ASSERT_EQUAL_FATAL(node_rpc_open(&rpc, ref_url, &ids[CLIENT],
+	    PROTO_HASH_BLAKE2B, &ids[REFEREE].pk, NULL), RF_OK);
+	rpc.timeout_ms = 1000;
+	rpc.retries = 0;
+	double deadline = test_seconds() + WAIT_S;
+	int n = 0;
+	while (test_seconds() < deadline && (n = registered(&rpc)) < 2) {
+		test_sleep_ms(100);
+	}
+	node_rpc_close(&rpc);
+	CU_ASSERT_FATAL(n >= 2);
+	/* A job through the network, so the pages have moved. */
+	char out[4096], rk[65];
+	proto_pubkey_hex(&ids[REFEREE].pk, rk);
+	CU_ASSERT_EQUAL(test_shell(out, sizeof(out), dir, 1, "%s submit -r %s "
+	    "--referee-key %s -k client.key -m model.rfm --fee 1 --wait "
+	    "--timeout 60", test_refute(), ref_url, rk), 0);
+	static const char *const want[CLIENT][4] = {
+		{ "refute_referee_jobs_open ", "refute_referee_disputes_open ",
+		    "refute_referee_claims_at_risk ",
+		    "# TYPE refute_referee_dispute_clock_seconds gauge" },
+		{ "refute_executor_runs_failed 0", "refute_executor_claims_at_risk ",
+		    "refute_executor_disputes_open 0", "refute_executor_jobs_run_total 1" },
+		{ "refute_challenger_runs_failed 0",
+		    "refute_challenger_disputes_open 0",
+		    "refute_challenger_verified_total", "refute_challenger_records_total" },
+	};
+	for (int who = REFEREE; who < CLIENT; who++) {
+		char *body = metrics_of(who);
+		CU_ASSERT_PTR_NOT_NULL_FATAL(body);
+		for (int k = 0; k < 4; k++) {
+			CU_ASSERT(strstr(body, want[who][k]) != NULL);
+			if (strstr(body, want[who][k]) == NULL) {
+				fprintf(stderr, "\n%s: no '%s'\n", names[who],
+				    want[who][k]);
+			}
+		}
+		free(body);
+	}
+}
+
 static void
 test_sigterm_with_referee_down(void)
 {
@@ -169,7 +256,7 @@ test_sigterm_with_referee_down(void)
 		test_sleep_ms(100);
 	}
 	node_rpc_close(&rpc);
-	CU_ASSERT_EQUAL_FATAL(n, 2);
+	CU_ASSERT_FATAL(n >= 2);
 	/* Both nodes now poll the referee: take it away and let them get
 	 * stuck in a request that will never be answered. */
 	test_kill(pids[REFEREE]);
@@ -194,6 +281,7 @@ int
 main(void)
 {
 	CU_TestInfo tests[] = {
+		{ "metrics: the format, promtool, the gauges", test_metrics },
 		{ "SIGTERM stops nodes while the referee is down",
 		    test_sigterm_with_referee_down },
 		CU_TEST_INFO_NULL,

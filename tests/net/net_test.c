@@ -27,6 +27,7 @@
 
 #include "base/log.h"
 #include "net/net.h"
+#include "tests/metrics_check.h"
 #include "tests/testlib.h"
 
 #define MAX_MSG (64 * 1024)
@@ -776,6 +777,104 @@ small_registry(void)
 	return m;
 }
 
+/* What --metrics serves passes the exposition format's checks (and
+ * promtool, when installed); a gauge family's series come and go. */
+static void
+test_metrics_format(void)
+{
+	struct net_metrics *m = net_metrics_alloc("rf");
+	net_counter_inc(net_metrics_counter(m, "requests_total", NULL,
+	    "Requests served"));
+	net_gauge_set(net_metrics_gauge(m, "ratio", "kind=\"a\"", "A ratio"),
+	    0.25);
+	net_gauge_set(net_metrics_gauge(m, "ratio", "kind=\"b\"", "A ratio"),
+	    -3);
+	net_histogram_observe(net_metrics_histogram(m, "seconds", NULL,
+	    "Time", NULL, 0), 0.3);
+	const char *ids[] = { "ab\"c", "d\\e\nf", "g" };
+	const double left[] = { 1.5, 0, 30 };
+	CU_ASSERT_EQUAL(net_metrics_gauge_family(m, "clock_seconds", "Clock "
+	    "left", "dispute", ids, left, 3), RF_OK);
+	char *text = NULL;
+	size_t len = 0;
+	char why[4096];
+	CU_ASSERT_EQUAL_FATAL(net_metrics_render(m, &text, &len), RF_OK);
+	const char *bad = metrics_check(text, why, sizeof(why));
+	CU_ASSERT_PTR_NULL(bad);
+	if (bad != NULL) {
+		fprintf(stderr, "\n%s\n%s", bad, text);
+	}
+	CU_ASSERT(strstr(text, "clock_seconds{dispute=\"ab\\\"c\"} 1.5\n") !=
+	    NULL);
+	CU_ASSERT(strstr(text, "{dispute=\"d\\\\e\\nf\"} 0\n") != NULL);
+	int pt = test_promtool(text, why, sizeof(why));
+	CU_ASSERT(pt != 0);
+	if (pt == 0) {
+		fprintf(stderr, "\npromtool: %s\n", why);
+	}
+	free(text);
+	/* Set again with one series: the others are gone. */
+	CU_ASSERT_EQUAL(net_metrics_gauge_family(m, "clock_seconds", "Clock "
+	    "left", "dispute", ids + 2, left + 2, 1), RF_OK);
+	CU_ASSERT_EQUAL_FATAL(net_metrics_render(m, &text, &len), RF_OK);
+	CU_ASSERT(strstr(text, "{dispute=\"g\"} 30\n") != NULL);
+	CU_ASSERT(strstr(text, "ab") == NULL);
+	CU_ASSERT_PTR_NULL(metrics_check(text, why, sizeof(why)));
+	free(text);
+	/* Empty: HELP and TYPE alone, still valid. */
+	CU_ASSERT_EQUAL(net_metrics_gauge_family(m, "clock_seconds", "Clock "
+	    "left", "dispute", NULL, NULL, 0), RF_OK);
+	CU_ASSERT_EQUAL_FATAL(net_metrics_render(m, &text, &len), RF_OK);
+	CU_ASSERT_PTR_NULL(metrics_check(text, why, sizeof(why)));
+	CU_ASSERT(test_promtool(text, why, sizeof(why)) != 0);
+	free(text);
+	/* Refused: bad names, a registered series' name, too many. */
+	CU_ASSERT_EQUAL(net_metrics_gauge_family(m, "bad name", "x", "d", NULL,
+	    NULL, 0), RF_ERR_INVAL);
+	CU_ASSERT_EQUAL(net_metrics_gauge_family(m, "ok", "x", "9d", NULL,
+	    NULL, 0), RF_ERR_INVAL);
+	CU_ASSERT_EQUAL(net_metrics_gauge_family(m, "requests_total", "x", "d",
+	    NULL, NULL, 0), RF_ERR_FULL);
+	for (int i = 0; i < NET_METRICS_FAMILIES_MAX; i++) {
+		char name[32];
+		snprintf(name, sizeof(name), "f%d", i);
+		int err = net_metrics_gauge_family(m, name, "x", "d", NULL, NULL,
+		    0);
+		CU_ASSERT_EQUAL(err, i + 1 < NET_METRICS_FAMILIES_MAX ? RF_OK :
+		    RF_ERR_FULL);
+	}
+	CU_ASSERT_EQUAL(net_metrics_gauge_family(NULL, "x", "x", "d", NULL,
+	    NULL, 0), RF_ERR_INVAL);
+	net_metrics_free(m);
+
+	/* The checker refuses what promtool refuses. */
+	static const char *const wrong[] = {
+		"# TYPE a_total counter\na_total 1\na_total 2\n",
+		"# TYPE a gauge\n# TYPE a gauge\na 1\n",
+		"# HELP a x\n# HELP a y\na 1\n",
+		"# TYPE a gauge\na 1\n# TYPE b gauge\nb 1\na{x=\"1\"} 2\n",
+		"# TYPE a counter\na 1\n",
+		"# TYPE a_total gauge\na_total 1\n",
+		"# TYPE a gauge\na one\n",
+		"# TYPE a gauge\na{x=\"1\",x=\"2\"} 1\n",
+		"# TYPE a gauge\na{x=\"1} 1\n",
+		"# TYPE a gauge\n9a 1\n",
+		"# TYPE a gauge\na 1",
+		"# TYPE h histogram\nh 1\n",
+		"# TYPE a widget\na 1\n",
+		"# HELP a x\n# TYPE a gauge\na 1\n# TYPE b gauge\nb 1\n",
+	};
+	for (size_t i = 0; i < sizeof(wrong) / sizeof(wrong[0]); i++) {
+		CU_ASSERT_PTR_NOT_NULL(metrics_check(wrong[i], why, sizeof(why)));
+		if (metrics_check(wrong[i], why, sizeof(why)) == NULL) {
+			fprintf(stderr, "\naccepted: %s", wrong[i]);
+		}
+	}
+	CU_ASSERT_PTR_NULL(metrics_check("# HELP h x\n# TYPE h histogram\n"
+	    "h_bucket{le=\"+Inf\"} 1\nh_sum 2.5\nh_count 1\n# a comment\n\n",
+	    why, sizeof(why)));
+}
+
 static void
 test_metrics_render(void)
 {
@@ -1222,6 +1321,7 @@ main(void)
 	};
 	CU_TestInfo metrics_tests[] = {
 		{ "render", test_metrics_render },
+		{ "exposition format, gauge families", test_metrics_format },
 		{ "concurrent updates", test_metrics_concurrent_updates },
 		{ "http", test_metrics_http },
 		CU_TEST_INFO_NULL,
