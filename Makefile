@@ -7,8 +7,8 @@
 #   make bench   benchmarks (engine vs OpenBLAS, whole models vs onnxruntime
 #                when node is installed, ...)
 #   make demo    the main job: a local demonstration
-#   make sim     every experiment in experiments/; plots and tables into
-#                docs/sim/ (docs/simulation.md)
+#   make sim     every experiment in experiments/ into build/sim/
+#                (make sim-docs: also the plots and tables of docs/sim/)
 #   make fuzz    libFuzzer on the message decoder (clang), FUZZ_SECONDS=60
 #   make detmatrix  gcc and clang at -O0 and -O3, every GEMM path: the
 #                same trace roots everywhere (.ci/detmatrix; CI runs it)
@@ -95,7 +95,7 @@ FUZZ_OBJS = $(patsubst %.c,$(BUILD)/obj/%.o,$(wildcard fuzz/*_fuzz.c))
 # make deletes after linking, so the next build compiled every test again.
 .SECONDARY: $(TEST_OBJS) $(TESTLIB_OBJ) $(BENCH_OBJS) $(FUZZ_OBJS)
 
-.PHONY: all deps test check asan bench bench-run demo clean lint fuzz sim \
+.PHONY: all deps test check asan bench bench-run demo clean lint fuzz sim sim-docs \
 	detmatrix
 
 all: $(LIB) $(REFUTE)
@@ -132,10 +132,16 @@ demo: deps
 	@$(MAKE) --no-print-directory all
 	@sh mk/demo.sh $(REFUTE)
 
-# Reproduces docs/sim/ (same seeds, same tables; gnuplot draws the plots).
+# Runs every experiment into build/sim/ (same seeds, same tables; gnuplot
+# draws the plots), changing no tracked file; sim-docs also refreshes
+# docs/sim/ from them.
 sim: deps
 	@$(MAKE) --no-print-directory all
 	@sh mk/sim.sh $(REFUTE)
+
+sim-docs: deps
+	@$(MAKE) --no-print-directory all
+	@SIM_DOCS=docs/sim sh mk/sim.sh $(REFUTE)
 
 # The library is rebuilt by clang with coverage instrumentation in
 # build-fuzz/; the fuzzer runs on a copy of the seed corpus there, so what

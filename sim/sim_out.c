@@ -362,8 +362,11 @@ x_value(const struct sim_experiment *e, const size_t *idx)
 	return e->n_axes > 0 ? e->axes[0].values[idx[0]] : "1";
 }
 
+/* Every plot: its file, and a title (axes are labelled by each
+ * plot). */
 static void
-gp_header(FILE *g, const struct sim_experiment *e, const char *out)
+gp_header(FILE *g, const struct sim_experiment *e, const char *out,
+    const char *title)
 {
 	if (strcmp(e->format, "svg") == 0) {
 		fprintf(g, "set terminal svg size 760,460 dynamic font 'Sans,11'\n");
@@ -374,6 +377,7 @@ gp_header(FILE *g, const struct sim_experiment *e, const char *out)
 	fprintf(g, "set termoption noenhanced\nset output '%s.%s'\nset grid\n"
 	    "set key left top\nset datafile separator whitespace\n", out,
 	    e->format);
+	fprintf(g, "set title '%s'\n", title);
 }
 
 static void
@@ -556,7 +560,8 @@ plot_detection(struct ctx *x, FILE *g, struct rf_errinfo *ei)
 	if (err != RF_OK) {
 		return err;
 	}
-	gp_header(g, x->e, "detection");
+	gp_header(g, x->e, "detection",
+	    "Share of frauds caught");
 	gp_titles(g, x->e, x->runs, x->idx, x->l);
 	fprintf(g, "set xlabel '%s'\nset ylabel 'share of frauds caught'\n"
 	    "set yrange [0:1.05]\nset key right bottom\n"
@@ -596,7 +601,8 @@ plot_cost(struct ctx *x, FILE *g, struct rf_errinfo *ei)
 	if (err != RF_OK) {
 		return err;
 	}
-	gp_header(g, x->e, "cost");
+	gp_header(g, x->e, "cost",
+	    "Verification cost against detection");
 	gp_titles(g, x->e, x->runs, x->idx, x->l);
 	fprintf(g, "set xlabel 'detection probability (measured)'\n"
 	    "set ylabel 're-executed work / claimed work'\n"
@@ -627,7 +633,8 @@ plot_stake(struct ctx *x, FILE *g, struct rf_errinfo *ei)
 	if (err != RF_OK) {
 		return err;
 	}
-	gp_header(g, x->e, "stake");
+	gp_header(g, x->e, "stake",
+	    "What cheating earns over honest work");
 	gp_titles(g, x->e, x->runs, x->idx, x->l);
 	fprintf(g, "set xlabel '%s'\nset ylabel 'cheater profit - honest "
 	    "profit, per job'\nset y2label 'share of jobs the rational "
@@ -694,7 +701,8 @@ plot_dispute(struct ctx *x, FILE *g, struct rf_errinfo *ei)
 	if (err != RF_OK) {
 		return err;
 	}
-	gp_header(g, x->e, "dispute_rounds");
+	gp_header(g, x->e, "dispute_rounds",
+	    "Bisection rounds per dispute");
 	gp_titles(g, x->e, x->runs, x->idx, x->l);
 	fprintf(g, "set logscale x 2\nset xlabel '%s'\nset ylabel 'query "
 	    "rounds'\n"
@@ -702,7 +710,8 @@ plot_dispute(struct ctx *x, FILE *g, struct rf_errinfo *ei)
 	    "lc i+1 dt 2 title (i == 0 ? 'ceil(log_k ops)' : ''), \\\n"
 	    "     for [i=0:N-1] 'dispute.dat' index i using 1:2 with points "
 	    "pt 7 ps 0.8 lc i+1 title word(titles,i+1)\n", x_label(x->e));
-	gp_header(g, x->e, "dispute_time");
+	gp_header(g, x->e, "dispute_time",
+	    "Time to decide a dispute");
 	fprintf(g, "set logscale x 2\nset xlabel '%s'\nset ylabel 'seconds'\n"
 	    "plot for [i=0:N-1] 'dispute.dat' index i using 1:5 with "
 	    "linespoints pt 7 ps 0.7 lc i+1 title word(titles,i+1).' dispute',"
@@ -736,7 +745,8 @@ plot_load(struct ctx *x, FILE *g, struct rf_errinfo *ei)
 	if (err != RF_OK) {
 		return err;
 	}
-	gp_header(g, x->e, "load");
+	gp_header(g, x->e, "load",
+	    "Referee load");
 	gp_titles(g, x->e, x->runs, x->idx, x->l);
 	fprintf(g, "set logscale xy\nset xlabel '%s'\nset ylabel 'per "
 	    "simulated second'\n"
@@ -780,11 +790,13 @@ plot_run(struct ctx *x, FILE *g, struct rf_errinfo *ei)
 	if (err != RF_OK) {
 		return err;
 	}
-	gp_header(g, x->e, "load_time");
+	gp_header(g, x->e, "load_time",
+	    "Referee load over simulated time");
 	fprintf(g, "set datafile separator ','\nset key autotitle columnhead\n"
 	    "set xlabel 'simulated time (s)'\nset ylabel 'referee requests "
 	    "per second'\nplot 'load.csv' using 1:2 with lines lc 1 notitle\n");
-	gp_header(g, x->e, "finality");
+	gp_header(g, x->e, "finality",
+	    "Time from submission to finality");
 	fprintf(g, "set datafile separator ','\nset key autotitle columnhead\n"
 	    "set xlabel 'seconds from submission to final'\nset ylabel 'share "
 	    "of final jobs'\nplot 'finality.csv' using 2:1 with lines lc 2 "

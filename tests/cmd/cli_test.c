@@ -127,6 +127,46 @@ test_keygen_show(void)
 	}
 }
 
+/* Every plot a sim writes has a title and both axes labelled: each
+ * 'set output' of plot.gp is followed, before the next one, by a title,
+ * an xlabel and a ylabel. */
+static void
+test_sim_plots(void)
+{
+	static const char *const kinds[] = { "run", "detection", "cost",
+		"stake", "dispute", "load" };
+	char out[4096];
+	for (size_t k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++) {
+		CU_ASSERT_EQUAL(run(out, sizeof(out), "sim --out sim_%s --plot %s "
+		    "--set jobs=200 --sweep challengers=1,2 --quiet", kinds[k],
+		    kinds[k]), 0);
+		char p[512];
+		size_t len;
+		snprintf(p, sizeof(p), "%s/sim_%s/plot.gp", tmpdir, kinds[k]);
+		char *gp = (char *)test_read_file(p, &len);
+		CU_ASSERT_PTR_NOT_NULL_FATAL(gp);
+		int plots = 0;
+		for (char *o = strstr(gp, "set output"); o != NULL; plots++) {
+			char *next = strstr(o + 1, "set output");
+			size_t n = next ? (size_t)(next - o) : strlen(o);
+			char save = o[n];
+			o[n] = '\0';
+			bool ok = strstr(o, "set title '") != NULL &&
+			    strstr(o, "set xlabel '") != NULL &&
+			    strstr(o, "set ylabel '") != NULL;
+			CU_ASSERT(ok);
+			if (!ok) {
+				printf("\n  %s: a plot without title or labels:\n%s",
+				    kinds[k], o);
+			}
+			o[n] = save;
+			o = next;
+		}
+		CU_ASSERT(plots >= 1);
+		free(gp);
+	}
+}
+
 static void
 conf(const char *name, const char *text)
 {
@@ -456,6 +496,7 @@ main(void)
 		{ "model run --threads", test_threads },
 		{ "keygen --show, exit codes in --help", test_keygen_show },
 		{ "node config files", test_node_config },
+		{ "sim plots have titles and axis labels", test_sim_plots },
 		CU_TEST_INFO_NULL,
 	};
 	CU_SuiteInfo suites[] = {
