@@ -4,6 +4,7 @@
  * `refute job`, `refute disputes`, `refute audit PREFIX` and `refute
  * status` read.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -73,6 +74,29 @@ list_max(uint32_t max)
 	return max == 0 || max > PROTO_MAX_LIST ? PROTO_MAX_LIST : max;
 }
 
+/* The ids starting with prefix are those in [lo, hi): lo the prefix
+ * itself, hi the prefix plus one in its last byte (carried), or past
+ * every id when the prefix is all 0xff. As a range on the primary key
+ * the lookup reads only the matching rows, never the whole table under
+ * the store lock. */
+void
+referee_prefix_range(const uint8_t *p, uint8_t len, uint8_t *hi,
+    size_t *hi_len)
+{
+	memcpy(hi, p, len);
+	size_t n = len;
+	while (n > 0 && hi[n - 1] == 0xff) {
+		n--;
+	}
+	if (n == 0) {
+		memset(hi, 0xff, PROTO_DIGEST_MAX + 1);
+		*hi_len = PROTO_DIGEST_MAX + 1;
+		return;
+	}
+	hi[n - 1]++;
+	*hi_len = n;
+}
+
 int
 referee_jobs_query(struct request *q)
 {
@@ -89,14 +113,32 @@ referee_jobs_query(struct request *q)
 	if (list.jobs == NULL) {
 		return RF_ERR_NOMEM;
 	}
-	/* One row more than asked for tells whether the list was cut. */
+	/* One row more than asked for tells whether the list was cut. A
+	 * state alone reads its index (jobs_by_state), a prefix its range
+	 * of the primary key. */
+	uint8_t hi[PROTO_DIGEST_MAX + 1];
+	size_t hi_len;
+	referee_prefix_range(f->prefix, f->prefix_len, hi, &hi_len);
 	sqlite3_stmt *st;
-	int err = referee_db_stmt(r, &st, "SELECT job_id, model_id, client, "
-	    "executor, fee, state, created_ms, deadline_ms FROM jobs WHERE "
-	    "(?1 = 0 OR state = ?1) AND substr(job_id, 1, ?2) = ?3 "
-	    "ORDER BY created_ms DESC, job_id LIMIT ?4", "iibi",
-	    (int64_t)f->state, (int64_t)f->prefix_len, f->prefix,
-	    (size_t)f->prefix_len, (int64_t)max + 1);
+	int err;
+	if (f->prefix_len > 0) {
+		err = referee_db_stmt(r, &st, "SELECT job_id, model_id, client, "
+		    "executor, fee, state, created_ms, deadline_ms FROM jobs WHERE "
+		    "job_id >= ?1 AND job_id < ?2 AND (?3 = 0 OR state = ?3) "
+		    "ORDER BY created_ms DESC, job_id LIMIT ?4", "bbii", f->prefix,
+		    (size_t)f->prefix_len, hi, hi_len, (int64_t)f->state,
+		    (int64_t)max + 1);
+	} else if (f->state != 0) {
+		err = referee_db_stmt(r, &st, "SELECT job_id, model_id, client, "
+		    "executor, fee, state, created_ms, deadline_ms FROM jobs WHERE "
+		    "state = ?1 ORDER BY created_ms DESC, job_id LIMIT ?2", "ii",
+		    (int64_t)f->state, (int64_t)max + 1);
+	} else {
+		err = referee_db_stmt(r, &st, "SELECT job_id, model_id, client, "
+		    "executor, fee, state, created_ms, deadline_ms FROM jobs "
+		    "ORDER BY created_ms DESC, job_id LIMIT ?1", "i",
+		    (int64_t)max + 1);
+	}
 	if (err != RF_OK) {
 		proto_jobs_list_free(&list);
 		return err;
@@ -169,14 +211,27 @@ referee_disputes_query(struct request *q)
 	if (list.disputes == NULL) {
 		return RF_ERR_NOMEM;
 	}
-	sqlite3_stmt *st;
-	int err = referee_db_stmt(r, &st, "SELECT dispute_id, job_id, executor, "
+	/* By job: its index (disputes_by_job); by prefix: the key's range;
+	 * by state: disputes_by_state. */
+	uint8_t hi[PROTO_DIGEST_MAX + 1];
+	size_t hi_len;
+	referee_prefix_range(f->prefix, f->prefix_len, hi, &hi_len);
+	static const char *const cols = "SELECT dispute_id, job_id, executor, "
 	    "challenger, state, bond, opened_ms, deadline_ms, verdict FROM "
-	    "disputes WHERE (?1 = 0 OR state = ?1) AND substr(dispute_id, 1, "
-	    "?2) = ?3 AND (?4 OR job_id = ?5) ORDER BY opened_ms DESC, "
-	    "dispute_id LIMIT ?6", "iibidi", (int64_t)f->state,
-	    (int64_t)f->prefix_len, f->prefix, (size_t)f->prefix_len,
-	    (int64_t)any_job, &f->job_id, (int64_t)max + 1);
+	    "disputes WHERE ";
+	char sql[512];
+	const char *where = !any_job ? "job_id = ?4 AND dispute_id >= ?1 AND "
+	    "dispute_id < ?2 AND (?3 = 0 OR state = ?3)" :
+	    f->prefix_len > 0 ? "dispute_id >= ?1 AND dispute_id < ?2 AND "
+	    "(?3 = 0 OR state = ?3)" : f->state != 0 ? "state = ?3 AND "
+	    "dispute_id >= ?1 AND dispute_id < ?2" : "dispute_id >= ?1 AND "
+	    "dispute_id < ?2";
+	snprintf(sql, sizeof(sql), "%s%s AND ?4 IS NOT NULL ORDER BY "
+	    "opened_ms DESC, dispute_id LIMIT ?5", cols, where);
+	sqlite3_stmt *st;
+	int err = referee_db_stmt(r, &st, sql, "bbidi", f->prefix,
+	    (size_t)f->prefix_len, hi, hi_len, (int64_t)f->state, &f->job_id,
+	    (int64_t)max + 1);
 	if (err != RF_OK) {
 		proto_disputes_list_free(&list);
 		return err;

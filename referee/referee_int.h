@@ -304,6 +304,10 @@ void referee_gauges_update(struct referee *r);
 /* Jobs as their clients see them (referee/jobs.c): JOB_CANCEL (a
  * write), JOBS_QUERY and DISPUTES_QUERY (reads). */
 int referee_handle_cancel(struct request *q);
+/* Ids starting with p[0 .. len - 1] are those in [p, hi) (hi holds
+ * PROTO_DIGEST_MAX + 1 bytes). */
+void referee_prefix_range(const uint8_t *p, uint8_t len, uint8_t *hi,
+    size_t *hi_len);
 int referee_jobs_query(struct request *q);
 int referee_disputes_query(struct request *q);
 

@@ -1108,6 +1108,27 @@ test_restart_edges(void)
 	fix_close(f);
 }
 
+/* An id prefix's range [p, hi): the last byte plus one, carried past
+ * 0xff; all 0xff (or nothing) is past every id. */
+static void
+test_prefix_range(void)
+{
+	uint8_t hi[PROTO_DIGEST_MAX + 1];
+	size_t n;
+	const uint8_t a[] = { 0x12, 0x34 };
+	referee_prefix_range(a, 2, hi, &n);
+	CU_ASSERT(n == 2 && hi[0] == 0x12 && hi[1] == 0x35);
+	const uint8_t b[] = { 0x12, 0xff, 0xff };
+	referee_prefix_range(b, 3, hi, &n);
+	CU_ASSERT(n == 1 && hi[0] == 0x13);
+	const uint8_t c[] = { 0xff, 0xff };
+	referee_prefix_range(c, 2, hi, &n);
+	CU_ASSERT_EQUAL(n, PROTO_DIGEST_MAX + 1);
+	CU_ASSERT(hi[0] == 0xff && hi[PROTO_DIGEST_MAX] == 0xff);
+	referee_prefix_range(c, 0, hi, &n);
+	CU_ASSERT_EQUAL(n, PROTO_DIGEST_MAX + 1);
+}
+
 static CU_TestInfo genesis_tests[] = {
 	{ "every key, defaults that follow", test_genesis_good },
 	{ "bad lines are refused, naming the line", test_genesis_bad },
@@ -1128,6 +1149,7 @@ static CU_TestInfo validate_tests[] = {
 };
 
 static CU_TestInfo ledger_tests[] = {
+	{ "an id prefix's key range", test_prefix_range },
 	{ "a stake moves balance to stake", test_ledger_stake },
 	{ "an expired job: refund, burn, state, events", test_ledger_expire },
 	{ "a failing apply is rolled back whole", test_ledger_rollback },
