@@ -7,13 +7,9 @@
 
 #include <nng/protocol/reqrep0/req.h>
 #include <nng/supplemental/util/platform.h>
-#include <pthread.h>
-#include <signal.h>
-#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "base/log.h"
 
@@ -93,72 +89,10 @@ time_left(nng_time deadline)
 	return now >= deadline ? 0 : (nng_duration)(deadline - now);
 }
 
-/* An aio's completion, signalled by its callback, so a caller can wait
- * for it and watch a stop flag at once (NNG 1.5 has no timed wait). */
-struct waiter {
-	pthread_mutex_t mu;
-	pthread_cond_t cv;
-	bool done;
-};
-
-static void
-aio_done(void *arg)
-{
-	struct waiter *w = arg;
-	pthread_mutex_lock(&w->mu);
-	w->done = true;
-	pthread_cond_signal(&w->cv);
-	pthread_mutex_unlock(&w->mu);
-}
-
-/* Waits for the aio's operation; once *stop is set, cancels it (the
- * result is then NNG_ECANCELED). *stopped says whether it was. */
-static void
-wait_aio(nng_aio *aio, struct waiter *w, const volatile sig_atomic_t *stop,
-    bool *stopped)
-{
-	pthread_mutex_lock(&w->mu);
-	while (!w->done) {
-		if (stop != NULL && *stop && !*stopped) {
-			*stopped = true;
-			pthread_mutex_unlock(&w->mu);
-			nng_aio_cancel(aio);
-			pthread_mutex_lock(&w->mu);
-			continue;
-		}
-		if (stop == NULL || *stopped) {
-			pthread_cond_wait(&w->cv, &w->mu);
-			continue;
-		}
-		/* A signal handler cannot signal the condition: look at the
-		 * flag every 20 ms. */
-		struct timespec ts;
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_nsec += 20 * 1000000L;
-		if (ts.tv_nsec >= 1000000000L) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000L;
-		}
-		(void)pthread_cond_timedwait(&w->cv, &w->mu, &ts);
-	}
-	w->done = false;
-	pthread_mutex_unlock(&w->mu);
-	nng_aio_wait(aio);
-}
-
 int
 net_client_call(struct net_client *c, const uint8_t *req, size_t len,
     uint8_t **reply, size_t *reply_len, int timeout_ms,
     struct rf_errinfo *ei)
-{
-	return net_client_call_stop(c, req, len, reply, reply_len, timeout_ms,
-	    NULL, ei);
-}
-
-int
-net_client_call_stop(struct net_client *c, const uint8_t *req, size_t len,
-    uint8_t **reply, size_t *reply_len, int timeout_ms,
-    const volatile sig_atomic_t *stop, struct rf_errinfo *ei)
 {
 	if (c == NULL || (req == NULL && len > 0) || reply == NULL ||
 	    reply_len == NULL) {
@@ -168,17 +102,12 @@ net_client_call_stop(struct net_client *c, const uint8_t *req, size_t len,
 	nng_aio *aio = NULL;
 	nng_msg *msg = NULL;
 	int err = RF_OK;
-	struct waiter w;
-	bool stopped = false;
-	pthread_mutex_init(&w.mu, NULL);
-	pthread_cond_init(&w.cv, NULL);
-	w.done = false;
 	int rv = nng_ctx_open(&ctx, c->sock);
 	if (rv != 0) {
 		err = net_err(rv, ei, "client: opening a context");
 		goto out;
 	}
-	rv = nng_aio_alloc(&aio, aio_done, &w);
+	rv = nng_aio_alloc(&aio, NULL, NULL);
 	if (rv == 0) {
 		rv = nng_msg_alloc(&msg, len);
 	}
@@ -200,13 +129,8 @@ net_client_call_stop(struct net_client *c, const uint8_t *req, size_t len,
 	    timeout_ms < 0 ? NNG_DURATION_INFINITE : time_left(deadline));
 	nng_aio_set_msg(aio, msg);
 	nng_ctx_send(ctx, aio);
-	wait_aio(aio, &w, stop, &stopped);
+	nng_aio_wait(aio);
 	rv = nng_aio_result(aio);
-	if (rv != 0 && stopped) {
-		nng_msg_free(nng_aio_get_msg(aio));
-		err = rf_errf(ei, RF_ERR_CLOSED, "client: stopping");
-		goto out_ctx;
-	}
 	if (rv != 0) {
 		/* A failed send leaves the message with us (NNG's ownership
 		 * rule); after a successful one it belonged to the socket. */
@@ -218,12 +142,8 @@ net_client_call_stop(struct net_client *c, const uint8_t *req, size_t len,
 	nng_aio_set_timeout(aio,
 	    timeout_ms < 0 ? NNG_DURATION_INFINITE : time_left(deadline));
 	nng_ctx_recv(ctx, aio);
-	wait_aio(aio, &w, stop, &stopped);
+	nng_aio_wait(aio);
 	rv = nng_aio_result(aio);
-	if (rv != 0 && stopped) {
-		err = rf_errf(ei, RF_ERR_CLOSED, "client: stopping");
-		goto out_ctx;
-	}
 	if (rv == NNG_ECONNRESET) {
 		/* With resends off, NNG fails the call when the connection
 		 * carrying the request goes away. */
@@ -247,8 +167,6 @@ out:
 	if (aio != NULL) {
 		nng_aio_free(aio);
 	}
-	pthread_cond_destroy(&w.cv);
-	pthread_mutex_destroy(&w.mu);
 	if (err != RF_OK) {
 		rf_errctx(ei, err, "%s: ", c->url);
 	}

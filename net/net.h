@@ -23,7 +23,6 @@
 #ifndef RF_NET_H
 #define RF_NET_H
 
-#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -154,18 +153,6 @@ int net_client_open(const char *url, size_t max_msg, struct net_client **out,
 int net_client_call(struct net_client *c, const uint8_t *req, size_t len,
     uint8_t **reply, size_t *reply_len, int timeout_ms,
     struct rf_errinfo *ei) __attribute__((warn_unused_result));
-
-/*
- * net_client_call that gives up as soon as *stop is set (a node's
- * SIGTERM flag; NULL: never): the request is cancelled and the call
- * returns RF_ERR_CLOSED within about 20 ms, whether it was waiting for a
- * connection or for the reply. Whether the request was processed is then
- * unknown, as after a timeout.
- */
-int net_client_call_stop(struct net_client *c, const uint8_t *req,
-    size_t len, uint8_t **reply, size_t *reply_len, int timeout_ms,
-    const volatile sig_atomic_t *stop, struct rf_errinfo *ei)
-    __attribute__((warn_unused_result));
 
 /* Closes and frees the client; no call may be in progress. NULL is
  * ignored. */

@@ -28,9 +28,10 @@ struct node_rpc {
 	uint64_t last_seq;
 	int timeout_ms;
 	int retries;
-	/* A node's stop flag (NULL: none): once set, a call in flight is
-	 * cancelled and no retry is made (RF_ERR_CLOSED), so SIGTERM never
-	 * waits for the referee. */
+	/* A node's stop flag (NULL: none): once set, no retry is made and
+	 * the pause before one is cut short (RF_ERR_CLOSED). A call in
+	 * flight still runs to its reply or its timeout: aborting an NNG 1.5
+	 * REQ operation can leave the socket's close hanging. */
 	volatile sig_atomic_t *stop;
 };
 

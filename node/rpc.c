@@ -85,8 +85,8 @@ rpc_call(struct node_rpc *rpc, enum proto_msg_type type, const void *body,
 		    proto_msg_type_name((int)type), rf_strerror(err));
 	}
 	for (int attempt = 0; attempt <= rpc->retries; attempt++) {
-		err = net_client_call_stop(rpc->client, buf, len, &rbuf, &rlen,
-		    rpc->timeout_ms, rpc->stop, ei);
+		err = net_client_call(rpc->client, buf, len, &rbuf, &rlen,
+		    rpc->timeout_ms, ei);
 		if (err != RF_ERR_TIMEOUT && err != RF_ERR_NET) {
 			break;
 		}
@@ -229,6 +229,6 @@ int
 node_rpc_forward(struct node_rpc *rpc, const uint8_t *req, size_t len,
     uint8_t **reply, size_t *reply_len, struct rf_errinfo *ei)
 {
-	return net_client_call_stop(rpc->client, req, len, reply, reply_len,
-	    rpc->timeout_ms, rpc->stop, ei);
+	return net_client_call(rpc->client, req, len, reply, reply_len,
+	    rpc->timeout_ms, ei);
 }

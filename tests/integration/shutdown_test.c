@@ -12,11 +12,11 @@
  * A referee, an executor and a challenger (real processes). Once both
  * nodes have registered, the referee is SIGKILLed and the nodes are left
  * a moment to get stuck in a request to it (each waits up to 5 s per
- * attempt, with retries: 21 s in all before requests were cancelled on
- * stop). Then both get SIGTERM and must exit cleanly (status 0) before
+ * attempt, then retried: 21 s in all before a stop cut the retries).
+ * Then both get SIGTERM and must exit cleanly (status 0) before
  * test_stop's bound of 10 s, after which it would SIGKILL them. The bound
  * is generous on purpose (no timed assertion): what is checked is that
- * shutdown does not wait for the referee; the time taken is printed.
+ * shutdown does not wait for the retries; the time taken is printed.
  */
 #include <signal.h>
 #include <stdio.h>
