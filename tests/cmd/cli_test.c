@@ -143,8 +143,14 @@ test_sim_plots(void)
 		char p[512];
 		size_t len;
 		snprintf(p, sizeof(p), "%s/sim_%s/plot.gp", tmpdir, kinds[k]);
-		char *gp = (char *)test_read_file(p, &len);
+		uint8_t *raw = test_read_file(p, &len);
+		CU_ASSERT_PTR_NOT_NULL_FATAL(raw);
+		/* As text: test_read_file does not end it with a NUL. */
+		char *gp = malloc(len + 1);
 		CU_ASSERT_PTR_NOT_NULL_FATAL(gp);
+		memcpy(gp, raw, len);
+		gp[len] = '\0';
+		free(raw);
 		int plots = 0;
 		for (char *o = strstr(gp, "set output"); o != NULL; plots++) {
 			char *next = strstr(o + 1, "set output");
