@@ -526,6 +526,145 @@ refute_run(const refute_model *m, const refute_tensor *inputs,
 	return RF_OK;
 }
 
+/* ------------------------------------------------------------------ */
+/* Generation                                                           */
+/* ------------------------------------------------------------------ */
+
+REFUTE_API void
+refute_gen_opts_init(refute_gen_opts *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->n_new = 1;
+	o->top_p = 1.0f;
+	o->seed = 1;
+	o->kernels = REFUTE_KERNELS_FAST;
+}
+
+/* The generation graph's inputs: the prompt, and the seed unless the
+ * sampler is greedy (cmd/cmd_generate.c does the same). */
+static int
+gen_inputs(const struct engine_model *gm, const int64_t *prompt,
+    size_t prompt_len, uint64_t seed, struct tensor *in, size_t *n_in)
+{
+	int64_t pd[1] = { (int64_t)prompt_len };
+	int64_t one[1] = { 1 };
+	*n_in = engine_model_input_count(gm);
+	if (*n_in < 1 || *n_in > 2) {
+		return failf(RF_ERR_INVAL, "a generation graph with %zu inputs",
+		    *n_in);
+	}
+	int err = engine_tensor_init(&in[0], TENSOR_I64, 1, pd);
+	if (err != RF_OK) {
+		return fail(err, NULL, NULL);
+	}
+	memcpy(in[0].data, prompt, prompt_len * sizeof(*prompt));
+	if (*n_in == 2) {
+		err = engine_tensor_init(&in[1], TENSOR_I64, 1, one);
+		if (err != RF_OK) {
+			engine_tensor_fini(&in[0]);
+			return fail(err, NULL, NULL);
+		}
+		memcpy(in[1].data, &seed, sizeof(seed));
+	}
+	return RF_OK;
+}
+
+REFUTE_API int
+refute_generate(const refute_model *m, const int64_t *prompt,
+    size_t prompt_len, const refute_gen_opts *o, refute_result **out)
+{
+	if (m == NULL || o == NULL || out == NULL ||
+	    (prompt_len > 0 && prompt == NULL)) {
+		return failf(RF_ERR_INVAL, "refute_generate: NULL argument");
+	}
+	if (o->kernels != REFUTE_KERNELS_FAST && o->kernels != REFUTE_KERNELS_REF) {
+		return failf(RF_ERR_INVAL, "unknown kernels %d", o->kernels);
+	}
+	enum proto_hash suite;
+	int err = parse_hash(o->hash, &suite);
+	if (err != RF_OK) {
+		return err;
+	}
+	if (o->trace && proto_init() != RF_OK) {
+		return failf(RF_ERR_CRYPTO, "cannot initialise libsodium");
+	}
+	struct rf_errinfo ei = { "" };
+	struct engine_gpt_shape sh;
+	err = engine_gpt_shape(m->m, &sh, &ei);
+	if (err != RF_OK) {
+		return fail(err, engine_model_name(m->m), &ei);
+	}
+	if (prompt_len > (size_t)sh.context) {
+		return failf(RF_ERR_RANGE, "a prompt of %zu tokens is longer "
+		    "than the context of %lld", prompt_len, (long long)sh.context);
+	}
+	for (size_t i = 0; i < prompt_len; i++) {
+		if (prompt[i] < 0 || prompt[i] >= sh.vocab) {
+			return failf(RF_ERR_RANGE, "prompt token %zu is %lld, "
+			    "outside the vocabulary of %lld", i,
+			    (long long)prompt[i], (long long)sh.vocab);
+		}
+	}
+	struct engine_generation g;
+	memset(&g, 0, sizeof(g));
+	engine_sampler_init(&g.sampler);
+	g.prompt_len = (int64_t)prompt_len;
+	g.n_new = o->n_new;
+	g.sampler.temperature = o->temperature;
+	g.sampler.top_k = o->top_k;
+	g.sampler.top_p = o->top_p;
+	struct engine_model *gm = NULL;
+	err = engine_generation_check(&sh, &g, &ei);
+	if (err == RF_OK) {
+		err = engine_generation_model(m->m, &g, &gm, &ei);
+	}
+	if (err != RF_OK) {
+		return fail(err, NULL, &ei);
+	}
+	struct tensor in[2];
+	memset(in, 0, sizeof(in));
+	size_t n_in = 0;
+	refute_result *r = calloc(1, sizeof(*r));
+	err = r == NULL ? fail(RF_ERR_NOMEM, NULL, NULL) :
+	    gen_inputs(gm, prompt, prompt_len, o->seed, in, &n_in);
+	if (err == RF_OK) {
+		enum engine_kernels k = o->kernels == REFUTE_KERNELS_REF ?
+		    ENGINE_KERNELS_REF : ENGINE_KERNELS_FAST;
+		/* The graph borrows m's weights: runs of m take turns. */
+		pthread_mutex_t *lock = (pthread_mutex_t *)&m->lock;
+		pthread_mutex_lock(lock);
+		if (o->trace) {
+			struct proto_digest *leaves = NULL, root;
+			err = proto_trace_run(suite, gm, in, n_in, r->out, k,
+			    &leaves, &r->leaves, &root, &ei);
+			free(leaves);
+			if (err == RF_OK) {
+				proto_digest_hex(suite, &root, r->root);
+			}
+		} else {
+			struct engine_run_opts ro;
+			engine_run_opts_init(&ro);
+			ro.kernels = k;
+			err = engine_run(gm, in, n_in, r->out, &ro, &ei);
+		}
+		pthread_mutex_unlock(lock);
+		if (err != RF_OK) {
+			fail(err, "generation failed", &ei);
+		}
+		for (size_t i = 0; i < n_in; i++) {
+			engine_tensor_fini(&in[i]);
+		}
+	}
+	if (err == RF_OK) {
+		r->n = engine_model_output_count(gm);
+		*out = r;
+	} else {
+		free(r);
+	}
+	engine_model_free(gm);
+	return err;
+}
+
 REFUTE_API size_t
 refute_result_output_count(const refute_result *r)
 {

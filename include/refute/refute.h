@@ -185,6 +185,35 @@ REFUTE_API const char *refute_result_trace_root(const refute_result *r);
 REFUTE_API size_t refute_result_trace_leaves(const refute_result *r);
 REFUTE_API void refute_result_free(refute_result *r);
 
+/* ------------------------------------------------------------------ */
+/* Generation (language models; docs/generation.md)                     */
+/* ------------------------------------------------------------------ */
+
+typedef struct refute_gen_opts {
+	uint32_t n_new;    /* tokens to draw, >= 1 (default 1) */
+	float temperature; /* 0 (default): greedy; else sample at it (<= 100) */
+	int64_t top_k;     /* sample among the k likeliest only (0: all) */
+	float top_p;       /* within the likeliest mass p (1, the default: all) */
+	uint64_t seed;     /* the sampler's random stream (default 1) */
+	int kernels;       /* enum refute_kernels */
+	int trace;         /* nonzero: commit to the whole generation */
+	const char *hash;  /* trace suite, as refute_run_opts */
+} refute_gen_opts;
+
+REFUTE_API void refute_gen_opts_init(refute_gen_opts *o);
+/*
+ * Generates o->n_new tokens after the prompt with a language model (as
+ * `refute model gen gpt` lays it out, or an imported model mapping a
+ * context of tokens to logits), as `refute generate` does: the prefill,
+ * every decode step and every draw run as one deterministic graph, so
+ * the same options give the same tokens and trace root everywhere. The
+ * result's output 0 is the last token (i64 [1]), output 1 every new
+ * token (i64 [n_new]). A model of another kind is REFUTE_ERR_NOTSUP, a
+ * prompt token outside the vocabulary REFUTE_ERR_RANGE.
+ */
+REFUTE_API int refute_generate(const refute_model *m, const int64_t *prompt,
+    size_t prompt_len, const refute_gen_opts *o, refute_result **out);
+
 /*
  * Threads per run (0: one per core; the default is 1). Every count gives
  * the same bits. Process-wide.

@@ -56,6 +56,13 @@ class _Audit(ctypes.Structure):
                 ("reason", ctypes.c_char * 32), ("why", ctypes.c_char * 160)]
 
 
+class _GenOpts(ctypes.Structure):
+    _fields_ = [("n_new", ctypes.c_uint32), ("temperature", ctypes.c_float),
+                ("top_k", ctypes.c_int64), ("top_p", ctypes.c_float),
+                ("seed", ctypes.c_uint64), ("kernels", ctypes.c_int),
+                ("trace", ctypes.c_int), ("hash", ctypes.c_char_p)]
+
+
 def _candidates():
     env = os.environ.get("REFUTE_LIBRARY")
     if env:
@@ -114,6 +121,10 @@ _sigs = {
     "refute_result_trace_root": (ctypes.c_char_p, [_P]),
     "refute_result_trace_leaves": (ctypes.c_size_t, [_P]),
     "refute_result_free": (None, [_P]),
+    "refute_gen_opts_init": (None, [ctypes.POINTER(_GenOpts)]),
+    "refute_generate": (ctypes.c_int, [
+        _P, ctypes.POINTER(ctypes.c_int64), ctypes.c_size_t,
+        ctypes.POINTER(_GenOpts), ctypes.POINTER(_P)]),
     "refute_client_open": (ctypes.c_int, [
         ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p,
         ctypes.POINTER(_P)]),
@@ -266,6 +277,36 @@ class Model:
         buf = ctypes.create_string_buffer(65)
         _check(_lib.refute_model_id(self._handle(), hash.encode(), buf, 65))
         return buf.value.decode()
+
+    def generate(self, prompt, n_new, temperature=0.0, top_k=0, top_p=1.0,
+                 seed=1, trace=False, hash="blake3", kernels="fast"):
+        """Generates n_new tokens after prompt (token ids) with a language
+        model, as `refute generate` does; returns a Result whose tokens
+        are the new token ids (outputs[1]) and, with trace=True, the
+        generation's trace root. temperature 0 is greedy."""
+        h = self._handle()
+        if kernels not in ("fast", "ref"):
+            raise Error(2, f"kernels must be 'fast' or 'ref', not {kernels!r}")
+        p = np.ascontiguousarray(np.asarray(prompt, dtype=np.int64).reshape(-1))
+        if not 0 <= int(n_new) < 2**32:
+            raise Error(3, f"n_new {n_new} is out of range")
+        o = _GenOpts()
+        _lib.refute_gen_opts_init(ctypes.byref(o))
+        o.n_new = int(n_new)
+        o.temperature = float(temperature)
+        o.top_k = int(top_k)
+        o.top_p = float(top_p)
+        o.seed = int(seed)
+        o.kernels = 1 if kernels == "ref" else 0
+        o.trace = 1 if trace else 0
+        o.hash = hash.encode()
+        r = _P()
+        _check(_lib.refute_generate(
+            h, p.ctypes.data_as(ctypes.POINTER(ctypes.c_int64)), p.size,
+            ctypes.byref(o), ctypes.byref(r)))
+        res = _result(r)
+        res.tokens = res.outputs[1] if len(res.outputs) > 1 else None
+        return res
 
     def run(self, *inputs, trace=False, hash="blake3", kernels="fast"):
         """Runs the model on numpy arrays (one per graph input, in order;

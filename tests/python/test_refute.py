@@ -176,6 +176,53 @@ class TestRun(Base):
         self.assertIn(m.name, info)
 
 
+class TestGenerate(Base):
+    def gpt(self):
+        p = self.path("gpt.rfm")
+        cli("model", "gen", "gpt", "-o", p, "--seed", "3")
+        return p
+
+    def test_generate_matches_cli(self):
+        p = self.gpt()
+        m = refute.Model.load(p)
+        for extra, kw in (([], {}),
+                          (["--temperature", "0.8", "--top-k", "5",
+                            "--seed", "7"],
+                           {"temperature": 0.8, "top_k": 5, "seed": 7}),
+                          (["--temperature", "1.5", "--top-p", "0.9",
+                            "--seed", "11"],
+                           {"temperature": 1.5, "top_p": 0.9, "seed": 11})):
+            j = json.loads(cli("generate", p, "--tokens", "1,2,3", "-n", "6",
+                               "--trace", "--json", *extra))
+            r = m.generate([1, 2, 3], 6, trace=True, **kw)
+            self.assertEqual(r.tokens.tolist(), j["tokens"], extra)
+            self.assertEqual(r.trace_root, j["trace_root"], extra)
+            self.assertEqual(r.trace_leaves, j["n"])
+            # Untraced, the same tokens.
+            self.assertEqual(m.generate([1, 2, 3], 6, **kw).tokens.tolist(),
+                             j["tokens"])
+
+    def test_generate_errors(self):
+        m = refute.Model.load(self.gpt())
+        with self.assertRaises(refute.Error) as e:
+            m.generate([1, 10**9], 2)
+        self.assertEqual(e.exception.code, 3)  # REFUTE_ERR_RANGE
+        self.assertIn("outside the vocabulary", str(e.exception))
+        with self.assertRaises(refute.Error):
+            m.generate([1, 2], 10**6)          # beyond the context
+        with self.assertRaises(refute.Error):
+            m.generate([], 2)                  # no prompt
+        with self.assertRaises(refute.Error):
+            m.generate([1], 2, temperature=-1)
+        mlp = self.path("mlp.rfm")
+        cli("model", "gen", "mlp", "-o", mlp)
+        with self.assertRaises(refute.Error) as e:
+            refute.Model.load(mlp).generate([1], 1)
+        self.assertEqual(e.exception.code, 6)  # REFUTE_ERR_NOTSUP
+        # Still generates after every failure.
+        self.assertEqual(len(m.generate([1, 2], 2).tokens), 2)
+
+
 class TestErrors(Base):
     def model(self):
         p = self.path("m.rfm")
