@@ -129,8 +129,10 @@ int cmd_write_file(const struct cli_cmd *cmd, const char *path,
 #include <signal.h>
 
 /* SIGTERM and SIGINT set *flag (returned) so a node can stop cleanly;
- * SIGPIPE is ignored. */
-void cmd_install_stop_handlers(volatile sig_atomic_t **flag);
+ * SIGPIPE is ignored. For a node, a stop not finished CMD_STOP_GRACE_MS
+ * after the signal ends in an immediate exit (cmd_referee.c says why). */
+#define CMD_STOP_GRACE_MS 800
+void cmd_install_stop_handlers(volatile sig_atomic_t **flag, bool node);
 
 /* --max-conns and --idle-ms for a node that listens (net/net.h's
  * limits): the option table entries and the check that applies them

@@ -461,7 +461,7 @@ cmd_devnet(int argc, char **argv)
 	c.progress = on_progress;
 	c.progress_ctx = &po;
 	volatile sig_atomic_t *stop;
-	cmd_install_stop_handlers(&stop);
+	cmd_install_stop_handlers(&stop, false);
 	c.stop = stop;
 
 	/* The report holds every node's record: on the heap. */

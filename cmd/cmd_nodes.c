@@ -189,7 +189,7 @@ cmd_executor(int argc, char **argv)
 		    cfg.fault_rate);
 	}
 	volatile sig_atomic_t *stop;
-	cmd_install_stop_handlers(&stop);
+	cmd_install_stop_handlers(&stop, true);
 	struct rf_errinfo ei = { "" };
 	int err = executor_run(&cfg, stop, &ei);
 	proto_identity_wipe(&cfg.node.identity);
@@ -301,7 +301,7 @@ cmd_challenger(int argc, char **argv)
 		    "purpose", challenger_fault_name(cfg.fault));
 	}
 	volatile sig_atomic_t *stop;
-	cmd_install_stop_handlers(&stop);
+	cmd_install_stop_handlers(&stop, true);
 	struct rf_errinfo ei = { "" };
 	int err = challenger_run(&cfg, stop, &ei);
 	proto_identity_wipe(&cfg.node.identity);

@@ -2,9 +2,12 @@
  * cmd/cmd_referee.c - `refute referee`: runs the referee node until SIGTERM
  * or SIGINT.
  */
+#include <errno.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "base/log.h"
 #include "net/net.h"
@@ -13,21 +16,65 @@
 #include "cmd/cmds.h"
 
 static volatile sig_atomic_t stop_flag;
+static timer_t stop_timer;
+static volatile sig_atomic_t stop_timer_armed;
+
+/*
+ * A node that has not stopped CMD_STOP_GRACE_MS after SIGTERM exits at
+ * once. What a clean stop can wait on is a request in flight to a peer
+ * that does not answer (up to its timeout), and aborting that request
+ * inside NNG can hang the socket's close. Exiting instead loses nothing:
+ * every state change is a SQLite transaction (WAL), so an exit at any
+ * instant is a crash the node recovers from at its next start, and a
+ * request cut short is a lost reply, which every peer already handles.
+ */
+static void
+on_stop_overdue(int sig)
+{
+	static const char msg[] = "refute: not stopped within the grace "
+	    "period: exiting now (the database recovers at the next start)\n";
+	(void)sig;
+	ssize_t n = write(STDERR_FILENO, msg, sizeof(msg) - 1);
+	(void)n;
+	_exit(CLI_EXIT_OK);
+}
 
 static void
 on_signal(int sig)
 {
 	(void)sig;
 	stop_flag = 1;
+	if (stop_timer_armed == 1) {
+		/* timer_settime is async-signal-safe (POSIX.1-2008). */
+		struct itimerspec its;
+		memset(&its, 0, sizeof(its));
+		its.it_value.tv_nsec = (long)CMD_STOP_GRACE_MS * 1000000L;
+		stop_timer_armed = 2;
+		timer_settime(stop_timer, 0, &its, NULL);
+	}
 }
 
 void
-cmd_install_stop_handlers(volatile sig_atomic_t **flag)
+cmd_install_stop_handlers(volatile sig_atomic_t **flag, bool node)
 {
 	struct sigaction sa;
 	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_signal;
 	sigemptyset(&sa.sa_mask);
+	if (node) {
+		sa.sa_handler = on_stop_overdue;
+		sigaction(SIGALRM, &sa, NULL);
+		struct sigevent sev;
+		memset(&sev, 0, sizeof(sev));
+		sev.sigev_notify = SIGEV_SIGNAL;
+		sev.sigev_signo = SIGALRM;
+		if (timer_create(CLOCK_MONOTONIC, &sev, &stop_timer) == 0) {
+			stop_timer_armed = 1;
+		} else {
+			log_warn("no stop timer (%s): a stop waits for the "
+			    "request in flight", strerror(errno));
+		}
+	}
+	sa.sa_handler = on_signal;
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
@@ -125,7 +172,7 @@ cmd_referee(int argc, char **argv)
 	cfg.workers = (unsigned)workers;
 	rf_log_init("referee", LOG_LEVEL_INFO);
 	volatile sig_atomic_t *stop;
-	cmd_install_stop_handlers(&stop);
+	cmd_install_stop_handlers(&stop, true);
 	struct rf_errinfo ei = { "" };
 	int err = referee_run(&cfg, stop, &ei);
 	proto_identity_wipe(&cfg.identity);
