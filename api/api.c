@@ -735,16 +735,7 @@ audit_rules(const char *genesis, const char *key,
 	memset(ru, 0, sizeof(*ru));
 	ru->suite = g.params.suite;
 	ru->arity = g.params.arity;
-	chain_params_default(&ru->money);
-	ru->money.window_ms = g.params.window_ms;
-	ru->money.min_stake = g.params.min_stake;
-	ru->money.min_bond = g.params.min_bond;
-	ru->money.reward_pct = g.params.reward_pct;
-	ru->money.claim_collateral = g.params.claim_collateral;
-	ru->money.job_deadline_ms = g.params.job_deadline_ms;
-	ru->money.deadline_penalty = g.params.deadline_penalty;
-	ru->money.min_fee = g.params.min_fee;
-	ru->money.max_open_jobs = g.params.max_open_jobs;
+	referee_params_chain(&g.params, &ru->money);
 	ru->referee = g.referee;
 	bool have = g.has_referee;
 	referee_genesis_free(&g);

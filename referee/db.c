@@ -380,9 +380,8 @@ referee_db_load_params(struct referee *r, struct rf_errinfo *ei)
 }
 
 void
-referee_chain_params(const struct referee *r, struct chain_params *c)
+referee_params_chain(const struct referee_params *p, struct chain_params *c)
 {
-	const struct referee_params *p = &r->params;
 	chain_params_default(c);
 	c->window_ms = p->window_ms;
 	c->min_stake = p->min_stake;
@@ -393,6 +392,12 @@ referee_chain_params(const struct referee *r, struct chain_params *c)
 	c->deadline_penalty = p->deadline_penalty;
 	c->min_fee = p->min_fee;
 	c->max_open_jobs = p->max_open_jobs;
+}
+
+void
+referee_chain_params(const struct referee *r, struct chain_params *c)
+{
+	referee_params_chain(&r->params, c);
 }
 
 /* First start: parameters and minted balances, in one transaction. */

@@ -59,6 +59,13 @@ struct referee_params {
 	                            * first registers */
 };
 
+/* The money and job rules (chain/) of a network with these parameters:
+ * the referee, `refute audit` and the library's audit use this one
+ * mapping, so they cannot disagree on a rule. */
+struct chain_params;
+void referee_params_chain(const struct referee_params *p,
+    struct chain_params *c);
+
 #define REFEREE_DEFAULT_REGISTER_FEE 10
 
 #define REFEREE_DEFAULT_GRACE_MS 10000
